@@ -1,0 +1,41 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AuthModule } from '@app/auth';
+import { AppConfig, Clock, ConfigModule } from '@app/config';
+import { DatabaseModule } from '@app/database';
+import { FlagsModule } from '@app/flags';
+import { MediaModule } from '@app/media';
+import { Logger, ObservabilityModule } from '@app/observability';
+import { RealtimeModule } from '@app/realtime';
+import { SchedulerModule } from '@app/scheduler';
+import { CallsApiModule } from './calls/calls-api.module';
+import { AuthController } from './core/auth.controller';
+import { ConnectionGateway } from './core/connection.gateway';
+import { HealthController } from './core/health.controller';
+import { FlagsApiModule } from './flags/flags-api.module';
+import { MediaApiModule } from './media/media-api.module';
+import { MessagingApiModule } from './messaging/messaging-api.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, clock: Clock, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config, clock),
+        ObservabilityModule.forRoot(logger),
+        DatabaseModule,
+        RealtimeModule,
+        AuthModule,
+        MediaModule,
+        SchedulerModule,
+        FlagsModule,
+        MessagingApiModule,
+        CallsApiModule,
+        MediaApiModule,
+        FlagsApiModule,
+      ],
+      controllers: [AuthController, HealthController],
+      providers: [ConnectionGateway],
+    };
+  }
+}

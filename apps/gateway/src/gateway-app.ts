@@ -1,0 +1,46 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppConfig, Clock, SystemClock } from '@app/config';
+import { Logger, NestPinoLogger, createRootLogger } from '@app/observability';
+import { AppModule } from './app.module';
+import { HttpErrorFilter } from './common/http-error.filter';
+import { GatewayIoAdapter } from './common/socket-io.adapter';
+
+export interface GatewayOptions {
+  config: AppConfig;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface RunningGateway {
+  app: NestExpressApplication;
+  url: string;
+  port: number;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** Builds and starts the gateway: HTTP and socket.io on one port. Used by main and the tests. */
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const { config } = options;
+  const logger = options.logger ?? createRootLogger(config.logLevel);
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, options.clock ?? new SystemClock(), logger),
+    { logger: new NestPinoLogger(logger.child({ component: 'nest' })), bodyParser: false },
+  );
+  app.useBodyParser('json', { limit: '256kb' });
+  app.useGlobalFilters(new HttpErrorFilter(logger));
+  app.disable('x-powered-by');
+  app.enableCors({ origin: true });
+  const io = new GatewayIoAdapter(app, config.redisUrl, logger);
+  await io.connectRedis();
+  app.useWebSocketAdapter(io);
+  app.enableShutdownHooks();
+  await app.listen(config.port, '0.0.0.0');
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://127.0.0.1:${port}`;
+  logger.info({ url, database: config.databaseUrl ? 'external' : 'embedded' }, 'gateway listening');
+  return { app, url, port, logger, close: () => app.close() };
+}

@@ -1,0 +1,12 @@
+import { Global, Module } from '@nestjs/common';
+import { AuthService } from './auth.service';
+import { AdminAuthGuard, UserAuthGuard } from './http-auth.guard';
+import { TokenService } from './token.service';
+import { UserRepository } from './user.repository';
+
+@Global()
+@Module({
+  providers: [AuthService, TokenService, UserRepository, UserAuthGuard, AdminAuthGuard],
+  exports: [AuthService, UserRepository, UserAuthGuard, AdminAuthGuard],
+})
+export class AuthModule {}

@@ -1,0 +1,48 @@
+import crypto from 'node:crypto';
+import { CanActivate, ExecutionContext, Inject, Injectable, createParamDecorator } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@app/config';
+import { DomainError } from '@app/contracts';
+import { AuthService, AuthUser } from './auth.service';
+
+export function bearerToken(header: unknown): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  return m ? m[1] : undefined;
+}
+
+/** HTTP routes for signed-in users: sets `request.user`. */
+@Injectable()
+export class UserAuthGuard implements CanActivate {
+  constructor(private readonly auth: AuthService) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const req = context.switchToHttp().getRequest();
+    req.user = await this.auth.authenticate(bearerToken(req.headers.authorization));
+    return true;
+  }
+}
+
+/** Admin routes: the bearer must be ADMIN_TOKEN; with none configured the admin API is closed. */
+@Injectable()
+export class AdminAuthGuard implements CanActivate {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest();
+    const expected = this.config.adminToken;
+    if (!expected) throw new DomainError('FORBIDDEN', 'the admin API is off (no ADMIN_TOKEN configured)');
+    const given = bearerToken(req.headers.authorization);
+    if (!given) throw new DomainError('UNAUTHENTICATED', 'missing admin token');
+    const a = crypto.createHash('sha256').update(given).digest();
+    const b = crypto.createHash('sha256').update(expected).digest();
+    if (!crypto.timingSafeEqual(a, b)) throw new DomainError('FORBIDDEN', 'not an admin token');
+    req.adminActor = 'admin';
+    return true;
+  }
+}
+
+/** The signed-in user of an HTTP request or a socket. */
+export const CurrentUser = createParamDecorator((_: unknown, ctx: ExecutionContext): AuthUser => {
+  if (ctx.getType() === 'ws') return ctx.switchToWs().getClient().data.user;
+  return ctx.switchToHttp().getRequest().user;
+});

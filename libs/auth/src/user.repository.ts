@@ -1,0 +1,36 @@
+import { Injectable } from '@nestjs/common';
+import { PrismaService } from '@app/database';
+import type { UserDto } from '@app/contracts';
+
+type UserRow = { id: string; handle: string; displayName: string };
+
+export function toUserDto(row: UserRow): UserDto {
+  return { id: row.id, handle: row.handle, displayName: row.displayName };
+}
+
+@Injectable()
+export class UserRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  /** Creates the user on first use of a handle; later logins leave it as it is. */
+  async findOrCreateByHandle(handle: string, displayName: string): Promise<UserRow> {
+    return this.prisma.user.upsert({
+      where: { handle },
+      create: { handle, displayName },
+      update: {},
+    });
+  }
+
+  findById(id: string): Promise<UserRow | null> {
+    return this.prisma.user.findUnique({ where: { id } });
+  }
+
+  findByHandle(handle: string): Promise<UserRow | null> {
+    return this.prisma.user.findUnique({ where: { handle } });
+  }
+
+  async existing(ids: string[]): Promise<Set<string>> {
+    const rows = await this.prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true } });
+    return new Set(rows.map((r) => r.id));
+  }
+}

@@ -1,0 +1,3 @@
+export * from './client-error';
+export * from './http-api';
+export * from './social-client';

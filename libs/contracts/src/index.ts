@@ -1,0 +1,6 @@
+export * from './errors';
+export * from './envelope';
+export * from './models';
+export * from './events';
+export * as schemas from './schemas';
+export { charCount, MAX_BODY_CHARS, MAX_PAGE } from './schemas';

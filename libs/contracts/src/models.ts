@@ -1,0 +1,91 @@
+/** Shapes the server sends. Fields may be added, never renamed or removed. */
+
+export interface UserDto {
+  id: string;
+  handle: string;
+  displayName: string;
+}
+
+export interface ContactDto {
+  user: UserDto;
+  favorite: boolean;
+  mutual: boolean;
+  addedAt: string;
+}
+
+export type MessageKind = 'text' | 'call';
+
+export interface MessageDto {
+  id: string;
+  conversationId: string;
+  senderId: string;
+  recipientId: string;
+  seq: number;
+  body: string;
+  clientMsgId: string;
+  createdAt: string;
+  /** `call` for the entry a finished call leaves in the conversation. */
+  kind: MessageKind;
+  callId?: string;
+}
+
+export interface ConversationDto {
+  id: string;
+  peer: UserDto;
+  lastMessage: MessageDto | null;
+  unread: number;
+}
+
+export type CallMedia = 'audio' | 'video';
+export type CallState = 'ringing' | 'active' | 'ended';
+export const CALL_END_REASONS = [
+  'hangup',
+  'declined',
+  'cancelled',
+  'missed',
+  'max_duration',
+  'disconnected',
+  'media_failure',
+] as const;
+export type CallEndReason = (typeof CALL_END_REASONS)[number];
+
+export interface CallDto {
+  id: string;
+  callerId: string;
+  calleeId: string;
+  media: CallMedia;
+  state: CallState;
+  createdAt: string;
+  answeredAt?: string;
+  endedAt?: string;
+  endReason?: CallEndReason;
+  maxEndsAt?: string;
+  /** Seconds between answer and end, for ended calls that were answered. */
+  durationSeconds?: number;
+}
+
+export interface FlagDefinitionDto {
+  key: string;
+  description: string;
+  enabled: boolean;
+  rolloutPercent: number;
+  allowUserIds: string[];
+  denyUserIds: string[];
+  updatedAt: string;
+}
+
+export interface FlagAuditEntryDto {
+  at: string;
+  actor: string;
+  before: Omit<FlagDefinitionDto, 'updatedAt'> | null;
+  after: Omit<FlagDefinitionDto, 'updatedAt'>;
+}
+
+export type EvaluatedFlags = Record<string, boolean> & { video_call: boolean };
+
+export interface HealthDto {
+  status: 'ok' | 'degraded';
+  db: 'up' | 'down';
+  media: 'up' | 'down';
+  workers?: { pid: number; alive: boolean; routers: number }[];
+}

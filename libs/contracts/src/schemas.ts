@@ -1,0 +1,151 @@
+/**
+ * One schema per payload of the protocol (docs/protocol.md). The gateway
+ * validates with these; the SDK takes its parameter types from them.
+ * Unknown fields are stripped, so clients may send more than is asked.
+ */
+import { z } from 'zod';
+
+export const MAX_BODY_CHARS = 4000;
+export const MAX_PAGE = 100;
+
+export const uuid = z.string().uuid();
+
+/** Text Postgres can store: well-formed UTF-16 and no NUL character. */
+const storableText = z
+  .string()
+  .refine((s) => s.isWellFormed(), 'must be well-formed Unicode text')
+  .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
+
+/** Length in Unicode code points, so an emoji or CJK character counts as one. */
+export function charCount(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+const intFromQuery = z.preprocess(
+  (v) => (typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v),
+  z.number().int(),
+);
+
+// ---- HTTP ------------------------------------------------------------------
+
+export const handleSchema = z
+  .string()
+  .regex(/^[a-z0-9_]{3,32}$/, 'must be 3-32 characters of a-z, 0-9 and _');
+
+export const devLoginBody = z.object({
+  handle: handleSchema,
+  displayName: storableText.pipe(z.string().trim().min(1).max(64)).optional(),
+});
+
+export const contactPutBody = z.object({ favorite: z.boolean().optional() });
+
+export const userIdParam = uuid;
+
+export const messagesQuery = z.object({
+  beforeSeq: intFromQuery.pipe(z.number().min(1)).optional(),
+  limit: intFromQuery.pipe(z.number().min(1).max(MAX_PAGE)).optional(),
+});
+
+export const callsQuery = z.object({
+  limit: intFromQuery.pipe(z.number().min(1).max(MAX_PAGE)).optional(),
+});
+
+export const flagKeyParam = z.string().regex(/^[a-z0-9_]{1,64}$/, 'must be a flag key');
+
+export const adminFlagPutBody = z.object({
+  description: storableText.pipe(z.string().max(500)).optional(),
+  enabled: z.boolean().optional(),
+  rolloutPercent: z.number().int().min(0).max(100).optional(),
+  allowUserIds: z.array(uuid).max(10_000).optional(),
+  denyUserIds: z.array(uuid).max(10_000).optional(),
+});
+
+// ---- Messages (socket) -----------------------------------------------------
+
+export const dmSend = z.object({
+  to: uuid,
+  clientMsgId: uuid,
+  body: storableText.refine((s) => {
+    const n = charCount(s);
+    return n >= 1 && n <= MAX_BODY_CHARS;
+  }, `must be 1-${MAX_BODY_CHARS} characters`),
+});
+
+export const dmHistory = z.object({
+  conversationId: uuid,
+  beforeSeq: z.number().int().min(1).optional(),
+  limit: z.number().int().min(1).max(MAX_PAGE).optional(),
+});
+
+export const dmRead = z.object({
+  conversationId: uuid,
+  upToSeq: z.number().int().min(0),
+});
+
+export const dmTyping = z.object({ to: uuid });
+
+export const dmSync = z.object({
+  afterCursor: z.string().max(100_000).optional(),
+  limit: z.number().int().min(1).max(1000).optional(),
+});
+
+// ---- Calls (socket) --------------------------------------------------------
+
+export const callMedia = z.enum(['audio', 'video']);
+
+export const callInvite = z.object({ to: uuid, media: callMedia.default('audio') });
+
+export const callRef = z.object({ callId: uuid });
+
+// ---- Media (socket) --------------------------------------------------------
+
+const anyObject = z.record(z.string(), z.unknown());
+
+export const mediaCapabilities = callRef;
+
+export const mediaCreateTransport = z.object({
+  callId: uuid,
+  direction: z.enum(['send', 'recv']),
+  type: z.enum(['webrtc', 'plain']).default('webrtc'),
+});
+
+export const mediaConnectTransport = z.object({
+  transportId: uuid,
+  dtlsParameters: anyObject.optional(),
+  ip: z.string().ip().optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  rtcpPort: z.number().int().min(1).max(65535).optional(),
+});
+
+export const mediaProduce = z.object({
+  transportId: uuid,
+  kind: z.enum(['audio', 'video']),
+  rtpParameters: anyObject,
+});
+
+export const mediaConsume = z.object({
+  transportId: uuid,
+  producerId: uuid,
+  rtpCapabilities: anyObject,
+});
+
+export const mediaResume = z.object({ consumerId: uuid });
+
+export type DevLoginBody = z.infer<typeof devLoginBody>;
+export type ContactPutBody = z.infer<typeof contactPutBody>;
+export type MessagesQuery = z.infer<typeof messagesQuery>;
+export type AdminFlagPutBody = z.infer<typeof adminFlagPutBody>;
+export type DmSend = z.infer<typeof dmSend>;
+export type DmHistory = z.infer<typeof dmHistory>;
+export type DmRead = z.infer<typeof dmRead>;
+export type DmTyping = z.infer<typeof dmTyping>;
+export type DmSync = z.infer<typeof dmSync>;
+export type CallInvite = z.input<typeof callInvite>;
+export type CallRef = z.infer<typeof callRef>;
+export type MediaCreateTransport = z.input<typeof mediaCreateTransport>;
+export type MediaConnectTransport = z.infer<typeof mediaConnectTransport>;
+export type MediaProduce = z.infer<typeof mediaProduce>;
+export type MediaConsume = z.infer<typeof mediaConsume>;
+export type MediaResume = z.infer<typeof mediaResume>;

@@ -1,0 +1,93 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import type { Logger } from 'pino';
+import { projectRoot } from './project-root';
+
+// Any fixed number: all gateways starting at once queue on this lock, so a
+// migration is applied by exactly one of them.
+const MIGRATION_LOCK_KEY = 72_615_001;
+
+export interface Migration {
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+export function migrationsDir(): string {
+  return path.join(projectRoot(), 'prisma', 'migrations');
+}
+
+export function readMigrations(dir = migrationsDir()): Migration[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'migration.sql')))
+    .map((d) => d.name)
+    .sort()
+    .map((name) => {
+      const sql = fs.readFileSync(path.join(dir, name, 'migration.sql'), 'utf8');
+      return { name, sql, checksum: crypto.createHash('sha256').update(sql).digest('hex') };
+    });
+}
+
+/**
+ * Applies the SQL migrations under prisma/migrations that the database has
+ * not seen. Prisma's own `migrate deploy` cannot run on the JavaScript schema
+ * engine, so this does its job: one transaction per migration, an advisory
+ * lock against concurrent starts, and bookkeeping in `_prisma_migrations`
+ * in Prisma's format so Prisma's tools agree about what is applied.
+ */
+export async function migrate(databaseUrl: string, logger?: Logger): Promise<string[]> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  const applied: string[] = [];
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+        "id" VARCHAR(36) PRIMARY KEY NOT NULL,
+        "checksum" VARCHAR(64) NOT NULL,
+        "finished_at" TIMESTAMPTZ,
+        "migration_name" VARCHAR(255) NOT NULL,
+        "logs" TEXT,
+        "rolled_back_at" TIMESTAMPTZ,
+        "started_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
+        "applied_steps_count" INTEGER NOT NULL DEFAULT 0
+      )`);
+    const done = await client.query<{ migration_name: string; checksum: string }>(
+      `SELECT migration_name, checksum FROM "_prisma_migrations"
+        WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    );
+    const doneByName = new Map(done.rows.map((r) => [r.migration_name, r.checksum]));
+    for (const m of readMigrations()) {
+      const known = doneByName.get(m.name);
+      if (known !== undefined) {
+        if (known !== m.checksum) {
+          logger?.warn({ migration: m.name }, 'applied migration was edited afterwards; not applying it again');
+        }
+        continue;
+      }
+      await client.query('BEGIN');
+      try {
+        await client.query(m.sql);
+        await client.query(
+          `INSERT INTO "_prisma_migrations"
+             (id, checksum, finished_at, migration_name, applied_steps_count)
+           VALUES ($1, $2, now(), $3, 1)`,
+          [crypto.randomUUID(), m.checksum, m.name],
+        );
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${m.name} failed: ${(err as Error).message}`);
+      }
+      applied.push(m.name);
+      logger?.info({ migration: m.name }, 'migration applied');
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await client.end();
+  }
+  return applied;
+}

@@ -1,0 +1,3 @@
+export * from './flag-evaluator';
+export * from './flags.module';
+export * from './flags.service';

@@ -1,0 +1,3 @@
+export * from './media.module';
+export * from './worker-pool';
+export * from './media.service';

@@ -1,0 +1,117 @@
+import { EventEmitter } from 'node:events';
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import * as mediasoup from 'mediasoup';
+import type { types as ms } from 'mediasoup';
+import { APP_CONFIG, AppConfig } from '@app/config';
+import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+
+interface PoolSlot {
+  index: number;
+  worker: ms.Worker;
+  routers: number;
+}
+
+export interface WorkerState {
+  pid: number;
+  alive: boolean;
+  routers: number;
+}
+
+/**
+ * The mediasoup workers of this process: one per core unless MEDIA_WORKERS
+ * says otherwise. A worker that dies is reported (so its calls can end),
+ * logged and replaced. Each worker gets its own slice of the RTP port range.
+ */
+@Injectable()
+export class WorkerPool implements OnModuleInit, OnModuleDestroy {
+  private readonly slots: (PoolSlot | undefined)[] = [];
+  private readonly events = new EventEmitter();
+  private closing = false;
+  private readonly logger: Logger;
+  private readonly deaths;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(ROOT_LOGGER) rootLogger: Logger,
+    metrics: MetricsService,
+  ) {
+    this.logger = rootLogger.child({ component: 'media' });
+    this.deaths = metrics.counter('media_worker_deaths_total', 'mediasoup workers that died');
+  }
+
+  async onModuleInit(): Promise<void> {
+    const n = this.config.media.workers;
+    await Promise.all(Array.from({ length: n }, (_, i) => this.spawn(i)));
+    this.logger.info({ workers: n, pids: this.workers().map((w) => w.pid) }, 'mediasoup workers started');
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.closing = true;
+    for (const slot of this.slots) slot?.worker.close();
+  }
+
+  /** The worker with the fewest routers: new calls go there. */
+  leastLoaded(): ms.Worker {
+    const live = this.slots.filter((s): s is PoolSlot => s !== undefined && !s.worker.closed);
+    if (live.length === 0) throw new Error('no mediasoup worker available');
+    return live.reduce((a, b) => (b.routers < a.routers ? b : a)).worker;
+  }
+
+  workers(): ms.Worker[] {
+    return this.slots.filter((s): s is PoolSlot => s !== undefined).map((s) => s.worker);
+  }
+
+  aliveCount(): number {
+    return this.workers().filter((w) => !w.closed).length;
+  }
+
+  state(): WorkerState[] {
+    return this.slots.map((s) => ({
+      pid: s?.worker.pid ?? 0,
+      alive: s !== undefined && !s.worker.closed,
+      routers: s?.routers ?? 0,
+    }));
+  }
+
+  isHealthy(): boolean {
+    const states = this.state();
+    return states.length > 0 && states.every((s) => s.alive);
+  }
+
+  /** Listener gets the pid of a worker that died; its routers are already gone. */
+  onWorkerDied(listener: (pid: number) => void): void {
+    this.events.on('died', listener);
+  }
+
+  private portRange(index: number): { rtcMinPort: number; rtcMaxPort: number } {
+    const { minPort, maxPort, workers } = this.config.media;
+    const size = Math.floor((maxPort - minPort + 1) / workers);
+    if (size < 2) return { rtcMinPort: minPort, rtcMaxPort: maxPort };
+    const rtcMinPort = minPort + index * size;
+    return { rtcMinPort, rtcMaxPort: index === workers - 1 ? maxPort : rtcMinPort + size - 1 };
+  }
+
+  private async spawn(index: number): Promise<void> {
+    const worker = await mediasoup.createWorker({ logLevel: 'warn', ...this.portRange(index) });
+    const slot: PoolSlot = { index, worker, routers: 0 };
+    this.slots[index] = slot;
+    worker.observer.on('newrouter', (router: ms.Router) => {
+      slot.routers++;
+      router.observer.once('close', () => slot.routers--);
+    });
+    worker.once('died', (error: Error) => this.handleDeath(slot, error));
+  }
+
+  private handleDeath(slot: PoolSlot, error: Error): void {
+    const pid = slot.worker.pid;
+    if (this.slots[slot.index] === slot) this.slots[slot.index] = undefined;
+    if (this.closing) return;
+    this.deaths.inc();
+    this.logger.error({ pid, err: error.message }, 'mediasoup worker died; replacing it');
+    this.events.emit('died', pid);
+    this.spawn(slot.index).then(
+      () => this.logger.info({ pid: this.slots[slot.index]?.worker.pid }, 'mediasoup worker replaced'),
+      (err: Error) => this.logger.error({ err: err.message }, 'mediasoup worker could not be replaced'),
+    );
+  }
+}

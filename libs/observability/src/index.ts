@@ -1,0 +1,4 @@
+export * from './logger';
+export * from './metrics.service';
+export * from './observability.module';
+export type { Logger } from 'pino';

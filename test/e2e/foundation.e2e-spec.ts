@@ -1,0 +1,84 @@
+import { io } from 'socket.io-client';
+import { SocialClient, ClientError } from '@app/client';
+import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+
+describe('foundation: auth, errors, health', () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('dev-login creates a user once and returns it again', async () => {
+    const handle = uniqueHandle('alice');
+    const a = await SocialClient.login(gw.url, handle, 'Alice');
+    const again = await SocialClient.login(gw.url, handle, 'Other');
+    expect(again.user).toEqual(a.user);
+    expect(a.user).toMatchObject({ handle, displayName: 'Alice' });
+    expect(await a.http('GET', '/users/me')).toEqual(a.user);
+    const bob = await SocialClient.login(gw.url, uniqueHandle('bob'));
+    expect(await bob.http('GET', `/users/by-handle/${handle}`)).toEqual(a.user);
+  });
+
+  it('refuses bad handles with VALIDATION_FAILED naming the field', async () => {
+    for (const handle of ['ab', 'UPPER', 'x'.repeat(33), 'sp ace', 7, null]) {
+      const err = await SocialClient.login(gw.url, handle as string).catch((e) => e);
+      expect(err).toBeInstanceOf(ClientError);
+      expect(err.code).toBe('VALIDATION_FAILED');
+      expect(err.status).toBe(400);
+      expect(err.details.fields[0].field).toBe('handle');
+    }
+  });
+
+  it('answers malformed JSON and unknown routes with the envelope', async () => {
+    const res = await fetch(`${gw.url}/auth/dev-login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"handle":',
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.code).toBe('VALIDATION_FAILED');
+    const missing = await fetch(`${gw.url}/no/such/route`);
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error.code).toBe('NOT_FOUND');
+  });
+
+  it('refuses HTTP without a valid token', async () => {
+    for (const authorization of [undefined, 'Bearer nope', 'Basic abc']) {
+      const res = await fetch(`${gw.url}/users/me`, { headers: authorization ? { authorization } : {} });
+      expect(res.status).toBe(401);
+      expect((await res.json()).error.code).toBe('UNAUTHENTICATED');
+    }
+  });
+
+  it('refuses a socket without a valid token at the handshake', async () => {
+    for (const auth of [{}, { token: 'garbage' }]) {
+      const socket = io(gw.url, { auth, transports: ['websocket'], reconnection: false });
+      const message = await new Promise<string>((resolve) => socket.on('connect_error', (e) => resolve(e.message)));
+      socket.close();
+      expect(message).toBe('UNAUTHENTICATED');
+    }
+  });
+
+  it('answers an unknown socket event instead of staying silent', async () => {
+    const c = await (await SocialClient.login(gw.url, uniqueHandle())).connect();
+    const ack = await c.rawRequest('no:such-event', { x: 1 });
+    expect(ack).toEqual({
+      ok: false,
+      error: expect.objectContaining({ code: 'VALIDATION_FAILED', details: { event: 'no:such-event' } }),
+    });
+    c.disconnect();
+  });
+
+  it('reports health with db and media up, and Prometheus metrics', async () => {
+    const res = await fetch(`${gw.url}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ok', db: 'up', media: 'up' });
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toContain('socket_connections');
+    expect(metrics).toContain('process_cpu_user_seconds_total');
+  });
+});
