@@ -3,11 +3,13 @@ import { AuthModule } from '@app/auth';
 import { AppConfig, Clock, ConfigModule } from '@app/config';
 import { DatabaseModule } from '@app/database';
 import { FlagsModule } from '@app/flags';
+import { MessagingModule } from '@app/messaging';
 import { MediaModule } from '@app/media';
 import { Logger, ObservabilityModule } from '@app/observability';
 import { RealtimeModule } from '@app/realtime';
 import { SchedulerModule } from '@app/scheduler';
 import { CallsApiModule } from './calls/calls-api.module';
+import { DemoApiModule } from './demo/demo-api.module';
 import { AuthController } from './core/auth.controller';
 import { ConnectionGateway } from './core/connection.gateway';
 import { HealthController } from './core/health.controller';
@@ -29,10 +31,12 @@ export class AppModule {
         MediaModule,
         SchedulerModule,
         FlagsModule,
+        MessagingModule,
         MessagingApiModule,
         CallsApiModule,
         MediaApiModule,
         FlagsApiModule,
+        DemoApiModule,
       ],
       controllers: [AuthController, HealthController],
       providers: [ConnectionGateway],

@@ -36,7 +36,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const io = new GatewayIoAdapter(app, config.redisUrl, logger);
   await io.connectRedis();
   app.useWebSocketAdapter(io);
-  app.enableShutdownHooks();
   await app.listen(config.port, '0.0.0.0');
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -17,8 +17,32 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
   process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
   const gateway = await startGateway({ config, logger });
-  // enableShutdownHooks closes the app on SIGTERM/SIGINT: sockets, workers, database.
-  gateway.app.getHttpServer().once('close', () => logger.info('gateway stopped'));
+
+  // Graceful stop: sockets closed, calls' media and workers closed, the
+  // database pool closed and an embedded server stopped, then exit 0.
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping gateway');
+    const forced = setTimeout(() => {
+      logger.error('graceful stop took too long; exiting');
+      process.exit(1);
+    }, 15_000);
+    forced.unref();
+    gateway.close().then(
+      () => {
+        logger.info('gateway stopped');
+        process.exit(0);
+      },
+      (err) => {
+        logger.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 }
 
 main().catch((err) => {

@@ -1,4 +1,7 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
+import { CallEntryWriter } from './call-entry.writer';
+import { RelationshipService } from './relationship.service';
 
-@Module({ providers: [], exports: [] })
+@Global()
+@Module({ providers: [RelationshipService, CallEntryWriter], exports: [RelationshipService, CallEntryWriter] })
 export class MessagingModule {}
