@@ -26,7 +26,7 @@ import { PrismaService } from './prisma.service';
         embedded: EmbeddedDatabase | null,
       ): Promise<DatabaseConnection> => {
         const url = config.databaseUrl ?? embedded!.url;
-        await migrate(url, logger);
+        await migrate(url, { logger });
         return { url, embedded: embedded !== null };
       },
     },

@@ -38,7 +38,11 @@ export function readMigrations(dir = migrationsDir()): Migration[] {
  * lock against concurrent starts, and bookkeeping in `_prisma_migrations`
  * in Prisma's format so Prisma's tools agree about what is applied.
  */
-export async function migrate(databaseUrl: string, logger?: Logger): Promise<string[]> {
+export async function migrate(
+  databaseUrl: string,
+  options: { logger?: Logger; dir?: string } = {},
+): Promise<string[]> {
+  const { logger, dir } = options;
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   const applied: string[] = [];
@@ -60,7 +64,7 @@ export async function migrate(databaseUrl: string, logger?: Logger): Promise<str
         WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
     );
     const doneByName = new Map(done.rows.map((r) => [r.migration_name, r.checksum]));
-    for (const m of readMigrations()) {
+    for (const m of readMigrations(dir)) {
       const known = doneByName.get(m.name);
       if (known !== undefined) {
         if (known !== m.checksum) {

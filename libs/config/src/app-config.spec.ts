@@ -1,0 +1,77 @@
+import { ConfigError, loadConfig } from './app-config';
+
+describe(loadConfig.name, () => {
+  it('gives the protocol defaults for an empty environment', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(3000);
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.adminToken).toBeUndefined();
+    expect(c.calls).toEqual({
+      ringTimeoutMs: 45_000,
+      maxDurationMs: 3_600_000,
+      warningBeforeMs: 60_000,
+      reconnectGraceMs: 15_000,
+    });
+    expect(c.media).toMatchObject({ listenIp: '127.0.0.1', minPort: 40_000, maxPort: 49_999 });
+    expect(c.media.workers).toBeGreaterThanOrEqual(1);
+    expect(c.redisUrl).toBeUndefined();
+  });
+
+  it('reads every variable of the configuration table', () => {
+    const c = loadConfig({
+      PORT: '4000',
+      DATABASE_URL: 'postgresql://u@db:5432/x',
+      ADMIN_TOKEN: 'secret-admin',
+      JWT_SECRET: '0123456789abcdef0123',
+      CALL_RING_TIMEOUT_MS: '1000',
+      CALL_MAX_DURATION_MS: '5000',
+      CALL_WARNING_BEFORE_MS: '1000',
+      CALL_RECONNECT_GRACE_MS: '500',
+      MEDIA_LISTEN_IP: '0.0.0.0',
+      MEDIA_ANNOUNCED_IP: '203.0.113.7',
+      MEDIA_MIN_PORT: '41000',
+      MEDIA_MAX_PORT: '41999',
+      MEDIA_WORKERS: '3',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+    });
+    expect(c).toMatchObject({
+      port: 4000,
+      databaseUrl: 'postgresql://u@db:5432/x',
+      adminToken: 'secret-admin',
+      jwtSecret: '0123456789abcdef0123',
+      calls: { ringTimeoutMs: 1000, maxDurationMs: 5000, warningBeforeMs: 1000, reconnectGraceMs: 500 },
+      media: { listenIp: '0.0.0.0', announcedIp: '203.0.113.7', minPort: 41000, maxPort: 41999, workers: 3 },
+      redisUrl: 'redis://127.0.0.1:6379',
+    });
+  });
+
+  it.each([
+    ['PORT', 'abc', /PORT="abc": expected an integer from 0 to 65535/],
+    ['PORT', '70000', /PORT="70000"/],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL="mysql:\/\/x": expected a URL starting with postgres:/],
+    ['MEDIA_LISTEN_IP', 'localhost', /MEDIA_LISTEN_IP="localhost": expected an IPv4 or IPv6 address/],
+    ['MEDIA_WORKERS', '0', /MEDIA_WORKERS="0"/],
+    ['CALL_MAX_DURATION_MS', '-5', /CALL_MAX_DURATION_MS="-5"/],
+    ['REDIS_URL', 'http://x', /REDIS_URL="http:\/\/x": expected a URL starting with redis:/],
+    ['JWT_SECRET', 'short', /JWT_SECRET="short": expected at least 16 characters/],
+  ])('refuses %s=%s naming the variable and what it accepts', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('checks variables against each other', () => {
+    expect(() => loadConfig({ MEDIA_MIN_PORT: '45000', MEDIA_MAX_PORT: '44000' })).toThrow(/MEDIA_MAX_PORT/);
+    expect(() => loadConfig({ CALL_MAX_DURATION_MS: '1000', CALL_WARNING_BEFORE_MS: '2000' })).toThrow(
+      /CALL_WARNING_BEFORE_MS/,
+    );
+  });
+
+  it('reports every bad variable at once', () => {
+    try {
+      loadConfig({ PORT: 'x', MEDIA_WORKERS: 'y' });
+      throw new Error('expected a ConfigError');
+    } catch (err) {
+      expect((err as ConfigError).problems.map((p) => p.variable).sort()).toEqual(['MEDIA_WORKERS', 'PORT']);
+    }
+  });
+});
