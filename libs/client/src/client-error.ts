@@ -14,3 +14,22 @@ export class ClientError extends Error {
     this.status = status;
   }
 }
+
+/**
+ * No ack arrived in time: the request may or may not have been applied by the
+ * server (the connection may have dropped after it was sent). Only idempotent
+ * requests, such as `dm:send` with the same clientMsgId, are safe to repeat.
+ */
+export class RequestTimeoutError extends Error {
+  constructor(
+    readonly event: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`no answer to ${event} within ${timeoutMs} ms`);
+    this.name = 'RequestTimeoutError';
+  }
+}
+
+export function isErrorCode(err: unknown, code: ErrorCode): boolean {
+  return err instanceof ClientError && err.code === code;
+}
