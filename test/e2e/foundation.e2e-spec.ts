@@ -1,5 +1,6 @@
 import { io } from 'socket.io-client';
 import { SocialClient, ClientError } from '@app/client';
+import { WorkerPool } from '@app/media';
 import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
 
 describe('foundation: auth, errors, health', () => {
@@ -80,5 +81,31 @@ describe('foundation: auth, errors, health', () => {
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toContain('socket_connections');
     expect(metrics).toContain('process_cpu_user_seconds_total');
+  });
+});
+
+describe('media worker pool', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ env: { MEDIA_WORKERS: '2' } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('replaces a worker that dies, and health reports it meanwhile', async () => {
+    const pool = gw.get(WorkerPool);
+    const before = pool.workers().map((w) => w.pid);
+    expect(before).toHaveLength(2);
+    const died = new Promise<number>((resolve) => pool.onWorkerDied(resolve));
+    process.kill(before[0], 'SIGKILL');
+    expect(await died).toBe(before[0]);
+    for (let i = 0; i < 100 && !pool.isHealthy(); i++) await new Promise((r) => setTimeout(r, 50));
+    const after = pool.workers().map((w) => w.pid);
+    expect(after).toHaveLength(2);
+    expect(after).not.toContain(before[0]);
+    expect(after).toContain(before[1]);
+    const res = await fetch(`${gw.url}/health`);
+    expect(res.status).toBe(200);
   });
 });
