@@ -109,3 +109,24 @@ describe('media worker pool', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('operability metrics', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('counts HTTP requests by route and socket events by outcome', async () => {
+    const c = await (await SocialClient.login(gw.url, uniqueHandle())).connect();
+    await c.http('GET', '/users/me');
+    await c.rawRequest('no:such-event', {});
+    await c.rawRequest('dm:send', { to: 'not-a-uuid' });
+    c.disconnect();
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/users\/me",status="200"\} 1/);
+    expect(text).toMatch(/socket_events_total\{event="dm:send",outcome="VALIDATION_FAILED"\} 1/);
+  });
+});

@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { AuthModule } from '@app/auth';
 import { AppConfig, Clock, ConfigModule } from '@app/config';
 import { DatabaseModule } from '@app/database';
@@ -10,6 +10,7 @@ import { RealtimeModule } from '@app/realtime';
 import { SchedulerModule } from '@app/scheduler';
 import { CallsApiModule } from './calls/calls-api.module';
 import { DemoApiModule } from './demo/demo-api.module';
+import { HttpMetricsMiddleware } from './common/http-metrics.middleware';
 import { AuthController } from './core/auth.controller';
 import { ConnectionGateway } from './core/connection.gateway';
 import { HealthController } from './core/health.controller';
@@ -18,7 +19,11 @@ import { MediaApiModule } from './media/media-api.module';
 import { MessagingApiModule } from './messaging/messaging-api.module';
 
 @Module({})
-export class AppModule {
+export class AppModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(HttpMetricsMiddleware).forRoutes('*path');
+  }
+
   static forRoot(config: AppConfig, clock: Clock, logger: Logger): DynamicModule {
     return {
       module: AppModule,

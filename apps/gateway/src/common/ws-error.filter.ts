@@ -1,7 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Inject } from '@nestjs/common';
 import { errorAck } from '@app/contracts';
-import { Logger, ROOT_LOGGER } from '@app/observability';
+import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { toErrorBody } from './error-body';
+import { socketEventCounter } from './ws-ack.interceptor';
 
 /**
  * Socket handlers' failures become the ack `{ ok: false, error }`. Nest calls
@@ -9,7 +10,14 @@ import { toErrorBody } from './error-body';
  */
 @Catch()
 export class WsErrorFilter implements ExceptionFilter {
-  constructor(@Inject(ROOT_LOGGER) private readonly logger: Logger) {}
+  private readonly events;
+
+  constructor(
+    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    metrics: MetricsService,
+  ) {
+    this.events = socketEventCounter(metrics);
+  }
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const { body, unexpected } = toErrorBody(exception);
@@ -17,6 +25,8 @@ export class WsErrorFilter implements ExceptionFilter {
       const socket = host.getArgByIndex(0);
       this.logger.error({ err: exception, socketId: socket?.id, userId: socket?.data?.user?.id }, 'socket handler failed');
     }
+    const event = host.switchToWs().getPattern?.() ?? 'unknown';
+    this.events.inc({ event, outcome: body.code });
     const ack = host.getArgByIndex(2);
     if (typeof ack === 'function') ack(errorAck(body));
   }
