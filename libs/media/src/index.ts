@@ -1,3 +1,6 @@
 export * from './media.module';
 export * from './worker-pool';
 export * from './media.service';
+export * from './media-room';
+export * from './media-stats';
+export * from './media-codecs';

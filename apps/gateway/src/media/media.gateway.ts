@@ -1,0 +1,75 @@
+import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import type { Socket } from 'socket.io';
+import type { z } from 'zod';
+import { AuthUser, CurrentUser } from '@app/auth';
+import { schemas } from '@app/contracts';
+import { MediaService } from '@app/media';
+import { SocketGateway } from '../common/socket-gateway.decorator';
+import { ZodPipe } from '../common/zod.pipe';
+
+/**
+ * media:* events. Each handler validates the payload and passes the socket's
+ * user to MediaService, which checks that the user is a participant of the
+ * room the call, transport or consumer belongs to.
+ */
+@SocketGateway()
+export class MediaGateway {
+  constructor(private readonly media: MediaService) {}
+
+  @SubscribeMessage('media:capabilities')
+  capabilities(
+    @ConnectedSocket() _socket: Socket,
+    @MessageBody(new ZodPipe(schemas.mediaCapabilities)) body: schemas.CallRef,
+    @CurrentUser() user: AuthUser,
+  ) {
+    return this.media.capabilities(user.id, body.callId);
+  }
+
+  @SubscribeMessage('media:create-transport')
+  createTransport(
+    @ConnectedSocket() _socket: Socket,
+    @MessageBody(new ZodPipe(schemas.mediaCreateTransport)) body: z.output<typeof schemas.mediaCreateTransport>,
+    @CurrentUser() user: AuthUser,
+  ) {
+    return this.media.createTransport(user.id, body.callId, body.direction, body.type);
+  }
+
+  @SubscribeMessage('media:connect-transport')
+  async connectTransport(
+    @ConnectedSocket() _socket: Socket,
+    @MessageBody(new ZodPipe(schemas.mediaConnectTransport)) body: schemas.MediaConnectTransport,
+    @CurrentUser() user: AuthUser,
+  ) {
+    const { transportId, ...params } = body;
+    await this.media.connectTransport(user.id, transportId, params);
+    return {};
+  }
+
+  @SubscribeMessage('media:produce')
+  produce(
+    @ConnectedSocket() _socket: Socket,
+    @MessageBody(new ZodPipe(schemas.mediaProduce)) body: schemas.MediaProduce,
+    @CurrentUser() user: AuthUser,
+  ) {
+    return this.media.produce(user.id, body.transportId, body.kind, body.rtpParameters);
+  }
+
+  @SubscribeMessage('media:consume')
+  consume(
+    @ConnectedSocket() _socket: Socket,
+    @MessageBody(new ZodPipe(schemas.mediaConsume)) body: schemas.MediaConsume,
+    @CurrentUser() user: AuthUser,
+  ) {
+    return this.media.consume(user.id, body.transportId, body.producerId, body.rtpCapabilities);
+  }
+
+  @SubscribeMessage('media:resume')
+  async resume(
+    @ConnectedSocket() _socket: Socket,
+    @MessageBody(new ZodPipe(schemas.mediaResume)) body: schemas.MediaResume,
+    @CurrentUser() user: AuthUser,
+  ) {
+    await this.media.resume(user.id, body.consumerId);
+    return {};
+  }
+}

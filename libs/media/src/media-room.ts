@@ -1,0 +1,421 @@
+import type { types as ms } from 'mediasoup';
+import { CallMedia, DomainError } from '@app/contracts';
+import { routerCodecsFor } from './media-codecs';
+import {
+  ParticipantMediaStats,
+  StreamStats,
+  summariseConsumerStats,
+  summariseProducerStats,
+} from './media-stats';
+
+export type TransportDirection = 'send' | 'recv';
+export type TransportType = 'webrtc' | 'plain';
+export type MediaKind = 'audio' | 'video';
+
+export interface MediaListenAddress {
+  listenIp: string;
+  announcedIp?: string;
+}
+
+/** Counts kept by whoever owns the rooms (the service exports them as metrics). */
+export interface MediaResourceCounter {
+  opened(resource: 'transport' | 'producer' | 'consumer'): void;
+  closed(resource: 'transport' | 'producer' | 'consumer'): void;
+}
+
+export type TransportInfo =
+  | { transportId: string; iceParameters: unknown; iceCandidates: unknown[]; dtlsParameters: unknown }
+  | { transportId: string; ip: string; port: number };
+
+export interface ConnectTransportParams {
+  dtlsParameters?: Record<string, unknown>;
+  ip?: string;
+  port?: number;
+  rtcpPort?: number;
+}
+
+export interface ProducerSummary {
+  producerId: string;
+  userId: string;
+  kind: MediaKind;
+}
+
+/** A 1:1 call needs few objects; the caps stop a client from filling a worker. */
+export const ROOM_LIMITS = { transportsPerUser: 4, producersPerKindPerUser: 1, consumersPerUser: 8 };
+
+interface OwnedTransport {
+  transport: ms.WebRtcTransport | ms.PlainTransport;
+  type: TransportType;
+  direction: TransportDirection;
+  connected: boolean;
+}
+
+/** One participant's share of the room; entries remove themselves when mediasoup closes them. */
+class ParticipantMedia {
+  readonly transports = new Map<string, OwnedTransport>();
+  readonly producers = new Map<string, ms.Producer>();
+  readonly consumers = new Map<string, ms.Consumer>();
+  /** Figures of producers/consumers closed before the room (e.g. video switched off). */
+  readonly retired: { producers: StreamStats[]; consumers: StreamStats[] } = { producers: [], consumers: [] };
+
+  constructor(readonly userId: string) {}
+}
+
+const STATS_TIMEOUT_MS = 2_000;
+
+/**
+ * The media of one active call: it owns the call's router and, per
+ * participant, the transports, producers and consumers they created.
+ * close() is idempotent; closing the router closes everything below it.
+ */
+export class MediaRoom {
+  private readonly participants: Map<string, ParticipantMedia>;
+  private closedByUs = false;
+  private readonly closingProducers = new Set<string>();
+  readonly openedAt = new Date();
+
+  private constructor(
+    readonly callId: string,
+    readonly media: CallMedia,
+    readonly router: ms.Router,
+    readonly workerPid: number,
+    participantIds: [string, string],
+    private readonly listen: MediaListenAddress,
+    private readonly counter: MediaResourceCounter,
+  ) {
+    this.participants = new Map(participantIds.map((id) => [id, new ParticipantMedia(id)]));
+  }
+
+  static async open(
+    worker: ms.Worker,
+    callId: string,
+    media: CallMedia,
+    participantIds: [string, string],
+    listen: MediaListenAddress,
+    counter: MediaResourceCounter,
+  ): Promise<MediaRoom> {
+    const router = await worker.createRouter({ mediaCodecs: routerCodecsFor(media), appData: { callId } });
+    return new MediaRoom(callId, media, router, worker.pid, participantIds, listen, counter);
+  }
+
+  get closed(): boolean {
+    return this.closedByUs || this.router.closed;
+  }
+
+  get rtpCapabilities(): ms.RtpCapabilities {
+    return this.router.rtpCapabilities;
+  }
+
+  participantIds(): string[] {
+    return [...this.participants.keys()];
+  }
+
+  isParticipant(userId: string): boolean {
+    return this.participants.has(userId);
+  }
+
+  otherParticipant(userId: string): string {
+    const other = this.participantIds().find((id) => id !== userId);
+    if (other === undefined) throw new Error('a room has two participants');
+    return other;
+  }
+
+  hasTransport(id: string): boolean {
+    return [...this.participants.values()].some((p) => p.transports.has(id));
+  }
+
+  hasProducer(id: string): boolean {
+    return [...this.participants.values()].some((p) => p.producers.has(id));
+  }
+
+  hasConsumer(id: string): boolean {
+    return [...this.participants.values()].some((p) => p.consumers.has(id));
+  }
+
+  /** Live producers of the participants other than `userId` (what that user can consume). */
+  producersVisibleTo(userId: string): ProducerSummary[] {
+    return [...this.participants.values()]
+      .filter((p) => p.userId !== userId)
+      .flatMap((p) =>
+        [...p.producers.values()].map((producer) => ({
+          producerId: producer.id,
+          userId: p.userId,
+          kind: producer.kind as MediaKind,
+        })),
+      );
+  }
+
+  hasVideoProducers(): boolean {
+    return [...this.participants.values()].some((p) => [...p.producers.values()].some((pr) => pr.kind === 'video'));
+  }
+
+  async createTransport(userId: string, direction: TransportDirection, type: TransportType): Promise<TransportInfo> {
+    const participant = this.requireParticipant(userId);
+    if (participant.transports.size >= ROOM_LIMITS.transportsPerUser) {
+      throw new DomainError('INVALID_STATE', `at most ${ROOM_LIMITS.transportsPerUser} transports per participant`);
+    }
+    const appData = { callId: this.callId, userId, direction };
+    const listenIp = { ip: this.listen.listenIp, announcedIp: this.listen.announcedIp };
+    const transport = await this.whileOpen<ms.WebRtcTransport | ms.PlainTransport>(() =>
+      type === 'webrtc'
+        ? this.router.createWebRtcTransport({
+            listenIps: [listenIp],
+            enableUdp: true,
+            enableTcp: true,
+            preferUdp: true,
+            appData,
+          })
+        : // Send transports learn the client's address from its first packet (comedia).
+          this.router.createPlainTransport({ listenIp, rtcpMux: true, comedia: direction === 'send', appData }),
+    );
+    this.track(participant.transports, transport.id, { transport, type, direction, connected: false }, transport, 'transport');
+    if (type === 'webrtc') {
+      const t = transport as ms.WebRtcTransport;
+      return {
+        transportId: t.id,
+        iceParameters: t.iceParameters,
+        iceCandidates: t.iceCandidates,
+        dtlsParameters: t.dtlsParameters,
+      };
+    }
+    const { localIp, localPort } = (transport as unknown as ms.PlainTransport).tuple;
+    return { transportId: transport.id, ip: localIp, port: localPort };
+  }
+
+  async connectTransport(userId: string, transportId: string, params: ConnectTransportParams): Promise<void> {
+    const owned = this.requireOwnTransport(userId, transportId);
+    if (owned.connected) throw new DomainError('INVALID_STATE', 'transport already connected');
+    if (owned.type === 'webrtc' && params.dtlsParameters === undefined) {
+      throw missingFields(['dtlsParameters'], 'a webrtc transport needs dtlsParameters');
+    }
+    if (owned.type === 'plain' && owned.direction === 'recv' && (params.ip === undefined || params.port === undefined)) {
+      throw missingFields(
+        ['ip', 'port'].filter((f) => params[f as 'ip' | 'port'] === undefined),
+        'a plain recv transport needs the ip and port to send RTP to',
+      );
+    }
+    // Marked first so a second connect racing this one is refused, not passed to mediasoup.
+    owned.connected = true;
+    try {
+      if (owned.type === 'webrtc') {
+        await this.whileOpen(() =>
+          (owned.transport as ms.WebRtcTransport).connect({
+            dtlsParameters: params.dtlsParameters as unknown as ms.DtlsParameters,
+          }),
+        );
+      } else if (owned.direction === 'recv') {
+        await this.whileOpen(() => (owned.transport as ms.PlainTransport).connect({ ip: params.ip, port: params.port }));
+      }
+      // A plain send transport needs nothing: comedia takes the first packet's source.
+    } catch (err) {
+      owned.connected = false;
+      throw err;
+    }
+  }
+
+  async produce(
+    userId: string,
+    transportId: string,
+    kind: MediaKind,
+    rtpParameters: Record<string, unknown>,
+  ): Promise<ProducerSummary> {
+    const owned = this.requireOwnTransport(userId, transportId);
+    if (owned.direction !== 'send') throw new DomainError('INVALID_STATE', 'this transport was created to receive');
+    if (kind === 'video' && this.media !== 'video') {
+      throw new DomainError('VIDEO_CALL_DISABLED', 'this is an audio call');
+    }
+    const participant = this.requireParticipant(userId);
+    const sameKind = [...participant.producers.values()].filter((p) => p.kind === kind).length;
+    if (sameKind >= ROOM_LIMITS.producersPerKindPerUser) {
+      throw new DomainError('INVALID_STATE', `already producing ${kind}`);
+    }
+    const producer = await this.whileOpen(() =>
+      owned.transport.produce({
+        kind,
+        rtpParameters: rtpParameters as unknown as ms.RtpParameters,
+        appData: { callId: this.callId, userId },
+      }),
+    );
+    this.track(participant.producers, producer.id, producer, producer, 'producer');
+    return { producerId: producer.id, userId, kind };
+  }
+
+  async consume(
+    userId: string,
+    transportId: string,
+    producerId: string,
+    rtpCapabilities: Record<string, unknown>,
+  ): Promise<{ consumerId: string; producerId: string; kind: MediaKind; rtpParameters: ms.RtpParameters }> {
+    const owned = this.requireOwnTransport(userId, transportId);
+    if (owned.direction !== 'recv') throw new DomainError('INVALID_STATE', 'this transport was created to send');
+    const participant = this.requireParticipant(userId);
+    const other = this.participants.get(this.otherParticipant(userId));
+    if (!other?.producers.has(producerId)) throw DomainError.notFound('producer');
+    if (participant.consumers.size >= ROOM_LIMITS.consumersPerUser) {
+      throw new DomainError('INVALID_STATE', `at most ${ROOM_LIMITS.consumersPerUser} consumers per participant`);
+    }
+    const caps = rtpCapabilities as unknown as ms.RtpCapabilities;
+    let canConsume = false;
+    try {
+      canConsume = this.router.canConsume({ producerId, rtpCapabilities: caps });
+    } catch (err) {
+      throw invalidField('rtpCapabilities', (err as Error).message);
+    }
+    if (!canConsume) throw invalidField('rtpCapabilities', 'these capabilities cannot receive that producer');
+    // Paused until the client says it is ready (media:resume), so no first packets are lost.
+    const consumer = await this.whileOpen(() =>
+      owned.transport.consume({ producerId, rtpCapabilities: caps, paused: true, appData: { userId } }),
+    );
+    this.track(participant.consumers, consumer.id, consumer, consumer, 'consumer');
+    return {
+      consumerId: consumer.id,
+      producerId,
+      kind: consumer.kind as MediaKind,
+      rtpParameters: consumer.rtpParameters,
+    };
+  }
+
+  async resumeConsumer(userId: string, consumerId: string): Promise<void> {
+    const consumer = this.requireParticipant(userId).consumers.get(consumerId);
+    if (!consumer) throw DomainError.notFound('consumer');
+    await this.whileOpen(() => consumer.resume());
+  }
+
+  /** Closes every video producer (their consumers follow); returns what was closed. */
+  async closeVideoProducers(): Promise<ProducerSummary[]> {
+    const targets: { participant: ParticipantMedia; producer: ms.Producer }[] = [];
+    for (const participant of this.participants.values()) {
+      for (const producer of participant.producers.values()) {
+        // Two sweeps at once (two flag changes) must not close or count a producer twice.
+        if (producer.kind !== 'video' || this.closingProducers.has(producer.id)) continue;
+        this.closingProducers.add(producer.id);
+        targets.push({ participant, producer });
+      }
+    }
+    const closed: ProducerSummary[] = [];
+    for (const { participant, producer } of targets) {
+      try {
+        if (producer.closed) continue;
+        await this.retire(participant, producer);
+        producer.close();
+        closed.push({ producerId: producer.id, userId: participant.userId, kind: 'video' });
+      } finally {
+        this.closingProducers.delete(producer.id);
+      }
+    }
+    return closed;
+  }
+
+  /** Per participant: what each producer received and each consumer sent, as mediasoup counted it. */
+  async collectStats(): Promise<Record<string, ParticipantMediaStats>> {
+    const result: Record<string, ParticipantMediaStats> = {};
+    for (const participant of this.participants.values()) {
+      const producers = await Promise.all(
+        [...participant.producers.values()].map(async (p) =>
+          summariseProducerStats(p.id, p.kind, await withTimeout(p.getStats(), [])),
+        ),
+      );
+      const consumers = await Promise.all(
+        [...participant.consumers.values()].map(async (c) =>
+          summariseConsumerStats(c.id, c.producerId, c.kind, await withTimeout(c.getStats(), [])),
+        ),
+      );
+      result[participant.userId] = {
+        producers: [...participant.retired.producers, ...producers],
+        consumers: [...participant.retired.consumers, ...consumers],
+      };
+    }
+    return result;
+  }
+
+  /** Idempotent: the router's close cascades to every transport, producer and consumer. */
+  close(): void {
+    if (this.closedByUs) return;
+    this.closedByUs = true;
+    this.router.close();
+  }
+
+  private async retire(participant: ParticipantMedia, producer: ms.Producer): Promise<void> {
+    participant.retired.producers.push(
+      summariseProducerStats(producer.id, producer.kind, await withTimeout(producer.getStats(), [])),
+    );
+    for (const other of this.participants.values()) {
+      for (const consumer of other.consumers.values()) {
+        if (consumer.producerId !== producer.id) continue;
+        other.retired.consumers.push(
+          summariseConsumerStats(consumer.id, consumer.producerId, consumer.kind, await withTimeout(consumer.getStats(), [])),
+        );
+      }
+    }
+  }
+
+  private track<T>(
+    map: Map<string, T>,
+    id: string,
+    value: T,
+    owner: { closed: boolean; observer: { once(event: 'close', fn: () => void): unknown } },
+    resource: 'transport' | 'producer' | 'consumer',
+  ): void {
+    // The room may have closed while mediasoup was creating the object: then it is already gone.
+    if (owner.closed) throw new DomainError('NOT_FOUND', 'the call has no media any more');
+    map.set(id, value);
+    this.counter.opened(resource);
+    owner.observer.once('close', () => {
+      map.delete(id);
+      this.counter.closed(resource);
+    });
+  }
+
+  /** Runs a mediasoup request, turning its failures into protocol errors. */
+  private async whileOpen<T>(request: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new DomainError('NOT_FOUND', 'the call has no media any more');
+    try {
+      return await request();
+    } catch (err) {
+      if (err instanceof DomainError) throw err;
+      if (this.closed) throw new DomainError('NOT_FOUND', 'the call has no media any more');
+      // mediasoup answers malformed parameters with TypeError (from its JS or its worker).
+      if (err instanceof TypeError || (err as Error).name === 'UnsupportedError') {
+        throw new DomainError('VALIDATION_FAILED', (err as Error).message.slice(0, 300));
+      }
+      throw err;
+    }
+  }
+
+  private requireParticipant(userId: string): ParticipantMedia {
+    const participant = this.participants.get(userId);
+    if (!participant) throw new DomainError('FORBIDDEN', 'not a participant of this call');
+    return participant;
+  }
+
+  /** Another participant's transport is answered like an unknown one. */
+  private requireOwnTransport(userId: string, transportId: string): OwnedTransport {
+    const owned = this.requireParticipant(userId).transports.get(transportId);
+    if (!owned) throw DomainError.notFound('transport');
+    return owned;
+  }
+}
+
+function missingFields(fields: string[], message: string): DomainError {
+  return new DomainError('VALIDATION_FAILED', message, {
+    fields: fields.map((field) => ({ field, message: 'Required' })),
+  });
+}
+
+function invalidField(field: string, message: string): DomainError {
+  return new DomainError('VALIDATION_FAILED', `${field}: ${message}`.slice(0, 300), {
+    fields: [{ field, message: message.slice(0, 200) }],
+  });
+}
+
+async function withTimeout<T>(promise: Promise<T>, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), STATS_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([promise.catch(() => fallback), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
