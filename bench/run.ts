@@ -1,0 +1,85 @@
+/**
+ * Benchmarks: `npm run bench [-- --quick] [-- --only messages,idle,...]`.
+ * Each suite starts what it needs (gateway child process on a fresh database,
+ * ceilings) and stops it. Results: bench/results/<time>.json and latest.md.
+ * Never part of `npm test`.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { renderMarkdown, SuiteResults } from './support/results-report';
+import { runMessagesBench } from './suites/messages';
+import { runIdleSocketsBench } from './suites/idle-sockets';
+import { runCallSetupBench } from './suites/call-setup';
+import { runConcurrentCallsBench } from './suites/concurrent-calls';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const onlyArg = args.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? args[args.indexOf('--only') + 1];
+const only = args.some((a) => a.startsWith('--only')) && onlyArg ? new Set(onlyArg.split(',')) : undefined;
+const wanted = (name: string) => only === undefined || only.has(name);
+const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const results: SuiteResults = {
+    startedAt: started.toISOString(),
+    quick,
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+  };
+  const resultsDir = path.join(__dirname, 'results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const save = () => {
+    const stamp = started.toISOString().replace(/[:.]/g, '-');
+    fs.writeFileSync(path.join(resultsDir, `${stamp}.json`), JSON.stringify(results, null, 2));
+    fs.writeFileSync(path.join(resultsDir, 'latest.md'), renderMarkdown(results));
+  };
+  // A suite that fails is recorded and the others still run.
+  const attempt = async <K extends keyof SuiteResults>(key: K, fn: () => Promise<SuiteResults[K]>) => {
+    try {
+      results[key] = await fn();
+    } catch (err) {
+      log(`${String(key)} failed: ${(err as Error).stack ?? err}`);
+      (results.failures ??= {})[String(key)] = String((err as Error).message ?? err);
+    }
+    save();
+  };
+
+  if (wanted('messages')) {
+    await attempt('messages', () =>
+      runMessagesBench(
+        quick
+          ? { clients: 20, window: 8, warmupMs: 1000, durationMs: 3000, dbClients: 8 }
+          : { clients: 40, window: 16, warmupMs: 3000, durationMs: 15_000, dbClients: 8 },
+        log,
+      ),
+    );
+  }
+  if (wanted('call-setup')) {
+    await attempt('callSetup', () => runCallSetupBench({ calls: quick ? 20 : 100 }, log));
+  }
+  if (wanted('calls')) {
+    await attempt('concurrentCalls', () =>
+      runConcurrentCallsBench(
+        quick
+          ? { steps: [50, 100], measureMs: 3000, bareSteps: [100, 200] }
+          : { steps: [100, 200, 300, 400, 500, 600], measureMs: 10_000, bareSteps: [200, 400, 600, 800] },
+        log,
+      ),
+    );
+  }
+  if (wanted('idle')) {
+    await attempt('idleSockets', () => runIdleSocketsBench(quick ? 500 : 5000, log));
+  }
+  results.finishedAt = new Date().toISOString();
+  save();
+  process.stdout.write(renderMarkdown(results));
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    log(String(err?.stack ?? err));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,85 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { createTestDatabase, TestDatabase, testEnv } from '@app/testing';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+export interface BenchGateway {
+  url: string;
+  pid: number;
+  db: TestDatabase;
+  child: ChildProcess;
+  /** pids of the mediasoup workers, from /health. */
+  workerPids(): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The gateway as its own OS process on a fresh database, silent logs, so its
+ * CPU and memory can be read apart from the load generator's. Ready when
+ * /health answers.
+ */
+export async function startBenchGateway(env: Record<string, string> = {}): Promise<BenchGateway> {
+  const db = await createTestDatabase();
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/gateway/src/main.ts'],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        TS_NODE_PROJECT: 'tsconfig.json',
+        ...testEnv(db.url, { LOG_LEVEL: 'silent', PORT: String(port), ...env }),
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${stderr}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`gateway did not become healthy: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    pid: child.pid!,
+    db,
+    child,
+    workerPids: async () => {
+      const body = (await (await fetch(`${url}/health`)).json()) as { workers?: { pid: number }[] };
+      return (body.workers ?? []).map((w) => w.pid).filter((p) => p > 0);
+    },
+    close: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const forced = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(forced);
+      }
+      await db.drop();
+    },
+  };
+}

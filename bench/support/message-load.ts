@@ -1,0 +1,127 @@
+import crypto from 'node:crypto';
+import type { Socket } from 'socket.io-client';
+import { LatencySamples, LatencySummary, nowMs, round } from './latency-samples';
+
+export interface MessageLane {
+  sender: Socket;
+  recipient: Socket;
+  recipientId: string;
+}
+
+export interface MessageLoadOptions {
+  lanes: MessageLane[];
+  /** Event the sender emits with `{ to, clientMsgId, body }` and an ack. */
+  sendEvent: string;
+  /** Event the recipient gets; `clientMsgIdOf` finds the id in its payload. */
+  deliveryEvent: string;
+  clientMsgIdOf(payload: any): string | undefined;
+  /** Requests in flight per sender. */
+  window: number;
+  warmupMs: number;
+  durationMs: number;
+  bodyChars?: number;
+}
+
+export interface MessageLoadResult {
+  senders: number;
+  window: number;
+  seconds: number;
+  /** Messages delivered per second during the measured interval. */
+  deliveredPerSec: number;
+  ackedPerSec: number;
+  ackErrors: Record<string, number>;
+  /** Acked (measured interval) but never delivered within the drain time. */
+  undelivered: number;
+  ackLatencyMs: LatencySummary;
+  deliveryLatencyMs: LatencySummary;
+}
+
+/**
+ * Every sender keeps `window` messages in flight to its recipient for the
+ * whole run. Latency is send → delivery event at the recipient, measured on
+ * one clock (all sockets live in this process).
+ */
+export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoadResult> {
+  const body = 'x'.repeat(o.bodyChars ?? 64);
+  const sentAt = new Map<string, number>();
+  const measuredIds = new Set<string>();
+  const ackLatency = new LatencySamples();
+  const deliveryLatency = new LatencySamples();
+  const ackErrors: Record<string, number> = {};
+  let delivered = 0;
+  let acked = 0;
+  let measuring = false;
+  let sending = true;
+  let inFlight = 0;
+
+  const onDelivery = (payload: unknown) => {
+    const id = o.clientMsgIdOf(payload);
+    if (!id) return;
+    const t0 = sentAt.get(id);
+    if (t0 === undefined) return;
+    sentAt.delete(id);
+    if (measuredIds.delete(id)) {
+      deliveryLatency.add(nowMs() - t0);
+      if (measuring) delivered++;
+    }
+  };
+  const recipients = new Set(o.lanes.map((l) => l.recipient));
+  for (const r of recipients) r.on(o.deliveryEvent, onDelivery);
+
+  const sendOne = (lane: MessageLane) => {
+    if (!sending) return;
+    const clientMsgId = crypto.randomUUID();
+    const t0 = nowMs();
+    sentAt.set(clientMsgId, t0);
+    const counted = measuring;
+    if (counted) measuredIds.add(clientMsgId);
+    inFlight++;
+    lane.sender.emit(o.sendEvent, { to: lane.recipientId, clientMsgId, body }, (ack: any) => {
+      inFlight--;
+      if (ack?.ok) {
+        if (counted) {
+          ackLatency.add(nowMs() - t0);
+          if (measuring) acked++;
+        }
+      } else {
+        const code = ack?.error?.code ?? 'NO_ACK';
+        ackErrors[code] = (ackErrors[code] ?? 0) + 1;
+        sentAt.delete(clientMsgId);
+        measuredIds.delete(clientMsgId);
+        // Back off briefly on refusal (a rate limit) instead of spinning.
+        if (code === 'RATE_LIMITED') {
+          setTimeout(() => sendOne(lane), Number(ack?.error?.details?.retryAfterMs ?? 10));
+          return;
+        }
+      }
+      sendOne(lane);
+    });
+  };
+
+  for (const lane of o.lanes) for (let i = 0; i < o.window; i++) sendOne(lane);
+  await sleep(o.warmupMs);
+  measuring = true;
+  const start = nowMs();
+  await sleep(o.durationMs);
+  measuring = false;
+  const seconds = (nowMs() - start) / 1000;
+  sending = false;
+  const drainUntil = Date.now() + 10_000;
+  while ((inFlight > 0 || measuredIds.size > 0) && Date.now() < drainUntil) await sleep(50);
+  for (const r of recipients) r.off(o.deliveryEvent, onDelivery);
+  return {
+    senders: o.lanes.length,
+    window: o.window,
+    seconds: round(seconds),
+    deliveredPerSec: Math.round(delivered / seconds),
+    ackedPerSec: Math.round(acked / seconds),
+    ackErrors,
+    undelivered: measuredIds.size,
+    ackLatencyMs: ackLatency.summary(),
+    deliveryLatencyMs: deliveryLatency.summary(),
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

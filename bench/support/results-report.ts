@@ -1,0 +1,113 @@
+import type { MessagesResult } from '../suites/messages';
+import type { IdleSocketsResult } from '../suites/idle-sockets';
+import type { CallSetupResult } from '../suites/call-setup';
+import type { ConcurrentCallsResult, RampResult } from '../suites/concurrent-calls';
+
+export interface SuiteResults {
+  startedAt: string;
+  finishedAt?: string;
+  quick: boolean;
+  machine: { cpus: number; cpuModel: string; memGiB: number; node: string };
+  messages?: MessagesResult;
+  callSetup?: CallSetupResult;
+  concurrentCalls?: ConcurrentCallsResult;
+  idleSockets?: IdleSocketsResult;
+  failures?: Record<string, string>;
+}
+
+const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
+
+function rampRows(r: RampResult): string[] {
+  return r.steps.map(
+    (s) =>
+      `| ${r.topology} | ${s.calls} | ${s.packetsPerSec} | ${pct(s.lossRatio)} (${pct(s.lossBreakdown.beforeSfu)} / ${pct(
+        s.lossBreakdown.insideSfu,
+      )} / ${pct(s.lossBreakdown.afterSfu)}) | ${s.latencyMs.p50} / ${s.latencyMs.p99} | ${s.workerCores} | ${s.loadGeneratorCores} | ${s.workerRssPerCallKiB} | ${s.passed ? 'yes' : 'no'} |`,
+  );
+}
+
+/** The short table: what was measured, against which ceiling and target. */
+export function renderMarkdown(r: SuiteResults): string {
+  const out: string[] = [];
+  out.push(`# Benchmark results`, '');
+  out.push(
+    `${r.startedAt}${r.quick ? ' (quick run)' : ''}; ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memGiB} GiB, Node ${r.machine.node}.`,
+    '',
+  );
+  const m = r.messages;
+  if (m) {
+    out.push(`## Messages (${m.options.clients} clients, ${m.options.window} in flight each)`, '');
+    out.push('| what | per second | delivery p50 / p99 ms | server cores |', '|---|---|---|---|');
+    out.push(
+      `| bare socket.io relay (ceiling) | ${m.relayCeiling.deliveredPerSec} | ${m.relayCeiling.deliveryLatencyMs.p50} / ${m.relayCeiling.deliveryLatencyMs.p99} | ${m.relayCeiling.serverCores} |`,
+    );
+    out.push(`| database single-row inserts, ${m.databaseCeiling.clients} clients (${m.databaseCeiling.tool}, ceiling) | ${m.databaseCeiling.insertsPerSec} | | |`);
+    out.push(`| database seq-update + insert transactions (${m.databaseCeiling.tool}) | ${m.databaseCeiling.seqTransactionsPerSec} | | |`);
+    if ('deliveredPerSec' in m.persisted) {
+      const p = m.persisted;
+      out.push(`| persisted DMs through the gateway | ${p.deliveredPerSec} | ${p.deliveryLatencyMs.p50} / ${p.deliveryLatencyMs.p99} | ${p.gatewayCores} |`);
+      out.push('');
+      if (m.ratios) {
+        out.push(
+          `Persisted DMs = ${pct(m.ratios.ofRelay)} of the relay, ${pct(m.ratios.ofDbInserts)} of single-row inserts, ` +
+            `${pct(m.ratios.ofDbSeqTransactions)} of seq transactions. Target: ≥ 50% of single-row inserts, p99 < 50 ms. ` +
+            `Ack errors: ${JSON.stringify(p.ackErrors)}; acked but undelivered: ${p.undelivered}.`,
+        );
+      }
+    } else {
+      out.push(`| persisted DMs through the gateway | not measured: ${m.persisted.unavailable} | | |`);
+    }
+    out.push('');
+  }
+  const cs = r.callSetup;
+  if (cs) {
+    out.push(`## Call set-up (${cs.calls} calls, invite → first audio packet at the callee)`, '');
+    if ('total' in cs) {
+      out.push('| part | p50 ms | p99 ms |', '|---|---|---|');
+      out.push(`| total | ${cs.total.p50} | ${cs.total.p99} |`);
+      out.push(`| server (sum of request round trips) | ${cs.server.p50} | ${cs.server.p99} |`);
+      out.push(`| client and media path (the rest) | ${cs.client.p50} | ${cs.client.p99} |`);
+      out.push('', `Target: p50 < 50 ms. Failed set-ups: ${cs.failed}.`, '');
+    } else {
+      out.push(`Not measured: ${cs.unavailable}`, '');
+    }
+  }
+  const cc = r.concurrentCalls;
+  if (cc) {
+    out.push(
+      `## Concurrent 1:1 Opus calls on one worker (pass: loss < ${pct(cc.criteria.maxLoss)}, one-way p99 < ${cc.criteria.maxP99Ms} ms)`,
+      '',
+    );
+    out.push(
+      '| topology | calls | packets/s in | loss (before / inside / after SFU) | one-way p50 / p99 ms | worker cores | generator cores | worker KiB/call | pass |',
+      '|---|---|---|---|---|---|---|---|---|',
+    );
+    out.push(...rampRows(cc.bare));
+    if ('steps' in cc.gateway) out.push(...rampRows(cc.gateway));
+    out.push('');
+    out.push(`Bare worker: ${cc.bare.maxPassingCalls} calls pass${cc.bare.limitedBy ? ` (limit: ${cc.bare.limitedBy})` : ''}.`);
+    if ('steps' in cc.gateway) {
+      out.push(
+        `Through the gateway: ${cc.gateway.maxPassingCalls} calls pass${cc.gateway.limitedBy ? ` (limit: ${cc.gateway.limitedBy})` : ''}. Target: ≥ 500.`,
+      );
+    } else {
+      out.push(`Through the gateway: not measured: ${cc.gateway.unavailable}`);
+    }
+    out.push('');
+  }
+  const idle = r.idleSockets;
+  if (idle) {
+    out.push(`## Idle connections`, '');
+    out.push(
+      `${idle.sockets} authenticated idle sockets: gateway RSS ${idle.gatewayRssBeforeMiB} → ${idle.gatewayRssAfterMiB} MiB, ` +
+        `**${idle.rssPerSocketKiB} KiB RSS per socket** (${idle.heapUsedPerSocketKiB} KiB of JS heap); connected in ${idle.connectSeconds} s; /health ${idle.healthAfter}.`,
+      '',
+    );
+  }
+  if (r.failures) {
+    out.push('## Failed suites', '');
+    for (const [k, v] of Object.entries(r.failures)) out.push(`- ${k}: ${v}`);
+    out.push('');
+  }
+  return out.join('\n');
+}
