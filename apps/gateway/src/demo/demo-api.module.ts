@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { DemoBundle } from './demo-bundle';
+import { DemoController } from './demo.controller';
 
 /** The browser client served at /demo. */
-@Module({ controllers: [], providers: [] })
+@Module({ controllers: [DemoController], providers: [DemoBundle] })
 export class DemoApiModule {}

@@ -1,0 +1,19 @@
+import { Controller, Get, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { DemoBundle } from './demo-bundle';
+
+/** Serves the browser client: /demo (page) and /demo/app.js (bundled script). */
+@Controller('demo')
+export class DemoController {
+  constructor(private readonly bundle: DemoBundle) {}
+
+  @Get()
+  page(@Res() res: Response): void {
+    res.type('html').set('cache-control', 'no-store').send(this.bundle.page());
+  }
+
+  @Get('app.js')
+  async script(@Res() res: Response): Promise<void> {
+    res.type('js').set('cache-control', 'no-store').send(await this.bundle.script());
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * The browser client at /demo: log in by handle, contacts, a chat, voice
+ * (and, when the video_call flag is on, video) calls with a timer showing the
+ * server's duration cap. Talks to the gateway only through the protocol,
+ * using the project's SDK (its browser-safe part) and mediasoup-client.
+ */
+import type { CallDto, ContactDto, MessageDto } from '@app/contracts';
+import { ClientError } from '../../../../../libs/client/src/client-error';
+import { SocialClient } from '../../../../../libs/client/src/social-client';
+import { CallMedia, CallMediaStats } from './call-media';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+
+interface DemoState {
+  client?: SocialClient;
+  contacts: ContactDto[];
+  peerId?: string;
+  /** Messages by peer id, deduplicated by message id. */
+  threads: Map<string, Map<string, MessageDto>>;
+  unread: Map<string, number>;
+  call?: CallDto;
+  media?: CallMedia;
+}
+
+const state: DemoState = { contacts: [], threads: new Map(), unread: new Map() };
+
+/** Hooks for automated tests and curious developers. */
+const demoHandle = {
+  get user() {
+    return state.client?.user;
+  },
+  get call() {
+    return state.call;
+  },
+  async mediaStats(): Promise<CallMediaStats | null> {
+    return state.media ? state.media.stats() : null;
+  },
+};
+(window as unknown as { demo: typeof demoHandle }).demo = demoHandle;
+
+function showError(err: unknown): void {
+  const text = err instanceof ClientError ? `${err.code}: ${err.message.replace(/^[A-Z_]+: /, '')}` : String(err);
+  $('error').textContent = text;
+  setTimeout(() => {
+    if ($('error').textContent === text) $('error').textContent = '';
+  }, 6000);
+}
+
+function guard<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => void {
+  return (...args) => {
+    fn(...args).catch(showError);
+  };
+}
+
+// ---- login ------------------------------------------------------------------
+
+$('login-form').addEventListener(
+  'submit',
+  guard(async (event: Event) => {
+    event.preventDefault();
+    const handle = $<HTMLInputElement>('login-handle').value.trim().toLowerCase();
+    const client = await SocialClient.login(location.origin, handle);
+    state.client = client;
+    wireClient(client);
+    await client.connect();
+    $('me').textContent = `@${client.user.handle}`;
+    $('login').hidden = true;
+    $('app').hidden = false;
+    await Promise.all([refreshContacts(), client.flags.get().then(renderFlags)]);
+  }),
+);
+
+function wireClient(client: SocialClient): void {
+  client.onLifecycle('connected', ({ reconnect }) => {
+    $('status').textContent = reconnect ? 'online (reconnected)' : 'online';
+  });
+  client.onLifecycle('disconnected', () => {
+    $('status').textContent = 'reconnecting…';
+  });
+  client.messages.onMessage((message) => addMessage(message));
+  client.flags.onChange(renderFlags);
+  client.calls.onIncoming((call) => setCall(call));
+  client.calls.onState((call) => setCall(call));
+  client.calls.onEndingSoon(({ callId, endsAt }) => {
+    if (state.call?.id === callId) {
+      $('call-warning').textContent = `The call ends at ${new Date(endsAt).toLocaleTimeString()} (duration cap).`;
+    }
+  });
+}
+
+// ---- contacts ---------------------------------------------------------------
+
+$('add-form').addEventListener(
+  'submit',
+  guard(async (event: Event) => {
+    event.preventDefault();
+    const input = $<HTMLInputElement>('add-handle');
+    const user = await state.client!.users.byHandle(input.value.trim().toLowerCase());
+    await state.client!.contacts.add(user.id);
+    input.value = '';
+    await refreshContacts();
+    await selectPeer(user.id);
+  }),
+);
+
+async function refreshContacts(): Promise<void> {
+  state.contacts = await state.client!.contacts.list();
+  renderContacts();
+}
+
+function renderContacts(): void {
+  const list = $('contacts');
+  list.replaceChildren(
+    ...state.contacts.map((contact) => {
+      const li = document.createElement('li');
+      const button = document.createElement('button');
+      button.dataset.userId = contact.user.id;
+      button.dataset.handle = contact.user.handle;
+      button.className = contact.user.id === state.peerId ? 'selected' : '';
+      button.textContent = `${contact.user.displayName} (@${contact.user.handle})${contact.mutual ? '' : ' · not mutual'}`;
+      const unread = state.unread.get(contact.user.id) ?? 0;
+      if (unread > 0) {
+        const badge = document.createElement('span');
+        badge.className = 'badge';
+        badge.textContent = String(unread);
+        button.append(badge);
+      }
+      button.addEventListener('click', guard(() => selectPeer(contact.user.id)));
+      li.append(button);
+      return li;
+    }),
+  );
+}
+
+// ---- chat -------------------------------------------------------------------
+
+async function selectPeer(peerId: string): Promise<void> {
+  state.peerId = peerId;
+  state.unread.delete(peerId);
+  const contact = state.contacts.find((c) => c.user.id === peerId);
+  $('chat-title').textContent = contact ? `Chat with ${contact.user.displayName}` : 'Chat';
+  for (const id of ['message-body', 'send-button', 'call-button', 'video-button']) {
+    $<HTMLButtonElement>(id).disabled = false;
+  }
+  renderContacts();
+  renderThread();
+  const conversation = (await state.client!.messages.conversations()).find((c) => c.peer.id === peerId);
+  if (conversation) {
+    const page = await state.client!.messages.history(conversation.id, { limit: 50 });
+    for (const message of page.messages) addMessage(message, false);
+    renderThread();
+    const last = page.messages[0];
+    if (last) await state.client!.messages.markRead(conversation.id, last.seq);
+  }
+}
+
+function peerOf(message: MessageDto): string {
+  return message.senderId === state.client!.id ? message.recipientId : message.senderId;
+}
+
+function addMessage(message: MessageDto, render = true): void {
+  const peer = peerOf(message);
+  let thread = state.threads.get(peer);
+  if (!thread) state.threads.set(peer, (thread = new Map()));
+  if (thread.has(message.id)) return;
+  thread.set(message.id, message);
+  if (!render) return;
+  if (peer === state.peerId) renderThread();
+  else if (message.senderId !== state.client!.id) {
+    state.unread.set(peer, (state.unread.get(peer) ?? 0) + 1);
+    if (!state.contacts.some((c) => c.user.id === peer)) void refreshContacts().catch(showError);
+    else renderContacts();
+  }
+}
+
+function renderThread(): void {
+  const thread = [...(state.threads.get(state.peerId ?? '')?.values() ?? [])].sort((a, b) => a.seq - b.seq);
+  const list = $('messages');
+  list.replaceChildren(
+    ...thread.map((message) => {
+      const li = document.createElement('li');
+      li.dataset.id = message.id;
+      li.className = message.kind === 'call' ? 'call-entry' : message.senderId === state.client!.id ? 'mine' : 'theirs';
+      li.textContent = message.body;
+      return li;
+    }),
+  );
+  list.scrollTop = list.scrollHeight;
+}
+
+$('send-form').addEventListener(
+  'submit',
+  guard(async (event: Event) => {
+    event.preventDefault();
+    const input = $<HTMLInputElement>('message-body');
+    const body = input.value;
+    if (!state.peerId || body.trim() === '') return;
+    input.value = '';
+    const message = await state.client!.messages.send(state.peerId, body);
+    addMessage(message);
+  }),
+);
+
+// ---- flags ------------------------------------------------------------------
+
+function renderFlags(): void {
+  // The video button exists only for users the video_call flag is on for.
+  $('video-button').hidden = !state.client!.flags.isEnabled('video_call');
+}
+
+// ---- calls ------------------------------------------------------------------
+
+const invite = (media: 'audio' | 'video') =>
+  guard(async () => {
+    if (!state.peerId) return;
+    setCall(await state.client!.calls.invite(state.peerId, media));
+  });
+$('call-button').addEventListener('click', invite('audio'));
+$('video-button').addEventListener('click', invite('video'));
+$('accept-button').addEventListener(
+  'click',
+  guard(async () => setCall(await state.client!.calls.accept(state.call!.id))),
+);
+$('decline-button').addEventListener(
+  'click',
+  guard(async () => setCall(await state.client!.calls.decline(state.call!.id))),
+);
+$('cancel-button').addEventListener(
+  'click',
+  guard(async () => setCall(await state.client!.calls.cancel(state.call!.id))),
+);
+$('hangup-button').addEventListener(
+  'click',
+  guard(async () => setCall(await state.client!.calls.hangup(state.call!.id))),
+);
+
+function setCall(call: CallDto): void {
+  const current = state.call;
+  // A push for another call while one is going on is not ours to show.
+  if (current && current.id !== call.id && current.state !== 'ended') return;
+  // Acks and pushes can cross: never step back.
+  if (current?.id === call.id && order(call.state) < order(current.state)) return;
+  state.call = call;
+  renderCall();
+  if (call.state === 'active' && !state.media) {
+    const media = new CallMedia(
+      state.client!,
+      call,
+      $<HTMLAudioElement>('remote-audio'),
+      $<HTMLVideoElement>('remote-video'),
+    );
+    state.media = media;
+    media.start().catch((err) => {
+      showError(err);
+    });
+  }
+  if (call.state === 'ended' && state.media?.call.id === call.id) {
+    state.media.close();
+    state.media = undefined;
+  }
+}
+
+function order(s: CallDto['state']): number {
+  return s === 'ringing' ? 0 : s === 'active' ? 1 : 2;
+}
+
+function handleOf(userId: string): string {
+  return state.contacts.find((c) => c.user.id === userId)?.user.handle ?? userId.slice(0, 8);
+}
+
+function renderCall(): void {
+  const call = state.call;
+  const me = state.client!.id;
+  const show = (id: string, visible: boolean) => ($(id).hidden = !visible);
+  if (!call) return;
+  const peer = handleOf(call.callerId === me ? call.calleeId : call.callerId);
+  const kind = call.media === 'video' ? 'Video call' : 'Call';
+  const status: Record<CallDto['state'], string> = {
+    ringing: call.callerId === me ? `${kind} to @${peer}: ringing…` : `Incoming ${kind.toLowerCase()} from @${peer}`,
+    active: `${kind} with @${peer}`,
+    ended: `${kind} with @${peer} ended (${call.endReason ?? 'ended'})`,
+  };
+  $('call-status').textContent = status[call.state];
+  $('call-panel').dataset.state = call.state;
+  show('accept-button', call.state === 'ringing' && call.calleeId === me);
+  show('decline-button', call.state === 'ringing' && call.calleeId === me);
+  show('cancel-button', call.state === 'ringing' && call.callerId === me);
+  show('hangup-button', call.state === 'active');
+  if (call.state !== 'active') $('call-warning').textContent = '';
+  renderTimer();
+}
+
+function clock(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const mmss = `${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
+  return h > 0 ? `${h}:${mmss}` : mmss;
+}
+
+/** Elapsed time since the answer, and what is left before the server's cap (call.maxEndsAt). */
+function renderTimer(): void {
+  const call = state.call;
+  if (!call || call.state !== 'active' || !call.answeredAt) {
+    $('call-timer').textContent = '';
+    $('call-cap').textContent = '';
+    return;
+  }
+  const now = Date.now();
+  $('call-timer').textContent = clock(now - Date.parse(call.answeredAt));
+  if (call.maxEndsAt) {
+    const cap = Date.parse(call.maxEndsAt) - Date.parse(call.answeredAt);
+    $('call-cap').textContent = `limit ${clock(cap)} · ${clock(Date.parse(call.maxEndsAt) - now)} left`;
+  }
+}
+setInterval(renderTimer, 500);
