@@ -1,41 +1,132 @@
+import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Injectable } from '@nestjs/common';
-import { PrismaService } from '@app/database';
-import { evaluateFlag, FlagRule } from './flag-evaluator';
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Client, NOOP_PROVIDER, OpenFeature, ProviderEvents } from '@openfeature/server-sdk';
+import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { DatabaseFlagProvider } from './database-flag.provider';
+import { FlagChangeFeed, FlagChangeFeedListener } from './flag-change-feed';
+import { FlagDefinitionCache } from './flag-definition.cache';
+import { FLAG_EVALUATIONS_METRIC, FlagEvaluationMetricsHook } from './flag-evaluation-metrics.hook';
+import { FlagRepository } from './flag.repository';
 
 export const VIDEO_CALL_FLAG = 'video_call';
+
+export type FlagChangeListener = (key: string) => void | Promise<void>;
+
+const RESYNC_RETRY_MS = 1_000;
 
 /**
  * Flag evaluation for the rest of the server. Other modules ask here
  * (isEnabled / isEnabledForAll) and listen for changes (onChange).
+ *
+ * Evaluation goes through an OpenFeature client (targetingKey = user id)
+ * bound to this module's DatabaseFlagProvider. OpenFeature's API object is a
+ * process-wide singleton, so each instance binds its provider to a domain
+ * of its own: several gateways in one process (tests) never share flags.
  */
 @Injectable()
-export class FlagsService {
+export class FlagsService implements OnModuleInit, OnModuleDestroy, FlagChangeFeedListener {
   private readonly changes = new EventEmitter();
+  private readonly domain = `social-flags-${crypto.randomUUID()}`;
+  private readonly provider: DatabaseFlagProvider;
+  private readonly client: Client;
+  private readonly logger: Logger;
+  // Reloads run one after another so an older read never overwrites a newer one.
+  private reloads: Promise<void> = Promise.resolve();
+  private resyncTimer?: NodeJS.Timeout;
+  private stopped = false;
 
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly repository: FlagRepository,
+    private readonly definitions: FlagDefinitionCache,
+    private readonly feed: FlagChangeFeed,
+    metrics: MetricsService,
+    @Inject(ROOT_LOGGER) rootLogger: Logger,
+  ) {
+    this.logger = rootLogger.child({ component: 'flags' });
+    this.changes.setMaxListeners(0);
+    this.provider = new DatabaseFlagProvider(definitions);
+    this.client = OpenFeature.getClient(this.domain);
+    this.client.setLogger(this.logger);
+    this.client.addHooks(
+      new FlagEvaluationMetricsHook(
+        metrics.counter(FLAG_EVALUATIONS_METRIC, 'flag evaluations by flag and result', ['flag', 'result']),
+      ),
+    );
+    this.client.addHandler(ProviderEvents.ConfigurationChanged, (details) => {
+      for (const key of details?.flagsChanged ?? []) this.emitChange(key);
+    });
+  }
+
+  async onModuleInit(): Promise<void> {
+    // Listen first, then load: a change committed in between is reloaded, not missed.
+    await this.feed.start(this);
+    this.definitions.replaceAll(await this.repository.findAll());
+    await OpenFeature.setProviderAndWait(this.domain, this.provider);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.resyncTimer);
+    this.changes.removeAllListeners();
+    await OpenFeature.setProviderAndWait(this.domain, NOOP_PROVIDER).catch(() => undefined);
+  }
 
   async isEnabled(key: string, userId: string): Promise<boolean> {
-    const rule = await this.rule(key);
-    return rule !== null && evaluateFlag(rule, userId);
+    return this.client.getBooleanValue(key, false, { targetingKey: userId });
   }
 
   /** True when the flag is on for every one of the users (video needs both callers). */
   async isEnabledForAll(key: string, userIds: string[]): Promise<boolean> {
-    const rule = await this.rule(key);
-    return rule !== null && userIds.every((id) => evaluateFlag(rule, id));
+    if (userIds.length === 0) return false;
+    const results = await Promise.all(userIds.map((id) => this.isEnabled(key, id)));
+    return results.every(Boolean);
   }
 
-  /** Listener runs after a flag's definition changed. */
-  onChange(listener: (key: string) => void | Promise<void>): void {
-    this.changes.on('change', listener);
+  /** Every known flag evaluated for one user (GET /flags, flags:changed). */
+  async evaluateAll(userId: string): Promise<Record<string, boolean>> {
+    const flags: Record<string, boolean> = {};
+    for (const key of this.definitions.keys()) flags[key] = await this.isEnabled(key, userId);
+    return flags;
+  }
+
+  /** Listener runs in every gateway process after a flag's definition changed (whichever process changed it). */
+  onChange(listener: FlagChangeListener): void {
+    this.changes.on('change', (key: string) => {
+      Promise.resolve()
+        .then(() => listener(key))
+        .catch((err) => this.logger.error({ err, key }, 'flag change listener failed'));
+    });
+  }
+
+  /** FlagChangeFeedListener: a change announced through the database. */
+  changed(key: string): void {
+    this.reload(async () => {
+      const definition = await this.repository.find(key);
+      if (definition) this.definitions.set(definition);
+      else this.definitions.delete(key);
+      this.provider.announceChanged([key]);
+    });
+  }
+
+  /** FlagChangeFeedListener: announcements may have been missed; compare everything. */
+  resync(): void {
+    this.reload(async () => {
+      this.provider.announceChanged(this.definitions.replaceAll(await this.repository.findAll()));
+    });
   }
 
   protected emitChange(key: string): void {
     this.changes.emit('change', key);
   }
 
-  private async rule(key: string): Promise<FlagRule | null> {
-    return this.prisma.featureFlag.findUnique({ where: { key } });
+  private reload(work: () => Promise<void>): void {
+    if (this.stopped) return;
+    this.reloads = this.reloads.then(work).catch((err) => {
+      this.logger.error({ err }, 'reloading flag definitions failed; retrying');
+      if (this.stopped) return;
+      clearTimeout(this.resyncTimer);
+      this.resyncTimer = setTimeout(() => this.resync(), RESYNC_RETRY_MS);
+    });
   }
 }

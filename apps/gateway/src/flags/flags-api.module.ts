@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
+import { AdminFlagsController } from './admin-flags.controller';
+import { FlagsController } from './flags.controller';
+import { FlagsPushGateway } from './flags-push.gateway';
 
 /** HTTP controllers (/flags, /admin/flags) and live flag push of the flags capability. */
-@Module({ controllers: [], providers: [] })
+@Module({ controllers: [FlagsController, AdminFlagsController], providers: [FlagsPushGateway] })
 export class FlagsApiModule {}
