@@ -1,1 +1,5 @@
 export * from './calls.module';
+export * from './calls.service';
+export { toCallDto, callDurationSeconds } from './call-record';
+export type { CallRecord } from './call-record';
+export { callEntryBody, formatCallDuration } from './call-entry-body';

@@ -62,6 +62,8 @@ export interface CallDto {
   maxEndsAt?: string;
   /** Seconds between answer and end, for ended calls that were answered. */
   durationSeconds?: number;
+  /** In the call history (GET /calls) of ended calls: media statistics gathered at the end, or null. */
+  mediaStats?: Record<string, unknown> | null;
 }
 
 export interface FlagDefinitionDto {

@@ -1,1 +1,3 @@
 export * from './scheduler.module';
+export * from './durable-scheduler';
+export { jobIdFor } from './job-id';

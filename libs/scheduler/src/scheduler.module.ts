@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DurableScheduler } from './durable-scheduler';
 
-@Module({ providers: [], exports: [] })
+@Module({ providers: [DurableScheduler], exports: [DurableScheduler] })
 export class SchedulerModule {}

@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
+import { CallsModule } from '@app/calls';
+import { CallsController } from './calls.controller';
+import { CallsGateway } from './calls.gateway';
 
 /** HTTP controllers and socket handlers of the calls capability. */
-@Module({ controllers: [], providers: [] })
+@Module({ imports: [CallsModule], controllers: [CallsController], providers: [CallsGateway] })
 export class CallsApiModule {}

@@ -1,0 +1,60 @@
+import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
+import type { Socket } from 'socket.io';
+import { AuthUser, CurrentUser } from '@app/auth';
+import { CallsService, toCallDto } from '@app/calls';
+import { schemas } from '@app/contracts';
+import { SocketGateway } from '../common/socket-gateway.decorator';
+import { ZodPipe } from '../common/zod.pipe';
+
+type CallInvite = { to: string; media: 'audio' | 'video' };
+
+/** call:* events: validate, then the calls service decides; its answer is the ack. */
+@SocketGateway()
+export class CallsGateway {
+  constructor(private readonly calls: CallsService) {}
+
+  @SubscribeMessage('call:invite')
+  async invite(
+    @ConnectedSocket() _socket: Socket,
+    @MessageBody(new ZodPipe(schemas.callInvite)) body: CallInvite,
+    @CurrentUser() user: AuthUser,
+  ) {
+    return { call: toCallDto(await this.calls.invite(user.id, body.to, body.media)) };
+  }
+
+  @SubscribeMessage('call:accept')
+  async accept(
+    @ConnectedSocket() _socket: Socket,
+    @MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef,
+    @CurrentUser() user: AuthUser,
+  ) {
+    return { call: toCallDto(await this.calls.accept(user.id, body.callId)) };
+  }
+
+  @SubscribeMessage('call:decline')
+  async decline(
+    @ConnectedSocket() _socket: Socket,
+    @MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef,
+    @CurrentUser() user: AuthUser,
+  ) {
+    return { call: toCallDto(await this.calls.decline(user.id, body.callId)) };
+  }
+
+  @SubscribeMessage('call:cancel')
+  async cancel(
+    @ConnectedSocket() _socket: Socket,
+    @MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef,
+    @CurrentUser() user: AuthUser,
+  ) {
+    return { call: toCallDto(await this.calls.cancel(user.id, body.callId)) };
+  }
+
+  @SubscribeMessage('call:hangup')
+  async hangUp(
+    @ConnectedSocket() _socket: Socket,
+    @MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef,
+    @CurrentUser() user: AuthUser,
+  ) {
+    return { call: toCallDto(await this.calls.hangUp(user.id, body.callId)) };
+  }
+}

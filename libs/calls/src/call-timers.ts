@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { DurableScheduler } from '@app/scheduler';
+import type { CallRecord } from './call-record';
+
+/** A due moment in a call's life. */
+export type CallTimer =
+  | { kind: 'ring-timeout'; callId: string }
+  | { kind: 'cap-warning'; callId: string }
+  | { kind: 'cap'; callId: string }
+  | { kind: 'disconnect-grace'; callId: string; userId: string };
+
+// One queue for every call timer: one poll per process, however many calls.
+export const CALL_TIMERS_QUEUE = 'call-timers';
+
+const key = (t: CallTimer) => (t.kind === 'disconnect-grace' ? `${t.callId}:${t.kind}:${t.userId}` : `${t.callId}:${t.kind}`);
+
+/** The call timers on the durable scheduler, keyed per call so any process can re-arm or cancel them. */
+@Injectable()
+export class CallTimers {
+  constructor(private readonly scheduler: DurableScheduler) {}
+
+  /** Sets the handler; called once, before the application starts. */
+  onDue(handler: (timer: CallTimer) => Promise<void>): void {
+    this.scheduler.define<CallTimer>(CALL_TIMERS_QUEUE, handler);
+  }
+
+  async armRingTimeout(call: CallRecord): Promise<void> {
+    if (!call.ringEndsAt) return;
+    await this.arm({ kind: 'ring-timeout', callId: call.id }, call.ringEndsAt);
+  }
+
+  /** The warning and the end of an answered call's duration cap. */
+  async armCap(call: CallRecord, warningBeforeMs: number): Promise<void> {
+    if (!call.maxEndsAt) return;
+    if (!call.warnedAt) {
+      await this.arm({ kind: 'cap-warning', callId: call.id }, new Date(call.maxEndsAt.getTime() - warningBeforeMs));
+    }
+    await this.arm({ kind: 'cap', callId: call.id }, call.maxEndsAt);
+  }
+
+  /** (Re)starts the grace period of a participant whose sockets are all gone. */
+  async armDisconnectGrace(callId: string, userId: string, at: Date): Promise<void> {
+    const timer: CallTimer = { kind: 'disconnect-grace', callId, userId };
+    await this.scheduler.rearm(CALL_TIMERS_QUEUE, key(timer), at, timer);
+  }
+
+  async disarmDisconnectGrace(callId: string, userId: string): Promise<void> {
+    await this.scheduler.disarm(CALL_TIMERS_QUEUE, key({ kind: 'disconnect-grace', callId, userId }));
+  }
+
+  async disarmRingTimeout(callId: string): Promise<void> {
+    await this.scheduler.disarm(CALL_TIMERS_QUEUE, key({ kind: 'ring-timeout', callId }));
+  }
+
+  /** Removes every timer of an ended call (firing ones find the call ended and do nothing). */
+  async disarmAll(call: CallRecord): Promise<void> {
+    const timers: CallTimer[] = [
+      { kind: 'ring-timeout', callId: call.id },
+      { kind: 'cap-warning', callId: call.id },
+      { kind: 'cap', callId: call.id },
+      { kind: 'disconnect-grace', callId: call.id, userId: call.callerId },
+      { kind: 'disconnect-grace', callId: call.id, userId: call.calleeId },
+    ];
+    await this.scheduler.disarm(CALL_TIMERS_QUEUE, timers.map(key));
+  }
+
+  private arm(timer: CallTimer, at: Date): Promise<void> {
+    return this.scheduler.arm(CALL_TIMERS_QUEUE, key(timer), at, timer);
+  }
+}

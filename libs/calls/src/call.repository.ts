@@ -1,0 +1,139 @@
+import { Injectable } from '@nestjs/common';
+import type { CallEndReason, CallMedia, CallState } from '@app/contracts';
+import { Prisma, PrismaService } from '@app/database';
+import type { CallRecord } from './call-record';
+
+export interface NewCall {
+  callerId: string;
+  calleeId: string;
+  media: CallMedia;
+  createdAt: Date;
+  ringEndsAt: Date;
+}
+
+export interface CallEnd {
+  endedAt: Date;
+  endReason: CallEndReason;
+  endedById: string | null;
+}
+
+const LIVE_STATES: CallState[] = ['ringing', 'active'];
+
+/**
+ * The calls aggregate in PostgreSQL. Every state change is a conditional
+ * update (WHERE state = ...), so of two actors or timers racing for one call
+ * exactly one changes it; the loser gets null.
+ */
+@Injectable()
+export class CallRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  async userExists(userId: string): Promise<boolean> {
+    return (await this.prisma.user.count({ where: { id: userId } })) > 0;
+  }
+
+  /**
+   * Stores a ringing call and both participants' slots in one transaction.
+   * The slot's primary key (user id) lets a user hold one live call: when
+   * either already has one, nothing is stored and 'busy' comes back.
+   */
+  async createRinging(input: NewCall): Promise<CallRecord | 'busy'> {
+    try {
+      return (await this.prisma.call.create({
+        data: {
+          ...input,
+          state: 'ringing',
+          slots: { create: [{ userId: input.callerId }, { userId: input.calleeId }] },
+        },
+      })) as CallRecord;
+    } catch (err) {
+      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') return 'busy';
+      throw err;
+    }
+  }
+
+  async findById(id: string): Promise<CallRecord | null> {
+    return (await this.prisma.call.findUnique({ where: { id } })) as CallRecord | null;
+  }
+
+  /** The ringing call from caller to callee, if any (glare detection). */
+  async findRinging(callerId: string, calleeId: string): Promise<CallRecord | null> {
+    return (await this.prisma.call.findFirst({
+      where: { callerId, calleeId, state: 'ringing' },
+    })) as CallRecord | null;
+  }
+
+  /** The ringing or active call the user takes part in, if any. */
+  async liveCallOf(userId: string): Promise<CallRecord | null> {
+    const slot = await this.prisma.callSlot.findUnique({ where: { userId }, include: { call: true } });
+    return slot && LIVE_STATES.includes(slot.call.state) ? (slot.call as CallRecord) : null;
+  }
+
+  /** ringing → active, with its cap stored alongside. */
+  async markActive(id: string, answeredAt: Date, maxEndsAt: Date): Promise<CallRecord | null> {
+    return this.changeIf({ id, state: 'ringing' }, { state: 'active', answeredAt, maxEndsAt });
+  }
+
+  /** Records that the cap's warning went out; null when it already did or the call is not active. */
+  async markWarned(id: string, at: Date): Promise<CallRecord | null> {
+    return this.changeIf({ id, state: 'active', warnedAt: null }, { warnedAt: at });
+  }
+
+  /** Ends the call if it is in one of `from`, and frees both participants' slots, atomically. */
+  async end(id: string, from: CallState[], end: CallEnd): Promise<CallRecord | null> {
+    return this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.call.updateMany({
+        where: { id, state: { in: from } },
+        data: { state: 'ended', ...end },
+      });
+      if (count === 0) return null;
+      await tx.callSlot.deleteMany({ where: { callId: id } });
+      return (await tx.call.findUnique({ where: { id } })) as CallRecord;
+    });
+  }
+
+  async storeMediaStats(id: string, stats: Record<string, unknown>): Promise<void> {
+    await this.prisma.call.update({ where: { id }, data: { mediaStats: stats as Prisma.InputJsonValue } });
+  }
+
+  /** The user's calls, newest first. */
+  async history(userId: string, limit: number): Promise<CallRecord[]> {
+    return (await this.prisma.call.findMany({
+      where: { OR: [{ callerId: userId }, { calleeId: userId }] },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: limit,
+    })) as CallRecord[];
+  }
+
+  /** Active calls past their cap, and ringing calls past their ring time (found after a restart). */
+  async overdue(now: Date, limit: number): Promise<CallRecord[]> {
+    return (await this.prisma.call.findMany({
+      where: {
+        OR: [
+          { state: 'active', maxEndsAt: { lte: now } },
+          { state: 'ringing', ringEndsAt: { lte: now } },
+        ],
+      },
+      orderBy: { createdAt: 'asc' },
+      take: limit,
+    })) as CallRecord[];
+  }
+
+  /** Live calls, a page at a time in id order (for re-arming their timers). */
+  async livePage(afterId: string | null, limit: number): Promise<CallRecord[]> {
+    return (await this.prisma.call.findMany({
+      where: { state: { in: LIVE_STATES }, ...(afterId ? { id: { gt: afterId } } : {}) },
+      orderBy: { id: 'asc' },
+      take: limit,
+    })) as CallRecord[];
+  }
+
+  private async changeIf(where: Prisma.CallWhereInput & { id: string }, data: Prisma.CallUpdateManyMutationInput) {
+    // In one transaction the row stays locked from the update to the read,
+    // so the caller sees the state it set, not a later one.
+    return this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.call.updateMany({ where, data });
+      return count === 0 ? null : ((await tx.call.findUnique({ where: { id: where.id } })) as CallRecord);
+    });
+  }
+}

@@ -1,0 +1,384 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
+import { APP_CONFIG, AppConfig, Clock } from '@app/config';
+import { CallEndReason, CallMedia, CallState, DomainError, MAX_PAGE } from '@app/contracts';
+import { FlagsService, VIDEO_CALL_FLAG } from '@app/flags';
+import { MediaService } from '@app/media';
+import { CallEntryWriter, RelationshipService } from '@app/messaging';
+import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { RealtimeService } from '@app/realtime';
+import { callEntryBody } from './call-entry-body';
+import { CallRecord, isParticipant, toCallDto } from './call-record';
+import { CallRepository } from './call.repository';
+import { CallTimer, CallTimers } from './call-timers';
+
+const DEFAULT_HISTORY_LIMIT = 50;
+// Calls handled at a time by the start-up sweep.
+const SWEEP_PAGE = 100;
+
+/**
+ * The call state machine: ringing → active → ended, or ringing → ended.
+ * Who may do what is checked here; every transition is a conditional update
+ * in the database, and only the actor (user or timer) whose update won does
+ * the side effects: media closed, statistics and call entry stored, both
+ * users told. Timers run on the durable scheduler, so any gateway process
+ * may end any call, exactly once.
+ */
+@Injectable()
+export class CallsService implements OnModuleInit, OnApplicationBootstrap {
+  private readonly logger: Logger;
+  private readonly videoCalls;
+
+  constructor(
+    private readonly calls: CallRepository,
+    private readonly timers: CallTimers,
+    private readonly relationships: RelationshipService,
+    private readonly flags: FlagsService,
+    private readonly media: MediaService,
+    private readonly entries: CallEntryWriter,
+    private readonly realtime: RealtimeService,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(ROOT_LOGGER) rootLogger: Logger,
+    metrics: MetricsService,
+  ) {
+    this.logger = rootLogger.child({ component: 'calls' });
+    this.videoCalls = metrics.counter('video_calls_total', 'video calls by outcome', ['outcome']);
+  }
+
+  onModuleInit(): void {
+    this.timers.onDue((timer) => this.onTimerDue(timer));
+    this.media.onRoomFailed(async (callId) => {
+      await this.endForMediaFailure(callId);
+    });
+    this.realtime.onUserOffline((userId) => this.onParticipantOffline(userId));
+    this.realtime.onUserOnline((userId) => this.onParticipantOnline(userId));
+  }
+
+  /** After a restart: what fell due while no process ran is ended now; the rest is re-armed. */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.endOverdueCalls();
+    await this.rearmLiveCalls();
+  }
+
+  // ---- user actions ---------------------------------------------------------
+
+  /**
+   * Starts a call, ringing. Glare: when the callee's own call to the caller
+   * is still ringing, this invite answers that call instead of starting a
+   * second one, and the answered call comes back.
+   */
+  async invite(callerId: string, calleeId: string, media: CallMedia): Promise<CallRecord> {
+    if (callerId === calleeId) {
+      throw new DomainError('VALIDATION_FAILED', 'cannot call yourself', {
+        fields: [{ field: 'to', message: 'must be another user' }],
+      });
+    }
+    if (!(await this.calls.userExists(calleeId))) throw DomainError.notFound('user');
+    if (await this.relationships.isBlockedEitherWay(callerId, calleeId)) {
+      throw new DomainError('BLOCKED', 'a block between you and this user prevents calls');
+    }
+    if (!(await this.relationships.areMutualContacts(callerId, calleeId))) {
+      throw new DomainError('NOT_FRIENDS', 'both users must have each other as contacts to call');
+    }
+    if (media === 'video') {
+      this.videoCalls.inc({ outcome: 'attempted' });
+      if (!(await this.flags.isEnabledForAll(VIDEO_CALL_FLAG, [callerId, calleeId]))) {
+        this.videoCalls.inc({ outcome: 'refused' });
+        throw new DomainError('VIDEO_CALL_DISABLED', 'video calls are not enabled for both users');
+      }
+    }
+
+    const now = this.clock.now();
+    const created = await this.calls.createRinging({
+      callerId,
+      calleeId,
+      media,
+      createdAt: now,
+      ringEndsAt: new Date(now.getTime() + this.config.calls.ringTimeoutMs),
+    });
+    if (created === 'busy') {
+      const glare = await this.calls.findRinging(calleeId, callerId);
+      if (glare) {
+        const answered = await this.activate(glare).catch((err) => {
+          if (err instanceof DomainError && err.code === 'INVALID_STATE') return null;
+          throw err;
+        });
+        if (answered) return answered;
+      }
+      throw new DomainError('BUSY', 'you or the other user is already in a call');
+    }
+
+    await this.timers.armRingTimeout(created);
+    this.logger.info({ callId: created.id, callerId, calleeId, media }, 'call ringing');
+    this.realtime.toUser(calleeId, 'call:incoming', { call: toCallDto(created) });
+    this.publish(created);
+    return created;
+  }
+
+  async accept(userId: string, callId: string): Promise<CallRecord> {
+    const call = await this.participantsCall(userId, callId);
+    if (call.calleeId !== userId) throw new DomainError('FORBIDDEN', 'only the callee can accept a call');
+    this.requireState(call, 'ringing');
+    return this.activate(call);
+  }
+
+  async decline(userId: string, callId: string): Promise<CallRecord> {
+    const call = await this.participantsCall(userId, callId);
+    if (call.calleeId !== userId) throw new DomainError('FORBIDDEN', 'only the callee can decline a call');
+    this.requireState(call, 'ringing');
+    return this.endByUser(call, 'ringing', 'declined', userId);
+  }
+
+  async cancel(userId: string, callId: string): Promise<CallRecord> {
+    const call = await this.participantsCall(userId, callId);
+    if (call.callerId !== userId) throw new DomainError('FORBIDDEN', 'only the caller can cancel a call');
+    this.requireState(call, 'ringing');
+    return this.endByUser(call, 'ringing', 'cancelled', userId);
+  }
+
+  async hangUp(userId: string, callId: string): Promise<CallRecord> {
+    const call = await this.participantsCall(userId, callId);
+    this.requireState(call, 'active');
+    // A hangup that arrives after the cap passed (before its timer ran) is the cap's end.
+    const now = this.clock.now();
+    if (call.maxEndsAt && call.maxEndsAt <= now) {
+      const ended = await this.end(call.id, ['active'], 'max_duration', null, call.maxEndsAt);
+      if (ended) return ended;
+    }
+    return this.endByUser(call, 'active', 'hangup', userId);
+  }
+
+  /** The user's calls, newest first. */
+  async history(userId: string, limit = DEFAULT_HISTORY_LIMIT): Promise<CallRecord[]> {
+    return this.calls.history(userId, Math.min(Math.max(1, limit), MAX_PAGE));
+  }
+
+  // ---- timers and events ----------------------------------------------------
+
+  /** ringing → ended (missed) when nobody answered in time. */
+  async expireRing(callId: string): Promise<CallRecord | null> {
+    return this.end(callId, ['ringing'], 'missed', null, this.clock.now());
+  }
+
+  /** Sends call:ending-soon once, however often the warning timer runs. */
+  async warnCapEnding(callId: string): Promise<void> {
+    const call = await this.calls.markWarned(callId, this.clock.now());
+    if (!call || !call.maxEndsAt) return;
+    const payload = { callId, endsAt: call.maxEndsAt.toISOString() };
+    this.realtime.toUser(call.callerId, 'call:ending-soon', payload);
+    this.realtime.toUser(call.calleeId, 'call:ending-soon', payload);
+    this.logger.info({ callId, endsAt: payload.endsAt }, 'call ending soon');
+  }
+
+  /** active → ended (max_duration), recorded as ending at its deadline even when run late. */
+  async endForCap(callId: string): Promise<CallRecord | null> {
+    const call = await this.calls.findById(callId);
+    if (!call || call.state !== 'active' || !call.maxEndsAt) return null;
+    if (call.maxEndsAt.getTime() > this.clock.now().getTime() + 1000) {
+      // A timer from an earlier deadline; the stored one rules.
+      await this.timers.armCap(call, this.config.calls.warningBeforeMs);
+      return null;
+    }
+    return this.end(callId, ['active'], 'max_duration', null, call.maxEndsAt);
+  }
+
+  /** Ends the call when the participant still has no socket on any process. */
+  async endIfStillDisconnected(callId: string, userId: string): Promise<CallRecord | null> {
+    if (await this.realtime.isOnline(userId)) return null;
+    const call = await this.calls.findById(callId);
+    if (!call || call.state === 'ended' || !isParticipant(call, userId)) return null;
+    return this.end(callId, ['ringing', 'active'], 'disconnected', userId, this.clock.now());
+  }
+
+  async endForMediaFailure(callId: string): Promise<CallRecord | null> {
+    return this.end(callId, ['active'], 'media_failure', null, this.clock.now());
+  }
+
+  private async onTimerDue(timer: CallTimer): Promise<void> {
+    switch (timer.kind) {
+      case 'ring-timeout':
+        await this.expireRing(timer.callId);
+        return;
+      case 'cap-warning':
+        await this.warnCapEnding(timer.callId);
+        return;
+      case 'cap':
+        await this.endForCap(timer.callId);
+        return;
+      case 'disconnect-grace':
+        await this.endIfStillDisconnected(timer.callId, timer.userId);
+        return;
+    }
+  }
+
+  private async onParticipantOffline(userId: string): Promise<void> {
+    const call = await this.calls.liveCallOf(userId);
+    if (!call) return;
+    const at = new Date(this.clock.now().getTime() + this.config.calls.reconnectGraceMs);
+    await this.timers.armDisconnectGrace(call.id, userId, at);
+  }
+
+  private async onParticipantOnline(userId: string): Promise<void> {
+    const call = await this.calls.liveCallOf(userId);
+    if (call) await this.timers.disarmDisconnectGrace(call.id, userId);
+  }
+
+  // ---- transitions ----------------------------------------------------------
+
+  /** ringing → active: deadline stored with the call, room opened, timers armed, both told. */
+  private async activate(call: CallRecord): Promise<CallRecord> {
+    const answeredAt = this.clock.now();
+    const maxEndsAt = new Date(answeredAt.getTime() + this.config.calls.maxDurationMs);
+    const active = await this.calls.markActive(call.id, answeredAt, maxEndsAt);
+    if (!active) throw await this.invalidStateNow(call.id);
+    try {
+      await this.media.openRoom(active.id, active.media, [active.callerId, active.calleeId]);
+    } catch (err) {
+      this.logger.error({ err, callId: active.id }, 'opening the media room failed');
+      return (await this.endForMediaFailure(active.id)) ?? (await this.current(active.id));
+    }
+    await this.timers.armCap(active, this.config.calls.warningBeforeMs);
+    await this.timers.disarmRingTimeout(active.id).catch((err) => this.logTimerError(err, active.id));
+    // Ended while the room was opening: the end found no room to close, so close it here.
+    const now = await this.current(active.id);
+    if (now.state === 'ended') {
+      await this.media.closeRoom(active.id).catch((err) => this.logger.error({ err }, 'closing a late room failed'));
+      return now;
+    }
+    this.logger.info({ callId: active.id, maxEndsAt: maxEndsAt.toISOString() }, 'call active');
+    this.publish(active);
+    return active;
+  }
+
+  private async endByUser(call: CallRecord, from: CallState, reason: CallEndReason, userId: string) {
+    const ended = await this.end(call.id, [from], reason, userId, this.clock.now());
+    if (!ended) throw await this.invalidStateNow(call.id);
+    return ended;
+  }
+
+  /**
+   * The one way a call ends. Returns null when the call was not in `from`
+   * (someone else ended or answered it first): then nothing else happens.
+   */
+  private async end(
+    callId: string,
+    from: CallState[],
+    endReason: CallEndReason,
+    endedById: string | null,
+    endedAt: Date,
+  ): Promise<CallRecord | null> {
+    const ended = await this.calls.end(callId, from, { endReason, endedById, endedAt });
+    if (!ended) return null;
+    this.logger.info({ callId, endReason, endedById }, 'call ended');
+
+    let stats: Record<string, unknown> | null = null;
+    try {
+      stats = await this.media.closeRoom(callId);
+    } catch (err) {
+      this.logger.error({ err, callId }, 'closing the media room failed');
+    }
+    if (stats) {
+      await this.calls.storeMediaStats(callId, stats);
+      ended.mediaStats = stats;
+    }
+    if (ended.media === 'video' && ended.answeredAt) this.videoCalls.inc({ outcome: 'completed' });
+    await this.timers.disarmAll(ended).catch((err) => this.logTimerError(err, callId));
+    this.publish(ended);
+    try {
+      await this.entries.appendCallEntry({
+        callId,
+        callerId: ended.callerId,
+        calleeId: ended.calleeId,
+        body: callEntryBody(ended),
+      });
+    } catch (err) {
+      this.logger.error({ err, callId }, 'writing the call entry failed');
+    }
+    return ended;
+  }
+
+  // ---- start-up -------------------------------------------------------------
+
+  private async endOverdueCalls(): Promise<void> {
+    let total = 0;
+    for (;;) {
+      const overdue = await this.calls.overdue(this.clock.now(), SWEEP_PAGE);
+      if (overdue.length === 0) break;
+      await Promise.all(
+        overdue.map((call) =>
+          call.state === 'active'
+            ? this.end(call.id, ['active'], 'max_duration', null, call.maxEndsAt!)
+            : this.end(call.id, ['ringing'], 'missed', null, call.ringEndsAt!),
+        ),
+      );
+      total += overdue.length;
+    }
+    if (total > 0) this.logger.info({ calls: total }, 'ended calls that fell due while stopped');
+  }
+
+  /**
+   * Timers are durable already; this re-arms them in case a process died
+   * between storing a transition and arming its timer. Every participant
+   * also gets a fresh grace period: sockets of a crashed process are gone
+   * without a disconnect event, and those who do not come back end the call.
+   */
+  private async rearmLiveCalls(): Promise<void> {
+    const graceEnds = new Date(this.clock.now().getTime() + this.config.calls.reconnectGraceMs);
+    let afterId: string | null = null;
+    let total = 0;
+    for (;;) {
+      const page: CallRecord[] = await this.calls.livePage(afterId, SWEEP_PAGE);
+      if (page.length === 0) break;
+      await Promise.all(
+        page.map(async (call) => {
+          if (call.state === 'ringing') await this.timers.armRingTimeout(call);
+          else await this.timers.armCap(call, this.config.calls.warningBeforeMs);
+          for (const userId of [call.callerId, call.calleeId]) {
+            if (!(await this.realtime.isOnline(userId))) await this.timers.armDisconnectGrace(call.id, userId, graceEnds);
+          }
+        }),
+      );
+      afterId = page[page.length - 1].id;
+      total += page.length;
+    }
+    if (total > 0) this.logger.info({ calls: total }, 're-armed timers of live calls');
+  }
+
+  // ---- small parts ----------------------------------------------------------
+
+  /** The call, if the user takes part in it: unknown → NOT_FOUND, someone else's → FORBIDDEN. */
+  private async participantsCall(userId: string, callId: string): Promise<CallRecord> {
+    const call = await this.calls.findById(callId);
+    if (!call) throw DomainError.notFound('call');
+    if (!isParticipant(call, userId)) throw new DomainError('FORBIDDEN', 'you are not a participant of this call');
+    return call;
+  }
+
+  private requireState(call: CallRecord, state: CallState): void {
+    if (call.state !== state) {
+      throw new DomainError('INVALID_STATE', `the call is ${call.state}, not ${state}`, { state: call.state });
+    }
+  }
+
+  private async invalidStateNow(callId: string): Promise<DomainError> {
+    const call = await this.current(callId);
+    return new DomainError('INVALID_STATE', `the call is already ${call.state}`, { state: call.state });
+  }
+
+  private async current(callId: string): Promise<CallRecord> {
+    const call = await this.calls.findById(callId);
+    if (!call) throw DomainError.notFound('call');
+    return call;
+  }
+
+  /** call:state to every socket of both participants. */
+  private publish(call: CallRecord): void {
+    const payload = { call: toCallDto(call) };
+    this.realtime.toUser(call.callerId, 'call:state', payload);
+    this.realtime.toUser(call.calleeId, 'call:state', payload);
+  }
+
+  private logTimerError(err: unknown, callId: string): void {
+    this.logger.error({ err, callId }, 'updating call timers failed');
+  }
+}

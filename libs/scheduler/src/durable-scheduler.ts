@@ -1,0 +1,121 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import PgBoss from 'pg-boss';
+import { DATABASE_CONNECTION, DatabaseConnection } from '@app/database';
+import { Logger, ROOT_LOGGER } from '@app/observability';
+import { jobIdFor } from './job-id';
+
+export type TimerHandler<T> = (data: T) => Promise<void>;
+
+/** pg-boss keeps its tables here, apart from the application's. */
+export const SCHEDULER_SCHEMA = 'pgboss';
+
+// One poll of the job table per queue and process for all timers, so a timer
+// fires at most this late; pg-boss allows 0.5 s at the least.
+const POLL_SECONDS = 0.5;
+// Timers due at once are fetched and run together, up to this many per poll.
+const BATCH_SIZE = 100;
+// A job taken by a process that then died is handed out again after this.
+const JOB_EXPIRE_SECONDS = 30;
+
+/**
+ * Durable timers on PostgreSQL (pg-boss): a timer is a row with its due time,
+ * so it survives a crash of the process that set it, and any gateway process
+ * on the same database may run it, each exactly once (pg-boss hands a job to
+ * one worker with SELECT ... FOR UPDATE SKIP LOCKED). Timers are named by
+ * (queue, key); the job id derives from them, so arming the same timer twice
+ * stores one job, and any process can cancel it.
+ *
+ * Handlers must be idempotent: a job whose run failed is retried, and a
+ * timer re-armed after its job was archived runs again.
+ */
+@Injectable()
+export class DurableScheduler implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly boss: PgBoss;
+  private readonly handlers = new Map<string, TimerHandler<any>>();
+  private readonly logger: Logger;
+  private started?: Promise<void>;
+  private stopped = false;
+
+  constructor(
+    @Inject(DATABASE_CONNECTION) connection: DatabaseConnection,
+    @Inject(ROOT_LOGGER) rootLogger: Logger,
+  ) {
+    this.logger = rootLogger.child({ component: 'scheduler' });
+    this.boss = new PgBoss({
+      connectionString: connection.url,
+      schema: SCHEDULER_SCHEMA,
+      application_name: 'gateway-scheduler',
+      max: 4,
+      schedule: false,
+      supervise: true,
+      migrate: true,
+      retryLimit: 10,
+      retryDelay: 1,
+      expireInSeconds: JOB_EXPIRE_SECONDS,
+    });
+    this.boss.on('error', (err) => this.logger.error({ err }, 'scheduler error'));
+  }
+
+  /** Registers the handler of a queue; call before the application starts (e.g. in onModuleInit). */
+  define<T extends object>(queue: string, handler: TimerHandler<T>): void {
+    if (this.handlers.has(queue)) throw new Error(`queue ${queue} already has a handler`);
+    this.handlers.set(queue, handler);
+  }
+
+  onApplicationBootstrap(): Promise<void> {
+    return this.start();
+  }
+
+  /** Starts pg-boss and the workers once; later calls wait for the same start. */
+  start(): Promise<void> {
+    this.started ??= this.startOnce();
+    return this.started;
+  }
+
+  /** Arms a timer unless one with this key is already pending (or ran and is still kept). */
+  async arm<T extends object>(queue: string, key: string, at: Date, data: T): Promise<void> {
+    await this.start();
+    await this.boss.send(queue, data, { id: jobIdFor(queue, key), startAfter: at });
+  }
+
+  /** Arms a timer, replacing any earlier one with this key (a moved deadline). */
+  async rearm<T extends object>(queue: string, key: string, at: Date, data: T): Promise<void> {
+    await this.disarm(queue, key);
+    await this.arm(queue, key, at, data);
+  }
+
+  /** Removes timers so they do not fire (a running one finishes; handlers check state anyway). */
+  async disarm(queue: string, keys: string | string[]): Promise<void> {
+    await this.start();
+    const ids = (Array.isArray(keys) ? keys : [keys]).map((k) => jobIdFor(queue, k));
+    await this.boss.deleteJob(queue, ids);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.stopped || !this.started) return;
+    this.stopped = true;
+    await this.started.catch(() => undefined);
+    await this.boss.stop({ graceful: true, wait: true, close: true, timeout: 5000 });
+  }
+
+  private async startOnce(): Promise<void> {
+    await this.boss.start();
+    for (const [queue, handler] of this.handlers) {
+      await this.boss.createQueue(queue);
+      await this.boss.work<object>(queue, { pollingIntervalSeconds: POLL_SECONDS, batchSize: BATCH_SIZE }, (jobs) =>
+        this.runBatch(queue, handler, jobs),
+      );
+    }
+    this.logger.info({ queues: [...this.handlers.keys()], pollSeconds: POLL_SECONDS }, 'scheduler started');
+  }
+
+  // The batch is retried as a whole when any job in it failed; handlers are
+  // idempotent, so the ones that succeeded become no-ops.
+  private async runBatch(queue: string, handler: TimerHandler<object>, jobs: PgBoss.Job<object>[]): Promise<void> {
+    const results = await Promise.allSettled(jobs.map((job) => handler(job.data)));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ id: jobs[i].id, err: r.reason }] : []));
+    if (failed.length === 0) return;
+    for (const f of failed) this.logger.error({ err: f.err, queue, jobId: f.id }, 'timer handler failed; will retry');
+    throw new Error(`${failed.length} of ${jobs.length} timers failed in ${queue}`);
+  }
+}

@@ -1,0 +1,314 @@
+import { AdminClient, ClientError, SocialClient, befriend } from '@app/client';
+import type { CallDto, ConversationDto } from '@app/contracts';
+import { startTestGateway, TEST_ADMIN_TOKEN, TestGateway, uniqueHandle } from '@app/testing';
+
+const RING_MS = 2500;
+const GRACE_MS = 1500;
+
+/** The error code a refused request came back with. */
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  const err = await promise.then(
+    () => undefined,
+    (e) => e,
+  );
+  if (!(err instanceof ClientError)) throw new Error(`expected a ClientError, got ${err}`);
+  return err.code;
+}
+
+async function metricValue(url: string, line: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const found = text.split('\n').find((l) => l.startsWith(line + ' '));
+  return found ? Number(found.slice(line.length + 1)) : 0;
+}
+
+describe('calls: signalling state machine', () => {
+  let gw: TestGateway;
+  const clients: SocialClient[] = [];
+
+  async function user(prefix = 'u'): Promise<SocialClient> {
+    const c = await (await SocialClient.login(gw.url, uniqueHandle(prefix))).connect();
+    clients.push(c);
+    return c;
+  }
+
+  async function friends(): Promise<[SocialClient, SocialClient]> {
+    const [a, b] = await Promise.all([user('a'), user('b')]);
+    await befriend(a, b);
+    return [a, b];
+  }
+
+  async function activeCall(a: SocialClient, b: SocialClient): Promise<CallDto> {
+    const incoming = b.calls.waitForIncoming(a.id);
+    const call = await a.calls.invite(b.id);
+    await incoming;
+    const active = a.calls.waitForState(call.id, 'active');
+    await b.calls.accept(call.id);
+    return active;
+  }
+
+  beforeAll(async () => {
+    gw = await startTestGateway({
+      env: { CALL_RING_TIMEOUT_MS: String(RING_MS), CALL_RECONNECT_GRACE_MS: String(GRACE_MS) },
+    });
+  });
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await gw?.close();
+  });
+
+  it('rings, is answered and hung up; both sides hear every change; history and call entry are stored', async () => {
+    const [a, b] = await friends();
+    const aStates: CallDto[] = [];
+    const bStates: CallDto[] = [];
+    a.on('call:state', ({ call }) => aStates.push(call));
+    b.on('call:state', ({ call }) => bStates.push(call));
+
+    const incoming = b.calls.waitForIncoming(a.id);
+    const ringing = await a.calls.invite(b.id);
+    expect(ringing).toMatchObject({ callerId: a.id, calleeId: b.id, media: 'audio', state: 'ringing' });
+    expect((await incoming).id).toBe(ringing.id);
+
+    const accepted = await b.calls.accept(ringing.id);
+    expect(accepted.state).toBe('active');
+    expect(accepted.answeredAt).toBeDefined();
+    expect(new Date(accepted.maxEndsAt!).getTime() - new Date(accepted.answeredAt!).getTime()).toBe(3_600_000);
+    await a.calls.waitForState(ringing.id, 'active');
+
+    const ended = await a.calls.hangup(ringing.id);
+    expect(ended).toMatchObject({ state: 'ended', endReason: 'hangup', durationSeconds: expect.any(Number) });
+    await b.calls.waitForState(ringing.id, 'ended');
+    await a.calls.waitForState(ringing.id, 'ended');
+    expect(aStates.map((c) => c.state)).toEqual(['ringing', 'active', 'ended']);
+    expect(bStates.map((c) => c.state)).toEqual(['ringing', 'active', 'ended']);
+
+    for (const c of [a, b]) {
+      const [latest] = await c.calls.history();
+      expect(latest).toMatchObject({ id: ringing.id, state: 'ended', endReason: 'hangup', durationSeconds: 0 });
+      expect(latest).toHaveProperty('mediaStats');
+    }
+    // the conversation got the call's entry
+    const conversations = await waitForValue(async () => {
+      const { conversations } = await a.http<{ conversations: ConversationDto[] }>('GET', '/conversations');
+      const conv = conversations.find((x) => x.peer.id === b.id);
+      return conv?.lastMessage?.kind === 'call' ? conv : undefined;
+    });
+    expect(conversations.lastMessage).toMatchObject({ kind: 'call', callId: ringing.id, body: 'Voice call · 00:00' });
+
+    // a free pair can call again
+    const again = await b.calls.invite(a.id);
+    await b.calls.cancel(again.id);
+  });
+
+  it('declined and cancelled calls end with their reason and free both users', async () => {
+    const [a, b] = await friends();
+    const first = await a.calls.invite(b.id);
+    const declined = await b.calls.decline(first.id);
+    expect(declined).toMatchObject({ state: 'ended', endReason: 'declined' });
+    expect(declined.durationSeconds).toBeUndefined();
+    expect((await a.calls.waitForState(first.id, 'ended')).endReason).toBe('declined');
+
+    const second = await a.calls.invite(b.id);
+    const cancelled = await a.calls.cancel(second.id);
+    expect(cancelled).toMatchObject({ state: 'ended', endReason: 'cancelled' });
+    expect((await b.calls.waitForState(second.id, 'ended')).endReason).toBe('cancelled');
+
+    const history = await a.calls.history(2);
+    expect(history.map((c) => [c.id, c.endReason])).toEqual([
+      [second.id, 'cancelled'],
+      [first.id, 'declined'],
+    ]);
+  });
+
+  it('a call nobody answers ends as missed after the ring timeout', async () => {
+    const [a, b] = await friends();
+    const started = Date.now();
+    const call = await a.calls.invite(b.id);
+    const ended = await b.calls.waitForState(call.id, 'ended', RING_MS + 5000);
+    const waited = Date.now() - started;
+    expect(ended.endReason).toBe('missed');
+    expect(waited).toBeGreaterThanOrEqual(RING_MS - 50);
+    expect(waited).toBeLessThan(RING_MS + 2000);
+    expect(await codeOf(b.calls.accept(call.id))).toBe('INVALID_STATE');
+  });
+
+  it('refuses a third party with BUSY, and of two simultaneous callers lets exactly one ring', async () => {
+    const [a, b] = await friends();
+    const [c, d] = await Promise.all([user('c'), user('d')]);
+    await Promise.all([befriend(c, a), befriend(c, b), befriend(d, b)]);
+
+    const call = await a.calls.invite(b.id);
+    expect(await codeOf(c.calls.invite(b.id))).toBe('BUSY');
+    expect(await codeOf(c.calls.invite(a.id))).toBe('BUSY');
+    await b.calls.accept(call.id);
+    expect(await codeOf(c.calls.invite(b.id))).toBe('BUSY');
+    await a.calls.hangup(call.id);
+
+    const results = await Promise.allSettled([c.calls.invite(b.id), d.calls.invite(b.id)]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect(lost[0].reason.code).toBe('BUSY');
+    const winner = (won[0] as PromiseFulfilledResult<CallDto>).value;
+    await (winner.callerId === c.id ? c : d).calls.cancel(winner.id);
+  });
+
+  it('glare: inviting someone whose call to you is ringing answers that call', async () => {
+    const [a, b] = await friends();
+    const call = await a.calls.invite(b.id);
+    const answered = await b.calls.invite(a.id);
+    expect(answered).toMatchObject({ id: call.id, state: 'active', callerId: a.id, calleeId: b.id });
+    await a.calls.waitForState(call.id, 'active');
+    await b.calls.hangup(call.id);
+  });
+
+  it('glare at the same moment: two users calling each other end up in one call', async () => {
+    for (let round = 0; round < 3; round++) {
+      const [a, b] = await friends();
+      const [fromA, fromB] = await Promise.all([a.calls.invite(b.id), b.calls.invite(a.id)]);
+      expect(fromA.id).toBe(fromB.id);
+      const active = await a.calls.waitForState(fromA.id, 'active');
+      expect(active.state).toBe('active');
+      expect(await a.calls.history()).toHaveLength(1);
+      await a.calls.hangup(fromA.id);
+    }
+  });
+
+  it('refuses outsiders, unknown calls and moves that are not the user\'s to make', async () => {
+    const [a, b] = await friends();
+    const outsider = await user('x');
+    const call = await a.calls.invite(b.id);
+
+    for (const op of ['accept', 'decline', 'cancel', 'hangup'] as const) {
+      expect(await codeOf(outsider.calls[op](call.id))).toBe('FORBIDDEN');
+      expect(await codeOf(a.calls[op]('00000000-0000-4000-8000-000000000000'))).toBe('NOT_FOUND');
+    }
+    expect(await codeOf(a.calls.accept(call.id))).toBe('FORBIDDEN'); // caller cannot accept
+    expect(await codeOf(a.calls.decline(call.id))).toBe('FORBIDDEN');
+    expect(await codeOf(b.calls.cancel(call.id))).toBe('FORBIDDEN'); // callee cannot cancel
+    expect(await codeOf(a.calls.hangup(call.id))).toBe('INVALID_STATE'); // not active yet
+    expect(await codeOf(b.calls.hangup(call.id))).toBe('INVALID_STATE');
+
+    await b.calls.accept(call.id);
+    expect(await codeOf(b.calls.accept(call.id))).toBe('INVALID_STATE');
+    expect(await codeOf(b.calls.decline(call.id))).toBe('INVALID_STATE');
+    expect(await codeOf(a.calls.cancel(call.id))).toBe('INVALID_STATE');
+    expect(await codeOf(outsider.calls.hangup(call.id))).toBe('FORBIDDEN');
+
+    await b.calls.hangup(call.id);
+    expect(await codeOf(a.calls.hangup(call.id))).toBe('INVALID_STATE');
+    expect(await codeOf(b.calls.accept(call.id))).toBe('INVALID_STATE');
+    // the outsider's history does not show it
+    expect(await outsider.calls.history()).toEqual([]);
+  });
+
+  it('checks who may call: contacts both ways, no block, a real other user, a valid payload', async () => {
+    const [a, b] = await Promise.all([user('a'), user('b')]);
+    expect(await codeOf(a.calls.invite(b.id))).toBe('NOT_FRIENDS');
+    await a.contacts.add(b.id);
+    expect(await codeOf(a.calls.invite(b.id))).toBe('NOT_FRIENDS'); // one-way is not enough
+    await b.contacts.add(a.id);
+    await b.contacts.block(a.id);
+    expect(await codeOf(a.calls.invite(b.id))).toBe('BLOCKED');
+    expect(await codeOf(b.calls.invite(a.id))).toBe('BLOCKED');
+    await b.contacts.unblock(a.id);
+
+    expect(await codeOf(a.calls.invite(a.id))).toBe('VALIDATION_FAILED');
+    expect(await codeOf(a.calls.invite('00000000-0000-4000-8000-000000000000'))).toBe('NOT_FOUND');
+    for (const payload of [{}, { to: 'nope' }, { to: b.id, media: 'hologram' }, null, 'x']) {
+      const ack = await a.rawRequest('call:invite', payload);
+      expect(ack).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
+    }
+    for (const event of ['call:accept', 'call:decline', 'call:cancel', 'call:hangup']) {
+      const ack = await a.rawRequest(event, { callId: 42 });
+      expect(ack).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED', details: { fields: [{ field: 'callId' }] } } });
+    }
+    const res = await fetch(`${gw.url}/calls?limit=0`, { headers: { authorization: `Bearer ${a.token}` } });
+    expect(res.status).toBe(400);
+    expect((await fetch(`${gw.url}/calls`)).status).toBe(401);
+
+    const call = await a.calls.invite(b.id);
+    await a.calls.cancel(call.id);
+  });
+
+  it('video calls need the video_call flag for both users, and are counted', async () => {
+    const [a, b] = await friends();
+    const attempted = 'video_calls_total{outcome="attempted"}';
+    const refused = 'video_calls_total{outcome="refused"}';
+    const completed = 'video_calls_total{outcome="completed"}';
+    const before = {
+      attempted: await metricValue(gw.url, attempted),
+      refused: await metricValue(gw.url, refused),
+      completed: await metricValue(gw.url, completed),
+    };
+    expect(await codeOf(a.calls.invite(b.id, 'video'))).toBe('VIDEO_CALL_DISABLED');
+
+    const admin = new AdminClient(gw.url, TEST_ADMIN_TOKEN);
+    await admin.setFlag('video_call', { enabled: true, allowUserIds: [a.id] });
+    await waitForValue(async () => ((await a.flags.get()).video_call ? true : undefined));
+    expect(await codeOf(a.calls.invite(b.id, 'video'))).toBe('VIDEO_CALL_DISABLED'); // only one of the two
+
+    await admin.setFlag('video_call', { enabled: true, allowUserIds: [a.id, b.id] });
+    await waitForValue(async () => ((await b.flags.get()).video_call ? true : undefined));
+    const call = await a.calls.invite(b.id, 'video');
+    expect(call.media).toBe('video');
+    await b.calls.accept(call.id);
+    await a.calls.hangup(call.id);
+    await admin.setFlag('video_call', { enabled: false, allowUserIds: [] });
+
+    expect(await metricValue(gw.url, attempted)).toBe(before.attempted + 3);
+    expect(await metricValue(gw.url, refused)).toBe(before.refused + 2);
+    expect(await metricValue(gw.url, completed)).toBe(before.completed + 1);
+  });
+
+  it('keeps the call when a participant reconnects within the grace period', async () => {
+    const [a, b] = await friends();
+    const call = await activeCall(a, b);
+    b.disconnect();
+    await sleep(GRACE_MS / 3);
+    await b.connect();
+    await sleep(GRACE_MS + 1500);
+    const [latest] = await a.calls.history(1);
+    expect(latest).toMatchObject({ id: call.id, state: 'active' });
+    await b.calls.hangup(call.id);
+  });
+
+  it('ends the call as disconnected when a participant stays away for the grace period', async () => {
+    const [a, b] = await friends();
+    const call = await activeCall(a, b);
+    const started = Date.now();
+    b.disconnect();
+    const ended = await a.calls.waitForState(call.id, 'ended', GRACE_MS + 5000);
+    expect(ended.endReason).toBe('disconnected');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(GRACE_MS - 100);
+    await b.connect();
+    const [latest] = await b.calls.history(1);
+    expect(latest).toMatchObject({ id: call.id, endReason: 'disconnected' });
+  });
+
+  it('lists history newest first, limited', async () => {
+    const [a, b] = await friends();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const call = await a.calls.invite(b.id);
+      ids.push(call.id);
+      await b.calls.decline(call.id);
+    }
+    expect((await a.calls.history(2)).map((c) => c.id)).toEqual([ids[2], ids[1]]);
+    expect((await b.calls.history()).map((c) => c.id)).toEqual([...ids].reverse());
+  });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function waitForValue<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(100);
+  }
+}
