@@ -279,7 +279,7 @@ describe('calls: signalling state machine', () => {
     const started = Date.now();
     b.disconnect();
     const ended = await a.calls.waitForState(call.id, 'ended', GRACE_MS + 5000);
-    expect(ended.endReason).toBe('disconnected');
+    expect(ended).toMatchObject({ endReason: 'disconnected', endedById: b.id });
     expect(Date.now() - started).toBeGreaterThanOrEqual(GRACE_MS - 100);
     await b.connect();
     const [latest] = await b.calls.history(1);

@@ -45,6 +45,7 @@ export function toCallDto(call: CallRecord, options: { withMediaStats?: boolean 
   if (call.answeredAt) dto.answeredAt = call.answeredAt.toISOString();
   if (call.endedAt) dto.endedAt = call.endedAt.toISOString();
   if (call.endReason) dto.endReason = call.endReason;
+  if (call.endedById) dto.endedById = call.endedById;
   if (call.maxEndsAt) dto.maxEndsAt = call.maxEndsAt.toISOString();
   const duration = callDurationSeconds(call);
   if (duration !== undefined) dto.durationSeconds = duration;

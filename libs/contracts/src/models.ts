@@ -62,6 +62,8 @@ export interface CallDto {
   maxEndsAt?: string;
   /** Seconds between answer and end, for ended calls that were answered. */
   durationSeconds?: number;
+  /** The participant whose action (or lost connection) ended the call; absent when a timer or the server ended it. */
+  endedById?: string;
   /** In the call history (GET /calls) of ended calls: media statistics gathered at the end, or null. */
   mediaStats?: Record<string, unknown> | null;
 }
