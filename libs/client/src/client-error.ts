@@ -30,6 +30,17 @@ export class RequestTimeoutError extends Error {
   }
 }
 
+/**
+ * The connection dropped while waiting for an ack: as with a timeout, the
+ * request may or may not have been applied.
+ */
+export class ConnectionLostError extends Error {
+  constructor(readonly event: string) {
+    super(`connection lost while waiting for the answer to ${event}`);
+    this.name = 'ConnectionLostError';
+  }
+}
+
 export function isErrorCode(err: unknown, code: ErrorCode): boolean {
   return err instanceof ClientError && err.code === code;
 }

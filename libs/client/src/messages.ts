@@ -1,5 +1,5 @@
 import type { ConversationDto, MessageDto } from '@app/contracts';
-import { ClientError, RequestTimeoutError } from './client-error';
+import { ClientError, ConnectionLostError, RequestTimeoutError } from './client-error';
 import type { SocialClient } from './social-client';
 
 export interface SendOptions {
@@ -61,7 +61,8 @@ export class MessagesApi {
           await delay(Math.min(Math.max(wait, 10), 5_000));
           continue;
         }
-        if (err instanceof RequestTimeoutError) continue;
+        // The server may have stored it; the same clientMsgId makes the resend safe.
+        if (err instanceof RequestTimeoutError || err instanceof ConnectionLostError) continue;
         throw err;
       }
     }

@@ -8,7 +8,7 @@ import type {
   UserDto,
 } from '@app/contracts';
 import { CallsApi } from './calls';
-import { ClientError, RequestTimeoutError } from './client-error';
+import { ClientError, ConnectionLostError, RequestTimeoutError } from './client-error';
 import { ContactsApi, UsersApi } from './contacts';
 import { FlagsApi } from './flags';
 import { httpJson } from './http-api';
@@ -155,7 +155,8 @@ export class SocialClient {
   /**
    * Sends any event with any payload and returns the raw ack (for tests of bad
    * input). While the socket is down the event is buffered and sent on reconnect;
-   * no ack within `timeoutMs` rejects with RequestTimeoutError.
+   * no ack within `timeoutMs` rejects with RequestTimeoutError, a connection
+   * lost after sending with ConnectionLostError.
    */
   async rawRequest(event: string, payload: unknown, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<Ack<unknown>> {
     const socket = this.requireSocket();
@@ -163,6 +164,7 @@ export class SocialClient {
       return (await socket.timeout(timeoutMs).emitWithAck(event, payload)) as Ack<unknown>;
     } catch (err) {
       if (err instanceof Error && /timed out/.test(err.message)) throw new RequestTimeoutError(event, timeoutMs);
+      if (err instanceof Error && /disconnected/.test(err.message)) throw new ConnectionLostError(event);
       throw err;
     }
   }
