@@ -1,0 +1,152 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, BrowserContext, Page } from 'playwright-core';
+import { AdminClient } from '@app/client';
+import { startTestGateway, TestGateway, TEST_ADMIN_TOKEN, uniqueHandle } from '@app/testing';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = fs.existsSync(CHROMIUM);
+if (!haveChromium) {
+  // `npm test` runs `scripts/setup.js --test`, which installs it when it can.
+  console.warn(`browser test skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+}
+const describeWithBrowser = haveChromium ? describe : describe.skip;
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+];
+
+interface MediaStats {
+  audioBytesReceived: number;
+  audioBytesSent: number;
+}
+
+/** Two people in real Chromium pages using /demo: chat, then a voice call with audio both ways. */
+describeWithBrowser('browser client (/demo) in Chromium', () => {
+  jest.setTimeout(180_000);
+  let gw: TestGateway;
+  let context: BrowserContext;
+  let profileDir: string;
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-chromium-'));
+    // A fresh profile each run; playwright takes the profile directory as launchPersistentContext's argument.
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+    });
+  });
+  afterAll(async () => {
+    await context?.close();
+    if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
+    await gw?.close();
+  });
+
+  async function logIn(handle: string): Promise<Page> {
+    const page = await context.newPage();
+    page.on('pageerror', (err) => console.error(`[${handle}] page error: ${err.message}`));
+    await page.goto(`${gw.url}/demo`);
+    await page.fill('#login-handle', handle);
+    await page.click('#login-form button');
+    await page.waitForSelector('#app', { state: 'visible' });
+    await expectText(page, '#status', 'online');
+    return page;
+  }
+
+  async function expectText(page: Page, selector: string, text: string, timeout = 20_000): Promise<void> {
+    await page.waitForFunction(
+      ([sel, t]) => (document.querySelector(sel)?.textContent ?? '').includes(t),
+      [selector, text] as const,
+      { timeout },
+    );
+  }
+
+  async function mediaStats(page: Page): Promise<MediaStats | null> {
+    return page.evaluate(() =>
+      (window as unknown as { demo: { mediaStats(): Promise<MediaStats | null> } }).demo.mediaStats(),
+    );
+  }
+
+  /** Waits until the page has received audio, then until it has received more: audio is flowing, not a blip. */
+  async function expectAudioFlowing(page: Page): Promise<MediaStats> {
+    const deadline = Date.now() + 30_000;
+    let first: MediaStats | null = null;
+    for (;;) {
+      const stats = await mediaStats(page);
+      if (stats && stats.audioBytesReceived > 0) {
+        if (!first) first = stats;
+        else if (stats.audioBytesReceived > first.audioBytesReceived + 2000) return stats;
+      }
+      if (Date.now() > deadline) throw new Error(`audio not flowing: ${JSON.stringify(stats)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  it('two pages chat, see the video button follow the flag, and hold a voice call with audio both ways', async () => {
+    const annHandle = uniqueHandle('ann');
+    const bobHandle = uniqueHandle('bob');
+    const ann = await logIn(annHandle);
+    const bob = await logIn(bobHandle);
+    const annId = await ann.evaluate(() => (window as unknown as { demo: { user: { id: string } } }).demo.user.id);
+
+    // Contacts both ways (a call needs mutual contacts); adding selects the chat.
+    await ann.fill('#add-handle', bobHandle);
+    await ann.click('#add-form button');
+    await ann.waitForSelector(`#contacts button[data-handle="${bobHandle}"].selected`);
+    await bob.fill('#add-handle', annHandle);
+    await bob.click('#add-form button');
+    await bob.waitForSelector(`#contacts button[data-handle="${annHandle}"].selected`);
+
+    // Chat.
+    await ann.fill('#message-body', 'hello from ann');
+    await ann.click('#send-button');
+    await expectText(bob, '#messages li.theirs', 'hello from ann');
+    await bob.fill('#message-body', 'hi ann, bob here');
+    await bob.click('#send-button');
+    await expectText(ann, '#messages li.theirs', 'hi ann, bob here');
+    expect(await ann.locator('#messages li').count()).toBe(2);
+
+    // The video button exists only while the flag is on for the user, and follows flags:changed live.
+    expect(await ann.isVisible('#video-button')).toBe(false);
+    const admin = new AdminClient(gw.url, TEST_ADMIN_TOKEN);
+    await admin.setFlag('video_call', { enabled: true, rolloutPercent: 0, allowUserIds: [annId] });
+    await ann.waitForSelector('#video-button', { state: 'visible' });
+    expect(await bob.isVisible('#video-button')).toBe(false);
+    await admin.setFlag('video_call', { enabled: false, allowUserIds: [] });
+    await ann.waitForSelector('#video-button', { state: 'hidden' });
+
+    // Voice call: ring, accept, timer with the 60-minute cap.
+    await ann.click('#call-button');
+    await expectText(ann, '#call-status', 'ringing');
+    await bob.waitForSelector('#accept-button', { state: 'visible' });
+    await expectText(bob, '#call-status', `Incoming call from @${annHandle}`);
+    await bob.click('#accept-button');
+    for (const page of [ann, bob]) {
+      await page.waitForSelector('#hangup-button', { state: 'visible' });
+      await expectText(page, '#call-cap', 'limit 1:00:00');
+      await expectText(page, '#call-timer', '00:0');
+    }
+
+    // Audio both ways, proven by each page's WebRTC statistics.
+    const [annStats, bobStats] = await Promise.all([expectAudioFlowing(ann), expectAudioFlowing(bob)]);
+    expect(annStats.audioBytesSent).toBeGreaterThan(0);
+    expect(bobStats.audioBytesSent).toBeGreaterThan(0);
+
+    await ann.click('#hangup-button');
+    await expectText(ann, '#call-status', 'ended (hangup)');
+    await expectText(bob, '#call-status', 'ended (hangup)');
+    expect(await mediaStats(ann)).toBeNull();
+  });
+});
