@@ -73,6 +73,18 @@ export class CallsApi {
     return call;
   }
 
+  /** Resolves once this client has heard of the call (the callee: its `call:incoming`), now or already. */
+  async waitForCall(callId: string, timeoutMs = DEFAULT_WAIT_MS): Promise<CallDto> {
+    const current = this.known.get(callId);
+    if (current) return current;
+    const { call } = await this.client.waitFor(
+      'call:incoming',
+      ({ call }) => call.id === callId,
+      timeoutMs,
+    );
+    return this.known.get(callId) ?? call;
+  }
+
   /** Resolves once the call is (or already was) in `state`. */
   async waitForState(callId: string, state: CallState, timeoutMs = DEFAULT_WAIT_MS): Promise<CallDto> {
     const current = this.known.get(callId);
