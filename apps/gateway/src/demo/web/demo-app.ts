@@ -79,7 +79,10 @@ function wireClient(client: SocialClient): void {
   });
   client.messages.onMessage((message) => addMessage(message));
   client.flags.onChange(renderFlags);
-  client.calls.onIncoming((call) => setCall(call));
+  client.calls.onIncoming((call) => {
+    refreshContactsSoon();
+    setCall(call);
+  });
   client.calls.onState((call) => setCall(call));
   client.calls.onEndingSoon(({ callId, endsAt }) => {
     if (state.call?.id === callId) {
@@ -165,12 +168,22 @@ function addMessage(message: MessageDto, render = true): void {
   if (thread.has(message.id)) return;
   thread.set(message.id, message);
   if (!render) return;
+  if (message.senderId !== state.client!.id) refreshContactsSoon(); // "mutual" may have changed
   if (peer === state.peerId) renderThread();
   else if (message.senderId !== state.client!.id) {
     state.unread.set(peer, (state.unread.get(peer) ?? 0) + 1);
-    if (!state.contacts.some((c) => c.user.id === peer)) void refreshContacts().catch(showError);
-    else renderContacts();
+    renderContacts();
   }
+}
+
+let contactsRefresh: ReturnType<typeof setTimeout> | undefined;
+/** There is no push for contact changes: re-read the list when the other side shows signs of life. */
+function refreshContactsSoon(): void {
+  if (contactsRefresh) return;
+  contactsRefresh = setTimeout(() => {
+    contactsRefresh = undefined;
+    refreshContacts().catch(showError);
+  }, 200);
 }
 
 function renderThread(): void {
