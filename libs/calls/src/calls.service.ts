@@ -331,10 +331,15 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap {
       if (page.length === 0) break;
       await Promise.all(
         page.map(async (call) => {
-          if (call.state === 'ringing') await this.timers.armRingTimeout(call);
-          else await this.timers.armCap(call, this.config.calls.warningBeforeMs);
-          for (const userId of [call.callerId, call.calleeId]) {
-            if (!(await this.realtime.isOnline(userId))) await this.timers.armDisconnectGrace(call.id, userId, graceEnds);
+          try {
+            if (call.state === 'ringing') await this.timers.armRingTimeout(call);
+            else await this.timers.armCap(call, this.config.calls.warningBeforeMs);
+            // Whether they are back is checked when the grace ends (asking other processes now may time out).
+            for (const userId of [call.callerId, call.calleeId]) {
+              await this.timers.armDisconnectGrace(call.id, userId, graceEnds);
+            }
+          } catch (err) {
+            this.logTimerError(err, call.id);
           }
         }),
       );

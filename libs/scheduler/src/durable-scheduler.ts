@@ -1,4 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Client } from 'pg';
 import PgBoss from 'pg-boss';
 import { DATABASE_CONNECTION, DatabaseConnection } from '@app/database';
 import { Logger, ROOT_LOGGER } from '@app/observability';
@@ -16,6 +17,9 @@ const POLL_SECONDS = 0.5;
 const BATCH_SIZE = 100;
 // A job taken by a process that then died is handed out again after this.
 const JOB_EXPIRE_SECONDS = 30;
+// Any fixed number, distinct from the migrator's: gateways starting at once
+// install pg-boss's schema and queues one after the other.
+const INSTALL_LOCK_KEY = 72_615_002;
 
 /**
  * Durable timers on PostgreSQL (pg-boss): a timer is a row with its due time,
@@ -37,7 +41,7 @@ export class DurableScheduler implements OnApplicationBootstrap, OnModuleDestroy
   private stopped = false;
 
   constructor(
-    @Inject(DATABASE_CONNECTION) connection: DatabaseConnection,
+    @Inject(DATABASE_CONNECTION) private readonly connection: DatabaseConnection,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
   ) {
     this.logger = rootLogger.child({ component: 'scheduler' });
@@ -99,14 +103,30 @@ export class DurableScheduler implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private async startOnce(): Promise<void> {
-    await this.boss.start();
+    await this.installSerially(async () => {
+      await this.boss.start();
+      for (const queue of this.handlers.keys()) await this.boss.createQueue(queue);
+    });
     for (const [queue, handler] of this.handlers) {
-      await this.boss.createQueue(queue);
       await this.boss.work<object>(queue, { pollingIntervalSeconds: POLL_SECONDS, batchSize: BATCH_SIZE }, (jobs) =>
         this.runBatch(queue, handler, jobs),
       );
     }
     this.logger.info({ queues: [...this.handlers.keys()], pollSeconds: POLL_SECONDS }, 'scheduler started');
+  }
+
+  // pg-boss guards its own install, but a failed start cannot be retried on
+  // the same instance; holding a lock over the whole install is simpler.
+  private async installSerially(install: () => Promise<void>): Promise<void> {
+    const client = new Client({ connectionString: this.connection.url });
+    await client.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [INSTALL_LOCK_KEY]);
+      await install();
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [INSTALL_LOCK_KEY]).catch(() => undefined);
+      await client.end().catch(() => undefined);
+    }
   }
 
   // The batch is retried as a whole when any job in it failed; handlers are
