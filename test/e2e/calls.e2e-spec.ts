@@ -1,5 +1,6 @@
 import { AdminClient, ClientError, SocialClient, befriend } from '@app/client';
 import type { CallDto, ConversationDto } from '@app/contracts';
+import { WorkerPool } from '@app/media';
 import { startTestGateway, TEST_ADMIN_TOKEN, TestGateway, uniqueHandle } from '@app/testing';
 
 const RING_MS = 2500;
@@ -284,6 +285,46 @@ describe('calls: signalling state machine', () => {
     await b.connect();
     const [latest] = await b.calls.history(1);
     expect(latest).toMatchObject({ id: call.id, endReason: 'disconnected' });
+  });
+
+  it('of two participants hanging up at the same moment, exactly one ends the call', async () => {
+    const [a, b] = await friends();
+    const ends: CallDto[] = [];
+    a.on('call:state', ({ call }) => call.state === 'ended' && ends.push(call));
+    const call = await activeCall(a, b);
+    const results = await Promise.allSettled([a.calls.hangup(call.id), b.calls.hangup(call.id)]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(lost.reason.code).toBe('INVALID_STATE');
+    await sleep(300);
+    expect(ends).toHaveLength(1);
+  });
+
+  it('of two sockets of the callee accepting at once, one answers and the other gets INVALID_STATE', async () => {
+    const [a, b] = await friends();
+    const b2 = await (await SocialClient.login(gw.url, b.user.handle)).connect();
+    clients.push(b2);
+    const incoming = b2.calls.waitForIncoming(a.id);
+    const call = await a.calls.invite(b.id);
+    await incoming;
+    const results = await Promise.allSettled([b.calls.accept(call.id), b2.calls.accept(call.id)]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason.code).toBe('INVALID_STATE');
+    await b2.calls.hangup(call.id);
+  });
+
+  it('ends an active call with media_failure when its media worker dies', async () => {
+    const [a, b] = await friends();
+    const call = await activeCall(a, b);
+    const [worker] = gw.get(WorkerPool).workers();
+    process.kill(worker.pid, 'SIGKILL');
+    const ended = await a.calls.waitForState(call.id, 'ended', 15_000);
+    expect(ended.endReason).toBe('media_failure');
+    await b.calls.waitForState(call.id, 'ended');
+    // the replacement worker serves the next call
+    await waitForValue(async () => (gw.get(WorkerPool).aliveCount() > 0 ? true : undefined));
+    const next = await activeCall(b, a);
+    await a.calls.hangup(next.id);
   });
 
   it('lists history newest first, limited', async () => {
