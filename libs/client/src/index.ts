@@ -6,3 +6,5 @@ export * from './contacts';
 export * from './calls';
 export * from './flags';
 export * from './admin';
+// Plain-RTP Opus media (Node only: UDP sockets and opusscript).
+export * from './media';

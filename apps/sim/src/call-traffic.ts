@@ -1,0 +1,208 @@
+import { performance } from 'node:perf_hooks';
+import { ClientError, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
+import type { CallDto } from '@app/contracts';
+import type { Population } from './sim-population';
+import { CallFindings, summarize } from './sim-report';
+import { SeededRandom } from './seeded-random';
+
+export interface CallTrafficOptions {
+  calls: number;
+  /** How long each side sends its tone. */
+  callSeconds: number;
+  /** Calls at the same time (each user is in at most one). */
+  concurrentCalls: number;
+}
+
+/** Each side of a call sends its own tone; each checks it hears the other's. */
+export const CALLER_TONE_HZ = 440;
+export const CALLEE_TONE_HZ = 660;
+/** Share of the other side's packets that must arrive and decode to its tone. */
+export const TONE_PASS_SHARE = 0.9;
+const TONE_TOLERANCE_HZ = 20;
+const SIGNAL_TIMEOUT_MS = 15_000;
+
+interface CallOutcome {
+  connected: boolean;
+  /** Something went wrong before the caller's hang-up was answered. */
+  failed: boolean;
+  setupMs?: number;
+  endReason?: string;
+  packetsSent: number;
+  packetsReceived: number;
+  toneChecks: number;
+  tonePassed: number;
+}
+
+/**
+ * Places `calls` voice calls between friends, in waves of disjoint pairs.
+ * In each call both sides open plain RTP streams, send a real Opus tone at
+ * the same time for `callSeconds`, and decode what arrives; then the caller
+ * hangs up.
+ */
+export async function runCallTraffic(
+  population: Population,
+  random: SeededRandom,
+  options: CallTrafficOptions,
+  progress: () => void,
+  errors: string[],
+): Promise<CallFindings> {
+  const outcomes: CallOutcome[] = [];
+  const waves = planWaves(population.friendships, options.calls, options.concurrentCalls, random);
+  for (const wave of waves) {
+    const results = await Promise.all(
+      wave.map(async ([a, b]) => {
+        const outcome = await placeVoiceCall(population.clients[a], population.clients[b], options.callSeconds, errors);
+        progress();
+        return outcome;
+      }),
+    );
+    outcomes.push(...results);
+  }
+  const endedByReason: Record<string, number> = {};
+  for (const o of outcomes) if (o.endReason) endedByReason[o.endReason] = (endedByReason[o.endReason] ?? 0) + 1;
+  const sum = (f: (o: CallOutcome) => number) => outcomes.reduce((n, o) => n + f(o), 0);
+  const toneChecks = sum((o) => o.toneChecks);
+  const tonePassed = sum((o) => o.tonePassed);
+  return {
+    placed: outcomes.length,
+    connected: outcomes.filter((o) => o.connected).length,
+    failed: outcomes.filter((o) => o.failed).length,
+    endedByReason,
+    setupMs: summarize(outcomes.flatMap((o) => (o.setupMs === undefined ? [] : [o.setupMs]))),
+    audio: {
+      packetsSent: sum((o) => o.packetsSent),
+      packetsReceived: sum((o) => o.packetsReceived),
+      toneChecks,
+      tonePassed,
+      tonePassRate: toneChecks === 0 ? 1 : tonePassed / toneChecks,
+    },
+  };
+}
+
+/** Groups `count` calls into waves of disjoint friend pairs, at most `perWave` each. */
+export function planWaves(
+  friendships: [number, number][],
+  count: number,
+  perWave: number,
+  random: SeededRandom,
+): [number, number][][] {
+  const waves: [number, number][][] = [];
+  if (friendships.length === 0) return waves;
+  let left = count;
+  while (left > 0) {
+    const busy = new Set<number>();
+    const wave: [number, number][] = [];
+    for (const [a, b] of random.shuffle(friendships)) {
+      if (wave.length >= Math.min(perWave, left)) break;
+      if (busy.has(a) || busy.has(b)) continue;
+      busy.add(a);
+      busy.add(b);
+      // Alternate who calls, so both directions are exercised.
+      wave.push(random.next() < 0.5 ? [a, b] : [b, a]);
+    }
+    waves.push(wave);
+    left -= wave.length;
+  }
+  return waves;
+}
+
+/** Listens for the other side's audio producer of `callId` (registered before it can be announced). */
+function nextAudioProducer(client: SocialClient, callId: string): Promise<string> {
+  const wait = client
+    .waitFor('media:producer-added', (p) => p.callId === callId && p.kind === 'audio', SIGNAL_TIMEOUT_MS)
+    .then((p) => p.producerId);
+  wait.catch(() => undefined); // observed later; avoid an unhandled rejection if we bail out first
+  return wait;
+}
+
+/** Share of decoded frames whose dominant frequency is the expected tone, against what the other side sent. */
+function toneMatches(stream: PlainReceiveStream, expectedHz: number, sentByOther: number): boolean {
+  const matching = stream
+    .frameFrequencies()
+    .filter((f) => f !== null && Math.abs(f - expectedHz) <= TONE_TOLERANCE_HZ).length;
+  return sentByOther > 0 && matching >= TONE_PASS_SHARE * sentByOther;
+}
+
+export async function placeVoiceCall(
+  caller: SocialClient,
+  callee: SocialClient,
+  callSeconds: number,
+  errors: string[],
+): Promise<CallOutcome> {
+  const outcome: CallOutcome = { connected: false, failed: false, packetsSent: 0, packetsReceived: 0, toneChecks: 0, tonePassed: 0 };
+  const streams: { close(): void }[] = [];
+  let call: CallDto | undefined;
+  const note = (what: string, err: unknown) => {
+    if (errors.length < 20) errors.push(`${what} ${caller.user.handle}->${callee.user.handle}: ${describe(err)}`);
+  };
+  try {
+    const started = performance.now();
+    call = await caller.calls.invite(callee.id, 'audio');
+    const callId = call.id;
+    const callerActive = caller.calls.waitForState(callId, 'active', SIGNAL_TIMEOUT_MS);
+    callerActive.catch(() => undefined);
+    await callee.calls.waitForCall(callId, SIGNAL_TIMEOUT_MS);
+    const producerForCaller = nextAudioProducer(caller, callId);
+    const producerForCallee = nextAudioProducer(callee, callId);
+    await callee.calls.accept(callId);
+    await callerActive;
+    outcome.setupMs = performance.now() - started;
+    outcome.connected = true;
+
+    const [callerSend, calleeSend] = await Promise.all([
+      PlainSendStream.open(caller, callId),
+      PlainSendStream.open(callee, callId),
+    ]);
+    streams.push(callerSend, calleeSend);
+    const [callerRecv, calleeRecv] = await Promise.all([
+      producerForCaller.then((id) => PlainReceiveStream.open(caller, callId, id)),
+      producerForCallee.then((id) => PlainReceiveStream.open(callee, callId, id)),
+    ]);
+    streams.push(callerRecv, calleeRecv);
+    // Both listen before either speaks, so the whole tone can be checked.
+    const [sentByCaller, sentByCallee] = await Promise.all([
+      callerSend.sendTone(CALLER_TONE_HZ, callSeconds * 1000),
+      calleeSend.sendTone(CALLEE_TONE_HZ, callSeconds * 1000),
+    ]);
+    await Promise.all([callerRecv.waitForPackets(sentByCallee, 3000), calleeRecv.waitForPackets(sentByCaller, 3000)]);
+    outcome.packetsSent = sentByCaller + sentByCallee;
+    outcome.packetsReceived = callerRecv.packets.length + calleeRecv.packets.length;
+    outcome.toneChecks = 2;
+    outcome.tonePassed =
+      Number(toneMatches(callerRecv, CALLEE_TONE_HZ, sentByCallee)) +
+      Number(toneMatches(calleeRecv, CALLER_TONE_HZ, sentByCaller));
+    if (outcome.tonePassed < 2) {
+      note('tone check', `caller got ${callerRecv.packets.length}/${sentByCallee}, callee got ${calleeRecv.packets.length}/${sentByCaller}`);
+    }
+
+    const ended = caller.calls.waitForState(callId, 'ended', SIGNAL_TIMEOUT_MS);
+    ended.catch(() => undefined);
+    await caller.calls.hangup(callId);
+    outcome.endReason = (await ended).endReason;
+  } catch (err) {
+    outcome.failed = true;
+    note(call ? `call ${call.id}` : 'call:invite', err);
+    if (call) {
+      const last = caller.calls.get(call.id);
+      if (last?.state === 'ended') outcome.endReason = last.endReason;
+      else await endQuietly(caller, last ?? call);
+    }
+  } finally {
+    for (const s of streams) s.close();
+  }
+  return outcome;
+}
+
+async function endQuietly(caller: SocialClient, call: CallDto): Promise<void> {
+  try {
+    if (call.state === 'ringing') await caller.calls.cancel(call.id);
+    else await caller.calls.hangup(call.id);
+  } catch {
+    // Already ended, or the gateway is gone: nothing more to clean up from here.
+  }
+}
+
+export function describe(err: unknown): string {
+  if (err instanceof ClientError) return `${err.code} ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,27 @@
+import crypto from 'node:crypto';
+
+export interface EmbeddedGateway {
+  url: string;
+  adminToken: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A gateway in this process when no --url is given: the environment's
+ * configuration (DATABASE_URL or, without it, the embedded PostgreSQL), a
+ * port chosen by the OS, and a one-off admin token for the flag experiment.
+ * Loaded lazily so a run against a remote gateway never loads the server.
+ */
+export async function startEmbeddedGateway(env: NodeJS.ProcessEnv = process.env): Promise<EmbeddedGateway> {
+  const { loadConfig } = await import('../../../libs/config/src');
+  const { startGateway } = await import('../../gateway/src/gateway-app');
+  const adminToken = crypto.randomBytes(18).toString('base64url');
+  const config = loadConfig({
+    ...env,
+    PORT: '0',
+    ADMIN_TOKEN: adminToken,
+    LOG_LEVEL: env.LOG_LEVEL ?? 'error',
+  });
+  const gateway = await startGateway({ config });
+  return { url: gateway.url, adminToken, close: () => gateway.close() };
+}

@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import { SingleBar } from 'cli-progress';
+import { formatReport } from './sim-report';
+import { parseCli, UsageError, USAGE } from './sim-cli';
+import { runSimulation } from './simulation';
+import type { EmbeddedGateway } from './embedded-gateway';
+
+/** `npm run sim -- ...`: exit 0 when the run passed, 1 when it found problems, 2 on bad usage. */
+async function main(): Promise<number> {
+  let cli;
+  try {
+    cli = parseCli(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (cli === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+
+  let embedded: EmbeddedGateway | undefined;
+  if (!cli.url) {
+    process.stderr.write('no --url: starting a gateway in this process\n');
+    const { startEmbeddedGateway } = await import('./embedded-gateway');
+    embedded = await startEmbeddedGateway();
+  }
+  const url = cli.url ?? embedded!.url;
+  const adminToken = embedded?.adminToken ?? cli.adminToken;
+
+  const bar = cli.progress
+    ? new SingleBar({ format: ' {phase} [{bar}] {value}/{total} ({duration}s)', hideCursor: true, clearOnComplete: false })
+    : undefined;
+  bar?.start(1, 0, { phase: 'users' });
+  let lastPhase = '';
+  try {
+    const report = await runSimulation({ ...cli, url, adminToken }, (p) => {
+      if (bar) {
+        bar.setTotal(p.total);
+        bar.update(p.done, { phase: p.phase.padEnd(8) });
+      } else if (p.phase !== lastPhase) {
+        process.stderr.write(`${p.phase}...\n`);
+      }
+      lastPhase = p.phase;
+    });
+    bar?.stop();
+    process.stdout.write(`${formatReport(report)}\n`);
+    fs.writeFileSync(cli.out, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`report written to ${cli.out}\n`);
+    return report.passed ? 0 : 1;
+  } finally {
+    bar?.stop();
+    await embedded?.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`simulation failed: ${err?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,98 @@
+import { parseArgs } from 'node:util';
+import { DEFAULT_SIM_OPTIONS, SimOptions } from './simulation';
+
+export interface CliOptions extends Omit<SimOptions, 'url'> {
+  url?: string;
+  out: string;
+  progress: boolean;
+}
+
+export const USAGE = `Usage: npm run sim -- [options]
+
+  --url <url>              gateway to drive (default: start one in this process,
+                           on DATABASE_URL or the embedded PostgreSQL)
+  --admin-token <token>    the gateway's ADMIN_TOKEN (default: $ADMIN_TOKEN; needed
+                           for the video experiment against --url)
+  --users <n>              simulated users (${DEFAULT_SIM_OPTIONS.users})
+  --friends <n>            friends per user (${DEFAULT_SIM_OPTIONS.friendsPerUser})
+  --messages <n>           messages each user sends (${DEFAULT_SIM_OPTIONS.messagesPerUser})
+  --message-rate <n>       messages per second, all users together (${DEFAULT_SIM_OPTIONS.messageRate})
+  --calls <n>              voice calls to place (${DEFAULT_SIM_OPTIONS.calls})
+  --call-seconds <s>       tone length per call (${DEFAULT_SIM_OPTIONS.callSeconds})
+  --concurrent-calls <n>   calls at the same time (default: users / 2)
+  --video-share <0..1>     share of users to switch video_call on for (${DEFAULT_SIM_OPTIONS.videoShare})
+  --video-calls <n>        video calls to attempt in the flag experiment (${DEFAULT_SIM_OPTIONS.videoCalls}: off)
+  --settle-ms <ms>         wait for late messages before counting losses (${DEFAULT_SIM_OPTIONS.settleMs})
+  --seed <n>               seed of the random choices (${DEFAULT_SIM_OPTIONS.seed})
+  --out <file>             JSON report (sim-report.json)
+  --no-progress            no progress bar
+  --help
+`;
+
+export class UsageError extends Error {}
+
+/** Parses and checks the command line; throws UsageError with a reason. */
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): CliOptions | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        url: { type: 'string' },
+        'admin-token': { type: 'string' },
+        users: { type: 'string' },
+        friends: { type: 'string' },
+        messages: { type: 'string' },
+        'message-rate': { type: 'string' },
+        calls: { type: 'string' },
+        'call-seconds': { type: 'string' },
+        'concurrent-calls': { type: 'string' },
+        'video-share': { type: 'string' },
+        'video-calls': { type: 'string' },
+        'settle-ms': { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        'no-progress': { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return 'help';
+  const d = DEFAULT_SIM_OPTIONS;
+  const num = (name: string, raw: string | undefined, def: number, min: number, max: number, integer = true) => {
+    if (raw === undefined) return def;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+      throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got "${raw}"`);
+    }
+    return n;
+  };
+  const users = num('users', values.users, d.users, 2, 10_000);
+  if (values.url !== undefined) {
+    try {
+      new URL(values.url);
+    } catch {
+      throw new UsageError(`--url must be a URL such as http://127.0.0.1:3000, got "${values.url}"`);
+    }
+  }
+  return {
+    url: values.url,
+    adminToken: values['admin-token'] ?? env.ADMIN_TOKEN,
+    users,
+    friendsPerUser: num('friends', values.friends, d.friendsPerUser, 1, 10_000),
+    messagesPerUser: num('messages', values.messages, d.messagesPerUser, 0, 100_000),
+    messageRate: num('message-rate', values['message-rate'], d.messageRate, 0.1, 100_000, false),
+    calls: num('calls', values.calls, d.calls, 0, 100_000),
+    callSeconds: num('call-seconds', values['call-seconds'], d.callSeconds, 0.2, 3600, false),
+    concurrentCalls: num('concurrent-calls', values['concurrent-calls'], Math.max(1, Math.floor(users / 2)), 1, 5_000),
+    videoShare: num('video-share', values['video-share'], d.videoShare, 0, 1, false),
+    videoCalls: num('video-calls', values['video-calls'], d.videoCalls, 0, 100_000),
+    settleMs: num('settle-ms', values['settle-ms'], d.settleMs, 0, 600_000),
+    seed: num('seed', values.seed, d.seed, 0, 2 ** 32 - 1),
+    out: values.out ?? 'sim-report.json',
+    progress: !values['no-progress'] && process.stderr.isTTY === true,
+  };
+}

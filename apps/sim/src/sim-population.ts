@@ -1,0 +1,58 @@
+import crypto from 'node:crypto';
+import { befriend, SocialClient } from '@app/client';
+import { mapWithLimit } from './seeded-random';
+
+export interface Population {
+  clients: SocialClient[];
+  /** Friend pairs as indexes into clients, i < j. */
+  friendships: [number, number][];
+  friendsOf: number[][];
+}
+
+/**
+ * Logs in `users` fresh simulated users, connects their sockets and makes
+ * each one mutual contacts with its `friendsPerUser` nearest neighbours on a
+ * ring (all pairs when that covers everyone), so every user has friends to
+ * message and call without the quadratic cost of all pairs for big runs.
+ */
+export async function createPopulation(url: string, users: number, friendsPerUser: number): Promise<Population> {
+  const run = crypto.randomBytes(3).toString('hex');
+  const clients = await mapWithLimit(
+    Array.from({ length: users }, (_, i) => i),
+    8,
+    async (i) => {
+      const client = await SocialClient.login(url, `sim_${run}_${i}`, `Sim ${i}`);
+      return client.connect();
+    },
+  );
+  const friendships = ringFriendships(users, friendsPerUser);
+  await mapWithLimit(friendships, 8, ([a, b]) => befriend(clients[a], clients[b]));
+  const friendsOf: number[][] = clients.map(() => []);
+  for (const [a, b] of friendships) {
+    friendsOf[a].push(b);
+    friendsOf[b].push(a);
+  }
+  return { clients, friendships, friendsOf };
+}
+
+export function ringFriendships(users: number, friendsPerUser: number): [number, number][] {
+  const reach = Math.min(Math.floor(users / 2), Math.max(1, Math.ceil(friendsPerUser / 2)));
+  const pairs = new Set<string>();
+  const out: [number, number][] = [];
+  for (let i = 0; i < users; i++) {
+    for (let d = 1; d <= reach; d++) {
+      const j = (i + d) % users;
+      if (i === j) continue;
+      const [a, b] = i < j ? [i, j] : [j, i];
+      const key = `${a}:${b}`;
+      if (pairs.has(key)) continue;
+      pairs.add(key);
+      out.push([a, b]);
+    }
+  }
+  return out;
+}
+
+export function disconnectAll(population: Population | undefined): void {
+  for (const client of population?.clients ?? []) client.disconnect();
+}

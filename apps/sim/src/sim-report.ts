@@ -1,0 +1,138 @@
+/** The simulator's findings, printed at the end and written as JSON. */
+
+export interface LatencySummary {
+  count: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+export interface MessageFindings {
+  sent: number;
+  /** Sends that never got a successful ack (after the SDK's retries). */
+  failed: number;
+  /** Acked messages that reached their recipient. */
+  delivered: number;
+  /** Of those, how many only arrived through dm:sync rather than a live push. */
+  deliveredViaSync: number;
+  /** Extra copies: the same message id pushed twice to one socket, or two ids for one clientMsgId. */
+  duplicated: number;
+  /** Acked but never seen by the recipient, even after a final dm:sync. */
+  lost: number;
+  /** From the start of dm:send to the recipient's dm:new, in ms. */
+  latencyMs: LatencySummary;
+}
+
+export interface CallFindings {
+  placed: number;
+  /** Reached `active`. */
+  connected: number;
+  /** Could not be placed or did not connect; the first errors are in `errors`. */
+  failed: number;
+  endedByReason: Record<string, number>;
+  /** From call:invite to `active` seen by the caller, in ms. */
+  setupMs: LatencySummary;
+  audio: {
+    packetsSent: number;
+    packetsReceived: number;
+    toneChecks: number;
+    tonePassed: number;
+    /** tonePassed / toneChecks (1 when there were none). */
+    tonePassRate: number;
+  };
+}
+
+export interface VideoExperimentFindings {
+  /** Share of users the video_call flag was switched on for. */
+  share: number;
+  usersWithVideo: number;
+  attempted: number;
+  /** Refused with VIDEO_CALL_DISABLED. */
+  refused: number;
+  /** Connected and hung up. */
+  completed: number;
+  /** Refusals where both users had the flag, or completions where one did not. */
+  unexpected: number;
+  failed: number;
+}
+
+export interface SimReport {
+  gatewayUrl: string;
+  startedAt: string;
+  durationMs: number;
+  options: Record<string, unknown>;
+  users: number;
+  friendships: number;
+  messages: MessageFindings;
+  calls: CallFindings;
+  videoExperiment?: VideoExperimentFindings;
+  /** The first few errors seen, for diagnosis. */
+  errors: string[];
+  /** Every message delivered once, every call connected, every tone check passed, no unexpected flag outcome. */
+  passed: boolean;
+}
+
+/** Nearest-rank percentile of the values (null when there are none). */
+export function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+export function summarize(values: number[]): LatencySummary {
+  const round = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
+  return {
+    count: values.length,
+    p50: round(percentile(values, 50)),
+    p95: round(percentile(values, 95)),
+    p99: round(percentile(values, 99)),
+    max: round(values.length ? Math.max(...values) : null),
+  };
+}
+
+export function judge(report: Omit<SimReport, 'passed'>): boolean {
+  const m = report.messages;
+  const c = report.calls;
+  const v = report.videoExperiment;
+  return (
+    m.failed === 0 &&
+    m.lost === 0 &&
+    m.duplicated === 0 &&
+    m.delivered === m.sent &&
+    c.failed === 0 &&
+    c.connected === c.placed &&
+    c.audio.tonePassed === c.audio.toneChecks &&
+    (v === undefined || (v.unexpected === 0 && v.failed === 0))
+  );
+}
+
+/** A human-readable summary for the terminal. */
+export function formatReport(r: SimReport): string {
+  const ms = (s: LatencySummary) => `p50 ${s.p50 ?? '-'} / p95 ${s.p95 ?? '-'} / p99 ${s.p99 ?? '-'} ms (n=${s.count})`;
+  const lines = [
+    `Simulation against ${r.gatewayUrl}: ${r.users} users, ${r.friendships} friendships, ${(r.durationMs / 1000).toFixed(1)} s`,
+    `Messages: sent ${r.messages.sent}, delivered ${r.messages.delivered} (${r.messages.deliveredViaSync} via sync), ` +
+      `duplicated ${r.messages.duplicated}, lost ${r.messages.lost}, failed ${r.messages.failed}`,
+    `  delivery latency ${ms(r.messages.latencyMs)}`,
+    `Calls: placed ${r.calls.placed}, connected ${r.calls.connected}, failed ${r.calls.failed}, ended ` +
+      (Object.entries(r.calls.endedByReason)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none'),
+    `  set-up time ${ms(r.calls.setupMs)}`,
+    `  audio packets sent ${r.calls.audio.packetsSent}, received ${r.calls.audio.packetsReceived}; ` +
+      `tone checks ${r.calls.audio.tonePassed}/${r.calls.audio.toneChecks} passed (${(r.calls.audio.tonePassRate * 100).toFixed(1)}%)`,
+  ];
+  const v = r.videoExperiment;
+  if (v) {
+    lines.push(
+      `Video flag experiment: on for ${v.usersWithVideo} users (${Math.round(v.share * 100)}%); ` +
+        `${v.attempted} video calls: ${v.completed} completed, ${v.refused} refused (VIDEO_CALL_DISABLED), ` +
+        `${v.unexpected} unexpected, ${v.failed} failed`,
+    );
+  }
+  if (r.errors.length) lines.push(`Errors (first ${r.errors.length}):`, ...r.errors.map((e) => `  - ${e}`));
+  lines.push(r.passed ? 'RESULT: PASS' : 'RESULT: FAIL');
+  return lines.join('\n');
+}
