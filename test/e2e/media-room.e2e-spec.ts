@@ -1,0 +1,374 @@
+import crypto from 'node:crypto';
+import { ClientError, SocialClient } from '@app/client';
+import { MediaService, WorkerPool } from '@app/media';
+import { startTestGateway, TEST_ADMIN_TOKEN, TestGateway, uniqueHandle } from '@app/testing';
+import {
+  PlainReceiveStream,
+  PlainSendStream,
+  plainRtpParameters,
+  randomSsrc,
+  syntheticVp8Payload,
+  vp8TimestampStep,
+} from '../../libs/client/src/media';
+
+/*
+ * The media capability through the real socket protocol and real mediasoup,
+ * with rooms opened directly on MediaService (as the calls service does on
+ * call:accept), so these tests do not depend on call signalling.
+ */
+
+async function user(gw: TestGateway, prefix: string): Promise<SocialClient> {
+  return (await SocialClient.login(gw.url, uniqueHandle(prefix))).connect();
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  const err = await promise.then(
+    () => new Error('expected a refusal'),
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ClientError)) throw err;
+  return err.code;
+}
+
+async function setVideoFlag(gw: TestGateway, body: Record<string, unknown>, users: SocialClient[], on: boolean) {
+  const res = await fetch(`${gw.url}/admin/flags/video_call`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(res.status).toBe(200);
+  // The change reaches evaluation through the flags' change feed: wait until it is seen.
+  for (const u of users) {
+    for (let i = 0; ; i++) {
+      const { flags } = await u.http<{ flags: Record<string, boolean> }>('GET', '/flags');
+      if (flags.video_call === on) break;
+      if (i > 100) throw new Error('flag change not seen');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
+  let gw: TestGateway;
+  let media: MediaService;
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    media = gw.get(MediaService);
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('carries a 440 Hz and a 660 Hz Opus tone both ways and returns per-stream stats at close', async () => {
+    const alice = await user(gw, 'alice');
+    const bob = await user(gw, 'bob');
+    const callId = crypto.randomUUID();
+    await media.openRoom(callId, 'audio', [alice.id, bob.id]);
+
+    const caps = await alice.request('media:capabilities', { callId });
+    const codecs = (caps.rtpCapabilities as { codecs: { mimeType: string; parameters?: Record<string, unknown> }[] })
+      .codecs;
+    expect(codecs.map((c) => c.mimeType)).toEqual(['audio/opus']);
+    expect(codecs[0].parameters).toMatchObject({ useinbandfec: 1, usedtx: 1 });
+
+    const bobHearsOfAlice = bob.waitFor('media:producer-added', (e) => e.callId === callId);
+    const aliceSends = await PlainSendStream.open(alice, callId, 'audio');
+    expect(await bobHearsOfAlice).toEqual({ callId, producerId: aliceSends.producerId, userId: alice.id, kind: 'audio' });
+    const bobSends = await PlainSendStream.open(bob, callId, 'audio');
+    // A late joiner also finds the other's producers in media:capabilities.
+    expect((await alice.request('media:capabilities', { callId })) as unknown).toMatchObject({
+      producers: [{ producerId: bobSends.producerId, userId: bob.id, kind: 'audio' }],
+    });
+
+    const aliceHears = await PlainReceiveStream.open(alice, callId, bobSends.producerId);
+    const bobHears = await PlainReceiveStream.open(bob, callId, aliceSends.producerId);
+
+    const [sentByAlice, sentByBob] = await Promise.all([aliceSends.sendTone(440, 2000), bobSends.sendTone(660, 2000)]);
+    await Promise.all([bobHears.waitForPackets(sentByAlice, 5000), aliceHears.waitForPackets(sentByBob, 5000)]);
+
+    const near = (target: number) => (f: number | null) => f !== null && Math.abs(f - target) <= 15;
+    const bobFound440 = bobHears.frameFrequencies().filter(near(440)).length;
+    const aliceFound660 = aliceHears.frameFrequencies().filter(near(660)).length;
+    expect(bobHears.decodeErrors + aliceHears.decodeErrors).toBe(0);
+    expect(bobFound440).toBeGreaterThanOrEqual(0.9 * sentByAlice);
+    expect(aliceFound660).toBeGreaterThanOrEqual(0.9 * sentByBob);
+    // And nobody hears themselves or the wrong tone.
+    expect(bobHears.frameFrequencies().filter(near(660))).toHaveLength(0);
+
+    const stats = await media.closeRoom(callId);
+    expect(stats).not.toBeNull();
+    expect(stats![alice.id].producers).toEqual([
+      expect.objectContaining({ id: aliceSends.producerId, kind: 'audio', mimeType: 'audio/opus' }),
+    ]);
+    expect(stats![alice.id].producers[0].packets).toBeGreaterThanOrEqual(0.9 * sentByAlice);
+    expect(stats![bob.id].consumers).toEqual([
+      expect.objectContaining({ id: bobHears.consumerId, producerId: aliceSends.producerId, kind: 'audio' }),
+    ]);
+    expect(stats![bob.id].consumers[0].packets).toBeGreaterThanOrEqual(0.9 * sentByAlice);
+    expect(stats![bob.id].consumers[0].bytes).toBeGreaterThan(0);
+
+    // The room is gone: its ids are unknown now, and closing again has nothing to report.
+    expect(await codeOf(alice.request('media:capabilities', { callId }))).toBe('NOT_FOUND');
+    expect(await codeOf(bob.request('media:resume', { consumerId: bobHears.consumerId }))).toBe('NOT_FOUND');
+    expect(await media.closeRoom(callId)).toBeNull();
+    for (const s of [aliceSends, bobSends, aliceHears, bobHears]) s.close();
+    alice.disconnect();
+    bob.disconnect();
+  });
+
+  it('lets only the participants touch the room, and each only their own objects', async () => {
+    const alice = await user(gw, 'alice');
+    const bob = await user(gw, 'bob');
+    const eve = await user(gw, 'eve');
+    const callId = crypto.randomUUID();
+    await media.openRoom(callId, 'audio', [alice.id, bob.id]);
+    const aliceSends = await PlainSendStream.open(alice, callId, 'audio');
+    const bobRecv = await bob.request('media:create-transport', { callId, direction: 'recv', type: 'plain' });
+    const bobHears = await PlainReceiveStream.open(bob, callId, aliceSends.producerId);
+
+    // An outsider: refused on the call, and the participants' ids mean nothing to them.
+    expect(await codeOf(eve.request('media:capabilities', { callId }))).toBe('FORBIDDEN');
+    expect(await codeOf(eve.request('media:create-transport', { callId, direction: 'send', type: 'plain' }))).toBe(
+      'FORBIDDEN',
+    );
+    expect(
+      await codeOf(eve.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 })),
+    ).toBe('NOT_FOUND');
+    expect(
+      await codeOf(
+        eve.request('media:produce', {
+          transportId: aliceSends.transportId,
+          kind: 'audio',
+          rtpParameters: plainRtpParameters('audio', randomSsrc()),
+        }),
+      ),
+    ).toBe('NOT_FOUND');
+    expect(await codeOf(eve.request('media:resume', { consumerId: bobHears.consumerId }))).toBe('NOT_FOUND');
+
+    // A participant cannot use the other participant's transport or consumer.
+    expect(
+      await codeOf(alice.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 })),
+    ).toBe('NOT_FOUND');
+    expect(await codeOf(alice.request('media:resume', { consumerId: bobHears.consumerId }))).toBe('NOT_FOUND');
+    // Nor consume their own producer, nor produce on a receiving transport.
+    const aliceRecv = await alice.request('media:create-transport', { callId, direction: 'recv', type: 'plain' });
+    expect(
+      await codeOf(
+        alice.request('media:consume', {
+          transportId: aliceRecv.transportId,
+          producerId: aliceSends.producerId,
+          rtpCapabilities: { codecs: [] },
+        }),
+      ),
+    ).toBe('NOT_FOUND');
+    expect(
+      await codeOf(
+        bob.request('media:produce', {
+          transportId: bobRecv.transportId,
+          kind: 'audio',
+          rtpParameters: plainRtpParameters('audio', randomSsrc()),
+        }),
+      ),
+    ).toBe('INVALID_STATE');
+
+    // Unknown call, bad payloads, incomplete connect, bad RTP parameters, second connect.
+    expect(await codeOf(alice.request('media:capabilities', { callId: crypto.randomUUID() }))).toBe('NOT_FOUND');
+    const bad = await alice.rawRequest('media:create-transport', { callId: 'nope', direction: 'sideways' });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
+    const incomplete = await alice.rawRequest('media:connect-transport', { transportId: aliceRecv.transportId });
+    expect(incomplete).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED', details: { fields: [{ field: 'ip' }, { field: 'port' }] } } });
+    const bobSend = await bob.request('media:create-transport', { callId, direction: 'send', type: 'plain' });
+    expect(
+      await codeOf(bob.request('media:produce', { transportId: bobSend.transportId, kind: 'audio', rtpParameters: { codecs: 'x' } })),
+    ).toBe('VALIDATION_FAILED');
+    expect(
+      await codeOf(
+        bob.request('media:consume', {
+          transportId: bobRecv.transportId,
+          producerId: aliceSends.producerId,
+          rtpCapabilities: { codecs: [{ kind: 'audio', mimeType: 'audio/PCMU', clockRate: 8000, preferredPayloadType: 0 }] },
+        }),
+      ),
+    ).toBe('VALIDATION_FAILED');
+    await bob.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 });
+    expect(
+      await codeOf(bob.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 })),
+    ).toBe('INVALID_STATE');
+    // A second audio producer for the same participant is refused.
+    expect(
+      await codeOf(
+        alice.request('media:produce', {
+          transportId: aliceSends.transportId,
+          kind: 'audio',
+          rtpParameters: plainRtpParameters('audio', randomSsrc()),
+        }),
+      ),
+    ).toBe('INVALID_STATE');
+
+    // An audio call takes no video.
+    expect(
+      await codeOf(
+        bob.request('media:produce', {
+          transportId: bobSend.transportId,
+          kind: 'video',
+          rtpParameters: plainRtpParameters('video', randomSsrc()),
+        }),
+      ),
+    ).toBe('VIDEO_CALL_DISABLED');
+
+    await media.closeRoom(callId);
+    aliceSends.close();
+    bobHears.close();
+    for (const c of [alice, bob, eve]) c.disconnect();
+  });
+
+  it('leaves no router, transport, producer or consumer behind after 20 calls', async () => {
+    const alice = await user(gw, 'alice');
+    const bob = await user(gw, 'bob');
+    const before = await media.census();
+    for (let i = 0; i < 20; i++) {
+      const callId = crypto.randomUUID();
+      await media.openRoom(callId, i % 2 === 0 ? 'audio' : 'video', [alice.id, bob.id]);
+      const send = await PlainSendStream.open(alice, callId, 'audio');
+      const recv = await PlainReceiveStream.open(bob, callId, send.producerId);
+      await alice.request('media:create-transport', { callId, direction: 'recv', type: 'webrtc' });
+      expect(await media.census()).toMatchObject({
+        rooms: before.rooms + 1,
+        routers: before.routers + 1,
+        transports: before.transports + 3,
+        producers: before.producers + 1,
+        consumers: before.consumers + 1,
+      });
+      await media.closeRoom(callId);
+      send.close();
+      recv.close();
+    }
+    expect(await media.census()).toEqual({ rooms: 0, routers: 0, transports: 0, producers: 0, consumers: 0 });
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/^media_rooms_open 0$/m);
+    expect(metrics).toMatch(/^media_consumers 0$/m);
+    alice.disconnect();
+    bob.disconnect();
+  });
+
+  it('exchanges video in a video call while the flag is on for both, and closes it when the flag goes off', async () => {
+    const alice = await user(gw, 'alice');
+    const bob = await user(gw, 'bob');
+    const callId = crypto.randomUUID();
+    await media.openRoom(callId, 'video', [alice.id, bob.id]);
+    const caps = await alice.request('media:capabilities', { callId });
+    const mimeTypes = (caps.rtpCapabilities as { codecs: { mimeType: string }[] }).codecs.map((c) => c.mimeType);
+    expect(mimeTypes).toEqual(expect.arrayContaining(['audio/opus', 'video/VP8', 'video/H264']));
+
+    // Flag off (its first-start default): video is refused even in a video call.
+    const refused = await alice.request('media:create-transport', { callId, direction: 'send', type: 'plain' });
+    expect(
+      await codeOf(
+        alice.request('media:produce', {
+          transportId: refused.transportId,
+          kind: 'video',
+          rtpParameters: plainRtpParameters('video', randomSsrc()),
+        }),
+      ),
+    ).toBe('VIDEO_CALL_DISABLED');
+
+    // On for Alice only: still refused, both must have it.
+    await setVideoFlag(gw, { enabled: true, rolloutPercent: 0, allowUserIds: [alice.id] }, [alice], true);
+    expect(
+      await codeOf(
+        alice.request('media:produce', {
+          transportId: refused.transportId,
+          kind: 'video',
+          rtpParameters: plainRtpParameters('video', randomSsrc()),
+        }),
+      ),
+    ).toBe('VIDEO_CALL_DISABLED');
+
+    await setVideoFlag(gw, { enabled: true, rolloutPercent: 0, allowUserIds: [alice.id, bob.id] }, [alice, bob], true);
+    const aliceVideo = await PlainSendStream.open(alice, callId, 'video');
+    const aliceAudio = await PlainSendStream.open(alice, callId, 'audio');
+    const bobSeesVideo = await PlainReceiveStream.open(bob, callId, aliceVideo.producerId);
+    const bobHearsAudio = await PlainReceiveStream.open(bob, callId, aliceAudio.producerId);
+    expect(bobSeesVideo.kind).toBe('video');
+    for (let i = 0; i < 30; i++) {
+      await aliceVideo.sendPayload(syntheticVp8Payload(i % 10 === 0, i), vp8TimestampStep(30), true);
+    }
+    expect(await bobSeesVideo.waitForPackets(27, 5000)).toBeGreaterThanOrEqual(27);
+
+    // Switched off: both are told the video producer closed; audio goes on.
+    const aliceTold = alice.waitFor('media:producer-closed', (e) => e.producerId === aliceVideo.producerId, 15_000);
+    const bobTold = bob.waitFor('media:producer-closed', (e) => e.producerId === aliceVideo.producerId, 15_000);
+    await setVideoFlag(gw, { enabled: false }, [alice, bob], false);
+    expect(await aliceTold).toEqual({ callId, producerId: aliceVideo.producerId, reason: 'flag_off' });
+    expect(await bobTold).toEqual({ callId, producerId: aliceVideo.producerId, reason: 'flag_off' });
+
+    const videoBefore = bobSeesVideo.packets.length;
+    for (let i = 30; i < 40; i++) await aliceVideo.sendPayload(syntheticVp8Payload(true, i), vp8TimestampStep(30), true);
+    const sent = await aliceAudio.sendTone(440, 400);
+    expect(await bobHearsAudio.waitForPackets(sent, 5000)).toBeGreaterThanOrEqual(sent * 0.9);
+    expect(bobSeesVideo.packets.length).toBe(videoBefore);
+    expect((await media.census()).producers).toBe(1);
+
+    // The closed video's figures are still part of the call's stats.
+    const stats = await media.closeRoom(callId);
+    expect(stats![alice.id].producers.map((p) => p.kind).sort()).toEqual(['audio', 'video']);
+    expect(stats![alice.id].producers.find((p) => p.kind === 'video')!.packets).toBeGreaterThanOrEqual(27);
+    for (const s of [aliceVideo, aliceAudio, bobSeesVideo, bobHearsAudio]) s.close();
+    alice.disconnect();
+    bob.disconnect();
+  });
+});
+
+describe('media worker failure', () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('fails the rooms of a killed worker, replaces the worker, and opens new rooms', async () => {
+    const media = gw.get(MediaService);
+    const pool = gw.get(WorkerPool);
+    const alice = await user(gw, 'alice');
+    const bob = await user(gw, 'bob');
+    const failed: string[] = [];
+    const failure = new Promise<void>((resolve) =>
+      media.onRoomFailed((callId) => {
+        failed.push(callId);
+        resolve();
+      }),
+    );
+    const callId = crypto.randomUUID();
+    await media.openRoom(callId, 'audio', [alice.id, bob.id]);
+    const send = await PlainSendStream.open(alice, callId, 'audio');
+    const pid = media.workerPidOf(callId)!;
+    process.kill(pid, 'SIGKILL');
+    await failure;
+    expect(failed).toEqual([callId]);
+    expect(media.hasRoom(callId)).toBe(false);
+    expect(await codeOf(alice.request('media:capabilities', { callId }))).toBe('NOT_FOUND');
+    expect(await media.closeRoom(callId)).toBeNull();
+
+    for (let i = 0; pool.aliveCount() < 1; i++) {
+      if (i > 200) throw new Error('worker not replaced');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(pool.workers()[0].pid).not.toBe(pid);
+
+    const next = crypto.randomUUID();
+    await media.openRoom(next, 'audio', [alice.id, bob.id]);
+    const send2 = await PlainSendStream.open(alice, next, 'audio');
+    const recv2 = await PlainReceiveStream.open(bob, next, send2.producerId);
+    const sent = await send2.sendTone(440, 400);
+    expect(await recv2.waitForPackets(sent, 5000)).toBeGreaterThanOrEqual(sent * 0.9);
+    await media.closeRoom(next);
+    expect(await media.census()).toEqual({ rooms: 0, routers: 0, transports: 0, producers: 0, consumers: 0 });
+    for (const s of [send, send2, recv2]) s.close();
+    alice.disconnect();
+    bob.disconnect();
+  });
+});
