@@ -1,0 +1,137 @@
+import { befriend, ClientError, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
+import type { CallDto } from '@app/contracts';
+import { MediaService, WorkerPool } from '@app/media';
+import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+
+/*
+ * Media through the whole protocol: contacts, call:invite, call:accept,
+ * media:*, call:hangup, as any client would do it; real Opus over plain RTP.
+ */
+
+async function user(gw: TestGateway, prefix: string): Promise<SocialClient> {
+  return (await SocialClient.login(gw.url, uniqueHandle(prefix))).connect();
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  const err = await promise.then(
+    () => new Error('expected a refusal'),
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ClientError)) throw err;
+  return err.code;
+}
+
+async function activeCall(caller: SocialClient, callee: SocialClient): Promise<CallDto> {
+  const ringing = await caller.request('call:invite', { to: callee.id, media: 'audio' });
+  const { call } = await callee.request('call:accept', { callId: ringing.call.id });
+  expect(call.state).toBe('active');
+  return call;
+}
+
+describe('media in a call placed through the protocol', () => {
+  let gw: TestGateway;
+  let media: MediaService;
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    media = gw.get(MediaService);
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('two callers exchange 2-second Opus tones and each finds the other’s frequency; stats are kept', async () => {
+    const alice = await user(gw, 'alice');
+    const bob = await user(gw, 'bob');
+    const eve = await user(gw, 'eve');
+    await befriend(alice, bob);
+
+    const ringing = await alice.request('call:invite', { to: bob.id, media: 'audio' });
+    // No room before the call is answered.
+    expect(await codeOf(alice.request('media:capabilities', { callId: ringing.call.id }))).toBe('NOT_FOUND');
+    const { call } = await bob.request('call:accept', { callId: ringing.call.id });
+    const callId = call.id;
+
+    expect(await codeOf(eve.request('media:capabilities', { callId }))).toBe('FORBIDDEN');
+    expect(await codeOf(eve.request('media:create-transport', { callId, direction: 'recv', type: 'plain' }))).toBe(
+      'FORBIDDEN',
+    );
+
+    const aliceHearsOfBob = alice.waitFor('media:producer-added', (e) => e.callId === callId && e.userId === bob.id);
+    const bobHearsOfAlice = bob.waitFor('media:producer-added', (e) => e.callId === callId && e.userId === alice.id);
+    const [aliceSends, bobSends] = await Promise.all([
+      PlainSendStream.open(alice, callId, 'audio'),
+      PlainSendStream.open(bob, callId, 'audio'),
+    ]);
+    const [aliceHears, bobHears] = await Promise.all([
+      aliceHearsOfBob.then((e) => PlainReceiveStream.open(alice, callId, e.producerId)),
+      bobHearsOfAlice.then((e) => PlainReceiveStream.open(bob, callId, e.producerId)),
+    ]);
+
+    const [sentByAlice, sentByBob] = await Promise.all([aliceSends.sendTone(440, 2000), bobSends.sendTone(660, 2000)]);
+    await Promise.all([bobHears.waitForPackets(sentByAlice, 5000), aliceHears.waitForPackets(sentByBob, 5000)]);
+    const near = (target: number) => (f: number | null) => f !== null && Math.abs(f - target) <= 15;
+    expect(bobHears.frameFrequencies().filter(near(440)).length).toBeGreaterThanOrEqual(0.9 * sentByAlice);
+    expect(aliceHears.frameFrequencies().filter(near(660)).length).toBeGreaterThanOrEqual(0.9 * sentByBob);
+
+    await alice.request('call:hangup', { callId });
+    expect(await codeOf(bob.request('media:capabilities', { callId }))).toBe('NOT_FOUND');
+    expect(await media.census()).toMatchObject({ rooms: 0, routers: 0, transports: 0, producers: 0, consumers: 0 });
+
+    // The figures mediasoup counted are kept with the call.
+    const [stored] = (await alice.http<{ calls: (CallDto & { mediaStats?: Record<string, any> })[] }>('GET', '/calls'))
+      .calls;
+    expect(stored.id).toBe(callId);
+    expect(stored.mediaStats?.[alice.id].producers[0].packets).toBeGreaterThanOrEqual(0.9 * sentByAlice);
+    expect(stored.mediaStats?.[bob.id].consumers[0].packets).toBeGreaterThanOrEqual(0.9 * sentByAlice);
+
+    for (const s of [aliceSends, bobSends, aliceHears, bobHears]) s.close();
+    for (const c of [alice, bob, eve]) c.disconnect();
+  });
+
+  it('leaves nothing open in mediasoup after 20 calls with media', async () => {
+    const alice = await user(gw, 'alice');
+    const bob = await user(gw, 'bob');
+    await befriend(alice, bob);
+    for (let i = 0; i < 20; i++) {
+      const call = await activeCall(alice, bob);
+      const send = await PlainSendStream.open(alice, call.id, 'audio');
+      const recv = await PlainReceiveStream.open(bob, call.id, send.producerId);
+      await bob.request('media:create-transport', { callId: call.id, direction: 'send', type: 'webrtc' });
+      await (i % 2 === 0 ? alice : bob).request('call:hangup', { callId: call.id });
+      send.close();
+      recv.close();
+    }
+    expect(await media.census()).toEqual({ rooms: 0, routers: 0, transports: 0, producers: 0, consumers: 0 });
+    alice.disconnect();
+    bob.disconnect();
+  });
+
+  it('ends the call with media_failure when its worker is killed, and the next call has media', async () => {
+    const alice = await user(gw, 'alice');
+    const bob = await user(gw, 'bob');
+    await befriend(alice, bob);
+    const call = await activeCall(alice, bob);
+    const ended = alice.waitFor('call:state', (e) => e.call.id === call.id && e.call.state === 'ended', 15_000);
+    const pid = media.workerPidOf(call.id)!;
+    process.kill(pid, 'SIGKILL');
+    expect((await ended).call.endReason).toBe('media_failure');
+
+    const pool = gw.get(WorkerPool);
+    for (let i = 0; pool.aliveCount() < 1; i++) {
+      if (i > 200) throw new Error('worker not replaced');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const next = await activeCall(alice, bob);
+    expect(media.workerPidOf(next.id)).not.toBe(pid);
+    const send = await PlainSendStream.open(bob, next.id, 'audio');
+    const recv = await PlainReceiveStream.open(alice, next.id, send.producerId);
+    const sent = await send.sendTone(660, 400);
+    expect(await recv.waitForPackets(sent, 5000)).toBeGreaterThanOrEqual(0.9 * sent);
+    await bob.request('call:hangup', { callId: next.id });
+    send.close();
+    recv.close();
+    alice.disconnect();
+    bob.disconnect();
+  });
+});
