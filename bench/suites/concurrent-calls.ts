@@ -114,7 +114,7 @@ export async function runConcurrentCallsBench(o: ConcurrentCallsOptions, log: (s
     }
     log(`concurrent calls through the gateway: steps ${o.steps.join(', ')}`);
     let gateway: ConcurrentCallsResult['gateway'];
-    let gatewayTopology: GatewayCallTopology | undefined;
+    let gatewayTopology: CallTopology | undefined;
     try {
       gatewayTopology = await GatewayCallTopology.start(generator.ports, log);
       gateway = await ramp(gatewayTopology, generator, o.steps, o.measureMs, log);

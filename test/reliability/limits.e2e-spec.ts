@@ -1,0 +1,86 @@
+import crypto from 'node:crypto';
+import { SocialClient } from '@app/client';
+import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+
+const send = (c: SocialClient, to: string, body = 'hi') =>
+  c.rawRequest('dm:send', { to, clientMsgId: crypto.randomUUID(), body }, 15_000) as Promise<any>;
+
+describe('load with limits', () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ env: { DM_RATE_PER_SEC: '20', DM_RATE_BURST: '20' } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  async function connectedUsers(n: number): Promise<SocialClient[]> {
+    const users = await Promise.all(Array.from({ length: n }, () => SocialClient.login(gw.url, uniqueHandle('lim'))));
+    await Promise.all(users.map((u) => u.connect()));
+    return users;
+  }
+
+  it('slows a sender over the rate limit with RATE_LIMITED and retryAfterMs, while others are served', async () => {
+    const [flooder, floodTarget, polite, politeTarget] = await connectedUsers(4);
+    // The flooder fires 300 at once; a polite user sends 10 at 10/s alongside.
+    const flood = Promise.all(Array.from({ length: 300 }, (_, i) => send(flooder, floodTarget.id, `flood ${i}`)));
+    const politeLatencies: number[] = [];
+    const politeAcks: any[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t0 = performance.now();
+      politeAcks.push(await send(polite, politeTarget.id, `polite ${i}`));
+      politeLatencies.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const floodAcks = await flood;
+
+    const accepted = floodAcks.filter((a) => a.ok);
+    const limited = floodAcks.filter((a) => !a.ok);
+    expect(accepted.length).toBeGreaterThanOrEqual(20);
+    expect(accepted.length).toBeLessThan(100);
+    for (const a of limited) {
+      expect(a.error.code).toBe('RATE_LIMITED');
+      expect(a.error.details.retryAfterMs).toBeGreaterThan(0);
+    }
+    expect(politeAcks.every((a) => a.ok)).toBe(true);
+    expect(Math.max(...politeLatencies)).toBeLessThan(2000);
+
+    // Waiting as told lets the flooder send again; nothing accepted was lost.
+    await new Promise((r) => setTimeout(r, limited[limited.length - 1].error.details.retryAfterMs + 50));
+    expect((await send(flooder, floodTarget.id, 'after waiting')).ok).toBe(true);
+    const stored = await floodTarget.request('dm:history', {
+      conversationId: accepted[0].data.message.conversationId,
+      limit: 100,
+    });
+    expect(stored.messages.length).toBe(accepted.length + 1);
+    for (const u of [flooder, floodTarget, polite, politeTarget]) u.disconnect();
+  }, 120_000);
+
+  it('refuses a frame over 64 KiB by closing only that socket; the user reconnects and others carry on', async () => {
+    const [big, peer, bystander, bystanderPeer] = await connectedUsers(4);
+    const dropped = new Promise<string>((resolve) => big.socket!.once('disconnect', (reason) => resolve(reason)));
+    big.socket!.emit('dm:send', { to: peer.id, clientMsgId: crypto.randomUUID(), body: 'x'.repeat(70 * 1024) }, () => {
+      throw new Error('an oversized frame must not be handled');
+    });
+    expect(await dropped).toBe('transport close');
+    expect(bystander.socket!.connected).toBe(true);
+    expect((await send(bystander, bystanderPeer.id)).ok).toBe(true);
+    // Under the frame limit but over the body limit: an ordinary VALIDATION_FAILED.
+    await big.connect();
+    const tooLong = await send(big, peer.id, 'x'.repeat(4001));
+    expect(tooLong).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
+    expect((await send(big, peer.id, 'fits')).ok).toBe(true);
+    // HTTP bodies over the JSON limit are refused with the envelope too.
+    const res = await fetch(`${gw.url}/contacts/${peer.id}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${big.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ favorite: true, pad: 'x'.repeat(300 * 1024) }),
+    });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect((await res.json()).error.code).toBe('VALIDATION_FAILED');
+    expect((await fetch(`${gw.url}/health`)).status).toBe(200);
+    for (const u of [big, peer, bystander, bystanderPeer]) u.disconnect();
+  }, 120_000);
+});
