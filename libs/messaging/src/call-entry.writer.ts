@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { DirectMessagesService } from './direct-messages.service';
 
 export interface CallEntryInput {
   callId: string;
@@ -10,11 +11,14 @@ export interface CallEntryInput {
 
 /**
  * Leaves the entry a finished call shows in its conversation (a message of
- * kind `call` from the caller), delivered like any message.
+ * kind `call` from the caller, clientMsgId = callId so writing it twice
+ * stores it once), delivered like any message.
  */
 @Injectable()
 export class CallEntryWriter {
-  async appendCallEntry(_input: CallEntryInput): Promise<void> {
-    // Filled in by the messaging capability.
+  constructor(private readonly messages: DirectMessagesService) {}
+
+  async appendCallEntry(input: CallEntryInput): Promise<void> {
+    await this.messages.appendCallEntry(input);
   }
 }

@@ -1,3 +1,6 @@
 export * from './call-entry.writer';
 export * from './messaging.module';
 export * from './relationship.service';
+export * from './contacts.service';
+export * from './direct-messages.service';
+export { encodeSyncCursor, decodeSyncCursor } from './sync-cursor';

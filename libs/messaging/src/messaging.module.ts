@@ -1,7 +1,27 @@
 import { Global, Module } from '@nestjs/common';
+import { BlockRepository } from './block.repository';
 import { CallEntryWriter } from './call-entry.writer';
+import { ContactRepository } from './contact.repository';
+import { ContactsService } from './contacts.service';
+import { ConversationRepository } from './conversation.repository';
+import { DirectMessagesService } from './direct-messages.service';
+import { MessageRepository } from './message.repository';
 import { RelationshipService } from './relationship.service';
+import { SendRateLimiter } from './send-rate-limiter';
 
 @Global()
-@Module({ providers: [RelationshipService, CallEntryWriter], exports: [RelationshipService, CallEntryWriter] })
+@Module({
+  providers: [
+    ContactRepository,
+    BlockRepository,
+    ConversationRepository,
+    MessageRepository,
+    SendRateLimiter,
+    RelationshipService,
+    ContactsService,
+    DirectMessagesService,
+    CallEntryWriter,
+  ],
+  exports: [RelationshipService, CallEntryWriter, ContactsService, DirectMessagesService],
+})
 export class MessagingModule {}

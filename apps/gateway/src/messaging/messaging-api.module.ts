@@ -1,5 +1,9 @@
 import { Module } from '@nestjs/common';
+import { BlocksController } from './blocks.controller';
+import { ContactsController } from './contacts.controller';
+import { ConversationsController } from './conversations.controller';
+import { MessagingGateway } from './messaging.gateway';
 
 /** HTTP controllers and socket handlers of the messaging capability. */
-@Module({ controllers: [], providers: [] })
+@Module({ controllers: [ContactsController, BlocksController, ConversationsController], providers: [MessagingGateway] })
 export class MessagingApiModule {}

@@ -1,0 +1,29 @@
+import { Controller, Delete, Get, Param, Put, UseGuards } from '@nestjs/common';
+import { AuthUser, CurrentUser, UserAuthGuard } from '@app/auth';
+import { schemas } from '@app/contracts';
+import { RelationshipService } from '@app/messaging';
+import { ZodPipe } from '../common/zod.pipe';
+
+@Controller('blocks')
+@UseGuards(UserAuthGuard)
+export class BlocksController {
+  constructor(private readonly relationships: RelationshipService) {}
+
+  @Get()
+  async list(@CurrentUser() user: AuthUser) {
+    const rows = await this.relationships.listBlocked(user.id);
+    return { blocks: rows.map((r) => ({ user: r.user, blockedAt: r.blockedAt.toISOString() })) };
+  }
+
+  @Put(':userId')
+  async block(@CurrentUser() user: AuthUser, @Param('userId', new ZodPipe(schemas.userIdParam, 'userId')) userId: string) {
+    await this.relationships.block(user.id, userId);
+    return {};
+  }
+
+  @Delete(':userId')
+  async unblock(@CurrentUser() user: AuthUser, @Param('userId', new ZodPipe(schemas.userIdParam, 'userId')) userId: string) {
+    await this.relationships.unblock(user.id, userId);
+    return {};
+  }
+}

@@ -1,0 +1,35 @@
+import { Body, Controller, Delete, Get, Param, Put, UseGuards } from '@nestjs/common';
+import { z } from 'zod';
+import { AuthUser, CurrentUser, UserAuthGuard } from '@app/auth';
+import { schemas } from '@app/contracts';
+import { ContactsService } from '@app/messaging';
+import { ZodPipe } from '../common/zod.pipe';
+
+// A PUT without a body is the plain quick add.
+const contactPutBody = z.preprocess((v) => v ?? {}, schemas.contactPutBody);
+
+@Controller('contacts')
+@UseGuards(UserAuthGuard)
+export class ContactsController {
+  constructor(private readonly contacts: ContactsService) {}
+
+  @Get()
+  async list(@CurrentUser() user: AuthUser) {
+    return { contacts: await this.contacts.list(user.id) };
+  }
+
+  @Put(':userId')
+  put(
+    @CurrentUser() user: AuthUser,
+    @Param('userId', new ZodPipe(schemas.userIdParam, 'userId')) userId: string,
+    @Body(new ZodPipe(contactPutBody, 'body')) body: schemas.ContactPutBody,
+  ) {
+    return this.contacts.put(user.id, userId, body.favorite);
+  }
+
+  @Delete(':userId')
+  async remove(@CurrentUser() user: AuthUser, @Param('userId', new ZodPipe(schemas.userIdParam, 'userId')) userId: string) {
+    await this.contacts.remove(user.id, userId);
+    return {};
+  }
+}

@@ -1,0 +1,25 @@
+import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
+import { AuthUser, CurrentUser, UserAuthGuard } from '@app/auth';
+import { schemas } from '@app/contracts';
+import { DirectMessagesService } from '@app/messaging';
+import { ZodPipe } from '../common/zod.pipe';
+
+@Controller('conversations')
+@UseGuards(UserAuthGuard)
+export class ConversationsController {
+  constructor(private readonly messages: DirectMessagesService) {}
+
+  @Get()
+  async list(@CurrentUser() user: AuthUser) {
+    return { conversations: await this.messages.conversationsOf(user.id) };
+  }
+
+  @Get(':id/messages')
+  history(
+    @CurrentUser() user: AuthUser,
+    @Param('id', new ZodPipe(schemas.uuid, 'id')) conversationId: string,
+    @Query(new ZodPipe(schemas.messagesQuery, 'query')) query: schemas.MessagesQuery,
+  ) {
+    return this.messages.history(user.id, { conversationId, ...query });
+  }
+}

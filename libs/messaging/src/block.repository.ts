@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import { PrismaService } from '@app/database';
+
+export interface BlockRow {
+  user: { id: string; handle: string; displayName: string };
+  blockedAt: Date;
+}
+
+/** Who blocked whom. */
+@Injectable()
+export class BlockRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  async add(blockerId: string, blockedId: string): Promise<void> {
+    await this.prisma.$executeRaw`
+      INSERT INTO blocks (blocker_id, blocked_id) VALUES (${blockerId}::uuid, ${blockedId}::uuid)
+      ON CONFLICT DO NOTHING`;
+  }
+
+  async remove(blockerId: string, blockedId: string): Promise<void> {
+    await this.prisma.block.deleteMany({ where: { blockerId, blockedId } });
+  }
+
+  async existsEitherWay(a: string, b: string): Promise<boolean> {
+    const n = await this.prisma.block.count({
+      where: { OR: [{ blockerId: a, blockedId: b }, { blockerId: b, blockedId: a }] },
+    });
+    return n > 0;
+  }
+
+  async listBy(blockerId: string): Promise<BlockRow[]> {
+    const rows = await this.prisma.block.findMany({
+      where: { blockerId },
+      include: { blocked: true },
+      orderBy: { createdAt: 'desc' },
+    });
+    return rows.map((r) => ({
+      user: { id: r.blocked.id, handle: r.blocked.handle, displayName: r.blocked.displayName },
+      blockedAt: r.createdAt,
+    }));
+  }
+}

@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { PrismaService } from '@app/database';
+
+export interface ContactRow {
+  user: { id: string; handle: string; displayName: string };
+  favorite: boolean;
+  mutual: boolean;
+  addedAt: Date;
+}
+
+/** One user's address book. */
+@Injectable()
+export class ContactRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  /** Adds the contact if absent; sets `favorite` when given. */
+  async upsert(ownerId: string, contactId: string, favorite: boolean | undefined): Promise<void> {
+    await this.prisma.contact.upsert({
+      where: { ownerId_contactId: { ownerId, contactId } },
+      create: { ownerId, contactId, favorite: favorite ?? false },
+      update: favorite === undefined ? {} : { favorite },
+    });
+  }
+
+  async remove(ownerId: string, contactId: string): Promise<void> {
+    await this.prisma.contact.deleteMany({ where: { ownerId, contactId } });
+  }
+
+  /** Both directions exist. */
+  async areMutual(a: string, b: string): Promise<boolean> {
+    const n = await this.prisma.contact.count({
+      where: { OR: [{ ownerId: a, contactId: b }, { ownerId: b, contactId: a }] },
+    });
+    return n === 2;
+  }
+
+  /**
+   * Favourites first, then the most recent conversation with that contact
+   * (none last), then the most recently added.
+   */
+  async listFor(ownerId: string, onlyContactId?: string): Promise<ContactRow[]> {
+    const rows = await this.prisma.$queryRaw<
+      {
+        id: string;
+        handle: string;
+        display_name: string;
+        favorite: boolean;
+        mutual: boolean;
+        added_at: Date;
+      }[]
+    >`
+      SELECT u.id, u.handle, u.display_name, ct.favorite, ct.added_at,
+             EXISTS (SELECT 1 FROM contacts back
+                      WHERE back.owner_id = ct.contact_id AND back.contact_id = ct.owner_id) AS mutual
+        FROM contacts ct
+        JOIN users u ON u.id = ct.contact_id
+        LEFT JOIN conversations c
+               ON c.user_low_id = LEAST(ct.owner_id, ct.contact_id)
+              AND c.user_high_id = GREATEST(ct.owner_id, ct.contact_id)
+       WHERE ct.owner_id = ${ownerId}::uuid
+         AND (${onlyContactId ?? null}::uuid IS NULL OR ct.contact_id = ${onlyContactId ?? null}::uuid)
+       ORDER BY ct.favorite DESC, c.last_message_at DESC NULLS LAST, ct.added_at DESC, u.id`;
+    return rows.map((r) => ({
+      user: { id: r.id, handle: r.handle, displayName: r.display_name },
+      favorite: r.favorite,
+      mutual: r.mutual,
+      addedAt: new Date(r.added_at),
+    }));
+  }
+}

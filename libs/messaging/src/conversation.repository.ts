@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import { PrismaService } from '@app/database';
+import { fromRaw, MessageRow, RawMessage } from './message.repository';
+
+export interface ConversationRow {
+  id: string;
+  userLowId: string;
+  userHighId: string;
+  lastSeq: number;
+}
+
+export interface ConversationSummaryRow {
+  id: string;
+  peer: { id: string; handle: string; displayName: string };
+  lastMessage: MessageRow | null;
+  unread: number;
+  lastMessageAt: Date | null;
+}
+
+/** The pair's order in the table: the lower id first, so a pair has one row. */
+export function orderedPair(a: string, b: string): { userLowId: string; userHighId: string } {
+  return a < b ? { userLowId: a, userHighId: b } : { userLowId: b, userHighId: a };
+}
+
+/** Conversations and their members' read marks. */
+@Injectable()
+export class ConversationRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  /** The pair's conversation, created with both members on first use (safe under races). */
+  async ensureBetween(a: string, b: string): Promise<ConversationRow> {
+    const { userLowId, userHighId } = orderedPair(a, b);
+    await this.prisma.$executeRaw`
+      INSERT INTO conversations (id, user_low_id, user_high_id)
+      VALUES (gen_random_uuid(), ${userLowId}::uuid, ${userHighId}::uuid)
+      ON CONFLICT (user_low_id, user_high_id) DO NOTHING`;
+    const conv = await this.prisma.conversation.findUniqueOrThrow({
+      where: { userLowId_userHighId: { userLowId, userHighId } },
+    });
+    await this.prisma.$executeRaw`
+      INSERT INTO conversation_members (conversation_id, user_id)
+      VALUES (${conv.id}::uuid, ${userLowId}::uuid), (${conv.id}::uuid, ${userHighId}::uuid)
+      ON CONFLICT DO NOTHING`;
+    return conv;
+  }
+
+  /** The conversation when the user is one of its two participants, else null. */
+  findForParticipant(conversationId: string, userId: string): Promise<ConversationRow | null> {
+    return this.prisma.conversation.findFirst({
+      where: { id: conversationId, OR: [{ userLowId: userId }, { userHighId: userId }] },
+    });
+  }
+
+  /**
+   * Moves the user's read mark forward to `upToSeq` (capped at the newest
+   * message). Returns the new mark, or null when it was already there or past.
+   */
+  async advanceReadMark(conversationId: string, userId: string, upToSeq: number): Promise<number | null> {
+    const rows = await this.prisma.$queryRaw<{ last_read_seq: number }[]>`
+      UPDATE conversation_members cm
+         SET last_read_seq = LEAST(${upToSeq}, c.last_seq)
+        FROM conversations c
+       WHERE c.id = cm.conversation_id
+         AND cm.conversation_id = ${conversationId}::uuid
+         AND cm.user_id = ${userId}::uuid
+         AND cm.last_read_seq < LEAST(${upToSeq}, c.last_seq)
+   RETURNING cm.last_read_seq`;
+    return rows.length > 0 ? Number(rows[0].last_read_seq) : null;
+  }
+
+  /** The user's conversations that have messages, most recent first, with the last message and unread count. */
+  async summariesFor(userId: string): Promise<ConversationSummaryRow[]> {
+    const rows = await this.prisma.$queryRaw<
+      (Partial<RawMessage> & {
+        conv_id: string;
+        unread: number;
+        last_message_at: Date | null;
+        peer_id: string;
+        peer_handle: string;
+        peer_display_name: string;
+      })[]
+    >`
+      SELECT c.id AS conv_id, (c.last_seq - cm.last_read_seq) AS unread, c.last_message_at,
+             u.id AS peer_id, u.handle AS peer_handle, u.display_name AS peer_display_name,
+             m.id, m.conversation_id, m.seq, m.sender_id, m.recipient_id, m.client_msg_id,
+             m.kind::text AS kind, m.body, m.call_id, m.created_at
+        FROM conversation_members cm
+        JOIN conversations c ON c.id = cm.conversation_id
+        JOIN users u ON u.id = CASE WHEN c.user_low_id = cm.user_id THEN c.user_high_id ELSE c.user_low_id END
+        LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
+       WHERE cm.user_id = ${userId}::uuid AND c.last_seq > 0
+       ORDER BY c.last_message_at DESC NULLS LAST, c.id`;
+    return rows.map((r) => ({
+      id: r.conv_id,
+      peer: { id: r.peer_id, handle: r.peer_handle, displayName: r.peer_display_name },
+      lastMessage: r.id ? fromRaw(r as RawMessage) : null,
+      unread: Number(r.unread),
+      lastMessageAt: r.last_message_at ? new Date(r.last_message_at) : null,
+    }));
+  }
+}

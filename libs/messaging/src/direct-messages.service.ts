@@ -1,0 +1,214 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { UserRepository } from '@app/auth';
+import { Clock } from '@app/config';
+import { ConversationDto, DomainError, MAX_PAGE, MessageDto } from '@app/contracts';
+import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { RealtimeService } from '@app/realtime';
+import { ConversationRepository } from './conversation.repository';
+import { MessageRepository, MessageRow, NewMessage, toMessageDto } from './message.repository';
+import { RelationshipService } from './relationship.service';
+import { SendRateLimiter } from './send-rate-limiter';
+import { advanceSyncCursor, decodeSyncCursor, encodeSyncCursor } from './sync-cursor';
+
+export const DEFAULT_HISTORY_PAGE = 50;
+export const DEFAULT_SYNC_PAGE = 500;
+
+export interface SendInput {
+  to: string;
+  clientMsgId: string;
+  body: string;
+}
+
+export interface SendResult {
+  message: MessageDto;
+  /** True when this clientMsgId was stored before: nothing new was stored or delivered. */
+  duplicate: boolean;
+}
+
+export interface HistoryPage {
+  messages: MessageDto[];
+  nextBeforeSeq: number | null;
+}
+
+export interface SyncPage {
+  messages: MessageDto[];
+  cursor: string;
+  hasMore: boolean;
+}
+
+/**
+ * 1:1 direct messages: storing with a gapless per-conversation seq, reading,
+ * read marks, typing and catch-up. Tells users through RealtimeService; the
+ * `originConnectionId` of a send is the sender's socket that already has
+ * the answer in its ack, so it is not sent dm:new.
+ */
+@Injectable()
+export class DirectMessagesService {
+  private readonly logger: Logger;
+  private readonly sent;
+  private readonly duplicates;
+  private readonly deliveries;
+  private readonly rateLimited;
+  private readonly sendSeconds;
+
+  constructor(
+    private readonly messages: MessageRepository,
+    private readonly conversations: ConversationRepository,
+    private readonly relationships: RelationshipService,
+    private readonly users: UserRepository,
+    private readonly realtime: RealtimeService,
+    private readonly rateLimiter: SendRateLimiter,
+    private readonly clock: Clock,
+    metrics: MetricsService,
+    @Inject(ROOT_LOGGER) rootLogger: Logger,
+  ) {
+    this.logger = rootLogger.child({ component: 'messaging' });
+    this.sent = metrics.counter('messages_sent_total', 'messages stored', ['kind']);
+    this.duplicates = metrics.counter('dm_duplicate_sends_total', 'sends answered with an already stored message');
+    this.deliveries = metrics.counter('dm_deliveries_total', 'dm:new pushes to a user', ['to']);
+    this.rateLimited = metrics.counter('dm_rate_limited_total', 'dm:send refused by the rate limit');
+    this.sendSeconds = metrics.histogram('dm_send_duration_seconds', 'dm:send from checks to commit');
+  }
+
+  async send(senderId: string, input: SendInput, originConnectionId?: string): Promise<SendResult> {
+    if (input.to === senderId) {
+      throw new DomainError('VALIDATION_FAILED', 'to must be another user, not yourself', {
+        fields: [{ field: 'to', message: 'must not be yourself' }],
+      });
+    }
+    const retryAfterMs = this.rateLimiter.retryAfterMs(senderId);
+    if (retryAfterMs > 0) {
+      this.rateLimited.inc();
+      throw new DomainError('RATE_LIMITED', 'too many messages; slow down', { retryAfterMs });
+    }
+    const timer = this.sendSeconds.startTimer();
+    // A resend (lost ack, reconnect) is answered with what was stored, whatever it carries now.
+    const earlier = await this.messages.findBySenderAndClientMsgId(senderId, input.clientMsgId);
+    if (earlier) return this.duplicate(earlier);
+    if (!(await this.users.findById(input.to))) throw DomainError.notFound('user');
+    if (await this.relationships.isBlockedEitherWay(senderId, input.to)) {
+      throw new DomainError('BLOCKED', 'messages between you and this user are blocked');
+    }
+    const conversation = await this.conversations.ensureBetween(senderId, input.to);
+    const result = await this.messages.appendWithNextSeq({
+      conversationId: conversation.id,
+      senderId,
+      recipientId: input.to,
+      clientMsgId: input.clientMsgId,
+      kind: 'text',
+      body: input.body,
+      at: this.clock.now(),
+    });
+    timer();
+    if (!result.stored) return this.duplicate(result.message);
+    this.sent.inc({ kind: 'text' });
+    const message = toMessageDto(result.message);
+    this.deliver(message, originConnectionId);
+    return { message, duplicate: false };
+  }
+
+  /** A finished call's entry in the pair's conversation; idempotent per call. Not rate limited, not blocked. */
+  async appendCallEntry(input: { callId: string; callerId: string; calleeId: string; body: string }): Promise<MessageDto> {
+    const conversation = await this.conversations.ensureBetween(input.callerId, input.calleeId);
+    const entry: NewMessage = {
+      conversationId: conversation.id,
+      senderId: input.callerId,
+      recipientId: input.calleeId,
+      clientMsgId: input.callId,
+      kind: 'call',
+      body: input.body,
+      callId: input.callId,
+      at: this.clock.now(),
+    };
+    const result = await this.messages.appendWithNextSeq(entry);
+    const message = toMessageDto(result.message);
+    if (result.stored) {
+      this.sent.inc({ kind: 'call' });
+      this.deliver(message, undefined);
+    }
+    return message;
+  }
+
+  async history(
+    userId: string,
+    query: { conversationId: string; beforeSeq?: number; limit?: number },
+  ): Promise<HistoryPage> {
+    await this.requireParticipant(query.conversationId, userId);
+    const limit = Math.min(query.limit ?? DEFAULT_HISTORY_PAGE, MAX_PAGE);
+    const rows = await this.messages.page(query.conversationId, query.beforeSeq, limit);
+    // Seqs have no gaps, so there is more exactly when the oldest one here is not seq 1.
+    const oldest = rows.length > 0 ? rows[rows.length - 1].seq : null;
+    return { messages: rows.map(toMessageDto), nextBeforeSeq: oldest !== null && oldest > 1 ? oldest : null };
+  }
+
+  async conversationsOf(userId: string): Promise<ConversationDto[]> {
+    const rows = await this.conversations.summariesFor(userId);
+    return rows.map((r) => ({
+      id: r.id,
+      peer: r.peer,
+      lastMessage: r.lastMessage ? toMessageDto(r.lastMessage) : null,
+      unread: r.unread,
+    }));
+  }
+
+  /** Moves the read mark forward (never back) and tells the other participant and the reader's other sockets. */
+  async markRead(
+    userId: string,
+    input: { conversationId: string; upToSeq: number },
+    originConnectionId?: string,
+  ): Promise<void> {
+    const conversation = await this.requireParticipant(input.conversationId, userId);
+    const upToSeq = await this.conversations.advanceReadMark(conversation.id, userId, input.upToSeq);
+    if (upToSeq === null) return;
+    const peerId = conversation.userLowId === userId ? conversation.userHighId : conversation.userLowId;
+    const event = { conversationId: conversation.id, readerId: userId, upToSeq };
+    this.realtime.toUser(peerId, 'dm:read', event);
+    this.realtime.toUserExcept(userId, originConnectionId, 'dm:read', event);
+  }
+
+  /** Relayed, never stored. */
+  async typing(userId: string, to: string): Promise<void> {
+    await this.relationships.requireOtherUser(userId, to, 'to');
+    if (await this.relationships.isBlockedEitherWay(userId, to)) {
+      throw new DomainError('BLOCKED', 'messages between you and this user are blocked');
+    }
+    this.realtime.toUser(to, 'dm:typing', { from: userId });
+  }
+
+  /** Every message of the user's conversations after the cursor, oldest first. */
+  async sync(userId: string, input: { afterCursor?: string; limit?: number }): Promise<SyncPage> {
+    const seen = decodeSyncCursor(input.afterCursor);
+    const limit = input.limit ?? DEFAULT_SYNC_PAGE;
+    const rows = await this.messages.after(userId, seen, limit + 1);
+    const page = rows.slice(0, limit);
+    return {
+      messages: page.map(toMessageDto),
+      cursor: encodeSyncCursor(advanceSyncCursor(seen, page)),
+      hasMore: rows.length > limit,
+    };
+  }
+
+  /** "Unknown" and "not yours" answer alike, so conversation ids leak nothing. */
+  private async requireParticipant(conversationId: string, userId: string) {
+    const conversation = await this.conversations.findForParticipant(conversationId, userId);
+    if (!conversation) throw DomainError.notFound('conversation');
+    return conversation;
+  }
+
+  private duplicate(row: MessageRow): SendResult {
+    this.duplicates.inc();
+    return { message: toMessageDto(row), duplicate: true };
+  }
+
+  private deliver(message: MessageDto, originConnectionId: string | undefined): void {
+    try {
+      this.realtime.toUser(message.recipientId, 'dm:new', { message });
+      this.realtime.toUserExcept(message.senderId, originConnectionId, 'dm:new', { message });
+      this.deliveries.inc({ to: 'recipient' });
+      this.deliveries.inc({ to: 'sender' });
+    } catch (err) {
+      // Stored is what matters: a client that missed the push gets it from dm:sync.
+      this.logger.warn({ err, messageId: message.id }, 'dm:new push failed');
+    }
+  }
+}
