@@ -1,9 +1,99 @@
-import type { LatencySummary } from '../support/latency-samples';
+import dgram from 'node:dgram';
+import { befriend, inBatches, loginUsers } from '../support/bench-users';
+import { newSsrc, OPUS_PAYLOAD_TYPE } from '../support/call-topology';
+import { startBenchGateway } from '../support/gateway-process';
+import { LatencySamples, LatencySummary } from '../support/latency-samples';
+import { consumeAndResume, openRecvTransport, openSendSide, placeCall, timed } from '../support/protocol-call';
 
 export type CallSetupResult =
-  | { calls: number; failed: number; total: LatencySummary; server: LatencySummary; client: LatencySummary }
+  | { calls: number; failed: number; total: LatencySummary; server: LatencySummary; client: LatencySummary; method: string }
   | { calls: number; unavailable: string };
 
-export async function runCallSetupBench(o: { calls: number }, _log: (s: string) => void): Promise<CallSetupResult> {
-  return { calls: o.calls, unavailable: 'not yet implemented' };
+const METHOD =
+  'Per call, a fresh pair of friends: invite → callee hears call:incoming → accept → caller: capabilities, plain send ' +
+  'transport, produce, then RTP every 20 ms → callee: capabilities, plain recv transport, connect, waits for ' +
+  'media:producer-added, consume, resume → first RTP packet at the callee socket. Requests run one after another; ' +
+  '"server" is the sum of their round trips, "client" the rest (event waits, pacing of the 20 ms packet clock).';
+
+function rtpPacket(ssrc: number, seq: number, marker: number): Buffer {
+  const p = Buffer.alloc(12 + 40);
+  p[0] = 0x80;
+  p[1] = OPUS_PAYLOAD_TYPE;
+  p.writeUInt16BE(seq & 0xffff, 2);
+  p.writeUInt32BE((seq * 960) >>> 0, 4);
+  p.writeUInt32BE(ssrc, 8);
+  p[12] = 0x78;
+  p.writeUInt32BE(marker, 13);
+  return p;
+}
+
+/** Time from call:invite to the first audio packet at the callee, over a gateway child process. */
+export async function runCallSetupBench(o: { calls: number }, log: (s: string) => void): Promise<CallSetupResult> {
+  const gw = await startBenchGateway();
+  const sender = dgram.createSocket('udp4');
+  const receiver = dgram.createSocket('udp4');
+  try {
+    await Promise.all([sender, receiver].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+    const receiverPort = receiver.address().port;
+    const users = await loginUsers(gw.url, 2 * o.calls, 'setup', 16);
+    await inBatches(users, 32, (u) => u.connect());
+    const pairs = Array.from({ length: o.calls }, (_, i) => [users[2 * i], users[2 * i + 1]] as const);
+    await inBatches(pairs, 8, ([a, b]) => befriend(a, b));
+    log(`call set-up: ${o.calls} calls`);
+
+    const total = new LatencySamples();
+    const server = new LatencySamples();
+    const client = new LatencySamples();
+    let failed = 0;
+    for (const [index, [caller, callee]] of pairs.entries()) {
+      const marker = index + 1;
+      let sending: NodeJS.Timeout | undefined;
+      try {
+        const timing = { serverMs: 0 };
+        const firstPacket = new Promise<number>((resolve) => {
+          const onMessage = (msg: Buffer) => {
+            const offset = 12 + (msg[0] & 0x0f) * 4 + (msg[0] & 0x10 ? 4 + msg.readUInt16BE(12 + (msg[0] & 0x0f) * 4 + 2) * 4 : 0);
+            if ((msg[1] & 0x7f) !== OPUS_PAYLOAD_TYPE || msg.length < offset + 5 || msg.readUInt32BE(offset + 1) !== marker) return;
+            receiver.off('message', onMessage);
+            resolve(performance.now());
+          };
+          receiver.on('message', onMessage);
+        });
+        const incoming = callee.waitFor('call:incoming', (p) => p.call.callerId === caller.id, 10_000);
+        const producerAdded = callee.waitFor('media:producer-added', () => true, 10_000);
+        const t0 = performance.now();
+        const { call } = await timed(timing, () => caller.request('call:invite', { to: callee.id }));
+        await incoming;
+        await timed(timing, () => callee.request('call:accept', { callId: call.id }));
+        const ssrc = newSsrc();
+        const send = await openSendSide(caller, call.id, ssrc, timing);
+        let seq = 0;
+        const sendOne = () => sender.send(rtpPacket(ssrc, seq++, marker), send.sendPort, '127.0.0.1');
+        sendOne();
+        sending = setInterval(sendOne, 20);
+        const { rtpCapabilities } = await timed(timing, () => callee.request('media:capabilities', { callId: call.id }));
+        const recvTransportId = await openRecvTransport(callee, call.id, receiverPort, timing);
+        const { producerId } = await producerAdded;
+        await consumeAndResume(callee, recvTransportId, producerId, rtpCapabilities as Record<string, unknown>, timing);
+        const t1 = await Promise.race([firstPacket, new Promise<number>((_, rej) => setTimeout(() => rej(new Error('no packet')), 5000))]);
+        total.add(t1 - t0);
+        server.add(timing.serverMs);
+        client.add(t1 - t0 - timing.serverMs);
+        await caller.request('call:hangup', { callId: call.id });
+      } catch (err) {
+        failed++;
+        log(`  call ${index} failed: ${(err as Error).message}`);
+      } finally {
+        if (sending) clearInterval(sending);
+      }
+    }
+    for (const u of users) u.disconnect();
+    const result = { calls: o.calls, failed, total: total.summary(), server: server.summary(), client: client.summary(), method: METHOD };
+    log(`  total p50/p99 ${result.total.p50}/${result.total.p99} ms (server ${result.server.p50}/${result.server.p99})`);
+    return result;
+  } finally {
+    sender.close();
+    receiver.close();
+    await gw.close();
+  }
 }

@@ -1,0 +1,65 @@
+import type { SocialClient } from '@app/client';
+import { opusRtpParameters } from './call-topology';
+
+export interface TimedRequests {
+  /** Sum of request round trips (what the server spent, plus loopback). */
+  serverMs: number;
+}
+
+/** A request whose round trip is added to `timing.serverMs`. */
+export async function timed<T>(timing: TimedRequests, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await fn();
+  } finally {
+    timing.serverMs += performance.now() - t0;
+  }
+}
+
+export interface SideMedia {
+  sendPort: number;
+  producerId: string;
+  recvTransportId: string;
+  rtpCapabilities: Record<string, unknown>;
+}
+
+/** One participant's plain-RTP send side: capabilities, a comedia send transport, an Opus producer. */
+export async function openSendSide(c: SocialClient, callId: string, ssrc: number, timing: TimedRequests): Promise<Omit<SideMedia, 'recvTransportId'>> {
+  const { rtpCapabilities } = await timed(timing, () => c.request('media:capabilities', { callId }));
+  const send = (await timed(timing, () =>
+    c.request('media:create-transport', { callId, direction: 'send', type: 'plain' }),
+  )) as { transportId: string; port: number };
+  const { producerId } = await timed(timing, () =>
+    c.request('media:produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusRtpParameters(ssrc) }),
+  );
+  return { sendPort: send.port, producerId, rtpCapabilities: rtpCapabilities as Record<string, unknown> };
+}
+
+/** A plain recv transport that sends RTP to 127.0.0.1:`port`. */
+export async function openRecvTransport(c: SocialClient, callId: string, port: number, timing: TimedRequests): Promise<string> {
+  const recv = (await timed(timing, () =>
+    c.request('media:create-transport', { callId, direction: 'recv', type: 'plain' }),
+  )) as { transportId: string };
+  await timed(timing, () => c.request('media:connect-transport', { transportId: recv.transportId, ip: '127.0.0.1', port }));
+  return recv.transportId;
+}
+
+/** Consumes a producer on a recv transport and resumes it (consumers start paused). */
+export async function consumeAndResume(
+  c: SocialClient,
+  transportId: string,
+  producerId: string,
+  rtpCapabilities: Record<string, unknown>,
+  timing: TimedRequests,
+): Promise<string> {
+  const { consumerId } = await timed(timing, () => c.request('media:consume', { transportId, producerId, rtpCapabilities }));
+  await timed(timing, () => c.request('media:resume', { consumerId }));
+  return consumerId;
+}
+
+/** Caller invites, callee accepts: returns the call id. */
+export async function placeCall(caller: SocialClient, callee: SocialClient, timing: TimedRequests): Promise<string> {
+  const { call } = await timed(timing, () => caller.request('call:invite', { to: callee.id }));
+  await timed(timing, () => callee.request('call:accept', { callId: call.id }));
+  return call.id;
+}
