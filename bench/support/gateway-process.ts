@@ -1,7 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { createTestDatabase, TestDatabase, testEnv } from '@app/testing';
+import { freePort } from '../../test/reliability/support/free-port';
+
+export { freePort };
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -13,17 +15,6 @@ export interface BenchGateway {
   /** pids of the mediasoup workers, from /health. */
   workerPids(): Promise<number[]>;
   close(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -1,0 +1,82 @@
+import crypto from 'node:crypto';
+import { SocialClient } from '@app/client';
+import type { CallDto } from '@app/contracts';
+import { WorkerPool } from '@app/media';
+import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { PlainReceiveStream, PlainSendStream } from '../../libs/client/src/media';
+
+describe('a mediasoup worker killed mid-call', () => {
+  let gw: TestGateway;
+  const clients: SocialClient[] = [];
+  const streams: { close(): void }[] = [];
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterAll(async () => {
+    for (const s of streams) s.close();
+    for (const c of clients) c.disconnect();
+    await gw?.close();
+  });
+
+  async function friends(): Promise<[SocialClient, SocialClient]> {
+    const [a, b] = await Promise.all([1, 2].map(() => SocialClient.login(gw.url, uniqueHandle('wd'))));
+    await Promise.all([a.connect(), b.connect()]);
+    clients.push(a, b);
+    await a.http('PUT', `/contacts/${b.id}`, {});
+    await b.http('PUT', `/contacts/${a.id}`, {});
+    return [a, b];
+  }
+
+  async function activeCallWithAudio(a: SocialClient, b: SocialClient): Promise<{ call: CallDto; recv: PlainReceiveStream }> {
+    const { call } = await a.request('call:invite', { to: b.id });
+    await b.request('call:accept', { callId: call.id });
+    const send = await PlainSendStream.open(a, call.id, 'audio');
+    const recv = await PlainReceiveStream.open(b, call.id, send.producerId);
+    streams.push(send, recv);
+    const sent = await send.sendTone(440, 200);
+    expect(await recv.waitForPackets(sent, 5000)).toBeGreaterThan(0);
+    return { call, recv };
+  }
+
+  it('ends the calls on it with media_failure for both sides, keeps the rest of the service up, and serves new calls', async () => {
+    const pool = gw.get(WorkerPool);
+    const [alice, bob] = await friends();
+    const [carol, dave] = await friends();
+    const [erin, frank] = await friends();
+    const [gina, hank] = await friends();
+    const first = await activeCallWithAudio(alice, bob);
+    const second = await activeCallWithAudio(carol, dave);
+    const ringing = (await erin.request('call:invite', { to: frank.id })).call;
+
+    const ended = (c: SocialClient, callId: string) =>
+      c.waitFor('call:state', (p) => p.call.id === callId && p.call.state === 'ended', 20_000);
+    const endings = Promise.all([ended(alice, first.call.id), ended(bob, first.call.id), ended(carol, second.call.id), ended(dave, second.call.id)]);
+    const pid = pool.workers()[0].pid;
+    process.kill(pid, 'SIGKILL');
+
+    for (const { call } of await endings) expect(call.endReason).toBe('media_failure');
+    // Messaging does not depend on media.
+    expect((await gina.request('dm:send', { to: hank.id, clientMsgId: crypto.randomUUID(), body: 'still here' })).message.seq).toBe(1);
+    const history = await alice.http<{ calls: CallDto[] }>('GET', '/calls');
+    expect(history.calls.find((c) => c.id === first.call.id)).toMatchObject({ state: 'ended', endReason: 'media_failure' });
+
+    // The worker is replaced and health recovers.
+    const deadline = Date.now() + 20_000;
+    while ((await fetch(`${gw.url}/health`)).status !== 200) {
+      if (Date.now() > deadline) throw new Error('health did not recover');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(pool.workers()[0].pid).not.toBe(pid);
+
+    // The call that was ringing is answered on the new worker and carries audio.
+    await frank.request('call:accept', { callId: ringing.id });
+    const send = await PlainSendStream.open(erin, ringing.id, 'audio');
+    const recv = await PlainReceiveStream.open(frank, ringing.id, send.producerId);
+    streams.push(send, recv);
+    const sent = await send.sendTone(440, 400);
+    expect(await recv.waitForPackets(sent, 5000)).toBeGreaterThanOrEqual(sent * 0.9);
+    // The failed pair may call again.
+    await alice.request('call:invite', { to: bob.id });
+  }, 120_000);
+});
