@@ -1,0 +1,28 @@
+import { startTestGateway, TestGateway } from '@app/testing';
+import { runFuzzCampaign } from './support/fuzz-campaign';
+import { fuzzSeed } from './support/seeded-random';
+
+/** The fuzz campaign at length: many seeds, each on the same long-running gateway. */
+describe('soak: fuzzing with many seeds', () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ env: { DM_RATE_PER_SEC: '1000', DM_RATE_BURST: '1000' } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  const seeds = Number(process.env.SOAK_FUZZ_SEEDS ?? 20);
+  const base = fuzzSeed(1);
+  it(`survives ${seeds} seeded campaigns of 4,000 cases each`, async () => {
+    const failures: string[] = [];
+    for (let i = 0; i < seeds; i++) {
+      const report = await runFuzzCampaign(gw, { seed: base + i, socketCasesPerEvent: 200, httpCases: 1000 });
+      failures.push(...report.failures);
+      expect(report.victimRowsUnchanged).toBe(true);
+      expect(report.healthyAfter).toBe(true);
+    }
+    expect(failures).toEqual([]);
+  });
+});
