@@ -6,7 +6,16 @@ import { LatencySamples, LatencySummary } from '../support/latency-samples';
 import { consumeAndResume, openRecvTransport, openSendSide, placeCall, timed } from '../support/protocol-call';
 
 export type CallSetupResult =
-  | { calls: number; failed: number; total: LatencySummary; server: LatencySummary; client: LatencySummary; method: string }
+  | {
+      calls: number;
+      failed: number;
+      total: LatencySummary;
+      server: LatencySummary;
+      client: LatencySummary;
+      /** Round trip of each request (summed when a call makes it twice), p50/p99 ms. */
+      byRequest: Record<string, { p50: number; p99: number }>;
+      method: string;
+    }
   | { calls: number; unavailable: string };
 
 const METHOD =
@@ -44,12 +53,13 @@ export async function runCallSetupBench(o: { calls: number }, log: (s: string) =
     const total = new LatencySamples();
     const server = new LatencySamples();
     const client = new LatencySamples();
+    const byRequest = new Map<string, LatencySamples>();
     let failed = 0;
     for (const [index, [caller, callee]] of pairs.entries()) {
       const marker = index + 1;
       let sending: NodeJS.Timeout | undefined;
       try {
-        const timing = { serverMs: 0 };
+        const timing = { serverMs: 0, steps: {} as Record<string, number> };
         const firstPacket = new Promise<number>((resolve) => {
           const onMessage = (msg: Buffer) => {
             const offset = 12 + (msg[0] & 0x0f) * 4 + (msg[0] & 0x10 ? 4 + msg.readUInt16BE(12 + (msg[0] & 0x0f) * 4 + 2) * 4 : 0);
@@ -62,16 +72,20 @@ export async function runCallSetupBench(o: { calls: number }, log: (s: string) =
         const incoming = callee.waitFor('call:incoming', (p) => p.call.callerId === caller.id, 10_000);
         const producerAdded = callee.waitFor('media:producer-added', () => true, 10_000);
         const t0 = performance.now();
-        const { call } = await timed(timing, () => caller.request('call:invite', { to: callee.id }));
+        const { call } = await timed(timing, () => caller.request('call:invite', { to: callee.id }), 'call:invite');
         await incoming;
-        await timed(timing, () => callee.request('call:accept', { callId: call.id }));
+        await timed(timing, () => callee.request('call:accept', { callId: call.id }), 'call:accept');
         const ssrc = newSsrc();
         const send = await openSendSide(caller, call.id, ssrc, timing);
         let seq = 0;
         const sendOne = () => sender.send(rtpPacket(ssrc, seq++, marker), send.sendPort, '127.0.0.1');
         sendOne();
         sending = setInterval(sendOne, 20);
-        const { rtpCapabilities } = await timed(timing, () => callee.request('media:capabilities', { callId: call.id }));
+        const { rtpCapabilities } = await timed(
+          timing,
+          () => callee.request('media:capabilities', { callId: call.id }),
+          'media:capabilities',
+        );
         const recvTransportId = await openRecvTransport(callee, call.id, receiverPort, timing);
         const { producerId } = await producerAdded;
         await consumeAndResume(callee, recvTransportId, producerId, rtpCapabilities as Record<string, unknown>, timing);
@@ -79,6 +93,10 @@ export async function runCallSetupBench(o: { calls: number }, log: (s: string) =
         total.add(t1 - t0);
         server.add(timing.serverMs);
         client.add(t1 - t0 - timing.serverMs);
+        for (const [step, ms] of Object.entries(timing.steps)) {
+          if (!byRequest.has(step)) byRequest.set(step, new LatencySamples());
+          byRequest.get(step)!.add(ms);
+        }
         await caller.request('call:hangup', { callId: call.id });
       } catch (err) {
         failed++;
@@ -88,7 +106,20 @@ export async function runCallSetupBench(o: { calls: number }, log: (s: string) =
       }
     }
     for (const u of users) u.disconnect();
-    const result = { calls: o.calls, failed, total: total.summary(), server: server.summary(), client: client.summary(), method: METHOD };
+    const result = {
+      calls: o.calls,
+      failed,
+      total: total.summary(),
+      server: server.summary(),
+      client: client.summary(),
+      byRequest: Object.fromEntries(
+        [...byRequest].map(([step, samples]) => {
+          const s = samples.summary();
+          return [step, { p50: s.p50, p99: s.p99 }];
+        }),
+      ),
+      method: METHOD,
+    };
     log(`  total p50/p99 ${result.total.p50}/${result.total.p99} ms (server ${result.server.p50}/${result.server.p99})`);
     return result;
   } finally {

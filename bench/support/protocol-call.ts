@@ -4,15 +4,19 @@ import { opusRtpParameters } from './call-topology';
 export interface TimedRequests {
   /** Sum of request round trips (what the server spent, plus loopback). */
   serverMs: number;
+  /** The same, by request name. */
+  steps?: Record<string, number>;
 }
 
-/** A request whose round trip is added to `timing.serverMs`. */
-export async function timed<T>(timing: TimedRequests, fn: () => Promise<T>): Promise<T> {
+/** A request whose round trip is added to `timing.serverMs` (and to its step). */
+export async function timed<T>(timing: TimedRequests, fn: () => Promise<T>, step = 'request'): Promise<T> {
   const t0 = performance.now();
   try {
     return await fn();
   } finally {
-    timing.serverMs += performance.now() - t0;
+    const ms = performance.now() - t0;
+    timing.serverMs += ms;
+    if (timing.steps) timing.steps[step] = (timing.steps[step] ?? 0) + ms;
   }
 }
 
@@ -25,22 +29,28 @@ export interface SideMedia {
 
 /** One participant's plain-RTP send side: capabilities, a comedia send transport, an Opus producer. */
 export async function openSendSide(c: SocialClient, callId: string, ssrc: number, timing: TimedRequests): Promise<Omit<SideMedia, 'recvTransportId'>> {
-  const { rtpCapabilities } = await timed(timing, () => c.request('media:capabilities', { callId }));
-  const send = (await timed(timing, () =>
-    c.request('media:create-transport', { callId, direction: 'send', type: 'plain' }),
+  const { rtpCapabilities } = await timed(timing, () => c.request('media:capabilities', { callId }), 'media:capabilities');
+  const send = (await timed(
+    timing,
+    () => c.request('media:create-transport', { callId, direction: 'send', type: 'plain' }),
+    'media:create-transport',
   )) as { transportId: string; port: number };
-  const { producerId } = await timed(timing, () =>
-    c.request('media:produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusRtpParameters(ssrc) }),
+  const { producerId } = await timed(
+    timing,
+    () => c.request('media:produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusRtpParameters(ssrc) }),
+    'media:produce',
   );
   return { sendPort: send.port, producerId, rtpCapabilities: rtpCapabilities as Record<string, unknown> };
 }
 
 /** A plain recv transport that sends RTP to 127.0.0.1:`port`. */
 export async function openRecvTransport(c: SocialClient, callId: string, port: number, timing: TimedRequests): Promise<string> {
-  const recv = (await timed(timing, () =>
-    c.request('media:create-transport', { callId, direction: 'recv', type: 'plain' }),
+  const recv = (await timed(
+    timing,
+    () => c.request('media:create-transport', { callId, direction: 'recv', type: 'plain' }),
+    'media:create-transport',
   )) as { transportId: string };
-  await timed(timing, () => c.request('media:connect-transport', { transportId: recv.transportId, ip: '127.0.0.1', port }));
+  await timed(timing, () => c.request('media:connect-transport', { transportId: recv.transportId, ip: '127.0.0.1', port }), 'media:connect-transport');
   return recv.transportId;
 }
 
@@ -52,14 +62,14 @@ export async function consumeAndResume(
   rtpCapabilities: Record<string, unknown>,
   timing: TimedRequests,
 ): Promise<string> {
-  const { consumerId } = await timed(timing, () => c.request('media:consume', { transportId, producerId, rtpCapabilities }));
-  await timed(timing, () => c.request('media:resume', { consumerId }));
+  const { consumerId } = await timed(timing, () => c.request('media:consume', { transportId, producerId, rtpCapabilities }), 'media:consume');
+  await timed(timing, () => c.request('media:resume', { consumerId }), 'media:resume');
   return consumerId;
 }
 
 /** Caller invites, callee accepts: returns the call id. */
 export async function placeCall(caller: SocialClient, callee: SocialClient, timing: TimedRequests): Promise<string> {
-  const { call } = await timed(timing, () => caller.request('call:invite', { to: callee.id }));
-  await timed(timing, () => callee.request('call:accept', { callId: call.id }));
+  const { call } = await timed(timing, () => caller.request('call:invite', { to: callee.id }), 'call:invite');
+  await timed(timing, () => callee.request('call:accept', { callId: call.id }), 'call:accept');
   return call.id;
 }

@@ -67,6 +67,7 @@ export function renderMarkdown(r: SuiteResults): string {
       out.push(`| total | ${cs.total.p50} | ${cs.total.p99} |`);
       out.push(`| server (sum of request round trips) | ${cs.server.p50} | ${cs.server.p99} |`);
       out.push(`| client and media path (the rest) | ${cs.client.p50} | ${cs.client.p99} |`);
+      for (const [step, t] of Object.entries(cs.byRequest)) out.push(`| · ${step} | ${t.p50} | ${t.p99} |`);
       out.push('', `Target: p50 < 50 ms. Failed set-ups: ${cs.failed}.`, '');
     } else {
       out.push(`Not measured: ${cs.unavailable}`, '');
