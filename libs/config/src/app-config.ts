@@ -43,51 +43,54 @@ const ipVar = (def?: string) =>
     .transform((v) => v ?? def);
 
 /** The protocol's configuration table, typed. Names are the environment's. */
-const envSchema = z
-  .object({
-    PORT: intVar(3000, 0, 65535),
-    DATABASE_URL: urlVar(['postgres:', 'postgresql:']),
-    ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 8, {
-      message: 'at least 8 characters',
-    }),
-    JWT_SECRET: optionalString.refine((v) => v === undefined || v.length >= 16, {
-      message: 'at least 16 characters',
-    }),
-    CALL_RING_TIMEOUT_MS: intVar(45_000, 100),
-    CALL_MAX_DURATION_MS: intVar(3_600_000, 100),
-    CALL_WARNING_BEFORE_MS: intVar(60_000, 0),
-    CALL_RECONNECT_GRACE_MS: intVar(15_000, 0),
-    MEDIA_LISTEN_IP: ipVar('127.0.0.1'),
-    MEDIA_ANNOUNCED_IP: ipVar(),
-    MEDIA_MIN_PORT: intVar(40_000, 1024, 65535),
-    MEDIA_MAX_PORT: intVar(49_999, 1024, 65535),
-    MEDIA_WORKERS: intVar(os.cpus().length, 1, 64),
-    REDIS_URL: urlVar(['redis:', 'rediss:']),
-    LOG_LEVEL: z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-      .optional()
-      .transform((v) => v ?? 'info'),
-    EMBEDDED_PG_DIR: optionalString,
-    EMBEDDED_PG_PORT: intVar(54329, 1024, 65535),
-    DM_RATE_PER_SEC: intVar(50, 1),
-    DM_RATE_BURST: intVar(100, 1),
-  })
-  .superRefine((env, ctx) => {
-    if (env.MEDIA_MIN_PORT > env.MEDIA_MAX_PORT) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ['MEDIA_MAX_PORT'],
-        message: 'a port not below MEDIA_MIN_PORT',
-      });
-    }
-    if (env.CALL_WARNING_BEFORE_MS >= env.CALL_MAX_DURATION_MS) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ['CALL_WARNING_BEFORE_MS'],
-        message: 'a lead time shorter than CALL_MAX_DURATION_MS',
-      });
-    }
-  });
+const envShape = z.object({
+  PORT: intVar(3000, 0, 65535),
+  DATABASE_URL: urlVar(['postgres:', 'postgresql:']),
+  ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 8, {
+    message: 'at least 8 characters',
+  }),
+  JWT_SECRET: optionalString.refine((v) => v === undefined || v.length >= 16, {
+    message: 'at least 16 characters',
+  }),
+  CALL_RING_TIMEOUT_MS: intVar(45_000, 100),
+  CALL_MAX_DURATION_MS: intVar(3_600_000, 100),
+  CALL_WARNING_BEFORE_MS: intVar(60_000, 0),
+  CALL_RECONNECT_GRACE_MS: intVar(15_000, 0),
+  MEDIA_LISTEN_IP: ipVar('127.0.0.1'),
+  MEDIA_ANNOUNCED_IP: ipVar(),
+  MEDIA_MIN_PORT: intVar(40_000, 1024, 65535),
+  MEDIA_MAX_PORT: intVar(49_999, 1024, 65535),
+  MEDIA_WORKERS: intVar(os.cpus().length, 1, 64),
+  REDIS_URL: urlVar(['redis:', 'rediss:']),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .optional()
+    .transform((v) => v ?? 'info'),
+  EMBEDDED_PG_DIR: optionalString,
+  EMBEDDED_PG_PORT: intVar(54329, 1024, 65535),
+  DM_RATE_PER_SEC: intVar(50, 1),
+  DM_RATE_BURST: intVar(100, 1),
+});
+
+/** Every environment variable the server reads. */
+export const CONFIG_VARIABLES = Object.keys(envShape.shape) as readonly string[];
+
+const envSchema = envShape.superRefine((env, ctx) => {
+  if (env.MEDIA_MIN_PORT > env.MEDIA_MAX_PORT) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['MEDIA_MAX_PORT'],
+      message: 'a port not below MEDIA_MIN_PORT',
+    });
+  }
+  if (env.CALL_WARNING_BEFORE_MS >= env.CALL_MAX_DURATION_MS) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['CALL_WARNING_BEFORE_MS'],
+      message: 'a lead time shorter than CALL_MAX_DURATION_MS',
+    });
+  }
+});
 
 export interface AppConfig {
   port: number;

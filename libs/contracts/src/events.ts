@@ -72,3 +72,15 @@ export interface ServerEvents {
 }
 
 export type ServerEventName = keyof ServerEvents;
+
+export const SERVER_EVENT_NAMES: readonly ServerEventName[] = [
+  'dm:new',
+  'dm:read',
+  'dm:typing',
+  'call:incoming',
+  'call:state',
+  'call:ending-soon',
+  'media:producer-added',
+  'media:producer-closed',
+  'flags:changed',
+];

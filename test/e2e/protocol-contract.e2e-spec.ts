@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { SocialClient } from '@app/client';
+import { CONFIG_VARIABLES } from '@app/config';
+import { CLIENT_EVENT_NAMES, ERROR_CODES, SERVER_EVENT_NAMES } from '@app/contracts';
+import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+
+/**
+ * docs/protocol.md is the contract clients are written against. These checks
+ * keep the page and the code saying the same thing where a machine can tell.
+ */
+const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'protocol.md'), 'utf8');
+
+/** First-column code spans of the table rows under a heading, e.g. `dm:send`. */
+function tableKeys(heading: RegExp, stopAt = /^## /m): string[] {
+  const start = doc.search(heading);
+  expect(start).toBeGreaterThanOrEqual(0);
+  const rest = doc.slice(start + 1);
+  const end = rest.search(stopAt);
+  const section = end < 0 ? rest : rest.slice(0, end);
+  return [...section.matchAll(/^\| `([^`]+)`/gm)].map((m) => m[1]);
+}
+
+/** Event names in the tables headed `| client → server |` (or server → client). */
+function eventsInDoc(direction: 'client → server' | 'server → client'): string[] {
+  const names = new Set<string>();
+  const lines = doc.split('\n');
+  lines.forEach((line, i) => {
+    if (!line.startsWith(`| ${direction} |`)) return;
+    for (let j = i + 2; j < lines.length && lines[j].startsWith('|'); j++) {
+      const m = /^\| `([a-z]+:[a-z-]+)`/.exec(lines[j]);
+      if (m) names.add(m[1]);
+    }
+  });
+  return [...names];
+}
+
+const clientEventsInDoc = () => eventsInDoc('client → server');
+
+describe('docs/protocol.md and the code agree', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('lists exactly the error codes the server uses', () => {
+    expect(tableKeys(/^## Error codes/m).sort()).toEqual([...ERROR_CODES].sort());
+  });
+
+  it('lists every configuration variable the server reads, and the server reads every one it lists', () => {
+    const documented = tableKeys(/^## Configuration/m).flatMap((k) => k.split(/`\s*\/\s*`/));
+    const inTable = doc
+      .slice(doc.search(/^## Configuration/m))
+      .match(/`[A-Z_]+`/g)!
+      .map((s) => s.slice(1, -1));
+    for (const name of new Set([...documented, ...inTable])) expect(CONFIG_VARIABLES).toContain(name);
+  });
+
+  it('names client events the contracts know, and server pushes the contracts know', () => {
+    const client = clientEventsInDoc();
+    expect(client.length).toBeGreaterThanOrEqual(CLIENT_EVENT_NAMES.length);
+    for (const name of CLIENT_EVENT_NAMES) expect(client).toContain(name);
+    for (const name of eventsInDoc('server → client')) expect(SERVER_EVENT_NAMES).toContain(name);
+    // flags:changed is described in prose, not in a table.
+    for (const name of SERVER_EVENT_NAMES) expect(doc).toContain('`' + name + '`');
+  });
+
+  it('has a handler for every client event (none answered as unknown)', async () => {
+    const c = await (await SocialClient.login(gw.url, uniqueHandle())).connect();
+    for (const event of clientEventsInDoc()) {
+      const ack = await c.rawRequest(event, {});
+      expect({ event, ack }).toEqual({ event, ack: expect.objectContaining({ ok: expect.any(Boolean) }) });
+      if (!ack.ok) expect({ event, details: ack.error.details }).not.toEqual({ event, details: { event } });
+    }
+    c.disconnect();
+  });
+
+  it('serves every HTTP route it lists (refusing, not missing, without credentials)', async () => {
+    const routes = [...doc.matchAll(/^\| `(GET|POST|PUT|DELETE) ([^`]+)`/gm)].flatMap((m) => {
+      // "PUT /blocks/:userId` / `DELETE /blocks/:userId" style rows carry two routes.
+      const row = doc.slice(m.index!, doc.indexOf('\n', m.index!));
+      return [...row.matchAll(/`(GET|POST|PUT|DELETE) ([^`?]+)/g)].map((r) => [r[1], r[2]] as const);
+    });
+    expect(routes.length).toBeGreaterThan(10);
+    const id = '00000000-0000-4000-8000-000000000000';
+    for (const [method, route] of routes) {
+      const url = gw.url + route.replace(/:userId|:id/g, id).replace(':handle', 'nobody').replace(':key', 'video_call');
+      const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
+      expect({ method, route, status: res.status }).not.toEqual({ method, route, status: 404 });
+      if (res.status >= 400) expect((await res.json()).error.code).toEqual(expect.any(String));
+    }
+  });
+});
