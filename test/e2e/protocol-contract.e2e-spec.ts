@@ -52,8 +52,9 @@ describe('docs/protocol.md and the code agree', () => {
 
   it('lists every configuration variable the server reads, and the server reads every one it lists', () => {
     const documented = tableKeys(/^## Configuration/m).flatMap((k) => k.split(/`\s*\/\s*`/));
-    const inTable = doc
-      .slice(doc.search(/^## Configuration/m))
+    const section = doc.slice(doc.search(/^## Configuration/m));
+    const next = section.slice(1).search(/^## /m);
+    const inTable = (next < 0 ? section : section.slice(0, next + 1))
       .match(/`[A-Z_]+`/g)!
       .map((s) => s.slice(1, -1));
     for (const name of new Set([...documented, ...inTable])) expect(CONFIG_VARIABLES).toContain(name);
