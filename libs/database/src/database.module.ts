@@ -3,6 +3,7 @@ import { APP_CONFIG, AppConfig } from '@app/config';
 import { ROOT_LOGGER, Logger } from '@app/observability';
 import { DATABASE_CONNECTION, DatabaseConnection } from './database-connection';
 import { DatabaseLifecycle } from './database-lifecycle';
+import { DatabaseNotifications } from './database-notifications';
 import { EMBEDDED_DATABASE } from './database.tokens';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres';
 import { migrate } from './migrator';
@@ -32,7 +33,8 @@ import { PrismaService } from './prisma.service';
     },
     PrismaService,
     DatabaseLifecycle,
+    DatabaseNotifications,
   ],
-  exports: [DATABASE_CONNECTION, PrismaService, DatabaseLifecycle],
+  exports: [DATABASE_CONNECTION, PrismaService, DatabaseLifecycle, DatabaseNotifications],
 })
 export class DatabaseModule {}

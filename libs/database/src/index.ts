@@ -1,5 +1,6 @@
 export * from './database-connection';
 export * from './database-lifecycle';
+export * from './database-notifications';
 export * from './database.module';
 export * from './migrator';
 export * from './prisma.service';

@@ -2,12 +2,12 @@ import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Client, NOOP_PROVIDER, OpenFeature, ProviderEvents } from '@openfeature/server-sdk';
+import { DatabaseNotifications, NotificationHandler } from '@app/database';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { DatabaseFlagProvider } from './database-flag.provider';
-import { FlagChangeFeed, FlagChangeFeedListener } from './flag-change-feed';
 import { FlagDefinitionCache } from './flag-definition.cache';
 import { FLAG_EVALUATIONS_METRIC, FlagEvaluationMetricsHook } from './flag-evaluation-metrics.hook';
-import { FlagRepository } from './flag.repository';
+import { FLAG_CHANGE_CHANNEL, FlagRepository } from './flag.repository';
 
 export const VIDEO_CALL_FLAG = 'video_call';
 
@@ -25,7 +25,7 @@ const RESYNC_RETRY_MS = 1_000;
  * of its own: several gateways in one process (tests) never share flags.
  */
 @Injectable()
-export class FlagsService implements OnModuleInit, OnModuleDestroy, FlagChangeFeedListener {
+export class FlagsService implements OnModuleInit, OnModuleDestroy {
   private readonly changes = new EventEmitter();
   private readonly domain = `social-flags-${crypto.randomUUID()}`;
   private readonly provider: DatabaseFlagProvider;
@@ -39,7 +39,7 @@ export class FlagsService implements OnModuleInit, OnModuleDestroy, FlagChangeFe
   constructor(
     private readonly repository: FlagRepository,
     private readonly definitions: FlagDefinitionCache,
-    private readonly feed: FlagChangeFeed,
+    private readonly notifications: DatabaseNotifications,
     metrics: MetricsService,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
   ) {
@@ -60,7 +60,8 @@ export class FlagsService implements OnModuleInit, OnModuleDestroy, FlagChangeFe
 
   async onModuleInit(): Promise<void> {
     // Listen first, then load: a change committed in between is reloaded, not missed.
-    await this.feed.start(this);
+    const feed: NotificationHandler = { message: (key) => this.changed(key), resync: () => this.resync() };
+    await this.notifications.subscribe(FLAG_CHANGE_CHANNEL, feed);
     this.definitions.replaceAll(await this.repository.findAll());
     await OpenFeature.setProviderAndWait(this.domain, this.provider);
   }
@@ -99,8 +100,8 @@ export class FlagsService implements OnModuleInit, OnModuleDestroy, FlagChangeFe
     });
   }
 
-  /** FlagChangeFeedListener: a change announced through the database. */
-  changed(key: string): void {
+  /** A change announced through the database by any process. */
+  private changed(key: string): void {
     this.reload(async () => {
       const definition = await this.repository.find(key);
       if (definition) this.definitions.set(definition);
@@ -109,8 +110,8 @@ export class FlagsService implements OnModuleInit, OnModuleDestroy, FlagChangeFe
     });
   }
 
-  /** FlagChangeFeedListener: announcements may have been missed; compare everything. */
-  resync(): void {
+  /** Announcements may have been missed; compare everything. */
+  private resync(): void {
     this.reload(async () => {
       this.provider.announceChanged(this.definitions.replaceAll(await this.repository.findAll()));
     });
