@@ -11,7 +11,8 @@ import { SendRateLimiter } from './send-rate-limiter';
 import { advanceSyncCursor, decodeSyncCursor, encodeSyncCursor } from './sync-cursor';
 
 export const DEFAULT_HISTORY_PAGE = 50;
-export const DEFAULT_SYNC_PAGE = 500;
+// Up to 4000 characters a message: a page stays a few megabytes at most.
+export const DEFAULT_SYNC_PAGE = 200;
 
 export interface SendInput {
   to: string;
