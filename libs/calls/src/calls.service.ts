@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { CallEndReason, CallMedia, CallState, DomainError, MAX_PAGE } from '@app/contracts';
+import { DatabaseNotifications } from '@app/database';
 import { FlagsService, VIDEO_CALL_FLAG } from '@app/flags';
 import { MediaService } from '@app/media';
 import { CallEntryWriter, RelationshipService } from '@app/messaging';
@@ -8,7 +9,7 @@ import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
 import { callEntryBody } from './call-entry-body';
 import { CallRecord, isParticipant, toCallDto } from './call-record';
-import { CallRepository } from './call.repository';
+import { CALL_ENDED_CHANNEL, CallRepository } from './call.repository';
 import { CallTimer, CallTimers } from './call-timers';
 
 const DEFAULT_HISTORY_LIMIT = 50;
@@ -36,6 +37,7 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap {
     private readonly media: MediaService,
     private readonly entries: CallEntryWriter,
     private readonly realtime: RealtimeService,
+    private readonly notifications: DatabaseNotifications,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
@@ -45,8 +47,9 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap {
     this.videoCalls = metrics.counter('video_calls_total', 'video calls by outcome', ['outcome']);
   }
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
     this.timers.onDue((timer) => this.onTimerDue(timer));
+    await this.notifications.subscribe(CALL_ENDED_CHANNEL, { message: (callId) => void this.closeRoomHere(callId) });
     this.media.onRoomFailed(async (callId) => {
       await this.endForMediaFailure(callId);
     });
@@ -280,6 +283,9 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap {
     if (stats) {
       await this.calls.storeMediaStats(callId, stats);
       ended.mediaStats = stats;
+    } else if (ended.answeredAt) {
+      // No room here: it may live in the process that accepted the call.
+      await this.calls.announceEnded(callId).catch((err) => this.logger.error({ err, callId }, 'announcing the end failed'));
     }
     if (ended.media === 'video' && ended.answeredAt) this.videoCalls.inc({ outcome: 'completed' });
     await this.timers.disarmAll(ended).catch((err) => this.logTimerError(err, callId));
@@ -295,6 +301,19 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap {
       this.logger.error({ err, callId }, 'writing the call entry failed');
     }
     return ended;
+  }
+
+  /**
+   * Another process ended a call whose media room may be held here: close
+   * it and keep its statistics with the call. A no-op where there is no room.
+   */
+  private async closeRoomHere(callId: string): Promise<void> {
+    try {
+      const stats = await this.media.closeRoom(callId);
+      if (stats) await this.calls.storeMediaStats(callId, stats);
+    } catch (err) {
+      this.logger.error({ err, callId }, 'closing a room for a call ended elsewhere failed');
+    }
   }
 
   // ---- start-up -------------------------------------------------------------
