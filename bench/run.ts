@@ -50,7 +50,7 @@ async function main(): Promise<void> {
       runMessagesBench(
         quick
           ? { clients: 20, window: 8, warmupMs: 1000, durationMs: 3000, dbClients: 8 }
-          : { clients: 40, window: 16, warmupMs: 3000, durationMs: 15_000, dbClients: 8 },
+          : { clients: 40, window: 4, warmupMs: 3000, durationMs: 15_000, dbClients: 8 },
         log,
       ),
     );

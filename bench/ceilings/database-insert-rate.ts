@@ -38,27 +38,21 @@ export async function measureInsertRate(databaseUrl: string, clients: number, se
       `FROM bench_lanes l JOIN conversations c ON c.id = l.conversation_id WHERE l.n = :client_id;`,
     'COMMIT;',
   ].join('\n');
-  if (await hasPgbench()) {
-    return {
-      tool: 'pgbench',
-      clients,
-      seconds,
-      insertsPerSec: await pgbench(databaseUrl, insertSql, clients, seconds),
-      seqTransactionsPerSec: await pgbench(databaseUrl, seqSql, clients, seconds),
-    };
-  }
   const toNode = (sql: string) => sql.replace(/:client_id/g, '$1');
-  return {
-    tool: 'node-pg',
-    clients,
-    seconds,
-    insertsPerSec: await nodeLoop(databaseUrl, [toNode(insertSql)], clients, seconds),
-    seqTransactionsPerSec: await nodeLoop(databaseUrl, toNode(seqSql).split('\n'), clients, seconds),
-  };
+  const usePgbench = await hasPgbench();
+  const measure = (sql: string) =>
+    usePgbench ? pgbench(databaseUrl, sql, clients, seconds) : nodeLoop(databaseUrl, toNode(sql).split('\n'), clients, seconds);
+  const insertsPerSec = await measure(insertSql);
+  // Fresh conversations: their seq starts again at 1.
+  await prepareLanes(databaseUrl, clients);
+  const seqTransactionsPerSec = await measure(seqSql);
+  return { tool: usePgbench ? 'pgbench' : 'node-pg', clients, seconds, insertsPerSec, seqTransactionsPerSec };
 }
 
 /** One conversation between two fresh users per client, so clients do not contend on a row. */
+let lanesMade = 0;
 async function prepareLanes(databaseUrl: string, clients: number): Promise<void> {
+  lanesMade++;
   const c = new Client({ connectionString: databaseUrl });
   await c.connect();
   try {
@@ -68,7 +62,7 @@ async function prepareLanes(databaseUrl: string, clients: number): Promise<void>
     for (let n = 0; n < clients; n++) {
       const users = await c.query<{ id: string }>(
         `INSERT INTO users (id, handle, display_name) VALUES (gen_random_uuid(), $1, 'bench'), (gen_random_uuid(), $2, 'bench') RETURNING id`,
-        [`dbbench_${n}_a_${Date.now() % 1e6}`, `dbbench_${n}_b_${Date.now() % 1e6}`],
+        [`dbbench_${n}_a_${lanesMade}`, `dbbench_${n}_b_${lanesMade}`],
       );
       const [a, b] = users.rows.map((r) => r.id).sort();
       const conv = await c.query<{ id: string }>(

@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
 import { io, Socket } from 'socket.io-client';
 import { inBatches, loginUsers } from '../support/bench-users';
 import { startBenchGateway } from '../support/gateway-process';
@@ -6,6 +9,8 @@ import { mib, rssBytes } from '../support/process-usage';
 
 export interface IdleSocketsResult {
   sockets: number;
+  /** The same number of sockets on a bare socket.io server (no Nest, no auth): the floor. */
+  bareSocketIoRssPerSocketKiB: number;
   connectSeconds: number;
   gatewayRssBeforeMiB: number;
   gatewayRssAfterMiB: number;
@@ -20,8 +25,45 @@ async function heapUsed(url: string): Promise<number> {
   return m ? Number(m[1]) : NaN;
 }
 
+function openSocket(url: string, auth: Record<string, string>): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const s = io(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
+    s.once('connect', () => resolve(s));
+    s.once('connect_error', reject);
+  });
+}
+
+/** RSS per idle socket on the bare socket.io relay server (bench/ceilings). */
+async function bareSocketIoPerSocket(n: number): Promise<number> {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'bench/ceilings/socketio-relay-server.ts'], {
+    cwd: path.resolve(__dirname, '..', '..'),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const sockets: Socket[] = [];
+  try {
+    const port = await new Promise<number>((resolve) =>
+      readline.createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l).port)),
+    );
+    await sleep(2000);
+    const before = rssBytes(child.pid!);
+    await inBatches(
+      Array.from({ length: n }, (_, i) => i),
+      64,
+      async (i) => sockets.push(await openSocket(`http://127.0.0.1:${port}`, { userId: `idle-${i}` })),
+    );
+    await sleep(5000);
+    return Math.round(((rssBytes(child.pid!) - before) / n / 1024) * 10) / 10;
+  } finally {
+    for (const s of sockets) s.disconnect();
+    child.kill('SIGTERM');
+  }
+}
+
 /** Memory the gateway spends per connected, idle, authenticated socket. */
 export async function runIdleSocketsBench(n: number, log: (s: string) => void): Promise<IdleSocketsResult> {
+  log(`idle sockets: ${n} on a bare socket.io server`);
+  const bareSocketIoRssPerSocketKiB = await bareSocketIoPerSocket(n);
+  log(`  ${bareSocketIoRssPerSocketKiB} KiB per socket`);
   const gw = await startBenchGateway();
   const sockets: Socket[] = [];
   try {
@@ -31,14 +73,7 @@ export async function runIdleSocketsBench(n: number, log: (s: string) => void): 
     const rssBefore = rssBytes(gw.pid);
     const heapBefore = await heapUsed(gw.url);
     const t0 = performance.now();
-    await inBatches(users, 64, async (u) => {
-      const s = await new Promise<Socket>((resolve, reject) => {
-        const s = io(gw.url, { auth: { token: u.token }, transports: ['websocket'], reconnection: false, forceNew: true });
-        s.once('connect', () => resolve(s));
-        s.once('connect_error', reject);
-      });
-      sockets.push(s);
-    });
+    await inBatches(users, 64, async (u) => sockets.push(await openSocket(gw.url, { token: u.token })));
     const connectSeconds = (performance.now() - t0) / 1000;
     log(`  ${n} sockets connected in ${connectSeconds.toFixed(1)} s`);
     await sleep(5000);
@@ -47,6 +82,7 @@ export async function runIdleSocketsBench(n: number, log: (s: string) => void): 
     const health = (await fetch(`${gw.url}/health`)).status;
     return {
       sockets: n,
+      bareSocketIoRssPerSocketKiB,
       connectSeconds: Math.round(connectSeconds * 10) / 10,
       gatewayRssBeforeMiB: mib(rssBefore),
       gatewayRssAfterMiB: mib(rssAfter),

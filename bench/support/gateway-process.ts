@@ -27,7 +27,15 @@ export async function startBenchGateway(env: Record<string, string> = {}): Promi
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/gateway/src/main.ts'],
+    [
+      // e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" to profile the gateway under load.
+      ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      'apps/gateway/src/main.ts',
+    ],
     {
       cwd: ROOT,
       env: {

@@ -101,7 +101,8 @@ export function renderMarkdown(r: SuiteResults): string {
     out.push(`## Idle connections`, '');
     out.push(
       `${idle.sockets} authenticated idle sockets: gateway RSS ${idle.gatewayRssBeforeMiB} → ${idle.gatewayRssAfterMiB} MiB, ` +
-        `**${idle.rssPerSocketKiB} KiB RSS per socket** (${idle.heapUsedPerSocketKiB} KiB of JS heap); connected in ${idle.connectSeconds} s; /health ${idle.healthAfter}.`,
+        `**${idle.rssPerSocketKiB} KiB RSS per socket** (${idle.heapUsedPerSocketKiB} KiB of JS heap); connected in ${idle.connectSeconds} s; /health ${idle.healthAfter}. ` +
+        `A bare socket.io server holds ${idle.bareSocketIoRssPerSocketKiB} KiB per socket.`,
       '',
     );
   }
