@@ -1,20 +1,10 @@
-import { AdminClient, ClientError, SocialClient, befriend } from '@app/client';
+import { AdminClient, SocialClient, befriend } from '@app/client';
 import type { CallDto, ConversationDto } from '@app/contracts';
 import { WorkerPool } from '@app/media';
-import { startTestGateway, TEST_ADMIN_TOKEN, TestGateway, uniqueHandle } from '@app/testing';
+import { refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway, uniqueHandle } from '@app/testing';
 
 const RING_MS = 2500;
 const GRACE_MS = 1500;
-
-/** The error code a refused request came back with. */
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => undefined,
-    (e) => e,
-  );
-  if (!(err instanceof ClientError)) throw new Error(`expected a ClientError, got ${err}`);
-  return err.code;
-}
 
 async function metricValue(url: string, line: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -129,7 +119,7 @@ describe('calls: signalling state machine', () => {
     expect(ended.endReason).toBe('missed');
     expect(waited).toBeGreaterThanOrEqual(RING_MS - 50);
     expect(waited).toBeLessThan(RING_MS + 2000);
-    expect(await codeOf(b.calls.accept(call.id))).toBe('INVALID_STATE');
+    expect(await refusalCode(b.calls.accept(call.id))).toBe('INVALID_STATE');
   });
 
   it('refuses a third party with BUSY, and of two simultaneous callers lets exactly one ring', async () => {
@@ -138,10 +128,10 @@ describe('calls: signalling state machine', () => {
     await Promise.all([befriend(c, a), befriend(c, b), befriend(d, b)]);
 
     const call = await a.calls.invite(b.id);
-    expect(await codeOf(c.calls.invite(b.id))).toBe('BUSY');
-    expect(await codeOf(c.calls.invite(a.id))).toBe('BUSY');
+    expect(await refusalCode(c.calls.invite(b.id))).toBe('BUSY');
+    expect(await refusalCode(c.calls.invite(a.id))).toBe('BUSY');
     await b.calls.accept(call.id);
-    expect(await codeOf(c.calls.invite(b.id))).toBe('BUSY');
+    expect(await refusalCode(c.calls.invite(b.id))).toBe('BUSY');
     await a.calls.hangup(call.id);
 
     const results = await Promise.allSettled([c.calls.invite(b.id), d.calls.invite(b.id)]);
@@ -181,41 +171,41 @@ describe('calls: signalling state machine', () => {
     const call = await a.calls.invite(b.id);
 
     for (const op of ['accept', 'decline', 'cancel', 'hangup'] as const) {
-      expect(await codeOf(outsider.calls[op](call.id))).toBe('FORBIDDEN');
-      expect(await codeOf(a.calls[op]('00000000-0000-4000-8000-000000000000'))).toBe('NOT_FOUND');
+      expect(await refusalCode(outsider.calls[op](call.id))).toBe('FORBIDDEN');
+      expect(await refusalCode(a.calls[op]('00000000-0000-4000-8000-000000000000'))).toBe('NOT_FOUND');
     }
-    expect(await codeOf(a.calls.accept(call.id))).toBe('FORBIDDEN'); // caller cannot accept
-    expect(await codeOf(a.calls.decline(call.id))).toBe('FORBIDDEN');
-    expect(await codeOf(b.calls.cancel(call.id))).toBe('FORBIDDEN'); // callee cannot cancel
-    expect(await codeOf(a.calls.hangup(call.id))).toBe('INVALID_STATE'); // not active yet
-    expect(await codeOf(b.calls.hangup(call.id))).toBe('INVALID_STATE');
+    expect(await refusalCode(a.calls.accept(call.id))).toBe('FORBIDDEN'); // caller cannot accept
+    expect(await refusalCode(a.calls.decline(call.id))).toBe('FORBIDDEN');
+    expect(await refusalCode(b.calls.cancel(call.id))).toBe('FORBIDDEN'); // callee cannot cancel
+    expect(await refusalCode(a.calls.hangup(call.id))).toBe('INVALID_STATE'); // not active yet
+    expect(await refusalCode(b.calls.hangup(call.id))).toBe('INVALID_STATE');
 
     await b.calls.accept(call.id);
-    expect(await codeOf(b.calls.accept(call.id))).toBe('INVALID_STATE');
-    expect(await codeOf(b.calls.decline(call.id))).toBe('INVALID_STATE');
-    expect(await codeOf(a.calls.cancel(call.id))).toBe('INVALID_STATE');
-    expect(await codeOf(outsider.calls.hangup(call.id))).toBe('FORBIDDEN');
+    expect(await refusalCode(b.calls.accept(call.id))).toBe('INVALID_STATE');
+    expect(await refusalCode(b.calls.decline(call.id))).toBe('INVALID_STATE');
+    expect(await refusalCode(a.calls.cancel(call.id))).toBe('INVALID_STATE');
+    expect(await refusalCode(outsider.calls.hangup(call.id))).toBe('FORBIDDEN');
 
     await b.calls.hangup(call.id);
-    expect(await codeOf(a.calls.hangup(call.id))).toBe('INVALID_STATE');
-    expect(await codeOf(b.calls.accept(call.id))).toBe('INVALID_STATE');
+    expect(await refusalCode(a.calls.hangup(call.id))).toBe('INVALID_STATE');
+    expect(await refusalCode(b.calls.accept(call.id))).toBe('INVALID_STATE');
     // the outsider's history does not show it
     expect(await outsider.calls.history()).toEqual([]);
   });
 
   it('checks who may call: contacts both ways, no block, a real other user, a valid payload', async () => {
     const [a, b] = await Promise.all([user('a'), user('b')]);
-    expect(await codeOf(a.calls.invite(b.id))).toBe('NOT_FRIENDS');
+    expect(await refusalCode(a.calls.invite(b.id))).toBe('NOT_FRIENDS');
     await a.contacts.add(b.id);
-    expect(await codeOf(a.calls.invite(b.id))).toBe('NOT_FRIENDS'); // one-way is not enough
+    expect(await refusalCode(a.calls.invite(b.id))).toBe('NOT_FRIENDS'); // one-way is not enough
     await b.contacts.add(a.id);
     await b.contacts.block(a.id);
-    expect(await codeOf(a.calls.invite(b.id))).toBe('BLOCKED');
-    expect(await codeOf(b.calls.invite(a.id))).toBe('BLOCKED');
+    expect(await refusalCode(a.calls.invite(b.id))).toBe('BLOCKED');
+    expect(await refusalCode(b.calls.invite(a.id))).toBe('BLOCKED');
     await b.contacts.unblock(a.id);
 
-    expect(await codeOf(a.calls.invite(a.id))).toBe('VALIDATION_FAILED');
-    expect(await codeOf(a.calls.invite('00000000-0000-4000-8000-000000000000'))).toBe('NOT_FOUND');
+    expect(await refusalCode(a.calls.invite(a.id))).toBe('VALIDATION_FAILED');
+    expect(await refusalCode(a.calls.invite('00000000-0000-4000-8000-000000000000'))).toBe('NOT_FOUND');
     for (const payload of [{}, { to: 'nope' }, { to: b.id, media: 'hologram' }, null, 'x']) {
       const ack = await a.rawRequest('call:invite', payload);
       expect(ack).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
@@ -242,12 +232,12 @@ describe('calls: signalling state machine', () => {
       refused: await metricValue(gw.url, refused),
       completed: await metricValue(gw.url, completed),
     };
-    expect(await codeOf(a.calls.invite(b.id, 'video'))).toBe('VIDEO_CALL_DISABLED');
+    expect(await refusalCode(a.calls.invite(b.id, 'video'))).toBe('VIDEO_CALL_DISABLED');
 
     const admin = new AdminClient(gw.url, TEST_ADMIN_TOKEN);
     await admin.setFlag('video_call', { enabled: true, allowUserIds: [a.id] });
     await waitForValue(async () => ((await a.flags.get()).video_call ? true : undefined));
-    expect(await codeOf(a.calls.invite(b.id, 'video'))).toBe('VIDEO_CALL_DISABLED'); // only one of the two
+    expect(await refusalCode(a.calls.invite(b.id, 'video'))).toBe('VIDEO_CALL_DISABLED'); // only one of the two
 
     await admin.setFlag('video_call', { enabled: true, allowUserIds: [a.id, b.id] });
     await waitForValue(async () => ((await b.flags.get()).video_call ? true : undefined));

@@ -1,25 +1,12 @@
-import { befriend, ClientError, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
+import { befriend, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
 import type { CallDto } from '@app/contracts';
 import { MediaService, WorkerPool } from '@app/media';
-import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { connectedUser, refusalCode, startTestGateway, TestGateway } from '@app/testing';
 
 /*
  * Media through the whole protocol: contacts, call:invite, call:accept,
  * media:*, call:hangup, as any client would do it; real Opus over plain RTP.
  */
-
-async function user(gw: TestGateway, prefix: string): Promise<SocialClient> {
-  return (await SocialClient.login(gw.url, uniqueHandle(prefix))).connect();
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => new Error('expected a refusal'),
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ClientError)) throw err;
-  return err.code;
-}
 
 async function activeCall(caller: SocialClient, callee: SocialClient): Promise<CallDto> {
   const ringing = await caller.request('call:invite', { to: callee.id, media: 'audio' });
@@ -41,19 +28,19 @@ describe('media in a call placed through the protocol', () => {
   });
 
   it('two callers exchange 2-second Opus tones and each finds the other’s frequency; stats are kept', async () => {
-    const alice = await user(gw, 'alice');
-    const bob = await user(gw, 'bob');
-    const eve = await user(gw, 'eve');
+    const alice = await connectedUser(gw, 'alice');
+    const bob = await connectedUser(gw, 'bob');
+    const eve = await connectedUser(gw, 'eve');
     await befriend(alice, bob);
 
     const ringing = await alice.request('call:invite', { to: bob.id, media: 'audio' });
     // No room before the call is answered.
-    expect(await codeOf(alice.request('media:capabilities', { callId: ringing.call.id }))).toBe('NOT_FOUND');
+    expect(await refusalCode(alice.request('media:capabilities', { callId: ringing.call.id }))).toBe('NOT_FOUND');
     const { call } = await bob.request('call:accept', { callId: ringing.call.id });
     const callId = call.id;
 
-    expect(await codeOf(eve.request('media:capabilities', { callId }))).toBe('FORBIDDEN');
-    expect(await codeOf(eve.request('media:create-transport', { callId, direction: 'recv', type: 'plain' }))).toBe(
+    expect(await refusalCode(eve.request('media:capabilities', { callId }))).toBe('FORBIDDEN');
+    expect(await refusalCode(eve.request('media:create-transport', { callId, direction: 'recv', type: 'plain' }))).toBe(
       'FORBIDDEN',
     );
 
@@ -75,7 +62,7 @@ describe('media in a call placed through the protocol', () => {
     expect(aliceHears.frameFrequencies().filter(near(660)).length).toBeGreaterThanOrEqual(0.9 * sentByBob);
 
     await alice.request('call:hangup', { callId });
-    expect(await codeOf(bob.request('media:capabilities', { callId }))).toBe('NOT_FOUND');
+    expect(await refusalCode(bob.request('media:capabilities', { callId }))).toBe('NOT_FOUND');
     expect(await media.census()).toMatchObject({ rooms: 0, routers: 0, transports: 0, producers: 0, consumers: 0 });
 
     // The figures mediasoup counted are kept with the call.
@@ -90,8 +77,8 @@ describe('media in a call placed through the protocol', () => {
   });
 
   it('leaves nothing open in mediasoup after 20 calls with media', async () => {
-    const alice = await user(gw, 'alice');
-    const bob = await user(gw, 'bob');
+    const alice = await connectedUser(gw, 'alice');
+    const bob = await connectedUser(gw, 'bob');
     await befriend(alice, bob);
     for (let i = 0; i < 20; i++) {
       const call = await activeCall(alice, bob);
@@ -108,8 +95,8 @@ describe('media in a call placed through the protocol', () => {
   });
 
   it('ends the call with media_failure when its worker is killed, and the next call has media', async () => {
-    const alice = await user(gw, 'alice');
-    const bob = await user(gw, 'bob');
+    const alice = await connectedUser(gw, 'alice');
+    const bob = await connectedUser(gw, 'bob');
     await befriend(alice, bob);
     const call = await activeCall(alice, bob);
     const ended = alice.waitFor('call:state', (e) => e.call.id === call.id && e.call.state === 'ended', 15_000);

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
-import { ClientError, SocialClient } from '@app/client';
+import { SocialClient } from '@app/client';
 import { MediaService, WorkerPool } from '@app/media';
-import { startTestGateway, TEST_ADMIN_TOKEN, TestGateway, uniqueHandle } from '@app/testing';
+import { connectedUser, refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway } from '@app/testing';
 import {
   PlainReceiveStream,
   PlainSendStream,
@@ -16,19 +16,6 @@ import {
  * with rooms opened directly on MediaService (as the calls service does on
  * call:accept), so these tests do not depend on call signalling.
  */
-
-async function user(gw: TestGateway, prefix: string): Promise<SocialClient> {
-  return (await SocialClient.login(gw.url, uniqueHandle(prefix))).connect();
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => new Error('expected a refusal'),
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ClientError)) throw err;
-  return err.code;
-}
 
 async function setVideoFlag(gw: TestGateway, body: Record<string, unknown>, users: SocialClient[], on: boolean) {
   const res = await fetch(`${gw.url}/admin/flags/video_call`, {
@@ -61,8 +48,8 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
   });
 
   it('carries a 440 Hz and a 660 Hz Opus tone both ways and returns per-stream stats at close', async () => {
-    const alice = await user(gw, 'alice');
-    const bob = await user(gw, 'bob');
+    const alice = await connectedUser(gw, 'alice');
+    const bob = await connectedUser(gw, 'bob');
     const callId = crypto.randomUUID();
     await media.openRoom(callId, 'audio', [alice.id, bob.id]);
 
@@ -109,8 +96,8 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
     expect(stats![bob.id].consumers[0].bytes).toBeGreaterThan(0);
 
     // The room is gone: its ids are unknown now, and closing again has nothing to report.
-    expect(await codeOf(alice.request('media:capabilities', { callId }))).toBe('NOT_FOUND');
-    expect(await codeOf(bob.request('media:resume', { consumerId: bobHears.consumerId }))).toBe('NOT_FOUND');
+    expect(await refusalCode(alice.request('media:capabilities', { callId }))).toBe('NOT_FOUND');
+    expect(await refusalCode(bob.request('media:resume', { consumerId: bobHears.consumerId }))).toBe('NOT_FOUND');
     expect(await media.closeRoom(callId)).toBeNull();
     for (const s of [aliceSends, bobSends, aliceHears, bobHears]) s.close();
     alice.disconnect();
@@ -118,9 +105,9 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
   });
 
   it('lets only the participants touch the room, and each only their own objects', async () => {
-    const alice = await user(gw, 'alice');
-    const bob = await user(gw, 'bob');
-    const eve = await user(gw, 'eve');
+    const alice = await connectedUser(gw, 'alice');
+    const bob = await connectedUser(gw, 'bob');
+    const eve = await connectedUser(gw, 'eve');
     const callId = crypto.randomUUID();
     await media.openRoom(callId, 'audio', [alice.id, bob.id]);
     const aliceSends = await PlainSendStream.open(alice, callId, 'audio');
@@ -128,15 +115,15 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
     const bobHears = await PlainReceiveStream.open(bob, callId, aliceSends.producerId);
 
     // An outsider: refused on the call, and the participants' ids mean nothing to them.
-    expect(await codeOf(eve.request('media:capabilities', { callId }))).toBe('FORBIDDEN');
-    expect(await codeOf(eve.request('media:create-transport', { callId, direction: 'send', type: 'plain' }))).toBe(
+    expect(await refusalCode(eve.request('media:capabilities', { callId }))).toBe('FORBIDDEN');
+    expect(await refusalCode(eve.request('media:create-transport', { callId, direction: 'send', type: 'plain' }))).toBe(
       'FORBIDDEN',
     );
     expect(
-      await codeOf(eve.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 })),
+      await refusalCode(eve.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 })),
     ).toBe('NOT_FOUND');
     expect(
-      await codeOf(
+      await refusalCode(
         eve.request('media:produce', {
           transportId: aliceSends.transportId,
           kind: 'audio',
@@ -144,17 +131,17 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
         }),
       ),
     ).toBe('NOT_FOUND');
-    expect(await codeOf(eve.request('media:resume', { consumerId: bobHears.consumerId }))).toBe('NOT_FOUND');
+    expect(await refusalCode(eve.request('media:resume', { consumerId: bobHears.consumerId }))).toBe('NOT_FOUND');
 
     // A participant cannot use the other participant's transport or consumer.
     expect(
-      await codeOf(alice.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 })),
+      await refusalCode(alice.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 })),
     ).toBe('NOT_FOUND');
-    expect(await codeOf(alice.request('media:resume', { consumerId: bobHears.consumerId }))).toBe('NOT_FOUND');
+    expect(await refusalCode(alice.request('media:resume', { consumerId: bobHears.consumerId }))).toBe('NOT_FOUND');
     // Nor consume their own producer, nor produce on a receiving transport.
     const aliceRecv = await alice.request('media:create-transport', { callId, direction: 'recv', type: 'plain' });
     expect(
-      await codeOf(
+      await refusalCode(
         alice.request('media:consume', {
           transportId: aliceRecv.transportId,
           producerId: aliceSends.producerId,
@@ -163,7 +150,7 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
       ),
     ).toBe('NOT_FOUND');
     expect(
-      await codeOf(
+      await refusalCode(
         bob.request('media:produce', {
           transportId: bobRecv.transportId,
           kind: 'audio',
@@ -173,17 +160,17 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
     ).toBe('INVALID_STATE');
 
     // Unknown call, bad payloads, incomplete connect, bad RTP parameters, second connect.
-    expect(await codeOf(alice.request('media:capabilities', { callId: crypto.randomUUID() }))).toBe('NOT_FOUND');
+    expect(await refusalCode(alice.request('media:capabilities', { callId: crypto.randomUUID() }))).toBe('NOT_FOUND');
     const bad = await alice.rawRequest('media:create-transport', { callId: 'nope', direction: 'sideways' });
     expect(bad).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
     const incomplete = await alice.rawRequest('media:connect-transport', { transportId: aliceRecv.transportId });
     expect(incomplete).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED', details: { fields: [{ field: 'ip' }, { field: 'port' }] } } });
     const bobSend = await bob.request('media:create-transport', { callId, direction: 'send', type: 'plain' });
     expect(
-      await codeOf(bob.request('media:produce', { transportId: bobSend.transportId, kind: 'audio', rtpParameters: { codecs: 'x' } })),
+      await refusalCode(bob.request('media:produce', { transportId: bobSend.transportId, kind: 'audio', rtpParameters: { codecs: 'x' } })),
     ).toBe('VALIDATION_FAILED');
     expect(
-      await codeOf(
+      await refusalCode(
         bob.request('media:consume', {
           transportId: bobRecv.transportId,
           producerId: aliceSends.producerId,
@@ -193,11 +180,11 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
     ).toBe('VALIDATION_FAILED');
     await bob.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 });
     expect(
-      await codeOf(bob.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 })),
+      await refusalCode(bob.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 })),
     ).toBe('INVALID_STATE');
     // A second audio producer for the same participant is refused.
     expect(
-      await codeOf(
+      await refusalCode(
         alice.request('media:produce', {
           transportId: aliceSends.transportId,
           kind: 'audio',
@@ -208,7 +195,7 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
 
     // An audio call takes no video.
     expect(
-      await codeOf(
+      await refusalCode(
         bob.request('media:produce', {
           transportId: bobSend.transportId,
           kind: 'video',
@@ -224,8 +211,8 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
   });
 
   it('leaves no router, transport, producer or consumer behind after 20 calls', async () => {
-    const alice = await user(gw, 'alice');
-    const bob = await user(gw, 'bob');
+    const alice = await connectedUser(gw, 'alice');
+    const bob = await connectedUser(gw, 'bob');
     const before = await media.census();
     for (let i = 0; i < 20; i++) {
       const callId = crypto.randomUUID();
@@ -253,8 +240,8 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
   });
 
   it('exchanges video in a video call while the flag is on for both, and closes it when the flag goes off', async () => {
-    const alice = await user(gw, 'alice');
-    const bob = await user(gw, 'bob');
+    const alice = await connectedUser(gw, 'alice');
+    const bob = await connectedUser(gw, 'bob');
     const callId = crypto.randomUUID();
     await media.openRoom(callId, 'video', [alice.id, bob.id]);
     const caps = await alice.request('media:capabilities', { callId });
@@ -264,7 +251,7 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
     // Flag off (its first-start default): video is refused even in a video call.
     const refused = await alice.request('media:create-transport', { callId, direction: 'send', type: 'plain' });
     expect(
-      await codeOf(
+      await refusalCode(
         alice.request('media:produce', {
           transportId: refused.transportId,
           kind: 'video',
@@ -276,7 +263,7 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
     // On for Alice only: still refused, both must have it.
     await setVideoFlag(gw, { enabled: true, rolloutPercent: 0, allowUserIds: [alice.id] }, [alice], true);
     expect(
-      await codeOf(
+      await refusalCode(
         alice.request('media:produce', {
           transportId: refused.transportId,
           kind: 'video',
@@ -333,8 +320,8 @@ describe('media worker failure', () => {
   it('fails the rooms of a killed worker, replaces the worker, and opens new rooms', async () => {
     const media = gw.get(MediaService);
     const pool = gw.get(WorkerPool);
-    const alice = await user(gw, 'alice');
-    const bob = await user(gw, 'bob');
+    const alice = await connectedUser(gw, 'alice');
+    const bob = await connectedUser(gw, 'bob');
     const failed: string[] = [];
     const failure = new Promise<void>((resolve) =>
       media.onRoomFailed((callId) => {
@@ -350,7 +337,7 @@ describe('media worker failure', () => {
     await failure;
     expect(failed).toEqual([callId]);
     expect(media.hasRoom(callId)).toBe(false);
-    expect(await codeOf(alice.request('media:capabilities', { callId }))).toBe('NOT_FOUND');
+    expect(await refusalCode(alice.request('media:capabilities', { callId }))).toBe('NOT_FOUND');
     expect(await media.closeRoom(callId)).toBeNull();
 
     for (let i = 0; pool.aliveCount() < 1; i++) {

@@ -1,3 +1,4 @@
 export * from './test-database';
 export * from './test-gateway';
 export * from './spawn-gateway';
+export * from './test-clients';
