@@ -1,8 +1,10 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import type { MessageMappingProperties } from '@nestjs/websockets';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
-import type { Server, ServerOptions } from 'socket.io';
+import { lastValueFrom, Observable } from 'rxjs';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 import type { Logger } from '@app/observability';
 
 /** Largest socket.io frame accepted; a bigger one closes that socket. */
@@ -43,6 +45,32 @@ export class GatewayIoAdapter extends IoAdapter {
     } as ServerOptions);
     if (this.redisAdapter) server.adapter(this.redisAdapter);
     return server;
+  }
+
+  /**
+   * One plain listener per event and socket. Nest's own version builds an
+   * rxjs pipeline per handler and socket, which held most of an idle
+   * socket's memory; handlers and acks behave the same.
+   */
+  override bindMessageHandlers(
+    socket: Socket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    for (const { message, callback, isAckHandledManually } of handlers) {
+      socket.on(message as string, (...args: unknown[]) => {
+        const { data, ack } = this.mapPayload(args.length === 1 ? args[0] : args);
+        lastValueFrom(transform(callback(data, ack)), { defaultValue: undefined }).then(
+          (response) => {
+            if (response === undefined || response === null) return;
+            const { event, data: eventData } = response as { event?: string; data?: unknown };
+            if (event) socket.emit(event, eventData);
+            else if (!isAckHandledManually && typeof ack === 'function') ack(response);
+          },
+          (err: unknown) => this.logger.error({ err, event: message }, 'socket handler pipeline failed'),
+        );
+      });
+    }
   }
 
   override async close(server: Server): Promise<void> {
