@@ -1,4 +1,4 @@
-import { Inject } from '@nestjs/common';
+import { Inject, OnModuleDestroy } from '@nestjs/common';
 import { OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { AuthService, AuthUser, bearerToken } from '@app/auth';
@@ -13,8 +13,9 @@ import { SocketGateway } from '../common/socket-gateway.decorator';
  * answered instead of left silent.
  */
 @SocketGateway()
-export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy {
   private readonly localSockets = new Map<string, number>();
+  private closing = false;
   private readonly logger: Logger;
   private readonly connected;
 
@@ -75,7 +76,17 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
     await this.presence(user.id, false);
   }
 
+  /**
+   * The server is stopping: its sockets close next, but their users did not
+   * leave (a restart re-arms every live call's grace), and the database is
+   * going away, so presence changes are no longer acted on.
+   */
+  onModuleDestroy(): void {
+    this.closing = true;
+  }
+
   private async presence(userId: string, online: boolean): Promise<void> {
+    if (this.closing) return;
     try {
       await this.realtime.notifyPresence(userId, online);
     } catch (err) {
