@@ -63,7 +63,7 @@ async function main(): Promise<void> {
       runConcurrentCallsBench(
         quick
           ? { steps: [50, 100], measureMs: 3000, bareSteps: [100, 200] }
-          : { steps: [100, 200, 300, 400, 500, 600], measureMs: 10_000, bareSteps: [200, 400, 600, 800] },
+          : { steps: [100, 200, 300, 400, 500, 600], measureMs: 10_000, bareSteps: [100, 200, 300, 400, 500, 600, 700, 800] },
         log,
       ),
     );
