@@ -22,26 +22,63 @@ export function orderedPair(a: string, b: string): { userLowId: string; userHigh
   return a < b ? { userLowId: a, userHighId: b } : { userLowId: b, userHighId: a };
 }
 
+/** A conversation's identity: what never changes after it is created. */
+export interface ConversationRef {
+  id: string;
+  userLowId: string;
+  userHighId: string;
+}
+
+// Remembered pairs per process: about 200 bytes each, oldest forgotten first.
+const KNOWN_PAIRS_MAX = 100_000;
+
 /** Conversations and their members' read marks. */
 @Injectable()
 export class ConversationRepository {
+  private readonly knownPairs = new Map<string, ConversationRef>();
+
   constructor(private readonly prisma: PrismaService) {}
 
-  /** The pair's conversation, created with both members on first use (safe under races). */
-  async ensureBetween(a: string, b: string): Promise<ConversationRow> {
+  /**
+   * The pair's conversation, created with both members on first use (safe
+   * under races). A pair's conversation id never changes and conversations
+   * are never deleted (nothing cascades into them), so it is remembered per
+   * process. On a miss the lookup is a plain read, which never waits on the
+   * row lock a concurrent append holds; only a missing conversation or
+   * member is written.
+   */
+  async ensureBetween(a: string, b: string): Promise<ConversationRef> {
     const { userLowId, userHighId } = orderedPair(a, b);
-    await this.prisma.$executeRaw`
-      INSERT INTO conversations (id, user_low_id, user_high_id)
-      VALUES (gen_random_uuid(), ${userLowId}::uuid, ${userHighId}::uuid)
-      ON CONFLICT (user_low_id, user_high_id) DO NOTHING`;
-    const conv = await this.prisma.conversation.findUniqueOrThrow({
-      where: { userLowId_userHighId: { userLowId, userHighId } },
-    });
-    await this.prisma.$executeRaw`
-      INSERT INTO conversation_members (conversation_id, user_id)
-      VALUES (${conv.id}::uuid, ${userLowId}::uuid), (${conv.id}::uuid, ${userHighId}::uuid)
-      ON CONFLICT DO NOTHING`;
-    return conv;
+    const key = `${userLowId}:${userHighId}`;
+    const known = this.knownPairs.get(key);
+    if (known) return known;
+    const [found] = await this.prisma.$queryRaw<{ id: string; members: number }[]>`
+      SELECT c.id, (SELECT count(*)::int FROM conversation_members cm WHERE cm.conversation_id = c.id) AS members
+        FROM conversations c
+       WHERE c.user_low_id = ${userLowId}::uuid AND c.user_high_id = ${userHighId}::uuid`;
+    let id = found?.id;
+    if (!id || found.members < 2) {
+      // One statement, so a conversation is never visible without its members.
+      // A concurrent creator makes the insert a no-op (it waits for its commit),
+      // and the members are then added by whoever is missing them.
+      const [created] = await this.prisma.$queryRaw<{ id: string }[]>`
+        WITH c AS (
+          INSERT INTO conversations (id, user_low_id, user_high_id)
+          VALUES (gen_random_uuid(), ${userLowId}::uuid, ${userHighId}::uuid)
+          ON CONFLICT (user_low_id, user_high_id) DO UPDATE SET user_low_id = EXCLUDED.user_low_id
+          RETURNING id
+        ), m AS (
+          INSERT INTO conversation_members (conversation_id, user_id)
+          SELECT c.id, u.user_id FROM c, (VALUES (${userLowId}::uuid), (${userHighId}::uuid)) AS u (user_id)
+          ON CONFLICT DO NOTHING
+        )
+        SELECT id FROM c`;
+      id = created.id;
+    }
+    const ref = { id, userLowId, userHighId };
+    if (this.knownPairs.size >= KNOWN_PAIRS_MAX) this.knownPairs.delete(this.knownPairs.keys().next().value!);
+    this.knownPairs.set(key, ref);
+    return ref;
   }
 
   /** The conversation when the user is one of its two participants, else null. */
