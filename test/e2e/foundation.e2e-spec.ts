@@ -130,3 +130,20 @@ describe('operability metrics', () => {
     expect(text).toMatch(/socket_events_total\{event="dm:send",outcome="VALIDATION_FAILED"\} 1/);
   });
 });
+
+describe('requests refused by the HTTP parser', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('answers an oversized URL with the error envelope', async () => {
+    const res = await fetch(`${gw.url}/users/by-handle/${'a'.repeat(20_000)}`);
+    expect(res.status).toBe(431);
+    expect((await res.json()).error.code).toBe('VALIDATION_FAILED');
+    expect((await fetch(`${gw.url}/health`)).status).toBe(200);
+  });
+});

@@ -36,10 +36,29 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const io = new GatewayIoAdapter(app, config.redisUrl, logger);
   await io.connectRedis();
   app.useWebSocketAdapter(io);
+  answerMalformedRequests(app.getHttpServer());
   await app.listen(config.port, '0.0.0.0');
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://127.0.0.1:${port}`;
   logger.info({ url, database: config.databaseUrl ? 'external' : 'embedded' }, 'gateway listening');
   return { app, url, port, logger, close: () => app.close() };
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any route runs (headers or URL
+ * too large, broken syntax) still get the protocol's error envelope.
+ */
+function answerMalformedRequests(server: import('node:http').Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const body = JSON.stringify({
+      error: { code: 'VALIDATION_FAILED', message: tooLarge ? 'request headers or URL too large' : 'malformed HTTP request' },
+    });
+    socket.end(
+      `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }
