@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '@app/database';
 import type { MessageDto, MessageKind } from '@app/contracts';
+import { MessagingSqlPool } from './messaging-sql-pool';
 
 export interface MessageRow {
   id: string;
@@ -48,59 +49,76 @@ export function toMessageDto(row: MessageRow): MessageDto {
   return dto;
 }
 
-/** Raised inside the append transaction to undo the seq it took. */
-class DuplicateClientMsgId extends Error {}
+const MESSAGE_COLUMNS = `id, conversation_id, seq, sender_id, recipient_id, client_msg_id, kind::text AS kind, body, call_id, created_at`;
 
-// Interactive transactions wait for a pooled connection and for the
-// conversation's row lock; many concurrent senders into one conversation
-// queue on that lock, so the defaults (2 s / 5 s) are too short.
-const APPEND_TX_OPTIONS = { maxWait: 30_000, timeout: 30_000 };
+/**
+ * The whole append as one autocommitted statement: take the next seq (the
+ * UPDATE holds the conversation row's lock until commit, so seqs commit in
+ * order), insert the message at that seq, and move the sender's read mark.
+ * created_at is never earlier than the previous message's (ordering by time
+ * keeps each conversation's seq order; dm:sync relies on it). A duplicate
+ * (sender, clientMsgId) fails the statement with a unique violation, which
+ * undoes the seq update too: no gap.
+ */
+const APPEND_SQL = `
+  WITH c AS (
+    UPDATE conversations
+       SET last_seq = last_seq + 1,
+           last_message_at = GREATEST(last_message_at, $7::timestamptz)
+     WHERE id = $1::uuid
+ RETURNING id, last_seq, last_message_at
+  ), m AS (
+    INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, client_msg_id, kind, body, call_id, created_at)
+    SELECT gen_random_uuid(), c.id, c.last_seq, $2::uuid, $3::uuid, $4::uuid, $5::message_kind, $6, $8::uuid, c.last_message_at
+      FROM c
+ RETURNING ${MESSAGE_COLUMNS}
+  ), r AS (
+    UPDATE conversation_members cm
+       SET last_read_seq = GREATEST(cm.last_read_seq, c.last_seq)
+      FROM c
+     WHERE cm.conversation_id = c.id AND cm.user_id = $2::uuid
+  )
+  SELECT * FROM m`;
+
+const DUPLICATE_CLIENT_MSG_ID = 'messages_sender_id_client_msg_id_key';
 
 /** Messages: the only writer of seq. */
 @Injectable()
 export class MessageRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly sql: MessagingSqlPool,
+  ) {}
 
-  findBySenderAndClientMsgId(senderId: string, clientMsgId: string): Promise<MessageRow | null> {
-    return this.prisma.message.findUnique({ where: { senderId_clientMsgId: { senderId, clientMsgId } } });
+  async findBySenderAndClientMsgId(senderId: string, clientMsgId: string): Promise<MessageRow | null> {
+    const [row] = await this.sql.query<RawMessage>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_id = $1::uuid AND client_msg_id = $2::uuid`,
+      [senderId, clientMsgId],
+    );
+    return row ? fromRaw(row) : null;
   }
 
   /**
    * Stores a message with the conversation's next seq, or returns the stored
-   * one when (sender, clientMsgId) exists already. The UPDATE takes the
-   * conversation row's lock until commit, so seqs are gapless and commit in
-   * order; a duplicate rolls the whole transaction back, so it leaves no gap.
-   * created_at is never earlier than the previous message's, so ordering by
-   * time keeps each conversation's seq order (dm:sync relies on it).
+   * one when (sender, clientMsgId) exists already (then no seq is used).
    */
   async appendWithNextSeq(m: NewMessage): Promise<AppendResult> {
     try {
-      const message = await this.prisma.$transaction(async (tx) => {
-        const [conv] = await tx.$queryRaw<{ last_seq: number; last_message_at: Date }[]>`
-          UPDATE conversations
-             SET last_seq = last_seq + 1,
-                 last_message_at = GREATEST(last_message_at, ${m.at}::timestamptz)
-           WHERE id = ${m.conversationId}::uuid
-       RETURNING last_seq, last_message_at`;
-        if (!conv) throw new Error(`conversation ${m.conversationId} vanished`);
-        const inserted = await tx.$queryRaw<{ id: string }[]>`
-          INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, client_msg_id, kind, body, call_id, created_at)
-          VALUES (gen_random_uuid(), ${m.conversationId}::uuid, ${conv.last_seq}, ${m.senderId}::uuid,
-                  ${m.recipientId}::uuid, ${m.clientMsgId}::uuid, ${m.kind}::message_kind, ${m.body},
-                  ${m.callId ?? null}::uuid, ${conv.last_message_at})
-          ON CONFLICT (sender_id, client_msg_id) DO NOTHING
-          RETURNING id`;
-        if (inserted.length === 0) throw new DuplicateClientMsgId();
-        // The sender has read everything up to their own message.
-        await tx.$executeRaw`
-          UPDATE conversation_members SET last_read_seq = GREATEST(last_read_seq, ${conv.last_seq})
-           WHERE conversation_id = ${m.conversationId}::uuid AND user_id = ${m.senderId}::uuid`;
-        return tx.message.findUniqueOrThrow({ where: { id: inserted[0].id } });
-      }, APPEND_TX_OPTIONS);
-      return { stored: true, message };
+      const [row] = await this.sql.query<RawMessage>(APPEND_SQL, [
+        m.conversationId,
+        m.senderId,
+        m.recipientId,
+        m.clientMsgId,
+        m.kind,
+        m.body,
+        m.at,
+        m.callId ?? null,
+      ]);
+      if (!row) throw new Error(`conversation ${m.conversationId} vanished`);
+      return { stored: true, message: fromRaw(row) };
     } catch (err) {
-      if (!(err instanceof DuplicateClientMsgId)) throw err;
-      // The other insert has committed (ON CONFLICT waited for it), so it is visible now.
+      if (!isUniqueViolationOf(err, DUPLICATE_CLIENT_MSG_ID)) throw err;
+      // The other insert has committed (the unique check waited for it), so it is visible now.
       const existing = await this.findBySenderAndClientMsgId(m.senderId, m.clientMsgId);
       if (!existing) throw new Error('duplicate clientMsgId reported but no stored message found');
       return { stored: false, message: existing };
@@ -166,4 +184,9 @@ export function fromRaw(r: RawMessage): MessageRow {
     callId: r.call_id,
     createdAt: new Date(r.created_at),
   };
+}
+
+function isUniqueViolationOf(err: unknown, constraint: string): boolean {
+  const e = err as { code?: string; constraint?: string };
+  return e?.code === '23505' && e.constraint === constraint;
 }
