@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { UserRepository } from '@app/auth';
 import { Clock } from '@app/config';
 import { ConversationDto, DomainError, MAX_PAGE, MessageDto } from '@app/contracts';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
@@ -56,7 +55,6 @@ export class DirectMessagesService {
     private readonly messages: MessageRepository,
     private readonly conversations: ConversationRepository,
     private readonly relationships: RelationshipService,
-    private readonly users: UserRepository,
     private readonly realtime: RealtimeService,
     private readonly rateLimiter: SendRateLimiter,
     private readonly clock: Clock,
@@ -84,10 +82,10 @@ export class DirectMessagesService {
     }
     const timer = this.sendSeconds.startTimer();
     // A resend (lost ack, reconnect) is answered with what was stored, whatever it carries now.
-    const earlier = await this.messages.findBySenderAndClientMsgId(senderId, input.clientMsgId);
-    if (earlier) return this.duplicate(earlier);
-    if (!(await this.users.findById(input.to))) throw DomainError.notFound('user');
-    if (await this.relationships.isBlockedEitherWay(senderId, input.to)) {
+    const checks = await this.messages.sendChecks(senderId, input.to, input.clientMsgId);
+    if (checks.earlier) return this.duplicate(checks.earlier);
+    if (!checks.recipientExists) throw DomainError.notFound('user');
+    if (checks.blockedEitherWay) {
       throw new DomainError('BLOCKED', 'messages between you and this user are blocked');
     }
     const conversation = await this.conversations.ensureBetween(senderId, input.to);

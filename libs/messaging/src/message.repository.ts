@@ -30,6 +30,13 @@ export interface NewMessage {
 
 export type AppendResult = { stored: true; message: MessageRow } | { stored: false; message: MessageRow };
 
+export interface SendChecks {
+  /** Stored before under this sender's clientMsgId: the send is a resend. */
+  earlier: MessageRow | null;
+  recipientExists: boolean;
+  blockedEitherWay: boolean;
+}
+
 /** Seen map of a sync cursor: conversationId -> highest seq the client has. */
 export type SeenSeqs = Record<string, number>;
 
@@ -96,6 +103,30 @@ export class MessageRepository {
       [senderId, clientMsgId],
     );
     return row ? fromRaw(row) : null;
+  }
+
+  /**
+   * What a send checks before it appends, in one round trip: the message
+   * this sender already stored under clientMsgId, whether the recipient
+   * exists, and whether either blocked the other.
+   */
+  async sendChecks(senderId: string, recipientId: string, clientMsgId: string): Promise<SendChecks> {
+    const [row] = await this.sql.query<Partial<RawMessage> & { recipient_exists: boolean; blocked: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM users WHERE id = $2::uuid) AS recipient_exists,
+              EXISTS (SELECT 1 FROM blocks
+                       WHERE (blocker_id = $1::uuid AND blocked_id = $2::uuid)
+                          OR (blocker_id = $2::uuid AND blocked_id = $1::uuid)) AS blocked,
+              e.id, e.conversation_id, e.seq, e.sender_id, e.recipient_id, e.client_msg_id,
+              e.kind::text AS kind, e.body, e.call_id, e.created_at
+         FROM (VALUES (1)) AS one
+         LEFT JOIN messages e ON e.sender_id = $1::uuid AND e.client_msg_id = $3::uuid`,
+      [senderId, recipientId, clientMsgId],
+    );
+    return {
+      earlier: row.id ? fromRaw(row as RawMessage) : null,
+      recipientExists: row.recipient_exists,
+      blockedEitherWay: row.blocked,
+    };
   }
 
   /**
