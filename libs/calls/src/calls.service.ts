@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { CallEndReason, CallMedia, CallState, DomainError, MAX_PAGE } from '@app/contracts';
 import { DatabaseNotifications } from '@app/database';
@@ -13,8 +13,14 @@ import { CALL_ENDED_CHANNEL, CallRepository } from './call.repository';
 import { CallTimer, CallTimers } from './call-timers';
 
 const DEFAULT_HISTORY_LIMIT = 50;
-// Calls handled at a time by the start-up sweep.
+// Calls handled at a time by the sweeps.
 const SWEEP_PAGE = 100;
+// The safety sweep: a call whose timer was never armed (its process died
+// between storing the transition and arming it) still ends within about
+// OVERDUE_SWEEP_MS + OVERDUE_LATENESS_MS of its deadline. One indexed query
+// per process per interval, not per call; timers normally win long before.
+const OVERDUE_SWEEP_MS = 5_000;
+const OVERDUE_LATENESS_MS = 2_000;
 
 /**
  * The call state machine: ringing → active → ended, or ringing → ended.
@@ -25,7 +31,8 @@ const SWEEP_PAGE = 100;
  * may end any call, exactly once.
  */
 @Injectable()
-export class CallsService implements OnModuleInit, OnApplicationBootstrap {
+export class CallsService implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
+  private overdueSweep?: NodeJS.Timeout;
   private readonly logger: Logger;
   private readonly videoCalls;
 
@@ -59,8 +66,17 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap {
 
   /** After a restart: what fell due while no process ran is ended now; the rest is re-armed. */
   async onApplicationBootstrap(): Promise<void> {
-    await this.endOverdueCalls();
+    await this.endOverdueCalls(this.clock.now());
     await this.rearmLiveCalls();
+    this.overdueSweep = setInterval(() => {
+      const cutoff = new Date(this.clock.now().getTime() - OVERDUE_LATENESS_MS);
+      this.endOverdueCalls(cutoff).catch((err) => this.logger.error({ err }, 'overdue sweep failed'));
+    }, OVERDUE_SWEEP_MS);
+    this.overdueSweep.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.overdueSweep);
   }
 
   // ---- user actions ---------------------------------------------------------
@@ -318,10 +334,11 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap {
 
   // ---- start-up -------------------------------------------------------------
 
-  private async endOverdueCalls(): Promise<void> {
+  /** Ends, at their deadline, live calls whose deadline is at or before `cutoff`. */
+  private async endOverdueCalls(cutoff: Date): Promise<void> {
     let total = 0;
     for (;;) {
-      const overdue = await this.calls.overdue(this.clock.now(), SWEEP_PAGE);
+      const overdue = await this.calls.overdue(cutoff, SWEEP_PAGE);
       if (overdue.length === 0) break;
       await Promise.all(
         overdue.map((call) =>
@@ -332,7 +349,7 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap {
       );
       total += overdue.length;
     }
-    if (total > 0) this.logger.info({ calls: total }, 'ended calls that fell due while stopped');
+    if (total > 0) this.logger.info({ calls: total }, 'ended overdue calls whose timers had not run');
   }
 
   /**
