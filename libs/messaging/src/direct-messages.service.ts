@@ -5,6 +5,7 @@ import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
 import { ConversationRepository } from './conversation.repository';
 import { MessageRepository, MessageRow, NewMessage, toMessageDto } from './message.repository';
+import { BatchedMessageStore } from './batched-message-store';
 import { RelationshipService } from './relationship.service';
 import { SendRateLimiter } from './send-rate-limiter';
 import { advanceSyncCursor, decodeSyncCursor, encodeSyncCursor } from './sync-cursor';
@@ -53,6 +54,7 @@ export class DirectMessagesService {
 
   constructor(
     private readonly messages: MessageRepository,
+    private readonly batches: BatchedMessageStore,
     private readonly conversations: ConversationRepository,
     private readonly relationships: RelationshipService,
     private readonly realtime: RealtimeService,
@@ -82,14 +84,14 @@ export class DirectMessagesService {
     }
     const timer = this.sendSeconds.startTimer();
     // A resend (lost ack, reconnect) is answered with what was stored, whatever it carries now.
-    const checks = await this.messages.sendChecks(senderId, input.to, input.clientMsgId);
+    const checks = await this.batches.check({ senderId, recipientId: input.to, clientMsgId: input.clientMsgId });
     if (checks.earlier) return this.duplicate(checks.earlier);
     if (!checks.recipientExists) throw DomainError.notFound('user');
     if (checks.blockedEitherWay) {
       throw new DomainError('BLOCKED', 'messages between you and this user are blocked');
     }
     const conversation = await this.conversations.ensureBetween(senderId, input.to);
-    const result = await this.messages.appendWithNextSeq({
+    const result = await this.batches.append({
       conversationId: conversation.id,
       senderId,
       recipientId: input.to,

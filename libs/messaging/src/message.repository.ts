@@ -30,6 +30,12 @@ export interface NewMessage {
 
 export type AppendResult = { stored: true; message: MessageRow } | { stored: false; message: MessageRow };
 
+export interface SendCheckRequest {
+  senderId: string;
+  recipientId: string;
+  clientMsgId: string;
+}
+
 export interface SendChecks {
   /** Stored before under this sender's clientMsgId: the send is a resend. */
   earlier: MessageRow | null;
@@ -87,6 +93,49 @@ const APPEND_SQL = `
   )
   SELECT * FROM m`;
 
+/**
+ * Several appends in one transaction, one WAL flush for all of them. The
+ * conversations are locked first, in id order, so two batches (of this or
+ * another process) or a batch and a single append never wait on each other
+ * in a cycle. With the locks held, the statement numbers each conversation's
+ * messages after its last_seq in input order, with created_at never below
+ * the previous message's, and moves each sender's read mark. A message
+ * whose (sender, clientMsgId) is stored already (a resend that passed its
+ * check while the first was being written) is left out and takes no seq.
+ */
+const APPEND_BATCH_SQL = `
+  WITH input AS (
+    SELECT *
+      FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[], $8::uuid[])
+           WITH ORDINALITY AS t (conversation_id, sender_id, recipient_id, client_msg_id, kind, body, at, call_id, ord)
+     WHERE NOT EXISTS (SELECT 1 FROM messages e WHERE e.sender_id = t.sender_id AND e.client_msg_id = t.client_msg_id)
+  ), numbered AS (
+    SELECT i.*,
+           c.last_seq + row_number() OVER w AS seq,
+           GREATEST(c.last_message_at, max(i.at) OVER w)::timestamptz(3) AS created_at
+      FROM input i
+      JOIN conversations c ON c.id = i.conversation_id
+    WINDOW w AS (PARTITION BY i.conversation_id ORDER BY i.ord)
+  ), m AS (
+    INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, client_msg_id, kind, body, call_id, created_at)
+    SELECT gen_random_uuid(), conversation_id, seq, sender_id, recipient_id, client_msg_id, kind::message_kind, body, call_id, created_at
+      FROM numbered
+ RETURNING ${MESSAGE_COLUMNS}
+  ), c AS (
+    UPDATE conversations c
+       SET last_seq = x.last_seq, last_message_at = x.last_message_at
+      FROM (SELECT conversation_id, max(seq) AS last_seq, max(created_at) AS last_message_at
+              FROM numbered GROUP BY conversation_id) x
+     WHERE c.id = x.conversation_id
+  ), r AS (
+    UPDATE conversation_members cm
+       SET last_read_seq = GREATEST(cm.last_read_seq, x.seq)
+      FROM (SELECT conversation_id, sender_id, max(seq) AS seq FROM numbered GROUP BY conversation_id, sender_id) x
+     WHERE cm.conversation_id = x.conversation_id AND cm.user_id = x.sender_id
+  )
+  SELECT * FROM m`;
+
+
 const DUPLICATE_CLIENT_MSG_ID = 'messages_sender_id_client_msg_id_key';
 
 /** Messages: the only writer of seq. */
@@ -106,27 +155,28 @@ export class MessageRepository {
   }
 
   /**
-   * What a send checks before it appends, in one round trip: the message
-   * this sender already stored under clientMsgId, whether the recipient
-   * exists, and whether either blocked the other.
+   * What each send checks before it appends, in one round trip for all of
+   * them: the message the sender already stored under clientMsgId, whether
+   * the recipient exists, and whether either blocked the other.
    */
-  async sendChecks(senderId: string, recipientId: string, clientMsgId: string): Promise<SendChecks> {
-    const [row] = await this.sql.query<Partial<RawMessage> & { recipient_exists: boolean; blocked: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM users WHERE id = $2::uuid) AS recipient_exists,
-              EXISTS (SELECT 1 FROM blocks
-                       WHERE (blocker_id = $1::uuid AND blocked_id = $2::uuid)
-                          OR (blocker_id = $2::uuid AND blocked_id = $1::uuid)) AS blocked,
+  async sendChecks(requests: SendCheckRequest[]): Promise<SendChecks[]> {
+    const rows = await this.sql.query<Partial<RawMessage> & { recipient_exists: boolean; blocked: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = i.recipient_id) AS recipient_exists,
+              EXISTS (SELECT 1 FROM blocks b
+                       WHERE (b.blocker_id = i.sender_id AND b.blocked_id = i.recipient_id)
+                          OR (b.blocker_id = i.recipient_id AND b.blocked_id = i.sender_id)) AS blocked,
               e.id, e.conversation_id, e.seq, e.sender_id, e.recipient_id, e.client_msg_id,
               e.kind::text AS kind, e.body, e.call_id, e.created_at
-         FROM (VALUES (1)) AS one
-         LEFT JOIN messages e ON e.sender_id = $1::uuid AND e.client_msg_id = $3::uuid`,
-      [senderId, recipientId, clientMsgId],
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS i (sender_id, recipient_id, client_msg_id, ord)
+         LEFT JOIN messages e ON e.sender_id = i.sender_id AND e.client_msg_id = i.client_msg_id
+        ORDER BY i.ord`,
+      [requests.map((r) => r.senderId), requests.map((r) => r.recipientId), requests.map((r) => r.clientMsgId)],
     );
-    return {
+    return rows.map((row) => ({
       earlier: row.id ? fromRaw(row as RawMessage) : null,
       recipientExists: row.recipient_exists,
       blockedEitherWay: row.blocked,
-    };
+    }));
   }
 
   /**
@@ -154,6 +204,51 @@ export class MessageRepository {
       if (!existing) throw new Error('duplicate clientMsgId reported but no stored message found');
       return { stored: false, message: existing };
     }
+  }
+
+  /**
+   * Stores every new message or none (throws): one transaction, gapless
+   * seqs per conversation in input order. A message already stored under its
+   * (sender, clientMsgId) is answered with the stored row. The caller keeps
+   * (sender, clientMsgId) unique within a batch.
+   */
+  async appendBatch(batch: NewMessage[]): Promise<AppendResult[]> {
+    const conversationIds = [...new Set(batch.map((m) => m.conversationId))].sort();
+    const keyOf = (senderId: string, clientMsgId: string) => `${senderId}:${clientMsgId}`.toLowerCase();
+    const { inserted, earlier } = await this.sql.transaction(async (tx) => {
+      const locked = await tx.query(
+        `SELECT id FROM conversations WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
+        [conversationIds],
+      );
+      if (locked.rowCount !== conversationIds.length) throw new Error('a conversation of the batch vanished');
+      const { rows } = await tx.query<RawMessage>(APPEND_BATCH_SQL, [
+        batch.map((m) => m.conversationId),
+        batch.map((m) => m.senderId),
+        batch.map((m) => m.recipientId),
+        batch.map((m) => m.clientMsgId),
+        batch.map((m) => m.kind),
+        batch.map((m) => m.body),
+        batch.map((m) => m.at),
+        batch.map((m) => m.callId ?? null),
+      ]);
+      if (rows.length === batch.length) return { inserted: rows, earlier: [] };
+      const storedKeys = new Set(rows.map((r) => keyOf(r.sender_id, r.client_msg_id)));
+      const left = batch.filter((m) => !storedKeys.has(keyOf(m.senderId, m.clientMsgId)));
+      const found = await tx.query<RawMessage>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages
+          WHERE (sender_id, client_msg_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))`,
+        [left.map((m) => m.senderId), left.map((m) => m.clientMsgId)],
+      );
+      return { inserted: rows, earlier: found.rows };
+    });
+    const results = new Map<string, AppendResult>();
+    for (const r of inserted) results.set(keyOf(r.sender_id, r.client_msg_id), { stored: true, message: fromRaw(r) });
+    for (const r of earlier) results.set(keyOf(r.sender_id, r.client_msg_id), { stored: false, message: fromRaw(r) });
+    return batch.map((m) => {
+      const result = results.get(keyOf(m.senderId, m.clientMsgId));
+      if (!result) throw new Error('a message of the batch was neither stored nor found');
+      return result;
+    });
   }
 
   /** Newest first, seq < beforeSeq. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import { Pool, QueryResultRow } from 'pg';
+import { Pool, PoolClient, QueryResultRow } from 'pg';
 import { DATABASE_CONNECTION, DatabaseConnection } from '@app/database';
 
 // Enough for the conversations that append at once: each append holds its
@@ -27,6 +27,24 @@ export class MessagingSqlPool implements OnModuleDestroy {
   async query<R extends QueryResultRow>(text: string, values: unknown[]): Promise<R[]> {
     const result = await this.pool.query<R>(text, values);
     return result.rows;
+  }
+
+  /** Runs `work` in one transaction on one connection; rolled back when it throws. */
+  async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      // A connection that cannot even roll back is dropped, not reused.
+      await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
+      throw err;
+    } finally {
+      client.release(broken);
+    }
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { BatchedMessageStore } from './batched-message-store';
 import { BlockRepository } from './block.repository';
 import { CallEntryWriter } from './call-entry.writer';
 import { ContactRepository } from './contact.repository';
@@ -18,6 +19,7 @@ import { SendRateLimiter } from './send-rate-limiter';
     ConversationRepository,
     MessagingSqlPool,
     MessageRepository,
+    BatchedMessageStore,
     SendRateLimiter,
     RelationshipService,
     ContactsService,

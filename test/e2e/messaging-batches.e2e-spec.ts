@@ -1,0 +1,173 @@
+import crypto from 'node:crypto';
+import { Pool } from 'pg';
+import { ClientError, SocialClient } from '@app/client';
+import type { MessageDto } from '@app/contracts';
+import { MetricsService } from '@app/observability';
+import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { BatchedMessageStore } from '../../libs/messaging/src/batched-message-store';
+
+const uuid = () => crypto.randomUUID();
+
+type SendAck = { message: MessageDto; duplicate?: boolean };
+
+/** Value of a metric series in the Prometheus text, 0 when absent. */
+async function metric(gw: TestGateway, series: string): Promise<number> {
+  const { body } = await gw.get(MetricsService).render();
+  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+describe('messaging: sends batched into shared transactions', () => {
+  let gw: TestGateway;
+  let db: Pool;
+  const clients: SocialClient[] = [];
+  const online = async (prefix: string) => {
+    const c = await (await SocialClient.login(gw.url, uniqueHandle(prefix))).connect();
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ env: { DM_RATE_PER_SEC: '100000', DM_RATE_BURST: '100000' } });
+    db = new Pool({ connectionString: gw.db.url, max: 2 });
+  });
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await db?.end();
+    await gw?.close();
+  });
+
+  it('keeps every conversation gapless, in time order and free of duplicates when many sends share batches', async () => {
+    const users = await Promise.all(Array.from({ length: 6 }, (_, i) => online(`bat${i}`)));
+    const pairs = [0, 2, 4].map((i) => [users[i], users[i + 1]] as const);
+    const perDirection = 30;
+    const repeatedIds = pairs.map(() => uuid());
+    const batchesBefore = await metric(gw, 'dm_batch_size_count{query="append"}');
+    const sendsBefore = await metric(gw, 'dm_batch_size_sum{query="append"}');
+    const failuresBefore = await metric(gw, 'dm_batch_failures_total{query="append"}');
+
+    const acks: SendAck[] = await Promise.all(
+      pairs.flatMap(([a, b], p) => [
+        ...Array.from({ length: perDirection }, (_, i) =>
+          a.request('dm:send', { to: b.id, clientMsgId: uuid(), body: `a${i}` }),
+        ),
+        ...Array.from({ length: perDirection }, (_, i) =>
+          b.request('dm:send', { to: a.id, clientMsgId: uuid(), body: `b${i}` }),
+        ),
+        // One clientMsgId sent five times at once: stored once.
+        ...Array.from({ length: 5 }, () => a.request('dm:send', { to: b.id, clientMsgId: repeatedIds[p], body: 'once' })),
+      ]),
+    );
+
+    const batches = (await metric(gw, 'dm_batch_size_count{query="append"}')) - batchesBefore;
+    const sends = (await metric(gw, 'dm_batch_size_sum{query="append"}')) - sendsBefore;
+    // Resends are answered by the check, by the copy being written, or left out of the batch's insert.
+    expect(sends).toBeGreaterThanOrEqual(acks.filter((x) => !x.duplicate).length);
+    expect(batches).toBeLessThan(sends); // some transactions carried several messages
+    // The repeated clientMsgId never failed a batch into retrying one by one.
+    expect(await metric(gw, 'dm_batch_failures_total{query="append"}')).toBe(failuresBefore);
+
+    const perConversation = 2 * perDirection + 1;
+    for (const [p, [a]] of pairs.entries()) {
+      const mine = acks.filter((x) => x.message.senderId === a.id || x.message.recipientId === a.id);
+      const repeated = mine.filter((x) => x.message.clientMsgId === repeatedIds[p]);
+      expect(repeated.filter((x) => !x.duplicate)).toHaveLength(1);
+      expect(new Set(repeated.map((x) => x.message.id)).size).toBe(1);
+      const { rows } = await db.query<{ seq: number; created_at: Date }>(
+        `SELECT seq, created_at FROM messages WHERE conversation_id = $1 ORDER BY seq`,
+        [mine[0].message.conversationId],
+      );
+      expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: perConversation }, (_, i) => i + 1));
+      for (let i = 1; i < rows.length; i++) expect(rows[i].created_at.getTime()).toBeGreaterThanOrEqual(rows[i - 1].created_at.getTime());
+      const { rows: conv } = await db.query<{ last_seq: number }>(`SELECT last_seq FROM conversations WHERE id = $1`, [
+        mine[0].message.conversationId,
+      ]);
+      expect(conv[0].last_seq).toBe(perConversation);
+      // Both sent, so both have read everything up to their own last message.
+      const history = await a.request('dm:history', { conversationId: mine[0].message.conversationId, limit: 1 });
+      expect(history.messages[0].seq).toBe(perConversation);
+    }
+  });
+
+  it('answers each send of one batch on its own: stored, unknown recipient, blocked', async () => {
+    const [a, b, c, d] = await Promise.all(['ba', 'bb', 'bc', 'bd'].map(online));
+    await d.http('PUT', `/blocks/${a.id}`);
+    const outcome = (p: Promise<SendAck>) =>
+      p.then(
+        (ack) => `seq ${ack.message.seq}`,
+        (err: ClientError) => err.code,
+      );
+    const results = await Promise.all([
+      outcome(a.request('dm:send', { to: b.id, clientMsgId: uuid(), body: '1' })),
+      outcome(a.request('dm:send', { to: uuid(), clientMsgId: uuid(), body: '2' })),
+      outcome(a.request('dm:send', { to: d.id, clientMsgId: uuid(), body: '3' })),
+      outcome(a.request('dm:send', { to: c.id, clientMsgId: uuid(), body: '4' })),
+    ]);
+    expect(results).toEqual(['seq 1', 'NOT_FOUND', 'BLOCKED', 'seq 1']);
+
+    // The same checks made in one turn go in one query and still come back apart.
+    const store = gw.get(BatchedMessageStore);
+    const batchesBefore = await metric(gw, 'dm_batch_size_count{query="checks"}');
+    const checks = await Promise.all(
+      [b.id, uuid(), d.id, c.id].map((recipientId) => store.check({ senderId: a.id, recipientId, clientMsgId: uuid() })),
+    );
+    expect(await metric(gw, 'dm_batch_size_count{query="checks"}')).toBe(batchesBefore + 1);
+    expect(checks.map((x) => [x.recipientExists, x.blockedEitherWay, x.earlier])).toEqual([
+      [true, false, null],
+      [false, false, null],
+      [true, true, null],
+      [true, false, null],
+    ]);
+  });
+
+  it('answers a resend that reaches a batch with the stored row, taking no seq', async () => {
+    const [a, b] = await Promise.all([online('ra'), online('rb')]);
+    const first: SendAck = await a.request('dm:send', { to: b.id, clientMsgId: uuid(), body: 'first' });
+    const store = gw.get(BatchedMessageStore);
+    const failuresBefore = await metric(gw, 'dm_batch_failures_total{query="append"}');
+    const message = newMessage(first.message.conversationId, a.id, b.id);
+    // Straight to the store, past the checks, in one turn: one batch.
+    const results = await Promise.all([
+      store.append(message(uuid(), 'x1')),
+      store.append(message(first.message.clientMsgId.toUpperCase(), 'again')),
+      store.append(message(uuid(), 'x2')),
+    ]);
+    expect(results[1]).toEqual({ stored: false, message: expect.objectContaining({ id: first.message.id, body: 'first', seq: 1 }) });
+    expect([results[0], results[2]].map((r) => [r.stored, r.message.seq])).toEqual([
+      [true, 2],
+      [true, 3],
+    ]);
+    expect(await metric(gw, 'dm_batch_failures_total{query="append"}')).toBe(failuresBefore);
+  });
+
+  it('retries a failed batch one message at a time, so only the bad message fails and seqs stay gapless', async () => {
+    const [a, b] = await Promise.all([online('fa'), online('fb')]);
+    const first: SendAck = await a.request('dm:send', { to: b.id, clientMsgId: uuid(), body: 'first' });
+    const store = gw.get(BatchedMessageStore);
+    const failuresBefore = await metric(gw, 'dm_batch_failures_total{query="append"}');
+    const message = newMessage(first.message.conversationId, a.id, b.id);
+    const outcomes = await Promise.allSettled([
+      store.append(message(uuid(), 'x1')),
+      store.append({ ...message(uuid(), 'lost'), conversationId: uuid() }),
+      store.append(message(uuid(), 'x2')),
+    ]);
+    expect(await metric(gw, 'dm_batch_failures_total{query="append"}')).toBe(failuresBefore + 1);
+    expect(outcomes[1].status).toBe('rejected');
+    const seqs = [outcomes[0], outcomes[2]].map((o) => (o.status === 'fulfilled' ? o.value.message.seq : null));
+    expect(seqs.sort()).toEqual([2, 3]);
+    const next: SendAck = await b.request('dm:send', { to: a.id, clientMsgId: uuid(), body: 'next' });
+    expect(next.message.seq).toBe(4);
+  });
+});
+
+function newMessage(conversationId: string, senderId: string, recipientId: string) {
+  return (clientMsgId: string, body: string) => ({
+    conversationId,
+    senderId,
+    recipientId,
+    clientMsgId,
+    kind: 'text' as const,
+    body,
+    at: new Date(),
+  });
+}
