@@ -120,6 +120,20 @@ describe('messaging: sends batched into shared transactions', () => {
     ]);
   });
 
+  it('finds the one conversation of a pair whatever the case of the ids', async () => {
+    const users = await Promise.all(['ca', 'cb', 'cc', 'cd'].map(online));
+    for (const [x, y] of [[users[0], users[1]], [users[1], users[0]], [users[2], users[3]], [users[3], users[2]]]) {
+      const upper: SendAck = await x.request('dm:send', { to: y.id.toUpperCase(), clientMsgId: uuid(), body: 'u' });
+      const lower: SendAck = await y.request('dm:send', { to: x.id, clientMsgId: uuid(), body: 'l' });
+      expect(upper.message.conversationId).toBe(lower.message.conversationId);
+    }
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM conversations WHERE user_low_id = ANY($1::uuid[])`,
+      [users.map((u) => u.id)],
+    );
+    expect(rows[0].n).toBe(2);
+  });
+
   it('answers a resend that reaches a batch with the stored row, taking no seq', async () => {
     const [a, b] = await Promise.all([online('ra'), online('rb')]);
     const first: SendAck = await a.request('dm:send', { to: b.id, clientMsgId: uuid(), body: 'first' });

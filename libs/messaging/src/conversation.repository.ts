@@ -17,9 +17,14 @@ export interface ConversationSummaryRow {
   lastMessageAt: Date | null;
 }
 
-/** The pair's order in the table: the lower id first, so a pair has one row. */
+/**
+ * The pair's order in the table: the lower id first, so a pair has one row.
+ * Ids are compared as PostgreSQL orders uuids, so in lower case (clients may
+ * send upper case).
+ */
 export function orderedPair(a: string, b: string): { userLowId: string; userHighId: string } {
-  return a < b ? { userLowId: a, userHighId: b } : { userLowId: b, userHighId: a };
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+  return x < y ? { userLowId: x, userHighId: y } : { userLowId: y, userHighId: x };
 }
 
 /** A conversation's identity: what never changes after it is created. */
@@ -65,7 +70,7 @@ export class ConversationRepository {
         WITH c AS (
           INSERT INTO conversations (id, user_low_id, user_high_id)
           VALUES (gen_random_uuid(), ${userLowId}::uuid, ${userHighId}::uuid)
-          ON CONFLICT (user_low_id, user_high_id) DO UPDATE SET user_low_id = EXCLUDED.user_low_id
+          ON CONFLICT (user_low_id, user_high_id) DO UPDATE SET last_seq = conversations.last_seq
           RETURNING id
         ), m AS (
           INSERT INTO conversation_members (conversation_id, user_id)
