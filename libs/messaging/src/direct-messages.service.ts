@@ -163,8 +163,7 @@ export class DirectMessagesService {
     if (upToSeq === null) return;
     const peerId = conversation.userLowId === userId ? conversation.userHighId : conversation.userLowId;
     const event = { conversationId: conversation.id, readerId: userId, upToSeq };
-    this.realtime.toUser(peerId, 'dm:read', event);
-    this.realtime.toUserExcept(userId, originConnectionId, 'dm:read', event);
+    this.realtime.toUsers([peerId, userId], originConnectionId, 'dm:read', event);
   }
 
   /** Relayed, never stored. */
@@ -203,8 +202,7 @@ export class DirectMessagesService {
 
   private deliver(message: MessageDto, originConnectionId: string | undefined): void {
     try {
-      this.realtime.toUser(message.recipientId, 'dm:new', { message });
-      this.realtime.toUserExcept(message.senderId, originConnectionId, 'dm:new', { message });
+      this.realtime.toUsers([message.recipientId, message.senderId], originConnectionId, 'dm:new', { message });
       this.deliveries.inc({ to: 'recipient' });
       this.deliveries.inc({ to: 'sender' });
     } catch (err) {

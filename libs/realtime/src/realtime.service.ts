@@ -28,15 +28,18 @@ export class RealtimeService {
     this.server?.to(userRoom(userId)).emit(event, payload);
   }
 
-  /** To every socket of the user but one (the sender's own socket). */
-  toUserExcept<E extends ServerEventName>(
-    userId: string,
+  /**
+   * To every socket of several users but one socket (the sender's own): one
+   * broadcast, so the payload is encoded once and crosses Redis once.
+   */
+  toUsers<E extends ServerEventName>(
+    userIds: string[],
     exceptSocketId: string | undefined,
     event: E,
     payload: ServerEvents[E],
   ): void {
     if (!this.server) return;
-    const target = this.server.to(userRoom(userId));
+    const target = this.server.to(userIds.map(userRoom));
     (exceptSocketId ? target.except(exceptSocketId) : target).emit(event, payload);
   }
 
