@@ -19,6 +19,8 @@ export class DatabaseLifecycle implements OnApplicationShutdown {
       connectionTimeoutMillis: timeoutMs,
       query_timeout: timeoutMs,
     });
+    // A database going down mid-probe answers "down", never an unhandled error event.
+    client.on('error', () => undefined);
     try {
       await client.connect();
       await client.query('SELECT 1');

@@ -33,6 +33,10 @@ export class MessagingSqlPool implements OnModuleDestroy {
   async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // While checked out the pool no longer listens for the connection's
+    // errors; one dying between two statements must not crash the process.
+    const onError = (err: Error) => (broken = err);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -43,6 +47,7 @@ export class MessagingSqlPool implements OnModuleDestroy {
       await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }

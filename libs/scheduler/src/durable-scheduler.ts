@@ -119,6 +119,7 @@ export class DurableScheduler implements OnApplicationBootstrap, OnModuleDestroy
   // the same instance; holding a lock over the whole install is simpler.
   private async installSerially(install: () => Promise<void>): Promise<void> {
     const client = new Client({ connectionString: this.connection.url });
+    client.on('error', (err) => this.logger.warn({ err: err.message }, 'install lock connection failed'));
     await client.connect();
     try {
       await client.query('SELECT pg_advisory_lock($1)', [INSTALL_LOCK_KEY]);
