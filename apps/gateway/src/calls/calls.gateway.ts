@@ -1,5 +1,4 @@
-import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
-import type { Socket } from 'socket.io';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import { AuthUser, CurrentUser } from '@app/auth';
 import { CallsService, toCallDto } from '@app/calls';
 import { schemas } from '@app/contracts';
@@ -15,7 +14,6 @@ export class CallsGateway {
 
   @SubscribeMessage('call:invite')
   async invite(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.callInvite)) body: CallInvite,
     @CurrentUser() user: AuthUser,
   ) {
@@ -24,7 +22,6 @@ export class CallsGateway {
 
   @SubscribeMessage('call:accept')
   async accept(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef,
     @CurrentUser() user: AuthUser,
   ) {
@@ -33,7 +30,6 @@ export class CallsGateway {
 
   @SubscribeMessage('call:decline')
   async decline(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef,
     @CurrentUser() user: AuthUser,
   ) {
@@ -42,7 +38,6 @@ export class CallsGateway {
 
   @SubscribeMessage('call:cancel')
   async cancel(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef,
     @CurrentUser() user: AuthUser,
   ) {
@@ -51,7 +46,6 @@ export class CallsGateway {
 
   @SubscribeMessage('call:hangup')
   async hangUp(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef,
     @CurrentUser() user: AuthUser,
   ) {

@@ -1,5 +1,4 @@
-import { ConnectedSocket, MessageBody, SubscribeMessage } from '@nestjs/websockets';
-import type { Socket } from 'socket.io';
+import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import type { z } from 'zod';
 import { AuthUser, CurrentUser } from '@app/auth';
 import { schemas } from '@app/contracts';
@@ -18,7 +17,6 @@ export class MediaGateway {
 
   @SubscribeMessage('media:capabilities')
   capabilities(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.mediaCapabilities)) body: schemas.CallRef,
     @CurrentUser() user: AuthUser,
   ) {
@@ -27,7 +25,6 @@ export class MediaGateway {
 
   @SubscribeMessage('media:create-transport')
   createTransport(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.mediaCreateTransport)) body: z.output<typeof schemas.mediaCreateTransport>,
     @CurrentUser() user: AuthUser,
   ) {
@@ -36,7 +33,6 @@ export class MediaGateway {
 
   @SubscribeMessage('media:connect-transport')
   async connectTransport(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.mediaConnectTransport)) body: schemas.MediaConnectTransport,
     @CurrentUser() user: AuthUser,
   ) {
@@ -47,7 +43,6 @@ export class MediaGateway {
 
   @SubscribeMessage('media:produce')
   produce(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.mediaProduce)) body: schemas.MediaProduce,
     @CurrentUser() user: AuthUser,
   ) {
@@ -56,7 +51,6 @@ export class MediaGateway {
 
   @SubscribeMessage('media:consume')
   consume(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.mediaConsume)) body: schemas.MediaConsume,
     @CurrentUser() user: AuthUser,
   ) {
@@ -65,7 +59,6 @@ export class MediaGateway {
 
   @SubscribeMessage('media:resume')
   async resume(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.mediaResume)) body: schemas.MediaResume,
     @CurrentUser() user: AuthUser,
   ) {

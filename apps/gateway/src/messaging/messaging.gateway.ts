@@ -22,7 +22,6 @@ export class MessagingGateway {
 
   @SubscribeMessage('dm:history')
   history(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.dmHistory)) body: schemas.DmHistory,
     @CurrentUser() user: AuthUser,
   ) {
@@ -41,7 +40,6 @@ export class MessagingGateway {
 
   @SubscribeMessage('dm:typing')
   async typing(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.dmTyping)) body: schemas.DmTyping,
     @CurrentUser() user: AuthUser,
   ) {
@@ -51,7 +49,6 @@ export class MessagingGateway {
 
   @SubscribeMessage('dm:sync')
   sync(
-    @ConnectedSocket() _socket: Socket,
     @MessageBody(new ZodPipe(schemas.dmSync)) body: schemas.DmSync,
     @CurrentUser() user: AuthUser,
   ) {
