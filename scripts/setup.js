@@ -92,6 +92,26 @@ function hydrateEmbeddedPostgres() {
   fs.writeFileSync(marker, '');
 }
 
+// As root, embedded PostgreSQL runs as the `postgres` user (initdb refuses
+// root), which must be able to pass through every folder above its binaries
+// and the project's data folder. A checkout inside a private folder (mode
+// 0700, e.g. from mktemp -d) would stop it, so folders on that path get the
+// search bit for others: traversal only, nothing becomes listable or readable.
+function letPostgresUserReachProject() {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return;
+  let dir = root;
+  for (;;) {
+    const mode = fs.statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      fs.chmodSync(dir, mode | 0o001);
+      log(`made ${dir} traversable for the postgres user (embedded PostgreSQL runs as it)`);
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
 // --- Prisma client ----------------------------------------------------------
 function generatePrismaClient() {
   const schema = path.join(root, 'prisma', 'schema.prisma');
@@ -153,6 +173,7 @@ function ensureChromium() {
 async function main() {
   if (args.has('--only-prisma')) return generatePrismaClient();
   hydrateEmbeddedPostgres();
+  letPostgresUserReachProject();
   generatePrismaClient();
   buildMediasoupWorker();
   if (args.has('--test')) await ensureTestPostgres();
