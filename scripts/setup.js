@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Project set-up, run by `npm start`, `npm test` and friends before anything else.
-// Install scripts are disabled in .npmrc (mediasoup 3.8.4's own script cannot build
-// on today's toolchain), so every build step lives here, and each step is skipped
+// Install scripts are disabled in .npmrc (mediasoup's own script downloads a
+// prebuilt worker or the worker's C++ dependencies), so every build step lives here, and each step is skipped
 // when its output is already present and current.
 //
 //   node scripts/setup.js            worker, embedded PostgreSQL links, Prisma client
 //   node scripts/setup.js --test     also: PostgreSQL on 127.0.0.1:5432 running
 //   node scripts/setup.js --browser  also: Chromium installed (browser tests)
+//   node scripts/setup.js --legacy-mediasoup  also: the 3.8.4 worker (benchmark comparison)
 //   node scripts/setup.js --only-prisma
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
@@ -37,49 +38,124 @@ function cacheDir() {
 }
 
 // --- mediasoup worker -------------------------------------------------------
+// mediasoup 3.12's own install downloads a prebuilt worker or the C++
+// dependencies of its meson build; neither is reachable offline. The worker is
+// built here against the system's libraries instead (Debian 12 packages),
+// cached by version and build-recipe hash, and copied to the place mediasoup
+// looks for it (worker/out/Release), so no environment variable is needed.
+const WORKER_BUILD_PACKAGES = [
+  'g++', 'pkg-config', 'ninja-build', 'libssl-dev', 'libuv1-dev', 'libsrtp2-dev',
+  'libusrsctp-dev', 'libabsl-dev', 'nlohmann-json3-dev',
+];
+const WORKER_PKG_CONFIG_NAMES = ['openssl', 'libuv', 'libsrtp2', 'usrsctp', 'absl_flat_hash_map', 'nlohmann_json'];
+
+function installedWorkerBinary(pkgDir) {
+  return path.join(pkgDir, 'worker', 'out', 'Release', 'mediasoup-worker');
+}
+
+function useCachedOrBuild(pkgDir, key, build) {
+  const target = installedWorkerBinary(pkgDir);
+  const stamp = path.join(pkgDir, 'worker', 'out', '.build-key');
+  if (fs.existsSync(target) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === key) return;
+  const cached = path.join(cacheDir(), key);
+  if (!fs.existsSync(cached)) {
+    build(cached + '.tmp');
+    fs.renameSync(cached + '.tmp', cached);
+    log(`mediasoup worker built and cached (${key})`);
+  }
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.copyFileSync(cached, target + '.tmp');
+  fs.chmodSync(target + '.tmp', 0o755);
+  fs.renameSync(target + '.tmp', target);
+  fs.writeFileSync(stamp, key);
+}
+
+function missingWorkerLibraries() {
+  const probe = spawnSync('pkg-config', ['--exists', ...WORKER_PKG_CONFIG_NAMES]);
+  const tools = ['g++', 'ninja'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+  return probe.status !== 0 || probe.error || tools.length > 0;
+}
+
+function ensureWorkerBuildPackages() {
+  if (!missingWorkerLibraries()) return;
+  if (process.platform !== 'linux' || !fs.existsSync('/usr/bin/apt-get') || process.getuid?.() !== 0) {
+    throw new Error(
+      'building the mediasoup worker needs these Debian/Ubuntu packages (or their equivalents): ' +
+        `${WORKER_BUILD_PACKAGES.join(' ')}. Install them (as root: apt-get install ${WORKER_BUILD_PACKAGES.join(' ')}) ` +
+        'or set MEDIASOUP_WORKER_BIN to a built mediasoup-worker binary.',
+    );
+  }
+  log(`installing the worker's build packages: ${WORKER_BUILD_PACKAGES.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...WORKER_BUILD_PACKAGES], { stdio: ['ignore', 'ignore', 'inherit'], env });
+}
+
+// meson >= 1.1 (Debian 12 ships 1.0), installed from the Python package index
+// into the cache, never into the system's Python.
+function mesonCommand() {
+  const dir = path.join(cacheDir(), 'meson-1');
+  const script = path.join(dir, 'bin', 'meson');
+  if (!fs.existsSync(script)) {
+    log('installing meson (>= 1.1) for the worker build');
+    execFileSync('python3', ['-m', 'pip', 'install', '-q', '--no-user', '--target', dir, 'meson>=1.1,<2'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  return { command: 'python3', args: [script], env: { ...process.env, PYTHONPATH: dir } };
+}
+
+function buildMediasoup312Worker(pkgDir, version, destination) {
+  ensureWorkerBuildPackages();
+  const meson = mesonCommand();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `mediasoup-worker-${version}-`));
+  try {
+    const workerDir = path.join(work, 'worker');
+    fs.cpSync(path.join(pkgDir, 'worker'), workerDir, { recursive: true, filter: (src) => !src.includes(`${path.sep}out${path.sep}`) });
+    require('./mediasoup-worker/use-system-libraries').rewrite(workerDir);
+    const jobs = String(Math.max(1, os.cpus().length));
+    log(`building mediasoup worker ${version} against the system's libraries (about 3 minutes, once per machine)`);
+    execFileSync(meson.command, [...meson.args, 'setup', '--buildtype', 'release', '-Db_ndebug=true', 'build'], {
+      cwd: workerDir, env: meson.env, stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    execFileSync(meson.command, [...meson.args, 'compile', '-C', 'build', '-j', jobs, 'mediasoup-worker'], {
+      cwd: workerDir, env: meson.env, stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    fs.copyFileSync(path.join(workerDir, 'build', 'mediasoup-worker'), destination);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
 function buildMediasoupWorker() {
   if (process.env.MEDIASOUP_WORKER_BIN && fs.existsSync(process.env.MEDIASOUP_WORKER_BIN)) return;
   const pkgDir = path.join(root, 'node_modules', 'mediasoup');
   const version = require(path.join(pkgDir, 'package.json')).version;
+  const recipe = fs.readFileSync(path.join(__dirname, 'mediasoup-worker', 'use-system-libraries.js'));
+  useCachedOrBuild(pkgDir, `mediasoup-worker-${version}-${sha256(recipe)}`, (destination) => buildMediasoup312Worker(pkgDir, version, destination));
+}
+
+// mediasoup 3.8.4, kept only for the benchmark that compares it with the
+// current worker; built by `npm run bench` when that comparison is asked for.
+function buildLegacyMediasoupWorker() {
+  const pkgDir = path.join(root, 'node_modules', 'mediasoup-legacy');
+  if (!fs.existsSync(pkgDir)) return;
+  const version = require(path.join(pkgDir, 'package.json')).version;
   const patchFile = path.join(root, 'patches', `mediasoup-${version}-toolchain.patch`);
-  const patch = fs.existsSync(patchFile) ? fs.readFileSync(patchFile) : Buffer.alloc(0);
-  const key = `mediasoup-worker-${version}-${sha256(patch)}`;
-  const target = path.join(pkgDir, 'worker', 'out', 'Release', 'mediasoup-worker');
-  const stamp = path.join(pkgDir, 'worker', 'out', '.build-key');
-  if (fs.existsSync(target) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === key) return;
-
-  const cached = path.join(cacheDir(), key);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  if (fs.existsSync(cached)) {
-    fs.copyFileSync(cached, target);
-    fs.chmodSync(target, 0o755);
-    fs.writeFileSync(stamp, key);
-    log(`mediasoup worker ${version} taken from cache`);
-    return;
-  }
-
-  log(`building mediasoup worker ${version} (a few minutes, once per machine)`);
-  if (patch.length > 0) {
+  const patch = fs.readFileSync(patchFile);
+  useCachedOrBuild(pkgDir, `mediasoup-worker-${version}-${sha256(patch)}`, (destination) => {
+    log(`building mediasoup worker ${version} (benchmark comparison; a few minutes, once per machine)`);
     const check = spawnSync('patch', ['-p1', '--forward', '--dry-run', '-s', '-i', patchFile], { cwd: pkgDir });
     if (check.status === 0) {
       execFileSync('patch', ['-p1', '--forward', '-s', '-i', patchFile], { cwd: pkgDir, stdio: 'inherit' });
     } else {
-      // Already applied (reverse applies cleanly) is fine; anything else is not.
       const reverse = spawnSync('patch', ['-p1', '-R', '--dry-run', '-s', '-i', patchFile], { cwd: pkgDir });
       if (reverse.status !== 0) throw new Error(`cannot apply ${patchFile}`);
     }
-  }
-  const jobs = String(Math.max(1, os.cpus().length));
-  execFileSync('make', ['-C', 'worker', 'PYTHON=python3', `-j${jobs}`], {
-    cwd: pkgDir,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, MEDIASOUP_MAX_CORES: jobs },
+    const jobs = String(Math.max(1, os.cpus().length));
+    execFileSync('make', ['-C', 'worker', 'PYTHON=python3', `-j${jobs}`], {
+      cwd: pkgDir, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, MEDIASOUP_MAX_CORES: jobs },
+    });
+    fs.copyFileSync(installedWorkerBinary(pkgDir), destination);
   });
-  if (!fs.existsSync(target)) throw new Error('mediasoup worker build produced no binary');
-  fs.copyFileSync(target, cached + '.tmp');
-  fs.renameSync(cached + '.tmp', cached);
-  fs.writeFileSync(stamp, key);
-  log('mediasoup worker built and cached');
 }
 
 // --- embedded PostgreSQL ----------------------------------------------------
@@ -176,6 +252,7 @@ async function main() {
   letPostgresUserReachProject();
   generatePrismaClient();
   buildMediasoupWorker();
+  if (args.has('--legacy-mediasoup')) buildLegacyMediasoupWorker();
   if (args.has('--test')) await ensureTestPostgres();
   if (args.has('--browser') || args.has('--test')) ensureChromium();
 }

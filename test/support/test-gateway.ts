@@ -20,12 +20,14 @@ export interface TestGatewayOptions {
   clock?: Clock;
 }
 
-/** Test defaults: a port chosen by the OS, one media worker, quiet logs. */
+/** Test defaults: ports chosen by the OS, one media worker, quiet logs. */
 export function testEnv(databaseUrl: string, env: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
     PORT: '0',
     MEDIA_WORKERS: '1',
+    // Several gateways run at once in tests: each worker's WebRTC port is picked from its range.
+    MEDIA_WEBRTC_PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     JWT_SECRET: 'test-secret-0123456789abcdef',
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,

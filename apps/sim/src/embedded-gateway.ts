@@ -19,6 +19,8 @@ export async function startEmbeddedGateway(env: NodeJS.ProcessEnv = process.env)
   const config = loadConfig({
     ...env,
     PORT: '0',
+    // Beside another gateway on the same machine: WebRTC ports picked from the range.
+    MEDIA_WEBRTC_PORT: env.MEDIA_WEBRTC_PORT ?? '0',
     ADMIN_TOKEN: adminToken,
     LOG_LEVEL: env.LOG_LEVEL ?? 'error',
   });

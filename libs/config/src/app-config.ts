@@ -42,8 +42,35 @@ const ipVar = (def?: string) =>
     .refine((v) => v === undefined || z.string().ip().safeParse(v).success, { message: 'an IPv4 or IPv6 address' })
     .transform((v) => v ?? def);
 
+const boolVar = optionalString.refine((v) => v === undefined || ['true', 'false', '1', '0'].includes(v.toLowerCase()), {
+  message: 'true or false',
+});
+
+const parseBool = (v: string | undefined, def: boolean): boolean =>
+  v === undefined ? def : ['true', '1'].includes(v.toLowerCase());
+
+/** Comma-separated IPv4/IPv6 CIDR blocks (a bare address is a /32 or /128). */
+const cidrListVar = optionalString
+  .refine((v) => v === undefined || v.split(',').every((c) => isCidr(c.trim())), {
+    message: 'comma-separated CIDR blocks such as 10.0.0.0/8,192.0.2.7',
+  })
+  .transform((v) => (v === undefined ? [] : v.split(',').map((c) => c.trim())));
+
+function isCidr(value: string): boolean {
+  const [address, bits, ...rest] = value.split('/');
+  if (rest.length > 0 || !z.string().ip().safeParse(address).success) return false;
+  if (bits === undefined) return true;
+  const max = address.includes(':') ? 128 : 32;
+  return /^\d+$/.test(bits) && Number(bits) <= max;
+}
+
 /** The protocol's configuration table, typed. Names are the environment's. */
 const envShape = z.object({
+  NODE_ENV: optionalString,
+  NODE_ROLE: z
+    .enum(['all', 'gateway', 'media'])
+    .optional()
+    .transform((v) => v ?? 'all'),
   PORT: intVar(3000, 0, 65535),
   DATABASE_URL: urlVar(['postgres:', 'postgresql:']),
   ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 8, {
@@ -61,7 +88,14 @@ const envShape = z.object({
   MEDIA_MIN_PORT: intVar(40_000, 1024, 65535),
   MEDIA_MAX_PORT: intVar(49_999, 1024, 65535),
   MEDIA_WORKERS: intVar(os.cpus().length, 1, 64),
+  MEDIA_WEBRTC_PORT: intVar(39_000, 0, 65535),
   REDIS_URL: urlVar(['redis:', 'rediss:']),
+  AUTH_DEV_LOGIN: boolVar,
+  AUTH_API_KEY: optionalString,
+  AUTH_TOKEN_TTL_S: intVar(3600, 10, 30 * 24 * 3600),
+  MAX_SOCKETS_PER_USER: intVar(10, 1, 1000),
+  MEDIA_PLAIN_RTP: boolVar,
+  MEDIA_PLAIN_RTP_ALLOWED_CIDRS: cidrListVar,
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .optional()
@@ -83,6 +117,13 @@ const envSchema = envShape.superRefine((env, ctx) => {
       message: 'a port not below MEDIA_MIN_PORT',
     });
   }
+  if (env.MEDIA_WEBRTC_PORT !== 0 && env.MEDIA_WEBRTC_PORT + env.MEDIA_WORKERS - 1 > 65535) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['MEDIA_WEBRTC_PORT'],
+      message: 'a port that leaves room for one port per worker (MEDIA_WORKERS) below 65536',
+    });
+  }
   if (env.CALL_WARNING_BEFORE_MS >= env.CALL_MAX_DURATION_MS) {
     ctx.addIssue({
       code: z.ZodIssueCode.custom,
@@ -92,7 +133,13 @@ const envSchema = envShape.superRefine((env, ctx) => {
   }
 });
 
+export type NodeRole = 'all' | 'gateway' | 'media';
+
 export interface AppConfig {
+  /** NODE_ENV=production: safer defaults (no dev-login, no plain RTP). */
+  production: boolean;
+  /** What this process does: clients (gateway), mediasoup rooms (media), or both (all). */
+  role: NodeRole;
   port: number;
   /** Undefined: the embedded PostgreSQL is started. */
   databaseUrl?: string;
@@ -111,8 +158,21 @@ export interface AppConfig {
     minPort: number;
     maxPort: number;
     workers: number;
+    /** Plain-RTP transports offered at all. */
+    plainRtp: boolean;
+    /** Addresses besides the client's own that plain recv transports may send to. */
+    plainRtpAllowedCidrs: string[];
+    /** Worker i's WebRtcServer listens on this + i (UDP and TCP); 0: any free port. */
+    webRtcPort: number;
   };
   redisUrl?: string;
+  auth: {
+    devLogin: boolean;
+    /** Undefined: POST /auth/tokens is off. */
+    apiKey?: string;
+    tokenTtlS: number;
+  };
+  maxSocketsPerUser: number;
   logLevel: string;
   embeddedPostgres: { dir?: string; port: number };
   dmRate: { perSecond: number; burst: number };
@@ -140,7 +200,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     );
   }
   const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
   return {
+    production,
+    role: e.NODE_ROLE,
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     adminToken: e.ADMIN_TOKEN,
@@ -157,8 +220,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       minPort: e.MEDIA_MIN_PORT,
       maxPort: e.MEDIA_MAX_PORT,
       workers: e.MEDIA_WORKERS,
+      webRtcPort: e.MEDIA_WEBRTC_PORT,
+      plainRtp: parseBool(e.MEDIA_PLAIN_RTP, !production),
+      plainRtpAllowedCidrs: e.MEDIA_PLAIN_RTP_ALLOWED_CIDRS,
     },
     redisUrl: e.REDIS_URL,
+    auth: {
+      devLogin: parseBool(e.AUTH_DEV_LOGIN, !production),
+      apiKey: e.AUTH_API_KEY,
+      tokenTtlS: e.AUTH_TOKEN_TTL_S,
+    },
+    maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
     logLevel: e.LOG_LEVEL,
     embeddedPostgres: { dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT },
     dmRate: { perSecond: e.DM_RATE_PER_SEC, burst: e.DM_RATE_BURST },

@@ -25,7 +25,14 @@ export interface MediaResourceCounter {
 
 export type TransportInfo =
   | { transportId: string; iceParameters: unknown; iceCandidates: unknown[]; dtlsParameters: unknown }
-  | { transportId: string; ip: string; port: number };
+  | { transportId: string; ip: string; port: number; rtcpPort?: number };
+
+export interface CreateTransportOptions {
+  direction: TransportDirection;
+  type: TransportType;
+  /** Plain only: false gives RTCP its own port. */
+  rtcpMux?: boolean;
+}
 
 export interface ConnectTransportParams {
   dtlsParameters?: Record<string, unknown>;
@@ -47,14 +54,23 @@ interface OwnedTransport {
   transport: ms.WebRtcTransport | ms.PlainTransport;
   type: TransportType;
   direction: TransportDirection;
+  rtcpMux: boolean;
   connected: boolean;
 }
 
-/** One participant's share of the room; entries remove themselves when mediasoup closes them. */
+/**
+ * One participant's share of the room; entries remove themselves when
+ * mediasoup closes them. A request takes its slot (`reserved`) before it
+ * awaits the worker and gives it back if the worker fails, so limits hold
+ * for requests that arrive together.
+ */
 class ParticipantMedia {
   readonly transports = new Map<string, OwnedTransport>();
   readonly producers = new Map<string, ms.Producer>();
   readonly consumers = new Map<string, ms.Consumer>();
+  readonly reserved = { transports: 0, consumers: 0, producerKinds: new Set<MediaKind>() };
+  /** Producers this participant consumes or is about to: each at most once. */
+  readonly consumedProducerIds = new Set<string>();
   /** Figures of producers/consumers closed before the room (e.g. video switched off). */
   readonly retired: { producers: StreamStats[]; consumers: StreamStats[] } = { producers: [], consumers: [] };
 
@@ -79,6 +95,7 @@ export class MediaRoom {
     readonly media: CallMedia,
     readonly router: ms.Router,
     readonly workerPid: number,
+    private readonly webRtcServer: ms.WebRtcServer,
     participantIds: [string, string],
     private readonly listen: MediaListenAddress,
     private readonly counter: MediaResourceCounter,
@@ -87,7 +104,7 @@ export class MediaRoom {
   }
 
   static async open(
-    worker: ms.Worker,
+    { worker, webRtcServer }: { worker: ms.Worker; webRtcServer: ms.WebRtcServer },
     callId: string,
     media: CallMedia,
     participantIds: [string, string],
@@ -95,7 +112,7 @@ export class MediaRoom {
     counter: MediaResourceCounter,
   ): Promise<MediaRoom> {
     const router = await worker.createRouter({ mediaCodecs: routerCodecsFor(media), appData: { callId } });
-    return new MediaRoom(callId, media, router, worker.pid, participantIds, listen, counter);
+    return new MediaRoom(callId, media, router, worker.pid, webRtcServer, participantIds, listen, counter);
   }
 
   get closed(): boolean {
@@ -124,8 +141,13 @@ export class MediaRoom {
     return [...this.participants.values()].some((p) => p.transports.has(id));
   }
 
-  hasProducer(id: string): boolean {
-    return [...this.participants.values()].some((p) => p.producers.has(id));
+  /** What a transport is, for policies applied before it is connected. */
+  transportKind(id: string): 'webrtc' | 'plain-send' | 'plain-recv' | undefined {
+    for (const p of this.participants.values()) {
+      const owned = p.transports.get(id);
+      if (owned) return owned.type === 'webrtc' ? 'webrtc' : owned.direction === 'send' ? 'plain-send' : 'plain-recv';
+    }
+    return undefined;
   }
 
   hasConsumer(id: string): boolean {
@@ -149,26 +171,35 @@ export class MediaRoom {
     return [...this.participants.values()].some((p) => [...p.producers.values()].some((pr) => pr.kind === 'video'));
   }
 
-  async createTransport(userId: string, direction: TransportDirection, type: TransportType): Promise<TransportInfo> {
+  async createTransport(userId: string, options: CreateTransportOptions): Promise<TransportInfo> {
+    const { direction, type } = options;
+    const rtcpMux = type === 'webrtc' || options.rtcpMux !== false;
     const participant = this.requireParticipant(userId);
-    if (participant.transports.size >= ROOM_LIMITS.transportsPerUser) {
+    if (participant.transports.size + participant.reserved.transports >= ROOM_LIMITS.transportsPerUser) {
       throw new DomainError('INVALID_STATE', `at most ${ROOM_LIMITS.transportsPerUser} transports per participant`);
     }
+    participant.reserved.transports++;
     const appData = { callId: this.callId, userId, direction };
     const listenIp = { ip: this.listen.listenIp, announcedIp: this.listen.announcedIp };
-    const transport = await this.whileOpen<ms.WebRtcTransport | ms.PlainTransport>(() =>
-      type === 'webrtc'
-        ? this.router.createWebRtcTransport({
-            listenIps: [listenIp],
-            enableUdp: true,
-            enableTcp: true,
-            preferUdp: true,
-            appData,
-          })
-        : // Send transports learn the client's address from its first packet (comedia).
-          this.router.createPlainTransport({ listenIp, rtcpMux: true, comedia: direction === 'send', appData }),
-    );
-    this.track(participant.transports, transport.id, { transport, type, direction, connected: false }, transport, 'transport');
+    let transport: ms.WebRtcTransport | ms.PlainTransport;
+    try {
+      transport = await this.whileOpen<ms.WebRtcTransport | ms.PlainTransport>(() =>
+        type === 'webrtc'
+          ? // All WebRTC transports of a worker share its WebRtcServer's one UDP and one TCP port.
+            this.router.createWebRtcTransport({
+              webRtcServer: this.webRtcServer,
+              enableUdp: true,
+              enableTcp: true,
+              preferUdp: true,
+              appData,
+            })
+          : // Send transports learn the client's address from its first packets (comedia).
+            this.router.createPlainTransport({ listenIp, rtcpMux, comedia: direction === 'send', appData }),
+      );
+      this.track(participant.transports, transport.id, { transport, type, direction, rtcpMux, connected: false }, transport, 'transport');
+    } finally {
+      participant.reserved.transports--;
+    }
     if (type === 'webrtc') {
       const t = transport as ms.WebRtcTransport;
       return {
@@ -178,8 +209,11 @@ export class MediaRoom {
         dtlsParameters: t.dtlsParameters,
       };
     }
-    const { localIp, localPort } = (transport as unknown as ms.PlainTransport).tuple;
-    return { transportId: transport.id, ip: localIp, port: localPort };
+    const plain = transport as ms.PlainTransport;
+    const { localIp, localPort } = plain.tuple;
+    return rtcpMux
+      ? { transportId: plain.id, ip: localIp, port: localPort }
+      : { transportId: plain.id, ip: localIp, port: localPort, rtcpPort: plain.rtcpTuple?.localPort };
   }
 
   async connectTransport(userId: string, transportId: string, params: ConnectTransportParams): Promise<void> {
@@ -188,11 +222,17 @@ export class MediaRoom {
     if (owned.type === 'webrtc' && params.dtlsParameters === undefined) {
       throw missingFields(['dtlsParameters'], 'a webrtc transport needs dtlsParameters');
     }
-    if (owned.type === 'plain' && owned.direction === 'recv' && (params.ip === undefined || params.port === undefined)) {
-      throw missingFields(
-        ['ip', 'port'].filter((f) => params[f as 'ip' | 'port'] === undefined),
-        'a plain recv transport needs the ip and port to send RTP to',
-      );
+    if (owned.type === 'plain' && owned.direction === 'recv') {
+      const needed = owned.rtcpMux ? (['ip', 'port'] as const) : (['ip', 'port', 'rtcpPort'] as const);
+      const missing = needed.filter((f) => params[f] === undefined);
+      if (missing.length > 0) {
+        throw missingFields(
+          [...missing],
+          owned.rtcpMux
+            ? 'a plain recv transport needs the ip and port to send RTP to'
+            : 'a plain recv transport without rtcpMux needs the ip, port and rtcpPort to send RTP and RTCP to',
+        );
+      }
     }
     // Marked first so a second connect racing this one is refused, not passed to mediasoup.
     owned.connected = true;
@@ -204,7 +244,8 @@ export class MediaRoom {
           }),
         );
       } else if (owned.direction === 'recv') {
-        await this.whileOpen(() => (owned.transport as ms.PlainTransport).connect({ ip: params.ip, port: params.port }));
+        const rtcpPort = owned.rtcpMux ? undefined : params.rtcpPort;
+        await this.whileOpen(() => (owned.transport as ms.PlainTransport).connect({ ip: params.ip, port: params.port, rtcpPort }));
       }
       // A plain send transport needs nothing: comedia takes the first packet's source.
     } catch (err) {
@@ -226,18 +267,24 @@ export class MediaRoom {
     }
     const participant = this.requireParticipant(userId);
     const sameKind = [...participant.producers.values()].filter((p) => p.kind === kind).length;
-    if (sameKind >= ROOM_LIMITS.producersPerKindPerUser) {
+    // ROOM_LIMITS.producersPerKindPerUser is 1: a kind being produced right now counts as produced.
+    if (sameKind >= ROOM_LIMITS.producersPerKindPerUser || participant.reserved.producerKinds.has(kind)) {
       throw new DomainError('INVALID_STATE', `already producing ${kind}`);
     }
-    const producer = await this.whileOpen(() =>
-      owned.transport.produce({
-        kind,
-        rtpParameters: rtpParameters as unknown as ms.RtpParameters,
-        appData: { callId: this.callId, userId },
-      }),
-    );
-    this.track(participant.producers, producer.id, producer, producer, 'producer');
-    return { producerId: producer.id, userId, kind };
+    participant.reserved.producerKinds.add(kind);
+    try {
+      const producer = await this.whileOpen(() =>
+        owned.transport.produce({
+          kind,
+          rtpParameters: rtpParameters as unknown as ms.RtpParameters,
+          appData: { callId: this.callId, userId },
+        }),
+      );
+      this.track(participant.producers, producer.id, producer, producer, 'producer');
+      return { producerId: producer.id, userId, kind };
+    } finally {
+      participant.reserved.producerKinds.delete(kind);
+    }
   }
 
   async consume(
@@ -251,7 +298,7 @@ export class MediaRoom {
     const participant = this.requireParticipant(userId);
     const other = this.participants.get(this.otherParticipant(userId));
     if (!other?.producers.has(producerId)) throw DomainError.notFound('producer');
-    if (participant.consumers.size >= ROOM_LIMITS.consumersPerUser) {
+    if (participant.consumers.size + participant.reserved.consumers >= ROOM_LIMITS.consumersPerUser) {
       throw new DomainError('INVALID_STATE', `at most ${ROOM_LIMITS.consumersPerUser} consumers per participant`);
     }
     const caps = rtpCapabilities as unknown as ms.RtpCapabilities;
@@ -262,11 +309,25 @@ export class MediaRoom {
       throw invalidField('rtpCapabilities', (err as Error).message);
     }
     if (!canConsume) throw invalidField('rtpCapabilities', 'these capabilities cannot receive that producer');
-    // Paused until the client says it is ready (media:resume), so no first packets are lost.
-    const consumer = await this.whileOpen(() =>
-      owned.transport.consume({ producerId, rtpCapabilities: caps, paused: true, appData: { userId } }),
-    );
-    this.track(participant.consumers, consumer.id, consumer, consumer, 'consumer');
+    if (participant.consumedProducerIds.has(producerId)) {
+      throw new DomainError('INVALID_STATE', 'this producer is already consumed by you');
+    }
+    participant.reserved.consumers++;
+    participant.consumedProducerIds.add(producerId);
+    let consumer: ms.Consumer;
+    try {
+      // Paused until the client says it is ready (media:resume), so no first packets are lost.
+      consumer = await this.whileOpen(() =>
+        owned.transport.consume({ producerId, rtpCapabilities: caps, paused: true, appData: { userId } }),
+      );
+      this.track(participant.consumers, consumer.id, consumer, consumer, 'consumer');
+    } catch (err) {
+      participant.consumedProducerIds.delete(producerId);
+      throw err;
+    } finally {
+      participant.reserved.consumers--;
+    }
+    consumer.observer.once('close', () => participant.consumedProducerIds.delete(producerId));
     return {
       consumerId: consumer.id,
       producerId,

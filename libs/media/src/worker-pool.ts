@@ -8,19 +8,33 @@ import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 interface PoolSlot {
   index: number;
   worker: ms.Worker;
+  /** Every WebRTC transport of this worker shares this server's one UDP and one TCP port. */
+  webRtcServer: ms.WebRtcServer;
+  webRtcPort: number;
   routers: number;
+}
+
+/** A worker and its shared WebRTC listening port: what a room is opened on. */
+export interface MediaWorker {
+  worker: ms.Worker;
+  webRtcServer: ms.WebRtcServer;
 }
 
 export interface WorkerState {
   pid: number;
   alive: boolean;
   routers: number;
+  /** The WebRtcServer's port (UDP and TCP), 0 while the worker is down. */
+  webRtcPort: number;
 }
 
 /**
  * The mediasoup workers of this process: one per core unless MEDIA_WORKERS
  * says otherwise. A worker that dies is reported (so its calls can end),
- * logged and replaced. Each worker gets its own slice of the RTP port range.
+ * logged and replaced. Each worker gets its own slice of the RTP port range
+ * (plain transports) and one WebRtcServer on MEDIA_WEBRTC_PORT + its index,
+ * UDP and TCP, shared by all of its WebRTC transports (0: a free port from
+ * the worker's slice, for tests that start several processes).
  */
 @Injectable()
 export class WorkerPool implements OnModuleInit, OnModuleDestroy {
@@ -51,10 +65,11 @@ export class WorkerPool implements OnModuleInit, OnModuleDestroy {
   }
 
   /** The worker with the fewest routers: new calls go there. */
-  leastLoaded(): ms.Worker {
+  leastLoaded(): MediaWorker {
     const live = this.slots.filter((s): s is PoolSlot => s !== undefined && !s.worker.closed);
     if (live.length === 0) throw new Error('no mediasoup worker available');
-    return live.reduce((a, b) => (b.routers < a.routers ? b : a)).worker;
+    const slot = live.reduce((a, b) => (b.routers < a.routers ? b : a));
+    return { worker: slot.worker, webRtcServer: slot.webRtcServer };
   }
 
   workers(): ms.Worker[] {
@@ -70,6 +85,7 @@ export class WorkerPool implements OnModuleInit, OnModuleDestroy {
       pid: s?.worker.pid ?? 0,
       alive: s !== undefined && !s.worker.closed,
       routers: s?.routers ?? 0,
+      webRtcPort: s?.webRtcPort ?? 0,
     }));
   }
 
@@ -93,13 +109,33 @@ export class WorkerPool implements OnModuleInit, OnModuleDestroy {
 
   private async spawn(index: number): Promise<void> {
     const worker = await mediasoup.createWorker({ logLevel: 'warn', ...this.portRange(index) });
-    const slot: PoolSlot = { index, worker, routers: 0 };
+    let webRtcServer: ms.WebRtcServer;
+    let webRtcPort: number;
+    try {
+      webRtcServer = await this.createWebRtcServer(worker, index);
+      // Read back: with MEDIA_WEBRTC_PORT=0 the worker picked the port.
+      const dump = (await webRtcServer.dump()) as { udpSockets: { port: number }[] };
+      webRtcPort = dump.udpSockets[0]?.port ?? 0;
+    } catch (err) {
+      worker.close();
+      throw err;
+    }
+    const slot: PoolSlot = { index, worker, webRtcServer, webRtcPort, routers: 0 };
     this.slots[index] = slot;
     worker.observer.on('newrouter', (router: ms.Router) => {
       slot.routers++;
       router.observer.once('close', () => slot.routers--);
     });
     worker.once('died', (error: Error) => this.handleDeath(slot, error));
+  }
+
+  private createWebRtcServer(worker: ms.Worker, index: number): Promise<ms.WebRtcServer> {
+    const { listenIp, announcedIp, webRtcPort } = this.config.media;
+    const port = webRtcPort === 0 ? undefined : webRtcPort + index;
+    return worker.createWebRtcServer({
+      listenInfos: (['udp', 'tcp'] as const).map((protocol) => ({ protocol, ip: listenIp, announcedIp, port })),
+      appData: { workerIndex: index },
+    });
   }
 
   private handleDeath(slot: PoolSlot, error: Error): void {
