@@ -12,6 +12,8 @@ export interface TransportInfoPlain {
   transportId: string;
   ip: string;
   port: number;
+  /** When created with rtcpMux: false: RTCP's own port. */
+  rtcpPort?: number;
 }
 
 /** client → server: payload and the `data` of a successful ack. */

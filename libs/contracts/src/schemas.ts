@@ -109,6 +109,8 @@ export const mediaCreateTransport = z.object({
   callId: uuid,
   direction: z.enum(['send', 'recv']),
   type: z.enum(['webrtc', 'plain']).default('webrtc'),
+  /** Plain only: false puts RTCP on its own port (as ffmpeg and GStreamer send it). */
+  rtcpMux: z.boolean().default(true),
 });
 
 export const mediaConnectTransport = z.object({

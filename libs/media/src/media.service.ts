@@ -4,8 +4,10 @@ import { CallMedia, DomainError } from '@app/contracts';
 import { FlagsService, VIDEO_CALL_FLAG } from '@app/flags';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
+import { PlainRtpPolicy } from './plain-rtp-policy';
 import {
   ConnectTransportParams,
+  CreateTransportOptions,
   MediaKind,
   MediaResourceCounter,
   MediaRoom,
@@ -46,6 +48,7 @@ export class MediaService implements OnModuleDestroy {
   private readonly logger: Logger;
   private readonly roomsGauge;
   private readonly roomFailures;
+  private readonly plainRtp: PlainRtpPolicy;
 
   constructor(
     private readonly pool: WorkerPool,
@@ -56,6 +59,7 @@ export class MediaService implements OnModuleDestroy {
     metrics: MetricsService,
   ) {
     this.logger = rootLogger.child({ component: 'media' });
+    this.plainRtp = new PlainRtpPolicy(config.media.plainRtp, config.media.plainRtpAllowedCidrs);
     this.roomsGauge = metrics.gauge('media_rooms_open', 'call media rooms (routers) open in this process');
     this.roomFailures = metrics.counter('media_room_failures_total', 'rooms lost because their worker died');
     const gauges = {
@@ -160,21 +164,24 @@ export class MediaService implements OnModuleDestroy {
     return { rtpCapabilities: room.rtpCapabilities, producers: room.producersVisibleTo(userId) };
   }
 
-  createTransport(
-    userId: string,
-    callId: string,
-    direction: TransportDirection,
-    type: TransportType,
-  ): Promise<TransportInfo> {
-    return this.roomOfCall(userId, callId).createTransport(userId, direction, type);
+  createTransport(userId: string, callId: string, options: CreateTransportOptions): Promise<TransportInfo> {
+    const room = this.roomOfCall(userId, callId);
+    if (options.type === 'plain') this.plainRtp.requireEnabled();
+    return room.createTransport(userId, options);
   }
 
-  async connectTransport(userId: string, transportId: string, params: ConnectTransportParams): Promise<void> {
-    await this.roomOf(userId, (r) => r.hasTransport(transportId), 'transport').connectTransport(
-      userId,
-      transportId,
-      params,
-    );
+  /** `clientAddress`: where the user's socket comes from; a plain recv transport may only send there. */
+  async connectTransport(
+    userId: string,
+    transportId: string,
+    params: ConnectTransportParams,
+    clientAddress?: string,
+  ): Promise<void> {
+    const room = this.roomOf(userId, (r) => r.hasTransport(transportId), 'transport');
+    if (params.ip !== undefined && room.transportKind(transportId) === 'plain-recv') {
+      this.plainRtp.requireAllowedTarget(params.ip, clientAddress);
+    }
+    await room.connectTransport(userId, transportId, params);
   }
 
   async produce(

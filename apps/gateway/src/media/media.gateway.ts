@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { AuthUser, CurrentUser } from '@app/auth';
 import { schemas } from '@app/contracts';
 import { MediaService } from '@app/media';
+import { ClientAddress } from '../common/client-address.decorator';
 import { SocketGateway } from '../common/socket-gateway.decorator';
 import { ZodPipe } from '../common/zod.pipe';
 
@@ -28,16 +29,17 @@ export class MediaGateway {
     @MessageBody(new ZodPipe(schemas.mediaCreateTransport)) body: z.output<typeof schemas.mediaCreateTransport>,
     @CurrentUser() user: AuthUser,
   ) {
-    return this.media.createTransport(user.id, body.callId, body.direction, body.type);
+    return this.media.createTransport(user.id, body.callId, body);
   }
 
   @SubscribeMessage('media:connect-transport')
   async connectTransport(
     @MessageBody(new ZodPipe(schemas.mediaConnectTransport)) body: schemas.MediaConnectTransport,
     @CurrentUser() user: AuthUser,
+    @ClientAddress() clientAddress: string | undefined,
   ) {
     const { transportId, ...params } = body;
-    await this.media.connectTransport(user.id, transportId, params);
+    await this.media.connectTransport(user.id, transportId, params, clientAddress);
     return {};
   }
 
