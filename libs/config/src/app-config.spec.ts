@@ -53,7 +53,7 @@ describe(loadConfig.name, () => {
     ['MEDIA_WORKERS', '0', /MEDIA_WORKERS="0"/],
     ['CALL_MAX_DURATION_MS', '-5', /CALL_MAX_DURATION_MS="-5"/],
     ['REDIS_URL', 'http://x', /REDIS_URL="http:\/\/x": expected a URL starting with redis:/],
-    ['JWT_SECRET', 'short', /JWT_SECRET="short": expected at least 16 characters/],
+    ['JWT_SECRET', 'short', /JWT_SECRET=\(set, 5 characters, not shown\): expected at least 16 characters/],
   ])('refuses %s=%s naming the variable and what it accepts', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
@@ -64,6 +64,40 @@ describe(loadConfig.name, () => {
     expect(() => loadConfig({ CALL_MAX_DURATION_MS: '1000', CALL_WARNING_BEFORE_MS: '2000' })).toThrow(
       /CALL_WARNING_BEFORE_MS/,
     );
+  });
+
+  it('shortens the default warning lead time with a short cap, and keeps 60 s under a long one', () => {
+    expect(loadConfig({ CALL_MAX_DURATION_MS: '12000' }).calls.warningBeforeMs).toBe(6000);
+    expect(loadConfig({ CALL_MAX_DURATION_MS: '600000' }).calls.warningBeforeMs).toBe(60_000);
+    expect(loadConfig({ CALL_MAX_DURATION_MS: '12000', CALL_WARNING_BEFORE_MS: '0' }).calls.warningBeforeMs).toBe(0);
+  });
+
+  it('names the effective value of a variable that was not set', () => {
+    expect(() => loadConfig({ MEDIA_MIN_PORT: '50000' })).toThrow(
+      'MEDIA_MAX_PORT=(unset: default 49999): expected a port not below MEDIA_MIN_PORT (50000)',
+    );
+    expect(() => loadConfig({ CALL_MAX_DURATION_MS: '1000', CALL_WARNING_BEFORE_MS: '1000' })).toThrow(
+      'CALL_WARNING_BEFORE_MS="1000": expected a lead time shorter than CALL_MAX_DURATION_MS (1000)',
+    );
+  });
+
+  it('never prints secrets or the passwords inside URLs', () => {
+    const problems = () =>
+      loadConfig({
+        ADMIN_TOKEN: 'short',
+        JWT_SECRET: 'tiny-secret',
+        DATABASE_URL: 'mysql://app:hunter2-db@db/x',
+        REDIS_URL: 'http://:hunter3-redis@cache:6379',
+      });
+    expect(problems).toThrow(ConfigError);
+    try {
+      problems();
+    } catch (err) {
+      const message = (err as ConfigError).message;
+      for (const secret of ['short', 'tiny-secret', 'hunter2-db', 'hunter3-redis']) expect(message).not.toContain(secret);
+      expect(message).toContain('DATABASE_URL="mysql://app:***@db/x"');
+      expect(message).toContain('ADMIN_TOKEN=(set, 5 characters, not shown)');
+    }
   });
 
   it('reports every bad variable at once', () => {

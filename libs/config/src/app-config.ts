@@ -2,11 +2,15 @@ import os from 'node:os';
 import { z } from 'zod';
 
 const intVar = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  optionalIntVar(min, max).transform((v) => v ?? def);
+
+/** An integer variable whose default depends on other variables: undefined when unset. */
+const optionalIntVar = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
     .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return def;
+    .transform((v, ctx): number | undefined => {
+      if (v === undefined || v.trim() === '') return undefined;
       if (!/^\d+$/.test(v.trim())) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, message: `an integer from ${min} to ${max}` });
         return z.NEVER;
@@ -81,7 +85,7 @@ const envShape = z.object({
   }),
   CALL_RING_TIMEOUT_MS: intVar(45_000, 100),
   CALL_MAX_DURATION_MS: intVar(3_600_000, 100),
-  CALL_WARNING_BEFORE_MS: intVar(60_000, 0),
+  CALL_WARNING_BEFORE_MS: optionalIntVar(0),
   CALL_RECONNECT_GRACE_MS: intVar(15_000, 0),
   MEDIA_LISTEN_IP: ipVar('127.0.0.1'),
   MEDIA_ANNOUNCED_IP: ipVar(),
@@ -114,21 +118,25 @@ const envSchema = envShape.superRefine((env, ctx) => {
     ctx.addIssue({
       code: z.ZodIssueCode.custom,
       path: ['MEDIA_MAX_PORT'],
-      message: 'a port not below MEDIA_MIN_PORT',
+      message: `a port not below MEDIA_MIN_PORT (${env.MEDIA_MIN_PORT})`,
+      params: { effective: env.MEDIA_MAX_PORT },
     });
   }
   if (env.MEDIA_WEBRTC_PORT !== 0 && env.MEDIA_WEBRTC_PORT + env.MEDIA_WORKERS - 1 > 65535) {
     ctx.addIssue({
       code: z.ZodIssueCode.custom,
       path: ['MEDIA_WEBRTC_PORT'],
-      message: 'a port that leaves room for one port per worker (MEDIA_WORKERS) below 65536',
+      message: `a port that leaves room for one port per worker (MEDIA_WORKERS=${env.MEDIA_WORKERS}) below 65536`,
+      params: { effective: env.MEDIA_WEBRTC_PORT },
     });
   }
-  if (env.CALL_WARNING_BEFORE_MS >= env.CALL_MAX_DURATION_MS) {
+  // Only a lead time that was set can be too long: the default shrinks with the cap.
+  if (env.CALL_WARNING_BEFORE_MS !== undefined && env.CALL_WARNING_BEFORE_MS >= env.CALL_MAX_DURATION_MS) {
     ctx.addIssue({
       code: z.ZodIssueCode.custom,
       path: ['CALL_WARNING_BEFORE_MS'],
-      message: 'a lead time shorter than CALL_MAX_DURATION_MS',
+      message: `a lead time shorter than CALL_MAX_DURATION_MS (${env.CALL_MAX_DURATION_MS})`,
+      params: { effective: env.CALL_WARNING_BEFORE_MS },
     });
   }
 });
@@ -178,11 +186,49 @@ export interface AppConfig {
   dmRate: { perSecond: number; burst: number };
 }
 
+/** The `call:ending-soon` lead time when CALL_WARNING_BEFORE_MS is unset: 60 s, or half of a shorter cap. */
+export function defaultWarningBeforeMs(maxDurationMs: number): number {
+  return Math.min(60_000, Math.floor(maxDurationMs / 2));
+}
+
+/** Variables whose values are never printed, only whether they are set. */
+const SECRET_VARIABLES = new Set(['ADMIN_TOKEN', 'JWT_SECRET', 'AUTH_API_KEY']);
+/** URL variables that may carry a password. */
+const URL_VARIABLES_WITH_CREDENTIALS = new Set(['DATABASE_URL', 'REDIS_URL']);
+
+/**
+ * How a variable's value is shown in an error: the value as given, `(unset)`
+ * when absent or empty, and for secrets only their length; a URL's password
+ * is masked.
+ */
+export function describeVariableValue(variable: string, raw: string | undefined, effective?: unknown): string {
+  if (raw === undefined || raw.trim() === '') return effective === undefined ? '(unset)' : `(unset: default ${effective})`;
+  if (SECRET_VARIABLES.has(variable) || /SECRET|TOKEN|PASSWORD|API_KEY/.test(variable)) {
+    return `(set, ${raw.trim().length} characters, not shown)`;
+  }
+  if (URL_VARIABLES_WITH_CREDENTIALS.has(variable)) return JSON.stringify(maskUrlPassword(raw.trim()));
+  return JSON.stringify(raw);
+}
+
+function maskUrlPassword(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password === '') return value;
+    url.password = '***';
+    return url.toString();
+  } catch {
+    // Not a URL: whatever sits between "//user:" and "@" may still be a password.
+    return value.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+  }
+}
+
 export class ConfigError extends Error {
-  constructor(readonly problems: { variable: string; expected: string; got?: string }[]) {
+  constructor(readonly problems: { variable: string; expected: string; got?: string; effective?: unknown }[]) {
     super(
       'Invalid configuration:\n' +
-        problems.map((p) => `  ${p.variable}=${JSON.stringify(p.got ?? '')}: expected ${p.expected}`).join('\n'),
+        problems
+          .map((p) => `  ${p.variable}=${describeVariableValue(p.variable, p.got, p.effective)}: expected ${p.expected}`)
+          .join('\n'),
     );
     this.name = 'ConfigError';
   }
@@ -195,7 +241,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(
       parsed.error.issues.map((i) => {
         const variable = String(i.path[0] ?? '?');
-        return { variable, expected: i.message, got: env[variable] };
+        const effective = i.code === z.ZodIssueCode.custom ? i.params?.effective : undefined;
+        return { variable, expected: i.message, got: env[variable], effective };
       }),
     );
   }
@@ -211,7 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     calls: {
       ringTimeoutMs: e.CALL_RING_TIMEOUT_MS,
       maxDurationMs: e.CALL_MAX_DURATION_MS,
-      warningBeforeMs: e.CALL_WARNING_BEFORE_MS,
+      warningBeforeMs: e.CALL_WARNING_BEFORE_MS ?? defaultWarningBeforeMs(e.CALL_MAX_DURATION_MS),
       reconnectGraceMs: e.CALL_RECONNECT_GRACE_MS,
     },
     media: {
