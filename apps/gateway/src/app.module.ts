@@ -2,12 +2,9 @@ import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/c
 import { AuthModule } from '@app/auth';
 import { AppConfig, Clock, ConfigModule } from '@app/config';
 import { DatabaseModule } from '@app/database';
-import { FlagsModule } from '@app/flags';
-import { MessagingModule } from '@app/messaging';
 import { MediaModule } from '@app/media';
 import { Logger, ObservabilityModule } from '@app/observability';
 import { RealtimeModule } from '@app/realtime';
-import { SchedulerModule } from '@app/scheduler';
 import { CallsApiModule } from './calls/calls-api.module';
 import { DemoApiModule } from './demo/demo-api.module';
 import { HttpMetricsMiddleware } from './common/http-metrics.middleware';
@@ -28,15 +25,15 @@ export class AppModule implements NestModule {
     return {
       module: AppModule,
       imports: [
+        // Cross-cutting, global: configuration, logs and metrics, the database.
         ConfigModule.forRoot(config, clock),
         ObservabilityModule.forRoot(logger),
         DatabaseModule,
-        RealtimeModule,
+        // What the core handlers below use (login, socket life, health).
         AuthModule,
+        RealtimeModule,
         MediaModule,
-        SchedulerModule,
-        FlagsModule,
-        MessagingModule,
+        // One module per capability's HTTP and socket handlers; each imports its domain module.
         MessagingApiModule,
         CallsApiModule,
         MediaApiModule,

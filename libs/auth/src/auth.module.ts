@@ -1,10 +1,10 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { AuthService } from './auth.service';
 import { AdminAuthGuard, UserAuthGuard } from './http-auth.guard';
 import { TokenService } from './token.service';
 import { UserRepository } from './user.repository';
 
-@Global()
+/** Users, tokens and the HTTP guards. Needs only the global database and config. */
 @Module({
   providers: [AuthService, TokenService, UserRepository, UserAuthGuard, AdminAuthGuard],
   exports: [AuthService, UserRepository, UserAuthGuard, AdminAuthGuard],

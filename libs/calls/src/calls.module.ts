@@ -1,11 +1,15 @@
 import { Module } from '@nestjs/common';
+import { FlagsModule } from '@app/flags';
+import { MediaModule } from '@app/media';
+import { MessagingModule } from '@app/messaging';
+import { RealtimeModule } from '@app/realtime';
 import { SchedulerModule } from '@app/scheduler';
 import { CallRepository } from './call.repository';
 import { CallTimers } from './call-timers';
 import { CallsService } from './calls.service';
 
 @Module({
-  imports: [SchedulerModule],
+  imports: [SchedulerModule, MessagingModule, FlagsModule, MediaModule, RealtimeModule],
   providers: [CallRepository, CallTimers, CallsService],
   exports: [CallsService],
 })

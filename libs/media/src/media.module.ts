@@ -1,7 +1,12 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { FlagsModule } from '@app/flags';
+import { RealtimeModule } from '@app/realtime';
 import { MediaService } from './media.service';
 import { WorkerPool } from './worker-pool';
 
-@Global()
-@Module({ providers: [WorkerPool, MediaService], exports: [WorkerPool, MediaService] })
+@Module({
+  imports: [RealtimeModule, FlagsModule],
+  providers: [WorkerPool, MediaService],
+  exports: [WorkerPool, MediaService],
+})
 export class MediaModule {}

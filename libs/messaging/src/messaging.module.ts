@@ -1,4 +1,6 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { AuthModule } from '@app/auth';
+import { RealtimeModule } from '@app/realtime';
 import { BatchedMessageStore } from './batched-message-store';
 import { BlockRepository } from './block.repository';
 import { CallEntryWriter } from './call-entry.writer';
@@ -11,8 +13,8 @@ import { MessagingSqlPool } from './messaging-sql-pool';
 import { RelationshipService } from './relationship.service';
 import { SendRateLimiter } from './send-rate-limiter';
 
-@Global()
 @Module({
+  imports: [AuthModule, RealtimeModule],
   providers: [
     ContactRepository,
     BlockRepository,

@@ -1,6 +1,6 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { RealtimeService } from './realtime.service';
 
-@Global()
+/** Fan-out to users' sockets; one instance per process, attached to the socket.io server by the gateway. */
 @Module({ providers: [RealtimeService], exports: [RealtimeService] })
 export class RealtimeModule {}
