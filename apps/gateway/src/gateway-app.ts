@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig, Clock, SystemClock } from '@app/config';
-import { Logger, NestPinoLogger, createRootLogger } from '@app/observability';
+import { DrainState, Logger, NestPinoLogger, createRootLogger } from '@app/observability';
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
 import { GatewayIoAdapter } from './common/socket-io.adapter';
@@ -18,6 +18,8 @@ export interface RunningGateway {
   url: string;
   port: number;
   logger: Logger;
+  /** Readiness off and no new calls here; everything else keeps serving until close(). */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -42,7 +44,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://127.0.0.1:${port}`;
   logger.info({ url, database: config.databaseUrl ? 'external' : 'embedded' }, 'gateway listening');
-  return { app, url, port, logger, close: () => app.close() };
+  return { app, url, port, logger, drain: () => app.get(DrainState).start(), close: () => app.close() };
 }
 
 /**

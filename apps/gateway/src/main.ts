@@ -18,28 +18,36 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
   const gateway = await startGateway({ config, logger });
 
-  // Graceful stop: sockets closed, calls' media and workers closed, the
+  // Graceful stop. SIGTERM drains first: readiness off and no new calls
+  // placed here for SHUTDOWN_DRAIN_MS, so a load balancer moves new clients
+  // elsewhere; then sockets closed, calls' media and workers closed, the
   // database pool closed and an embedded server stopped, then exit 0.
+  // SIGINT (Ctrl-C) stops at once.
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping gateway');
+    const drainMs = signal === 'SIGTERM' ? config.shutdownDrainMs : 0;
+    logger.info({ signal, drainMs }, 'draining: not ready, no new calls');
+    gateway.drain();
     const forced = setTimeout(() => {
       logger.error('graceful stop took too long; exiting');
       process.exit(1);
-    }, 15_000);
+    }, drainMs + 15_000);
     forced.unref();
-    gateway.close().then(
-      () => {
-        logger.info('gateway stopped');
-        process.exit(0);
-      },
-      (err) => {
-        logger.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
+    setTimeout(() => {
+      logger.info({ signal }, 'stopping gateway');
+      gateway.close().then(
+        () => {
+          logger.info('gateway stopped');
+          process.exit(0);
+        },
+        (err) => {
+          logger.error({ err }, 'error while stopping');
+          process.exit(1);
+        },
+      );
+    }, drainMs);
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -108,6 +108,7 @@ const envShape = z.object({
   EMBEDDED_PG_PORT: intVar(54329, 1024, 65535),
   DM_RATE_PER_SEC: intVar(50, 1),
   DM_RATE_BURST: intVar(100, 1),
+  SHUTDOWN_DRAIN_MS: optionalIntVar(0, 10 * 60_000),
 });
 
 /** Every environment variable the server reads. */
@@ -184,6 +185,8 @@ export interface AppConfig {
   logLevel: string;
   embeddedPostgres: { dir?: string; port: number };
   dmRate: { perSecond: number; burst: number };
+  /** SIGTERM → stop: how long the process stays up not ready (so load balancers notice) before it closes. */
+  shutdownDrainMs: number;
 }
 
 /** The `call:ending-soon` lead time when CALL_WARNING_BEFORE_MS is unset: 60 s, or half of a shorter cap. */
@@ -281,5 +284,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: e.LOG_LEVEL,
     embeddedPostgres: { dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT },
     dmRate: { perSecond: e.DM_RATE_PER_SEC, burst: e.DM_RATE_BURST },
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS ?? (production ? 5000 : 0),
   };
 }

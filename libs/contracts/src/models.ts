@@ -93,3 +93,15 @@ export interface HealthDto {
   media: 'up' | 'down';
   workers?: { pid: number; alive: boolean; routers: number }[];
 }
+
+/** GET /health/live */
+export interface LivenessDto {
+  status: 'ok';
+}
+
+/** GET /health/ready: 503 unless `ready`. `db` is `unknown` while draining (not asked). */
+export interface ReadinessDto {
+  ready: boolean;
+  db: 'up' | 'down' | 'unknown';
+  draining: boolean;
+}

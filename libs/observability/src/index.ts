@@ -1,3 +1,4 @@
+export * from './drain-state';
 export * from './logger';
 export * from './metrics.service';
 export * from './observability.module';

@@ -2,6 +2,7 @@ import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import { AuthUser, CurrentUser } from '@app/auth';
 import { CallsService, toCallDto } from '@app/calls';
 import { schemas } from '@app/contracts';
+import { DrainState } from '@app/observability';
 import { SocketGateway } from '../common/socket-gateway.decorator';
 import { ZodPipe } from '../common/zod.pipe';
 
@@ -10,13 +11,18 @@ type CallInvite = { to: string; media: 'audio' | 'video' };
 /** call:* events: validate, then the calls service decides; its answer is the ack. */
 @SocketGateway()
 export class CallsGateway {
-  constructor(private readonly calls: CallsService) {}
+  constructor(
+    private readonly calls: CallsService,
+    private readonly drain: DrainState,
+  ) {}
 
   @SubscribeMessage('call:invite')
   async invite(
     @MessageBody(new ZodPipe(schemas.callInvite)) body: CallInvite,
     @CurrentUser() user: AuthUser,
   ) {
+    // A stopping process places no new calls; calls already running are left to finish.
+    this.drain.refuseNewWork('calls');
     return { call: toCallDto(await this.calls.invite(user.id, body.to, body.media)) };
   }
 
