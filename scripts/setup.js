@@ -5,7 +5,7 @@
 // when its output is already present and current.
 //
 //   node scripts/setup.js            worker, embedded PostgreSQL links, Prisma client
-//   node scripts/setup.js --test     also: PostgreSQL on 127.0.0.1:5432 running
+//   node scripts/setup.js --test     also: PostgreSQL on 127.0.0.1:5432 running, ffmpeg installed
 //   node scripts/setup.js --browser  also: Chromium installed (browser tests)
 //   node scripts/setup.js --legacy-mediasoup  also: the 3.8.4 worker (benchmark comparison)
 //   node scripts/setup.js --only-prisma
@@ -233,6 +233,19 @@ async function ensureTestPostgres() {
   for (let i = 0; i < 50 && !(await portOpen(5432)); i++) await new Promise((r) => setTimeout(r, 200));
 }
 
+// The interop test drives ffmpeg as a plain-RTP client nobody here wrote.
+function ensureFfmpeg() {
+  if (spawnSync('sh', ['-c', 'command -v ffmpeg']).status === 0) return;
+  if (process.getuid && process.getuid() !== 0) {
+    log('ffmpeg is missing and this user cannot install it; the ffmpeg interop test will be skipped');
+    return;
+  }
+  log('installing ffmpeg from the distribution packages');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'ffmpeg'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+}
+
 function ensureChromium() {
   const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean);
   if (candidates.some((p) => fs.existsSync(p))) return;
@@ -255,6 +268,7 @@ async function main() {
   if (args.has('--legacy-mediasoup')) buildLegacyMediasoupWorker();
   if (args.has('--test')) await ensureTestPostgres();
   if (args.has('--browser') || args.has('--test')) ensureChromium();
+  if (args.has('--test')) ensureFfmpeg();
 }
 
 main().catch((err) => {
