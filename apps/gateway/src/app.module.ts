@@ -7,7 +7,7 @@ import { Logger, ObservabilityModule } from '@app/observability';
 import { RealtimeModule } from '@app/realtime';
 import { CallsApiModule } from './calls/calls-api.module';
 import { DemoApiModule } from './demo/demo-api.module';
-import { HttpMetricsMiddleware } from './common/http-metrics.middleware';
+import { HttpAccessMiddleware } from './common/http-access.middleware';
 import { AuthController } from './core/auth.controller';
 import { ConnectionGateway } from './core/connection.gateway';
 import { HealthController } from './core/health.controller';
@@ -18,7 +18,7 @@ import { MessagingApiModule } from './messaging/messaging-api.module';
 @Module({})
 export class AppModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware).forRoutes('*path');
+    consumer.apply(HttpAccessMiddleware).forRoutes('*path');
   }
 
   static forRoot(config: AppConfig, clock: Clock, logger: Logger): DynamicModule {

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig, Clock, SystemClock } from '@app/config';
-import { DrainState, Logger, NestPinoLogger, createRootLogger } from '@app/observability';
+import { DrainState, Logger, NestPinoLogger, REQUEST_ID_HEADER, createRootLogger } from '@app/observability';
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
 import { GatewayIoAdapter } from './common/socket-io.adapter';
@@ -34,7 +34,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   app.useBodyParser('json', { limit: '256kb' });
   app.useGlobalFilters(new HttpErrorFilter(logger));
   app.disable('x-powered-by');
-  app.enableCors({ origin: true });
+  // Browsers may read the request id to quote it in a bug report.
+  app.enableCors({ origin: true, exposedHeaders: [REQUEST_ID_HEADER] });
   const io = new GatewayIoAdapter(app, config.redisUrl, logger);
   await io.connectRedis();
   app.useWebSocketAdapter(io);

@@ -1,12 +1,20 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { Logger } from 'pino';
+import { currentRequestId } from './request-context';
 
-/** Structured JSON logs (one object per line) through pino. */
+/**
+ * Structured JSON logs (one object per line) through pino. A line written
+ * while a request or socket event is handled carries its `requestId`.
+ */
 export function createRootLogger(level: string): Logger {
   return pino({
     level,
     base: { service: 'gateway', pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
+    mixin: () => {
+      const requestId = currentRequestId();
+      return requestId === undefined ? {} : { requestId };
+    },
   });
 }
 

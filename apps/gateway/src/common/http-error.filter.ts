@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { HTTP_STATUS_BY_CODE } from '@app/contracts';
 import { Logger, ROOT_LOGGER } from '@app/observability';
 import { toErrorBody } from './error-body';
+import { ERROR_CODE_LOCAL } from './http-access.middleware';
 
 /** Every HTTP failure leaves as `{ error: { code, message, details? } }`. */
 @Catch()
@@ -16,6 +17,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     const { body, unexpected } = toErrorBody(exception);
     if (unexpected) this.logger.error({ err: exception, method: req?.method, url: req?.url }, 'HTTP handler failed');
     if (res.headersSent) return;
+    res.locals[ERROR_CODE_LOCAL] = body.code;
     if (body.code === 'RATE_LIMITED' && typeof body.details?.retryAfterMs === 'number') {
       res.setHeader('Retry-After', Math.ceil(body.details.retryAfterMs / 1000));
     }

@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, Inject } from '@nestjs/common';
 import { errorAck } from '@app/contracts';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { toErrorBody } from './error-body';
-import { socketEventCounter } from './ws-ack.interceptor';
+import { accessLogged, SocketAccessLog, socketEventCounter } from './ws-ack.interceptor';
 
 /**
  * Socket handlers' failures become the ack `{ ok: false, error }`. Nest calls
@@ -11,12 +11,14 @@ import { socketEventCounter } from './ws-ack.interceptor';
 @Catch()
 export class WsErrorFilter implements ExceptionFilter {
   private readonly events;
+  private readonly access: SocketAccessLog;
 
   constructor(
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
     metrics: MetricsService,
   ) {
     this.events = socketEventCounter(metrics);
+    this.access = new SocketAccessLog(logger);
   }
 
   catch(exception: unknown, host: ArgumentsHost): void {
@@ -27,6 +29,8 @@ export class WsErrorFilter implements ExceptionFilter {
     }
     const event = host.switchToWs().getPattern?.() ?? 'unknown';
     this.events.inc({ event, outcome: body.code });
+    // Refused before the handler's interceptor ran (a guard): the access line is written here.
+    if (!accessLogged(exception)) this.access.write({ event, socket: host.getArgByIndex(0), outcome: body.code });
     const ack = host.getArgByIndex(2);
     if (typeof ack === 'function') ack(errorAck(body));
   }

@@ -6,6 +6,7 @@ import { errorAck } from '@app/contracts';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService, userRoom } from '@app/realtime';
 import { SocketGateway } from '../common/socket-gateway.decorator';
+import { SocketAccessLog } from '../common/ws-ack.interceptor';
 
 /**
  * Socket life: the handshake is authenticated before a connection exists,
@@ -18,6 +19,7 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
   private closing = false;
   private readonly logger: Logger;
   private readonly connected;
+  private readonly access: SocketAccessLog;
 
   constructor(
     private readonly auth: AuthService,
@@ -27,6 +29,7 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
   ) {
     this.logger = rootLogger.child({ component: 'socket' });
     this.connected = metrics.gauge('socket_connections', 'connected sockets on this process');
+    this.access = new SocketAccessLog(rootLogger);
   }
 
   afterInit(server: Server): void {
@@ -53,6 +56,7 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
     socket.onAny((event: string, ...args: unknown[]) => {
       if (socket.listenerCount(event) > 0) return;
       const ack = args[args.length - 1];
+      this.access.write({ event, socket, outcome: 'VALIDATION_FAILED' });
       if (typeof ack === 'function') {
         ack(errorAck({ code: 'VALIDATION_FAILED', message: `unknown event "${event}"`, details: { event } }));
       }
