@@ -7,17 +7,26 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { BENCH_USAGE, parseBenchArgs, SuiteName } from './support/bench-args';
 import { renderMarkdown, SuiteResults } from './support/results-report';
 import { runMessagesBench } from './suites/messages';
 import { runIdleSocketsBench } from './suites/idle-sockets';
 import { runCallSetupBench } from './suites/call-setup';
 import { runConcurrentCallsBench } from './suites/concurrent-calls';
 
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const onlyArg = args.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? args[args.indexOf('--only') + 1];
-const only = args.some((a) => a.startsWith('--only')) && onlyArg ? new Set(onlyArg.split(',')) : undefined;
-const wanted = (name: string) => only === undefined || only.has(name);
+let parsed: ReturnType<typeof parseBenchArgs>;
+try {
+  parsed = parseBenchArgs(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n\n${BENCH_USAGE}`);
+  process.exit(2);
+}
+if (parsed.help) {
+  process.stdout.write(BENCH_USAGE);
+  process.exit(0);
+}
+const { quick, only } = parsed;
+const wanted = (name: SuiteName) => only === undefined || only.has(name);
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
 async function main(): Promise<void> {

@@ -1,0 +1,53 @@
+/** The benchmark command line: `npm run bench -- --help`. */
+import { parseArgs } from 'node:util';
+
+/** Suite names for --only, with what each measures (the order they run in). */
+export const SUITES = {
+  messages: 'persisted DM throughput and delivery latency, beside a bare socket.io relay and the database insert rate',
+  'call-setup': 'time from call:invite to the first audio packet at the callee',
+  calls: 'concurrent Opus calls one mediasoup worker carries through the gateway, beside a bare worker',
+  idle: 'memory per idle connected socket',
+} as const;
+export type SuiteName = keyof typeof SUITES;
+
+export const BENCH_USAGE = `Usage: npm run bench -- [--quick] [--only NAME[,NAME...]]
+
+Measures the backend beside the ceilings of the parts it is built on. Each
+suite starts what it needs (a gateway process on a fresh database) and stops
+it. Results: bench/results/<time>.json and bench/results/latest.md.
+
+Options:
+  --quick         shorter runs with smaller loads
+  --only NAMES    run only these suites, comma-separated:
+${Object.entries(SUITES)
+  .map(([name, what]) => `                    ${name.padEnd(11)} ${what}`)
+  .join('\n')}
+  -h, --help      show this help
+`;
+
+/** The command line, checked: unknown options or suite names stop the run with a message (exit 2). */
+export function parseBenchArgs(argv: string[]): { quick: boolean; only?: Set<SuiteName>; help: boolean } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  let only: Set<SuiteName> | undefined;
+  if (values.only !== undefined) {
+    const names = values.only.split(',').map((n) => n.trim()).filter(Boolean);
+    const unknown = names.filter((n) => !(n in SUITES));
+    if (names.length === 0 || unknown.length > 0) {
+      throw new Error(
+        `--only: unknown suite ${unknown.map((n) => JSON.stringify(n)).join(', ') || '(none given)'}; ` +
+          `known: ${Object.keys(SUITES).join(', ')}`,
+      );
+    }
+    only = new Set(names as SuiteName[]);
+  }
+  return { quick: values.quick ?? false, only, help: values.help ?? false };
+}
