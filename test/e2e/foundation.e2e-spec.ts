@@ -1,7 +1,8 @@
+import { Client } from 'pg';
 import { io } from 'socket.io-client';
 import { SocialClient, ClientError } from '@app/client';
 import { WorkerPool } from '@app/media';
-import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { connectedUser, startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
 
 describe('foundation: auth, errors, health', () => {
   let gw: TestGateway;
@@ -145,5 +146,52 @@ describe('requests refused by the HTTP parser', () => {
     expect(res.status).toBe(431);
     expect((await res.json()).error.code).toBe('VALIDATION_FAILED');
     expect((await fetch(`${gw.url}/health`)).status).toBe(200);
+  });
+});
+
+describe('database connections', () => {
+  const POOL_SIZE = 4;
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ env: { DATABASE_POOL_SIZE: String(POOL_SIZE) } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('holds one pool for Prisma, plain SQL and the scheduler, and reports it in /metrics', async () => {
+    const [alice, bob] = await Promise.all([connectedUser(gw, 'pool_a'), connectedUser(gw, 'pool_b')]);
+    try {
+      await alice.contacts.add(bob.user.id);
+      await bob.contacts.add(alice.user.id);
+      // Send path (plain SQL), Prisma reads and scheduler timers, all at once.
+      await Promise.all([
+        ...Array.from({ length: 40 }, (_, i) => alice.messages.send(bob.user.id, `m${i}`)),
+        bob.messages.history((await alice.messages.send(bob.user.id, 'first')).conversationId),
+        alice.calls.invite(bob.user.id).then((call) => alice.calls.cancel(call.id)),
+      ]);
+
+      const server = new Client({ connectionString: gw.db.url });
+      await server.connect();
+      try {
+        const { rows } = await server.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+        );
+        // The pool, the LISTEN connection, and at most one health probe or start-up connection closing.
+        expect(rows[0].n).toBeLessThanOrEqual(POOL_SIZE + 2);
+      } finally {
+        await server.end();
+      }
+
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      const held = (use: string) => Number(new RegExp(`^db_connections\\{use="${use}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+      expect(held('listen')).toBe(1);
+      expect(held('pool_busy') + held('pool_idle')).toBeGreaterThan(0);
+      expect(held('pool_busy') + held('pool_idle')).toBeLessThanOrEqual(POOL_SIZE);
+      expect(metrics).toMatch(/^db_pool_waiting \d+$/m);
+    } finally {
+      alice.disconnect();
+      bob.disconnect();
+    }
   });
 });

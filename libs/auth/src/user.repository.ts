@@ -29,6 +29,12 @@ export class UserRepository {
     return this.prisma.user.findUnique({ where: { handle } });
   }
 
+  /** The one way the application asks whether users exist (the send path's batched check is SQL of its own). */
+  async exists(id: string): Promise<boolean> {
+    return (await this.existing([id])).has(id);
+  }
+
+  /** Which of `ids` are users. */
   async existing(ids: string[]): Promise<Set<string>> {
     const rows = await this.prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true } });
     return new Set(rows.map((r) => r.id));

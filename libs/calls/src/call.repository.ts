@@ -31,10 +31,6 @@ export const CALL_ENDED_CHANNEL = 'call_ended';
 export class CallRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  async userExists(userId: string): Promise<boolean> {
-    return (await this.prisma.user.count({ where: { id: userId } })) > 0;
-  }
-
   /**
    * Stores a ringing call and both participants' slots in one transaction.
    * The slot's primary key (user id) lets a user hold one live call: when

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '@app/auth';
 import { FlagsModule } from '@app/flags';
 import { MediaModule } from '@app/media';
 import { MessagingModule } from '@app/messaging';
@@ -9,7 +10,7 @@ import { CallTimers } from './call-timers';
 import { CallsService } from './calls.service';
 
 @Module({
-  imports: [SchedulerModule, MessagingModule, FlagsModule, MediaModule, RealtimeModule],
+  imports: [AuthModule, SchedulerModule, MessagingModule, FlagsModule, MediaModule, RealtimeModule],
   providers: [CallRepository, CallTimers, CallsService],
   exports: [CallsService],
 })

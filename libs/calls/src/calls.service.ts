@@ -1,4 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { UserRepository } from '@app/auth';
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { CallEndReason, CallMedia, CallState, DomainError, MAX_PAGE } from '@app/contracts';
 import { DatabaseNotifications } from '@app/database';
@@ -38,6 +39,7 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, OnMod
 
   constructor(
     private readonly calls: CallRepository,
+    private readonly users: UserRepository,
     private readonly timers: CallTimers,
     private readonly relationships: RelationshipService,
     private readonly flags: FlagsService,
@@ -92,7 +94,7 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, OnMod
         fields: [{ field: 'to', message: 'must be another user' }],
       });
     }
-    if (!(await this.calls.userExists(calleeId))) throw DomainError.notFound('user');
+    if (!(await this.users.exists(calleeId))) throw DomainError.notFound('user');
     if (await this.relationships.isBlockedEitherWay(callerId, calleeId)) {
       throw new DomainError('BLOCKED', 'a block between you and this user prevents calls');
     }

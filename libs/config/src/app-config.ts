@@ -77,6 +77,7 @@ const envShape = z.object({
     .transform((v) => v ?? 'all'),
   PORT: intVar(3000, 0, 65535),
   DATABASE_URL: urlVar(['postgres:', 'postgresql:']),
+  DATABASE_POOL_SIZE: intVar(20, 2, 1000),
   ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 8, {
     message: 'at least 8 characters',
   }),
@@ -152,6 +153,8 @@ export interface AppConfig {
   port: number;
   /** Undefined: the embedded PostgreSQL is started. */
   databaseUrl?: string;
+  /** Connections of the process's one pool (Prisma, plain SQL and the scheduler share it). */
+  databasePoolSize: number;
   adminToken?: string;
   /** Undefined in the environment: a random secret is made at start. */
   jwtSecret?: string;
@@ -256,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     role: e.NODE_ROLE,
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     adminToken: e.ADMIN_TOKEN,
     jwtSecret: e.JWT_SECRET,
     calls: {

@@ -3,16 +3,22 @@ import { Client } from 'pg';
 import { EMBEDDED_DATABASE } from './database.tokens';
 import type { EmbeddedDatabase } from './embedded-postgres';
 import { DATABASE_CONNECTION, DatabaseConnection } from './database-connection';
+import { DatabasePool } from './database-pool';
 
-/** Health probe and the embedded server's stop at shutdown (after every client closed). */
+/** Health probe, and at shutdown the pool closed and the embedded server stopped (after every user stopped). */
 @Injectable()
 export class DatabaseLifecycle implements OnApplicationShutdown {
   constructor(
     @Inject(DATABASE_CONNECTION) private readonly connection: DatabaseConnection,
     @Inject(EMBEDDED_DATABASE) private readonly embedded: EmbeddedDatabase | null,
+    private readonly pool: DatabasePool,
   ) {}
 
-  /** True when a fresh connection can run a query within the timeout. */
+  /**
+   * True when a fresh connection can run a query within the timeout. A new
+   * connection, not a pooled one: the question is whether the server takes
+   * connections now, and a probe must not wait behind a busy pool.
+   */
   async isUp(timeoutMs = 2000): Promise<boolean> {
     const client = new Client({
       connectionString: this.connection.url,
@@ -32,7 +38,9 @@ export class DatabaseLifecycle implements OnApplicationShutdown {
     }
   }
 
+  // Runs after every module's onModuleDestroy: Prisma, the scheduler and the send path have stopped querying.
   async onApplicationShutdown(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
     await this.embedded?.stop();
   }
 }

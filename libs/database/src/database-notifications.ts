@@ -50,6 +50,11 @@ export class DatabaseNotifications implements OnModuleDestroy {
     else await this.client.query(`LISTEN ${channel}`);
   }
 
+  /** Whether the LISTEN connection is open now. */
+  isConnected(): boolean {
+    return this.client !== undefined;
+  }
+
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);

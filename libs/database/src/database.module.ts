@@ -3,12 +3,15 @@ import { APP_CONFIG, AppConfig } from '@app/config';
 import { ROOT_LOGGER, Logger } from '@app/observability';
 import { DATABASE_CONNECTION, DatabaseConnection } from './database-connection';
 import { DatabaseLifecycle } from './database-lifecycle';
+import { DatabaseMetrics } from './database-metrics';
 import { DatabaseNotifications } from './database-notifications';
+import { DatabasePool } from './database-pool';
 import { EMBEDDED_DATABASE } from './database.tokens';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres';
 import { migrate } from './migrator';
 import { PrismaService } from './prisma.service';
 
+/** All database plumbing: the embedded server, migrations, the one pool, Prisma, LISTEN. Global: every capability stores something. */
 @Global()
 @Module({
   providers: [
@@ -31,10 +34,12 @@ import { PrismaService } from './prisma.service';
         return { url, embedded: embedded !== null };
       },
     },
+    DatabasePool,
     PrismaService,
     DatabaseLifecycle,
     DatabaseNotifications,
+    DatabaseMetrics,
   ],
-  exports: [DATABASE_CONNECTION, PrismaService, DatabaseLifecycle, DatabaseNotifications],
+  exports: [DATABASE_CONNECTION, DatabasePool, PrismaService, DatabaseLifecycle, DatabaseNotifications],
 })
 export class DatabaseModule {}

@@ -3,11 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { Logger } from 'pino';
+import { ADVISORY_LOCKS, withAdvisoryLock } from './advisory-lock';
 import { projectRoot } from './project-root';
-
-// Any fixed number: all gateways starting at once queue on this lock, so a
-// migration is applied by exactly one of them.
-const MIGRATION_LOCK_KEY = 72_615_001;
 
 export interface Migration {
   name: string;
@@ -47,50 +44,51 @@ export async function migrate(
   await client.connect();
   const applied: string[] = [];
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    await client.query(`
-      CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
-        "id" VARCHAR(36) PRIMARY KEY NOT NULL,
-        "checksum" VARCHAR(64) NOT NULL,
-        "finished_at" TIMESTAMPTZ,
-        "migration_name" VARCHAR(255) NOT NULL,
-        "logs" TEXT,
-        "rolled_back_at" TIMESTAMPTZ,
-        "started_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
-        "applied_steps_count" INTEGER NOT NULL DEFAULT 0
-      )`);
-    const done = await client.query<{ migration_name: string; checksum: string }>(
-      `SELECT migration_name, checksum FROM "_prisma_migrations"
-        WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
-    );
-    const doneByName = new Map(done.rows.map((r) => [r.migration_name, r.checksum]));
-    for (const m of readMigrations(dir)) {
-      const known = doneByName.get(m.name);
-      if (known !== undefined) {
-        if (known !== m.checksum) {
-          logger?.warn({ migration: m.name }, 'applied migration was edited afterwards; not applying it again');
+    // All gateways starting at once queue on this lock, so a migration is applied by exactly one of them.
+    await withAdvisoryLock(client, ADVISORY_LOCKS.migrations, async () => {
+      await client.query(`
+        CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+          "id" VARCHAR(36) PRIMARY KEY NOT NULL,
+          "checksum" VARCHAR(64) NOT NULL,
+          "finished_at" TIMESTAMPTZ,
+          "migration_name" VARCHAR(255) NOT NULL,
+          "logs" TEXT,
+          "rolled_back_at" TIMESTAMPTZ,
+          "started_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
+          "applied_steps_count" INTEGER NOT NULL DEFAULT 0
+        )`);
+      const done = await client.query<{ migration_name: string; checksum: string }>(
+        `SELECT migration_name, checksum FROM "_prisma_migrations"
+          WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+      );
+      const doneByName = new Map(done.rows.map((r) => [r.migration_name, r.checksum]));
+      for (const m of readMigrations(dir)) {
+        const known = doneByName.get(m.name);
+        if (known !== undefined) {
+          if (known !== m.checksum) {
+            logger?.warn({ migration: m.name }, 'applied migration was edited afterwards; not applying it again');
+          }
+          continue;
         }
-        continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(m.sql);
+          await client.query(
+            `INSERT INTO "_prisma_migrations"
+               (id, checksum, finished_at, migration_name, applied_steps_count)
+             VALUES ($1, $2, now(), $3, 1)`,
+            [crypto.randomUUID(), m.checksum, m.name],
+          );
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK');
+          throw new Error(`migration ${m.name} failed: ${(err as Error).message}`);
+        }
+        applied.push(m.name);
+        logger?.info({ migration: m.name }, 'migration applied');
       }
-      await client.query('BEGIN');
-      try {
-        await client.query(m.sql);
-        await client.query(
-          `INSERT INTO "_prisma_migrations"
-             (id, checksum, finished_at, migration_name, applied_steps_count)
-           VALUES ($1, $2, now(), $3, 1)`,
-          [crypto.randomUUID(), m.checksum, m.name],
-        );
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK');
-        throw new Error(`migration ${m.name} failed: ${(err as Error).message}`);
-      }
-      applied.push(m.name);
-      logger?.info({ migration: m.name }, 'migration applied');
-    }
+    });
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     await client.end();
   }
   return applied;

@@ -1,13 +1,14 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/prisma/client';
-import { DATABASE_CONNECTION, DatabaseConnection } from './database-connection';
+import { DatabasePool } from './database-pool';
 
-/** The one Prisma client of the process. Only repositories use it. */
+/** The one Prisma client of the process, on the shared pool. Only repositories use it. */
 @Injectable()
 export class PrismaService extends PrismaClient implements OnModuleDestroy {
-  constructor(@Inject(DATABASE_CONNECTION) connection: DatabaseConnection) {
-    super({ adapter: new PrismaPg({ connectionString: connection.url, max: 20 }) });
+  constructor(pool: DatabasePool) {
+    // The pool is the database module's: disconnecting Prisma leaves it open for the others.
+    super({ adapter: new PrismaPg(pool.pool, { disposeExternalPool: false }) });
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '@app/database';
-import { fromRaw, MessageRow, RawMessage } from './message.repository';
+import { MessageRow, MessageSqlRow, Prisma, PrismaService, messageColumns, toMessageRow } from '@app/database';
 
 export interface ConversationRow {
   id: string;
@@ -113,7 +112,7 @@ export class ConversationRepository {
   /** The user's conversations that have messages, most recent first, with the last message and unread count. */
   async summariesFor(userId: string): Promise<ConversationSummaryRow[]> {
     const rows = await this.prisma.$queryRaw<
-      (Partial<RawMessage> & {
+      (Partial<MessageSqlRow> & {
         conv_id: string;
         unread: number;
         last_message_at: Date | null;
@@ -124,8 +123,7 @@ export class ConversationRepository {
     >`
       SELECT c.id AS conv_id, (c.last_seq - cm.last_read_seq) AS unread, c.last_message_at,
              u.id AS peer_id, u.handle AS peer_handle, u.display_name AS peer_display_name,
-             m.id, m.conversation_id, m.seq, m.sender_id, m.recipient_id, m.client_msg_id,
-             m.kind::text AS kind, m.body, m.call_id, m.created_at
+             ${Prisma.raw(messageColumns('m'))}
         FROM conversation_members cm
         JOIN conversations c ON c.id = cm.conversation_id
         JOIN users u ON u.id = CASE WHEN c.user_low_id = cm.user_id THEN c.user_high_id ELSE c.user_low_id END
@@ -135,7 +133,7 @@ export class ConversationRepository {
     return rows.map((r) => ({
       id: r.conv_id,
       peer: { id: r.peer_id, handle: r.peer_handle, displayName: r.peer_display_name },
-      lastMessage: r.id ? fromRaw(r as RawMessage) : null,
+      lastMessage: r.id ? toMessageRow(r as MessageSqlRow) : null,
       unread: Number(r.unread),
       lastMessageAt: r.last_message_at ? new Date(r.last_message_at) : null,
     }));

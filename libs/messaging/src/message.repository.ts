@@ -1,20 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '@app/database';
+import { DatabasePool, MessageRow, MessageSqlRow, Prisma, PrismaService, messageColumns, toMessageRow } from '@app/database';
 import type { MessageDto, MessageKind } from '@app/contracts';
-import { MessagingSqlPool } from './messaging-sql-pool';
 
-export interface MessageRow {
-  id: string;
-  conversationId: string;
-  seq: number;
-  senderId: string;
-  recipientId: string;
-  clientMsgId: string;
-  kind: MessageKind;
-  body: string;
-  callId: string | null;
-  createdAt: Date;
-}
+export type { MessageRow } from '@app/database';
 
 export interface NewMessage {
   conversationId: string;
@@ -62,7 +50,7 @@ export function toMessageDto(row: MessageRow): MessageDto {
   return dto;
 }
 
-const MESSAGE_COLUMNS = `id, conversation_id, seq, sender_id, recipient_id, client_msg_id, kind::text AS kind, body, call_id, created_at`;
+const MESSAGE_COLUMNS = messageColumns();
 
 /**
  * The whole append as one autocommitted statement: take the next seq (the
@@ -143,15 +131,15 @@ const DUPLICATE_CLIENT_MSG_ID = 'messages_sender_id_client_msg_id_key';
 export class MessageRepository {
   constructor(
     private readonly prisma: PrismaService,
-    private readonly sql: MessagingSqlPool,
+    private readonly sql: DatabasePool,
   ) {}
 
   async findBySenderAndClientMsgId(senderId: string, clientMsgId: string): Promise<MessageRow | null> {
-    const [row] = await this.sql.query<RawMessage>(
+    const [row] = await this.sql.query<MessageSqlRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_id = $1::uuid AND client_msg_id = $2::uuid`,
       [senderId, clientMsgId],
     );
-    return row ? fromRaw(row) : null;
+    return row ? toMessageRow(row) : null;
   }
 
   /**
@@ -160,20 +148,19 @@ export class MessageRepository {
    * the recipient exists, and whether either blocked the other.
    */
   async sendChecks(requests: SendCheckRequest[]): Promise<SendChecks[]> {
-    const rows = await this.sql.query<Partial<RawMessage> & { recipient_exists: boolean; blocked: boolean }>(
+    const rows = await this.sql.query<Partial<MessageSqlRow> & { recipient_exists: boolean; blocked: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = i.recipient_id) AS recipient_exists,
               EXISTS (SELECT 1 FROM blocks b
                        WHERE (b.blocker_id = i.sender_id AND b.blocked_id = i.recipient_id)
                           OR (b.blocker_id = i.recipient_id AND b.blocked_id = i.sender_id)) AS blocked,
-              e.id, e.conversation_id, e.seq, e.sender_id, e.recipient_id, e.client_msg_id,
-              e.kind::text AS kind, e.body, e.call_id, e.created_at
+              ${messageColumns('e')}
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS i (sender_id, recipient_id, client_msg_id, ord)
          LEFT JOIN messages e ON e.sender_id = i.sender_id AND e.client_msg_id = i.client_msg_id
         ORDER BY i.ord`,
       [requests.map((r) => r.senderId), requests.map((r) => r.recipientId), requests.map((r) => r.clientMsgId)],
     );
     return rows.map((row) => ({
-      earlier: row.id ? fromRaw(row as RawMessage) : null,
+      earlier: row.id ? toMessageRow(row as MessageSqlRow) : null,
       recipientExists: row.recipient_exists,
       blockedEitherWay: row.blocked,
     }));
@@ -185,7 +172,7 @@ export class MessageRepository {
    */
   async appendWithNextSeq(m: NewMessage): Promise<AppendResult> {
     try {
-      const [row] = await this.sql.query<RawMessage>(APPEND_SQL, [
+      const [row] = await this.sql.query<MessageSqlRow>(APPEND_SQL, [
         m.conversationId,
         m.senderId,
         m.recipientId,
@@ -196,7 +183,7 @@ export class MessageRepository {
         m.callId ?? null,
       ]);
       if (!row) throw new Error(`conversation ${m.conversationId} vanished`);
-      return { stored: true, message: fromRaw(row) };
+      return { stored: true, message: toMessageRow(row) };
     } catch (err) {
       if (!isUniqueViolationOf(err, DUPLICATE_CLIENT_MSG_ID)) throw err;
       // The other insert has committed (the unique check waited for it), so it is visible now.
@@ -221,7 +208,7 @@ export class MessageRepository {
         [conversationIds],
       );
       if (locked.rowCount !== conversationIds.length) throw new Error('a conversation of the batch vanished');
-      const { rows } = await tx.query<RawMessage>(APPEND_BATCH_SQL, [
+      const { rows } = await tx.query<MessageSqlRow>(APPEND_BATCH_SQL, [
         batch.map((m) => m.conversationId),
         batch.map((m) => m.senderId),
         batch.map((m) => m.recipientId),
@@ -234,7 +221,7 @@ export class MessageRepository {
       if (rows.length === batch.length) return { inserted: rows, earlier: [] };
       const storedKeys = new Set(rows.map((r) => keyOf(r.sender_id, r.client_msg_id)));
       const left = batch.filter((m) => !storedKeys.has(keyOf(m.senderId, m.clientMsgId)));
-      const found = await tx.query<RawMessage>(
+      const found = await tx.query<MessageSqlRow>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages
           WHERE (sender_id, client_msg_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))`,
         [left.map((m) => m.senderId), left.map((m) => m.clientMsgId)],
@@ -242,8 +229,8 @@ export class MessageRepository {
       return { inserted: rows, earlier: found.rows };
     });
     const results = new Map<string, AppendResult>();
-    for (const r of inserted) results.set(keyOf(r.sender_id, r.client_msg_id), { stored: true, message: fromRaw(r) });
-    for (const r of earlier) results.set(keyOf(r.sender_id, r.client_msg_id), { stored: false, message: fromRaw(r) });
+    for (const r of inserted) results.set(keyOf(r.sender_id, r.client_msg_id), { stored: true, message: toMessageRow(r) });
+    for (const r of earlier) results.set(keyOf(r.sender_id, r.client_msg_id), { stored: false, message: toMessageRow(r) });
     return batch.map((m) => {
       const result = results.get(keyOf(m.senderId, m.clientMsgId));
       if (!result) throw new Error('a message of the batch was neither stored nor found');
@@ -267,49 +254,17 @@ export class MessageRepository {
    * one, so a page cut by `limit` never skips a message.
    */
   async after(userId: string, seen: SeenSeqs, limit: number): Promise<MessageRow[]> {
-    const rows = await this.prisma.$queryRaw<RawMessage[]>`
-      SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.recipient_id, m.client_msg_id,
-             m.kind::text AS kind, m.body, m.call_id, m.created_at
+    const rows = await this.prisma.$queryRaw<MessageSqlRow[]>`
+      SELECT ${Prisma.raw(messageColumns('m'))}
         FROM conversation_members cm
         JOIN messages m ON m.conversation_id = cm.conversation_id
        WHERE cm.user_id = ${userId}::uuid
          AND m.seq > COALESCE((${JSON.stringify(seen)}::jsonb ->> m.conversation_id::text)::int, 0)
        ORDER BY m.created_at, m.conversation_id, m.seq
        LIMIT ${limit}`;
-    return rows.map(fromRaw);
+    return rows.map(toMessageRow);
   }
 
-  findBySeq(conversationId: string, seq: number): Promise<MessageRow | null> {
-    return this.prisma.message.findUnique({ where: { conversationId_seq: { conversationId, seq } } });
-  }
-}
-
-export interface RawMessage {
-  id: string;
-  conversation_id: string;
-  seq: number;
-  sender_id: string;
-  recipient_id: string;
-  client_msg_id: string;
-  kind: string;
-  body: string;
-  call_id: string | null;
-  created_at: Date;
-}
-
-export function fromRaw(r: RawMessage): MessageRow {
-  return {
-    id: r.id,
-    conversationId: r.conversation_id,
-    seq: Number(r.seq),
-    senderId: r.sender_id,
-    recipientId: r.recipient_id,
-    clientMsgId: r.client_msg_id,
-    kind: r.kind as MessageKind,
-    body: r.body,
-    callId: r.call_id,
-    createdAt: new Date(r.created_at),
-  };
 }
 
 function isUniqueViolationOf(err: unknown, constraint: string): boolean {

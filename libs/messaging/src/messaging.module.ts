@@ -9,7 +9,6 @@ import { ContactsService } from './contacts.service';
 import { ConversationRepository } from './conversation.repository';
 import { DirectMessagesService } from './direct-messages.service';
 import { MessageRepository } from './message.repository';
-import { MessagingSqlPool } from './messaging-sql-pool';
 import { RelationshipService } from './relationship.service';
 import { SendRateLimiter } from './send-rate-limiter';
 
@@ -19,7 +18,6 @@ import { SendRateLimiter } from './send-rate-limiter';
     ContactRepository,
     BlockRepository,
     ConversationRepository,
-    MessagingSqlPool,
     MessageRepository,
     BatchedMessageStore,
     SendRateLimiter,

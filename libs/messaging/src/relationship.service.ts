@@ -45,6 +45,6 @@ export class RelationshipService {
         fields: [{ field, message: 'must not be yourself' }],
       });
     }
-    if (!(await this.users.findById(otherId))) throw DomainError.notFound('user');
+    if (!(await this.users.exists(otherId))) throw DomainError.notFound('user');
   }
 }

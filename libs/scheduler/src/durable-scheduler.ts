@@ -1,7 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Client } from 'pg';
 import PgBoss from 'pg-boss';
-import { DATABASE_CONNECTION, DatabaseConnection } from '@app/database';
+import { ADVISORY_LOCKS, DatabasePool, withAdvisoryLock } from '@app/database';
 import { Logger, ROOT_LOGGER } from '@app/observability';
 import { jobIdFor } from './job-id';
 
@@ -17,9 +16,6 @@ const POLL_SECONDS = 0.5;
 const BATCH_SIZE = 100;
 // A job taken by a process that then died is handed out again after this.
 const JOB_EXPIRE_SECONDS = 30;
-// Any fixed number, distinct from the migrator's: gateways starting at once
-// install pg-boss's schema and queues one after the other.
-const INSTALL_LOCK_KEY = 72_615_002;
 
 /**
  * Durable timers on PostgreSQL (pg-boss): a timer is a row with its due time,
@@ -41,15 +37,14 @@ export class DurableScheduler implements OnApplicationBootstrap, OnModuleDestroy
   private stopped = false;
 
   constructor(
-    @Inject(DATABASE_CONNECTION) private readonly connection: DatabaseConnection,
+    private readonly database: DatabasePool,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
   ) {
     this.logger = rootLogger.child({ component: 'scheduler' });
     this.boss = new PgBoss({
-      connectionString: connection.url,
+      // On the process's shared pool: pg-boss opens no connections of its own.
+      db: { executeSql: (text, values) => database.pool.query(text, values) },
       schema: SCHEDULER_SCHEMA,
-      application_name: 'gateway-scheduler',
-      max: 4,
       schedule: false,
       supervise: true,
       migrate: true,
@@ -118,16 +113,9 @@ export class DurableScheduler implements OnApplicationBootstrap, OnModuleDestroy
   // pg-boss guards its own install, but a failed start cannot be retried on
   // the same instance; holding a lock over the whole install is simpler.
   private async installSerially(install: () => Promise<void>): Promise<void> {
-    const client = new Client({ connectionString: this.connection.url });
-    client.on('error', (err) => this.logger.warn({ err: err.message }, 'install lock connection failed'));
-    await client.connect();
-    try {
-      await client.query('SELECT pg_advisory_lock($1)', [INSTALL_LOCK_KEY]);
-      await install();
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [INSTALL_LOCK_KEY]).catch(() => undefined);
-      await client.end().catch(() => undefined);
-    }
+    await this.database.withClient((client, drop) =>
+      withAdvisoryLock(client, ADVISORY_LOCKS.schedulerInstall, install, drop),
+    );
   }
 
   // The batch is retried as a whole when any job in it failed; handlers are
