@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { ClientError, SocialClient } from '@app/client';
 import type { MessageDto } from '@app/contracts';
-import { CallEntryWriter } from '@app/messaging';
+import { DirectMessagesService } from '@app/messaging';
 import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
 
 const uuid = () => crypto.randomUUID();
@@ -463,7 +463,7 @@ describe('messaging: contacts, blocks and direct messages', () => {
       const callId = uuid();
       const toA = a.waitFor('dm:new', (p) => p.message.kind === 'call');
       const toB = b.waitFor('dm:new', (p) => p.message.kind === 'call');
-      const writer = gw.get(CallEntryWriter);
+      const writer = gw.get(DirectMessagesService);
       await Promise.all([
         writer.appendCallEntry({ callId, callerId: a.id, calleeId: b.id, body: 'Voice call · 0:42' }),
         writer.appendCallEntry({ callId, callerId: a.id, calleeId: b.id, body: 'Voice call · 0:42' }),

@@ -1,39 +1,31 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { UserRepository } from '@app/auth';
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { CallEndReason, CallMedia, CallState, DomainError, MAX_PAGE } from '@app/contracts';
-import { DatabaseNotifications } from '@app/database';
 import { FlagsService, VIDEO_CALL_FLAG } from '@app/flags';
 import { MediaService } from '@app/media';
-import { CallEntryWriter, RelationshipService } from '@app/messaging';
+import { DirectMessagesService, RelationshipService } from '@app/messaging';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
 import { callEntryBody } from './call-entry-body';
 import { CallRecord, isParticipant, toCallDto } from './call-record';
-import { CALL_ENDED_CHANNEL, CallRepository } from './call.repository';
-import { CallTimer, CallTimers } from './call-timers';
+import { CallRepository } from './call.repository';
+import { CallTimers } from './call-timers';
 
 const DEFAULT_HISTORY_LIMIT = 50;
-// Calls handled at a time by the sweeps.
-const SWEEP_PAGE = 100;
-// The safety sweep: a call whose timer was never armed (its process died
-// between storing the transition and arming it) still ends within about
-// OVERDUE_SWEEP_MS + OVERDUE_LATENESS_MS of its deadline. One indexed query
-// per process per interval, not per call; timers normally win long before.
-const OVERDUE_SWEEP_MS = 5_000;
-const OVERDUE_LATENESS_MS = 2_000;
 
 /**
  * The call state machine: ringing → active → ended, or ringing → ended.
  * Who may do what is checked here; every transition is a conditional update
  * in the database, and only the actor (user or timer) whose update won does
  * the side effects: media closed, statistics and call entry stored, both
- * users told. Timers run on the durable scheduler, so any gateway process
- * may end any call, exactly once.
+ * users told, the call's timers armed or removed. When timers fall due, a
+ * room fails or a participant vanishes, CallSupervisor calls in here; timers
+ * run on the durable scheduler, so any gateway process may end any call,
+ * exactly once.
  */
 @Injectable()
-export class CallsService implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
-  private overdueSweep?: NodeJS.Timeout;
+export class CallsService {
   private readonly logger: Logger;
   private readonly videoCalls;
 
@@ -44,9 +36,8 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, OnMod
     private readonly relationships: RelationshipService,
     private readonly flags: FlagsService,
     private readonly media: MediaService,
-    private readonly entries: CallEntryWriter,
+    private readonly messages: DirectMessagesService,
     private readonly realtime: RealtimeService,
-    private readonly notifications: DatabaseNotifications,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
@@ -54,31 +45,6 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, OnMod
   ) {
     this.logger = rootLogger.child({ component: 'calls' });
     this.videoCalls = metrics.counter('video_calls_total', 'video calls by outcome', ['outcome']);
-  }
-
-  async onModuleInit(): Promise<void> {
-    this.timers.onDue((timer) => this.onTimerDue(timer));
-    await this.notifications.subscribe(CALL_ENDED_CHANNEL, { message: (callId) => void this.closeRoomHere(callId) });
-    this.media.onRoomFailed(async (callId) => {
-      await this.endForMediaFailure(callId);
-    });
-    this.realtime.onUserOffline((userId) => this.onParticipantOffline(userId));
-    this.realtime.onUserOnline((userId) => this.onParticipantOnline(userId));
-  }
-
-  /** After a restart: what fell due while no process ran is ended now; the rest is re-armed. */
-  async onApplicationBootstrap(): Promise<void> {
-    await this.endOverdueCalls(this.clock.now());
-    await this.rearmLiveCalls();
-    this.overdueSweep = setInterval(() => {
-      const cutoff = new Date(this.clock.now().getTime() - OVERDUE_LATENESS_MS);
-      this.endOverdueCalls(cutoff).catch((err) => this.logger.error({ err }, 'overdue sweep failed'));
-    }, OVERDUE_SWEEP_MS);
-    this.overdueSweep.unref();
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.overdueSweep);
   }
 
   // ---- user actions ---------------------------------------------------------
@@ -174,7 +140,7 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, OnMod
     return this.calls.history(userId, Math.min(Math.max(1, limit), MAX_PAGE));
   }
 
-  // ---- timers and events ----------------------------------------------------
+  // ---- what timers, media and presence lead to (called by CallSupervisor) ----
 
   /** ringing → ended (missed) when nobody answered in time. */
   async expireRing(callId: string): Promise<CallRecord | null> {
@@ -215,33 +181,11 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, OnMod
     return this.end(callId, ['active'], 'media_failure', null, this.clock.now());
   }
 
-  private async onTimerDue(timer: CallTimer): Promise<void> {
-    switch (timer.kind) {
-      case 'ring-timeout':
-        await this.expireRing(timer.callId);
-        return;
-      case 'cap-warning':
-        await this.warnCapEnding(timer.callId);
-        return;
-      case 'cap':
-        await this.endForCap(timer.callId);
-        return;
-      case 'disconnect-grace':
-        await this.endIfStillDisconnected(timer.callId, timer.userId);
-        return;
-    }
-  }
-
-  private async onParticipantOffline(userId: string): Promise<void> {
-    const call = await this.calls.liveCallOf(userId);
-    if (!call) return;
-    const at = new Date(this.clock.now().getTime() + this.config.calls.reconnectGraceMs);
-    await this.timers.armDisconnectGrace(call.id, userId, at);
-  }
-
-  private async onParticipantOnline(userId: string): Promise<void> {
-    const call = await this.calls.liveCallOf(userId);
-    if (call) await this.timers.disarmDisconnectGrace(call.id, userId);
+  /** Ends, at its deadline, a live call found past it (its timer was lost or never ran). */
+  async endOverdue(call: CallRecord): Promise<CallRecord | null> {
+    return call.state === 'active'
+      ? this.end(call.id, ['active'], 'max_duration', null, call.maxEndsAt!)
+      : this.end(call.id, ['ringing'], 'missed', null, call.ringEndsAt!);
   }
 
   // ---- transitions ----------------------------------------------------------
@@ -309,7 +253,8 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, OnMod
     await this.timers.disarmAll(ended).catch((err) => this.logTimerError(err, callId));
     this.publish(ended);
     try {
-      await this.entries.appendCallEntry({
+      // The entry a finished call leaves in its conversation; idempotent per call.
+      await this.messages.appendCallEntry({
         callId,
         callerId: ended.callerId,
         calleeId: ended.calleeId,
@@ -319,72 +264,6 @@ export class CallsService implements OnModuleInit, OnApplicationBootstrap, OnMod
       this.logger.error({ err, callId }, 'writing the call entry failed');
     }
     return ended;
-  }
-
-  /**
-   * Another process ended a call whose media room may be held here: close
-   * it and keep its statistics with the call. A no-op where there is no room.
-   */
-  private async closeRoomHere(callId: string): Promise<void> {
-    try {
-      const stats = await this.media.closeRoom(callId);
-      if (stats) await this.calls.storeMediaStats(callId, stats);
-    } catch (err) {
-      this.logger.error({ err, callId }, 'closing a room for a call ended elsewhere failed');
-    }
-  }
-
-  // ---- start-up -------------------------------------------------------------
-
-  /** Ends, at their deadline, live calls whose deadline is at or before `cutoff`. */
-  private async endOverdueCalls(cutoff: Date): Promise<void> {
-    let total = 0;
-    for (;;) {
-      const overdue = await this.calls.overdue(cutoff, SWEEP_PAGE);
-      if (overdue.length === 0) break;
-      await Promise.all(
-        overdue.map((call) =>
-          call.state === 'active'
-            ? this.end(call.id, ['active'], 'max_duration', null, call.maxEndsAt!)
-            : this.end(call.id, ['ringing'], 'missed', null, call.ringEndsAt!),
-        ),
-      );
-      total += overdue.length;
-    }
-    if (total > 0) this.logger.info({ calls: total }, 'ended overdue calls whose timers had not run');
-  }
-
-  /**
-   * Timers are durable already; this re-arms them in case a process died
-   * between storing a transition and arming its timer. Every participant
-   * also gets a fresh grace period: sockets of a crashed process are gone
-   * without a disconnect event, and those who do not come back end the call.
-   */
-  private async rearmLiveCalls(): Promise<void> {
-    const graceEnds = new Date(this.clock.now().getTime() + this.config.calls.reconnectGraceMs);
-    let afterId: string | null = null;
-    let total = 0;
-    for (;;) {
-      const page: CallRecord[] = await this.calls.livePage(afterId, SWEEP_PAGE);
-      if (page.length === 0) break;
-      await Promise.all(
-        page.map(async (call) => {
-          try {
-            if (call.state === 'ringing') await this.timers.armRingTimeout(call);
-            else await this.timers.armCap(call, this.config.calls.warningBeforeMs);
-            // Whether they are back is checked when the grace ends (asking other processes now may time out).
-            for (const userId of [call.callerId, call.calleeId]) {
-              await this.timers.armDisconnectGrace(call.id, userId, graceEnds);
-            }
-          } catch (err) {
-            this.logTimerError(err, call.id);
-          }
-        }),
-      );
-      afterId = page[page.length - 1].id;
-      total += page.length;
-    }
-    if (total > 0) this.logger.info({ calls: total }, 're-armed timers of live calls');
   }
 
   // ---- small parts ----------------------------------------------------------

@@ -1,5 +1,6 @@
 export * from './calls.module';
 export * from './calls.service';
+export { CallSupervisor } from './call-supervisor';
 export { toCallDto, callDurationSeconds } from './call-record';
 export type { CallRecord } from './call-record';
 export { callEntryBody, formatCallDuration } from './call-entry-body';

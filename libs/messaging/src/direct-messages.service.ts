@@ -108,7 +108,11 @@ export class DirectMessagesService {
     return { message, duplicate: false };
   }
 
-  /** A finished call's entry in the pair's conversation; idempotent per call. Not rate limited, not blocked. */
+  /**
+   * The entry a finished call leaves in the pair's conversation: a message
+   * of kind `call` from the caller, clientMsgId = callId so writing it twice
+   * stores it once, delivered like any message. Not rate limited, not blocked.
+   */
   async appendCallEntry(input: { callId: string; callerId: string; calleeId: string; body: string }): Promise<MessageDto> {
     const conversation = await this.conversations.ensureBetween(input.callerId, input.calleeId);
     const entry: NewMessage = {

@@ -1,4 +1,3 @@
-export * from './call-entry.writer';
 export * from './messaging.module';
 export * from './relationship.service';
 export * from './contacts.service';

@@ -3,7 +3,6 @@ import { AuthModule } from '@app/auth';
 import { RealtimeModule } from '@app/realtime';
 import { BatchedMessageStore } from './batched-message-store';
 import { BlockRepository } from './block.repository';
-import { CallEntryWriter } from './call-entry.writer';
 import { ContactRepository } from './contact.repository';
 import { ContactsService } from './contacts.service';
 import { ConversationRepository } from './conversation.repository';
@@ -24,8 +23,7 @@ import { SendRateLimiter } from './send-rate-limiter';
     RelationshipService,
     ContactsService,
     DirectMessagesService,
-    CallEntryWriter,
   ],
-  exports: [RelationshipService, CallEntryWriter, ContactsService, DirectMessagesService],
+  exports: [RelationshipService, ContactsService, DirectMessagesService],
 })
 export class MessagingModule {}

@@ -1,0 +1,337 @@
+import crypto from 'node:crypto';
+import pino from 'pino';
+import type { UserRepository } from '@app/auth';
+import { AppConfig, Clock, loadConfig } from '@app/config';
+import type { CallState, ServerEventName, ServerEvents } from '@app/contracts';
+import type { DatabaseNotifications, NotificationHandler } from '@app/database';
+import type { FlagsService } from '@app/flags';
+import type { MediaService, RoomFailedListener } from '@app/media';
+import type { DirectMessagesService, RelationshipService } from '@app/messaging';
+import { MetricsService } from '@app/observability';
+import type { PresenceListener, RealtimeService } from '@app/realtime';
+import type { DurableScheduler, TimerHandler } from '@app/scheduler';
+import type { CallRecord } from '../call-record';
+import { CALL_ENDED_CHANNEL, CallEnd, CallRepository, NewCall } from '../call.repository';
+import { CallSupervisor } from '../call-supervisor';
+import { CallTimers } from '../call-timers';
+import { CallsService } from '../calls.service';
+
+/** The public surface of a class: what a fake must provide for the compiler to accept it in its place. */
+type PublicOf<T> = { [K in keyof T]: T[K] };
+
+/**
+ * Time as the fake timers see it: with Jest's fake timers `Date` is virtual,
+ * so this clock reads the virtual time, and a timer callback sees exactly
+ * its own due time.
+ */
+export class VirtualClock extends Clock {
+  now(): Date {
+    return new Date(Date.now());
+  }
+}
+
+/**
+ * The durable scheduler's contract on setTimeout (faked in the specs): one
+ * pending timer per key, arming twice keeps the first, a timer that ran
+ * stays known until disarmed. `loseArms` drops every arm, as a process
+ * dying between a transition and its timer would.
+ */
+export class VirtualScheduler implements Partial<PublicOf<DurableScheduler>> {
+  loseArms = false;
+  readonly failures: unknown[] = [];
+  private readonly handlers = new Map<string, TimerHandler<object>>();
+  private readonly pending = new Map<string, NodeJS.Timeout>();
+  private readonly ran = new Set<string>();
+
+  define<T extends object>(queue: string, handler: TimerHandler<T>): void {
+    this.handlers.set(queue, handler as TimerHandler<object>);
+  }
+
+  async arm<T extends object>(queue: string, key: string, at: Date, data: T): Promise<void> {
+    const id = `${queue}/${key}`;
+    if (this.loseArms || this.pending.has(id) || this.ran.has(id)) return;
+    const timer = setTimeout(() => {
+      this.pending.delete(id);
+      this.ran.add(id);
+      this.handlers.get(queue)!(data).catch((err) => this.failures.push(err));
+    }, Math.max(0, at.getTime() - Date.now()));
+    this.pending.set(id, timer);
+  }
+
+  async rearm<T extends object>(queue: string, key: string, at: Date, data: T): Promise<void> {
+    await this.disarm(queue, key);
+    await this.arm(queue, key, at, data);
+  }
+
+  async disarm(queue: string, keys: string | string[]): Promise<void> {
+    for (const key of Array.isArray(keys) ? keys : [keys]) {
+      const id = `${queue}/${key}`;
+      clearTimeout(this.pending.get(id));
+      this.pending.delete(id);
+      this.ran.delete(id);
+    }
+  }
+
+  pendingCount(): number {
+    return this.pending.size;
+  }
+}
+
+/** The calls table and call slots in memory, with the same conditional updates as the SQL. */
+export class InMemoryCallRepository implements PublicOf<CallRepository> {
+  readonly rows = new Map<string, CallRecord>();
+  readonly announcedEnds: string[] = [];
+  private readonly slots = new Map<string, string>();
+
+  async createRinging(input: NewCall): Promise<CallRecord | 'busy'> {
+    if (this.slots.has(input.callerId) || this.slots.has(input.calleeId)) return 'busy';
+    return this.insert({ ...input, id: crypto.randomUUID(), state: 'ringing' });
+  }
+
+  /** A row as a crashed process may have left it (for start-up tests). */
+  insert(call: Partial<CallRecord> & Pick<CallRecord, 'id' | 'callerId' | 'calleeId' | 'state' | 'createdAt'>): CallRecord {
+    const row: CallRecord = {
+      media: 'audio',
+      ringEndsAt: null,
+      answeredAt: null,
+      maxEndsAt: null,
+      warnedAt: null,
+      endedAt: null,
+      endReason: null,
+      endedById: null,
+      mediaStats: null,
+      ...call,
+    };
+    this.rows.set(row.id, row);
+    if (row.state !== 'ended') {
+      this.slots.set(row.callerId, row.id);
+      this.slots.set(row.calleeId, row.id);
+    }
+    return { ...row };
+  }
+
+  async findById(id: string): Promise<CallRecord | null> {
+    return this.copy(this.rows.get(id));
+  }
+
+  async findRinging(callerId: string, calleeId: string): Promise<CallRecord | null> {
+    return this.copy([...this.rows.values()].find((c) => c.callerId === callerId && c.calleeId === calleeId && c.state === 'ringing'));
+  }
+
+  async liveCallOf(userId: string): Promise<CallRecord | null> {
+    const id = this.slots.get(userId);
+    return id ? this.copy(this.rows.get(id)) : null;
+  }
+
+  async markActive(id: string, answeredAt: Date, maxEndsAt: Date): Promise<CallRecord | null> {
+    return this.changeIf(id, (c) => c.state === 'ringing', { state: 'active', answeredAt, maxEndsAt });
+  }
+
+  async markWarned(id: string, at: Date): Promise<CallRecord | null> {
+    return this.changeIf(id, (c) => c.state === 'active' && c.warnedAt === null, { warnedAt: at });
+  }
+
+  async end(id: string, from: CallState[], end: CallEnd): Promise<CallRecord | null> {
+    const ended = await this.changeIf(id, (c) => from.includes(c.state), { state: 'ended', ...end });
+    if (ended) {
+      for (const [userId, callId] of this.slots) if (callId === id) this.slots.delete(userId);
+    }
+    return ended;
+  }
+
+  async storeMediaStats(id: string, stats: Record<string, unknown>): Promise<void> {
+    const row = this.rows.get(id);
+    if (row) row.mediaStats = stats;
+  }
+
+  async announceEnded(id: string): Promise<void> {
+    this.announcedEnds.push(id);
+  }
+
+  async history(userId: string, limit: number): Promise<CallRecord[]> {
+    return [...this.rows.values()]
+      .filter((c) => c.callerId === userId || c.calleeId === userId)
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+      .slice(0, limit)
+      .map((c) => ({ ...c }));
+  }
+
+  async overdue(now: Date, limit: number): Promise<CallRecord[]> {
+    return [...this.rows.values()]
+      .filter(
+        (c) =>
+          (c.state === 'active' && c.maxEndsAt !== null && c.maxEndsAt <= now) ||
+          (c.state === 'ringing' && c.ringEndsAt !== null && c.ringEndsAt <= now),
+      )
+      .slice(0, limit)
+      .map((c) => ({ ...c }));
+  }
+
+  async livePage(afterId: string | null, limit: number): Promise<CallRecord[]> {
+    return [...this.rows.values()]
+      .filter((c) => c.state !== 'ended' && (afterId === null || c.id > afterId))
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .slice(0, limit)
+      .map((c) => ({ ...c }));
+  }
+
+  private changeIf(id: string, when: (c: CallRecord) => boolean, change: Partial<CallRecord>): CallRecord | null {
+    const row = this.rows.get(id);
+    if (!row || !when(row)) return null;
+    Object.assign(row, change);
+    return { ...row };
+  }
+
+  private copy(row: CallRecord | undefined): CallRecord | null {
+    return row ? { ...row } : null;
+  }
+}
+
+/** What users were told, and who is connected. */
+export class RecordingRealtime implements Partial<PublicOf<RealtimeService>> {
+  readonly sent: { userId: string; event: ServerEventName; payload: unknown }[] = [];
+  private readonly online = new Set<string>();
+  private readonly onlineListeners: PresenceListener[] = [];
+  private readonly offlineListeners: PresenceListener[] = [];
+
+  toUser<E extends ServerEventName>(userId: string, event: E, payload: ServerEvents[E]): void {
+    this.sent.push({ userId, event, payload });
+  }
+
+  async isOnline(userId: string): Promise<boolean> {
+    return this.online.has(userId);
+  }
+
+  onUserOnline(listener: PresenceListener): void {
+    this.onlineListeners.push(listener);
+  }
+
+  onUserOffline(listener: PresenceListener): void {
+    this.offlineListeners.push(listener);
+  }
+
+  async connect(userId: string): Promise<void> {
+    this.online.add(userId);
+    for (const l of this.onlineListeners) await l(userId);
+  }
+
+  async disconnect(userId: string): Promise<void> {
+    this.online.delete(userId);
+    for (const l of this.offlineListeners) await l(userId);
+  }
+
+  /** The payloads of one event sent to one user, in order. */
+  eventsTo<E extends ServerEventName>(userId: string, event: E): ServerEvents[E][] {
+    return this.sent.filter((s) => s.userId === userId && s.event === event).map((s) => s.payload as ServerEvents[E]);
+  }
+}
+
+/** Media rooms as a set: which calls have one here, and a way to make one fail. */
+export class FakeMedia implements Partial<PublicOf<MediaService>> {
+  readonly rooms = new Set<string>();
+  private failed?: RoomFailedListener;
+
+  async openRoom(callId: string): Promise<void> {
+    this.rooms.add(callId);
+  }
+
+  async closeRoom(callId: string) {
+    if (!this.rooms.delete(callId)) return null;
+    return { streams: [] } as unknown as Awaited<ReturnType<MediaService['closeRoom']>>;
+  }
+
+  onRoomFailed(listener: RoomFailedListener): void {
+    this.failed = listener;
+  }
+
+  async failRoom(callId: string): Promise<void> {
+    this.rooms.delete(callId);
+    await this.failed?.(callId);
+  }
+}
+
+export interface CallsHarness {
+  calls: CallsService;
+  supervisor: CallSupervisor;
+  repository: InMemoryCallRepository;
+  scheduler: VirtualScheduler;
+  realtime: RecordingRealtime;
+  media: FakeMedia;
+  /** Call entries written to conversations. */
+  entries: { callId: string; body: string }[];
+  /** The NOTIFY handler for calls ended by another process. */
+  callEndedElsewhere(callId: string): void;
+  config: AppConfig;
+}
+
+/**
+ * The calls capability with everything around it replaced by in-memory
+ * fakes: the real state machine, supervisor and call timers, on virtual
+ * time. Durations are the production defaults unless `env` says otherwise.
+ */
+export async function callsHarness(env: Record<string, string> = {}): Promise<CallsHarness> {
+  const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
+  const logger = pino({ level: 'silent' });
+  const clock = new VirtualClock();
+  const repository = new InMemoryCallRepository();
+  const scheduler = new VirtualScheduler();
+  const timers = new CallTimers(scheduler as unknown as DurableScheduler);
+  const realtime = new RecordingRealtime();
+  const media = new FakeMedia();
+  const entries: { callId: string; body: string }[] = [];
+  const notificationHandlers = new Map<string, NotificationHandler>();
+
+  const users: Pick<UserRepository, 'exists'> = { exists: async () => true };
+  const relationships: Pick<RelationshipService, 'areMutualContacts' | 'isBlockedEitherWay'> = {
+    areMutualContacts: async () => true,
+    isBlockedEitherWay: async () => false,
+  };
+  const flags: Pick<FlagsService, 'isEnabledForAll'> = { isEnabledForAll: async () => false };
+  const messages: Pick<DirectMessagesService, 'appendCallEntry'> = {
+    appendCallEntry: async (input) => {
+      entries.push({ callId: input.callId, body: input.body });
+      return undefined as never;
+    },
+  };
+  const notifications: Pick<DatabaseNotifications, 'subscribe'> = {
+    subscribe: async (channel, handler) => void notificationHandlers.set(channel, handler),
+  };
+
+  const calls = new CallsService(
+    repository as unknown as CallRepository,
+    users as UserRepository,
+    timers,
+    relationships as RelationshipService,
+    flags as FlagsService,
+    media as unknown as MediaService,
+    messages as DirectMessagesService,
+    realtime as unknown as RealtimeService,
+    clock,
+    config,
+    logger,
+    new MetricsService(),
+  );
+  const supervisor = new CallSupervisor(
+    calls,
+    repository as unknown as CallRepository,
+    timers,
+    media as unknown as MediaService,
+    realtime as unknown as RealtimeService,
+    notifications as DatabaseNotifications,
+    clock,
+    config,
+    logger,
+  );
+  await supervisor.onModuleInit();
+  return {
+    calls,
+    supervisor,
+    repository,
+    scheduler,
+    realtime,
+    media,
+    entries,
+    config,
+    callEndedElsewhere: (callId) => notificationHandlers.get(CALL_ENDED_CHANNEL)!.message(callId),
+  };
+}
