@@ -5,6 +5,20 @@ export const OPUS_FRAME_MS = 20;
 /** Samples per channel in one 20 ms frame at 48 kHz; also the RTP timestamp step. */
 export const OPUS_FRAME_SAMPLES = (OPUS_SAMPLE_RATE * OPUS_FRAME_MS) / 1000;
 
+/** libopus' OPUS_RESET_STATE request: back to a freshly initialised codec. */
+const OPUS_RESET_STATE = 4028;
+
+/*
+ * Every OpusScript instance allocates from one WebAssembly heap per process
+ * and keeps typed-array views into it taken at construction. When a later
+ * allocation grows that heap, the views of the instances made before it are
+ * detached ("offset is out of bounds", then "memory access out of bounds" in
+ * delete, or garbage samples reaching the encoder). So this module never
+ * makes codecs per stream: the process keeps one encoder and one decoder,
+ * made once and never deleted, and callers use them synchronously (nothing
+ * else can run between a reset and the frames that follow it).
+ */
+
 /** Real Opus (libopus compiled to JS): 16-bit PCM frames in, packets out. */
 export class OpusFrameEncoder {
   private readonly opus: OpusScript;
@@ -19,6 +33,11 @@ export class OpusFrameEncoder {
       throw new RangeError(`an Opus frame here is ${OPUS_FRAME_SAMPLES * this.channels} samples`);
     }
     return this.opus.encode(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), OPUS_FRAME_SAMPLES);
+  }
+
+  /** Forgets earlier frames, so the next packets are the same as from a new encoder. */
+  reset(): void {
+    this.opus.encoderCTL(OPUS_RESET_STATE, 0);
   }
 
   close(): void {
@@ -41,7 +60,41 @@ export class OpusFrameDecoder {
     return copy;
   }
 
+  /** Forgets earlier packets, as if this were a new decoder. */
+  reset(): void {
+    this.opus.decoderCTL(OPUS_RESET_STATE, 0);
+  }
+
   close(): void {
     this.opus.delete();
   }
+}
+
+let sharedEncoder: OpusFrameEncoder | undefined;
+let sharedDecoder: OpusFrameDecoder | undefined;
+
+/**
+ * Encodes `frames` as one stream from a fresh encoder state, on the
+ * process's single mono encoder.
+ */
+export function encodeOpusStream(frames: Int16Array[]): Buffer[] {
+  sharedEncoder ??= new OpusFrameEncoder(1);
+  sharedEncoder.reset();
+  return frames.map((frame) => sharedEncoder!.encode(frame));
+}
+
+/**
+ * Decodes `packets` as one stream from a fresh decoder state, on the
+ * process's single mono decoder; a packet that is not Opus gives null.
+ */
+export function decodeOpusStream(packets: Buffer[]): (Int16Array | null)[] {
+  sharedDecoder ??= new OpusFrameDecoder(1);
+  sharedDecoder.reset();
+  return packets.map((packet) => {
+    try {
+      return sharedDecoder!.decode(packet);
+    } catch {
+      return null;
+    }
+  });
 }

@@ -1,13 +1,22 @@
 import type { SocialClient } from '../social-client';
-import { OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, OpusFrameDecoder, OpusFrameEncoder } from './opus-codec';
+import { checkTone, EncodedTone, ToneCheck, ToneCheckOptions } from './encoded-tone';
+import { FramePacer } from './frame-pacer';
+import { decodeOpusStream, OPUS_FRAME_MS, OPUS_FRAME_SAMPLES } from './opus-codec';
 import { plainRtpParameters, PLAIN_RTP_CAPABILITIES, randomSsrc } from './plain-rtp-parameters';
-import { RtpPacket, serializeRtp } from './rtp-packet';
+import { RtpAddress, rtpAddressFor } from './rtp-address';
+import { rtpHeader, RtpPacket } from './rtp-packet';
 import { RtpUdpSocket } from './rtp-udp-socket';
-import { dominantFrequency, FrequencyScan, ToneGenerator } from './tone';
+import { dominantFrequency, FrequencyScan } from './tone';
 
 type MediaKind = 'audio' | 'video';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+export interface PlainStreamOptions {
+  /**
+   * Where the stream's socket binds and what it announces; by default every
+   * interface, announcing the address this host reaches the gateway from.
+   */
+  rtpAddress?: RtpAddress;
+}
 
 /**
  * One outgoing stream over a plain RTP transport: creates the send
@@ -30,8 +39,9 @@ export class PlainSendStream {
     private readonly remote: { ip: string; port: number },
   ) {}
 
-  static async open(client: SocialClient, callId: string, kind: MediaKind = 'audio'): Promise<PlainSendStream> {
-    const socket = await RtpUdpSocket.open();
+  static async open(client: SocialClient, callId: string, kind: MediaKind = 'audio', options: PlainStreamOptions = {}): Promise<PlainSendStream> {
+    const address = options.rtpAddress ?? (await rtpAddressFor(client.baseUrl));
+    const socket = await RtpUdpSocket.open(address.bindIp);
     try {
       const transport = (await client.request('media:create-transport', { callId, direction: 'send', type: 'plain' })) as {
         transportId: string;
@@ -59,56 +69,58 @@ export class PlainSendStream {
 
   /** Sends one RTP packet; `timestampStep` is how far the media clock moved since the last one. */
   async sendPayload(payload: Buffer, timestampStep: number, marker = false): Promise<void> {
+    await this.socket.send(this.nextPacket(payload, timestampStep, marker), this.remote.ip, this.remote.port);
+  }
+
+  /**
+   * A real Opus tone, one 20 ms frame per packet, paced in real time by the
+   * process's shared pacer. The tone is encoded once per process and its
+   * packets replayed (see EncodedTone). Returns packets sent.
+   */
+  sendTone(frequencyHz: number, durationMs: number, amplitude = 0.3): Promise<number> {
+    if (this.kind !== 'audio') return Promise.reject(new Error('a tone goes on an audio stream'));
+    const tone = EncodedTone.of(frequencyHz, amplitude);
+    const frames = Math.round(durationMs / OPUS_FRAME_MS);
+    return new Promise((resolve) => {
+      FramePacer.shared.start({
+        frames,
+        frameMs: OPUS_FRAME_MS,
+        sendFrame: (n) =>
+          this.socket.sendAndForget(this.nextPacket(tone.packet(n), OPUS_FRAME_SAMPLES, n === 0), this.remote.ip, this.remote.port),
+        finished: () => resolve(frames),
+      });
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  private nextPacket(payload: Buffer, timestampStep: number, marker: boolean): Buffer[] {
     if (this.sent > 0) this.timestamp = (this.timestamp + timestampStep) >>> 0;
     this.sequenceNumber = (this.sequenceNumber + 1) & 0xffff;
-    const packet: RtpPacket = {
+    this.sent++;
+    const header = rtpHeader({
       payloadType: this.payloadType,
       sequenceNumber: this.sequenceNumber,
       timestamp: this.timestamp,
       ssrc: this.ssrc,
       marker,
-      payload,
-    };
-    await this.socket.send(serializeRtp(packet), this.remote.ip, this.remote.port);
-    this.sent++;
-  }
-
-  /** A real Opus tone, one 20 ms frame per packet, paced in real time. Returns packets sent. */
-  async sendTone(frequencyHz: number, durationMs: number, amplitude = 0.3): Promise<number> {
-    if (this.kind !== 'audio') throw new Error('a tone goes on an audio stream');
-    const tone = new ToneGenerator(frequencyHz, amplitude);
-    const encoder = new OpusFrameEncoder(1);
-    const frames = Math.round(durationMs / OPUS_FRAME_MS);
-    const start = Date.now();
-    try {
-      for (let i = 0; i < frames; i++) {
-        await this.sendPayload(encoder.encode(tone.nextFrame()), OPUS_FRAME_SAMPLES, i === 0);
-        // Paced against the start time, so a late timer does not stretch the whole tone.
-        await sleep(start + (i + 1) * OPUS_FRAME_MS - Date.now());
-      }
-    } finally {
-      encoder.close();
-    }
-    return frames;
-  }
-
-  close(): void {
-    this.socket.close();
+    });
+    return [header, payload];
   }
 }
 
 /**
  * One incoming stream over a plain RTP transport: creates the recv
  * transport, tells the SFU where to send, consumes the producer, resumes it,
- * and keeps what arrives (decoded when it is Opus).
+ * and keeps what arrives. Audio is decoded only when asked (`frames`,
+ * `checkTone`), on the process's single decoder.
  */
 export class PlainReceiveStream {
   readonly packets: RtpPacket[] = [];
-  /** Decoded 20 ms PCM frames, in arrival order (audio only). */
-  readonly frames: Int16Array[] = [];
-  decodeErrors = 0;
-  private readonly decoder?: OpusFrameDecoder;
   private readonly waiters: { count: number; resolve: () => void }[] = [];
+  private decodedCache?: { packets: number; frames: (Int16Array | null)[] };
 
   private constructor(
     readonly callId: string,
@@ -119,15 +131,19 @@ export class PlainReceiveStream {
     readonly payloadType: number,
     private readonly socket: RtpUdpSocket,
   ) {
-    if (kind === 'audio') this.decoder = new OpusFrameDecoder(1);
     socket.onRtp((packet) => this.receive(packet));
   }
 
-  static async open(client: SocialClient, callId: string, producerId: string): Promise<PlainReceiveStream> {
-    const socket = await RtpUdpSocket.open();
+  static async open(client: SocialClient, callId: string, producerId: string, options: PlainStreamOptions = {}): Promise<PlainReceiveStream> {
+    const address = options.rtpAddress ?? (await rtpAddressFor(client.baseUrl));
+    const socket = await RtpUdpSocket.open(address.bindIp);
     try {
       const transport = await client.request('media:create-transport', { callId, direction: 'recv', type: 'plain' });
-      await client.request('media:connect-transport', { transportId: transport.transportId, ...socket.address });
+      await client.request('media:connect-transport', {
+        transportId: transport.transportId,
+        ip: address.announcedIp,
+        port: socket.address.port,
+      });
       const consumer = await client.request('media:consume', {
         transportId: transport.transportId,
         producerId,
@@ -150,6 +166,16 @@ export class PlainReceiveStream {
       socket.close();
       throw err;
     }
+  }
+
+  /** Decoded 20 ms PCM frames of every packet so far, in arrival order (audio only; undecodable packets left out). */
+  get frames(): Int16Array[] {
+    return this.decoded().filter((f): f is Int16Array => f !== null);
+  }
+
+  /** Packets that did not decode as Opus (audio only). */
+  get decodeErrors(): number {
+    return this.decoded().filter((f) => f === null).length;
   }
 
   /** Resolves once `count` packets have arrived, or after `timeoutMs` (whatever came by then). */
@@ -177,21 +203,33 @@ export class PlainReceiveStream {
     return this.frames.map((frame) => dominantFrequency(frame, scan));
   }
 
+  /** Whether this leg carried the tone the other side sent with `sendTone` (see `checkTone`). */
+  checkTone(frequencyHz: number, expectedPackets: number, options?: ToneCheckOptions & { amplitude?: number }): ToneCheck {
+    const tone = EncodedTone.of(frequencyHz, options?.amplitude);
+    return checkTone(
+      this.packets.map((p) => p.payload),
+      tone,
+      expectedPackets,
+      options,
+    );
+  }
+
   close(): void {
     this.socket.close();
-    this.decoder?.close();
+  }
+
+  private decoded(): (Int16Array | null)[] {
+    if (this.kind !== 'audio') return [];
+    if (this.decodedCache?.packets !== this.packets.length) {
+      this.decodedCache = { packets: this.packets.length, frames: decodeOpusStream(this.packets.map((p) => p.payload)) };
+    }
+    return this.decodedCache.frames;
   }
 
   private receive(packet: RtpPacket): void {
     if (packet.payloadType !== this.payloadType) return;
     this.packets.push(packet);
-    if (this.decoder) {
-      try {
-        this.frames.push(this.decoder.decode(packet.payload));
-      } catch {
-        this.decodeErrors++;
-      }
-    }
+    if (this.waiters.length === 0) return;
     for (const waiter of [...this.waiters]) {
       if (this.packets.length >= waiter.count) {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);

@@ -1,6 +1,10 @@
-import { OPUS_FRAME_SAMPLES, OpusFrameDecoder, OpusFrameEncoder } from './opus-codec';
+import dgram from 'node:dgram';
+import { checkTone, EncodedTone, TONE_LOOP_FRAMES } from './encoded-tone';
+import { FramePacer } from './frame-pacer';
+import { decodeOpusStream, OPUS_FRAME_SAMPLES, OpusFrameDecoder, OpusFrameEncoder } from './opus-codec';
+import { rtpAddressFor } from './rtp-address';
 import { isRtcp, parseRtp, serializeRtp } from './rtp-packet';
-import { dominantFrequency, goertzelPower, ToneGenerator } from './tone';
+import { dominantFrequency, goertzelPower, toneEnergyShare, ToneGenerator } from './tone';
 
 describe('RTP packets', () => {
   it('round-trips a packet through serialize and parse', () => {
@@ -54,5 +58,75 @@ describe('tones through real Opus', () => {
     const encoder = new OpusFrameEncoder();
     expect(() => encoder.encode(new Int16Array(100))).toThrow(RangeError);
     encoder.close();
+  });
+});
+
+describe('tones encoded once per process', () => {
+  it('encodes each tone once and replays the same packets, looping', () => {
+    const tone = EncodedTone.of(440);
+    expect(EncodedTone.of(440)).toBe(tone);
+    expect(tone.packets).toHaveLength(TONE_LOOP_FRAMES);
+    expect(tone.packet(TONE_LOOP_FRAMES + 7)).toBe(tone.packet(7));
+    expect(tone.contains(Buffer.from(tone.packet(3)))).toBe(true);
+    expect(EncodedTone.of(660).contains(tone.packet(3))).toBe(false);
+  });
+
+  it('decodes the replayed packets back to the tone, and not to the other one', () => {
+    const frames = decodeOpusStream(EncodedTone.of(660).packets.slice(0, 20)).slice(3);
+    for (const pcm of frames) {
+      expect(toneEnergyShare(pcm!, 660)).toBeGreaterThan(0.8);
+      expect(toneEnergyShare(pcm!, 440)).toBeLessThan(0.05);
+    }
+  });
+
+  it('passes a complete leg and fails one that lost packets, carried the other tone or garbage', () => {
+    const a = EncodedTone.of(440);
+    const leg = Array.from({ length: 100 }, (_, n) => a.packet(n));
+    expect(checkTone(leg, a, 100)).toMatchObject({ passed: true, exact: 100, decoded: 25, decodedMatching: 25 });
+    expect(checkTone(leg.slice(0, 80), a, 100).passed).toBe(false);
+    expect(checkTone(leg, EncodedTone.of(660), 100).passed).toBe(false);
+    expect(checkTone(leg.map((p) => Buffer.from(p).fill(7, 1)), a, 100).passed).toBe(false);
+    expect(checkTone([], a, 0).passed).toBe(false);
+  });
+
+  it('keeps many encoders and decoders of the same process working (the shared heap)', () => {
+    // Hundreds of streams used to each allocate their own codec; now they share two.
+    const legs = Array.from({ length: 400 }, (_, i) => EncodedTone.of(i % 2 ? 440 : 660));
+    for (const tone of legs) expect(checkTone(tone.packets.slice(0, 40), tone, 40).passed).toBe(true);
+  });
+});
+
+describe('FramePacer', () => {
+  it('sends every frame of every stream, in order, and finishes each on time', async () => {
+    const pacer = new FramePacer(2);
+    const started = performance.now();
+    const runs = Array.from({ length: 50 }, () => {
+      const sent: number[] = [];
+      const done = new Promise<number>((resolve) =>
+        pacer.start({ frames: 10, frameMs: 5, sendFrame: (n) => sent.push(n), finished: () => resolve(performance.now() - started) }),
+      );
+      return { sent, done };
+    });
+    const took = await Promise.all(runs.map((r) => r.done));
+    for (const r of runs) expect(r.sent).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(Math.min(...took)).toBeGreaterThanOrEqual(44);
+    expect(pacer.activeStreams).toBe(0);
+  });
+});
+
+describe('RTP addresses', () => {
+  it('binds and announces a given address', async () => {
+    await expect(rtpAddressFor('http://127.0.0.2:3000', '127.0.0.3')).resolves.toEqual({ bindIp: '127.0.0.3', announcedIp: '127.0.0.3' });
+    await expect(rtpAddressFor('http://127.0.0.2:3000', 'nope')).rejects.toThrow(RangeError);
+  });
+
+  it('otherwise binds every interface and announces the address the gateway is reached from', async () => {
+    const { bindIp, announcedIp } = await rtpAddressFor('http://127.0.0.2:3000');
+    expect(bindIp).toBe('0.0.0.0');
+    // The same source address a TCP connection to the gateway would use.
+    const probe = dgram.createSocket('udp4');
+    await new Promise<void>((r) => probe.connect(3000, '127.0.0.2', () => r()));
+    expect(announcedIp).toBe(probe.address().address);
+    probe.close();
   });
 });

@@ -12,13 +12,18 @@ const RTP_VERSION = 2;
 const FIXED_HEADER_BYTES = 12;
 
 export function serializeRtp(packet: RtpPacket): Buffer {
+  return Buffer.concat([rtpHeader(packet), packet.payload]);
+}
+
+/** The fixed header alone, to send beside the payload without copying it. */
+export function rtpHeader(packet: Omit<RtpPacket, 'payload'>): Buffer {
   const header = Buffer.alloc(FIXED_HEADER_BYTES);
   header[0] = RTP_VERSION << 6;
   header[1] = (packet.marker ? 0x80 : 0) | (packet.payloadType & 0x7f);
   header.writeUInt16BE(packet.sequenceNumber & 0xffff, 2);
   header.writeUInt32BE(packet.timestamp >>> 0, 4);
   header.writeUInt32BE(packet.ssrc >>> 0, 8);
-  return Buffer.concat([header, packet.payload]);
+  return header;
 }
 
 /** RTCP shares the port when rtcp-mux is on; its packet types 192-223 sit where RTP has M+PT. */

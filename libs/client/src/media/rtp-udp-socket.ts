@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { parseRtp, RtpPacket } from './rtp-packet';
 
 /** Large enough that a burst of packets is not dropped while the event loop is busy. */
@@ -10,8 +11,9 @@ export class RtpUdpSocket {
 
   private constructor(private readonly socket: dgram.Socket) {}
 
-  static open(host = '127.0.0.1', recvBufferSize = DEFAULT_RECV_BUFFER_BYTES): Promise<RtpUdpSocket> {
-    const socket = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', recvBufferSize });
+  /** `host`: the address to bind, every IPv4 interface by default. */
+  static open(host = '0.0.0.0', recvBufferSize = DEFAULT_RECV_BUFFER_BYTES): Promise<RtpUdpSocket> {
+    const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize });
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(0, host, () => {
@@ -23,14 +25,20 @@ export class RtpUdpSocket {
     });
   }
 
+  /** The bound address (0.0.0.0 when bound to every interface) and port. */
   get address(): { ip: string; port: number } {
     const { address, port } = this.socket.address();
     return { ip: address, port };
   }
 
-  send(datagram: Buffer, ip: string, port: number): Promise<void> {
+  send(datagram: Buffer | Buffer[], ip: string, port: number): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve, reject) => this.socket.send(datagram, port, ip, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Sends without waiting; a failure is dropped, as a lost datagram would be. */
+  sendAndForget(datagram: Buffer | Buffer[], ip: string, port: number): void {
+    if (!this.closed) this.socket.send(datagram, port, ip);
   }
 
   /** RTP packets only: RTCP and malformed datagrams are skipped. */

@@ -61,3 +61,16 @@ export function dominantFrequency(samples: ArrayLike<number>, scan: FrequencySca
   }
   return best;
 }
+
+/**
+ * Share of a frame's energy that sits at one frequency (Goertzel bin against
+ * the whole frame, Parseval): about 1 for a clean tone at that frequency,
+ * near 0 for another tone or noise, 0 for silence. One pass per frame,
+ * where `dominantFrequency` takes one per frequency scanned.
+ */
+export function toneEnergyShare(samples: ArrayLike<number>, frequencyHz: number, sampleRate = OPUS_SAMPLE_RATE): number {
+  let energy = 0;
+  for (let i = 0; i < samples.length; i++) energy += samples[i] * samples[i];
+  if (energy === 0) return 0;
+  return goertzelPower(samples, frequencyHz, sampleRate) / ((energy * samples.length) / 2);
+}
