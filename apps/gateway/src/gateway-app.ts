@@ -6,6 +6,11 @@ import { DrainState, Logger, NestPinoLogger, REQUEST_ID_HEADER, createRootLogger
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
 import { GatewayIoAdapter } from './common/socket-io.adapter';
+import { InFlightWork } from './common/in-flight-work';
+import { DurableScheduler } from '@app/scheduler';
+
+/** How long a stopping gateway waits for work in flight before closing anyway. */
+const DRAIN_TIMEOUT_MS = 10_000;
 
 export interface GatewayOptions {
   config: AppConfig;
@@ -36,7 +41,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   app.disable('x-powered-by');
   // Browsers may read the request id to quote it in a bug report.
   app.enableCors({ origin: true, exposedHeaders: [REQUEST_ID_HEADER] });
-  const io = new GatewayIoAdapter(app, config.redisUrl, logger);
+  const inFlight = new InFlightWork();
+  inFlight.trackHttp(app.getHttpServer());
+  const io = new GatewayIoAdapter(app, config.redisUrl, logger, inFlight);
   await io.connectRedis();
   app.useWebSocketAdapter(io);
   answerMalformedRequests(app.getHttpServer());
@@ -45,7 +52,26 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://127.0.0.1:${port}`;
   logger.info({ url, database: config.databaseUrl ? 'external' : 'embedded' }, 'gateway listening');
-  return { app, url, port, logger, drain: () => app.get(DrainState).start(), close: () => app.close() };
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    // Stop taking work, finish what was taken (handlers, then timer jobs), and only then close the pools.
+    const left = await inFlight.drain(app.getHttpServer(), DRAIN_TIMEOUT_MS);
+    if (left > 0) logger.warn({ left }, 'stopping with work still in flight');
+    await stopTimers(app).catch((err: unknown) => logger.error({ err }, 'stopping the timers failed'));
+    await app.close();
+  };
+  return { app, url, port, logger, drain: () => app.get(DrainState).start(), close: () => (closing ??= close()) };
+}
+
+/** Lets timer jobs already running finish before the pools they use close (a no-op where there is no scheduler). */
+async function stopTimers(app: NestExpressApplication): Promise<void> {
+  let scheduler: DurableScheduler;
+  try {
+    scheduler = app.get(DurableScheduler, { strict: false });
+  } catch {
+    return;
+  }
+  await scheduler.onModuleDestroy();
 }
 
 /**

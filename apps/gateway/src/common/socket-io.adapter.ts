@@ -6,6 +6,7 @@ import { createClient } from 'redis';
 import { lastValueFrom, Observable } from 'rxjs';
 import type { Server, ServerOptions, Socket } from 'socket.io';
 import type { Logger } from '@app/observability';
+import { InFlightWork } from './in-flight-work';
 
 /** Largest socket.io frame accepted; a bigger one closes that socket. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -22,6 +23,7 @@ export class GatewayIoAdapter extends IoAdapter {
     app: INestApplicationContext,
     private readonly redisUrl: string | undefined,
     private readonly logger: Logger,
+    private readonly inFlight = new InFlightWork(),
   ) {
     super(app);
   }
@@ -59,8 +61,10 @@ export class GatewayIoAdapter extends IoAdapter {
   ): void {
     for (const { message, callback, isAckHandledManually } of handlers) {
       socket.on(message as string, (...args: unknown[]) => {
+        // A stopping gateway takes no new work; the client's request fails with the connection and is resent elsewhere.
+        if (this.inFlight.draining) return;
         const { data, ack } = this.mapPayload(args.length === 1 ? args[0] : args);
-        lastValueFrom(transform(callback(data, ack)), { defaultValue: undefined }).then(
+        const handled = lastValueFrom(transform(callback(data, ack)), { defaultValue: undefined }).then(
           (response) => {
             if (response === undefined || response === null) return;
             const { event, data: eventData } = response as { event?: string; data?: unknown };
@@ -69,6 +73,7 @@ export class GatewayIoAdapter extends IoAdapter {
           },
           (err: unknown) => this.logger.error({ err, event: message }, 'socket handler pipeline failed'),
         );
+        void this.inFlight.track(handled);
       });
     }
   }
