@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { ClientError, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
+import { ClientError, PlainReceiveStream, PlainSendStream, RtpAddress, SocialClient } from '@app/client';
 import type { CallDto } from '@app/contracts';
 import type { Population } from './sim-population';
 import { CallFindings, summarize } from './sim-report';
-import { SeededRandom } from './seeded-random';
+import { SeededRandom, sleep } from './seeded-random';
 
 export interface CallTrafficOptions {
   calls: number;
@@ -11,21 +11,27 @@ export interface CallTrafficOptions {
   callSeconds: number;
   /** Calls at the same time (each user is in at most one). */
   concurrentCalls: number;
+  /** Where the RTP sockets bind and what they announce (default: every interface, the address the gateway is reached from). */
+  rtpAddress?: RtpAddress;
 }
 
 /** Each side of a call sends its own tone; each checks it hears the other's. */
 export const CALLER_TONE_HZ = 440;
 export const CALLEE_TONE_HZ = 660;
-/** Share of the other side's packets that must arrive and decode to its tone. */
+/** Share of the other side's packets that must arrive as its tone. */
 export const TONE_PASS_SHARE = 0.9;
-const TONE_TOLERANCE_HZ = 20;
 const SIGNAL_TIMEOUT_MS = 15_000;
+/** How long a leg may trail its sender before the check counts what came. */
+const LAST_PACKET_GRACE_MS = 3000;
 
-interface CallOutcome {
+export interface CallOutcome {
   connected: boolean;
   /** Something went wrong before the caller's hang-up was answered. */
   failed: boolean;
+  /** call:invite to `active` seen by the caller. */
   setupMs?: number;
+  /** `active` to both legs' streams open (transports, producers, consumers). */
+  mediaSetupMs?: number;
   endReason?: string;
   packetsSent: number;
   packetsReceived: number;
@@ -36,7 +42,7 @@ interface CallOutcome {
 /**
  * Places `calls` voice calls between friends, in waves of disjoint pairs.
  * In each call both sides open plain RTP streams, send a real Opus tone at
- * the same time for `callSeconds`, and decode what arrives; then the caller
+ * the same time for `callSeconds`, and check what arrives; then the caller
  * hangs up.
  */
 export async function runCallTraffic(
@@ -51,24 +57,77 @@ export async function runCallTraffic(
   for (const wave of waves) {
     const results = await Promise.all(
       wave.map(async ([a, b]) => {
-        const outcome = await placeVoiceCall(population.clients[a], population.clients[b], options.callSeconds, errors);
+        const outcome = await placeVoiceCall(population.clients[a], population.clients[b], options.callSeconds, errors, options.rtpAddress);
         progress();
         return outcome;
       }),
     );
     outcomes.push(...results);
   }
+  return summarizeCalls(outcomes);
+}
+
+/**
+ * Calls that keep starting and ending until `untilMs` (performance.now()
+ * time): `concurrentCalls` lanes, each placing one call after another
+ * between a random pair of friends that are both free.
+ */
+export async function runCallChurn(
+  population: Population,
+  random: SeededRandom,
+  options: Omit<CallTrafficOptions, 'calls'> & { untilMs: number },
+  progress: () => void,
+  errors: string[],
+): Promise<CallFindings> {
+  const outcomes: CallOutcome[] = [];
+  const busy = new Set<number>();
+  const { friendships, clients } = population;
+  const freePair = (): [number, number] | undefined => {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const [a, b] = random.pick(friendships);
+      if (!busy.has(a) && !busy.has(b)) return random.next() < 0.5 ? [a, b] : [b, a];
+    }
+    return undefined;
+  };
+  const lanes = Array.from({ length: options.concurrentCalls }, async (_, lane) => {
+    // Lanes start spread over one call length, so calls do not all start and end in step.
+    await sleep((lane / options.concurrentCalls) * options.callSeconds * 1000);
+    while (performance.now() < options.untilMs) {
+      const pair = freePair();
+      if (!pair) {
+        await sleep(100);
+        continue;
+      }
+      const [a, b] = pair;
+      busy.add(a);
+      busy.add(b);
+      try {
+        outcomes.push(await placeVoiceCall(clients[a], clients[b], options.callSeconds, errors, options.rtpAddress));
+      } finally {
+        busy.delete(a);
+        busy.delete(b);
+      }
+      progress();
+    }
+  });
+  if (friendships.length > 0) await Promise.all(lanes);
+  return summarizeCalls(outcomes);
+}
+
+export function summarizeCalls(outcomes: CallOutcome[]): CallFindings {
   const endedByReason: Record<string, number> = {};
   for (const o of outcomes) if (o.endReason) endedByReason[o.endReason] = (endedByReason[o.endReason] ?? 0) + 1;
   const sum = (f: (o: CallOutcome) => number) => outcomes.reduce((n, o) => n + f(o), 0);
   const toneChecks = sum((o) => o.toneChecks);
   const tonePassed = sum((o) => o.tonePassed);
+  const values = (f: (o: CallOutcome) => number | undefined) => outcomes.flatMap((o) => (f(o) === undefined ? [] : [f(o)!]));
   return {
     placed: outcomes.length,
     connected: outcomes.filter((o) => o.connected).length,
     failed: outcomes.filter((o) => o.failed).length,
     endedByReason,
-    setupMs: summarize(outcomes.flatMap((o) => (o.setupMs === undefined ? [] : [o.setupMs]))),
+    setupMs: summarize(values((o) => o.setupMs)),
+    mediaSetupMs: summarize(values((o) => o.mediaSetupMs)),
     audio: {
       packetsSent: sum((o) => o.packetsSent),
       packetsReceived: sum((o) => o.packetsReceived),
@@ -115,22 +174,16 @@ function nextAudioProducer(client: SocialClient, callId: string): Promise<string
   return wait;
 }
 
-/** Share of decoded frames whose dominant frequency is the expected tone, against what the other side sent. */
-function toneMatches(stream: PlainReceiveStream, expectedHz: number, sentByOther: number): boolean {
-  const matching = stream
-    .frameFrequencies()
-    .filter((f) => f !== null && Math.abs(f - expectedHz) <= TONE_TOLERANCE_HZ).length;
-  return sentByOther > 0 && matching >= TONE_PASS_SHARE * sentByOther;
-}
-
 export async function placeVoiceCall(
   caller: SocialClient,
   callee: SocialClient,
   callSeconds: number,
   errors: string[],
+  rtpAddress?: RtpAddress,
 ): Promise<CallOutcome> {
   const outcome: CallOutcome = { connected: false, failed: false, packetsSent: 0, packetsReceived: 0, toneChecks: 0, tonePassed: 0 };
   const streams: { close(): void }[] = [];
+  const streamOptions = { rtpAddress };
   let call: CallDto | undefined;
   const note = (what: string, err: unknown) => {
     if (errors.length < 20) errors.push(`${what} ${caller.user.handle}->${callee.user.handle}: ${describe(err)}`);
@@ -146,33 +199,39 @@ export async function placeVoiceCall(
     const producerForCallee = nextAudioProducer(callee, callId);
     await callee.calls.accept(callId);
     await callerActive;
-    outcome.setupMs = performance.now() - started;
+    const active = performance.now();
+    outcome.setupMs = active - started;
     outcome.connected = true;
 
     const [callerSend, calleeSend] = await Promise.all([
-      PlainSendStream.open(caller, callId),
-      PlainSendStream.open(callee, callId),
+      PlainSendStream.open(caller, callId, 'audio', streamOptions),
+      PlainSendStream.open(callee, callId, 'audio', streamOptions),
     ]);
     streams.push(callerSend, calleeSend);
     const [callerRecv, calleeRecv] = await Promise.all([
-      producerForCaller.then((id) => PlainReceiveStream.open(caller, callId, id)),
-      producerForCallee.then((id) => PlainReceiveStream.open(callee, callId, id)),
+      producerForCaller.then((id) => PlainReceiveStream.open(caller, callId, id, streamOptions)),
+      producerForCallee.then((id) => PlainReceiveStream.open(callee, callId, id, streamOptions)),
     ]);
     streams.push(callerRecv, calleeRecv);
+    outcome.mediaSetupMs = performance.now() - active;
     // Both listen before either speaks, so the whole tone can be checked.
     const [sentByCaller, sentByCallee] = await Promise.all([
       callerSend.sendTone(CALLER_TONE_HZ, callSeconds * 1000),
       calleeSend.sendTone(CALLEE_TONE_HZ, callSeconds * 1000),
     ]);
-    await Promise.all([callerRecv.waitForPackets(sentByCallee, 3000), calleeRecv.waitForPackets(sentByCaller, 3000)]);
+    await Promise.all([
+      callerRecv.waitForPackets(sentByCallee, LAST_PACKET_GRACE_MS),
+      calleeRecv.waitForPackets(sentByCaller, LAST_PACKET_GRACE_MS),
+    ]);
     outcome.packetsSent = sentByCaller + sentByCallee;
     outcome.packetsReceived = callerRecv.packets.length + calleeRecv.packets.length;
     outcome.toneChecks = 2;
-    outcome.tonePassed =
-      Number(toneMatches(callerRecv, CALLEE_TONE_HZ, sentByCallee)) +
-      Number(toneMatches(calleeRecv, CALLER_TONE_HZ, sentByCaller));
+    const callerHeard = callerRecv.checkTone(CALLEE_TONE_HZ, sentByCallee, { passShare: TONE_PASS_SHARE });
+    const calleeHeard = calleeRecv.checkTone(CALLER_TONE_HZ, sentByCaller, { passShare: TONE_PASS_SHARE });
+    outcome.tonePassed = Number(callerHeard.passed) + Number(calleeHeard.passed);
     if (outcome.tonePassed < 2) {
-      note('tone check', `caller got ${callerRecv.packets.length}/${sentByCallee}, callee got ${calleeRecv.packets.length}/${sentByCaller}`);
+      const leg = (c: typeof callerHeard) => `${c.exact}/${c.expected} exact, ${c.received} received, ${c.decodedMatching}/${c.decoded} decoded as the tone`;
+      note('tone check', `caller heard ${leg(callerHeard)}; callee heard ${leg(calleeHeard)}`);
     }
 
     const ended = caller.calls.waitForState(callId, 'ended', SIGNAL_TIMEOUT_MS);

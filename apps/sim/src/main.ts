@@ -37,7 +37,7 @@ async function main(): Promise<number> {
   bar?.start(1, 0, { phase: 'users' });
   let lastPhase = '';
   try {
-    const report = await runSimulation({ ...cli, url, adminToken }, (p) => {
+    const report = await runSimulation({ ...cli, url, adminToken, embeddedGateway: embedded !== undefined }, (p) => {
       if (bar) {
         bar.setTotal(p.total);
         bar.update(p.done, { phase: p.phase.padEnd(8) });

@@ -10,6 +10,8 @@ export interface MessageTrafficOptions {
   ratePerSecond: number;
   /** How long to wait for stragglers after the last send before a final dm:sync. */
   settleMs: number;
+  /** Keep sending at the rate until this performance.now() time instead of a fixed count. */
+  untilMs?: number;
 }
 
 interface SentRecord {
@@ -57,10 +59,11 @@ export async function runMessageTraffic(
   });
 
   const senders = clients.map((_, i) => i).filter((i) => friendsOf[i].length > 0);
-  const total = senders.length * options.messagesPerUser;
   const intervalMs = 1000 / Math.max(options.ratePerSecond, 0.001);
   const begin = performance.now();
-  const inFlight: Promise<void>[] = [];
+  const total =
+    options.untilMs === undefined ? senders.length * options.messagesPerUser : senders.length === 0 ? 0 : Math.max(0, Math.floor((options.untilMs - begin) / intervalMs));
+  const inFlight = new Set<Promise<void>>();
   let failed = 0;
   for (let n = 0; n < total; n++) {
     const from = senders[n % senders.length];
@@ -72,8 +75,7 @@ export async function runMessageTraffic(
     if (due > 0) await sleep(due);
     record.startedAt = performance.now();
     sent.set(clientMsgId, record);
-    inFlight.push(
-      clients[from].messages
+    const sending: Promise<void> = clients[from].messages
         .send(clients[to].id, `sim message ${n} from ${from} to ${to}`, { clientMsgId })
         .then((message) => {
           record.messageId = message.id;
@@ -82,8 +84,11 @@ export async function runMessageTraffic(
           failed++;
           if (errors.length < 20) errors.push(`dm:send ${from}->${to}: ${String(err?.message ?? err)}`);
         })
-        .finally(progress),
-    );
+        .finally(() => {
+          inFlight.delete(sending);
+          progress();
+        });
+    inFlight.add(sending);
   }
   await Promise.all(inFlight);
 

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SIM_OPTIONS, SimOptions } from './simulation';
 
@@ -22,6 +23,12 @@ export const USAGE = `Usage: npm run sim -- [options]
   --concurrent-calls <n>   calls at the same time (default: users / 2)
   --video-share <0..1>     share of users to switch video_call on for (${DEFAULT_SIM_OPTIONS.videoShare})
   --video-calls <n>        video calls to attempt in the flag experiment (${DEFAULT_SIM_OPTIONS.videoCalls}: off)
+  --duration <time>        churn for this long instead of fixed counts: calls keep
+                           starting and ending (--concurrent-calls at a time) while
+                           messages flow at --message-rate; e.g. 90s, 10m, 1h
+  --rtp-ip <ip>            bind the RTP sockets to this address and announce it to
+                           the SFU (default: bind every interface and announce the
+                           address this host reaches the gateway from)
   --settle-ms <ms>         wait for late messages before counting losses (${DEFAULT_SIM_OPTIONS.settleMs})
   --seed <n>               seed of the random choices (${DEFAULT_SIM_OPTIONS.seed})
   --out <file>             JSON report (sim-report.json)
@@ -51,6 +58,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
         'video-share': { type: 'string' },
         'video-calls': { type: 'string' },
         'settle-ms': { type: 'string' },
+        duration: { type: 'string' },
+        'rtp-ip': { type: 'string' },
         seed: { type: 'string' },
         out: { type: 'string' },
         'no-progress': { type: 'boolean' },
@@ -78,8 +87,12 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
       throw new UsageError(`--url must be a URL such as http://127.0.0.1:3000, got "${values.url}"`);
     }
   }
+  const rtpIp = values['rtp-ip'];
+  if (rtpIp !== undefined && net.isIP(rtpIp) === 0) throw new UsageError(`--rtp-ip must be an IP address such as 192.0.2.10, got "${rtpIp}"`);
   return {
     url: values.url,
+    durationMs: values.duration === undefined ? undefined : parseDuration(values.duration),
+    rtpIp,
     adminToken: values['admin-token'] ?? env.ADMIN_TOKEN,
     users,
     friendsPerUser: num('friends', values.friends, d.friendsPerUser, 1, 10_000),
@@ -95,4 +108,18 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     out: values.out ?? 'sim-report.json',
     progress: !values['no-progress'] && process.stderr.isTTY === true,
   };
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** Longest churn run accepted: a day. */
+const MAX_DURATION_MS = 24 * 3_600_000;
+
+/** `90s`, `10m`, `1h`, `1500ms`, or a bare number of seconds. */
+export function parseDuration(raw: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+  const ms = m ? Number(m[1]) * DURATION_UNITS_MS[m[2] ?? 's'] : NaN;
+  if (!Number.isFinite(ms) || ms < 1000 || ms > MAX_DURATION_MS) {
+    throw new UsageError(`--duration must be a time from 1s to 24h such as 90s, 10m or 1h, got "${raw}"`);
+  }
+  return Math.round(ms);
 }

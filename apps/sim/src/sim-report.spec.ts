@@ -35,6 +35,7 @@ describe('sim report', () => {
         failed: 0,
         endedByReason: { hangup: 1 },
         setupMs: summarize([5]),
+        mediaSetupMs: summarize([7]),
         audio: { packetsSent: 10, packetsReceived: 10, toneChecks: 2, tonePassed: 2, tonePassRate: 1 },
       },
     };

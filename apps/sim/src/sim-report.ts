@@ -1,4 +1,5 @@
 /** The simulator's findings, printed at the end and written as JSON. */
+import type { ProcessUsage } from './process-usage';
 
 export interface LatencySummary {
   count: number;
@@ -33,6 +34,8 @@ export interface CallFindings {
   endedByReason: Record<string, number>;
   /** From call:invite to `active` seen by the caller, in ms. */
   setupMs: LatencySummary;
+  /** From `active` to both sides' streams open (transports, producers, consumers), in ms. */
+  mediaSetupMs: LatencySummary;
   audio: {
     packetsSent: number;
     packetsReceived: number;
@@ -57,6 +60,23 @@ export interface VideoExperimentFindings {
   failed: number;
 }
 
+/** A set-up time split into the gateway's handling time and the rest. */
+export interface SetupSplit {
+  /** Median of the whole step as the simulator saw it. */
+  p50Ms: number | null;
+  /** The gateway's mean handling time of the step's socket events, added up. */
+  serverMs: number | null;
+  /** p50 less the server's share: the simulator's event loop, the network, waiting in queues. */
+  elsewhereMs: number | null;
+}
+
+export interface SimTiming {
+  callSetup: SetupSplit;
+  mediaSetup: SetupSplit;
+  /** Mean handling time per socket event during the calls, from the gateway's /metrics. */
+  serverEventMs: Record<string, number>;
+}
+
 export interface SimReport {
   gatewayUrl: string;
   startedAt: string;
@@ -67,6 +87,10 @@ export interface SimReport {
   messages: MessageFindings;
   calls: CallFindings;
   videoExperiment?: VideoExperimentFindings;
+  /** Where set-up time went (absent when the gateway's /metrics could not be read). */
+  timing?: SimTiming;
+  /** The simulator's own process; with an embedded gateway that includes the gateway (not its media workers). */
+  simulator?: ProcessUsage & { embeddedGateway: boolean };
   /** The first few errors seen, for diagnosis. */
   errors: string[];
   /** Every message delivered once, every call connected, every tone check passed, no unexpected flag outcome. */
@@ -121,6 +145,7 @@ export function formatReport(r: SimReport): string {
         .map(([k, n]) => `${k} ${n}`)
         .join(', ') || 'none'),
     `  set-up time ${ms(r.calls.setupMs)}`,
+    `  media set-up ${ms(r.calls.mediaSetupMs)}`,
     `  audio packets sent ${r.calls.audio.packetsSent}, received ${r.calls.audio.packetsReceived}; ` +
       `tone checks ${r.calls.audio.tonePassed}/${r.calls.audio.toneChecks} passed (${(r.calls.audio.tonePassRate * 100).toFixed(1)}%)`,
   ];
@@ -130,6 +155,19 @@ export function formatReport(r: SimReport): string {
       `Video flag experiment: on for ${v.usersWithVideo} users (${Math.round(v.share * 100)}%); ` +
         `${v.attempted} video calls: ${v.completed} completed, ${v.refused} refused (VIDEO_CALL_DISABLED), ` +
         `${v.unexpected} unexpected, ${v.failed} failed`,
+    );
+  }
+  const t = r.timing;
+  if (t) {
+    const split = (s: SetupSplit) => `p50 ${s.p50Ms ?? '-'} ms = server ${s.serverMs ?? '-'} + elsewhere ${s.elsewhereMs ?? '-'}`;
+    lines.push(`Set-up split: call ${split(t.callSetup)}; media ${split(t.mediaSetup)}`);
+  }
+  const u = r.simulator;
+  if (u) {
+    lines.push(
+      `Simulator process${u.embeddedGateway ? ' (with the embedded gateway)' : ''}: CPU ${u.cpuCores} cores ` +
+        `(${u.cpuSeconds.user} s user, ${u.cpuSeconds.system} s system), RSS ${u.rssMb.start} → peak ${u.rssMb.peak} MB, ` +
+        `heap peak ${u.heapUsedMb.peak} MB, event-loop delay p99 ${u.eventLoopDelayMs.p99} ms (max ${u.eventLoopDelayMs.max})`,
     );
   }
   if (r.errors.length) lines.push(`Errors (first ${r.errors.length}):`, ...r.errors.map((e) => `  - ${e}`));

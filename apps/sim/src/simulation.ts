@@ -1,9 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { AdminClient } from '@app/client';
-import { runCallTraffic } from './call-traffic';
+import { AdminClient, rtpAddressFor } from '@app/client';
+import { runCallChurn, runCallTraffic } from './call-traffic';
 import { runMessageTraffic } from './message-traffic';
+import { ProcessUsageMonitor } from './process-usage';
+import { CALL_SETUP_EVENTS, EventTimes, MEDIA_SETUP_EVENTS, meanEventMs, readEventTimes, serverMsFor } from './server-timing';
 import { createPopulation, disconnectAll, Population } from './sim-population';
-import { judge, SimReport } from './sim-report';
+import { CallFindings, judge, SetupSplit, SimReport, SimTiming } from './sim-report';
 import { SeededRandom } from './seeded-random';
 import { runVideoExperiment } from './video-experiment';
 
@@ -24,6 +26,16 @@ export interface SimOptions {
   videoCalls: number;
   settleMs: number;
   seed: number;
+  /**
+   * Churn instead of fixed counts: for this long, calls keep starting and
+   * ending (`concurrentCalls` at a time) while messages flow at
+   * `messageRate`; `calls` and `messagesPerUser` are then ignored.
+   */
+  durationMs?: number;
+  /** Bind RTP sockets to this address and announce it (default: every interface, announcing the address the gateway is reached from). */
+  rtpIp?: string;
+  /** The gateway runs in this process (its usage is then part of the simulator's). */
+  embeddedGateway?: boolean;
 }
 
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'url'> = {
@@ -41,7 +53,7 @@ export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'url'> = {
 };
 
 export interface SimProgress {
-  phase: 'users' | 'messages' | 'calls' | 'video' | 'done';
+  phase: 'users' | 'messages' | 'calls' | 'churn' | 'video' | 'done';
   done: number;
   total: number;
 }
@@ -50,17 +62,23 @@ export interface SimProgress {
  * The simulator's core, usable from the CLI and from tests: simulated users
  * befriend each other, exchange messages, place voice calls with real Opus
  * tones, and optionally run the video flag experiment. Talks to the gateway
- * only through the SDK.
+ * only through the SDK (and reads its /metrics for the set-up split).
  */
 export async function runSimulation(options: SimOptions, onProgress: (p: SimProgress) => void = () => undefined): Promise<SimReport> {
   const startedAt = new Date();
   const began = performance.now();
+  const usage = new ProcessUsageMonitor();
   const random = new SeededRandom(options.seed);
   const errors: string[] = [];
   const runVideo = options.videoCalls > 0;
   if (runVideo && !options.adminToken) throw new Error('the video flag experiment needs the admin token (--admin-token)');
+  const rtpAddress = await rtpAddressFor(options.url, options.rtpIp);
+  const churn = options.durationMs !== undefined;
+  const durationSeconds = Math.ceil((options.durationMs ?? 0) / 1000);
 
-  const total = options.users + options.users * options.messagesPerUser + options.calls + (runVideo ? options.videoCalls : 0);
+  const total = churn
+    ? options.users + durationSeconds + (runVideo ? options.videoCalls : 0)
+    : options.users + options.users * options.messagesPerUser + options.calls + (runVideo ? options.videoCalls : 0);
   let done = 0;
   let phase: SimProgress['phase'] = 'users';
   const tick = () => onProgress({ phase, done: ++done, total });
@@ -70,23 +88,64 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
   try {
     population = await createPopulation(options.url, options.users, options.friendsPerUser);
     done += options.users;
-    phase = 'messages';
-    onProgress({ phase, done, total });
-    const messages = await runMessageTraffic(
-      population,
-      random,
-      { messagesPerUser: options.messagesPerUser, ratePerSecond: options.messageRate, settleMs: options.settleMs },
-      tick,
-      errors,
-    );
-    phase = 'calls';
-    const calls = await runCallTraffic(
-      population,
-      random,
-      { calls: options.calls, callSeconds: options.callSeconds, concurrentCalls: options.concurrentCalls },
-      tick,
-      errors,
-    );
+    let messages;
+    let calls: CallFindings;
+    let timesBefore: EventTimes | undefined;
+    let timesAfter: EventTimes | undefined;
+    if (churn) {
+      phase = 'churn';
+      onProgress({ phase, done, total });
+      const churnStart = performance.now();
+      const untilMs = churnStart + options.durationMs!;
+      // Progress in seconds of the run; the traffic itself reports nothing.
+      const clock = setInterval(() => {
+        const elapsed = Math.min(durationSeconds, Math.floor((performance.now() - churnStart) / 1000));
+        onProgress({ phase, done: options.users + elapsed, total });
+      }, 1000);
+      try {
+        timesBefore = await readEventTimes(options.url);
+        [messages, calls] = await Promise.all([
+          runMessageTraffic(
+            population,
+            random,
+            { messagesPerUser: 0, ratePerSecond: options.messageRate, settleMs: options.settleMs, untilMs },
+            () => undefined,
+            errors,
+          ),
+          runCallChurn(
+            population,
+            random,
+            { callSeconds: options.callSeconds, concurrentCalls: options.concurrentCalls, untilMs, rtpAddress },
+            () => undefined,
+            errors,
+          ),
+        ]);
+        timesAfter = await readEventTimes(options.url);
+      } finally {
+        clearInterval(clock);
+      }
+      done = options.users + durationSeconds;
+    } else {
+      phase = 'messages';
+      onProgress({ phase, done, total });
+      messages = await runMessageTraffic(
+        population,
+        random,
+        { messagesPerUser: options.messagesPerUser, ratePerSecond: options.messageRate, settleMs: options.settleMs },
+        tick,
+        errors,
+      );
+      phase = 'calls';
+      timesBefore = await readEventTimes(options.url);
+      calls = await runCallTraffic(
+        population,
+        random,
+        { calls: options.calls, callSeconds: options.callSeconds, concurrentCalls: options.concurrentCalls, rtpAddress },
+        tick,
+        errors,
+      );
+      timesAfter = await readEventTimes(options.url);
+    }
     let videoExperiment;
     if (runVideo) {
       phase = 'video';
@@ -111,10 +170,26 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
       messages,
       calls,
       videoExperiment,
+      timing: timesBefore && timesAfter ? setupTiming(calls, meanEventMs(timesBefore, timesAfter)) : undefined,
       errors,
     };
+    report.simulator = { ...usage.stop(), embeddedGateway: options.embeddedGateway ?? false };
     return { ...report, passed: judge(report) };
   } finally {
+    usage.stop();
     disconnectAll(population);
   }
+}
+
+function setupTiming(calls: CallFindings, serverEventMs: Record<string, number>): SimTiming {
+  const split = (p50: number | null, serverMs: number | null): SetupSplit => ({
+    p50Ms: p50,
+    serverMs,
+    elsewhereMs: p50 === null || serverMs === null ? null : Math.round(Math.max(0, p50 - serverMs) * 10) / 10,
+  });
+  return {
+    callSetup: split(calls.setupMs.p50, serverMsFor(CALL_SETUP_EVENTS, serverEventMs)),
+    mediaSetup: split(calls.mediaSetupMs.p50, serverMsFor(MEDIA_SETUP_EVENTS, serverEventMs)),
+    serverEventMs,
+  };
 }
