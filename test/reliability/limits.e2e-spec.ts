@@ -83,4 +83,24 @@ describe('load with limits', () => {
     expect((await fetch(`${gw.url}/health`)).status).toBe(200);
     for (const u of [big, peer, bystander, bystanderPeer]) u.disconnect();
   }, 120_000);
+
+  it('counts the frame limit in UTF-8 bytes: emoji text under 64 Ki characters but over 64 KiB closes only that socket', async () => {
+    const [big, peer, bystander, bystanderPeer] = await connectedUsers(4);
+    // 17,000 emoji: 34,000 UTF-16 units (what String.length counts), 68,000 bytes on the wire.
+    const body = '😀'.repeat(17_000);
+    expect(body.length).toBeLessThan(60_000);
+    expect(Buffer.byteLength(body)).toBeGreaterThan(64 * 1024);
+    const dropped = new Promise<string>((resolve) => big.socket!.once('disconnect', (reason) => resolve(reason)));
+    big.socket!.emit('dm:send', { to: peer.id, clientMsgId: crypto.randomUUID(), body }, () => {
+      throw new Error('an oversized frame must not be handled');
+    });
+    expect(await dropped).toBe('transport close');
+    expect(bystander.socket!.connected).toBe(true);
+    expect((await send(bystander, bystanderPeer.id)).ok).toBe(true);
+    await big.connect();
+    // Just under the limit in bytes: an ordinary answer (over the 4,000-character body limit).
+    const under = await send(big, peer.id, '😀'.repeat(16_000));
+    expect(under).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
+    for (const u of [big, peer, bystander, bystanderPeer]) u.disconnect();
+  }, 120_000);
 });

@@ -1,7 +1,8 @@
 import { SocialClient } from '@app/client';
 import { CLIENT_EVENT_NAMES, ERROR_CODES } from '@app/contracts';
 import { uniqueHandle } from '@app/testing';
-import { emitRawWithAck, jsonLength } from './raw-socket-frame';
+import { MAX_FRAME_BYTES } from '../../../apps/gateway/src/common/socket-io.adapter';
+import { emitRawWithAck, frameBytes } from './raw-socket-frame';
 import { FuzzTargets, FuzzValues, fuzzPayload } from './fuzz-values';
 import { SeededRandom } from './seeded-random';
 import { snapshotUserRows } from './user-rows-snapshot';
@@ -26,7 +27,6 @@ export interface FuzzReport {
 
 const SECRET = 'secret-between-victim-and-friend';
 const EXTRA_EVENTS = ['dm:nope', 'x', 'call:incoming', 'flags:changed', 'constructor', '__proto__', 'toString', 'a'.repeat(500)];
-const MAX_FRAME_CHARS = 60_000; // below the gateway's 64 KiB frame limit; oversized frames are tested apart
 const ID_FIELDS = ['callId', 'conversationId', 'transportId', 'producerId', 'consumerId'];
 
 interface HttpRoute {
@@ -142,7 +142,8 @@ export async function runFuzzCampaign(gw: { url: string; db: { url: string } }, 
     for (let round = 0; round < o.socketCasesPerEvent; round++) {
       for (const event of events) {
         let payload = fuzzPayload(values, rng, event);
-        while (jsonLength(payload) > MAX_FRAME_CHARS) payload = values.any(1);
+        // The frame limit counts bytes; a frame over it closes the socket unanswered (tested apart, in limits).
+        while (frameBytes(event, payload) > MAX_FRAME_BYTES) payload = values.any(1);
         socketCases++;
         const label = `${event} ${JSON.stringify(payload ?? null)?.slice(0, 200)}`;
         if (socketCases % 200 === 0) progress(`${socketCases} socket cases`);

@@ -25,7 +25,12 @@ export function emitRawWithAck(socket: Socket, event: string, payload: unknown, 
   });
 }
 
-/** Length of a payload's JSON, without recursing in JavaScript. */
-export function jsonLength(payload: unknown): number {
-  return JSON.stringify(payload === undefined ? null : payload).length;
+/**
+ * Size on the wire, in UTF-8 bytes, of the frame `emitRawWithAck` sends
+ * (engine.io message type, socket.io event type, ack id, JSON), which is
+ * what the server's frame limit counts: an emoji is 2 UTF-16 units but 4
+ * bytes, a CJK character 1 unit but 3 bytes.
+ */
+export function frameBytes(event: string, payload: unknown): number {
+  return Buffer.byteLength(`42${nextRawAckId}${JSON.stringify(payload === undefined ? [event] : [event, payload])}`, 'utf8');
 }
