@@ -11,6 +11,8 @@ export interface CallTrafficOptions {
   callSeconds: number;
   /** Calls at the same time (each user is in at most one). */
   concurrentCalls: number;
+  /** call:invite per second at most; the calls of a wave then talk at the same time. */
+  callRate: number;
   /** Where the RTP sockets bind and what they announce (default: every interface, the address the gateway is reached from). */
   rtpAddress?: RtpAddress;
 }
@@ -23,6 +25,70 @@ export const TONE_PASS_SHARE = 0.9;
 const SIGNAL_TIMEOUT_MS = 15_000;
 /** How long a leg may trail its sender before the check counts what came. */
 const LAST_PACKET_GRACE_MS = 3000;
+
+/**
+ * Spaces call starts at most `perSecond` apart, shared by every caller:
+ * a gateway sets up calls at a finite rate, and hundreds of invites in the
+ * same millisecond measure its queue, not the calls.
+ */
+export class CallStartPacer {
+  private nextSlot = 0;
+
+  constructor(private readonly perSecond: number) {}
+
+  async next(): Promise<void> {
+    const now = performance.now();
+    const slot = Math.max(now, this.nextSlot);
+    this.nextSlot = slot + 1000 / this.perSecond;
+    if (slot > now) await sleep(slot - now);
+  }
+}
+
+/**
+ * Holds every call of a wave once its streams are open until the others
+ * are ready too (or failed), so the wave's calls all carry audio at once:
+ * the concurrency asked for is the concurrency the SFU and the clients see.
+ */
+export class WaveBarrier {
+  private waiting = 0;
+  private release!: () => void;
+  private readonly released = new Promise<void>((resolve) => (this.release = resolve));
+
+  constructor(private expected: number) {
+    if (expected <= 0) this.release();
+  }
+
+  /** Resolves when every call of the wave arrived or left. */
+  arrive(): Promise<void> {
+    this.waiting++;
+    this.check();
+    return this.released;
+  }
+
+  /** A call that failed before it got here. */
+  leave(): void {
+    this.expected--;
+    this.check();
+  }
+
+  private check(): void {
+    if (this.waiting >= this.expected) this.release();
+  }
+}
+
+/** Calls carrying audio right now, and the most seen at once. */
+export class ConcurrencyGauge {
+  private current = 0;
+  peak = 0;
+
+  enter(): void {
+    this.peak = Math.max(this.peak, ++this.current);
+  }
+
+  exit(): void {
+    this.current--;
+  }
+}
 
 export interface CallOutcome {
   connected: boolean;
@@ -53,18 +119,26 @@ export async function runCallTraffic(
   errors: string[],
 ): Promise<CallFindings> {
   const outcomes: CallOutcome[] = [];
+  const pacer = new CallStartPacer(options.callRate);
+  const talking = new ConcurrencyGauge();
   const waves = planWaves(population.friendships, options.calls, options.concurrentCalls, random);
   for (const wave of waves) {
+    const barrier = new WaveBarrier(wave.length);
     const results = await Promise.all(
       wave.map(async ([a, b]) => {
-        const outcome = await placeVoiceCall(population.clients[a], population.clients[b], options.callSeconds, errors, options.rtpAddress);
+        const outcome = await placeVoiceCall(population.clients[a], population.clients[b], options.callSeconds, errors, {
+          rtpAddress: options.rtpAddress,
+          pacer,
+          barrier,
+          talking,
+        });
         progress();
         return outcome;
       }),
     );
     outcomes.push(...results);
   }
-  return summarizeCalls(outcomes);
+  return { ...summarizeCalls(outcomes), peakConcurrentCalls: talking.peak };
 }
 
 /**
@@ -80,6 +154,8 @@ export async function runCallChurn(
   errors: string[],
 ): Promise<CallFindings> {
   const outcomes: CallOutcome[] = [];
+  const pacer = new CallStartPacer(options.callRate);
+  const talking = new ConcurrencyGauge();
   const busy = new Set<number>();
   const { friendships, clients } = population;
   const freePair = (): [number, number] | undefined => {
@@ -102,7 +178,7 @@ export async function runCallChurn(
       busy.add(a);
       busy.add(b);
       try {
-        outcomes.push(await placeVoiceCall(clients[a], clients[b], options.callSeconds, errors, options.rtpAddress));
+        outcomes.push(await placeVoiceCall(clients[a], clients[b], options.callSeconds, errors, { rtpAddress: options.rtpAddress, pacer, talking }));
       } finally {
         busy.delete(a);
         busy.delete(b);
@@ -111,10 +187,10 @@ export async function runCallChurn(
     }
   });
   if (friendships.length > 0) await Promise.all(lanes);
-  return summarizeCalls(outcomes);
+  return { ...summarizeCalls(outcomes), peakConcurrentCalls: talking.peak };
 }
 
-export function summarizeCalls(outcomes: CallOutcome[]): CallFindings {
+export function summarizeCalls(outcomes: CallOutcome[]): Omit<CallFindings, 'peakConcurrentCalls'> {
   const endedByReason: Record<string, number> = {};
   for (const o of outcomes) if (o.endReason) endedByReason[o.endReason] = (endedByReason[o.endReason] ?? 0) + 1;
   const sum = (f: (o: CallOutcome) => number) => outcomes.reduce((n, o) => n + f(o), 0);
@@ -174,21 +250,31 @@ function nextAudioProducer(client: SocialClient, callId: string): Promise<string
   return wait;
 }
 
+export interface PlaceCallOptions {
+  rtpAddress?: RtpAddress;
+  pacer?: CallStartPacer;
+  barrier?: WaveBarrier;
+  talking?: ConcurrencyGauge;
+}
+
 export async function placeVoiceCall(
   caller: SocialClient,
   callee: SocialClient,
   callSeconds: number,
   errors: string[],
-  rtpAddress?: RtpAddress,
+  options: PlaceCallOptions = {},
 ): Promise<CallOutcome> {
   const outcome: CallOutcome = { connected: false, failed: false, packetsSent: 0, packetsReceived: 0, toneChecks: 0, tonePassed: 0 };
   const streams: { close(): void }[] = [];
-  const streamOptions = { rtpAddress };
+  const streamOptions = { rtpAddress: options.rtpAddress };
+  let atBarrier = false;
+  let isTalking = false;
   let call: CallDto | undefined;
   const note = (what: string, err: unknown) => {
     if (errors.length < 20) errors.push(`${what} ${caller.user.handle}->${callee.user.handle}: ${describe(err)}`);
   };
   try {
+    await options.pacer?.next();
     const started = performance.now();
     call = await caller.calls.invite(callee.id, 'audio');
     const callId = call.id;
@@ -214,6 +300,10 @@ export async function placeVoiceCall(
     ]);
     streams.push(callerRecv, calleeRecv);
     outcome.mediaSetupMs = performance.now() - active;
+    atBarrier = true;
+    await options.barrier?.arrive();
+    options.talking?.enter();
+    isTalking = true;
     // Both listen before either speaks, so the whole tone can be checked.
     const [sentByCaller, sentByCallee] = await Promise.all([
       callerSend.sendTone(CALLER_TONE_HZ, callSeconds * 1000),
@@ -223,6 +313,8 @@ export async function placeVoiceCall(
       callerRecv.waitForPackets(sentByCallee, LAST_PACKET_GRACE_MS),
       calleeRecv.waitForPackets(sentByCaller, LAST_PACKET_GRACE_MS),
     ]);
+    options.talking?.exit();
+    isTalking = false;
     outcome.packetsSent = sentByCaller + sentByCallee;
     outcome.packetsReceived = callerRecv.packets.length + calleeRecv.packets.length;
     outcome.toneChecks = 2;
@@ -247,6 +339,8 @@ export async function placeVoiceCall(
       else await endQuietly(caller, last ?? call);
     }
   } finally {
+    if (!atBarrier) options.barrier?.leave();
+    if (isTalking) options.talking?.exit();
     for (const s of streams) s.close();
   }
   return outcome;

@@ -20,7 +20,10 @@ export const USAGE = `Usage: npm run sim -- [options]
   --message-rate <n>       messages per second, all users together (${DEFAULT_SIM_OPTIONS.messageRate})
   --calls <n>              voice calls to place (${DEFAULT_SIM_OPTIONS.calls})
   --call-seconds <s>       tone length per call (${DEFAULT_SIM_OPTIONS.callSeconds})
-  --concurrent-calls <n>   calls at the same time (default: users / 2)
+  --concurrent-calls <n>   calls at the same time (default: users / 2); the calls of
+                           a wave all carry their tones at the same moment
+  --call-rate <n>          call:invite per second at most, all callers together
+                           (${DEFAULT_SIM_OPTIONS.callRate})
   --video-share <0..1>     share of users to switch video_call on for (${DEFAULT_SIM_OPTIONS.videoShare})
   --video-calls <n>        video calls to attempt in the flag experiment (${DEFAULT_SIM_OPTIONS.videoCalls}: off)
   --duration <time>        churn for this long instead of fixed counts: calls keep
@@ -55,6 +58,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
         calls: { type: 'string' },
         'call-seconds': { type: 'string' },
         'concurrent-calls': { type: 'string' },
+        'call-rate': { type: 'string' },
         'video-share': { type: 'string' },
         'video-calls': { type: 'string' },
         'settle-ms': { type: 'string' },
@@ -84,7 +88,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     try {
       new URL(values.url);
     } catch {
-      throw new UsageError(`--url must be a URL such as http://127.0.0.1:3000, got "${values.url}"`);
+      throw new UsageError(`--url must be a URL such as http://gateway.local:3000, got "${values.url}"`);
     }
   }
   const rtpIp = values['rtp-ip'];
@@ -101,6 +105,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     calls: num('calls', values.calls, d.calls, 0, 100_000),
     callSeconds: num('call-seconds', values['call-seconds'], d.callSeconds, 0.2, 3600, false),
     concurrentCalls: num('concurrent-calls', values['concurrent-calls'], Math.max(1, Math.floor(users / 2)), 1, 5_000),
+    callRate: num('call-rate', values['call-rate'], d.callRate, 0.1, 10_000, false),
     videoShare: num('video-share', values['video-share'], d.videoShare, 0, 1, false),
     videoCalls: num('video-calls', values['video-calls'], d.videoCalls, 0, 100_000),
     settleMs: num('settle-ms', values['settle-ms'], d.settleMs, 0, 600_000),

@@ -19,14 +19,14 @@ export async function createPopulation(url: string, users: number, friendsPerUse
   const run = crypto.randomBytes(3).toString('hex');
   const clients = await mapWithLimit(
     Array.from({ length: users }, (_, i) => i),
-    8,
+    32,
     async (i) => {
       const client = await SocialClient.login(url, `sim_${run}_${i}`, `Sim ${i}`);
       return client.connect();
     },
   );
   const friendships = ringFriendships(users, friendsPerUser);
-  await mapWithLimit(friendships, 8, ([a, b]) => befriend(clients[a], clients[b]));
+  await mapWithLimit(friendships, 32, ([a, b]) => befriend(clients[a], clients[b]));
   const friendsOf: number[][] = clients.map(() => []);
   for (const [a, b] of friendships) {
     friendsOf[a].push(b);

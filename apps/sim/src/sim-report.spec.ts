@@ -33,6 +33,7 @@ describe('sim report', () => {
         placed: 1,
         connected: 1,
         failed: 0,
+        peakConcurrentCalls: 1,
         endedByReason: { hangup: 1 },
         setupMs: summarize([5]),
         mediaSetupMs: summarize([7]),

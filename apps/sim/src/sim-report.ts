@@ -31,6 +31,8 @@ export interface CallFindings {
   connected: number;
   /** Could not be placed or did not connect; the first errors are in `errors`. */
   failed: number;
+  /** Most calls carrying audio at the same moment. */
+  peakConcurrentCalls: number;
   endedByReason: Record<string, number>;
   /** From call:invite to `active` seen by the caller, in ms. */
   setupMs: LatencySummary;
@@ -140,7 +142,8 @@ export function formatReport(r: SimReport): string {
     `Messages: sent ${r.messages.sent}, delivered ${r.messages.delivered} (${r.messages.deliveredViaSync} via sync), ` +
       `duplicated ${r.messages.duplicated}, lost ${r.messages.lost}, failed ${r.messages.failed}`,
     `  delivery latency ${ms(r.messages.latencyMs)}`,
-    `Calls: placed ${r.calls.placed}, connected ${r.calls.connected}, failed ${r.calls.failed}, ended ` +
+    `Calls: placed ${r.calls.placed}, connected ${r.calls.connected}, failed ${r.calls.failed}, ` +
+      `at most ${r.calls.peakConcurrentCalls} talking at once, ended ` +
       (Object.entries(r.calls.endedByReason)
         .map(([k, n]) => `${k} ${n}`)
         .join(', ') || 'none'),

@@ -21,6 +21,8 @@ export interface SimOptions {
   calls: number;
   callSeconds: number;
   concurrentCalls: number;
+  /** call:invite per second at most, across all callers. */
+  callRate: number;
   /** Share of users (0..1) to switch video_call on for; 0 with videoCalls 0 skips the experiment. */
   videoShare: number;
   videoCalls: number;
@@ -46,6 +48,7 @@ export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'url'> = {
   calls: 5,
   callSeconds: 2,
   concurrentCalls: 5,
+  callRate: 20,
   videoShare: 0.5,
   videoCalls: 0,
   settleMs: 10_000,
@@ -115,7 +118,7 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
           runCallChurn(
             population,
             random,
-            { callSeconds: options.callSeconds, concurrentCalls: options.concurrentCalls, untilMs, rtpAddress },
+            { callSeconds: options.callSeconds, concurrentCalls: options.concurrentCalls, callRate: options.callRate, untilMs, rtpAddress },
             () => undefined,
             errors,
           ),
@@ -140,7 +143,7 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
       calls = await runCallTraffic(
         population,
         random,
-        { calls: options.calls, callSeconds: options.callSeconds, concurrentCalls: options.concurrentCalls, rtpAddress },
+        { calls: options.calls, callSeconds: options.callSeconds, concurrentCalls: options.concurrentCalls, callRate: options.callRate, rtpAddress },
         tick,
         errors,
       );

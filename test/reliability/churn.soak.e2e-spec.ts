@@ -1,0 +1,153 @@
+import { Client } from 'pg';
+import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase } from '@app/testing';
+import { runSimulation, DEFAULT_SIM_OPTIONS } from '../../apps/sim/src/simulation';
+
+/** Length of the churn (SOAK_CHURN_MS); at least 10 minutes by default. */
+const CHURN_MS = Number(process.env.SOAK_CHURN_MS ?? 10 * 60_000);
+/** Memory after this share of the run is the baseline (start-up, JIT and pools warmed). */
+const WARM_UP_SHARE = 0.2;
+const SAMPLE_MS = 10_000;
+
+interface GatewaySample {
+  atMs: number;
+  rss: number;
+  heapUsed: number;
+  activeHandles: number;
+  routers: number;
+  transports: number;
+  producers: number;
+  consumers: number;
+}
+
+/** Reads the gauges of the gateway's /metrics this soak watches. */
+async function sampleGateway(url: string, atMs: number): Promise<GatewaySample> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
+    if (!m) throw new Error(`${name} missing from /metrics`);
+    return Number(m[1]);
+  };
+  return {
+    atMs,
+    rss: value('process_resident_memory_bytes'),
+    heapUsed: value('nodejs_heap_size_used_bytes'),
+    activeHandles: value('nodejs_active_handles_total'),
+    routers: value('media_rooms_open'),
+    transports: value('media_transports'),
+    producers: value('media_producers'),
+    consumers: value('media_consumers'),
+  };
+}
+
+async function databaseCounts(dbUrl: string): Promise<{ connections: number; pendingTimers: number; jobs: number }> {
+  const pg = new Client({ connectionString: dbUrl });
+  await pg.connect();
+  try {
+    const name = new URL(dbUrl).pathname.slice(1);
+    const connections = await pg.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+    const timers = await pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE state IN ('created', 'retry', 'active')`);
+    const jobs = await pg.query<{ n: number }>('SELECT count(*)::int AS n FROM pgboss.job');
+    return { connections: connections.rows[0].n, pendingTimers: timers.rows[0].n, jobs: jobs.rows[0].n };
+  } finally {
+    await pg.end();
+  }
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * Calls keep starting and ending and messages keep flowing against one
+ * gateway process for CHURN_MS; its memory after warm-up must stay flat,
+ * and once the last call ended nothing may be left behind: no mediasoup
+ * router, transport, producer or consumer, no pending timer job, no extra
+ * database connection or handle.
+ */
+describe('soak: churn over time, memory flat', () => {
+  let db: TestDatabase;
+  let gw: SpawnedGateway | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    gw = await spawnGateway(db.url, { DM_RATE_PER_SEC: '1000', DM_RATE_BURST: '1000', LOG_LEVEL: 'info', MEDIA_WORKERS: '2' });
+  });
+  afterAll(async () => {
+    if (gw && gw.process.exitCode === null) await gw.kill();
+    await db?.drop();
+  });
+
+  it(`holds calls and messages for ${Math.round(CHURN_MS / 60_000)} min with flat memory and nothing left behind`, async () => {
+    const url = gw!.url;
+    const samples: GatewaySample[] = [];
+    const began = Date.now();
+    const sampler = setInterval(() => {
+      sampleGateway(url, Date.now() - began).then((s) => samples.push(s), () => undefined);
+    }, SAMPLE_MS);
+    let warmDb: Awaited<ReturnType<typeof databaseCounts>> | undefined;
+    const warmDbTimer = setTimeout(() => {
+      databaseCounts(db.url).then((c) => (warmDb = c), () => undefined);
+    }, CHURN_MS * WARM_UP_SHARE);
+    let report;
+    try {
+      report = await runSimulation({
+        ...DEFAULT_SIM_OPTIONS,
+        url,
+        users: 60,
+        friendsPerUser: 6,
+        messageRate: 30,
+        callSeconds: 4,
+        concurrentCalls: 20,
+        callRate: 10,
+        settleMs: 5000,
+        durationMs: CHURN_MS,
+        seed: 16,
+      });
+    } finally {
+      clearInterval(sampler);
+      clearTimeout(warmDbTimer);
+    }
+    expect(report.errors).toEqual([]);
+    expect(report.passed).toBe(true);
+    expect(report.calls.placed).toBeGreaterThan(CHURN_MS / 1000);
+
+    // Everything a call held is gone once the last one ended.
+    let after = await sampleGateway(url, Date.now() - began);
+    for (let i = 0; i < 50 && after.routers + after.transports + after.producers + after.consumers > 0; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      after = await sampleGateway(url, Date.now() - began);
+    }
+    expect({ routers: after.routers, transports: after.transports, producers: after.producers, consumers: after.consumers }).toEqual({
+      routers: 0,
+      transports: 0,
+      producers: 0,
+      consumers: 0,
+    });
+    const dbAfter = await databaseCounts(db.url);
+    expect(dbAfter.pendingTimers).toBe(0);
+    expect(warmDb).toBeDefined();
+    expect(dbAfter.connections).toBeLessThanOrEqual(warmDb!.connections + 2);
+
+    // Memory after warm-up: the last minute against the minute after warm-up.
+    const warmUpEnd = CHURN_MS * WARM_UP_SHARE;
+    const window = Math.max(60_000, 3 * SAMPLE_MS);
+    const baseline = samples.filter((s) => s.atMs >= warmUpEnd && s.atMs < warmUpEnd + window);
+    const final = samples.filter((s) => s.atMs >= CHURN_MS - window && s.atMs <= CHURN_MS);
+    expect(baseline.length).toBeGreaterThanOrEqual(3);
+    expect(final.length).toBeGreaterThanOrEqual(3);
+    const growth = (pick: (s: GatewaySample) => number) => median(final.map(pick)) / median(baseline.map(pick)) - 1;
+    const rssGrowth = growth((s) => s.rss);
+    const heapGrowth = growth((s) => s.heapUsed);
+    process.stderr.write(
+      `churn soak: ${report.calls.placed} calls, ${report.messages.sent} messages in ${Math.round(CHURN_MS / 1000)} s; ` +
+        `gateway RSS ${(median(baseline.map((s) => s.rss)) / 2 ** 20).toFixed(1)} → ${(median(final.map((s) => s.rss)) / 2 ** 20).toFixed(1)} MB ` +
+        `(${(rssGrowth * 100).toFixed(1)}%), heap ${(heapGrowth * 100).toFixed(1)}%; ` +
+        `handles ${median(baseline.map((s) => s.activeHandles))} → ${after.activeHandles}; ` +
+        `db connections ${warmDb!.connections} → ${dbAfter.connections}; pg-boss jobs ${warmDb!.jobs} → ${dbAfter.jobs}, pending ${dbAfter.pendingTimers}\n`,
+    );
+    expect(rssGrowth).toBeLessThan(0.1);
+    expect(heapGrowth).toBeLessThan(0.1);
+    // No timer or socket left behind: handles back to where the warm gateway had them (the test's own sockets are gone).
+    expect(after.activeHandles).toBeLessThanOrEqual(median(baseline.map((s) => s.activeHandles)));
+
+    expect(await gw!.stop()).toBe(0);
+  });
+});
