@@ -27,7 +27,7 @@ const SIGNAL_TIMEOUT_MS = 15_000;
 const LAST_PACKET_GRACE_MS = 3000;
 
 /**
- * Spaces call starts at most `perSecond` apart, shared by every caller:
+ * Spaces call starts and hang-ups at most `perSecond` apart, shared by every caller:
  * a gateway sets up calls at a finite rate, and hundreds of invites in the
  * same millisecond measure its queue, not the calls.
  */
@@ -328,6 +328,8 @@ export async function placeVoiceCall(
 
     const ended = caller.calls.waitForState(callId, 'ended', SIGNAL_TIMEOUT_MS);
     ended.catch(() => undefined);
+    // A wave's tones end together; hang-ups keep to the same signalling pace as invites.
+    await options.pacer?.next();
     await caller.calls.hangup(callId);
     outcome.endReason = (await ended).endReason;
   } catch (err) {

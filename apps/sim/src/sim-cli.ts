@@ -22,7 +22,8 @@ export const USAGE = `Usage: npm run sim -- [options]
   --call-seconds <s>       tone length per call (${DEFAULT_SIM_OPTIONS.callSeconds})
   --concurrent-calls <n>   calls at the same time (default: users / 2); the calls of
                            a wave all carry their tones at the same moment
-  --call-rate <n>          call:invite per second at most, all callers together
+  --call-rate <n>          call:invite (and call:hangup) per second at most, all
+                           callers together
                            (${DEFAULT_SIM_OPTIONS.callRate})
   --video-share <0..1>     share of users to switch video_call on for (${DEFAULT_SIM_OPTIONS.videoShare})
   --video-calls <n>        video calls to attempt in the flag experiment (${DEFAULT_SIM_OPTIONS.videoCalls}: off)

@@ -29,6 +29,11 @@ const SECRET = 'secret-between-victim-and-friend';
 const EXTRA_EVENTS = ['dm:nope', 'x', 'call:incoming', 'flags:changed', 'constructor', '__proto__', 'toString', 'a'.repeat(500)];
 const ID_FIELDS = ['callId', 'conversationId', 'transportId', 'producerId', 'consumerId'];
 
+/** Every socket event name a round of the campaign sends a payload to. */
+export function fuzzedEventNames(): string[] {
+  return [...new Set([...CLIENT_EVENT_NAMES, ...EXTRA_EVENTS])];
+}
+
 interface HttpRoute {
   method: string;
   path: string;
@@ -137,7 +142,7 @@ export async function runFuzzCampaign(gw: { url: string; db: { url: string } }, 
     const friendBefore = await snapshotUserRows(gw.db.url, friend.id);
 
     // ---- socket events ----
-    const events = [...new Set([...CLIENT_EVENT_NAMES, ...EXTRA_EVENTS])];
+    const events = fuzzedEventNames();
     let socketCases = 0;
     for (let round = 0; round < o.socketCasesPerEvent; round++) {
       for (const event of events) {
