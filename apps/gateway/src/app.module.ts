@@ -7,6 +7,7 @@ import { Logger, ObservabilityModule } from '@app/observability';
 import { RealtimeModule } from '@app/realtime';
 import { CallsApiModule } from './calls/calls-api.module';
 import { DemoApiModule } from './demo/demo-api.module';
+import { DocsApiModule } from './docs/docs-api.module';
 import { HttpAccessMiddleware } from './common/http-access.middleware';
 import { AuthController } from './core/auth.controller';
 import { ConnectionGateway } from './core/connection.gateway';
@@ -39,6 +40,7 @@ export class AppModule implements NestModule {
         MediaApiModule,
         FlagsApiModule,
         DemoApiModule,
+        DocsApiModule,
       ],
       controllers: [AuthController, HealthController],
       providers: [ConnectionGateway],

@@ -3,4 +3,6 @@ export * from './envelope';
 export * from './models';
 export * from './events';
 export * as schemas from './schemas';
+export * as responseSchemas from './response-schemas';
+export * from './protocol-catalog';
 export { charCount, MAX_BODY_CHARS, MAX_PAGE } from './schemas';

@@ -1,0 +1,274 @@
+/**
+ * The protocol as data: every socket event and HTTP route with its payload
+ * and result schemas. The published AsyncAPI and OpenAPI documents are
+ * generated from this, and a test compares it with the running server. The
+ * event maps are keyed by the event name types, so an event added to
+ * events.ts does not compile until it is described here.
+ */
+import { z } from 'zod';
+import type { ClientEventName, ServerEventName } from './events';
+import * as R from './response-schemas';
+import * as S from './schemas';
+
+/** The version of the published documents: raised when an event, route or field is added. */
+export const PROTOCOL_VERSION = '1.1.0';
+
+export interface ClientEventSpec {
+  summary: string;
+  payload: z.ZodTypeAny;
+  /** The `data` of a successful acknowledgement. */
+  result: z.ZodTypeAny;
+}
+
+export interface ServerEventSpec {
+  summary: string;
+  payload: z.ZodTypeAny;
+}
+
+const anyJson = z.record(z.string(), z.unknown());
+const messages = z.object({ messages: z.array(R.messageDto), nextBeforeSeq: z.number().int().nullable() });
+const callResult = z.object({ call: R.callDto });
+
+export const CLIENT_EVENT_SPECS: Record<ClientEventName, ClientEventSpec> = {
+  'dm:send': {
+    summary: 'Send a direct message; a repeated clientMsgId returns the stored message (duplicate: true).',
+    payload: S.dmSend,
+    result: z.object({ message: R.messageDto, duplicate: z.boolean().optional() }),
+  },
+  'dm:history': { summary: 'A page of a conversation, newest first.', payload: S.dmHistory, result: messages },
+  'dm:read': { summary: 'Move your read mark in a conversation.', payload: S.dmRead, result: R.empty },
+  'dm:typing': { summary: 'Tell the other user you are typing.', payload: S.dmTyping, result: R.empty },
+  'dm:sync': {
+    summary: 'Everything addressed to you or sent by you after the cursor, oldest first.',
+    payload: S.dmSync,
+    result: z.object({ messages: z.array(R.messageDto), cursor: z.string(), hasMore: z.boolean().optional() }),
+  },
+  'call:invite': { summary: 'Call a mutual contact.', payload: S.callInvite, result: callResult },
+  'call:accept': { summary: 'Answer a ringing call (callee).', payload: S.callRef, result: callResult },
+  'call:decline': { summary: 'Refuse a ringing call (callee).', payload: S.callRef, result: callResult },
+  'call:cancel': { summary: 'Withdraw a ringing call (caller).', payload: S.callRef, result: callResult },
+  'call:hangup': { summary: 'End an active call (either participant).', payload: S.callRef, result: callResult },
+  'media:capabilities': {
+    summary: "The call router's RTP capabilities and the other participant's live producers.",
+    payload: S.mediaCapabilities,
+    result: z.object({
+      rtpCapabilities: anyJson,
+      producers: z.array(z.object({ producerId: z.string(), userId: z.string(), kind: z.enum(['audio', 'video']) })).optional(),
+    }),
+  },
+  'media:create-transport': {
+    summary: 'A WebRTC or plain-RTP transport for sending or receiving.',
+    payload: S.mediaCreateTransport,
+    result: z.union([
+      z.object({ transportId: z.string(), iceParameters: anyJson, iceCandidates: z.array(anyJson), dtlsParameters: anyJson }),
+      z.object({ transportId: z.string(), ip: z.string(), port: z.number().int(), rtcpPort: z.number().int().optional() }),
+    ]),
+  },
+  'media:connect-transport': {
+    summary: 'DTLS parameters (WebRTC) or the remote address (plain RTP).',
+    payload: S.mediaConnectTransport,
+    result: R.empty,
+  },
+  'media:produce': {
+    summary: 'Send a track.',
+    payload: S.mediaProduce,
+    result: z.object({ producerId: z.string() }),
+  },
+  'media:consume': {
+    summary: "Receive the other participant's producer (starts paused).",
+    payload: S.mediaConsume,
+    result: z.object({
+      consumerId: z.string(),
+      producerId: z.string(),
+      kind: z.enum(['audio', 'video']),
+      rtpParameters: anyJson,
+    }),
+  },
+  'media:resume': { summary: 'Start a paused consumer.', payload: S.mediaResume, result: R.empty },
+};
+
+export const SERVER_EVENT_SPECS: Record<ServerEventName, ServerEventSpec> = {
+  'dm:new': { summary: 'A message to or from you (from another of your sockets).', payload: z.object({ message: R.messageDto }) },
+  'dm:read': {
+    summary: 'A participant moved their read mark.',
+    payload: z.object({ conversationId: z.string().uuid(), readerId: z.string().uuid(), upToSeq: z.number().int() }),
+  },
+  'dm:typing': { summary: 'The other user is typing.', payload: z.object({ from: z.string().uuid() }) },
+  'call:incoming': { summary: 'Someone is calling you.', payload: callResult },
+  'call:state': { summary: 'A call of yours changed.', payload: callResult },
+  'call:ending-soon': {
+    summary: 'The duration cap will end the call at endsAt.',
+    payload: z.object({ callId: z.string().uuid(), endsAt: z.string().datetime({ offset: true }) }),
+  },
+  'media:producer-added': {
+    summary: 'The other participant started sending a track.',
+    payload: z.object({ callId: z.string().uuid(), producerId: z.string(), userId: z.string().uuid(), kind: z.enum(['audio', 'video']) }),
+  },
+  'media:producer-closed': {
+    summary: 'A track stopped (reason: e.g. flag_off).',
+    payload: z.object({ callId: z.string().uuid(), producerId: z.string(), reason: z.string() }),
+  },
+  'flags:changed': { summary: 'Your evaluated feature flags (on connect and on every change).', payload: z.object({ flags: R.evaluatedFlags }) },
+};
+
+export type HttpAuth = 'none' | 'user' | 'admin';
+
+export interface HttpRouteSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Express-style: `/contacts/:userId`. */
+  path: string;
+  summary: string;
+  auth: HttpAuth;
+  params?: Record<string, z.ZodTypeAny>;
+  query?: z.AnyZodObject;
+  body?: z.ZodTypeAny;
+  /** JSON result of a success; or the media type of a non-JSON one. */
+  response: z.ZodTypeAny | { contentType: string };
+  /** 503 as well as 200 (health). */
+  unavailable?: boolean;
+}
+
+const userId = { userId: S.userIdParam };
+const flagKey = { key: S.flagKeyParam };
+
+export const HTTP_ROUTE_SPECS: readonly HttpRouteSpec[] = [
+  {
+    method: 'POST',
+    path: '/auth/dev-login',
+    summary: 'Sign in by handle (creates the user on first use).',
+    auth: 'none',
+    body: S.devLoginBody,
+    response: z.object({ token: z.string(), user: R.userDto }),
+  },
+  { method: 'GET', path: '/users/me', summary: 'The signed-in user.', auth: 'user', response: R.userDto },
+  {
+    method: 'GET',
+    path: '/users/by-handle/:handle',
+    summary: 'A user by handle.',
+    auth: 'user',
+    params: { handle: S.handleSchema },
+    response: R.userDto,
+  },
+  {
+    method: 'GET',
+    path: '/contacts',
+    summary: 'Your contacts: favourites first, then most recent conversation.',
+    auth: 'user',
+    response: z.object({ contacts: z.array(R.contactDto) }),
+  },
+  {
+    method: 'PUT',
+    path: '/contacts/:userId',
+    summary: 'Add a contact (or change favourite).',
+    auth: 'user',
+    params: userId,
+    body: S.contactPutBody,
+    response: R.contactDto,
+  },
+  { method: 'DELETE', path: '/contacts/:userId', summary: 'Remove a contact.', auth: 'user', params: userId, response: R.empty },
+  {
+    method: 'GET',
+    path: '/blocks',
+    summary: 'Users you blocked.',
+    auth: 'user',
+    response: z.object({ blocks: z.array(z.object({ user: R.userDto, blockedAt: z.string().datetime({ offset: true }) })) }),
+  },
+  { method: 'PUT', path: '/blocks/:userId', summary: 'Block a user.', auth: 'user', params: userId, response: R.empty },
+  { method: 'DELETE', path: '/blocks/:userId', summary: 'Unblock a user.', auth: 'user', params: userId, response: R.empty },
+  {
+    method: 'GET',
+    path: '/conversations',
+    summary: 'Your conversations, most recent first.',
+    auth: 'user',
+    response: z.object({ conversations: z.array(R.conversationDto) }),
+  },
+  {
+    method: 'GET',
+    path: '/conversations/:id/messages',
+    summary: 'A page of a conversation, newest first.',
+    auth: 'user',
+    params: { id: S.uuid },
+    query: S.messagesQuery,
+    response: messages,
+  },
+  {
+    method: 'GET',
+    path: '/calls',
+    summary: 'Your call history, newest first.',
+    auth: 'user',
+    query: S.callsQuery,
+    response: z.object({ calls: z.array(R.callDto) }),
+  },
+  {
+    method: 'GET',
+    path: '/flags',
+    summary: 'Feature flags evaluated for you.',
+    auth: 'user',
+    response: z.object({ flags: R.evaluatedFlags }),
+  },
+  {
+    method: 'GET',
+    path: '/admin/flags',
+    summary: 'Every flag definition.',
+    auth: 'admin',
+    response: z.object({ flags: z.array(R.flagDefinitionDto) }),
+  },
+  {
+    method: 'PUT',
+    path: '/admin/flags/:key',
+    summary: 'Change (or create) a flag; audited and pushed at once.',
+    auth: 'admin',
+    params: flagKey,
+    body: S.adminFlagPutBody.strict(),
+    response: R.flagDefinitionDto,
+  },
+  {
+    method: 'GET',
+    path: '/admin/flags/:key/audit',
+    summary: "A flag's changes, newest first.",
+    auth: 'admin',
+    params: flagKey,
+    query: z.object({ limit: z.number().int().min(1).max(500).optional() }),
+    response: z.object({ entries: z.array(R.flagAuditEntryDto) }),
+  },
+  {
+    method: 'GET',
+    path: '/health',
+    summary: 'Database and media state; 503 when a part is down.',
+    auth: 'none',
+    response: R.healthDto,
+    unavailable: true,
+  },
+  { method: 'GET', path: '/health/live', summary: 'Liveness: the process answers.', auth: 'none', response: R.livenessDto },
+  {
+    method: 'GET',
+    path: '/health/ready',
+    summary: 'Readiness: 503 while the database is down or the process drains.',
+    auth: 'none',
+    response: R.readinessDto,
+    unavailable: true,
+  },
+  { method: 'GET', path: '/metrics', summary: 'Prometheus metrics.', auth: 'none', response: { contentType: 'text/plain' } },
+  { method: 'GET', path: '/demo', summary: 'The browser client.', auth: 'none', response: { contentType: 'text/html' } },
+  {
+    method: 'GET',
+    path: '/demo/app.js',
+    summary: "The browser client's script.",
+    auth: 'none',
+    response: { contentType: 'application/javascript' },
+  },
+  {
+    method: 'GET',
+    path: '/docs/asyncapi.json',
+    summary: 'This protocol’s socket events as an AsyncAPI 3.0 document.',
+    auth: 'none',
+    response: anyJson,
+  },
+  {
+    method: 'GET',
+    path: '/docs/openapi.json',
+    summary: 'This protocol’s HTTP routes as an OpenAPI 3.1 document.',
+    auth: 'none',
+    response: anyJson,
+  },
+];
