@@ -71,6 +71,8 @@ export interface ServerEvents {
   'media:producer-added': { callId: string; producerId: string; userId: string; kind: 'audio' | 'video' };
   'media:producer-closed': { callId: string; producerId: string; reason: string };
   'flags:changed': { flags: EvaluatedFlags };
+  /** `userId` added or removed you as a contact; `mutual`: whether you now have each other. */
+  'contacts:changed': { userId: string; change: 'added' | 'removed'; mutual: boolean };
 }
 
 export type ServerEventName = keyof ServerEvents;
@@ -85,4 +87,5 @@ export const SERVER_EVENT_NAMES: readonly ServerEventName[] = [
   'media:producer-added',
   'media:producer-closed',
   'flags:changed',
+  'contacts:changed',
 ];

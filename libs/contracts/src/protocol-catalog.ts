@@ -109,6 +109,10 @@ export const SERVER_EVENT_SPECS: Record<ServerEventName, ServerEventSpec> = {
     payload: z.object({ callId: z.string().uuid(), producerId: z.string(), reason: z.string() }),
   },
   'flags:changed': { summary: 'Your evaluated feature flags (on connect and on every change).', payload: z.object({ flags: R.evaluatedFlags }) },
+  'contacts:changed': {
+    summary: 'Someone added or removed you as a contact; mutual tells whether you now have each other.',
+    payload: z.object({ userId: z.string().uuid(), change: z.enum(['added', 'removed']), mutual: z.boolean() }),
+  },
 };
 
 export type HttpAuth = 'none' | 'user' | 'admin';

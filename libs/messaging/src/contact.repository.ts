@@ -13,17 +13,22 @@ export interface ContactRow {
 export class ContactRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  /** Adds the contact if absent; sets `favorite` when given. */
-  async upsert(ownerId: string, contactId: string, favorite: boolean | undefined): Promise<void> {
-    await this.prisma.contact.upsert({
-      where: { ownerId_contactId: { ownerId, contactId } },
-      create: { ownerId, contactId, favorite: favorite ?? false },
-      update: favorite === undefined ? {} : { favorite },
+  /** Adds the contact if absent; sets `favorite` when given. True when it was added now. */
+  async upsert(ownerId: string, contactId: string, favorite: boolean | undefined): Promise<boolean> {
+    const { count } = await this.prisma.contact.createMany({
+      data: [{ ownerId, contactId, favorite: favorite ?? false }],
+      skipDuplicates: true,
     });
+    if (count === 0 && favorite !== undefined) {
+      await this.prisma.contact.updateMany({ where: { ownerId, contactId }, data: { favorite } });
+    }
+    return count === 1;
   }
 
-  async remove(ownerId: string, contactId: string): Promise<void> {
-    await this.prisma.contact.deleteMany({ where: { ownerId, contactId } });
+  /** True when there was such a contact. */
+  async remove(ownerId: string, contactId: string): Promise<boolean> {
+    const { count } = await this.prisma.contact.deleteMany({ where: { ownerId, contactId } });
+    return count > 0;
   }
 
   /** Both directions exist. */

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ContactDto, DomainError } from '@app/contracts';
+import { RealtimeService } from '@app/realtime';
 import { ContactRepository, ContactRow } from './contact.repository';
 import { RelationshipService } from './relationship.service';
 
@@ -13,6 +14,7 @@ export class ContactsService {
   constructor(
     private readonly contacts: ContactRepository,
     private readonly relationships: RelationshipService,
+    private readonly realtime: RealtimeService,
   ) {}
 
   async list(ownerId: string): Promise<ContactDto[]> {
@@ -22,15 +24,21 @@ export class ContactsService {
   /** The "quick add": adds when absent, and sets favourite when asked. */
   async put(ownerId: string, contactId: string, favorite: boolean | undefined): Promise<ContactDto> {
     await this.relationships.requireOtherUser(ownerId, contactId);
-    await this.contacts.upsert(ownerId, contactId, favorite);
+    const added = await this.contacts.upsert(ownerId, contactId, favorite);
     const [row] = await this.contacts.listFor(ownerId, contactId);
     // Only a concurrent DELETE of the same contact gets here without a row.
     if (!row) throw DomainError.notFound('contact');
+    if (added) this.tellContact(ownerId, contactId, 'added', row.mutual);
     return toContactDto(row);
   }
 
   /** Idempotent. */
   async remove(ownerId: string, contactId: string): Promise<void> {
-    await this.contacts.remove(ownerId, contactId);
+    if (await this.contacts.remove(ownerId, contactId)) this.tellContact(ownerId, contactId, 'removed', false);
+  }
+
+  /** The other user's `mutual` for this owner just changed: their client need not reload to show it. */
+  private tellContact(ownerId: string, contactId: string, change: 'added' | 'removed', mutual: boolean): void {
+    this.realtime.toUser(contactId, 'contacts:changed', { userId: ownerId, change, mutual });
   }
 }
