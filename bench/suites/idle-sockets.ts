@@ -4,7 +4,7 @@ import readline from 'node:readline';
 import { io, Socket } from 'socket.io-client';
 import { inBatches, loginUsers } from '../support/bench-users';
 import { startBenchGateway } from '../support/gateway-process';
-import { sleep } from '../support/message-load';
+import { sleep } from '@app/client';
 import { mib, rssBytes } from '../support/process-usage';
 
 export interface IdleSocketsResult {

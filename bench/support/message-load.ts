@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Socket } from 'socket.io-client';
+import { sleep } from '@app/client';
 import { LatencySamples, LatencySummary, nowMs, round } from './latency-samples';
 
 export interface MessageLane {
@@ -122,6 +123,3 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
   };
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

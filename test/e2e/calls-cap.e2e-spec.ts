@@ -20,6 +20,14 @@ describe('calls: the duration cap', () => {
     return [a, b];
   }
 
+  /** A call between two new friends, answered; `ended` resolves when its cap ends it. */
+  async function answeredCall(): Promise<{ call: CallDto; ended: Promise<CallDto> }> {
+    const [a, b] = await friends();
+    const ringing = await a.calls.invite(b.id);
+    const call = await b.calls.accept(ringing.id);
+    return { call, ended: a.calls.waitForState(call.id, 'ended', MAX_MS + 5000) };
+  }
+
   beforeAll(async () => {
     gw = await startTestGateway({
       env: { CALL_MAX_DURATION_MS: String(MAX_MS), CALL_WARNING_BEFORE_MS: String(WARN_MS) },
@@ -39,13 +47,16 @@ describe('calls: the duration cap', () => {
       c.on('call:state', ({ call }) => call.state === 'ended' && ends.push({ who, at: Date.now(), call }));
     }
     const call = await a.calls.invite(b.id);
+    // A control call answered when this one's warning arrives ends WARN_MS after it, later
+    // than any repeat of this call's timers (a failed job is retried after 1 s).
+    const control = a.waitFor('call:ending-soon', (e) => e.callId === call.id).then(() => answeredCall());
     const active = await b.calls.accept(call.id);
     const deadline = new Date(active.maxEndsAt!).getTime();
     expect(deadline - new Date(active.answeredAt!).getTime()).toBe(MAX_MS);
 
     const ended = await a.calls.waitForState(call.id, 'ended', MAX_MS + 5000);
     await b.calls.waitForState(call.id, 'ended');
-    await sleep(1200); // nothing more may arrive
+    await (await control).ended; // nothing more may arrive
     expect(ended).toMatchObject({ endReason: 'max_duration', endedAt: active.maxEndsAt, durationSeconds: MAX_MS / 1000 });
 
     expect(warnings.map((w) => w.who).sort()).toEqual(['a', 'b']);
@@ -80,13 +91,17 @@ describe('calls: the duration cap', () => {
     a.on('call:state', ({ call }) => call.state === 'ended' && ends.push(call));
     b.on('call:state', ({ call }) => call.state === 'ended' && ends.push(call));
     const call = await a.calls.invite(b.id);
+    const warned = a.waitFor('call:ending-soon', (e) => e.callId === call.id);
     const active = await b.calls.accept(call.id);
+    // Answered after this call, so its cap falls due after this call's deadline.
+    const control = await answeredCall();
     const deadline = new Date(active.maxEndsAt!).getTime();
 
-    await sleep(deadline - Date.now() - 250);
+    await warned;
     const hungUp = await a.calls.hangup(call.id);
     expect(hungUp).toMatchObject({ state: 'ended', endReason: 'hangup', endedById: a.id });
-    await sleep(deadline - Date.now() + LATE_MS);
+    // Once the control call's cap has ended it, this call's cap would have run too.
+    await control.ended;
 
     expect(ends).toHaveLength(2);
     expect(ends.every((c) => c.endReason === 'hangup')).toBe(true);
@@ -112,7 +127,3 @@ describe('calls: the duration cap', () => {
     }
   });
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
-}

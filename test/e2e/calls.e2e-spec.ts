@@ -1,7 +1,16 @@
 import { AdminClient, SocialClient, befriend } from '@app/client';
 import type { CallDto, ConversationDto } from '@app/contracts';
 import { WorkerPool } from '@app/media';
-import { refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway, uniqueHandle } from '@app/testing';
+import { Client } from 'pg';
+import {
+  pushFence,
+  refusalCode,
+  startTestGateway,
+  TEST_ADMIN_TOKEN,
+  TestGateway,
+  uniqueHandle,
+  waitForValue,
+} from '@app/testing';
 
 const RING_MS = 2500;
 const GRACE_MS = 1500;
@@ -252,13 +261,35 @@ describe('calls: signalling state machine', () => {
     expect(await metricValue(gw.url, completed)).toBe(before.completed + 1);
   });
 
+  /** Grace timers of a call stored in the scheduler's queue, in any state. */
+  async function graceTimers(callId: string): Promise<number> {
+    const db = new Client({ connectionString: gw.db.url });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pgboss.job WHERE data->>'kind' = 'disconnect-grace' AND data->>'callId' = $1`,
+        [callId],
+      );
+      return rows[0].n;
+    } finally {
+      await db.end();
+    }
+  }
+
   it('keeps the call when a participant reconnects within the grace period', async () => {
     const [a, b] = await friends();
     const call = await activeCall(a, b);
     b.disconnect();
-    await sleep(GRACE_MS / 3);
+    // The server has seen the disconnect once the grace timer is stored.
+    await waitForValue(async () => ((await graceTimers(call.id)) > 0 ? true : undefined));
     await b.connect();
-    await sleep(GRACE_MS + 1500);
+    await waitForValue(async () => ((await graceTimers(call.id)) === 0 ? true : undefined));
+    // A control call whose participant leaves after b came back: once its grace has ended
+    // it, b's grace would have ended b's call too, had it not been called off.
+    const [c, d] = await friends();
+    const control = await activeCall(c, d);
+    d.disconnect();
+    expect(await c.calls.waitForState(control.id, 'ended', GRACE_MS + 5000)).toMatchObject({ endReason: 'disconnected' });
     const [latest] = await a.calls.history(1);
     expect(latest).toMatchObject({ id: call.id, state: 'active' });
     await b.calls.hangup(call.id);
@@ -286,7 +317,7 @@ describe('calls: signalling state machine', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(lost.reason.code).toBe('INVALID_STATE');
-    await sleep(300);
+    await pushFence(b, [a]); // any second end would have reached a before this
     expect(ends).toHaveLength(1);
   });
 
@@ -330,16 +361,3 @@ describe('calls: signalling state machine', () => {
   });
 });
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function waitForValue<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(100);
-  }
-}

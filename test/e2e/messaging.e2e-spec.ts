@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { ClientError, SocialClient } from '@app/client';
 import type { MessageDto } from '@app/contracts';
 import { DirectMessagesService } from '@app/messaging';
-import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { pushFence, startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
 
 const uuid = () => crypto.randomUUID();
 
@@ -38,8 +38,6 @@ function collect<E extends 'dm:new' | 'dm:read' | 'dm:typing'>(c: SocialClient, 
   c.on(event, (p) => seen.push(p));
   return seen as never[];
 }
-
-const settle = () => new Promise((r) => setTimeout(r, 300));
 
 describe('messaging: contacts, blocks and direct messages', () => {
   let gw: TestGateway;
@@ -136,7 +134,8 @@ describe('messaging: contacts, blocks and direct messages', () => {
       const fromCarol = await send(carol, alice, 'carol here');
       expect(fromCarol.seq).toBe(1);
       expect(fromCarol.conversationId).not.toBe(message.conversationId);
-      await settle();
+      // Everything sent to these sockets so far has arrived once a later push has.
+      await Promise.all([pushFence(bob, [alice, alice2]), pushFence(carol, [bob, bob2]), pushFence(alice, [carol])]);
       const ids = (list: { message: MessageDto }[]) => list.map((p) => p.message.id);
       expect(ids(got.bob)).toEqual([message.id, reply.id]);
       expect(ids(got.bob2)).toEqual([message.id]); // its own send came back in the ack only
@@ -203,7 +202,7 @@ describe('messaging: contacts, blocks and direct messages', () => {
       expect(next.seq).toBe(2); // no seq was used up by the duplicates
       const history = await b.request('dm:history', { conversationId: next.conversationId });
       expect(history.messages.map((m) => m.body)).toEqual(['after', 'once']);
-      await settle();
+      await pushFence(a, [b]);
       expect(bobGot.map((p: { message: MessageDto }) => p.message.body)).toEqual(['once', 'after']);
       const { conversations } = await c.http<{ conversations: unknown[] }>('GET', '/conversations');
       expect(conversations).toEqual([]);
@@ -316,7 +315,7 @@ describe('messaging: contacts, blocks and direct messages', () => {
       expect(await told).toEqual({ conversationId, readerId: b.id, upToSeq: 3 });
       expect(await b.request('dm:read', { conversationId, upToSeq: 1 })).toEqual({}); // backwards: no change
       expect(await b.request('dm:read', { conversationId, upToSeq: 99 })).toEqual({}); // capped at the newest
-      await settle();
+      await Promise.all([pushFence(b, [a]), pushFence(a, [b2])]);
       expect(aReads).toEqual([
         { conversationId, readerId: b.id, upToSeq: 3 },
         { conversationId, readerId: b.id, upToSeq: 4 },

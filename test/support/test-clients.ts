@@ -1,4 +1,4 @@
-import { ClientError, SocialClient } from '@app/client';
+import { ClientError, SocialClient, sleep } from '@app/client';
 import { uniqueHandle } from './test-gateway';
 
 /** A new user, signed in and connected. */
@@ -14,4 +14,28 @@ export async function refusalCode(promise: Promise<unknown>): Promise<string> {
   );
   if (!(err instanceof ClientError)) throw err;
   return err.code;
+}
+
+/**
+ * Resolves once a `dm:typing` from `from` reached every one of `sockets`
+ * (all signed in as one user, not `from`). A socket receives pushes in the
+ * order the server sent them, so every push sent to those sockets before
+ * this call has arrived by then: a test can assert that something else did
+ * NOT arrive without waiting a fixed time.
+ */
+export async function pushFence(from: SocialClient, sockets: SocialClient[]): Promise<void> {
+  const arrived = sockets.map((s) => s.waitFor('dm:typing', (p) => p.from === from.id));
+  await from.request('dm:typing', { to: sockets[0].id });
+  await Promise.all(arrived);
+}
+
+/** Polls `probe` until it gives a value (a condition in another process or the database, not a time). */
+export async function waitForValue<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(50);
+  }
 }

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { newClientMsgId } from '@app/client';
+import { newClientMsgId, sleep } from '@app/client';
 import type { Population } from './sim-population';
 import { MessageFindings, summarize } from './sim-report';
-import { SeededRandom, sleep } from './seeded-random';
+import { SeededRandom } from './seeded-random';
 
 export interface MessageTrafficOptions {
   messagesPerUser: number;

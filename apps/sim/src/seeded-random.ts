@@ -46,6 +46,3 @@ export async function mapWithLimit<T, R>(items: readonly T[], limit: number, fn:
   return results;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -1,9 +1,9 @@
-import { AdminClient, isErrorCode, SocialClient } from '@app/client';
+import { AdminClient, isErrorCode, SocialClient, sleep } from '@app/client';
 import type { FlagDefinitionDto } from '@app/contracts';
 import { describe, planWaves } from './call-traffic';
 import type { Population } from './sim-population';
 import type { VideoExperimentFindings } from './sim-report';
-import { SeededRandom, mapWithLimit, sleep } from './seeded-random';
+import { SeededRandom, mapWithLimit } from './seeded-random';
 
 export interface VideoExperimentOptions {
   /** Share of users (0..1) the video_call flag is switched on for. */

@@ -1,4 +1,5 @@
 export * from './client-error';
+export * from './sleep';
 export * from './http-api';
 export * from './social-client';
 export * from './messages';
