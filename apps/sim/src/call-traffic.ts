@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { ClientError, PlainReceiveStream, PlainSendStream, RtpAddress, SocialClient } from '@app/client';
+import { ClientError, PlainReceiveStream, PlainSendStream, RtpAddress, SocialClient, sleep } from '@app/client';
 import type { CallDto } from '@app/contracts';
 import type { Population } from './sim-population';
 import { CallFindings, summarize } from './sim-report';
-import { SeededRandom, sleep } from './seeded-random';
+import { SeededRandom } from './seeded-random';
 
 export interface CallTrafficOptions {
   calls: number;
