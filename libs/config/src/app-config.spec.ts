@@ -108,4 +108,41 @@ describe(loadConfig.name, () => {
       expect((err as ConfigError).problems.map((p) => p.variable).sort()).toEqual(['MEDIA_WORKERS', 'PORT']);
     }
   });
+
+  it('never prints a secret or a URL password in its error', () => {
+    const env = {
+      NODE_ENV: 'production',
+      ADMIN_TOKEN: 'admin-secret-value',
+      JWT_SECRET: 'jwt-secret-value-17',
+      AUTH_API_KEY: 'api-key-value',
+      DATABASE_URL: 'mysql://app:db-password-value@db/x',
+      REDIS_URL: 'http://:redis-password-value@cache',
+    };
+    let message = '';
+    try {
+      loadConfig(env);
+    } catch (err) {
+      message = (err as ConfigError).message;
+    }
+    for (const variable of ['ADMIN_TOKEN', 'JWT_SECRET', 'AUTH_API_KEY', 'DATABASE_URL', 'REDIS_URL']) {
+      expect(message).toContain(variable);
+    }
+    for (const secret of ['admin-secret-value', 'jwt-secret-value', 'api-key-value', 'db-password-value', 'redis-password-value']) {
+      expect(message).not.toContain(secret);
+    }
+    expect(message).toContain('mysql://app:***@db/x');
+  });
+
+  it('refuses secrets shorter than 32 characters in production, and turns dev-login and plain RTP off there', () => {
+    const long = 'x'.repeat(32);
+    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'y'.repeat(31) })).toThrow(/JWT_SECRET=.*at least 32/);
+    expect(() => loadConfig({ NODE_ENV: 'production', AUTH_API_KEY: 'short-key' })).toThrow(/AUTH_API_KEY/);
+    expect(() => loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: 'y'.repeat(20) })).toThrow(/ADMIN_TOKEN/);
+    const c = loadConfig({ NODE_ENV: 'production', JWT_SECRET: long, AUTH_API_KEY: long, ADMIN_TOKEN: long });
+    expect(c.auth).toMatchObject({ devLogin: false, apiKey: long, tokenTtlS: 3600 });
+    expect(c.media.plainRtp).toBe(false);
+    expect(loadConfig({ JWT_SECRET: 'y'.repeat(20) }).auth.devLogin).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', AUTH_DEV_LOGIN: 'true' }).auth.devLogin).toBe(true);
+    expect(loadConfig({}).maxSocketsPerUser).toBe(10);
+  });
 });

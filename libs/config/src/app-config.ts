@@ -110,7 +110,13 @@ const envShape = z.object({
   DM_RATE_PER_SEC: intVar(50, 1),
   DM_RATE_BURST: intVar(100, 1),
   SHUTDOWN_DRAIN_MS: optionalIntVar(0, 10 * 60_000),
+  EVENT_RATE_SCALE: intVar(1, 1, 1_000_000),
+  SOCKET_MAX_IN_FLIGHT: intVar(64, 1, 100_000),
 });
+
+/** In production a guessable secret is worse than none: shorter ones stop the start. */
+export const MIN_PRODUCTION_SECRET_CHARS = 32;
+const PRODUCTION_SECRET_VARIABLES = ['ADMIN_TOKEN', 'JWT_SECRET', 'AUTH_API_KEY'] as const;
 
 /** Every environment variable the server reads. */
 export const CONFIG_VARIABLES = Object.keys(envShape.shape) as readonly string[];
@@ -131,6 +137,18 @@ const envSchema = envShape.superRefine((env, ctx) => {
       message: `a port that leaves room for one port per worker (MEDIA_WORKERS=${env.MEDIA_WORKERS}) below 65536`,
       params: { effective: env.MEDIA_WEBRTC_PORT },
     });
+  }
+  if (env.NODE_ENV === 'production') {
+    for (const variable of PRODUCTION_SECRET_VARIABLES) {
+      const value = env[variable];
+      if (value !== undefined && value.length < MIN_PRODUCTION_SECRET_CHARS) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: [variable],
+          message: `at least ${MIN_PRODUCTION_SECRET_CHARS} characters when NODE_ENV=production`,
+        });
+      }
+    }
   }
   // Only a lead time that was set can be too long: the default shrinks with the cap.
   if (env.CALL_WARNING_BEFORE_MS !== undefined && env.CALL_WARNING_BEFORE_MS >= env.CALL_MAX_DURATION_MS) {
@@ -190,6 +208,10 @@ export interface AppConfig {
   dmRate: { perSecond: number; burst: number };
   /** SIGTERM → stop: how long the process stays up not ready (so load balancers notice) before it closes. */
   shutdownDrainMs: number;
+  /** Multiplies every per-user socket event limit (not dm:send's, nor typing's one per second). */
+  eventRateScale: number;
+  /** Requests of one socket awaiting their ack; more are refused with RATE_LIMITED. */
+  socketMaxInFlight: number;
 }
 
 /** The `call:ending-soon` lead time when CALL_WARNING_BEFORE_MS is unset: 60 s, or half of a shorter cap. */
@@ -289,5 +311,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     embeddedPostgres: { dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT },
     dmRate: { perSecond: e.DM_RATE_PER_SEC, burst: e.DM_RATE_BURST },
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS ?? (production ? 5000 : 0),
+    eventRateScale: e.EVENT_RATE_SCALE,
+    socketMaxInFlight: e.SOCKET_MAX_IN_FLIGHT,
   };
 }
