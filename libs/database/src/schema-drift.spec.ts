@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase, TEST_SERVER_URL, TestDatabase } from '@app/testing';
@@ -35,6 +36,15 @@ async function structure(url: string) {
   }
 }
 
+/** `/// @check <table> <name> CHECK (...)` lines of schema.prisma. */
+function schemaChecks(schema: string): { table: string; name: string; definition: string }[] {
+  return [...schema.matchAll(/^\/\/\/ @check (\w+) (\w+) (CHECK .+)$/gm)].map((m) => ({
+    table: m[1],
+    name: m[2],
+    definition: m[3].trim(),
+  }));
+}
+
 describe('schema.prisma and the SQL migrations', () => {
   let migrated: TestDatabase;
   let fromSchema: TestDatabase;
@@ -58,6 +68,10 @@ describe('schema.prisma and the SQL migrations', () => {
     const c = new Client({ connectionString: fromSchema.url });
     await c.connect();
     await c.query(sql);
+    // CHECK constraints live in the migrations; schema.prisma names each one in an `@check` comment.
+    for (const check of schemaChecks(readFileSync(path.join(root, 'prisma/schema.prisma'), 'utf8'))) {
+      await c.query(`ALTER TABLE "${check.table}" ADD CONSTRAINT "${check.name}" ${check.definition}`);
+    }
     await c.end();
 
     const [a, b] = await Promise.all([structure(migrated.url), structure(fromSchema.url)]);
