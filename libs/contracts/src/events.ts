@@ -37,6 +37,7 @@ export interface ClientEvents {
     result: { consumerId: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: unknown };
   };
   'media:resume': { payload: S.MediaResume; result: Record<string, never> };
+  'auth:refresh': { payload: S.AuthRefresh; result: { expiresAt: string } };
 }
 
 export type ClientEventName = keyof ClientEvents;
@@ -58,6 +59,7 @@ export const CLIENT_EVENT_NAMES: readonly ClientEventName[] = [
   'media:produce',
   'media:consume',
   'media:resume',
+  'auth:refresh',
 ];
 
 /** server → client pushes. */
@@ -73,6 +75,8 @@ export interface ServerEvents {
   'flags:changed': { flags: EvaluatedFlags };
   /** `userId` added or removed you as a contact; `mutual`: whether you now have each other. */
   'contacts:changed': { userId: string; change: 'added' | 'removed'; mutual: boolean };
+  'auth:expired': Record<string, never>;
+  'media:restart': { callId: string; reason: 'node_lost' | 'worker_died' | 'drain' };
 }
 
 export type ServerEventName = keyof ServerEvents;
@@ -88,4 +92,6 @@ export const SERVER_EVENT_NAMES: readonly ServerEventName[] = [
   'media:producer-closed',
   'flags:changed',
   'contacts:changed',
+  'auth:expired',
+  'media:restart',
 ];

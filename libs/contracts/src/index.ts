@@ -5,4 +5,4 @@ export * from './events';
 export * as schemas from './schemas';
 export * as responseSchemas from './response-schemas';
 export * from './protocol-catalog';
-export { charCount, MAX_BODY_CHARS, MAX_PAGE } from './schemas';
+export { charCount, MAX_BODY_CHARS, MAX_PAGE, MAX_RESPONSE_BYTES } from './schemas';

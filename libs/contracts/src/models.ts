@@ -46,6 +46,7 @@ export const CALL_END_REASONS = [
   'max_duration',
   'disconnected',
   'media_failure',
+  'blocked',
 ] as const;
 export type CallEndReason = (typeof CALL_END_REASONS)[number];
 

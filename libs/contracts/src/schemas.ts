@@ -7,8 +7,17 @@ import { z } from 'zod';
 
 export const MAX_BODY_CHARS = 4000;
 export const MAX_PAGE = 100;
+/** No single ack or HTTP page is larger than this (JSON bytes); pages stop short of it. */
+export const MAX_RESPONSE_BYTES = 1_000_000;
 
-export const uuid = z.string().uuid();
+/**
+ * Ids are compared as text in places (ownership checks, pair order), so they
+ * are lower-cased at the edge: an upper-case spelling names the same thing.
+ */
+export const uuid = z
+  .string()
+  .uuid()
+  .transform((id) => id.toLowerCase());
 
 /** Text Postgres can store: well-formed UTF-16 and no NUL character. */
 const storableText = z
@@ -48,9 +57,22 @@ export const messagesQuery = z.object({
   limit: intFromQuery.pipe(z.number().min(1).max(MAX_PAGE)).optional(),
 });
 
+/** Opaque continuation of a list; only what the server handed out is accepted. */
+export const pageCursor = z.string().min(1).max(200);
+
 export const callsQuery = z.object({
   limit: intFromQuery.pipe(z.number().min(1).max(MAX_PAGE)).optional(),
+  cursor: pageCursor.optional(),
 });
+
+/** `?limit=&cursor=` of /contacts, /blocks and /conversations. */
+export const pageQuery = z.object({
+  limit: intFromQuery.pipe(z.number().min(1).max(MAX_PAGE)).optional(),
+  cursor: pageCursor.optional(),
+});
+
+/** `POST /auth/tokens`: the operator's backend asks for a token of one of its users. */
+export const issueTokenBody = devLoginBody;
 
 export const flagKeyParam = z.string().regex(/^[a-z0-9_]{1,64}$/, 'must be a flag key');
 
@@ -88,8 +110,10 @@ export const dmTyping = z.object({ to: uuid });
 
 export const dmSync = z.object({
   afterCursor: z.string().max(100_000).optional(),
-  limit: z.number().int().min(1).max(1000).optional(),
+  limit: z.number().int().min(1).max(MAX_PAGE).optional(),
 });
+
+export const authRefresh = z.object({ token: z.string().min(1).max(4096) });
 
 // ---- Calls (socket) --------------------------------------------------------
 
@@ -138,6 +162,8 @@ export const mediaResume = z.object({ consumerId: uuid });
 export type DevLoginBody = z.infer<typeof devLoginBody>;
 export type ContactPutBody = z.infer<typeof contactPutBody>;
 export type MessagesQuery = z.infer<typeof messagesQuery>;
+export type PageQuery = z.infer<typeof pageQuery>;
+export type AuthRefresh = z.infer<typeof authRefresh>;
 export type AdminFlagPutBody = z.infer<typeof adminFlagPutBody>;
 export type DmSend = z.infer<typeof dmSend>;
 export type DmHistory = z.infer<typeof dmHistory>;
