@@ -33,12 +33,34 @@ export class AdminAuthGuard implements CanActivate {
     if (!expected) throw new DomainError('FORBIDDEN', 'the admin API is off (no ADMIN_TOKEN configured)');
     const given = bearerToken(req.headers.authorization);
     if (!given) throw new DomainError('UNAUTHENTICATED', 'missing admin token');
-    const a = crypto.createHash('sha256').update(given).digest();
-    const b = crypto.createHash('sha256').update(expected).digest();
-    if (!crypto.timingSafeEqual(a, b)) throw new DomainError('FORBIDDEN', 'not an admin token');
+    if (!sameSecret(given, expected)) throw new DomainError('FORBIDDEN', 'not an admin token');
     req.adminActor = 'admin';
     return true;
   }
+}
+
+/**
+ * POST /auth/tokens: the bearer must be AUTH_API_KEY (compared in constant
+ * time). With no key configured the route does not exist.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const expected = this.config.auth.apiKey;
+    if (!expected) throw DomainError.notFound('route');
+    const given = bearerToken(context.switchToHttp().getRequest().headers.authorization);
+    if (!given || !sameSecret(given, expected)) throw new DomainError('UNAUTHENTICATED', 'missing or wrong API key');
+    return true;
+  }
+}
+
+/** Constant-time comparison: hashing first makes the lengths equal too. */
+function sameSecret(given: string, expected: string): boolean {
+  const a = crypto.createHash('sha256').update(given).digest();
+  const b = crypto.createHash('sha256').update(expected).digest();
+  return crypto.timingSafeEqual(a, b);
 }
 
 /** The signed-in user of an HTTP request or a socket. */

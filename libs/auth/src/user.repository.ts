@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { PrismaService } from '@app/database';
 import type { UserDto } from '@app/contracts';
 
-type UserRow = { id: string; handle: string; displayName: string };
+type UserRow = { id: string; handle: string; displayName: string; tokensValidAfter: Date | null };
 
-export function toUserDto(row: UserRow): UserDto {
+export function toUserDto(row: Pick<UserRow, 'id' | 'handle' | 'displayName'>): UserDto {
   return { id: row.id, handle: row.handle, displayName: row.displayName };
 }
 
@@ -38,5 +38,11 @@ export class UserRepository {
   async existing(ids: string[]): Promise<Set<string>> {
     const rows = await this.prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true } });
     return new Set(rows.map((r) => r.id));
+  }
+
+  /** Tokens issued up to `at` are refused from now on. False when there is no such user. */
+  async refuseTokensIssuedUpTo(id: string, at: Date): Promise<boolean> {
+    const { count } = await this.prisma.user.updateMany({ where: { id }, data: { tokensValidAfter: at } });
+    return count > 0;
   }
 }

@@ -43,6 +43,11 @@ export class RealtimeService {
     (exceptSocketId ? target.except(exceptSocketId) : target).emit(event, payload);
   }
 
+  /** Closes every socket of the user, on every gateway process (through the adapter). */
+  async disconnectUser(userId: string): Promise<void> {
+    this.server?.in(userRoom(userId)).disconnectSockets(true);
+  }
+
   /** Sockets of the user on every gateway process. */
   async connectedSockets(userId: string): Promise<{ id: string }[]> {
     if (!this.server) return [];

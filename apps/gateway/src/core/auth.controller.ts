@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
-import { AuthService, AuthUser, CurrentUser, UserAuthGuard } from '@app/auth';
+import { AdminAuthGuard, ApiKeyGuard, AuthService, AuthUser, CurrentUser, UserAuthGuard } from '@app/auth';
 import { schemas } from '@app/contracts';
 import { ZodPipe } from '../common/zod.pipe';
 
@@ -11,6 +11,22 @@ export class AuthController {
   @HttpCode(200)
   devLogin(@Body(new ZodPipe(schemas.devLoginBody, 'body')) body: schemas.DevLoginBody) {
     return this.auth.devLogin(body.handle, body.displayName);
+  }
+
+  /** Server to server: the operator's backend gets a token for one of its users. */
+  @Post('auth/tokens')
+  @HttpCode(200)
+  @UseGuards(ApiKeyGuard)
+  issueToken(@Body(new ZodPipe(schemas.issueTokenBody, 'body')) body: schemas.DevLoginBody) {
+    return this.auth.issueFor(body.handle, body.displayName);
+  }
+
+  @Post('admin/users/:id/revoke-tokens')
+  @HttpCode(200)
+  @UseGuards(AdminAuthGuard)
+  async revokeTokens(@Param('id', new ZodPipe(schemas.userIdParam, 'id')) userId: string) {
+    await this.auth.revokeTokens(userId);
+    return {};
   }
 
   @Get('users/me')

@@ -1,47 +1,61 @@
 import { Inject, OnModuleDestroy } from '@nestjs/common';
-import { OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit } from '@nestjs/websockets';
+import { ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, SubscribeMessage } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { AuthService, AuthUser, bearerToken } from '@app/auth';
-import { errorAck } from '@app/contracts';
+import { APP_CONFIG, AppConfig } from '@app/config';
+import { errorAck, schemas } from '@app/contracts';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService, userRoom } from '@app/realtime';
 import { SocketGateway } from '../common/socket-gateway.decorator';
 import { SocketAccessLog } from '../common/ws-ack.interceptor';
+import { ZodPipe } from '../common/zod.pipe';
+
+// setTimeout's longest delay; a later expiry is re-armed when it fires.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * Socket life: the handshake is authenticated before a connection exists,
- * each socket joins its user's room, and an event no handler knows is
- * answered instead of left silent.
+ * Socket life: the handshake is authenticated (and the user's socket count
+ * checked) before a connection exists, each socket joins its user's room,
+ * lives as long as its token (or a refreshed one), and an event no handler
+ * knows is answered instead of left silent.
  */
 @SocketGateway()
 export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy {
   private readonly localSockets = new Map<string, number>();
+  /** Handshakes accepted here whose connection is not set up yet: counted against the cap. */
+  private readonly acceptedHandshakes = new Map<string, number>();
+  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+  private server?: Server;
   private closing = false;
   private readonly logger: Logger;
   private readonly connected;
   private readonly access: SocketAccessLog;
+  private readonly refused;
 
   constructor(
     private readonly auth: AuthService,
     private readonly realtime: RealtimeService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     metrics: MetricsService,
   ) {
     this.logger = rootLogger.child({ component: 'socket' });
     this.connected = metrics.gauge('socket_connections', 'connected sockets on this process');
     this.access = new SocketAccessLog(rootLogger);
+    this.refused = metrics.counter('socket_handshakes_refused_total', 'handshakes refused, by reason', ['reason']);
   }
 
   afterInit(server: Server): void {
+    this.server = server;
     this.realtime.attach(server);
     server.use((socket, next) => {
       const token = socket.handshake.auth?.token ?? bearerToken(socket.handshake.headers.authorization);
-      this.auth.authenticate(typeof token === 'string' ? token : undefined).then(
-        (user) => {
-          socket.data.user = user;
-          next();
+      this.admit(socket, typeof token === 'string' ? token : undefined).then(
+        () => next(),
+        (err: Error) => {
+          this.refused.inc({ reason: err.message });
+          next(err);
         },
-        () => next(new Error('UNAUTHENTICATED')),
       );
     });
   }
@@ -53,6 +67,8 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
       return;
     }
     socket.join(userRoom(user.id));
+    this.releaseHandshakePlace(socket);
+    this.armExpiry(socket);
     socket.onAny((event: string, ...args: unknown[]) => {
       if (socket.listenerCount(event) > 0) return;
       const ack = args[args.length - 1];
@@ -70,6 +86,8 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
   async handleDisconnect(socket: Socket): Promise<void> {
     const user: AuthUser | undefined = socket.data.user;
     if (!user) return;
+    clearTimeout(this.expiryTimers.get(socket.id));
+    this.expiryTimers.delete(socket.id);
     this.connected.dec();
     const count = (this.localSockets.get(user.id) ?? 1) - 1;
     if (count > 0) {
@@ -80,6 +98,15 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
     await this.presence(user.id, false);
   }
 
+  /** Swaps the socket's token for a newer one of the same user: the socket lives until the new expiry. */
+  @SubscribeMessage('auth:refresh')
+  async refresh(@ConnectedSocket() socket: Socket, @MessageBody(new ZodPipe(schemas.authRefresh)) body: schemas.AuthRefresh) {
+    const user: AuthUser = socket.data.user;
+    user.tokenExpiresAt = await this.auth.refresh(user.id, body.token);
+    this.armExpiry(socket);
+    return { expiresAt: user.tokenExpiresAt.toISOString() };
+  }
+
   /**
    * The server is stopping: its sockets close next, but their users did not
    * leave (a restart re-arms every live call's grace), and the database is
@@ -87,6 +114,77 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
    */
   onModuleDestroy(): void {
     this.closing = true;
+    for (const timer of this.expiryTimers.values()) clearTimeout(timer);
+    this.expiryTimers.clear();
+  }
+
+  /** Authenticates a handshake and holds a place under the user's socket cap, or throws the refusal. */
+  private async admit(socket: Socket, token: string | undefined): Promise<void> {
+    let user: AuthUser;
+    try {
+      user = await this.auth.authenticate(token);
+    } catch {
+      throw new Error('UNAUTHENTICATED');
+    }
+    const elsewhere = await this.socketsOnOtherProcesses(user.id);
+    // From here to the reservation nothing awaits, so a burst on this process is counted exactly.
+    const here = (this.localSockets.get(user.id) ?? 0) + (this.acceptedHandshakes.get(user.id) ?? 0);
+    if (here + elsewhere >= this.config.maxSocketsPerUser) {
+      const err = new Error('TOO_MANY_CONNECTIONS') as Error & { data?: unknown };
+      err.data = { code: 'TOO_MANY_CONNECTIONS', max: this.config.maxSocketsPerUser };
+      throw err;
+    }
+    this.acceptedHandshakes.set(user.id, (this.acceptedHandshakes.get(user.id) ?? 0) + 1);
+    socket.data.user = user;
+    socket.data.holdsHandshakePlace = true;
+    // A handshake that never becomes a connection gives its place back.
+    socket.once('disconnect', () => this.releaseHandshakePlace(socket));
+  }
+
+  private releaseHandshakePlace(socket: Socket): void {
+    if (!socket.data.holdsHandshakePlace) return;
+    socket.data.holdsHandshakePlace = false;
+    this.release(this.acceptedHandshakes, socket.data.user.id);
+  }
+
+  /**
+   * The user's sockets on the other gateway processes (through the Redis
+   * adapter). Concurrent handshakes on two processes may each miss the
+   * other's; the cap is exact per process and close across them.
+   */
+  private async socketsOnOtherProcesses(userId: string): Promise<number> {
+    if (!this.config.redisUrl || !this.server) return 0;
+    try {
+      const sockets = await this.server.in(userRoom(userId)).fetchSockets();
+      const local = this.server.of('/').sockets;
+      return sockets.filter((s) => !local.has(s.id)).length;
+    } catch (err) {
+      this.logger.warn({ err, userId }, 'counting sockets on other processes failed; counting this one only');
+      return 0;
+    }
+  }
+
+  /** At the token's expiry the socket is told (`auth:expired`) and closed, unless a refresh moved it. */
+  private armExpiry(socket: Socket): void {
+    clearTimeout(this.expiryTimers.get(socket.id));
+    const expiresAt: Date | undefined = socket.data.user?.tokenExpiresAt;
+    if (!expiresAt) return;
+    const delay = Math.max(0, expiresAt.getTime() - Date.now());
+    const timer = setTimeout(() => {
+      this.expiryTimers.delete(socket.id);
+      if (!socket.connected) return;
+      if (expiresAt.getTime() > Date.now()) return this.armExpiry(socket);
+      socket.emit('auth:expired', {});
+      socket.disconnect(true);
+    }, Math.min(delay, MAX_TIMER_MS));
+    timer.unref();
+    this.expiryTimers.set(socket.id, timer);
+  }
+
+  private release(counts: Map<string, number>, userId: string): void {
+    const n = (counts.get(userId) ?? 0) - 1;
+    if (n > 0) counts.set(userId, n);
+    else counts.delete(userId);
   }
 
   private async presence(userId: string, online: boolean): Promise<void> {
