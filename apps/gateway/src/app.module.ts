@@ -4,6 +4,7 @@ import { AppConfig, Clock, ConfigModule } from '@app/config';
 import { DatabaseModule } from '@app/database';
 import { MediaModule } from '@app/media';
 import { Logger, ObservabilityModule } from '@app/observability';
+import { RateLimitsModule } from '@app/rate-limits';
 import { RealtimeModule } from '@app/realtime';
 import { CallsApiModule } from './calls/calls-api.module';
 import { DemoApiModule } from './demo/demo-api.module';
@@ -30,6 +31,8 @@ export class AppModule implements NestModule {
         ConfigModule.forRoot(config, clock),
         ObservabilityModule.forRoot(logger),
         DatabaseModule,
+        // Cross-cutting: every socket handler's events are counted against rate limits.
+        RateLimitsModule,
         // What the core handlers below use (login, socket life, health).
         AuthModule,
         RealtimeModule,
