@@ -494,7 +494,7 @@ describe('messaging: rate limit', () => {
     expect(err.details?.retryAfterMs as number).toBeLessThanOrEqual(1000);
     expect((await send(b, a, 'b has its own bucket')).seq).toBe(4);
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
-    expect(metrics).toMatch(/dm_rate_limited_total 1/);
+    expect(metrics).toMatch(/rate_limited_total\{rule="dm:send"\} 1/);
     expect(metrics).toMatch(/messages_sent_total\{kind="text"\} 4/);
     a.disconnect();
     b.disconnect();

@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy, OnModuleIn
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { DatabaseNotifications } from '@app/database';
 import { MediaService } from '@app/media';
+import { RelationshipService } from '@app/messaging';
 import { Logger, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
 import type { CallRecord } from './call-record';
@@ -22,7 +23,7 @@ const OVERDUE_LATENESS_MS = 2_000;
  * Keeps the calls of this process's database moving when no user acts: runs
  * due timers through the state machine, starts and stops a participant's
  * disconnect grace as their sockets come and go, ends calls whose room
- * failed, closes rooms held here for calls another process ended, and at
+ * failed or whose participants blocked each other, closes rooms held here for calls another process ended, and at
  * start-up ends what fell due while no process ran and re-arms the rest,
  * then sweeps for overdue calls in case a timer was lost. Decides nothing
  * itself: every transition is the state machine's (CallsService).
@@ -38,6 +39,7 @@ export class CallSupervisor implements OnModuleInit, OnApplicationBootstrap, OnM
     private readonly timers: CallTimers,
     private readonly media: MediaService,
     private readonly realtime: RealtimeService,
+    private readonly relationships: RelationshipService,
     private readonly notifications: DatabaseNotifications,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -54,6 +56,9 @@ export class CallSupervisor implements OnModuleInit, OnApplicationBootstrap, OnM
     });
     this.realtime.onUserOffline((userId) => this.onParticipantOffline(userId));
     this.realtime.onUserOnline((userId) => this.onParticipantOnline(userId));
+    this.relationships.onBlocked(async (blockerId, blockedId) => {
+      await this.calls.endForBlock(blockerId, blockedId);
+    });
   }
 
   /** After a restart: what fell due while no process ran is ended now; the rest is re-armed. */

@@ -100,10 +100,15 @@ export class CallRepository {
     await this.prisma.$executeRaw`SELECT pg_notify(${CALL_ENDED_CHANNEL}, ${id})`;
   }
 
-  /** The user's calls, newest first. */
-  async history(userId: string, limit: number): Promise<CallRecord[]> {
+  /** The user's calls, newest first; `after` continues behind the call created at `at` with id `id`. */
+  async history(userId: string, limit: number, after?: { at: Date; id: string }): Promise<CallRecord[]> {
     return (await this.prisma.call.findMany({
-      where: { OR: [{ callerId: userId }, { calleeId: userId }] },
+      where: {
+        AND: [
+          { OR: [{ callerId: userId }, { calleeId: userId }] },
+          after ? { OR: [{ createdAt: { lt: after.at } }, { createdAt: after.at, id: { lt: after.id } }] } : {},
+        ],
+      },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: limit,
     })) as CallRecord[];

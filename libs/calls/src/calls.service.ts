@@ -4,7 +4,14 @@ import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { CallEndReason, CallMedia, CallState, DomainError, MAX_PAGE } from '@app/contracts';
 import { FlagsService, VIDEO_CALL_FLAG } from '@app/flags';
 import { MediaService } from '@app/media';
-import { DirectMessagesService, RelationshipService } from '@app/messaging';
+import {
+  DirectMessagesService,
+  RelationshipService,
+  decodePageCursor,
+  encodePageCursor,
+  timeCursor,
+  withinResponseBytes,
+} from '@app/messaging';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
 import { callEntryBody } from './call-entry-body';
@@ -135,9 +142,28 @@ export class CallsService {
     return this.endByUser(call, 'active', 'hangup', userId);
   }
 
-  /** The user's calls, newest first. */
-  async history(userId: string, limit = DEFAULT_HISTORY_LIMIT): Promise<CallRecord[]> {
-    return this.calls.history(userId, Math.min(Math.max(1, limit), MAX_PAGE));
+  /** One page of the user's calls, newest first. */
+  async history(
+    userId: string,
+    page: { limit?: number; cursor?: string } = {},
+  ): Promise<{ calls: CallRecord[]; nextCursor: string | null }> {
+    const after = decodePageCursor(page.cursor, timeCursor);
+    const limit = Math.min(Math.max(1, page.limit ?? DEFAULT_HISTORY_LIMIT), MAX_PAGE);
+    const rows = await this.calls.history(userId, limit + 1, after && { at: new Date(after.at), id: after.id });
+    const calls = withinResponseBytes(rows.slice(0, limit));
+    const last = calls[calls.length - 1];
+    const more = rows.length > calls.length;
+    return { calls, nextCursor: more ? encodePageCursor({ at: last.createdAt.toISOString(), id: last.id }) : null };
+  }
+
+  /**
+   * A block ends a ringing or active call between the two (`blocked`),
+   * through the one end path, so its side effects happen once.
+   */
+  async endForBlock(blockerId: string, blockedId: string): Promise<CallRecord | null> {
+    const call = await this.calls.liveCallOf(blockerId);
+    if (!call || !isParticipant(call, blockedId)) return null;
+    return this.end(call.id, ['ringing', 'active'], 'blocked', blockerId, this.clock.now());
   }
 
   // ---- what timers, media and presence lead to (called by CallSupervisor) ----

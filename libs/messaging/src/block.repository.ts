@@ -28,11 +28,18 @@ export class BlockRepository {
     return n > 0;
   }
 
-  async listBy(blockerId: string): Promise<BlockRow[]> {
+  /** Newest first; `after` continues behind the block made at `at` of user `id`. */
+  async listBy(blockerId: string, limit: number, after?: { at: Date; id: string }): Promise<BlockRow[]> {
     const rows = await this.prisma.block.findMany({
-      where: { blockerId },
+      where: {
+        blockerId,
+        ...(after
+          ? { OR: [{ createdAt: { lt: after.at } }, { createdAt: after.at, blockedId: { lt: after.id } }] }
+          : {}),
+      },
       include: { blocked: true },
-      orderBy: { createdAt: 'desc' },
+      orderBy: [{ createdAt: 'desc' }, { blockedId: 'desc' }],
+      take: limit,
     });
     return rows.map((r) => ({
       user: { id: r.blocked.id, handle: r.blocked.handle, displayName: r.blocked.displayName },

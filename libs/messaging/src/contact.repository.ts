@@ -43,7 +43,7 @@ export class ContactRepository {
    * Favourites first, then the most recent conversation with that contact
    * (none last), then the most recently added.
    */
-  async listFor(ownerId: string, onlyContactId?: string): Promise<ContactRow[]> {
+  async listFor(ownerId: string, onlyContactId?: string, page = { offset: 0, limit: 1 }): Promise<ContactRow[]> {
     const rows = await this.prisma.$queryRaw<
       {
         id: string;
@@ -64,7 +64,8 @@ export class ContactRepository {
               AND c.user_high_id = GREATEST(ct.owner_id, ct.contact_id)
        WHERE ct.owner_id = ${ownerId}::uuid
          AND (${onlyContactId ?? null}::uuid IS NULL OR ct.contact_id = ${onlyContactId ?? null}::uuid)
-       ORDER BY ct.favorite DESC, c.last_message_at DESC NULLS LAST, ct.added_at DESC, u.id`;
+       ORDER BY ct.favorite DESC, c.last_message_at DESC NULLS LAST, ct.added_at DESC, u.id
+       LIMIT ${page.limit} OFFSET ${page.offset}`;
     return rows.map((r) => ({
       user: { id: r.id, handle: r.handle, displayName: r.display_name },
       favorite: r.favorite,

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { ContactDto, DomainError } from '@app/contracts';
+import { ContactDto, DomainError, MAX_PAGE } from '@app/contracts';
 import { RealtimeService } from '@app/realtime';
 import { ContactRepository, ContactRow } from './contact.repository';
+import { decodePageCursor, encodePageCursor, offsetCursor } from './page-cursor';
 import { RelationshipService } from './relationship.service';
 
 function toContactDto(row: ContactRow): ContactDto {
@@ -17,8 +18,17 @@ export class ContactsService {
     private readonly realtime: RealtimeService,
   ) {}
 
-  async list(ownerId: string): Promise<ContactDto[]> {
-    return (await this.contacts.listFor(ownerId)).map(toContactDto);
+  /**
+   * One page of the address book. The order follows conversations, which
+   * move, so the cursor is a position: a contact may show twice or be
+   * skipped when the order changes between pages.
+   */
+  async list(ownerId: string, page: { limit?: number; cursor?: string } = {}): Promise<{ contacts: ContactDto[]; nextCursor: string | null }> {
+    const offset = decodePageCursor(page.cursor, offsetCursor)?.o ?? 0;
+    const limit = page.limit ?? MAX_PAGE;
+    const rows = await this.contacts.listFor(ownerId, undefined, { offset, limit: limit + 1 });
+    const contacts = rows.slice(0, limit).map(toContactDto);
+    return { contacts, nextCursor: rows.length > limit ? encodePageCursor({ o: offset + limit }) : null };
   }
 
   /** The "quick add": adds when absent, and sets favourite when asked. */

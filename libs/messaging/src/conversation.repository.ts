@@ -110,7 +110,7 @@ export class ConversationRepository {
   }
 
   /** The user's conversations that have messages, most recent first, with the last message and unread count. */
-  async summariesFor(userId: string): Promise<ConversationSummaryRow[]> {
+  async summariesFor(userId: string, page: { offset: number; limit: number }): Promise<ConversationSummaryRow[]> {
     const rows = await this.prisma.$queryRaw<
       (Partial<MessageSqlRow> & {
         conv_id: string;
@@ -129,7 +129,8 @@ export class ConversationRepository {
         JOIN users u ON u.id = CASE WHEN c.user_low_id = cm.user_id THEN c.user_high_id ELSE c.user_low_id END
         LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
        WHERE cm.user_id = ${userId}::uuid AND c.last_seq > 0
-       ORDER BY c.last_message_at DESC NULLS LAST, c.id`;
+       ORDER BY c.last_message_at DESC NULLS LAST, c.id
+       LIMIT ${page.limit} OFFSET ${page.offset}`;
     return rows.map((r) => ({
       id: r.conv_id,
       peer: { id: r.peer_id, handle: r.peer_handle, displayName: r.peer_display_name },

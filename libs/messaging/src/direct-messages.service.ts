@@ -1,18 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '@app/config';
 import { ConversationDto, DomainError, MAX_PAGE, MessageDto } from '@app/contracts';
+import { RateLimiterService, TYPING_PER_CONVERSATION } from '@app/rate-limits';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
 import { ConversationRepository } from './conversation.repository';
 import { MessageRepository, MessageRow, NewMessage, toMessageDto } from './message.repository';
 import { BatchedMessageStore } from './batched-message-store';
+import { decodePageCursor, encodePageCursor, offsetCursor, withinResponseBytes } from './page-cursor';
 import { RelationshipService } from './relationship.service';
-import { SendRateLimiter } from './send-rate-limiter';
 import { advanceSyncCursor, decodeSyncCursor, encodeSyncCursor } from './sync-cursor';
 
 export const DEFAULT_HISTORY_PAGE = 50;
-// Up to 4000 characters a message: a page stays a few megabytes at most.
-export const DEFAULT_SYNC_PAGE = 200;
+// Pages also stop before MAX_RESPONSE_BYTES (a 4000-character message can be 16 KB of JSON).
+export const DEFAULT_SYNC_PAGE = MAX_PAGE;
 
 export interface SendInput {
   to: string;
@@ -49,7 +50,6 @@ export class DirectMessagesService {
   private readonly sent;
   private readonly duplicates;
   private readonly deliveries;
-  private readonly rateLimited;
   private readonly sendSeconds;
 
   constructor(
@@ -58,7 +58,7 @@ export class DirectMessagesService {
     private readonly conversations: ConversationRepository,
     private readonly relationships: RelationshipService,
     private readonly realtime: RealtimeService,
-    private readonly rateLimiter: SendRateLimiter,
+    private readonly rateLimits: RateLimiterService,
     private readonly clock: Clock,
     metrics: MetricsService,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
@@ -67,20 +67,15 @@ export class DirectMessagesService {
     this.sent = metrics.counter('messages_sent_total', 'messages stored', ['kind']);
     this.duplicates = metrics.counter('dm_duplicate_sends_total', 'sends answered with an already stored message');
     this.deliveries = metrics.counter('dm_deliveries_total', 'dm:new pushes to a user', ['to']);
-    this.rateLimited = metrics.counter('dm_rate_limited_total', 'dm:send refused by the rate limit');
     this.sendSeconds = metrics.histogram('dm_send_duration_seconds', 'dm:send from checks to commit');
   }
 
+  /** Rate limited where the request enters (per user, every event), not here. */
   async send(senderId: string, input: SendInput, originConnectionId?: string): Promise<SendResult> {
     if (input.to === senderId) {
       throw new DomainError('VALIDATION_FAILED', 'to must be another user, not yourself', {
         fields: [{ field: 'to', message: 'must not be yourself' }],
       });
-    }
-    const retryAfterMs = this.rateLimiter.retryAfterMs(senderId);
-    if (retryAfterMs > 0) {
-      this.rateLimited.inc();
-      throw new DomainError('RATE_LIMITED', 'too many messages; slow down', { retryAfterMs });
     }
     const timer = this.sendSeconds.startTimer();
     // A resend (lost ack, reconnect) is answered with what was stored, whatever it carries now.
@@ -140,20 +135,30 @@ export class DirectMessagesService {
   ): Promise<HistoryPage> {
     await this.requireParticipant(query.conversationId, userId);
     const limit = Math.min(query.limit ?? DEFAULT_HISTORY_PAGE, MAX_PAGE);
-    const rows = await this.messages.page(query.conversationId, query.beforeSeq, limit);
+    const rows = withinResponseBytes(await this.messages.page(query.conversationId, query.beforeSeq, limit));
     // Seqs have no gaps, so there is more exactly when the oldest one here is not seq 1.
     const oldest = rows.length > 0 ? rows[rows.length - 1].seq : null;
     return { messages: rows.map(toMessageDto), nextBeforeSeq: oldest !== null && oldest > 1 ? oldest : null };
   }
 
-  async conversationsOf(userId: string): Promise<ConversationDto[]> {
-    const rows = await this.conversations.summariesFor(userId);
-    return rows.map((r) => ({
-      id: r.id,
-      peer: r.peer,
-      lastMessage: r.lastMessage ? toMessageDto(r.lastMessage) : null,
-      unread: r.unread,
-    }));
+  /** One page, most recent first; the cursor is a position (the order moves with every message). */
+  async conversationsOf(
+    userId: string,
+    page: { limit?: number; cursor?: string } = {},
+  ): Promise<{ conversations: ConversationDto[]; nextCursor: string | null }> {
+    const offset = decodePageCursor(page.cursor, offsetCursor)?.o ?? 0;
+    const limit = page.limit ?? MAX_PAGE;
+    const rows = await this.conversations.summariesFor(userId, { offset, limit: limit + 1 });
+    const conversations = withinResponseBytes(
+      rows.slice(0, limit).map((r) => ({
+        id: r.id,
+        peer: r.peer,
+        lastMessage: r.lastMessage ? toMessageDto(r.lastMessage) : null,
+        unread: r.unread,
+      })),
+    );
+    const more = rows.length > conversations.length;
+    return { conversations, nextCursor: more ? encodePageCursor({ o: offset + conversations.length }) : null };
   }
 
   /** Moves the read mark forward (never back) and tells the other participant and the reader's other sockets. */
@@ -167,12 +172,15 @@ export class DirectMessagesService {
     if (upToSeq === null) return;
     const peerId = conversation.userLowId === userId ? conversation.userHighId : conversation.userLowId;
     const event = { conversationId: conversation.id, readerId: userId, upToSeq };
-    this.realtime.toUsers([peerId, userId], originConnectionId, 'dm:read', event);
+    // A read receipt never reaches someone who blocked the reader (nor someone the reader blocked).
+    const peerMayKnow = !(await this.relationships.isBlockedEitherWay(userId, peerId));
+    this.realtime.toUsers(peerMayKnow ? [peerId, userId] : [userId], originConnectionId, 'dm:read', event);
   }
 
-  /** Relayed, never stored. */
+  /** Relayed, never stored; at most one per second and conversation. */
   async typing(userId: string, to: string): Promise<void> {
     await this.relationships.requireOtherUser(userId, to, 'to');
+    await this.rateLimits.consume(TYPING_PER_CONVERSATION, `${userId}:${to}`);
     if (await this.relationships.isBlockedEitherWay(userId, to)) {
       throw new DomainError('BLOCKED', 'messages between you and this user are blocked');
     }
@@ -184,11 +192,11 @@ export class DirectMessagesService {
     const seen = decodeSyncCursor(input.afterCursor);
     const limit = input.limit ?? DEFAULT_SYNC_PAGE;
     const rows = await this.messages.after(userId, seen, limit + 1);
-    const page = rows.slice(0, limit);
+    const page = withinResponseBytes(rows.slice(0, limit).map(toMessageDto));
     return {
-      messages: page.map(toMessageDto),
+      messages: page,
       cursor: encodeSyncCursor(advanceSyncCursor(seen, page)),
-      hasMore: rows.length > limit,
+      hasMore: rows.length > page.length,
     };
   }
 

@@ -9,7 +9,6 @@ import { ConversationRepository } from './conversation.repository';
 import { DirectMessagesService } from './direct-messages.service';
 import { MessageRepository } from './message.repository';
 import { RelationshipService } from './relationship.service';
-import { SendRateLimiter } from './send-rate-limiter';
 
 @Module({
   imports: [AuthModule, RealtimeModule],
@@ -19,7 +18,6 @@ import { SendRateLimiter } from './send-rate-limiter';
     ConversationRepository,
     MessageRepository,
     BatchedMessageStore,
-    SendRateLimiter,
     RelationshipService,
     ContactsService,
     DirectMessagesService,

@@ -1,12 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { UserRepository } from '@app/auth';
-import { DomainError } from '@app/contracts';
+import { DomainError, MAX_PAGE } from '@app/contracts';
 import { BlockRepository, BlockRow } from './block.repository';
 import { ContactRepository } from './contact.repository';
+import { decodePageCursor, encodePageCursor, timeCursor } from './page-cursor';
+
+/** Run after a block was stored (calls end theirs between the two). */
+export type BlockListener = (blockerId: string, blockedId: string) => Promise<void>;
 
 /** Who may reach whom: contacts in both directions and blocks in either. */
 @Injectable()
 export class RelationshipService {
+  private readonly blockListeners: BlockListener[] = [];
+
   constructor(
     private readonly contacts: ContactRepository,
     private readonly blocks: BlockRepository,
@@ -23,10 +29,15 @@ export class RelationshipService {
     return this.blocks.existsEitherWay(a, b);
   }
 
-  /** Idempotent: blocking twice is blocking once. */
+  /** Idempotent: blocking twice is blocking once. Listeners run every time (what they end is ended once). */
   async block(blockerId: string, blockedId: string): Promise<void> {
     await this.requireOtherUser(blockerId, blockedId);
     await this.blocks.add(blockerId, blockedId);
+    for (const listener of this.blockListeners) await listener(blockerId, blockedId);
+  }
+
+  onBlocked(listener: BlockListener): void {
+    this.blockListeners.push(listener);
   }
 
   /** Idempotent: unblocking someone not blocked does nothing. */
@@ -34,8 +45,17 @@ export class RelationshipService {
     await this.blocks.remove(blockerId, blockedId);
   }
 
-  listBlocked(blockerId: string): Promise<BlockRow[]> {
-    return this.blocks.listBy(blockerId);
+  async listBlocked(
+    blockerId: string,
+    page: { limit?: number; cursor?: string } = {},
+  ): Promise<{ blocks: BlockRow[]; nextCursor: string | null }> {
+    const after = decodePageCursor(page.cursor, timeCursor);
+    const limit = page.limit ?? MAX_PAGE;
+    const rows = await this.blocks.listBy(blockerId, limit + 1, after && { at: new Date(after.at), id: after.id });
+    const blocks = rows.slice(0, limit);
+    const last = blocks[blocks.length - 1];
+    const nextCursor = rows.length > limit ? encodePageCursor({ at: last.blockedAt.toISOString(), id: last.user.id }) : null;
+    return { blocks, nextCursor };
   }
 
   /** The other user of a relationship: not oneself, and existing. */

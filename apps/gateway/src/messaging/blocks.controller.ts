@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, Param, Put, UseGuards } from '@nestjs/common';
+import { Controller, Delete, Get, Param, Put, Query, UseGuards } from '@nestjs/common';
 import { AuthUser, CurrentUser, UserAuthGuard } from '@app/auth';
 import { schemas } from '@app/contracts';
 import { RelationshipService } from '@app/messaging';
@@ -10,9 +10,12 @@ export class BlocksController {
   constructor(private readonly relationships: RelationshipService) {}
 
   @Get()
-  async list(@CurrentUser() user: AuthUser) {
-    const rows = await this.relationships.listBlocked(user.id);
-    return { blocks: rows.map((r) => ({ user: r.user, blockedAt: r.blockedAt.toISOString() })) };
+  async list(@CurrentUser() user: AuthUser, @Query(new ZodPipe(schemas.pageQuery, 'query')) query: schemas.PageQuery) {
+    const page = await this.relationships.listBlocked(user.id, query);
+    return {
+      blocks: page.blocks.map((r) => ({ user: r.user, blockedAt: r.blockedAt.toISOString() })),
+      nextCursor: page.nextCursor,
+    };
   }
 
   @Put(':userId')

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Param, Put, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Put, Query, UseGuards } from '@nestjs/common';
 import { z } from 'zod';
 import { AuthUser, CurrentUser, UserAuthGuard } from '@app/auth';
 import { schemas } from '@app/contracts';
@@ -14,8 +14,8 @@ export class ContactsController {
   constructor(private readonly contacts: ContactsService) {}
 
   @Get()
-  async list(@CurrentUser() user: AuthUser) {
-    return { contacts: await this.contacts.list(user.id) };
+  list(@CurrentUser() user: AuthUser, @Query(new ZodPipe(schemas.pageQuery, 'query')) query: schemas.PageQuery) {
+    return this.contacts.list(user.id, query);
   }
 
   @Put(':userId')

@@ -10,8 +10,8 @@ export class ConversationsController {
   constructor(private readonly messages: DirectMessagesService) {}
 
   @Get()
-  async list(@CurrentUser() user: AuthUser) {
-    return { conversations: await this.messages.conversationsOf(user.id) };
+  list(@CurrentUser() user: AuthUser, @Query(new ZodPipe(schemas.pageQuery, 'query')) query: schemas.PageQuery) {
+    return this.messages.conversationsOf(user.id, query);
   }
 
   @Get(':id/messages')
