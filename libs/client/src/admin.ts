@@ -24,6 +24,11 @@ export class AdminClient {
       .entries;
   }
 
+  /** `POST /admin/users/:id/revoke-tokens`: the user's tokens so far are refused and their sockets closed. */
+  async revokeTokens(userId: string): Promise<void> {
+    await this.call('POST', `/admin/users/${encodeURIComponent(userId)}/revoke-tokens`);
+  }
+
   private call<T>(method: string, path: string, body?: unknown): Promise<T> {
     return httpJson<T>(this.baseUrl, method, path, { token: this.adminToken, body });
   }

@@ -1,4 +1,5 @@
 import type { CallDto, CallMedia, CallState } from '@app/contracts';
+import { Page, pageQueryString } from './http-api';
 import type { SocialClient } from './social-client';
 
 const DEFAULT_WAIT_MS = 10_000;
@@ -44,6 +45,12 @@ export class CallsApi {
   async history(limit?: number): Promise<CallDto[]> {
     const qs = limit === undefined ? '' : `?limit=${limit}`;
     return (await this.client.http<{ calls: CallDto[] }>('GET', `/calls${qs}`)).calls;
+  }
+
+  /** `GET /calls?limit=&cursor=`: one page of the history, newest first. */
+  async historyPage(page: { limit?: number; cursor?: string } = {}): Promise<Page<CallDto>> {
+    const res = await this.client.http<{ calls: CallDto[]; nextCursor: string | null }>('GET', `/calls${pageQueryString(page)}`);
+    return { items: res.calls, nextCursor: res.nextCursor };
   }
 
   /** Latest state heard of (ack or push), if any. */

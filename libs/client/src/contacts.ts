@@ -1,4 +1,5 @@
 import type { ContactDto, UserDto } from '@app/contracts';
+import { Page, pageQueryString } from './http-api';
 import type { SocialClient } from './social-client';
 
 /** Users by id or handle. */
@@ -23,6 +24,21 @@ export class ContactsApi {
   /** `GET /contacts`: favorites first, then by most recent conversation. */
   async list(): Promise<ContactDto[]> {
     return (await this.client.http<{ contacts: ContactDto[] }>('GET', '/contacts')).contacts;
+  }
+
+  /** `GET /contacts?limit=&cursor=`: one page. */
+  async page(page: { limit?: number; cursor?: string } = {}): Promise<Page<ContactDto>> {
+    const res = await this.client.http<{ contacts: ContactDto[]; nextCursor: string | null }>('GET', `/contacts${pageQueryString(page)}`);
+    return { items: res.contacts, nextCursor: res.nextCursor };
+  }
+
+  /** `GET /blocks?limit=&cursor=`: one page of the users you blocked, newest first. */
+  async blocked(page: { limit?: number; cursor?: string } = {}): Promise<Page<{ user: UserDto; blockedAt: string }>> {
+    const res = await this.client.http<{ blocks: { user: UserDto; blockedAt: string }[]; nextCursor: string | null }>(
+      'GET',
+      `/blocks${pageQueryString(page)}`,
+    );
+    return { items: res.blocks, nextCursor: res.nextCursor };
   }
 
   /** `PUT /contacts/:userId`: adds (the "quick add") or updates a contact. */

@@ -29,3 +29,18 @@ export async function httpJson<T>(
   }
   return parsed as T;
 }
+
+/** `?limit=&cursor=` of a paged list. */
+export function pageQueryString(page: { limit?: number; cursor?: string } = {}): string {
+  const query = new URLSearchParams();
+  if (page.limit !== undefined) query.set('limit', String(page.limit));
+  if (page.cursor !== undefined) query.set('cursor', page.cursor);
+  const qs = query.toString();
+  return qs ? `?${qs}` : '';
+}
+
+/** One page of a list and where the next one starts (null: this was the last). */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}

@@ -1,5 +1,6 @@
 import type { ConversationDto, MessageDto } from '@app/contracts';
 import { ClientError, ConnectionLostError, RequestTimeoutError } from './client-error';
+import { Page, pageQueryString } from './http-api';
 import type { SocialClient } from './social-client';
 
 export interface SendOptions {
@@ -86,6 +87,15 @@ export class MessagesApi {
   /** `GET /conversations`. */
   async conversations(): Promise<ConversationDto[]> {
     return (await this.client.http<{ conversations: ConversationDto[] }>('GET', '/conversations')).conversations;
+  }
+
+  /** `GET /conversations?limit=&cursor=`: one page, most recent first. */
+  async conversationsPage(page: { limit?: number; cursor?: string } = {}): Promise<Page<ConversationDto>> {
+    const res = await this.client.http<{ conversations: ConversationDto[]; nextCursor: string | null }>(
+      'GET',
+      `/conversations${pageQueryString(page)}`,
+    );
+    return { items: res.conversations, nextCursor: res.nextCursor };
   }
 
   /** `GET /conversations/:id/messages` (the HTTP twin of history). */

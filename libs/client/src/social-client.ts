@@ -29,11 +29,41 @@ export interface ConnectOptions {
 export interface ClientLifecycleEvents {
   connected: { reconnect: boolean };
   disconnected: { reason: string };
-  /** A background task (inbox sync after a reconnect) failed. */
+  /** A background task (inbox sync after a reconnect, a token renewal) failed. */
   error: { error: unknown; during: string };
+  /** The token was renewed (and handed to the live socket with `auth:refresh`). */
+  'token-refreshed': { expiresAt?: string };
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+// A token is renewed this long before it expires (or at 80 % of a shorter life).
+const REFRESH_MARGIN_MS = 60_000;
+const REFRESH_RETRY_MS = 2_000;
+// The gateway caps a socket's unanswered requests (64 by default); the SDK stays well below.
+const MAX_REQUESTS_IN_FLIGHT = 32;
+// Reads are safe to repeat; a RATE_LIMITED request was not carried out at all.
+const RETRIED_WHEN_RATE_LIMITED = new Set<string>(['dm:sync', 'dm:history']);
+const RATE_LIMITED_ATTEMPTS = 20;
+
+/** A token as the server issues it (`POST /auth/dev-login`, `POST /auth/tokens`). */
+export interface IssuedToken {
+  token: string;
+  /** ISO-8601; without it the token is never renewed ahead of time. */
+  expiresAt?: string;
+  user?: UserDto;
+}
+
+/**
+ * Gets a fresh token for the signed-in user, typically from the app's own
+ * backend (which asks the gateway's `POST /auth/tokens`). The SDK calls it
+ * before the current token expires and after `auth:expired`.
+ */
+export type TokenFetcher = () => Promise<IssuedToken>;
+
+export interface SocialClientOptions {
+  fetchToken?: TokenFetcher;
+  expiresAt?: string;
+}
 
 type Listener = (payload: unknown) => void;
 
@@ -56,12 +86,24 @@ export class SocialClient {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly lifecycle = new Map<string, Set<Listener>>();
   private connectedOnce = false;
+  private currentToken: string;
+  private tokenExpiresAt?: string;
+  private readonly fetchToken?: TokenFetcher;
+  private refreshTimer?: ReturnType<typeof setTimeout>;
+  private refreshing?: Promise<void>;
+  private stopped = false;
+  private requestsInFlight = 0;
+  private readonly waitingRequests: (() => void)[] = [];
 
   constructor(
     readonly baseUrl: string,
-    readonly token: string,
+    token: string,
     readonly user: UserDto,
+    options: SocialClientOptions = {},
   ) {
+    this.currentToken = token;
+    this.tokenExpiresAt = options.expiresAt;
+    this.fetchToken = options.fetchToken;
     this.users = new UsersApi(this);
     this.contacts = new ContactsApi(this);
     this.messages = new MessagesApi(this);
@@ -69,12 +111,47 @@ export class SocialClient {
     this.flags = new FlagsApi(this);
   }
 
-  /** `POST /auth/dev-login`: creates the user on first use. */
+  /**
+   * `POST /auth/dev-login` (development and tests; off in production):
+   * creates the user on first use, and logs in again before the token expires.
+   */
   static async login(baseUrl: string, handle: string, displayName?: string): Promise<SocialClient> {
-    const { token, user } = await httpJson<{ token: string; user: UserDto }>(baseUrl, 'POST', '/auth/dev-login', {
-      body: displayName === undefined ? { handle } : { handle, displayName },
-    });
-    return new SocialClient(baseUrl, token, user);
+    const devLogin = () =>
+      httpJson<{ token: string; user: UserDto; expiresAt?: string }>(baseUrl, 'POST', '/auth/dev-login', {
+        body: displayName === undefined ? { handle } : { handle, displayName },
+      });
+    return SocialClient.withTokens(baseUrl, devLogin);
+  }
+
+  /**
+   * A client whose tokens come from `fetchToken` (a real deployment: the app's
+   * backend). Renews them on its own before they expire.
+   */
+  static async withTokens(baseUrl: string, fetchToken: TokenFetcher): Promise<SocialClient> {
+    const first = await fetchToken();
+    const user = first.user ?? (await httpJson<UserDto>(baseUrl, 'GET', '/users/me', { token: first.token }));
+    const client = new SocialClient(baseUrl, first.token, user, { fetchToken, expiresAt: first.expiresAt });
+    client.scheduleRefresh();
+    return client;
+  }
+
+  /** The current token (renewed tokens replace it). */
+  get token(): string {
+    return this.currentToken;
+  }
+
+  get expiresAt(): string | undefined {
+    return this.tokenExpiresAt;
+  }
+
+  /**
+   * Fetches a new token now and hands it to the live socket (`auth:refresh`),
+   * so the connection outlives the old token. Needs a token fetcher.
+   */
+  refreshToken(): Promise<void> {
+    if (!this.fetchToken) return Promise.reject(new Error('no token fetcher: the client cannot renew its token'));
+    this.refreshing ??= this.renew().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
   }
 
   get id(): string {
@@ -91,6 +168,8 @@ export class SocialClient {
 
   /** Opens the socket; resolves once connected, rejects with UNAUTHENTICATED if refused. */
   connect(options: ConnectOptions = {}): Promise<this> {
+    this.stopped = false;
+    this.scheduleRefresh();
     if (this.socket?.connected) return Promise.resolve(this);
     this.socket?.removeAllListeners();
     this.socket?.disconnect();
@@ -115,6 +194,13 @@ export class SocialClient {
       }
     });
     socket.on('disconnect', (reason) => this.dispatch(this.lifecycle, 'disconnected', { reason }));
+    // The server closed the socket because its token ran out: renew, then connect again.
+    socket.on('auth:expired', () => {
+      if (!this.fetchToken || this.stopped) return;
+      this.refreshToken()
+        .then(() => this.connect(options))
+        .catch((error) => this.dispatch(this.lifecycle, 'error', { error, during: 'auth:expired' }));
+    });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
@@ -129,6 +215,16 @@ export class SocialClient {
           cleanup();
           socket.disconnect();
           reject(new ClientError({ code: 'UNAUTHENTICATED', message: 'socket refused: UNAUTHENTICATED' }));
+        } else if (err.message === 'TOO_MANY_CONNECTIONS') {
+          cleanup();
+          socket.disconnect();
+          reject(
+            new ClientError({
+              code: 'RATE_LIMITED',
+              message: 'socket refused: TOO_MANY_CONNECTIONS',
+              details: { reason: 'TOO_MANY_CONNECTIONS' },
+            }),
+          );
         }
       };
       const cleanup = () => {
@@ -147,9 +243,13 @@ export class SocialClient {
     payload: ClientEvents[E]['payload'],
     timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
   ): Promise<ClientEvents[E]['result']> {
-    const ack = await this.rawRequest(event, payload, timeoutMs);
-    if (ack.ok) return ack.data as ClientEvents[E]['result'];
-    throw new ClientError(ack.error);
+    for (let attempt = 1; ; attempt++) {
+      const ack = await this.rawRequest(event, payload, timeoutMs);
+      if (ack.ok) return ack.data as ClientEvents[E]['result'];
+      const retry = ack.error.code === 'RATE_LIMITED' && RETRIED_WHEN_RATE_LIMITED.has(event) && attempt < RATE_LIMITED_ATTEMPTS;
+      if (!retry) throw new ClientError(ack.error);
+      await new Promise((r) => setTimeout(r, Math.min(Math.max(Number(ack.error.details?.retryAfterMs ?? 100), 10), 5_000)));
+    }
   }
 
   /**
@@ -160,12 +260,18 @@ export class SocialClient {
    */
   async rawRequest(event: string, payload: unknown, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<Ack<unknown>> {
     const socket = this.requireSocket();
+    // Beyond the in-flight limit requests wait here, in order, rather than be refused by the server.
+    if (this.requestsInFlight >= MAX_REQUESTS_IN_FLIGHT) await new Promise<void>((r) => this.waitingRequests.push(r));
+    this.requestsInFlight++;
     try {
       return (await socket.timeout(timeoutMs).emitWithAck(event, payload)) as Ack<unknown>;
     } catch (err) {
       if (err instanceof Error && /timed out/.test(err.message)) throw new RequestTimeoutError(event, timeoutMs);
       if (err instanceof Error && /disconnected/.test(err.message)) throw new ConnectionLostError(event);
       throw err;
+    } finally {
+      this.requestsInFlight--;
+      this.waitingRequests.shift()?.();
     }
   }
 
@@ -204,7 +310,40 @@ export class SocialClient {
 
   /** Closes the socket for good (a later connect() opens a new one and resynchronises). */
   disconnect(): void {
+    this.stopped = true;
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
     this.socket?.disconnect();
+  }
+
+  private async renew(): Promise<void> {
+    const next = await this.fetchToken!();
+    this.currentToken = next.token;
+    this.tokenExpiresAt = next.expiresAt;
+    const socket = this.socket;
+    if (socket) {
+      socket.auth = { token: next.token };
+      if (socket.connected) await this.request('auth:refresh', { token: next.token });
+    }
+    this.scheduleRefresh();
+    this.dispatch(this.lifecycle, 'token-refreshed', { expiresAt: next.expiresAt });
+  }
+
+  /** Arms the renewal ahead of expiry; a failed renewal is tried again until it works or the token is gone. */
+  private scheduleRefresh(delayMs?: number): void {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
+    if (!this.fetchToken || !this.tokenExpiresAt || this.stopped) return;
+    const left = Date.parse(this.tokenExpiresAt) - Date.now();
+    const wait = delayMs ?? Math.max(0, Math.min(left - REFRESH_MARGIN_MS, left * 0.8));
+    this.refreshTimer = setTimeout(() => {
+      this.refreshToken().catch((error) => {
+        this.dispatch(this.lifecycle, 'error', { error, during: 'token refresh' });
+        if (Date.parse(this.tokenExpiresAt ?? '') > Date.now()) this.scheduleRefresh(REFRESH_RETRY_MS);
+      });
+    }, Math.min(wait, 2 ** 31 - 1));
+    // In Node a pending renewal must not keep the process alive.
+    (this.refreshTimer as { unref?: () => void }).unref?.();
   }
 
   private addListener(registry: Map<string, Set<Listener>>, event: string, listener: Listener): () => void {
