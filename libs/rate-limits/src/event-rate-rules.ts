@@ -25,7 +25,7 @@ export const EVENT_RATES_PER_SECOND: Readonly<Record<string, number>> = {
   'media:produce': 20,
   'media:consume': 20,
   'media:resume': 20,
-  'auth:refresh': 2,
+  'auth:refresh': 5,
 };
 
 /** Any event without a rule of its own (unknown names included). */
