@@ -335,7 +335,7 @@ export class SocialClient {
     this.refreshTimer = undefined;
     if (!this.fetchToken || !this.tokenExpiresAt || this.stopped) return;
     const left = Date.parse(this.tokenExpiresAt) - Date.now();
-    const wait = delayMs ?? Math.max(0, Math.min(left - REFRESH_MARGIN_MS, left * 0.8));
+    const wait = delayMs ?? Math.max(0, left - REFRESH_MARGIN_MS, left * 0.8);
     this.refreshTimer = setTimeout(() => {
       this.refreshToken().catch((error) => {
         this.dispatch(this.lifecycle, 'error', { error, during: 'token refresh' });
