@@ -40,7 +40,8 @@ const clientEventsInDoc = () => eventsInDoc('client → server');
 describe('docs/protocol.md and the code agree', () => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startTestGateway();
+    // With an API key, so that POST /auth/tokens (off without one) is served too.
+    gw = await startTestGateway({ env: { AUTH_API_KEY: 'contract-test-api-key-0123456789abcdef' } });
   });
   afterAll(async () => {
     await gw?.close();
