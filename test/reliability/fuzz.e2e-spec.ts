@@ -10,7 +10,7 @@ describe('bad input: seeded fuzzing of every socket event and HTTP route', () =>
   let gw: TestGateway;
 
   beforeAll(async () => {
-    gw = await startTestGateway({ env: { DM_RATE_PER_SEC: '200', DM_RATE_BURST: '200' } });
+    gw = await startTestGateway({ env: { DM_RATE_PER_SEC: '200', DM_RATE_BURST: '200', EVENT_RATE_SCALE: '100' } });
   });
   afterAll(async () => {
     await gw?.close();

@@ -7,7 +7,7 @@ describe('soak: fuzzing with many seeds', () => {
   let gw: TestGateway;
 
   beforeAll(async () => {
-    gw = await startTestGateway({ env: { DM_RATE_PER_SEC: '1000', DM_RATE_BURST: '1000' } });
+    gw = await startTestGateway({ env: { DM_RATE_PER_SEC: '1000', DM_RATE_BURST: '1000', EVENT_RATE_SCALE: '100' } });
   });
   afterAll(async () => {
     await gw?.close();

@@ -57,10 +57,16 @@ const HTTP_ROUTES: HttpRoute[] = [
   { method: 'PUT', path: '/admin/flags/:p', admin: true },
   { method: 'GET', path: '/admin/flags/:p/audit', admin: true },
   { method: 'GET', path: '/health' },
+  { method: 'POST', path: '/auth/tokens' },
+  { method: 'POST', path: '/admin/users/:p/revoke-tokens', admin: true },
+  { method: 'GET', path: '/blocks' },
   { method: 'PATCH', path: '/users/me' },
   { method: 'POST', path: '/conversations' },
   { method: 'GET', path: '/nope/:p' },
 ];
+
+// fetch refuses header values outside visible ASCII before anything is sent.
+const headerSafe = (value: string) => (/^[\x21-\x7e]*$/.test(value) ? value : encodeURIComponent(value.toWellFormed()).slice(0, 8000));
 
 const isErrorAck = (a: any) =>
   a && a.ok === false && typeof a.error === 'object' && ERROR_CODES.includes(a.error.code) && typeof a.error.message === 'string';
@@ -134,8 +140,11 @@ export async function runFuzzCampaign(gw: { url: string; db: { url: string } }, 
       otherConversationIds: [first.message.conversationId],
       otherCallIds,
       ownIds: [attacker.id, accomplice.id],
+      otherTokens: [victim.token, friend.token],
+      ownToken: attacker.token,
     };
     const othersIds = new Set([...targets.otherConversationIds, ...targets.otherCallIds]);
+    const othersTokens = new Set(targets.otherTokens);
     const values = new FuzzValues(rng, targets);
     progress(`set up; call ids ${JSON.stringify(otherCallIds)}`);
     const before = await snapshotUserRows(gw.db.url, victim.id);
@@ -163,7 +172,10 @@ export async function runFuzzCampaign(gw: { url: string; db: { url: string } }, 
         if (ack?.ok === true) {
           count('ok');
           const referenced = payload && typeof payload === 'object' ? ID_FIELDS.map((f) => (payload as any)[f]) : [];
-          if (referenced.some((id) => othersIds.has(id))) fail(`accepted someone else's id: ${label}`);
+          if (referenced.some((id) => othersIds.has(typeof id === 'string' ? id.toLowerCase() : id))) {
+            fail(`accepted someone else's id: ${label}`);
+          }
+          if (event === 'auth:refresh' && othersTokens.has((payload as any)?.token)) fail(`took someone else's token: ${label}`);
           if (JSON.stringify(ack).includes(SECRET)) fail(`leaked the others' messages: ${label}`);
         } else if (isErrorAck(ack)) {
           count(ack.error.code);
@@ -190,6 +202,7 @@ export async function runFuzzCampaign(gw: { url: string; db: { url: string } }, 
         'Bearer garbage',
         `Bearer ${attacker.token.slice(0, -2)}xx`,
         `Basic ${Buffer.from('admin:admin').toString('base64')}`,
+        `Bearer ${headerSafe(String(values.token(false)))}`,
         'Bearer test-admin-tokem',
       ]);
     for (let i = 0; i < o.httpCases; i++) {
@@ -201,7 +214,7 @@ export async function runFuzzCampaign(gw: { url: string; db: { url: string } }, 
       let path = route.path.replace(':p', encoded.slice(0, 8000));
       if (rng.chance(0.4)) {
         const q = new URLSearchParams();
-        for (const k of ['limit', 'beforeSeq', rng.pick(['x', 'limit', '__proto__'])]) q.append(k, String(values.any(0)).slice(0, 200));
+        for (const k of ['limit', 'beforeSeq', rng.pick(['x', 'limit', '__proto__', 'cursor'])]) q.append(k, String(values.any(0)).slice(0, 200));
         path += `?${q.toString()}`;
       }
       const headers: Record<string, string> = {};

@@ -7,6 +7,9 @@ export interface FuzzTargets {
   otherConversationIds: string[];
   otherCallIds: string[];
   ownIds: string[];
+  /** Tokens of the others (never to be accepted for the attacker's socket) and the attacker's own. */
+  otherTokens?: string[];
+  ownToken?: string;
 }
 
 const SHORT_STRINGS = [
@@ -61,7 +64,10 @@ export class FuzzValues {
   /** An id worth trying: someone else's, one's own, random, or malformed. */
   id(): unknown {
     const r = this.rng;
-    switch (r.int(0, 6)) {
+    switch (r.int(0, 7)) {
+      case 7:
+        // Someone else's id spelt in upper case: must name the same thing, not slip past checks.
+        return String(r.pick([...this.targets.otherUserIds, ...this.targets.otherConversationIds, ...this.targets.otherCallIds])).toUpperCase();
       case 0:
         return r.pick(this.targets.otherUserIds);
       case 1:
@@ -168,6 +174,9 @@ export class FuzzValues {
         return r.pick(['plain', 'webrtc', 'sctp', '']);
       case 'ip':
         return r.pick(['127.0.0.1', '0.0.0.0', '::1', '8.8.8.8', '255.255.255.255', 'localhost', '']);
+      case 'token':
+        return this.token();
+      case 'cursor':
       case 'afterCursor':
         return r.chance(0.5) ? Buffer.from(JSON.stringify(this.any(1)) ?? '').toString('base64') : this.string();
       case 'rtpParameters':
@@ -176,6 +185,32 @@ export class FuzzValues {
         return r.chance(0.5) ? this.rtpLike() : this.any();
       default:
         return this.any();
+    }
+  }
+
+  /**
+   * A bearer token worth trying: someone else's (`withOthers`: only where the
+   * server must refuse it for the attacker), one's own, unsigned, forged, truncated or junk.
+   */
+  token(withOthers = true): unknown {
+    const r = this.rng;
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const sub = String(r.pick(this.targets.otherUserIds));
+    switch (r.int(0, 6)) {
+      case 0:
+        return r.pick(withOthers && this.targets.otherTokens?.length ? this.targets.otherTokens : [r.uuid()]);
+      case 1:
+        return this.targets.ownToken ?? r.uuid();
+      case 2:
+        return `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub, exp: 4_000_000_000 })}.`;
+      case 3:
+        return `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp: 4_000_000_000 })}.${b64('forged')}`;
+      case 4:
+        return (this.targets.ownToken ?? 'x').slice(0, -3);
+      case 5:
+        return 'x'.repeat(r.pick([1, 5000, 60_000]));
+      default:
+        return this.any(1);
     }
   }
 
@@ -222,6 +257,7 @@ export const PAYLOAD_FIELDS: Record<string, string[]> = {
   'media:produce': ['transportId', 'kind', 'rtpParameters'],
   'media:consume': ['transportId', 'producerId', 'rtpCapabilities'],
   'media:resume': ['consumerId'],
+  'auth:refresh': ['token'],
 };
 
 /** A payload for `event`: random, a template with fields fuzzed, or with fields missing or added. */
