@@ -19,12 +19,12 @@ export const EVENT_RATES_PER_SECOND: Readonly<Record<string, number>> = {
   'call:decline': 10,
   'call:cancel': 10,
   'call:hangup': 10,
-  'media:capabilities': 20,
-  'media:create-transport': 20,
-  'media:connect-transport': 20,
-  'media:produce': 20,
-  'media:consume': 20,
-  'media:resume': 20,
+  'media:capabilities': 50,
+  'media:create-transport': 50,
+  'media:connect-transport': 50,
+  'media:produce': 50,
+  'media:consume': 50,
+  'media:resume': 50,
   'auth:refresh': 5,
 };
 
