@@ -11,7 +11,7 @@ import * as R from './response-schemas';
 import * as S from './schemas';
 
 /** The version of the published documents: raised when an event, route or field is added. */
-export const PROTOCOL_VERSION = '1.1.0';
+export const PROTOCOL_VERSION = '1.2.0';
 
 export interface ClientEventSpec {
   summary: string;
@@ -85,6 +85,11 @@ export const CLIENT_EVENT_SPECS: Record<ClientEventName, ClientEventSpec> = {
     }),
   },
   'media:resume': { summary: 'Start a paused consumer.', payload: S.mediaResume, result: R.empty },
+  'auth:refresh': {
+    summary: "Swap this socket's token for a newer one of the same user, so it outlives the old token.",
+    payload: S.authRefresh,
+    result: z.object({ expiresAt: z.string().datetime({ offset: true }) }),
+  },
 };
 
 export const SERVER_EVENT_SPECS: Record<ServerEventName, ServerEventSpec> = {
@@ -113,9 +118,15 @@ export const SERVER_EVENT_SPECS: Record<ServerEventName, ServerEventSpec> = {
     summary: 'Someone added or removed you as a contact; mutual tells whether you now have each other.',
     payload: z.object({ userId: z.string().uuid(), change: z.enum(['added', 'removed']), mutual: z.boolean() }),
   },
+  'auth:expired': { summary: "This socket's token expired unrefreshed; the socket is closed next.", payload: R.empty },
+  'media:restart': {
+    summary: "The call's media moved to a new room: negotiate again from media:capabilities.",
+    payload: z.object({ callId: z.string().uuid(), reason: z.enum(['node_lost', 'worker_died', 'drain']) }),
+  },
 };
 
-export type HttpAuth = 'none' | 'user' | 'admin';
+/** `apiKey`: the operator's backend, with AUTH_API_KEY. */
+export type HttpAuth = 'none' | 'user' | 'admin' | 'apiKey';
 
 export interface HttpRouteSpec {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -133,16 +144,34 @@ export interface HttpRouteSpec {
 }
 
 const userId = { userId: S.userIdParam };
+const issuedToken = z.object({ token: z.string(), user: R.userDto, expiresAt: z.string().datetime({ offset: true }) });
+const nextCursor = S.pageCursor.nullable().describe('The cursor of the next page; null on the last');
 const flagKey = { key: S.flagKeyParam };
 
 export const HTTP_ROUTE_SPECS: readonly HttpRouteSpec[] = [
   {
     method: 'POST',
     path: '/auth/dev-login',
-    summary: 'Sign in by handle (creates the user on first use).',
+    summary: 'Sign in by handle (creates the user on first use); 404 when AUTH_DEV_LOGIN is off (production).',
     auth: 'none',
     body: S.devLoginBody,
-    response: z.object({ token: z.string(), user: R.userDto }),
+    response: issuedToken,
+  },
+  {
+    method: 'POST',
+    path: '/auth/tokens',
+    summary: "Server to server: a token for one of the operator's users (creates the user on first use); 404 without AUTH_API_KEY.",
+    auth: 'apiKey',
+    body: S.issueTokenBody,
+    response: issuedToken,
+  },
+  {
+    method: 'POST',
+    path: '/admin/users/:id/revoke-tokens',
+    summary: "Refuse every token issued to the user so far and close the user's sockets on every process.",
+    auth: 'admin',
+    params: { id: S.userIdParam },
+    response: R.empty,
   },
   { method: 'GET', path: '/users/me', summary: 'The signed-in user.', auth: 'user', response: R.userDto },
   {
@@ -158,7 +187,8 @@ export const HTTP_ROUTE_SPECS: readonly HttpRouteSpec[] = [
     path: '/contacts',
     summary: 'Your contacts: favourites first, then most recent conversation.',
     auth: 'user',
-    response: z.object({ contacts: z.array(R.contactDto) }),
+    query: S.pageQuery,
+    response: z.object({ contacts: z.array(R.contactDto), nextCursor }),
   },
   {
     method: 'PUT',
@@ -175,7 +205,11 @@ export const HTTP_ROUTE_SPECS: readonly HttpRouteSpec[] = [
     path: '/blocks',
     summary: 'Users you blocked.',
     auth: 'user',
-    response: z.object({ blocks: z.array(z.object({ user: R.userDto, blockedAt: z.string().datetime({ offset: true }) })) }),
+    query: S.pageQuery,
+    response: z.object({
+      blocks: z.array(z.object({ user: R.userDto, blockedAt: z.string().datetime({ offset: true }) })),
+      nextCursor,
+    }),
   },
   { method: 'PUT', path: '/blocks/:userId', summary: 'Block a user.', auth: 'user', params: userId, response: R.empty },
   { method: 'DELETE', path: '/blocks/:userId', summary: 'Unblock a user.', auth: 'user', params: userId, response: R.empty },
@@ -184,7 +218,8 @@ export const HTTP_ROUTE_SPECS: readonly HttpRouteSpec[] = [
     path: '/conversations',
     summary: 'Your conversations, most recent first.',
     auth: 'user',
-    response: z.object({ conversations: z.array(R.conversationDto) }),
+    query: S.pageQuery,
+    response: z.object({ conversations: z.array(R.conversationDto), nextCursor }),
   },
   {
     method: 'GET',
@@ -201,7 +236,7 @@ export const HTTP_ROUTE_SPECS: readonly HttpRouteSpec[] = [
     summary: 'Your call history, newest first.',
     auth: 'user',
     query: S.callsQuery,
-    response: z.object({ calls: z.array(R.callDto) }),
+    response: z.object({ calls: z.array(R.callDto), nextCursor }),
   },
   {
     method: 'GET',

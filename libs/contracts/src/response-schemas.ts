@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES } from './errors';
+import { CALL_END_REASONS } from './models';
 import type * as M from './models';
 
 const isoTime = z.string().datetime({ offset: true }).describe('ISO-8601 time in UTC');
@@ -43,7 +44,7 @@ export const callDto = z.object({
   createdAt: isoTime,
   answeredAt: isoTime.optional(),
   endedAt: isoTime.optional(),
-  endReason: z.enum(['hangup', 'declined', 'cancelled', 'missed', 'max_duration', 'disconnected', 'media_failure']).optional(),
+  endReason: z.enum(CALL_END_REASONS).optional(),
   maxEndsAt: isoTime.optional(),
   durationSeconds: z.number().int().min(0).optional(),
   endedById: id.optional(),

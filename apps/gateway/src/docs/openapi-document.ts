@@ -6,6 +6,7 @@ const SECURITY: Record<HttpRouteSpec['auth'], JsonSchema[]> = {
   none: [],
   user: [{ userToken: [] }],
   admin: [{ adminToken: [] }],
+  apiKey: [{ apiKey: [] }],
 };
 
 /** `/contacts/:userId` → `/contacts/{userId}` */
@@ -79,8 +80,14 @@ export function buildOpenApiDocument(options: { serverUrl: string; version: stri
     paths,
     components: {
       securitySchemes: {
-        userToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A user token from POST /auth/dev-login.' },
+        userToken: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'A user token from POST /auth/tokens (or POST /auth/dev-login where it is on); it expires at expiresAt.',
+        },
         adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN of the server.' },
+        apiKey: { type: 'http', scheme: 'bearer', description: "AUTH_API_KEY of the server: the operator's backend only." },
       },
     },
   };

@@ -282,9 +282,10 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
   const notificationHandlers = new Map<string, NotificationHandler>();
 
   const users: Pick<UserRepository, 'exists'> = { exists: async () => true };
-  const relationships: Pick<RelationshipService, 'areMutualContacts' | 'isBlockedEitherWay'> = {
+  const relationships: Pick<RelationshipService, 'areMutualContacts' | 'isBlockedEitherWay' | 'onBlocked'> = {
     areMutualContacts: async () => true,
     isBlockedEitherWay: async () => false,
+    onBlocked: () => undefined,
   };
   const flags: Pick<FlagsService, 'isEnabledForAll'> = { isEnabledForAll: async () => false };
   const messages: Pick<DirectMessagesService, 'appendCallEntry'> = {
@@ -317,6 +318,7 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
     timers,
     media as unknown as MediaService,
     realtime as unknown as RealtimeService,
+    relationships as RelationshipService,
     notifications as DatabaseNotifications,
     clock,
     config,
