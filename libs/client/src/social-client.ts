@@ -41,8 +41,10 @@ const REFRESH_MARGIN_MS = 60_000;
 const REFRESH_RETRY_MS = 2_000;
 // The gateway caps a socket's unanswered requests (64 by default); the SDK stays well below.
 const MAX_REQUESTS_IN_FLIGHT = 32;
-// Reads are safe to repeat; a RATE_LIMITED request was not carried out at all.
-const RETRIED_WHEN_RATE_LIMITED = new Set<string>(['dm:sync', 'dm:history']);
+// A RATE_LIMITED request was not carried out at all, so it is sent again after
+// retryAfterMs; except dm:send (its own retry policy in messages.send) and
+// dm:typing (a late typing notice is worth nothing).
+const NOT_RETRIED_WHEN_RATE_LIMITED = new Set<string>(['dm:send', 'dm:typing']);
 const RATE_LIMITED_ATTEMPTS = 20;
 
 /** A token as the server issues it (`POST /auth/dev-login`, `POST /auth/tokens`). */
@@ -246,7 +248,7 @@ export class SocialClient {
     for (let attempt = 1; ; attempt++) {
       const ack = await this.rawRequest(event, payload, timeoutMs);
       if (ack.ok) return ack.data as ClientEvents[E]['result'];
-      const retry = ack.error.code === 'RATE_LIMITED' && RETRIED_WHEN_RATE_LIMITED.has(event) && attempt < RATE_LIMITED_ATTEMPTS;
+      const retry = ack.error.code === 'RATE_LIMITED' && !NOT_RETRIED_WHEN_RATE_LIMITED.has(event) && attempt < RATE_LIMITED_ATTEMPTS;
       if (!retry) throw new ClientError(ack.error);
       await new Promise((r) => setTimeout(r, Math.min(Math.max(Number(ack.error.details?.retryAfterMs ?? 100), 10), 5_000)));
     }
