@@ -3,7 +3,8 @@ import { APP_CONFIG, AppConfig } from '@app/config';
 import { DomainError, UserDto } from '@app/contracts';
 import { RealtimeService } from '@app/realtime';
 import { TokenService } from './token.service';
-import { UserRepository, toUserDto } from './user.repository';
+import { toUserDto } from './user-dto';
+import { UserRepository } from './user.repository';
 
 export interface AuthUser {
   id: string;

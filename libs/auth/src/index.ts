@@ -1,4 +1,5 @@
 export * from './auth.module';
 export * from './auth.service';
 export * from './http-auth.guard';
-export { UserRepository, toUserDto } from './user.repository';
+export { UserRepository } from './user.repository';
+export { toUserDto } from './user-dto';

@@ -1,12 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '@app/database';
-import type { UserDto } from '@app/contracts';
 
 type UserRow = { id: string; handle: string; displayName: string; tokensValidAfter: Date | null };
-
-export function toUserDto(row: Pick<UserRow, 'id' | 'handle' | 'displayName'>): UserDto {
-  return { id: row.id, handle: row.handle, displayName: row.displayName };
-}
 
 @Injectable()
 export class UserRepository {

@@ -258,7 +258,7 @@ export const HTTP_ROUTE_SPECS: readonly HttpRouteSpec[] = [
     summary: 'Change (or create) a flag; audited and pushed at once.',
     auth: 'admin',
     params: flagKey,
-    body: S.adminFlagPutBody.strict(),
+    body: S.adminFlagPutRequest,
     response: R.flagDefinitionDto,
   },
   {

@@ -50,6 +50,9 @@ export const devLoginBody = z.object({
 
 export const contactPutBody = z.object({ favorite: z.boolean().optional() });
 
+/** What PUT /contacts/:userId accepts: a PUT without a body is the plain quick add. */
+export const contactPutRequest = z.preprocess((v) => v ?? {}, contactPutBody);
+
 export const userIdParam = uuid;
 
 export const messagesQuery = z.object({
@@ -83,6 +86,22 @@ export const adminFlagPutBody = z.object({
   allowUserIds: z.array(uuid).max(10_000).optional(),
   denyUserIds: z.array(uuid).max(10_000).optional(),
 });
+
+/** What PUT /admin/flags/:key accepts: unknown fields are refused, so a typo cannot look like a successful change. */
+export const adminFlagPutRequest = adminFlagPutBody.strict();
+
+export const flagAuditQuery = z
+  .object({ limit: z.coerce.number().int().min(1).max(500).optional() })
+  .passthrough()
+  .transform((q) => ({ limit: q.limit ?? 100 }));
+
+/** x-admin-actor: who made a change, for the audit trail; anything unusable counts as not given. */
+export const adminActorHeader = z
+  .string()
+  .trim()
+  .regex(/^[\x21-\x7e][\x20-\x7e]{0,63}$/)
+  .optional()
+  .catch(undefined);
 
 // ---- Messages (socket) -----------------------------------------------------
 

@@ -6,3 +6,4 @@ export { DatabaseFlagProvider } from './database-flag.provider';
 export { FLAG_EVALUATIONS_METRIC } from './flag-evaluation-metrics.hook';
 export { FLAG_CHANGE_CHANNEL, settingsOf } from './flag.repository';
 export type { FlagAuditRecord, FlagChange, FlagDefinition, FlagSettings } from './flag.repository';
+export { toFlagAuditEntryDto, toFlagDefinitionDto } from './flag-dto';

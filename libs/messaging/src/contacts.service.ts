@@ -1,13 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { ContactDto, DomainError, MAX_PAGE } from '@app/contracts';
 import { RealtimeService } from '@app/realtime';
-import { ContactRepository, ContactRow } from './contact.repository';
+import { ContactRepository } from './contact.repository';
+import { toContactDto } from './messaging-dtos';
 import { decodePageCursor, encodePageCursor, offsetCursor } from './page-cursor';
 import { RelationshipService } from './relationship.service';
-
-function toContactDto(row: ContactRow): ContactDto {
-  return { user: row.user, favorite: row.favorite, mutual: row.mutual, addedAt: row.addedAt.toISOString() };
-}
 
 /** The address book behind the messages tab. */
 @Injectable()

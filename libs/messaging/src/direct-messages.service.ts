@@ -5,7 +5,8 @@ import { RateLimiterService, TYPING_PER_CONVERSATION } from '@app/rate-limits';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
 import { ConversationRepository } from './conversation.repository';
-import { MessageRepository, MessageRow, NewMessage, toMessageDto } from './message.repository';
+import { MessageRepository, MessageRow, NewMessage } from './message.repository';
+import { toConversationDto, toMessageDto } from './messaging-dtos';
 import { BatchedMessageStore } from './batched-message-store';
 import { decodePageCursor, encodePageCursor, offsetCursor, withinResponseBytes } from './page-cursor';
 import { RelationshipService } from './relationship.service';
@@ -150,12 +151,7 @@ export class DirectMessagesService {
     const limit = page.limit ?? MAX_PAGE;
     const rows = await this.conversations.summariesFor(userId, { offset, limit: limit + 1 });
     const conversations = withinResponseBytes(
-      rows.slice(0, limit).map((r) => ({
-        id: r.id,
-        peer: r.peer,
-        lastMessage: r.lastMessage ? toMessageDto(r.lastMessage) : null,
-        unread: r.unread,
-      })),
+      rows.slice(0, limit).map(toConversationDto),
     );
     const more = rows.length > conversations.length;
     return { conversations, nextCursor: more ? encodePageCursor({ o: offset + conversations.length }) : null };

@@ -4,3 +4,4 @@ export * from './contacts.service';
 export * from './direct-messages.service';
 export { encodeSyncCursor, decodeSyncCursor } from './sync-cursor';
 export { encodePageCursor, decodePageCursor, offsetCursor, timeCursor, withinResponseBytes } from './page-cursor';
+export type { BlockedUserDto } from './messaging-dtos';

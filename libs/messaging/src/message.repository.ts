@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabasePool, MessageRow, MessageSqlRow, Prisma, PrismaService, messageColumns, toMessageRow } from '@app/database';
-import type { MessageDto, MessageKind } from '@app/contracts';
+import type { MessageKind } from '@app/contracts';
 
 export type { MessageRow } from '@app/database';
 
@@ -33,22 +33,6 @@ export interface SendChecks {
 
 /** Seen map of a sync cursor: conversationId -> highest seq the client has. */
 export type SeenSeqs = Record<string, number>;
-
-export function toMessageDto(row: MessageRow): MessageDto {
-  const dto: MessageDto = {
-    id: row.id,
-    conversationId: row.conversationId,
-    senderId: row.senderId,
-    recipientId: row.recipientId,
-    seq: row.seq,
-    body: row.body,
-    clientMsgId: row.clientMsgId,
-    createdAt: row.createdAt.toISOString(),
-    kind: row.kind,
-  };
-  if (row.callId) dto.callId = row.callId;
-  return dto;
-}
 
 const MESSAGE_COLUMNS = messageColumns();
 

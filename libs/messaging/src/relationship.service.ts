@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { UserRepository } from '@app/auth';
 import { DomainError, MAX_PAGE } from '@app/contracts';
-import { BlockRepository, BlockRow } from './block.repository';
+import { BlockRepository } from './block.repository';
 import { ContactRepository } from './contact.repository';
+import { BlockedUserDto, toBlockedUserDto } from './messaging-dtos';
 import { decodePageCursor, encodePageCursor, timeCursor } from './page-cursor';
 
 /** Run after a block was stored (calls end theirs between the two). */
@@ -48,14 +49,14 @@ export class RelationshipService {
   async listBlocked(
     blockerId: string,
     page: { limit?: number; cursor?: string } = {},
-  ): Promise<{ blocks: BlockRow[]; nextCursor: string | null }> {
+  ): Promise<{ blocks: BlockedUserDto[]; nextCursor: string | null }> {
     const after = decodePageCursor(page.cursor, timeCursor);
     const limit = page.limit ?? MAX_PAGE;
     const rows = await this.blocks.listBy(blockerId, limit + 1, after && { at: new Date(after.at), id: after.id });
     const blocks = rows.slice(0, limit);
     const last = blocks[blocks.length - 1];
     const nextCursor = rows.length > limit ? encodePageCursor({ at: last.blockedAt.toISOString(), id: last.user.id }) : null;
-    return { blocks, nextCursor };
+    return { blocks: blocks.map(toBlockedUserDto), nextCursor };
   }
 
   /** The other user of a relationship: not oneself, and existing. */

@@ -11,11 +11,7 @@ export class BlocksController {
 
   @Get()
   async list(@CurrentUser() user: AuthUser, @Query(new ZodPipe(schemas.pageQuery, 'query')) query: schemas.PageQuery) {
-    const page = await this.relationships.listBlocked(user.id, query);
-    return {
-      blocks: page.blocks.map((r) => ({ user: r.user, blockedAt: r.blockedAt.toISOString() })),
-      nextCursor: page.nextCursor,
-    };
+    return this.relationships.listBlocked(user.id, query);
   }
 
   @Put(':userId')

@@ -1,12 +1,8 @@
 import { Body, Controller, Delete, Get, Param, Put, Query, UseGuards } from '@nestjs/common';
-import { z } from 'zod';
 import { AuthUser, CurrentUser, UserAuthGuard } from '@app/auth';
 import { schemas } from '@app/contracts';
 import { ContactsService } from '@app/messaging';
 import { ZodPipe } from '../common/zod.pipe';
-
-// A PUT without a body is the plain quick add.
-const contactPutBody = z.preprocess((v) => v ?? {}, schemas.contactPutBody);
 
 @Controller('contacts')
 @UseGuards(UserAuthGuard)
@@ -22,7 +18,7 @@ export class ContactsController {
   put(
     @CurrentUser() user: AuthUser,
     @Param('userId', new ZodPipe(schemas.userIdParam, 'userId')) userId: string,
-    @Body(new ZodPipe(contactPutBody, 'body')) body: schemas.ContactPutBody,
+    @Body(new ZodPipe(schemas.contactPutRequest, 'body')) body: schemas.ContactPutBody,
   ) {
     return this.contacts.put(user.id, userId, body.favorite);
   }

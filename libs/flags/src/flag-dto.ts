@@ -1,6 +1,7 @@
 import type { FlagAuditEntryDto, FlagDefinitionDto } from '@app/contracts';
-import { FlagAuditRecord, FlagDefinition, settingsOf } from '@app/flags';
+import { FlagAuditRecord, FlagDefinition, settingsOf } from './flag.repository';
 
+/** The protocol's flag shapes, made only here. */
 export function toFlagDefinitionDto(def: FlagDefinition): FlagDefinitionDto {
   return { ...settingsOf(def), updatedAt: def.updatedAt.toISOString() };
 }
