@@ -1,6 +1,6 @@
 import { befriend, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
 import type { CallDto } from '@app/contracts';
-import { MediaService, WorkerPool } from '@app/media';
+import { MediaService } from '@app/media';
 import { connectedUser, refusalCode, startTestGateway, TestGateway } from '@app/testing';
 
 /*
@@ -94,30 +94,34 @@ describe('media in a call placed through the protocol', () => {
     bob.disconnect();
   });
 
-  it('ends the call with media_failure when its worker is killed, and the next call has media', async () => {
+  it('keeps the call when its worker is killed: both get media:restart and audio flows again', async () => {
     const alice = await connectedUser(gw, 'alice');
     const bob = await connectedUser(gw, 'bob');
     await befriend(alice, bob);
     const call = await activeCall(alice, bob);
-    const ended = alice.waitFor('call:state', (e) => e.call.id === call.id && e.call.state === 'ended', 15_000);
+    const send = await PlainSendStream.open(bob, call.id, 'audio');
+    const recv = await PlainReceiveStream.open(alice, call.id, send.producerId);
+    const restarted = Promise.all(
+      [alice, bob].map((u) => u.waitFor('media:restart', (e) => e.callId === call.id, 15_000)),
+    );
     const pid = media.workerPidOf(call.id)!;
     process.kill(pid, 'SIGKILL');
-    expect((await ended).call.endReason).toBe('media_failure');
-
-    const pool = gw.get(WorkerPool);
-    for (let i = 0; pool.aliveCount() < 1; i++) {
-      if (i > 200) throw new Error('worker not replaced');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const next = await activeCall(alice, bob);
-    expect(media.workerPidOf(next.id)).not.toBe(pid);
-    const send = await PlainSendStream.open(bob, next.id, 'audio');
-    const recv = await PlainReceiveStream.open(alice, next.id, send.producerId);
-    const sent = await send.sendTone(660, 400);
-    expect(await recv.waitForPackets(sent, 5000)).toBeGreaterThanOrEqual(0.9 * sent);
-    await bob.request('call:hangup', { callId: next.id });
+    expect((await restarted).map((e) => e.reason)).toEqual(['worker_died', 'worker_died']);
+    expect(media.workerPidOf(call.id)).not.toBe(pid);
     send.close();
     recv.close();
+
+    // Negotiated again from media:capabilities, the same call carries audio; it is still active.
+    await alice.request('media:capabilities', { callId: call.id });
+    const send2 = await PlainSendStream.open(bob, call.id, 'audio');
+    const recv2 = await PlainReceiveStream.open(alice, call.id, send2.producerId);
+    const sent = await send2.sendTone(660, 400);
+    expect(await recv2.waitForPackets(sent, 5000)).toBeGreaterThanOrEqual(0.9 * sent);
+    const { calls } = await alice.http<{ calls: CallDto[] }>('GET', '/calls');
+    expect(calls.find((c) => c.id === call.id)?.state).toBe('active');
+    await bob.request('call:hangup', { callId: call.id });
+    send2.close();
+    recv2.close();
     alice.disconnect();
     bob.disconnect();
   });

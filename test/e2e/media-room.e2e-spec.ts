@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { SocialClient } from '@app/client';
-import { MediaService, WorkerPool } from '@app/media';
-import { connectedUser, refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway } from '@app/testing';
+import { MediaService, RoomEvent, WorkerPool } from '@app/media';
+import { connectedUser, endTestCall, openTestRoom, refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway } from '@app/testing';
 import {
   PlainReceiveStream,
   PlainSendStream,
@@ -13,8 +13,9 @@ import {
 
 /*
  * The media capability through the real socket protocol and real mediasoup,
- * with rooms opened directly on MediaService (as the calls service does on
- * call:accept), so these tests do not depend on call signalling.
+ * with active calls stored directly and their rooms opened on MediaService
+ * (as the calls service does on call:accept), so these tests do not depend
+ * on call signalling.
  */
 
 async function setVideoFlag(gw: TestGateway, body: Record<string, unknown>, users: SocialClient[], on: boolean) {
@@ -50,8 +51,7 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
   it('carries a 440 Hz and a 660 Hz Opus tone both ways and returns per-stream stats at close', async () => {
     const alice = await connectedUser(gw, 'alice');
     const bob = await connectedUser(gw, 'bob');
-    const callId = crypto.randomUUID();
-    await media.openRoom(callId, 'audio', [alice.id, bob.id]);
+    const callId = await openTestRoom(gw, alice.id, bob.id, 'audio');
 
     const caps = await alice.request('media:capabilities', { callId });
     const codecs = (caps.rtpCapabilities as { codecs: { mimeType: string; parameters?: Record<string, unknown> }[] })
@@ -108,8 +108,7 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
     const alice = await connectedUser(gw, 'alice');
     const bob = await connectedUser(gw, 'bob');
     const eve = await connectedUser(gw, 'eve');
-    const callId = crypto.randomUUID();
-    await media.openRoom(callId, 'audio', [alice.id, bob.id]);
+    const callId = await openTestRoom(gw, alice.id, bob.id, 'audio');
     const aliceSends = await PlainSendStream.open(alice, callId, 'audio');
     const bobRecv = await bob.request('media:create-transport', { callId, direction: 'recv', type: 'plain' });
     const bobHears = await PlainReceiveStream.open(bob, callId, aliceSends.producerId);
@@ -215,8 +214,7 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
     const bob = await connectedUser(gw, 'bob');
     const before = await media.census();
     for (let i = 0; i < 20; i++) {
-      const callId = crypto.randomUUID();
-      await media.openRoom(callId, i % 2 === 0 ? 'audio' : 'video', [alice.id, bob.id]);
+      const callId = await openTestRoom(gw, alice.id, bob.id, i % 2 === 0 ? 'audio' : 'video');
       const send = await PlainSendStream.open(alice, callId, 'audio');
       const recv = await PlainReceiveStream.open(bob, callId, send.producerId);
       await alice.request('media:create-transport', { callId, direction: 'recv', type: 'webrtc' });
@@ -228,6 +226,7 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
         consumers: before.consumers + 1,
       });
       await media.closeRoom(callId);
+      await endTestCall(gw, callId);
       send.close();
       recv.close();
     }
@@ -242,8 +241,7 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
   it('exchanges video in a video call while the flag is on for both, and closes it when the flag goes off', async () => {
     const alice = await connectedUser(gw, 'alice');
     const bob = await connectedUser(gw, 'bob');
-    const callId = crypto.randomUUID();
-    await media.openRoom(callId, 'video', [alice.id, bob.id]);
+    const callId = await openTestRoom(gw, alice.id, bob.id, 'video');
     const caps = await alice.request('media:capabilities', { callId });
     const mimeTypes = (caps.rtpCapabilities as { codecs: { mimeType: string }[] }).codecs.map((c) => c.mimeType);
     expect(mimeTypes).toEqual(expect.arrayContaining(['audio/opus', 'video/VP8', 'video/H264']));
@@ -317,42 +315,43 @@ describe('media worker failure', () => {
     await gw?.close();
   });
 
-  it('fails the rooms of a killed worker, replaces the worker, and opens new rooms', async () => {
+  it('opens the rooms of a killed worker again on its replacement and tells both participants to negotiate again', async () => {
     const media = gw.get(MediaService);
     const pool = gw.get(WorkerPool);
     const alice = await connectedUser(gw, 'alice');
     const bob = await connectedUser(gw, 'bob');
-    const failed: string[] = [];
-    const failure = new Promise<void>((resolve) =>
-      media.onRoomFailed((callId) => {
-        failed.push(callId);
+    const events: RoomEvent[] = [];
+    const moved = new Promise<void>((resolve) =>
+      media.onRoomEvent((event) => {
+        events.push(event);
         resolve();
       }),
     );
-    const callId = crypto.randomUUID();
-    await media.openRoom(callId, 'audio', [alice.id, bob.id]);
+    const callId = await openTestRoom(gw, alice.id, bob.id, 'audio');
     const send = await PlainSendStream.open(alice, callId, 'audio');
     const pid = media.workerPidOf(callId)!;
+    const aliceTold = alice.waitFor('media:restart', (e) => e.callId === callId, 10_000);
+    const bobTold = bob.waitFor('media:restart', (e) => e.callId === callId, 10_000);
     process.kill(pid, 'SIGKILL');
-    await failure;
-    expect(failed).toEqual([callId]);
-    expect(media.hasRoom(callId)).toBe(false);
-    expect(await refusalCode(alice.request('media:capabilities', { callId }))).toBe('NOT_FOUND');
-    expect(await media.closeRoom(callId)).toBeNull();
+    await moved;
+    expect(events).toEqual([{ callId, type: 'restarted', reason: 'worker_died' }]);
+    expect(await aliceTold).toEqual({ callId, reason: 'worker_died' });
+    expect(await bobTold).toEqual({ callId, reason: 'worker_died' });
+    // The room is back, empty, on the replacement worker: the old objects are gone.
+    expect(media.hasRoom(callId)).toBe(true);
+    expect(media.workerPidOf(callId)).not.toBe(pid);
+    expect(pool.workers().map((w) => w.pid)).not.toContain(pid);
+    expect(
+      await refusalCode(alice.request('media:produce', { transportId: send.transportId, kind: 'audio', rtpParameters: plainRtpParameters('audio', randomSsrc()) })),
+    ).toBe('NOT_FOUND');
 
-    for (let i = 0; pool.aliveCount() < 1; i++) {
-      if (i > 200) throw new Error('worker not replaced');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(pool.workers()[0].pid).not.toBe(pid);
-
-    const next = crypto.randomUUID();
-    await media.openRoom(next, 'audio', [alice.id, bob.id]);
-    const send2 = await PlainSendStream.open(alice, next, 'audio');
-    const recv2 = await PlainReceiveStream.open(bob, next, send2.producerId);
+    // Negotiating again from media:capabilities gives audio again.
+    await alice.request('media:capabilities', { callId });
+    const send2 = await PlainSendStream.open(alice, callId, 'audio');
+    const recv2 = await PlainReceiveStream.open(bob, callId, send2.producerId);
     const sent = await send2.sendTone(440, 400);
     expect(await recv2.waitForPackets(sent, 5000)).toBeGreaterThanOrEqual(sent * 0.9);
-    await media.closeRoom(next);
+    await media.closeRoom(callId);
     expect(await media.census()).toEqual({ rooms: 0, routers: 0, transports: 0, producers: 0, consumers: 0 });
     for (const s of [send, send2, recv2]) s.close();
     alice.disconnect();

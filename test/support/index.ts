@@ -2,3 +2,4 @@ export * from './test-database';
 export * from './test-gateway';
 export * from './spawn-gateway';
 export * from './test-clients';
+export * from './test-rooms';

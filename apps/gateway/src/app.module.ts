@@ -2,7 +2,7 @@ import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/c
 import { AuthModule } from '@app/auth';
 import { AppConfig, Clock, ConfigModule } from '@app/config';
 import { DatabaseModule } from '@app/database';
-import { MediaModule } from '@app/media';
+import { MediaClusterModule, MediaNodeModule } from '@app/media';
 import { Logger, ObservabilityModule } from '@app/observability';
 import { RateLimitsModule } from '@app/rate-limits';
 import { RealtimeModule } from '@app/realtime';
@@ -23,20 +23,30 @@ export class AppModule implements NestModule {
     consumer.apply(HttpAccessMiddleware).forRoutes('*path');
   }
 
+  /**
+   * What the process does follows NODE_ROLE: `gateway` serves clients (HTTP,
+   * sockets, every capability) and routes media requests to the media
+   * nodes; `media` is a media node only (mediasoup workers and rooms, with
+   * /health and /metrics); `all` is both in one process.
+   */
   static forRoot(config: AppConfig, clock: Clock, logger: Logger): DynamicModule {
+    const cluster = [ConfigModule.forRoot(config, clock), ObservabilityModule.forRoot(logger), MediaClusterModule];
+    const mediaNode = config.role === 'gateway' ? [] : [MediaNodeModule.register()];
+    if (config.role === 'media') {
+      return { module: AppModule, imports: [...cluster, ...mediaNode], controllers: [HealthController] };
+    }
     return {
       module: AppModule,
       imports: [
         // Cross-cutting, global: configuration, logs and metrics, the database.
-        ConfigModule.forRoot(config, clock),
-        ObservabilityModule.forRoot(logger),
+        ...cluster,
         DatabaseModule,
         // Cross-cutting: every socket handler's events are counted against rate limits.
         RateLimitsModule,
+        ...mediaNode,
         // What the core handlers below use (login, socket life, health).
         AuthModule,
         RealtimeModule,
-        MediaModule,
         // One module per capability's HTTP and socket handlers; each imports its domain module.
         MessagingApiModule,
         CallsApiModule,

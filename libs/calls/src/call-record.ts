@@ -16,6 +16,8 @@ export interface CallRecord {
   endReason: CallEndReason | null;
   endedById: string | null;
   mediaStats: unknown;
+  /** The media node holding the room of an active call. */
+  mediaNodeId: string | null;
 }
 
 export function isParticipant(call: CallRecord, userId: string): boolean {

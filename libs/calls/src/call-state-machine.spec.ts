@@ -190,18 +190,29 @@ describe('call state machine on virtual time', () => {
     expect(state(call.id)).toBe('active');
   });
 
-  it('a failed media room ends the call as media_failure', async () => {
+  it('a room whose node is lost moves to a live node; with none for MEDIA_RECOVERY_TIMEOUT_MS the call ends as media_failure', async () => {
     const call = await answered();
-    await h.media.failRoom(call.id);
-    await settle();
+    h.repository.rows.get(call.id)!.mediaNodeId = 'node-gone';
+    await h.recovery.sweepLostRooms();
+    expect(h.media.restarts).toEqual([{ callId: call.id, reason: 'node_lost' }]);
+    expect(state(call.id)).toBe('active');
+
+    // Now no node is left: the call keeps going for the recovery timeout, then ends.
+    h.repository.rows.get(call.id)!.mediaNodeId = 'node-gone';
+    h.media.nodes = [];
+    await h.recovery.sweepLostRooms();
+    await advance(h.config.media.recoveryTimeoutMs - 1);
+    await h.recovery.sweepLostRooms();
+    expect(state(call.id)).toBe('active');
+    await advance(1);
+    await h.recovery.sweepLostRooms();
     expect(h.repository.rows.get(call.id)).toMatchObject({ state: 'ended', endReason: 'media_failure' });
   });
 
-  it('a call ended by another process has its room here closed and its statistics kept', async () => {
+  it('a hang-up closes the call’s room wherever it is and keeps its statistics', async () => {
     const call = await answered();
-    await h.repository.end(call.id, ['active'], { endReason: 'hangup', endedById: caller, endedAt: new Date() });
-    h.callEndedElsewhere(call.id);
-    await settle();
+    expect(h.repository.rows.get(call.id)!.mediaNodeId).toBe('node-1');
+    await h.calls.hangUp(caller, call.id);
     expect(h.media.rooms.has(call.id)).toBe(false);
     expect(h.repository.rows.get(call.id)!.mediaStats).not.toBeNull();
   });

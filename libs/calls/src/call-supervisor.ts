@@ -1,12 +1,10 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
-import { DatabaseNotifications } from '@app/database';
-import { MediaService } from '@app/media';
 import { RelationshipService } from '@app/messaging';
 import { Logger, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
 import type { CallRecord } from './call-record';
-import { CALL_ENDED_CHANNEL, CallRepository } from './call.repository';
+import { CallRepository } from './call.repository';
 import { CallTimer, CallTimers } from './call-timers';
 import { CallsService } from './calls.service';
 
@@ -22,9 +20,9 @@ const OVERDUE_LATENESS_MS = 2_000;
 /**
  * Keeps the calls of this process's database moving when no user acts: runs
  * due timers through the state machine, starts and stops a participant's
- * disconnect grace as their sockets come and go, ends calls whose room
- * failed or whose participants blocked each other, closes rooms held here for calls another process ended, and at
- * start-up ends what fell due while no process ran and re-arms the rest,
+ * disconnect grace as their sockets come and go, ends calls whose
+ * participants blocked each other, and at start-up ends what fell due while
+ * no process ran and re-arms the rest,
  * then sweeps for overdue calls in case a timer was lost. Decides nothing
  * itself: every transition is the state machine's (CallsService).
  */
@@ -37,10 +35,8 @@ export class CallSupervisor implements OnModuleInit, OnApplicationBootstrap, OnM
     private readonly calls: CallsService,
     private readonly repository: CallRepository,
     private readonly timers: CallTimers,
-    private readonly media: MediaService,
     private readonly realtime: RealtimeService,
     private readonly relationships: RelationshipService,
-    private readonly notifications: DatabaseNotifications,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
@@ -50,10 +46,6 @@ export class CallSupervisor implements OnModuleInit, OnApplicationBootstrap, OnM
 
   async onModuleInit(): Promise<void> {
     this.timers.onDue((timer) => this.onTimerDue(timer));
-    await this.notifications.subscribe(CALL_ENDED_CHANNEL, { message: (callId) => void this.closeRoomHere(callId) });
-    this.media.onRoomFailed(async (callId) => {
-      await this.calls.endForMediaFailure(callId);
-    });
     this.realtime.onUserOffline((userId) => this.onParticipantOffline(userId));
     this.realtime.onUserOnline((userId) => this.onParticipantOnline(userId));
     this.relationships.onBlocked(async (blockerId, blockedId) => {
@@ -103,19 +95,6 @@ export class CallSupervisor implements OnModuleInit, OnApplicationBootstrap, OnM
   private async onParticipantOnline(userId: string): Promise<void> {
     const call = await this.repository.liveCallOf(userId);
     if (call) await this.timers.disarmDisconnectGrace(call.id, userId);
-  }
-
-  /**
-   * Another process ended a call whose media room may be held here: close
-   * it and keep its statistics with the call. A no-op where there is no room.
-   */
-  private async closeRoomHere(callId: string): Promise<void> {
-    try {
-      const stats = await this.media.closeRoom(callId);
-      if (stats) await this.repository.storeMediaStats(callId, stats);
-    } catch (err) {
-      this.logger.error({ err, callId }, 'closing a room for a call ended elsewhere failed');
-    }
   }
 
   /** Ends, at their deadline, live calls whose deadline is at or before `cutoff`. */

@@ -68,9 +68,45 @@ export class CallRepository {
     return slot && LIVE_STATES.includes(slot.call.state) ? (slot.call as CallRecord) : null;
   }
 
-  /** ringing → active, with its cap stored alongside. */
-  async markActive(id: string, answeredAt: Date, maxEndsAt: Date): Promise<CallRecord | null> {
-    return this.changeIf({ id, state: 'ringing' }, { state: 'active', answeredAt, maxEndsAt });
+  /** ringing → active, with its cap and the media node chosen for its room stored alongside. */
+  async markActive(id: string, answeredAt: Date, maxEndsAt: Date, mediaNodeId: string): Promise<CallRecord | null> {
+    return this.changeIf({ id, state: 'ringing' }, { state: 'active', answeredAt, maxEndsAt, mediaNodeId });
+  }
+
+  /**
+   * Moves an active call's room from one node to another, only if it is
+   * still recorded on `fromNodeId`: of several processes recovering the
+   * same room, exactly one wins (the others get null and use the winner's).
+   */
+  async moveMedia(id: string, fromNodeId: string | null, toNodeId: string): Promise<CallRecord | null> {
+    return this.changeIf({ id, state: 'active', mediaNodeId: fromNodeId }, { mediaNodeId: toNodeId });
+  }
+
+  /** Active calls whose room is on a node not in `liveNodeIds` (lost), oldest first. */
+  async activeOffNodes(liveNodeIds: string[], limit: number): Promise<CallRecord[]> {
+    return (await this.prisma.call.findMany({
+      where: { state: 'active', OR: [{ mediaNodeId: null }, { mediaNodeId: { notIn: liveNodeIds } }] },
+      orderBy: { answeredAt: 'asc' },
+      take: limit,
+    })) as CallRecord[];
+  }
+
+  /** Active calls whose room is on the given node. */
+  async activeOnNode(nodeId: string, limit: number): Promise<CallRecord[]> {
+    return (await this.prisma.call.findMany({
+      where: { state: 'active', mediaNodeId: nodeId },
+      orderBy: { answeredAt: 'asc' },
+      take: limit,
+    })) as CallRecord[];
+  }
+
+  /** Active video calls, a page at a time in id order (re-checked when the video flag changes). */
+  async activeVideoPage(afterId: string | null, limit: number): Promise<CallRecord[]> {
+    return (await this.prisma.call.findMany({
+      where: { state: 'active', media: 'video', ...(afterId ? { id: { gt: afterId } } : {}) },
+      orderBy: { id: 'asc' },
+      take: limit,
+    })) as CallRecord[];
   }
 
   /** Records that the cap's warning went out; null when it already did or the call is not active. */

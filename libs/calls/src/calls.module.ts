@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@app/auth';
 import { FlagsModule } from '@app/flags';
-import { MediaModule } from '@app/media';
+import { MediaClusterModule } from '@app/media';
 import { MessagingModule } from '@app/messaging';
 import { RealtimeModule } from '@app/realtime';
 import { SchedulerModule } from '@app/scheduler';
@@ -9,10 +9,12 @@ import { CallRepository } from './call.repository';
 import { CallSupervisor } from './call-supervisor';
 import { CallTimers } from './call-timers';
 import { CallsService } from './calls.service';
+import { CallMediaService } from './call-media.service';
+import { CallMediaRecovery } from './call-media-recovery';
 
 @Module({
-  imports: [AuthModule, SchedulerModule, MessagingModule, FlagsModule, MediaModule, RealtimeModule],
-  providers: [CallRepository, CallTimers, CallsService, CallSupervisor],
-  exports: [CallsService],
+  imports: [AuthModule, SchedulerModule, MessagingModule, FlagsModule, MediaClusterModule, RealtimeModule],
+  providers: [CallRepository, CallTimers, CallsService, CallSupervisor, CallMediaService, CallMediaRecovery],
+  exports: [CallsService, CallMediaService],
 })
 export class CallsModule {}

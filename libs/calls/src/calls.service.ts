@@ -3,7 +3,6 @@ import { UserRepository } from '@app/auth';
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { CallEndReason, CallMedia, CallState, DomainError, MAX_PAGE } from '@app/contracts';
 import { FlagsService, VIDEO_CALL_FLAG } from '@app/flags';
-import { MediaService } from '@app/media';
 import {
   DirectMessagesService,
   RelationshipService,
@@ -17,6 +16,7 @@ import { RealtimeService } from '@app/realtime';
 import { callEntryBody } from './call-entry-body';
 import { CallRecord, isParticipant, toCallDto } from './call-record';
 import { CallRepository } from './call.repository';
+import { CallMediaService } from './call-media.service';
 import { CallTimers } from './call-timers';
 
 const DEFAULT_HISTORY_LIMIT = 50;
@@ -42,7 +42,7 @@ export class CallsService {
     private readonly timers: CallTimers,
     private readonly relationships: RelationshipService,
     private readonly flags: FlagsService,
-    private readonly media: MediaService,
+    private readonly media: CallMediaService,
     private readonly messages: DirectMessagesService,
     private readonly realtime: RealtimeService,
     private readonly clock: Clock,
@@ -220,10 +220,17 @@ export class CallsService {
   private async activate(call: CallRecord): Promise<CallRecord> {
     const answeredAt = this.clock.now();
     const maxEndsAt = new Date(answeredAt.getTime() + this.config.calls.maxDurationMs);
-    const active = await this.calls.markActive(call.id, answeredAt, maxEndsAt);
+    let mediaNodeId: string;
+    try {
+      mediaNodeId = await this.media.placeRoom();
+    } catch (err) {
+      this.logger.error({ err, callId: call.id }, 'no media node can take the call');
+      throw new DomainError('INTERNAL', 'no media node can take the call now');
+    }
+    const active = await this.calls.markActive(call.id, answeredAt, maxEndsAt, mediaNodeId);
     if (!active) throw await this.invalidStateNow(call.id);
     try {
-      await this.media.openRoom(active.id, active.media, [active.callerId, active.calleeId]);
+      await this.media.openRoom(active);
     } catch (err) {
       this.logger.error({ err, callId: active.id }, 'opening the media room failed');
       return (await this.endForMediaFailure(active.id)) ?? (await this.current(active.id));
@@ -233,7 +240,7 @@ export class CallsService {
     // Ended while the room was opening: the end found no room to close, so close it here.
     const now = await this.current(active.id);
     if (now.state === 'ended') {
-      await this.media.closeRoom(active.id).catch((err) => this.logger.error({ err }, 'closing a late room failed'));
+      await this.media.closeRoom(now).catch((err) => this.logger.error({ err }, 'closing a late room failed'));
       return now;
     }
     this.logger.info({ callId: active.id, maxEndsAt: maxEndsAt.toISOString() }, 'call active');
@@ -264,16 +271,14 @@ export class CallsService {
 
     let stats: Record<string, unknown> | null = null;
     try {
-      stats = await this.media.closeRoom(callId);
+      // Wherever the room is: its node answers with the call's media statistics.
+      stats = await this.media.closeRoom(ended);
     } catch (err) {
       this.logger.error({ err, callId }, 'closing the media room failed');
     }
     if (stats) {
       await this.calls.storeMediaStats(callId, stats);
       ended.mediaStats = stats;
-    } else if (ended.answeredAt) {
-      // No room here: it may live in the process that accepted the call.
-      await this.calls.announceEnded(callId).catch((err) => this.logger.error({ err, callId }, 'announcing the end failed'));
     }
     if (ended.media === 'video' && ended.answeredAt) this.videoCalls.inc({ outcome: 'completed' });
     await this.timers.disarmAll(ended).catch((err) => this.logTimerError(err, callId));

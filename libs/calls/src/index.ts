@@ -4,3 +4,4 @@ export { CallSupervisor } from './call-supervisor';
 export { toCallDto, callDurationSeconds } from './call-record';
 export type { CallRecord } from './call-record';
 export { callEntryBody, formatCallDuration } from './call-entry-body';
+export * from './call-media.service';

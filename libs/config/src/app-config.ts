@@ -94,6 +94,7 @@ const envShape = z.object({
   MEDIA_MAX_PORT: intVar(49_999, 1024, 65535),
   MEDIA_WORKERS: intVar(os.cpus().length, 1, 64),
   MEDIA_WEBRTC_PORT: intVar(39_000, 0, 65535),
+  MEDIA_REQUEST_TIMEOUT_MS: intVar(2_000, 50, 60_000),
   REDIS_URL: urlVar(['redis:', 'rediss:']),
   AUTH_DEV_LOGIN: boolVar,
   AUTH_API_KEY: optionalString,
@@ -188,6 +189,8 @@ export interface AppConfig {
     minPort: number;
     maxPort: number;
     workers: number;
+    /** A gateway's request to a media node fails (protocol error) after this long. */
+    requestTimeoutMs: number;
     /** Plain-RTP transports offered at all. */
     plainRtp: boolean;
     /** Addresses besides the client's own that plain recv transports may send to. */
@@ -297,6 +300,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxPort: e.MEDIA_MAX_PORT,
       workers: e.MEDIA_WORKERS,
       webRtcPort: e.MEDIA_WEBRTC_PORT,
+      requestTimeoutMs: e.MEDIA_REQUEST_TIMEOUT_MS,
       plainRtp: parseBool(e.MEDIA_PLAIN_RTP, !production),
       plainRtpAllowedCidrs: e.MEDIA_PLAIN_RTP_ALLOWED_CIDRS,
     },

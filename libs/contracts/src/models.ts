@@ -90,9 +90,16 @@ export type EvaluatedFlags = Record<string, boolean> & { video_call: boolean };
 
 export interface HealthDto {
   status: 'ok' | 'degraded';
-  db: 'up' | 'down';
+  /** `unused` on a media node (NODE_ROLE=media), which needs no database. */
+  db: 'up' | 'down' | 'unused';
+  /** This process's workers where it is a media node; otherwise whether any media node is alive. */
   media: 'up' | 'down';
-  workers?: { pid: number; alive: boolean; routers: number }[];
+  role?: 'all' | 'gateway' | 'media';
+  /** This process's media node id, where it is one. */
+  nodeId?: string;
+  /** Media nodes alive now (their heartbeats), as this process sees them. */
+  mediaNodes?: number;
+  workers?: { pid: number; alive: boolean; routers: number; webRtcPort?: number }[];
 }
 
 /** GET /health/live */

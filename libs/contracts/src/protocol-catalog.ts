@@ -120,7 +120,7 @@ export const SERVER_EVENT_SPECS: Record<ServerEventName, ServerEventSpec> = {
   },
   'auth:expired': { summary: "This socket's token expired unrefreshed; the socket is closed next.", payload: R.empty },
   'media:restart': {
-    summary: "The call's media moved to a new room: negotiate again from media:capabilities.",
+    summary: 'The call’s media moved to a new room: drop its transports, producers and consumers and negotiate again from media:capabilities.',
     payload: z.object({ callId: z.string().uuid(), reason: z.enum(['node_lost', 'worker_died', 'drain']) }),
   },
 };

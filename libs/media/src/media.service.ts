@@ -1,10 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/config';
 import { CallMedia, DomainError } from '@app/contracts';
-import { FlagsService, VIDEO_CALL_FLAG } from '@app/flags';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
-import { RealtimeService } from '@app/realtime';
-import { PlainRtpPolicy } from './plain-rtp-policy';
 import {
   ConnectTransportParams,
   CreateTransportOptions,
@@ -12,14 +9,17 @@ import {
   MediaResourceCounter,
   MediaRoom,
   ProducerSummary,
-  TransportDirection,
   TransportInfo,
-  TransportType,
 } from './media-room';
 import type { CallMediaStats } from './media-stats';
 import { WorkerPool } from './worker-pool';
 
-export type RoomFailedListener = (callId: string) => void | Promise<void>;
+/** A room lost with its worker: re-opened on another worker (`restarted`) or not (`failed`). */
+export interface RoomEvent {
+  callId: string;
+  type: 'restarted' | 'failed';
+  reason: 'worker_died';
+}
 
 /** What this process holds in mediasoup right now (leak checks, health). */
 export interface MediaCensus {
@@ -31,37 +31,38 @@ export interface MediaCensus {
   consumers: number;
 }
 
+/** How long a lost room waits for a live worker (the pool replaces a dead one in well under a second). */
+const WORKER_WAIT_MS = 5_000;
+
 /**
- * The media side of calls: one room (router) per active call. The calls
- * service opens a room when a call is answered and closes it when the call
- * ends; only the room's two participants may use it. Rooms live in this
- * process (mediasoup objects are in-process), so a call's media requests
- * must reach the process that opened its room.
+ * The media rooms of this process: one mediasoup router per active call,
+ * on the least loaded worker. A resource layer: it knows rooms, transports,
+ * producers and consumers, and who the room's two participants are; the
+ * call rules (who may call, the video flag, who to tell) are the calls
+ * side's. Every request names its call, so a gateway in any process can
+ * route it here. When a worker dies its rooms are opened again on another
+ * worker and reported (`onRoomEvent`), so the clients can renegotiate.
  */
 @Injectable()
 export class MediaService implements OnModuleDestroy {
   private readonly rooms = new Map<string, MediaRoom>();
   private readonly opening = new Map<string, Promise<MediaRoom>>();
-  private readonly failedListeners: RoomFailedListener[] = [];
+  private readonly roomListeners: ((event: RoomEvent) => void)[] = [];
   private readonly counts = { transport: 0, producer: 0, consumer: 0 };
   private readonly counter: MediaResourceCounter;
   private readonly logger: Logger;
   private readonly roomsGauge;
-  private readonly roomFailures;
-  private readonly plainRtp: PlainRtpPolicy;
+  private readonly roomRecoveries;
 
   constructor(
     private readonly pool: WorkerPool,
-    private readonly realtime: RealtimeService,
-    private readonly flags: FlagsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     metrics: MetricsService,
   ) {
     this.logger = rootLogger.child({ component: 'media' });
-    this.plainRtp = new PlainRtpPolicy(config.media.plainRtp, config.media.plainRtpAllowedCidrs);
     this.roomsGauge = metrics.gauge('media_rooms_open', 'call media rooms (routers) open in this process');
-    this.roomFailures = metrics.counter('media_room_failures_total', 'rooms lost because their worker died');
+    this.roomRecoveries = metrics.counter('media_room_recoveries_total', 'rooms lost with their worker, by outcome', ['outcome']);
     const gauges = {
       transport: metrics.gauge('media_transports', 'mediasoup transports open in this process'),
       producer: metrics.gauge('media_producers', 'mediasoup producers open in this process'),
@@ -77,8 +78,7 @@ export class MediaService implements OnModuleDestroy {
         gauges[r].dec();
       },
     };
-    pool.onWorkerDied((pid) => this.failRoomsOnWorker(pid));
-    flags.onChange((key) => this.recheckVideo(key));
+    pool.onWorkerDied((pid) => void this.reopenRoomsOfWorker(pid));
   }
 
   onModuleDestroy(): void {
@@ -95,8 +95,7 @@ export class MediaService implements OnModuleDestroy {
       await pending;
       return;
     }
-    const listen = { listenIp: this.config.media.listenIp, announcedIp: this.config.media.announcedIp };
-    const opening = MediaRoom.open(this.pool.leastLoaded(), callId, media, participantIds, listen, this.counter);
+    const opening = MediaRoom.open(this.pool.leastLoaded(), callId, media, participantIds, this.listenAddress(), this.counter);
     this.opening.set(callId, opening);
     try {
       const room = await opening;
@@ -108,7 +107,7 @@ export class MediaService implements OnModuleDestroy {
     }
   }
 
-  /** Closes everything the call opened; returns its statistics (null if it had no room). */
+  /** Closes everything the call opened; returns its statistics (null if it had no room here). */
   async closeRoom(callId: string): Promise<CallMediaStats | null> {
     await this.opening.get(callId)?.catch(() => undefined);
     const room = this.rooms.get(callId);
@@ -124,13 +123,17 @@ export class MediaService implements OnModuleDestroy {
     }
   }
 
-  /** Listener runs when a room is lost (its worker died): the call must end with media_failure. */
-  onRoomFailed(listener: RoomFailedListener): void {
-    this.failedListeners.push(listener);
+  /** Listener hears of rooms that moved to another worker, or could not. */
+  onRoomEvent(listener: (event: RoomEvent) => void): void {
+    this.roomListeners.push(listener);
   }
 
   hasRoom(callId: string): boolean {
     return this.rooms.has(callId);
+  }
+
+  roomIds(): string[] {
+    return [...this.rooms.keys()];
   }
 
   /** The worker process holding a call's router (tests kill it to simulate a crash). */
@@ -154,137 +157,105 @@ export class MediaService implements OnModuleDestroy {
     };
   }
 
-  // ---- requests of participants (each one checks the user belongs to the room) ----
+  /** Rooms and consumers held here (placement weighs nodes by these). */
+  load(): { rooms: number; consumers: number } {
+    return { rooms: this.rooms.size, consumers: this.counts.consumer };
+  }
 
-  async capabilities(
-    userId: string,
-    callId: string,
-  ): Promise<{ rtpCapabilities: unknown; producers: ProducerSummary[] }> {
-    const room = this.roomOfCall(userId, callId);
+  // ---- requests of participants; the room checks the user belongs to it ----
+
+  capabilities(callId: string, userId: string): { rtpCapabilities: unknown; producers: ProducerSummary[] } {
+    const room = this.room(callId, userId);
     return { rtpCapabilities: room.rtpCapabilities, producers: room.producersVisibleTo(userId) };
   }
 
-  createTransport(userId: string, callId: string, options: CreateTransportOptions): Promise<TransportInfo> {
-    const room = this.roomOfCall(userId, callId);
-    if (options.type === 'plain') this.plainRtp.requireEnabled();
-    return room.createTransport(userId, options);
+  /** `plain-recv` transports are the ones whose target address the calls side vets. */
+  transportKind(callId: string, userId: string, transportId: string): 'webrtc' | 'plain-send' | 'plain-recv' {
+    const kind = this.room(callId, userId).transportKind(transportId);
+    if (!kind) throw DomainError.notFound('transport');
+    return kind;
   }
 
-  /** `clientAddress`: where the user's socket comes from; a plain recv transport may only send there. */
-  async connectTransport(
-    userId: string,
-    transportId: string,
-    params: ConnectTransportParams,
-    clientAddress?: string,
-  ): Promise<void> {
-    const room = this.roomOf(userId, (r) => r.hasTransport(transportId), 'transport');
-    if (params.ip !== undefined && room.transportKind(transportId) === 'plain-recv') {
-      this.plainRtp.requireAllowedTarget(params.ip, clientAddress);
-    }
-    await room.connectTransport(userId, transportId, params);
+  createTransport(callId: string, userId: string, options: CreateTransportOptions): Promise<TransportInfo> {
+    return this.room(callId, userId).createTransport(userId, options);
   }
 
-  async produce(
+  connectTransport(callId: string, userId: string, transportId: string, params: ConnectTransportParams): Promise<void> {
+    return this.room(callId, userId).connectTransport(userId, transportId, params);
+  }
+
+  produce(
+    callId: string,
     userId: string,
     transportId: string,
     kind: MediaKind,
     rtpParameters: Record<string, unknown>,
-  ): Promise<{ producerId: string }> {
-    const room = this.roomOf(userId, (r) => r.hasTransport(transportId), 'transport');
-    if (kind === 'video') await this.requireVideoAllowed(room);
-    const produced = await room.produce(userId, transportId, kind, rtpParameters);
-    if (kind === 'video' && !(await this.videoAllowed(room))) {
-      // The flag went off while the producer was being made: the switch-off sweep may have missed it.
-      await this.closeVideo(room, 'flag_off');
-      throw new DomainError('VIDEO_CALL_DISABLED', 'video calling is switched off');
-    }
-    this.realtime.toUser(room.otherParticipant(userId), 'media:producer-added', {
-      callId: room.callId,
-      producerId: produced.producerId,
-      userId,
-      kind,
-    });
-    return { producerId: produced.producerId };
+  ): Promise<ProducerSummary> {
+    return this.room(callId, userId).produce(userId, transportId, kind, rtpParameters);
   }
 
-  consume(userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>) {
-    return this.roomOf(userId, (r) => r.hasTransport(transportId), 'transport').consume(
-      userId,
-      transportId,
-      producerId,
-      rtpCapabilities,
-    );
+  consume(callId: string, userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>) {
+    return this.room(callId, userId).consume(userId, transportId, producerId, rtpCapabilities);
   }
 
-  async resume(userId: string, consumerId: string): Promise<void> {
-    await this.roomOf(userId, (r) => r.hasConsumer(consumerId), 'consumer').resumeConsumer(userId, consumerId);
+  async resume(callId: string, userId: string, consumerId: string): Promise<void> {
+    await this.room(callId, userId).resumeConsumer(userId, consumerId);
+  }
+
+  /** Closes the room's video producers (their consumers follow); returns what was closed. */
+  async closeVideoProducers(callId: string): Promise<ProducerSummary[]> {
+    const room = this.rooms.get(callId);
+    return room ? room.closeVideoProducers() : [];
   }
 
   // ---- internals ----
 
-  private roomOfCall(userId: string, callId: string): MediaRoom {
+  private room(callId: string, userId: string): MediaRoom {
     const room = this.rooms.get(callId);
-    if (!room) throw new DomainError('NOT_FOUND', 'no active call with this id has media here');
+    if (!room) throw new DomainError('NOT_FOUND', 'no media room for this call here');
     if (!room.isParticipant(userId)) throw new DomainError('FORBIDDEN', 'not a participant of this call');
     return room;
   }
 
-  /** Only the user's own rooms are searched, so another call's ids look unknown. */
-  private roomOf(userId: string, holds: (room: MediaRoom) => boolean, what: string): MediaRoom {
-    for (const room of this.rooms.values()) {
-      if (room.isParticipant(userId) && holds(room)) return room;
-    }
-    throw DomainError.notFound(what);
+  private listenAddress() {
+    return { listenIp: this.config.media.listenIp, announcedIp: this.config.media.announcedIp };
   }
 
-  private videoAllowed(room: MediaRoom): Promise<boolean> {
-    if (room.media !== 'video') return Promise.resolve(false);
-    return this.flags.isEnabledForAll(VIDEO_CALL_FLAG, room.participantIds());
-  }
-
-  private async requireVideoAllowed(room: MediaRoom): Promise<void> {
-    if (room.media !== 'video') throw new DomainError('VIDEO_CALL_DISABLED', 'this is an audio call');
-    if (!(await this.videoAllowed(room))) {
-      throw new DomainError('VIDEO_CALL_DISABLED', 'video calling is off for one of the participants');
-    }
-  }
-
-  private async closeVideo(room: MediaRoom, reason: string): Promise<void> {
-    const closed = await room.closeVideoProducers();
-    for (const producer of closed) {
-      for (const userId of room.participantIds()) {
-        this.realtime.toUser(userId, 'media:producer-closed', { callId: room.callId, producerId: producer.producerId, reason });
-      }
-    }
-    if (closed.length > 0) this.logger.info({ callId: room.callId, closed: closed.length, reason }, 'video producers closed');
-  }
-
-  /** A flag change may switch video off for a live call: its video stops, its audio goes on. */
-  private async recheckVideo(key: string): Promise<void> {
-    if (key !== VIDEO_CALL_FLAG) return;
-    for (const room of [...this.rooms.values()]) {
-      if (room.media !== 'video' || !room.hasVideoProducers()) continue;
-      try {
-        if (!(await this.videoAllowed(room))) await this.closeVideo(room, 'flag_off');
-      } catch (err) {
-        this.logger.error({ err, callId: room.callId }, 'could not re-check video after a flag change');
-      }
-    }
-  }
-
-  private failRoomsOnWorker(pid: number): void {
-    for (const [callId, room] of [...this.rooms]) {
-      if (room.workerPid !== pid) continue;
-      this.rooms.delete(callId);
+  /**
+   * A worker died and took its routers with it: each of its rooms is opened
+   * again, empty, on a live worker (the pool is replacing the dead one), and
+   * reported so that both participants negotiate again.
+   */
+  private async reopenRoomsOfWorker(pid: number): Promise<void> {
+    const lost = [...this.rooms.values()].filter((room) => room.workerPid === pid);
+    if (lost.length === 0) return;
+    for (const room of lost) {
+      this.rooms.delete(room.callId);
       room.close();
-      this.roomFailures.inc();
-      this.logger.error({ callId, pid }, 'media room lost with its worker');
-      for (const listener of this.failedListeners) {
-        Promise.resolve()
-          .then(() => listener(callId))
-          .catch((err) => this.logger.error({ err, callId }, 'room-failed listener failed'));
-      }
     }
     this.roomsGauge.set(this.rooms.size);
+    const worker = await this.pool.whenAvailable(WORKER_WAIT_MS).catch(() => null);
+    await Promise.all(
+      lost.map(async (room) => {
+        let type: RoomEvent['type'] = 'failed';
+        if (worker) {
+          try {
+            await this.openRoom(room.callId, room.media, room.participantIds() as [string, string]);
+            type = 'restarted';
+          } catch (err) {
+            this.logger.error({ err, callId: room.callId }, 'could not open a lost room again');
+          }
+        }
+        this.roomRecoveries.inc({ outcome: type });
+        this.logger.warn({ callId: room.callId, pid, outcome: type }, 'media room lost with its worker');
+        for (const listener of this.roomListeners) {
+          try {
+            listener({ callId: room.callId, type, reason: 'worker_died' });
+          } catch (err) {
+            this.logger.error({ err, callId: room.callId }, 'room event listener failed');
+          }
+        }
+      }),
+    );
   }
 }

@@ -94,6 +94,35 @@ export class WorkerPool implements OnModuleInit, OnModuleDestroy {
     return states.length > 0 && states.every((s) => s.alive);
   }
 
+  /** A live worker, waiting up to `timeoutMs` for one (after a death, until it is replaced). */
+  async whenAvailable(timeoutMs: number): Promise<MediaWorker> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return this.leastLoaded();
+      } catch (err) {
+        if (this.closing || Date.now() >= deadline) throw err;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+          this.events.once('spawned', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+    }
+  }
+
+  /** CPU the workers used (user + system, ms) since they started; for load reports. */
+  async cpuTimeMs(): Promise<number> {
+    const usages = await Promise.all(
+      this.workers()
+        .filter((w) => !w.closed)
+        .map((w) => w.getResourceUsage().catch(() => ({ ru_utime: 0, ru_stime: 0 }))),
+    );
+    return usages.reduce((sum, u) => sum + u.ru_utime + u.ru_stime, 0);
+  }
+
   /** Listener gets the pid of a worker that died; its routers are already gone. */
   onWorkerDied(listener: (pid: number) => void): void {
     this.events.on('died', listener);
@@ -127,6 +156,7 @@ export class WorkerPool implements OnModuleInit, OnModuleDestroy {
       router.observer.once('close', () => slot.routers--);
     });
     worker.once('died', (error: Error) => this.handleDeath(slot, error));
+    this.events.emit('spawned', index);
   }
 
   private createWebRtcServer(worker: ms.Worker, index: number): Promise<ms.WebRtcServer> {

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { MediaModule } from '@app/media';
+import { CallsModule } from '@app/calls';
 import { MediaGateway } from './media.gateway';
 
 /** Socket handlers of the media capability (media:* events). */
-@Module({ imports: [MediaModule], providers: [MediaGateway] })
+@Module({ imports: [CallsModule], providers: [MediaGateway] })
 export class MediaApiModule {}

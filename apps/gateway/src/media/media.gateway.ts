@@ -2,19 +2,20 @@ import { MessageBody, SubscribeMessage } from '@nestjs/websockets';
 import type { z } from 'zod';
 import { AuthUser, CurrentUser } from '@app/auth';
 import { schemas } from '@app/contracts';
-import { MediaService } from '@app/media';
+import { CallMediaService } from '@app/calls';
 import { ClientAddress } from '../common/client-address.decorator';
 import { SocketGateway } from '../common/socket-gateway.decorator';
 import { ZodPipe } from '../common/zod.pipe';
 
 /**
  * media:* events. Each handler validates the payload and passes the socket's
- * user to MediaService, which checks that the user is a participant of the
- * room the call, transport or consumer belongs to.
+ * user to CallMediaService, which checks that the user is a participant of
+ * the active call the room, transport or consumer belongs to, and routes the
+ * request to the media node holding that room.
  */
 @SocketGateway()
 export class MediaGateway {
-  constructor(private readonly media: MediaService) {}
+  constructor(private readonly media: CallMediaService) {}
 
   @SubscribeMessage('media:capabilities')
   capabilities(

@@ -3,15 +3,16 @@ import pino from 'pino';
 import type { UserRepository } from '@app/auth';
 import { AppConfig, Clock, loadConfig } from '@app/config';
 import type { CallState, ServerEventName, ServerEvents } from '@app/contracts';
-import type { DatabaseNotifications, NotificationHandler } from '@app/database';
 import type { FlagsService } from '@app/flags';
-import type { MediaService, RoomFailedListener } from '@app/media';
+import type { CallMediaStats, MediaCluster, MediaNodeStatus } from '@app/media';
 import type { DirectMessagesService, RelationshipService } from '@app/messaging';
 import { MetricsService } from '@app/observability';
 import type { PresenceListener, RealtimeService } from '@app/realtime';
 import type { DurableScheduler, TimerHandler } from '@app/scheduler';
 import type { CallRecord } from '../call-record';
-import { CALL_ENDED_CHANNEL, CallEnd, CallRepository, NewCall } from '../call.repository';
+import { CallEnd, CallRepository, NewCall } from '../call.repository';
+import type { CallMediaService, MediaRestartReason } from '../call-media.service';
+import { CallMediaRecovery } from '../call-media-recovery';
 import { CallSupervisor } from '../call-supervisor';
 import { CallTimers } from '../call-timers';
 import { CallsService } from '../calls.service';
@@ -100,6 +101,7 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
       endReason: null,
       endedById: null,
       mediaStats: null,
+      mediaNodeId: null,
       ...call,
     };
     this.rows.set(row.id, row);
@@ -123,8 +125,31 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
     return id ? this.copy(this.rows.get(id)) : null;
   }
 
-  async markActive(id: string, answeredAt: Date, maxEndsAt: Date): Promise<CallRecord | null> {
-    return this.changeIf(id, (c) => c.state === 'ringing', { state: 'active', answeredAt, maxEndsAt });
+  async markActive(id: string, answeredAt: Date, maxEndsAt: Date, mediaNodeId: string): Promise<CallRecord | null> {
+    return this.changeIf(id, (c) => c.state === 'ringing', { state: 'active', answeredAt, maxEndsAt, mediaNodeId });
+  }
+
+  async moveMedia(id: string, fromNodeId: string | null, toNodeId: string): Promise<CallRecord | null> {
+    return this.changeIf(id, (c) => c.state === 'active' && c.mediaNodeId === fromNodeId, { mediaNodeId: toNodeId });
+  }
+
+  async activeOffNodes(liveNodeIds: string[], limit: number): Promise<CallRecord[]> {
+    return this.active((c) => c.mediaNodeId === null || !liveNodeIds.includes(c.mediaNodeId), limit);
+  }
+
+  async activeOnNode(nodeId: string, limit: number): Promise<CallRecord[]> {
+    return this.active((c) => c.mediaNodeId === nodeId, limit);
+  }
+
+  async activeVideoPage(afterId: string | null, limit: number): Promise<CallRecord[]> {
+    return this.active((c) => c.media === 'video' && (afterId === null || c.id > afterId), limit);
+  }
+
+  private active(when: (c: CallRecord) => boolean, limit: number): CallRecord[] {
+    return [...this.rows.values()]
+      .filter((c) => c.state === 'active' && when(c))
+      .slice(0, limit)
+      .map((c) => ({ ...c }));
   }
 
   async markWarned(id: string, at: Date): Promise<CallRecord | null> {
@@ -226,27 +251,43 @@ export class RecordingRealtime implements Partial<PublicOf<RealtimeService>> {
   }
 }
 
-/** Media rooms as a set: which calls have one here, and a way to make one fail. */
-export class FakeMedia implements Partial<PublicOf<MediaService>> {
+/**
+ * Call media as the state machine sees it: rooms by call, on one node that
+ * can be taken away (then no node can take a room, and recovery fails).
+ */
+export class FakeCallMedia implements Partial<PublicOf<CallMediaService>> {
   readonly rooms = new Set<string>();
-  private failed?: RoomFailedListener;
+  readonly restarts: { callId: string; reason: MediaRestartReason }[] = [];
+  nodes: string[] = ['node-1'];
 
-  async openRoom(callId: string): Promise<void> {
-    this.rooms.add(callId);
+  async placeRoom(): Promise<string> {
+    if (this.nodes.length === 0) throw new Error('no media node');
+    return this.nodes[0];
   }
 
-  async closeRoom(callId: string) {
-    if (!this.rooms.delete(callId)) return null;
-    return { streams: [] } as unknown as Awaited<ReturnType<MediaService['closeRoom']>>;
+  async openRoom(call: CallRecord): Promise<void> {
+    this.rooms.add(call.id);
   }
 
-  onRoomFailed(listener: RoomFailedListener): void {
-    this.failed = listener;
+  async closeRoom(call: CallRecord): Promise<CallMediaStats | null> {
+    if (!this.rooms.delete(call.id)) return null;
+    return {} as CallMediaStats;
   }
 
-  async failRoom(callId: string): Promise<void> {
-    this.rooms.delete(callId);
-    await this.failed?.(callId);
+  async recover(call: CallRecord, reason: MediaRestartReason): Promise<CallRecord> {
+    if (this.nodes.length === 0) throw new Error('no media node can take the call');
+    this.restarts.push({ callId: call.id, reason });
+    this.rooms.add(call.id);
+    return { ...call, mediaNodeId: this.nodes[0] };
+  }
+
+  /** The cluster view recovery reads: the live nodes' heartbeats. */
+  cluster(): Partial<PublicOf<MediaCluster>> {
+    return {
+      liveNodes: async () => this.nodes.map((nodeId) => ({ nodeId }) as MediaNodeStatus),
+      onEvent: () => undefined,
+      claimOnce: async () => true,
+    };
   }
 }
 
@@ -256,11 +297,10 @@ export interface CallsHarness {
   repository: InMemoryCallRepository;
   scheduler: VirtualScheduler;
   realtime: RecordingRealtime;
-  media: FakeMedia;
+  media: FakeCallMedia;
+  recovery: CallMediaRecovery;
   /** Call entries written to conversations. */
   entries: { callId: string; body: string }[];
-  /** The NOTIFY handler for calls ended by another process. */
-  callEndedElsewhere(callId: string): void;
   config: AppConfig;
 }
 
@@ -277,9 +317,8 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
   const scheduler = new VirtualScheduler();
   const timers = new CallTimers(scheduler as unknown as DurableScheduler);
   const realtime = new RecordingRealtime();
-  const media = new FakeMedia();
+  const media = new FakeCallMedia();
   const entries: { callId: string; body: string }[] = [];
-  const notificationHandlers = new Map<string, NotificationHandler>();
 
   const users: Pick<UserRepository, 'exists'> = { exists: async () => true };
   const relationships: Pick<RelationshipService, 'areMutualContacts' | 'isBlockedEitherWay' | 'onBlocked'> = {
@@ -294,9 +333,6 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
       return undefined as never;
     },
   };
-  const notifications: Pick<DatabaseNotifications, 'subscribe'> = {
-    subscribe: async (channel, handler) => void notificationHandlers.set(channel, handler),
-  };
 
   const calls = new CallsService(
     repository as unknown as CallRepository,
@@ -304,7 +340,7 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
     timers,
     relationships as RelationshipService,
     flags as FlagsService,
-    media as unknown as MediaService,
+    media as unknown as CallMediaService,
     messages as DirectMessagesService,
     realtime as unknown as RealtimeService,
     clock,
@@ -316,16 +352,24 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
     calls,
     repository as unknown as CallRepository,
     timers,
-    media as unknown as MediaService,
     realtime as unknown as RealtimeService,
     relationships as RelationshipService,
-    notifications as DatabaseNotifications,
     clock,
     config,
     logger,
   );
   await supervisor.onModuleInit();
+  const recovery = new CallMediaRecovery(
+    repository as unknown as CallRepository,
+    calls,
+    media as unknown as CallMediaService,
+    media.cluster() as MediaCluster,
+    clock,
+    config,
+    logger,
+  );
   return {
+    recovery,
     calls,
     supervisor,
     repository,
@@ -334,6 +378,5 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
     media,
     entries,
     config,
-    callEndedElsewhere: (callId) => notificationHandlers.get(CALL_ENDED_CHANNEL)!.message(callId),
   };
 }

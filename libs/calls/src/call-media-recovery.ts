@@ -1,0 +1,110 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Clock } from '@app/config';
+import { DomainError } from '@app/contracts';
+import { MediaCluster, MediaNodeEvent } from '@app/media';
+import { Logger, ROOT_LOGGER } from '@app/observability';
+import { CallMediaService } from './call-media.service';
+import { CallRepository } from './call.repository';
+import { CallsService } from './calls.service';
+
+/** How often lost rooms are looked for (one indexed query per process). */
+const SWEEP_MS = 500;
+const SWEEP_PAGE = 100;
+/** A room no node can take for this long ends its call with media_failure. */
+const GIVE_UP_MS = 10_000;
+/** Events are handled by one process of the service: the claim outlives any redelivery. */
+const EVENT_CLAIM_MS = 60_000;
+
+/**
+ * Keeps active calls' media alive when the thing carrying it goes: a node
+ * whose heartbeat stopped (crash, SIGKILL, network), a node that drains, a
+ * worker that died inside a node. Lost rooms are found by a sweep against
+ * the live nodes' heartbeats and by the nodes' own events; each is opened
+ * again on a live node and both participants get `media:restart`. A call
+ * ends with media_failure only when no node can take its room for a while.
+ */
+@Injectable()
+export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestroy {
+  private sweep?: NodeJS.Timeout;
+  private sweeping = false;
+  private readonly lostSince = new Map<string, number>();
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly calls: CallRepository,
+    private readonly callsService: CallsService,
+    private readonly media: CallMediaService,
+    private readonly cluster: MediaCluster,
+    private readonly clock: Clock,
+    @Inject(ROOT_LOGGER) rootLogger: Logger,
+  ) {
+    this.logger = rootLogger.child({ component: 'media-recovery' });
+  }
+
+  onApplicationBootstrap(): void {
+    this.cluster.onEvent((event) => void this.onNodeEvent(event));
+    this.sweep = setInterval(() => void this.sweepLostRooms(), SWEEP_MS);
+    this.sweep.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.sweep);
+  }
+
+  /** Finds active calls whose node is not alive and moves their rooms. */
+  async sweepLostRooms(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const live = (await this.cluster.liveNodes()).map((n) => n.nodeId);
+      const lost = await this.calls.activeOffNodes(live, SWEEP_PAGE);
+      await Promise.all(lost.map((call) => this.moveOrGiveUp(call.id, 'node_lost')));
+    } catch (err) {
+      this.logger.error({ err }, 'lost-room sweep failed');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async onNodeEvent(event: MediaNodeEvent): Promise<void> {
+    try {
+      if (!(await this.cluster.claimOnce(`event:${event.id}`, EVENT_CLAIM_MS))) return;
+      if (event.type === 'node-draining') {
+        for (;;) {
+          const page = await this.calls.activeOnNode(event.nodeId, SWEEP_PAGE);
+          if (page.length === 0) return;
+          await Promise.all(page.map((call) => this.moveOrGiveUp(call.id, 'drain')));
+        }
+      }
+      if (!event.callId) return;
+      const call = await this.calls.findById(event.callId);
+      if (!call || call.state !== 'active' || call.mediaNodeId !== event.nodeId) return;
+      if (event.type === 'room-restarted') this.media.announceRestart(call, 'worker_died');
+      else await this.moveOrGiveUp(call.id, 'worker_died');
+    } catch (err) {
+      this.logger.error({ err, event }, 'handling a media node event failed');
+    }
+  }
+
+  private async moveOrGiveUp(callId: string, reason: 'node_lost' | 'drain' | 'worker_died'): Promise<void> {
+    const call = await this.calls.findById(callId);
+    if (!call || call.state !== 'active') {
+      this.lostSince.delete(callId);
+      return;
+    }
+    try {
+      await this.media.recover(call, reason);
+      this.lostSince.delete(callId);
+    } catch (err) {
+      const now = this.clock.now().getTime();
+      const since = this.lostSince.get(callId) ?? now;
+      this.lostSince.set(callId, since);
+      if (!(err instanceof DomainError)) this.logger.error({ err, callId }, 'moving a lost room failed');
+      if (now - since >= GIVE_UP_MS) {
+        this.lostSince.delete(callId);
+        this.logger.error({ callId }, 'no media node could take the room; ending the call');
+        await this.callsService.endForMediaFailure(callId);
+      }
+    }
+  }
+}

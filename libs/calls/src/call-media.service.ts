@@ -1,0 +1,286 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@app/config';
+import { DomainError } from '@app/contracts';
+import { FlagsService, VIDEO_CALL_FLAG } from '@app/flags';
+import {
+  CallMediaStats,
+  ConnectTransportParams,
+  CreateTransportOptions,
+  MediaCluster,
+  MediaKind,
+  MediaNodeUnreachable,
+  PlainRtpPolicy,
+  ProducerSummary,
+  TransportInfo,
+} from '@app/media';
+import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { RealtimeService } from '@app/realtime';
+import { CallRecord, otherParticipant } from './call-record';
+import { CallRepository } from './call.repository';
+
+export type MediaRestartReason = 'node_lost' | 'worker_died' | 'drain';
+
+type ConsumeResult = { consumerId: string; producerId: string; kind: MediaKind; rtpParameters: unknown };
+
+/**
+ * The calls side of media: who may use a call's room and what they may do
+ * in it (participants of an active call; video only while the flag is on
+ * for both), where the room lives (placed on a media node when the call is
+ * answered, recorded with the call), and routing each participant request
+ * to that node from whichever process the participant is connected to. A
+ * room whose node is gone is opened again on a live node and both
+ * participants are told to negotiate again (`media:restart`).
+ */
+@Injectable()
+export class CallMediaService implements OnModuleInit {
+  private readonly plainRtp: PlainRtpPolicy;
+  private readonly logger: Logger;
+  private readonly restarts;
+  private readonly recovering = new Map<string, Promise<CallRecord>>();
+
+  constructor(
+    private readonly calls: CallRepository,
+    private readonly cluster: MediaCluster,
+    private readonly flags: FlagsService,
+    private readonly realtime: RealtimeService,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(ROOT_LOGGER) rootLogger: Logger,
+    metrics: MetricsService,
+  ) {
+    this.logger = rootLogger.child({ component: 'call-media' });
+    this.plainRtp = new PlainRtpPolicy(config.media.plainRtp, config.media.plainRtpAllowedCidrs);
+    this.restarts = metrics.counter('media_restarts_total', 'call media rooms opened again elsewhere, by reason', ['reason']);
+  }
+
+  onModuleInit(): void {
+    this.flags.onChange((key) => {
+      if (key === VIDEO_CALL_FLAG) void this.recheckVideo();
+    });
+  }
+
+  // ---- lifecycle, for the call state machine ----
+
+  /** Where a call about to be answered gets its room. */
+  placeRoom(): Promise<string> {
+    return this.cluster.place();
+  }
+
+  /** Opens the answered call's room on its node; a node that fails is replaced by another. */
+  async openRoom(call: CallRecord): Promise<void> {
+    try {
+      await this.cluster.request(call.mediaNodeId!, 'openRoom', [call.id, call.media, [call.callerId, call.calleeId]]);
+    } catch (err) {
+      if (!(err instanceof MediaNodeUnreachable)) throw err;
+      await this.recover(call, 'node_lost', { announce: false });
+    }
+  }
+
+  /** Closes the ended call's room wherever it is; its statistics, or null when there was no room to ask. */
+  async closeRoom(call: CallRecord): Promise<CallMediaStats | null> {
+    if (!call.mediaNodeId) return null;
+    try {
+      return await this.cluster.request<CallMediaStats | null>(call.mediaNodeId, 'closeRoom', [call.id]);
+    } catch (err) {
+      if (err instanceof MediaNodeUnreachable) return null;
+      throw err;
+    }
+  }
+
+  // ---- participants' requests ----
+
+  async capabilities(userId: string, callId: string): Promise<{ rtpCapabilities: unknown; producers: ProducerSummary[] }> {
+    const call = await this.activeCall(userId, callId);
+    return this.onRoom(call, 'capabilities', [call.id, userId]);
+  }
+
+  async createTransport(userId: string, callId: string, options: CreateTransportOptions): Promise<TransportInfo> {
+    const call = await this.activeCall(userId, callId);
+    if (options.type === 'plain') this.plainRtp.requireEnabled();
+    return this.onRoom(call, 'createTransport', [call.id, userId, options]);
+  }
+
+  /** `clientAddress`: where the user's socket comes from; a plain recv transport may only send there. */
+  async connectTransport(userId: string, transportId: string, params: ConnectTransportParams, clientAddress?: string): Promise<void> {
+    const call = await this.usersActiveCall(userId, 'transport');
+    if (params.ip !== undefined) {
+      const kind = await this.onRoom<string>(call, 'transportKind', [call.id, userId, transportId]);
+      if (kind === 'plain-recv') this.plainRtp.requireAllowedTarget(params.ip, clientAddress);
+    }
+    await this.onRoom(call, 'connectTransport', [call.id, userId, transportId, params]);
+  }
+
+  async produce(userId: string, transportId: string, kind: MediaKind, rtpParameters: Record<string, unknown>): Promise<{ producerId: string }> {
+    const call = await this.usersActiveCall(userId, 'transport');
+    if (kind === 'video') await this.requireVideoAllowed(call);
+    const produced = await this.onRoom<ProducerSummary>(call, 'produce', [call.id, userId, transportId, kind, rtpParameters]);
+    if (kind === 'video' && !(await this.videoAllowed(call))) {
+      // The flag went off while the producer was being made: the switch-off sweep may have missed it.
+      await this.closeVideo(call, 'flag_off');
+      throw new DomainError('VIDEO_CALL_DISABLED', 'video calling is switched off');
+    }
+    this.realtime.toUser(otherParticipant(call, userId), 'media:producer-added', {
+      callId: call.id,
+      producerId: produced.producerId,
+      userId,
+      kind,
+    });
+    return { producerId: produced.producerId };
+  }
+
+  async consume(userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>): Promise<ConsumeResult> {
+    const call = await this.usersActiveCall(userId, 'transport');
+    return this.onRoom(call, 'consume', [call.id, userId, transportId, producerId, rtpCapabilities]);
+  }
+
+  async resume(userId: string, consumerId: string): Promise<void> {
+    const call = await this.usersActiveCall(userId, 'consumer');
+    await this.onRoom(call, 'resume', [call.id, userId, consumerId]);
+  }
+
+  // ---- recovery ----
+
+  /**
+   * Opens the call's room on a live node other than the lost one, records
+   * it, and tells both participants to negotiate again. Several processes
+   * may try at once: the conditional move lets one win; the others return
+   * the winner's record. Throws when no node can take the room.
+   */
+  async recover(call: CallRecord, reason: MediaRestartReason, options: { announce?: boolean } = {}): Promise<CallRecord> {
+    const running = this.recovering.get(call.id);
+    if (running) return running;
+    const attempt = this.moveRoom(call, reason, options.announce ?? true).finally(() => this.recovering.delete(call.id));
+    this.recovering.set(call.id, attempt);
+    return attempt;
+  }
+
+  /** The room was opened again inside its node (its worker died): both participants negotiate again. */
+  announceRestart(call: CallRecord, reason: MediaRestartReason): void {
+    this.restarts.inc({ reason });
+    const payload = { callId: call.id, reason };
+    this.realtime.toUser(call.callerId, 'media:restart', payload);
+    this.realtime.toUser(call.calleeId, 'media:restart', payload);
+    this.logger.info({ callId: call.id, reason, nodeId: call.mediaNodeId }, 'call media restarted');
+  }
+
+  private async moveRoom(call: CallRecord, reason: MediaRestartReason, announce: boolean): Promise<CallRecord> {
+    const from = call.mediaNodeId;
+    const tried: string[] = from ? [from] : [];
+    for (;;) {
+      const to = await this.cluster.place(tried);
+      const moved = await this.calls.moveMedia(call.id, from, to);
+      if (!moved) {
+        // Someone else moved it first (or the call ended): use what is stored now.
+        const now = await this.calls.findById(call.id);
+        if (!now || now.state !== 'active') throw new DomainError('NOT_FOUND', 'the call has no media any more');
+        return now;
+      }
+      try {
+        await this.cluster.request(to, 'openRoom', [call.id, call.media, [call.callerId, call.calleeId]]);
+      } catch (err) {
+        if (!(err instanceof MediaNodeUnreachable)) throw err;
+        // That node is gone too: try the next one, moving the record on from it.
+        tried.push(to);
+        call = moved;
+        continue;
+      }
+      if (from && reason === 'drain') {
+        // The old node is alive and waits for its rooms to go.
+        void this.cluster.request(from, 'closeRoom', [call.id]).catch(() => undefined);
+      }
+      if (announce) this.announceRestart(moved, reason);
+      return moved;
+    }
+  }
+
+  // ---- internals ----
+
+  /**
+   * Runs a room request on the call's node. A node that is gone is replaced
+   * (the room opened elsewhere, both told to restart) and the request is
+   * answered with INVALID_STATE telling the client to start again: the
+   * objects it named died with the old room. A room request for a call
+   * whose room is missing on a live node (it restarted) gets the same.
+   */
+  private async onRoom<T>(call: CallRecord, method: Parameters<MediaCluster['request']>[1], args: unknown[]): Promise<T> {
+    if (!call.mediaNodeId || !(await this.cluster.isLive(call.mediaNodeId))) {
+      call = await this.recover(call, 'node_lost');
+      if (method !== 'capabilities') throw restartRequired();
+    }
+    try {
+      return await this.cluster.request<T>(call.mediaNodeId!, method, args);
+    } catch (err) {
+      if (!(err instanceof MediaNodeUnreachable)) throw err;
+      if (await this.cluster.isLive(call.mediaNodeId!, true)) {
+        throw new DomainError('INTERNAL', 'the media node did not answer in time; try again');
+      }
+      const moved = await this.recover(call, 'node_lost');
+      if (method === 'capabilities') return this.cluster.request<T>(moved.mediaNodeId!, method, args);
+      throw restartRequired();
+    }
+  }
+
+  /** The active call `callId` of the user: unknown → NOT_FOUND, not theirs → FORBIDDEN, not active → NOT_FOUND. */
+  private async activeCall(userId: string, callId: string): Promise<CallRecord> {
+    const call = await this.calls.findById(callId);
+    if (!call) throw DomainError.notFound('call');
+    if (call.callerId !== userId && call.calleeId !== userId) {
+      throw new DomainError('FORBIDDEN', 'not a participant of this call');
+    }
+    if (call.state !== 'active') throw new DomainError('NOT_FOUND', 'no active call with this id has media');
+    return call;
+  }
+
+  /** Transport, producer and consumer ids belong to the user's one active call. */
+  private async usersActiveCall(userId: string, what: string): Promise<CallRecord> {
+    const call = await this.calls.liveCallOf(userId);
+    if (!call || call.state !== 'active') throw DomainError.notFound(what);
+    return call;
+  }
+
+  private videoAllowed(call: CallRecord): Promise<boolean> {
+    if (call.media !== 'video') return Promise.resolve(false);
+    return this.flags.isEnabledForAll(VIDEO_CALL_FLAG, [call.callerId, call.calleeId]);
+  }
+
+  private async requireVideoAllowed(call: CallRecord): Promise<void> {
+    if (call.media !== 'video') throw new DomainError('VIDEO_CALL_DISABLED', 'this is an audio call');
+    if (!(await this.videoAllowed(call))) {
+      throw new DomainError('VIDEO_CALL_DISABLED', 'video calling is off for one of the participants');
+    }
+  }
+
+  private async closeVideo(call: CallRecord, reason: string): Promise<void> {
+    if (!call.mediaNodeId) return;
+    const closed = await this.cluster.request<ProducerSummary[]>(call.mediaNodeId, 'closeVideoProducers', [call.id]);
+    for (const producer of closed) {
+      for (const userId of [call.callerId, call.calleeId]) {
+        this.realtime.toUser(userId, 'media:producer-closed', { callId: call.id, producerId: producer.producerId, reason });
+      }
+    }
+    if (closed.length > 0) this.logger.info({ callId: call.id, closed: closed.length, reason }, 'video producers closed');
+  }
+
+  /** A flag change may switch video off for live calls: their video stops, their audio goes on. */
+  private async recheckVideo(): Promise<void> {
+    let afterId: string | null = null;
+    for (;;) {
+      const page: CallRecord[] = await this.calls.activeVideoPage(afterId, 100).catch((err) => {
+        this.logger.error({ err }, 'could not list video calls after a flag change');
+        return [];
+      });
+      if (page.length === 0) return;
+      for (const call of page) {
+        try {
+          if (!(await this.videoAllowed(call))) await this.closeVideo(call, 'flag_off');
+        } catch (err) {
+          this.logger.error({ err, callId: call.id }, 'could not re-check video after a flag change');
+        }
+      }
+      afterId = page[page.length - 1].id;
+    }
+  }
+}
+
+function restartRequired(): DomainError {
+  return new DomainError('INVALID_STATE', 'the call’s media moved; start again from media:capabilities', { restart: true });
+}

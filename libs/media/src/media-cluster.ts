@@ -1,0 +1,115 @@
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@app/config';
+import { DomainError } from '@app/contracts';
+import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { MEDIA_BUS } from './media.tokens';
+import { MediaBus, MediaNodeEvent, MediaNodeStatus, MediaNodeUnreachable } from './media-bus';
+import type { MediaNodeMethod } from './media-node.host';
+
+/** How often the live-node list is re-read (placement and liveness use this snapshot). */
+const NODES_REFRESH_MS = 250;
+
+/**
+ * The gateways' view of the media nodes: which are alive and how loaded
+ * (from their heartbeats), where to place a new room, and requests to a
+ * node's room API with a timeout, so a client never waits on a node that
+ * is gone. Knows nodes and rooms, not calls.
+ */
+@Injectable()
+export class MediaCluster implements OnModuleInit, OnModuleDestroy {
+  private nodes = new Map<string, MediaNodeStatus>();
+  private refresher?: NodeJS.Timeout;
+  private refreshing?: Promise<void>;
+  private readonly logger: Logger;
+  private readonly requestSeconds;
+
+  constructor(
+    @Inject(MEDIA_BUS) private readonly bus: MediaBus,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(ROOT_LOGGER) rootLogger: Logger,
+    metrics: MetricsService,
+  ) {
+    this.logger = rootLogger.child({ component: 'media-cluster' });
+    this.requestSeconds = metrics.histogram(
+      'media_node_request_seconds',
+      'requests from this process to media nodes, by method and outcome',
+      ['method', 'outcome'],
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5],
+    );
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.refresher = setInterval(() => void this.refresh(), NODES_REFRESH_MS);
+    this.refresher.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.refresher);
+  }
+
+  /** The latest heartbeats; re-read now when `fresh` (after a suspected loss). */
+  async liveNodes(fresh = false): Promise<MediaNodeStatus[]> {
+    if (fresh || this.nodes.size === 0) await this.refresh();
+    return [...this.nodes.values()];
+  }
+
+  async isLive(nodeId: string, fresh = false): Promise<boolean> {
+    if (fresh) await this.refresh();
+    return this.nodes.has(nodeId);
+  }
+
+  /**
+   * The least loaded node taking rooms: fewest rooms, weighed with its
+   * consumers and its workers' CPU. Prefers this process's own node on a tie.
+   */
+  async place(excluding: string[] = []): Promise<string> {
+    let candidates = (await this.liveNodes()).filter((n) => n.accepting && !excluding.includes(n.nodeId));
+    if (candidates.length === 0) candidates = (await this.liveNodes(true)).filter((n) => n.accepting && !excluding.includes(n.nodeId));
+    if (candidates.length === 0) throw new DomainError('INTERNAL', 'no media node can take the call');
+    const score = (n: MediaNodeStatus) => (n.rooms + n.consumers / 4) / Math.max(1, n.workers) + n.workerCpu * 20;
+    let best = candidates[0];
+    for (const n of candidates) {
+      const d = score(n) - score(best);
+      if (d < 0 || (d === 0 && n.nodeId === this.bus.localNodeId)) best = n;
+    }
+    // Count the room now, so rooms placed before the next heartbeat spread out.
+    best.rooms++;
+    return best.nodeId;
+  }
+
+  /** Asks node `nodeId` to run `method`; MediaNodeUnreachable when it does not answer in time. */
+  async request<T>(nodeId: string, method: MediaNodeMethod, args: unknown[], requestId?: string): Promise<T> {
+    const started = process.hrtime.bigint();
+    let outcome = 'ok';
+    try {
+      return (await this.bus.request(nodeId, { method, args, requestId }, this.config.media.requestTimeoutMs)) as T;
+    } catch (err) {
+      outcome = err instanceof MediaNodeUnreachable ? 'unreachable' : err instanceof DomainError ? err.code : 'error';
+      if (err instanceof MediaNodeUnreachable) this.nodes.delete(nodeId);
+      throw err;
+    } finally {
+      this.requestSeconds.observe({ method, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  onEvent(listener: (event: MediaNodeEvent) => void): void {
+    this.bus.onEvent(listener);
+  }
+
+  claimOnce(key: string, ttlMs: number): Promise<boolean> {
+    return this.bus.claimOnce(key, ttlMs);
+  }
+
+  private refresh(): Promise<void> {
+    this.refreshing ??= this.bus
+      .liveNodes()
+      .then((list) => {
+        this.nodes = new Map(list.map((n) => [n.nodeId, n]));
+      })
+      .catch((err) => this.logger.warn({ err }, 'could not read the media nodes'))
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
+}

@@ -1,0 +1,118 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DomainError } from '@app/contracts';
+import { Logger, ROOT_LOGGER } from '@app/observability';
+import { MEDIA_BUS } from './media.tokens';
+import type { MediaBus, MediaRequest } from './media-bus';
+import { MediaService } from './media.service';
+import { WorkerPool } from './worker-pool';
+
+/** How often a node reports itself, and how long a report stays true. */
+export const HEARTBEAT_MS = 500;
+export const HEARTBEAT_TTL_MS = 1_500;
+/** A draining node waits this long at most for the gateways to move its rooms. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+/** The room API a media node serves: the method names a request may carry. */
+export const MEDIA_NODE_METHODS = [
+  'openRoom',
+  'closeRoom',
+  'capabilities',
+  'transportKind',
+  'createTransport',
+  'connectTransport',
+  'produce',
+  'consume',
+  'resume',
+  'closeVideoProducers',
+] as const;
+export type MediaNodeMethod = (typeof MEDIA_NODE_METHODS)[number];
+
+/**
+ * Makes this process a media node: serves the room API to gateways through
+ * the media bus, reports its load by heartbeat, tells the gateways about
+ * rooms that moved between its workers, and drains on shutdown (stops
+ * taking rooms, asks the gateways to move its rooms elsewhere, waits for
+ * them to go, then lets the process stop).
+ */
+@Injectable()
+export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutdown {
+  private heartbeat?: NodeJS.Timeout;
+  private accepting = true;
+  private lastCpu?: { at: number; cpuMs: number };
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly media: MediaService,
+    private readonly pool: WorkerPool,
+    @Inject(MEDIA_BUS) private readonly bus: MediaBus,
+    @Inject(ROOT_LOGGER) rootLogger: Logger,
+  ) {
+    this.logger = rootLogger.child({ component: 'media-node' });
+  }
+
+  get nodeId(): string {
+    return this.bus.localNodeId;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.bus.serve((request) => this.handle(request));
+    this.media.onRoomEvent((event) => {
+      void this.bus
+        .publishEvent({ type: event.type === 'restarted' ? 'room-restarted' : 'room-failed', nodeId: this.nodeId, callId: event.callId, reason: event.reason })
+        .catch((err) => this.logger.error({ err }, 'could not announce a room event'));
+    });
+    await this.beat();
+    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
+    this.heartbeat.unref();
+    this.logger.info({ nodeId: this.nodeId, workers: this.pool.aliveCount() }, 'media node serving');
+  }
+
+  /** Drain: placement skips this node, the gateways move its rooms, then the process may stop. */
+  async drain(timeoutMs = DRAIN_TIMEOUT_MS): Promise<void> {
+    if (!this.accepting) return;
+    this.accepting = false;
+    await this.beat();
+    const rooms = this.media.roomIds().length;
+    if (rooms === 0) return;
+    this.logger.info({ rooms }, 'draining: asking the gateways to move this node’s rooms');
+    await this.bus.publishEvent({ type: 'node-draining', nodeId: this.nodeId, reason: 'drain' });
+    const deadline = Date.now() + timeoutMs;
+    while (this.media.roomIds().length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const left = this.media.roomIds().length;
+    if (left > 0) this.logger.warn({ rooms: left }, 'drain timed out; rooms left behind');
+    else this.logger.info('drained: no rooms left');
+  }
+
+  async onApplicationShutdown(signal?: string): Promise<void> {
+    if (signal === 'SIGTERM' || signal === 'SIGINT') await this.drain();
+    clearInterval(this.heartbeat);
+    await this.bus.withdrawStatus().catch(() => undefined);
+  }
+
+  private async handle(request: MediaRequest): Promise<unknown> {
+    const method = request.method as MediaNodeMethod;
+    if (!MEDIA_NODE_METHODS.includes(method) || !Array.isArray(request.args)) {
+      throw new DomainError('VALIDATION_FAILED', `unknown media request ${String(request.method)}`);
+    }
+    const fn = this.media[method] as (...args: unknown[]) => unknown;
+    return fn.apply(this.media, request.args);
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      const now = Date.now();
+      const cpuMs = await this.pool.cpuTimeMs();
+      const workerCpu = this.lastCpu ? Math.max(0, cpuMs - this.lastCpu.cpuMs) / Math.max(1, now - this.lastCpu.at) : 0;
+      this.lastCpu = { at: now, cpuMs };
+      const { rooms, consumers } = this.media.load();
+      await this.bus.publishStatus(
+        { nodeId: this.nodeId, accepting: this.accepting && this.pool.aliveCount() > 0, rooms, consumers, workerCpu, workers: this.pool.aliveCount() },
+        HEARTBEAT_TTL_MS,
+      );
+    } catch (err) {
+      this.logger.warn({ err }, 'media node heartbeat failed');
+    }
+  }
+}
