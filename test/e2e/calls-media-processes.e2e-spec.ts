@@ -4,17 +4,20 @@ import { MediaService } from '@app/media';
 import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
 
 /*
- * Two gateways on one database. A call's media room lives in the process that
- * handled call:accept; when the other process ends the call, the room must
- * still be closed and its statistics kept.
+ * Two processes of one service (one database, one Redis). A call's media
+ * room lives on the media node it was placed on; when a process that holds
+ * no room ends the call, the room must still be closed and its statistics
+ * kept.
  */
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 describe('a call ended by another gateway process', () => {
   let a: TestGateway;
   let b: TestGateway;
 
   beforeAll(async () => {
-    a = await startTestGateway();
-    b = await startTestGateway({ db: a.db });
+    a = await startTestGateway({ env: { REDIS_URL } });
+    // B is a gateway only: every room is on A's node.
+    b = await startTestGateway({ db: a.db, env: { REDIS_URL, NODE_ROLE: 'gateway' } });
   });
   afterAll(async () => {
     await b?.close();

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig, Clock, SystemClock } from '@app/config';
 import { DrainState, Logger, NestPinoLogger, REQUEST_ID_HEADER, createRootLogger } from '@app/observability';
+import { MediaNodeHost } from '@app/media';
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
 import { GatewayIoAdapter } from './common/socket-io.adapter';
@@ -23,8 +24,12 @@ export interface RunningGateway {
   url: string;
   port: number;
   logger: Logger;
-  /** Readiness off and no new calls here; everything else keeps serving until close(). */
-  drain(): void;
+  /**
+   * Readiness off and no new calls here; everything else keeps serving until
+   * close(). A media node also hands its rooms to other nodes (the calls move,
+   * with media:restart) and resolves once it holds none.
+   */
+  drain(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -60,7 +65,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     await stopTimers(app).catch((err: unknown) => logger.error({ err }, 'stopping the timers failed'));
     await app.close();
   };
-  return { app, url, port, logger, drain: () => app.get(DrainState).start(), close: () => (closing ??= close()) };
+  const drain = async () => {
+    app.get(DrainState).start();
+    if (config.role !== 'gateway') await app.get(MediaNodeHost, { strict: false }).drain();
+  };
+  return { app, url, port, logger, drain, close: () => (closing ??= close()) };
 }
 
 /** Lets timer jobs already running finish before the pools they use close (a no-op where there is no scheduler). */

@@ -29,13 +29,15 @@ async function main(): Promise<void> {
     stopping = true;
     const drainMs = signal === 'SIGTERM' ? config.shutdownDrainMs : 0;
     logger.info({ signal, drainMs }, 'draining: not ready, no new calls');
-    gateway.drain();
     const forced = setTimeout(() => {
       logger.error('graceful stop took too long; exiting');
       process.exit(1);
-    }, drainMs + 15_000);
+    }, drainMs + 30_000);
     forced.unref();
-    setTimeout(() => {
+    // A media node first hands its rooms over (SIGTERM only; SIGINT stops at once).
+    const drained = signal === 'SIGTERM' ? gateway.drain() : Promise.resolve();
+    const draining = Promise.all([drained.catch((err) => logger.error({ err }, 'drain failed')), new Promise((r) => setTimeout(r, drainMs))]);
+    void draining.then(() => {
       logger.info({ signal }, 'stopping gateway');
       gateway.close().then(
         () => {
@@ -47,7 +49,7 @@ async function main(): Promise<void> {
           process.exit(1);
         },
       );
-    }, drainMs);
+    });
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

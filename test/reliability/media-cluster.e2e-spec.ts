@@ -1,0 +1,205 @@
+import net from 'node:net';
+import { Client } from 'pg';
+import { befriend, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
+import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle } from '@app/testing';
+
+/*
+ * One service of several OS processes (same database, same Redis): two
+ * gateways (NODE_ROLE=gateway) and two media nodes (NODE_ROLE=media). Users
+ * on different gateways hold a call with tones both ways; the room's node is
+ * SIGKILLed and the audio comes back on both sides by itself (media:restart,
+ * then negotiation again); a gateway is SIGKILLed and its user, reconnected
+ * to the other gateway, hears audio again; a draining node moves its rooms
+ * without ending the call; a call whose node is unreachable is answered
+ * within the timeout. And one NODE_ROLE=all process killed mid-call and
+ * started again: the clients reconnect and the audio returns.
+ */
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const BASE = { REDIS_URL, MEDIA_WORKERS: '1', CALL_RECONNECT_GRACE_MS: '30000', MEDIA_REQUEST_TIMEOUT_MS: '1000', LOG_LEVEL: 'info' };
+
+interface Legs {
+  sends: PlainSendStream[];
+  receives: PlainReceiveStream[];
+  close(): void;
+}
+
+/** Both sides send a tone and receive the other's, negotiated from media:capabilities. */
+async function negotiate(a: SocialClient, b: SocialClient, callId: string): Promise<Legs> {
+  await Promise.all([a, b].map((c) => c.request('media:capabilities', { callId })));
+  const sends = await Promise.all([PlainSendStream.open(a, callId, 'audio'), PlainSendStream.open(b, callId, 'audio')]);
+  const receives = await Promise.all([
+    PlainReceiveStream.open(a, callId, sends[1].producerId),
+    PlainReceiveStream.open(b, callId, sends[0].producerId),
+  ]);
+  return { sends, receives, close: () => [...sends, ...receives].forEach((s) => s.close()) };
+}
+
+/** a sends 440 Hz and b 660 Hz for 400 ms; each must hear the other's tone. */
+async function exchangeTones(legs: Legs): Promise<void> {
+  const near = (target: number) => (f: number | null) => f !== null && Math.abs(f - target) <= 15;
+  const before = legs.receives.map((r) => r.frameFrequencies().length);
+  const [sentA, sentB] = await Promise.all([legs.sends[0].sendTone(440, 400), legs.sends[1].sendTone(660, 400)]);
+  await Promise.all([legs.receives[1].waitForPackets(before[1] + sentA, 5000), legs.receives[0].waitForPackets(before[0] + sentB, 5000)]);
+  expect(legs.receives[1].frameFrequencies().slice(before[1]).filter(near(440)).length).toBeGreaterThanOrEqual(0.8 * sentA);
+  expect(legs.receives[0].frameFrequencies().slice(before[0]).filter(near(660)).length).toBeGreaterThanOrEqual(0.8 * sentB);
+}
+
+function nodeIdOf(process: SpawnedGateway): string {
+  const line = process.logs.find((l) => l.includes('"media node serving"'));
+  if (!line) throw new Error('no media node id in the logs');
+  return JSON.parse(line).nodeId;
+}
+
+async function roomNodeOf(dbUrl: string, callId: string): Promise<string | null> {
+  const c = new Client({ connectionString: dbUrl });
+  await c.connect();
+  try {
+    return (await c.query('SELECT media_node_id FROM calls WHERE id = $1', [callId])).rows[0]?.media_node_id ?? null;
+  } finally {
+    await c.end();
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function activeCall(a: SocialClient, b: SocialClient): Promise<string> {
+  await befriend(a, b);
+  const ringing = await a.request('call:invite', { to: b.id });
+  return (await b.request('call:accept', { callId: ringing.call.id })).call.id;
+}
+
+describe('calls across processes: gateways and media nodes', () => {
+  let db: TestDatabase;
+  const processes: SpawnedGateway[] = [];
+  const clients: SocialClient[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    for (const p of processes) if (p.process.exitCode === null && p.process.signalCode === null) await p.kill();
+    await db?.drop();
+  });
+
+  const spawn = async (env: Record<string, string>) => {
+    const p = await spawnGateway(db.url, { ...BASE, ...env });
+    processes.push(p);
+    return p;
+  };
+  const client = async (url: string, prefix: string) => {
+    const c = await (await SocialClient.login(url, uniqueHandle(prefix))).connect();
+    clients.push(c);
+    return c;
+  };
+
+  it('holds a call between gateways, and brings its audio back when its node or a gateway is killed', async () => {
+    // Gateways first: the media nodes' heartbeats are what they place rooms on.
+    const [gwA, gwB] = await Promise.all([spawn({ NODE_ROLE: 'gateway' }), spawn({ NODE_ROLE: 'gateway' })]);
+    const [node1, node2] = await Promise.all([spawn({ NODE_ROLE: 'media' }), spawn({ NODE_ROLE: 'media' })]);
+    const nodes = new Map([
+      [nodeIdOf(node1), node1],
+      [nodeIdOf(node2), node2],
+    ]);
+    const alice = await client(gwA.url, 'alice');
+    const bob = await client(gwB.url, 'bob');
+    const callId = await activeCall(alice, bob);
+    let legs = await negotiate(alice, bob, callId);
+    await exchangeTones(legs);
+
+    // The room's node dies: both are told, and negotiating again brings the audio back.
+    const first = (await roomNodeOf(db.url, callId))!;
+    expect(nodes.has(first)).toBe(true);
+    const restarted = Promise.all([alice, bob].map((c) => c.waitFor('media:restart', (e) => e.callId === callId, 10_000)));
+    const killedAt = Date.now();
+    await nodes.get(first)!.kill();
+    expect((await restarted).map((e) => e.reason)).toEqual(['node_lost', 'node_lost']);
+    const recoveryMs = Date.now() - killedAt;
+    expect(recoveryMs).toBeLessThan(10_000);
+    const second = (await roomNodeOf(db.url, callId))!;
+    expect(second).not.toBe(first);
+    expect(nodes.has(second)).toBe(true);
+    legs.close();
+    legs = await negotiate(alice, bob, callId);
+    await exchangeTones(legs);
+
+    // Alice's gateway dies. Her media never went through it; she reconnects to
+    // the other gateway within the grace, hears bob again and can still act on the call.
+    await gwA.kill();
+    alice.disconnect();
+    const aliceAgain = await new SocialClient(gwB.url, alice.token, alice.user).connect();
+    clients.push(aliceAgain);
+    await exchangeTones(legs);
+    const { calls } = await aliceAgain.http<{ calls: { id: string; state: string }[] }>('GET', '/calls?limit=1');
+    expect(calls[0]).toMatchObject({ id: callId, state: 'active' });
+
+    // A request for a call whose node does not answer gets a protocol error in time, never silence.
+    await nodes.get(second)!.process.kill('SIGSTOP');
+    const started = Date.now();
+    const frozen = await aliceAgain.rawRequest('media:capabilities', { callId });
+    expect(frozen).toMatchObject({ ok: false, error: { code: expect.any(String) } });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    nodes.get(second)!.process.kill('SIGCONT');
+
+    await aliceAgain.request('call:hangup', { callId });
+    legs.close();
+  }, 180_000);
+
+  it('moves a draining node’s rooms without ending their calls, then the node exits 0', async () => {
+    const gw = await spawn({ NODE_ROLE: 'gateway' });
+    const [node1, node2] = await Promise.all([spawn({ NODE_ROLE: 'media' }), spawn({ NODE_ROLE: 'media' })]);
+    const nodes = new Map([
+      [nodeIdOf(node1), node1],
+      [nodeIdOf(node2), node2],
+    ]);
+    const alice = await client(gw.url, 'alice');
+    const bob = await client(gw.url, 'bob');
+    const callId = await activeCall(alice, bob);
+    let legs = await negotiate(alice, bob, callId);
+    await exchangeTones(legs);
+    const from = (await roomNodeOf(db.url, callId))!;
+    const restarted = Promise.all([alice, bob].map((c) => c.waitFor('media:restart', (e) => e.callId === callId, 15_000)));
+    const exit = nodes.get(from)!.stop();
+    expect((await restarted).map((e) => e.reason)).toEqual(['drain', 'drain']);
+    expect(await exit).toBe(0);
+    const to = await roomNodeOf(db.url, callId);
+    expect(to).not.toBe(from);
+    legs.close();
+    legs = await negotiate(alice, bob, callId);
+    await exchangeTones(legs);
+    const { calls } = await alice.http<{ calls: { id: string; state: string }[] }>('GET', '/calls?limit=1');
+    expect(calls[0]).toMatchObject({ id: callId, state: 'active' });
+    await bob.request('call:hangup', { callId });
+    legs.close();
+  }, 180_000);
+
+  it('brings the audio back after the one NODE_ROLE=all process is killed and started again', async () => {
+    const port = String(await freePort());
+    const first = await spawn({ NODE_ROLE: 'all', PORT: port });
+    const alice = await client(first.url, 'alice');
+    const bob = await client(first.url, 'bob');
+    const callId = await activeCall(alice, bob);
+    let legs = await negotiate(alice, bob, callId);
+    await exchangeTones(legs);
+
+    await first.kill();
+    legs.close();
+    const reconnected = Promise.all(
+      [alice, bob].map((c) => new Promise<void>((resolve) => c.onLifecycle('connected', (e) => e.reconnect && resolve()))),
+    );
+    await spawn({ NODE_ROLE: 'all', PORT: port });
+    await reconnected;
+    // The clients start again from media:capabilities; the room is opened again for them.
+    legs = await negotiate(alice, bob, callId);
+    await exchangeTones(legs);
+    await alice.request('call:hangup', { callId });
+    legs.close();
+  }, 180_000);
+});
