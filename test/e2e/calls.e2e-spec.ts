@@ -334,16 +334,17 @@ describe('calls: signalling state machine', () => {
     await b2.calls.hangup(call.id);
   });
 
-  it('ends an active call with media_failure when its media worker dies', async () => {
+  it('keeps an active call when its media worker dies: the room moves and both are told to negotiate again', async () => {
     const [a, b] = await friends();
     const call = await activeCall(a, b);
+    const told = Promise.all([a, b].map((u) => u.waitFor('media:restart', (e) => e.callId === call.id, 15_000)));
     const [worker] = gw.get(WorkerPool).workers();
     process.kill(worker.pid, 'SIGKILL');
-    const ended = await a.calls.waitForState(call.id, 'ended', 15_000);
-    expect(ended.endReason).toBe('media_failure');
-    await b.calls.waitForState(call.id, 'ended');
-    // the replacement worker serves the next call
-    await waitForValue(async () => (gw.get(WorkerPool).aliveCount() > 0 ? true : undefined));
+    expect((await told).map((e) => e.reason)).toEqual(['worker_died', 'worker_died']);
+    // Still active, and its room answers again on the replacement worker.
+    expect((await a.calls.history(1))[0]).toMatchObject({ id: call.id, state: 'active' });
+    await a.request('media:capabilities', { callId: call.id });
+    await a.calls.hangup(call.id);
     const next = await activeCall(b, a);
     await a.calls.hangup(next.id);
   });

@@ -83,9 +83,17 @@ describe('calls across processes: gateways and media nodes', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
   });
+  // Each test has its own processes: nodes left running would serve the next test's calls.
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.disconnect();
+    for (const p of processes.splice(0)) {
+      if (p.process.exitCode === null && p.process.signalCode === null) {
+        p.process.kill('SIGCONT');
+        await p.kill();
+      }
+    }
+  });
   afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    for (const p of processes) if (p.process.exitCode === null && p.process.signalCode === null) await p.kill();
     await db?.drop();
   });
 
@@ -179,6 +187,17 @@ describe('calls across processes: gateways and media nodes', () => {
     await bob.request('call:hangup', { callId });
     legs.close();
   }, 180_000);
+
+  it('ends the call with media_failure only when no media node can take its room', async () => {
+    const gw = await spawn({ NODE_ROLE: 'gateway', MEDIA_RECOVERY_TIMEOUT_MS: '1000' });
+    const node = await spawn({ NODE_ROLE: 'media' });
+    const alice = await client(gw.url, 'alice');
+    const bob = await client(gw.url, 'bob');
+    const callId = await activeCall(alice, bob);
+    const ended = alice.waitFor('call:state', (e) => e.call.id === callId && e.call.state === 'ended', 15_000);
+    await node.kill();
+    expect((await ended).call.endReason).toBe('media_failure');
+  }, 120_000);
 
   it('brings the audio back after the one NODE_ROLE=all process is killed and started again', async () => {
     const port = String(await freePort());

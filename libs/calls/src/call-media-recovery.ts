@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Clock } from '@app/config';
+import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { DomainError } from '@app/contracts';
 import { MediaCluster, MediaNodeEvent } from '@app/media';
 import { Logger, ROOT_LOGGER } from '@app/observability';
@@ -10,8 +10,6 @@ import { CallsService } from './calls.service';
 /** How often lost rooms are looked for (one indexed query per process). */
 const SWEEP_MS = 500;
 const SWEEP_PAGE = 100;
-/** A room no node can take for this long ends its call with media_failure. */
-const GIVE_UP_MS = 10_000;
 /** Events are handled by one process of the service: the claim outlives any redelivery. */
 const EVENT_CLAIM_MS = 60_000;
 
@@ -21,7 +19,8 @@ const EVENT_CLAIM_MS = 60_000;
  * worker that died inside a node. Lost rooms are found by a sweep against
  * the live nodes' heartbeats and by the nodes' own events; each is opened
  * again on a live node and both participants get `media:restart`. A call
- * ends with media_failure only when no node can take its room for a while.
+ * ends with media_failure only when no node can take its room for
+ * MEDIA_RECOVERY_TIMEOUT_MS.
  */
 @Injectable()
 export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestroy {
@@ -36,6 +35,7 @@ export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestro
     private readonly media: CallMediaService,
     private readonly cluster: MediaCluster,
     private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
   ) {
     this.logger = rootLogger.child({ component: 'media-recovery' });
@@ -100,7 +100,7 @@ export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestro
       const since = this.lostSince.get(callId) ?? now;
       this.lostSince.set(callId, since);
       if (!(err instanceof DomainError)) this.logger.error({ err, callId }, 'moving a lost room failed');
-      if (now - since >= GIVE_UP_MS) {
+      if (now - since >= this.config.media.recoveryTimeoutMs) {
         this.lostSince.delete(callId);
         this.logger.error({ callId }, 'no media node could take the room; ending the call');
         await this.callsService.endForMediaFailure(callId);

@@ -95,6 +95,7 @@ const envShape = z.object({
   MEDIA_WORKERS: intVar(os.cpus().length, 1, 64),
   MEDIA_WEBRTC_PORT: intVar(39_000, 0, 65535),
   MEDIA_REQUEST_TIMEOUT_MS: intVar(2_000, 50, 60_000),
+  MEDIA_RECOVERY_TIMEOUT_MS: intVar(10_000, 100, 10 * 60_000),
   REDIS_URL: urlVar(['redis:', 'rediss:']),
   AUTH_DEV_LOGIN: boolVar,
   AUTH_API_KEY: optionalString,
@@ -191,6 +192,8 @@ export interface AppConfig {
     workers: number;
     /** A gateway's request to a media node fails (protocol error) after this long. */
     requestTimeoutMs: number;
+    /** A call whose lost room no node can take for this long ends with media_failure. */
+    recoveryTimeoutMs: number;
     /** Plain-RTP transports offered at all. */
     plainRtp: boolean;
     /** Addresses besides the client's own that plain recv transports may send to. */
@@ -301,6 +304,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       workers: e.MEDIA_WORKERS,
       webRtcPort: e.MEDIA_WEBRTC_PORT,
       requestTimeoutMs: e.MEDIA_REQUEST_TIMEOUT_MS,
+      recoveryTimeoutMs: e.MEDIA_RECOVERY_TIMEOUT_MS,
       plainRtp: parseBool(e.MEDIA_PLAIN_RTP, !production),
       plainRtpAllowedCidrs: e.MEDIA_PLAIN_RTP_ALLOWED_CIDRS,
     },
