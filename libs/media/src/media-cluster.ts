@@ -64,7 +64,11 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
    */
   async place(excluding: string[] = []): Promise<string> {
     let candidates = (await this.liveNodes()).filter((n) => n.accepting && !excluding.includes(n.nodeId));
-    if (candidates.length === 0) candidates = (await this.liveNodes(true)).filter((n) => n.accepting && !excluding.includes(n.nodeId));
+    // None in the snapshot: read again, and once more after a heartbeat (a node replacing its worker).
+    for (let attempt = 0; candidates.length === 0 && attempt < 2; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, NODES_REFRESH_MS * 2));
+      candidates = (await this.liveNodes(true)).filter((n) => n.accepting && !excluding.includes(n.nodeId));
+    }
     if (candidates.length === 0) throw new DomainError('INTERNAL', 'no media node can take the call');
     const score = (n: MediaNodeStatus) => (n.rooms + n.consumers / 4) / Math.max(1, n.workers) + n.workerCpu * 20;
     let best = candidates[0];

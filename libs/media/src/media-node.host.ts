@@ -61,6 +61,9 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
         .publishEvent({ type: event.type === 'restarted' ? 'room-restarted' : 'room-failed', nodeId: this.nodeId, callId: event.callId, reason: event.reason })
         .catch((err) => this.logger.error({ err }, 'could not announce a room event'));
     });
+    // A worker coming or going changes whether this node takes rooms: tell the gateways at once.
+    this.pool.onWorkerSpawned(() => void this.beat());
+    this.pool.onWorkerDied(() => void this.beat());
     await this.beat();
     this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
     this.heartbeat.unref();

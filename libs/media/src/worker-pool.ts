@@ -123,6 +123,11 @@ export class WorkerPool implements OnModuleInit, OnModuleDestroy {
     return usages.reduce((sum, u) => sum + u.ru_utime + u.ru_stime, 0);
   }
 
+  /** Listener runs when a worker (first or replacement) is ready. */
+  onWorkerSpawned(listener: () => void): void {
+    this.events.on('spawned', listener);
+  }
+
   /** Listener gets the pid of a worker that died; its routers are already gone. */
   onWorkerDied(listener: (pid: number) => void): void {
     this.events.on('died', listener);
