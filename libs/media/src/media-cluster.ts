@@ -53,8 +53,9 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
     return [...this.nodes.values()];
   }
 
+  /** Whether the node's heartbeat is current; a node missing from the snapshot is looked up again first. */
   async isLive(nodeId: string, fresh = false): Promise<boolean> {
-    if (fresh) await this.refresh();
+    if (fresh || !this.nodes.has(nodeId)) await this.refresh();
     return this.nodes.has(nodeId);
   }
 
