@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// Bundles the browser client into dist/demo (page and script) ahead of time,
-// for images that run without esbuild and mediasoup-client (dev dependencies).
+// Builds the browser client (apps/demo) into dist/demo, which the gateway serves at /demo.
+// Run by the set-up when the demo's sources changed, by `npm run build` and by the image build.
 'use strict';
-require('ts-node').register({ transpileOnly: true, project: require('node:path').join(__dirname, '..', 'tsconfig.json') });
 const path = require('node:path');
-const { writePrebuiltDemo } = require('../apps/gateway/src/demo/demo-bundle');
+const root = path.resolve(__dirname, '..');
+require('ts-node').register({ transpileOnly: true, project: path.join(root, 'tsconfig.json') });
+require('tsconfig-paths').register({ baseUrl: root, paths: require(path.join(root, 'tsconfig.json')).compilerOptions.paths });
+const { buildDemo } = require('../apps/demo/build');
 
-writePrebuiltDemo(path.resolve(__dirname, '..')).then(
+buildDemo().then(
   (dir) => process.stderr.write(`[build-demo] wrote ${path.relative(process.cwd(), dir) || '.'}\n`),
   (err) => {
     process.stderr.write(`[build-demo] ${err.stack ?? err}\n`);

@@ -4,7 +4,7 @@
 // prebuilt worker or the worker's C++ dependencies), so every build step lives here, and each step is skipped
 // when its output is already present and current.
 //
-//   node scripts/setup.js            worker, embedded PostgreSQL links, Prisma client
+//   node scripts/setup.js            worker, embedded PostgreSQL links, Prisma client, browser client
 //   node scripts/setup.js --test     also: PostgreSQL on 127.0.0.1:5432 running, ffmpeg installed
 //   node scripts/setup.js --browser  also: Chromium installed (browser tests)
 //   node scripts/setup.js --legacy-mediasoup  also: the 3.8.4 worker (benchmark comparison)
@@ -207,6 +207,36 @@ function generatePrismaClient() {
   fs.writeFileSync(stamp, key);
 }
 
+// --- Browser client ----------------------------------------------------------
+// apps/demo is bundled into dist/demo, which the gateway serves at /demo. Rebuilt
+// when a source it bundles is newer than the build (about a second with esbuild).
+function newestMtime(dir, skip) {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (skip(full)) continue;
+    const t = entry.isDirectory() ? newestMtime(full, skip) : fs.statSync(full).mtimeMs;
+    if (t > newest) newest = t;
+  }
+  return newest;
+}
+
+function buildDemo() {
+  const built = path.join(root, 'dist', 'demo', 'app.js');
+  const sources = [
+    path.join(root, 'apps', 'demo'),
+    path.join(root, 'libs', 'client', 'src'),
+    path.join(root, 'libs', 'contracts', 'src'),
+  ];
+  const nodeOnly = (p) => p === path.join(root, 'libs', 'client', 'src', 'media');
+  if (fs.existsSync(built)) {
+    const builtAt = fs.statSync(built).mtimeMs;
+    if (sources.every((dir) => newestMtime(dir, nodeOnly) <= builtAt)) return;
+  }
+  log('building the browser client (apps/demo)');
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'build-demo.js')], { cwd: root, stdio: 'inherit' });
+}
+
 // --- PostgreSQL for the tests -----------------------------------------------
 function portOpen(port, host = '127.0.0.1') {
   return new Promise((resolve) => {
@@ -265,6 +295,7 @@ async function main() {
   letPostgresUserReachProject();
   generatePrismaClient();
   buildMediasoupWorker();
+  buildDemo();
   if (args.has('--legacy-mediasoup')) buildLegacyMediasoupWorker();
   if (args.has('--test')) await ensureTestPostgres();
   if (args.has('--browser') || args.has('--test')) ensureChromium();

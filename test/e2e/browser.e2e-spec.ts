@@ -4,6 +4,7 @@ import path from 'node:path';
 import { chromium, BrowserContext, Page } from 'playwright-core';
 import { AdminClient } from '@app/client';
 import { startTestGateway, TestGateway, TEST_ADMIN_TOKEN, uniqueHandle } from '@app/testing';
+import { buildDemo } from '../../apps/demo/build';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = fs.existsSync(CHROMIUM);
@@ -39,6 +40,8 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
   let profileDir: string;
 
   beforeAll(async () => {
+    // The page as the sources are now (the gateway serves the build).
+    await buildDemo();
     gw = await startTestGateway();
     profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-chromium-'));
     // A fresh profile each run; playwright takes the profile directory as launchPersistentContext's argument.

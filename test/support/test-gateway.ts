@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { AppConfig, Clock, loadConfig } from '@app/config';
 import { createRootLogger } from '@app/observability';
-import { RunningGateway, startGateway } from '../../apps/gateway/src/gateway-app';
+import { RunningGateway, startGateway } from '@app/gateway';
 import { createTestDatabase, TestDatabase } from './test-database';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token';

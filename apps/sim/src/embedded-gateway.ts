@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import { loadConfig } from '@app/config';
+import { startGateway } from '@app/gateway';
 
 export interface EmbeddedGateway {
   url: string;
@@ -10,11 +12,9 @@ export interface EmbeddedGateway {
  * A gateway in this process when no --url is given: the environment's
  * configuration (DATABASE_URL or, without it, the embedded PostgreSQL), a
  * port chosen by the OS, and a one-off admin token for the flag experiment.
- * Loaded lazily so a run against a remote gateway never loads the server.
+ * main loads this module lazily, so a run against a remote gateway never loads the server.
  */
 export async function startEmbeddedGateway(env: NodeJS.ProcessEnv = process.env): Promise<EmbeddedGateway> {
-  const { loadConfig } = await import('../../../libs/config/src');
-  const { startGateway } = await import('../../gateway/src/gateway-app');
   const adminToken = crypto.randomBytes(18).toString('base64url');
   const config = loadConfig({
     ...env,

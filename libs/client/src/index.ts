@@ -1,11 +1,3 @@
-export * from './client-error';
-export * from './sleep';
-export * from './http-api';
-export * from './social-client';
-export * from './messages';
-export * from './contacts';
-export * from './calls';
-export * from './flags';
-export * from './admin';
+export * from './browser';
 // Plain-RTP Opus media (Node only: UDP sockets and opusscript).
 export * from './media';

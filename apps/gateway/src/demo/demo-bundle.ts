@@ -1,76 +1,36 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Injectable } from '@nestjs/common';
+import { DomainError } from '@app/contracts';
 
-const WEB_DIR_FROM_ROOT = path.join('apps', 'gateway', 'src', 'demo', 'web');
-/** Where `npm run build:demo` (and the image build) writes the page and its bundled script. */
-const PREBUILT_DIR_FROM_ROOT = path.join('dist', 'demo');
+/** Where `npm run build:demo` (run by the set-up and the image build) writes the browser client. */
+const BUILD_DIR_FROM_ROOT = path.join('dist', 'demo');
 
 /**
- * The browser client: the page and its script (TypeScript bundled with
- * mediasoup-client and socket.io-client by esbuild). Where esbuild is
- * installed (development) the script is bundled from source on first
- * request, so an edit shows on the next start; where it is not (an image with
- * only runtime dependencies) the copy built ahead by `npm run build:demo` is
- * served. Nothing built is committed.
+ * The browser client (apps/demo) as built: its page and bundled script,
+ * read once and kept in memory. The gateway does not build it; without a
+ * build /demo answers NOT_FOUND saying how to make one.
  */
 @Injectable()
 export class DemoBundle {
-  private static build?: Promise<string>;
-  private readonly prebuiltDir = bundlerInstalled() ? undefined : locate(PREBUILT_DIR_FROM_ROOT, 'app.js');
-  readonly webDir = this.prebuiltDir ?? locate(WEB_DIR_FROM_ROOT, 'index.html') ?? path.join(__dirname, 'web');
+  private readonly buildDir = locate(BUILD_DIR_FROM_ROOT, 'app.js');
+  private readonly files = new Map<string, string>();
 
-  script(): Promise<string> {
-    DemoBundle.build ??= this.load().catch((err) => {
-      DemoBundle.build = undefined; // let a later request try again
-      throw err;
-    });
-    return DemoBundle.build;
+  script(): string {
+    return this.read('app.js');
   }
 
   page(): string {
-    return fs.readFileSync(path.join(this.webDir, 'index.html'), 'utf8');
+    return this.read('index.html');
   }
 
-  private async load(): Promise<string> {
-    if (this.prebuiltDir) return fs.promises.readFile(path.join(this.prebuiltDir, 'app.js'), 'utf8');
-    return bundleDemoScript(this.webDir);
-  }
-}
-
-/** esbuild is a build tool: loaded only when the demo is first asked for (or built ahead). */
-export async function bundleDemoScript(webDir: string): Promise<string> {
-  const esbuild = await import('esbuild');
-  const result = await esbuild.build({
-    entryPoints: [path.join(webDir, 'demo-app.ts')],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2020',
-    minify: true,
-    legalComments: 'none',
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0].text;
-}
-
-/** Builds the page and script ahead into dist/demo, for a runtime without esbuild. */
-export async function writePrebuiltDemo(projectRoot: string): Promise<string> {
-  const webDir = path.join(projectRoot, WEB_DIR_FROM_ROOT);
-  const outDir = path.join(projectRoot, PREBUILT_DIR_FROM_ROOT);
-  fs.mkdirSync(outDir, { recursive: true });
-  fs.copyFileSync(path.join(webDir, 'index.html'), path.join(outDir, 'index.html'));
-  fs.writeFileSync(path.join(outDir, 'app.js'), await bundleDemoScript(webDir));
-  return outDir;
-}
-
-function bundlerInstalled(): boolean {
-  try {
-    require.resolve('esbuild');
-    return true;
-  } catch {
-    return false;
+  private read(name: string): string {
+    const known = this.files.get(name);
+    if (known !== undefined) return known;
+    if (!this.buildDir) throw new DomainError('NOT_FOUND', 'the browser client is not built: run `npm run build:demo`');
+    const text = fs.readFileSync(path.join(this.buildDir, name), 'utf8');
+    this.files.set(name, text);
+    return text;
   }
 }
 

@@ -2,7 +2,7 @@ import { Controller, Get, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { DemoBundle } from './demo-bundle';
 
-/** Serves the browser client: /demo (page) and /demo/app.js (bundled script). */
+/** Serves the built browser client (apps/demo): /demo (page) and /demo/app.js (bundled script). */
 @Controller('demo')
 export class DemoController {
   constructor(private readonly bundle: DemoBundle) {}
@@ -13,7 +13,7 @@ export class DemoController {
   }
 
   @Get('app.js')
-  async script(@Res() res: Response): Promise<void> {
-    res.type('js').set('cache-control', 'no-store').send(await this.bundle.script());
+  script(@Res() res: Response): void {
+    res.type('js').set('cache-control', 'no-store').send(this.bundle.script());
   }
 }

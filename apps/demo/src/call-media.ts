@@ -1,6 +1,6 @@
 import { Device, types } from 'mediasoup-client';
 import type { CallDto, TransportInfoWebRtc } from '@app/contracts';
-import type { SocialClient } from '../../../../../libs/client/src/social-client';
+import type { SocialClient } from '@app/client/browser';
 
 type Consumer = types.Consumer;
 type Producer = types.Producer;

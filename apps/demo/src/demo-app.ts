@@ -1,12 +1,11 @@
 /**
- * The browser client at /demo: log in by handle, contacts, a chat, voice
+ * The browser client, served by the gateway at /demo: log in by handle, contacts, a chat, voice
  * (and, when the video_call flag is on, video) calls with a timer showing the
  * server's duration cap. Talks to the gateway only through the protocol,
  * using the project's SDK (its browser-safe part) and mediasoup-client.
  */
 import type { CallDto, ContactDto, MessageDto } from '@app/contracts';
-import { ClientError } from '../../../../../libs/client/src/client-error';
-import { SocialClient } from '../../../../../libs/client/src/social-client';
+import { ClientError, SocialClient } from '@app/client/browser';
 import { CallMedia, CallMediaStats } from './call-media';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
