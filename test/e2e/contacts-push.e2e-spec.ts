@@ -44,4 +44,26 @@ describe('contacts:changed', () => {
     alice.disconnect();
     bob.disconnect();
   });
+
+  it('sends nothing across a block, either way', async () => {
+    const carol = await connectedUser(gw, 'carol');
+    const mallory = await connectedUser(gw, 'mallory');
+    const dave = await connectedUser(gw, 'dave');
+    const toCarol: ContactsChanged[] = [];
+    const toMallory: ContactsChanged[] = [];
+    carol.on('contacts:changed', (e) => toCarol.push(e));
+    mallory.on('contacts:changed', (e) => toMallory.push(e));
+    await carol.http('PUT', `/blocks/${mallory.id}`);
+
+    await mallory.contacts.add(carol.id);
+    await mallory.http('DELETE', `/contacts/${carol.id}`);
+    await carol.contacts.add(mallory.id);
+    // A push that does arrive afterwards proves the ones before it were not merely late.
+    const control = carol.waitFor('contacts:changed');
+    await dave.contacts.add(carol.id);
+    expect(await control).toEqual({ userId: dave.id, change: 'added', mutual: false });
+    expect(toCarol).toEqual([{ userId: dave.id, change: 'added', mutual: false }]);
+    expect(toMallory).toEqual([]);
+    for (const c of [carol, mallory, dave]) c.disconnect();
+  });
 });

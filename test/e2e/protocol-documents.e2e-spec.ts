@@ -13,6 +13,15 @@ import { openApiPath } from '../../apps/gateway/src/docs/openapi-document';
 
 type Json = Record<string, any>;
 
+/**
+ * fetch's JSON, retried once on a network error: under a loaded machine an
+ * idle keep-alive connection can be closed by the server just as it is reused.
+ */
+async function getJson(url: string, init?: RequestInit): Promise<any> {
+  const attempt = async () => (await fetch(url, init)).json();
+  return attempt().catch(attempt);
+}
+
 const NODE_MODULES = path.join(__dirname, '..', '..', 'node_modules');
 const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(NODE_MODULES, file), 'utf8'));
 
@@ -62,8 +71,8 @@ describe('/docs/asyncapi.json and /docs/openapi.json', () => {
   beforeAll(async () => {
     gw = await startTestGateway();
     client = await connectedUser(gw, 'docs');
-    asyncApi = await (await fetch(`${gw.url}/docs/asyncapi.json`)).json();
-    openApi = await (await fetch(`${gw.url}/docs/openapi.json`)).json();
+    asyncApi = await getJson(`${gw.url}/docs/asyncapi.json`);
+    openApi = await getJson(`${gw.url}/docs/openapi.json`);
   });
   afterAll(async () => {
     client?.disconnect();
@@ -120,10 +129,10 @@ describe('/docs/asyncapi.json and /docs/openapi.json', () => {
   it('has schemas that real answers satisfy, and that refuse what the server refuses', async () => {
     const ajv = new Ajv2020({ strict: false, allErrors: true });
     addFormats(ajv);
-    const me = await (await fetch(`${gw.url}/users/me`, { headers: { authorization: `Bearer ${client.token}` } })).json();
+    const me = await getJson(`${gw.url}/users/me`, { headers: { authorization: `Bearer ${client.token}` } });
     const meSchema = openApi.paths['/users/me'].get.responses['200'].content['application/json'].schema;
     expect(ajv.validate(meSchema, me)).toBe(true);
-    const ready = await (await fetch(`${gw.url}/health/ready`)).json();
+    const ready = await getJson(`${gw.url}/health/ready`);
     expect(ajv.validate(openApi.paths['/health/ready'].get.responses['200'].content['application/json'].schema, ready)).toBe(true);
 
     const bob = await connectedUser(gw, 'docs_b');

@@ -35,17 +35,22 @@ export class ContactsService {
     const [row] = await this.contacts.listFor(ownerId, contactId);
     // Only a concurrent DELETE of the same contact gets here without a row.
     if (!row) throw DomainError.notFound('contact');
-    if (added) this.tellContact(ownerId, contactId, 'added', row.mutual);
+    if (added) await this.tellContact(ownerId, contactId, 'added', row.mutual);
     return toContactDto(row);
   }
 
   /** Idempotent. */
   async remove(ownerId: string, contactId: string): Promise<void> {
-    if (await this.contacts.remove(ownerId, contactId)) this.tellContact(ownerId, contactId, 'removed', false);
+    if (await this.contacts.remove(ownerId, contactId)) await this.tellContact(ownerId, contactId, 'removed', false);
   }
 
-  /** The other user's `mutual` for this owner just changed: their client need not reload to show it. */
-  private tellContact(ownerId: string, contactId: string, change: 'added' | 'removed', mutual: boolean): void {
+  /**
+   * The other user's `mutual` for this owner just changed: their client need
+   * not reload to show it. Never across a block: a blocked user reaches
+   * nobody who blocked them (nor the other way) with a push.
+   */
+  private async tellContact(ownerId: string, contactId: string, change: 'added' | 'removed', mutual: boolean): Promise<void> {
+    if (await this.relationships.isBlockedEitherWay(ownerId, contactId)) return;
     this.realtime.toUser(contactId, 'contacts:changed', { userId: ownerId, change, mutual });
   }
 }
