@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
-import { BatchedCalls } from './batched-calls';
+import { RequestBatcher } from './request-batcher';
 import { AppendResult, MessageRepository, NewMessage, SendCheckRequest, SendChecks } from './message.repository';
 
 // Enough to take every send of a busy moment in a few batches while one
@@ -20,8 +20,8 @@ const MAX_BATCHES_IN_FLIGHT = 2;
  */
 @Injectable()
 export class BatchedMessageStore {
-  private readonly checks: BatchedCalls<SendCheckRequest, SendChecks>;
-  private readonly appends: BatchedCalls<NewMessage, AppendResult>;
+  private readonly checks: RequestBatcher<SendCheckRequest, SendChecks>;
+  private readonly appends: RequestBatcher<NewMessage, AppendResult>;
   /** Appends not yet answered, by sender and clientMsgId. */
   private readonly pendingAppends = new Map<string, Promise<AppendResult>>();
 
@@ -29,7 +29,7 @@ export class BatchedMessageStore {
     const logger = rootLogger.child({ component: 'message-batches' });
     const sizes = metrics.histogram('dm_batch_size', 'sends per batched query', ['query'], [1, 2, 4, 8, 16, 32, 64, 128, 256]);
     const failures = metrics.counter('dm_batch_failures_total', 'batches retried one send at a time', ['query']);
-    this.checks = new BatchedCalls({
+    this.checks = new RequestBatcher({
       maxBatch: MAX_BATCH,
       maxInFlight: MAX_BATCHES_IN_FLIGHT,
       runBatch: (requests) => messages.sendChecks(requests),
@@ -40,7 +40,7 @@ export class BatchedMessageStore {
         logger.warn({ err, size }, 'batched send checks failed; checking one by one');
       },
     });
-    this.appends = new BatchedCalls({
+    this.appends = new RequestBatcher({
       maxBatch: MAX_BATCH,
       maxInFlight: MAX_BATCHES_IN_FLIGHT,
       runBatch: (batch) => messages.appendBatch(batch),
@@ -55,7 +55,7 @@ export class BatchedMessageStore {
 
   /** What a send checks before it appends (see MessageRepository.sendChecks). */
   check(request: SendCheckRequest): Promise<SendChecks> {
-    return this.checks.call(request);
+    return this.checks.request(request);
   }
 
   /** Stores the message with its conversation's next seq, or answers a resend with the stored one. */
@@ -66,7 +66,7 @@ export class BatchedMessageStore {
     const key = `${message.senderId}:${message.clientMsgId}`.toLowerCase();
     const pending = this.pendingAppends.get(key);
     if (pending) return pending.then((first) => ({ stored: false, message: first.message }));
-    const appended = this.appends.call(message);
+    const appended = this.appends.request(message);
     this.pendingAppends.set(key, appended);
     const forget = () => this.pendingAppends.delete(key);
     appended.then(forget, forget);

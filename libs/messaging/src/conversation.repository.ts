@@ -13,7 +13,6 @@ export interface ConversationSummaryRow {
   peer: { id: string; handle: string; displayName: string };
   lastMessage: MessageRow | null;
   unread: number;
-  lastMessageAt: Date | null;
 }
 
 /**
@@ -115,13 +114,12 @@ export class ConversationRepository {
       (Partial<MessageSqlRow> & {
         conv_id: string;
         unread: number;
-        last_message_at: Date | null;
         peer_id: string;
         peer_handle: string;
         peer_display_name: string;
       })[]
     >`
-      SELECT c.id AS conv_id, (c.last_seq - cm.last_read_seq) AS unread, c.last_message_at,
+      SELECT c.id AS conv_id, (c.last_seq - cm.last_read_seq) AS unread,
              u.id AS peer_id, u.handle AS peer_handle, u.display_name AS peer_display_name,
              ${Prisma.raw(messageColumns('m'))}
         FROM conversation_members cm
@@ -136,7 +134,6 @@ export class ConversationRepository {
       peer: { id: r.peer_id, handle: r.peer_handle, displayName: r.peer_display_name },
       lastMessage: r.id ? toMessageRow(r as MessageSqlRow) : null,
       unread: Number(r.unread),
-      lastMessageAt: r.last_message_at ? new Date(r.last_message_at) : null,
     }));
   }
 }

@@ -1,11 +1,11 @@
-export interface BatchedCallsOptions<I, O> {
+export interface RequestBatcherOptions<I, O> {
   /** Inputs per batch at most; more waiting are split over several batches. */
   maxBatch: number;
   /** Batches running at once; the rest collect until one finishes. */
   maxInFlight: number;
   /** One result per input, in input order. */
   runBatch(inputs: I[]): Promise<O[]>;
-  /** Used for every input of a failed batch, so a bad input fails only its own call. */
+  /** Used for every input of a failed batch, so a bad input fails only its own request. */
   runOne(input: I): Promise<O>;
   onBatch?(size: number): void;
   onBatchFailed?(err: unknown, size: number): void;
@@ -18,19 +18,19 @@ interface Waiting<I, O> {
 }
 
 /**
- * Turns many concurrent calls into few batch calls: calls made in the same
- * turn of the event loop, or while the previous batches are still running,
- * go in one batch. A lone call waits only for the next turn. Each call is
- * answered when its batch finished.
+ * Turns many concurrent requests into few batch runs (group commit of the
+ * send path): requests made in the same turn of the event loop, or while the
+ * previous batches are still running, go in one batch. A lone request waits
+ * only for the next turn. Each request is answered when its batch finished.
  */
-export class BatchedCalls<I, O> {
+export class RequestBatcher<I, O> {
   private waiting: Waiting<I, O>[] = [];
   private inFlight = 0;
   private scheduled = false;
 
-  constructor(private readonly options: BatchedCallsOptions<I, O>) {}
+  constructor(private readonly options: RequestBatcherOptions<I, O>) {}
 
-  call(input: I): Promise<O> {
+  request(input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.waiting.push({ input, resolve, reject });
       this.schedule();

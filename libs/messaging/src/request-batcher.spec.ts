@@ -1,9 +1,9 @@
-import { BatchedCalls } from './batched-calls';
+import { RequestBatcher } from './request-batcher';
 
 function recorder(options: { maxBatch?: number; maxInFlight?: number; failBatch?: (inputs: number[]) => boolean } = {}) {
   const batches: number[][] = [];
   const ones: number[] = [];
-  const calls = new BatchedCalls<number, string>({
+  const batcher = new RequestBatcher<number, string>({
     maxBatch: options.maxBatch ?? 100,
     maxInFlight: options.maxInFlight ?? 1,
     runBatch: async (inputs) => {
@@ -18,28 +18,28 @@ function recorder(options: { maxBatch?: number; maxInFlight?: number; failBatch?
       return `o${input}`;
     },
   });
-  return { calls, batches, ones };
+  return { batcher, batches, ones };
 }
 
-describe('BatchedCalls', () => {
-  it('runs the calls of one turn as one batch and answers each with its own result', async () => {
-    const { calls, batches } = recorder();
-    expect(await Promise.all([1, 2, 3].map((i) => calls.call(i)))).toEqual(['b1', 'b2', 'b3']);
+describe('RequestBatcher', () => {
+  it('runs the requests of one turn as one batch and answers each with its own result', async () => {
+    const { batcher, batches } = recorder();
+    expect(await Promise.all([1, 2, 3].map((i) => batcher.request(i)))).toEqual(['b1', 'b2', 'b3']);
     expect(batches).toEqual([[1, 2, 3]]);
   });
 
-  it('collects calls made while a batch runs into the next one, split at maxBatch', async () => {
-    const { calls, batches } = recorder({ maxBatch: 2 });
-    const first = calls.call(1);
+  it('collects requests made while a batch runs into the next one, split at maxBatch', async () => {
+    const { batcher, batches } = recorder({ maxBatch: 2 });
+    const first = batcher.request(1);
     await new Promise((r) => setImmediate(r)); // the first batch is running now
-    const later = [2, 3, 4].map((i) => calls.call(i));
+    const later = [2, 3, 4].map((i) => batcher.request(i));
     expect(await Promise.all([first, ...later])).toEqual(['b1', 'b2', 'b3', 'b4']);
     expect(batches).toEqual([[1], [2, 3], [4]]);
   });
 
   it('retries a failed batch one input at a time, so only the bad input fails', async () => {
-    const { calls, ones } = recorder({ failBatch: (inputs) => inputs.includes(-1) });
-    const results = await Promise.allSettled([1, -1, 2].map((i) => calls.call(i)));
+    const { batcher, ones } = recorder({ failBatch: (inputs) => inputs.includes(-1) });
+    const results = await Promise.allSettled([1, -1, 2].map((i) => batcher.request(i)));
     expect(results).toEqual([
       { status: 'fulfilled', value: 'o1' },
       { status: 'rejected', reason: new Error('bad -1') },
@@ -51,7 +51,7 @@ describe('BatchedCalls', () => {
   it('keeps at most maxInFlight batches running', async () => {
     let running = 0;
     let most = 0;
-    const calls = new BatchedCalls<number, number>({
+    const batcher = new RequestBatcher<number, number>({
       maxBatch: 1,
       maxInFlight: 2,
       runBatch: async (inputs) => {
@@ -62,7 +62,7 @@ describe('BatchedCalls', () => {
       },
       runOne: async (i) => i,
     });
-    expect(await Promise.all([1, 2, 3, 4, 5].map((i) => calls.call(i)))).toEqual([1, 2, 3, 4, 5]);
+    expect(await Promise.all([1, 2, 3, 4, 5].map((i) => batcher.request(i)))).toEqual([1, 2, 3, 4, 5]);
     expect(most).toBe(2);
   });
 });
