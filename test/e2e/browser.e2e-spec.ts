@@ -76,6 +76,14 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
     );
   }
 
+  async function expectNoText(page: Page, selector: string, text: string, timeout = 20_000): Promise<void> {
+    await page.waitForFunction(
+      ([sel, t]) => !(document.querySelector(sel)?.textContent ?? '').includes(t),
+      [selector, text] as const,
+      { timeout },
+    );
+  }
+
   async function mediaStats(page: Page): Promise<MediaStats | null> {
     return page.evaluate(() =>
       (window as unknown as { demo: { mediaStats(): Promise<MediaStats | null> } }).demo.mediaStats(),
@@ -97,7 +105,31 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
     }
   }
 
-  it('two pages chat, see the video button follow the flag, and hold a voice call with audio both ways', async () => {
+  /** Polls until the page's sent audio bytes stop growing (muted) — bounded, no fixed sleep decides. */
+  async function expectAudioSendingStopped(page: Page): Promise<number> {
+    const deadline = Date.now() + 15_000;
+    let previous = -1;
+    for (;;) {
+      const sent = (await mediaStats(page))?.audioBytesSent ?? 0;
+      if (sent === previous) return sent;
+      if (Date.now() > deadline) throw new Error(`audio still being sent: ${sent} bytes`);
+      previous = sent;
+      await new Promise((r) => setTimeout(r, 400));
+    }
+  }
+
+  async function expectAudioSendingAbove(page: Page, bytes: number): Promise<void> {
+    await page.waitForFunction(
+      async (min) => {
+        const s = await (window as unknown as { demo: { mediaStats(): Promise<MediaStats | null> } }).demo.mediaStats();
+        return (s?.audioBytesSent ?? 0) > min;
+      },
+      bytes + 2000,
+      { timeout: 20_000, polling: 250 },
+    );
+  }
+
+  it('two pages: contacts that turn mutual live, typing, read receipts, the flag shown live, and a voice call with mute and audio both ways', async () => {
     const annHandle = uniqueHandle('ann');
     const bobHandle = uniqueHandle('bob');
     const ann = await logIn(annHandle);
@@ -107,28 +139,42 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
     // Contacts both ways (a call needs mutual contacts); adding selects the chat.
     await ann.fill('#add-handle', bobHandle);
     await ann.click('#add-form button');
-    await ann.waitForSelector(`#contacts button[data-handle="${bobHandle}"].selected`);
+    const bobOnAnnsList = `#contacts button[data-handle="${bobHandle}"]`;
+    await ann.waitForSelector(`${bobOnAnnsList}.selected`);
+    await expectText(ann, bobOnAnnsList, 'not mutual');
     await bob.fill('#add-handle', annHandle);
     await bob.click('#add-form button');
     await bob.waitForSelector(`#contacts button[data-handle="${annHandle}"].selected`);
+    // contacts:changed reaches ann: bob is mutual now, without a reload or any message.
+    await expectNoText(ann, bobOnAnnsList, 'not mutual');
 
-    // Chat.
-    await ann.fill('#message-body', 'hello from ann');
+    // Typing: bob has ann's chat open and sees her type.
+    await ann.type('#message-body', 'hello from ann');
+    await expectText(bob, '#typing', `@${annHandle} is typing`);
+
+    // Chat with read receipts: bob's open chat reads the message, ann sees it read.
     await ann.click('#send-button');
     await expectText(bob, '#messages li.theirs', 'hello from ann');
+    await expectNoText(bob, '#typing', 'is typing');
+    await ann.waitForSelector('#messages li.mine[data-read="true"]');
+    await expectText(ann, '#messages li.mine', 'Read');
     await bob.fill('#message-body', 'hi ann, bob here');
     await bob.click('#send-button');
     await expectText(ann, '#messages li.theirs', 'hi ann, bob here');
     expect(await ann.locator('#messages li').count()).toBe(2);
 
-    // The video button exists only while the flag is on for the user, and follows flags:changed live.
+    // The flag's state is shown, and the video button exists only while it is on; both follow flags:changed live.
     expect(await ann.isVisible('#video-button')).toBe(false);
+    await expectText(ann, '#flag-video', 'video calls: off');
     const admin = new AdminClient(gw.url, TEST_ADMIN_TOKEN);
     await admin.setFlag('video_call', { enabled: true, rolloutPercent: 0, allowUserIds: [annId] });
     await ann.waitForSelector('#video-button', { state: 'visible' });
+    await expectText(ann, '#flag-video', 'video calls: on');
     expect(await bob.isVisible('#video-button')).toBe(false);
+    await expectText(bob, '#flag-video', 'video calls: off');
     await admin.setFlag('video_call', { enabled: false, allowUserIds: [] });
     await ann.waitForSelector('#video-button', { state: 'hidden' });
+    await expectText(ann, '#flag-video', 'video calls: off');
 
     // Voice call: ring, accept, timer with the 60-minute cap.
     await ann.click('#call-button');
@@ -146,6 +192,14 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
     const [annStats, bobStats] = await Promise.all([expectAudioFlowing(ann), expectAudioFlowing(bob)]);
     expect(annStats.audioBytesSent).toBeGreaterThan(0);
     expect(bobStats.audioBytesSent).toBeGreaterThan(0);
+
+    // Mute stops ann's microphone from sending at all; unmute brings it back.
+    await ann.click('#mute-button');
+    await expectText(ann, '#mute-button', 'Unmute');
+    const mutedAt = await expectAudioSendingStopped(ann);
+    await ann.click('#mute-button');
+    await expectText(ann, '#mute-button', 'Mute');
+    await expectAudioSendingAbove(ann, mutedAt);
 
     await ann.click('#hangup-button');
     await expectText(ann, '#call-status', 'ended (hangup)');

@@ -31,6 +31,7 @@ export class CallMedia {
   private readonly pending: string[] = [];
   private localStream?: MediaStream;
   private closed = false;
+  private muted = false;
   private readonly offs: (() => void)[] = [];
 
   constructor(
@@ -75,9 +76,26 @@ export class CallMedia {
     if (this.closed) return this.close();
     for (const track of this.localStream.getTracks()) {
       if (track.kind === 'video' && !device.canProduce('video')) continue;
-      this.producers.push(await this.sendTransport.produce({ track }));
+      // zeroRtpOnPause: a muted microphone sends nothing at all, not encoded silence.
+      const producer = await this.sendTransport.produce({ track, zeroRtpOnPause: true });
+      if (track.kind === 'audio' && this.muted) producer.pause();
+      this.producers.push(producer);
     }
     for (const producerId of this.pending.splice(0)) await this.consume(producerId);
+  }
+
+  get isMuted(): boolean {
+    return this.muted;
+  }
+
+  /** Mutes or unmutes the microphone (kept across a late start). */
+  setMuted(muted: boolean): void {
+    this.muted = muted;
+    for (const producer of this.producers) {
+      if (producer.kind !== 'audio') continue;
+      if (muted) producer.pause();
+      else producer.resume();
+    }
   }
 
   async stats(): Promise<CallMediaStats> {

@@ -1,8 +1,11 @@
 /**
- * The browser client, served by the gateway at /demo: log in by handle, contacts, a chat, voice
- * (and, when the video_call flag is on, video) calls with a timer showing the
- * server's duration cap. Talks to the gateway only through the protocol,
- * using the project's SDK (its browser-safe part) and mediasoup-client.
+ * The browser client, served by the gateway at /demo: log in by handle,
+ * contacts (kept current by `contacts:changed`), a chat with typing
+ * indicators and read receipts, voice (and, when the video_call flag is on,
+ * video) calls with mute and a timer showing the server's duration cap, and
+ * the flag's state shown live. Talks to the gateway only through the
+ * protocol, using the project's SDK (its browser-safe part) and
+ * mediasoup-client.
  */
 import type { CallDto, ContactDto, MessageDto } from '@app/contracts';
 import { ClientError, SocialClient } from '@app/client/browser';
@@ -19,9 +22,16 @@ interface DemoState {
   unread: Map<string, number>;
   call?: CallDto;
   media?: CallMedia;
+  /** Per peer: the highest seq of my messages they have read. */
+  readUpTo: Map<string, number>;
+  /** Per peer: when their typing indicator goes away. */
+  typingUntil: Map<string, number>;
 }
 
-const state: DemoState = { contacts: [], threads: new Map(), unread: new Map() };
+const state: DemoState = { contacts: [], threads: new Map(), unread: new Map(), readUpTo: new Map(), typingUntil: new Map() };
+
+/** How long "is typing…" stays after the last dm:typing (senders repeat it at most once a second). */
+const TYPING_SHOWN_MS = 3000;
 
 /** Hooks for automated tests and curious developers. */
 const demoHandle = {
@@ -33,6 +43,9 @@ const demoHandle = {
   },
   async mediaStats(): Promise<CallMediaStats | null> {
     return state.media ? state.media.stats() : null;
+  },
+  get muted() {
+    return state.media?.isMuted ?? false;
   },
 };
 (window as unknown as { demo: typeof demoHandle }).demo = demoHandle;
@@ -77,11 +90,21 @@ function wireClient(client: SocialClient): void {
     $('status').textContent = 'reconnecting…';
   });
   client.messages.onMessage((message) => addMessage(message));
-  client.flags.onChange(renderFlags);
-  client.calls.onIncoming((call) => {
-    refreshContactsSoon();
-    setCall(call);
+  client.on('dm:read', ({ readerId, upToSeq }) => {
+    // Sent to both participants: the reader is the peer, unless it was my own other tab.
+    if (readerId === client.id) return;
+    const peer = readerId;
+    state.readUpTo.set(peer, Math.max(state.readUpTo.get(peer) ?? 0, upToSeq));
+    if (peer === state.peerId) renderThread();
   });
+  client.on('dm:typing', ({ from }) => {
+    state.typingUntil.set(from, Date.now() + TYPING_SHOWN_MS);
+    renderTyping();
+  });
+  // Someone added or removed me: their "mutual" (and whether a call is possible) changed.
+  client.on('contacts:changed', () => refreshContacts().catch(showError));
+  client.flags.onChange(renderFlags);
+  client.calls.onIncoming((call) => setCall(call));
   client.calls.onState((call) => setCall(call));
   client.calls.onEndingSoon(({ callId, endsAt }) => {
     if (state.call?.id === callId) {
@@ -156,6 +179,7 @@ async function selectPeer(peerId: string): Promise<void> {
   }
 }
 
+
 function peerOf(message: MessageDto): string {
   return message.senderId === state.client!.id ? message.recipientId : message.senderId;
 }
@@ -167,22 +191,17 @@ function addMessage(message: MessageDto, render = true): void {
   if (thread.has(message.id)) return;
   thread.set(message.id, message);
   if (!render) return;
-  if (message.senderId !== state.client!.id) refreshContactsSoon(); // "mutual" may have changed
-  if (peer === state.peerId) renderThread();
-  else if (message.senderId !== state.client!.id) {
+  const fromPeer = message.senderId !== state.client!.id;
+  if (fromPeer) state.typingUntil.delete(peer);
+  if (peer === state.peerId) {
+    renderThread();
+    renderTyping();
+    // Shown while the chat is open: read, and the sender sees its receipt.
+    if (fromPeer) state.client!.messages.markRead(message.conversationId, message.seq).catch(showError);
+  } else if (fromPeer) {
     state.unread.set(peer, (state.unread.get(peer) ?? 0) + 1);
     renderContacts();
   }
-}
-
-let contactsRefresh: ReturnType<typeof setTimeout> | undefined;
-/** There is no push for contact changes: re-read the list when the other side shows signs of life. */
-function refreshContactsSoon(): void {
-  if (contactsRefresh) return;
-  contactsRefresh = setTimeout(() => {
-    contactsRefresh = undefined;
-    refreshContacts().catch(showError);
-  }, 200);
 }
 
 function renderThread(): void {
@@ -192,13 +211,37 @@ function renderThread(): void {
     ...thread.map((message) => {
       const li = document.createElement('li');
       li.dataset.id = message.id;
-      li.className = message.kind === 'call' ? 'call-entry' : message.senderId === state.client!.id ? 'mine' : 'theirs';
+      const mine = message.senderId === state.client!.id;
+      li.className = message.kind === 'call' ? 'call-entry' : mine ? 'mine' : 'theirs';
       li.textContent = message.body;
+      if (mine && message.kind !== 'call') {
+        const read = message.seq <= (state.readUpTo.get(state.peerId ?? '') ?? 0);
+        li.dataset.read = String(read);
+        const receipt = document.createElement('span');
+        receipt.className = 'receipt';
+        receipt.textContent = read ? 'Read' : 'Sent';
+        li.append(receipt);
+      }
       return li;
     }),
   );
   list.scrollTop = list.scrollHeight;
 }
+
+function renderTyping(): void {
+  const peer = state.peerId;
+  const until = peer ? (state.typingUntil.get(peer) ?? 0) : 0;
+  $('typing').textContent = until > Date.now() ? `@${handleOf(peer!)} is typing…` : '';
+}
+setInterval(renderTyping, 500);
+
+let lastTypingSent = 0;
+$('message-body').addEventListener('input', () => {
+  // The server takes one dm:typing a second per conversation: send no more.
+  if (!state.peerId || Date.now() - lastTypingSent < 1000) return;
+  lastTypingSent = Date.now();
+  state.client!.messages.typing(state.peerId).catch(() => undefined);
+});
 
 $('send-form').addEventListener(
   'submit',
@@ -217,7 +260,10 @@ $('send-form').addEventListener(
 
 function renderFlags(): void {
   // The video button exists only for users the video_call flag is on for.
-  $('video-button').hidden = !state.client!.flags.isEnabled('video_call');
+  const on = state.client!.flags.isEnabled('video_call');
+  $('video-button').hidden = !on;
+  $('flag-video').textContent = `video calls: ${on ? 'on' : 'off'}`;
+  $('flag-video').dataset.on = String(on);
 }
 
 // ---- calls ------------------------------------------------------------------
@@ -241,6 +287,17 @@ $('cancel-button').addEventListener(
   'click',
   guard(async () => setCall(await state.client!.calls.cancel(state.call!.id))),
 );
+$('mute-button').addEventListener('click', () => {
+  if (!state.media) return;
+  state.media.setMuted(!state.media.isMuted);
+  renderMute();
+});
+
+function renderMute(): void {
+  const muted = state.media?.isMuted ?? false;
+  $('mute-button').textContent = muted ? 'Unmute' : 'Mute';
+  $('mute-button').setAttribute('aria-pressed', String(muted));
+}
 $('hangup-button').addEventListener(
   'click',
   guard(async () => setCall(await state.client!.calls.hangup(state.call!.id))),
@@ -298,6 +355,8 @@ function renderCall(): void {
   show('decline-button', call.state === 'ringing' && call.calleeId === me);
   show('cancel-button', call.state === 'ringing' && call.callerId === me);
   show('hangup-button', call.state === 'active');
+  show('mute-button', call.state === 'active');
+  renderMute();
   if (call.state !== 'active') $('call-warning').textContent = '';
   renderTimer();
 }
