@@ -232,6 +232,15 @@ describe('security: attacks are refused', () => {
       expect(heard).toEqual(acceptedAt.map(() => ({ from: a.id })));
     });
 
+    it('a flood of unknown event names is limited too, and each is still answered', async () => {
+      const flooder = await user(one, 'unk');
+      const acks = (await Promise.all(Array.from({ length: 60 }, (_, i) => flooder.rawRequest(`nope:${i}`, {})))) as any[];
+      const codes = new Set(acks.map((a) => a.error?.code));
+      expect([...codes].sort()).toEqual(['RATE_LIMITED', 'VALIDATION_FAILED']);
+      // 20 a second: a burst on a loaded machine may span two windows.
+      expect(acks.filter((a) => a.error.code === 'VALIDATION_FAILED').length).toBeLessThanOrEqual(40);
+    });
+
     it('limits hold across processes through Redis', async () => {
       const handle = uniqueHandle('xrl');
       const onOne = await user(one, 'xrlp');

@@ -3,8 +3,9 @@ import { ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect,
 import type { Server, Socket } from 'socket.io';
 import { AuthService, AuthUser, bearerToken } from '@app/auth';
 import { APP_CONFIG, AppConfig } from '@app/config';
-import { errorAck, schemas } from '@app/contracts';
+import { DomainError, errorAck, schemas } from '@app/contracts';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { DEFAULT_EVENT_RULE, RateLimiterService } from '@app/rate-limits';
 import { RealtimeService, userRoom } from '@app/realtime';
 import { SocketGateway } from '../common/socket-gateway.decorator';
 import { SocketAccessLog } from '../common/ws-ack.interceptor';
@@ -35,6 +36,7 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
   constructor(
     private readonly auth: AuthService,
     private readonly realtime: RealtimeService,
+    private readonly limits: RateLimiterService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     metrics: MetricsService,
@@ -72,10 +74,20 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
     socket.onAny((event: string, ...args: unknown[]) => {
       if (socket.listenerCount(event) > 0) return;
       const ack = args[args.length - 1];
-      this.access.write({ event, socket, outcome: 'VALIDATION_FAILED' });
-      if (typeof ack === 'function') {
-        ack(errorAck({ code: 'VALIDATION_FAILED', message: `unknown event "${event}"`, details: { event } }));
-      }
+      // Unknown names count against the user's default limit too, so a flood of them is slowed like any other.
+      this.limits.consume(DEFAULT_EVENT_RULE, user.id).then(
+        () => {
+          this.access.write({ event, socket, outcome: 'VALIDATION_FAILED' });
+          if (typeof ack === 'function') {
+            ack(errorAck({ code: 'VALIDATION_FAILED', message: `unknown event "${event}"`, details: { event } }));
+          }
+        },
+        (err: unknown) => {
+          const body = err instanceof DomainError ? err.toBody() : { code: 'INTERNAL' as const, message: 'internal error' };
+          this.access.write({ event, socket, outcome: body.code });
+          if (typeof ack === 'function') ack(errorAck(body));
+        },
+      );
     });
     this.connected.inc();
     const count = (this.localSockets.get(user.id) ?? 0) + 1;
