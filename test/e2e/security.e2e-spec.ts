@@ -166,7 +166,8 @@ describe('security: attacks are refused', () => {
       const [alice, bob] = await Promise.all([user(one, 'exp'), user(one, 'expb')]);
       expect((await rawConnect(one.url, tokenFor(alice.id, -5).token)).refused).toBe('UNAUTHENTICATED');
 
-      const short = tokenFor(alice.id, 2).token;
+      // Long enough for the refreshes below to land first on a loaded machine.
+      const short = tokenFor(alice.id, 4).token;
       const refreshed = await connectAs(one.url, short);
       const left = await connectAs(one.url, short);
       const expired = once<unknown>(left, 'auth:expired');
@@ -187,8 +188,11 @@ describe('security: attacks are refused', () => {
 
     it('the SDK renews its token before expiry and its socket outlives the first token', async () => {
       const base = await SocialClient.login(one.url, uniqueHandle('sdk'));
-      const client = await SocialClient.withTokens(one.url, async () => ({ ...tokenFor(base.id, 3), user: base.user }));
+      // 5 s tokens: renewed at 4 s, a second before they run out.
+      const client = await SocialClient.withTokens(one.url, async () => ({ ...tokenFor(base.id, 5), user: base.user }));
       clients.push(client);
+      const expiries: unknown[] = [];
+      client.on('auth:expired', (p) => expiries.push(p));
       await client.connect();
       const firstExpiry = Date.parse(client.expiresAt!);
       const renewals: string[] = [];
@@ -199,6 +203,7 @@ describe('security: attacks are refused', () => {
         }),
       );
       expect(renewals.length).toBeGreaterThanOrEqual(2);
+      expect(expiries).toEqual([]);
       expect(client.connected).toBe(true);
       expect((await client.users.me()).id).toBe(base.id);
     }, 30_000);
