@@ -13,6 +13,7 @@ import { runMessagesBench } from './suites/messages';
 import { runIdleSocketsBench } from './suites/idle-sockets';
 import { runCallSetupBench } from './suites/call-setup';
 import { runConcurrentCallsBench } from './suites/concurrent-calls';
+import { runMediaRecoveryBench } from './suites/media-recovery';
 
 let parsed: ReturnType<typeof parseBenchArgs>;
 try {
@@ -66,6 +67,10 @@ async function main(): Promise<void> {
   }
   if (wanted('call-setup')) {
     await attempt('callSetup', () => runCallSetupBench({ calls: quick ? 20 : 100 }, log));
+    await attempt('callSetupSplit', () => runCallSetupBench({ calls: quick ? 20 : 100, topology: 'split' }, log));
+  }
+  if (wanted('recovery')) {
+    await attempt('mediaRecovery', () => runMediaRecoveryBench({ calls: quick ? 10 : 50 }, log));
   }
   if (wanted('calls')) {
     await attempt('concurrentCalls', () =>

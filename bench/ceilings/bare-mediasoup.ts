@@ -10,20 +10,29 @@ import type { RtpStream } from '../support/rtp-generator';
  * producer), made directly with no gateway, database or signalling.
  */
 export class BareMediasoupTopology implements CallTopology {
-  readonly label = 'bare mediasoup worker';
   private readonly routers: ms.Router[] = [];
   private readonly producers: ms.Producer[] = [];
   private readonly consumers: ms.Consumer[] = [];
   private readonly rtpStreams: RtpStream[] = [];
 
   private constructor(
+    readonly label: string,
     private readonly worker: ms.Worker,
     private readonly generatorPorts: number[],
   ) {}
 
-  static async start(generatorPorts: number[], ports = { min: 20000, max: 29999 }): Promise<BareMediasoupTopology> {
-    const worker = await mediasoup.createWorker({ logLevel: 'warn', rtcMinPort: ports.min, rtcMaxPort: ports.max });
-    return new BareMediasoupTopology(worker, generatorPorts);
+  /**
+   * `lib`: the mediasoup package to use; the current one by default, or
+   * another version's (the 3.8.4 kept for this comparison) with the same API
+   * for what is made here.
+   */
+  static async start(
+    generatorPorts: number[],
+    ports = { min: 20000, max: 29999 },
+    lib: { createWorker: typeof mediasoup.createWorker; version: string } = mediasoup,
+  ): Promise<BareMediasoupTopology> {
+    const worker = await lib.createWorker({ logLevel: 'warn', rtcMinPort: ports.min, rtcMaxPort: ports.max });
+    return new BareMediasoupTopology(`bare mediasoup ${lib.version} worker`, worker, generatorPorts);
   }
 
   calls(): number {

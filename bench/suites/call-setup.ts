@@ -36,9 +36,32 @@ function rtpPacket(ssrc: number, seq: number, marker: number): Buffer {
   return p;
 }
 
-/** Time from call:invite to the first audio packet at the callee, over a gateway child process. */
-export async function runCallSetupBench(o: { calls: number }, log: (s: string) => void): Promise<CallSetupResult> {
-  const gw = await startBenchGateway();
+/**
+ * Where the call's room is: `all` is one process (gateway and media node);
+ * `split` is a gateway (NODE_ROLE=gateway) whose rooms are on a media node
+ * in another process (NODE_ROLE=media), reached through Redis.
+ */
+export type SetupTopology = 'all' | 'split';
+
+async function startTopology(topology: SetupTopology): Promise<{ url: string; close(): Promise<void> }> {
+  if (topology === 'all') return startBenchGateway();
+  const redis = { REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' };
+  const node = await startBenchGateway({ ...redis, NODE_ROLE: 'media' });
+  try {
+    const gw = await startBenchGateway({ ...redis, NODE_ROLE: 'gateway' }, { db: node.db });
+    return { url: gw.url, close: async () => (await gw.close(), await node.close()) };
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+}
+
+/** Time from call:invite to the first audio packet at the callee, over gateway child processes. */
+export async function runCallSetupBench(
+  o: { calls: number; topology?: SetupTopology },
+  log: (s: string) => void,
+): Promise<CallSetupResult> {
+  const gw = await startTopology(o.topology ?? 'all');
   const sender = dgram.createSocket('udp4');
   const receiver = dgram.createSocket('udp4');
   try {
@@ -48,7 +71,7 @@ export async function runCallSetupBench(o: { calls: number }, log: (s: string) =
     await inBatches(users, 32, (u) => u.connect());
     const pairs = Array.from({ length: o.calls }, (_, i) => [users[2 * i], users[2 * i + 1]] as const);
     await inBatches(pairs, 8, ([a, b]) => befriend(a, b));
-    log(`call set-up: ${o.calls} calls`);
+    log(`call set-up (${o.topology ?? 'all'}): ${o.calls} calls`);
 
     const total = new LatencySamples();
     const server = new LatencySamples();

@@ -44,6 +44,8 @@ export interface RampResult {
 export interface ConcurrentCallsResult {
   criteria: { maxLoss: number; maxP99Ms: number };
   bare: RampResult;
+  /** The same ramp on the previous SFU release (3.8.4), for the upgrade's cost or gain per call. */
+  bareLegacy?: RampResult | { unavailable: string };
   gateway: RampResult | { unavailable: string };
 }
 
@@ -112,6 +114,18 @@ export async function runConcurrentCallsBench(o: ConcurrentCallsOptions, log: (s
     } finally {
       await bareTopology.close();
     }
+    let bareLegacy: ConcurrentCallsResult['bareLegacy'];
+    const legacy = loadLegacyMediasoup();
+    if ('unavailable' in legacy) bareLegacy = legacy;
+    else {
+      log(`concurrent calls, bare ${legacy.version} worker: steps ${o.bareSteps.join(', ')}`);
+      const legacyTopology = await BareMediasoupTopology.start(generator.ports, { min: 20000, max: 29999 }, legacy);
+      try {
+        bareLegacy = await ramp(legacyTopology, generator, o.bareSteps, o.measureMs, log);
+      } finally {
+        await legacyTopology.close();
+      }
+    }
     log(`concurrent calls through the gateway: steps ${o.steps.join(', ')}`);
     let gateway: ConcurrentCallsResult['gateway'];
     let gatewayTopology: CallTopology | undefined;
@@ -124,8 +138,20 @@ export async function runConcurrentCallsBench(o: ConcurrentCallsOptions, log: (s
     } finally {
       await gatewayTopology?.close();
     }
-    return { criteria: { maxLoss: MAX_LOSS, maxP99Ms: MAX_P99_MS }, bare, gateway };
+    return { criteria: { maxLoss: MAX_LOSS, maxP99Ms: MAX_P99_MS }, bare, bareLegacy, gateway };
   } finally {
     await generator.close();
+  }
+}
+
+/** mediasoup 3.8.4 under its alias, when its worker was built (`node scripts/setup.js --legacy-mediasoup`). */
+function loadLegacyMediasoup(): { createWorker: typeof import('mediasoup').createWorker; version: string } | { unavailable: string } {
+  try {
+    const lib = require('mediasoup-legacy');
+    const bin = require('node:path').join(require.resolve('mediasoup-legacy/package.json'), '..', 'worker', 'out', 'Release', 'mediasoup-worker');
+    if (!require('node:fs').existsSync(bin)) return { unavailable: 'the 3.8.4 worker is not built (node scripts/setup.js --legacy-mediasoup)' };
+    return lib;
+  } catch (err) {
+    return { unavailable: `mediasoup-legacy not installed: ${(err as Error).message}` };
   }
 }

@@ -22,8 +22,9 @@ export interface BenchGateway {
  * CPU and memory can be read apart from the load generator's. Ready when
  * /health answers.
  */
-export async function startBenchGateway(env: Record<string, string> = {}): Promise<BenchGateway> {
-  const db = await createTestDatabase();
+export async function startBenchGateway(env: Record<string, string> = {}, shared?: { db: TestDatabase }): Promise<BenchGateway> {
+  // Processes of one service (a media node beside a gateway) share a database; the first one owns it.
+  const db = shared?.db ?? (await createTestDatabase());
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -78,7 +79,7 @@ export async function startBenchGateway(env: Record<string, string> = {}): Promi
         await exited;
         clearTimeout(forced);
       }
-      await db.drop();
+      if (!shared) await db.drop();
     },
   };
 }

@@ -2,6 +2,7 @@ import type { MessagesResult } from '../suites/messages';
 import type { IdleSocketsResult } from '../suites/idle-sockets';
 import type { CallSetupResult } from '../suites/call-setup';
 import type { ConcurrentCallsResult, RampResult } from '../suites/concurrent-calls';
+import type { MediaRecoveryResult } from '../suites/media-recovery';
 
 export interface SuiteResults {
   startedAt: string;
@@ -10,6 +11,9 @@ export interface SuiteResults {
   machine: { cpus: number; cpuModel: string; memGiB: number; node: string };
   messages?: MessagesResult;
   callSetup?: CallSetupResult;
+  /** The same set-up through a gateway whose rooms are on a media node in another process. */
+  callSetupSplit?: CallSetupResult;
+  mediaRecovery?: MediaRecoveryResult;
   concurrentCalls?: ConcurrentCallsResult;
   idleSockets?: IdleSocketsResult;
   failures?: Record<string, string>;
@@ -73,6 +77,28 @@ export function renderMarkdown(r: SuiteResults): string {
       out.push(`Not measured: ${cs.unavailable}`, '');
     }
   }
+  const split = r.callSetupSplit;
+  if (split && 'total' in split) {
+    out.push(`## Call set-up with the room on another process (NODE_ROLE=gateway + NODE_ROLE=media, Redis)`, '');
+    out.push('| part | p50 ms | p99 ms |', '|---|---|---|');
+    out.push(`| total | ${split.total.p50} | ${split.total.p99} |`);
+    out.push(`| server (sum of request round trips) | ${split.server.p50} | ${split.server.p99} |`);
+    for (const [step, t] of Object.entries(split.byRequest)) out.push(`| · ${step} | ${t.p50} | ${t.p99} |`);
+    if (cs && 'total' in cs) {
+      out.push('', `Routing cost: server p50 ${(split.server.p50 - cs.server.p50).toFixed(2)} ms more than one process (target ≤ 3 ms). Failed set-ups: ${split.failed}.`);
+    }
+    out.push('');
+  } else if (split) {
+    out.push(`## Call set-up with the room on another process`, '', `Not measured: ${split.unavailable}`, '');
+  }
+  const mr = r.mediaRecovery;
+  if (mr) {
+    out.push(`## Media recovery (${mr.calls} active calls, their media node SIGKILLed)`, '');
+    out.push('| from the kill to | p50 ms | p99 ms | max ms |', '|---|---|---|---|');
+    out.push(`| both participants told (media:restart) | ${mr.toldMs.p50} | ${mr.toldMs.p99} | ${mr.toldMs.max} |`);
+    out.push(`| first audio packet after negotiating again | ${mr.audioBackMs.p50} | ${mr.audioBackMs.p99} | ${mr.audioBackMs.max} |`);
+    out.push('', `Back: ${mr.recovered}; ended instead: ${mr.ended} (target 0); not back in time: ${mr.notBack}. Target: p99 ≤ 3 s.`, '');
+  }
   const cc = r.concurrentCalls;
   if (cc) {
     out.push(
@@ -84,9 +110,17 @@ export function renderMarkdown(r: SuiteResults): string {
       '|---|---|---|---|---|---|---|---|---|',
     );
     out.push(...rampRows(cc.bare));
+    if (cc.bareLegacy && 'steps' in cc.bareLegacy) out.push(...rampRows(cc.bareLegacy));
     if ('steps' in cc.gateway) out.push(...rampRows(cc.gateway));
     out.push('');
     out.push(`Bare worker: ${cc.bare.maxPassingCalls} calls pass${cc.bare.limitedBy ? ` (limit: ${cc.bare.limitedBy})` : ''}.`);
+    if (cc.bareLegacy) {
+      out.push(
+        'steps' in cc.bareLegacy
+          ? `Bare 3.8.4 worker (previous release, same generator): ${cc.bareLegacy.maxPassingCalls} calls pass${cc.bareLegacy.limitedBy ? ` (limit: ${cc.bareLegacy.limitedBy})` : ''}.`
+          : `Bare 3.8.4 worker: not measured: ${cc.bareLegacy.unavailable}`,
+      );
+    }
     if ('steps' in cc.gateway) {
       out.push(
         `Through the gateway: ${cc.gateway.maxPassingCalls} calls pass${cc.gateway.limitedBy ? ` (limit: ${cc.gateway.limitedBy})` : ''}. Target: ≥ 500.`,

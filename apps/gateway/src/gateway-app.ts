@@ -62,7 +62,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // Stop taking work, finish what was taken (handlers, then timer jobs), and only then close the pools.
     const left = await inFlight.drain(app.getHttpServer(), DRAIN_TIMEOUT_MS);
     if (left > 0) logger.warn({ left }, 'stopping with work still in flight');
-    await stopTimers(app).catch((err: unknown) => logger.error({ err }, 'stopping the timers failed'));
+    // A media node has no scheduler (and asking Nest for a missing provider ends the process).
+    if (config.role !== 'media') await stopTimers(app).catch((err: unknown) => logger.error({ err }, 'stopping the timers failed'));
     await app.close();
   };
   const drain = async () => {
