@@ -134,6 +134,8 @@ describe('/docs/asyncapi.json and /docs/openapi.json', () => {
     expect(ajv.validate(meSchema, me)).toBe(true);
     const ready = await getJson(`${gw.url}/health/ready`);
     expect(ajv.validate(openApi.paths['/health/ready'].get.responses['200'].content['application/json'].schema, ready)).toBe(true);
+    const health = await getJson(`${gw.url}/health`);
+    expect({ valid: ajv.validate(openApi.paths['/health'].get.responses['200'].content['application/json'].schema, health), errors: ajv.errors }).toEqual({ valid: true, errors: null });
 
     const bob = await connectedUser(gw, 'docs_b');
     const sendAck = await client.rawRequest('dm:send', { to: bob.id, clientMsgId: crypto.randomUUID(), body: 'schema check' });

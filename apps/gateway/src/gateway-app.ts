@@ -39,7 +39,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const logger = options.logger ?? createRootLogger(config.logLevel);
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot(config, options.clock ?? new SystemClock(), logger),
-    { logger: new NestPinoLogger(logger.child({ component: 'nest' })), bodyParser: false },
+    {
+      logger: new NestPinoLogger(logger.child({ component: 'nest' })),
+      bodyParser: false,
+      // Errors from the application object are thrown to the caller, not turned
+      // into process.exit(1): looking up a provider a role does not have (the
+      // scheduler on a media node, at stop) must be catchable.
+      abortOnError: false,
+    },
   );
   app.useBodyParser('json', { limit: '256kb' });
   app.useGlobalFilters(new HttpErrorFilter(logger));

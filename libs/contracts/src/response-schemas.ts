@@ -73,9 +73,14 @@ export const evaluatedFlags = z.object({ video_call: z.boolean() }).catchall(z.b
 
 export const healthDto = z.object({
   status: z.enum(['ok', 'degraded']),
-  db: z.enum(['up', 'down']),
+  db: z.enum(['up', 'down', 'unused']),
   media: z.enum(['up', 'down']),
-  workers: z.array(z.object({ pid: z.number().int(), alive: z.boolean(), routers: z.number().int() }).passthrough()).optional(),
+  role: z.enum(['all', 'gateway', 'media']).optional(),
+  nodeId: z.string().optional(),
+  mediaNodes: z.number().int().min(0).optional(),
+  workers: z
+    .array(z.object({ pid: z.number().int(), alive: z.boolean(), routers: z.number().int(), webRtcPort: z.number().int().optional() }))
+    .optional(),
 });
 
 export const livenessDto = z.object({ status: z.literal('ok') });
@@ -114,7 +119,7 @@ agree<Same<z.infer<typeof conversationDto>, M.ConversationDto>>(true);
 agree<Same<z.infer<typeof callDto>, M.CallDto>>(true);
 agree<Same<z.infer<typeof flagDefinitionDto>, M.FlagDefinitionDto>>(true);
 agree<Same<z.infer<typeof flagAuditEntryDto>, M.FlagAuditEntryDto>>(true);
-agree<Same<z.infer<typeof healthDto>['status'], M.HealthDto['status']>>(true);
+agree<Same<z.infer<typeof healthDto>, M.HealthDto>>(true);
 agree<Same<z.infer<typeof livenessDto>, M.LivenessDto>>(true);
 agree<Same<z.infer<typeof readinessDto>, M.ReadinessDto>>(true);
 agree<Same<z.infer<typeof callDto>['endReason'], M.CallDto['endReason']>>(true);
