@@ -21,9 +21,10 @@ COPY package.json package-lock.json .npmrc ./
 # .npmrc has ignore-scripts=true: every build step is scripts/setup.js's.
 RUN npm ci
 COPY . .
+# setup.js: Prisma client, mediasoup worker, and the browser client bundled into dist/demo.
 RUN node scripts/setup.js \
     && npx nest build gateway \
-    && node scripts/build-demo.js \
+    && test -f dist/demo/app.js \
     && install -D -m 0755 node_modules/mediasoup/worker/out/Release/mediasoup-worker /app/bin/mediasoup-worker
 
 FROM ${NODE_IMAGE} AS runtime-deps

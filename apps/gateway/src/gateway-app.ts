@@ -69,7 +69,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // Stop taking work, finish what was taken (handlers, then timer jobs), and only then close the pools.
     const left = await inFlight.drain(app.getHttpServer(), DRAIN_TIMEOUT_MS);
     if (left > 0) logger.warn({ left }, 'stopping with work still in flight');
-    // A media node has no scheduler (and asking Nest for a missing provider ends the process).
+    // A media node runs no timers: it has no scheduler to wait for.
     if (config.role !== 'media') await stopTimers(app).catch((err: unknown) => logger.error({ err }, 'stopping the timers failed'));
     await app.close();
   };
