@@ -8,3 +8,4 @@ export * from './frame-pacer';
 export * from './plain-rtp-parameters';
 export * from './plain-media-session';
 export * from './synthetic-video';
+export * from './plain-call-media';
