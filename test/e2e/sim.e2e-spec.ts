@@ -53,11 +53,52 @@ describe('simulator', () => {
     expect([...phases]).toEqual(['users', 'messages', 'calls', 'video', 'done']);
   });
 
+  it('churns for a set time: calls keep starting and ending while messages flow, and reports its own usage', async () => {
+    const phases = new Set<SimProgress['phase']>();
+    const report = await runSimulation(
+      {
+        ...DEFAULT_SIM_OPTIONS,
+        url: gw.url,
+        users: 6,
+        messageRate: 10,
+        callSeconds: 1,
+        concurrentCalls: 2,
+        callRate: 20,
+        settleMs: 3000,
+        durationMs: 5000,
+        seed: 9,
+      },
+      (p) => phases.add(p.phase),
+    );
+    expect(report.errors).toEqual([]);
+    expect(report.passed).toBe(true);
+    // Two lanes of about 1.5 s calls for 5 s: several calls each, one after another.
+    expect(report.calls.placed).toBeGreaterThanOrEqual(4);
+    expect(report.calls.peakConcurrentCalls).toBe(2);
+    expect(report.messages.sent).toBeGreaterThanOrEqual(40);
+    expect(report.messages.delivered).toBe(report.messages.sent);
+    expect([...phases]).toEqual(['users', 'churn', 'done']);
+    expect(report.simulator!.cpuCores).toBeGreaterThan(0);
+    expect(report.simulator!.rssMb.peak).toBeGreaterThan(0);
+    expect(report.timing!.callSetup.serverMs).toBeGreaterThan(0);
+    expect(report.timing!.serverEventMs['call:invite']).toBeGreaterThan(0);
+  });
+
   it('checks its command line', () => {
     expect(parseCli(['--users', '20', '--calls', '10'], {})).toMatchObject({ users: 20, calls: 10, concurrentCalls: 10 });
     expect(parseCli(['--help'], {})).toBe('help');
     expect(() => parseCli(['--users', 'many'], {})).toThrow(UsageError);
     expect(() => parseCli(['--video-share', '1.5'], {})).toThrow(/video-share/);
     expect(() => parseCli(['--bogus'], {})).toThrow(UsageError);
+    expect(parseCli(['--duration', '10m', '--rtp-ip', '127.0.0.3', '--call-rate', '5'], {})).toMatchObject({
+      durationMs: 600_000,
+      rtpIp: '127.0.0.3',
+      callRate: 5,
+    });
+    expect(parseCli(['--duration', '90'], {})).toMatchObject({ durationMs: 90_000 });
+    expect(parseCli([], {})).toMatchObject({ durationMs: undefined, rtpIp: undefined });
+    expect(() => parseCli(['--duration', 'forever'], {})).toThrow(/--duration/);
+    expect(() => parseCli(['--duration', '0.5s'], {})).toThrow(/--duration/);
+    expect(() => parseCli(['--rtp-ip', 'my-laptop'], {})).toThrow(/--rtp-ip/);
   });
 });

@@ -48,7 +48,7 @@ export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'url'> = {
   calls: 5,
   callSeconds: 2,
   concurrentCalls: 5,
-  callRate: 20,
+  callRate: 10,
   videoShare: 0.5,
   videoCalls: 0,
   settleMs: 10_000,

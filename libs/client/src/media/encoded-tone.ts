@@ -83,7 +83,7 @@ export interface ToneCheck {
  * hundreds of calls, and the byte match covers the rest.
  */
 export function checkTone(payloads: Buffer[], tone: EncodedTone, expected: number, options: ToneCheckOptions = {}): ToneCheck {
-  const { passShare = 0.9, decodeFrames = 25, settleFrames = 3, minEnergyShare = 0.8 } = options;
+  const { passShare = 0.9, decodeFrames = 10, settleFrames = 3, minEnergyShare = 0.8 } = options;
   const exact = payloads.reduce((n, p) => n + Number(tone.contains(p)), 0);
   const decodedFrames = decodeOpusStream(payloads.slice(0, settleFrames + decodeFrames)).slice(settleFrames);
   const decodedMatching = decodedFrames.filter((pcm) => pcm !== null && toneEnergyShare(pcm, tone.frequencyHz) >= minEnergyShare).length;
