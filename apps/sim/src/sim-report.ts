@@ -3,6 +3,7 @@ import type { ProcessUsage } from './process-usage';
 
 export interface LatencySummary {
   count: number;
+  mean: number | null;
   p50: number | null;
   p95: number | null;
   p99: number | null;
@@ -62,13 +63,13 @@ export interface VideoExperimentFindings {
   failed: number;
 }
 
-/** A set-up time split into the gateway's handling time and the rest. */
+/** A set-up time split into the gateway's handling time and the rest, on means (the server's side is only known as a mean). */
 export interface SetupSplit {
-  /** Median of the whole step as the simulator saw it. */
-  p50Ms: number | null;
+  /** Mean of the whole step as the simulator saw it. */
+  meanMs: number | null;
   /** The gateway's mean handling time of the step's socket events, added up. */
   serverMs: number | null;
-  /** p50 less the server's share: the simulator's event loop, the network, waiting in queues. */
+  /** The mean less the server's share: the simulator's event loop, the network, waiting in queues. */
   elsewhereMs: number | null;
 }
 
@@ -111,6 +112,7 @@ export function summarize(values: number[]): LatencySummary {
   const round = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
   return {
     count: values.length,
+    mean: round(values.length ? values.reduce((a, b) => a + b, 0) / values.length : null),
     p50: round(percentile(values, 50)),
     p95: round(percentile(values, 95)),
     p99: round(percentile(values, 99)),
@@ -162,7 +164,7 @@ export function formatReport(r: SimReport): string {
   }
   const t = r.timing;
   if (t) {
-    const split = (s: SetupSplit) => `p50 ${s.p50Ms ?? '-'} ms = server ${s.serverMs ?? '-'} + elsewhere ${s.elsewhereMs ?? '-'}`;
+    const split = (s: SetupSplit) => `mean ${s.meanMs ?? '-'} ms = server ${s.serverMs ?? '-'} + elsewhere ${s.elsewhereMs ?? '-'}`;
     lines.push(`Set-up split: call ${split(t.callSetup)}; media ${split(t.mediaSetup)}`);
   }
   const u = r.simulator;

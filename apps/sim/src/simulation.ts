@@ -185,14 +185,14 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
 }
 
 function setupTiming(calls: CallFindings, serverEventMs: Record<string, number>): SimTiming {
-  const split = (p50: number | null, serverMs: number | null): SetupSplit => ({
-    p50Ms: p50,
+  const split = (mean: number | null, serverMs: number | null): SetupSplit => ({
+    meanMs: mean,
     serverMs,
-    elsewhereMs: p50 === null || serverMs === null ? null : Math.round(Math.max(0, p50 - serverMs) * 10) / 10,
+    elsewhereMs: mean === null || serverMs === null ? null : Math.round(Math.max(0, mean - serverMs) * 10) / 10,
   });
   return {
-    callSetup: split(calls.setupMs.p50, serverMsFor(CALL_SETUP_EVENTS, serverEventMs)),
-    mediaSetup: split(calls.mediaSetupMs.p50, serverMsFor(MEDIA_SETUP_EVENTS, serverEventMs)),
+    callSetup: split(calls.setupMs.mean, serverMsFor(CALL_SETUP_EVENTS, serverEventMs)),
+    mediaSetup: split(calls.mediaSetupMs.mean, serverMsFor(MEDIA_SETUP_EVENTS, serverEventMs)),
     serverEventMs,
   };
 }
