@@ -329,10 +329,10 @@ export async function placeVoiceCall(
       note('tone check', `caller heard ${leg(callerHeard)}; callee heard ${leg(calleeHeard)}`);
     }
 
-    const ended = caller.calls.waitForState(callId, 'ended', SIGNAL_TIMEOUT_MS);
-    ended.catch(() => undefined);
     // A wave's tones end together; hang-ups keep to the same signalling pace as invites.
     await options.pacer?.next();
+    const ended = caller.calls.waitForState(callId, 'ended', SIGNAL_TIMEOUT_MS);
+    ended.catch(() => undefined);
     await caller.calls.hangup(callId);
     outcome.endReason = (await ended).endReason;
   } catch (err) {
