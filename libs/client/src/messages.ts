@@ -1,6 +1,7 @@
 import type { ConversationDto, MessageDto } from '@app/contracts';
 import { ClientError, ConnectionLostError, RequestTimeoutError } from './client-error';
 import { Page, pageQueryString } from './http-api';
+import { sleep } from './sleep';
 import type { SocialClient } from './social-client';
 
 export interface SendOptions {
@@ -59,7 +60,7 @@ export class MessagesApi {
         if (attempt >= attempts) throw err;
         if (err instanceof ClientError && err.code === 'RATE_LIMITED') {
           const wait = Number(err.details?.retryAfterMs ?? 100);
-          await delay(Math.min(Math.max(wait, 10), 5_000));
+          await sleep(Math.min(Math.max(wait, 10), 5_000));
           continue;
         }
         // The server may have stored it; the same clientMsgId makes the resend safe.
@@ -174,8 +175,4 @@ export class MessagesApi {
     }
     return true;
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -13,6 +13,7 @@ import { ContactsApi, UsersApi } from './contacts';
 import { FlagsApi } from './flags';
 import { httpJson } from './http-api';
 import { MessagesApi } from './messages';
+import { sleep } from './sleep';
 
 export interface ConnectOptions {
   /** Reconnect after a lost connection (default true). */
@@ -250,7 +251,7 @@ export class SocialClient {
       if (ack.ok) return ack.data as ClientEvents[E]['result'];
       const retry = ack.error.code === 'RATE_LIMITED' && !NOT_RETRIED_WHEN_RATE_LIMITED.has(event) && attempt < RATE_LIMITED_ATTEMPTS;
       if (!retry) throw new ClientError(ack.error);
-      await new Promise((r) => setTimeout(r, Math.min(Math.max(Number(ack.error.details?.retryAfterMs ?? 100), 10), 5_000)));
+      await sleep(Math.min(Math.max(Number(ack.error.details?.retryAfterMs ?? 100), 10), 5_000));
     }
   }
 
