@@ -65,10 +65,14 @@ export async function runMediaRecoveryBench(o: { calls: number }, log: (s: strin
     // First packets by marker (the call's index + 1).
     const arrivals = new Map<number, (t: number) => void>();
     receiver.on('message', (msg: Buffer) => {
-      if ((msg[1] & 0x7f) !== OPUS_PAYLOAD_TYPE || msg.length < 17) return;
-      const resolve = arrivals.get(msg.readUInt32BE(13));
+      // The SFU may add header extensions: the payload starts after them.
+      const csrcEnd = 12 + (msg[0] & 0x0f) * 4;
+      const offset = msg[0] & 0x10 ? csrcEnd + 4 + msg.readUInt16BE(csrcEnd + 2) * 4 : csrcEnd;
+      if ((msg[1] & 0x7f) !== OPUS_PAYLOAD_TYPE || msg.length < offset + 5) return;
+      const marker = msg.readUInt32BE(offset + 1);
+      const resolve = arrivals.get(marker);
       if (resolve) {
-        arrivals.delete(msg.readUInt32BE(13));
+        arrivals.delete(marker);
         resolve(performance.now());
       }
     });

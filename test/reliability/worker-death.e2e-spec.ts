@@ -3,7 +3,7 @@ import { SocialClient } from '@app/client';
 import type { CallDto } from '@app/contracts';
 import { WorkerPool } from '@app/media';
 import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
-import { PlainReceiveStream, PlainSendStream } from '../../libs/client/src/media';
+import { PlainCallMedia, PlainReceiveStream, PlainSendStream } from '../../libs/client/src/media';
 
 describe('a mediasoup worker killed mid-call', () => {
   let gw: TestGateway;
@@ -39,7 +39,7 @@ describe('a mediasoup worker killed mid-call', () => {
     return { call, recv };
   }
 
-  it('ends the calls on it with media_failure for both sides, keeps the rest of the service up, and serves new calls', async () => {
+  it('moves the rooms of its calls to its replacement (media:restart, audio back), keeps the rest of the service up, and serves new calls', async () => {
     const pool = gw.get(WorkerPool);
     const [alice, bob] = await friends();
     const [carol, dave] = await friends();
@@ -49,17 +49,17 @@ describe('a mediasoup worker killed mid-call', () => {
     const second = await activeCallWithAudio(carol, dave);
     const ringing = (await erin.request('call:invite', { to: frank.id })).call;
 
-    const ended = (c: SocialClient, callId: string) =>
-      c.waitFor('call:state', (p) => p.call.id === callId && p.call.state === 'ended', 20_000);
-    const endings = Promise.all([ended(alice, first.call.id), ended(bob, first.call.id), ended(carol, second.call.id), ended(dave, second.call.id)]);
+    // Both participants of each active call are told to negotiate again; no call ends.
+    const told = (c: SocialClient, callId: string) => c.waitFor('media:restart', (p) => p.callId === callId, 20_000);
+    const restarts = Promise.all([told(alice, first.call.id), told(bob, first.call.id), told(carol, second.call.id), told(dave, second.call.id)]);
+    let ended = 0;
+    for (const c of [alice, bob, carol, dave]) c.on('call:state', (p) => void (p.call.state === 'ended' && ended++));
     const pid = pool.workers()[0].pid;
     process.kill(pid, 'SIGKILL');
+    expect((await restarts).map((e) => e.reason)).toEqual(['worker_died', 'worker_died', 'worker_died', 'worker_died']);
 
-    for (const { call } of await endings) expect(call.endReason).toBe('media_failure');
     // Messaging does not depend on media.
     expect((await gina.request('dm:send', { to: hank.id, clientMsgId: crypto.randomUUID(), body: 'still here' })).message.seq).toBe(1);
-    const history = await alice.http<{ calls: CallDto[] }>('GET', '/calls');
-    expect(history.calls.find((c) => c.id === first.call.id)).toMatchObject({ state: 'ended', endReason: 'media_failure' });
 
     // The worker is replaced and health recovers.
     const deadline = Date.now() + 20_000;
@@ -69,14 +69,25 @@ describe('a mediasoup worker killed mid-call', () => {
     }
     expect(pool.workers()[0].pid).not.toBe(pid);
 
+    // Negotiated again, the first call carries audio both ways; both calls are still active.
+    const media = await Promise.all([PlainCallMedia.start(alice, first.call.id), PlainCallMedia.start(bob, first.call.id)]);
+    streams.push(...media);
+    await Promise.all(media.map((m) => m.ready()));
+    const sent = await media[0].send!.sendTone(440, 400);
+    expect(await media[1].receive!.waitForPackets(sent, 5000)).toBeGreaterThanOrEqual(sent * 0.9);
+    const history = await alice.http<{ calls: CallDto[] }>('GET', '/calls');
+    expect(history.calls.find((c) => c.id === first.call.id)).toMatchObject({ state: 'active' });
+    expect(ended).toBe(0);
+
     // The call that was ringing is answered on the new worker and carries audio.
     await frank.request('call:accept', { callId: ringing.id });
     const send = await PlainSendStream.open(erin, ringing.id, 'audio');
     const recv = await PlainReceiveStream.open(frank, ringing.id, send.producerId);
     streams.push(send, recv);
-    const sent = await send.sendTone(440, 400);
-    expect(await recv.waitForPackets(sent, 5000)).toBeGreaterThanOrEqual(sent * 0.9);
-    // The failed pair may call again.
-    await alice.request('call:invite', { to: bob.id });
+    const sentRinging = await send.sendTone(440, 400);
+    expect(await recv.waitForPackets(sentRinging, 5000)).toBeGreaterThanOrEqual(sentRinging * 0.9);
+    for (const [a, callId] of [[alice, first.call.id], [carol, second.call.id], [erin, ringing.id]] as const) {
+      await a.request('call:hangup', { callId });
+    }
   }, 120_000);
 });
