@@ -263,6 +263,23 @@ async function ensureTestPostgres() {
   for (let i = 0; i < 50 && !(await portOpen(5432)); i++) await new Promise((r) => setTimeout(r, 200));
 }
 
+// Tests of several processes share a Redis (socket.io adapter, media requests, rate limits).
+async function ensureTestRedis() {
+  if (process.env.TEST_REDIS_URL || (await portOpen(6379))) return;
+  log('Redis is not answering on 127.0.0.1:6379; starting one');
+  if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) {
+    if (process.getuid && process.getuid() !== 0) {
+      log('redis-server is missing and this user cannot install it; the tests of several processes will fail');
+      return;
+    }
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  }
+  spawnSync('redis-server', ['--bind', '127.0.0.1', '--port', '6379', '--save', '', '--appendonly', 'no', '--daemonize', 'yes'], { stdio: 'inherit' });
+  for (let i = 0; i < 50 && !(await portOpen(6379)); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
 // The interop test drives ffmpeg as a plain-RTP client nobody here wrote.
 function ensureFfmpeg() {
   if (spawnSync('sh', ['-c', 'command -v ffmpeg']).status === 0) return;
@@ -300,6 +317,7 @@ async function main() {
   if (args.has('--test')) await ensureTestPostgres();
   if (args.has('--browser') || args.has('--test')) ensureChromium();
   if (args.has('--test')) ensureFfmpeg();
+  if (args.has('--test')) await ensureTestRedis();
 }
 
 main().catch((err) => {
