@@ -42,7 +42,10 @@ export class CallRepository {
         data: {
           ...input,
           state: 'ringing',
-          slots: { create: [{ userId: input.callerId }, { userId: input.calleeId }] },
+          // Slots in one order (by user id) whoever calls whom: two users calling each other at
+          // the same moment then collide on the first slot (one gets 'busy') instead of each
+          // holding one slot and waiting for the other's (a deadlock, which PostgreSQL aborts).
+          slots: { create: [input.callerId, input.calleeId].sort().map((userId) => ({ userId })) },
         },
       })) as CallRecord;
     } catch (err) {
