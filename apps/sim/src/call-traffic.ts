@@ -223,22 +223,34 @@ export function planWaves(
 ): [number, number][][] {
   const waves: [number, number][][] = [];
   if (friendships.length === 0) return waves;
+  // In index order the friends of a ring pair up completely (0-1, 2-3, ...), which a
+  // random order often misses; the larger of the two pairings makes the wave.
+  const inOrder = [...friendships].sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   let left = count;
   while (left > 0) {
-    const busy = new Set<number>();
-    const wave: [number, number][] = [];
-    for (const [a, b] of random.shuffle(friendships)) {
-      if (wave.length >= Math.min(perWave, left)) break;
-      if (busy.has(a) || busy.has(b)) continue;
-      busy.add(a);
-      busy.add(b);
-      // Alternate who calls, so both directions are exercised.
-      wave.push(random.next() < 0.5 ? [a, b] : [b, a]);
-    }
+    const size = Math.min(perWave, left);
+    const shuffled = disjointPairs(random.shuffle(friendships), size);
+    const pairs = shuffled.length >= size ? shuffled : [shuffled, disjointPairs(inOrder, size)].reduce((x, y) => (y.length > x.length ? y : x));
+    // Alternate who calls, so both directions are exercised.
+    const wave = pairs.map(([a, b]): [number, number] => (random.next() < 0.5 ? [a, b] : [b, a]));
     waves.push(wave);
     left -= wave.length;
   }
   return waves;
+}
+
+/** Up to `limit` pairs from `candidates` with nobody in two of them, taken greedily in order. */
+function disjointPairs(candidates: [number, number][], limit: number): [number, number][] {
+  const busy = new Set<number>();
+  const out: [number, number][] = [];
+  for (const [a, b] of candidates) {
+    if (out.length >= limit) break;
+    if (busy.has(a) || busy.has(b)) continue;
+    busy.add(a);
+    busy.add(b);
+    out.push([a, b]);
+  }
+  return out;
 }
 
 /** Listens for the other side's audio producer of `callId` (registered before it can be announced). */

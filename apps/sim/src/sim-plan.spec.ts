@@ -25,6 +25,8 @@ describe('simulation plan', () => {
       expect(new Set(users).size).toBe(users.length);
     }
     expect(planWaves([], 5, 2, new SeededRandom(1))).toEqual([]);
+    // Everyone in a call at once when the wave asks for it: 300 calls among 600 ring friends.
+    expect(planWaves(ringFriendships(600, 8), 300, 300, new SeededRandom(1))).toHaveLength(1);
   });
 
   it('repeats its choices for the same seed', () => {
