@@ -1,9 +1,9 @@
 import dgram from 'node:dgram';
 import { befriend, inBatches, loginUsers } from '../support/bench-users';
-import { newSsrc, OPUS_PAYLOAD_TYPE } from '../support/call-topology';
+import { newSsrc } from '../support/call-topology';
 import { startBenchGateway } from '../support/gateway-process';
 import { LatencySamples, LatencySummary } from '../support/latency-samples';
-import { consumeAndResume, openRecvTransport, openSendSide, placeCall, timed } from '../support/protocol-call';
+import { consumeAndResume, markedRtpPacket, openRecvTransport, openSendSide, placeCall, rtpMarkerOf, timed } from '../support/protocol-call';
 
 export type CallSetupResult =
   | {
@@ -23,18 +23,6 @@ const METHOD =
   'transport, produce, then RTP every 20 ms → callee: capabilities, plain recv transport, connect, waits for ' +
   'media:producer-added, consume, resume → first RTP packet at the callee socket. Requests run one after another; ' +
   '"server" is the sum of their round trips, "client" the rest (event waits, pacing of the 20 ms packet clock).';
-
-function rtpPacket(ssrc: number, seq: number, marker: number): Buffer {
-  const p = Buffer.alloc(12 + 40);
-  p[0] = 0x80;
-  p[1] = OPUS_PAYLOAD_TYPE;
-  p.writeUInt16BE(seq & 0xffff, 2);
-  p.writeUInt32BE((seq * 960) >>> 0, 4);
-  p.writeUInt32BE(ssrc, 8);
-  p[12] = 0x78;
-  p.writeUInt32BE(marker, 13);
-  return p;
-}
 
 /**
  * Where the call's room is: `all` is one process (gateway and media node);
@@ -85,8 +73,7 @@ export async function runCallSetupBench(
         const timing = { serverMs: 0, steps: {} as Record<string, number> };
         const firstPacket = new Promise<number>((resolve) => {
           const onMessage = (msg: Buffer) => {
-            const offset = 12 + (msg[0] & 0x0f) * 4 + (msg[0] & 0x10 ? 4 + msg.readUInt16BE(12 + (msg[0] & 0x0f) * 4 + 2) * 4 : 0);
-            if ((msg[1] & 0x7f) !== OPUS_PAYLOAD_TYPE || msg.length < offset + 5 || msg.readUInt32BE(offset + 1) !== marker) return;
+            if (rtpMarkerOf(msg) !== marker) return;
             receiver.off('message', onMessage);
             resolve(performance.now());
           };
@@ -101,7 +88,7 @@ export async function runCallSetupBench(
         const ssrc = newSsrc();
         const send = await openSendSide(caller, call.id, ssrc, timing);
         let seq = 0;
-        const sendOne = () => sender.send(rtpPacket(ssrc, seq++, marker), send.sendPort, '127.0.0.1');
+        const sendOne = () => sender.send(markedRtpPacket(ssrc, seq++, marker), send.sendPort, '127.0.0.1');
         sendOne();
         sending = setInterval(sendOne, 20);
         const { rtpCapabilities } = await timed(

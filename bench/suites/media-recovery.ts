@@ -1,9 +1,9 @@
 import dgram from 'node:dgram';
 import { befriend, inBatches, loginUsers } from '../support/bench-users';
-import { newSsrc, OPUS_PAYLOAD_TYPE } from '../support/call-topology';
+import { newSsrc } from '../support/call-topology';
 import { startBenchGateway } from '../support/gateway-process';
 import { LatencySamples, LatencySummary } from '../support/latency-samples';
-import { consumeAndResume, openRecvTransport, openSendSide } from '../support/protocol-call';
+import { consumeAndResume, markedRtpPacket, openRecvTransport, openSendSide, rtpMarkerOf } from '../support/protocol-call';
 
 export interface MediaRecoveryResult {
   calls: number;
@@ -24,18 +24,6 @@ const METHOD =
   'node) and a second node is started; the first is SIGKILLed. For each call, from the kill: both participants get ' +
   'media:restart; then the caller negotiates again (capabilities, plain send transport, produce, RTP every 20 ms) and the callee ' +
   '(capabilities, plain recv transport, connect, consume, resume) until the first packet arrives. Signalling of all calls runs concurrently.';
-
-function rtpPacket(ssrc: number, seq: number, marker: number): Buffer {
-  const p = Buffer.alloc(12 + 40);
-  p[0] = 0x80;
-  p[1] = OPUS_PAYLOAD_TYPE;
-  p.writeUInt16BE(seq & 0xffff, 2);
-  p.writeUInt32BE((seq * 960) >>> 0, 4);
-  p.writeUInt32BE(ssrc, 8);
-  p[12] = 0x78;
-  p.writeUInt32BE(marker, 13);
-  return p;
-}
 
 /** How long the audio of N active calls takes to come back when the media node holding them is killed. */
 export async function runMediaRecoveryBench(o: { calls: number }, log: (s: string) => void): Promise<MediaRecoveryResult> {
@@ -65,14 +53,10 @@ export async function runMediaRecoveryBench(o: { calls: number }, log: (s: strin
     // First packets by marker (the call's index + 1).
     const arrivals = new Map<number, (t: number) => void>();
     receiver.on('message', (msg: Buffer) => {
-      // The SFU may add header extensions: the payload starts after them.
-      const csrcEnd = 12 + (msg[0] & 0x0f) * 4;
-      const offset = msg[0] & 0x10 ? csrcEnd + 4 + msg.readUInt16BE(csrcEnd + 2) * 4 : csrcEnd;
-      if ((msg[1] & 0x7f) !== OPUS_PAYLOAD_TYPE || msg.length < offset + 5) return;
-      const marker = msg.readUInt32BE(offset + 1);
-      const resolve = arrivals.get(marker);
+      const marker = rtpMarkerOf(msg);
+      const resolve = marker === null ? undefined : arrivals.get(marker);
       if (resolve) {
-        arrivals.delete(marker);
+        arrivals.delete(marker!);
         resolve(performance.now());
       }
     });
@@ -106,7 +90,7 @@ export async function runMediaRecoveryBench(o: { calls: number }, log: (s: strin
         const ssrc = newSsrc();
         const send = await openSendSide(caller, callId, ssrc, timing);
         let seq = 0;
-        const sendOne = () => sender.send(rtpPacket(ssrc, seq++, marker), send.sendPort, '127.0.0.1');
+        const sendOne = () => sender.send(markedRtpPacket(ssrc, seq++, marker), send.sendPort, '127.0.0.1');
         sendOne();
         timers.push(setInterval(sendOne, 20));
         const { rtpCapabilities } = await callee.request('media:capabilities', { callId });

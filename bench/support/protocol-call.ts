@@ -1,5 +1,26 @@
 import type { SocialClient } from '@app/client';
-import { opusRtpParameters } from './call-topology';
+import { OPUS_PAYLOAD_TYPE, opusRtpParameters } from './call-topology';
+
+/** An Opus RTP packet whose payload carries `marker`, so the receiving side can tell which call it belongs to. */
+export function markedRtpPacket(ssrc: number, seq: number, marker: number): Buffer {
+  const p = Buffer.alloc(12 + 40);
+  p[0] = 0x80;
+  p[1] = OPUS_PAYLOAD_TYPE;
+  p.writeUInt16BE(seq & 0xffff, 2);
+  p.writeUInt32BE((seq * 960) >>> 0, 4);
+  p.writeUInt32BE(ssrc, 8);
+  p[12] = 0x78;
+  p.writeUInt32BE(marker, 13);
+  return p;
+}
+
+/** The marker of a packet made by markedRtpPacket as the SFU forwards it (after any header extensions), or null. */
+export function rtpMarkerOf(msg: Buffer): number | null {
+  const csrcEnd = 12 + (msg[0] & 0x0f) * 4;
+  const offset = msg[0] & 0x10 ? csrcEnd + 4 + msg.readUInt16BE(csrcEnd + 2) * 4 : csrcEnd;
+  if ((msg[1] & 0x7f) !== OPUS_PAYLOAD_TYPE || msg.length < offset + 5) return null;
+  return msg.readUInt32BE(offset + 1);
+}
 
 export interface TimedRequests {
   /** Sum of request round trips (what the server spent, plus loopback). */
