@@ -24,9 +24,6 @@ const LIVE_STATES: CallState[] = ['ringing', 'active'];
  * update (WHERE state = ...), so of two actors or timers racing for one call
  * exactly one changes it; the loser gets null.
  */
-/** NOTIFY channel: payload is the id of a call that just ended. */
-export const CALL_ENDED_CHANNEL = 'call_ended';
-
 @Injectable()
 export class CallRepository {
   constructor(private readonly prisma: PrismaService) {}
@@ -132,11 +129,6 @@ export class CallRepository {
 
   async storeMediaStats(id: string, stats: Record<string, unknown>): Promise<void> {
     await this.prisma.call.update({ where: { id }, data: { mediaStats: stats as Prisma.InputJsonValue } });
-  }
-
-  /** Tells every gateway process that the call ended (its media room may live in another one). */
-  async announceEnded(id: string): Promise<void> {
-    await this.prisma.$executeRaw`SELECT pg_notify(${CALL_ENDED_CHANNEL}, ${id})`;
   }
 
   /** The user's calls, newest first; `after` continues behind the call created at `at` with id `id`. */

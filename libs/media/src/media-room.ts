@@ -137,10 +137,6 @@ export class MediaRoom {
     return other;
   }
 
-  hasTransport(id: string): boolean {
-    return [...this.participants.values()].some((p) => p.transports.has(id));
-  }
-
   /** What a transport is, for policies applied before it is connected. */
   transportKind(id: string): 'webrtc' | 'plain-send' | 'plain-recv' | undefined {
     for (const p of this.participants.values()) {
@@ -148,10 +144,6 @@ export class MediaRoom {
       if (owned) return owned.type === 'webrtc' ? 'webrtc' : owned.direction === 'send' ? 'plain-send' : 'plain-recv';
     }
     return undefined;
-  }
-
-  hasConsumer(id: string): boolean {
-    return [...this.participants.values()].some((p) => p.consumers.has(id));
   }
 
   /** Live producers of the participants other than `userId` (what that user can consume). */

@@ -81,7 +81,6 @@ export class VirtualScheduler implements Partial<PublicOf<DurableScheduler>> {
 /** The calls table and call slots in memory, with the same conditional updates as the SQL. */
 export class InMemoryCallRepository implements PublicOf<CallRepository> {
   readonly rows = new Map<string, CallRecord>();
-  readonly announcedEnds: string[] = [];
   private readonly slots = new Map<string, string>();
 
   async createRinging(input: NewCall): Promise<CallRecord | 'busy'> {
@@ -169,9 +168,6 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
     if (row) row.mediaStats = stats;
   }
 
-  async announceEnded(id: string): Promise<void> {
-    this.announcedEnds.push(id);
-  }
 
   async history(userId: string, limit: number): Promise<CallRecord[]> {
     return [...this.rows.values()]
