@@ -11,6 +11,44 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/** CPU seconds of some processes at one moment, and when: what cpuPerOp compares. */
+export interface CpuSample {
+  wallMs: number;
+  cpuSeconds: Record<number, number>;
+}
+
+/** Take a CpuSample of the given processes now. */
+export function sampleCpu(pids: number[]): CpuSample {
+  const cpu: Record<number, number> = {};
+  for (const pid of pids) cpu[pid] = cpuSeconds(pid);
+  return { wallMs: performance.now(), cpuSeconds: cpu };
+}
+
+/**
+ * Microseconds of CPU per operation between two samples, for `n` operations
+ * done in between: of one process when `pid` is given, else of all the
+ * sampled processes together. The clock-tick resolution (10 ms) makes it
+ * meaningful only when the interval used well over 10 ms of CPU.
+ * NaN when nothing was done.
+ */
+export function cpuPerOp(before: CpuSample, after: CpuSample, n: number, pid?: number): number {
+  if (!(n > 0)) return NaN;
+  const pids = pid === undefined ? Object.keys(before.cpuSeconds).map(Number) : [pid];
+  let used = 0;
+  for (const p of pids) {
+    const a = after.cpuSeconds[p];
+    const b = before.cpuSeconds[p];
+    if (a === undefined || b === undefined) throw new Error(`cpuPerOp: pid ${p} not in both samples`);
+    used += a - b;
+  }
+  return Math.round((used / n) * 1e6 * 10) / 10;
+}
+
+/** How many times the ceiling's CPU per operation the measured one is (e.g. 8.3 = 8.3× the ceiling's cost). */
+export function cpuRatio(measuredUsPerOp: number, ceilingUsPerOp: number): number {
+  return Math.round((measuredUsPerOp / ceilingUsPerOp) * 100) / 100;
+}
+
 /** Resident memory of a process, in bytes. */
 export function rssBytes(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -20,23 +58,38 @@ export function rssBytes(pid: number): number {
 
 /** Average cores used by some processes between start() and stop(). */
 export class CpuMeter {
-  private startCpu = new Map<number, number>();
-  private startedAt = 0;
+  private startSample?: CpuSample;
+  /** The sample stop() took, for cpuPerOp against `started`. */
+  stopped?: CpuSample;
 
   constructor(private readonly pids: number[]) {}
 
   start(): this {
-    this.startedAt = performance.now();
-    this.startCpu = new Map(this.pids.map((p) => [p, cpuSeconds(p)]));
+    this.startSample = sampleCpu(this.pids);
+    this.stopped = undefined;
     return this;
+  }
+
+  /** The sample start() took. */
+  get started(): CpuSample {
+    if (!this.startSample) throw new Error('CpuMeter: not started');
+    return this.startSample;
   }
 
   /** Cores per pid (1.0 = one core fully busy). */
   stop(): Record<number, number> {
-    const seconds = (performance.now() - this.startedAt) / 1000;
+    const before = this.started;
+    const after = (this.stopped = sampleCpu(this.pids));
+    const seconds = (after.wallMs - before.wallMs) / 1000;
     const out: Record<number, number> = {};
-    for (const pid of this.pids) out[pid] = Math.round(((cpuSeconds(pid) - this.startCpu.get(pid)!) / seconds) * 1000) / 1000;
+    for (const pid of this.pids) out[pid] = Math.round(((after.cpuSeconds[pid] - before.cpuSeconds[pid]) / seconds) * 1000) / 1000;
     return out;
+  }
+
+  /** Microseconds of CPU per operation between start() and stop() (see cpuPerOp). */
+  perOp(n: number, pid?: number): number {
+    if (!this.stopped) throw new Error('CpuMeter: not stopped');
+    return cpuPerOp(this.started, this.stopped, n, pid);
   }
 }
 
