@@ -1,10 +1,11 @@
-import { befriend, PLAIN_RTP_CAPABILITIES, plainRtpParameters, PlainSendStream, SocialClient } from '@app/client';
+import { befriend, PLAIN_RTP_CAPABILITIES, plainRtpParameters, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
 import { MediaService } from '@app/media';
 import { connectedUser, refusalCode, startTestGateway, TestGateway } from '@app/testing';
 
 /*
  * The SFU cannot be turned against anyone: its per-participant limits hold
- * for requests sent together, a producer is consumed once per participant,
+ * for requests sent together, a producer is consumed once per receive
+ * transport (a new one replaces the old consumer, so once per participant),
  * a plain recv transport sends only to its client's own address (or an
  * allowed block), plain RTP can be switched off, and every WebRTC transport
  * of a worker shares that worker's one WebRtcServer port.
@@ -79,6 +80,58 @@ describe('media limits and plain-RTP rules', () => {
     expect(await media.census()).toMatchObject({ producers: 2, consumers: 1 });
     await alice.request('call:hangup', { callId });
     aliceSend.close();
+    alice.disconnect();
+    bob.disconnect();
+  });
+
+  it('lets a participant that starts over consume and produce again, replacing its old consumer and producer', async () => {
+    const [alice, bob] = [await connectedUser(gw, 'alice'), await connectedUser(gw, 'bob')];
+    await befriend(alice, bob);
+    const callId = await activeCall(alice, bob);
+    const aliceSend = await PlainSendStream.open(alice, callId, 'audio');
+    const consumeOn = async (transportId: string) =>
+      bob.request('media:consume', { transportId, producerId: aliceSend.producerId, rtpCapabilities: PLAIN_RTP_CAPABILITIES });
+    const newRecv = async () => {
+      const { transportId } = await bob.request('media:create-transport', { callId, direction: 'recv', type: 'plain' });
+      await bob.request('media:connect-transport', { transportId, ip: '127.0.0.1', port: 9 });
+      return transportId;
+    };
+    const first = await newRecv();
+    await consumeOn(first);
+
+    // Bob starts over (as after a reconnect) more often than his transport limit allows:
+    // each new receive transport may consume the producer once, the old consumer and its
+    // emptied transport go, so he never holds two consumers of it nor piles up transports.
+    for (let i = 0; i < 6; i++) {
+      await bob.request('media:capabilities', { callId });
+      const transportId = await newRecv();
+      const burst = Array.from({ length: 4 }, () => consumeOn(transportId));
+      expect(await outcomes(burst)).toEqual({ ok: 1, INVALID_STATE: 3 });
+      expect(await refusalCode(consumeOn(transportId))).toBe('INVALID_STATE');
+      expect(await media.census()).toMatchObject({ transports: 2, producers: 1, consumers: 1 });
+    }
+    // The replaced consumer's transport is gone with it.
+    expect(await refusalCode(consumeOn(first))).toBe('NOT_FOUND');
+
+    // Audio reaches him on a fresh leg.
+    const leg = await PlainReceiveStream.open(bob, callId, aliceSend.producerId);
+    const sent = await aliceSend.sendTone(440, 300);
+    expect(await leg.waitForPackets(sent, 5000)).toBeGreaterThanOrEqual(0.9 * sent);
+    expect(await media.census()).toMatchObject({ transports: 2, consumers: 1 });
+
+    // Alice starts over: a new send transport produces audio again and replaces her old producer
+    // (whose consumer follows); the same transport still produces a kind once.
+    const again = await alice.request('media:create-transport', { callId, direction: 'send', type: 'plain' });
+    const produce = () =>
+      alice.request('media:produce', { transportId: again.transportId, kind: 'audio', rtpParameters: plainRtpParameters('audio', 4242) });
+    await produce();
+    expect(await refusalCode(produce())).toBe('INVALID_STATE');
+    expect(await media.census()).toMatchObject({ transports: 2, producers: 1, consumers: 0 });
+
+    await alice.request('call:hangup', { callId });
+    expect(await media.census()).toMatchObject({ transports: 0, producers: 0, consumers: 0 });
+    aliceSend.close();
+    leg.close();
     alice.disconnect();
     bob.disconnect();
   });

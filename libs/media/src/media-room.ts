@@ -69,8 +69,11 @@ class ParticipantMedia {
   readonly producers = new Map<string, ms.Producer>();
   readonly consumers = new Map<string, ms.Consumer>();
   readonly reserved = { transports: 0, consumers: 0, producerKinds: new Set<MediaKind>() };
-  /** Producers this participant consumes or is about to: each at most once. */
-  readonly consumedProducerIds = new Set<string>();
+  /**
+   * Producers being consumed right now (between the checks and the worker's
+   * answer): one consume of a producer at a time per participant.
+   */
+  readonly consumingProducerIds = new Set<string>();
   /** Figures of producers/consumers closed before the room (e.g. video switched off). */
   readonly retired: { producers: StreamStats[]; consumers: StreamStats[] } = { producers: [], consumers: [] };
 
@@ -258,9 +261,11 @@ export class MediaRoom {
       throw new DomainError('VIDEO_CALL_DISABLED', 'this is an audio call');
     }
     const participant = this.requireParticipant(userId);
-    const sameKind = [...participant.producers.values()].filter((p) => p.kind === kind).length;
+    const sameKind = [...participant.producers.values()].filter((p) => p.kind === kind);
     // ROOM_LIMITS.producersPerKindPerUser is 1: a kind being produced right now counts as produced.
-    if (sameKind >= ROOM_LIMITS.producersPerKindPerUser || participant.reserved.producerKinds.has(kind)) {
+    // Producing it again on the same transport is refused; on a new send transport it is a client
+    // that started over (restart, reconnect) and the new producer replaces the old one.
+    if (participant.reserved.producerKinds.has(kind) || sameKind.some((p) => owned.transport.id === transportOf(p))) {
       throw new DomainError('INVALID_STATE', `already producing ${kind}`);
     }
     participant.reserved.producerKinds.add(kind);
@@ -269,10 +274,11 @@ export class MediaRoom {
         owned.transport.produce({
           kind,
           rtpParameters: rtpParameters as unknown as ms.RtpParameters,
-          appData: { callId: this.callId, userId },
+          appData: { callId: this.callId, userId, transportId: owned.transport.id },
         }),
       );
       this.track(participant.producers, producer.id, producer, producer, 'producer');
+      for (const old of sameKind) await this.supersede(participant, { producer: old });
       return { producerId: producer.id, userId, kind };
     } finally {
       participant.reserved.producerKinds.delete(kind);
@@ -301,25 +307,27 @@ export class MediaRoom {
       throw invalidField('rtpCapabilities', (err as Error).message);
     }
     if (!canConsume) throw invalidField('rtpCapabilities', 'these capabilities cannot receive that producer');
-    if (participant.consumedProducerIds.has(producerId)) {
+    // A producer is consumed once per receive transport, one request at a time. Consuming it on a
+    // new receive transport (a client that started over) replaces the consumer on the old one, so
+    // a participant never holds two consumers of one producer.
+    const earlier = [...participant.consumers.values()].filter((c) => c.producerId === producerId);
+    if (participant.consumingProducerIds.has(producerId) || earlier.some((c) => transportOf(c) === owned.transport.id)) {
       throw new DomainError('INVALID_STATE', 'this producer is already consumed by you');
     }
     participant.reserved.consumers++;
-    participant.consumedProducerIds.add(producerId);
+    participant.consumingProducerIds.add(producerId);
     let consumer: ms.Consumer;
     try {
       // Paused until the client says it is ready (media:resume), so no first packets are lost.
       consumer = await this.whileOpen(() =>
-        owned.transport.consume({ producerId, rtpCapabilities: caps, paused: true, appData: { userId } }),
+        owned.transport.consume({ producerId, rtpCapabilities: caps, paused: true, appData: { userId, transportId: owned.transport.id } }),
       );
       this.track(participant.consumers, consumer.id, consumer, consumer, 'consumer');
-    } catch (err) {
-      participant.consumedProducerIds.delete(producerId);
-      throw err;
+      for (const old of earlier) await this.supersede(participant, { consumer: old });
     } finally {
+      participant.consumingProducerIds.delete(producerId);
       participant.reserved.consumers--;
     }
-    consumer.observer.once('close', () => participant.consumedProducerIds.delete(producerId));
     return {
       consumerId: consumer.id,
       producerId,
@@ -402,6 +410,34 @@ export class MediaRoom {
     }
   }
 
+  /**
+   * Closes a producer or consumer that a newer one of the same participant
+   * replaced, keeping its figures for the call's statistics, and its
+   * transport too when nothing else lives on it: a client that starts over
+   * does not pile up transports towards its limit.
+   */
+  private async supersede(participant: ParticipantMedia, old: { producer: ms.Producer } | { consumer: ms.Consumer }): Promise<void> {
+    if ('producer' in old) {
+      if (old.producer.closed) return;
+      await this.retire(participant, old.producer);
+    } else {
+      const { consumer } = old;
+      if (consumer.closed) return;
+      participant.retired.consumers.push(
+        summariseConsumerStats(consumer.id, consumer.producerId, consumer.kind, await withTimeout(consumer.getStats(), [])),
+      );
+    }
+    const closing = 'producer' in old ? old.producer : old.consumer;
+    const transportId = transportOf(closing);
+    closing.close();
+    const owned = transportId ? participant.transports.get(transportId) : undefined;
+    if (!owned) return;
+    const inUse = [...participant.producers.values(), ...participant.consumers.values()].some(
+      (x) => x !== closing && !x.closed && transportOf(x) === transportId,
+    );
+    if (!inUse) owned.transport.close();
+  }
+
   private track<T>(
     map: Map<string, T>,
     id: string,
@@ -447,6 +483,11 @@ export class MediaRoom {
     if (!owned) throw DomainError.notFound('transport');
     return owned;
   }
+}
+
+/** The transport a producer or consumer was made on (kept in its appData). */
+function transportOf(x: ms.Producer | ms.Consumer): string | undefined {
+  return (x.appData as { transportId?: string }).transportId;
 }
 
 function missingFields(fields: string[], message: string): DomainError {
