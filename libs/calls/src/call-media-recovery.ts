@@ -7,8 +7,7 @@ import { CallMediaService } from './call-media.service';
 import { CallRepository } from './call.repository';
 import { CallsService } from './calls.service';
 
-/** How often lost rooms are looked for (one indexed query per process). */
-const SWEEP_MS = 500;
+/** Lost rooms read per sweep (one indexed query per process and MEDIA_RECOVERY_SWEEP_MS). */
 const SWEEP_PAGE = 100;
 /** Events are handled by one process of the service: the claim outlives any redelivery. */
 const EVENT_CLAIM_MS = 60_000;
@@ -26,6 +25,8 @@ const EVENT_CLAIM_MS = 60_000;
 export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestroy {
   private sweep?: NodeJS.Timeout;
   private sweeping = false;
+  /** A sweep was asked for while one ran: run again right after it. */
+  private sweepAgain = false;
   private readonly lostSince = new Map<string, number>();
   private readonly logger: Logger;
 
@@ -43,7 +44,9 @@ export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestro
 
   onApplicationBootstrap(): void {
     this.cluster.onEvent((event) => void this.onNodeEvent(event));
-    this.sweep = setInterval(() => void this.sweepLostRooms(), SWEEP_MS);
+    // A node found dead before its heartbeat expired: its rooms move now, not at the next tick.
+    this.cluster.onNodeLost(() => void this.sweepLostRooms());
+    this.sweep = setInterval(() => void this.sweepLostRooms(), this.config.media.recoverySweepMs);
     this.sweep.unref();
   }
 
@@ -53,12 +56,20 @@ export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestro
 
   /** Finds active calls whose node is not alive and moves their rooms. */
   async sweepLostRooms(): Promise<void> {
-    if (this.sweeping) return;
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return;
+    }
     this.sweeping = true;
     try {
-      const live = (await this.cluster.liveNodes()).map((n) => n.nodeId);
-      const lost = await this.calls.activeOffNodes(live, SWEEP_PAGE);
-      await Promise.all(lost.map((call) => this.moveOrGiveUp(call.id, 'node_lost')));
+      do {
+        this.sweepAgain = false;
+        const live = (await this.cluster.liveNodes()).map((n) => n.nodeId);
+        const lost = await this.calls.activeOffNodes(live, SWEEP_PAGE);
+        // In parallel, but bounded: each move is a few queries and a request to a node, and
+        // each call's participants are told as soon as its own room is open again.
+        await forEachBounded(lost, this.config.media.recoveryConcurrency, (call) => this.moveOrGiveUp(call.id, 'node_lost'));
+      } while (this.sweepAgain);
     } catch (err) {
       this.logger.error({ err }, 'lost-room sweep failed');
     } finally {
@@ -93,8 +104,13 @@ export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestro
       return;
     }
     try {
-      await this.media.recover(call, reason);
+      const moved = await this.media.recover(call, reason);
       this.lostSince.delete(callId);
+      if (reason === 'node_lost' && call.mediaNodeId && moved.mediaNodeId !== call.mediaNodeId) {
+        // Taken for lost but perhaps only frozen: should it come back, it drops the room it no
+        // longer holds. A dead node fails this at once.
+        void this.cluster.request(call.mediaNodeId, 'closeRoom', [callId]).catch(() => undefined);
+      }
     } catch (err) {
       const now = this.clock.now().getTime();
       const since = this.lostSince.get(callId) ?? now;
@@ -107,4 +123,13 @@ export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestro
       }
     }
   }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function forEachBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(lanes);
 }

@@ -96,6 +96,10 @@ const envShape = z.object({
   MEDIA_WEBRTC_PORT: intVar(39_000, 0, 65535),
   MEDIA_REQUEST_TIMEOUT_MS: intVar(2_000, 50, 60_000),
   MEDIA_RECOVERY_TIMEOUT_MS: intVar(10_000, 100, 10 * 60_000),
+  MEDIA_HEARTBEAT_MS: intVar(250, 50, 10_000),
+  MEDIA_HEARTBEAT_TTL_MS: intVar(1_000, 100, 60_000),
+  MEDIA_RECOVERY_SWEEP_MS: intVar(250, 50, 10_000),
+  MEDIA_RECOVERY_CONCURRENCY: intVar(16, 1, 1_000),
   REDIS_URL: urlVar(['redis:', 'rediss:']),
   AUTH_DEV_LOGIN: boolVar,
   AUTH_API_KEY: optionalString,
@@ -138,6 +142,15 @@ const envSchema = envShape.superRefine((env, ctx) => {
       path: ['MEDIA_WEBRTC_PORT'],
       message: `a port that leaves room for one port per worker (MEDIA_WORKERS=${env.MEDIA_WORKERS}) below 65536`,
       params: { effective: env.MEDIA_WEBRTC_PORT },
+    });
+  }
+  // A node must beat at least twice per TTL, or one late beat makes it look dead.
+  if (env.MEDIA_HEARTBEAT_TTL_MS < 2 * env.MEDIA_HEARTBEAT_MS) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['MEDIA_HEARTBEAT_TTL_MS'],
+      message: `at least twice MEDIA_HEARTBEAT_MS (${env.MEDIA_HEARTBEAT_MS})`,
+      params: { effective: env.MEDIA_HEARTBEAT_TTL_MS },
     });
   }
   if (env.NODE_ENV === 'production') {
@@ -194,6 +207,14 @@ export interface AppConfig {
     requestTimeoutMs: number;
     /** A call whose lost room no node can take for this long ends with media_failure. */
     recoveryTimeoutMs: number;
+    /** How often a media node reports itself. */
+    heartbeatMs: number;
+    /** How long a node's report stays true: a node silent this long is lost and its rooms move. */
+    heartbeatTtlMs: number;
+    /** How often each process looks for lost rooms (and probes the nodes it knows). */
+    recoverySweepMs: number;
+    /** Lost rooms one process opens again at the same time. */
+    recoveryConcurrency: number;
     /** Plain-RTP transports offered at all. */
     plainRtp: boolean;
     /** Addresses besides the client's own that plain recv transports may send to. */
@@ -305,6 +326,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       webRtcPort: e.MEDIA_WEBRTC_PORT,
       requestTimeoutMs: e.MEDIA_REQUEST_TIMEOUT_MS,
       recoveryTimeoutMs: e.MEDIA_RECOVERY_TIMEOUT_MS,
+      heartbeatMs: e.MEDIA_HEARTBEAT_MS,
+      heartbeatTtlMs: e.MEDIA_HEARTBEAT_TTL_MS,
+      recoverySweepMs: e.MEDIA_RECOVERY_SWEEP_MS,
+      recoveryConcurrency: e.MEDIA_RECOVERY_CONCURRENCY,
       plainRtp: parseBool(e.MEDIA_PLAIN_RTP, !production),
       plainRtpAllowedCidrs: e.MEDIA_PLAIN_RTP_ALLOWED_CIDRS,
     },

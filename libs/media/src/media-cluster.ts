@@ -6,8 +6,15 @@ import { MEDIA_BUS } from './media.tokens';
 import { MediaBus, MediaNodeEvent, MediaNodeStatus, MediaNodeUnreachable } from './media-bus';
 import type { MediaNodeMethod } from './media-node.host';
 
-/** How often the live-node list is re-read (placement and liveness use this snapshot). */
-const NODES_REFRESH_MS = 250;
+/** How often the live-node list is re-read at most (placement and liveness use this snapshot). */
+const NODES_REFRESH_MAX_MS = 250;
+/**
+ * A probe answered "unreachable" this far before its timeout was not timed
+ * out: the bus found nobody subscribed to the node's channel, which Redis
+ * knows as soon as the node's connection closes (a crash, SIGKILL).
+ */
+const PROBE_TIMEOUT_MS = 2_000;
+const PROBE_GONE_WITHIN_MS = PROBE_TIMEOUT_MS / 2;
 
 /**
  * The gateways' view of the media nodes: which are alive and how loaded
@@ -20,6 +27,14 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
   private nodes = new Map<string, MediaNodeStatus>();
   private refresher?: NodeJS.Timeout;
   private refreshing?: Promise<void>;
+  /**
+   * Nodes whose request channel had no subscriber although their heartbeat
+   * had not expired yet: dead, left out of the live list until the
+   * heartbeat expires or the node answers a probe again.
+   */
+  private readonly gone = new Set<string>();
+  private readonly probing = new Set<string>();
+  private readonly lostListeners: ((nodeId: string) => void)[] = [];
   private readonly logger: Logger;
   private readonly requestSeconds;
 
@@ -39,8 +54,13 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    this.refresher = setInterval(() => void this.refresh(), NODES_REFRESH_MS);
+    this.refresher = setInterval(() => void this.refresh(true), this.refreshMs());
     this.refresher.unref();
+  }
+
+  /** Listener hears of a node found dead before its heartbeat expired (its rooms can move now). */
+  onNodeLost(listener: (nodeId: string) => void): void {
+    this.lostListeners.push(listener);
   }
 
   onModuleDestroy(): void {
@@ -67,7 +87,7 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
     let candidates = (await this.liveNodes()).filter((n) => n.accepting && !excluding.includes(n.nodeId));
     // None in the snapshot: read again, and once more after a heartbeat (a node replacing its worker).
     for (let attempt = 0; candidates.length === 0 && attempt < 2; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, NODES_REFRESH_MS * 2));
+      if (attempt > 0) await new Promise((r) => setTimeout(r, this.refreshMs() * 2));
       candidates = (await this.liveNodes(true)).filter((n) => n.accepting && !excluding.includes(n.nodeId));
     }
     if (candidates.length === 0) throw new DomainError('INTERNAL', 'no media node can take the call');
@@ -90,7 +110,14 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
       return (await this.bus.request(nodeId, { method, args, requestId }, this.config.media.requestTimeoutMs)) as T;
     } catch (err) {
       outcome = err instanceof MediaNodeUnreachable ? 'unreachable' : err instanceof DomainError ? err.code : 'error';
-      if (err instanceof MediaNodeUnreachable) this.nodes.delete(nodeId);
+      // Not taken out of the live list for a timeout alone: a node paused for a moment (GC) keeps
+      // its rooms. Whether it is gone is for its heartbeat and the probes to say.
+      if (err instanceof MediaNodeUnreachable) {
+        const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+        // The bus closing (this process stopping) fails its requests too: those name no node.
+        if (err.nodeId === nodeId && elapsedMs < this.config.media.requestTimeoutMs / 2) this.markGone(nodeId);
+        else void this.probe(nodeId);
+      }
       throw err;
     } finally {
       this.requestSeconds.observe({ method, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
@@ -105,16 +132,60 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
     return this.bus.claimOnce(key, ttlMs);
   }
 
-  private refresh(): Promise<void> {
+  private refreshMs(): number {
+    return Math.min(NODES_REFRESH_MAX_MS, this.config.media.recoverySweepMs);
+  }
+
+  /** Re-reads the heartbeats; with `probe`, also checks each other node still listens. */
+  private refresh(probe = false): Promise<void> {
     this.refreshing ??= this.bus
       .liveNodes()
       .then((list) => {
-        this.nodes = new Map(list.map((n) => [n.nodeId, n]));
+        const ids = new Set(list.map((n) => n.nodeId));
+        // A node whose heartbeat expired is out of the list anyway.
+        for (const id of this.gone) if (!ids.has(id)) this.gone.delete(id);
+        this.nodes = new Map(list.filter((n) => !this.gone.has(n.nodeId)).map((n) => [n.nodeId, n]));
+        if (probe) for (const id of ids) if (id !== this.bus.localNodeId) void this.probe(id);
       })
       .catch((err) => this.logger.warn({ err }, 'could not read the media nodes'))
       .finally(() => {
         this.refreshing = undefined;
       });
     return this.refreshing;
+  }
+
+  /**
+   * Asks the node for a ping. An answer clears it; "unreachable" long before
+   * the timeout means its channel has no subscriber (the process is gone):
+   * it leaves the live list at once and the listeners hear of it. A node
+   * that does not answer in time (frozen, overloaded) is left to its
+   * heartbeat's TTL.
+   */
+  private async probe(nodeId: string): Promise<void> {
+    if (this.probing.has(nodeId) || nodeId === this.bus.localNodeId) return;
+    this.probing.add(nodeId);
+    const started = Date.now();
+    try {
+      await this.bus.request(nodeId, { method: 'ping', args: [] }, PROBE_TIMEOUT_MS);
+      this.gone.delete(nodeId);
+    } catch (err) {
+      if (err instanceof MediaNodeUnreachable && err.nodeId === nodeId && Date.now() - started < PROBE_GONE_WITHIN_MS) this.markGone(nodeId);
+    } finally {
+      this.probing.delete(nodeId);
+    }
+  }
+
+  private markGone(nodeId: string): void {
+    if (this.gone.has(nodeId) || nodeId === this.bus.localNodeId) return;
+    this.gone.add(nodeId);
+    this.nodes.delete(nodeId);
+    this.logger.warn({ nodeId }, 'media node gone: nobody listens on its channel');
+    for (const listener of this.lostListeners) {
+      try {
+        listener(nodeId);
+      } catch (err) {
+        this.logger.error({ err, nodeId }, 'node-lost listener failed');
+      }
+    }
   }
 }

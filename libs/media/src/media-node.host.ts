@@ -1,4 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@app/config';
 import { DomainError } from '@app/contracts';
 import { Logger, ROOT_LOGGER } from '@app/observability';
 import { MEDIA_BUS } from './media.tokens';
@@ -6,9 +7,6 @@ import type { MediaBus, MediaRequest } from './media-bus';
 import { MediaService } from './media.service';
 import { WorkerPool } from './worker-pool';
 
-/** How often a node reports itself, and how long a report stays true. */
-export const HEARTBEAT_MS = 500;
-export const HEARTBEAT_TTL_MS = 1_500;
 /** A draining node waits this long at most for the gateways to move its rooms. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
@@ -24,6 +22,7 @@ export const MEDIA_NODE_METHODS = [
   'consume',
   'resume',
   'closeVideoProducers',
+  'ping',
 ] as const;
 export type MediaNodeMethod = (typeof MEDIA_NODE_METHODS)[number];
 
@@ -45,6 +44,7 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
     private readonly media: MediaService,
     private readonly pool: WorkerPool,
     @Inject(MEDIA_BUS) private readonly bus: MediaBus,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
   ) {
     this.logger = rootLogger.child({ component: 'media-node' });
@@ -65,7 +65,8 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
     this.pool.onWorkerSpawned(() => void this.beat());
     this.pool.onWorkerDied(() => void this.beat());
     await this.beat();
-    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
+    // MEDIA_HEARTBEAT_TTL_MS is at least two beats: one late beat (a GC pause, a busy loop) is not a death.
+    this.heartbeat = setInterval(() => void this.beat(), this.config.media.heartbeatMs);
     this.heartbeat.unref();
     this.logger.info({ nodeId: this.nodeId, workers: this.pool.aliveCount() }, 'media node serving');
   }
@@ -112,7 +113,7 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
       const { rooms, consumers } = this.media.load();
       await this.bus.publishStatus(
         { nodeId: this.nodeId, accepting: this.accepting && this.pool.aliveCount() > 0, rooms, consumers, workerCpu, workers: this.pool.aliveCount() },
-        HEARTBEAT_TTL_MS,
+        this.config.media.heartbeatTtlMs,
       );
     } catch (err) {
       this.logger.warn({ err }, 'media node heartbeat failed');

@@ -157,6 +157,11 @@ export class MediaService implements OnModuleDestroy {
     };
   }
 
+  /** Answers a gateway's liveness probe; reaching this at all is the answer. */
+  ping(): boolean {
+    return true;
+  }
+
   /** Rooms and consumers held here (placement weighs nodes by these). */
   load(): { rooms: number; consumers: number } {
     return { rooms: this.rooms.size, consumers: this.counts.consumer };
