@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { ClientError, PlainReceiveStream, PlainSendStream, RtpAddress, SocialClient, sleep } from '@app/client';
+import { checkTone, ClientError, EncodedTone, PlainCallMedia, RtpAddress, SocialClient, sleep, ToneCheck } from '@app/client';
 import type { CallDto } from '@app/contracts';
 import type { Population } from './sim-population';
 import { CallFindings, summarize } from './sim-report';
@@ -25,6 +25,8 @@ export const TONE_PASS_SHARE = 0.9;
 const SIGNAL_TIMEOUT_MS = 15_000;
 /** How long a leg may trail its sender before the check counts what came. */
 const LAST_PACKET_GRACE_MS = 3000;
+/** Tone rounds per call: a round cut by media:restart is played again once the call renegotiated. */
+const MAX_TONE_ROUNDS = 4;
 
 /**
  * Spaces call starts and hang-ups at most `perSecond` apart, shared by every caller:
@@ -99,10 +101,13 @@ export interface CallOutcome {
   /** `active` to both legs' streams open (transports, producers, consumers). */
   mediaSetupMs?: number;
   endReason?: string;
+  /** Of the tone round that was checked (the last one, after any restart). */
   packetsSent: number;
   packetsReceived: number;
   toneChecks: number;
   tonePassed: number;
+  /** media:restart events of the call (each reaches both participants; counted once). */
+  restarts: number;
 }
 
 /**
@@ -202,6 +207,8 @@ export function summarizeCalls(outcomes: CallOutcome[]): Omit<CallFindings, 'pea
     connected: outcomes.filter((o) => o.connected).length,
     failed: outcomes.filter((o) => o.failed).length,
     endedByReason,
+    restarts: sum((o) => o.restarts),
+    callsRestarted: outcomes.filter((o) => o.restarts > 0).length,
     setupMs: summarize(values((o) => o.setupMs)),
     mediaSetupMs: summarize(values((o) => o.mediaSetupMs)),
     audio: {
@@ -253,15 +260,6 @@ function disjointPairs(candidates: [number, number][], limit: number): [number, 
   return out;
 }
 
-/** Listens for the other side's audio producer of `callId` (registered before it can be announced). */
-function nextAudioProducer(client: SocialClient, callId: string): Promise<string> {
-  const wait = client
-    .waitFor('media:producer-added', (p) => p.callId === callId && p.kind === 'audio', SIGNAL_TIMEOUT_MS)
-    .then((p) => p.producerId);
-  wait.catch(() => undefined); // observed later; avoid an unhandled rejection if we bail out first
-  return wait;
-}
-
 export interface PlaceCallOptions {
   rtpAddress?: RtpAddress;
   pacer?: CallStartPacer;
@@ -276,8 +274,8 @@ export async function placeVoiceCall(
   errors: string[],
   options: PlaceCallOptions = {},
 ): Promise<CallOutcome> {
-  const outcome: CallOutcome = { connected: false, failed: false, packetsSent: 0, packetsReceived: 0, toneChecks: 0, tonePassed: 0 };
-  const streams: { close(): void }[] = [];
+  const outcome: CallOutcome = { connected: false, failed: false, packetsSent: 0, packetsReceived: 0, toneChecks: 0, tonePassed: 0, restarts: 0 };
+  const media: PlainCallMedia[] = [];
   const streamOptions = { rtpAddress: options.rtpAddress };
   let atBarrier = false;
   let isTalking = false;
@@ -293,52 +291,42 @@ export async function placeVoiceCall(
     const callerActive = caller.calls.waitForState(callId, 'active', SIGNAL_TIMEOUT_MS);
     callerActive.catch(() => undefined);
     await callee.calls.waitForCall(callId, SIGNAL_TIMEOUT_MS);
-    const producerForCaller = nextAudioProducer(caller, callId);
-    const producerForCallee = nextAudioProducer(callee, callId);
     await callee.calls.accept(callId);
     await callerActive;
     const active = performance.now();
     outcome.setupMs = active - started;
     outcome.connected = true;
 
-    const [callerSend, calleeSend] = await Promise.all([
-      PlainSendStream.open(caller, callId, 'audio', streamOptions),
-      PlainSendStream.open(callee, callId, 'audio', streamOptions),
+    // The SDK's call media: each side sends on its own stream and receives the other's, and
+    // negotiates again by itself whenever the server moves the call's media (media:restart).
+    const opened = await Promise.allSettled([
+      PlainCallMedia.start(caller, callId, streamOptions),
+      PlainCallMedia.start(callee, callId, streamOptions),
     ]);
-    streams.push(callerSend, calleeSend);
-    const [callerRecv, calleeRecv] = await Promise.all([
-      producerForCaller.then((id) => PlainReceiveStream.open(caller, callId, id, streamOptions)),
-      producerForCallee.then((id) => PlainReceiveStream.open(callee, callId, id, streamOptions)),
-    ]);
-    streams.push(callerRecv, calleeRecv);
+    for (const o of opened) if (o.status === 'fulfilled') media.push(o.value);
+    for (const o of opened) if (o.status === 'rejected') throw o.reason;
+    const [callerMedia, calleeMedia] = media;
+    await Promise.all(media.map((m) => m.ready(SIGNAL_TIMEOUT_MS)));
     outcome.mediaSetupMs = performance.now() - active;
     atBarrier = true;
     await options.barrier?.arrive();
     options.talking?.enter();
     isTalking = true;
-    // Both listen before either speaks, so the whole tone can be checked.
-    const [sentByCaller, sentByCallee] = await Promise.all([
-      callerSend.sendTone(CALLER_TONE_HZ, callSeconds * 1000),
-      calleeSend.sendTone(CALLEE_TONE_HZ, callSeconds * 1000),
-    ]);
-    await Promise.all([
-      callerRecv.waitForPackets(sentByCallee, LAST_PACKET_GRACE_MS),
-      calleeRecv.waitForPackets(sentByCaller, LAST_PACKET_GRACE_MS),
-    ]);
+    const round = await talk(callerMedia, calleeMedia, callSeconds);
     options.talking?.exit();
     isTalking = false;
-    outcome.packetsSent = sentByCaller + sentByCallee;
-    outcome.packetsReceived = callerRecv.packets.length + calleeRecv.packets.length;
+    outcome.packetsSent = round.sent;
+    outcome.packetsReceived = round.received;
     outcome.toneChecks = 2;
     // A wave's tones end together: checking each call in its own turn of the event loop
     // keeps hundreds of checks from running back to back as one long block.
     await new Promise((resolve) => setImmediate(resolve));
-    const callerHeard = callerRecv.checkTone(CALLEE_TONE_HZ, sentByCallee, { passShare: TONE_PASS_SHARE });
-    const calleeHeard = calleeRecv.checkTone(CALLER_TONE_HZ, sentByCaller, { passShare: TONE_PASS_SHARE });
+    const [callerHeard, calleeHeard] = round.check();
     outcome.tonePassed = Number(callerHeard.passed) + Number(calleeHeard.passed);
     if (outcome.tonePassed < 2) {
-      const leg = (c: typeof callerHeard) => `${c.exact}/${c.expected} exact, ${c.received} received, ${c.decodedMatching}/${c.decoded} decoded as the tone`;
-      note('tone check', `caller heard ${leg(callerHeard)}; callee heard ${leg(calleeHeard)}`);
+      const leg = (c: ToneCheck) => `${c.exact}/${c.expected} exact, ${c.received} received, ${c.decodedMatching}/${c.decoded} decoded as the tone`;
+      const after = round.rounds > 1 ? ` (tone round ${round.rounds}, after ${restartsOf(media)} restarts)` : '';
+      note('tone check', `caller heard ${leg(callerHeard)}; callee heard ${leg(calleeHeard)}${after}`);
     }
 
     // A wave's tones end together; hang-ups keep to the same signalling pace as invites.
@@ -356,11 +344,76 @@ export async function placeVoiceCall(
       else await endQuietly(caller, last ?? call);
     }
   } finally {
+    outcome.restarts = restartsOf(media);
     if (!atBarrier) options.barrier?.leave();
     if (isTalking) options.talking?.exit();
-    for (const s of streams) s.close();
+    for (const m of media) m.close();
   }
   return outcome;
+}
+
+/** Restarts of a call: each one reaches both sides, so the larger count of the two. */
+function restartsOf(media: PlainCallMedia[]): number {
+  return Math.max(0, ...media.map((m) => m.restarts.length));
+}
+
+interface ToneRound {
+  /** 1 when no restart cut a round short. */
+  rounds: number;
+  sent: number;
+  received: number;
+  /** The caller's and the callee's leg, each checked for the other side's tone. */
+  check(): [ToneCheck, ToneCheck];
+}
+
+/**
+ * Both sides send their tone at the same time and listen for the other's.
+ * A media:restart during a round cuts it: once both sides have negotiated
+ * again the tones are played again in full, so a leg that restarted passes
+ * only on what it heard after its last restart.
+ */
+async function talk(callerMedia: PlainCallMedia, calleeMedia: PlainCallMedia, callSeconds: number): Promise<ToneRound> {
+  const both = [callerMedia, calleeMedia];
+  for (let round = 1; ; round++) {
+    await Promise.all(both.map((m) => m.ready(SIGNAL_TIMEOUT_MS)));
+    let cut!: () => void;
+    const restarted = new Promise<'restarted'>((resolve) => (cut = () => resolve('restarted')));
+    const offs = both.map((m) => m.onRestart(cut));
+    try {
+      const [callerSend, calleeSend] = [callerMedia.send!, calleeMedia.send!];
+      const [callerRecv, calleeRecv] = [callerMedia.receive!, calleeMedia.receive!];
+      // Only what arrives from this round on counts (a stream kept across rounds has older packets).
+      const from = [callerRecv.packets.length, calleeRecv.packets.length];
+      // Both listen before either speaks, so the whole tone can be checked.
+      const sending = Promise.all([callerSend.sendTone(CALLER_TONE_HZ, callSeconds * 1000), calleeSend.sendTone(CALLEE_TONE_HZ, callSeconds * 1000)]);
+      const sent = await Promise.race([sending, restarted]);
+      const heard =
+        sent === 'restarted'
+          ? sent
+          : await Promise.race([
+              Promise.all([
+                callerRecv.waitForPackets(from[0] + sent[1], LAST_PACKET_GRACE_MS),
+                calleeRecv.waitForPackets(from[1] + sent[0], LAST_PACKET_GRACE_MS),
+              ]),
+              restarted,
+            ]);
+      if ((sent === 'restarted' || heard === 'restarted') && round < MAX_TONE_ROUNDS) continue;
+      const [byCaller, byCallee] = sent === 'restarted' ? [0, 0] : sent;
+      const callerPayloads = callerRecv.packets.slice(from[0]).map((p) => p.payload);
+      const calleePayloads = calleeRecv.packets.slice(from[1]).map((p) => p.payload);
+      return {
+        rounds: round,
+        sent: byCaller + byCallee,
+        received: callerPayloads.length + calleePayloads.length,
+        check: () => [
+          checkTone(callerPayloads, EncodedTone.of(CALLEE_TONE_HZ), byCallee, { passShare: TONE_PASS_SHARE }),
+          checkTone(calleePayloads, EncodedTone.of(CALLER_TONE_HZ), byCaller, { passShare: TONE_PASS_SHARE }),
+        ],
+      };
+    } finally {
+      for (const off of offs) off();
+    }
+  }
 }
 
 async function endQuietly(caller: SocialClient, call: CallDto): Promise<void> {

@@ -35,6 +35,8 @@ describe('sim report', () => {
         failed: 0,
         peakConcurrentCalls: 1,
         endedByReason: { hangup: 1 },
+        restarts: 0,
+        callsRestarted: 0,
         setupMs: summarize([5]),
         mediaSetupMs: summarize([7]),
         audio: { packetsSent: 10, packetsReceived: 10, toneChecks: 2, tonePassed: 2, tonePassRate: 1 },

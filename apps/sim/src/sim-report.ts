@@ -35,6 +35,10 @@ export interface CallFindings {
   /** Most calls carrying audio at the same moment. */
   peakConcurrentCalls: number;
   endedByReason: Record<string, number>;
+  /** media:restart events heard in all calls (the server moved a call's media; each call counted once per restart). */
+  restarts: number;
+  /** Calls that had at least one restart (each had to carry its tones again afterwards to pass). */
+  callsRestarted: number;
   /** From call:invite to `active` seen by the caller, in ms. */
   setupMs: LatencySummary;
   /** From `active` to both sides' streams open (transports, producers, consumers), in ms. */
@@ -149,6 +153,7 @@ export function formatReport(r: SimReport): string {
       (Object.entries(r.calls.endedByReason)
         .map(([k, n]) => `${k} ${n}`)
         .join(', ') || 'none'),
+    `  media restarts ${r.calls.restarts} in ${r.calls.callsRestarted} calls (each re-checked its tones after the restart)`,
     `  set-up time ${ms(r.calls.setupMs)}`,
     `  media set-up ${ms(r.calls.mediaSetupMs)}`,
     `  audio packets sent ${r.calls.audio.packetsSent}, received ${r.calls.audio.packetsReceived}; ` +
