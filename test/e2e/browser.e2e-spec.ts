@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, BrowserContext, Page } from 'playwright-core';
 import { AdminClient } from '@app/client';
+import { WorkerPool } from '@app/media';
 import { startTestGateway, TestGateway, TEST_ADMIN_TOKEN, uniqueHandle } from '@app/testing';
 import { buildDemo } from '../../apps/demo/build';
 
@@ -32,7 +33,7 @@ interface MediaStats {
   audioBytesSent: number;
 }
 
-/** Two people in real Chromium pages using /demo: chat, then a voice call with audio both ways. */
+/** Two people in real Chromium pages using /demo: chat, then a voice call with audio both ways, kept through a media restart. */
 describeWithBrowser('browser client (/demo) in Chromium', () => {
   jest.setTimeout(180_000);
   let gw: TestGateway;
@@ -129,7 +130,7 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
     );
   }
 
-  it('two pages: contacts that turn mutual live, typing, read receipts, the flag shown live, and a voice call with mute and audio both ways', async () => {
+  it('two pages: contacts that turn mutual live, typing, read receipts, the flag shown live, and a voice call with mute and audio both ways that survives its media worker dying', async () => {
     const annHandle = uniqueHandle('ann');
     const bobHandle = uniqueHandle('bob');
     const ann = await logIn(annHandle);
@@ -200,6 +201,21 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
     await ann.click('#mute-button');
     await expectText(ann, '#mute-button', 'Mute');
     await expectAudioSendingAbove(ann, mutedAt);
+
+    // The mediasoup worker holding the call dies mid-call: both pages hear media:restart, say so,
+    // drop their transports and negotiate again by themselves, and audio flows again both ways
+    // (statistics of the new receive transports, which start from zero).
+    const pool = gw.get(WorkerPool);
+    const pid = pool.workers()[0].pid;
+    process.kill(pid, 'SIGKILL');
+    for (const page of [ann, bob]) {
+      await expectText(page, '#call-log', 'Call media moved (worker_died)');
+      await expectText(page, '#call-log', 'Call media back after restart 1');
+    }
+    expect(pool.workers()[0].pid).not.toBe(pid);
+    await Promise.all([expectAudioFlowing(ann), expectAudioFlowing(bob)]);
+    await expectText(ann, '#call-status', `Call with @${bobHandle}`);
+    expect(await ann.evaluate(() => (window as unknown as { demo: { mediaRestarts: number } }).demo.mediaRestarts)).toBe(1);
 
     await ann.click('#hangup-button');
     await expectText(ann, '#call-status', 'ended (hangup)');

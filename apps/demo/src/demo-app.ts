@@ -47,6 +47,10 @@ const demoHandle = {
   get muted() {
     return state.media?.isMuted ?? false;
   },
+  /** media:restart events heard in the current call. */
+  get mediaRestarts() {
+    return state.media?.restarts ?? 0;
+  },
 };
 (window as unknown as { demo: typeof demoHandle }).demo = demoHandle;
 
@@ -312,11 +316,13 @@ function setCall(call: CallDto): void {
   state.call = call;
   renderCall();
   if (call.state === 'active' && !state.media) {
+    $('call-log').replaceChildren();
     const media = new CallMedia(
       state.client!,
       call,
       $<HTMLAudioElement>('remote-audio'),
       $<HTMLVideoElement>('remote-video'),
+      noteCallEvent,
     );
     state.media = media;
     media.start().catch((err) => {
@@ -327,6 +333,14 @@ function setCall(call: CallDto): void {
     state.media.close();
     state.media = undefined;
   }
+}
+
+/** A line in the call panel's log (e.g. the media moving after a server fault), newest last. */
+function noteCallEvent(text: string): void {
+  const li = document.createElement('li');
+  li.textContent = `${new Date().toLocaleTimeString()} ${text}`;
+  $('call-log').append(li);
+  console.info(text);
 }
 
 function order(s: CallDto['state']): number {
