@@ -59,8 +59,8 @@ async function main(): Promise<void> {
     await attempt('messages', () =>
       runMessagesBench(
         quick
-          ? { clients: 20, window: 8, warmupMs: 1000, durationMs: 3000, dbClients: 8 }
-          : { clients: 40, window: 4, warmupMs: 3000, durationMs: 15_000, dbClients: 8 },
+          ? { clients: 20, window: 8, warmupMs: 1000, durationMs: 3000, dbClients: 8, cluster: true }
+          : { clients: 40, window: 4, warmupMs: 3000, durationMs: 15_000, dbClients: 8, cluster: true },
         log,
       ),
     );

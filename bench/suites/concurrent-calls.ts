@@ -27,6 +27,8 @@ export interface CallStepResult {
   lossBreakdown: { beforeSfu: number; insideSfu: number; afterSfu: number };
   latencyMs: LatencySummary;
   workerCores: number;
+  /** Worker CPU per call: microseconds of CPU per second of one call. */
+  workerCpuUsPerCallSecond: number;
   loadGeneratorCores: number;
   workerRssMiB: number;
   workerRssPerCallKiB: number;
@@ -83,6 +85,7 @@ async function ramp(
       },
       latencyMs: run.latencyMs,
       workerCores: cores[topology.workerPid()],
+      workerCpuUsPerCallSecond: round((cores[topology.workerPid()] * 1e6) / target, 1),
       loadGeneratorCores: cores[process.pid],
       workerRssMiB: mib(rss),
       workerRssPerCallKiB: round((rss - rssAtStart) / target / 1024, 1),

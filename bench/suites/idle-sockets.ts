@@ -5,12 +5,17 @@ import { io, Socket } from 'socket.io-client';
 import { inBatches, loginUsers } from '../support/bench-users';
 import { startBenchGateway } from '../support/gateway-process';
 import { sleep } from '@app/client';
-import { mib, rssBytes } from '../support/process-usage';
+import { cpuPerOp, cpuRatio, mib, rssBytes, sampleCpu } from '../support/process-usage';
 
 export interface IdleSocketsResult {
   sockets: number;
   /** The same number of sockets on a bare socket.io server (no Nest, no auth): the floor. */
   bareSocketIoRssPerSocketKiB: number;
+  /** Server CPU per socket while they connect (handshake, auth, room join), gateway and bare socket.io. */
+  connectCpuUsPerSocket: number;
+  bareSocketIoConnectCpuUsPerSocket: number;
+  /** connectCpuUsPerSocket over the bare server's. */
+  connectCpuOfBare: number;
   connectSeconds: number;
   gatewayRssBeforeMiB: number;
   gatewayRssAfterMiB: number;
@@ -34,7 +39,7 @@ function openSocket(url: string, auth: Record<string, string>): Promise<Socket> 
 }
 
 /** RSS per idle socket on the bare socket.io relay server (bench/ceilings). */
-async function bareSocketIoPerSocket(n: number): Promise<number> {
+async function bareSocketIoPerSocket(n: number): Promise<{ rssKiB: number; connectCpuUs: number }> {
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'bench/ceilings/socketio-relay-server.ts'], {
     cwd: path.resolve(__dirname, '..', '..'),
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -46,13 +51,15 @@ async function bareSocketIoPerSocket(n: number): Promise<number> {
     );
     await sleep(2000);
     const before = rssBytes(child.pid!);
+    const cpuBefore = sampleCpu([child.pid!]);
     await inBatches(
       Array.from({ length: n }, (_, i) => i),
       64,
       async (i) => sockets.push(await openSocket(`http://127.0.0.1:${port}`, { userId: `idle-${i}` })),
     );
+    const connectCpuUs = cpuPerOp(cpuBefore, sampleCpu([child.pid!]), n);
     await sleep(5000);
-    return Math.round(((rssBytes(child.pid!) - before) / n / 1024) * 10) / 10;
+    return { rssKiB: Math.round(((rssBytes(child.pid!) - before) / n / 1024) * 10) / 10, connectCpuUs };
   } finally {
     for (const s of sockets) s.disconnect();
     child.kill('SIGTERM');
@@ -62,8 +69,8 @@ async function bareSocketIoPerSocket(n: number): Promise<number> {
 /** Memory the gateway spends per connected, idle, authenticated socket. */
 export async function runIdleSocketsBench(n: number, log: (s: string) => void): Promise<IdleSocketsResult> {
   log(`idle sockets: ${n} on a bare socket.io server`);
-  const bareSocketIoRssPerSocketKiB = await bareSocketIoPerSocket(n);
-  log(`  ${bareSocketIoRssPerSocketKiB} KiB per socket`);
+  const bare = await bareSocketIoPerSocket(n);
+  log(`  ${bare.rssKiB} KiB per socket, ${bare.connectCpuUs} µs CPU per connect`);
   const gw = await startBenchGateway();
   const sockets: Socket[] = [];
   try {
@@ -73,16 +80,21 @@ export async function runIdleSocketsBench(n: number, log: (s: string) => void): 
     const rssBefore = rssBytes(gw.pid);
     const heapBefore = await heapUsed(gw.url);
     const t0 = performance.now();
+    const cpuBefore = sampleCpu([gw.pid]);
     await inBatches(users, 64, async (u) => sockets.push(await openSocket(gw.url, { token: u.token })));
+    const connectCpuUsPerSocket = cpuPerOp(cpuBefore, sampleCpu([gw.pid]), n);
     const connectSeconds = (performance.now() - t0) / 1000;
-    log(`  ${n} sockets connected in ${connectSeconds.toFixed(1)} s`);
+    log(`  ${n} sockets connected in ${connectSeconds.toFixed(1)} s, ${connectCpuUsPerSocket} µs gateway CPU per connect`);
     await sleep(5000);
     const rssAfter = rssBytes(gw.pid);
     const heapAfter = await heapUsed(gw.url);
     const health = (await fetch(`${gw.url}/health`)).status;
     return {
       sockets: n,
-      bareSocketIoRssPerSocketKiB,
+      bareSocketIoRssPerSocketKiB: bare.rssKiB,
+      connectCpuUsPerSocket,
+      bareSocketIoConnectCpuUsPerSocket: bare.connectCpuUs,
+      connectCpuOfBare: cpuRatio(connectCpuUsPerSocket, bare.connectCpuUs),
       connectSeconds: Math.round(connectSeconds * 10) / 10,
       gatewayRssBeforeMiB: mib(rssBefore),
       gatewayRssAfterMiB: mib(rssAfter),

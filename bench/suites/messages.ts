@@ -7,7 +7,7 @@ import { measureInsertRate, InsertRateResult } from '../ceilings/database-insert
 import { inBatches, loginUsers, disconnectAll } from '../support/bench-users';
 import { startBenchGateway } from '../support/gateway-process';
 import { MessageLane, MessageLoadResult, runMessageLoad } from '../support/message-load';
-import { CpuMeter } from '../support/process-usage';
+import { cpuRatio } from '../support/process-usage';
 import { round } from '../support/latency-samples';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -18,14 +18,32 @@ export interface MessagesOptions {
   warmupMs: number;
   durationMs: number;
   dbClients: number;
+  /** Also through two gateway processes sharing Redis and PostgreSQL (needs REDIS_URL's Redis, default 127.0.0.1:6379). */
+  cluster?: boolean;
 }
+
+export type PersistedRun = (MessageLoadResult & { gatewayCores: number; cpuUsPerMessage: number }) | { unavailable: string };
 
 export interface MessagesResult {
   options: MessagesOptions;
-  relayCeiling: MessageLoadResult & { serverCores: number };
+  relayCeiling: MessageLoadResult & { serverCores: number; cpuUsPerMessage: number };
   databaseCeiling: InsertRateResult;
-  persisted: (MessageLoadResult & { gatewayCores: number }) | { unavailable: string };
-  ratios?: { ofRelay: number; ofDbInserts: number; ofDbSeqTransactions: number };
+  persisted: PersistedRun;
+  /**
+   * Two gateway processes (NODE_ROLE=all) on one database and one Redis:
+   * senders connected to the first, recipients to the second, so every
+   * message crosses Redis. CPU is both processes together.
+   */
+  cluster?: PersistedRun;
+  ratios?: {
+    ofRelay: number;
+    ofDbInserts: number;
+    ofDbSeqTransactions: number;
+    /** Gateway CPU per persisted DM over the relay's CPU per relayed message (target ≤ 4). */
+    cpuOfRelay?: number;
+    clusterOfSingle?: number;
+    clusterCpuOfRelay?: number;
+  };
 }
 
 /** A socket.io client bound to a user (by token for the gateway, by id for the bare relay). */
@@ -60,7 +78,6 @@ async function relayCeiling(o: MessagesOptions): Promise<MessagesResult['relayCe
     });
     const ids = Array.from({ length: o.clients }, (_, i) => `relay-user-${i}`);
     const sockets = await inBatches(ids, 32, (id) => openSocket(`http://127.0.0.1:${port}`, { userId: id }));
-    const cpu = new CpuMeter([child.pid!]).start();
     const result = await runMessageLoad({
       lanes: pairLanes(sockets, ids),
       sendEvent: 'relay:send',
@@ -69,21 +86,92 @@ async function relayCeiling(o: MessagesOptions): Promise<MessagesResult['relayCe
       window: o.window,
       warmupMs: o.warmupMs,
       durationMs: o.durationMs,
+      cpuPids: [child.pid!],
     });
-    const serverCores = cpu.stop()[child.pid!];
     for (const s of sockets) s.disconnect();
-    return { ...result, serverCores };
+    return { ...result, serverCores: result.cpu!.cores[child.pid!], cpuUsPerMessage: result.cpu!.usPerMessage };
   } finally {
     child.kill('SIGTERM');
+  }
+}
+
+/**
+ * Persisted DMs: `senders` send to `receivers` (lane i: senders[i] → receivers[i]),
+ * after one probe send proves the path works.
+ */
+async function persistedRun(
+  o: MessagesOptions,
+  lanes: MessageLane[],
+  window: number,
+  cpuPids: number[],
+): Promise<PersistedRun> {
+  const probe = await lanes[0].sender.timeout(10_000).emitWithAck('dm:send', {
+    to: lanes[0].recipientId,
+    clientMsgId: crypto.randomUUID(),
+    body: 'probe',
+  });
+  if (!probe?.ok) return { unavailable: `dm:send refused: ${JSON.stringify(probe?.error)}` };
+  const result = await runMessageLoad({
+    lanes,
+    sendEvent: 'dm:send',
+    deliveryEvent: 'dm:new',
+    clientMsgIdOf: (p) => p?.message?.clientMsgId,
+    window,
+    warmupMs: o.warmupMs,
+    durationMs: o.durationMs,
+    cpuPids,
+  });
+  const gatewayCores = round(
+    cpuPids.reduce((sum, pid) => sum + result.cpu!.cores[pid], 0),
+    3,
+  );
+  return { ...result, gatewayCores, cpuUsPerMessage: result.cpu!.usPerMessage };
+}
+
+/** The same load through two gateway processes sharing PostgreSQL and Redis; every DM crosses from one to the other. */
+async function clusterRun(o: MessagesOptions, log: (s: string) => void): Promise<PersistedRun> {
+  const env = {
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    NODE_ROLE: 'all',
+    DM_RATE_PER_SEC: '1000000',
+    DM_RATE_BURST: '1000000',
+  };
+  const a = await startBenchGateway(env);
+  try {
+    const b = await startBenchGateway(env, { db: a.db });
+    try {
+      const users = await loginUsers(a.url, o.clients, 'msgcluster');
+      const half = Math.floor(o.clients / 2);
+      const senders = users.slice(0, half);
+      const receivers = users.slice(half, 2 * half);
+      const senderSockets = await inBatches(senders, 32, (u) => openSocket(a.url, { token: u.token }));
+      const receiverSockets = await inBatches(receivers, 32, (u) => openSocket(b.url, { token: u.token }));
+      log(`persisted DMs across two gateway processes: ${half} senders on one, ${half} recipients on the other, window ${2 * o.window}`);
+      const lanes = senders.map((_, i) => ({
+        sender: senderSockets[i],
+        recipient: receiverSockets[i],
+        recipientId: receivers[i].id,
+      }));
+      // Half the senders, twice the window: as many messages in flight as the single-process run.
+      const run = await persistedRun(o, lanes, 2 * o.window, [a.pid, b.pid]);
+      for (const s of [...senderSockets, ...receiverSockets]) s.disconnect();
+      disconnectAll(users);
+      return run;
+    } finally {
+      await b.close();
+    }
+  } finally {
+    await a.close();
   }
 }
 
 export async function runMessagesBench(o: MessagesOptions, log: (s: string) => void): Promise<MessagesResult> {
   log(`relay ceiling: ${o.clients} clients, window ${o.window}`);
   const relay = await relayCeiling(o);
-  log(`  relay: ${relay.deliveredPerSec}/s, p99 ${relay.deliveryLatencyMs.p99} ms`);
+  log(`  relay: ${relay.deliveredPerSec}/s, p99 ${relay.deliveryLatencyMs.p99} ms, ${relay.cpuUsPerMessage} µs CPU per message`);
 
   const gw = await startBenchGateway({ DM_RATE_PER_SEC: '1000000', DM_RATE_BURST: '1000000' });
+  let out: MessagesResult;
   try {
     log(`database ceiling: ${o.dbClients} clients`);
     const database = await measureInsertRate(gw.db.url, o.dbClients, Math.max(3, Math.round(o.durationMs / 1000)));
@@ -92,43 +180,48 @@ export async function runMessagesBench(o: MessagesOptions, log: (s: string) => v
     log(`persisted DMs through the gateway: ${o.clients} clients, window ${o.window}`);
     const users = await loginUsers(gw.url, o.clients, 'msgbench');
     const sockets = await inBatches(users, 32, (u) => openSocket(gw.url, { token: u.token }));
-    const probe = await sockets[0].timeout(10_000).emitWithAck('dm:send', {
-      to: users[1].id,
-      clientMsgId: crypto.randomUUID(),
-      body: 'probe',
-    });
-    let persisted: MessagesResult['persisted'];
-    if (!probe?.ok) {
-      persisted = { unavailable: `dm:send refused: ${JSON.stringify(probe?.error)}` };
+    const lanes = pairLanes(
+      sockets,
+      users.map((u) => u.id),
+    );
+    const persisted = await persistedRun(o, lanes, o.window, [gw.pid]);
+    if ('deliveredPerSec' in persisted) {
+      log(
+        `  persisted: ${persisted.deliveredPerSec}/s, p99 ${persisted.deliveryLatencyMs.p99} ms, ` +
+          `${persisted.cpuUsPerMessage} µs CPU per message, errors ${JSON.stringify(persisted.ackErrors)}`,
+      );
     } else {
-      const cpu = new CpuMeter([gw.pid]).start();
-      const result = await runMessageLoad({
-        lanes: pairLanes(
-          sockets,
-          users.map((u) => u.id),
-        ),
-        sendEvent: 'dm:send',
-        deliveryEvent: 'dm:new',
-        clientMsgIdOf: (p) => p?.message?.clientMsgId,
-        window: o.window,
-        warmupMs: o.warmupMs,
-        durationMs: o.durationMs,
-      });
-      persisted = { ...result, gatewayCores: cpu.stop()[gw.pid] };
-      log(`  persisted: ${result.deliveredPerSec}/s, p99 ${result.deliveryLatencyMs.p99} ms, errors ${JSON.stringify(result.ackErrors)}`);
+      log(`  persisted: ${persisted.unavailable}`);
     }
     for (const s of sockets) s.disconnect();
     disconnectAll(users);
-    const out: MessagesResult = { options: o, relayCeiling: relay, databaseCeiling: database, persisted };
-    if ('deliveredPerSec' in persisted) {
-      out.ratios = {
-        ofRelay: round(persisted.deliveredPerSec / relay.deliveredPerSec, 3),
-        ofDbInserts: round(persisted.deliveredPerSec / database.insertsPerSec, 3),
-        ofDbSeqTransactions: round(persisted.deliveredPerSec / database.seqTransactionsPerSec, 3),
-      };
-    }
-    return out;
+    out = { options: o, relayCeiling: relay, databaseCeiling: database, persisted };
   } finally {
     await gw.close();
   }
+  if (o.cluster) {
+    try {
+      out.cluster = await clusterRun(o, log);
+      if ('deliveredPerSec' in out.cluster) {
+        log(`  cluster: ${out.cluster.deliveredPerSec}/s, p99 ${out.cluster.deliveryLatencyMs.p99} ms, ${out.cluster.cpuUsPerMessage} µs CPU per message`);
+      }
+    } catch (err) {
+      out.cluster = { unavailable: String((err as Error).message ?? err) };
+      log(`  cluster: not measured: ${out.cluster.unavailable}`);
+    }
+  }
+  const persisted = out.persisted;
+  if ('deliveredPerSec' in persisted) {
+    out.ratios = {
+      ofRelay: round(persisted.deliveredPerSec / relay.deliveredPerSec, 3),
+      ofDbInserts: round(persisted.deliveredPerSec / out.databaseCeiling.insertsPerSec, 3),
+      ofDbSeqTransactions: round(persisted.deliveredPerSec / out.databaseCeiling.seqTransactionsPerSec, 3),
+      cpuOfRelay: cpuRatio(persisted.cpuUsPerMessage, relay.cpuUsPerMessage),
+    };
+    if (out.cluster && 'deliveredPerSec' in out.cluster) {
+      out.ratios.clusterOfSingle = round(out.cluster.deliveredPerSec / persisted.deliveredPerSec, 3);
+      out.ratios.clusterCpuOfRelay = cpuRatio(out.cluster.cpuUsPerMessage, relay.cpuUsPerMessage);
+    }
+  }
+  return out;
 }

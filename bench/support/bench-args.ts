@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 
 /** Suite names for --only, with what each measures (the order they run in). */
 export const SUITES = {
-  messages: 'persisted DM throughput and delivery latency, beside a bare socket.io relay and the database insert rate',
+  messages:
+    'persisted DM throughput, delivery latency and CPU per message, in one gateway process and across two (Redis), beside a bare socket.io relay and the database insert rate',
   'call-setup': 'time from call:invite to the first audio packet at the callee, in one process and with the room on a media node',
   recovery: 'time until the audio of active calls is back after their media node is killed',
   calls: 'concurrent Opus calls one mediasoup worker carries through the gateway, beside a bare 3.12 and a bare 3.8.4 worker',

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { Socket } from 'socket.io-client';
 import { sleep } from '@app/client';
 import { LatencySamples, LatencySummary, nowMs, round } from './latency-samples';
+import { cpuPerOp, CpuSample, sampleCpu } from './process-usage';
 
 export interface MessageLane {
   sender: Socket;
@@ -21,6 +22,16 @@ export interface MessageLoadOptions {
   warmupMs: number;
   durationMs: number;
   bodyChars?: number;
+  /** Server processes whose CPU is read at the start and end of the measured interval. */
+  cpuPids?: number[];
+}
+
+/** The server's CPU over the measured interval. */
+export interface MessageLoadCpu {
+  /** Average cores per pid. */
+  cores: Record<number, number>;
+  /** Microseconds of CPU per acknowledged message, all `cpuPids` together. */
+  usPerMessage: number;
 }
 
 export interface MessageLoadResult {
@@ -35,6 +46,7 @@ export interface MessageLoadResult {
   undelivered: number;
   ackLatencyMs: LatencySummary;
   deliveryLatencyMs: LatencySummary;
+  cpu?: MessageLoadCpu;
 }
 
 /**
@@ -51,6 +63,8 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
   const ackErrors: Record<string, number> = {};
   let delivered = 0;
   let acked = 0;
+  // Every ack that arrives while measuring, whenever its send left: the work the server finished in the interval.
+  let ackedInInterval = 0;
   let measuring = false;
   let sending = true;
   let inFlight = 0;
@@ -80,6 +94,7 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
     lane.sender.emit(o.sendEvent, { to: lane.recipientId, clientMsgId, body }, (ack: any) => {
       inFlight--;
       if (ack?.ok) {
+        if (measuring) ackedInInterval++;
         if (counted) {
           ackLatency.add(nowMs() - t0);
           if (measuring) acked++;
@@ -101,11 +116,13 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
 
   for (const lane of o.lanes) for (let i = 0; i < o.window; i++) sendOne(lane);
   await sleep(o.warmupMs);
+  const cpuBefore: CpuSample | undefined = o.cpuPids && sampleCpu(o.cpuPids);
   measuring = true;
   const start = nowMs();
   await sleep(o.durationMs);
   measuring = false;
   const seconds = (nowMs() - start) / 1000;
+  const cpuAfter: CpuSample | undefined = o.cpuPids && sampleCpu(o.cpuPids);
   sending = false;
   const drainUntil = Date.now() + 10_000;
   while ((inFlight > 0 || measuredIds.size > 0) && Date.now() < drainUntil) await sleep(50);
@@ -120,6 +137,16 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
     undelivered: measuredIds.size,
     ackLatencyMs: ackLatency.summary(),
     deliveryLatencyMs: deliveryLatency.summary(),
+    cpu: cpuBefore && cpuAfter ? cpuOver(cpuBefore, cpuAfter, ackedInInterval) : undefined,
   };
 }
 
+
+function cpuOver(before: CpuSample, after: CpuSample, messages: number): MessageLoadCpu {
+  const seconds = (after.wallMs - before.wallMs) / 1000;
+  const cores: Record<number, number> = {};
+  for (const pid of Object.keys(before.cpuSeconds).map(Number)) {
+    cores[pid] = round((after.cpuSeconds[pid] - before.cpuSeconds[pid]) / seconds, 3);
+  }
+  return { cores, usPerMessage: cpuPerOp(before, after, messages) };
+}

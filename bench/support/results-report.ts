@@ -1,4 +1,4 @@
-import type { MessagesResult } from '../suites/messages';
+import type { MessagesResult, PersistedRun } from '../suites/messages';
 import type { IdleSocketsResult } from '../suites/idle-sockets';
 import type { CallSetupResult } from '../suites/call-setup';
 import type { ConcurrentCallsResult, RampResult } from '../suites/concurrent-calls';
@@ -21,12 +21,21 @@ export interface SuiteResults {
 
 const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
 
-function rampRows(r: RampResult): string[] {
+/** A step's worker CPU per call beside the bare worker's at the same number of calls (or its nearest step). */
+function perCallOfBare(calls: number, usPerCall: number | undefined, bare?: RampResult): string {
+  if (usPerCall === undefined || !bare || bare.steps.length === 0) return '';
+  const ref = bare.steps.reduce((best, s) => (Math.abs(s.calls - calls) < Math.abs(best.calls - calls) ? s : best));
+  return ref.workerCpuUsPerCallSecond ? ` (${(usPerCall / ref.workerCpuUsPerCallSecond).toFixed(2)}×)` : '';
+}
+
+function rampRows(r: RampResult, bare?: RampResult): string[] {
   return r.steps.map(
     (s) =>
       `| ${r.topology} | ${s.calls} | ${s.packetsPerSec} | ${pct(s.lossRatio)} (${pct(s.lossBreakdown.beforeSfu)} / ${pct(
         s.lossBreakdown.insideSfu,
-      )} / ${pct(s.lossBreakdown.afterSfu)}) | ${s.latencyMs.p50} / ${s.latencyMs.p99} | ${s.workerCores} | ${s.loadGeneratorCores} | ${s.workerRssPerCallKiB} | ${s.passed ? 'yes' : 'no'} |`,
+      )} / ${pct(s.lossBreakdown.afterSfu)}) | ${s.latencyMs.p50} / ${s.latencyMs.p99} | ${s.workerCores} | ${s.workerCpuUsPerCallSecond ?? ''}${
+        bare && r !== bare ? perCallOfBare(s.calls, s.workerCpuUsPerCallSecond, bare) : ''
+      } | ${s.loadGeneratorCores} | ${s.workerRssPerCallKiB} | ${s.passed ? 'yes' : 'no'} |`,
   );
 }
 
@@ -41,25 +50,39 @@ export function renderMarkdown(r: SuiteResults): string {
   const m = r.messages;
   if (m) {
     out.push(`## Messages (${m.options.clients} clients, ${m.options.window} in flight each)`, '');
-    out.push('| what | per second | delivery p50 / p99 ms | server cores |', '|---|---|---|---|');
+    out.push('| what | per second | delivery p50 / p99 ms | server cores | server CPU µs per message |', '|---|---|---|---|---|');
     out.push(
-      `| bare socket.io relay (ceiling) | ${m.relayCeiling.deliveredPerSec} | ${m.relayCeiling.deliveryLatencyMs.p50} / ${m.relayCeiling.deliveryLatencyMs.p99} | ${m.relayCeiling.serverCores} |`,
+      `| bare socket.io relay (ceiling) | ${m.relayCeiling.deliveredPerSec} | ${m.relayCeiling.deliveryLatencyMs.p50} / ${m.relayCeiling.deliveryLatencyMs.p99} | ${m.relayCeiling.serverCores} | ${m.relayCeiling.cpuUsPerMessage ?? ''} |`,
     );
-    out.push(`| database single-row inserts, ${m.databaseCeiling.clients} clients (${m.databaseCeiling.tool}, ceiling) | ${m.databaseCeiling.insertsPerSec} | | |`);
-    out.push(`| database seq-update + insert transactions (${m.databaseCeiling.tool}) | ${m.databaseCeiling.seqTransactionsPerSec} | | |`);
-    if ('deliveredPerSec' in m.persisted) {
+    out.push(`| database single-row inserts, ${m.databaseCeiling.clients} clients (${m.databaseCeiling.tool}, ceiling) | ${m.databaseCeiling.insertsPerSec} | | | |`);
+    out.push(`| database seq-update + insert transactions (${m.databaseCeiling.tool}) | ${m.databaseCeiling.seqTransactionsPerSec} | | | |`);
+    const row = (what: string, p: PersistedRun | undefined) => {
+      if (!p) return;
+      if ('deliveredPerSec' in p) {
+        out.push(`| ${what} | ${p.deliveredPerSec} | ${p.deliveryLatencyMs.p50} / ${p.deliveryLatencyMs.p99} | ${p.gatewayCores} | ${p.cpuUsPerMessage ?? ''} |`);
+      } else {
+        out.push(`| ${what} | not measured: ${p.unavailable} | | | |`);
+      }
+    };
+    row('persisted DMs through the gateway', m.persisted);
+    row('persisted DMs across two gateway processes (Redis; CPU of both)', m.cluster);
+    out.push('');
+    if (m.ratios && 'deliveredPerSec' in m.persisted) {
       const p = m.persisted;
-      out.push(`| persisted DMs through the gateway | ${p.deliveredPerSec} | ${p.deliveryLatencyMs.p50} / ${p.deliveryLatencyMs.p99} | ${p.gatewayCores} |`);
-      out.push('');
-      if (m.ratios) {
+      out.push(
+        `Persisted DMs = ${pct(m.ratios.ofRelay)} of the relay, ${pct(m.ratios.ofDbInserts)} of single-row inserts, ` +
+          `${pct(m.ratios.ofDbSeqTransactions)} of seq transactions. Target: ≥ 75% of single-row inserts, p99 < 50 ms. ` +
+          `Ack errors: ${JSON.stringify(p.ackErrors)}; acked but undelivered: ${p.undelivered}.`,
+      );
+      if (m.ratios.cpuOfRelay !== undefined) {
         out.push(
-          `Persisted DMs = ${pct(m.ratios.ofRelay)} of the relay, ${pct(m.ratios.ofDbInserts)} of single-row inserts, ` +
-            `${pct(m.ratios.ofDbSeqTransactions)} of seq transactions. Target: ≥ 50% of single-row inserts, p99 < 50 ms. ` +
-            `Ack errors: ${JSON.stringify(p.ackErrors)}; acked but undelivered: ${p.undelivered}.`,
+          '',
+          `Gateway CPU per persisted DM = ${m.ratios.cpuOfRelay}× the relay's CPU per relayed message (target ≤ 4×).` +
+            (m.ratios.clusterCpuOfRelay !== undefined
+              ? ` Across two processes: ${m.ratios.clusterCpuOfRelay}× (both processes' CPU), throughput ${pct(m.ratios.clusterOfSingle!)} of one process.`
+              : ''),
         );
       }
-    } else {
-      out.push(`| persisted DMs through the gateway | not measured: ${m.persisted.unavailable} | | |`);
     }
     out.push('');
   }
@@ -106,12 +129,12 @@ export function renderMarkdown(r: SuiteResults): string {
       '',
     );
     out.push(
-      '| topology | calls | packets/s in | loss (before / inside / after SFU) | one-way p50 / p99 ms | worker cores | generator cores | worker KiB/call | pass |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| topology | calls | packets/s in | loss (before / inside / after SFU) | one-way p50 / p99 ms | worker cores | worker CPU µs per call-second (× bare 3.12) | generator cores | worker KiB/call | pass |',
+      '|---|---|---|---|---|---|---|---|---|---|',
     );
     out.push(...rampRows(cc.bare));
-    if (cc.bareLegacy && 'steps' in cc.bareLegacy) out.push(...rampRows(cc.bareLegacy));
-    if ('steps' in cc.gateway) out.push(...rampRows(cc.gateway));
+    if (cc.bareLegacy && 'steps' in cc.bareLegacy) out.push(...rampRows(cc.bareLegacy, cc.bare));
+    if ('steps' in cc.gateway) out.push(...rampRows(cc.gateway, cc.bare));
     out.push('');
     out.push(`Bare worker: ${cc.bare.maxPassingCalls} calls pass${cc.bare.limitedBy ? ` (limit: ${cc.bare.limitedBy})` : ''}.`);
     if (cc.bareLegacy) {
@@ -139,6 +162,12 @@ export function renderMarkdown(r: SuiteResults): string {
         `A bare socket.io server holds ${idle.bareSocketIoRssPerSocketKiB} KiB per socket.`,
       '',
     );
+    if (idle.connectCpuUsPerSocket !== undefined) {
+      out.push(
+        `CPU per connect (handshake, token check, room join): gateway ${idle.connectCpuUsPerSocket} µs, bare socket.io ${idle.bareSocketIoConnectCpuUsPerSocket} µs (${idle.connectCpuOfBare}×).`,
+        '',
+      );
+    }
   }
   if (r.failures) {
     out.push('## Failed suites', '');

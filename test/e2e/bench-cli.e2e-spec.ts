@@ -1,4 +1,6 @@
 import { BENCH_USAGE, parseBenchArgs, SUITES } from '../../bench/support/bench-args';
+import { cpuPerOp, cpuRatio } from '../../bench/support/process-usage';
+import { renderMarkdown } from '../../bench/support/results-report';
 
 describe('npm run bench command line', () => {
   it('takes --quick, --only with known suite names, and --help', () => {
@@ -24,5 +26,48 @@ describe('npm run bench command line', () => {
 
   it('documents every suite in --help', () => {
     for (const name of Object.keys(SUITES)) expect(BENCH_USAGE).toContain(name);
+  });
+});
+
+describe('CPU per operation in the results', () => {
+  it('divides the CPU used between two samples by the operations done, per process or all together', () => {
+    const before = { wallMs: 0, cpuSeconds: { 1: 10, 2: 5 } };
+    const after = { wallMs: 1000, cpuSeconds: { 1: 10.5, 2: 5.25 } };
+    expect(cpuPerOp(before, after, 10_000, 1)).toBe(50);
+    expect(cpuPerOp(before, after, 10_000)).toBe(75);
+    expect(cpuPerOp(before, after, 0)).toBeNaN();
+    expect(() => cpuPerOp(before, after, 1, 3)).toThrow(/pid 3/);
+    expect(cpuRatio(139, 16.7)).toBe(8.32);
+  });
+
+  it('puts the gateway CPU per DM beside the relay ceiling and their ratio in the table', () => {
+    const latency = { count: 1, p50: 1, p90: 2, p99: 3, max: 4, mean: 1 };
+    const load = {
+      senders: 2,
+      window: 1,
+      seconds: 1,
+      ackedPerSec: 100,
+      ackErrors: {},
+      undelivered: 0,
+      ackLatencyMs: latency,
+      deliveryLatencyMs: latency,
+    };
+    const md = renderMarkdown({
+      startedAt: 't',
+      quick: true,
+      machine: { cpus: 2, cpuModel: 'x', memGiB: 1, node: 'v' },
+      messages: {
+        options: { clients: 2, window: 1, warmupMs: 0, durationMs: 1, dbClients: 1, cluster: true },
+        relayCeiling: { ...load, deliveredPerSec: 1000, serverCores: 0.2, cpuUsPerMessage: 20 },
+        databaseCeiling: { tool: 'pgbench', clients: 1, seconds: 1, insertsPerSec: 500, seqTransactionsPerSec: 400 },
+        persisted: { ...load, deliveredPerSec: 400, gatewayCores: 0.4, cpuUsPerMessage: 70 },
+        cluster: { unavailable: 'no Redis' },
+        ratios: { ofRelay: 0.4, ofDbInserts: 0.8, ofDbSeqTransactions: 1, cpuOfRelay: 3.5 },
+      },
+    });
+    expect(md).toContain('| persisted DMs through the gateway | 400 | 1 / 3 | 0.4 | 70 |');
+    expect(md).toContain('| bare socket.io relay (ceiling) | 1000 | 1 / 3 | 0.2 | 20 |');
+    expect(md).toContain("3.5× the relay's CPU per relayed message");
+    expect(md).toContain('across two gateway processes (Redis; CPU of both) | not measured: no Redis');
   });
 });
