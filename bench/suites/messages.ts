@@ -68,9 +68,16 @@ function pairLanes(sockets: Socket[], ids: string[]): MessageLane[] {
 async function relayCeiling(o: MessagesOptions): Promise<MessagesResult['relayCeiling']> {
   const child = spawn(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', 'bench/ceilings/socketio-relay-server.ts'],
+    [
+      // e.g. BENCH_RELAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" to profile the ceiling like the gateway.
+      ...(process.env.BENCH_RELAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      '-r',
+      'ts-node/register/transpile-only',
+      'bench/ceilings/socketio-relay-server.ts',
+    ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   try {
     const port = await new Promise<number>((resolve, reject) => {
       readline.createInterface({ input: child.stdout! }).once('line', (l) => resolve(JSON.parse(l).port));
@@ -92,6 +99,8 @@ async function relayCeiling(o: MessagesOptions): Promise<MessagesResult['relayCe
     return { ...result, serverCores: result.cpu!.cores[child.pid!], cpuUsPerMessage: result.cpu!.usPerMessage };
   } finally {
     child.kill('SIGTERM');
+    // A profiled ceiling writes its profile on exit.
+    await exited;
   }
 }
 

@@ -3,10 +3,13 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
-import { lastValueFrom, Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import type { Server, ServerOptions, Socket } from 'socket.io';
-import type { Logger } from '@app/observability';
+import { APP_CONFIG, AppConfig } from '@app/config';
+import { Logger, MetricsService } from '@app/observability';
+import { RateLimiterService } from '@app/rate-limits';
 import { InFlightWork } from './in-flight-work';
+import { BoundSocketHandler, SocketEventPipeline } from './socket-event-pipeline';
 
 /** Largest socket.io frame accepted; a bigger one closes that socket. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -18,9 +21,10 @@ export const MAX_FRAME_BYTES = 64 * 1024;
 export class GatewayIoAdapter extends IoAdapter {
   private redisClients: ReturnType<typeof createClient>[] = [];
   private redisAdapter?: ReturnType<typeof createAdapter>;
+  private pipeline?: SocketEventPipeline;
 
   constructor(
-    app: INestApplicationContext,
+    private readonly app: INestApplicationContext,
     private readonly redisUrl: string | undefined,
     private readonly logger: Logger,
     private readonly inFlight = new InFlightWork(),
@@ -50,31 +54,47 @@ export class GatewayIoAdapter extends IoAdapter {
   }
 
   /**
-   * One plain listener per event and socket. Nest's own version builds an
-   * rxjs pipeline per handler and socket, which held most of an idle
-   * socket's memory; handlers and acks behave the same.
+   * One plain listener per event and socket, straight into the event
+   * pipeline. Nest's own version builds an rxjs pipeline per handler and
+   * socket, which held most of an idle socket's memory.
    */
   override bindMessageHandlers(
     socket: Socket,
     handlers: MessageMappingProperties[],
-    transform: (data: unknown) => Observable<unknown>,
+    _transform: (data: unknown) => Observable<unknown>,
   ): void {
-    for (const { message, callback, isAckHandledManually } of handlers) {
-      socket.on(message as string, (...args: unknown[]) => {
+    const pipeline = (this.pipeline ??= this.createPipeline());
+    for (const { message, callback } of handlers) {
+      const event = message as string;
+      const handler = callback as BoundSocketHandler;
+      socket.on(event, (...args: unknown[]) => {
         // A stopping gateway takes no new work; the client's request fails with the connection and is resent elsewhere.
         if (this.inFlight.draining) return;
         const { data, ack } = this.mapPayload(args.length === 1 ? args[0] : args);
-        const handled = lastValueFrom(transform(callback(data, ack)), { defaultValue: undefined }).then(
-          (response) => {
-            if (response === undefined || response === null) return;
-            const { event, data: eventData } = response as { event?: string; data?: unknown };
-            if (event) socket.emit(event, eventData);
-            else if (!isAckHandledManually && typeof ack === 'function') ack(response);
-          },
-          (err: unknown) => this.logger.error({ err, event: message }, 'socket handler pipeline failed'),
+        const handled = pipeline.handle(socket, event, data, ack, handler).catch((err: unknown) =>
+          this.logger.error({ err, event }, 'socket handler pipeline failed'),
         );
         void this.inFlight.track(handled);
       });
+    }
+  }
+
+  /** Made once the application's providers exist (handlers are bound after init). */
+  private createPipeline(): SocketEventPipeline {
+    return new SocketEventPipeline({
+      // Absent only on a process without socket gateways.
+      limits: this.optional(RateLimiterService),
+      config: this.app.get<AppConfig>(APP_CONFIG, { strict: false }),
+      metrics: this.app.get(MetricsService, { strict: false }),
+      rootLogger: this.logger,
+    });
+  }
+
+  private optional<T>(token: new (...args: never[]) => T): T | undefined {
+    try {
+      return this.app.get(token, { strict: false });
+    } catch {
+      return undefined;
     }
   }
 

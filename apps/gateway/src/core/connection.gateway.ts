@@ -8,7 +8,7 @@ import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { DEFAULT_EVENT_RULE, RateLimiterService } from '@app/rate-limits';
 import { RealtimeService, userRoom } from '@app/realtime';
 import { SocketGateway } from '../common/socket-gateway.decorator';
-import { SocketAccessLog } from '../common/ws-ack.interceptor';
+import { SocketAccessLog } from '../common/socket-event-pipeline';
 import { ZodPipe } from '../common/zod.pipe';
 
 // setTimeout's longest delay; a later expiry is re-armed when it fires.

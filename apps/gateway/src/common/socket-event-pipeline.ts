@@ -1,0 +1,129 @@
+import type { Socket } from 'socket.io';
+import { isObservable, lastValueFrom } from 'rxjs';
+import type { AppConfig } from '@app/config';
+import { Ack, DomainError, errorAck, ErrorBody, okAck } from '@app/contracts';
+import { Logger, MetricsService, newRequestId, runWithRequestId } from '@app/observability';
+import type { RateLimiterService } from '@app/rate-limits';
+import { toErrorBody } from './error-body';
+
+// What a socket over its in-flight cap is told to wait: answers usually come within milliseconds.
+const IN_FLIGHT_RETRY_MS = 100;
+
+/** Nest's handler of one event, bound to its socket: runs pipes and the method; its exception filter acks failures. */
+export type BoundSocketHandler = (data: unknown, ack: (answer: Ack<unknown>) => void) => unknown;
+
+export interface SocketEventPipelineDeps {
+  limits?: RateLimiterService;
+  config: Pick<AppConfig, 'socketMaxInFlight'>;
+  metrics: MetricsService;
+  rootLogger: Logger;
+}
+
+/**
+ * What every socket event goes through around its Nest handler, done once
+ * per event in plain code (as Nest interceptors it cost two rxjs chains and
+ * an async-context binding per interceptor and event):
+ *
+ * 1. counted against its user's limit for that event before the payload is
+ *    even validated, so malformed floods are limited too;
+ * 2. capped per socket while it runs (SOCKET_MAX_IN_FLIGHT), so slow
+ *    answers cannot pile up without bound;
+ * 3. run under a request id of its own (every log line it causes carries it);
+ * 4. answered `{ ok: true, data }` (never nil), or `{ ok: false, error }` by
+ *    the gateway's exception filter through the same ack;
+ * 5. counted and timed by outcome, with one access log line.
+ */
+export class SocketEventPipeline {
+  private readonly events;
+  private readonly duration;
+  private readonly access: SocketAccessLog;
+  private readonly logger: Logger;
+  /** Request ids are only read by log lines: none are made when nothing can be logged. */
+  private readonly withRequestIds: boolean;
+
+  constructor(private readonly deps: SocketEventPipelineDeps) {
+    this.events = socketEventCounter(deps.metrics);
+    this.duration = deps.metrics.histogram('socket_event_duration_seconds', 'socket event handling time', ['event']);
+    this.access = new SocketAccessLog(deps.rootLogger);
+    this.logger = deps.rootLogger;
+    this.withRequestIds = deps.rootLogger.level !== 'silent';
+  }
+
+  async handle(socket: Socket, event: string, data: unknown, ack: unknown, handler: BoundSocketHandler): Promise<void> {
+    const started = process.hrtime.bigint();
+    const requestId = this.withRequestIds ? newRequestId() : undefined;
+    let answer: Ack<unknown> | undefined;
+    // The exception filter answers failures through this too, so the outcome is known here.
+    const reply = (body: Ack<unknown>) => {
+      if (answer) return;
+      answer = body;
+      if (typeof ack === 'function') ack(body);
+    };
+    const userId: string | undefined = socket.data?.user?.id;
+    let holdsPlace = false;
+    try {
+      if (userId) {
+        await this.deps.limits?.consume(event, userId);
+        const inFlight: number = socket.data.inFlight ?? 0;
+        const max = this.deps.config.socketMaxInFlight;
+        if (inFlight >= max) {
+          throw new DomainError('RATE_LIMITED', `more than ${max} requests of this socket await their answer`, {
+            retryAfterMs: IN_FLIGHT_RETRY_MS,
+            maxInFlight: max,
+          });
+        }
+        socket.data.inFlight = inFlight + 1;
+        holdsPlace = true;
+      }
+      let result = requestId === undefined ? handler(data, reply) : runWithRequestId(requestId, () => handler(data, reply));
+      if (result instanceof Promise) result = await result;
+      if (isObservable(result)) result = await lastValueFrom(result, { defaultValue: undefined });
+      reply(okAck(result ?? {}));
+    } catch (err) {
+      // Refused before the handler (limits), or a failure the exception filter did not take.
+      const { body, unexpected } = toErrorBody(err);
+      if (unexpected) this.logger.error({ err, event, socketId: socket.id, userId }, 'socket handler failed');
+      reply(errorAck(body));
+    } finally {
+      if (holdsPlace) socket.data.inFlight -= 1;
+    }
+    const outcome = answer!.ok ? 'ok' : (answer as { error: ErrorBody }).error.code;
+    this.events.inc({ event, outcome });
+    if (outcome === 'ok') this.duration.observe({ event }, Number(process.hrtime.bigint() - started) / 1e9);
+    this.access.write({ requestId, event, socket, outcome, started });
+  }
+}
+
+/** One line per answered socket event: event, user, outcome, duration, request id. */
+export class SocketAccessLog {
+  private readonly logger: Logger;
+
+  constructor(rootLogger: Logger) {
+    this.logger = rootLogger.child({ component: 'access' });
+  }
+
+  write(entry: { requestId?: string; event: string; socket?: Socket; outcome: string; started?: bigint }): void {
+    // One line per event: with info lines off (LOG_LEVEL warn and up) it costs nothing to build.
+    if (!this.logger.isLevelEnabled('info')) return;
+    const durationMs = entry.started === undefined ? undefined : Number(process.hrtime.bigint() - entry.started) / 1e6;
+    this.logger.info(
+      {
+        requestId: entry.requestId ?? newRequestId(),
+        kind: 'socket',
+        event: entry.event,
+        userId: entry.socket?.data?.user?.id,
+        socketId: entry.socket?.id,
+        outcome: entry.outcome,
+        durationMs: durationMs === undefined ? undefined : Math.round(durationMs * 10) / 10,
+      },
+      'socket event',
+    );
+  }
+}
+
+export function socketEventCounter(metrics: MetricsService) {
+  return metrics.counter('socket_events_total', 'socket events answered, by event and outcome (ok or error code)', [
+    'event',
+    'outcome',
+  ]);
+}
