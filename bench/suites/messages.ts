@@ -22,7 +22,31 @@ export interface MessagesOptions {
   cluster?: boolean;
 }
 
-export type PersistedRun = (MessageLoadResult & { gatewayCores: number; cpuUsPerMessage: number }) | { unavailable: string };
+export type PersistedRun =
+  | (MessageLoadResult & {
+      gatewayCores: number;
+      cpuUsPerMessage: number;
+      /** Sends per group commit over the whole run (the gateway's dm_batch_size histogram), by query. */
+      meanBatch?: Record<string, number>;
+    })
+  | { unavailable: string };
+
+/** Mean of each dm_batch_size series of the gateways' /metrics (summed over them). */
+async function meanBatchSizes(urls: string[]): Promise<Record<string, number> | undefined> {
+  const sums: Record<string, { sum: number; count: number }> = {};
+  try {
+    for (const url of urls) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      for (const m of text.matchAll(/^dm_batch_size_(sum|count)\{query="(\w+)"\} ([\d.e+]+)$/gm)) {
+        const s = (sums[m[2]] ??= { sum: 0, count: 0 });
+        s[m[1] as 'sum' | 'count'] += Number(m[3]);
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return Object.fromEntries(Object.entries(sums).map(([q, s]) => [q, round(s.sum / s.count, 1)]));
+}
 
 export interface MessagesResult {
   options: MessagesOptions;
@@ -113,6 +137,7 @@ async function persistedRun(
   lanes: MessageLane[],
   window: number,
   cpuPids: number[],
+  gatewayUrls: string[],
 ): Promise<PersistedRun> {
   const probe = await lanes[0].sender.timeout(10_000).emitWithAck('dm:send', {
     to: lanes[0].recipientId,
@@ -134,7 +159,7 @@ async function persistedRun(
     cpuPids.reduce((sum, pid) => sum + result.cpu!.cores[pid], 0),
     3,
   );
-  return { ...result, gatewayCores, cpuUsPerMessage: result.cpu!.usPerMessage };
+  return { ...result, gatewayCores, cpuUsPerMessage: result.cpu!.usPerMessage, meanBatch: await meanBatchSizes(gatewayUrls) };
 }
 
 /** The same load through two gateway processes sharing PostgreSQL and Redis; every DM crosses from one to the other. */
@@ -162,7 +187,7 @@ async function clusterRun(o: MessagesOptions, log: (s: string) => void): Promise
         recipientId: receivers[i].id,
       }));
       // Half the senders, twice the window: as many messages in flight as the single-process run.
-      const run = await persistedRun(o, lanes, 2 * o.window, [a.pid, b.pid]);
+      const run = await persistedRun(o, lanes, 2 * o.window, [a.pid, b.pid], [a.url, b.url]);
       for (const s of [...senderSockets, ...receiverSockets]) s.disconnect();
       disconnectAll(users);
       return run;
@@ -193,11 +218,11 @@ export async function runMessagesBench(o: MessagesOptions, log: (s: string) => v
       sockets,
       users.map((u) => u.id),
     );
-    const persisted = await persistedRun(o, lanes, o.window, [gw.pid]);
+    const persisted = await persistedRun(o, lanes, o.window, [gw.pid], [gw.url]);
     if ('deliveredPerSec' in persisted) {
       log(
         `  persisted: ${persisted.deliveredPerSec}/s, p99 ${persisted.deliveryLatencyMs.p99} ms, ` +
-          `${persisted.cpuUsPerMessage} µs CPU per message, errors ${JSON.stringify(persisted.ackErrors)}`,
+          `${persisted.cpuUsPerMessage} µs CPU per message, errors ${JSON.stringify(persisted.ackErrors)}, mean batch ${JSON.stringify(persisted.meanBatch)}`,
       );
     } else {
       log(`  persisted: ${persisted.unavailable}`);

@@ -5,6 +5,8 @@ import type { MessageDto } from '@app/contracts';
 import { MetricsService } from '@app/observability';
 import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
 import { BatchedMessageStore } from '../../libs/messaging/src/batched-message-store';
+import { ConversationRepository } from '../../libs/messaging/src/conversation.repository';
+import { MessageRepository, NewMessage } from '../../libs/messaging/src/message.repository';
 
 const uuid = () => crypto.randomUUID();
 
@@ -86,6 +88,49 @@ describe('messaging: sends batched into shared transactions', () => {
       // Both sent, so both have read everything up to their own last message.
       const history = await a.request('dm:history', { conversationId: mine[0].message.conversationId, limit: 1 });
       expect(history.messages[0].seq).toBe(perConversation);
+    }
+  });
+
+  it('numbers batches that wait on each other for the same conversations after what the others committed', async () => {
+    const [a, b, c] = await Promise.all([online('locka'), online('lockb'), online('lockc')]);
+    const conversations = gw.get(ConversationRepository);
+    const ab = await conversations.ensureBetween(a.id, b.id);
+    const ac = await conversations.ensureBetween(a.id, c.id);
+    const repo = gw.get(MessageRepository);
+    const message = (conversationId: string, senderId: string, recipientId: string): NewMessage => ({
+      conversationId,
+      senderId,
+      recipientId,
+      clientMsgId: uuid(),
+      kind: 'text',
+      body: 'x',
+      at: new Date(),
+    });
+    // Many statements at once on the same two rows, in both orders within a batch, beside single appends:
+    // each one waits for the previous commit and must number after it.
+    const rounds = 6;
+    const parallel = 8;
+    const results = await Promise.all(
+      Array.from({ length: rounds * parallel }, (_, i) =>
+        i % 4 === 3
+          ? repo.appendWithNextSeq(message(ab.id, b.id, a.id)).then((r) => [r])
+          : repo.appendBatch([
+              message(i % 2 ? ac.id : ab.id, a.id, i % 2 ? c.id : b.id),
+              message(ab.id, b.id, a.id),
+              message(ac.id, c.id, a.id),
+            ]),
+      ),
+    );
+    expect(results.flat().every((r) => r.stored)).toBe(true);
+    for (const conversation of [ab, ac]) {
+      const stored = results.flat().filter((r) => r.message.conversationId === conversation.id);
+      const { rows } = await db.query<{ seq: number }>(`SELECT seq FROM messages WHERE conversation_id = $1 ORDER BY seq`, [
+        conversation.id,
+      ]);
+      expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: stored.length }, (_, i) => i + 1));
+      expect(stored.map((r) => r.message.seq).sort((x, y) => x - y)).toEqual(rows.map((r) => Number(r.seq)));
+      const { rows: conv } = await db.query<{ last_seq: number }>(`SELECT last_seq FROM conversations WHERE id = $1`, [conversation.id]);
+      expect(Number(conv[0].last_seq)).toBe(stored.length);
     }
   });
 

@@ -66,17 +66,27 @@ const APPEND_SQL = `
   SELECT * FROM m`;
 
 /**
- * Several appends in one transaction, one WAL flush for all of them. The
- * conversations are locked first, in id order, so two batches (of this or
+ * Several appends in one autocommitted statement: one round trip and one WAL
+ * flush for all of them. The batch's conversations are locked first, in id
+ * order (the lock is taken in the sorted order), so two batches (of this or
  * another process) or a batch and a single append never wait on each other
- * in a cycle. With the locks held, the statement numbers each conversation's
- * messages after its last_seq in input order, with created_at never below
- * the previous message's, and moves each sender's read mark. A message
- * whose (sender, clientMsgId) is stored already (a resend that passed its
- * check while the first was being written) is left out and takes no seq.
+ * in a cycle. The locked rows are read as they are after any append that
+ * committed while this one waited, so each conversation's messages are
+ * numbered after its current last_seq, in input order, with created_at never
+ * below the previous message's; each sender's read mark moves with them. A
+ * message whose (sender, clientMsgId) is stored already (a resend that passed
+ * its check while the first was being written) is left out and takes no seq;
+ * one stored by another process while this statement waited fails it with a
+ * unique violation, and nothing of the batch is stored.
  */
 const APPEND_BATCH_SQL = `
-  WITH input AS (
+  WITH locked AS MATERIALIZED (
+    SELECT id, last_seq, last_message_at
+      FROM conversations
+     WHERE id = ANY($9::uuid[])
+     ORDER BY id
+       FOR NO KEY UPDATE
+  ), input AS (
     SELECT *
       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[], $8::uuid[])
            WITH ORDINALITY AS t (conversation_id, sender_id, recipient_id, client_msg_id, kind, body, at, call_id, ord)
@@ -86,7 +96,9 @@ const APPEND_BATCH_SQL = `
            c.last_seq + row_number() OVER w AS seq,
            GREATEST(c.last_message_at, max(i.at) OVER w)::timestamptz(3) AS created_at
       FROM input i
-      JOIN conversations c ON c.id = i.conversation_id
+      JOIN locked c ON c.id = i.conversation_id
+     -- A vanished conversation stores nothing of the batch (its messages are then appended one by one).
+     WHERE (SELECT count(*) FROM locked) = cardinality($9::uuid[])
     WINDOW w AS (PARTITION BY i.conversation_id ORDER BY i.ord)
   ), m AS (
     INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, client_msg_id, kind, body, call_id, created_at)
@@ -106,7 +118,6 @@ const APPEND_BATCH_SQL = `
      WHERE cm.conversation_id = x.conversation_id AND cm.user_id = x.sender_id
   )
   SELECT * FROM m`;
-
 
 const DUPLICATE_CLIENT_MSG_ID = 'messages_sender_id_client_msg_id_key';
 
@@ -186,37 +197,33 @@ export class MessageRepository {
   async appendBatch(batch: NewMessage[]): Promise<AppendResult[]> {
     const conversationIds = [...new Set(batch.map((m) => m.conversationId))].sort();
     const keyOf = (senderId: string, clientMsgId: string) => `${senderId}:${clientMsgId}`.toLowerCase();
-    const { inserted, earlier } = await this.sql.transaction(async (tx) => {
-      const locked = await tx.query(
-        `SELECT id FROM conversations WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
-        [conversationIds],
-      );
-      if (locked.rowCount !== conversationIds.length) throw new Error('a conversation of the batch vanished');
-      const { rows } = await tx.query<MessageSqlRow>(APPEND_BATCH_SQL, [
-        batch.map((m) => m.conversationId),
-        batch.map((m) => m.senderId),
-        batch.map((m) => m.recipientId),
-        batch.map((m) => m.clientMsgId),
-        batch.map((m) => m.kind),
-        batch.map((m) => m.body),
-        batch.map((m) => m.at),
-        batch.map((m) => m.callId ?? null),
-      ]);
-      if (rows.length === batch.length) return { inserted: rows, earlier: [] };
-      const storedKeys = new Set(rows.map((r) => keyOf(r.sender_id, r.client_msg_id)));
+    const inserted = await this.sql.query<MessageSqlRow>(APPEND_BATCH_SQL, [
+      batch.map((m) => m.conversationId),
+      batch.map((m) => m.senderId),
+      batch.map((m) => m.recipientId),
+      batch.map((m) => m.clientMsgId),
+      batch.map((m) => m.kind),
+      batch.map((m) => m.body),
+      batch.map((m) => m.at),
+      batch.map((m) => m.callId ?? null),
+      conversationIds,
+    ]);
+    let earlier: MessageSqlRow[] = [];
+    if (inserted.length < batch.length) {
+      const storedKeys = new Set(inserted.map((r) => keyOf(r.sender_id, r.client_msg_id)));
       const left = batch.filter((m) => !storedKeys.has(keyOf(m.senderId, m.clientMsgId)));
-      const found = await tx.query<MessageSqlRow>(
+      earlier = await this.sql.query<MessageSqlRow>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages
           WHERE (sender_id, client_msg_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))`,
         [left.map((m) => m.senderId), left.map((m) => m.clientMsgId)],
       );
-      return { inserted: rows, earlier: found.rows };
-    });
+    }
     const results = new Map<string, AppendResult>();
     for (const r of inserted) results.set(keyOf(r.sender_id, r.client_msg_id), { stored: true, message: toMessageRow(r) });
     for (const r of earlier) results.set(keyOf(r.sender_id, r.client_msg_id), { stored: false, message: toMessageRow(r) });
     return batch.map((m) => {
       const result = results.get(keyOf(m.senderId, m.clientMsgId));
+        // A conversation vanished: nothing was stored, and the batcher appends each message on its own.
       if (!result) throw new Error('a message of the batch was neither stored nor found');
       return result;
     });
