@@ -23,6 +23,16 @@ export function acceptRequestId(given: unknown): string {
   return typeof given === 'string' && ACCEPTABLE_REQUEST_ID.test(given) ? given : newRequestId();
 }
 
+/**
+ * Whether request ids are worth tracking for a logger: only log lines read
+ * them, and a silent logger writes none. Tracking one switches on Node's
+ * promise hooks for the whole process (AsyncLocalStorage), a cost on every
+ * promise, so a silent process never starts it.
+ */
+export function tracksRequestIds(logger: { isLevelEnabled(level: string): boolean }): boolean {
+  return logger.isLevelEnabled('fatal');
+}
+
 /** Runs `fn` (and everything it starts) as part of the request `requestId`. */
 export function runWithRequestId<T>(requestId: string, fn: () => T): T {
   return storage.run({ requestId }, fn);

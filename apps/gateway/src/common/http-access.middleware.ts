@@ -7,6 +7,7 @@ import {
   REQUEST_ID_HEADER,
   ROOT_LOGGER,
   runWithRequestId,
+  tracksRequestIds,
 } from '@app/observability';
 
 /** Where the error filter leaves the protocol code of a failed request, for the access log. */
@@ -23,6 +24,7 @@ export const ERROR_CODE_LOCAL = 'errorCode';
 export class HttpAccessMiddleware implements NestMiddleware {
   private readonly requests;
   private readonly logger: Logger;
+  private readonly withRequestContext: boolean;
 
   constructor(metrics: MetricsService, @Inject(ROOT_LOGGER) rootLogger: Logger) {
     this.requests = metrics.histogram('http_request_duration_seconds', 'HTTP requests by route and status', [
@@ -31,6 +33,7 @@ export class HttpAccessMiddleware implements NestMiddleware {
       'status',
     ]);
     this.logger = rootLogger.child({ component: 'access' });
+    this.withRequestContext = tracksRequestIds(rootLogger);
   }
 
   use(req: Request, res: Response, next: NextFunction): void {
@@ -57,6 +60,7 @@ export class HttpAccessMiddleware implements NestMiddleware {
         'http request',
       );
     });
-    runWithRequestId(requestId, next);
+    if (this.withRequestContext) runWithRequestId(requestId, next);
+    else next();
   }
 }

@@ -2,7 +2,7 @@ import type { Socket } from 'socket.io';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { AppConfig } from '@app/config';
 import { Ack, DomainError, errorAck, ErrorBody, okAck } from '@app/contracts';
-import { Logger, MetricsService, newRequestId, runWithRequestId } from '@app/observability';
+import { Logger, MetricsService, newRequestId, runWithRequestId, tracksRequestIds } from '@app/observability';
 import type { RateLimiterService } from '@app/rate-limits';
 import { toErrorBody } from './error-body';
 
@@ -38,7 +38,7 @@ export class SocketEventPipeline {
   private readonly duration;
   private readonly access: SocketAccessLog;
   private readonly logger: Logger;
-  /** Request ids are only read by log lines: none are made when nothing can be logged. */
+  /** Request ids are only read by log lines: none are made when nothing can be logged (see tracksRequestIds). */
   private readonly withRequestIds: boolean;
 
   constructor(private readonly deps: SocketEventPipelineDeps) {
@@ -46,7 +46,7 @@ export class SocketEventPipeline {
     this.duration = deps.metrics.histogram('socket_event_duration_seconds', 'socket event handling time', ['event']);
     this.access = new SocketAccessLog(deps.rootLogger);
     this.logger = deps.rootLogger;
-    this.withRequestIds = deps.rootLogger.level !== 'silent';
+    this.withRequestIds = tracksRequestIds(deps.rootLogger);
   }
 
   async handle(socket: Socket, event: string, data: unknown, ack: unknown, handler: BoundSocketHandler): Promise<void> {
