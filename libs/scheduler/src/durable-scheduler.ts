@@ -6,6 +6,27 @@ import { jobIdFor } from './job-id';
 
 export type TimerHandler<T> = (data: T) => Promise<void>;
 
+/**
+ * A connection inside the caller's own transaction: timers armed or disarmed
+ * through it commit or roll back with the caller's rows, so a stored state
+ * change and its timer exist together or not at all.
+ */
+export interface SqlExecutor {
+  executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+}
+
+/** The executor of one pooled connection (e.g. the client of DatabasePool.transaction). */
+export function executorOf(client: { query(text: string, values?: unknown[]): Promise<{ rows: any[] }> }): SqlExecutor {
+  return { executeSql: (text, values) => client.query(text, values) };
+}
+
+/** One timer of armMany. */
+export interface TimerSpec<T> {
+  key: string;
+  at: Date;
+  data: T;
+}
+
 /** pg-boss keeps its tables here, apart from the application's. */
 export const SCHEDULER_SCHEMA = 'pgboss';
 
@@ -71,10 +92,23 @@ export class DurableScheduler implements OnApplicationBootstrap, OnModuleDestroy
     return this.started;
   }
 
-  /** Arms a timer unless one with this key is already pending (or ran and is still kept). */
-  async arm<T extends object>(queue: string, key: string, at: Date, data: T): Promise<void> {
+  /**
+   * Arms a timer unless one with this key is already pending (or ran and is
+   * still kept). With `tx`, inside the caller's transaction.
+   */
+  async arm<T extends object>(queue: string, key: string, at: Date, data: T, tx?: SqlExecutor): Promise<void> {
     await this.start();
-    await this.boss.send(queue, data, { id: jobIdFor(queue, key), startAfter: at });
+    await this.boss.send(queue, data, { id: jobIdFor(queue, key), startAfter: at, db: tx });
+  }
+
+  /** Several timers of one queue in one statement; like arm, each is kept when already pending. */
+  async armMany<T extends object>(queue: string, timers: TimerSpec<T>[], tx?: SqlExecutor): Promise<void> {
+    if (timers.length === 0) return;
+    await this.start();
+    await this.boss.insert(
+      timers.map((t) => ({ name: queue, id: jobIdFor(queue, t.key), data: t.data, startAfter: t.at })),
+      { db: tx },
+    );
   }
 
   /** Arms a timer, replacing any earlier one with this key (a moved deadline). */
@@ -83,11 +117,14 @@ export class DurableScheduler implements OnApplicationBootstrap, OnModuleDestroy
     await this.arm(queue, key, at, data);
   }
 
-  /** Removes timers so they do not fire (a running one finishes; handlers check state anyway). */
-  async disarm(queue: string, keys: string | string[]): Promise<void> {
+  /**
+   * Removes timers so they do not fire (a running one finishes; handlers
+   * check state anyway). With `tx`, inside the caller's transaction.
+   */
+  async disarm(queue: string, keys: string | string[], tx?: SqlExecutor): Promise<void> {
     await this.start();
     const ids = (Array.isArray(keys) ? keys : [keys]).map((k) => jobIdFor(queue, k));
-    await this.boss.deleteJob(queue, ids);
+    await this.boss.deleteJob(queue, ids, { db: tx });
   }
 
   async onModuleDestroy(): Promise<void> {
