@@ -3,6 +3,7 @@ import { befriend, inBatches, loginUsers } from '../support/bench-users';
 import { newSsrc } from '../support/call-topology';
 import { startBenchGateway } from '../support/gateway-process';
 import { LatencySamples, LatencySummary } from '../support/latency-samples';
+import { cpuPerOp, sampleCpu } from '../support/process-usage';
 import { consumeAndResume, markedRtpPacket, openRecvTransport, openSendSide, placeCall, rtpMarkerOf, timed } from '../support/protocol-call';
 
 export type CallSetupResult =
@@ -14,6 +15,15 @@ export type CallSetupResult =
       client: LatencySummary;
       /** Round trip of each request (summed when a call makes it twice), p50/p99 ms. */
       byRequest: Record<string, { p50: number; p99: number }>;
+      /**
+       * CPU of the gateway process per call set up, in ms: its user + system
+       * time over the whole loop (invite to hangup, media requests included)
+       * divided by the calls that succeeded. Workers are separate processes
+       * and not counted.
+       */
+      gatewayCpuMsPerCall: number;
+      /** The same for the media node process (`split` only: its JS side, not its workers). */
+      mediaNodeCpuMsPerCall?: number;
       method: string;
     }
   | { calls: number; unavailable: string };
@@ -31,13 +41,13 @@ const METHOD =
  */
 export type SetupTopology = 'all' | 'split';
 
-async function startTopology(topology: SetupTopology): Promise<{ url: string; close(): Promise<void> }> {
+async function startTopology(topology: SetupTopology): Promise<{ url: string; pid: number; nodePid?: number; close(): Promise<void> }> {
   if (topology === 'all') return startBenchGateway();
   const redis = { REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' };
   const node = await startBenchGateway({ ...redis, NODE_ROLE: 'media' });
   try {
     const gw = await startBenchGateway({ ...redis, NODE_ROLE: 'gateway' }, { db: node.db });
-    return { url: gw.url, close: async () => (await gw.close(), await node.close()) };
+    return { url: gw.url, pid: gw.pid, nodePid: node.pid, close: async () => (await gw.close(), await node.close()) };
   } catch (err) {
     await node.close();
     throw err;
@@ -66,6 +76,8 @@ export async function runCallSetupBench(
     const client = new LatencySamples();
     const byRequest = new Map<string, LatencySamples>();
     let failed = 0;
+    const pids = gw.nodePid === undefined ? [gw.pid] : [gw.pid, gw.nodePid];
+    const cpuBefore = sampleCpu(pids);
     for (const [index, [caller, callee]] of pairs.entries()) {
       const marker = index + 1;
       let sending: NodeJS.Timeout | undefined;
@@ -115,6 +127,8 @@ export async function runCallSetupBench(
         if (sending) clearInterval(sending);
       }
     }
+    const cpuAfter = sampleCpu(pids);
+    const perCallMs = (pid: number) => Math.round(cpuPerOp(cpuBefore, cpuAfter, o.calls - failed, pid) / 10) / 100;
     for (const u of users) u.disconnect();
     const result = {
       calls: o.calls,
@@ -128,9 +142,15 @@ export async function runCallSetupBench(
           return [step, { p50: s.p50, p99: s.p99 }];
         }),
       ),
+      gatewayCpuMsPerCall: perCallMs(gw.pid),
+      ...(gw.nodePid === undefined ? {} : { mediaNodeCpuMsPerCall: perCallMs(gw.nodePid) }),
       method: METHOD,
     };
-    log(`  total p50/p99 ${result.total.p50}/${result.total.p99} ms (server ${result.server.p50}/${result.server.p99})`);
+    log(
+      `  total p50/p99 ${result.total.p50}/${result.total.p99} ms (server ${result.server.p50}/${result.server.p99}), ` +
+        `gateway CPU ${result.gatewayCpuMsPerCall} ms per call` +
+        (result.mediaNodeCpuMsPerCall === undefined ? '' : `, media node ${result.mediaNodeCpuMsPerCall}`),
+    );
     return result;
   } finally {
     sender.close();

@@ -95,6 +95,7 @@ export function renderMarkdown(r: SuiteResults): string {
       out.push(`| server (sum of request round trips) | ${cs.server.p50} | ${cs.server.p99} |`);
       out.push(`| client and media path (the rest) | ${cs.client.p50} | ${cs.client.p99} |`);
       for (const [step, t] of Object.entries(cs.byRequest)) out.push(`| · ${step} | ${t.p50} | ${t.p99} |`);
+      out.push(`| gateway CPU per call set-up (ms, not a percentile) | ${cs.gatewayCpuMsPerCall} | |`);
       out.push('', `Target: p50 < 50 ms. Failed set-ups: ${cs.failed}.`, '');
     } else {
       out.push(`Not measured: ${cs.unavailable}`, '');
@@ -107,6 +108,8 @@ export function renderMarkdown(r: SuiteResults): string {
     out.push(`| total | ${split.total.p50} | ${split.total.p99} |`);
     out.push(`| server (sum of request round trips) | ${split.server.p50} | ${split.server.p99} |`);
     for (const [step, t] of Object.entries(split.byRequest)) out.push(`| · ${step} | ${t.p50} | ${t.p99} |`);
+    out.push(`| gateway CPU per call set-up (ms, not a percentile) | ${split.gatewayCpuMsPerCall} | |`);
+    out.push(`| media node CPU per call set-up (ms, its JS process) | ${split.mediaNodeCpuMsPerCall} | |`);
     if (cs && 'total' in cs) {
       out.push('', `Routing cost: server p50 ${(split.server.p50 - cs.server.p50).toFixed(2)} ms more than one process (target ≤ 3 ms). Failed set-ups: ${split.failed}.`);
     }
