@@ -15,7 +15,8 @@ import {
 } from '@app/media';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
-import { CallRecord, otherParticipant } from './call-record';
+import { ActiveCallCache } from './active-call-cache';
+import { CallRecord, isParticipant, otherParticipant } from './call-record';
 import { CallRepository } from './call.repository';
 
 export type MediaRestartReason = 'node_lost' | 'worker_died' | 'drain';
@@ -30,6 +31,11 @@ type ConsumeResult = { consumerId: string; producerId: string; kind: MediaKind; 
  * to that node from whichever process the participant is connected to. A
  * room whose node is gone is opened again on a live node and both
  * participants are told to negotiate again (`media:restart`).
+ *
+ * Media requests find their call in ActiveCallCache, not in the database;
+ * the participant check runs on every request. When the node answers
+ * NOT_FOUND for a remembered call, the call is read again once: it may
+ * have ended or moved on another process a moment ago.
  */
 @Injectable()
 export class CallMediaService implements OnModuleInit {
@@ -40,6 +46,7 @@ export class CallMediaService implements OnModuleInit {
 
   constructor(
     private readonly calls: CallRepository,
+    private readonly cache: ActiveCallCache,
     private readonly cluster: MediaCluster,
     private readonly flags: FlagsService,
     private readonly realtime: RealtimeService,
@@ -65,18 +72,28 @@ export class CallMediaService implements OnModuleInit {
     return this.cluster.place();
   }
 
-  /** Opens the answered call's room on its node; a node that fails is replaced by another. */
+  /**
+   * Opens the room of a call being answered on the node it was placed on.
+   * Touches no call row (the caller may hold its lock): a node that is gone
+   * fails with an error isNodeLoss() recognises, and the caller recovers.
+   */
   async openRoom(call: CallRecord): Promise<void> {
-    try {
-      await this.cluster.request(call.mediaNodeId!, 'openRoom', [call.id, call.media, [call.callerId, call.calleeId]]);
-    } catch (err) {
-      if (!(err instanceof MediaNodeUnreachable)) throw err;
-      await this.recover(call, 'node_lost', { announce: false });
-    }
+    await this.cluster.request(call.mediaNodeId!, 'openRoom', [call.id, call.media, [call.callerId, call.calleeId]]);
+  }
+
+  /** The room's node did not answer: it is gone (recover() opens the room elsewhere). */
+  isNodeLoss(err: unknown): boolean {
+    return err instanceof MediaNodeUnreachable;
+  }
+
+  /** An answered call (committed) whose room is open: its media requests need no database read. */
+  remember(call: CallRecord): void {
+    this.cache.remember(call);
   }
 
   /** Closes the ended call's room wherever it is; its statistics, or null when there was no room to ask. */
   async closeRoom(call: CallRecord): Promise<CallMediaStats | null> {
+    this.cache.forget(call.id);
     if (!call.mediaNodeId) return null;
     try {
       return await this.cluster.request<CallMediaStats | null>(call.mediaNodeId, 'closeRoom', [call.id]);
@@ -89,28 +106,36 @@ export class CallMediaService implements OnModuleInit {
   // ---- participants' requests ----
 
   async capabilities(userId: string, callId: string): Promise<{ rtpCapabilities: unknown; producers: ProducerSummary[] }> {
-    const call = await this.activeCall(userId, callId);
-    return this.onRoom(call, 'capabilities', [call.id, userId]);
+    return this.withCall(this.activeCall(userId, callId), (call) => this.onRoom(call, 'capabilities', [call.id, userId]));
   }
 
   async createTransport(userId: string, callId: string, options: CreateTransportOptions): Promise<TransportInfo> {
-    const call = await this.activeCall(userId, callId);
     if (options.type === 'plain') this.plainRtp.requireEnabled();
-    return this.onRoom(call, 'createTransport', [call.id, userId, options]);
+    return this.withCall(this.activeCall(userId, callId), (call) => this.onRoom(call, 'createTransport', [call.id, userId, options]));
   }
 
   /** `clientAddress`: where the user's socket comes from; a plain recv transport may only send there. */
   async connectTransport(userId: string, transportId: string, params: ConnectTransportParams, clientAddress?: string): Promise<void> {
-    const call = await this.usersActiveCall(userId, 'transport');
-    if (params.ip !== undefined) {
-      const kind = await this.onRoom<string>(call, 'transportKind', [call.id, userId, transportId]);
-      if (kind === 'plain-recv') this.plainRtp.requireAllowedTarget(params.ip, clientAddress);
-    }
-    await this.onRoom(call, 'connectTransport', [call.id, userId, transportId, params]);
+    await this.withCall(this.usersActiveCall(userId, 'transport'), async (call) => {
+      if (params.ip !== undefined) {
+        const kind = await this.onRoom<string>(call, 'transportKind', [call.id, userId, transportId]);
+        if (kind === 'plain-recv') this.plainRtp.requireAllowedTarget(params.ip, clientAddress);
+      }
+      await this.onRoom(call, 'connectTransport', [call.id, userId, transportId, params]);
+    });
   }
 
   async produce(userId: string, transportId: string, kind: MediaKind, rtpParameters: Record<string, unknown>): Promise<{ producerId: string }> {
-    const call = await this.usersActiveCall(userId, 'transport');
+    return this.withCall(this.usersActiveCall(userId, 'transport'), (call) => this.produceIn(call, userId, transportId, kind, rtpParameters));
+  }
+
+  private async produceIn(
+    call: CallRecord,
+    userId: string,
+    transportId: string,
+    kind: MediaKind,
+    rtpParameters: Record<string, unknown>,
+  ): Promise<{ producerId: string }> {
     if (kind === 'video') await this.requireVideoAllowed(call);
     const produced = await this.onRoom<ProducerSummary>(call, 'produce', [call.id, userId, transportId, kind, rtpParameters]);
     if (kind === 'video' && !(await this.videoAllowed(call))) {
@@ -128,13 +153,13 @@ export class CallMediaService implements OnModuleInit {
   }
 
   async consume(userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>): Promise<ConsumeResult> {
-    const call = await this.usersActiveCall(userId, 'transport');
-    return this.onRoom(call, 'consume', [call.id, userId, transportId, producerId, rtpCapabilities]);
+    return this.withCall(this.usersActiveCall(userId, 'transport'), (call) =>
+      this.onRoom(call, 'consume', [call.id, userId, transportId, producerId, rtpCapabilities]),
+    );
   }
 
   async resume(userId: string, consumerId: string): Promise<void> {
-    const call = await this.usersActiveCall(userId, 'consumer');
-    await this.onRoom(call, 'resume', [call.id, userId, consumerId]);
+    await this.withCall(this.usersActiveCall(userId, 'consumer'), (call) => this.onRoom(call, 'resume', [call.id, userId, consumerId]));
   }
 
   // ---- recovery ----
@@ -170,8 +195,10 @@ export class CallMediaService implements OnModuleInit {
       const moved = await this.calls.moveMedia(call.id, from, to);
       if (!moved) {
         // Someone else moved it first (or the call ended): use what is stored now.
+        const readAt = this.cache.mark();
         const now = await this.calls.findById(call.id);
         if (!now || now.state !== 'active') throw new DomainError('NOT_FOUND', 'the call has no media any more');
+        this.cache.remember(now, readAt);
         return now;
       }
       try {
@@ -187,6 +214,7 @@ export class CallMediaService implements OnModuleInit {
         // The old node is alive and waits for its rooms to go.
         void this.cluster.request(from, 'closeRoom', [call.id]).catch(() => undefined);
       }
+      this.cache.remember(moved);
       if (announce) this.announceRestart(moved, reason);
       return moved;
     }
@@ -219,22 +247,50 @@ export class CallMediaService implements OnModuleInit {
     }
   }
 
-  /** The active call `callId` of the user: unknown → NOT_FOUND, not theirs → FORBIDDEN, not active → NOT_FOUND. */
-  private async activeCall(userId: string, callId: string): Promise<CallRecord> {
-    const call = await this.calls.findById(callId);
-    if (!call) throw DomainError.notFound('call');
-    if (call.callerId !== userId && call.calleeId !== userId) {
-      throw new DomainError('FORBIDDEN', 'not a participant of this call');
+  /**
+   * Runs a participant's request on the call `lookup` found. When the call
+   * came from the cache and its node answers NOT_FOUND, the cached record
+   * may be stale (ended or moved on another process a moment ago): the row
+   * is read once, and the request runs again only if the room moved to
+   * another node while the call stayed active.
+   */
+  private async withCall<T>(lookup: Promise<{ call: CallRecord; cached: boolean }>, run: (call: CallRecord) => Promise<T>): Promise<T> {
+    const { call, cached } = await lookup;
+    try {
+      return await run(call);
+    } catch (err) {
+      if (!cached || !(err instanceof DomainError) || err.code !== 'NOT_FOUND') throw err;
+      this.cache.forget(call.id);
+      const readAt = this.cache.mark();
+      const now = await this.calls.findById(call.id);
+      if (!now || now.state !== 'active' || now.mediaNodeId === call.mediaNodeId) throw err;
+      this.cache.remember(now, readAt);
+      return run(now);
     }
+  }
+
+  /** The active call `callId` of the user: unknown → NOT_FOUND, not theirs → FORBIDDEN, not active → NOT_FOUND. */
+  private async activeCall(userId: string, callId: string): Promise<{ call: CallRecord; cached: boolean }> {
+    const cached = this.cache.get(callId);
+    const readAt = this.cache.mark();
+    const call = cached ?? (await this.calls.findById(callId));
+    if (!call) throw DomainError.notFound('call');
+    // Participants never change: checked on every request, cached or not.
+    if (!isParticipant(call, userId)) throw new DomainError('FORBIDDEN', 'not a participant of this call');
     if (call.state !== 'active') throw new DomainError('NOT_FOUND', 'no active call with this id has media');
-    return call;
+    if (!cached) this.cache.remember(call, readAt);
+    return { call, cached: cached !== undefined };
   }
 
   /** Transport, producer and consumer ids belong to the user's one active call. */
-  private async usersActiveCall(userId: string, what: string): Promise<CallRecord> {
+  private async usersActiveCall(userId: string, what: string): Promise<{ call: CallRecord; cached: boolean }> {
+    const cached = this.cache.ofUser(userId);
+    if (cached && isParticipant(cached, userId)) return { call: cached, cached: true };
+    const readAt = this.cache.mark();
     const call = await this.calls.liveCallOf(userId);
     if (!call || call.state !== 'active') throw DomainError.notFound(what);
-    return call;
+    this.cache.remember(call, readAt);
+    return { call, cached: false };
   }
 
   private videoAllowed(call: CallRecord): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DurableScheduler } from '@app/scheduler';
+import { DurableScheduler, SqlExecutor, TimerSpec } from '@app/scheduler';
 import type { CallRecord } from './call-record';
 
 /** A due moment in a call's life. */
@@ -14,7 +14,12 @@ export const CALL_TIMERS_QUEUE = 'call-timers';
 
 const key = (t: CallTimer) => (t.kind === 'disconnect-grace' ? `${t.callId}:${t.kind}:${t.userId}` : `${t.callId}:${t.kind}`);
 
-/** The call timers on the durable scheduler, keyed per call so any process can re-arm or cancel them. */
+/**
+ * The call timers on the durable scheduler, keyed per call so any process
+ * can re-arm or cancel them. `tx`: the transaction storing the transition
+ * the timer belongs to, so both commit together (no call without its
+ * timer, no timer of a transition that was rolled back).
+ */
 @Injectable()
 export class CallTimers {
   constructor(private readonly scheduler: DurableScheduler) {}
@@ -24,18 +29,22 @@ export class CallTimers {
     this.scheduler.define<CallTimer>(CALL_TIMERS_QUEUE, handler);
   }
 
-  async armRingTimeout(call: CallRecord): Promise<void> {
+  async armRingTimeout(call: CallRecord, tx?: SqlExecutor): Promise<void> {
     if (!call.ringEndsAt) return;
-    await this.arm({ kind: 'ring-timeout', callId: call.id }, call.ringEndsAt);
+    const timer: CallTimer = { kind: 'ring-timeout', callId: call.id };
+    await this.scheduler.arm(CALL_TIMERS_QUEUE, key(timer), call.ringEndsAt, timer, tx);
   }
 
-  /** The warning and the end of an answered call's duration cap. */
-  async armCap(call: CallRecord, warningBeforeMs: number): Promise<void> {
+  /** The warning and the end of an answered call's duration cap, in one statement. */
+  async armCap(call: CallRecord, warningBeforeMs: number, tx?: SqlExecutor): Promise<void> {
     if (!call.maxEndsAt) return;
+    const cap: CallTimer = { kind: 'cap', callId: call.id };
+    const timers: TimerSpec<CallTimer>[] = [{ key: key(cap), at: call.maxEndsAt, data: cap }];
     if (!call.warnedAt) {
-      await this.arm({ kind: 'cap-warning', callId: call.id }, new Date(call.maxEndsAt.getTime() - warningBeforeMs));
+      const warning: CallTimer = { kind: 'cap-warning', callId: call.id };
+      timers.unshift({ key: key(warning), at: new Date(call.maxEndsAt.getTime() - warningBeforeMs), data: warning });
     }
-    await this.arm({ kind: 'cap', callId: call.id }, call.maxEndsAt);
+    await this.scheduler.armMany(CALL_TIMERS_QUEUE, timers, tx);
   }
 
   /** (Re)starts the grace period of a participant whose sockets are all gone. */
@@ -48,12 +57,12 @@ export class CallTimers {
     await this.scheduler.disarm(CALL_TIMERS_QUEUE, key({ kind: 'disconnect-grace', callId, userId }));
   }
 
-  async disarmRingTimeout(callId: string): Promise<void> {
-    await this.scheduler.disarm(CALL_TIMERS_QUEUE, key({ kind: 'ring-timeout', callId }));
+  async disarmRingTimeout(callId: string, tx?: SqlExecutor): Promise<void> {
+    await this.scheduler.disarm(CALL_TIMERS_QUEUE, key({ kind: 'ring-timeout', callId }), tx);
   }
 
   /** Removes every timer of an ended call (firing ones find the call ended and do nothing). */
-  async disarmAll(call: CallRecord): Promise<void> {
+  async disarmAll(call: CallRecord, tx?: SqlExecutor): Promise<void> {
     const timers: CallTimer[] = [
       { kind: 'ring-timeout', callId: call.id },
       { kind: 'cap-warning', callId: call.id },
@@ -61,10 +70,6 @@ export class CallTimers {
       { kind: 'disconnect-grace', callId: call.id, userId: call.callerId },
       { kind: 'disconnect-grace', callId: call.id, userId: call.calleeId },
     ];
-    await this.scheduler.disarm(CALL_TIMERS_QUEUE, timers.map(key));
-  }
-
-  private arm(timer: CallTimer, at: Date): Promise<void> {
-    return this.scheduler.arm(CALL_TIMERS_QUEUE, key(timer), at, timer);
+    await this.scheduler.disarm(CALL_TIMERS_QUEUE, timers.map(key), tx);
   }
 }

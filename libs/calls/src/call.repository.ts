@@ -1,6 +1,9 @@
+import crypto from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import type { PoolClient } from 'pg';
 import type { CallEndReason, CallMedia, CallState } from '@app/contracts';
-import { Prisma, PrismaService } from '@app/database';
+import { DatabasePool, Prisma, PrismaService } from '@app/database';
+import { executorOf, SqlExecutor } from '@app/scheduler';
 import type { CallRecord } from './call-record';
 
 export interface NewCall {
@@ -17,60 +20,143 @@ export interface CallEnd {
   endedById: string | null;
 }
 
+/** Why an invite stored nothing: the callee is unknown, a block, not contacts both ways, video not allowed, or a live call. */
+export type InviteRefusal = 'no_such_user' | 'blocked' | 'not_friends' | 'video_disabled' | 'busy';
+
+/** Work done inside a transition's transaction (its timers), so it commits or rolls back with it. */
+export type InTransaction = (call: CallRecord, tx: SqlExecutor) => Promise<void>;
+
+/** NOTIFY channel: a call ended or its room moved (processes caching calls drop it). */
+export const CALL_CHANGED_CHANNEL = 'call_changed';
+
 const LIVE_STATES: CallState[] = ['ringing', 'active'];
+
+// The calls row as a CallRecord; `c` is the calls table.
+const COLUMNS = `c.id, c.caller_id AS "callerId", c.callee_id AS "calleeId", c.media, c.state,
+  c.created_at AS "createdAt", c.ring_ends_at AS "ringEndsAt", c.answered_at AS "answeredAt",
+  c.max_ends_at AS "maxEndsAt", c.warned_at AS "warnedAt", c.ended_at AS "endedAt",
+  c.end_reason AS "endReason", c.ended_by_id AS "endedById", c.media_stats AS "mediaStats",
+  c.media_node_id AS "mediaNodeId"`;
+
+/** Ends a transaction with ROLLBACK and hands `value` back to the caller. */
+class RolledBack<T> {
+  constructor(readonly value: T) {}
+}
 
 /**
  * The calls aggregate in PostgreSQL. Every state change is a conditional
  * update (WHERE state = ...), so of two actors or timers racing for one call
  * exactly one changes it; the loser gets null.
+ *
+ * The call's own hot paths (invite, answer, end, the lookups of every media
+ * request) are plain SQL on the shared pool, each a single statement where
+ * it can be: a Prisma query costs about 0.5 ms of client-engine CPU before
+ * it reaches the database, and an interactive Prisma transaction holds its
+ * connection across several of them.
  */
 @Injectable()
 export class CallRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly sql: DatabasePool,
+  ) {}
 
   /**
-   * Stores a ringing call and both participants' slots in one transaction.
-   * The slot's primary key (user id) lets a user hold one live call: when
-   * either already has one, nothing is stored and 'busy' comes back.
+   * Checks who may call whom and stores the ringing call with both
+   * participants' slots in one statement, then runs `inTx` (the ring timer)
+   * in the same transaction. The slot's primary key (user id) lets a user
+   * hold one live call: when either already has one, nothing is stored and
+   * 'busy' comes back. `videoAllowed` is the flag's answer (false refuses),
+   * reported after the checks stored here, which come first.
    */
-  async createRinging(input: NewCall): Promise<CallRecord | 'busy'> {
-    try {
-      return (await this.prisma.call.create({
-        data: {
-          ...input,
-          state: 'ringing',
-          // Slots in one order (by user id) whoever calls whom: two users calling each other at
-          // the same moment then collide on the first slot (one gets 'busy') instead of each
-          // holding one slot and waiting for the other's (a deadlock, which PostgreSQL aborts).
-          slots: { create: [input.callerId, input.calleeId].sort().map((userId) => ({ userId })) },
-        },
-      })) as CallRecord;
-    } catch (err) {
-      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') return 'busy';
-      throw err;
-    }
+  async createRinging(input: NewCall & { videoAllowed: boolean }, inTx: InTransaction): Promise<CallRecord | InviteRefusal> {
+    const id = crypto.randomUUID();
+    // Slots in one order (by user id) whoever calls whom: two users calling each other at
+    // the same moment then meet on the first slot (the second waits for the first to commit
+    // and is busy) instead of each holding one slot and waiting for the other's (a deadlock).
+    const slotUsers = [input.callerId, input.calleeId].sort();
+    return this.inTransaction(async (client) => {
+      const { rows } = await client.query<CreatedRow>(
+        `WITH checks AS (
+           SELECT EXISTS (SELECT 1 FROM users WHERE id = $2) AS "calleeExists",
+                  EXISTS (SELECT 1 FROM blocks
+                           WHERE (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1)) AS blocked,
+                  (SELECT count(*) FROM contacts
+                    WHERE (owner_id = $1 AND contact_id = $2) OR (owner_id = $2 AND contact_id = $1)) = 2 AS mutual
+         ), created AS (
+           INSERT INTO calls AS c (id, caller_id, callee_id, media, state, created_at, ring_ends_at)
+           SELECT $3, $1, $2, $4::call_media, 'ringing', $5, $6 FROM checks
+            WHERE "calleeExists" AND NOT blocked AND mutual AND $7::boolean
+           RETURNING ${COLUMNS}
+         ), slots AS (
+           INSERT INTO call_slots (user_id, call_id)
+           SELECT u.id, created.id FROM created, unnest($8::uuid[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n
+           ON CONFLICT DO NOTHING
+           RETURNING user_id
+         )
+         SELECT checks.*, (SELECT count(*)::int FROM slots) AS slots, created.*
+           FROM checks LEFT JOIN created ON true`,
+        [input.callerId, input.calleeId, id, input.media, input.createdAt, input.ringEndsAt, input.videoAllowed, slotUsers],
+      );
+      const { calleeExists, blocked, mutual, slots, ...call } = rows[0];
+      if (!calleeExists) throw new RolledBack('no_such_user' as const);
+      if (blocked) throw new RolledBack('blocked' as const);
+      if (!mutual) throw new RolledBack('not_friends' as const);
+      if (!input.videoAllowed) throw new RolledBack('video_disabled' as const);
+      if (slots < 2) throw new RolledBack('busy' as const);
+      await inTx(call as CallRecord, executorOf(client));
+      return call as CallRecord;
+    });
   }
 
   async findById(id: string): Promise<CallRecord | null> {
-    return (await this.prisma.call.findUnique({ where: { id } })) as CallRecord | null;
+    const rows = await this.sql.query<CallRecord>(`SELECT ${COLUMNS} FROM calls c WHERE c.id = $1`, [id]);
+    return rows[0] ?? null;
   }
 
   /** The ringing call from caller to callee, if any (glare detection). */
   async findRinging(callerId: string, calleeId: string): Promise<CallRecord | null> {
-    return (await this.prisma.call.findFirst({
-      where: { callerId, calleeId, state: 'ringing' },
-    })) as CallRecord | null;
+    const rows = await this.sql.query<CallRecord>(
+      `SELECT ${COLUMNS} FROM calls c WHERE c.caller_id = $1 AND c.callee_id = $2 AND c.state = 'ringing' LIMIT 1`,
+      [callerId, calleeId],
+    );
+    return rows[0] ?? null;
   }
 
   /** The ringing or active call the user takes part in, if any. */
   async liveCallOf(userId: string): Promise<CallRecord | null> {
-    const slot = await this.prisma.callSlot.findUnique({ where: { userId }, include: { call: true } });
-    return slot && LIVE_STATES.includes(slot.call.state) ? (slot.call as CallRecord) : null;
+    const rows = await this.sql.query<CallRecord>(
+      `SELECT ${COLUMNS} FROM call_slots s JOIN calls c ON c.id = s.call_id
+        WHERE s.user_id = $1 AND c.state = ANY($2::call_state[])`,
+      [userId, LIVE_STATES],
+    );
+    return rows[0] ?? null;
   }
 
-  /** ringing → active, with its cap and the media node chosen for its room stored alongside. */
-  async markActive(id: string, answeredAt: Date, maxEndsAt: Date, mediaNodeId: string): Promise<CallRecord | null> {
-    return this.changeIf({ id, state: 'ringing' }, { state: 'active', answeredAt, maxEndsAt, mediaNodeId });
+  /**
+   * ringing → active, with its cap and the media node chosen for its room
+   * stored alongside, and `inTx` (its timers, its room) run before the
+   * commit: while it runs the row stays locked, so nobody can end the call
+   * half-answered. Null when the call was no longer ringing.
+   */
+  async markActive(
+    id: string,
+    answeredAt: Date,
+    maxEndsAt: Date,
+    mediaNodeId: string,
+    inTx: InTransaction,
+  ): Promise<CallRecord | null> {
+    return this.inTransaction(async (client) => {
+      const { rows } = await client.query<CallRecord>(
+        `UPDATE calls AS c SET state = 'active', answered_at = $2, max_ends_at = $3, media_node_id = $4
+          WHERE c.id = $1 AND c.state = 'ringing'
+          RETURNING ${COLUMNS}`,
+        [id, answeredAt, maxEndsAt, mediaNodeId],
+      );
+      if (rows.length === 0) throw new RolledBack(null);
+      await inTx(rows[0], executorOf(client));
+      return rows[0];
+    });
   }
 
   /**
@@ -79,7 +165,16 @@ export class CallRepository {
    * same room, exactly one wins (the others get null and use the winner's).
    */
   async moveMedia(id: string, fromNodeId: string | null, toNodeId: string): Promise<CallRecord | null> {
-    return this.changeIf({ id, state: 'active', mediaNodeId: fromNodeId }, { mediaNodeId: toNodeId });
+    const rows = await this.sql.query<CallRecord>(
+      `WITH moved AS (
+         UPDATE calls AS c SET media_node_id = $3
+          WHERE c.id = $1 AND c.state = 'active' AND c.media_node_id IS NOT DISTINCT FROM $2
+          RETURNING ${COLUMNS}
+       )
+       SELECT moved.* FROM moved, LATERAL (SELECT pg_notify('${CALL_CHANGED_CHANNEL}', moved.id::text)) told`,
+      [id, fromNodeId, toNodeId],
+    );
+    return rows[0] ?? null;
   }
 
   /** Active calls whose room is on a node not in `liveNodeIds` (lost), oldest first. */
@@ -111,24 +206,36 @@ export class CallRepository {
 
   /** Records that the cap's warning went out; null when it already did or the call is not active. */
   async markWarned(id: string, at: Date): Promise<CallRecord | null> {
-    return this.changeIf({ id, state: 'active', warnedAt: null }, { warnedAt: at });
+    const rows = await this.sql.query<CallRecord>(
+      `UPDATE calls AS c SET warned_at = $2 WHERE c.id = $1 AND c.state = 'active' AND c.warned_at IS NULL
+        RETURNING ${COLUMNS}`,
+      [id, at],
+    );
+    return rows[0] ?? null;
   }
 
-  /** Ends the call if it is in one of `from`, and frees both participants' slots, atomically. */
+  /**
+   * Ends the call if it is in one of `from`, and frees both participants'
+   * slots, atomically (one statement), announcing the change to every
+   * process on commit.
+   */
   async end(id: string, from: CallState[], end: CallEnd): Promise<CallRecord | null> {
-    return this.prisma.$transaction(async (tx) => {
-      const { count } = await tx.call.updateMany({
-        where: { id, state: { in: from } },
-        data: { state: 'ended', ...end },
-      });
-      if (count === 0) return null;
-      await tx.callSlot.deleteMany({ where: { callId: id } });
-      return (await tx.call.findUnique({ where: { id } })) as CallRecord;
-    });
+    const rows = await this.sql.query<CallRecord>(
+      `WITH ended AS (
+         UPDATE calls AS c SET state = 'ended', ended_at = $3, end_reason = $4::call_end_reason, ended_by_id = $5
+          WHERE c.id = $1 AND c.state = ANY($2::call_state[])
+          RETURNING ${COLUMNS}
+       ), freed AS (
+         DELETE FROM call_slots WHERE call_id IN (SELECT id FROM ended)
+       )
+       SELECT ended.* FROM ended, LATERAL (SELECT pg_notify('${CALL_CHANGED_CHANNEL}', ended.id::text)) told`,
+      [id, from, end.endedAt, end.endReason, end.endedById],
+    );
+    return rows[0] ?? null;
   }
 
   async storeMediaStats(id: string, stats: Record<string, unknown>): Promise<void> {
-    await this.prisma.call.update({ where: { id }, data: { mediaStats: stats as Prisma.InputJsonValue } });
+    await this.sql.query('UPDATE calls SET media_stats = $2 WHERE id = $1', [id, JSON.stringify(stats)]);
   }
 
   /** The user's calls, newest first; `after` continues behind the call created at `at` with id `id`. */
@@ -168,12 +275,15 @@ export class CallRepository {
     })) as CallRecord[];
   }
 
-  private async changeIf(where: Prisma.CallWhereInput & { id: string }, data: Prisma.CallUpdateManyMutationInput) {
-    // In one transaction the row stays locked from the update to the read,
-    // so the caller sees the state it set, not a later one.
-    return this.prisma.$transaction(async (tx) => {
-      const { count } = await tx.call.updateMany({ where, data });
-      return count === 0 ? null : ((await tx.call.findUnique({ where: { id: where.id } })) as CallRecord);
-    });
+  /** Runs `work` in a transaction; a RolledBack it throws rolls back and becomes the result. */
+  private async inTransaction<T, R>(work: (client: PoolClient) => Promise<T>): Promise<T | R> {
+    try {
+      return await this.sql.transaction(work);
+    } catch (err) {
+      if (err instanceof RolledBack) return err.value as R;
+      throw err;
+    }
   }
 }
+
+type CreatedRow = CallRecord & { calleeExists: boolean; blocked: boolean; mutual: boolean; slots: number };

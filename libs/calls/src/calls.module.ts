@@ -5,6 +5,7 @@ import { MediaClusterModule } from '@app/media';
 import { MessagingModule } from '@app/messaging';
 import { RealtimeModule } from '@app/realtime';
 import { SchedulerModule } from '@app/scheduler';
+import { ActiveCallCache } from './active-call-cache';
 import { CallRepository } from './call.repository';
 import { CallSupervisor } from './call-supervisor';
 import { CallTimers } from './call-timers';
@@ -14,7 +15,7 @@ import { CallMediaRecovery } from './call-media-recovery';
 
 @Module({
   imports: [AuthModule, SchedulerModule, MessagingModule, FlagsModule, MediaClusterModule, RealtimeModule],
-  providers: [CallRepository, CallTimers, CallsService, CallSupervisor, CallMediaService, CallMediaRecovery],
+  providers: [CallRepository, ActiveCallCache, CallTimers, CallsService, CallSupervisor, CallMediaService, CallMediaRecovery],
   exports: [CallsService, CallMediaService],
 })
 export class CallsModule {}

@@ -1,11 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { UserRepository } from '@app/auth';
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { CallEndReason, CallMedia, CallState, DomainError, MAX_PAGE } from '@app/contracts';
 import { FlagsService, VIDEO_CALL_FLAG } from '@app/flags';
 import {
   DirectMessagesService,
-  RelationshipService,
   decodePageCursor,
   encodePageCursor,
   timeCursor,
@@ -15,7 +13,7 @@ import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
 import { callEntryBody } from './call-entry-body';
 import { CallRecord, isParticipant, toCallDto } from './call-record';
-import { CallRepository } from './call.repository';
+import { CallRepository, InviteRefusal } from './call.repository';
 import { CallMediaService } from './call-media.service';
 import { CallTimers } from './call-timers';
 
@@ -38,9 +36,7 @@ export class CallsService {
 
   constructor(
     private readonly calls: CallRepository,
-    private readonly users: UserRepository,
     private readonly timers: CallTimers,
-    private readonly relationships: RelationshipService,
     private readonly flags: FlagsService,
     private readonly media: CallMediaService,
     private readonly messages: DirectMessagesService,
@@ -67,46 +63,49 @@ export class CallsService {
         fields: [{ field: 'to', message: 'must be another user' }],
       });
     }
-    if (!(await this.users.exists(calleeId))) throw DomainError.notFound('user');
-    if (await this.relationships.isBlockedEitherWay(callerId, calleeId)) {
-      throw new DomainError('BLOCKED', 'a block between you and this user prevents calls');
-    }
-    if (!(await this.relationships.areMutualContacts(callerId, calleeId))) {
-      throw new DomainError('NOT_FRIENDS', 'both users must have each other as contacts to call');
-    }
-    if (media === 'video') {
-      this.videoCalls.inc({ outcome: 'attempted' });
-      if (!(await this.flags.isEnabledForAll(VIDEO_CALL_FLAG, [callerId, calleeId]))) {
-        this.videoCalls.inc({ outcome: 'refused' });
-        throw new DomainError('VIDEO_CALL_DISABLED', 'video calls are not enabled for both users');
-      }
-    }
-
+    // The flag is read from memory; the database checks (user, block, contacts) come first in what the caller is told.
+    const videoAllowed = media !== 'video' || (await this.flags.isEnabledForAll(VIDEO_CALL_FLAG, [callerId, calleeId]));
     const now = this.clock.now();
-    const created = await this.calls.createRinging({
-      callerId,
-      calleeId,
-      media,
-      createdAt: now,
-      ringEndsAt: new Date(now.getTime() + this.config.calls.ringTimeoutMs),
-    });
-    if (created === 'busy') {
-      const glare = await this.calls.findRinging(calleeId, callerId);
-      if (glare) {
-        const answered = await this.activate(glare).catch((err) => {
-          if (err instanceof DomainError && err.code === 'INVALID_STATE') return null;
-          throw err;
-        });
-        if (answered) return answered;
-      }
-      throw new DomainError('BUSY', 'you or the other user is already in a call');
+    // Checks, call, slots and ring timer: one statement and the timer, in one transaction.
+    const created = await this.calls.createRinging(
+      { callerId, calleeId, media, videoAllowed, createdAt: now, ringEndsAt: new Date(now.getTime() + this.config.calls.ringTimeoutMs) },
+      (call, tx) => this.timers.armRingTimeout(call, tx),
+    );
+    if (media === 'video' && (typeof created !== 'string' || created === 'video_disabled' || created === 'busy')) {
+      this.videoCalls.inc({ outcome: 'attempted' });
     }
+    if (typeof created === 'string') return this.refused(created, callerId, calleeId);
 
-    await this.timers.armRingTimeout(created);
     this.logger.info({ callId: created.id, callerId, calleeId, media }, 'call ringing');
     this.realtime.toUser(calleeId, 'call:incoming', { call: toCallDto(created) });
     this.publish(created);
     return created;
+  }
+
+  /** Why an invite stored nothing, as the caller's error; busy may be glare, which answers the other call. */
+  private async refused(why: InviteRefusal, callerId: string, calleeId: string): Promise<CallRecord> {
+    switch (why) {
+      case 'no_such_user':
+        throw DomainError.notFound('user');
+      case 'blocked':
+        throw new DomainError('BLOCKED', 'a block between you and this user prevents calls');
+      case 'not_friends':
+        throw new DomainError('NOT_FRIENDS', 'both users must have each other as contacts to call');
+      case 'video_disabled':
+        this.videoCalls.inc({ outcome: 'refused' });
+        throw new DomainError('VIDEO_CALL_DISABLED', 'video calls are not enabled for both users');
+      case 'busy': {
+        const glare = await this.calls.findRinging(calleeId, callerId);
+        if (glare) {
+          const answered = await this.activate(glare).catch((err) => {
+            if (err instanceof DomainError && err.code === 'INVALID_STATE') return null;
+            throw err;
+          });
+          if (answered) return answered;
+        }
+        throw new DomainError('BUSY', 'you or the other user is already in a call');
+      }
+    }
   }
 
   async accept(userId: string, callId: string): Promise<CallRecord> {
@@ -216,7 +215,14 @@ export class CallsService {
 
   // ---- transitions ----------------------------------------------------------
 
-  /** ringing → active: deadline stored with the call, room opened, timers armed, both told. */
+  /**
+   * ringing → active: deadline and room's node stored with the call, timers
+   * armed and the ring timer removed in the same transaction, both told.
+   * The room opens on its node while that transaction runs, and the commit
+   * waits for it: until then the row stays locked, so an end (hangup,
+   * timer, another process) waits and then finds the room to close. A
+   * transition that lost (the call stopped ringing) closes the room again.
+   */
   private async activate(call: CallRecord): Promise<CallRecord> {
     const answeredAt = this.clock.now();
     const maxEndsAt = new Date(answeredAt.getTime() + this.config.calls.maxDurationMs);
@@ -227,25 +233,49 @@ export class CallsService {
       this.logger.error({ err, callId: call.id }, 'no media node can take the call');
       throw new DomainError('INTERNAL', 'no media node can take the call now');
     }
-    const active = await this.calls.markActive(call.id, answeredAt, maxEndsAt, mediaNodeId);
-    if (!active) throw await this.invalidStateNow(call.id);
+    const planned: CallRecord = { ...call, state: 'active', answeredAt, maxEndsAt, mediaNodeId };
+    // Settles to the error, or null once the room is open.
+    const opening = this.media.openRoom(planned).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    let openFailure: unknown = null;
+    let active: CallRecord | null;
     try {
-      await this.media.openRoom(active);
+      active = await this.calls.markActive(call.id, answeredAt, maxEndsAt, mediaNodeId, async (row, tx) => {
+        await this.timers.armCap(row, this.config.calls.warningBeforeMs, tx);
+        await this.timers.disarmRingTimeout(row.id, tx);
+        openFailure = await opening;
+      });
     } catch (err) {
-      this.logger.error({ err, callId: active.id }, 'opening the media room failed');
-      return (await this.endForMediaFailure(active.id)) ?? (await this.current(active.id));
+      this.closeUnused(planned, opening);
+      throw err;
     }
-    await this.timers.armCap(active, this.config.calls.warningBeforeMs);
-    await this.timers.disarmRingTimeout(active.id).catch((err) => this.logTimerError(err, active.id));
-    // Ended while the room was opening: the end found no room to close, so close it here.
-    const now = await this.current(active.id);
-    if (now.state === 'ended') {
-      await this.media.closeRoom(now).catch((err) => this.logger.error({ err }, 'closing a late room failed'));
-      return now;
+    if (!active) {
+      this.closeUnused(planned, opening);
+      throw await this.invalidStateNow(call.id);
     }
+    if (openFailure) {
+      try {
+        // Its node is gone: open it on another one (nobody negotiated yet, so nobody is told).
+        if (!this.media.isNodeLoss(openFailure)) throw openFailure;
+        active = await this.media.recover(active, 'node_lost', { announce: false });
+      } catch (err) {
+        this.logger.error({ err, callId: active.id }, 'opening the media room failed');
+        return (await this.endForMediaFailure(active.id)) ?? (await this.current(active.id));
+      }
+    }
+    this.media.remember(active);
     this.logger.info({ callId: active.id, maxEndsAt: maxEndsAt.toISOString() }, 'call active');
     this.publish(active);
     return active;
+  }
+
+  /** A room opened for a call that did not become active is closed again, once its opening settled. */
+  private closeUnused(call: CallRecord, opening: Promise<unknown>): void {
+    void opening
+      .then((failure) => (failure ? null : this.media.closeRoom(call)))
+      .catch((err) => this.logger.error({ err, callId: call.id }, 'closing an unused room failed'));
   }
 
   private async endByUser(call: CallRecord, from: CallState, reason: CallEndReason, userId: string) {
@@ -269,6 +299,8 @@ export class CallsService {
     if (!ended) return null;
     this.logger.info({ callId, endReason, endedById }, 'call ended');
 
+    // Timers removed while the room closes (handlers of timers that still fire find the call ended).
+    const disarmed = this.timers.disarmAll(ended).catch((err) => this.logTimerError(err, callId));
     let stats: Record<string, unknown> | null = null;
     try {
       // Wherever the room is: its node answers with the call's media statistics.
@@ -281,7 +313,7 @@ export class CallsService {
       ended.mediaStats = stats;
     }
     if (ended.media === 'video' && ended.answeredAt) this.videoCalls.inc({ outcome: 'completed' });
-    await this.timers.disarmAll(ended).catch((err) => this.logTimerError(err, callId));
+    await disarmed;
     this.publish(ended);
     try {
       // The entry a finished call leaves in its conversation; idempotent per call.

@@ -5,3 +5,4 @@ export { toCallDto, callDurationSeconds } from './call-record';
 export type { CallRecord } from './call-record';
 export { callEntryBody, formatCallDuration } from './call-entry-body';
 export * from './call-media.service';
+export { ActiveCallCache } from './active-call-cache';

@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import pino from 'pino';
-import type { UserRepository } from '@app/auth';
 import { AppConfig, Clock, loadConfig } from '@app/config';
 import type { CallState, ServerEventName, ServerEvents } from '@app/contracts';
 import type { FlagsService } from '@app/flags';
@@ -8,9 +7,9 @@ import type { CallMediaStats, MediaCluster, MediaNodeStatus } from '@app/media';
 import type { DirectMessagesService, RelationshipService } from '@app/messaging';
 import { MetricsService } from '@app/observability';
 import type { PresenceListener, RealtimeService } from '@app/realtime';
-import type { DurableScheduler, TimerHandler } from '@app/scheduler';
+import type { DurableScheduler, SqlExecutor, TimerHandler } from '@app/scheduler';
 import type { CallRecord } from '../call-record';
-import { CallEnd, CallRepository, NewCall } from '../call.repository';
+import { CallEnd, CallRepository, InTransaction, InviteRefusal, NewCall } from '../call.repository';
 import type { CallMediaService, MediaRestartReason } from '../call-media.service';
 import { CallMediaRecovery } from '../call-media-recovery';
 import { CallSupervisor } from '../call-supervisor';
@@ -59,6 +58,10 @@ export class VirtualScheduler implements Partial<PublicOf<DurableScheduler>> {
     this.pending.set(id, timer);
   }
 
+  async armMany<T extends object>(queue: string, timers: { key: string; at: Date; data: T }[]): Promise<void> {
+    for (const t of timers) await this.arm(queue, t.key, t.at, t.data);
+  }
+
   async rearm<T extends object>(queue: string, key: string, at: Date, data: T): Promise<void> {
     await this.disarm(queue, key);
     await this.arm(queue, key, at, data);
@@ -83,9 +86,22 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
   readonly rows = new Map<string, CallRecord>();
   private readonly slots = new Map<string, string>();
 
-  async createRinging(input: NewCall): Promise<CallRecord | 'busy'> {
+  /** Users, blocks and contacts are not modelled here: every pair may call. */
+  async createRinging(input: NewCall & { videoAllowed: boolean }, inTx: InTransaction): Promise<CallRecord | InviteRefusal> {
+    if (!input.videoAllowed) return 'video_disabled';
     if (this.slots.has(input.callerId) || this.slots.has(input.calleeId)) return 'busy';
-    return this.insert({ ...input, id: crypto.randomUUID(), state: 'ringing' });
+    const { videoAllowed: _, ...call } = input;
+    const row = this.insert({ ...call, id: crypto.randomUUID(), state: 'ringing' });
+    try {
+      await inTx({ ...row }, NO_SQL);
+    } catch (err) {
+      // Rolled back: neither the call nor its slots were stored.
+      this.rows.delete(row.id);
+      this.slots.delete(row.callerId);
+      this.slots.delete(row.calleeId);
+      throw err;
+    }
+    return row;
   }
 
   /** A row as a crashed process may have left it (for start-up tests). */
@@ -124,8 +140,17 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
     return id ? this.copy(this.rows.get(id)) : null;
   }
 
-  async markActive(id: string, answeredAt: Date, maxEndsAt: Date, mediaNodeId: string): Promise<CallRecord | null> {
-    return this.changeIf(id, (c) => c.state === 'ringing', { state: 'active', answeredAt, maxEndsAt, mediaNodeId });
+  async markActive(id: string, answeredAt: Date, maxEndsAt: Date, mediaNodeId: string, inTx: InTransaction): Promise<CallRecord | null> {
+    const before = this.copy(this.rows.get(id));
+    const active = this.changeIf(id, (c) => c.state === 'ringing', { state: 'active', answeredAt, maxEndsAt, mediaNodeId });
+    if (!active) return null;
+    try {
+      await inTx({ ...active }, NO_SQL);
+    } catch (err) {
+      this.rows.set(id, before!);
+      throw err;
+    }
+    return active;
   }
 
   async moveMedia(id: string, fromNodeId: string | null, toNodeId: string): Promise<CallRecord | null> {
@@ -208,6 +233,11 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
   }
 }
 
+/** The in-memory scheduler ignores the transaction it is given; nothing may run SQL on it. */
+const NO_SQL: SqlExecutor = {
+  executeSql: () => Promise.reject(new Error('no database in the in-memory calls harness')),
+};
+
 /** What users were told, and who is connected. */
 export class RecordingRealtime implements Partial<PublicOf<RealtimeService>> {
   readonly sent: { userId: string; event: ServerEventName; payload: unknown }[] = [];
@@ -265,6 +295,12 @@ export class FakeCallMedia implements Partial<PublicOf<CallMediaService>> {
     this.rooms.add(call.id);
   }
 
+  isNodeLoss(): boolean {
+    return false;
+  }
+
+  remember(): void {}
+
   async closeRoom(call: CallRecord): Promise<CallMediaStats | null> {
     if (!this.rooms.delete(call.id)) return null;
     return {} as CallMediaStats;
@@ -316,12 +352,7 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
   const media = new FakeCallMedia();
   const entries: { callId: string; body: string }[] = [];
 
-  const users: Pick<UserRepository, 'exists'> = { exists: async () => true };
-  const relationships: Pick<RelationshipService, 'areMutualContacts' | 'isBlockedEitherWay' | 'onBlocked'> = {
-    areMutualContacts: async () => true,
-    isBlockedEitherWay: async () => false,
-    onBlocked: () => undefined,
-  };
+  const relationships: Pick<RelationshipService, 'onBlocked'> = { onBlocked: () => undefined };
   const flags: Pick<FlagsService, 'isEnabledForAll'> = { isEnabledForAll: async () => false };
   const messages: Pick<DirectMessagesService, 'appendCallEntry'> = {
     appendCallEntry: async (input) => {
@@ -332,9 +363,7 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
 
   const calls = new CallsService(
     repository as unknown as CallRepository,
-    users as UserRepository,
     timers,
-    relationships as RelationshipService,
     flags as FlagsService,
     media as unknown as CallMediaService,
     messages as DirectMessagesService,
