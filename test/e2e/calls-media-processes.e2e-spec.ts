@@ -1,7 +1,8 @@
 import { befriend, PlainSendStream, SocialClient } from '@app/client';
 import type { CallDto } from '@app/contracts';
+import { ActiveCallCache } from '@app/calls';
 import { MediaService } from '@app/media';
-import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { refusalCode, startTestGateway, TestGateway, uniqueHandle, waitForValue } from '@app/testing';
 
 /*
  * Two processes of one service (one database, one Redis). A call's media
@@ -62,5 +63,44 @@ describe('a call ended by another gateway process', () => {
 
     sender.close();
     for (const c of [aliceOnA, bobOnA, bobOnB]) c.disconnect();
+  });
+
+  it('a stale cached call lets neither a non-participant nor an ended call through', async () => {
+    // Everyone on B, whose cache learns the call when Bob answers there; the room is on A's node.
+    const [alice, bob, carol] = await Promise.all(
+      ['alice', 'bob', 'carol'].map(async (name) => (await SocialClient.login(b.url, uniqueHandle(name))).connect()),
+    );
+    await befriend(alice, bob);
+    const ringing = await alice.request('call:invite', { to: bob.id, media: 'audio' });
+    const { call } = await bob.request('call:accept', { callId: ringing.call.id });
+    const cache = b.get(ActiveCallCache);
+    const remembered = cache.get(call.id);
+    expect(remembered).toMatchObject({ id: call.id, state: 'active' });
+    await alice.request('media:capabilities', { callId: call.id });
+
+    // Participants are checked on every request, cached or not.
+    expect(await refusalCode(carol.request('media:capabilities', { callId: call.id }))).toBe('FORBIDDEN');
+    expect(await refusalCode(carol.request('media:create-transport', { callId: call.id, direction: 'send', type: 'plain' }))).toBe('FORBIDDEN');
+    expect(await refusalCode(carol.request('media:resume', { consumerId: '00000000-0000-4000-8000-000000000000' }))).toBe('NOT_FOUND');
+
+    // The call ends on the other process; B hears of it (NOTIFY) and forgets it...
+    const bobOnA = await new SocialClient(a.url, bob.token, bob.user).connect();
+    await bobOnA.request('call:hangup', { callId: call.id });
+    await waitForValue(async () => (cache.get(call.id) === undefined ? true : undefined));
+    // ...then the entry comes back as it was: what B would hold had the notification not arrived yet.
+    cache.remember(remembered!);
+    expect(cache.get(call.id)?.state).toBe('active');
+
+    expect(await refusalCode(carol.request('media:capabilities', { callId: call.id }))).toBe('FORBIDDEN');
+    expect(await refusalCode(alice.request('media:capabilities', { callId: call.id }))).toBe('NOT_FOUND');
+    cache.remember(remembered!);
+    expect(await refusalCode(alice.request('media:create-transport', { callId: call.id, direction: 'send', type: 'plain' }))).toBe('NOT_FOUND');
+    cache.remember(remembered!);
+    expect(await refusalCode(bob.request('media:resume', { consumerId: '00000000-0000-4000-8000-000000000000' }))).toBe('NOT_FOUND');
+    // A refused stale entry is dropped, and nothing was opened for the ended call.
+    expect(cache.get(call.id)).toBeUndefined();
+    expect((await a.get(MediaService).census()).rooms).toBe(0);
+
+    for (const c of [alice, bob, carol, bobOnA]) c.disconnect();
   });
 });
