@@ -23,7 +23,9 @@ const METHOD =
   'A gateway (NODE_ROLE=gateway) and one media node (NODE_ROLE=media), Redis between them. N calls are answered (all rooms on that ' +
   'node) and a second node is started; the first is SIGKILLed. For each call, from the kill: both participants get ' +
   'media:restart; then the caller negotiates again (capabilities, plain send transport, produce, RTP every 20 ms) and the callee ' +
-  '(capabilities, plain recv transport, connect, consume, resume) until the first packet arrives. Signalling of all calls runs concurrently.';
+  '(capabilities, plain recv transport, connect, consume, resume) until the first packet arrives. Signalling of all calls runs concurrently. ' +
+  'Recovery settings as configured (defaults: MEDIA_HEARTBEAT_MS 250, MEDIA_HEARTBEAT_TTL_MS 1000, MEDIA_RECOVERY_SWEEP_MS 250, ' +
+  'MEDIA_RECOVERY_CONCURRENCY 32; a killed node is found by its vanished Redis subscription before its heartbeat expires).';
 
 /** How long the audio of N active calls takes to come back when the media node holding them is killed. */
 export async function runMediaRecoveryBench(o: { calls: number }, log: (s: string) => void): Promise<MediaRecoveryResult> {

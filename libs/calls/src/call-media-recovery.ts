@@ -4,6 +4,7 @@ import { DomainError } from '@app/contracts';
 import { MediaCluster, MediaNodeEvent } from '@app/media';
 import { Logger, ROOT_LOGGER } from '@app/observability';
 import { CallMediaService } from './call-media.service';
+import { CallRecord } from './call-record';
 import { CallRepository } from './call.repository';
 import { CallsService } from './calls.service';
 
@@ -68,7 +69,7 @@ export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestro
         const lost = await this.calls.activeOffNodes(live, SWEEP_PAGE);
         // In parallel, but bounded: each move is a few queries and a request to a node, and
         // each call's participants are told as soon as its own room is open again.
-        await forEachBounded(lost, this.config.media.recoveryConcurrency, (call) => this.moveOrGiveUp(call.id, 'node_lost'));
+        await forEachBounded(lost, this.config.media.recoveryConcurrency, (call) => this.moveOrGiveUp(call, 'node_lost'));
       } while (this.sweepAgain);
     } catch (err) {
       this.logger.error({ err }, 'lost-room sweep failed');
@@ -84,22 +85,27 @@ export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestro
         for (;;) {
           const page = await this.calls.activeOnNode(event.nodeId, SWEEP_PAGE);
           if (page.length === 0) return;
-          await Promise.all(page.map((call) => this.moveOrGiveUp(call.id, 'drain')));
+          await forEachBounded(page, this.config.media.recoveryConcurrency, (call) => this.moveOrGiveUp(call, 'drain'));
         }
       }
       if (!event.callId) return;
       const call = await this.calls.findById(event.callId);
       if (!call || call.state !== 'active' || call.mediaNodeId !== event.nodeId) return;
       if (event.type === 'room-restarted') this.media.announceRestart(call, 'worker_died');
-      else await this.moveOrGiveUp(call.id, 'worker_died');
+      else await this.moveOrGiveUp(call, 'worker_died');
     } catch (err) {
       this.logger.error({ err, event }, 'handling a media node event failed');
     }
   }
 
-  private async moveOrGiveUp(callId: string, reason: 'node_lost' | 'drain' | 'worker_died'): Promise<void> {
-    const call = await this.calls.findById(callId);
-    if (!call || call.state !== 'active') {
+  /**
+   * `call` as just read: the move itself is conditional on the call being
+   * active on the node it was read with, so a record that went stale (ended,
+   * already moved) moves nothing.
+   */
+  private async moveOrGiveUp(call: CallRecord, reason: 'node_lost' | 'drain' | 'worker_died'): Promise<void> {
+    const callId = call.id;
+    if (call.state !== 'active') {
       this.lostSince.delete(callId);
       return;
     }

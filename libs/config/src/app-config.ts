@@ -99,7 +99,7 @@ const envShape = z.object({
   MEDIA_HEARTBEAT_MS: intVar(250, 50, 10_000),
   MEDIA_HEARTBEAT_TTL_MS: intVar(1_000, 100, 60_000),
   MEDIA_RECOVERY_SWEEP_MS: intVar(250, 50, 10_000),
-  MEDIA_RECOVERY_CONCURRENCY: intVar(16, 1, 1_000),
+  MEDIA_RECOVERY_CONCURRENCY: intVar(32, 1, 1_000),
   REDIS_URL: urlVar(['redis:', 'rediss:']),
   AUTH_DEV_LOGIN: boolVar,
   AUTH_API_KEY: optionalString,

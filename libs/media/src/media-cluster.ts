@@ -15,6 +15,7 @@ const NODES_REFRESH_MAX_MS = 250;
  */
 const PROBE_TIMEOUT_MS = 2_000;
 const PROBE_GONE_WITHIN_MS = PROBE_TIMEOUT_MS / 2;
+const GONE_REMEMBERED_MS = 60_000;
 
 /**
  * The gateways' view of the media nodes: which are alive and how loaded
@@ -32,7 +33,7 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
    * had not expired yet: dead, left out of the live list until the
    * heartbeat expires or the node answers a probe again.
    */
-  private readonly gone = new Set<string>();
+  private readonly gone = new Map<string, number>();
   private readonly probing = new Set<string>();
   private readonly lostListeners: ((nodeId: string) => void)[] = [];
   private readonly logger: Logger;
@@ -142,8 +143,10 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
       .liveNodes()
       .then((list) => {
         const ids = new Set(list.map((n) => n.nodeId));
-        // A node whose heartbeat expired is out of the list anyway.
-        for (const id of this.gone) if (!ids.has(id)) this.gone.delete(id);
+        // A node whose heartbeat expired is out of the list anyway; remembered a while longer so
+        // late failures of requests to it (clean-ups) do not announce it lost again.
+        const now = Date.now();
+        for (const [id, since] of this.gone) if (!ids.has(id) && now - since > GONE_REMEMBERED_MS) this.gone.delete(id);
         this.nodes = new Map(list.filter((n) => !this.gone.has(n.nodeId)).map((n) => [n.nodeId, n]));
         if (probe) for (const id of ids) if (id !== this.bus.localNodeId) void this.probe(id);
       })
@@ -177,7 +180,7 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
 
   private markGone(nodeId: string): void {
     if (this.gone.has(nodeId) || nodeId === this.bus.localNodeId) return;
-    this.gone.add(nodeId);
+    this.gone.set(nodeId, Date.now());
     this.nodes.delete(nodeId);
     this.logger.warn({ nodeId }, 'media node gone: nobody listens on its channel');
     for (const listener of this.lostListeners) {

@@ -38,6 +38,7 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
   private heartbeat?: NodeJS.Timeout;
   private accepting = true;
   private lastCpu?: { at: number; cpuMs: number };
+  private workerCpu = 0;
   private readonly logger: Logger;
 
   constructor(
@@ -107,9 +108,17 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
   private async beat(): Promise<void> {
     try {
       const now = Date.now();
-      const cpuMs = await this.pool.cpuTimeMs();
-      const workerCpu = this.lastCpu ? Math.max(0, cpuMs - this.lastCpu.cpuMs) / Math.max(1, now - this.lastCpu.at) : 0;
-      this.lastCpu = { at: now, cpuMs };
+      // The heartbeat is what keeps this node's rooms here: it never waits long on busy workers
+      // for their CPU figure (the last one is sent again instead).
+      const cpuMs = await Promise.race([
+        this.pool.cpuTimeMs(),
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), this.config.media.heartbeatMs / 2).unref()),
+      ]);
+      if (cpuMs !== null) {
+        this.workerCpu = this.lastCpu ? Math.max(0, cpuMs - this.lastCpu.cpuMs) / Math.max(1, now - this.lastCpu.at) : 0;
+        this.lastCpu = { at: now, cpuMs };
+      }
+      const workerCpu = this.workerCpu;
       const { rooms, consumers } = this.media.load();
       await this.bus.publishStatus(
         { nodeId: this.nodeId, accepting: this.accepting && this.pool.aliveCount() > 0, rooms, consumers, workerCpu, workers: this.pool.aliveCount() },
