@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '@app/config';
 import { ConversationDto, DomainError, MAX_PAGE, MessageDto } from '@app/contracts';
 import { RateLimiterService, TYPING_PER_CONVERSATION } from '@app/rate-limits';
-import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { CounterSeries, Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
 import { ConversationRepository } from './conversation.repository';
 import { MessageRepository, MessageRow, NewMessage } from './message.repository';
@@ -49,8 +49,10 @@ export interface SyncPage {
 export class DirectMessagesService {
   private readonly logger: Logger;
   private readonly sent;
+  private readonly sentText: CounterSeries;
   private readonly duplicates;
-  private readonly deliveries;
+  private readonly deliveredToRecipient: CounterSeries;
+  private readonly deliveredToSender: CounterSeries;
   private readonly sendSeconds;
 
   constructor(
@@ -67,7 +69,10 @@ export class DirectMessagesService {
     this.logger = rootLogger.child({ component: 'messaging' });
     this.sent = metrics.counter('messages_sent_total', 'messages stored', ['kind']);
     this.duplicates = metrics.counter('dm_duplicate_sends_total', 'sends answered with an already stored message');
-    this.deliveries = metrics.counter('dm_deliveries_total', 'dm:new pushes to a user', ['to']);
+    this.sentText = metrics.counterSeries(this.sent, { kind: 'text' });
+    const deliveries = metrics.counter('dm_deliveries_total', 'dm:new pushes to a user', ['to']);
+    this.deliveredToRecipient = metrics.counterSeries(deliveries, { to: 'recipient' });
+    this.deliveredToSender = metrics.counterSeries(deliveries, { to: 'sender' });
     this.sendSeconds = metrics.histogram('dm_send_duration_seconds', 'dm:send from checks to commit');
   }
 
@@ -98,7 +103,7 @@ export class DirectMessagesService {
     });
     timer();
     if (!result.stored) return this.duplicate(result.message);
-    this.sent.inc({ kind: 'text' });
+    this.sentText.inc();
     const message = toMessageDto(result.message);
     this.deliver(message, originConnectionId);
     return { message, duplicate: false };
@@ -211,8 +216,8 @@ export class DirectMessagesService {
   private deliver(message: MessageDto, originConnectionId: string | undefined): void {
     try {
       this.realtime.toUsers([message.recipientId, message.senderId], originConnectionId, 'dm:new', { message });
-      this.deliveries.inc({ to: 'recipient' });
-      this.deliveries.inc({ to: 'sender' });
+      this.deliveredToRecipient.inc();
+      this.deliveredToSender.inc();
     } catch (err) {
       // Stored is what matters: a client that missed the push gets it from dm:sync.
       this.logger.warn({ err, messageId: message.id }, 'dm:new push failed');

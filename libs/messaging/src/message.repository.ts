@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabasePool, MessageRow, MessageSqlRow, Prisma, PrismaService, messageColumns, toMessageRow } from '@app/database';
+import type { QueryResultRow } from 'pg';
 import type { MessageKind } from '@app/contracts';
 
 export type { MessageRow } from '@app/database';
@@ -143,7 +144,8 @@ export class MessageRepository {
    * the recipient exists, and whether either blocked the other.
    */
   async sendChecks(requests: SendCheckRequest[]): Promise<SendChecks[]> {
-    const rows = await this.sql.query<Partial<MessageSqlRow> & { recipient_exists: boolean; blocked: boolean }>(
+    const rows = await this.prepared<Partial<MessageSqlRow> & { recipient_exists: boolean; blocked: boolean }>(
+      'dm_send_checks',
       `SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = i.recipient_id) AS recipient_exists,
               EXISTS (SELECT 1 FROM blocks b
                        WHERE (b.blocker_id = i.sender_id AND b.blocked_id = i.recipient_id)
@@ -167,7 +169,7 @@ export class MessageRepository {
    */
   async appendWithNextSeq(m: NewMessage): Promise<AppendResult> {
     try {
-      const [row] = await this.sql.query<MessageSqlRow>(APPEND_SQL, [
+      const [row] = await this.prepared<MessageSqlRow>('dm_append', APPEND_SQL, [
         m.conversationId,
         m.senderId,
         m.recipientId,
@@ -197,7 +199,7 @@ export class MessageRepository {
   async appendBatch(batch: NewMessage[]): Promise<AppendResult[]> {
     const conversationIds = [...new Set(batch.map((m) => m.conversationId))].sort();
     const keyOf = (senderId: string, clientMsgId: string) => `${senderId}:${clientMsgId}`.toLowerCase();
-    const inserted = await this.sql.query<MessageSqlRow>(APPEND_BATCH_SQL, [
+    const inserted = await this.prepared<MessageSqlRow>('dm_append_batch', APPEND_BATCH_SQL, [
       batch.map((m) => m.conversationId),
       batch.map((m) => m.senderId),
       batch.map((m) => m.recipientId),
@@ -227,6 +229,15 @@ export class MessageRepository {
       if (!result) throw new Error('a message of the batch was neither stored nor found');
       return result;
     });
+  }
+
+  /**
+   * The send path's statements are named, so each pooled connection parses
+   * and plans them once instead of on every batch (the database shares the
+   * gateway's cores).
+   */
+  private async prepared<R extends QueryResultRow>(name: string, text: string, values: unknown[]): Promise<R[]> {
+    return (await this.sql.pool.query<R>({ name, text, values })).rows;
   }
 
   /** Newest first, seq < beforeSeq. */

@@ -1,5 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, LabelValues, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One series of a counter on a hot path (see MetricsService.counterSeries). */
+export interface CounterSeries {
+  inc(by?: number): void;
+}
 
 /**
  * The process's Prometheus registry. Each gateway instance has its own, so
@@ -8,6 +13,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
+  /** Hot-path counter series whose counts reach the registry when it is read. */
+  private readonly unflushed: (() => void)[] = [];
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -30,7 +37,23 @@ export class MetricsService {
     return this.reuse(name) ?? new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 
+  /**
+   * One series (fixed labels) of a counter bumped per message or event: a
+   * bump adds to a plain number, and the sum is added to the counter when
+   * the metrics are rendered, so the hot path hashes no labels.
+   */
+  counterSeries<L extends string>(counter: Counter<L>, labels: LabelValues<L>): CounterSeries {
+    let pending = 0;
+    this.unflushed.push(() => {
+      if (pending === 0) return;
+      counter.inc(labels, pending);
+      pending = 0;
+    });
+    return { inc: (by = 1) => void (pending += by) };
+  }
+
   async render(): Promise<{ contentType: string; body: string }> {
+    for (const flush of this.unflushed) flush();
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 

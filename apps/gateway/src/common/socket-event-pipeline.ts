@@ -2,7 +2,7 @@ import type { Socket } from 'socket.io';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { AppConfig } from '@app/config';
 import { Ack, DomainError, errorAck, ErrorBody, okAck } from '@app/contracts';
-import { Logger, MetricsService, newRequestId, runWithRequestId, tracksRequestIds } from '@app/observability';
+import { CounterSeries, Logger, MetricsService, newRequestId, runWithRequestId, tracksRequestIds } from '@app/observability';
 import type { RateLimiterService } from '@app/rate-limits';
 import { toErrorBody } from './error-body';
 
@@ -35,6 +35,8 @@ export interface SocketEventPipelineDeps {
  */
 export class SocketEventPipeline {
   private readonly events;
+  /** socket_events_total's series by event and outcome, made on first use. */
+  private readonly eventSeries = new Map<string, CounterSeries>();
   private readonly duration;
   private readonly access: SocketAccessLog;
   private readonly logger: Logger;
@@ -88,9 +90,20 @@ export class SocketEventPipeline {
       if (holdsPlace) socket.data.inFlight -= 1;
     }
     const outcome = answer!.ok ? 'ok' : (answer as { error: ErrorBody }).error.code;
-    this.events.inc({ event, outcome });
+    this.countEvent(event, outcome);
     if (outcome === 'ok') this.duration.observe({ event }, Number(process.hrtime.bigint() - started) / 1e9);
     this.access.write({ requestId, event, socket, outcome, started });
+  }
+
+  private countEvent(event: string, outcome: string): void {
+    const key = `${event}\n${outcome}`;
+    let series = this.eventSeries.get(key);
+    if (!series) {
+      // Events are the handlers' names (known in advance) and outcomes are error codes: a bounded set.
+      series = this.deps.metrics.counterSeries(this.events, { event, outcome });
+      this.eventSeries.set(key, series);
+    }
+    series.inc();
   }
 }
 
