@@ -8,7 +8,8 @@ import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueH
  * gateways (NODE_ROLE=gateway) and two media nodes (NODE_ROLE=media). Users
  * on different gateways hold a call with tones both ways; the room's node is
  * SIGKILLed and the audio comes back on both sides by itself (media:restart,
- * then negotiation again); a gateway is SIGKILLed and its user, reconnected
+ * then negotiation again), found dead by its vanished Redis subscription
+ * long before its heartbeat expires; a gateway is SIGKILLed and its user, reconnected
  * to the other gateway, hears audio again; a draining node moves its rooms
  * without ending the call; a call whose node is unreachable is answered
  * within the timeout. And one NODE_ROLE=all process killed mid-call and
@@ -111,7 +112,9 @@ describe('calls across processes: gateways and media nodes', () => {
   it('holds a call between gateways, and brings its audio back when its node or a gateway is killed', async () => {
     // Gateways first: the media nodes' heartbeats are what they place rooms on.
     const [gwA, gwB] = await Promise.all([spawn({ NODE_ROLE: 'gateway' }), spawn({ NODE_ROLE: 'gateway' })]);
-    const [node1, node2] = await Promise.all([spawn({ NODE_ROLE: 'media' }), spawn({ NODE_ROLE: 'media' })]);
+    // Heartbeats that stay true for 10 s: a node found lost sooner was found by its vanished Redis subscription.
+    const slowTtl = { NODE_ROLE: 'media', MEDIA_HEARTBEAT_TTL_MS: '10000' };
+    const [node1, node2] = await Promise.all([spawn(slowTtl), spawn(slowTtl)]);
     const nodes = new Map([
       [nodeIdOf(node1), node1],
       [nodeIdOf(node2), node2],
@@ -139,6 +142,8 @@ describe('calls across processes: gateways and media nodes', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(media.map((m) => m.restarts)).toEqual([['node_lost'], ['node_lost']]);
+    // Told well before the dead node's last heartbeat expired (10 s).
+    expect(Date.now() - killedAt).toBeLessThan(5_000);
     await Promise.all(media.map((m) => m.ready()));
     expect(Date.now() - killedAt).toBeLessThan(10_000);
     const second = (await roomNodeOf(db.url, callId))!;
@@ -164,6 +169,8 @@ describe('calls across processes: gateways and media nodes', () => {
     expect(frozen).toMatchObject({ ok: false, error: { code: expect.any(String) } });
     expect(Date.now() - started).toBeLessThan(5_000);
     nodes.get(second)!.process.kill('SIGCONT');
+    // A node that only failed to answer in time (frozen, not dead) keeps its rooms.
+    expect(await roomNodeOf(db.url, callId)).toBe(second);
 
     await aliceAgain.request('call:hangup', { callId });
     legs.close();
