@@ -108,6 +108,8 @@ export interface CallOutcome {
   tonePassed: number;
   /** media:restart events of the call (each reaches both participants; counted once). */
   restarts: number;
+  /** Tone rounds a restart cut short, played again once the call had renegotiated. */
+  toneRoundsReplayed: number;
 }
 
 /**
@@ -209,6 +211,7 @@ export function summarizeCalls(outcomes: CallOutcome[]): Omit<CallFindings, 'pea
     endedByReason,
     restarts: sum((o) => o.restarts),
     callsRestarted: outcomes.filter((o) => o.restarts > 0).length,
+    toneRoundsReplayed: sum((o) => o.toneRoundsReplayed),
     setupMs: summarize(values((o) => o.setupMs)),
     mediaSetupMs: summarize(values((o) => o.mediaSetupMs)),
     audio: {
@@ -274,7 +277,7 @@ export async function placeVoiceCall(
   errors: string[],
   options: PlaceCallOptions = {},
 ): Promise<CallOutcome> {
-  const outcome: CallOutcome = { connected: false, failed: false, packetsSent: 0, packetsReceived: 0, toneChecks: 0, tonePassed: 0, restarts: 0 };
+  const outcome: CallOutcome = { connected: false, failed: false, packetsSent: 0, packetsReceived: 0, toneChecks: 0, tonePassed: 0, restarts: 0, toneRoundsReplayed: 0 };
   const media: PlainCallMedia[] = [];
   const streamOptions = { rtpAddress: options.rtpAddress };
   let atBarrier = false;
@@ -315,6 +318,7 @@ export async function placeVoiceCall(
     const round = await talk(callerMedia, calleeMedia, callSeconds);
     options.talking?.exit();
     isTalking = false;
+    outcome.toneRoundsReplayed = round.rounds - 1;
     outcome.packetsSent = round.sent;
     outcome.packetsReceived = round.received;
     outcome.toneChecks = 2;

@@ -37,6 +37,7 @@ describe('sim report', () => {
         endedByReason: { hangup: 1 },
         restarts: 0,
         callsRestarted: 0,
+        toneRoundsReplayed: 0,
         setupMs: summarize([5]),
         mediaSetupMs: summarize([7]),
         audio: { packetsSent: 10, packetsReceived: 10, toneChecks: 2, tonePassed: 2, tonePassRate: 1 },

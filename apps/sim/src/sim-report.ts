@@ -39,6 +39,8 @@ export interface CallFindings {
   restarts: number;
   /** Calls that had at least one restart (each had to carry its tones again afterwards to pass). */
   callsRestarted: number;
+  /** Tone rounds a restart cut short and that were played again in full after it. */
+  toneRoundsReplayed: number;
   /** From call:invite to `active` seen by the caller, in ms. */
   setupMs: LatencySummary;
   /** From `active` to both sides' streams open (transports, producers, consumers), in ms. */
@@ -153,7 +155,7 @@ export function formatReport(r: SimReport): string {
       (Object.entries(r.calls.endedByReason)
         .map(([k, n]) => `${k} ${n}`)
         .join(', ') || 'none'),
-    `  media restarts ${r.calls.restarts} in ${r.calls.callsRestarted} calls (each re-checked its tones after the restart)`,
+    `  media restarts ${r.calls.restarts} in ${r.calls.callsRestarted} calls; ${r.calls.toneRoundsReplayed} tone rounds cut by one and played again`,
     `  set-up time ${ms(r.calls.setupMs)}`,
     `  media set-up ${ms(r.calls.mediaSetupMs)}`,
     `  audio packets sent ${r.calls.audio.packetsSent}, received ${r.calls.audio.packetsReceived}; ` +
