@@ -1,0 +1,125 @@
+import crypto from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import type { AppConfig } from '@app/config';
+import { TokenService } from './token.service';
+
+const SECRET = 'token-spec-secret-0123456789';
+const TTL_S = 600;
+const USER = '7d0b6f3e-4f1a-4c55-9a43-7a3b5c2d1e0f';
+
+function service(secret: string | null = SECRET): TokenService {
+  return new TokenService({ jwtSecret: secret ?? undefined, auth: { tokenTtlS: TTL_S } } as unknown as AppConfig);
+}
+
+const nowS = () => Math.floor(Date.now() / 1000);
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** A token assembled by hand: any header, any payload, signed with HMAC-SHA256 under `key` unless a signature is given. */
+function forge(header: unknown, payload: unknown, key = SECRET, signature?: string): string {
+  const input = `${b64(header)}.${b64(payload)}`;
+  return `${input}.${signature ?? crypto.createHmac('sha256', key).update(input).digest('base64url')}`;
+}
+
+describe('TokenService', () => {
+  const tokens = service();
+
+  it('verifies what it signs, with the user, the millisecond issue time and the expiry', () => {
+    const before = Date.now();
+    const issued = tokens.sign(USER);
+    const claims = tokens.verify(issued.token);
+    expect(claims?.userId).toBe(USER);
+    expect(claims?.issuedAtMs).toBeGreaterThanOrEqual(before);
+    expect(claims?.issuedAtMs).toBeLessThanOrEqual(Date.now());
+    expect(claims?.expiresAt).toEqual(issued.expiresAt);
+  });
+
+  it('accepts tokens made by the jsonwebtoken library with the same secret (tokens issued before stay valid)', () => {
+    const token = jwt.sign({ iat: nowS(), iat_ms: 1234 }, SECRET, { subject: USER, expiresIn: 60, algorithm: 'HS256' });
+    expect(tokens.verify(token)).toEqual({ userId: USER, issuedAtMs: 1234, expiresAt: new Date((nowS() + 60) * 1000) });
+    // Without iat_ms the issue time is the second-resolution iat.
+    const old = jwt.sign({ iat: nowS() - 5 }, SECRET, { subject: USER, expiresIn: 60, algorithm: 'HS256' });
+    expect(tokens.verify(old)?.issuedAtMs).toBe((nowS() - 5) * 1000);
+  });
+
+  it('and what it signs passes the jsonwebtoken library too', () => {
+    const { token } = tokens.sign(USER);
+    expect(jwt.verify(token, SECRET, { algorithms: ['HS256'] })).toMatchObject({ sub: USER });
+  });
+
+  it('refuses expired tokens, including one expiring this very second', () => {
+    const header = { alg: 'HS256', typ: 'JWT' };
+    expect(tokens.verify(forge(header, { sub: USER, iat: nowS() - 100, exp: nowS() - 1 }))).toBeNull();
+    expect(tokens.verify(forge(header, { sub: USER, iat: nowS() - 100, exp: nowS() }))).toBeNull();
+    expect(tokens.verify(forge(header, { sub: USER, iat: nowS(), exp: nowS() + 5 }))).not.toBeNull();
+  });
+
+  it('refuses a token not valid yet (nbf in the future) and a malformed nbf', () => {
+    const header = { alg: 'HS256' };
+    expect(tokens.verify(forge(header, { sub: USER, exp: nowS() + 60, nbf: nowS() + 30 }))).toBeNull();
+    expect(tokens.verify(forge(header, { sub: USER, exp: nowS() + 60, nbf: 'soon' }))).toBeNull();
+    expect(tokens.verify(forge(header, { sub: USER, exp: nowS() + 60, nbf: nowS() }))).not.toBeNull();
+  });
+
+  it('refuses a token signed with another key, and one signed by another process without JWT_SECRET', () => {
+    const other = jwt.sign({}, 'another-secret-0123456789', { subject: USER, expiresIn: 60, algorithm: 'HS256' });
+    expect(tokens.verify(other)).toBeNull();
+    expect(service(null).verify(service(null).sign(USER).token)).toBeNull();
+  });
+
+  it('refuses alg "none", whatever the case, with or without a signature', () => {
+    const payload = { sub: USER, exp: nowS() + 60 };
+    const unsigned = jwt.sign(payload, '', { algorithm: 'none' });
+    expect(unsigned.endsWith('.')).toBe(true);
+    expect(tokens.verify(unsigned)).toBeNull();
+    for (const alg of ['none', 'None', 'NONE']) {
+      expect(tokens.verify(`${b64({ alg })}.${b64(payload)}.`)).toBeNull();
+      // Even with a valid HMAC under our key: the header must say HS256.
+      expect(tokens.verify(forge({ alg }, payload))).toBeNull();
+    }
+  });
+
+  it('refuses other algorithms: RS256 with any key, HS384/HS512, and an HS256 header over another hash', () => {
+    const payload = { sub: USER, exp: nowS() + 60 };
+    const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    expect(tokens.verify(jwt.sign(payload, privateKey, { algorithm: 'RS256' }))).toBeNull();
+    // Key confusion: the attacker "signs" RS256 with the public key as HMAC secret, or claims RS256 over our HMAC.
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(tokens.verify(forge({ alg: 'RS256' }, payload, pem))).toBeNull();
+    expect(tokens.verify(forge({ alg: 'RS256' }, payload))).toBeNull();
+    expect(tokens.verify(jwt.sign(payload, SECRET, { algorithm: 'HS384' }))).toBeNull();
+    expect(tokens.verify(jwt.sign(payload, SECRET, { algorithm: 'HS512' }))).toBeNull();
+    const input = `${b64({ alg: 'HS256' })}.${b64(payload)}`;
+    const hs512 = crypto.createHmac('sha512', SECRET).update(input).digest('base64url');
+    expect(tokens.verify(`${input}.${hs512}`)).toBeNull();
+  });
+
+  it('refuses a token whose payload or header was changed after signing', () => {
+    const { token } = tokens.sign(USER);
+    const [header, , signature] = token.split('.');
+    const payload = b64({ sub: crypto.randomUUID(), exp: nowS() + 60 });
+    expect(tokens.verify(`${header}.${payload}.${signature}`)).toBeNull();
+    expect(tokens.verify(`${b64({ alg: 'HS256', kid: 'x' })}.${token.split('.')[1]}.${signature}`)).toBeNull();
+    // A flipped last signature character, and padding or stray characters after it.
+    const last = signature.at(-1) === 'A' ? 'B' : 'A';
+    expect(tokens.verify(`${token.slice(0, -1)}${last}`)).toBeNull();
+    expect(tokens.verify(`${token}=`)).toBeNull();
+    expect(tokens.verify(`${token} `)).toBeNull();
+  });
+
+  it('refuses malformed tokens and claims without throwing', () => {
+    const exp = nowS() + 60;
+    for (const bad of ['', 'garbage', 'a.b', 'a.b.c.d', '..', '%%.%%.%%', 'x'.repeat(10_000)]) {
+      expect(tokens.verify(bad)).toBeNull();
+    }
+    expect(tokens.verify(undefined as unknown as string)).toBeNull();
+    // Signed with our key but not a JSON object, or missing the subject or the expiry.
+    const input = `${Buffer.from('not json').toString('base64url')}.${b64({ sub: USER, exp })}`;
+    expect(tokens.verify(`${input}.${crypto.createHmac('sha256', SECRET).update(input).digest('base64url')}`)).toBeNull();
+    expect(tokens.verify(forge({ alg: 'HS256' }, [USER, exp]))).toBeNull();
+    expect(tokens.verify(forge({ alg: 'HS256' }, { exp }))).toBeNull();
+    expect(tokens.verify(forge({ alg: 'HS256' }, { sub: 42, exp }))).toBeNull();
+    expect(tokens.verify(forge({ alg: 'HS256' }, { sub: USER }))).toBeNull();
+    expect(tokens.verify(forge({ alg: 'HS256' }, { sub: USER, exp: String(exp) }))).toBeNull();
+    expect(tokens.verify(forge({ alg: 'HS256' }, { sub: USER, exp }))).not.toBeNull();
+  });
+});
