@@ -162,6 +162,31 @@ describe('security: attacks are refused', () => {
       await connectAs(one.url, again.token);
     });
 
+    it('handshakes and requests arriving together are each checked against their own user', async () => {
+      const users = await Promise.all([1, 2, 3, 4, 5].map(() => SocialClient.login(one.url, uniqueHandle('burst'))));
+      const revoked = await SocialClient.login(one.url, uniqueHandle('burst'));
+      await new AdminClient(one.url, TEST_ADMIN_TOKEN).revokeTokens(revoked.id);
+      const good = [...users.map((u) => u.token), ...users.map((u) => u.token), tokenFor(users[0].id.toUpperCase(), 60).token];
+      const bad = [
+        tokenFor(crypto.randomUUID(), 60).token,
+        tokenFor('not-a-user-id', 60).token,
+        revoked.token,
+        jwt.sign({}, 'another-secret-0123456789', { subject: users[1].id, expiresIn: 60 }),
+      ];
+      // All at once, good and bad interleaved, so they are looked up together.
+      const outcomes = await Promise.all([...good, ...bad].map((token) => rawConnect(one.url, token)));
+      for (const o of outcomes) sockets.push(o.socket);
+      expect(outcomes.map((o) => o.refused)).toEqual([...good.map(() => undefined), ...bad.map(() => 'UNAUTHENTICATED')]);
+
+      const mes = await Promise.all([...good, ...bad].map((token) => http(one.url, 'GET', '/users/me', { token })));
+      expect(mes.map((m) => m.status)).toEqual([...good.map(() => 200), ...bad.map(() => 401)]);
+      expect(mes.slice(0, good.length).map((m) => m.body.id)).toEqual([
+        ...users.map((u) => u.id),
+        ...users.map((u) => u.id),
+        users[0].id,
+      ]);
+    });
+
     it('a socket whose token expires gets auth:expired and is closed; auth:refresh keeps one alive, for its own user only', async () => {
       const [alice, bob] = await Promise.all([user(one, 'exp'), user(one, 'expb')]);
       expect((await rawConnect(one.url, tokenFor(alice.id, -5).token)).refused).toBe('UNAUTHENTICATED');
