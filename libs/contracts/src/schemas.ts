@@ -114,6 +114,26 @@ export const dmSend = z.object({
   }, `must be 1-${MAX_BODY_CHARS} characters`),
 });
 
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * dm:send is the busiest event and zod's parse of it was a twentieth of the
+ * gateway's CPU. This takes the payloads `dmSend` accepts in their usual form
+ * (a body of at most MAX_BODY_CHARS UTF-16 units) and gives the same result:
+ * only the three fields, ids lower-cased. Undefined means "not decided
+ * here": `dmSend` gives the verdict and the error's wording.
+ */
+export function dmSendFast(value: unknown): DmSend | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { to, clientMsgId, body } = value as Record<string, unknown>;
+  if (typeof to !== 'string' || typeof clientMsgId !== 'string' || typeof body !== 'string') return undefined;
+  // 1..MAX_BODY_CHARS UTF-16 units is 1..MAX_BODY_CHARS code points too; longer bodies may still fit (left to dmSend).
+  if (body.length === 0 || body.length > MAX_BODY_CHARS) return undefined;
+  if (!UUID_TEXT.test(to) || !UUID_TEXT.test(clientMsgId)) return undefined;
+  if (!body.isWellFormed() || body.includes('\u0000')) return undefined;
+  return { to: to.toLowerCase(), clientMsgId: clientMsgId.toLowerCase(), body };
+}
+
 export const dmHistory = z.object({
   conversationId: uuid,
   beforeSeq: z.number().int().min(1).optional(),

@@ -5,6 +5,7 @@ import { schemas } from '@app/contracts';
 import { DirectMessagesService } from '@app/messaging';
 import { SocketGateway } from '../common/socket-gateway.decorator';
 import { ZodPipe } from '../common/zod.pipe';
+import { DmSendPipe } from './dm-send.pipe';
 
 /** dm:* events: validate, delegate; the service checks who may do what. */
 @SocketGateway()
@@ -14,7 +15,7 @@ export class MessagingGateway {
   @SubscribeMessage('dm:send')
   send(
     @ConnectedSocket() socket: Socket,
-    @MessageBody(new ZodPipe(schemas.dmSend)) body: schemas.DmSend,
+    @MessageBody(new DmSendPipe()) body: schemas.DmSend,
     @CurrentUser() user: AuthUser,
   ) {
     return this.messages.send(user.id, body, socket.id);
