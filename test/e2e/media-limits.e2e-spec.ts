@@ -119,14 +119,28 @@ describe('media limits and plain-RTP rules', () => {
     expect(await leg.waitForPackets(sent, 5000)).toBeGreaterThanOrEqual(0.9 * sent);
     expect(await media.census()).toMatchObject({ transports: 2, consumers: 1 });
 
-    // Alice starts over: a new send transport produces audio again and replaces her old producer
-    // (whose consumer follows); the same transport still produces a kind once.
+    // Alice starts over: a new send transport produces audio again and replaces her old producer;
+    // bob's consumer of it goes, with the plain transport it leaves empty. The same transport
+    // still produces a kind once.
     const again = await alice.request('media:create-transport', { callId, direction: 'send', type: 'plain' });
     const produce = () =>
       alice.request('media:produce', { transportId: again.transportId, kind: 'audio', rtpParameters: plainRtpParameters('audio', 4242) });
     await produce();
     expect(await refusalCode(produce())).toBe('INVALID_STATE');
-    expect(await media.census()).toMatchObject({ transports: 2, producers: 1, consumers: 0 });
+    expect(await media.census()).toMatchObject({ transports: 1, producers: 1, consumers: 0 });
+
+    // Alice starts over again and again, bob receiving each new producer on a new plain transport
+    // (as the SDK does): neither of them piles up transports towards the limit.
+    for (let i = 0; i < 5; i++) {
+      const send = await alice.request('media:create-transport', { callId, direction: 'send', type: 'plain' });
+      const { producerId } = await alice.request('media:produce', {
+        transportId: send.transportId,
+        kind: 'audio',
+        rtpParameters: plainRtpParameters('audio', 5000 + i),
+      });
+      await bob.request('media:consume', { transportId: await newRecv(), producerId, rtpCapabilities: PLAIN_RTP_CAPABILITIES });
+      expect(await media.census()).toMatchObject({ transports: 2, producers: 1, consumers: 1 });
+    }
 
     await alice.request('call:hangup', { callId });
     expect(await media.census()).toMatchObject({ transports: 0, producers: 0, consumers: 0 });

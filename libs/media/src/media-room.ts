@@ -418,24 +418,34 @@ export class MediaRoom {
    */
   private async supersede(participant: ParticipantMedia, old: { producer: ms.Producer } | { consumer: ms.Consumer }): Promise<void> {
     if ('producer' in old) {
-      if (old.producer.closed) return;
-      await this.retire(participant, old.producer);
-    } else {
-      const { consumer } = old;
-      if (consumer.closed) return;
-      participant.retired.consumers.push(
-        summariseConsumerStats(consumer.id, consumer.producerId, consumer.kind, await withTimeout(consumer.getStats(), [])),
-      );
+      const { producer } = old;
+      if (producer.closed) return;
+      await this.retire(participant, producer);
+      producer.close();
+      closeIfEmpty(participant, transportOf(producer));
+      // The others' consumers of it go now (not when the worker's notice comes), and a plain
+      // receive transport they leave empty with them: a plain client receives the new
+      // producer on a new transport, so one whose peer starts over again and again does not
+      // pile up transports towards its limit. WebRTC receive transports carry every consumer
+      // of their client and stay.
+      for (const other of this.participants.values()) {
+        if (other === participant) continue;
+        for (const consumer of [...other.consumers.values()]) {
+          if (consumer.producerId !== producer.id) continue;
+          consumer.close();
+          const transportId = transportOf(consumer);
+          if (transportId && other.transports.get(transportId)?.type === 'plain') closeIfEmpty(other, transportId);
+        }
+      }
+      return;
     }
-    const closing = 'producer' in old ? old.producer : old.consumer;
-    const transportId = transportOf(closing);
-    closing.close();
-    const owned = transportId ? participant.transports.get(transportId) : undefined;
-    if (!owned) return;
-    const inUse = [...participant.producers.values(), ...participant.consumers.values()].some(
-      (x) => x !== closing && !x.closed && transportOf(x) === transportId,
+    const { consumer } = old;
+    if (consumer.closed) return;
+    participant.retired.consumers.push(
+      summariseConsumerStats(consumer.id, consumer.producerId, consumer.kind, await withTimeout(consumer.getStats(), [])),
     );
-    if (!inUse) owned.transport.close();
+    consumer.close();
+    closeIfEmpty(participant, transportOf(consumer));
   }
 
   private track<T>(
@@ -483,6 +493,16 @@ export class MediaRoom {
     if (!owned) throw DomainError.notFound('transport');
     return owned;
   }
+}
+
+/** Closes the participant's transport when no live producer or consumer is left on it. */
+function closeIfEmpty(participant: ParticipantMedia, transportId: string | undefined): void {
+  const owned = transportId ? participant.transports.get(transportId) : undefined;
+  if (!owned) return;
+  const inUse = [...participant.producers.values(), ...participant.consumers.values()].some(
+    (x) => !x.closed && transportOf(x) === transportId,
+  );
+  if (!inUse) owned.transport.close();
 }
 
 /** The transport a producer or consumer was made on (kept in its appData). */
