@@ -178,21 +178,22 @@ export class CallRepository {
   }
 
   /** Active calls whose room is on a node not in `liveNodeIds` (lost), oldest first. */
+  // Plain SQL: every process runs this sweep several times a second.
   async activeOffNodes(liveNodeIds: string[], limit: number): Promise<CallRecord[]> {
-    return (await this.prisma.call.findMany({
-      where: { state: 'active', OR: [{ mediaNodeId: null }, { mediaNodeId: { notIn: liveNodeIds } }] },
-      orderBy: { answeredAt: 'asc' },
-      take: limit,
-    })) as CallRecord[];
+    return this.sql.query<CallRecord>(
+      `SELECT ${COLUMNS} FROM calls c
+        WHERE c.state = 'active' AND (c.media_node_id IS NULL OR NOT (c.media_node_id = ANY($1::text[])))
+        ORDER BY c.answered_at ASC LIMIT $2`,
+      [liveNodeIds, limit],
+    );
   }
 
   /** Active calls whose room is on the given node. */
   async activeOnNode(nodeId: string, limit: number): Promise<CallRecord[]> {
-    return (await this.prisma.call.findMany({
-      where: { state: 'active', mediaNodeId: nodeId },
-      orderBy: { answeredAt: 'asc' },
-      take: limit,
-    })) as CallRecord[];
+    return this.sql.query<CallRecord>(
+      `SELECT ${COLUMNS} FROM calls c WHERE c.state = 'active' AND c.media_node_id = $1 ORDER BY c.answered_at ASC LIMIT $2`,
+      [nodeId, limit],
+    );
   }
 
   /** Active video calls, a page at a time in id order (re-checked when the video flag changes). */
@@ -254,16 +255,12 @@ export class CallRepository {
 
   /** Active calls past their cap, and ringing calls past their ring time (found after a restart). */
   async overdue(now: Date, limit: number): Promise<CallRecord[]> {
-    return (await this.prisma.call.findMany({
-      where: {
-        OR: [
-          { state: 'active', maxEndsAt: { lte: now } },
-          { state: 'ringing', ringEndsAt: { lte: now } },
-        ],
-      },
-      orderBy: { createdAt: 'asc' },
-      take: limit,
-    })) as CallRecord[];
+    return this.sql.query<CallRecord>(
+      `SELECT ${COLUMNS} FROM calls c
+        WHERE (c.state = 'active' AND c.max_ends_at <= $1) OR (c.state = 'ringing' AND c.ring_ends_at <= $1)
+        ORDER BY c.created_at ASC LIMIT $2`,
+      [now, limit],
+    );
   }
 
   /** Live calls, a page at a time in id order (for re-arming their timers). */
