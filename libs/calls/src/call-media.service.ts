@@ -22,6 +22,10 @@ import { CallRepository } from './call.repository';
 export type MediaRestartReason = 'node_lost' | 'worker_died' | 'drain';
 
 type ConsumeResult = { consumerId: string; producerId: string; kind: MediaKind; rtpParameters: unknown };
+type TransportKind = 'webrtc' | 'plain-send' | 'plain-recv';
+
+/** Transport kinds remembered at most (oldest dropped first; a miss asks the node). */
+const MAX_TRANSPORT_KINDS = 50_000;
 
 /**
  * The calls side of media: who may use a call's room and what they may do
@@ -43,6 +47,9 @@ export class CallMediaService implements OnModuleInit {
   private readonly logger: Logger;
   private readonly restarts;
   private readonly recovering = new Map<string, Promise<CallRecord>>();
+  // Kinds of the transports created through this process: connecting one then needs no
+  // request to the node just to learn its kind. A kind never changes; ownership is the node's to check.
+  private readonly transportKinds = new Map<string, TransportKind>();
 
   constructor(
     private readonly calls: CallRepository,
@@ -111,14 +118,19 @@ export class CallMediaService implements OnModuleInit {
 
   async createTransport(userId: string, callId: string, options: CreateTransportOptions): Promise<TransportInfo> {
     if (options.type === 'plain') this.plainRtp.requireEnabled();
-    return this.withCall(this.activeCall(userId, callId), (call) => this.onRoom(call, 'createTransport', [call.id, userId, options]));
+    const info = await this.withCall(this.activeCall(userId, callId), (call) =>
+      this.onRoom<TransportInfo>(call, 'createTransport', [call.id, userId, options]),
+    );
+    if (this.transportKinds.size >= MAX_TRANSPORT_KINDS) this.transportKinds.delete(this.transportKinds.keys().next().value!);
+    this.transportKinds.set(info.transportId, options.type === 'webrtc' ? 'webrtc' : options.direction === 'send' ? 'plain-send' : 'plain-recv');
+    return info;
   }
 
   /** `clientAddress`: where the user's socket comes from; a plain recv transport may only send there. */
   async connectTransport(userId: string, transportId: string, params: ConnectTransportParams, clientAddress?: string): Promise<void> {
     await this.withCall(this.usersActiveCall(userId, 'transport'), async (call) => {
       if (params.ip !== undefined) {
-        const kind = await this.onRoom<string>(call, 'transportKind', [call.id, userId, transportId]);
+        const kind = this.transportKinds.get(transportId) ?? (await this.onRoom<TransportKind>(call, 'transportKind', [call.id, userId, transportId]));
         if (kind === 'plain-recv') this.plainRtp.requireAllowedTarget(params.ip, clientAddress);
       }
       await this.onRoom(call, 'connectTransport', [call.id, userId, transportId, params]);
