@@ -5,6 +5,15 @@ import { testEnv } from './test-gateway';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
+/**
+ * Node flags every gateway is started with (package.json "start", the
+ * Dockerfile's NODE_OPTIONS): a heap limit sized for one gateway. Without
+ * it V8's limit follows the machine's memory (4 GB here) and its collector
+ * lets the old generation grow to up to 4× the live heap before collecting;
+ * with 1 GB the growth is at most about 1.6×, so RSS tracks the live heap.
+ */
+export const GATEWAY_NODE_ARGS = ['--max-old-space-size=1024'];
+
 export interface SpawnedGateway {
   url: string;
   process: ChildProcess;
@@ -20,10 +29,15 @@ export interface SpawnedGateway {
  * The gateway as a separate OS process (from the TypeScript sources), for
  * tests that need two processes or a real crash. Resolves once it listens.
  */
-export async function spawnGateway(databaseUrl: string, env: Record<string, string> = {}): Promise<SpawnedGateway> {
+export async function spawnGateway(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+  /** nodeArgs: flags after GATEWAY_NODE_ARGS (a later flag wins). */
+  options: { nodeArgs?: string[] } = {},
+): Promise<SpawnedGateway> {
   const child = spawn(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/gateway/src/main.ts'],
+    [...GATEWAY_NODE_ARGS, ...(options.nodeArgs ?? []), '-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/gateway/src/main.ts'],
     {
       cwd: ROOT,
       env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.json', ...testEnv(databaseUrl, { LOG_LEVEL: 'info', ...env }) },

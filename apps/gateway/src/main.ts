@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { ConfigError, loadConfig } from '@app/config';
 import { createRootLogger } from '@app/observability';
 import { startGateway } from './gateway-app';
@@ -17,6 +18,13 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
   process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
   const gateway = await startGateway({ config, logger });
+  // V8 lets the old generation grow to up to 4× the live heap when its limit is
+  // 2 GB or more (by default the limit follows the machine's memory), so RSS
+  // then drifts far above what the gateway holds; `npm start` and the image
+  // set --max-old-space-size=1024 (at most about 1.6×).
+  const heapLimitMb = Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20);
+  if (heapLimitMb > 2048) logger.warn({ heapLimitMb }, 'no heap limit set: start node with --max-old-space-size=1024 to keep memory near the live heap');
+  else logger.info({ heapLimitMb }, 'heap limit');
 
   // Graceful stop. SIGTERM drains first: readiness off and no new calls
   // placed here for SHUTDOWN_DRAIN_MS, so a load balancer moves new clients
