@@ -101,7 +101,13 @@ describe('soak: churn against two gateways and two media nodes', () => {
       `churn against the cluster: ${reports.map((r) => `${r.calls.placed} calls, ${r.messages.sent} messages`).join(' + ')} in ${Math.round(CHURN_MS / 1000)} s; ` +
         `db connections at most ${Math.max(...connectionCounts)} (${warmDb?.connections} after warm-up, ${dbAfter.connections} at the end); ` +
         `pg-boss jobs ${warmDb?.jobs} → ${dbAfter.jobs}, pending ${dbAfter.pendingTimers}\n` +
-        verdicts.map((v) => `${v.member.name}: ${v.summary}\n${memorySeries(v.member.samples, SAMPLE_MS)}\n`).join('') +
+        verdicts
+          .map((v) => {
+            const peakRooms = Math.max(0, ...v.member.samples.map((s) => s.media?.routers ?? 0));
+            const rooms = v.member.samples.some((s) => s.media) ? `; at most ${peakRooms} rooms open` : '';
+            return `${v.member.name}: ${v.summary}${rooms}\n${memorySeries(v.member.samples, SAMPLE_MS)}\n`;
+          })
+          .join('') +
         reports.flatMap((r) => r.errors).map((e) => `  error: ${e}\n`).join(''),
     );
     for (const report of reports) {
