@@ -42,8 +42,10 @@ const METHOD =
 export type SetupTopology = 'all' | 'split';
 
 async function startTopology(topology: SetupTopology): Promise<{ url: string; pid: number; nodePid?: number; close(): Promise<void> }> {
-  if (topology === 'all') return startBenchGateway();
+  // Both on Redis (socket.io fan-out, presence), as any service of more than one process is:
+  // the difference between the two is then the routing of room requests alone.
   const redis = { REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' };
+  if (topology === 'all') return startBenchGateway(redis);
   const node = await startBenchGateway({ ...redis, NODE_ROLE: 'media' });
   try {
     const gw = await startBenchGateway({ ...redis, NODE_ROLE: 'gateway' }, { db: node.db });
