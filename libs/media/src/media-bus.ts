@@ -34,10 +34,15 @@ export interface MediaNodeStatus {
   workers: number;
 }
 
-/** Raised on the requesting side when a node does not answer in time. */
+/**
+ * Raised on the requesting side when a node does not answer. `noSubscriber`
+ * says why: true when nobody listened on the node's channel (the process is
+ * gone, known at once), false when the request timed out (the node may only
+ * be slow) or this side's bus closed.
+ */
 export class MediaNodeUnreachable extends Error {
-  constructor(readonly nodeId: string, method: string) {
-    super(`media node ${nodeId} did not answer ${method}`);
+  constructor(readonly nodeId: string, method: string, readonly noSubscriber = false) {
+    super(noSubscriber ? `media node ${nodeId} is gone (nobody listens for ${method})` : `media node ${nodeId} did not answer ${method}`);
     this.name = 'MediaNodeUnreachable';
   }
 }
@@ -95,7 +100,7 @@ export class InProcessMediaBus implements MediaBus {
   private readonly claims = new Map<string, number>();
 
   async request(nodeId: string, request: MediaRequest, timeoutMs: number): Promise<unknown> {
-    if (nodeId !== this.localNodeId || !this.handler) throw new MediaNodeUnreachable(nodeId, request.method);
+    if (nodeId !== this.localNodeId || !this.handler) throw new MediaNodeUnreachable(nodeId, request.method, true);
     return withTimeout(this.handler(request), timeoutMs, () => new MediaNodeUnreachable(nodeId, request.method));
   }
 
@@ -179,14 +184,15 @@ export class RedisMediaBus implements MediaBus {
       this.pending.set(id, { resolve, reject, timer });
     });
     const envelope: Envelope = { id, replyTo: this.replyChannel(), request };
-    const receivers = await this.commands.publish(this.nodeChannel(nodeId), JSON.stringify(envelope)).catch(() => 0);
-    if (receivers === 0) {
-      // Nobody listens on that node's channel: it is gone; no need to wait.
+    const receivers = await this.commands.publish(this.nodeChannel(nodeId), JSON.stringify(envelope)).catch(() => null);
+    if (receivers === 0 || receivers === null) {
+      // Nobody listens on that node's channel: it is gone; no need to wait. Redis failing to
+      // publish says nothing about the node, so that is not reported as "no subscriber".
       const waiting = this.pending.get(id);
       if (waiting) {
         clearTimeout(waiting.timer);
         this.pending.delete(id);
-        waiting.reject(new MediaNodeUnreachable(nodeId, request.method));
+        waiting.reject(new MediaNodeUnreachable(nodeId, request.method, receivers === 0));
       }
     }
     return reply;

@@ -8,13 +8,7 @@ import type { MediaNodeMethod } from './media-node.host';
 
 /** How often the live-node list is re-read at most (placement and liveness use this snapshot). */
 const NODES_REFRESH_MAX_MS = 250;
-/**
- * A probe answered "unreachable" this far before its timeout was not timed
- * out: the bus found nobody subscribed to the node's channel, which Redis
- * knows as soon as the node's connection closes (a crash, SIGKILL).
- */
 const PROBE_TIMEOUT_MS = 2_000;
-const PROBE_GONE_WITHIN_MS = PROBE_TIMEOUT_MS / 2;
 const GONE_REMEMBERED_MS = 60_000;
 
 /**
@@ -114,9 +108,9 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
       // Not taken out of the live list for a timeout alone: a node paused for a moment (GC) keeps
       // its rooms. Whether it is gone is for its heartbeat and the probes to say.
       if (err instanceof MediaNodeUnreachable) {
-        const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
-        // The bus closing (this process stopping) fails its requests too: those name no node.
-        if (err.nodeId === nodeId && elapsedMs < this.config.media.requestTimeoutMs / 2) this.markGone(nodeId);
+        // Nobody listening on its channel: Redis knows that as soon as the node's connection
+        // closes (a crash, SIGKILL). A timeout alone is for a probe to look into.
+        if (err.noSubscriber && err.nodeId === nodeId) this.markGone(nodeId);
         else void this.probe(nodeId);
       }
       throw err;
@@ -158,21 +152,20 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Asks the node for a ping. An answer clears it; "unreachable" long before
-   * the timeout means its channel has no subscriber (the process is gone):
-   * it leaves the live list at once and the listeners hear of it. A node
+   * Asks the node for a ping. An answer clears it; "no subscriber" on its
+   * channel means the process is gone: it leaves the live list at once and
+   * the listeners hear of it. A node
    * that does not answer in time (frozen, overloaded) is left to its
    * heartbeat's TTL.
    */
   private async probe(nodeId: string): Promise<void> {
     if (this.probing.has(nodeId) || nodeId === this.bus.localNodeId) return;
     this.probing.add(nodeId);
-    const started = Date.now();
     try {
       await this.bus.request(nodeId, { method: 'ping', args: [] }, PROBE_TIMEOUT_MS);
       this.gone.delete(nodeId);
     } catch (err) {
-      if (err instanceof MediaNodeUnreachable && err.nodeId === nodeId && Date.now() - started < PROBE_GONE_WITHIN_MS) this.markGone(nodeId);
+      if (err instanceof MediaNodeUnreachable && err.noSubscriber && err.nodeId === nodeId) this.markGone(nodeId);
     } finally {
       this.probing.delete(nodeId);
     }
