@@ -125,7 +125,16 @@ describe('media limits and plain-RTP rules', () => {
     const again = await alice.request('media:create-transport', { callId, direction: 'send', type: 'plain' });
     const produce = () =>
       alice.request('media:produce', { transportId: again.transportId, kind: 'audio', rtpParameters: plainRtpParameters('audio', 4242) });
-    await produce();
+    // Bob hears the old producer closed (before the new one is announced); alice, who replaced it, does not.
+    const bobEvents: string[] = [];
+    bob.on('media:producer-closed', (e) => bobEvents.push(`closed ${e.producerId} ${e.reason}`));
+    bob.on('media:producer-added', (e) => bobEvents.push(`added ${e.producerId}`));
+    const aliceClosed: unknown[] = [];
+    alice.on('media:producer-closed', (e) => aliceClosed.push(e));
+    const added = bob.waitFor('media:producer-added', (e) => e.callId === callId && e.userId === alice.id);
+    let { producerId: latest } = await produce();
+    await added;
+    expect(bobEvents).toEqual([`closed ${aliceSend.producerId} replaced`, `added ${latest}`]);
     expect(await refusalCode(produce())).toBe('INVALID_STATE');
     expect(await media.census()).toMatchObject({ transports: 1, producers: 1, consumers: 0 });
 
@@ -133,14 +142,18 @@ describe('media limits and plain-RTP rules', () => {
     // (as the SDK does): neither of them piles up transports towards the limit.
     for (let i = 0; i < 5; i++) {
       const send = await alice.request('media:create-transport', { callId, direction: 'send', type: 'plain' });
+      const closed = bob.waitFor('media:producer-closed', (e) => e.producerId === latest);
       const { producerId } = await alice.request('media:produce', {
         transportId: send.transportId,
         kind: 'audio',
         rtpParameters: plainRtpParameters('audio', 5000 + i),
       });
+      expect((await closed).reason).toBe('replaced');
+      latest = producerId;
       await bob.request('media:consume', { transportId: await newRecv(), producerId, rtpCapabilities: PLAIN_RTP_CAPABILITIES });
       expect(await media.census()).toMatchObject({ transports: 2, producers: 1, consumers: 1 });
     }
+    expect(aliceClosed).toEqual([]);
 
     await alice.request('call:hangup', { callId });
     expect(await media.census()).toMatchObject({ transports: 0, producers: 0, consumers: 0 });

@@ -197,7 +197,18 @@ describe('calls across processes: gateways and media nodes', () => {
     const to = await roomNodeOf(db.url, callId);
     expect(to).not.toBe(from);
     legs.close();
+    // Each side's producer in the new room replaces the one that died with the old room: the
+    // other side hears the old one closed.
+    const [aliceOld, bobOld] = legs.sends.map((s) => s.producerId);
+    const oldClosed = Promise.all([
+      bob.waitFor('media:producer-closed', (e) => e.producerId === aliceOld, 15_000),
+      alice.waitFor('media:producer-closed', (e) => e.producerId === bobOld, 15_000),
+    ]);
     legs = await negotiate(alice, bob, callId);
+    expect((await oldClosed).map((e) => [e.callId, e.reason])).toEqual([
+      [callId, 'replaced'],
+      [callId, 'replaced'],
+    ]);
     await exchangeTones(legs);
     const { calls } = await alice.http<{ calls: { id: string; state: string }[] }>('GET', '/calls?limit=1');
     expect(calls[0]).toMatchObject({ id: callId, state: 'active' });

@@ -10,6 +10,7 @@ import {
   MediaKind,
   MediaNodeUnreachable,
   PlainRtpPolicy,
+  ProduceResult,
   ProducerSummary,
   TransportInfo,
 } from '@app/media';
@@ -26,6 +27,8 @@ type TransportKind = 'webrtc' | 'plain-send' | 'plain-recv';
 
 /** Transport kinds remembered at most (oldest dropped first; a miss asks the node). */
 const MAX_TRANSPORT_KINDS = 50_000;
+/** Calls whose announced producers are remembered at most (oldest dropped first). */
+const MAX_PRODUCER_CALLS = 20_000;
 
 /**
  * The calls side of media: who may use a call's room and what they may do
@@ -50,6 +53,10 @@ export class CallMediaService implements OnModuleInit {
   // Kinds of the transports created through this process: connecting one then needs no
   // request to the node just to learn its kind. A kind never changes; ownership is the node's to check.
   private readonly transportKinds = new Map<string, TransportKind>();
+  // The producer last announced per call and `userId:kind` through this process. After a room
+  // moved, the old room (and what the node knew of its producers) is gone: a new producer of
+  // that kind then replaces the one announced before, and the other participant hears it closed.
+  private readonly announcedProducers = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly calls: CallRepository,
@@ -101,6 +108,7 @@ export class CallMediaService implements OnModuleInit {
   /** Closes the ended call's room wherever it is; its statistics, or null when there was no room to ask. */
   async closeRoom(call: CallRecord): Promise<CallMediaStats | null> {
     this.cache.forget(call.id);
+    this.announcedProducers.delete(call.id);
     if (!call.mediaNodeId) return null;
     try {
       return await this.cluster.request<CallMediaStats | null>(call.mediaNodeId, 'closeRoom', [call.id]);
@@ -149,13 +157,21 @@ export class CallMediaService implements OnModuleInit {
     rtpParameters: Record<string, unknown>,
   ): Promise<{ producerId: string }> {
     if (kind === 'video') await this.requireVideoAllowed(call);
-    const produced = await this.onRoom<ProducerSummary>(call, 'produce', [call.id, userId, transportId, kind, rtpParameters]);
+    const produced = await this.onRoom<ProduceResult>(call, 'produce', [call.id, userId, transportId, kind, rtpParameters]);
+    const other = otherParticipant(call, userId);
+    // Whatever this producer replaced is gone: the other participant hears so before the new one.
+    const replaced = new Set(produced.replacedProducerIds ?? []);
+    const earlier = this.rememberProducer(call.id, `${userId}:${kind}`, produced.producerId);
+    if (earlier !== undefined && earlier !== produced.producerId) replaced.add(earlier);
+    for (const producerId of replaced) {
+      this.realtime.toUser(other, 'media:producer-closed', { callId: call.id, producerId, reason: 'replaced' });
+    }
     if (kind === 'video' && !(await this.videoAllowed(call))) {
       // The flag went off while the producer was being made: the switch-off sweep may have missed it.
       await this.closeVideo(call, 'flag_off');
       throw new DomainError('VIDEO_CALL_DISABLED', 'video calling is switched off');
     }
-    this.realtime.toUser(otherParticipant(call, userId), 'media:producer-added', {
+    this.realtime.toUser(other, 'media:producer-added', {
       callId: call.id,
       producerId: produced.producerId,
       userId,
@@ -233,6 +249,19 @@ export class CallMediaService implements OnModuleInit {
   }
 
   // ---- internals ----
+
+  /** Records the call's latest producer under `key`; returns the one recorded before. */
+  private rememberProducer(callId: string, key: string, producerId: string): string | undefined {
+    let perCall = this.announcedProducers.get(callId);
+    if (!perCall) {
+      if (this.announcedProducers.size >= MAX_PRODUCER_CALLS) this.announcedProducers.delete(this.announcedProducers.keys().next().value!);
+      perCall = new Map();
+      this.announcedProducers.set(callId, perCall);
+    }
+    const earlier = perCall.get(key);
+    perCall.set(key, producerId);
+    return earlier;
+  }
 
   /**
    * Runs a room request on the call's node. A node that is gone is replaced
@@ -320,7 +349,10 @@ export class CallMediaService implements OnModuleInit {
   private async closeVideo(call: CallRecord, reason: string): Promise<void> {
     if (!call.mediaNodeId) return;
     const closed = await this.cluster.request<ProducerSummary[]>(call.mediaNodeId, 'closeVideoProducers', [call.id]);
+    const announced = this.announcedProducers.get(call.id);
     for (const producer of closed) {
+      // Already told closed: a later video producer does not announce it again.
+      if (announced?.get(`${producer.userId}:video`) === producer.producerId) announced.delete(`${producer.userId}:video`);
       for (const userId of [call.callerId, call.calleeId]) {
         this.realtime.toUser(userId, 'media:producer-closed', { callId: call.id, producerId: producer.producerId, reason });
       }

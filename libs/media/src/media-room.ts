@@ -47,6 +47,11 @@ export interface ProducerSummary {
   kind: MediaKind;
 }
 
+/** A new producer, and the participant's earlier producers of its kind it replaced (closed now). */
+export interface ProduceResult extends ProducerSummary {
+  replacedProducerIds: string[];
+}
+
 /** A 1:1 call needs few objects; the caps stop a client from filling a worker. */
 export const ROOM_LIMITS = { transportsPerUser: 4, producersPerKindPerUser: 1, consumersPerUser: 8 };
 
@@ -254,7 +259,7 @@ export class MediaRoom {
     transportId: string,
     kind: MediaKind,
     rtpParameters: Record<string, unknown>,
-  ): Promise<ProducerSummary> {
+  ): Promise<ProduceResult> {
     const owned = this.requireOwnTransport(userId, transportId);
     if (owned.direction !== 'send') throw new DomainError('INVALID_STATE', 'this transport was created to receive');
     if (kind === 'video' && this.media !== 'video') {
@@ -278,8 +283,9 @@ export class MediaRoom {
         }),
       );
       this.track(participant.producers, producer.id, producer, producer, 'producer');
-      for (const old of sameKind) await this.supersede(participant, { producer: old });
-      return { producerId: producer.id, userId, kind };
+      const replacedProducerIds: string[] = [];
+      for (const old of sameKind) if (await this.supersede(participant, { producer: old })) replacedProducerIds.push(old.id);
+      return { producerId: producer.id, userId, kind, replacedProducerIds };
     } finally {
       participant.reserved.producerKinds.delete(kind);
     }
@@ -416,10 +422,10 @@ export class MediaRoom {
    * transport too when nothing else lives on it: a client that starts over
    * does not pile up transports towards its limit.
    */
-  private async supersede(participant: ParticipantMedia, old: { producer: ms.Producer } | { consumer: ms.Consumer }): Promise<void> {
+  private async supersede(participant: ParticipantMedia, old: { producer: ms.Producer } | { consumer: ms.Consumer }): Promise<boolean> {
     if ('producer' in old) {
       const { producer } = old;
-      if (producer.closed) return;
+      if (producer.closed) return false;
       await this.retire(participant, producer);
       producer.close();
       closeIfEmpty(participant, transportOf(producer));
@@ -437,15 +443,16 @@ export class MediaRoom {
           if (transportId && other.transports.get(transportId)?.type === 'plain') closeIfEmpty(other, transportId);
         }
       }
-      return;
+      return true;
     }
     const { consumer } = old;
-    if (consumer.closed) return;
+    if (consumer.closed) return false;
     participant.retired.consumers.push(
       summariseConsumerStats(consumer.id, consumer.producerId, consumer.kind, await withTimeout(consumer.getStats(), [])),
     );
     consumer.close();
     closeIfEmpty(participant, transportOf(consumer));
+    return true;
   }
 
   private track<T>(

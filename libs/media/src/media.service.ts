@@ -8,6 +8,7 @@ import {
   MediaKind,
   MediaResourceCounter,
   MediaRoom,
+  ProduceResult,
   ProducerSummary,
   TransportInfo,
 } from './media-room';
@@ -195,7 +196,7 @@ export class MediaService implements OnModuleDestroy {
     transportId: string,
     kind: MediaKind,
     rtpParameters: Record<string, unknown>,
-  ): Promise<ProducerSummary> {
+  ): Promise<ProduceResult> {
     return this.room(callId, userId).produce(userId, transportId, kind, rtpParameters);
   }
 
