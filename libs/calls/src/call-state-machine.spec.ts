@@ -301,6 +301,17 @@ describe('call state machine on virtual time', () => {
       expect(await refusal(h.calls.accept(callee, call.id))).toBe('INVALID_STATE');
     });
 
+    it('an accept of a call ended on another process meanwhile is INVALID_STATE and leaves no room', async () => {
+      const call = await h.calls.invite(caller, callee, 'audio');
+      // Cancelled elsewhere: this process still remembers the call ringing.
+      h.repository.rows.get(call.id)!.state = 'ended';
+      const err = await h.calls.accept(callee, call.id).then(() => null, (e: unknown) => e);
+      expect(err).toMatchObject({ code: 'INVALID_STATE', details: { state: 'ended' } });
+      await settle();
+      expect(h.media.rooms.has(call.id)).toBe(false);
+      expect(state(call.id)).toBe('ended');
+    });
+
     it('two users calling each other get one answered call (glare); a third caller gets BUSY', async () => {
       const first = await h.calls.invite(caller, callee, 'audio');
       const glare = await h.calls.invite(callee, caller, 'audio');

@@ -18,6 +18,8 @@ import { CallMediaService } from './call-media.service';
 import { CallTimers } from './call-timers';
 
 const DEFAULT_HISTORY_LIMIT = 50;
+/** Ringing calls remembered at most for their accept (oldest dropped first; a miss reads the row). */
+const MAX_RINGING_REMEMBERED = 10_000;
 
 /**
  * The call state machine: ringing → active → ended, or ringing → ended.
@@ -33,6 +35,12 @@ const DEFAULT_HISTORY_LIMIT = 50;
 export class CallsService {
   private readonly logger: Logger;
   private readonly videoCalls;
+  /**
+   * Calls this process started ringing, so their accept needs no read first.
+   * Participants never change; a state gone stale (ended on another process)
+   * is caught by the accept's conditional update, which answers from the row.
+   */
+  private readonly ringing = new Map<string, CallRecord>();
 
   constructor(
     private readonly calls: CallRepository,
@@ -76,6 +84,7 @@ export class CallsService {
     }
     if (typeof created === 'string') return this.refused(created, callerId, calleeId);
 
+    this.rememberRinging(created);
     this.logger.info({ callId: created.id, callerId, calleeId, media }, 'call ringing');
     this.realtime.toUser(calleeId, 'call:incoming', { call: toCallDto(created) });
     this.publish(created);
@@ -109,7 +118,7 @@ export class CallsService {
   }
 
   async accept(userId: string, callId: string): Promise<CallRecord> {
-    const call = await this.participantsCall(userId, callId);
+    const call = this.ringingCall(userId, callId) ?? (await this.participantsCall(userId, callId));
     if (call.calleeId !== userId) throw new DomainError('FORBIDDEN', 'only the callee can accept a call');
     this.requireState(call, 'ringing');
     return this.activate(call);
@@ -295,6 +304,7 @@ export class CallsService {
     endedById: string | null,
     endedAt: Date,
   ): Promise<CallRecord | null> {
+    this.ringing.delete(callId);
     const ended = await this.calls.end(callId, from, { endReason, endedById, endedAt });
     if (!ended) return null;
     this.logger.info({ callId, endReason, endedById }, 'call ended');
@@ -332,6 +342,21 @@ export class CallsService {
   // ---- small parts ----------------------------------------------------------
 
   /** The call, if the user takes part in it: unknown → NOT_FOUND, someone else's → FORBIDDEN. */
+  private rememberRinging(call: CallRecord): void {
+    if (call.state !== 'ringing') return;
+    if (this.ringing.size >= MAX_RINGING_REMEMBERED) this.ringing.delete(this.ringing.keys().next().value!);
+    this.ringing.set(call.id, call);
+  }
+
+  /** The remembered ringing call, taken for its accept; none when unknown here or past its ring. */
+  private ringingCall(userId: string, callId: string): CallRecord | undefined {
+    const call = this.ringing.get(callId);
+    // Anyone else asking gets the answer from the row (the callee may still accept from here).
+    if (!call || call.calleeId !== userId) return undefined;
+    this.ringing.delete(callId);
+    return call.ringEndsAt && call.ringEndsAt > this.clock.now() ? call : undefined;
+  }
+
   private async participantsCall(userId: string, callId: string): Promise<CallRecord> {
     const call = await this.calls.findById(callId);
     if (!call) throw DomainError.notFound('call');
