@@ -253,7 +253,6 @@ export class CallsService {
     try {
       active = await this.calls.markActive(call.id, answeredAt, maxEndsAt, mediaNodeId, async (row, tx) => {
         await this.timers.armCap(row, this.config.calls.warningBeforeMs, tx);
-        await this.timers.disarmRingTimeout(row.id, tx);
         openFailure = await opening;
       });
     } catch (err) {
@@ -264,6 +263,9 @@ export class CallsService {
       this.closeUnused(planned, opening);
       throw await this.invalidStateNow(call.id);
     }
+    // The ring timer goes after the commit, off the answer's path: one that fires before it is
+    // gone finds the call active and does nothing.
+    void this.timers.disarmRingTimeout(call.id).catch((err) => this.logTimerError(err, call.id));
     if (openFailure) {
       try {
         // Its node is gone: open it on another one (nobody negotiated yet, so nobody is told).
