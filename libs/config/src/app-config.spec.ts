@@ -15,6 +15,7 @@ describe(loadConfig.name, () => {
     expect(c.media).toMatchObject({ listenIp: '127.0.0.1', minPort: 40_000, maxPort: 49_999 });
     expect(c.media.workers).toBeGreaterThanOrEqual(1);
     expect(c.redisUrl).toBeUndefined();
+    expect(c.socketPlaceLeaseMs).toBe(5_000);
   });
 
   it('reads every variable of the configuration table', () => {
@@ -33,6 +34,7 @@ describe(loadConfig.name, () => {
       MEDIA_MAX_PORT: '41999',
       MEDIA_WORKERS: '3',
       REDIS_URL: 'redis://127.0.0.1:6379',
+      SOCKET_PLACE_LEASE_MS: '2000',
     });
     expect(c).toMatchObject({
       port: 4000,
@@ -42,6 +44,7 @@ describe(loadConfig.name, () => {
       calls: { ringTimeoutMs: 1000, maxDurationMs: 5000, warningBeforeMs: 1000, reconnectGraceMs: 500 },
       media: { listenIp: '0.0.0.0', announcedIp: '203.0.113.7', minPort: 41000, maxPort: 41999, workers: 3 },
       redisUrl: 'redis://127.0.0.1:6379',
+      socketPlaceLeaseMs: 2000,
     });
   });
 
@@ -53,6 +56,7 @@ describe(loadConfig.name, () => {
     ['MEDIA_WORKERS', '0', /MEDIA_WORKERS="0"/],
     ['CALL_MAX_DURATION_MS', '-5', /CALL_MAX_DURATION_MS="-5"/],
     ['REDIS_URL', 'http://x', /REDIS_URL="http:\/\/x": expected a URL starting with redis:/],
+    ['SOCKET_PLACE_LEASE_MS', '100', /SOCKET_PLACE_LEASE_MS="100": expected an integer from 300 to 600000/],
     ['JWT_SECRET', 'short', /JWT_SECRET=\(set, 5 characters, not shown\): expected at least 16 characters/],
   ])('refuses %s=%s naming the variable and what it accepts', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);

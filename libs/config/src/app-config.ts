@@ -105,6 +105,7 @@ const envShape = z.object({
   AUTH_API_KEY: optionalString,
   AUTH_TOKEN_TTL_S: intVar(3600, 10, 30 * 24 * 3600),
   MAX_SOCKETS_PER_USER: intVar(10, 1, 1000),
+  SOCKET_PLACE_LEASE_MS: intVar(5_000, 300, 10 * 60_000),
   MEDIA_PLAIN_RTP: boolVar,
   MEDIA_PLAIN_RTP_ALLOWED_CIDRS: cidrListVar,
   LOG_LEVEL: z
@@ -230,6 +231,8 @@ export interface AppConfig {
     tokenTtlS: number;
   };
   maxSocketsPerUser: number;
+  /** With REDIS_URL: how long a socket's place under the cap outlives its process's last renewal (a killed process frees its places after this). */
+  socketPlaceLeaseMs: number;
   logLevel: string;
   embeddedPostgres: { dir?: string; port: number };
   dmRate: { perSecond: number; burst: number };
@@ -340,6 +343,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       tokenTtlS: e.AUTH_TOKEN_TTL_S,
     },
     maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
+    socketPlaceLeaseMs: e.SOCKET_PLACE_LEASE_MS,
     logLevel: e.LOG_LEVEL,
     embeddedPostgres: { dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT },
     dmRate: { perSecond: e.DM_RATE_PER_SEC, burst: e.DM_RATE_BURST },

@@ -1,4 +1,4 @@
-import { Inject, OnModuleDestroy } from '@nestjs/common';
+import { Inject, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, SubscribeMessage } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { AuthService, AuthUser, bearerToken } from '@app/auth';
@@ -10,6 +10,7 @@ import { RealtimeService, userRoom } from '@app/realtime';
 import { SocketGateway } from '../common/socket-gateway.decorator';
 import { SocketAccessLog } from '../common/socket-event-pipeline';
 import { ZodPipe } from '../common/zod.pipe';
+import { SocketPlaces } from './socket-places';
 
 // setTimeout's longest delay; a later expiry is re-armed when it fires.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -21,12 +22,14 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * knows is answered instead of left silent.
  */
 @SocketGateway()
-export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy {
+export class ConnectionGateway
+  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleInit, OnModuleDestroy, OnApplicationShutdown
+{
+  /** This process's sockets per user: presence changes on the first and the last. */
   private readonly localSockets = new Map<string, number>();
-  /** Handshakes accepted here whose connection is not set up yet: counted against the cap. */
-  private readonly acceptedHandshakes = new Map<string, number>();
+  /** Places under the per-user cap, held from an accepted handshake until its socket goes. */
+  private readonly places: SocketPlaces;
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
-  private server?: Server;
   private closing = false;
   private readonly logger: Logger;
   private readonly connected;
@@ -45,10 +48,21 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
     this.connected = metrics.gauge('socket_connections', 'connected sockets on this process');
     this.access = new SocketAccessLog(rootLogger);
     this.refused = metrics.counter('socket_handshakes_refused_total', 'handshakes refused, by reason', ['reason']);
+    this.places = new SocketPlaces({
+      cap: config.maxSocketsPerUser,
+      redisUrl: config.redisUrl,
+      // Processes sharing DATABASE_URL and REDIS_URL are one service; the database names it.
+      serviceKey: config.databaseUrl ?? `embedded:${config.embeddedPostgres.port}`,
+      leaseMs: config.socketPlaceLeaseMs,
+      logger: this.logger,
+    });
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.places.start();
   }
 
   afterInit(server: Server): void {
-    this.server = server;
     this.realtime.attach(server);
     server.use((socket, next) => {
       const token = socket.handshake.auth?.token ?? bearerToken(socket.handshake.headers.authorization);
@@ -69,7 +83,6 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
       return;
     }
     socket.join(userRoom(user.id));
-    this.releaseHandshakePlace(socket);
     this.armExpiry(socket);
     socket.onAny((event: string, ...args: unknown[]) => {
       if (socket.listenerCount(event) > 0) return;
@@ -130,6 +143,11 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
     this.expiryTimers.clear();
   }
 
+  /** After the sockets closed (each gave its place back): stop renewing. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.places.close();
+  }
+
   /** Authenticates a handshake and holds a place under the user's socket cap, or throws the refusal. */
   private async admit(socket: Socket, token: string | undefined): Promise<void> {
     let user: AuthUser;
@@ -138,42 +156,21 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
     } catch {
       throw new Error('UNAUTHENTICATED');
     }
-    const elsewhere = await this.socketsOnOtherProcesses(user.id);
-    // From here to the reservation nothing awaits, so a burst on this process is counted exactly.
-    const here = (this.localSockets.get(user.id) ?? 0) + (this.acceptedHandshakes.get(user.id) ?? 0);
-    if (here + elsewhere >= this.config.maxSocketsPerUser) {
+    if (!(await this.places.reserve(user.id, socket.id))) {
       const err = new Error('TOO_MANY_CONNECTIONS') as Error & { data?: unknown };
       err.data = { code: 'TOO_MANY_CONNECTIONS', max: this.config.maxSocketsPerUser };
       throw err;
     }
-    this.acceptedHandshakes.set(user.id, (this.acceptedHandshakes.get(user.id) ?? 0) + 1);
-    socket.data.user = user;
-    socket.data.holdsHandshakePlace = true;
-    // A handshake that never becomes a connection gives its place back.
-    socket.once('disconnect', () => this.releaseHandshakePlace(socket));
-  }
-
-  private releaseHandshakePlace(socket: Socket): void {
-    if (!socket.data.holdsHandshakePlace) return;
-    socket.data.holdsHandshakePlace = false;
-    this.release(this.acceptedHandshakes, socket.data.user.id);
-  }
-
-  /**
-   * The user's sockets on the other gateway processes (through the Redis
-   * adapter). Concurrent handshakes on two processes may each miss the
-   * other's; the cap is exact per process and close across them.
-   */
-  private async socketsOnOtherProcesses(userId: string): Promise<number> {
-    if (!this.config.redisUrl || !this.server) return 0;
-    try {
-      const sockets = await this.server.in(userRoom(userId)).fetchSockets();
-      const local = this.server.of('/').sockets;
-      return sockets.filter((s) => !local.has(s.id)).length;
-    } catch (err) {
-      this.logger.warn({ err, userId }, 'counting sockets on other processes failed; counting this one only');
-      return 0;
+    // A handshake whose client left while it was checked never connects, and gets no 'disconnect': give the place back.
+    if (socket.conn.readyState !== 'open') {
+      await this.places.release(user.id, socket.id);
+      throw new Error('CLIENT_GONE');
     }
+    socket.data.user = user;
+    const release = () => void this.places.release(user.id, socket.id);
+    socket.once('disconnect', release);
+    // The connection may close before the socket is set up (no 'disconnect' then).
+    socket.conn.once('close', release);
   }
 
   /** At the token's expiry the socket is told (`auth:expired`) and closed, unless a refresh moved it. */
@@ -191,12 +188,6 @@ export class ConnectionGateway implements OnGatewayInit, OnGatewayConnection, On
     }, Math.min(delay, MAX_TIMER_MS));
     timer.unref();
     this.expiryTimers.set(socket.id, timer);
-  }
-
-  private release(counts: Map<string, number>, userId: string): void {
-    const n = (counts.get(userId) ?? 0) - 1;
-    if (n > 0) counts.set(userId, n);
-    else counts.delete(userId);
   }
 
   private async presence(userId: string, online: boolean): Promise<void> {
