@@ -175,7 +175,9 @@ export class SocketPlaces {
       for (const [userId, places] of this.held) pipeline.zRem(this.key(userId), [...places]);
       await pipeline.execAsPipeline().catch(() => undefined);
     }
-    await this.redis.quit().catch(() => this.redis?.disconnect().catch(() => undefined));
+    // QUIT waits for a connection; a client still trying to connect is just stopped.
+    if (this.redis.isReady) await this.redis.quit().catch(() => undefined);
+    else if (this.redis.isOpen) await this.redis.disconnect().catch(() => undefined);
   }
 
   private reserveHere(userId: string, placeId: string): boolean {
