@@ -1,3 +1,4 @@
+import { createClient } from 'redis';
 import { io, Socket } from 'socket.io-client';
 import { SocialClient } from '@app/client';
 import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle } from '@app/testing';
@@ -106,5 +107,24 @@ describe('the per-user socket cap across two gateway processes', () => {
     held.forEach((o) => sockets.push(o.socket));
     expect(held.every((o) => !o.refused)).toBe(true);
     expect((await rawConnect(one.url, user.token)).refused).toBe('TOO_MANY_CONNECTIONS');
+  });
+
+  it('a process stopped gracefully (SIGTERM) gives its places back at once, not after the lease', async () => {
+    const user = await SocialClient.login(one.url, uniqueHandle('caps'));
+    for (let i = 0; i < 2; i++) {
+      const o = await rawConnect(one.url, user.token);
+      sockets.push(o.socket);
+      expect(o.refused).toBeUndefined();
+    }
+    const redis = createClient({ url: REDIS_URL });
+    await redis.connect();
+    try {
+      const placesOf = async () => (await redis.keys(`sockets:*:user:${user.id}`)).length;
+      expect(await placesOf()).toBe(1);
+      expect(await one.stop()).toBe(0);
+      expect(await placesOf()).toBe(0);
+    } finally {
+      await redis.quit();
+    }
   });
 });
