@@ -13,8 +13,12 @@ export interface CallTrafficOptions {
   concurrentCalls: number;
   /** call:invite per second at most; the calls of a wave then talk at the same time. */
   callRate: number;
-  /** Where the RTP sockets bind and what they announce (default: every interface, the address the gateway is reached from). */
-  rtpAddress?: RtpAddress;
+  /**
+   * Where a user's RTP sockets bind and what they announce, per user (each
+   * may be on another gateway); undefined: every interface, the address the
+   * user's gateway is reached from.
+   */
+  rtpAddressOf?: (client: SocialClient) => RtpAddress | undefined;
 }
 
 /** Each side of a call sends its own tone; each checks it hears the other's. */
@@ -134,7 +138,7 @@ export async function runCallTraffic(
     const results = await Promise.all(
       wave.map(async ([a, b]) => {
         const outcome = await placeVoiceCall(population.clients[a], population.clients[b], options.callSeconds, errors, {
-          rtpAddress: options.rtpAddress,
+          rtpAddressOf: options.rtpAddressOf,
           pacer,
           barrier,
           talking,
@@ -185,7 +189,7 @@ export async function runCallChurn(
       busy.add(a);
       busy.add(b);
       try {
-        outcomes.push(await placeVoiceCall(clients[a], clients[b], options.callSeconds, errors, { rtpAddress: options.rtpAddress, pacer, talking }));
+        outcomes.push(await placeVoiceCall(clients[a], clients[b], options.callSeconds, errors, { rtpAddressOf: options.rtpAddressOf, pacer, talking }));
       } finally {
         busy.delete(a);
         busy.delete(b);
@@ -264,7 +268,7 @@ function disjointPairs(candidates: [number, number][], limit: number): [number, 
 }
 
 export interface PlaceCallOptions {
-  rtpAddress?: RtpAddress;
+  rtpAddressOf?: (client: SocialClient) => RtpAddress | undefined;
   pacer?: CallStartPacer;
   barrier?: WaveBarrier;
   talking?: ConcurrencyGauge;
@@ -279,7 +283,6 @@ export async function placeVoiceCall(
 ): Promise<CallOutcome> {
   const outcome: CallOutcome = { connected: false, failed: false, packetsSent: 0, packetsReceived: 0, toneChecks: 0, tonePassed: 0, restarts: 0, toneRoundsReplayed: 0 };
   const media: PlainCallMedia[] = [];
-  const streamOptions = { rtpAddress: options.rtpAddress };
   let atBarrier = false;
   let isTalking = false;
   let call: CallDto | undefined;
@@ -303,8 +306,8 @@ export async function placeVoiceCall(
     // The SDK's call media: each side sends on its own stream and receives the other's, and
     // negotiates again by itself whenever the server moves the call's media (media:restart).
     const opened = await Promise.allSettled([
-      PlainCallMedia.start(caller, callId, streamOptions),
-      PlainCallMedia.start(callee, callId, streamOptions),
+      PlainCallMedia.start(caller, callId, { rtpAddress: options.rtpAddressOf?.(caller) }),
+      PlainCallMedia.start(callee, callId, { rtpAddress: options.rtpAddressOf?.(callee) }),
     ]);
     for (const o of opened) if (o.status === 'fulfilled') media.push(o.value);
     for (const o of opened) if (o.status === 'rejected') throw o.reason;

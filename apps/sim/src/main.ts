@@ -23,12 +23,12 @@ async function main(): Promise<number> {
   }
 
   let embedded: EmbeddedGateway | undefined;
-  if (!cli.url) {
+  if (cli.urls.length === 0) {
     process.stderr.write('no --url: starting a gateway in this process\n');
     const { startEmbeddedGateway } = await import('./embedded-gateway');
     embedded = await startEmbeddedGateway();
   }
-  const url = cli.url ?? embedded!.url;
+  const urls = embedded ? [embedded.url] : cli.urls;
   const adminToken = embedded?.adminToken ?? cli.adminToken;
 
   const bar = cli.progress
@@ -37,7 +37,7 @@ async function main(): Promise<number> {
   bar?.start(1, 0, { phase: 'users' });
   let lastPhase = '';
   try {
-    const report = await runSimulation({ ...cli, url, adminToken, embeddedGateway: embedded !== undefined }, (p) => {
+    const report = await runSimulation({ ...cli, urls, adminToken, embeddedGateway: embedded !== undefined }, (p) => {
       if (bar) {
         bar.setTotal(p.total);
         bar.update(p.done, { phase: p.phase.padEnd(8) });

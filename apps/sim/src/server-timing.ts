@@ -18,6 +18,28 @@ export async function readEventTimes(gatewayUrl: string): Promise<EventTimes | u
   }
 }
 
+/**
+ * Event times of several gateways added up, so the mean taken between two
+ * readings is over every gateway's events; undefined when any gateway's
+ * /metrics cannot be read (a sum missing one would not be comparable).
+ */
+export async function readClusterEventTimes(gatewayUrls: string[]): Promise<EventTimes | undefined> {
+  const readings = await Promise.all(gatewayUrls.map(readEventTimes));
+  if (readings.some((r) => r === undefined)) return undefined;
+  return sumEventTimes(readings as EventTimes[]);
+}
+
+export function sumEventTimes(readings: EventTimes[]): EventTimes {
+  const total: EventTimes = new Map();
+  for (const times of readings) {
+    for (const [event, t] of times) {
+      const entry = total.get(event) ?? { seconds: 0, count: 0 };
+      total.set(event, { seconds: entry.seconds + t.seconds, count: entry.count + t.count });
+    }
+  }
+  return total;
+}
+
 export function parseEventTimes(text: string): EventTimes {
   const times: EventTimes = new Map();
   for (const line of text.split('\n')) {

@@ -2,16 +2,20 @@ import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SIM_OPTIONS, SimOptions } from './simulation';
 
-export interface CliOptions extends Omit<SimOptions, 'url'> {
-  url?: string;
+export interface CliOptions extends Omit<SimOptions, 'url' | 'urls'> {
+  /** Gateways to drive, in order; empty: start one in this process. */
+  urls: string[];
   out: string;
   progress: boolean;
 }
 
 export const USAGE = `Usage: npm run sim -- [options]
 
-  --url <url>              gateway to drive (default: start one in this process,
-                           on DATABASE_URL or the embedded PostgreSQL)
+  --url <url>[,<url>...]   gateway(s) to drive (default: start one in this process,
+                           on DATABASE_URL or the embedded PostgreSQL); several,
+                           comma-separated or with --url repeated, spread the users
+                           round-robin over them (user i on gateway i mod n), e.g.
+                           --url http://127.0.0.1:3001,http://127.0.0.1:3002
   --admin-token <token>    the gateway's ADMIN_TOKEN (default: $ADMIN_TOKEN; needed
                            for the video experiment against --url)
   --users <n>              simulated users (${DEFAULT_SIM_OPTIONS.users})
@@ -50,7 +54,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
       args: argv,
       strict: true,
       options: {
-        url: { type: 'string' },
+        url: { type: 'string', multiple: true },
         'admin-token': { type: 'string' },
         users: { type: 'string' },
         friends: { type: 'string' },
@@ -85,17 +89,12 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     return n;
   };
   const users = num('users', values.users, d.users, 2, 10_000);
-  if (values.url !== undefined) {
-    try {
-      new URL(values.url);
-    } catch {
-      throw new UsageError(`--url must be a URL such as http://gateway.local:3000, got "${values.url}"`);
-    }
-  }
+  const urls = parseUrls(values.url ?? []);
+  if (urls.length > users) throw new UsageError(`--users must be at least the number of gateways (${urls.length}), got ${users}`);
   const rtpIp = values['rtp-ip'];
   if (rtpIp !== undefined && net.isIP(rtpIp) === 0) throw new UsageError(`--rtp-ip must be an IP address such as 192.0.2.10, got "${rtpIp}"`);
   return {
-    url: values.url,
+    urls,
     durationMs: values.duration === undefined ? undefined : parseDuration(values.duration),
     rtpIp,
     adminToken: values['admin-token'] ?? env.ADMIN_TOKEN,
@@ -114,6 +113,28 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     out: values.out ?? 'sim-report.json',
     progress: !values['no-progress'] && process.stderr.isTTY === true,
   };
+}
+
+/** Every --url value, each split at commas; every entry must be a URL, none listed twice. */
+export function parseUrls(raw: string[]): string[] {
+  const urls: string[] = [];
+  const seen = new Set<string>();
+  for (const value of raw) {
+    for (const part of value.split(',')) {
+      const entry = part.trim();
+      let href: string;
+      try {
+        href = new URL(entry).href;
+      } catch {
+        throw new UsageError(`--url must be a URL such as http://gateway.local:3000 (or several, comma-separated), got "${entry}"${value !== entry ? ` in "${value}"` : ''}`);
+      }
+      // The same gateway twice would count its /metrics twice.
+      if (seen.has(href)) throw new UsageError(`--url lists ${entry} twice`);
+      seen.add(href);
+      urls.push(entry);
+    }
+  }
+  return urls;
 }
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -4,24 +4,28 @@ import { mapWithLimit } from './seeded-random';
 
 export interface Population {
   clients: SocialClient[];
+  /** Index into the run's gateway URLs of the gateway each client is on. */
+  gatewayOf: number[];
   /** Friend pairs as indexes into clients, i < j. */
   friendships: [number, number][];
   friendsOf: number[][];
 }
 
 /**
- * Logs in `users` fresh simulated users, connects their sockets and makes
+ * Logs in `users` fresh simulated users, spread round-robin over the
+ * gateways `urls` (user i on urls[i % n]), connects their sockets and makes
  * each one mutual contacts with its `friendsPerUser` nearest neighbours on a
  * ring (all pairs when that covers everyone), so every user has friends to
  * message and call without the quadratic cost of all pairs for big runs.
  */
-export async function createPopulation(url: string, users: number, friendsPerUser: number): Promise<Population> {
+export async function createPopulation(urls: string[], users: number, friendsPerUser: number): Promise<Population> {
+  const gatewayOf = Array.from({ length: users }, (_, i) => i % urls.length);
   const run = crypto.randomBytes(3).toString('hex');
   const clients = await mapWithLimit(
     Array.from({ length: users }, (_, i) => i),
     32,
     async (i) => {
-      const client = await SocialClient.login(url, `sim_${run}_${i}`, `Sim ${i}`);
+      const client = await SocialClient.login(urls[gatewayOf[i]], `sim_${run}_${i}`, `Sim ${i}`);
       return client.connect();
     },
   );
@@ -32,7 +36,7 @@ export async function createPopulation(url: string, users: number, friendsPerUse
     friendsOf[a].push(b);
     friendsOf[b].push(a);
   }
-  return { clients, friendships, friendsOf };
+  return { clients, gatewayOf, friendships, friendsOf };
 }
 
 export function ringFriendships(users: number, friendsPerUser: number): [number, number][] {

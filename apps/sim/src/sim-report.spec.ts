@@ -1,4 +1,4 @@
-import { judge, percentile, summarize } from './sim-report';
+import { formatReport, judge, percentile, summarize } from './sim-report';
 
 describe('sim report', () => {
   it('takes nearest-rank percentiles', () => {
@@ -14,6 +14,8 @@ describe('sim report', () => {
   it('fails a run that lost a message or a tone check', () => {
     const base = {
       gatewayUrl: 'x',
+      gatewayUrls: ['x'],
+      usersPerGateway: [2],
       startedAt: '',
       durationMs: 0,
       options: {},
@@ -46,5 +48,10 @@ describe('sim report', () => {
     expect(judge(base)).toBe(true);
     expect(judge({ ...base, messages: { ...base.messages, delivered: 1, lost: 1 } })).toBe(false);
     expect(judge({ ...base, calls: { ...base.calls, audio: { ...base.calls.audio, tonePassed: 1 } } })).toBe(false);
+
+    // One gateway reads as before; several are each named with their users.
+    expect(formatReport({ ...base, passed: true }).split('\n')[0]).toMatch(/^Simulation against x: 2 users/);
+    const two = formatReport({ ...base, gatewayUrls: ['http://a:3001', 'http://b:3002'], usersPerGateway: [1, 1], passed: true });
+    expect(two.split('\n')[0]).toMatch(/^Simulation against 2 gateways \(http:\/\/a:3001: 1 users, http:\/\/b:3002: 1 users\): 2 users/);
   });
 });

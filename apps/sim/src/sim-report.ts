@@ -82,12 +82,17 @@ export interface SetupSplit {
 export interface SimTiming {
   callSetup: SetupSplit;
   mediaSetup: SetupSplit;
-  /** Mean handling time per socket event during the calls, from the gateway's /metrics. */
+  /** Mean handling time per socket event during the calls, from the gateways' /metrics (all gateways' events together). */
   serverEventMs: Record<string, number>;
 }
 
 export interface SimReport {
+  /** The first of `gatewayUrls`. */
   gatewayUrl: string;
+  /** Every gateway driven, in order; user i was on gatewayUrls[i % n]. */
+  gatewayUrls: string[];
+  /** Users on each gateway, in the order of `gatewayUrls`. */
+  usersPerGateway: number[];
   startedAt: string;
   durationMs: number;
   options: Record<string, unknown>;
@@ -96,7 +101,7 @@ export interface SimReport {
   messages: MessageFindings;
   calls: CallFindings;
   videoExperiment?: VideoExperimentFindings;
-  /** Where set-up time went (absent when the gateway's /metrics could not be read). */
+  /** Where set-up time went (absent when a gateway's /metrics could not be read). */
   timing?: SimTiming;
   /** The simulator's own process; with an embedded gateway that includes the gateway (not its media workers). */
   simulator?: ProcessUsage & { embeddedGateway: boolean };
@@ -145,8 +150,12 @@ export function judge(report: Omit<SimReport, 'passed'>): boolean {
 /** A human-readable summary for the terminal. */
 export function formatReport(r: SimReport): string {
   const ms = (s: LatencySummary) => `p50 ${s.p50 ?? '-'} / p95 ${s.p95 ?? '-'} / p99 ${s.p99 ?? '-'} ms (n=${s.count})`;
+  const gateways =
+    r.gatewayUrls.length > 1
+      ? `${r.gatewayUrls.length} gateways (${r.gatewayUrls.map((url, g) => `${url}: ${r.usersPerGateway[g]} users`).join(', ')})`
+      : r.gatewayUrl;
   const lines = [
-    `Simulation against ${r.gatewayUrl}: ${r.users} users, ${r.friendships} friendships, ${(r.durationMs / 1000).toFixed(1)} s`,
+    `Simulation against ${gateways}: ${r.users} users, ${r.friendships} friendships, ${(r.durationMs / 1000).toFixed(1)} s`,
     `Messages: sent ${r.messages.sent}, delivered ${r.messages.delivered} (${r.messages.deliveredViaSync} via sync), ` +
       `duplicated ${r.messages.duplicated}, lost ${r.messages.lost}, failed ${r.messages.failed}`,
     `  delivery latency ${ms(r.messages.latencyMs)}`,

@@ -1,16 +1,23 @@
 import { performance } from 'node:perf_hooks';
-import { AdminClient, rtpAddressFor } from '@app/client';
+import { AdminClient, RtpAddress, rtpAddressFor, SocialClient } from '@app/client';
 import { runCallChurn, runCallTraffic } from './call-traffic';
 import { runMessageTraffic } from './message-traffic';
 import { ProcessUsageMonitor } from './process-usage';
-import { CALL_SETUP_EVENTS, EventTimes, MEDIA_SETUP_EVENTS, meanEventMs, readEventTimes, serverMsFor } from './server-timing';
+import { CALL_SETUP_EVENTS, EventTimes, MEDIA_SETUP_EVENTS, meanEventMs, readClusterEventTimes, serverMsFor } from './server-timing';
 import { createPopulation, disconnectAll, Population } from './sim-population';
 import { CallFindings, judge, SetupSplit, SimReport, SimTiming } from './sim-report';
 import { SeededRandom } from './seeded-random';
 import { runVideoExperiment } from './video-experiment';
 
 export interface SimOptions {
-  url: string;
+  /** The gateway to drive, when there is one (`urls` takes precedence). */
+  url?: string;
+  /**
+   * Several gateways of one service (shared database and Redis): user i
+   * logs in and connects to urls[i % n], so ring neighbours, who are
+   * friends, sit on different gateways and calls and messages cross them.
+   */
+  urls?: string[];
   /** Needed only for the video flag experiment. */
   adminToken?: string;
   users: number;
@@ -40,7 +47,7 @@ export interface SimOptions {
   embeddedGateway?: boolean;
 }
 
-export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'url'> = {
+export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'url' | 'urls'> = {
   users: 10,
   friendsPerUser: 8,
   messagesPerUser: 5,
@@ -61,6 +68,13 @@ export interface SimProgress {
   total: number;
 }
 
+/** The gateways a run drives: `urls` when given, else `url`. */
+export function gatewayUrlsOf(options: Pick<SimOptions, 'url' | 'urls'>): string[] {
+  if (options.urls && options.urls.length > 0) return [...options.urls];
+  if (options.url) return [options.url];
+  throw new Error('the simulation needs a gateway: url or urls');
+}
+
 /**
  * The simulator's core, usable from the CLI and from tests: simulated users
  * befriend each other, exchange messages, place voice calls with real Opus
@@ -75,7 +89,8 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
   const errors: string[] = [];
   const runVideo = options.videoCalls > 0;
   if (runVideo && !options.adminToken) throw new Error('the video flag experiment needs the admin token (--admin-token)');
-  const rtpAddress = await rtpAddressFor(options.url, options.rtpIp);
+  const urls = gatewayUrlsOf(options);
+  const rtpAddressOf = await rtpAddressesFor(urls, options.rtpIp);
   const churn = options.durationMs !== undefined;
   const durationSeconds = Math.ceil((options.durationMs ?? 0) / 1000);
 
@@ -89,7 +104,7 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
 
   let population: Population | undefined;
   try {
-    population = await createPopulation(options.url, options.users, options.friendsPerUser);
+    population = await createPopulation(urls, options.users, options.friendsPerUser);
     done += options.users;
     let messages;
     let calls: CallFindings;
@@ -106,7 +121,7 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
         onProgress({ phase, done: options.users + elapsed, total });
       }, 1000);
       try {
-        timesBefore = await readEventTimes(options.url);
+        timesBefore = await readClusterEventTimes(urls);
         [messages, calls] = await Promise.all([
           runMessageTraffic(
             population,
@@ -118,12 +133,12 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
           runCallChurn(
             population,
             random,
-            { callSeconds: options.callSeconds, concurrentCalls: options.concurrentCalls, callRate: options.callRate, untilMs, rtpAddress },
+            { callSeconds: options.callSeconds, concurrentCalls: options.concurrentCalls, callRate: options.callRate, untilMs, rtpAddressOf },
             () => undefined,
             errors,
           ),
         ]);
-        timesAfter = await readEventTimes(options.url);
+        timesAfter = await readClusterEventTimes(urls);
       } finally {
         clearInterval(clock);
       }
@@ -139,22 +154,23 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
         errors,
       );
       phase = 'calls';
-      timesBefore = await readEventTimes(options.url);
+      timesBefore = await readClusterEventTimes(urls);
       calls = await runCallTraffic(
         population,
         random,
-        { calls: options.calls, callSeconds: options.callSeconds, concurrentCalls: options.concurrentCalls, callRate: options.callRate, rtpAddress },
+        { calls: options.calls, callSeconds: options.callSeconds, concurrentCalls: options.concurrentCalls, callRate: options.callRate, rtpAddressOf },
         tick,
         errors,
       );
-      timesAfter = await readEventTimes(options.url);
+      timesAfter = await readClusterEventTimes(urls);
     }
     let videoExperiment;
     if (runVideo) {
       phase = 'video';
       videoExperiment = await runVideoExperiment(
         population,
-        new AdminClient(options.url, options.adminToken!),
+        // Flags live in the shared database: any gateway's admin API sets them for all.
+        new AdminClient(urls[0], options.adminToken!),
         random,
         { share: options.videoShare, calls: options.videoCalls, concurrentCalls: options.concurrentCalls },
         tick,
@@ -164,7 +180,9 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
     phase = 'done';
     onProgress({ phase, done: total, total });
     const report: Omit<SimReport, 'passed'> = {
-      gatewayUrl: options.url,
+      gatewayUrl: urls[0],
+      gatewayUrls: urls,
+      usersPerGateway: urls.map((_, g) => population!.gatewayOf.filter((of) => of === g).length),
       startedAt: startedAt.toISOString(),
       durationMs: Math.round(performance.now() - began),
       options: { ...options, adminToken: options.adminToken ? '(set)' : undefined },
@@ -182,6 +200,18 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
     usage.stop();
     disconnectAll(population);
   }
+}
+
+/**
+ * The RTP address of each gateway's users. Resolved per gateway: the
+ * plain-RTP policy accepts the address the user's own gateway sees its
+ * connection come from, and gateways on different hosts or interfaces are
+ * reached from different local addresses.
+ */
+async function rtpAddressesFor(urls: string[], rtpIp: string | undefined): Promise<(client: SocialClient) => RtpAddress | undefined> {
+  const addresses = await Promise.all(urls.map((url) => rtpAddressFor(url, rtpIp)));
+  const byUrl = new Map(urls.map((url, g) => [url, addresses[g]]));
+  return (client) => byUrl.get(client.baseUrl);
 }
 
 function setupTiming(calls: CallFindings, serverEventMs: Record<string, number>): SimTiming {
