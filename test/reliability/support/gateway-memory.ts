@@ -122,37 +122,74 @@ export interface MemoryVerdict {
   /** Readings in the window right after warm-up and in the run's last window. */
   baseline: GatewaySample[];
   final: GatewaySample[];
-  /** Median RSS, last window against the first after warm-up. */
+  /** Readings right after a forced full collection, in the same two windows. */
+  liveBaseline: GatewaySample[];
+  liveFinal: GatewaySample[];
+  /** Median RSS as the kernel reports it, last window against the first after warm-up. */
   rssGrowth: number;
-  /** The live heap: the lowest heapUsed of a window (right after a collection), since its median follows the collector's sawtooth. */
-  heapGrowth: number;
-  /** V8's committed heap (median): not judged, printed so a growth of RSS can be placed. */
+  /**
+   * Median RSS less V8's young generation. The young generation cannot hold
+   * on to anything (what survives two scavenges moves to the old
+   * generation) and V8 sizes it by allocation rate up to a fixed cap, so a
+   * step in it is the collector's sizing, not memory kept.
+   */
+  rssBeyondYoungGenerationGrowth: number;
+  /**
+   * The live heap: median heapUsed read right after a forced full
+   * collection (`live` readings), when the heap holds nothing else.
+   */
+  liveHeapGrowth: number;
+  /** The lowest heapUsed of a window without forcing anything: printed, since it depends on when the collector last ran. */
+  heapFloorGrowth: number;
+  /** V8's committed heap (median): printed so a growth of RSS can be placed. */
   heapTotalGrowth: number;
   summary: string;
 }
 
+const inWindow = (samples: GatewaySample[], fromMs: number, toMs: number) => samples.filter((s) => s.atMs >= fromMs && s.atMs <= toMs);
+
 /**
  * Memory of one process after warm-up: the window of `windowMs` that starts
- * at `warmUpEndMs` against the one that ends at `endMs`.
+ * at `warmUpEndMs` against the one that ends at `endMs`. `samples` are plain
+ * readings; `live` are readings taken right after a forced full collection
+ * in the same windows.
  */
-export function memoryVerdict(samples: GatewaySample[], warmUpEndMs: number, endMs: number, windowMs: number): MemoryVerdict {
-  const baseline = samples.filter((s) => s.atMs >= warmUpEndMs && s.atMs < warmUpEndMs + windowMs);
-  const final = samples.filter((s) => s.atMs >= endMs - windowMs && s.atMs <= endMs);
-  const growth = (of: (window: GatewaySample[]) => number) => of(final) / of(baseline) - 1;
+export function memoryVerdict(
+  samples: GatewaySample[],
+  live: GatewaySample[],
+  warmUpEndMs: number,
+  endMs: number,
+  windowMs: number,
+): MemoryVerdict {
+  const baseline = inWindow(samples, warmUpEndMs, warmUpEndMs + windowMs);
+  const final = inWindow(samples, endMs - windowMs, endMs);
+  const liveBaseline = inWindow(live, warmUpEndMs, warmUpEndMs + windowMs);
+  const liveFinal = inWindow(live, endMs - windowMs, endMs);
   const rss = (w: GatewaySample[]) => median(w.map((s) => s.rss));
+  const rssBeyondYoung = (w: GatewaySample[]) => median(w.map((s) => s.rss - (s.spaces.new ?? 0)));
+  const liveHeap = (w: GatewaySample[]) => median(w.map((s) => s.heapUsed));
   const heapFloor = (w: GatewaySample[]) => Math.min(...w.map((s) => s.heapUsed));
   const heapTotal = (w: GatewaySample[]) => median(w.map((s) => s.heapTotal));
+  const growth = (of: (w: GatewaySample[]) => number, from = baseline, to = final) => of(to) / of(from) - 1;
   const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
-  const verdict = {
+  const figure = (label: string, of: (w: GatewaySample[]) => number, from = baseline, to = final) =>
+    `${label} ${mb(of(from))} → ${mb(of(to))} MB (${pct(growth(of, from, to))})`;
+  return {
     baseline,
     final,
+    liveBaseline,
+    liveFinal,
     rssGrowth: growth(rss),
-    heapGrowth: growth(heapFloor),
+    rssBeyondYoungGenerationGrowth: growth(rssBeyondYoung),
+    liveHeapGrowth: growth(liveHeap, liveBaseline, liveFinal),
+    heapFloorGrowth: growth(heapFloor),
     heapTotalGrowth: growth(heapTotal),
+    summary: [
+      figure('RSS', rss),
+      figure('RSS beyond the young generation', rssBeyondYoung),
+      `${figure('live heap', liveHeap, liveBaseline, liveFinal)} over ${liveBaseline.length} + ${liveFinal.length} full collections`,
+      figure('heap floor', heapFloor),
+      figure('committed heap', heapTotal),
+    ].join(', '),
   };
-  const summary =
-    `RSS ${mb(rss(baseline))} → ${mb(rss(final))} MB (${pct(verdict.rssGrowth)}), ` +
-    `live heap ${mb(heapFloor(baseline))} → ${mb(heapFloor(final))} MB (${pct(verdict.heapGrowth)}), ` +
-    `committed heap ${mb(heapTotal(baseline))} → ${mb(heapTotal(final))} MB (${pct(verdict.heapTotalGrowth)})`;
-  return { ...verdict, summary };
 }
