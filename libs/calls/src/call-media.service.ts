@@ -17,6 +17,7 @@ import {
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
 import { ActiveCallCache } from './active-call-cache';
+import { ANNOUNCED_PRODUCERS, AnnouncedProducerStore } from './announced-producers';
 import { CallRecord, isParticipant, otherParticipant } from './call-record';
 import { CallRepository } from './call.repository';
 
@@ -27,8 +28,6 @@ type TransportKind = 'webrtc' | 'plain-send' | 'plain-recv';
 
 /** Transport kinds remembered at most (oldest dropped first; a miss asks the node). */
 const MAX_TRANSPORT_KINDS = 50_000;
-/** Calls whose announced producers are remembered at most (oldest dropped first). */
-const MAX_PRODUCER_CALLS = 20_000;
 
 /**
  * The calls side of media: who may use a call's room and what they may do
@@ -53,10 +52,6 @@ export class CallMediaService implements OnModuleInit {
   // Kinds of the transports created through this process: connecting one then needs no
   // request to the node just to learn its kind. A kind never changes; ownership is the node's to check.
   private readonly transportKinds = new Map<string, TransportKind>();
-  // The producer last announced per call and `userId:kind` through this process. After a room
-  // moved, the old room (and what the node knew of its producers) is gone: a new producer of
-  // that kind then replaces the one announced before, and the other participant hears it closed.
-  private readonly announcedProducers = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly calls: CallRepository,
@@ -64,6 +59,10 @@ export class CallMediaService implements OnModuleInit {
     private readonly cluster: MediaCluster,
     private readonly flags: FlagsService,
     private readonly realtime: RealtimeService,
+    // The producer last announced per call and `userId:kind`, through any process. After a room
+    // moved, the old room (and what the node knew of its producers) is gone: a new producer of
+    // that kind then replaces the one announced before, and the other participant hears it closed.
+    @Inject(ANNOUNCED_PRODUCERS) private readonly announced: AnnouncedProducerStore,
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     metrics: MetricsService,
@@ -108,13 +107,16 @@ export class CallMediaService implements OnModuleInit {
   /** Closes the ended call's room wherever it is; its statistics, or null when there was no room to ask. */
   async closeRoom(call: CallRecord): Promise<CallMediaStats | null> {
     this.cache.forget(call.id);
-    this.announcedProducers.delete(call.id);
-    if (!call.mediaNodeId) return null;
+    // Never rejects (a store failure is logged): runs alongside the node's answer.
+    const forgotten = this.announced.forgetCall(call.id);
     try {
+      if (!call.mediaNodeId) return null;
       return await this.cluster.request<CallMediaStats | null>(call.mediaNodeId, 'closeRoom', [call.id]);
     } catch (err) {
       if (err instanceof MediaNodeUnreachable) return null;
       throw err;
+    } finally {
+      await forgotten;
     }
   }
 
@@ -161,7 +163,7 @@ export class CallMediaService implements OnModuleInit {
     const other = otherParticipant(call, userId);
     // Whatever this producer replaced is gone: the other participant hears so before the new one.
     const replaced = new Set(produced.replacedProducerIds ?? []);
-    const earlier = this.rememberProducer(call.id, `${userId}:${kind}`, produced.producerId);
+    const earlier = await this.announced.swap(call.id, `${userId}:${kind}`, produced.producerId);
     if (earlier !== undefined && earlier !== produced.producerId) replaced.add(earlier);
     for (const producerId of replaced) {
       this.realtime.toUser(other, 'media:producer-closed', { callId: call.id, producerId, reason: 'replaced' });
@@ -250,19 +252,6 @@ export class CallMediaService implements OnModuleInit {
 
   // ---- internals ----
 
-  /** Records the call's latest producer under `key`; returns the one recorded before. */
-  private rememberProducer(callId: string, key: string, producerId: string): string | undefined {
-    let perCall = this.announcedProducers.get(callId);
-    if (!perCall) {
-      if (this.announcedProducers.size >= MAX_PRODUCER_CALLS) this.announcedProducers.delete(this.announcedProducers.keys().next().value!);
-      perCall = new Map();
-      this.announcedProducers.set(callId, perCall);
-    }
-    const earlier = perCall.get(key);
-    perCall.set(key, producerId);
-    return earlier;
-  }
-
   /**
    * Runs a room request on the call's node. A node that is gone is replaced
    * (the room opened elsewhere, both told to restart) and the request is
@@ -349,10 +338,9 @@ export class CallMediaService implements OnModuleInit {
   private async closeVideo(call: CallRecord, reason: string): Promise<void> {
     if (!call.mediaNodeId) return;
     const closed = await this.cluster.request<ProducerSummary[]>(call.mediaNodeId, 'closeVideoProducers', [call.id]);
-    const announced = this.announcedProducers.get(call.id);
     for (const producer of closed) {
       // Already told closed: a later video producer does not announce it again.
-      if (announced?.get(`${producer.userId}:video`) === producer.producerId) announced.delete(`${producer.userId}:video`);
+      await this.announced.forgetIf(call.id, `${producer.userId}:video`, producer.producerId);
       for (const userId of [call.callerId, call.calleeId]) {
         this.realtime.toUser(userId, 'media:producer-closed', { callId: call.id, producerId: producer.producerId, reason });
       }

@@ -1,11 +1,14 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@app/auth';
+import { APP_CONFIG, AppConfig } from '@app/config';
 import { FlagsModule } from '@app/flags';
 import { MediaClusterModule } from '@app/media';
 import { MessagingModule } from '@app/messaging';
+import { Logger, ROOT_LOGGER } from '@app/observability';
 import { RealtimeModule } from '@app/realtime';
 import { SchedulerModule } from '@app/scheduler';
 import { ActiveCallCache } from './active-call-cache';
+import { ANNOUNCED_PRODUCERS, AnnouncedProducerStore, InMemoryAnnouncedProducers, RedisAnnouncedProducers } from './announced-producers';
 import { CallRepository } from './call.repository';
 import { CallSupervisor } from './call-supervisor';
 import { CallTimers } from './call-timers';
@@ -13,9 +16,38 @@ import { CallsService } from './calls.service';
 import { CallMediaService } from './call-media.service';
 import { CallMediaRecovery } from './call-media-recovery';
 
+/** Kept this long after a call's last producer beyond the call cap (a call ends by then; the key goes with it). */
+const ANNOUNCED_PRODUCERS_TTL_MARGIN_MS = 30 * 60_000;
+
 @Module({
   imports: [AuthModule, SchedulerModule, MessagingModule, FlagsModule, MediaClusterModule, RealtimeModule],
-  providers: [CallRepository, ActiveCallCache, CallTimers, CallsService, CallSupervisor, CallMediaService, CallMediaRecovery],
+  providers: [
+    CallRepository,
+    ActiveCallCache,
+    CallTimers,
+    CallsService,
+    CallSupervisor,
+    CallMediaService,
+    CallMediaRecovery,
+    {
+      // Shared by every process of the service when REDIS_URL is set: a participant may produce through any of them.
+      provide: ANNOUNCED_PRODUCERS,
+      inject: [APP_CONFIG, ROOT_LOGGER],
+      useFactory: async (config: AppConfig, logger: Logger): Promise<AnnouncedProducerStore> => {
+        if (!config.redisUrl) return new InMemoryAnnouncedProducers();
+        const service = config.databaseUrl ?? `embedded:${config.embeddedPostgres.port}`;
+        return RedisAnnouncedProducers.connect(config.redisUrl, service, logger.child({ component: 'announced-producers' }), {
+          ttlMs: config.calls.maxDurationMs + ANNOUNCED_PRODUCERS_TTL_MARGIN_MS,
+          commandTimeoutMs: Math.min(1_000, config.media.requestTimeoutMs),
+        });
+      },
+    },
+    {
+      provide: 'ANNOUNCED_PRODUCERS_CLOSER',
+      inject: [ANNOUNCED_PRODUCERS],
+      useFactory: (store: AnnouncedProducerStore) => ({ onApplicationShutdown: () => store.close() }),
+    },
+  ],
   exports: [CallsService, CallMediaService],
 })
 export class CallsModule {}
