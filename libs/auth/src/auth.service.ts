@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/config';
 import { DomainError, UserDto } from '@app/contracts';
 import { RealtimeService } from '@app/realtime';
-import { TokenService } from './token.service';
+import { TokenClaims, TokenService } from './token.service';
 import { toUserDto } from './user-dto';
 import { UserRepository } from './user.repository';
 
@@ -39,7 +39,7 @@ export class AuthService {
    */
   async issueFor(handle: string, displayName?: string): Promise<IssuedLogin> {
     const user = await this.users.findOrCreateByHandle(handle, displayName ?? handle);
-    const { token, expiresAt } = this.tokens.sign(user.id);
+    const { token, expiresAt } = this.tokens.sign(user.id, user.tokenGeneration);
     return { token, user: toUserDto(user), expiresAt: expiresAt.toISOString() };
   }
 
@@ -49,9 +49,7 @@ export class AuthService {
     if (!claims) throw new DomainError('UNAUTHENTICATED', 'missing, invalid or expired token');
     const user = await this.users.findById(claims.userId);
     if (!user) throw new DomainError('UNAUTHENTICATED', 'token names an unknown user');
-    if (user.tokensValidAfter && claims.issuedAtMs <= user.tokensValidAfter.getTime()) {
-      throw new DomainError('UNAUTHENTICATED', 'token was revoked');
-    }
+    if (isRevoked(claims, user)) throw new DomainError('UNAUTHENTICATED', 'token was revoked');
     return { id: user.id, tokenExpiresAt: claims.expiresAt };
   }
 
@@ -67,7 +65,7 @@ export class AuthService {
    * user's sockets on every gateway process are disconnected.
    */
   async revokeTokens(userId: string): Promise<void> {
-    if (!(await this.users.refuseTokensIssuedUpTo(userId, new Date()))) throw DomainError.notFound('user');
+    if ((await this.users.advanceTokenGeneration(userId)) === null) throw DomainError.notFound('user');
     await this.realtime.disconnectUser(userId);
   }
 
@@ -82,4 +80,28 @@ export class AuthService {
     if (!user) throw DomainError.notFound('user');
     return toUserDto(user);
   }
+}
+
+/**
+ * A token is revoked when it was issued under an older generation than the
+ * user's: the comparison involves no clock, so it is exact whichever processes
+ * signed, revoked and checked. A token without a generation (issued before
+ * generations existed) counts as generation 0: it works until the user's first
+ * revocation and is refused after it.
+ *
+ * `tokens_valid_after` is how the previous version recorded a revocation, by
+ * the revoking process's clock. While the user's generation is still 0 no
+ * revocation of this version has happened, so an instant there can only come
+ * from that version (before the upgrade, or from one of its processes during
+ * a rolling upgrade) and is honoured as it was, for every token; from the
+ * first revocation on, the generation alone decides. Once no token older than
+ * the upgrade can still be unexpired (AUTH_TOKEN_TTL_S after it) and no
+ * process of the previous version runs, the column can be dropped.
+ */
+function isRevoked(
+  claims: TokenClaims,
+  user: { tokenGeneration: number; tokensValidAfter: Date | null },
+): boolean {
+  if ((claims.generation ?? 0) < user.tokenGeneration) return true;
+  return user.tokenGeneration === 0 && user.tokensValidAfter !== null && claims.issuedAtMs <= user.tokensValidAfter.getTime();
 }

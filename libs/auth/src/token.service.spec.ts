@@ -23,11 +23,12 @@ function forge(header: unknown, payload: unknown, key = SECRET, signature?: stri
 describe('TokenService', () => {
   const tokens = service();
 
-  it('verifies what it signs, with the user, the millisecond issue time and the expiry', () => {
+  it('verifies what it signs, with the user, the generation, the millisecond issue time and the expiry', () => {
     const before = Date.now();
-    const issued = tokens.sign(USER);
+    const issued = tokens.sign(USER, 3);
     const claims = tokens.verify(issued.token);
     expect(claims?.userId).toBe(USER);
+    expect(claims?.generation).toBe(3);
     expect(claims?.issuedAtMs).toBeGreaterThanOrEqual(before);
     expect(claims?.issuedAtMs).toBeLessThanOrEqual(Date.now());
     expect(claims?.expiresAt).toEqual(issued.expiresAt);
@@ -35,15 +36,49 @@ describe('TokenService', () => {
 
   it('accepts tokens made by the jsonwebtoken library with the same secret (tokens issued before stay valid)', () => {
     const token = jwt.sign({ iat: nowS(), iat_ms: 1234 }, SECRET, { subject: USER, expiresIn: 60, algorithm: 'HS256' });
-    expect(tokens.verify(token)).toEqual({ userId: USER, issuedAtMs: 1234, expiresAt: new Date((nowS() + 60) * 1000) });
+    // Tokens of the previous version carry no generation: null, which revocation counts as 0.
+    expect(tokens.verify(token)).toEqual({
+      userId: USER,
+      generation: null,
+      issuedAtMs: 1234,
+      expiresAt: new Date((nowS() + 60) * 1000),
+    });
     // Without iat_ms the issue time is the second-resolution iat.
     const old = jwt.sign({ iat: nowS() - 5 }, SECRET, { subject: USER, expiresIn: 60, algorithm: 'HS256' });
     expect(tokens.verify(old)?.issuedAtMs).toBe((nowS() - 5) * 1000);
   });
 
   it('and what it signs passes the jsonwebtoken library too', () => {
-    const { token } = tokens.sign(USER);
-    expect(jwt.verify(token, SECRET, { algorithms: ['HS256'] })).toMatchObject({ sub: USER });
+    const { token } = tokens.sign(USER, 0);
+    expect(jwt.verify(token, SECRET, { algorithms: ['HS256'] })).toMatchObject({ sub: USER, gen: 0 });
+  });
+
+  it('carries the generation as the `gen` claim, generation 0 included', () => {
+    for (const generation of [0, 1, 41, 2 ** 31 - 1]) {
+      const { token } = tokens.sign(USER, generation);
+      expect(jwt.decode(token)).toMatchObject({ gen: generation });
+      expect(tokens.verify(token)?.generation).toBe(generation);
+    }
+  });
+
+  it('refuses a signed token whose generation is not a non-negative integer', () => {
+    const exp = nowS() + 60;
+    for (const gen of [-1, 1.5, '2', null, true, [1], { n: 1 }, Number.MAX_SAFE_INTEGER + 2]) {
+      expect(tokens.verify(forge({ alg: 'HS256' }, { sub: USER, exp, gen }))).toBeNull();
+    }
+    expect(tokens.verify(forge({ alg: 'HS256' }, { sub: USER, exp, gen: 2 }))?.generation).toBe(2);
+  });
+
+  it('takes issue and expiry times from its own clock: a process whose clock is behind signs an older iat_ms', () => {
+    class BehindTokens extends TokenService {
+      protected override now(): number {
+        return Date.now() - 5_000;
+      }
+    }
+    const behind = new BehindTokens({ jwtSecret: SECRET, auth: { tokenTtlS: TTL_S } } as unknown as AppConfig);
+    const claims = tokens.verify(behind.sign(USER, 1).token);
+    expect(claims?.issuedAtMs).toBeLessThanOrEqual(Date.now() - 5_000);
+    expect(claims?.generation).toBe(1);
   });
 
   it('refuses expired tokens, including one expiring this very second', () => {
@@ -63,7 +98,7 @@ describe('TokenService', () => {
   it('refuses a token signed with another key, and one signed by another process without JWT_SECRET', () => {
     const other = jwt.sign({}, 'another-secret-0123456789', { subject: USER, expiresIn: 60, algorithm: 'HS256' });
     expect(tokens.verify(other)).toBeNull();
-    expect(service(null).verify(service(null).sign(USER).token)).toBeNull();
+    expect(service(null).verify(service(null).sign(USER, 0).token)).toBeNull();
   });
 
   it('refuses alg "none", whatever the case, with or without a signature', () => {
@@ -94,7 +129,7 @@ describe('TokenService', () => {
   });
 
   it('refuses a token whose payload or header was changed after signing', () => {
-    const { token } = tokens.sign(USER);
+    const { token } = tokens.sign(USER, 0);
     const [header, , signature] = token.split('.');
     const payload = b64({ sub: crypto.randomUUID(), exp: nowS() + 60 });
     expect(tokens.verify(`${header}.${payload}.${signature}`)).toBeNull();

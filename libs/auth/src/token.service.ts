@@ -10,7 +10,12 @@ export interface IssuedToken {
 
 export interface TokenClaims {
   userId: string;
-  /** Millisecond issue time: revocation compares it with the user's "valid after" instant. */
+  /**
+   * The user's token generation when the token was issued (the `gen` claim);
+   * null for a token of the previous version, which had no such claim.
+   */
+  generation: number | null;
+  /** Millisecond issue time (the signing process's clock): only revocations recorded by the previous version compare it. */
   issuedAtMs: number;
   expiresAt: Date;
 }
@@ -43,10 +48,12 @@ export class TokenService {
     this.ttlS = config.auth.tokenTtlS;
   }
 
-  sign(userId: string): IssuedToken {
-    const issuedAtMs = Date.now();
+  /** A token of `userId` under the user's current token `generation`, read with the user. */
+  sign(userId: string, generation: number): IssuedToken {
+    const issuedAtMs = this.now();
     const iat = Math.floor(issuedAtMs / 1000);
-    const token = jwt.sign({ iat, iat_ms: issuedAtMs }, this.key, {
+    // iat_ms stays for processes of the previous version during a rolling upgrade, which revoke by time.
+    const token = jwt.sign({ iat, iat_ms: issuedAtMs, gen: generation }, this.key, {
       subject: userId,
       expiresIn: this.ttlS,
       algorithm: 'HS256',
@@ -72,12 +79,20 @@ export class TokenService {
     if (!header || header.alg !== 'HS256') return null;
     const payload = decodeJson(payloadPart);
     if (!payload || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') return null;
-    const nowS = Math.floor(Date.now() / 1000);
+    const nowS = Math.floor(this.now() / 1000);
     if (nowS >= payload.exp) return null;
     if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > nowS)) return null;
+    // A generation that is there but no non-negative integer is no token of ours.
+    if (payload.gen !== undefined && !(Number.isSafeInteger(payload.gen) && (payload.gen as number) >= 0)) return null;
+    const generation = payload.gen === undefined ? null : (payload.gen as number);
     const issuedAtMs =
       typeof payload.iat_ms === 'number' ? payload.iat_ms : (typeof payload.iat === 'number' ? payload.iat : 0) * 1000;
-    return { userId: payload.sub, issuedAtMs, expiresAt: new Date(payload.exp * 1000) };
+    return { userId: payload.sub, generation, issuedAtMs, expiresAt: new Date(payload.exp * 1000) };
+  }
+
+  /** Wall-clock milliseconds; a process whose clock is off is this returning something else. */
+  protected now(): number {
+    return Date.now();
   }
 }
 

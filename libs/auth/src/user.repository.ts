@@ -1,7 +1,18 @@
+import crypto from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { DatabasePool, PrismaService } from '@app/database';
 
-type UserRow = { id: string; handle: string; displayName: string; tokensValidAfter: Date | null };
+type UserRow = {
+  id: string;
+  handle: string;
+  displayName: string;
+  /** The previous version's revocation instant; see AuthService.authenticate. */
+  tokensValidAfter: Date | null;
+  tokenGeneration: number;
+};
+
+const USER_COLUMNS = `id, handle, display_name AS "displayName", tokens_valid_after AS "tokensValidAfter",
+                      token_generation AS "tokenGeneration"`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -16,13 +27,22 @@ export class UserRepository {
     private readonly sql: DatabasePool,
   ) {}
 
-  /** Creates the user on first use of a handle; later logins leave it as it is. */
+  /**
+   * Creates the user on first use of a handle; later logins leave it as it is.
+   * One statement finds or creates the row and reads its token generation, so
+   * a token is signed under the generation of the row it was issued for. The
+   * no-op update is what makes an existing row come back (and be the newest
+   * committed version of it) rather than nothing.
+   */
   async findOrCreateByHandle(handle: string, displayName: string): Promise<UserRow> {
-    return this.prisma.user.upsert({
-      where: { handle },
-      create: { handle, displayName },
-      update: {},
+    const { rows } = await this.sql.pool.query<UserRow>({
+      name: 'users-find-or-create',
+      text: `INSERT INTO users (id, handle, display_name) VALUES ($1, $2, $3)
+             ON CONFLICT (handle) DO UPDATE SET handle = EXCLUDED.handle
+             RETURNING ${USER_COLUMNS}`,
+      values: [crypto.randomUUID(), handle, displayName],
     });
+    return rows[0];
   }
 
   /**
@@ -54,8 +74,7 @@ export class UserRepository {
     this.sql.pool
       .query<UserRow>({
         name: 'users-by-id',
-        text: `SELECT id, handle, display_name AS "displayName", tokens_valid_after AS "tokensValidAfter"
-                 FROM users WHERE id = ANY($1::uuid[])`,
+        text: `SELECT ${USER_COLUMNS} FROM users WHERE id = ANY($1::uuid[])`,
         values: [[...batch.keys()]],
       })
       .then(
@@ -84,9 +103,22 @@ export class UserRepository {
     return new Set(rows.map((r) => r.id));
   }
 
-  /** Tokens issued up to `at` are refused from now on. False when there is no such user. */
-  async refuseTokensIssuedUpTo(id: string, at: Date): Promise<boolean> {
-    const { count } = await this.prisma.user.updateMany({ where: { id }, data: { tokensValidAfter: at } });
-    return count > 0;
+  /**
+   * Moves the user to the next token generation, which refuses every token
+   * issued so far: the database orders the increment against every issue and
+   * every check, so no clock takes part. `tokens_valid_after` is still set for
+   * processes of the previous version during a rolling upgrade (they revoke by
+   * time); this version ignores it once the generation is above 0. The new
+   * generation, or null when there is no such user.
+   */
+  async advanceTokenGeneration(id: string): Promise<number | null> {
+    if (!UUID.test(id)) return null;
+    const { rows } = await this.sql.pool.query<{ tokenGeneration: number }>({
+      name: 'users-advance-token-generation',
+      text: `UPDATE users SET token_generation = token_generation + 1, tokens_valid_after = now()
+              WHERE id = $1 RETURNING token_generation AS "tokenGeneration"`,
+      values: [id],
+    });
+    return rows[0]?.tokenGeneration ?? null;
   }
 }
