@@ -35,17 +35,19 @@ describe('TokenService', () => {
   });
 
   it('accepts tokens made by the jsonwebtoken library with the same secret (tokens issued before stay valid)', () => {
-    const token = jwt.sign({ iat: nowS(), iat_ms: 1234 }, SECRET, { subject: USER, expiresIn: 60, algorithm: 'HS256' });
+    // One reading of the clock for the token and the expectation, so a second boundary between them does not matter.
+    const iat = nowS();
+    const token = jwt.sign({ iat, iat_ms: 1234 }, SECRET, { subject: USER, expiresIn: 60, algorithm: 'HS256' });
     // Tokens of the previous version carry no generation: null, which revocation counts as 0.
     expect(tokens.verify(token)).toEqual({
       userId: USER,
       generation: null,
       issuedAtMs: 1234,
-      expiresAt: new Date((nowS() + 60) * 1000),
+      expiresAt: new Date((iat + 60) * 1000),
     });
     // Without iat_ms the issue time is the second-resolution iat.
-    const old = jwt.sign({ iat: nowS() - 5 }, SECRET, { subject: USER, expiresIn: 60, algorithm: 'HS256' });
-    expect(tokens.verify(old)?.issuedAtMs).toBe((nowS() - 5) * 1000);
+    const old = jwt.sign({ iat: iat - 5 }, SECRET, { subject: USER, expiresIn: 60, algorithm: 'HS256' });
+    expect(tokens.verify(old)?.issuedAtMs).toBe((iat - 5) * 1000);
   });
 
   it('and what it signs passes the jsonwebtoken library too', () => {
