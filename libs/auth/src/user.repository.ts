@@ -6,7 +6,7 @@ type UserRow = {
   id: string;
   handle: string;
   displayName: string;
-  /** The previous version's revocation instant; see AuthService.authenticate. */
+  /** The previous version's revocation instant; see isRevoked in auth.service.ts. */
   tokensValidAfter: Date | null;
   tokenGeneration: number;
 };
