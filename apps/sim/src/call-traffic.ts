@@ -379,10 +379,15 @@ interface ToneRound {
  * again the tones are played again in full, so a leg that restarted passes
  * only on what it heard after its last restart.
  */
-async function talk(callerMedia: PlainCallMedia, calleeMedia: PlainCallMedia, callSeconds: number): Promise<ToneRound> {
+export async function talk(callerMedia: PlainCallMedia, calleeMedia: PlainCallMedia, callSeconds: number): Promise<ToneRound> {
   const both = [callerMedia, calleeMedia];
   for (let round = 1; ; round++) {
     await Promise.all(both.map((m) => m.ready(SIGNAL_TIMEOUT_MS)));
+    // One side may restart again while the other was getting ready: both must be ready at the same time.
+    if (!both.every((m) => m.isReady)) {
+      if (round < MAX_TONE_ROUNDS) continue;
+      throw new Error(`call media kept restarting (${restartsOf(both)} restarts): never ready on both sides at once`);
+    }
     let cut!: () => void;
     const restarted = new Promise<'restarted'>((resolve) => (cut = () => resolve('restarted')));
     const offs = both.map((m) => m.onRestart(cut));
