@@ -91,6 +91,7 @@ describe('soak: churn against two gateways and two media nodes', () => {
     const verdicts = members.map((m) => ({ member: m, ...watch.verdict(m.name) }));
     process.stderr.write(
       `churn against the cluster: ${report.calls.placed} calls, ${report.messages.sent} messages in ${Math.round(CHURN_MS / 1000)} s; ` +
+        `media restarts ${report.calls.restarts} in ${report.calls.callsRestarted} calls; ` +
         `db connections at most ${Math.max(...connectionCounts)} (${warmDb?.connections} after warm-up, ${dbAfter.connections} at the end); ` +
         `pg-boss jobs ${warmDb?.jobs} → ${dbAfter.jobs}, pending ${dbAfter.pendingTimers}\n` +
         verdicts

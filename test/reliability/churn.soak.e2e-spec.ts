@@ -78,6 +78,7 @@ describe('soak: churn over time, memory flat', () => {
     const baselineHandles = median(memory.baseline.map((s) => s.activeHandles));
     process.stderr.write(
       `churn soak: ${report.calls.placed} calls, ${report.messages.sent} messages in ${Math.round(CHURN_MS / 1000)} s; ` +
+        `media restarts ${report.calls.restarts} in ${report.calls.callsRestarted} calls; ` +
         `gateway ${memory.summary}; handles ${baselineHandles} → ${after.activeHandles}; ` +
         `db connections at most ${Math.max(...connectionCounts)} (${warmDb?.connections} after warm-up, ${dbAfter.connections} at the end); ` +
         `pg-boss jobs ${warmDb?.jobs} → ${dbAfter.jobs}, pending ${dbAfter.pendingTimers}\n` +
