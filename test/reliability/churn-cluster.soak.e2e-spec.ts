@@ -3,7 +3,7 @@ import { runSimulation, DEFAULT_SIM_OPTIONS } from '../../apps/sim/src/simulatio
 import { readEventTimes } from '../../apps/sim/src/server-timing';
 import { mediaSettled } from './support/gateway-memory';
 import { INSPECTOR_NODE_ARGS } from './support/heap-inspector';
-import { SoakWatch } from './support/soak-watch';
+import { SoakWatch, warningDigest } from './support/soak-watch';
 
 /** Length of the churn (SOAK_CHURN_MS); at least 10 minutes by default. */
 const CHURN_MS = Number(process.env.SOAK_CHURN_MS ?? 10 * 60_000);
@@ -99,7 +99,7 @@ describe('soak: churn against two gateways and two media nodes', () => {
             const samples = watch.samplesOf(v.member.name);
             const peakRooms = Math.max(0, ...samples.map((s) => s.media?.routers ?? 0));
             const rooms = samples.some((s) => s.media) ? `; at most ${peakRooms} rooms open` : '';
-            return `${v.member.name}: ${v.summary}${rooms}\n${watch.series(v.member.name)}\n`;
+            return `${v.member.name}: ${v.summary}${rooms}\n  logged: ${warningDigest(v.member.process.logs)}\n${watch.series(v.member.name)}\n`;
           })
           .join('') +
         report.errors.map((e) => `  error: ${e}\n`).join(''),

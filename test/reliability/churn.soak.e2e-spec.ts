@@ -3,7 +3,7 @@ import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase } from '
 import { runSimulation, DEFAULT_SIM_OPTIONS } from '../../apps/sim/src/simulation';
 import { median, mediaSettled, sampleGateway } from './support/gateway-memory';
 import { INSPECTOR_NODE_ARGS } from './support/heap-inspector';
-import { SoakWatch } from './support/soak-watch';
+import { SoakWatch, warningDigest } from './support/soak-watch';
 
 /** Length of the churn (SOAK_CHURN_MS); at least 10 minutes by default. */
 const CHURN_MS = Number(process.env.SOAK_CHURN_MS ?? 10 * 60_000);
@@ -82,6 +82,7 @@ describe('soak: churn over time, memory flat', () => {
         `gateway ${memory.summary}; handles ${baselineHandles} → ${after.activeHandles}; ` +
         `db connections at most ${Math.max(...connectionCounts)} (${warmDb?.connections} after warm-up, ${dbAfter.connections} at the end); ` +
         `pg-boss jobs ${warmDb?.jobs} → ${dbAfter.jobs}, pending ${dbAfter.pendingTimers}\n` +
+        `  logged: ${warningDigest(gw!.logs)}\n` +
         `${watch.series('gateway')}\n` +
         report.errors.map((e) => `  error: ${e}\n`).join(''),
     );

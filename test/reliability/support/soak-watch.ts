@@ -132,3 +132,21 @@ export class SoakWatch {
     return w;
   }
 }
+
+/** Warnings and errors a process logged (JSON lines, level 40 and up), counted by message: what a soak's report shows of each process. */
+export function warningDigest(logs: string[]): string {
+  const counts = new Map<string, number>();
+  for (const line of logs) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string };
+      if ((entry.level ?? 0) < 40) continue;
+      const key = `${entry.level! >= 50 ? 'error' : 'warn'}: ${entry.msg}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    } catch {
+      // not a log line
+    }
+  }
+  if (counts.size === 0) return 'no warnings';
+  return [...counts].map(([msg, n]) => `${n}× ${msg}`).join('; ');
+}
