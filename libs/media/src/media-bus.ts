@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createClient } from 'redis';
+import { createClient, ErrorReply } from 'redis';
 import { DomainError, ErrorCode } from '@app/contracts';
 import type { Logger } from '@app/observability';
 
@@ -36,9 +36,10 @@ export interface MediaNodeStatus {
 
 /**
  * Raised on the requesting side when a node does not answer. `noSubscriber`
- * says why: true when nobody listened on the node's channel (the process is
- * gone, known at once), false when the request timed out (the node may only
- * be slow) or this side's bus closed.
+ * says why: true when nobody listened on the node's channel and the node's
+ * process is gone (none of its Redis connections is open: known at once),
+ * false when the request timed out (the node may only be slow, or its
+ * subscription did not come back in time) or this side's bus closed.
  */
 export class MediaNodeUnreachable extends Error {
   constructor(readonly nodeId: string, method: string, readonly noSubscriber = false) {
@@ -144,15 +145,38 @@ export class InProcessMediaBus implements MediaBus {
 
 type RedisClient = ReturnType<typeof createClient>;
 
-/** Several processes sharing REDIS_URL (and DATABASE_URL, whose hash names the service's keys). */
+/**
+ * A request nobody received is published again after this long, doubling up
+ * to RETRY_MAX_MS, while the node's subscriber reconnects (the client does so
+ * at once and subscribes again before it is ready).
+ */
+const RETRY_FIRST_MS = 10;
+const RETRY_MAX_MS = 200;
+/** Nodes whose connection ids are remembered for the cheap presence check. */
+const KNOWN_NODES_MAX = 1_024;
+
+/**
+ * Several processes sharing REDIS_URL (and DATABASE_URL, whose hash names the service's keys).
+ *
+ * Every connection is named after its process's node (`<namespace>:<nodeId>:cmd` and `:sub`,
+ * set again on each reconnect), so a requester can tell a node whose process is gone (none of
+ * its connections open) from one whose subscriber is only reconnecting (its command connection
+ * still open): only the first is reported as `noSubscriber`.
+ */
 export class RedisMediaBus implements MediaBus {
-  readonly localNodeId = crypto.randomUUID();
   private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private readonly events = new EventEmitter();
   private handler?: MediaRequestHandler;
   private closed = false;
+  /** One presence check per node at a time, shared by every request that needs it. */
+  private readonly presenceChecks = new Map<string, Promise<boolean>>();
+  /** Redis client ids of each node's connections when last seen, looked up first (by id, cheap). */
+  private readonly knownConnections = new Map<string, string[]>();
+  /** CLIENT LIST was refused (an ACL, a managed Redis): only an expired heartbeat says a node is gone. */
+  private clientListRefused = false;
 
   private constructor(
+    readonly localNodeId: string,
     private readonly commands: RedisClient,
     private readonly subscriber: RedisClient,
     private readonly namespace: string,
@@ -160,14 +184,17 @@ export class RedisMediaBus implements MediaBus {
   ) {}
 
   static async connect(redisUrl: string, serviceKey: string, logger: Logger): Promise<RedisMediaBus> {
-    const commands = createClient({ url: redisUrl });
-    const subscriber = commands.duplicate();
+    const namespace = `media:${crypto.createHash('sha256').update(serviceKey).digest('hex').slice(0, 12)}`;
+    const nodeId = crypto.randomUUID();
+    const commands = createClient({ url: redisUrl, name: connectionName(namespace, nodeId, 'cmd') });
+    const subscriber = commands.duplicate({ name: connectionName(namespace, nodeId, 'sub') });
     for (const c of [commands, subscriber]) c.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis error (media bus)'));
     await Promise.all([commands.connect(), subscriber.connect()]);
-    const namespace = `media:${crypto.createHash('sha256').update(serviceKey).digest('hex').slice(0, 12)}`;
-    const bus = new RedisMediaBus(commands, subscriber, namespace, logger);
+    const bus = new RedisMediaBus(nodeId, commands, subscriber, namespace, logger);
     await subscriber.subscribe(bus.replyChannel(), (raw) => bus.onReply(raw));
     await subscriber.subscribe(`${namespace}:events`, (raw) => bus.onBroadcast(raw));
+    // The client subscribes to every channel again before it reports ready; said here for the record.
+    subscriber.on('ready', () => logger.info({ nodeId }, 'media bus subscriber reconnected and subscribed again'));
     return bus;
   }
 
@@ -184,17 +211,7 @@ export class RedisMediaBus implements MediaBus {
       this.pending.set(id, { resolve, reject, timer });
     });
     const envelope: Envelope = { id, replyTo: this.replyChannel(), request };
-    const receivers = await this.commands.publish(this.nodeChannel(nodeId), JSON.stringify(envelope)).catch(() => null);
-    if (receivers === 0 || receivers === null) {
-      // Nobody listens on that node's channel: it is gone; no need to wait. Redis failing to
-      // publish says nothing about the node, so that is not reported as "no subscriber".
-      const waiting = this.pending.get(id);
-      if (waiting) {
-        clearTimeout(waiting.timer);
-        this.pending.delete(id);
-        waiting.reject(new MediaNodeUnreachable(nodeId, request.method, receivers === 0));
-      }
-    }
+    this.deliver(nodeId, id, request.method, JSON.stringify(envelope)).catch((err) => this.logger.error({ err, nodeId }, 'media request not delivered'));
     return reply;
   }
 
@@ -252,6 +269,75 @@ export class RedisMediaBus implements MediaBus {
     await Promise.all([this.subscriber.quit().catch(() => undefined), this.commands.quit().catch(() => undefined)]);
   }
 
+  /**
+   * Publishes a request until someone receives it. Nobody listening means
+   * the node is gone only if none of its connections is open (a crash: the
+   * request fails at once, noSubscriber); otherwise its subscriber is
+   * reconnecting, and the request, received by nobody, is safe to publish
+   * again until its timeout. Redis failing to publish says nothing about
+   * the node: the request waits for its timeout.
+   */
+  private async deliver(nodeId: string, id: string, method: string, message: string): Promise<void> {
+    for (let attempt = 0; this.pending.has(id); attempt++) {
+      const receivers = await this.commands.publish(this.nodeChannel(nodeId), message).catch(() => null);
+      if (receivers !== 0 || !this.pending.has(id)) return;
+      if (await this.isGone(nodeId)) {
+        const waiting = this.pending.get(id);
+        if (waiting) {
+          clearTimeout(waiting.timer);
+          this.pending.delete(id);
+          waiting.reject(new MediaNodeUnreachable(nodeId, method, true));
+        }
+        return;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt)));
+    }
+  }
+
+  /** Whether the node's process is gone as far as Redis can tell; one check per node at a time. */
+  private isGone(nodeId: string): Promise<boolean> {
+    let check = this.presenceChecks.get(nodeId);
+    if (!check) {
+      check = this.checkGone(nodeId).finally(() => this.presenceChecks.delete(nodeId));
+      this.presenceChecks.set(nodeId, check);
+    }
+    return check;
+  }
+
+  private async checkGone(nodeId: string): Promise<boolean> {
+    if (this.clientListRefused) return this.heartbeatExpired(nodeId);
+    const prefix = connectionName(this.namespace, nodeId, '');
+    const isNodes = (c: { name: string }) => c.name.startsWith(prefix);
+    // The ids seen last time first: a lookup of a few clients, where CLIENT LIST reads them all.
+    // Client ids are never reused, and a connection that reconnected has a new one: then all are read.
+    const known = this.knownConnections.get(nodeId);
+    if (known) {
+      const open = await this.commands.clientList({ ID: known }).catch(() => []);
+      if (open.some(isNodes)) return false;
+    }
+    let found: string[];
+    try {
+      found = (await this.commands.clientList()).filter(isNodes).map((c) => String(c.id));
+    } catch (err) {
+      if (!(err instanceof ErrorReply)) return false; // Redis is failing, not the node: wait for the timeout.
+      this.clientListRefused = true;
+      this.logger.warn(
+        { err: err.message },
+        'CLIENT LIST refused: a media node nobody listens for is taken for gone only when its heartbeat expires',
+      );
+      return this.heartbeatExpired(nodeId);
+    }
+    this.knownConnections.delete(nodeId);
+    if (found.length === 0) return true;
+    if (this.knownConnections.size >= KNOWN_NODES_MAX) this.knownConnections.delete(this.knownConnections.keys().next().value!);
+    this.knownConnections.set(nodeId, found);
+    return false;
+  }
+
+  private async heartbeatExpired(nodeId: string): Promise<boolean> {
+    return (await this.commands.exists(`${this.namespace}:node:${nodeId}`).catch(() => 1)) === 0;
+  }
+
   private nodeChannel(nodeId: string): string {
     return `${this.namespace}:node:${nodeId}:requests`;
   }
@@ -296,6 +382,11 @@ export class RedisMediaBus implements MediaBus {
       this.logger.warn({ err }, 'unreadable media event');
     }
   }
+}
+
+/** The name of one of a node's Redis connections; with role '' the prefix all of them share. */
+function connectionName(namespace: string, nodeId: string, role: 'cmd' | 'sub' | ''): string {
+  return `${namespace}:${nodeId}:${role}`;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

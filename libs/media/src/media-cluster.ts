@@ -108,8 +108,9 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
       // Not taken out of the live list for a timeout alone: a node paused for a moment (GC) keeps
       // its rooms. Whether it is gone is for its heartbeat and the probes to say.
       if (err instanceof MediaNodeUnreachable) {
-        // Nobody listening on its channel: Redis knows that as soon as the node's connection
-        // closes (a crash, SIGKILL). A timeout alone is for a probe to look into.
+        // Nobody listening on its channel and none of its connections open: Redis knows that as
+        // soon as the process dies (a crash, SIGKILL). A subscriber that only reconnected is not
+        // that (the bus published again). A timeout alone is for a probe to look into.
         if (err.noSubscriber && err.nodeId === nodeId) this.markGone(nodeId);
         else void this.probe(nodeId);
       }
@@ -152,9 +153,9 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Asks the node for a ping. An answer clears it; "no subscriber" on its
-   * channel means the process is gone: it leaves the live list at once and
-   * the listeners hear of it. A node
+   * Asks the node for a ping. An answer clears it; "no subscriber" (nobody
+   * on its channel, none of its connections open) means the process is
+   * gone: it leaves the live list at once and the listeners hear of it. A node
    * that does not answer in time (frozen, overloaded) is left to its
    * heartbeat's TTL.
    */
@@ -175,7 +176,7 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
     if (this.gone.has(nodeId) || nodeId === this.bus.localNodeId) return;
     this.gone.set(nodeId, Date.now());
     this.nodes.delete(nodeId);
-    this.logger.warn({ nodeId }, 'media node gone: nobody listens on its channel');
+    this.logger.warn({ nodeId }, 'media node gone: nobody listens on its channel and none of its connections is open');
     for (const listener of this.lostListeners) {
       try {
         listener(nodeId);
