@@ -211,7 +211,10 @@ export class RedisMediaBus implements MediaBus {
       this.pending.set(id, { resolve, reject, timer });
     });
     const envelope: Envelope = { id, replyTo: this.replyChannel(), request };
-    this.deliver(nodeId, id, request.method, JSON.stringify(envelope)).catch((err) => this.logger.error({ err, nodeId }, 'media request not delivered'));
+    // Not awaited: the reply promise must have its handler before a timeout can reject it.
+    this.deliver(nodeId, id, request.method, JSON.stringify(envelope)).catch((err) =>
+      this.logger.error({ err, nodeId }, 'media request not delivered'),
+    );
     return reply;
   }
 
