@@ -1,4 +1,4 @@
-import crypto from 'node:crypto';
+import { redisNamespace } from '@app/config';
 import { createClient } from 'redis';
 import type { Logger } from '@app/observability';
 
@@ -125,7 +125,7 @@ export class RedisAnnouncedProducers implements AnnouncedProducerStore {
       new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), options.connectTimeoutMs ?? 5_000))),
     ]).finally(() => clearTimeout(timer));
     if (!connected) logger.warn('redis unreachable: replaced producers are known per process until it answers');
-    return new RedisAnnouncedProducers(redis, namespaceOf(serviceKey), logger, options, undefined, true);
+    return new RedisAnnouncedProducers(redis, redisNamespace('calls', serviceKey), logger, options, undefined, true);
   }
 
   async swap(callId: string, key: string, producerId: string): Promise<string | undefined> {
@@ -178,11 +178,6 @@ export class RedisAnnouncedProducers implements AnnouncedProducerStore {
     });
     return Promise.race([pending, timeout]).finally(() => clearTimeout(timer));
   }
-}
-
-/** Processes sharing DATABASE_URL and REDIS_URL are one service: its keys are named after the database. */
-export function namespaceOf(serviceKey: string): string {
-  return `calls:${crypto.createHash('sha256').update(serviceKey).digest('hex').slice(0, 12)}`;
 }
 
 /** Provider token of the process's AnnouncedProducerStore. */

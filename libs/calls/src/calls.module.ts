@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@app/auth';
-import { APP_CONFIG, AppConfig } from '@app/config';
+import { APP_CONFIG, AppConfig, serviceKeyOf } from '@app/config';
 import { FlagsModule } from '@app/flags';
 import { MediaClusterModule } from '@app/media';
 import { MessagingModule } from '@app/messaging';
@@ -35,8 +35,7 @@ const ANNOUNCED_PRODUCERS_TTL_MARGIN_MS = 30 * 60_000;
       inject: [APP_CONFIG, ROOT_LOGGER],
       useFactory: async (config: AppConfig, logger: Logger): Promise<AnnouncedProducerStore> => {
         if (!config.redisUrl) return new InMemoryAnnouncedProducers();
-        const service = config.databaseUrl ?? `embedded:${config.embeddedPostgres.port}`;
-        return RedisAnnouncedProducers.connect(config.redisUrl, service, logger.child({ component: 'announced-producers' }), {
+        return RedisAnnouncedProducers.connect(config.redisUrl, serviceKeyOf(config), logger.child({ component: 'announced-producers' }), {
           ttlMs: config.calls.maxDurationMs + ANNOUNCED_PRODUCERS_TTL_MARGIN_MS,
           commandTimeoutMs: Math.min(1_000, config.media.requestTimeoutMs),
         });

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createClient, ErrorReply } from 'redis';
+import { redisNamespace } from '@app/config';
 import { DomainError, ErrorCode } from '@app/contracts';
 import type { Logger } from '@app/observability';
 
@@ -184,7 +185,7 @@ export class RedisMediaBus implements MediaBus {
   ) {}
 
   static async connect(redisUrl: string, serviceKey: string, logger: Logger): Promise<RedisMediaBus> {
-    const namespace = `media:${crypto.createHash('sha256').update(serviceKey).digest('hex').slice(0, 12)}`;
+    const namespace = redisNamespace('media', serviceKey);
     const nodeId = crypto.randomUUID();
     const commands = createClient({ url: redisUrl, name: connectionName(namespace, nodeId, 'cmd') });
     const subscriber = commands.duplicate({ name: connectionName(namespace, nodeId, 'sub') });

@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/config';
+import { APP_CONFIG, AppConfig, serviceKeyOf } from '@app/config';
 import { Logger, ROOT_LOGGER } from '@app/observability';
 import { InProcessMediaBus, MediaBus, RedisMediaBus } from './media-bus';
 import { MediaCluster } from './media-cluster';
@@ -21,8 +21,7 @@ import { WorkerPool } from './worker-pool';
       useFactory: async (config: AppConfig, logger: Logger): Promise<MediaBus> => {
         if (!config.redisUrl) return new InProcessMediaBus();
         // Processes sharing DATABASE_URL and REDIS_URL are one service; the database names it.
-        const service = config.databaseUrl ?? `embedded:${config.embeddedPostgres.port}`;
-        return RedisMediaBus.connect(config.redisUrl, service, logger.child({ component: 'media-bus' }));
+        return RedisMediaBus.connect(config.redisUrl, serviceKeyOf(config), logger.child({ component: 'media-bus' }));
       },
     },
     {

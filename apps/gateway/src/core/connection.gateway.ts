@@ -2,7 +2,7 @@ import { Inject, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@n
 import { ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, SubscribeMessage } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { AuthService, AuthUser, bearerToken } from '@app/auth';
-import { APP_CONFIG, AppConfig } from '@app/config';
+import { APP_CONFIG, AppConfig, serviceKeyOf } from '@app/config';
 import { DomainError, errorAck, schemas } from '@app/contracts';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { DEFAULT_EVENT_RULE, RateLimiterService } from '@app/rate-limits';
@@ -52,7 +52,7 @@ export class ConnectionGateway
       cap: config.maxSocketsPerUser,
       redisUrl: config.redisUrl,
       // Processes sharing DATABASE_URL and REDIS_URL are one service; the database names it.
-      serviceKey: config.databaseUrl ?? `embedded:${config.embeddedPostgres.port}`,
+      serviceKey: serviceKeyOf(config),
       leaseMs: config.socketPlaceLeaseMs,
       logger: this.logger,
     });

@@ -1,4 +1,4 @@
-import crypto from 'node:crypto';
+import { redisNamespace } from '@app/config';
 import { createClient, defineScript } from 'redis';
 import type { Logger } from '@app/observability';
 
@@ -93,7 +93,7 @@ export class SocketPlaces {
   private degraded = false;
 
   constructor(private readonly options: SocketPlacesOptions) {
-    this.namespace = `sockets:${crypto.createHash('sha256').update(options.serviceKey).digest('hex').slice(0, 12)}`;
+    this.namespace = redisNamespace('sockets', options.serviceKey);
     this.answerTimeoutMs = options.answerTimeoutMs ?? 1_000;
     if (options.redisUrl) {
       this.redis = createPlacesClient(options.redisUrl);
