@@ -1,5 +1,6 @@
 import { createRootLogger } from '@app/observability';
 import { InProcessMediaBus, MediaNodeUnreachable, RedisMediaBus } from './media-bus';
+import { unreachableFailure as failure } from './testing/node-failure';
 
 /*
  * "Unreachable" comes in two kinds the cluster treats differently: nobody
@@ -9,15 +10,6 @@ import { InProcessMediaBus, MediaNodeUnreachable, RedisMediaBus } from './media-
  */
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function failure(p: Promise<unknown>): Promise<MediaNodeUnreachable> {
-  const err = await p.then(
-    () => new Error('answered'),
-    (e: unknown) => e,
-  );
-  if (!(err instanceof MediaNodeUnreachable)) throw err;
-  return err;
-}
 
 describe('MediaNodeUnreachable tells a node that is gone from one that timed out', () => {
   const logger = createRootLogger('silent');

@@ -2,8 +2,9 @@ import pino from 'pino';
 import { createClient } from 'redis';
 import type { AppConfig } from '@app/config';
 import { MetricsService } from '@app/observability';
-import { MediaNodeUnreachable, RedisMediaBus } from './media-bus';
+import { RedisMediaBus } from './media-bus';
 import { MediaCluster } from './media-cluster';
+import { unreachableFailure as failure } from './testing/node-failure';
 import { RedisGate } from './testing/redis-gate';
 
 /*
@@ -29,15 +30,6 @@ async function connectionsOf(admin: Redis, nodeId: string) {
 
 async function kill(admin: Redis, id: number): Promise<void> {
   await admin.sendCommand(['CLIENT', 'KILL', 'ID', String(id)]);
-}
-
-async function failure(p: Promise<unknown>): Promise<MediaNodeUnreachable> {
-  const err = await p.then(
-    () => new Error('answered'),
-    (e: unknown) => e,
-  );
-  if (!(err instanceof MediaNodeUnreachable)) throw err;
-  return err;
 }
 
 describe('a media node is taken for lost only when its process is gone, not when its subscription blips', () => {
