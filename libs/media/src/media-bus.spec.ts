@@ -1,5 +1,5 @@
 import { createRootLogger } from '@app/observability';
-import { InProcessMediaBus, MediaNodeUnreachable, RedisMediaBus } from './media-bus';
+import { InProcessMediaBus, RedisMediaBus } from './media-bus';
 import { unreachableFailure as failure } from './testing/node-failure';
 
 /*
