@@ -1,7 +1,7 @@
-import { Client } from 'pg';
 import { createClient } from 'redis';
 import { befriend, PlainSendStream, SocialClient } from '@app/client';
 import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle } from '@app/testing';
+import { nodeIdOf, roomNodeOf } from '../support/media-nodes';
 
 /*
  * One service of several OS processes (same database, same Redis): two
@@ -15,22 +15,6 @@ import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueH
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const BASE = { REDIS_URL, MEDIA_WORKERS: '1', CALL_RECONNECT_GRACE_MS: '30000', MEDIA_REQUEST_TIMEOUT_MS: '1000', LOG_LEVEL: 'info' };
-
-function nodeIdOf(process: SpawnedGateway): string {
-  const line = process.logs.find((l) => l.includes('"media node serving"'));
-  if (!line) throw new Error('no media node id in the logs');
-  return JSON.parse(line).nodeId;
-}
-
-async function roomNodeOf(dbUrl: string, callId: string): Promise<string | null> {
-  const c = new Client({ connectionString: dbUrl });
-  await c.connect();
-  try {
-    return (await c.query('SELECT media_node_id FROM calls WHERE id = $1', [callId])).rows[0]?.media_node_id ?? null;
-  } finally {
-    await c.end();
-  }
-}
 
 /** The Redis keys holding the call's announced producers (whatever the service's namespace). */
 async function producerKeysOf(redis: ReturnType<typeof createClient>, callId: string): Promise<string[]> {

@@ -1,14 +1,14 @@
-import net from 'node:net';
-import { Client } from 'pg';
 import { befriend, PlainCallMedia, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
 import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle } from '@app/testing';
+import { exchangeTones, nodeIdOf, roomNodeOf } from '../support/media-nodes';
+import { freePort } from './support/free-port';
 
 /*
  * One service of several OS processes (same database, same Redis): two
  * gateways (NODE_ROLE=gateway) and two media nodes (NODE_ROLE=media). Users
  * on different gateways hold a call with tones both ways; the room's node is
  * SIGKILLed and the audio comes back on both sides by itself (media:restart,
- * then negotiation again), found dead by its vanished Redis subscription
+ * then negotiation again), found dead by its Redis connections closing
  * long before its heartbeat expires; a gateway is SIGKILLed and its user, reconnected
  * to the other gateway, hears audio again; a draining node moves its rooms
  * without ending the call; a call whose node is unreachable is answered
@@ -34,40 +34,6 @@ async function negotiate(a: SocialClient, b: SocialClient, callId: string): Prom
     PlainReceiveStream.open(b, callId, sends[0].producerId),
   ]);
   return { sends, receives, close: () => [...sends, ...receives].forEach((s) => s.close()) };
-}
-
-/** a sends 440 Hz and b 660 Hz for 400 ms; each must hear the other's tone. */
-async function exchangeTones(legs: Legs): Promise<void> {
-  const near = (target: number) => (f: number | null) => f !== null && Math.abs(f - target) <= 15;
-  const before = legs.receives.map((r) => r.frameFrequencies().length);
-  const [sentA, sentB] = await Promise.all([legs.sends[0].sendTone(440, 400), legs.sends[1].sendTone(660, 400)]);
-  await Promise.all([legs.receives[1].waitForPackets(before[1] + sentA, 5000), legs.receives[0].waitForPackets(before[0] + sentB, 5000)]);
-  expect(legs.receives[1].frameFrequencies().slice(before[1]).filter(near(440)).length).toBeGreaterThanOrEqual(0.8 * sentA);
-  expect(legs.receives[0].frameFrequencies().slice(before[0]).filter(near(660)).length).toBeGreaterThanOrEqual(0.8 * sentB);
-}
-
-function nodeIdOf(process: SpawnedGateway): string {
-  const line = process.logs.find((l) => l.includes('"media node serving"'));
-  if (!line) throw new Error('no media node id in the logs');
-  return JSON.parse(line).nodeId;
-}
-
-async function roomNodeOf(dbUrl: string, callId: string): Promise<string | null> {
-  const c = new Client({ connectionString: dbUrl });
-  await c.connect();
-  try {
-    return (await c.query('SELECT media_node_id FROM calls WHERE id = $1', [callId])).rows[0]?.media_node_id ?? null;
-  } finally {
-    await c.end();
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function activeCall(a: SocialClient, b: SocialClient): Promise<string> {

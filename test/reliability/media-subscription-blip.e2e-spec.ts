@@ -1,8 +1,8 @@
-import { Client } from 'pg';
 import { createClient } from 'redis';
-import { befriend, PlainCallMedia, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
+import { befriend, PlainCallMedia, SocialClient } from '@app/client';
 import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle } from '@app/testing';
 import { RedisGate } from '../../libs/media/src/testing/redis-gate';
+import { exchangeTones, nodeIdOf, roomOf, TalkingLegs } from '../support/media-nodes';
 
 /*
  * A gateway process and a media node process (NODE_ROLE=media) holding an
@@ -20,38 +20,6 @@ const BASE = { MEDIA_WORKERS: '1', CALL_RECONNECT_GRACE_MS: '30000', MEDIA_REQUE
 const BLIP_MS = 1_500;
 
 type Redis = ReturnType<typeof createClient>;
-
-interface Legs {
-  sends: PlainSendStream[];
-  receives: PlainReceiveStream[];
-}
-
-/** a sends 440 Hz and b 660 Hz for 400 ms; each must hear the other's tone. */
-async function exchangeTones(legs: Legs): Promise<void> {
-  const near = (target: number) => (f: number | null) => f !== null && Math.abs(f - target) <= 15;
-  const before = legs.receives.map((r) => r.frameFrequencies().length);
-  const [sentA, sentB] = await Promise.all([legs.sends[0].sendTone(440, 400), legs.sends[1].sendTone(660, 400)]);
-  await Promise.all([legs.receives[1].waitForPackets(before[1] + sentA, 5000), legs.receives[0].waitForPackets(before[0] + sentB, 5000)]);
-  expect(legs.receives[1].frameFrequencies().slice(before[1]).filter(near(440)).length).toBeGreaterThanOrEqual(0.8 * sentA);
-  expect(legs.receives[0].frameFrequencies().slice(before[0]).filter(near(660)).length).toBeGreaterThanOrEqual(0.8 * sentB);
-}
-
-function nodeIdOf(process: SpawnedGateway): string {
-  const line = process.logs.find((l) => l.includes('"media node serving"'));
-  if (!line) throw new Error('no media node id in the logs');
-  return JSON.parse(line).nodeId;
-}
-
-async function roomOf(dbUrl: string, callId: string): Promise<{ node: string | null; state: string }> {
-  const c = new Client({ connectionString: dbUrl });
-  await c.connect();
-  try {
-    const row = (await c.query('SELECT media_node_id, state FROM calls WHERE id = $1', [callId])).rows[0];
-    return { node: row?.media_node_id ?? null, state: row?.state };
-  } finally {
-    await c.end();
-  }
-}
 
 /** The node's subscriber connection as Redis lists it (named `<namespace>:<nodeId>:sub`). */
 async function subscriberOf(admin: Redis, nodeId: string) {
@@ -106,7 +74,7 @@ describe('a media node whose Redis subscription drops for a moment keeps its cal
     const ringing = await alice.request('call:invite', { to: bob.id });
     const callId = (await bob.request('call:accept', { callId: ringing.call.id })).call.id;
     media.push(...(await Promise.all([PlainCallMedia.start(alice, callId), PlainCallMedia.start(bob, callId)])));
-    const legs = (): Legs => ({ sends: media.map((m) => m.send!), receives: media.map((m) => m.receive!) });
+    const legs = (): TalkingLegs => ({ sends: media.map((m) => m.send!), receives: media.map((m) => m.receive!) });
     await Promise.all(media.map((m) => m.ready()));
     await exchangeTones(legs());
     expect((await roomOf(db.url, callId)).node).toBe(first);

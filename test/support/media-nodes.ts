@@ -1,0 +1,48 @@
+import { Client } from 'pg';
+import type { PlainReceiveStream, PlainSendStream } from '@app/client';
+import type { SpawnedGateway } from './spawn-gateway';
+
+/*
+ * For tests of a service spread over processes: which media node a spawned
+ * process is, where a call's room lives, and whether audio flows both ways.
+ * (Not exported from @app/testing: exchangeTones asserts with Jest's expect.)
+ */
+
+/** The node id a spawned media process logged when it started serving. */
+export function nodeIdOf(process: SpawnedGateway): string {
+  const line = process.logs.find((l) => l.includes('"media node serving"'));
+  if (!line) throw new Error('no media node id in the logs');
+  return JSON.parse(line).nodeId;
+}
+
+/** The media node a call's room is recorded on, and the call's state. */
+export async function roomOf(dbUrl: string, callId: string): Promise<{ node: string | null; state: string }> {
+  const c = new Client({ connectionString: dbUrl });
+  await c.connect();
+  try {
+    const row = (await c.query('SELECT media_node_id, state FROM calls WHERE id = $1', [callId])).rows[0];
+    return { node: row?.media_node_id ?? null, state: row?.state };
+  } finally {
+    await c.end();
+  }
+}
+
+export async function roomNodeOf(dbUrl: string, callId: string): Promise<string | null> {
+  return (await roomOf(dbUrl, callId)).node;
+}
+
+/** Side a's and side b's streams, in that order. */
+export interface TalkingLegs {
+  sends: PlainSendStream[];
+  receives: PlainReceiveStream[];
+}
+
+/** a sends 440 Hz and b 660 Hz for 400 ms; each must hear the other's tone. */
+export async function exchangeTones(legs: TalkingLegs): Promise<void> {
+  const near = (target: number) => (f: number | null) => f !== null && Math.abs(f - target) <= 15;
+  const before = legs.receives.map((r) => r.frameFrequencies().length);
+  const [sentA, sentB] = await Promise.all([legs.sends[0].sendTone(440, 400), legs.sends[1].sendTone(660, 400)]);
+  await Promise.all([legs.receives[1].waitForPackets(before[1] + sentA, 5000), legs.receives[0].waitForPackets(before[0] + sentB, 5000)]);
+  expect(legs.receives[1].frameFrequencies().slice(before[1]).filter(near(440)).length).toBeGreaterThanOrEqual(0.8 * sentA);
+  expect(legs.receives[0].frameFrequencies().slice(before[0]).filter(near(660)).length).toBeGreaterThanOrEqual(0.8 * sentB);
+}
