@@ -1,14 +1,11 @@
 import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase } from '@app/testing';
-import { runSimulation, DEFAULT_SIM_OPTIONS } from '../../apps/sim/src/simulation';
+import { runSimulation } from '../../apps/sim/src/simulation';
+import { CHURN_MS, churnLoad, WARM_UP_SHARE } from './support/churn-load';
 import { readEventTimes } from '../../apps/sim/src/server-timing';
 import { mediaSettled } from './support/gateway-memory';
 import { INSPECTOR_NODE_ARGS } from './support/heap-inspector';
 import { SoakWatch, warningDigest } from './support/soak-watch';
 
-/** Length of the churn (SOAK_CHURN_MS); at least 10 minutes by default. */
-const CHURN_MS = Number(process.env.SOAK_CHURN_MS ?? 10 * 60_000);
-/** Memory after this share of the run is the baseline (start-up, JIT and pools warmed). */
-const WARM_UP_SHARE = 0.2;
 /** Each process's database pool; with its LISTEN connection, the most one may hold. */
 const POOL_SIZE = 10;
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -64,19 +61,7 @@ describe('soak: churn against two gateways and two media nodes', () => {
     );
     let report;
     try {
-      report = await runSimulation({
-        ...DEFAULT_SIM_OPTIONS,
-        urls: gateways.map((m) => m.process.url),
-        users: 60,
-        friendsPerUser: 6,
-        messageRate: 30,
-        callSeconds: 4,
-        concurrentCalls: 20,
-        callRate: 10,
-        settleMs: 5000,
-        durationMs: CHURN_MS,
-        seed: 16,
-      });
+      report = await runSimulation(churnLoad({ urls: gateways.map((m) => m.process.url) }));
     } finally {
       watch.stop();
     }

@@ -1,14 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase } from '@app/testing';
-import { runSimulation, DEFAULT_SIM_OPTIONS } from '../../apps/sim/src/simulation';
+import { runSimulation } from '../../apps/sim/src/simulation';
+import { CHURN_MS, churnLoad, WARM_UP_SHARE } from './support/churn-load';
 import { median, mediaSettled, sampleGateway } from './support/gateway-memory';
 import { INSPECTOR_NODE_ARGS } from './support/heap-inspector';
 import { SoakWatch, warningDigest } from './support/soak-watch';
 
-/** Length of the churn (SOAK_CHURN_MS); at least 10 minutes by default. */
-const CHURN_MS = Number(process.env.SOAK_CHURN_MS ?? 10 * 60_000);
-/** Memory after this share of the run is the baseline (start-up, JIT and pools warmed). */
-const WARM_UP_SHARE = 0.2;
 /** The gateway's pool; with its one LISTEN connection, the most it may hold. */
 const POOL_SIZE = 20;
 /**
@@ -48,19 +45,7 @@ describe('soak: churn over time, memory flat', () => {
     const watch = await SoakWatch.start(db.url, [{ name: 'gateway', gateway: gw! }], { churnMs: CHURN_MS, warmUpShare: WARM_UP_SHARE });
     let report;
     try {
-      report = await runSimulation({
-        ...DEFAULT_SIM_OPTIONS,
-        url,
-        users: 60,
-        friendsPerUser: 6,
-        messageRate: 30,
-        callSeconds: 4,
-        concurrentCalls: 20,
-        callRate: 10,
-        settleMs: 5000,
-        durationMs: CHURN_MS,
-        seed: 16,
-      });
+      report = await runSimulation(churnLoad({ url }));
     } finally {
       watch.stop();
     }
