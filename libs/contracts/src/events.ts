@@ -1,6 +1,7 @@
 /** Socket event names and their payload/ack types, both directions. */
 import type * as S from './schemas';
 import type { CallDto, EvaluatedFlags, MessageDto } from './models';
+import type { CallQualityDto, ConsumerAddedDto, ConsumerInfoDto, MediaJoinResultDto, ProducerSummaryDto } from './response-schemas';
 
 export interface TransportInfoWebRtc {
   transportId: string;
@@ -18,25 +19,23 @@ export interface TransportInfoPlain {
 
 /** client → server: payload and the `data` of a successful ack. */
 export interface ClientEvents {
-  'dm:send': { payload: S.DmSend; result: { message: MessageDto } };
+  'dm:send': { payload: S.DmSend; result: { message: MessageDto; duplicate?: boolean } };
   'dm:history': { payload: S.DmHistory; result: { messages: MessageDto[]; nextBeforeSeq: number | null } };
   'dm:read': { payload: S.DmRead; result: Record<string, never> };
   'dm:typing': { payload: S.DmTyping; result: Record<string, never> };
   'dm:sync': { payload: S.DmSync; result: { messages: MessageDto[]; cursor: string; hasMore?: boolean } };
   'call:invite': { payload: S.CallInvite; result: { call: CallDto } };
-  'call:accept': { payload: S.CallRef; result: { call: CallDto } };
+  'call:accept': { payload: S.CallAccept; result: { call: CallDto; media?: MediaJoinResultDto } };
   'call:decline': { payload: S.CallRef; result: { call: CallDto } };
   'call:cancel': { payload: S.CallRef; result: { call: CallDto } };
   'call:hangup': { payload: S.CallRef; result: { call: CallDto } };
-  'media:capabilities': { payload: S.CallRef; result: { rtpCapabilities: unknown } };
+  'media:capabilities': { payload: S.CallRef; result: { rtpCapabilities: Record<string, unknown>; producers: ProducerSummaryDto[] } };
   'media:create-transport': { payload: S.MediaCreateTransport; result: TransportInfoWebRtc | TransportInfoPlain };
   'media:connect-transport': { payload: S.MediaConnectTransport; result: Record<string, never> };
   'media:produce': { payload: S.MediaProduce; result: { producerId: string } };
-  'media:consume': {
-    payload: S.MediaConsume;
-    result: { consumerId: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: unknown };
-  };
+  'media:consume': { payload: S.MediaConsume; result: ConsumerInfoDto };
   'media:resume': { payload: S.MediaResume; result: Record<string, never> };
+  'media:join': { payload: S.MediaJoin; result: MediaJoinResultDto };
   'auth:refresh': { payload: S.AuthRefresh; result: { expiresAt: string } };
 }
 
@@ -59,6 +58,7 @@ export const CLIENT_EVENT_NAMES: readonly ClientEventName[] = [
   'media:produce',
   'media:consume',
   'media:resume',
+  'media:join',
   'auth:refresh',
 ];
 
@@ -76,7 +76,9 @@ export interface ServerEvents {
   /** `userId` added or removed you as a contact; `mutual`: whether you now have each other. */
   'contacts:changed': { userId: string; change: 'added' | 'removed'; mutual: boolean };
   'auth:expired': Record<string, never>;
-  'media:restart': { callId: string; reason: 'node_lost' | 'worker_died' | 'drain' };
+  'media:restart': { callId: string; reason: S.MediaRestartReason };
+  'media:consumer-added': ConsumerAddedDto;
+  'call:quality': CallQualityDto;
 }
 
 export type ServerEventName = keyof ServerEvents;
@@ -94,4 +96,6 @@ export const SERVER_EVENT_NAMES: readonly ServerEventName[] = [
   'contacts:changed',
   'auth:expired',
   'media:restart',
+  'media:consumer-added',
+  'call:quality',
 ];

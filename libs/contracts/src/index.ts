@@ -6,3 +6,20 @@ export * as schemas from './schemas';
 export * as responseSchemas from './response-schemas';
 export * from './protocol-catalog';
 export { charCount, MAX_BODY_CHARS, MAX_PAGE, MAX_RESPONSE_BYTES } from './schemas';
+export type {
+  CallQualityLegDto,
+  CallQualityDto,
+  MediaStatsLegDto,
+  MediaStatsDto,
+  TransportInfoDto,
+  ProducerSummaryDto,
+  ConsumerInfoDto,
+  MediaJoinResultDto,
+  ConsumerAddedDto,
+  ExposureDto,
+  VariantQualityDto,
+  FlagReportVariantDto,
+  FlagReportDto,
+} from './response-schemas';
+export { MAX_INT32, MEDIA_KINDS, MEDIA_RESTART_REASONS, TRANSPORT_TYPES } from './schemas';
+export type { MediaKind, TransportType, MediaRestartReason } from './schemas';

@@ -1,4 +1,5 @@
 /** Shapes the server sends. Fields may be added, never renamed or removed. */
+import type { MediaStatsDto } from './response-schemas';
 
 export interface UserDto {
   id: string;
@@ -66,7 +67,7 @@ export interface CallDto {
   /** The participant whose action (or lost connection) ended the call; absent when a timer or the server ended it. */
   endedById?: string;
   /** In the call history (GET /calls) of ended calls: media statistics gathered at the end, or null. */
-  mediaStats?: Record<string, unknown> | null;
+  mediaStats?: MediaStatsDto | null;
 }
 
 export interface FlagDefinitionDto {

@@ -11,7 +11,7 @@ import * as R from './response-schemas';
 import * as S from './schemas';
 
 /** The version of the published documents: raised when an event, route or field is added. */
-export const PROTOCOL_VERSION = '1.2.0';
+export const PROTOCOL_VERSION = '1.3.0';
 
 export interface ClientEventSpec {
   summary: string;
@@ -44,25 +44,23 @@ export const CLIENT_EVENT_SPECS: Record<ClientEventName, ClientEventSpec> = {
     result: z.object({ messages: z.array(R.messageDto), cursor: z.string(), hasMore: z.boolean().optional() }),
   },
   'call:invite': { summary: 'Call a mutual contact.', payload: S.callInvite, result: callResult },
-  'call:accept': { summary: 'Answer a ringing call (callee).', payload: S.callRef, result: callResult },
+  'call:accept': {
+    summary: 'Answer a ringing call (callee); with `join`, also join its media (the answer then carries `media`).',
+    payload: S.callAccept,
+    result: callResult.extend({ media: R.mediaJoinResult.optional() }),
+  },
   'call:decline': { summary: 'Refuse a ringing call (callee).', payload: S.callRef, result: callResult },
   'call:cancel': { summary: 'Withdraw a ringing call (caller).', payload: S.callRef, result: callResult },
   'call:hangup': { summary: 'End an active call (either participant).', payload: S.callRef, result: callResult },
   'media:capabilities': {
     summary: "The call router's RTP capabilities and the other participant's live producers.",
     payload: S.mediaCapabilities,
-    result: z.object({
-      rtpCapabilities: anyJson,
-      producers: z.array(z.object({ producerId: z.string(), userId: z.string(), kind: z.enum(['audio', 'video']) })).optional(),
-    }),
+    result: z.object({ rtpCapabilities: anyJson, producers: z.array(R.producerSummary) }),
   },
   'media:create-transport': {
     summary: 'A WebRTC or plain-RTP transport for sending or receiving.',
     payload: S.mediaCreateTransport,
-    result: z.union([
-      z.object({ transportId: z.string(), iceParameters: anyJson, iceCandidates: z.array(anyJson), dtlsParameters: anyJson }),
-      z.object({ transportId: z.string(), ip: z.string(), port: z.number().int(), rtcpPort: z.number().int().optional() }),
-    ]),
+    result: R.transportInfo,
   },
   'media:connect-transport': {
     summary: 'DTLS parameters (WebRTC) or the remote address (plain RTP).',
@@ -77,14 +75,15 @@ export const CLIENT_EVENT_SPECS: Record<ClientEventName, ClientEventSpec> = {
   'media:consume': {
     summary: "Receive the other participant's producer (starts paused).",
     payload: S.mediaConsume,
-    result: z.object({
-      consumerId: z.string(),
-      producerId: z.string(),
-      kind: z.enum(['audio', 'video']),
-      rtpParameters: anyJson,
-    }),
+    result: R.consumerInfo,
   },
   'media:resume': { summary: 'Start a paused consumer.', payload: S.mediaResume, result: R.empty },
+  'media:join': {
+    summary:
+      "Set up a participant's media in one request: capabilities, a send and a receive transport, plain producers, and (with rtpCapabilities) the other participant's producers consumed and resumed, now and as they appear.",
+    payload: S.mediaJoin,
+    result: R.mediaJoinResult,
+  },
   'auth:refresh': {
     summary: "Swap this socket's token for a newer one of the same user, so it outlives the old token.",
     payload: S.authRefresh,
@@ -121,7 +120,15 @@ export const SERVER_EVENT_SPECS: Record<ServerEventName, ServerEventSpec> = {
   'auth:expired': { summary: "This socket's token expired unrefreshed; the socket is closed next.", payload: R.empty },
   'media:restart': {
     summary: 'The call’s media moved to a new room: drop its transports, producers and consumers and negotiate again from media:capabilities.',
-    payload: z.object({ callId: z.string().uuid(), reason: z.enum(['node_lost', 'worker_died', 'drain']) }),
+    payload: z.object({ callId: z.string().uuid(), reason: S.mediaRestartReason }),
+  },
+  'media:consumer-added': {
+    summary: 'A producer of the other participant consumed for you (you joined with rtpCapabilities), already resumed.',
+    payload: R.consumerAdded,
+  },
+  'call:quality': {
+    summary: 'What the SFU measured of each producer and consumer of the call over the last interval (every CALL_QUALITY_INTERVAL_MS).',
+    payload: R.callQuality,
   },
 };
 
@@ -269,6 +276,24 @@ export const HTTP_ROUTE_SPECS: readonly HttpRouteSpec[] = [
     params: flagKey,
     query: z.object({ limit: z.number().int().min(1).max(500).optional() }),
     response: z.object({ entries: z.array(R.flagAuditEntryDto) }),
+  },
+  {
+    method: 'GET',
+    path: '/admin/flags/:key/exposures',
+    summary: "Who saw which value of the flag: one row per user and value, with first and last time and a count.",
+    auth: 'admin',
+    params: flagKey,
+    query: S.exposuresQuery,
+    response: z.object({ exposures: z.array(R.exposureDto), nextCursor }),
+  },
+  {
+    method: 'GET',
+    path: '/admin/flags/:key/report',
+    summary: "The flag's experiment per variant: exposed users, calls attempted, refused and answered, duration, set-up time and media quality.",
+    auth: 'admin',
+    params: flagKey,
+    query: S.flagReportQuery,
+    response: R.flagReport,
   },
   {
     method: 'GET',

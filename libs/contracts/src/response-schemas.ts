@@ -35,6 +35,45 @@ export const conversationDto = z.object({
   unread: z.number().int().min(0),
 });
 
+const mediaKind = z.enum(['audio', 'video']);
+const legDirection = z.enum(['up', 'down']).describe('up: user to SFU (a producer); down: SFU to user (a consumer)');
+
+/** One producer (`up`) or consumer (`down`) over the last interval, as the SFU measured it. */
+export const callQualityLeg = z.object({
+  userId: id,
+  direction: legDirection,
+  kind: mediaKind,
+  bitrateBps: z.number().min(0),
+  packets: z.number().int().min(0),
+  packetsLost: z.number().int().min(0),
+  lossRatio: z.number().min(0).max(1),
+  jitterMs: z.number().min(0),
+  rttMs: z.number().min(0).optional(),
+  score: z.number().min(0).max(10).optional(),
+});
+
+/** `call:quality`: pushed to each participant every CALL_QUALITY_INTERVAL_MS while the call is active. */
+export const callQuality = z.object({ callId: id, at: isoTime, legs: z.array(callQualityLeg).max(16) });
+
+/** One leg of a finished call, summed (bytes, packets) or summarised (percentiles, means) over the call. */
+export const mediaStatsLeg = z.object({
+  userId: id,
+  direction: legDirection,
+  kind: mediaKind,
+  bytes: z.number().int().min(0),
+  packets: z.number().int().min(0),
+  packetsLost: z.number().int().min(0),
+  lossRatio: z.number().min(0).max(1),
+  jitterMsP50: z.number().min(0),
+  jitterMsP95: z.number().min(0),
+  bitrateBpsMean: z.number().min(0),
+  scoreMin: z.number().min(0).max(10).optional(),
+  scoreMean: z.number().min(0).max(10).optional(),
+});
+
+/** A finished call's media: one leg per participant, direction and kind, whatever the clients did (at most 8 legs). */
+export const mediaStats = z.object({ sampledSeconds: z.number().min(0), legs: z.array(mediaStatsLeg).max(8) });
+
 export const callDto = z.object({
   id,
   callerId: id,
@@ -48,8 +87,100 @@ export const callDto = z.object({
   maxEndsAt: isoTime.optional(),
   durationSeconds: z.number().int().min(0).optional(),
   endedById: id.optional(),
-  mediaStats: z.record(z.string(), z.unknown()).nullable().optional(),
+  mediaStats: mediaStats.nullable().optional(),
 });
+
+/** What `media:create-transport` answers, and a transport in `media:join`'s answer. */
+export const webRtcTransportInfo = z.object({
+  transportId: z.string(),
+  iceParameters: z.record(z.string(), z.unknown()),
+  iceCandidates: z.array(z.record(z.string(), z.unknown())),
+  dtlsParameters: z.record(z.string(), z.unknown()),
+});
+export const plainTransportInfo = z.object({
+  transportId: z.string(),
+  ip: z.string(),
+  port: z.number().int(),
+  rtcpPort: z.number().int().optional(),
+});
+export const transportInfo = z.union([webRtcTransportInfo, plainTransportInfo]);
+
+/** A live producer of the other participant (`media:capabilities`' `producers`). */
+export const producerSummary = z.object({ producerId: z.string(), userId: id, kind: mediaKind });
+
+/** What `media:consume` answers; in `media:join`, already resumed. */
+export const consumerInfo = z.object({
+  consumerId: z.string(),
+  producerId: z.string(),
+  kind: mediaKind,
+  rtpParameters: z.record(z.string(), z.unknown()),
+});
+
+/** `media:join`'s answer (and `call:accept`'s `media`). */
+export const mediaJoinResult = z.object({
+  rtpCapabilities: z.record(z.string(), z.unknown()),
+  producers: z.array(producerSummary),
+  send: z.intersection(transportInfo, z.object({ producers: z.array(z.object({ kind: mediaKind, producerId: z.string() })) })).optional(),
+  recv: transportInfo.optional(),
+  consumers: z.array(consumerInfo),
+});
+
+/** `media:consumer-added`: a producer of the other participant consumed for you, resumed. */
+export const consumerAdded = consumerInfo.extend({ callId: id });
+
+/** One user's record of a flag's value: first and last time it decided something, and how often. */
+export const exposureDto = z.object({
+  userId: id,
+  value: z.boolean(),
+  firstAt: isoTime,
+  lastAt: isoTime,
+  count: z.number().int().min(1),
+});
+
+/** Per kind: the means of the variant's calls' `mediaStats` legs. */
+export const variantQuality = z.object({
+  kind: mediaKind,
+  legs: z.number().int().min(0),
+  lossRatioMean: z.number().min(0).max(1),
+  jitterMsP50Mean: z.number().min(0),
+  jitterMsP95Mean: z.number().min(0),
+  bitrateBpsMean: z.number().min(0),
+  bytesPerMinuteMean: z.number().min(0),
+  scoreMean: z.number().min(0).max(10).optional(),
+});
+
+export const flagReportVariant = z.object({
+  value: z.boolean(),
+  users: z.number().int().min(0),
+  calls: z.object({
+    attempted: z.number().int().min(0),
+    refused: z.number().int().min(0),
+    answered: z.number().int().min(0),
+    durationSecondsMean: z.number().min(0).nullable(),
+    setupMsP50: z.number().min(0).nullable(),
+    quality: z.array(variantQuality),
+  }),
+});
+
+export const flagReport = z.object({
+  key: z.string(),
+  since: isoTime.nullable(),
+  variants: z.array(flagReportVariant),
+});
+
+export type CallQualityLegDto = z.infer<typeof callQualityLeg>;
+export type CallQualityDto = z.infer<typeof callQuality>;
+export type MediaStatsLegDto = z.infer<typeof mediaStatsLeg>;
+export type MediaStatsDto = z.infer<typeof mediaStats>;
+export type TransportInfoDto = z.infer<typeof transportInfo>;
+export type ProducerSummaryDto = z.infer<typeof producerSummary>;
+export type ConsumerInfoDto = z.infer<typeof consumerInfo>;
+export type MediaJoinResultDto = z.infer<typeof mediaJoinResult>;
+export type ConsumerAddedDto = z.infer<typeof consumerAdded>;
+export type ExposureDto = z.infer<typeof exposureDto>;
+export type VariantQualityDto = z.infer<typeof variantQuality>;
+export type FlagReportVariantDto = z.infer<typeof flagReportVariant>;
+export type FlagReportDto = z.infer<typeof flagReport>;
 
 const flagSettings = z.object({
   key: z.string(),

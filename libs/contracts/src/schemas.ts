@@ -32,6 +32,16 @@ export function charCount(s: string): number {
   return n;
 }
 
+/** The largest value an INTEGER column holds: every sequence number and count the schemas take stays inside it. */
+export const MAX_INT32 = 2_147_483_647;
+
+/**
+ * Characters that reorder or hide text (bidirectional overrides and
+ * isolates, zero-width characters): refused in names people read, where
+ * they would make one user look like another.
+ */
+const DECEPTIVE_CHARS = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+
 const intFromQuery = z.preprocess(
   (v) => (typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v),
   z.number().int(),
@@ -45,7 +55,10 @@ export const handleSchema = z
 
 export const devLoginBody = z.object({
   handle: handleSchema,
-  displayName: storableText.pipe(z.string().trim().min(1).max(64)).optional(),
+  displayName: storableText
+    .refine((v) => !DECEPTIVE_CHARS.test(v), 'must not contain bidirectional-override or zero-width characters')
+    .pipe(z.string().trim().min(1).max(64))
+    .optional(),
 });
 
 export const contactPutBody = z.object({ favorite: z.boolean().optional() });
@@ -56,7 +69,7 @@ export const contactPutRequest = z.preprocess((v) => v ?? {}, contactPutBody);
 export const userIdParam = uuid;
 
 export const messagesQuery = z.object({
-  beforeSeq: intFromQuery.pipe(z.number().min(1)).optional(),
+  beforeSeq: intFromQuery.pipe(z.number().min(1).max(MAX_INT32)).optional(),
   limit: intFromQuery.pipe(z.number().min(1).max(MAX_PAGE)).optional(),
 });
 
@@ -136,13 +149,13 @@ export function dmSendFast(value: unknown): DmSend | undefined {
 
 export const dmHistory = z.object({
   conversationId: uuid,
-  beforeSeq: z.number().int().min(1).optional(),
+  beforeSeq: z.number().int().min(1).max(MAX_INT32).optional(),
   limit: z.number().int().min(1).max(MAX_PAGE).optional(),
 });
 
 export const dmRead = z.object({
   conversationId: uuid,
-  upToSeq: z.number().int().min(0),
+  upToSeq: z.number().int().min(0).max(MAX_INT32),
 });
 
 export const dmTyping = z.object({ to: uuid });
@@ -164,39 +177,135 @@ export const callRef = z.object({ callId: uuid });
 
 // ---- Media (socket) --------------------------------------------------------
 
-const anyObject = z.record(z.string(), z.unknown());
+/**
+ * JSON a client hands through to mediasoup (RTP parameters and
+ * capabilities, DTLS parameters): bounded in depth, keys, array length and
+ * string length, so nothing deep or huge reaches the SFU. Field-level
+ * rules stay mediasoup's (answered VALIDATION_FAILED).
+ */
+export const MEDIA_JSON_LIMITS = { depth: 6, keys: 48, items: 64, chars: 512 } as const;
+
+function boundedJsonProblem(value: unknown, depth: number): string | undefined {
+  if (value === null || typeof value === 'boolean') return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'numbers must be finite';
+  if (typeof value === 'string') return value.length <= MEDIA_JSON_LIMITS.chars ? undefined : `strings are at most ${MEDIA_JSON_LIMITS.chars} characters`;
+  if (depth >= MEDIA_JSON_LIMITS.depth) return `nested at most ${MEDIA_JSON_LIMITS.depth} deep`;
+  if (Array.isArray(value)) {
+    if (value.length > MEDIA_JSON_LIMITS.items) return `arrays hold at most ${MEDIA_JSON_LIMITS.items} items`;
+    for (const item of value) {
+      const problem = boundedJsonProblem(item, depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length > MEDIA_JSON_LIMITS.keys) return `objects hold at most ${MEDIA_JSON_LIMITS.keys} keys`;
+    for (const [key, item] of entries) {
+      if (key.length > 64) return 'keys are at most 64 characters';
+      const problem = boundedJsonProblem(item, depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  return 'must be JSON';
+}
+
+/** An object of JSON within MEDIA_JSON_LIMITS. */
+export const mediaJson = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+  const problem = boundedJsonProblem(value, 0);
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+});
+
+export const MEDIA_KINDS = ['audio', 'video'] as const;
+export const mediaKind = z.enum(MEDIA_KINDS);
+export const TRANSPORT_DIRECTIONS = ['send', 'recv'] as const;
+export const TRANSPORT_TYPES = ['webrtc', 'plain'] as const;
+export const transportType = z.enum(TRANSPORT_TYPES);
+export const MEDIA_RESTART_REASONS = ['node_lost', 'worker_died', 'drain'] as const;
+export const mediaRestartReason = z.enum(MEDIA_RESTART_REASONS);
+
+const port = z.number().int().min(1).max(65535);
 
 export const mediaCapabilities = callRef;
 
 export const mediaCreateTransport = z.object({
   callId: uuid,
-  direction: z.enum(['send', 'recv']),
-  type: z.enum(['webrtc', 'plain']).default('webrtc'),
+  direction: z.enum(TRANSPORT_DIRECTIONS),
+  type: transportType.default('webrtc'),
   /** Plain only: false puts RTCP on its own port (as ffmpeg and GStreamer send it). */
   rtcpMux: z.boolean().default(true),
 });
 
 export const mediaConnectTransport = z.object({
   transportId: uuid,
-  dtlsParameters: anyObject.optional(),
+  dtlsParameters: mediaJson.optional(),
   ip: z.string().ip().optional(),
-  port: z.number().int().min(1).max(65535).optional(),
-  rtcpPort: z.number().int().min(1).max(65535).optional(),
+  port: port.optional(),
+  rtcpPort: port.optional(),
 });
 
 export const mediaProduce = z.object({
   transportId: uuid,
-  kind: z.enum(['audio', 'video']),
-  rtpParameters: anyObject,
+  kind: mediaKind,
+  rtpParameters: mediaJson,
 });
 
 export const mediaConsume = z.object({
   transportId: uuid,
   producerId: uuid,
-  rtpCapabilities: anyObject,
+  rtpCapabilities: mediaJson,
 });
 
 export const mediaResume = z.object({ consumerId: uuid });
+
+/** `media:join`'s send part: a transport and, for plain transports, what to produce on it at once. */
+export const mediaJoinSend = z.object({
+  type: transportType.default('webrtc'),
+  rtcpMux: z.boolean().default(true),
+  /** Plain only: the address RTP will come from (default: the socket's address; only that source is accepted). */
+  ip: z.string().ip().optional(),
+  port: port.optional(),
+  rtcpPort: port.optional(),
+  produce: z
+    .array(z.object({ kind: mediaKind, rtpParameters: mediaJson }))
+    .max(2)
+    .refine((items) => new Set(items.map((i) => i.kind)).size === items.length, 'one producer per kind')
+    .optional(),
+});
+
+/** `media:join`'s receive part: a transport, connected at once when a plain one names where to send. */
+export const mediaJoinRecv = z.object({
+  type: transportType.default('webrtc'),
+  rtcpMux: z.boolean().default(true),
+  ip: z.string().ip().optional(),
+  port: port.optional(),
+  rtcpPort: port.optional(),
+});
+
+/** What a participant wants of a call's media, set up in one request (`media:join`, `call:accept { join }`). */
+export const mediaJoinOptions = z.object({
+  rtpCapabilities: mediaJson.optional(),
+  send: mediaJoinSend.optional(),
+  recv: mediaJoinRecv.optional(),
+});
+
+export const mediaJoin = mediaJoinOptions.extend({ callId: uuid });
+
+/** `call:accept`: the callee may join the call's media in the same request. */
+export const callAccept = callRef.extend({ join: mediaJoinOptions.optional() });
+
+// ---- Experiments (HTTP, admin) --------------------------------------------
+
+export const exposuresQuery = z.object({
+  limit: intFromQuery.pipe(z.number().min(1).max(MAX_PAGE)).optional(),
+  cursor: pageCursor.optional(),
+});
+
+export const flagReportQuery = z.object({
+  /** Only exposures and calls since then (default: everything). */
+  since: z.string().datetime({ offset: true }).optional(),
+});
 
 export type DevLoginBody = z.infer<typeof devLoginBody>;
 export type ContactPutBody = z.infer<typeof contactPutBody>;
@@ -216,3 +325,12 @@ export type MediaConnectTransport = z.infer<typeof mediaConnectTransport>;
 export type MediaProduce = z.infer<typeof mediaProduce>;
 export type MediaConsume = z.infer<typeof mediaConsume>;
 export type MediaResume = z.infer<typeof mediaResume>;
+export type MediaJoinOptions = z.input<typeof mediaJoinOptions>;
+export type MediaJoin = z.input<typeof mediaJoin>;
+export type MediaJoinParsed = z.output<typeof mediaJoin>;
+export type CallAccept = z.input<typeof callAccept>;
+export type ExposuresQuery = z.infer<typeof exposuresQuery>;
+export type FlagReportQuery = z.infer<typeof flagReportQuery>;
+export type MediaKind = z.infer<typeof mediaKind>;
+export type TransportType = z.infer<typeof transportType>;
+export type MediaRestartReason = z.infer<typeof mediaRestartReason>;
