@@ -56,6 +56,7 @@ describe('call state machine on virtual time', () => {
       maxDurationMs: CAP,
       warningBeforeMs: WARNING_BEFORE,
       reconnectGraceMs: GRACE,
+      qualityIntervalMs: expect.any(Number),
     });
   });
 

@@ -11,6 +11,7 @@ describe(loadConfig.name, () => {
       maxDurationMs: 3_600_000,
       warningBeforeMs: 60_000,
       reconnectGraceMs: 15_000,
+      qualityIntervalMs: 5_000,
     });
     expect(c.media).toMatchObject({ listenIp: '127.0.0.1', minPort: 40_000, maxPort: 49_999 });
     expect(c.media.workers).toBeGreaterThanOrEqual(1);
@@ -41,7 +42,7 @@ describe(loadConfig.name, () => {
       databaseUrl: 'postgresql://u@db:5432/x',
       adminToken: 'secret-admin',
       jwtSecret: '0123456789abcdef0123',
-      calls: { ringTimeoutMs: 1000, maxDurationMs: 5000, warningBeforeMs: 1000, reconnectGraceMs: 500 },
+      calls: { ringTimeoutMs: 1000, maxDurationMs: 5000, warningBeforeMs: 1000, reconnectGraceMs: 500, qualityIntervalMs: 5000 },
       media: { listenIp: '0.0.0.0', announcedIp: '203.0.113.7', minPort: 41000, maxPort: 41999, workers: 3 },
       redisUrl: 'redis://127.0.0.1:6379',
       socketPlaceLeaseMs: 2000,

@@ -88,6 +88,7 @@ const envShape = z.object({
   CALL_MAX_DURATION_MS: intVar(3_600_000, 100),
   CALL_WARNING_BEFORE_MS: optionalIntVar(0),
   CALL_RECONNECT_GRACE_MS: intVar(15_000, 0),
+  CALL_QUALITY_INTERVAL_MS: intVar(5_000, 0, 10 * 60_000),
   MEDIA_LISTEN_IP: ipVar('127.0.0.1'),
   MEDIA_ANNOUNCED_IP: ipVar(),
   MEDIA_MIN_PORT: intVar(40_000, 1024, 65535),
@@ -197,6 +198,8 @@ export interface AppConfig {
     maxDurationMs: number;
     warningBeforeMs: number;
     reconnectGraceMs: number;
+    /** `call:quality` period, and how often the SFU's stats of active calls are sampled; 0: no pushes (stats still kept). */
+    qualityIntervalMs: number;
   };
   media: {
     listenIp: string;
@@ -319,6 +322,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxDurationMs: e.CALL_MAX_DURATION_MS,
       warningBeforeMs: e.CALL_WARNING_BEFORE_MS ?? defaultWarningBeforeMs(e.CALL_MAX_DURATION_MS),
       reconnectGraceMs: e.CALL_RECONNECT_GRACE_MS,
+      qualityIntervalMs: e.CALL_QUALITY_INTERVAL_MS,
     },
     media: {
       listenIp: e.MEDIA_LISTEN_IP as string,
