@@ -29,6 +29,15 @@ export class RealtimeService {
   }
 
   /**
+   * To the user's sockets held by this process only. For pushes every
+   * gateway process receives anyway (a media node's samples): each delivers
+   * to its own sockets, so every socket gets the push exactly once.
+   */
+  toUserLocal<E extends ServerEventName>(userId: string, event: E, payload: ServerEvents[E]): void {
+    this.server?.local.to(userRoom(userId)).emit(event, payload);
+  }
+
+  /**
    * To every socket of several users but one socket (the sender's own): one
    * broadcast, so the payload is encoded once and crosses Redis once.
    */
