@@ -1,4 +1,5 @@
 import type { CallDto, CallEndReason, CallMedia, CallState } from '@app/contracts';
+import { storedMediaStats } from './stored-media-stats';
 
 /** A call as stored (the `calls` row), the shape the calls capability works with. */
 export interface CallRecord {
@@ -15,6 +16,7 @@ export interface CallRecord {
   endedAt: Date | null;
   endReason: CallEndReason | null;
   endedById: string | null;
+  /** As stored: the protocol's mediaStats, or an earlier format (read through storedMediaStats). */
   mediaStats: unknown;
   /** The media node holding the room of an active call. */
   mediaNodeId: string | null;
@@ -51,6 +53,6 @@ export function toCallDto(call: CallRecord, options: { withMediaStats?: boolean 
   if (call.maxEndsAt) dto.maxEndsAt = call.maxEndsAt.toISOString();
   const duration = callDurationSeconds(call);
   if (duration !== undefined) dto.durationSeconds = duration;
-  if (options.withMediaStats && call.state === 'ended') dto.mediaStats = (call.mediaStats ?? null) as CallDto['mediaStats'];
+  if (options.withMediaStats && call.state === 'ended') dto.mediaStats = storedMediaStats(call.mediaStats, duration);
   return dto;
 }
