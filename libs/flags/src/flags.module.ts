@@ -1,5 +1,9 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@app/auth';
+import { CallAttemptRepository } from './call-attempt.repository';
+import { ExperimentLog } from './experiment-log';
+import { ExposureRecorder } from './exposure-recorder';
+import { ExposureRepository } from './exposure.repository';
 import { FlagAdminService } from './flag-admin.service';
 import { FlagDefinitionCache } from './flag-definition.cache';
 import { FlagRepository } from './flag.repository';
@@ -8,7 +12,16 @@ import { FlagsService } from './flags.service';
 @Module({
   // The admin service checks that a flag's target users exist.
   imports: [AuthModule],
-  providers: [FlagsService, FlagAdminService, FlagRepository, FlagDefinitionCache],
-  exports: [FlagsService, FlagAdminService],
+  providers: [
+    FlagsService,
+    FlagAdminService,
+    FlagRepository,
+    FlagDefinitionCache,
+    ExposureRepository,
+    ExposureRecorder,
+    CallAttemptRepository,
+    ExperimentLog,
+  ],
+  exports: [FlagsService, FlagAdminService, ExperimentLog, ExposureRecorder],
 })
 export class FlagsModule {}

@@ -2,12 +2,14 @@ import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Client, NOOP_PROVIDER, OpenFeature, ProviderEvents } from '@openfeature/server-sdk';
+import { Clock } from '@app/config';
 import { DatabaseNotifications, NotificationHandler } from '@app/database';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { DatabaseFlagProvider } from './database-flag.provider';
 import { FlagDefinitionCache } from './flag-definition.cache';
 import { FLAG_EVALUATIONS_METRIC, FlagEvaluationMetricsHook } from './flag-evaluation-metrics.hook';
 import { FLAG_CHANGE_CHANNEL, FlagRepository } from './flag.repository';
+import { ExposureRecorder, ExposureSource } from './exposure-recorder';
 
 export const VIDEO_CALL_FLAG = 'video_call';
 
@@ -18,6 +20,12 @@ const RESYNC_RETRY_MS = 1_000;
 /**
  * Flag evaluation for the rest of the server. Other modules ask here
  * (isEnabled / isEnabledForAll) and listen for changes (onChange).
+ *
+ * An evaluation given a source is an exposure: the flag's value decided
+ * something for that user (what GET /flags or flags:changed showed, whether
+ * a call:invite or media:produce was allowed). Each one is recorded for the
+ * flag's experiment; one without a source (a check that decides nothing the
+ * user sees) is not.
  *
  * Evaluation goes through an OpenFeature client (targetingKey = user id)
  * bound to this module's DatabaseFlagProvider. OpenFeature's API object is a
@@ -40,6 +48,8 @@ export class FlagsService implements OnModuleInit, OnModuleDestroy {
     private readonly repository: FlagRepository,
     private readonly definitions: FlagDefinitionCache,
     private readonly notifications: DatabaseNotifications,
+    private readonly exposures: ExposureRecorder,
+    private readonly clock: Clock,
     metrics: MetricsService,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
   ) {
@@ -73,21 +83,26 @@ export class FlagsService implements OnModuleInit, OnModuleDestroy {
     await OpenFeature.setProviderAndWait(this.domain, NOOP_PROVIDER).catch(() => undefined);
   }
 
-  async isEnabled(key: string, userId: string): Promise<boolean> {
-    return this.client.getBooleanValue(key, false, { targetingKey: userId });
+  /** The flag's value for the user (off for an unknown flag); recorded as an exposure when a source is given. */
+  async isEnabled(key: string, userId: string, source?: ExposureSource): Promise<boolean> {
+    if (source === undefined) return this.client.getBooleanValue(key, false, { targetingKey: userId });
+    const details = await this.client.getBooleanDetails(key, false, { targetingKey: userId });
+    // An unknown flag or a failed evaluation decided nothing about the flag: not an exposure.
+    if (details.errorCode === undefined) this.exposures.record(key, userId, details.value, this.clock.now());
+    return details.value;
   }
 
-  /** True when the flag is on for every one of the users (video needs both callers). */
-  async isEnabledForAll(key: string, userIds: string[]): Promise<boolean> {
+  /** True when the flag is on for every one of the users (video needs both callers); each user's value is an exposure. */
+  async isEnabledForAll(key: string, userIds: string[], source?: ExposureSource): Promise<boolean> {
     if (userIds.length === 0) return false;
-    const results = await Promise.all(userIds.map((id) => this.isEnabled(key, id)));
+    const results = await Promise.all(userIds.map((id) => this.isEnabled(key, id, source)));
     return results.every(Boolean);
   }
 
   /** Every known flag evaluated for one user (GET /flags, flags:changed). */
-  async evaluateAll(userId: string): Promise<Record<string, boolean>> {
+  async evaluateAll(userId: string, source?: ExposureSource): Promise<Record<string, boolean>> {
     const flags: Record<string, boolean> = {};
-    for (const key of this.definitions.keys()) flags[key] = await this.isEnabled(key, userId);
+    for (const key of this.definitions.keys()) flags[key] = await this.isEnabled(key, userId, source);
     return flags;
   }
 

@@ -73,6 +73,6 @@ export class FlagsPushGateway implements OnModuleInit, OnGatewayConnection {
   }
 
   private async evaluate(userId: string): Promise<EvaluatedFlags> {
-    return (await this.flags.evaluateAll(userId)) as EvaluatedFlags;
+    return (await this.flags.evaluateAll(userId, 'flags:changed')) as EvaluatedFlags;
   }
 }

@@ -11,6 +11,6 @@ export class FlagsController {
   /** Every flag evaluated for the caller. */
   @Get()
   async mine(@CurrentUser() user: AuthUser): Promise<{ flags: EvaluatedFlags }> {
-    return { flags: (await this.flags.evaluateAll(user.id)) as EvaluatedFlags };
+    return { flags: (await this.flags.evaluateAll(user.id, 'flags')) as EvaluatedFlags };
   }
 }
