@@ -2,6 +2,12 @@
 const { pathsToModuleNameMapper } = require('ts-jest');
 const { compilerOptions } = require('./tsconfig.json');
 
+// Specs read metrics by their short names (`socket_connections`); the
+// exported prefix (METRICS_PREFIX, `smb_` by default) has its own spec
+// (libs/observability, test/e2e/tracing.e2e-spec.ts). Gateways the specs
+// spawn inherit this.
+process.env.METRICS_PREFIX ??= '';
+
 module.exports = {
   testEnvironment: 'node',
   rootDir: __dirname,
