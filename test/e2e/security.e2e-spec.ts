@@ -1,5 +1,4 @@
 import crypto from 'node:crypto';
-import jwt from 'jsonwebtoken';
 import { Client } from 'pg';
 import { io, Socket } from 'socket.io-client';
 import { AdminClient, befriend, SocialClient } from '@app/client';
@@ -31,10 +30,19 @@ function rawConnect(url: string, token: string | undefined): Promise<Outcome> {
   });
 }
 
+/** An HS256 token of `claims` signed with `secret`, assembled by hand. */
+function signed(claims: Record<string, unknown>, secret: string): string {
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+  return `${input}.${crypto.createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
+
+const OUR_CLAIMS = { iss: 'social-messaging-gateway', aud: 'social-messaging-clients' };
+
 /** A token the gateway would have signed, with a chosen lifetime (seconds; negative: already expired). */
 function tokenFor(userId: string, lifetimeS: number): { token: string; expiresAt: string } {
   const nowS = Math.floor(Date.now() / 1000);
-  const token = jwt.sign({ iat: nowS, iat_ms: Date.now(), exp: nowS + lifetimeS }, JWT_SECRET, { subject: userId, algorithm: 'HS256' });
+  const token = signed({ sub: userId, ...OUR_CLAIMS, iat: nowS, iat_ms: Date.now(), exp: nowS + lifetimeS }, JWT_SECRET);
   return { token, expiresAt: new Date((nowS + lifetimeS) * 1000).toISOString() };
 }
 
@@ -171,7 +179,7 @@ describe('security: attacks are refused', () => {
         tokenFor(crypto.randomUUID(), 60).token,
         tokenFor('not-a-user-id', 60).token,
         revoked.token,
-        jwt.sign({}, 'another-secret-0123456789', { subject: users[1].id, expiresIn: 60 }),
+        signed({ sub: users[1].id, ...OUR_CLAIMS, exp: Math.floor(Date.now() / 1000) + 60 }, 'another-secret-0123456789'),
       ];
       // All at once, good and bad interleaved, so they are looked up together.
       const outcomes = await Promise.all([...good, ...bad].map((token) => rawConnect(one.url, token)));

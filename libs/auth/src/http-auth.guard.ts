@@ -22,22 +22,37 @@ export class UserAuthGuard implements CanActivate {
   }
 }
 
-/** Admin routes: the bearer must be ADMIN_TOKEN; with none configured the admin API is closed. */
+/**
+ * Admin routes: the bearer must be one of the admin tokens (ADMIN_TOKEN, named
+ * "admin", and each of ADMIN_TOKENS); with none configured the admin API is
+ * closed. `request.adminActor` is the name of the token that matched: who the
+ * audit says acted.
+ */
 @Injectable()
 export class AdminAuthGuard implements CanActivate {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
   canActivate(context: ExecutionContext): boolean {
     const req = context.switchToHttp().getRequest();
-    const expected = this.config.adminToken;
-    if (!expected) throw new DomainError('FORBIDDEN', 'the admin API is off (no ADMIN_TOKEN configured)');
+    const admins = this.config.adminTokens ?? (this.config.adminToken ? [{ name: 'admin', token: this.config.adminToken }] : []);
+    if (admins.length === 0) throw new DomainError('FORBIDDEN', 'the admin API is off (no ADMIN_TOKEN or ADMIN_TOKENS configured)');
     const given = bearerToken(req.headers.authorization);
     if (!given) throw new DomainError('UNAUTHENTICATED', 'missing admin token');
-    if (!sameSecret(given, expected)) throw new DomainError('FORBIDDEN', 'not an admin token');
-    req.adminActor = 'admin';
+    // Every token is compared (in constant time), so the time taken says nothing about which one came close.
+    let actor: string | undefined;
+    for (const admin of admins) if (sameSecret(given, admin.token) && actor === undefined) actor = admin.name;
+    if (actor === undefined) throw new DomainError('FORBIDDEN', 'not an admin token');
+    req.adminActor = actor;
     return true;
   }
 }
+
+/** The name of the admin token an admin request was authenticated with (set by AdminAuthGuard). */
+export const AdminActor = createParamDecorator((_: unknown, ctx: ExecutionContext): string => {
+  const actor = ctx.switchToHttp().getRequest().adminActor;
+  if (typeof actor !== 'string') throw new DomainError('FORBIDDEN', 'not an admin request');
+  return actor;
+});
 
 /**
  * POST /auth/tokens: the bearer must be AUTH_API_KEY (compared in constant

@@ -1,11 +1,11 @@
-import jwt from 'jsonwebtoken';
+import crypto from 'node:crypto';
 import { AppConfig, loadConfig } from '@app/config';
 import { DomainError } from '@app/contracts';
 import { DatabasePool, migrate, PrismaService } from '@app/database';
 import { RealtimeService } from '@app/realtime';
 import { createTestDatabase, TestDatabase } from '@app/testing';
 import { AuthService } from './auth.service';
-import { TokenService } from './token.service';
+import { TOKEN_AUDIENCE, TOKEN_ISSUER, TokenService } from './token.service';
 import { UserRepository } from './user.repository';
 
 const SECRET = 'revocation-spec-secret-0123456789';
@@ -24,10 +24,13 @@ class SkewedTokens extends TokenService {
   }
 }
 
-/** A token as the previous version signed it: millisecond issue time, no generation. */
+/** A token without a generation, as the previous version signed them: millisecond issue time only. */
 function previousVersionToken(userId: string, issuedAtMs = Date.now()): string {
   const iat = Math.floor(issuedAtMs / 1000);
-  return jwt.sign({ iat, iat_ms: issuedAtMs }, SECRET, { subject: userId, expiresIn: 600, algorithm: 'HS256' });
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const payload = { sub: userId, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE, iat, exp: iat + 600, iat_ms: issuedAtMs };
+  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(payload)}`;
+  return `${input}.${crypto.createHmac('sha256', SECRET).update(input).digest('base64url')}`;
 }
 
 async function refusal(promise: Promise<unknown>): Promise<{ code: string; message: string } | undefined> {

@@ -1,7 +1,6 @@
 import crypto from 'node:crypto';
-import jwt from 'jsonwebtoken';
 import type { AppConfig } from '@app/config';
-import { TokenService } from './token.service';
+import { TOKEN_AUDIENCE, TOKEN_ISSUER, TokenService } from './token.service';
 
 const SECRET = 'token-spec-secret-0123456789';
 const TTL_S = 600;
@@ -14,11 +13,28 @@ function service(secret: string | null = SECRET): TokenService {
 const nowS = () => Math.floor(Date.now() / 1000);
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
+const OURS = { iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE };
+/** Our issuer and audience under an object payload (which may override or drop them with undefined). */
+const withOurs = (payload: unknown) =>
+  typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? { ...OURS, ...payload } : payload;
+
 /** A token assembled by hand: any header, any payload, signed with HMAC-SHA256 under `key` unless a signature is given. */
 function forge(header: unknown, payload: unknown, key = SECRET, signature?: string): string {
-  const input = `${b64(header)}.${b64(payload)}`;
+  const input = `${b64(header)}.${b64(withOurs(payload))}`;
   return `${input}.${signature ?? crypto.createHmac('sha256', key).update(input).digest('base64url')}`;
 }
+
+/** A token signed with another HMAC hash or an RSA key. */
+function forgeWith(alg: 'HS384' | 'HS512' | 'RS256', payload: unknown, key: string | crypto.KeyObject): string {
+  const input = `${b64({ alg, typ: 'JWT' })}.${b64(withOurs(payload))}`;
+  const signature =
+    alg === 'RS256'
+      ? crypto.sign('sha256', Buffer.from(input), key as crypto.KeyObject).toString('base64url')
+      : crypto.createHmac(alg === 'HS384' ? 'sha384' : 'sha512', key as string).update(input).digest('base64url');
+  return `${input}.${signature}`;
+}
+
+const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
 
 describe('TokenService', () => {
   const tokens = service();
@@ -34,31 +50,45 @@ describe('TokenService', () => {
     expect(claims?.expiresAt).toEqual(issued.expiresAt);
   });
 
-  it('accepts tokens made by the jsonwebtoken library with the same secret (tokens issued before stay valid)', () => {
+  it('accepts a token of ours without a generation (null, which revocation counts as 0), issue time from iat_ms or iat', () => {
     // One reading of the clock for the token and the expectation, so a second boundary between them does not matter.
     const iat = nowS();
-    const token = jwt.sign({ iat, iat_ms: 1234 }, SECRET, { subject: USER, expiresIn: 60, algorithm: 'HS256' });
-    // Tokens of the previous version carry no generation: null, which revocation counts as 0.
+    const token = forge({ alg: 'HS256', typ: 'JWT' }, { sub: USER, iat, exp: iat + 60, iat_ms: 1234 });
     expect(tokens.verify(token)).toEqual({
       userId: USER,
       generation: null,
       issuedAtMs: 1234,
       expiresAt: new Date((iat + 60) * 1000),
     });
-    // Without iat_ms the issue time is the second-resolution iat.
-    const old = jwt.sign({ iat: iat - 5 }, SECRET, { subject: USER, expiresIn: 60, algorithm: 'HS256' });
+    const old = forge({ alg: 'HS256' }, { sub: USER, iat: iat - 5, exp: iat + 60 });
     expect(tokens.verify(old)?.issuedAtMs).toBe((iat - 5) * 1000);
   });
 
-  it('and what it signs passes the jsonwebtoken library too', () => {
+  it('signs a standard HS256 JWT naming its issuer and audience', () => {
     const { token } = tokens.sign(USER, 0);
-    expect(jwt.verify(token, SECRET, { algorithms: ['HS256'] })).toMatchObject({ sub: USER, gen: 0 });
+    expect(JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'JWT' });
+    expect(payloadOf(token)).toMatchObject({ sub: USER, gen: 0, iss: TOKEN_ISSUER, aud: TOKEN_AUDIENCE });
+  });
+
+  it('refuses a token signed with our secret but without our issuer or audience (another system sharing the secret)', () => {
+    const exp = nowS() + 60;
+    for (const claims of [
+      { iss: undefined },
+      { aud: undefined },
+      { iss: 'someone-else' },
+      { aud: 'another-service' },
+      { aud: ['another-service'] },
+      { aud: 42 },
+    ]) {
+      expect(tokens.verify(forge({ alg: 'HS256' }, { sub: USER, exp, ...claims }))).toBeNull();
+    }
+    expect(tokens.verify(forge({ alg: 'HS256' }, { sub: USER, exp, aud: ['x', TOKEN_AUDIENCE] }))).not.toBeNull();
   });
 
   it('carries the generation as the `gen` claim, generation 0 included', () => {
     for (const generation of [0, 1, 41, 2 ** 31 - 1]) {
       const { token } = tokens.sign(USER, generation);
-      expect(jwt.decode(token)).toMatchObject({ gen: generation });
+      expect(payloadOf(token)).toMatchObject({ gen: generation });
       expect(tokens.verify(token)?.generation).toBe(generation);
     }
   });
@@ -98,14 +128,14 @@ describe('TokenService', () => {
   });
 
   it('refuses a token signed with another key, and one signed by another process without JWT_SECRET', () => {
-    const other = jwt.sign({}, 'another-secret-0123456789', { subject: USER, expiresIn: 60, algorithm: 'HS256' });
+    const other = forge({ alg: 'HS256' }, { sub: USER, exp: nowS() + 60 }, 'another-secret-0123456789');
     expect(tokens.verify(other)).toBeNull();
     expect(service(null).verify(service(null).sign(USER, 0).token)).toBeNull();
   });
 
   it('refuses alg "none", whatever the case, with or without a signature', () => {
     const payload = { sub: USER, exp: nowS() + 60 };
-    const unsigned = jwt.sign(payload, '', { algorithm: 'none' });
+    const unsigned = `${b64({ alg: 'none', typ: 'JWT' })}.${b64(withOurs(payload))}.`;
     expect(unsigned.endsWith('.')).toBe(true);
     expect(tokens.verify(unsigned)).toBeNull();
     for (const alg of ['none', 'None', 'NONE']) {
@@ -118,13 +148,13 @@ describe('TokenService', () => {
   it('refuses other algorithms: RS256 with any key, HS384/HS512, and an HS256 header over another hash', () => {
     const payload = { sub: USER, exp: nowS() + 60 };
     const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-    expect(tokens.verify(jwt.sign(payload, privateKey, { algorithm: 'RS256' }))).toBeNull();
+    expect(tokens.verify(forgeWith('RS256', payload, privateKey))).toBeNull();
     // Key confusion: the attacker "signs" RS256 with the public key as HMAC secret, or claims RS256 over our HMAC.
     const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
     expect(tokens.verify(forge({ alg: 'RS256' }, payload, pem))).toBeNull();
     expect(tokens.verify(forge({ alg: 'RS256' }, payload))).toBeNull();
-    expect(tokens.verify(jwt.sign(payload, SECRET, { algorithm: 'HS384' }))).toBeNull();
-    expect(tokens.verify(jwt.sign(payload, SECRET, { algorithm: 'HS512' }))).toBeNull();
+    expect(tokens.verify(forgeWith('HS384', payload, SECRET))).toBeNull();
+    expect(tokens.verify(forgeWith('HS512', payload, SECRET))).toBeNull();
     const input = `${b64({ alg: 'HS256' })}.${b64(payload)}`;
     const hs512 = crypto.createHmac('sha512', SECRET).update(input).digest('base64url');
     expect(tokens.verify(`${input}.${hs512}`)).toBeNull();

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase, TestDatabase } from '@app/testing';
-import { migrate, readMigrations } from './migrator';
+import { EditedMigrationError, migrate, readMigrations } from './migrator';
 
 async function query<T = Record<string, unknown>>(url: string, sql: string): Promise<T[]> {
   const c = new Client({ connectionString: url });
@@ -61,6 +61,23 @@ describe('migrator', () => {
     expect(tables.map((t) => t.tablename)).toEqual(['_prisma_migrations', 'ok_table']);
     const names = await query<{ migration_name: string }>(db.url, 'SELECT migration_name FROM "_prisma_migrations"');
     expect(names).toEqual([{ migration_name: '001_ok' }]);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('stops with a clear error when an applied migration was edited afterwards', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'migrations-'));
+    fs.mkdirSync(path.join(dir, '001_first'));
+    fs.writeFileSync(path.join(dir, '001_first', 'migration.sql'), 'CREATE TABLE first_table (id int);');
+    expect(await migrate(db.url, { dir })).toEqual(['001_first']);
+    fs.writeFileSync(path.join(dir, '001_first', 'migration.sql'), 'CREATE TABLE first_table (id bigint);');
+    fs.mkdirSync(path.join(dir, '002_second'));
+    fs.writeFileSync(path.join(dir, '002_second', 'migration.sql'), 'CREATE TABLE second_table (id int);');
+    const failure = migrate(db.url, { dir });
+    await expect(failure).rejects.toThrow(EditedMigrationError);
+    await expect(migrate(db.url, { dir })).rejects.toThrow(/migration 001_first was applied .* must not be edited/);
+    // Nothing after it ran.
+    const tables = await query<{ tablename: string }>(db.url, `SELECT tablename FROM pg_tables WHERE tablename = 'second_table'`);
+    expect(tables).toEqual([]);
     fs.rmSync(dir, { recursive: true });
   });
 });

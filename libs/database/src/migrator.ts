@@ -28,6 +28,22 @@ export function readMigrations(dir = migrationsDir()): Migration[] {
     });
 }
 
+/** An applied migration whose file changed since: start-up stops until the file is put back (or a new migration made). */
+export class EditedMigrationError extends Error {
+  constructor(
+    readonly migration: string,
+    readonly appliedChecksum: string,
+    readonly fileChecksum: string,
+  ) {
+    super(
+      `migration ${migration} was applied with checksum ${appliedChecksum.slice(0, 12)}… but its migration.sql now has ` +
+        `${fileChecksum.slice(0, 12)}…: an applied migration must not be edited. Restore the file as it was ` +
+        `(git history) and put the change in a new migration.`,
+    );
+    this.name = 'EditedMigrationError';
+  }
+}
+
 /**
  * Applies the SQL migrations under prisma/migrations that the database has
  * not seen. Prisma's own `migrate deploy` cannot run on the JavaScript schema
@@ -65,9 +81,8 @@ export async function migrate(
       for (const m of readMigrations(dir)) {
         const known = doneByName.get(m.name);
         if (known !== undefined) {
-          if (known !== m.checksum) {
-            logger?.warn({ migration: m.name }, 'applied migration was edited afterwards; not applying it again');
-          }
+          // The database holds what the file said when it was applied: starting on an edited one would run code against a schema it does not describe.
+          if (known !== m.checksum) throw new EditedMigrationError(m.name, known, m.checksum);
           continue;
         }
         await client.query('BEGIN');
