@@ -150,4 +150,90 @@ describe(loadConfig.name, () => {
     expect(loadConfig({ NODE_ENV: 'production', AUTH_DEV_LOGIN: 'true' }).auth.devLogin).toBe(true);
     expect(loadConfig({}).maxSocketsPerUser).toBe(10);
   });
+
+  it('listens on loopback by default, and turns dev-login and plain RTP off when it listens beyond it unless set', () => {
+    const local = loadConfig({});
+    expect(local.host).toBe('127.0.0.1');
+    expect(local.auth.devLogin).toBe(true);
+    expect(local.media.plainRtp).toBe(true);
+    for (const host of ['0.0.0.0', '::', '192.0.2.10']) {
+      const open = loadConfig({ HOST: host });
+      expect(open.host).toBe(host);
+      expect(open.auth.devLogin).toBe(false);
+      expect(open.media.plainRtp).toBe(false);
+    }
+    expect(loadConfig({ HOST: '::1' }).auth.devLogin).toBe(true);
+    const asked = loadConfig({ HOST: '0.0.0.0', AUTH_DEV_LOGIN: 'true', MEDIA_PLAIN_RTP: '1' });
+    expect(asked.auth.devLogin).toBe(true);
+    expect(asked.media.plainRtp).toBe(true);
+    expect(() => loadConfig({ HOST: 'example.com' })).toThrow(/HOST="example.com": expected an IPv4 or IPv6 address/);
+  });
+
+  it('refuses REDIS_URL without JWT_SECRET: every process must sign with the same secret', () => {
+    expect(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(ConfigError);
+    expect(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(/JWT_SECRET=\(unset\): expected a secret shared by every process when REDIS_URL is set/);
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: 'z'.repeat(16) }).redisUrl).toBe('redis://127.0.0.1:6379');
+  });
+
+  it('reads the CORS allow-list (none by default: same origin only) and refuses what is no origin', () => {
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+    for (const bad of ['*', 'app.example.com', 'https://app.example.com/', 'https://a.example/path', 'ftp://x.example']) {
+      expect(() => loadConfig({ CORS_ORIGINS: bad })).toThrow(/CORS_ORIGINS/);
+    }
+  });
+
+  it('reads METRICS_TOKEN, the database timeouts and the HTTP limits, with their defaults', () => {
+    const d = loadConfig({});
+    expect(d.metricsToken).toBeUndefined();
+    expect(d.databaseStatementTimeoutMs).toBe(15_000);
+    expect(d.databaseAcquireTimeoutMs).toBe(10_000);
+    expect(d.httpRate).toEqual({
+      perUser: { perSecond: 20, burst: 100 },
+      perAddress: { perSecond: 50, burst: 200 },
+      exemptCidrs: ['127.0.0.0/8', '::1/128'],
+    });
+    const c = loadConfig({
+      METRICS_TOKEN: 'metrics-token-1',
+      DATABASE_STATEMENT_TIMEOUT_MS: '0',
+      DATABASE_ACQUIRE_TIMEOUT_MS: '500',
+      HTTP_USER_RATE_PER_SEC: '2',
+      HTTP_USER_RATE_BURST: '3',
+      HTTP_ADDRESS_RATE_PER_SEC: '4',
+      HTTP_ADDRESS_RATE_BURST: '5',
+      HTTP_RATE_EXEMPT_CIDRS: 'none',
+    });
+    expect(c).toMatchObject({
+      metricsToken: 'metrics-token-1',
+      databaseStatementTimeoutMs: 0,
+      databaseAcquireTimeoutMs: 500,
+      httpRate: { perUser: { perSecond: 2, burst: 3 }, perAddress: { perSecond: 4, burst: 5 }, exemptCidrs: [] },
+    });
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN=\(set, 5 characters, not shown\)/);
+    expect(() => loadConfig({ HTTP_RATE_EXEMPT_CIDRS: 'everyone' })).toThrow(/HTTP_RATE_EXEMPT_CIDRS/);
+  });
+
+  it('reads named admin tokens; ADMIN_TOKEN stays, named "admin"', () => {
+    const c = loadConfig({ ADMIN_TOKEN: 'the-admin-token', ADMIN_TOKENS: 'alice:alice-token-1,ops.bot:bot-token-22' });
+    expect(c.adminTokens).toEqual([
+      { name: 'admin', token: 'the-admin-token' },
+      { name: 'alice', token: 'alice-token-1' },
+      { name: 'ops.bot', token: 'bot-token-22' },
+    ]);
+    expect(loadConfig({}).adminTokens).toEqual([]);
+    for (const bad of ['alice', 'alice:short', ':token-token', 'Alice:token-token', 'a:token-token,a:other-token']) {
+      expect(() => loadConfig({ ADMIN_TOKENS: bad })).toThrow(/ADMIN_TOKENS/);
+    }
+    expect(() => loadConfig({ ADMIN_TOKEN: 'the-admin-token', ADMIN_TOKENS: 'admin:another-token' })).toThrow(/ADMIN_TOKENS/);
+    expect(() => loadConfig({ NODE_ENV: 'production', ADMIN_TOKENS: 'alice:alice-token-1' })).toThrow(/ADMIN_TOKENS.*at least 32/);
+    // The tokens are never printed.
+    try {
+      loadConfig({ ADMIN_TOKENS: 'alice:secret-value-1,bad' });
+    } catch (err) {
+      expect(String(err)).not.toContain('secret-value-1');
+    }
+  });
 });

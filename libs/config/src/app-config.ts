@@ -60,6 +60,57 @@ const cidrListVar = optionalString
   })
   .transform((v) => (v === undefined ? [] : v.split(',').map((c) => c.trim())));
 
+/** Comma-separated browser origins (scheme://host[:port]), each exactly as a browser sends it. */
+const originListVar = optionalString
+  .refine((v) => v === undefined || v.split(',').every((o) => isOrigin(o.trim())), {
+    message: 'comma-separated origins such as https://app.example.com,http://localhost:5173',
+  })
+  .transform((v) => (v === undefined ? [] : v.split(',').map((o) => o.trim())));
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return ['http:', 'https:'].includes(url.protocol) && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+/** ADMIN_TOKENS: `name:token,...`; the name is who the audit says made a change. */
+const ADMIN_NAME = /^[a-z0-9][a-z0-9_.-]{0,31}$/;
+const adminTokensVar = optionalString
+  .refine(
+    (v) =>
+      v === undefined ||
+      v.split(',').every((entry) => {
+        const at = entry.indexOf(':');
+        return at > 0 && ADMIN_NAME.test(entry.slice(0, at).trim()) && entry.slice(at + 1).trim().length >= 8;
+      }),
+    { message: 'comma-separated name:token pairs (name: 1-32 of [a-z0-9_.-], token: at least 8 characters)' },
+  )
+  .transform((v) =>
+    v === undefined
+      ? []
+      : v.split(',').map((entry) => {
+          const at = entry.indexOf(':');
+          return { name: entry.slice(0, at).trim(), token: entry.slice(at + 1).trim() };
+        }),
+  );
+
+/** A CIDR list where `none` (not empty: empty means the default) is no address at all. */
+const cidrListOrNoneVar = (def: string[]) =>
+  optionalString
+    .refine((v) => v === undefined || v.toLowerCase() === 'none' || v.split(',').every((c) => isCidr(c.trim())), {
+      message: 'comma-separated CIDR blocks such as 10.0.0.0/8,::1, or none',
+    })
+    .transform((v) => (v === undefined ? def : v.toLowerCase() === 'none' ? [] : v.split(',').map((c) => c.trim())));
+
+/** Whether an address is this machine's loopback: listening there only lets local processes in. */
+export function isLoopbackAddress(address: string): boolean {
+  const a = address.trim().toLowerCase();
+  return a === 'localhost' || a === '::1' || /^127\.\d+\.\d+\.\d+$/.test(a) || /^::ffff:127\.\d+\.\d+\.\d+$/.test(a);
+}
+
 function isCidr(value: string): boolean {
   const [address, bits, ...rest] = value.split('/');
   if (rest.length > 0 || !z.string().ip().safeParse(address).success) return false;
@@ -76,11 +127,17 @@ const envShape = z.object({
     .optional()
     .transform((v) => v ?? 'all'),
   PORT: intVar(3000, 0, 65535),
+  HOST: ipVar('127.0.0.1'),
+  CORS_ORIGINS: originListVar,
+  METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 8, { message: 'at least 8 characters' }),
   DATABASE_URL: urlVar(['postgres:', 'postgresql:']),
   DATABASE_POOL_SIZE: intVar(20, 2, 1000),
+  DATABASE_STATEMENT_TIMEOUT_MS: intVar(15_000, 0, 10 * 60_000),
+  DATABASE_ACQUIRE_TIMEOUT_MS: intVar(10_000, 100, 10 * 60_000),
   ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 8, {
     message: 'at least 8 characters',
   }),
+  ADMIN_TOKENS: adminTokensVar,
   JWT_SECRET: optionalString.refine((v) => v === undefined || v.length >= 16, {
     message: 'at least 16 characters',
   }),
@@ -120,6 +177,11 @@ const envShape = z.object({
   SHUTDOWN_DRAIN_MS: optionalIntVar(0, 10 * 60_000),
   EVENT_RATE_SCALE: intVar(1, 1, 1_000_000),
   SOCKET_MAX_IN_FLIGHT: intVar(64, 1, 100_000),
+  HTTP_USER_RATE_PER_SEC: intVar(20, 1),
+  HTTP_USER_RATE_BURST: intVar(100, 1),
+  HTTP_ADDRESS_RATE_PER_SEC: intVar(50, 1),
+  HTTP_ADDRESS_RATE_BURST: intVar(200, 1),
+  HTTP_RATE_EXEMPT_CIDRS: cidrListOrNoneVar(['127.0.0.0/8', '::1/128']),
 });
 
 /** In production a guessable secret is worse than none: shorter ones stop the start. */
@@ -166,6 +228,29 @@ const envSchema = envShape.superRefine((env, ctx) => {
         });
       }
     }
+    if (env.ADMIN_TOKENS.some((t) => t.token.length < MIN_PRODUCTION_SECRET_CHARS)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['ADMIN_TOKENS'],
+        message: `tokens of at least ${MIN_PRODUCTION_SECRET_CHARS} characters when NODE_ENV=production`,
+      });
+    }
+  }
+  // Several processes sharing Redis are one service: each inventing its own secret would refuse the others' tokens.
+  if (env.REDIS_URL !== undefined && env.JWT_SECRET === undefined) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['JWT_SECRET'],
+      message: 'a secret shared by every process when REDIS_URL is set (each process would otherwise sign with its own)',
+    });
+  }
+  const adminNames = env.ADMIN_TOKENS.map((t) => t.name);
+  if (new Set(adminNames).size !== adminNames.length || (env.ADMIN_TOKEN !== undefined && adminNames.includes('admin'))) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['ADMIN_TOKENS'],
+      message: 'each name once (and not "admin" while ADMIN_TOKEN is set: that one is "admin")',
+    });
   }
   // Only a lead time that was set can be too long: the default shrinks with the cap.
   if (env.CALL_WARNING_BEFORE_MS !== undefined && env.CALL_WARNING_BEFORE_MS >= env.CALL_MAX_DURATION_MS) {
@@ -190,7 +275,19 @@ export interface AppConfig {
   databaseUrl?: string;
   /** Connections of the process's one pool (Prisma, plain SQL and the scheduler share it). */
   databasePoolSize: number;
+  /** A statement running longer is cancelled by PostgreSQL (0: no limit). */
+  databaseStatementTimeoutMs: number;
+  /** A query waiting this long for a connection of the pool fails instead of queueing on. */
+  databaseAcquireTimeoutMs: number;
+  /** Address the HTTP/socket.io port listens on. */
+  host: string;
+  /** Browser origins allowed to call the API and open sockets; empty: same origin only. */
+  corsOrigins: string[];
+  /** Bearer token GET /metrics requires; undefined: /metrics is open. */
+  metricsToken?: string;
   adminToken?: string;
+  /** Named admin tokens (ADMIN_TOKENS, plus ADMIN_TOKEN as "admin"): the name is the audit's actor. */
+  adminTokens: { name: string; token: string }[];
   /** Undefined in the environment: a random secret is made at start. */
   jwtSecret?: string;
   calls: {
@@ -245,6 +342,13 @@ export interface AppConfig {
   eventRateScale: number;
   /** Requests of one socket awaiting their ack; more are refused with RATE_LIMITED. */
   socketMaxInFlight: number;
+  /** HTTP limits: per user on routes with a user token, per client address on the others. */
+  httpRate: {
+    perUser: { perSecond: number; burst: number };
+    perAddress: { perSecond: number; burst: number };
+    /** Client addresses the per-address limit leaves alone (loopback by default: local tools and tests). */
+    exemptCidrs: string[];
+  };
 }
 
 /** The `call:ending-soon` lead time when CALL_WARNING_BEFORE_MS is unset: 60 s, or half of a shorter cap. */
@@ -253,7 +357,7 @@ export function defaultWarningBeforeMs(maxDurationMs: number): number {
 }
 
 /** Variables whose values are never printed, only whether they are set. */
-const SECRET_VARIABLES = new Set(['ADMIN_TOKEN', 'JWT_SECRET', 'AUTH_API_KEY']);
+const SECRET_VARIABLES = new Set(['ADMIN_TOKEN', 'ADMIN_TOKENS', 'JWT_SECRET', 'AUTH_API_KEY', 'METRICS_TOKEN']);
 /** URL variables that may carry a password. */
 const URL_VARIABLES_WITH_CREDENTIALS = new Set(['DATABASE_URL', 'REDIS_URL']);
 
@@ -309,13 +413,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
+  const host = e.HOST as string;
+  // Handle login and plain RTP are for a machine of one's own: reachable from elsewhere, they are off unless asked for.
+  const openDefault = !production && isLoopbackAddress(host);
   return {
     production,
     role: e.NODE_ROLE,
     port: e.PORT,
+    host,
+    corsOrigins: e.CORS_ORIGINS,
+    metricsToken: e.METRICS_TOKEN,
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+    databaseAcquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS,
     adminToken: e.ADMIN_TOKEN,
+    adminTokens: [...(e.ADMIN_TOKEN === undefined ? [] : [{ name: 'admin', token: e.ADMIN_TOKEN }]), ...e.ADMIN_TOKENS],
     jwtSecret: e.JWT_SECRET,
     calls: {
       ringTimeoutMs: e.CALL_RING_TIMEOUT_MS,
@@ -337,12 +450,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       heartbeatTtlMs: e.MEDIA_HEARTBEAT_TTL_MS,
       recoverySweepMs: e.MEDIA_RECOVERY_SWEEP_MS,
       recoveryConcurrency: e.MEDIA_RECOVERY_CONCURRENCY,
-      plainRtp: parseBool(e.MEDIA_PLAIN_RTP, !production),
+      plainRtp: parseBool(e.MEDIA_PLAIN_RTP, openDefault),
       plainRtpAllowedCidrs: e.MEDIA_PLAIN_RTP_ALLOWED_CIDRS,
     },
     redisUrl: e.REDIS_URL,
     auth: {
-      devLogin: parseBool(e.AUTH_DEV_LOGIN, !production),
+      devLogin: parseBool(e.AUTH_DEV_LOGIN, openDefault),
       apiKey: e.AUTH_API_KEY,
       tokenTtlS: e.AUTH_TOKEN_TTL_S,
     },
@@ -354,5 +467,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS ?? (production ? 5000 : 0),
     eventRateScale: e.EVENT_RATE_SCALE,
     socketMaxInFlight: e.SOCKET_MAX_IN_FLIGHT,
+    httpRate: {
+      perUser: { perSecond: e.HTTP_USER_RATE_PER_SEC, burst: e.HTTP_USER_RATE_BURST },
+      perAddress: { perSecond: e.HTTP_ADDRESS_RATE_PER_SEC, burst: e.HTTP_ADDRESS_RATE_BURST },
+      exemptCidrs: e.HTTP_RATE_EXEMPT_CIDRS,
+    },
   };
 }
