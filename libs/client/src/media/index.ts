@@ -9,3 +9,5 @@ export * from './plain-rtp-parameters';
 export * from './plain-media-session';
 export * from './synthetic-video';
 export * from './plain-call-media';
+export * from './video';
+export * from './network';

@@ -1,0 +1,3 @@
+export * from './seeded-random';
+export * from './network-conditions';
+export * from './link-impairment';
