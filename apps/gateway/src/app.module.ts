@@ -2,7 +2,8 @@ import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/c
 import { AuthModule } from '@app/auth';
 import { AppConfig, Clock, ConfigModule } from '@app/config';
 import { DatabaseModule } from '@app/database';
-import { MediaClusterModule, MediaNodeModule } from '@app/media';
+import { MediaNodeModule } from '@app/media';
+import { MediaRoutingModule } from '@app/media-routing';
 import { Logger, ObservabilityModule } from '@app/observability';
 import { RateLimitsModule } from '@app/rate-limits';
 import { RealtimeModule } from '@app/realtime';
@@ -30,7 +31,7 @@ export class AppModule implements NestModule {
    * /health and /metrics); `all` is both in one process.
    */
   static forRoot(config: AppConfig, clock: Clock, logger: Logger): DynamicModule {
-    const cluster = [ConfigModule.forRoot(config, clock), ObservabilityModule.forRoot(logger), MediaClusterModule];
+    const cluster = [ConfigModule.forRoot(config, clock), ObservabilityModule.forRoot(logger), MediaRoutingModule];
     const mediaNode = config.role === 'gateway' ? [] : [MediaNodeModule.register()];
     if (config.role === 'media') {
       return { module: AppModule, imports: [...cluster, ...mediaNode], controllers: [HealthController] };

@@ -87,7 +87,7 @@ export interface MediaNodeApi {
   closeRoom(callId: string): Promise<MediaStatsDto | null>;
   capabilities(callId: string, userId: string): Promise<{ rtpCapabilities: Record<string, unknown>; producers: ProducerSummaryDto[] }>;
   transportKind(callId: string, userId: string, transportId: string): Promise<TransportKind>;
-  createTransport(callId: string, userId: string, options: CreateTransportOptions): Promise<TransportInfoDto>;
+  createTransport(callId: string, userId: string, options: CreateTransportOptions & PlainRtpAddressing): Promise<TransportInfoDto>;
   connectTransport(callId: string, userId: string, transportId: string, params: ConnectTransportParams & PlainRtpAddressing): Promise<void>;
   produce(callId: string, userId: string, transportId: string, kind: MediaKind, rtpParameters: Record<string, unknown>): Promise<ProduceResult>;
   consume(callId: string, userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>): Promise<ConsumerInfoDto>;

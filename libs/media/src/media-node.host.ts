@@ -1,30 +1,12 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/config';
-import { DomainError } from '@app/contracts';
+import { MEDIA_BUS, MediaBus, mediaNodeHandler } from '@app/media-routing';
 import { Logger, ROOT_LOGGER } from '@app/observability';
-import { MEDIA_BUS } from './media.tokens';
-import type { MediaBus, MediaRequest } from './media-bus';
 import { MediaService } from './media.service';
 import { WorkerPool } from './worker-pool';
 
 /** A draining node waits this long at most for the gateways to move its rooms. */
 const DRAIN_TIMEOUT_MS = 10_000;
-
-/** The room API a media node serves: the method names a request may carry. */
-export const MEDIA_NODE_METHODS = [
-  'openRoom',
-  'closeRoom',
-  'capabilities',
-  'transportKind',
-  'createTransport',
-  'connectTransport',
-  'produce',
-  'consume',
-  'resume',
-  'closeVideoProducers',
-  'ping',
-] as const;
-export type MediaNodeMethod = (typeof MEDIA_NODE_METHODS)[number];
 
 /**
  * Makes this process a media node: serves the room API to gateways through
@@ -56,7 +38,8 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.bus.serve((request) => this.handle(request));
+    // MediaService is the node's MediaNodeApi; the handler checks each request's shape first.
+    await this.bus.serve(mediaNodeHandler(this.media));
     this.media.onRoomEvent((event) => {
       void this.bus
         .publishEvent({ type: event.type === 'restarted' ? 'room-restarted' : 'room-failed', nodeId: this.nodeId, callId: event.callId, reason: event.reason })
@@ -94,15 +77,6 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
     if (signal === 'SIGTERM' || signal === 'SIGINT') await this.drain();
     clearInterval(this.heartbeat);
     await this.bus.withdrawStatus().catch(() => undefined);
-  }
-
-  private async handle(request: MediaRequest): Promise<unknown> {
-    const method = request.method as MediaNodeMethod;
-    if (!MEDIA_NODE_METHODS.includes(method) || !Array.isArray(request.args)) {
-      throw new DomainError('VALIDATION_FAILED', `unknown media request ${String(request.method)}`);
-    }
-    const fn = this.media[method] as (...args: unknown[]) => unknown;
-    return fn.apply(this.media, request.args);
   }
 
   private async beat(): Promise<void> {

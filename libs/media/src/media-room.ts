@@ -1,5 +1,6 @@
 import type { types as ms } from 'mediasoup';
-import { CallMedia, DomainError } from '@app/contracts';
+import { CallMedia, ConsumerInfoDto, DomainError, MediaKind, ProducerSummaryDto, TransportInfoDto, TransportType } from '@app/contracts';
+import type { ConnectTransportParams, CreateTransportOptions, ProduceResult, TransportDirection, TransportKind } from '@app/media-routing';
 import { routerCodecsFor } from './media-codecs';
 import {
   ParticipantMediaStats,
@@ -8,9 +9,6 @@ import {
   summariseProducerStats,
 } from './media-stats';
 
-export type TransportDirection = 'send' | 'recv';
-export type TransportType = 'webrtc' | 'plain';
-export type MediaKind = 'audio' | 'video';
 
 export interface MediaListenAddress {
   listenIp: string;
@@ -23,34 +21,8 @@ export interface MediaResourceCounter {
   closed(resource: 'transport' | 'producer' | 'consumer'): void;
 }
 
-export type TransportInfo =
-  | { transportId: string; iceParameters: unknown; iceCandidates: unknown[]; dtlsParameters: unknown }
-  | { transportId: string; ip: string; port: number; rtcpPort?: number };
-
-export interface CreateTransportOptions {
-  direction: TransportDirection;
-  type: TransportType;
-  /** Plain only: false gives RTCP its own port. */
-  rtcpMux?: boolean;
-}
-
-export interface ConnectTransportParams {
-  dtlsParameters?: Record<string, unknown>;
-  ip?: string;
-  port?: number;
-  rtcpPort?: number;
-}
-
-export interface ProducerSummary {
-  producerId: string;
-  userId: string;
-  kind: MediaKind;
-}
-
-/** A new producer, and the participant's earlier producers of its kind it replaced (closed now). */
-export interface ProduceResult extends ProducerSummary {
-  replacedProducerIds: string[];
-}
+export type TransportInfo = TransportInfoDto;
+export type ProducerSummary = ProducerSummaryDto;
 
 /** A 1:1 call needs few objects; the caps stop a client from filling a worker. */
 export const ROOM_LIMITS = { transportsPerUser: 4, producersPerKindPerUser: 1, consumersPerUser: 8 };
@@ -146,7 +118,7 @@ export class MediaRoom {
   }
 
   /** What a transport is, for policies applied before it is connected. */
-  transportKind(id: string): 'webrtc' | 'plain-send' | 'plain-recv' | undefined {
+  transportKind(id: string): TransportKind | undefined {
     for (const p of this.participants.values()) {
       const owned = p.transports.get(id);
       if (owned) return owned.type === 'webrtc' ? 'webrtc' : owned.direction === 'send' ? 'plain-send' : 'plain-recv';
@@ -204,9 +176,9 @@ export class MediaRoom {
       const t = transport as ms.WebRtcTransport;
       return {
         transportId: t.id,
-        iceParameters: t.iceParameters,
-        iceCandidates: t.iceCandidates,
-        dtlsParameters: t.dtlsParameters,
+        iceParameters: { ...t.iceParameters },
+        iceCandidates: t.iceCandidates.map((c) => ({ ...c })),
+        dtlsParameters: { ...t.dtlsParameters },
       };
     }
     const plain = transport as ms.PlainTransport;
@@ -296,7 +268,7 @@ export class MediaRoom {
     transportId: string,
     producerId: string,
     rtpCapabilities: Record<string, unknown>,
-  ): Promise<{ consumerId: string; producerId: string; kind: MediaKind; rtpParameters: ms.RtpParameters }> {
+  ): Promise<ConsumerInfoDto> {
     const owned = this.requireOwnTransport(userId, transportId);
     if (owned.direction !== 'recv') throw new DomainError('INVALID_STATE', 'this transport was created to send');
     const participant = this.requireParticipant(userId);
@@ -338,7 +310,7 @@ export class MediaRoom {
       consumerId: consumer.id,
       producerId,
       kind: consumer.kind as MediaKind,
-      rtpParameters: consumer.rtpParameters,
+      rtpParameters: { ...consumer.rtpParameters },
     };
   }
 

@@ -1,4 +1,5 @@
 import type { types as ms } from 'mediasoup';
+import type { MediaStatsDto, MediaStatsLegDto } from '@app/contracts';
 
 /** One RTP stream as mediasoup counted it (producer: what arrived; consumer: what was sent). */
 export interface StreamStats {
@@ -56,4 +57,36 @@ export function summariseProducerStats(id: string, kind: string, stats: RtpStrea
 /** A consumer's stats also repeat its producer's stream; only the outbound one is the consumer's. */
 export function summariseConsumerStats(id: string, producerId: string, kind: string, stats: RtpStreamStat[]): StreamStats {
   return { id, kind, producerId, ...summarise(stats.filter((s) => s.type === 'outbound-rtp')) };
+}
+
+const CLOCK_RATE = { audio: 48_000, video: 90_000 } as const;
+
+/** Per participant, direction and kind: the streams folded into one leg each. */
+export function toMediaStatsDto(collected: Record<string, ParticipantMediaStats>, sampledSeconds: number): MediaStatsDto | null {
+  const legs: MediaStatsLegDto[] = [];
+  for (const [userId, stats] of Object.entries(collected)) {
+    for (const [direction, streams] of [['up', stats.producers], ['down', stats.consumers]] as const) {
+      for (const kind of ['audio', 'video'] as const) {
+        const mine = streams.filter((s) => s.kind === kind);
+        if (mine.length === 0) continue;
+        const bytes = mine.reduce((n, s) => n + s.bytes, 0);
+        const packets = mine.reduce((n, s) => n + s.packets, 0);
+        const packetsLost = mine.reduce((n, s) => n + s.packetsLost, 0);
+        const jitterMs = (Math.max(0, ...mine.map((s) => s.jitter)) / CLOCK_RATE[kind]) * 1000;
+        legs.push({
+          userId,
+          direction,
+          kind,
+          bytes,
+          packets,
+          packetsLost,
+          lossRatio: packets + packetsLost > 0 ? packetsLost / (packets + packetsLost) : 0,
+          jitterMsP50: jitterMs,
+          jitterMsP95: jitterMs,
+          bitrateBpsMean: sampledSeconds > 0 ? (bytes * 8) / sampledSeconds : 0,
+        });
+      }
+    }
+  }
+  return legs.length > 0 ? { sampledSeconds, legs: legs.slice(0, 8) } : null;
 }

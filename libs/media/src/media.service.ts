@@ -1,18 +1,19 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/config';
-import { CallMedia, DomainError } from '@app/contracts';
-import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
-import {
+import { CallMedia, ConsumerInfoDto, DomainError, MediaKind, MediaStatsDto } from '@app/contracts';
+import type {
   ConnectTransportParams,
   CreateTransportOptions,
-  MediaKind,
-  MediaResourceCounter,
-  MediaRoom,
+  JoinRequest,
+  JoinResult,
+  MediaNodeApi,
+  PlainRtpAddressing,
   ProduceResult,
-  ProducerSummary,
-  TransportInfo,
-} from './media-room';
-import type { CallMediaStats } from './media-stats';
+  TransportKind,
+} from '@app/media-routing';
+import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { MediaResourceCounter, MediaRoom, ProducerSummary, TransportInfo } from './media-room';
+import { toMediaStatsDto } from './media-stats';
 import { WorkerPool } from './worker-pool';
 
 /** A room lost with its worker: re-opened on another worker (`restarted`) or not (`failed`). */
@@ -45,7 +46,7 @@ const WORKER_WAIT_MS = 5_000;
  * worker and reported (`onRoomEvent`), so the clients can renegotiate.
  */
 @Injectable()
-export class MediaService implements OnModuleDestroy {
+export class MediaService implements MediaNodeApi, OnModuleDestroy {
   private readonly rooms = new Map<string, MediaRoom>();
   private readonly opening = new Map<string, Promise<MediaRoom>>();
   private readonly roomListeners: ((event: RoomEvent) => void)[] = [];
@@ -109,7 +110,7 @@ export class MediaService implements OnModuleDestroy {
   }
 
   /** Closes everything the call opened; returns its statistics (null if it had no room here). */
-  async closeRoom(callId: string): Promise<CallMediaStats | null> {
+  async closeRoom(callId: string): Promise<MediaStatsDto | null> {
     await this.opening.get(callId)?.catch(() => undefined);
     const room = this.rooms.get(callId);
     if (!room) return null;
@@ -117,7 +118,7 @@ export class MediaService implements OnModuleDestroy {
     this.rooms.delete(callId);
     this.roomsGauge.set(this.rooms.size);
     try {
-      return await room.collectStats();
+      return toMediaStatsDto(await room.collectStats(), (Date.now() - room.openedAt.getTime()) / 1000);
     } finally {
       room.close();
       this.logger.debug({ callId }, 'media room closed');
@@ -159,7 +160,7 @@ export class MediaService implements OnModuleDestroy {
   }
 
   /** Answers a gateway's liveness probe; reaching this at all is the answer. */
-  ping(): boolean {
+  async ping(): Promise<boolean> {
     return true;
   }
 
@@ -170,23 +171,23 @@ export class MediaService implements OnModuleDestroy {
 
   // ---- requests of participants; the room checks the user belongs to it ----
 
-  capabilities(callId: string, userId: string): { rtpCapabilities: unknown; producers: ProducerSummary[] } {
+  async capabilities(callId: string, userId: string): Promise<{ rtpCapabilities: Record<string, unknown>; producers: ProducerSummary[] }> {
     const room = this.room(callId, userId);
-    return { rtpCapabilities: room.rtpCapabilities, producers: room.producersVisibleTo(userId) };
+    return { rtpCapabilities: { ...room.rtpCapabilities }, producers: room.producersVisibleTo(userId) };
   }
 
   /** `plain-recv` transports are the ones whose target address the calls side vets. */
-  transportKind(callId: string, userId: string, transportId: string): 'webrtc' | 'plain-send' | 'plain-recv' {
+  async transportKind(callId: string, userId: string, transportId: string): Promise<TransportKind> {
     const kind = this.room(callId, userId).transportKind(transportId);
     if (!kind) throw DomainError.notFound('transport');
     return kind;
   }
 
-  createTransport(callId: string, userId: string, options: CreateTransportOptions): Promise<TransportInfo> {
+  createTransport(callId: string, userId: string, options: CreateTransportOptions & PlainRtpAddressing): Promise<TransportInfo> {
     return this.room(callId, userId).createTransport(userId, options);
   }
 
-  connectTransport(callId: string, userId: string, transportId: string, params: ConnectTransportParams): Promise<void> {
+  connectTransport(callId: string, userId: string, transportId: string, params: ConnectTransportParams & PlainRtpAddressing): Promise<void> {
     return this.room(callId, userId).connectTransport(userId, transportId, params);
   }
 
@@ -200,8 +201,14 @@ export class MediaService implements OnModuleDestroy {
     return this.room(callId, userId).produce(userId, transportId, kind, rtpParameters);
   }
 
-  consume(callId: string, userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>) {
+  consume(callId: string, userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>): Promise<ConsumerInfoDto> {
     return this.room(callId, userId).consume(userId, transportId, producerId, rtpCapabilities);
+  }
+
+  async join(callId: string, userId: string, request: JoinRequest): Promise<JoinResult> {
+    void this.room(callId, userId);
+    void request;
+    throw new DomainError('INTERNAL', 'media:join is not served by this node yet');
   }
 
   async resume(callId: string, userId: string, consumerId: string): Promise<void> {

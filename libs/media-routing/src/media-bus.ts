@@ -3,15 +3,27 @@ import { EventEmitter } from 'node:events';
 import { createClient, ErrorReply } from 'redis';
 import { redisNamespace } from '@app/config';
 import { DomainError, ErrorCode } from '@app/contracts';
-import type { Logger } from '@app/observability';
+import type { Logger, MetricsService } from '@app/observability';
+import {
+  DropCounter,
+  MalformedMediaRequest,
+  nodeEvent,
+  nodePush,
+  parseWire,
+  ReplyEnvelope,
+  replyEnvelope,
+  RequestEnvelope,
+  requestEnvelope,
+  WireRequest,
+} from './media-bus-wire';
+import type { MediaNodePush } from './media-node-api';
 
-/** A request to a media node: a method of its room API and its arguments. */
-export interface MediaRequest {
-  method: string;
-  args: unknown[];
-  /** Carried for tracing: the id of the client request that caused this one. */
-  requestId?: string;
-}
+/**
+ * A request to a media node: a method of its room API and its arguments
+ * (`requestId`, carried for tracing, is the id of the client request that
+ * caused it). Typed callers use MediaCluster.node(); this is the wire form.
+ */
+export type MediaRequest = WireRequest;
 
 export type MediaRequestHandler = (request: MediaRequest) => Promise<unknown>;
 
@@ -69,28 +81,40 @@ export interface MediaBus {
   liveNodes(): Promise<MediaNodeStatus[]>;
   publishEvent(event: Omit<MediaNodeEvent, 'id'>): Promise<void>;
   onEvent(listener: (event: MediaNodeEvent) => void): void;
+  /** Tells every process's gateway side something a node did on its own (quality, auto-consumed consumers). */
+  publishPush(push: MediaNodePush): Promise<void>;
+  onPush(listener: (push: MediaNodePush) => void): void;
   /** True for exactly one caller per key across processes (for `ttlMs`). */
   claimOnce(key: string, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
-interface Envelope {
-  id: string;
-  replyTo?: string;
-  request?: MediaRequest;
-  ok?: boolean;
-  result?: unknown;
-  error?: { code: string; message: string; details?: unknown };
-}
-
 /** The errors a node answers with travel as protocol errors; anything else is INTERNAL. */
-export function errorToWire(err: unknown): Envelope['error'] {
+export function errorToWire(err: unknown): ReplyEnvelope['error'] {
   if (err instanceof DomainError) return { code: err.code, message: err.message, details: err.details };
   return { code: 'INTERNAL', message: 'the media node failed to handle the request' };
 }
 
-export function errorFromWire(error: NonNullable<Envelope['error']>): DomainError {
+export function errorFromWire(error: NonNullable<ReplyEnvelope['error']>): DomainError {
   return new DomainError(error.code as ErrorCode, error.message, error.details as Record<string, unknown> | undefined);
+}
+
+/** media_bus_dropped_total: messages read from the bus that did not parse, by channel and why. */
+export function busDropCounter(metrics: MetricsService): DropCounter {
+  const counter = metrics.counter('media_bus_dropped_total', 'media bus messages dropped because they did not parse, by channel and reason', [
+    'channel',
+    'reason',
+  ]);
+  return (channel, reason) => counter.inc({ channel, reason });
+}
+
+const NOT_COUNTED: DropCounter = () => undefined;
+
+/** A node's handler refused a request it could not read: counted; the local caller gets INTERNAL, a remote one no answer. */
+function malformed(err: unknown, dropped: DropCounter): boolean {
+  if (!(err instanceof MalformedMediaRequest)) return false;
+  dropped('request', err.reason);
+  return true;
 }
 
 /** One process alone: its own node is the only one. */
@@ -101,9 +125,11 @@ export class InProcessMediaBus implements MediaBus {
   private readonly events = new EventEmitter();
   private readonly claims = new Map<string, number>();
 
+  constructor(private readonly dropped: DropCounter = NOT_COUNTED) {}
+
   async request(nodeId: string, request: MediaRequest, timeoutMs: number): Promise<unknown> {
     if (nodeId !== this.localNodeId || !this.handler) throw new MediaNodeUnreachable(nodeId, request.method, true);
-    return withTimeout(this.handler(request), timeoutMs, () => new MediaNodeUnreachable(nodeId, request.method));
+    return withTimeout(localCall(this.handler, request, this.dropped), timeoutMs, () => new MediaNodeUnreachable(nodeId, request.method));
   }
 
   async serve(handler: MediaRequestHandler): Promise<void> {
@@ -129,6 +155,14 @@ export class InProcessMediaBus implements MediaBus {
 
   onEvent(listener: (event: MediaNodeEvent) => void): void {
     this.events.on('event', listener);
+  }
+
+  async publishPush(push: MediaNodePush): Promise<void> {
+    setImmediate(() => this.events.emit('push', push));
+  }
+
+  onPush(listener: (push: MediaNodePush) => void): void {
+    this.events.on('push', listener);
   }
 
   async claimOnce(key: string, ttlMs: number): Promise<boolean> {
@@ -182,18 +216,21 @@ export class RedisMediaBus implements MediaBus {
     private readonly subscriber: RedisClient,
     private readonly namespace: string,
     private readonly logger: Logger,
+    private readonly dropped: DropCounter,
   ) {}
 
-  static async connect(redisUrl: string, serviceKey: string, logger: Logger): Promise<RedisMediaBus> {
+  /** `metrics`: where media_bus_dropped_total is counted (messages that did not parse). */
+  static async connect(redisUrl: string, serviceKey: string, logger: Logger, metrics?: MetricsService): Promise<RedisMediaBus> {
     const namespace = redisNamespace('media', serviceKey);
     const nodeId = crypto.randomUUID();
     const commands = createClient({ url: redisUrl, name: connectionName(namespace, nodeId, 'cmd') });
     const subscriber = commands.duplicate({ name: connectionName(namespace, nodeId, 'sub') });
     for (const c of [commands, subscriber]) c.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis error (media bus)'));
     await Promise.all([commands.connect(), subscriber.connect()]);
-    const bus = new RedisMediaBus(nodeId, commands, subscriber, namespace, logger);
+    const bus = new RedisMediaBus(nodeId, commands, subscriber, namespace, logger, metrics ? busDropCounter(metrics) : NOT_COUNTED);
     await subscriber.subscribe(bus.replyChannel(), (raw) => bus.onReply(raw));
     await subscriber.subscribe(`${namespace}:events`, (raw) => bus.onBroadcast(raw));
+    await subscriber.subscribe(`${namespace}:pushes`, (raw) => bus.onPushMessage(raw));
     // The client subscribes to every channel again before it reports ready; said here for the record.
     subscriber.on('ready', () => logger.info({ nodeId }, 'media bus subscriber reconnected and subscribed again'));
     return bus;
@@ -201,7 +238,7 @@ export class RedisMediaBus implements MediaBus {
 
   async request(nodeId: string, request: MediaRequest, timeoutMs: number): Promise<unknown> {
     if (nodeId === this.localNodeId && this.handler) {
-      return withTimeout(this.handler(request), timeoutMs, () => new MediaNodeUnreachable(nodeId, request.method));
+      return withTimeout(localCall(this.handler, request, this.dropped), timeoutMs, () => new MediaNodeUnreachable(nodeId, request.method));
     }
     const id = crypto.randomUUID();
     const reply = new Promise<unknown>((resolve, reject) => {
@@ -211,7 +248,7 @@ export class RedisMediaBus implements MediaBus {
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
     });
-    const envelope: Envelope = { id, replyTo: this.replyChannel(), request };
+    const envelope: RequestEnvelope = { id, replyTo: this.replyChannel(), request };
     // Not awaited: the reply promise must have its handler before a timeout can reject it.
     this.deliver(nodeId, id, request.method, JSON.stringify(envelope)).catch((err) =>
       this.logger.error({ err, nodeId }, 'media request not delivered'),
@@ -255,6 +292,14 @@ export class RedisMediaBus implements MediaBus {
 
   onEvent(listener: (event: MediaNodeEvent) => void): void {
     this.events.on('event', listener);
+  }
+
+  async publishPush(push: MediaNodePush): Promise<void> {
+    await this.commands.publish(`${this.namespace}:pushes`, JSON.stringify(push));
+  }
+
+  onPush(listener: (push: MediaNodePush) => void): void {
+    this.events.on('push', listener);
   }
 
   async claimOnce(key: string, ttlMs: number): Promise<boolean> {
@@ -351,17 +396,16 @@ export class RedisMediaBus implements MediaBus {
   }
 
   private async onRequest(raw: string): Promise<void> {
-    let envelope: Envelope;
-    try {
-      envelope = JSON.parse(raw) as Envelope;
-    } catch {
-      return;
-    }
-    if (!envelope.request || !envelope.replyTo || !this.handler) return;
-    let answer: Envelope;
+    const envelope = parseWire(raw, requestEnvelope, 'request', this.dropped);
+    if (!envelope || !this.handler) return;
+    let answer: ReplyEnvelope;
     try {
       answer = { id: envelope.id, ok: true, result: await this.handler(envelope.request) };
     } catch (err) {
+      if (malformed(err, this.dropped)) {
+        this.logger.warn({ method: envelope.request.method, err: (err as Error).message }, 'media request dropped');
+        return;
+      }
       if (!(err instanceof DomainError)) this.logger.error({ err, method: envelope.request.method }, 'media request failed');
       answer = { id: envelope.id, ok: false, error: errorToWire(err) };
     }
@@ -370,7 +414,8 @@ export class RedisMediaBus implements MediaBus {
   }
 
   private onReply(raw: string): void {
-    const envelope = JSON.parse(raw) as Envelope;
+    const envelope = parseWire(raw, replyEnvelope, 'reply', this.dropped);
+    if (!envelope) return;
     const waiting = this.pending.get(envelope.id);
     if (!waiting) return; // answered after its timeout
     clearTimeout(waiting.timer);
@@ -380,10 +425,33 @@ export class RedisMediaBus implements MediaBus {
   }
 
   private onBroadcast(raw: string): void {
+    const event = parseWire(raw, nodeEvent, 'event', this.dropped);
+    if (event) emitEach(this.events, 'event', event, this.logger);
+  }
+
+  private onPushMessage(raw: string): void {
+    const push = parseWire(raw, nodePush, 'push', this.dropped);
+    if (push) emitEach(this.events, 'push', push, this.logger);
+  }
+}
+
+/** A local request, straight to the handler: a request it cannot read is counted and fails as INTERNAL. */
+async function localCall(handler: MediaRequestHandler, request: MediaRequest, dropped: DropCounter): Promise<unknown> {
+  try {
+    return await handler(request);
+  } catch (err) {
+    if (malformed(err, dropped)) throw new DomainError('INTERNAL', (err as Error).message);
+    throw err;
+  }
+}
+
+/** Each listener on its own: one that throws neither stops the others nor reaches the subscriber. */
+function emitEach(events: EventEmitter, name: string, value: unknown, logger: Logger): void {
+  for (const listener of events.listeners(name)) {
     try {
-      this.events.emit('event', JSON.parse(raw) as MediaNodeEvent);
+      (listener as (v: unknown) => void)(value);
     } catch (err) {
-      this.logger.warn({ err }, 'unreadable media event');
+      logger.error({ err }, `media bus ${name} listener failed`);
     }
   }
 }

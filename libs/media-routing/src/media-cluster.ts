@@ -2,9 +2,10 @@ import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { APP_CONFIG, AppConfig } from '@app/config';
 import { DomainError } from '@app/contracts';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
-import { MEDIA_BUS } from './media.tokens';
+import { MEDIA_BUS } from './media-routing.tokens';
 import { MediaBus, MediaNodeEvent, MediaNodeStatus, MediaNodeUnreachable } from './media-bus';
-import type { MediaNodeMethod } from './media-node.host';
+import type { MediaNodeApi, MediaNodeMethod, MediaNodePush } from './media-node-api';
+import { MediaNodeClient } from './media-node-client';
 
 /** How often the live-node list is re-read at most (placement and liveness use this snapshot). */
 const NODES_REFRESH_MAX_MS = 250;
@@ -13,9 +14,9 @@ const GONE_REMEMBERED_MS = 60_000;
 
 /**
  * The gateways' view of the media nodes: which are alive and how loaded
- * (from their heartbeats), where to place a new room, and requests to a
- * node's room API with a timeout, so a client never waits on a node that
- * is gone. Knows nodes and rooms, not calls.
+ * (from their heartbeats), where to place a new room, and each node's room
+ * API as a typed client (`node(nodeId)`) whose requests time out, so a
+ * client never waits on a node that is gone. Knows nodes and rooms, not calls.
  */
 @Injectable()
 export class MediaCluster implements OnModuleInit, OnModuleDestroy {
@@ -97,7 +98,24 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
     return best.nodeId;
   }
 
-  /** Asks node `nodeId` to run `method`; MediaNodeUnreachable when it does not answer in time. */
+  /**
+   * Node `nodeId`'s room API. Each call rejects with MediaNodeUnreachable
+   * when the node does not answer in time (or is gone), and with the node's
+   * DomainError when it refuses. `requestId` is carried for tracing.
+   */
+  node(nodeId: string, requestId?: string): MediaNodeApi {
+    return new MediaNodeClient(nodeId, (method, args) => this.request(nodeId, method, args, requestId));
+  }
+
+  /** What the nodes tell the gateways on their own (quality samples, consumers made for a participant). */
+  onPush(listener: (push: MediaNodePush) => void): void {
+    this.bus.onPush(listener);
+  }
+
+  /**
+   * Asks node `nodeId` to run `method`; MediaNodeUnreachable when it does not answer in time.
+   * @deprecated untyped: use node(nodeId).<method>(...).
+   */
   async request<T>(nodeId: string, method: MediaNodeMethod, args: unknown[], requestId?: string): Promise<T> {
     const started = process.hrtime.bigint();
     let outcome = 'ok';

@@ -95,8 +95,8 @@ describe('a media node is taken for lost only when its process is gone, not when
     await blipAndAsk(cluster, node.localNodeId);
     expect(lost).toEqual([]);
     expect(await cluster.isLive(node.localNodeId, true)).toBe(true);
-    // Subscribed again by itself: its request channel, its reply channel and the events.
-    expect((await connectionsOf(admin, node.localNodeId)).sub?.sub).toBe(3);
+    // Subscribed again by itself: its request channel, its reply channel, the events and the pushes.
+    expect((await connectionsOf(admin, node.localNodeId)).sub?.sub).toBe(4);
     await expect(cluster.request(node.localNodeId, 'ping', [])).resolves.toBe('pong');
     // A second blip is judged the same (the ids remembered from the first are stale for the subscriber).
     await blipAndAsk(cluster, node.localNodeId);

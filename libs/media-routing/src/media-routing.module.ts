@@ -1,0 +1,38 @@
+import { Module } from '@nestjs/common';
+import { APP_CONFIG, AppConfig, serviceKeyOf } from '@app/config';
+import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { busDropCounter, InProcessMediaBus, MediaBus, RedisMediaBus } from './media-bus';
+import { MediaCluster } from './media-cluster';
+import { MEDIA_BUS } from './media-routing.tokens';
+
+/**
+ * How this process reaches media nodes (its own included): the media bus
+ * and the cluster view with each node's typed room API. Every process has
+ * it; gateways use it to place rooms and route participants' requests. It
+ * names no mediasoup type: that is libs/media's, on the nodes only.
+ */
+@Module({
+  providers: [
+    {
+      provide: MEDIA_BUS,
+      inject: [APP_CONFIG, ROOT_LOGGER, MetricsService],
+      useFactory: async (config: AppConfig, logger: Logger, metrics: MetricsService): Promise<MediaBus> => {
+        if (!config.redisUrl) return new InProcessMediaBus(busDropCounter(metrics));
+        // Processes sharing DATABASE_URL and REDIS_URL are one service; the database names it.
+        return RedisMediaBus.connect(config.redisUrl, serviceKeyOf(config), logger.child({ component: 'media-bus' }), metrics);
+      },
+    },
+    {
+      // Closed last, after the node and the cluster stopped using it.
+      provide: 'MEDIA_BUS_CLOSER',
+      inject: [MEDIA_BUS],
+      useFactory: (bus: MediaBus) => ({ onApplicationShutdown: () => bus.close() }),
+    },
+    MediaCluster,
+  ],
+  exports: [MEDIA_BUS, MediaCluster],
+})
+export class MediaRoutingModule {}
+
+/** The name the calls module imports today; the same module. */
+export { MediaRoutingModule as MediaClusterModule };
