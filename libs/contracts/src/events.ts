@@ -1,101 +1,44 @@
-/** Socket event names and their payload/ack types, both directions. */
-import type * as S from './schemas';
-import type { CallDto, EvaluatedFlags, MessageDto } from './models';
-import type { CallQualityDto, ConsumerAddedDto, ConsumerInfoDto, MediaJoinResultDto, ProducerSummaryDto } from './response-schemas';
+/**
+ * Socket event names and their payload/ack types, both directions, derived
+ * from the catalog (protocol-catalog.ts): a payload is what its schema
+ * accepts (`z.input`: defaults may be left out), an ack's data and a push's
+ * payload are what their schemas produce (`z.output`). Nothing here is
+ * written by hand, so the types cannot drift from what the gateway checks.
+ */
+import type { z } from 'zod';
+import { CLIENT_EVENT_SPECS, SERVER_EVENT_SPECS } from './protocol-catalog';
+import type * as R from './response-schemas';
 
-export interface TransportInfoWebRtc {
-  transportId: string;
-  iceParameters: unknown;
-  iceCandidates: unknown[];
-  dtlsParameters: unknown;
-}
-export interface TransportInfoPlain {
-  transportId: string;
-  ip: string;
-  port: number;
-  /** When created with rtcpMux: false: RTCP's own port. */
-  rtcpPort?: number;
-}
+type ClientSpecs = typeof CLIENT_EVENT_SPECS;
+type ServerSpecs = typeof SERVER_EVENT_SPECS;
+
+export type ClientEventName = keyof ClientSpecs;
+export type ServerEventName = keyof ServerSpecs;
 
 /** client → server: payload and the `data` of a successful ack. */
-export interface ClientEvents {
-  'dm:send': { payload: S.DmSend; result: { message: MessageDto; duplicate?: boolean } };
-  'dm:history': { payload: S.DmHistory; result: { messages: MessageDto[]; nextBeforeSeq: number | null } };
-  'dm:read': { payload: S.DmRead; result: Record<string, never> };
-  'dm:typing': { payload: S.DmTyping; result: Record<string, never> };
-  'dm:sync': { payload: S.DmSync; result: { messages: MessageDto[]; cursor: string; hasMore?: boolean } };
-  'call:invite': { payload: S.CallInvite; result: { call: CallDto } };
-  'call:accept': { payload: S.CallAccept; result: { call: CallDto; media?: MediaJoinResultDto } };
-  'call:decline': { payload: S.CallRef; result: { call: CallDto } };
-  'call:cancel': { payload: S.CallRef; result: { call: CallDto } };
-  'call:hangup': { payload: S.CallRef; result: { call: CallDto } };
-  'media:capabilities': { payload: S.CallRef; result: { rtpCapabilities: Record<string, unknown>; producers: ProducerSummaryDto[] } };
-  'media:create-transport': { payload: S.MediaCreateTransport; result: TransportInfoWebRtc | TransportInfoPlain };
-  'media:connect-transport': { payload: S.MediaConnectTransport; result: Record<string, never> };
-  'media:produce': { payload: S.MediaProduce; result: { producerId: string } };
-  'media:consume': { payload: S.MediaConsume; result: ConsumerInfoDto };
-  'media:resume': { payload: S.MediaResume; result: Record<string, never> };
-  'media:join': { payload: S.MediaJoin; result: MediaJoinResultDto };
-  'auth:refresh': { payload: S.AuthRefresh; result: { expiresAt: string } };
+export type ClientEvents = {
+  [E in ClientEventName]: {
+    payload: z.input<ClientSpecs[E]['payload']>;
+    result: z.output<ClientSpecs[E]['result']>;
+  };
+};
+
+/** server → client pushes: the payload of each. */
+export type ServerEvents = { [E in ServerEventName]: z.output<ServerSpecs[E]['payload']> };
+
+export type ClientEventPayload<E extends ClientEventName> = ClientEvents[E]['payload'];
+export type ClientEventResult<E extends ClientEventName> = ClientEvents[E]['result'];
+export type ServerEventPayload<E extends ServerEventName> = ServerEvents[E];
+
+/** Object.keys keeps the catalog's order; its keys are exactly the names. */
+function namesOf<T extends object>(specs: T): readonly (keyof T & string)[] {
+  return Object.freeze(Object.keys(specs) as (keyof T & string)[]);
 }
 
-export type ClientEventName = keyof ClientEvents;
+export const CLIENT_EVENT_NAMES: readonly ClientEventName[] = namesOf(CLIENT_EVENT_SPECS);
+export const SERVER_EVENT_NAMES: readonly ServerEventName[] = namesOf(SERVER_EVENT_SPECS);
 
-export const CLIENT_EVENT_NAMES: readonly ClientEventName[] = [
-  'dm:send',
-  'dm:history',
-  'dm:read',
-  'dm:typing',
-  'dm:sync',
-  'call:invite',
-  'call:accept',
-  'call:decline',
-  'call:cancel',
-  'call:hangup',
-  'media:capabilities',
-  'media:create-transport',
-  'media:connect-transport',
-  'media:produce',
-  'media:consume',
-  'media:resume',
-  'media:join',
-  'auth:refresh',
-];
-
-/** server → client pushes. */
-export interface ServerEvents {
-  'dm:new': { message: MessageDto };
-  'dm:read': { conversationId: string; readerId: string; upToSeq: number };
-  'dm:typing': { from: string };
-  'call:incoming': { call: CallDto };
-  'call:state': { call: CallDto };
-  'call:ending-soon': { callId: string; endsAt: string };
-  'media:producer-added': { callId: string; producerId: string; userId: string; kind: 'audio' | 'video' };
-  'media:producer-closed': { callId: string; producerId: string; reason: string };
-  'flags:changed': { flags: EvaluatedFlags };
-  /** `userId` added or removed you as a contact; `mutual`: whether you now have each other. */
-  'contacts:changed': { userId: string; change: 'added' | 'removed'; mutual: boolean };
-  'auth:expired': Record<string, never>;
-  'media:restart': { callId: string; reason: S.MediaRestartReason };
-  'media:consumer-added': ConsumerAddedDto;
-  'call:quality': CallQualityDto;
-}
-
-export type ServerEventName = keyof ServerEvents;
-
-export const SERVER_EVENT_NAMES: readonly ServerEventName[] = [
-  'dm:new',
-  'dm:read',
-  'dm:typing',
-  'call:incoming',
-  'call:state',
-  'call:ending-soon',
-  'media:producer-added',
-  'media:producer-closed',
-  'flags:changed',
-  'contacts:changed',
-  'auth:expired',
-  'media:restart',
-  'media:consumer-added',
-  'call:quality',
-];
+/** What `media:create-transport` answers for a WebRTC transport. */
+export type TransportInfoWebRtc = z.infer<typeof R.webRtcTransportInfo>;
+/** What `media:create-transport` answers for a plain-RTP transport (`rtcpPort` when created with rtcpMux: false). */
+export type TransportInfoPlain = z.infer<typeof R.plainTransportInfo>;

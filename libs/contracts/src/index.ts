@@ -1,5 +1,6 @@
 export * from './errors';
 export * from './envelope';
+export * from './enums';
 export * from './models';
 export * from './events';
 export * as schemas from './schemas';
@@ -21,5 +22,3 @@ export type {
   FlagReportVariantDto,
   FlagReportDto,
 } from './response-schemas';
-export { MAX_INT32, MEDIA_KINDS, MEDIA_RESTART_REASONS, TRANSPORT_TYPES } from './schemas';
-export type { MediaKind, TransportType, MediaRestartReason } from './schemas';

@@ -1,12 +1,13 @@
 /**
- * The protocol as data: every socket event and HTTP route with its payload
- * and result schemas. The published AsyncAPI and OpenAPI documents are
- * generated from this, and a test compares it with the running server. The
- * event maps are keyed by the event name types, so an event added to
- * events.ts does not compile until it is described here.
+ * The protocol as data, and its one source: every socket event (both
+ * directions) with its payload and acknowledgement schemas, and every HTTP
+ * route. The event names, the `ClientEvents`/`ServerEvents` types the SDK,
+ * the demo and the server compile against (events.ts), the published
+ * AsyncAPI and OpenAPI documents, and the gateway's validation all come from
+ * here. To add an event, add it here; nothing else declares one.
  */
 import { z } from 'zod';
-import type { ClientEventName, ServerEventName } from './events';
+import { contactChange, mediaKind, mediaRestartReason } from './enums';
 import * as R from './response-schemas';
 import * as S from './schemas';
 
@@ -29,7 +30,7 @@ const anyJson = z.record(z.string(), z.unknown());
 const messages = z.object({ messages: z.array(R.messageDto), nextBeforeSeq: z.number().int().nullable() });
 const callResult = z.object({ call: R.callDto });
 
-export const CLIENT_EVENT_SPECS: Record<ClientEventName, ClientEventSpec> = {
+export const CLIENT_EVENT_SPECS = {
   'dm:send': {
     summary: 'Send a direct message; a repeated clientMsgId returns the stored message (duplicate: true).',
     payload: S.dmSend,
@@ -89,9 +90,9 @@ export const CLIENT_EVENT_SPECS: Record<ClientEventName, ClientEventSpec> = {
     payload: S.authRefresh,
     result: z.object({ expiresAt: z.string().datetime({ offset: true }) }),
   },
-};
+} as const satisfies Record<string, ClientEventSpec>;
 
-export const SERVER_EVENT_SPECS: Record<ServerEventName, ServerEventSpec> = {
+export const SERVER_EVENT_SPECS = {
   'dm:new': { summary: 'A message to or from you (from another of your sockets).', payload: z.object({ message: R.messageDto }) },
   'dm:read': {
     summary: 'A participant moved their read mark.',
@@ -106,7 +107,7 @@ export const SERVER_EVENT_SPECS: Record<ServerEventName, ServerEventSpec> = {
   },
   'media:producer-added': {
     summary: 'The other participant started sending a track.',
-    payload: z.object({ callId: z.string().uuid(), producerId: z.string(), userId: z.string().uuid(), kind: z.enum(['audio', 'video']) }),
+    payload: z.object({ callId: z.string().uuid(), producerId: z.string(), userId: z.string().uuid(), kind: mediaKind }),
   },
   'media:producer-closed': {
     summary: 'A track stopped (reason: e.g. flag_off).',
@@ -115,12 +116,12 @@ export const SERVER_EVENT_SPECS: Record<ServerEventName, ServerEventSpec> = {
   'flags:changed': { summary: 'Your evaluated feature flags (on connect and on every change).', payload: z.object({ flags: R.evaluatedFlags }) },
   'contacts:changed': {
     summary: 'Someone added or removed you as a contact; mutual tells whether you now have each other.',
-    payload: z.object({ userId: z.string().uuid(), change: z.enum(['added', 'removed']), mutual: z.boolean() }),
+    payload: z.object({ userId: z.string().uuid(), change: contactChange, mutual: z.boolean() }),
   },
   'auth:expired': { summary: "This socket's token expired unrefreshed; the socket is closed next.", payload: R.empty },
   'media:restart': {
     summary: 'The call’s media moved to a new room: drop its transports, producers and consumers and negotiate again from media:capabilities.',
-    payload: z.object({ callId: z.string().uuid(), reason: S.mediaRestartReason }),
+    payload: z.object({ callId: z.string().uuid(), reason: mediaRestartReason }),
   },
   'media:consumer-added': {
     summary: 'A producer of the other participant consumed for you (you joined with rtpCapabilities), already resumed.',
@@ -130,7 +131,7 @@ export const SERVER_EVENT_SPECS: Record<ServerEventName, ServerEventSpec> = {
     summary: 'What the SFU measured of each producer and consumer of the call over the last interval (every CALL_QUALITY_INTERVAL_MS).',
     payload: R.callQuality,
   },
-};
+} as const satisfies Record<string, ServerEventSpec>;
 
 /** `apiKey`: the operator's backend, with AUTH_API_KEY. */
 export type HttpAuth = 'none' | 'user' | 'admin' | 'apiKey';

@@ -1,15 +1,16 @@
 /**
- * The shapes the server sends (models.ts), as zod schemas, so the protocol
- * can be published as data (AsyncAPI, OpenAPI). Each is checked against its
- * interface at compile time: the two cannot drift apart.
+ * The shapes the server sends, as zod schemas: the protocol catalog's
+ * results and pushes are built from them, the published documents (AsyncAPI,
+ * OpenAPI) are generated from them, and the DTO types of models.ts are
+ * inferred from them, so there is no second declaration to drift.
  */
 import { z } from 'zod';
+import { callEndReason, callState, legDirection, mediaKind, messageKind, nodeRole } from './enums';
 import { ERROR_CODES } from './errors';
-import { CALL_END_REASONS } from './models';
-import type * as M from './models';
 
 const isoTime = z.string().datetime({ offset: true }).describe('ISO-8601 time in UTC');
 const id = z.string().uuid();
+const legDirectionField = legDirection.describe('up: user to SFU (a producer); down: SFU to user (a consumer)');
 
 export const userDto = z.object({ id, handle: z.string(), displayName: z.string() });
 
@@ -24,7 +25,8 @@ export const messageDto = z.object({
   body: z.string(),
   clientMsgId: id,
   createdAt: isoTime,
-  kind: z.enum(['text', 'call']),
+  /** `call` for the entry a finished call leaves in the conversation. */
+  kind: messageKind,
   callId: id.optional(),
 });
 
@@ -35,13 +37,11 @@ export const conversationDto = z.object({
   unread: z.number().int().min(0),
 });
 
-const mediaKind = z.enum(['audio', 'video']);
-const legDirection = z.enum(['up', 'down']).describe('up: user to SFU (a producer); down: SFU to user (a consumer)');
 
 /** One producer (`up`) or consumer (`down`) over the last interval, as the SFU measured it. */
 export const callQualityLeg = z.object({
   userId: id,
-  direction: legDirection,
+  direction: legDirectionField,
   kind: mediaKind,
   bitrateBps: z.number().min(0),
   packets: z.number().int().min(0),
@@ -58,7 +58,7 @@ export const callQuality = z.object({ callId: id, at: isoTime, legs: z.array(cal
 /** One leg of a finished call, summed (bytes, packets) or summarised (percentiles, means) over the call. */
 export const mediaStatsLeg = z.object({
   userId: id,
-  direction: legDirection,
+  direction: legDirectionField,
   kind: mediaKind,
   bytes: z.number().int().min(0),
   packets: z.number().int().min(0),
@@ -78,23 +78,39 @@ export const callDto = z.object({
   id,
   callerId: id,
   calleeId: id,
-  media: z.enum(['audio', 'video']),
-  state: z.enum(['ringing', 'active', 'ended']),
+  media: mediaKind,
+  state: callState,
   createdAt: isoTime,
   answeredAt: isoTime.optional(),
   endedAt: isoTime.optional(),
-  endReason: z.enum(CALL_END_REASONS).optional(),
+  endReason: callEndReason.optional(),
   maxEndsAt: isoTime.optional(),
+  /** Seconds between answer and end, for ended calls that were answered. */
   durationSeconds: z.number().int().min(0).optional(),
+  /** The participant whose action (or lost connection) ended the call; absent when a timer or the server ended it. */
   endedById: id.optional(),
+  /** In the call history (GET /calls) of ended calls: media statistics gathered at the end, or null. */
   mediaStats: mediaStats.nullable().optional(),
 });
+
+/** One of the server's ICE candidates (mediasoup's fields; more may come). */
+const iceCandidate = z
+  .object({
+    foundation: z.string(),
+    priority: z.number(),
+    ip: z.string(),
+    protocol: z.enum(['udp', 'tcp']),
+    port: z.number().int(),
+    type: z.string(),
+    tcpType: z.string().optional(),
+  })
+  .passthrough();
 
 /** What `media:create-transport` answers, and a transport in `media:join`'s answer. */
 export const webRtcTransportInfo = z.object({
   transportId: z.string(),
   iceParameters: z.record(z.string(), z.unknown()),
-  iceCandidates: z.array(z.record(z.string(), z.unknown())),
+  iceCandidates: z.array(iceCandidate),
   dtlsParameters: z.record(z.string(), z.unknown()),
 });
 export const plainTransportInfo = z.object({
@@ -204,10 +220,14 @@ export const evaluatedFlags = z.object({ video_call: z.boolean() }).catchall(z.b
 
 export const healthDto = z.object({
   status: z.enum(['ok', 'degraded']),
+  /** `unused` on a media node (NODE_ROLE=media), which needs no database. */
   db: z.enum(['up', 'down', 'unused']),
+  /** This process's workers where it is a media node; otherwise whether any media node is alive. */
   media: z.enum(['up', 'down']),
-  role: z.enum(['all', 'gateway', 'media']).optional(),
+  role: nodeRole.optional(),
+  /** This process's media node id, where it is one. */
   nodeId: z.string().optional(),
+  /** Media nodes alive now (their heartbeats), as this process sees them. */
   mediaNodes: z.number().int().min(0).optional(),
   workers: z
     .array(z.object({ pid: z.number().int(), alive: z.boolean(), routers: z.number().int(), webRtcPort: z.number().int().optional() }))
@@ -239,18 +259,3 @@ export function ackOf<T extends z.ZodTypeAny>(data: T) {
     z.object({ ok: z.literal(false), error: errorBody }),
   ]);
 }
-
-// ---- compile-time agreement with models.ts ----------------------------------
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const agree = <T extends true>(_: T) => undefined;
-agree<Same<z.infer<typeof userDto>, M.UserDto>>(true);
-agree<Same<z.infer<typeof contactDto>, M.ContactDto>>(true);
-agree<Same<z.infer<typeof messageDto>, M.MessageDto>>(true);
-agree<Same<z.infer<typeof conversationDto>, M.ConversationDto>>(true);
-agree<Same<z.infer<typeof callDto>, M.CallDto>>(true);
-agree<Same<z.infer<typeof flagDefinitionDto>, M.FlagDefinitionDto>>(true);
-agree<Same<z.infer<typeof flagAuditEntryDto>, M.FlagAuditEntryDto>>(true);
-agree<Same<z.infer<typeof healthDto>, M.HealthDto>>(true);
-agree<Same<z.infer<typeof livenessDto>, M.LivenessDto>>(true);
-agree<Same<z.infer<typeof readinessDto>, M.ReadinessDto>>(true);
-agree<Same<z.infer<typeof callDto>['endReason'], M.CallDto['endReason']>>(true);

@@ -4,6 +4,19 @@
  * Unknown fields are stripped, so clients may send more than is asked.
  */
 import { z } from 'zod';
+import { mediaKind, transportDirection, transportType } from './enums';
+
+// The enums live in enums.ts; these names stay here for code that reads them as `schemas.*`.
+export {
+  MEDIA_KINDS,
+  MEDIA_RESTART_REASONS,
+  TRANSPORT_DIRECTIONS,
+  TRANSPORT_TYPES,
+  mediaKind,
+  mediaRestartReason,
+  transportType,
+} from './enums';
+export type { MediaKind, MediaRestartReason, TransportType } from './enums';
 
 export const MAX_BODY_CHARS = 4000;
 export const MAX_PAGE = 100;
@@ -169,7 +182,8 @@ export const authRefresh = z.object({ token: z.string().min(1).max(4096) });
 
 // ---- Calls (socket) --------------------------------------------------------
 
-export const callMedia = z.enum(['audio', 'video']);
+/** A call's `media`: the kinds of track it may carry. */
+export const callMedia = mediaKind;
 
 export const callInvite = z.object({ to: uuid, media: callMedia.default('audio') });
 
@@ -217,21 +231,13 @@ export const mediaJson = z.record(z.string(), z.unknown()).superRefine((value, c
   if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
 });
 
-export const MEDIA_KINDS = ['audio', 'video'] as const;
-export const mediaKind = z.enum(MEDIA_KINDS);
-export const TRANSPORT_DIRECTIONS = ['send', 'recv'] as const;
-export const TRANSPORT_TYPES = ['webrtc', 'plain'] as const;
-export const transportType = z.enum(TRANSPORT_TYPES);
-export const MEDIA_RESTART_REASONS = ['node_lost', 'worker_died', 'drain'] as const;
-export const mediaRestartReason = z.enum(MEDIA_RESTART_REASONS);
-
 const port = z.number().int().min(1).max(65535);
 
 export const mediaCapabilities = callRef;
 
 export const mediaCreateTransport = z.object({
   callId: uuid,
-  direction: z.enum(TRANSPORT_DIRECTIONS),
+  direction: transportDirection,
   type: transportType.default('webrtc'),
   /** Plain only: false puts RTCP on its own port (as ffmpeg and GStreamer send it). */
   rtcpMux: z.boolean().default(true),
@@ -331,6 +337,3 @@ export type MediaJoinParsed = z.output<typeof mediaJoin>;
 export type CallAccept = z.input<typeof callAccept>;
 export type ExposuresQuery = z.infer<typeof exposuresQuery>;
 export type FlagReportQuery = z.infer<typeof flagReportQuery>;
-export type MediaKind = z.infer<typeof mediaKind>;
-export type TransportType = z.infer<typeof transportType>;
-export type MediaRestartReason = z.infer<typeof mediaRestartReason>;
