@@ -1,4 +1,4 @@
-import { decodeOpusStream, encodeOpusStream } from './opus-codec';
+import { decodeOpusStream, encodeOpusStream, OpusEncoderSettings } from './opus-codec';
 import { toneEnergyShare, ToneGenerator } from './tone';
 
 /**
@@ -21,6 +21,7 @@ export class EncodedTone {
     readonly frequencyHz: number,
     readonly amplitude: number,
     readonly packets: Buffer[],
+    readonly settings: OpusEncoderSettings = {},
   ) {
     packets.forEach((packet, i) => {
       const key = packet.toString('latin1');
@@ -28,14 +29,15 @@ export class EncodedTone {
     });
   }
 
-  static of(frequencyHz: number, amplitude = 0.3): EncodedTone {
+  /** `settings`: e.g. in-band FEC (`{ fecLossPercent: 10 }`); each set of settings is its own encoding. */
+  static of(frequencyHz: number, amplitude = 0.3, settings: OpusEncoderSettings = {}): EncodedTone {
     if (!Number.isInteger(frequencyHz) || frequencyHz <= 0) throw new RangeError('a tone here has a whole number of hertz');
-    const key = `${frequencyHz}:${amplitude}`;
+    const key = `${frequencyHz}:${amplitude}:${settings.bitrate ?? 'auto'}:${settings.fecLossPercent ?? 'nofec'}`;
     let tone = EncodedTone.cache.get(key);
     if (!tone) {
       const generator = new ToneGenerator(frequencyHz, amplitude);
       const pcm = Array.from({ length: TONE_LOOP_FRAMES }, () => generator.nextFrame());
-      tone = new EncodedTone(frequencyHz, amplitude, encodeOpusStream(pcm));
+      tone = new EncodedTone(frequencyHz, amplitude, encodeOpusStream(pcm, settings), settings);
       EncodedTone.cache.set(key, tone);
     }
     return tone;

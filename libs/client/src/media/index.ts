@@ -11,3 +11,4 @@ export * from './synthetic-video';
 export * from './plain-call-media';
 export * from './video';
 export * from './network';
+export * from './audio';

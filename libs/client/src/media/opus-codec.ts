@@ -7,6 +7,23 @@ export const OPUS_FRAME_SAMPLES = (OPUS_SAMPLE_RATE * OPUS_FRAME_MS) / 1000;
 
 /** libopus' OPUS_RESET_STATE request: back to a freshly initialised codec. */
 const OPUS_RESET_STATE = 4028;
+/** libopus encoder requests (opus_defines.h). */
+const OPUS_SET_BITRATE = 4002;
+const OPUS_SET_INBAND_FEC = 4012;
+const OPUS_SET_PACKET_LOSS_PERC = 4014;
+const OPUS_AUTO = -1000;
+
+/** How the encoder is set for one stream. */
+export interface OpusEncoderSettings {
+  /** Bits per second (default: libopus chooses). */
+  bitrate?: number;
+  /**
+   * In-band FEC: each packet also carries a coarse copy of the one before,
+   * sized for this expected loss in percent (libopus adds it only when told
+   * some loss is expected). Off when undefined.
+   */
+  fecLossPercent?: number;
+}
 
 /*
  * Every OpusScript instance allocates from one WebAssembly heap per process
@@ -35,9 +52,12 @@ export class OpusFrameEncoder {
     return this.opus.encode(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), OPUS_FRAME_SAMPLES);
   }
 
-  /** Forgets earlier frames, so the next packets are the same as from a new encoder. */
-  reset(): void {
+  /** Forgets earlier frames, so the next packets are the same as from a new encoder, and applies `settings`. */
+  reset(settings: OpusEncoderSettings = {}): void {
     this.opus.encoderCTL(OPUS_RESET_STATE, 0);
+    this.opus.encoderCTL(OPUS_SET_BITRATE, settings.bitrate ?? OPUS_AUTO);
+    this.opus.encoderCTL(OPUS_SET_INBAND_FEC, settings.fecLossPercent === undefined ? 0 : 1);
+    this.opus.encoderCTL(OPUS_SET_PACKET_LOSS_PERC, settings.fecLossPercent ?? 0);
   }
 
   close(): void {
@@ -77,9 +97,9 @@ let sharedDecoder: OpusFrameDecoder | undefined;
  * Encodes `frames` as one stream from a fresh encoder state, on the
  * process's single mono encoder.
  */
-export function encodeOpusStream(frames: Int16Array[]): Buffer[] {
+export function encodeOpusStream(frames: Int16Array[], settings?: OpusEncoderSettings): Buffer[] {
   sharedEncoder ??= new OpusFrameEncoder(1);
-  sharedEncoder.reset();
+  sharedEncoder.reset(settings);
   return frames.map((frame) => sharedEncoder!.encode(frame));
 }
 
