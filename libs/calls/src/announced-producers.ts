@@ -16,6 +16,8 @@ export interface AnnouncedProducerStore {
   forgetIf(callId: string, key: string, producerId: string): Promise<void>;
   /** The call ended: nothing of it is needed any more. */
   forgetCall(callId: string): Promise<void>;
+  /** The `userId:kind` keys recorded for the call (who has produced what kind in it so far). */
+  keys(callId: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,10 @@ export class InMemoryAnnouncedProducers implements AnnouncedProducerStore {
 
   async forgetCall(callId: string): Promise<void> {
     this.calls.delete(callId);
+  }
+
+  async keys(callId: string): Promise<string[]> {
+    return [...(this.calls.get(callId)?.keys() ?? [])];
   }
 
   size(): number {
@@ -157,6 +163,15 @@ export class RedisAnnouncedProducers implements AnnouncedProducerStore {
     } catch (err) {
       // Its TTL removes it later.
       this.logger.warn({ err, callId }, 'could not delete an ended call’s producers in redis');
+    }
+  }
+
+  async keys(callId: string): Promise<string[]> {
+    try {
+      return await this.command(this.redis.hKeys(this.keyOf(callId)));
+    } catch (err) {
+      this.logger.warn({ err, callId }, 'could not read a call’s announced producers in redis; using this process’s record');
+      return this.local.keys(callId);
     }
   }
 

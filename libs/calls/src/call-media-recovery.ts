@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { DomainError } from '@app/contracts';
-import { MediaCluster, MediaNodeEvent } from '@app/media';
+import { MediaCluster, MediaNodeEvent } from '@app/media-routing';
 import { Logger, ROOT_LOGGER } from '@app/observability';
 import { CallMediaService } from './call-media.service';
 import { CallRecord } from './call-record';
@@ -115,7 +115,10 @@ export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestro
       if (reason === 'node_lost' && call.mediaNodeId && moved.mediaNodeId !== call.mediaNodeId) {
         // Taken for lost but perhaps only frozen: should it come back, it drops the room it no
         // longer holds. A dead node fails this at once.
-        void this.cluster.request(call.mediaNodeId, 'closeRoom', [callId]).catch(() => undefined);
+        void this.cluster
+          .node(call.mediaNodeId)
+          .closeRoom(callId)
+          .catch(() => undefined);
       }
     } catch (err) {
       const now = this.clock.now().getTime();

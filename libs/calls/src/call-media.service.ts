@@ -1,33 +1,45 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/config';
-import { DomainError } from '@app/contracts';
+import { APP_CONFIG, AppConfig, Clock } from '@app/config';
+import {
+  ConsumerInfoDto,
+  DomainError,
+  MediaJoinResultDto,
+  MediaKind,
+  MediaStatsDto,
+  ProducerSummaryDto,
+  schemas,
+  TransportInfoDto,
+} from '@app/contracts';
 import { FlagsService, VIDEO_CALL_FLAG } from '@app/flags';
 import {
-  CallMediaStats,
   ConnectTransportParams,
   CreateTransportOptions,
+  JoinRequest,
   MediaCluster,
-  MediaKind,
+  MediaNodeApi,
+  MediaNodeMethod,
   MediaNodeUnreachable,
   PlainRtpPolicy,
-  ProduceResult,
-  ProducerSummary,
-  TransportInfo,
-} from '@app/media';
+  TransportKind,
+} from '@app/media-routing';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
+import type { z } from 'zod';
 import { ActiveCallCache } from './active-call-cache';
 import { ANNOUNCED_PRODUCERS, AnnouncedProducerStore } from './announced-producers';
+import { CallMetrics } from './call-metrics';
 import { CallRecord, isParticipant, otherParticipant } from './call-record';
 import { CallRepository } from './call.repository';
 
 export type MediaRestartReason = 'node_lost' | 'worker_died' | 'drain';
 
-type ConsumeResult = { consumerId: string; producerId: string; kind: MediaKind; rtpParameters: unknown };
-type TransportKind = 'webrtc' | 'plain-send' | 'plain-recv';
+/** What a participant asks of `media:join` (and `call:accept`'s `join`), defaults applied. */
+export type MediaJoinOptions = z.output<typeof schemas.mediaJoinOptions>;
 
 /** Transport kinds remembered at most (oldest dropped first; a miss asks the node). */
 const MAX_TRANSPORT_KINDS = 50_000;
+/** Calls whose set-up time this process knows is stored (oldest dropped first; a miss costs one update). */
+const MAX_SETUP_RECORDED = 20_000;
 
 /**
  * The calls side of media: who may use a call's room and what they may do
@@ -52,6 +64,8 @@ export class CallMediaService implements OnModuleInit {
   // Kinds of the transports created through this process: connecting one then needs no
   // request to the node just to learn its kind. A kind never changes; ownership is the node's to check.
   private readonly transportKinds = new Map<string, TransportKind>();
+  /** Calls whose media set-up time is stored: their later producers need not look again. */
+  private readonly setupRecorded = new Set<string>();
 
   constructor(
     private readonly calls: CallRepository,
@@ -59,6 +73,8 @@ export class CallMediaService implements OnModuleInit {
     private readonly cluster: MediaCluster,
     private readonly flags: FlagsService,
     private readonly realtime: RealtimeService,
+    private readonly callMetrics: CallMetrics,
+    private readonly clock: Clock,
     // The producer last announced per call and `userId:kind`, through any process. After a room
     // moved, the old room (and what the node knew of its producers) is gone: a new producer of
     // that kind then replaces the one announced before, and the other participant hears it closed.
@@ -91,7 +107,7 @@ export class CallMediaService implements OnModuleInit {
    * fails with an error isNodeLoss() recognises, and the caller recovers.
    */
   async openRoom(call: CallRecord): Promise<void> {
-    await this.cluster.request(call.mediaNodeId!, 'openRoom', [call.id, call.media, [call.callerId, call.calleeId]]);
+    await this.cluster.node(call.mediaNodeId!).openRoom(call.id, call.media, [call.callerId, call.calleeId]);
   }
 
   /** The room's node did not answer: it is gone (recover() opens the room elsewhere). */
@@ -105,13 +121,14 @@ export class CallMediaService implements OnModuleInit {
   }
 
   /** Closes the ended call's room wherever it is; its statistics, or null when there was no room to ask. */
-  async closeRoom(call: CallRecord): Promise<CallMediaStats | null> {
+  async closeRoom(call: CallRecord): Promise<MediaStatsDto | null> {
     this.cache.forget(call.id);
+    this.setupRecorded.delete(call.id);
     // Never rejects (a store failure is logged): runs alongside the node's answer.
     const forgotten = this.announced.forgetCall(call.id);
     try {
       if (!call.mediaNodeId) return null;
-      return await this.cluster.request<CallMediaStats | null>(call.mediaNodeId, 'closeRoom', [call.id]);
+      return await this.cluster.node(call.mediaNodeId).closeRoom(call.id);
     } catch (err) {
       if (err instanceof MediaNodeUnreachable) return null;
       throw err;
@@ -122,33 +139,46 @@ export class CallMediaService implements OnModuleInit {
 
   // ---- participants' requests ----
 
-  async capabilities(userId: string, callId: string): Promise<{ rtpCapabilities: unknown; producers: ProducerSummary[] }> {
-    return this.withCall(this.activeCall(userId, callId), (call) => this.onRoom(call, 'capabilities', [call.id, userId]));
+  async capabilities(userId: string, callId: string): Promise<{ rtpCapabilities: Record<string, unknown>; producers: ProducerSummaryDto[] }> {
+    return this.callMetrics.timeMediaRequest('media:capabilities', () =>
+      this.withCall(this.activeCall(userId, callId), (call) =>
+        this.onRoom(call, 'capabilities', (node) => node.capabilities(call.id, userId)),
+      ),
+    );
   }
 
-  async createTransport(userId: string, callId: string, options: CreateTransportOptions): Promise<TransportInfo> {
-    if (options.type === 'plain') this.plainRtp.requireEnabled();
-    const info = await this.withCall(this.activeCall(userId, callId), (call) =>
-      this.onRoom<TransportInfo>(call, 'createTransport', [call.id, userId, options]),
-    );
-    if (this.transportKinds.size >= MAX_TRANSPORT_KINDS) this.transportKinds.delete(this.transportKinds.keys().next().value!);
-    this.transportKinds.set(info.transportId, options.type === 'webrtc' ? 'webrtc' : options.direction === 'send' ? 'plain-send' : 'plain-recv');
-    return info;
+  async createTransport(userId: string, callId: string, options: CreateTransportOptions, clientAddress?: string): Promise<TransportInfoDto> {
+    return this.callMetrics.timeMediaRequest('media:create-transport', async () => {
+      if (options.type === 'plain') this.plainRtp.requireEnabled();
+      const request = { direction: options.direction, type: options.type, rtcpMux: options.rtcpMux, clientAddress };
+      const info = await this.withCall(this.activeCall(userId, callId), (call) =>
+        this.onRoom(call, 'createTransport', (node) => node.createTransport(call.id, userId, request)),
+      );
+      if (this.transportKinds.size >= MAX_TRANSPORT_KINDS) this.transportKinds.delete(this.transportKinds.keys().next().value!);
+      this.transportKinds.set(info.transportId, options.type === 'webrtc' ? 'webrtc' : options.direction === 'send' ? 'plain-send' : 'plain-recv');
+      return info;
+    });
   }
 
   /** `clientAddress`: where the user's socket comes from; a plain recv transport may only send there. */
   async connectTransport(userId: string, transportId: string, params: ConnectTransportParams, clientAddress?: string): Promise<void> {
-    await this.withCall(this.usersActiveCall(userId, 'transport'), async (call) => {
-      if (params.ip !== undefined) {
-        const kind = this.transportKinds.get(transportId) ?? (await this.onRoom<TransportKind>(call, 'transportKind', [call.id, userId, transportId]));
-        if (kind === 'plain-recv') this.plainRtp.requireAllowedTarget(params.ip, clientAddress);
-      }
-      await this.onRoom(call, 'connectTransport', [call.id, userId, transportId, params]);
-    });
+    await this.callMetrics.timeMediaRequest('media:connect-transport', () =>
+      this.withCall(this.usersActiveCall(userId, 'transport'), async (call) => {
+        if (params.ip !== undefined) {
+          const kind =
+            this.transportKinds.get(transportId) ??
+            (await this.onRoom(call, 'transportKind', (node) => node.transportKind(call.id, userId, transportId)));
+          if (kind === 'plain-recv') this.plainRtp.requireAllowedTarget(params.ip, clientAddress);
+        }
+        await this.onRoom(call, 'connectTransport', (node) => node.connectTransport(call.id, userId, transportId, { ...params, clientAddress }));
+      }),
+    );
   }
 
   async produce(userId: string, transportId: string, kind: MediaKind, rtpParameters: Record<string, unknown>): Promise<{ producerId: string }> {
-    return this.withCall(this.usersActiveCall(userId, 'transport'), (call) => this.produceIn(call, userId, transportId, kind, rtpParameters));
+    return this.callMetrics.timeMediaRequest('media:produce', () =>
+      this.withCall(this.usersActiveCall(userId, 'transport'), (call) => this.produceIn(call, userId, transportId, kind, rtpParameters)),
+    );
   }
 
   private async produceIn(
@@ -159,37 +189,78 @@ export class CallMediaService implements OnModuleInit {
     rtpParameters: Record<string, unknown>,
   ): Promise<{ producerId: string }> {
     if (kind === 'video') await this.requireVideoAllowed(call);
-    const produced = await this.onRoom<ProduceResult>(call, 'produce', [call.id, userId, transportId, kind, rtpParameters]);
-    const other = otherParticipant(call, userId);
-    // Whatever this producer replaced is gone: the other participant hears so before the new one.
-    const replaced = new Set(produced.replacedProducerIds ?? []);
-    const earlier = await this.announced.swap(call.id, `${userId}:${kind}`, produced.producerId);
-    if (earlier !== undefined && earlier !== produced.producerId) replaced.add(earlier);
-    for (const producerId of replaced) {
-      this.realtime.toUser(other, 'media:producer-closed', { callId: call.id, producerId, reason: 'replaced' });
-    }
-    if (kind === 'video' && !(await this.videoAllowed(call))) {
-      // The flag went off while the producer was being made: the switch-off sweep may have missed it.
-      await this.closeVideo(call, 'flag_off');
-      throw new DomainError('VIDEO_CALL_DISABLED', 'video calling is switched off');
-    }
-    this.realtime.toUser(other, 'media:producer-added', {
-      callId: call.id,
-      producerId: produced.producerId,
-      userId,
-      kind,
-    });
+    const produced = await this.onRoom(call, 'produce', (node) => node.produce(call.id, userId, transportId, kind, rtpParameters));
+    const { stillAllowed } = await this.announceProduced(call, userId, [produced], produced.replacedProducerIds ?? []);
+    if (!stillAllowed) throw new DomainError('VIDEO_CALL_DISABLED', 'video calling is switched off');
     return { producerId: produced.producerId };
   }
 
-  async consume(userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>): Promise<ConsumeResult> {
-    return this.withCall(this.usersActiveCall(userId, 'transport'), (call) =>
-      this.onRoom(call, 'consume', [call.id, userId, transportId, producerId, rtpCapabilities]),
+  async consume(userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>): Promise<ConsumerInfoDto> {
+    return this.callMetrics.timeMediaRequest('media:consume', () =>
+      this.withCall(this.usersActiveCall(userId, 'transport'), (call) =>
+        this.onRoom(call, 'consume', (node) => node.consume(call.id, userId, transportId, producerId, rtpCapabilities)),
+      ),
     );
   }
 
   async resume(userId: string, consumerId: string): Promise<void> {
-    await this.withCall(this.usersActiveCall(userId, 'consumer'), (call) => this.onRoom(call, 'resume', [call.id, userId, consumerId]));
+    await this.callMetrics.timeMediaRequest('media:resume', () =>
+      this.withCall(this.usersActiveCall(userId, 'consumer'), (call) =>
+        this.onRoom(call, 'resume', (node) => node.resume(call.id, userId, consumerId)),
+      ),
+    );
+  }
+
+  /**
+   * Checks what a join asks for that needs no call: plain RTP switched on,
+   * addresses the transports may talk to, fields that fit the transport
+   * types. Run before `call:accept` accepts, so a join that could never
+   * work leaves the call ringing.
+   */
+  checkJoin(options: MediaJoinOptions, clientAddress?: string): JoinRequest {
+    const { send, recv } = options;
+    if (send?.type === 'plain' || recv?.type === 'plain') this.plainRtp.requireEnabled();
+    if (send && send.type !== 'plain') {
+      const named = (['produce', 'ip', 'port', 'rtcpPort'] as const).filter((f) => send[f] !== undefined);
+      if (named.length > 0) throw joinFieldsRefused(named.map((f) => `send.${f}`), 'only a plain send transport takes this in a join');
+    }
+    if (recv && recv.type !== 'plain') {
+      const named = (['ip', 'port', 'rtcpPort'] as const).filter((f) => recv[f] !== undefined);
+      if (named.length > 0) throw joinFieldsRefused(named.map((f) => `recv.${f}`), 'only a plain recv transport takes this');
+    }
+    if (recv && (recv.ip === undefined) !== (recv.port === undefined)) {
+      throw joinFieldsRefused(['recv.ip', 'recv.port'], 'give both, or neither');
+    }
+    if (recv?.rtcpPort !== undefined && recv.port === undefined) throw joinFieldsRefused(['recv.rtcpPort'], 'needs recv.ip and recv.port');
+    // The same rule as media:connect-transport: a plain transport talks only to the client itself.
+    if (recv?.ip !== undefined) this.plainRtp.requireAllowedTarget(recv.ip, clientAddress);
+    if (send?.ip !== undefined) this.plainRtp.requireAllowedTarget(send.ip, clientAddress);
+    return { clientAddress, rtpCapabilities: options.rtpCapabilities, send, recv };
+  }
+
+  /**
+   * `media:join`: the participant's transports, producers and consumers in
+   * one request to the room's node, which leaves nothing behind when a step
+   * fails. What it produced is announced to the other participant as
+   * `media:produce` would; consumers of producers made later reach the
+   * participant as `media:consumer-added` pushes.
+   */
+  async join(userId: string, callId: string, options: MediaJoinOptions, clientAddress?: string): Promise<MediaJoinResultDto> {
+    return this.callMetrics.timeMediaRequest('media:join', () =>
+      this.callMetrics.timeStep('join', async () => {
+        const request = this.checkJoin(options, clientAddress);
+        return this.withCall(this.activeCall(userId, callId), (call) => this.joinIn(call, userId, request));
+      }),
+    );
+  }
+
+  private async joinIn(call: CallRecord, userId: string, request: JoinRequest): Promise<MediaJoinResultDto> {
+    if (request.send?.produce?.some((p) => p.kind === 'video')) await this.requireVideoAllowed(call);
+    const joined = await this.onRoom(call, 'join', (node) => node.join(call.id, userId, request));
+    const produced = (joined.send?.producers ?? []).map((p) => ({ ...p, userId }));
+    await this.announceProduced(call, userId, produced, joined.replacedProducerIds ?? []);
+    const { replacedProducerIds: _replaced, ...answer } = joined;
+    return answer;
   }
 
   // ---- recovery ----
@@ -232,7 +303,7 @@ export class CallMediaService implements OnModuleInit {
         return now;
       }
       try {
-        await this.cluster.request(to, 'openRoom', [call.id, call.media, [call.callerId, call.calleeId]]);
+        await this.cluster.node(to).openRoom(call.id, call.media, [call.callerId, call.calleeId]);
       } catch (err) {
         if (!(err instanceof MediaNodeUnreachable)) throw err;
         // That node is gone too: try the next one, moving the record on from it.
@@ -242,7 +313,10 @@ export class CallMediaService implements OnModuleInit {
       }
       if (from && reason === 'drain') {
         // The old node is alive and waits for its rooms to go.
-        void this.cluster.request(from, 'closeRoom', [call.id]).catch(() => undefined);
+        void this.cluster
+          .node(from)
+          .closeRoom(call.id)
+          .catch(() => undefined);
       }
       this.cache.remember(moved);
       if (announce) this.announceRestart(moved, reason);
@@ -253,26 +327,84 @@ export class CallMediaService implements OnModuleInit {
   // ---- internals ----
 
   /**
+   * Tells the other participant about producers `userId` just made, and
+   * about the ones they replaced (closed first, so a client never holds two
+   * of a kind). A video producer made while the flag went off is closed at
+   * once (`flag_off`) instead of announced: `stillAllowed` is then false.
+   */
+  private async announceProduced(
+    call: CallRecord,
+    userId: string,
+    produced: { producerId: string; kind: MediaKind }[],
+    replacedByNode: string[],
+  ): Promise<{ stillAllowed: boolean }> {
+    const other = otherParticipant(call, userId);
+    // Whatever these producers replaced is gone: the other participant hears so before the new ones.
+    const replaced = new Set(replacedByNode);
+    for (const producer of produced) {
+      const earlier = await this.announced.swap(call.id, `${userId}:${producer.kind}`, producer.producerId);
+      if (earlier !== undefined && earlier !== producer.producerId) replaced.add(earlier);
+    }
+    for (const producerId of replaced) {
+      this.realtime.toUser(other, 'media:producer-closed', { callId: call.id, producerId, reason: 'replaced' });
+    }
+    let stillAllowed = true;
+    if (produced.some((p) => p.kind === 'video') && !(await this.videoAllowed(call))) {
+      // The flag went off while the producer was being made: the switch-off sweep may have missed it.
+      await this.closeVideo(call, 'flag_off');
+      stillAllowed = false;
+    }
+    for (const producer of produced) {
+      if (producer.kind === 'video' && !stillAllowed) continue;
+      this.realtime.toUser(other, 'media:producer-added', { callId: call.id, producerId: producer.producerId, userId, kind: producer.kind });
+    }
+    if (produced.length > 0) await this.noteMediaSetup(call, userId);
+    return { stillAllowed };
+  }
+
+  /**
+   * The call's set-up time: from its answer until both participants had a
+   * producer, stored the first time that is so (whichever process sees it).
+   * Never fails the request that produced.
+   */
+  private async noteMediaSetup(call: CallRecord, userId: string): Promise<void> {
+    if (!call.answeredAt || this.setupRecorded.has(call.id)) return;
+    try {
+      const other = otherParticipant(call, userId);
+      const keys = await this.announced.keys(call.id);
+      if (!keys.some((key) => key.startsWith(`${other}:`))) return;
+      const setupMs = Math.max(0, Math.round(this.clock.now().getTime() - call.answeredAt.getTime()));
+      if (await this.calls.recordMediaSetup(call.id, setupMs)) this.callMetrics.mediaSetupMs(setupMs);
+      if (this.setupRecorded.size >= MAX_SETUP_RECORDED) this.setupRecorded.delete(this.setupRecorded.values().next().value!);
+      this.setupRecorded.add(call.id);
+    } catch (err) {
+      this.logger.warn({ err, callId: call.id }, 'could not store the call’s media set-up time');
+    }
+  }
+
+  /**
    * Runs a room request on the call's node. A node that is gone is replaced
    * (the room opened elsewhere, both told to restart) and the request is
    * answered with INVALID_STATE telling the client to start again: the
    * objects it named died with the old room. A room request for a call
    * whose room is missing on a live node (it restarted) gets the same.
+   * Only `capabilities`, which names nothing of the old room, is answered
+   * from the new one.
    */
-  private async onRoom<T>(call: CallRecord, method: Parameters<MediaCluster['request']>[1], args: unknown[]): Promise<T> {
+  private async onRoom<T>(call: CallRecord, method: MediaNodeMethod, run: (node: MediaNodeApi) => Promise<T>): Promise<T> {
     if (!call.mediaNodeId || !(await this.cluster.isLive(call.mediaNodeId))) {
       call = await this.recover(call, 'node_lost');
       if (method !== 'capabilities') throw restartRequired();
     }
     try {
-      return await this.cluster.request<T>(call.mediaNodeId!, method, args);
+      return await run(this.cluster.node(call.mediaNodeId!));
     } catch (err) {
       if (!(err instanceof MediaNodeUnreachable)) throw err;
       if (await this.cluster.isLive(call.mediaNodeId!, true)) {
         throw new DomainError('INTERNAL', 'the media node did not answer in time; try again');
       }
       const moved = await this.recover(call, 'node_lost');
-      if (method === 'capabilities') return this.cluster.request<T>(moved.mediaNodeId!, method, args);
+      if (method === 'capabilities') return run(this.cluster.node(moved.mediaNodeId!));
       throw restartRequired();
     }
   }
@@ -323,21 +455,22 @@ export class CallMediaService implements OnModuleInit {
     return { call, cached: false };
   }
 
-  private videoAllowed(call: CallRecord): Promise<boolean> {
+  /** `asExposure`: the answer decides a participant's request (recorded for the experiment), not a sweep. */
+  private videoAllowed(call: CallRecord, asExposure = false): Promise<boolean> {
     if (call.media !== 'video') return Promise.resolve(false);
-    return this.flags.isEnabledForAll(VIDEO_CALL_FLAG, [call.callerId, call.calleeId]);
+    return this.flags.isEnabledForAll(VIDEO_CALL_FLAG, [call.callerId, call.calleeId], asExposure ? 'media:produce' : undefined);
   }
 
   private async requireVideoAllowed(call: CallRecord): Promise<void> {
     if (call.media !== 'video') throw new DomainError('VIDEO_CALL_DISABLED', 'this is an audio call');
-    if (!(await this.videoAllowed(call))) {
+    if (!(await this.videoAllowed(call, true))) {
       throw new DomainError('VIDEO_CALL_DISABLED', 'video calling is off for one of the participants');
     }
   }
 
   private async closeVideo(call: CallRecord, reason: string): Promise<void> {
     if (!call.mediaNodeId) return;
-    const closed = await this.cluster.request<ProducerSummary[]>(call.mediaNodeId, 'closeVideoProducers', [call.id]);
+    const closed = await this.cluster.node(call.mediaNodeId).closeVideoProducers(call.id);
     for (const producer of closed) {
       // Already told closed: a later video producer does not announce it again.
       await this.announced.forgetIf(call.id, `${producer.userId}:video`, producer.producerId);
@@ -371,4 +504,10 @@ export class CallMediaService implements OnModuleInit {
 
 function restartRequired(): DomainError {
   return new DomainError('INVALID_STATE', 'the call’s media moved; start again from media:capabilities', { restart: true });
+}
+
+function joinFieldsRefused(fields: string[], message: string): DomainError {
+  return new DomainError('VALIDATION_FAILED', `media:join: ${fields.join(', ')}: ${message}`, {
+    fields: fields.map((field) => ({ field, message })),
+  });
 }

@@ -323,5 +323,24 @@ describe('call state machine on virtual time', () => {
     it('a video call is refused while the flag is off for either user', async () => {
       expect(await refusal(h.calls.invite(caller, callee, 'video'))).toBe('VIDEO_CALL_DISABLED');
     });
+
+    it('records each invite for the experiment in the caller’s variant: placed with its call, refused with its code; glare adds none', async () => {
+      const first = await h.calls.invite(caller, callee, 'audio');
+      await h.calls.invite(callee, caller, 'audio');
+      await refusal(h.calls.invite('f0000000-0000-4000-8000-00000000000f', callee, 'video'));
+      expect(h.attempts).toEqual([
+        { flagKey: 'video_call', callerId: caller, calleeId: callee, media: 'audio', value: false, outcome: 'placed', callId: first.id, at: START },
+        {
+          flagKey: 'video_call',
+          callerId: 'f0000000-0000-4000-8000-00000000000f',
+          calleeId: callee,
+          media: 'video',
+          value: false,
+          outcome: 'refused',
+          errorCode: 'VIDEO_CALL_DISABLED',
+          at: START,
+        },
+      ]);
+    });
   });
 });

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
-import type { CallEndReason, CallMedia, CallState } from '@app/contracts';
+import type { CallEndReason, CallMedia, CallState, MediaStatsDto } from '@app/contracts';
 import { DatabasePool, Prisma, PrismaService } from '@app/database';
 import { executorOf, SqlExecutor } from '@app/scheduler';
 import type { CallRecord } from './call-record';
@@ -235,8 +235,27 @@ export class CallRepository {
     return rows[0] ?? null;
   }
 
-  async storeMediaStats(id: string, stats: Record<string, unknown>): Promise<void> {
+  async storeMediaStats(id: string, stats: MediaStatsDto): Promise<void> {
     await this.sql.query('UPDATE calls SET media_stats = $2 WHERE id = $1', [id, JSON.stringify(stats)]);
+  }
+
+  /**
+   * The call's media set-up time, stored the first time only: several
+   * processes may see both participants producing at once, the first
+   * write stands. True when this write was the one stored.
+   */
+  async recordMediaSetup(id: string, setupMs: number): Promise<boolean> {
+    const rows = await this.sql.query<{ id: string }>(
+      'UPDATE calls SET media_setup_ms = $2 WHERE id = $1 AND media_setup_ms IS NULL RETURNING id',
+      [id, setupMs],
+    );
+    return rows.length > 0;
+  }
+
+  /** Active calls in the whole service (the (state, media_node_id) index answers it). */
+  async countActive(): Promise<number> {
+    const rows = await this.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM calls WHERE state = 'active'`);
+    return rows[0].n;
   }
 
   /** The user's calls, newest first; `after` continues behind the call created at `at` with id `id`. */

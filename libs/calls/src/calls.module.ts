@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '@app/auth';
 import { APP_CONFIG, AppConfig, serviceKeyOf } from '@app/config';
 import { FlagsModule } from '@app/flags';
-import { MediaClusterModule } from '@app/media';
+import { MediaRoutingModule } from '@app/media-routing';
 import { MessagingModule } from '@app/messaging';
 import { Logger, ROOT_LOGGER } from '@app/observability';
 import { RealtimeModule } from '@app/realtime';
@@ -15,12 +15,14 @@ import { CallTimers } from './call-timers';
 import { CallsService } from './calls.service';
 import { CallMediaService } from './call-media.service';
 import { CallMediaRecovery } from './call-media-recovery';
+import { CallMetrics } from './call-metrics';
+import { CallMediaPushes } from './call-media-pushes';
 
 /** Kept this long after a call's last producer beyond the call cap (a call ends by then; the key goes with it). */
 const ANNOUNCED_PRODUCERS_TTL_MARGIN_MS = 30 * 60_000;
 
 @Module({
-  imports: [AuthModule, SchedulerModule, MessagingModule, FlagsModule, MediaClusterModule, RealtimeModule],
+  imports: [AuthModule, SchedulerModule, MessagingModule, FlagsModule, MediaRoutingModule, RealtimeModule],
   providers: [
     CallRepository,
     ActiveCallCache,
@@ -29,6 +31,8 @@ const ANNOUNCED_PRODUCERS_TTL_MARGIN_MS = 30 * 60_000;
     CallSupervisor,
     CallMediaService,
     CallMediaRecovery,
+    CallMetrics,
+    CallMediaPushes,
     {
       // Shared by every process of the service when REDIS_URL is set: a participant may produce through any of them.
       provide: ANNOUNCED_PRODUCERS,

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
-import { CallEndReason, CallMedia, CallState, DomainError, MAX_PAGE } from '@app/contracts';
-import { FlagsService, VIDEO_CALL_FLAG } from '@app/flags';
+import { CallEndReason, CallMedia, CallState, DomainError, MAX_PAGE, MediaJoinResultDto, MediaStatsDto } from '@app/contracts';
+import { ExperimentLog, FlagsService, VIDEO_CALL_FLAG } from '@app/flags';
 import {
   DirectMessagesService,
   decodePageCursor,
@@ -14,7 +14,8 @@ import { RealtimeService } from '@app/realtime';
 import { callEntryBody } from './call-entry-body';
 import { CallRecord, isParticipant, toCallDto } from './call-record';
 import { CallRepository, InviteRefusal } from './call.repository';
-import { CallMediaService } from './call-media.service';
+import { CallMediaService, MediaJoinOptions } from './call-media.service';
+import { CallMetrics } from './call-metrics';
 import { CallTimers } from './call-timers';
 
 const DEFAULT_HISTORY_LIMIT = 50;
@@ -50,6 +51,8 @@ export class CallsService {
     private readonly messages: DirectMessagesService,
     private readonly realtime: RealtimeService,
     private readonly clock: Clock,
+    private readonly callMetrics: CallMetrics,
+    private readonly experimentLog: ExperimentLog,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     metrics: MetricsService,
@@ -66,14 +69,43 @@ export class CallsService {
    * second one, and the answered call comes back.
    */
   async invite(callerId: string, calleeId: string, media: CallMedia): Promise<CallRecord> {
+    return this.callMetrics.timeStep('invite', async () => {
+      const at = this.clock.now();
+      // The experiment's variant of the attempt: the caller's video_call value at the invite,
+      // recorded as an exposure whatever the call's media (audio calls count in the variant too).
+      const [callerValue, calleeValue] = await Promise.all([
+        this.flags.isEnabled(VIDEO_CALL_FLAG, callerId, 'call:invite'),
+        media === 'video' ? this.flags.isEnabled(VIDEO_CALL_FLAG, calleeId, 'call:invite') : true,
+      ]);
+      const attempt = { flagKey: VIDEO_CALL_FLAG, callerId, calleeId, media, value: callerValue, at };
+      let placed: { call: CallRecord; glare: boolean };
+      try {
+        placed = await this.placeCall(callerId, calleeId, media, callerValue && calleeValue, at);
+      } catch (err) {
+        const errorCode = err instanceof DomainError ? err.code : 'INTERNAL';
+        this.experimentLog.callAttempted({ ...attempt, outcome: 'refused', errorCode });
+        throw err;
+      }
+      // Glare answered the other user's call, already counted as that user's attempt.
+      if (!placed.glare) this.experimentLog.callAttempted({ ...attempt, outcome: 'placed', callId: placed.call.id });
+      return placed.call;
+    });
+  }
+
+  private async placeCall(
+    callerId: string,
+    calleeId: string,
+    media: CallMedia,
+    videoOnForBoth: boolean,
+    now: Date,
+  ): Promise<{ call: CallRecord; glare: boolean }> {
     if (callerId === calleeId) {
       throw new DomainError('VALIDATION_FAILED', 'cannot call yourself', {
         fields: [{ field: 'to', message: 'must be another user' }],
       });
     }
     // The flag is read from memory; the database checks (user, block, contacts) come first in what the caller is told.
-    const videoAllowed = media !== 'video' || (await this.flags.isEnabledForAll(VIDEO_CALL_FLAG, [callerId, calleeId]));
-    const now = this.clock.now();
+    const videoAllowed = media !== 'video' || videoOnForBoth;
     // Checks, call, slots and ring timer: one statement and the timer, in one transaction.
     const created = await this.calls.createRinging(
       { callerId, calleeId, media, videoAllowed, createdAt: now, ringEndsAt: new Date(now.getTime() + this.config.calls.ringTimeoutMs) },
@@ -82,13 +114,13 @@ export class CallsService {
     if (media === 'video' && (typeof created !== 'string' || created === 'video_disabled' || created === 'busy')) {
       this.videoCalls.inc({ outcome: 'attempted' });
     }
-    if (typeof created === 'string') return this.refused(created, callerId, calleeId);
+    if (typeof created === 'string') return { call: await this.refused(created, callerId, calleeId), glare: true };
 
     this.rememberRinging(created);
     this.logger.info({ callId: created.id, callerId, calleeId, media }, 'call ringing');
     this.realtime.toUser(calleeId, 'call:incoming', { call: toCallDto(created) });
     this.publish(created);
-    return created;
+    return { call: created, glare: false };
   }
 
   /** Why an invite stored nothing, as the caller's error; busy may be glare, which answers the other call. */
@@ -118,10 +150,38 @@ export class CallsService {
   }
 
   async accept(userId: string, callId: string): Promise<CallRecord> {
-    const call = this.ringingCall(userId, callId) ?? (await this.participantsCall(userId, callId));
-    if (call.calleeId !== userId) throw new DomainError('FORBIDDEN', 'only the callee can accept a call');
-    this.requireState(call, 'ringing');
-    return this.activate(call);
+    return this.callMetrics.timeStep('accept', async () => {
+      const call = this.ringingCall(userId, callId) ?? (await this.participantsCall(userId, callId));
+      if (call.calleeId !== userId) throw new DomainError('FORBIDDEN', 'only the callee can accept a call');
+      this.requireState(call, 'ringing');
+      return this.activate(call);
+    });
+  }
+
+  /**
+   * `call:accept` with `join`: answers the call, then joins the callee to
+   * its media once the answer committed and the room is open. What the
+   * join asks for that needs no call (plain RTP on, addresses, fields) is
+   * checked before answering: refused, the call keeps ringing. A join that
+   * fails after the answer leaves the call active and answers the join's
+   * error with `details.call`, so the client knows it is in the call and
+   * may send media:join again.
+   */
+  async acceptAndJoin(
+    userId: string,
+    callId: string,
+    join: MediaJoinOptions,
+    clientAddress?: string,
+  ): Promise<{ call: CallRecord; media: MediaJoinResultDto }> {
+    this.media.checkJoin(join, clientAddress);
+    const call = await this.accept(userId, callId);
+    try {
+      return { call, media: await this.media.join(userId, call.id, join, clientAddress) };
+    } catch (err) {
+      if (!(err instanceof DomainError)) this.logger.error({ err, callId }, 'joining the media of an accepted call failed');
+      const cause = err instanceof DomainError ? err : new DomainError('INTERNAL', 'joining the call’s media failed; try media:join');
+      throw new DomainError(cause.code, cause.message, { ...cause.details, step: 'join', call: toCallDto(call) });
+    }
   }
 
   async decline(userId: string, callId: string): Promise<CallRecord> {
@@ -310,10 +370,11 @@ export class CallsService {
     const ended = await this.calls.end(callId, from, { endReason, endedById, endedAt });
     if (!ended) return null;
     this.logger.info({ callId, endReason, endedById }, 'call ended');
+    this.callMetrics.callEnded(endReason);
 
     // Timers removed while the room closes (handlers of timers that still fire find the call ended).
     const disarmed = this.timers.disarmAll(ended).catch((err) => this.logTimerError(err, callId));
-    let stats: Record<string, unknown> | null = null;
+    let stats: MediaStatsDto | null = null;
     try {
       // Wherever the room is: its node answers with the call's media statistics.
       stats = await this.media.closeRoom(ended);

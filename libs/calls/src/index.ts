@@ -6,3 +6,7 @@ export type { CallRecord } from './call-record';
 export { callEntryBody, formatCallDuration } from './call-entry-body';
 export * from './call-media.service';
 export { ActiveCallCache } from './active-call-cache';
+export { CallMetrics } from './call-metrics';
+export type { CallSetupStep } from './call-metrics';
+export { CallMediaPushes } from './call-media-pushes';
+export { storedMediaStats } from './stored-media-stats';

@@ -3,6 +3,8 @@ import { AuthUser, CurrentUser } from '@app/auth';
 import { CallsService, toCallDto } from '@app/calls';
 import { schemas } from '@app/contracts';
 import { DrainState } from '@app/observability';
+import type { z } from 'zod';
+import { ClientAddress } from '../common/client-address.decorator';
 import { SocketGateway } from '../common/socket-gateway.decorator';
 import { ZodPipe } from '../common/zod.pipe';
 
@@ -28,10 +30,13 @@ export class CallsGateway {
 
   @SubscribeMessage('call:accept')
   async accept(
-    @MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef,
+    @MessageBody(new ZodPipe(schemas.callAccept)) body: z.output<typeof schemas.callAccept>,
     @CurrentUser() user: AuthUser,
+    @ClientAddress() clientAddress: string | undefined,
   ) {
-    return { call: toCallDto(await this.calls.accept(user.id, body.callId)) };
+    if (!body.join) return { call: toCallDto(await this.calls.accept(user.id, body.callId)) };
+    const { call, media } = await this.calls.acceptAndJoin(user.id, body.callId, body.join, clientAddress);
+    return { call: toCallDto(call), media };
   }
 
   @SubscribeMessage('call:decline')

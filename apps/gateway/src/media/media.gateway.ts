@@ -29,8 +29,9 @@ export class MediaGateway {
   createTransport(
     @MessageBody(new ZodPipe(schemas.mediaCreateTransport)) body: z.output<typeof schemas.mediaCreateTransport>,
     @CurrentUser() user: AuthUser,
+    @ClientAddress() clientAddress: string | undefined,
   ) {
-    return this.media.createTransport(user.id, body.callId, body);
+    return this.media.createTransport(user.id, body.callId, body, clientAddress);
   }
 
   @SubscribeMessage('media:connect-transport')
@@ -67,5 +68,16 @@ export class MediaGateway {
   ) {
     await this.media.resume(user.id, body.consumerId);
     return {};
+  }
+
+  /** Transports, producers and consumers of the call in one request; the socket's address vets plain targets. */
+  @SubscribeMessage('media:join')
+  join(
+    @MessageBody(new ZodPipe(schemas.mediaJoin)) body: schemas.MediaJoinParsed,
+    @CurrentUser() user: AuthUser,
+    @ClientAddress() clientAddress: string | undefined,
+  ) {
+    const { callId, ...options } = body;
+    return this.media.join(user.id, callId, options, clientAddress);
   }
 }

@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
 import pino from 'pino';
 import { AppConfig, Clock, loadConfig } from '@app/config';
-import type { CallState, ServerEventName, ServerEvents } from '@app/contracts';
-import type { FlagsService } from '@app/flags';
-import type { CallMediaStats, MediaCluster, MediaNodeStatus } from '@app/media';
+import type { CallState, MediaStatsDto, ServerEventName, ServerEvents } from '@app/contracts';
+import type { CallAttempt, ExperimentLog, FlagsService } from '@app/flags';
+import type { MediaCluster, MediaNodeStatus } from '@app/media-routing';
 import type { DirectMessagesService, RelationshipService } from '@app/messaging';
 import { MetricsService } from '@app/observability';
 import type { PresenceListener, RealtimeService } from '@app/realtime';
@@ -15,6 +15,7 @@ import { CallMediaRecovery } from '../call-media-recovery';
 import { CallSupervisor } from '../call-supervisor';
 import { CallTimers } from '../call-timers';
 import { CallsService } from '../calls.service';
+import { CallMetrics } from '../call-metrics';
 
 /** The public surface of a class: what a fake must provide for the compiler to accept it in its place. */
 type PublicOf<T> = { [K in keyof T]: T[K] };
@@ -188,9 +189,21 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
     return ended;
   }
 
-  async storeMediaStats(id: string, stats: Record<string, unknown>): Promise<void> {
+  async storeMediaStats(id: string, stats: MediaStatsDto): Promise<void> {
     const row = this.rows.get(id);
     if (row) row.mediaStats = stats;
+  }
+
+  readonly mediaSetupMs = new Map<string, number>();
+
+  async recordMediaSetup(id: string, setupMs: number): Promise<boolean> {
+    if (this.mediaSetupMs.has(id)) return false;
+    this.mediaSetupMs.set(id, setupMs);
+    return true;
+  }
+
+  async countActive(): Promise<number> {
+    return [...this.rows.values()].filter((c) => c.state === 'active').length;
   }
 
 
@@ -301,9 +314,9 @@ export class FakeCallMedia implements Partial<PublicOf<CallMediaService>> {
 
   remember(): void {}
 
-  async closeRoom(call: CallRecord): Promise<CallMediaStats | null> {
+  async closeRoom(call: CallRecord): Promise<MediaStatsDto | null> {
     if (!this.rooms.delete(call.id)) return null;
-    return {} as CallMediaStats;
+    return { sampledSeconds: 0, legs: [] };
   }
 
   async recover(call: CallRecord, reason: MediaRestartReason): Promise<CallRecord> {
@@ -333,6 +346,8 @@ export interface CallsHarness {
   recovery: CallMediaRecovery;
   /** Call entries written to conversations. */
   entries: { callId: string; body: string }[];
+  /** Invites as the experiment recorded them. */
+  attempts: CallAttempt[];
   config: AppConfig;
 }
 
@@ -351,9 +366,12 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
   const realtime = new RecordingRealtime();
   const media = new FakeCallMedia();
   const entries: { callId: string; body: string }[] = [];
+  const attempts: CallAttempt[] = [];
+  const metrics = new MetricsService();
 
   const relationships: Pick<RelationshipService, 'onBlocked'> = { onBlocked: () => undefined };
-  const flags: Pick<FlagsService, 'isEnabledForAll'> = { isEnabledForAll: async () => false };
+  const flags: Pick<FlagsService, 'isEnabled' | 'isEnabledForAll'> = { isEnabled: async () => false, isEnabledForAll: async () => false };
+  const experimentLog: Pick<ExperimentLog, 'callAttempted'> = { callAttempted: (attempt) => void attempts.push(attempt) };
   const messages: Pick<DirectMessagesService, 'appendCallEntry'> = {
     appendCallEntry: async (input) => {
       entries.push({ callId: input.callId, body: input.body });
@@ -369,9 +387,11 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
     messages as DirectMessagesService,
     realtime as unknown as RealtimeService,
     clock,
+    new CallMetrics(metrics, repository as unknown as CallRepository),
+    experimentLog as ExperimentLog,
     config,
     logger,
-    new MetricsService(),
+    metrics,
   );
   const supervisor = new CallSupervisor(
     calls,
@@ -402,6 +422,7 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
     realtime,
     media,
     entries,
+    attempts,
     config,
   };
 }
