@@ -6,6 +6,8 @@ import { ExposureRecorder } from './exposure-recorder';
 import { ExposureRepository } from './exposure.repository';
 import { FlagAdminService } from './flag-admin.service';
 import { FlagDefinitionCache } from './flag-definition.cache';
+import { FlagExperimentService } from './flag-experiment.service';
+import { FlagReportRepository } from './flag-report.repository';
 import { FlagRepository } from './flag.repository';
 import { FlagsService } from './flags.service';
 
@@ -21,7 +23,9 @@ import { FlagsService } from './flags.service';
     ExposureRecorder,
     CallAttemptRepository,
     ExperimentLog,
+    FlagReportRepository,
+    FlagExperimentService,
   ],
-  exports: [FlagsService, FlagAdminService, ExperimentLog, ExposureRecorder],
+  exports: [FlagsService, FlagAdminService, ExperimentLog, ExposureRecorder, FlagExperimentService],
 })
 export class FlagsModule {}

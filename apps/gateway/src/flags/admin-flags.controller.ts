@@ -1,13 +1,23 @@
 import { Body, Controller, Get, Headers, Param, Put, Query, UseGuards } from '@nestjs/common';
 import { AdminAuthGuard } from '@app/auth';
-import { FlagAuditEntryDto, FlagDefinitionDto, schemas } from '@app/contracts';
-import { FlagAdminService, toFlagAuditEntryDto, toFlagDefinitionDto } from '@app/flags';
+import { ExposureDto, FlagAuditEntryDto, FlagDefinitionDto, FlagReportDto, schemas } from '@app/contracts';
+import {
+  FlagAdminService,
+  FlagExperimentService,
+  toExposureDto,
+  toFlagAuditEntryDto,
+  toFlagDefinitionDto,
+  toFlagReportDto,
+} from '@app/flags';
 import { ZodPipe } from '../common/zod.pipe';
 
 @Controller('admin/flags')
 @UseGuards(AdminAuthGuard)
 export class AdminFlagsController {
-  constructor(private readonly admin: FlagAdminService) {}
+  constructor(
+    private readonly admin: FlagAdminService,
+    private readonly experiments: FlagExperimentService,
+  ) {}
 
   @Get()
   async list(): Promise<{ flags: FlagDefinitionDto[] }> {
@@ -32,5 +42,24 @@ export class AdminFlagsController {
     @Query(new ZodPipe(schemas.flagAuditQuery, 'query')) query: { limit: number },
   ): Promise<{ entries: FlagAuditEntryDto[] }> {
     return { entries: (await this.admin.audit(key, query.limit)).map(toFlagAuditEntryDto) };
+  }
+
+  /** Who saw which value: one entry per user and value, by user. */
+  @Get(':key/exposures')
+  async exposures(
+    @Param('key', new ZodPipe(schemas.flagKeyParam, 'key')) key: string,
+    @Query(new ZodPipe(schemas.exposuresQuery, 'query')) query: schemas.ExposuresQuery,
+  ): Promise<{ exposures: ExposureDto[]; nextCursor: string | null }> {
+    const page = await this.experiments.exposurePage(key, query);
+    return { exposures: page.exposures.map(toExposureDto), nextCursor: page.nextCursor };
+  }
+
+  /** The experiment per variant, since a time or from the start. */
+  @Get(':key/report')
+  async report(
+    @Param('key', new ZodPipe(schemas.flagKeyParam, 'key')) key: string,
+    @Query(new ZodPipe(schemas.flagReportQuery, 'query')) query: schemas.FlagReportQuery,
+  ): Promise<FlagReportDto> {
+    return toFlagReportDto(await this.experiments.report(key, query.since ? new Date(query.since) : null));
   }
 }
