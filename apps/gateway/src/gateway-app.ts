@@ -9,6 +9,9 @@ import { HttpErrorFilter } from './common/http-error.filter';
 import { GatewayIoAdapter } from './common/socket-io.adapter';
 import { InFlightWork } from './common/in-flight-work';
 import { DurableScheduler } from '@app/scheduler';
+import { AuthService } from '@app/auth';
+import { RateLimiterService } from '@app/rate-limits';
+import { httpRateLimit } from './common/http-rate-limit.middleware';
 
 /** How long a stopping gateway waits for work in flight before closing anyway. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -48,21 +51,33 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       abortOnError: false,
     },
   );
+  // Before any route (and before the body is read): a refused request costs next to nothing.
+  if (config.role !== 'media') {
+    app.use(
+      httpRateLimit({
+        limits: app.get(RateLimiterService, { strict: false }),
+        auth: app.get(AuthService, { strict: false }),
+        config,
+        logger: logger.child({ component: 'rate-limits' }),
+      }),
+    );
+  }
   app.useBodyParser('json', { limit: '256kb' });
   app.useGlobalFilters(new HttpErrorFilter(logger));
   app.disable('x-powered-by');
+  // Only the origins of CORS_ORIGINS may call the API from a browser page; none by default (same origin only).
   // Browsers may read the request id to quote it in a bug report.
-  app.enableCors({ origin: true, exposedHeaders: [REQUEST_ID_HEADER] });
+  app.enableCors({ origin: corsOrigin(config), credentials: true, exposedHeaders: [REQUEST_ID_HEADER] });
   const inFlight = new InFlightWork();
   inFlight.trackHttp(app.getHttpServer());
-  const io = new GatewayIoAdapter(app, config.redisUrl, logger, inFlight);
+  const io = new GatewayIoAdapter(app, config.redisUrl, logger, inFlight, corsOrigin(config));
   await io.connectRedis();
   app.useWebSocketAdapter(io);
   answerMalformedRequests(app.getHttpServer());
-  await app.listen(config.port, '0.0.0.0');
+  await app.listen(config.port, config.host);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${reachableHost(config.host)}:${port}`;
   logger.info({ url, database: config.databaseUrl ? 'external' : 'embedded' }, 'gateway listening');
   let closing: Promise<void> | undefined;
   const close = async () => {
@@ -78,6 +93,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (config.role !== 'gateway') await app.get(MediaNodeHost, { strict: false }).drain();
   };
   return { app, url, port, logger, drain, close: () => (closing ??= close()) };
+}
+
+/** The CORS allow-list as the cors package takes it: false sends no CORS headers at all (same origin only). */
+function corsOrigin(config: AppConfig): string[] | false {
+  return config.corsOrigins.length > 0 ? config.corsOrigins : false;
+}
+
+/** Where this process itself (and a test) reaches the port: a wildcard listener is reached on loopback. */
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Lets timer jobs already running finish before the pools they use close (a no-op where there is no scheduler). */

@@ -10,6 +10,8 @@ export interface AuthUser {
   id: string;
   /** When the token this request or socket was authenticated with expires. */
   tokenExpiresAt?: Date;
+  /** What a revocation is judged on, kept so a connection can be checked again later. */
+  credential?: Pick<TokenClaims, 'generation' | 'issuedAtMs'>;
 }
 
 export interface IssuedLogin {
@@ -20,6 +22,8 @@ export interface IssuedLogin {
 
 @Injectable()
 export class AuthService {
+  private readonly revocationListeners = new Set<(userId: string) => void>();
+
   constructor(
     private readonly users: UserRepository,
     private readonly tokens: TokenService,
@@ -50,14 +54,45 @@ export class AuthService {
     const user = await this.users.findById(claims.userId);
     if (!user) throw new DomainError('UNAUTHENTICATED', 'token names an unknown user');
     if (isRevoked(claims, user)) throw new DomainError('UNAUTHENTICATED', 'token was revoked');
-    return { id: user.id, tokenExpiresAt: claims.expiresAt };
+    return {
+      id: user.id,
+      tokenExpiresAt: claims.expiresAt,
+      credential: { generation: claims.generation, issuedAtMs: claims.issuedAtMs },
+    };
   }
 
-  /** `auth:refresh`: a newer token of the same user; its expiry becomes the connection's. */
-  async refresh(currentUserId: string, token: string): Promise<Date> {
+  /**
+   * Whether a connection authenticated earlier may stay: its user still
+   * exists and no revocation happened since its token was issued. Read from
+   * the database now, so a check made after the connection could be reached
+   * by a revocation's broadcast cannot miss that revocation.
+   */
+  async stillValid(user: AuthUser): Promise<boolean> {
+    if (!user.credential) return true;
+    const row = await this.users.findById(user.id);
+    return row !== null && !isRevoked(user.credential, row);
+  }
+
+  /** Runs `listener` with the user id after each revocation made by this process; returns the unsubscribe. */
+  onRevoked(listener: (userId: string) => void): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
+  }
+
+  /**
+   * The user a token is signed for, checked by its signature and expiry only
+   * (no database read): what per-user limits key on before the route's own,
+   * full authentication runs. Null for anything else.
+   */
+  signedUserOf(token: string): string | null {
+    return this.tokens.verify(token)?.userId.toLowerCase() ?? null;
+  }
+
+  /** `auth:refresh`: a newer token of the same user; its expiry (and credential) become the connection's. */
+  async refresh(currentUserId: string, token: string): Promise<AuthUser & { tokenExpiresAt: Date }> {
     const next = await this.authenticate(token);
     if (next.id !== currentUserId) throw new DomainError('FORBIDDEN', 'the token belongs to another user');
-    return next.tokenExpiresAt;
+    return next;
   }
 
   /**
@@ -67,6 +102,8 @@ export class AuthService {
   async revokeTokens(userId: string): Promise<void> {
     if ((await this.users.advanceTokenGeneration(userId)) === null) throw DomainError.notFound('user');
     await this.realtime.disconnectUser(userId);
+    // Listeners re-check the user's sockets on every process: one the broadcast missed is still found.
+    for (const listener of this.revocationListeners) listener(userId);
   }
 
   async getUser(id: string): Promise<UserDto> {
@@ -99,7 +136,7 @@ export class AuthService {
  * process of the previous version runs, the column can be dropped.
  */
 function isRevoked(
-  claims: TokenClaims,
+  claims: Pick<TokenClaims, 'generation' | 'issuedAtMs'>,
   user: { tokenGeneration: number; tokensValidAfter: Date | null },
 ): boolean {
   if ((claims.generation ?? 0) < user.tokenGeneration) return true;

@@ -5,9 +5,15 @@ import type { EmbeddedDatabase } from './embedded-postgres';
 import { DATABASE_CONNECTION, DatabaseConnection } from './database-connection';
 import { DatabasePool } from './database-pool';
 
+/** How long a probe's answer is reused: health requests, however many, cost the database at most one connection this often. */
+export const DATABASE_PROBE_INTERVAL_MS = 1000;
+
 /** Health probe, and at shutdown the pool closed and the embedded server stopped (after every user stopped). */
 @Injectable()
 export class DatabaseLifecycle implements OnApplicationShutdown {
+  private last?: { up: boolean; at: number };
+  private probing?: Promise<boolean>;
+
   constructor(
     @Inject(DATABASE_CONNECTION) private readonly connection: DatabaseConnection,
     @Inject(EMBEDDED_DATABASE) private readonly embedded: EmbeddedDatabase | null,
@@ -15,11 +21,27 @@ export class DatabaseLifecycle implements OnApplicationShutdown {
   ) {}
 
   /**
+   * Whether the database took a connection and answered, as found by the
+   * latest probe: one probe at a time, at most one a second (callers that
+   * ask meanwhile share its answer), so a flood of health requests is no
+   * flood of connections.
+   */
+  isUp(): Promise<boolean> {
+    if (this.last && Date.now() - this.last.at < DATABASE_PROBE_INTERVAL_MS) return Promise.resolve(this.last.up);
+    this.probing ??= this.probe().then((up) => {
+      this.last = { up, at: Date.now() };
+      this.probing = undefined;
+      return up;
+    });
+    return this.probing;
+  }
+
+  /**
    * True when a fresh connection can run a query within the timeout. A new
    * connection, not a pooled one: the question is whether the server takes
    * connections now, and a probe must not wait behind a busy pool.
    */
-  async isUp(timeoutMs = 2000): Promise<boolean> {
+  private async probe(timeoutMs = 2000): Promise<boolean> {
     const client = new Client({
       connectionString: this.connection.url,
       connectionTimeoutMillis: timeoutMs,

@@ -23,6 +23,10 @@ export class DatabasePool {
       connectionString: connection.url,
       max: config.databasePoolSize,
       application_name: 'gateway',
+      // A query that cannot get a connection in time fails (and its request with it) instead of queueing without end.
+      connectionTimeoutMillis: config.databaseAcquireTimeoutMs,
+      // PostgreSQL cancels a statement running longer: no single request holds a connection for long.
+      ...(config.databaseStatementTimeoutMs > 0 ? { statement_timeout: config.databaseStatementTimeoutMs } : {}),
     });
     // An idle connection that breaks (database restart) must not crash the process; the pool replaces it.
     this.pool.on('error', () => undefined);

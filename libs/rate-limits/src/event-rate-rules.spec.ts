@@ -1,5 +1,5 @@
 import { CLIENT_EVENT_NAMES } from '@app/contracts';
-import { DEFAULT_EVENT_RULE, EVENT_RATES_PER_SECOND, TYPING_PER_CONVERSATION, rateRules } from './event-rate-rules';
+import { DEFAULT_EVENT_RULE, EVENT_RATES_PER_SECOND, HTTP_PER_ADDRESS, HTTP_PER_USER, TYPING_PER_CONVERSATION, rateRules } from './event-rate-rules';
 
 describe(rateRules.name, () => {
   const config = { dmRate: { perSecond: 50, burst: 100 }, eventRateScale: 1 };
@@ -26,5 +26,14 @@ describe(rateRules.name, () => {
     expect(scaled['dm:history'].points).toBe(EVENT_RATES_PER_SECOND['dm:history'] * 10);
     expect(scaled['dm:send']).toEqual(rateRules(config)['dm:send']);
     expect(scaled[TYPING_PER_CONVERSATION]).toEqual({ points: 1, durationS: 1 });
+  });
+
+  it('limits HTTP per user and per address with a steady rate and a burst', () => {
+    const rules = rateRules({
+      ...config,
+      httpRate: { perUser: { perSecond: 20, burst: 100 }, perAddress: { perSecond: 50, burst: 50 }, exemptCidrs: [] },
+    });
+    expect(rules[HTTP_PER_USER]).toEqual({ points: 20, durationS: 1, burst: { points: 80, durationS: 5 } });
+    expect(rules[HTTP_PER_ADDRESS]).toEqual({ points: 50, durationS: 1, burst: undefined });
   });
 });

@@ -7,7 +7,24 @@ import type { RateLimiterService } from '@app/rate-limits';
 import { toErrorBody } from './error-body';
 
 // What a socket over its in-flight cap is told to wait: answers usually come within milliseconds.
-const IN_FLIGHT_RETRY_MS = 100;
+export const IN_FLIGHT_RETRY_MS = 100;
+
+/** Longest event name written to a log line or echoed in an answer: a client picks the names, so their size is bounded here. */
+export const MAX_LOGGED_EVENT_CHARS = 64;
+
+/** An event name as logs and answers show it: at most MAX_LOGGED_EVENT_CHARS characters, then an ellipsis and the full length. */
+export function shownEventName(event: unknown): string {
+  const name = typeof event === 'string' ? event : String(event);
+  return name.length <= MAX_LOGGED_EVENT_CHARS ? name : `${name.slice(0, MAX_LOGGED_EVENT_CHARS)}…(${name.length} chars)`;
+}
+
+/** The refusal of a request over its socket's in-flight cap. */
+export function overInFlightCap(max: number): DomainError {
+  return new DomainError('RATE_LIMITED', `more than ${max} requests of this socket await their answer`, {
+    retryAfterMs: IN_FLIGHT_RETRY_MS,
+    maxInFlight: max,
+  });
+}
 
 /** Nest's handler of one event, bound to its socket: runs pipes and the method; its exception filter acks failures. */
 export type BoundSocketHandler = (data: unknown, ack: (answer: Ack<unknown>) => void) => unknown;
@@ -68,12 +85,7 @@ export class SocketEventPipeline {
         await this.deps.limits?.consume(event, userId);
         const inFlight: number = socket.data.inFlight ?? 0;
         const max = this.deps.config.socketMaxInFlight;
-        if (inFlight >= max) {
-          throw new DomainError('RATE_LIMITED', `more than ${max} requests of this socket await their answer`, {
-            retryAfterMs: IN_FLIGHT_RETRY_MS,
-            maxInFlight: max,
-          });
-        }
+        if (inFlight >= max) throw overInFlightCap(max);
         socket.data.inFlight = inFlight + 1;
         holdsPlace = true;
       }
@@ -123,7 +135,7 @@ export class SocketAccessLog {
       {
         requestId: entry.requestId ?? newRequestId(),
         kind: 'socket',
-        event: entry.event,
+        event: shownEventName(entry.event),
         userId: entry.socket?.data?.user?.id,
         socketId: entry.socket?.id,
         outcome: entry.outcome,

@@ -28,6 +28,8 @@ export class GatewayIoAdapter extends IoAdapter {
     private readonly redisUrl: string | undefined,
     private readonly logger: Logger,
     private readonly inFlight = new InFlightWork(),
+    /** Browser origins allowed to open a socket by long-polling; false: same origin only. */
+    private readonly corsOrigin: string[] | false = false,
   ) {
     super(app);
   }
@@ -47,7 +49,7 @@ export class GatewayIoAdapter extends IoAdapter {
     const server: Server = super.createIOServer(port, {
       ...options,
       maxHttpBufferSize: MAX_FRAME_BYTES,
-      cors: { origin: true, credentials: true },
+      cors: { origin: this.corsOrigin, credentials: true },
     } as ServerOptions);
     if (this.redisAdapter) server.adapter(this.redisAdapter);
     return server;

@@ -3,14 +3,17 @@ import { ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect,
 import type { Server, Socket } from 'socket.io';
 import { AuthService, AuthUser, bearerToken } from '@app/auth';
 import { APP_CONFIG, AppConfig, serviceKeyOf } from '@app/config';
-import { DomainError, errorAck, schemas } from '@app/contracts';
+import { DomainError, ErrorBody, errorAck, schemas } from '@app/contracts';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { DEFAULT_EVENT_RULE, RateLimiterService } from '@app/rate-limits';
 import { RealtimeService, userRoom } from '@app/realtime';
 import { SocketGateway } from '../common/socket-gateway.decorator';
-import { SocketAccessLog } from '../common/socket-event-pipeline';
+import { overInFlightCap, shownEventName, SocketAccessLog } from '../common/socket-event-pipeline';
 import { ZodPipe } from '../common/zod.pipe';
 import { SocketPlaces } from './socket-places';
+
+/** Server-to-server event: a user's tokens were revoked (its payload is the user id). */
+const REVOCATION_ANNOUNCEMENT = 'auth:revoked';
 
 // setTimeout's longest delay; a later expiry is re-armed when it fires.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -31,6 +34,7 @@ export class ConnectionGateway
   private readonly places: SocketPlaces;
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
   private closing = false;
+  private stopRevocations?: () => void;
   private readonly logger: Logger;
   private readonly connected;
   private readonly access: SocketAccessLog;
@@ -64,6 +68,14 @@ export class ConnectionGateway
 
   afterInit(server: Server): void {
     this.realtime.attach(server);
+    // A revocation is announced to every process, each of which reads its sockets of that user against the database.
+    server.on(REVOCATION_ANNOUNCEMENT, (userId: unknown) => {
+      if (typeof userId === 'string') void this.recheckUser(server, userId);
+    });
+    this.stopRevocations = this.auth.onRevoked((userId) => {
+      if (this.config.redisUrl) server.serverSideEmit(REVOCATION_ANNOUNCEMENT, userId);
+      void this.recheckUser(server, userId);
+    });
     server.use((socket, next) => {
       const token = socket.handshake.auth?.token ?? bearerToken(socket.handshake.headers.authorization);
       this.admit(socket, typeof token === 'string' ? token : undefined).then(
@@ -87,25 +99,52 @@ export class ConnectionGateway
     socket.onAny((event: string, ...args: unknown[]) => {
       if (socket.listenerCount(event) > 0) return;
       const ack = args[args.length - 1];
-      // Unknown names count against the user's default limit too, so a flood of them is slowed like any other.
-      this.limits.consume(DEFAULT_EVENT_RULE, user.id).then(
-        () => {
-          this.access.write({ event, socket, outcome: 'VALIDATION_FAILED' });
-          if (typeof ack === 'function') {
-            ack(errorAck({ code: 'VALIDATION_FAILED', message: `unknown event "${event}"`, details: { event } }));
-          }
-        },
-        (err: unknown) => {
-          const body = err instanceof DomainError ? err.toBody() : { code: 'INTERNAL' as const, message: 'internal error' };
-          this.access.write({ event, socket, outcome: body.code });
-          if (typeof ack === 'function') ack(errorAck(body));
-        },
-      );
+      const answer = (body: ErrorBody) => {
+        this.access.write({ event, socket, outcome: body.code });
+        if (typeof ack === 'function') ack(errorAck(body));
+      };
+      // Unknown names take a place under the socket's in-flight cap while they are counted, like any request.
+      const max = this.config.socketMaxInFlight;
+      const inFlight: number = socket.data.inFlight ?? 0;
+      if (inFlight >= max) return answer(overInFlightCap(max).toBody());
+      socket.data.inFlight = inFlight + 1;
+      // They count against the user's default limit too, so a flood of them is slowed like any other.
+      this.limits
+        .consume(DEFAULT_EVENT_RULE, user.id)
+        .then(
+          () => answer({ code: 'VALIDATION_FAILED', message: `unknown event "${shownEventName(event)}"`, details: { event: shownEventName(event) } }),
+          (err: unknown) => answer(err instanceof DomainError ? err.toBody() : { code: 'INTERNAL', message: 'internal error' }),
+        )
+        .finally(() => (socket.data.inFlight -= 1));
     });
     this.connected.inc();
     const count = (this.localSockets.get(user.id) ?? 0) + 1;
     this.localSockets.set(user.id, count);
-    if (count === 1) await this.presence(user.id, true);
+    // Checked again now that the socket is in its user's room: a revocation that committed after the
+    // handshake's check is seen by this read, and one committing later disconnects the room.
+    await this.recheck(socket);
+    if (count === 1 && socket.connected) await this.presence(user.id, true);
+  }
+
+  /** Disconnects the socket when its token was revoked since it was checked (or its user is gone). */
+  private async recheck(socket: Socket): Promise<void> {
+    const user: AuthUser | undefined = socket.data.user;
+    if (!user || !socket.connected) return;
+    try {
+      if (await this.auth.stillValid(user)) return;
+    } catch (err) {
+      // The database is away: the socket keeps what its handshake proved, as every other socket does.
+      this.logger.warn({ err, userId: user.id }, 'could not check a socket against revocations');
+      return;
+    }
+    this.logger.info({ userId: user.id, socketId: socket.id }, 'socket of a revoked token disconnected');
+    socket.disconnect(true);
+  }
+
+  /** Every socket of the user on this process, checked against the database. */
+  private async recheckUser(server: Server, userId: string): Promise<void> {
+    const sockets = await server.in(userRoom(userId)).local.fetchSockets();
+    await Promise.all(sockets.map((remote) => this.recheck(server.sockets.sockets.get(remote.id) as Socket)));
   }
 
   async handleDisconnect(socket: Socket): Promise<void> {
@@ -127,7 +166,9 @@ export class ConnectionGateway
   @SubscribeMessage('auth:refresh')
   async refresh(@ConnectedSocket() socket: Socket, @MessageBody(new ZodPipe(schemas.authRefresh)) body: schemas.AuthRefresh) {
     const user: AuthUser = socket.data.user;
-    user.tokenExpiresAt = await this.auth.refresh(user.id, body.token);
+    const next = await this.auth.refresh(user.id, body.token);
+    user.tokenExpiresAt = next.tokenExpiresAt;
+    user.credential = next.credential;
     this.armExpiry(socket);
     return { expiresAt: user.tokenExpiresAt.toISOString() };
   }
@@ -139,6 +180,7 @@ export class ConnectionGateway
    */
   onModuleDestroy(): void {
     this.closing = true;
+    this.stopRevocations?.();
     for (const timer of this.expiryTimers.values()) clearTimeout(timer);
     this.expiryTimers.clear();
   }

@@ -1,13 +1,26 @@
-import { Controller, Get, Inject, Optional, Res } from '@nestjs/common';
+import crypto from 'node:crypto';
+import { Controller, Get, Headers, Inject, Optional, Res } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/config';
 import type { Response } from 'express';
-import type { HealthDto, LivenessDto, ReadinessDto } from '@app/contracts';
+import { DomainError, HealthDto, LivenessDto, ReadinessDto } from '@app/contracts';
+import { bearerToken } from '@app/auth';
 import { DatabaseLifecycle } from '@app/database';
 import { MediaCluster, MediaNodeHost, WorkerPool } from '@app/media';
 import { DrainState, MetricsService } from '@app/observability';
 
+/** Media nodes are read from Redis at most this often for /health (the database has its own probe interval). */
+const MEDIA_STATE_INTERVAL_MS = 1000;
+
+/**
+ * Health, readiness and metrics. Health answers come from state refreshed
+ * at most once a second, never from work per request: anyone may ask, as
+ * often as they like.
+ */
 @Controller()
 export class HealthController {
+  private mediaNodes?: { count: number; at: number };
+  private readingNodes?: Promise<number>;
+
   constructor(
     private readonly metrics: MetricsService,
     private readonly drain: DrainState,
@@ -22,6 +35,23 @@ export class HealthController {
   private async dbState(): Promise<'up' | 'down' | 'unused'> {
     if (!this.database) return 'unused';
     return (await this.database.isUp()) ? 'up' : 'down';
+  }
+
+  /** Live media nodes, as last read (at most once a second). */
+  private liveNodeCount(): Promise<number> {
+    if (this.mediaNodes && Date.now() - this.mediaNodes.at < MEDIA_STATE_INTERVAL_MS) return Promise.resolve(this.mediaNodes.count);
+    this.readingNodes ??= this.cluster
+      .liveNodes()
+      .then(
+        (nodes) => nodes.length,
+        () => 0,
+      )
+      .then((count) => {
+        this.mediaNodes = { count, at: Date.now() };
+        this.readingNodes = undefined;
+        return count;
+      });
+    return this.readingNodes;
   }
 
   /** Liveness: the process answers. Nothing it depends on is asked, so an outage elsewhere never gets it restarted. */
@@ -51,23 +81,30 @@ export class HealthController {
    */
   @Get('health')
   async health(@Res() res: Response): Promise<void> {
-    const db = await this.dbState();
-    const nodes = await this.cluster.liveNodes();
-    const media = (this.workers ? this.workers.isHealthy() : nodes.length > 0) ? 'up' : 'down';
+    const [db, mediaNodes] = await Promise.all([this.dbState(), this.liveNodeCount()]);
+    const media = (this.workers ? this.workers.isHealthy() : mediaNodes > 0) ? 'up' : 'down';
     const body: HealthDto = {
       status: db !== 'down' && media === 'up' ? 'ok' : 'degraded',
       db,
       media,
       role: this.config.role,
-      mediaNodes: nodes.length,
+      mediaNodes,
     };
     if (this.node) body.nodeId = this.node.nodeId;
     if (this.workers) body.workers = this.workers.state();
     res.status(body.status === 'ok' ? 200 : 503).json(body);
   }
 
+  /** Prometheus text; with METRICS_TOKEN set, only for a request bearing it. */
   @Get('metrics')
-  async prometheus(@Res() res: Response): Promise<void> {
+  async prometheus(@Res() res: Response, @Headers('authorization') authorization: string | undefined): Promise<void> {
+    const expected = this.config.metricsToken;
+    if (expected !== undefined) {
+      const given = bearerToken(authorization);
+      if (!given) throw new DomainError('UNAUTHENTICATED', 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');
+      const digest = (v: string) => crypto.createHash('sha256').update(v).digest();
+      if (!crypto.timingSafeEqual(digest(given), digest(expected))) throw new DomainError('FORBIDDEN', 'not the metrics token');
+    }
     const { contentType, body } = await this.metrics.render();
     res.setHeader('Content-Type', contentType);
     res.send(body);
