@@ -8,8 +8,11 @@ import { SocialClient } from '@app/client';
 import { CLIENT_EVENT_NAMES, SERVER_EVENT_NAMES } from '@app/contracts';
 import { RealtimeService } from '@app/realtime';
 import { connectedUser, startTestGateway, TestGateway } from '@app/testing';
+import { Parser as AsyncApiParser } from '@asyncapi/parser';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { asyncApiKey } from '../../apps/gateway/src/docs/asyncapi-document';
 import { openApiPath } from '../../apps/gateway/src/docs/openapi-document';
+import { DOCS_COMMAND, DOCUMENT_FILES, renderDocumentFiles } from '../../apps/gateway/src/docs/protocol-documents';
 
 type Json = Record<string, any>;
 
@@ -45,6 +48,33 @@ function openApi31Validator() {
     ),
   );
   return ajv.compile(schema);
+}
+
+const ROOT = path.join(__dirname, '..', '..');
+const committed = (file: string): Json => JSON.parse(fs.readFileSync(path.join(ROOT, file), 'utf8'));
+
+/** What a `$ref` (`#/a/b/c`) inside `doc` points at, followed until it is no reference. */
+function resolve(doc: Json, node: Json): Json {
+  let current = node;
+  for (let hops = 0; typeof current?.$ref === 'string'; hops++) {
+    if (hops > 10) throw new Error(`reference loop at ${current.$ref}`);
+    current = current.$ref
+      .slice(2)
+      .split('/')
+      .reduce((at: Json, key: string) => at?.[key], doc);
+  }
+  return current;
+}
+
+/** A schema of `doc` that Ajv can compile on its own: its `#/components/...` references resolve inside it. */
+function standalone(doc: Json, schema: Json): Json {
+  return { allOf: [schema], components: doc.components };
+}
+
+/** The AsyncAPI parser's errors (severity 0) for a document, as readable lines. */
+async function asyncApiErrors(doc: Json): Promise<string[]> {
+  const { diagnostics } = await new AsyncApiParser().parse(JSON.stringify(doc));
+  return diagnostics.filter((d) => d.severity === 0).map((d) => `${d.code} ${d.message} at ${d.path.join('.')}`);
 }
 
 /** Method and path of every route the running HTTP server answers. */
@@ -94,7 +124,7 @@ describe('/docs/asyncapi.json and /docs/openapi.json', () => {
   it('fails validation when a document is broken (the check can fail)', () => {
     const validate = asyncApi3Validator();
     const broken = structuredClone(asyncApi);
-    delete broken.channels.socket.messages.dmSend.payload.type;
+    broken.components.schemas.DmSend.type = 'nonsense';
     broken.operations.dmSend.action = 'listen';
     expect(validate(broken)).toBe(false);
     const validateOpenApi = openApi31Validator();
@@ -103,10 +133,7 @@ describe('/docs/asyncapi.json and /docs/openapi.json', () => {
 
   it('describes exactly the socket events the server handles and pushes', async () => {
     const operations = Object.values(asyncApi.operations) as Json[];
-    const nameOf = (op: Json) => {
-      const key = op.messages[0].$ref.split('/').pop();
-      return asyncApi.channels.socket.messages[key].name as string;
-    };
+    const nameOf = (op: Json) => resolve(asyncApi, op.messages[0]).name as string;
     const received = operations.filter((op) => op.action === 'receive').map(nameOf).sort();
     const sent = operations.filter((op) => op.action === 'send').map(nameOf).sort();
     expect(received).toEqual([...(await liveSocketEvents(gw))].sort());
@@ -130,24 +157,101 @@ describe('/docs/asyncapi.json and /docs/openapi.json', () => {
     const ajv = new Ajv2020({ strict: false, allErrors: true });
     addFormats(ajv);
     const me = await getJson(`${gw.url}/users/me`, { headers: { authorization: `Bearer ${client.token}` } });
-    const meSchema = openApi.paths['/users/me'].get.responses['200'].content['application/json'].schema;
-    expect(ajv.validate(meSchema, me)).toBe(true);
+    const okSchema = (route: string) => standalone(openApi, openApi.paths[route].get.responses['200'].content['application/json'].schema);
+    expect(ajv.validate(okSchema('/users/me'), me)).toBe(true);
     const ready = await getJson(`${gw.url}/health/ready`);
-    expect(ajv.validate(openApi.paths['/health/ready'].get.responses['200'].content['application/json'].schema, ready)).toBe(true);
+    expect({ valid: ajv.validate(okSchema('/health/ready'), ready), errors: ajv.errors }).toEqual({ valid: true, errors: null });
     const health = await getJson(`${gw.url}/health`);
-    expect({ valid: ajv.validate(openApi.paths['/health'].get.responses['200'].content['application/json'].schema, health), errors: ajv.errors }).toEqual({ valid: true, errors: null });
+    expect({ valid: ajv.validate(okSchema('/health'), health), errors: ajv.errors }).toEqual({ valid: true, errors: null });
 
     const bob = await connectedUser(gw, 'docs_b');
     const sendAck = await client.rawRequest('dm:send', { to: bob.id, clientMsgId: crypto.randomUUID(), body: 'schema check' });
     expect(sendAck.ok).toBe(true);
-    const ackSchema = asyncApi.channels.socket.messages[`${asyncApiKey('dm:send')}Ack`].payload;
+    const ackSchema = standalone(asyncApi, resolve(asyncApi, asyncApi.channels.socket.messages[`${asyncApiKey('dm:send')}Ack`]).payload);
     expect({ valid: ajv.validate(ackSchema, sendAck), errors: ajv.errors }).toEqual({ valid: true, errors: null });
 
     const bad = { to: 'not-a-uuid', clientMsgId: crypto.randomUUID(), body: '' };
     const refused = await client.rawRequest('dm:send', bad);
     expect(refused.ok).toBe(false);
     expect(ajv.validate(ackSchema, refused)).toBe(true);
-    expect(ajv.validate(asyncApi.channels.socket.messages.dmSend.payload, bad)).toBe(false);
+    expect(ajv.validate(standalone(asyncApi, resolve(asyncApi, asyncApi.channels.socket.messages.dmSend).payload), bad)).toBe(false);
     bob.disconnect();
+  });
+});
+
+describe('docs/asyncapi.json and docs/openapi.json (committed)', () => {
+  const asyncApi = committed(DOCUMENT_FILES.asyncapi);
+  const openApi = committed(DOCUMENT_FILES.openapi);
+
+  it('are what the protocol catalog makes now', () => {
+    const rendered = renderDocumentFiles();
+    for (const key of Object.keys(DOCUMENT_FILES) as (keyof typeof DOCUMENT_FILES)[]) {
+      const file = DOCUMENT_FILES[key];
+      const current = fs.readFileSync(path.join(ROOT, file), 'utf8') === rendered[key];
+      // The message names the fix, so a failure says what to do.
+      expect(current ? 'current' : `${file} is stale: run \`${DOCS_COMMAND}\` and commit docs/`).toBe('current');
+    }
+  });
+
+  it('are valid for the AsyncAPI parser and the OpenAPI parser', async () => {
+    expect(await asyncApiErrors(asyncApi)).toEqual([]);
+    await expect(SwaggerParser.validate(structuredClone(openApi) as never)).resolves.toBeDefined();
+  });
+
+  it('are refused by those parsers when broken (the check can fail)', async () => {
+    const brokenAsync = structuredClone(asyncApi);
+    brokenAsync.operations.dmSend.channel = { $ref: '#/channels/nowhere' };
+    expect((await asyncApiErrors(brokenAsync)).length).toBeGreaterThan(0);
+    const brokenOpen = structuredClone(openApi);
+    brokenOpen.paths['/users/me'].get.responses['200'].content['application/json'].schema = { $ref: '#/components/schemas/Nowhere' };
+    await expect(SwaggerParser.validate(brokenOpen as never)).rejects.toThrow(/Nowhere/);
+  });
+
+  it('are what the gateway serves, but for the server address', async () => {
+    const gw = await startTestGateway();
+    try {
+      const served = { asyncapi: await getJson(`${gw.url}/docs/asyncapi.json`), openapi: await getJson(`${gw.url}/docs/openapi.json`) };
+      expect({ ...served.asyncapi, servers: asyncApi.servers }).toEqual(asyncApi);
+      expect({ ...served.openapi, servers: openApi.servers }).toEqual(openApi);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('name their payloads as components, tag every operation and give every message an example its schema accepts', () => {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats(ajv);
+    expect(Object.keys(asyncApi.components.schemas).length).toBeGreaterThan(30);
+    expect(asyncApi.components.schemas.MediaStats.properties.legs.type).toBe('array');
+    for (const [key, ref] of Object.entries(asyncApi.channels.socket.messages as Json)) {
+      expect(ref.$ref).toBe(`#/components/messages/${key}`);
+      const message = resolve(asyncApi, ref);
+      expect(message.payload.$ref).toMatch(/^#\/components\/schemas\/\w+$/);
+      expect(message.tags.length).toBe(1);
+      const [example] = message.examples;
+      const valid = ajv.validate(standalone(asyncApi, message.payload), example.payload);
+      expect({ key, valid, errors: ajv.errors }).toEqual({ key, valid: true, errors: null });
+    }
+    const tagNames = new Set(asyncApi.info.tags.map((t: Json) => t.name));
+    for (const op of Object.values(asyncApi.operations) as Json[]) expect(tagNames.has(op.tags[0].name)).toBe(true);
+  });
+
+  it('give every HTTP operation a tag and every JSON body an example its schema accepts', () => {
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats(ajv);
+    const tagNames = new Set(openApi.tags.map((t: Json) => t.name));
+    let examples = 0;
+    for (const [route, operations] of Object.entries(openApi.paths as Json)) {
+      for (const [method, op] of Object.entries(operations as Json)) {
+        expect(tagNames.has(op.tags[0])).toBe(true);
+        const bodies = [op.requestBody?.content, ...Object.values(op.responses as Record<string, Json>).map((r) => r.content)];
+        for (const mediaType of bodies.map((c) => c?.['application/json']).filter(Boolean)) {
+          const valid = ajv.validate(standalone(openApi, mediaType.schema), mediaType.example);
+          expect({ at: `${method} ${route}`, valid, errors: ajv.errors }).toEqual({ at: `${method} ${route}`, valid: true, errors: null });
+          examples++;
+        }
+      }
+    }
+    expect(examples).toBeGreaterThan(40);
   });
 });

@@ -1,21 +1,22 @@
 import { Controller, Get, Req } from '@nestjs/common';
 import type { Request } from 'express';
-import { PROTOCOL_VERSION } from '@app/contracts';
-import { buildAsyncApiDocument } from './asyncapi-document';
-import { buildOpenApiDocument } from './openapi-document';
+import { protocolDocuments } from './protocol-documents';
 
-
-/** The protocol as data, generated from the contracts; the server's address is the one the client used. */
+/**
+ * The protocol as data: the documents committed in docs/ (built once per
+ * process from the same contracts), with the server the client reached.
+ */
 @Controller('docs')
 export class DocsController {
   @Get('asyncapi.json')
   asyncApi(@Req() req: Request): unknown {
-    return buildAsyncApiDocument({ host: hostOf(req), version: PROTOCOL_VERSION });
+    const doc = protocolDocuments().asyncapi as { servers: Record<string, object> };
+    return { ...doc, servers: { gateway: { ...doc.servers.gateway, host: hostOf(req) } } };
   }
 
   @Get('openapi.json')
   openApi(@Req() req: Request): unknown {
-    return buildOpenApiDocument({ serverUrl: `${req.protocol}://${hostOf(req)}`, version: PROTOCOL_VERSION });
+    return { ...protocolDocuments().openapi, servers: [{ url: `${req.protocol}://${hostOf(req)}` }] };
   }
 }
 
