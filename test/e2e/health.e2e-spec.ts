@@ -9,11 +9,24 @@ import {
   TestDatabase,
   TestGateway,
   uniqueHandle,
+  waitForValue,
 } from '@app/testing';
 
 async function json(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Connections the test database has open now, of any client. */
+async function connectionsTo(database: string): Promise<number> {
+  const admin = new Client({ connectionString: TEST_SERVER_URL });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1`, [database]);
+    return rows[0].n;
+  } finally {
+    await admin.end();
+  }
 }
 
 async function onTestServer(sql: string): Promise<void> {
@@ -26,10 +39,12 @@ async function onTestServer(sql: string): Promise<void> {
   }
 }
 
+const POOL_SIZE = 6;
+
 describe('liveness, readiness and drain', () => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway({ env: { DATABASE_POOL_SIZE: String(POOL_SIZE) } });
   });
   afterAll(async () => {
     await onTestServer(`ALTER DATABASE "${gw.db.name}" ALLOW_CONNECTIONS true`).catch(() => undefined);
@@ -42,12 +57,35 @@ describe('liveness, readiness and drain', () => {
     expect(await json(`${gw.url}/health`)).toMatchObject({ status: 200, body: { status: 'ok', db: 'up', media: 'up' } });
   });
 
-  it('is not ready while the database refuses connections, and ready again after', async () => {
+  it('a flood of 400 concurrent /health/ready and /health keeps answering 200 and opens no connection per request', async () => {
+    let peak = await connectionsTo(gw.db.name);
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, await connectionsTo(gw.db.name));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const flood = await Promise.all(
+      Array.from({ length: 400 }, (_, i) => json(`${gw.url}${i % 4 === 3 ? '/health' : '/health/ready'}`)),
+    );
+    sampling = false;
+    await sampler;
+    expect(flood.filter((r) => r.status !== 200)).toEqual([]);
+    // The pool's connections, the LISTEN one and at most one probe: before the fix each request opened its own (36 of them).
+    expect(peak).toBeLessThanOrEqual(POOL_SIZE);
+  });
+
+  it('is not ready while the database refuses connections, and ready again after (within a probe interval)', async () => {
     await onTestServer(`ALTER DATABASE "${gw.db.name}" ALLOW_CONNECTIONS false`);
-    expect(await json(`${gw.url}/health/ready`)).toEqual({ status: 503, body: { ready: false, db: 'down', draining: false } });
+    const down = await waitForValue(async () => {
+      const r = await json(`${gw.url}/health/ready`);
+      return r.status === 503 ? r : undefined;
+    });
+    expect(down).toEqual({ status: 503, body: { ready: false, db: 'down', draining: false } });
     expect((await json(`${gw.url}/health/live`)).status).toBe(200);
     await onTestServer(`ALTER DATABASE "${gw.db.name}" ALLOW_CONNECTIONS true`);
-    expect((await json(`${gw.url}/health/ready`)).status).toBe(200);
+    await waitForValue(async () => ((await json(`${gw.url}/health/ready`)).status === 200 ? true : undefined));
   });
 
   it('draining: not ready, new calls refused, messages still served', async () => {
