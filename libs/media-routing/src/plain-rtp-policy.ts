@@ -26,11 +26,17 @@ export class PlainRtpPolicy {
     if (!this.enabled) throw new DomainError('FORBIDDEN', 'plain RTP transports are switched off on this server');
   }
 
+  /** Whether plain RTP may go to, or be taken from, `ip`: the client's own address or an allowed block. */
+  allows(ip: string, clientAddress: string | undefined): boolean {
+    const target = normaliseIp(ip);
+    if (clientAddress !== undefined && target === normaliseIp(clientAddress)) return true;
+    if (!net.isIP(target)) return false;
+    return this.allowed.check(target, net.isIPv6(target) ? 'ipv6' : 'ipv4');
+  }
+
   /** `clientAddress`: the socket's remote address; undefined when unknown (then only the allowed blocks count). */
   requireAllowedTarget(targetIp: string, clientAddress: string | undefined): void {
-    const target = normalise(targetIp);
-    if (clientAddress !== undefined && target === normalise(clientAddress)) return;
-    if (this.allowed.check(target, net.isIPv6(target) ? 'ipv6' : 'ipv4')) return;
+    if (this.allows(targetIp, clientAddress)) return;
     throw new DomainError('FORBIDDEN', 'a plain transport may only send to your own address', {
       fields: [{ field: 'ip', message: 'must be the address you connect from' }],
     });
@@ -38,7 +44,7 @@ export class PlainRtpPolicy {
 }
 
 /** `::ffff:127.0.0.1` (IPv4 seen through an IPv6 socket) is 127.0.0.1. */
-function normalise(ip: string): string {
+export function normaliseIp(ip: string): string {
   const lower = ip.toLowerCase();
   return lower.startsWith('::ffff:') && net.isIPv4(lower.slice(7)) ? lower.slice(7) : lower;
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/config';
-import { MEDIA_BUS, MediaBus, mediaNodeHandler } from '@app/media-routing';
-import { Logger, ROOT_LOGGER } from '@app/observability';
+import { MEDIA_BUS, MediaBus, mediaNodeHandler, MediaNodePush } from '@app/media-routing';
+import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { MediaService } from './media.service';
 import { WorkerPool } from './worker-pool';
 
@@ -22,6 +22,8 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
   private lastCpu?: { at: number; cpuMs: number };
   private workerCpu = 0;
   private readonly logger: Logger;
+  private readonly workerCpuGauge;
+  private readonly objectsGauge;
 
   constructor(
     private readonly media: MediaService,
@@ -29,8 +31,11 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(MEDIA_BUS) private readonly bus: MediaBus,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
+    metrics: MetricsService,
   ) {
     this.logger = rootLogger.child({ component: 'media-node' });
+    this.workerCpuGauge = metrics.gauge('media_node_worker_cpu', "share of a core this node's mediasoup workers used since the last heartbeat", ['node']);
+    this.objectsGauge = metrics.gauge('media_node_objects', 'mediasoup objects this node holds, by kind', ['node', 'object']);
   }
 
   get nodeId(): string {
@@ -40,6 +45,9 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationBootstrap(): Promise<void> {
     // MediaService is the node's MediaNodeApi; the handler checks each request's shape first.
     await this.bus.serve(mediaNodeHandler(this.media));
+    // What the node does on its own reaches every gateway; each pushes it to the sockets it holds.
+    this.media.onConsumerAdded((consumer) => this.push({ type: 'consumer-added', nodeId: this.nodeId, consumer }));
+    this.media.onQuality((sample, participantIds) => this.push({ type: 'quality', nodeId: this.nodeId, sample, participantIds }));
     this.media.onRoomEvent((event) => {
       void this.bus
         .publishEvent({ type: event.type === 'restarted' ? 'room-restarted' : 'room-failed', nodeId: this.nodeId, callId: event.callId, reason: event.reason })
@@ -79,6 +87,10 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
     await this.bus.withdrawStatus().catch(() => undefined);
   }
 
+  private push(push: MediaNodePush): void {
+    void this.bus.publishPush(push).catch((err) => this.logger.warn({ err, type: push.type }, 'could not publish a media push'));
+  }
+
   private async beat(): Promise<void> {
     try {
       const now = Date.now();
@@ -94,6 +106,10 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
       }
       const workerCpu = this.workerCpu;
       const { rooms, consumers } = this.media.load();
+      const census = this.media.objectCounts();
+      this.workerCpuGauge.set({ node: this.nodeId }, workerCpu);
+      this.objectsGauge.set({ node: this.nodeId, object: 'room' }, rooms);
+      for (const object of ['transport', 'producer', 'consumer'] as const) this.objectsGauge.set({ node: this.nodeId, object }, census[object]);
       await this.bus.publishStatus(
         { nodeId: this.nodeId, accepting: this.accepting && this.pool.aliveCount() > 0, rooms, consumers, workerCpu, workers: this.pool.aliveCount() },
         this.config.media.heartbeatTtlMs,

@@ -1,13 +1,29 @@
 import type { types as ms } from 'mediasoup';
-import { CallMedia, ConsumerInfoDto, DomainError, MediaKind, ProducerSummaryDto, TransportInfoDto, TransportType } from '@app/contracts';
-import type { ConnectTransportParams, CreateTransportOptions, ProduceResult, TransportDirection, TransportKind } from '@app/media-routing';
-import { routerCodecsFor } from './media-codecs';
 import {
-  ParticipantMediaStats,
-  StreamStats,
-  summariseConsumerStats,
-  summariseProducerStats,
-} from './media-stats';
+  CallMedia,
+  CallQualityLegDto,
+  ConsumerInfoDto,
+  DomainError,
+  MediaKind,
+  MediaStatsDto,
+  ProducerSummaryDto,
+  TransportInfoDto,
+  TransportType,
+} from '@app/contracts';
+import type {
+  AutoConsumed,
+  ConnectTransportParams,
+  CreateTransportOptions,
+  JoinRequest,
+  JoinResult,
+  PlainRtpAddressing,
+  PlainRtpPolicy,
+  ProduceResult,
+  TransportDirection,
+  TransportKind,
+} from '@app/media-routing';
+import { routerCodecsFor } from './media-codecs';
+import { CallLegs, LegAccumulator, StreamStats, summariseConsumerStats, summariseProducerStats } from './media-stats';
 
 
 export interface MediaListenAddress {
@@ -24,8 +40,49 @@ export interface MediaResourceCounter {
 export type TransportInfo = TransportInfoDto;
 export type ProducerSummary = ProducerSummaryDto;
 
-/** A 1:1 call needs few objects; the caps stop a client from filling a worker. */
-export const ROOM_LIMITS = { transportsPerUser: 4, producersPerKindPerUser: 1, consumersPerUser: 8 };
+export interface RoomLimits {
+  transportsPerUser: number;
+  producersPerKindPerUser: number;
+  consumersPerUser: number;
+  /** Transports and producers a participant may create per churn window (each replaces mediasoup objects). */
+  createsPerWindow: number;
+  churnWindowMs: number;
+}
+
+/**
+ * A 1:1 call needs few objects; the caps stop a client from filling a
+ * worker, and the churn cap from keeping one busy by replacing its objects
+ * again and again (a full media set-up creates four).
+ */
+export const ROOM_LIMITS: RoomLimits = {
+  transportsPerUser: 4,
+  producersPerKindPerUser: 1,
+  consumersPerUser: 8,
+  createsPerWindow: 30,
+  churnWindowMs: 10_000,
+};
+
+/** What a room tells its owner beside answering requests. */
+export interface RoomListener {
+  /** A producer consumed on its own for a participant who joined with rtpCapabilities. */
+  consumerAdded(consumer: AutoConsumed): void;
+  /** A plain send transport's first packets came from an address the participant may not send from: it was closed. */
+  plainSourceRefused(callId: string, userId: string, remoteIp: string): void;
+}
+
+export interface MediaRoomOptions {
+  listen: MediaListenAddress;
+  counter: MediaResourceCounter;
+  plainRtp: PlainRtpPolicy;
+  listener: RoomListener;
+  limits?: RoomLimits;
+}
+
+interface DeclaredSource {
+  ip: string;
+  port?: number;
+  rtcpPort?: number;
+}
 
 interface OwnedTransport {
   transport: ms.WebRtcTransport | ms.PlainTransport;
@@ -33,6 +90,10 @@ interface OwnedTransport {
   direction: TransportDirection;
   rtcpMux: boolean;
   connected: boolean;
+  /** Plain send: the socket address of the participant when it was created. */
+  clientAddress?: string;
+  /** Plain send: where the participant said its RTP comes from. */
+  declared?: DeclaredSource;
 }
 
 /**
@@ -51,10 +112,19 @@ class ParticipantMedia {
    * answer): one consume of a producer at a time per participant.
    */
   readonly consumingProducerIds = new Set<string>();
-  /** Figures of producers/consumers closed before the room (e.g. video switched off). */
-  readonly retired: { producers: StreamStats[]; consumers: StreamStats[] } = { producers: [], consumers: [] };
+  /** When each of the latest creations happened (at most createsPerWindow kept). */
+  readonly creations: number[] = [];
+  /** Set by a join with rtpCapabilities and a recv transport: new producers of the other are consumed there. */
+  autoConsume?: { transportId: string; rtpCapabilities: ms.RtpCapabilities };
 
   constructor(readonly userId: string) {}
+}
+
+/** What a join made so far, closed again if a later step fails. */
+interface JoinUndo {
+  transports: (ms.WebRtcTransport | ms.PlainTransport)[];
+  producers: ms.Producer[];
+  consumers: ms.Consumer[];
 }
 
 const STATS_TIMEOUT_MS = 2_000;
@@ -69,6 +139,14 @@ export class MediaRoom {
   private closedByUs = false;
   private readonly closingProducers = new Set<string>();
   readonly openedAt = new Date();
+  /** The call's legs for its statistics: at most one per participant, direction and kind. */
+  private readonly legs = new CallLegs();
+  private lastSampleAt = Date.now();
+  private readonly listen: MediaListenAddress;
+  private readonly counter: MediaResourceCounter;
+  private readonly plainRtp: PlainRtpPolicy;
+  private readonly listener: RoomListener;
+  readonly limits: RoomLimits;
 
   private constructor(
     readonly callId: string,
@@ -77,10 +155,14 @@ export class MediaRoom {
     readonly workerPid: number,
     private readonly webRtcServer: ms.WebRtcServer,
     participantIds: [string, string],
-    private readonly listen: MediaListenAddress,
-    private readonly counter: MediaResourceCounter,
+    options: MediaRoomOptions,
   ) {
     this.participants = new Map(participantIds.map((id) => [id, new ParticipantMedia(id)]));
+    this.listen = options.listen;
+    this.counter = options.counter;
+    this.plainRtp = options.plainRtp;
+    this.listener = options.listener;
+    this.limits = options.limits ?? ROOM_LIMITS;
   }
 
   static async open(
@@ -88,11 +170,10 @@ export class MediaRoom {
     callId: string,
     media: CallMedia,
     participantIds: [string, string],
-    listen: MediaListenAddress,
-    counter: MediaResourceCounter,
+    options: MediaRoomOptions,
   ): Promise<MediaRoom> {
     const router = await worker.createRouter({ mediaCodecs: routerCodecsFor(media), appData: { callId } });
-    return new MediaRoom(callId, media, router, worker.pid, webRtcServer, participantIds, listen, counter);
+    return new MediaRoom(callId, media, router, worker.pid, webRtcServer, participantIds, options);
   }
 
   get closed(): boolean {
@@ -143,17 +224,32 @@ export class MediaRoom {
     return [...this.participants.values()].some((p) => [...p.producers.values()].some((pr) => pr.kind === 'video'));
   }
 
-  async createTransport(userId: string, options: CreateTransportOptions): Promise<TransportInfo> {
-    const { direction, type } = options;
+  async createTransport(
+    userId: string,
+    options: CreateTransportOptions & PlainRtpAddressing & { source?: DeclaredSource },
+    undo?: JoinUndo,
+  ): Promise<TransportInfo> {
+    const { direction, type, clientAddress, source } = options;
     const rtcpMux = type === 'webrtc' || options.rtcpMux !== false;
     const participant = this.requireParticipant(userId);
-    if (participant.transports.size + participant.reserved.transports >= ROOM_LIMITS.transportsPerUser) {
-      throw new DomainError('INVALID_STATE', `at most ${ROOM_LIMITS.transportsPerUser} transports per participant`);
+    if (type === 'plain') {
+      // Checked here too, not only by the gateway: the node holds the sockets.
+      this.plainRtp.requireEnabled();
+      if (source) this.plainRtp.requireAllowedTarget(source.ip, clientAddress);
     }
+    if (participant.transports.size + participant.reserved.transports >= this.limits.transportsPerUser) {
+      throw new DomainError('INVALID_STATE', `at most ${this.limits.transportsPerUser} transports per participant`);
+    }
+    this.takeCreation(participant);
     participant.reserved.transports++;
     const appData = { callId: this.callId, userId, direction };
     const listenIp = { ip: this.listen.listenIp, announcedIp: this.listen.announcedIp };
+    // A plain send transport whose source is declared takes RTP from that address only (no
+    // comedia: mediasoup drops anything else). Without one it learns the source from the first
+    // packet, and that source is checked when mediasoup reports it.
+    const fixedSource = type === 'plain' && direction === 'send' && source?.port !== undefined;
     let transport: ms.WebRtcTransport | ms.PlainTransport;
+    let owned: OwnedTransport;
     try {
       transport = await this.whileOpen<ms.WebRtcTransport | ms.PlainTransport>(() =>
         type === 'webrtc'
@@ -165,12 +261,23 @@ export class MediaRoom {
               preferUdp: true,
               appData,
             })
-          : // Send transports learn the client's address from its first packets (comedia).
-            this.router.createPlainTransport({ listenIp, rtcpMux, comedia: direction === 'send', appData }),
+          : this.router.createPlainTransport({ listenIp, rtcpMux, comedia: direction === 'send' && !fixedSource, appData }),
       );
-      this.track(participant.transports, transport.id, { transport, type, direction, rtcpMux, connected: false }, transport, 'transport');
+      undo?.transports.push(transport);
+      owned = { transport, type, direction, rtcpMux, connected: false, clientAddress, declared: type === 'plain' && direction === 'send' ? source : undefined };
+      this.track(participant.transports, transport.id, owned, transport, 'transport');
     } finally {
       participant.reserved.transports--;
+    }
+    if (type === 'plain' && direction === 'send') {
+      const plain = transport as ms.PlainTransport;
+      if (fixedSource) {
+        owned.connected = true;
+        await this.whileOpen(() => plain.connect({ ip: source!.ip, port: source!.port, rtcpPort: rtcpMux ? undefined : source!.rtcpPort }));
+      } else {
+        plain.on('tuple', (tuple) => this.checkLearntSource(participant, owned, tuple.remoteIp, tuple.remotePort, 'rtp'));
+        plain.on('rtcptuple', (tuple) => this.checkLearntSource(participant, owned, tuple.remoteIp, tuple.remotePort, 'rtcp'));
+      }
     }
     if (type === 'webrtc') {
       const t = transport as ms.WebRtcTransport;
@@ -188,7 +295,7 @@ export class MediaRoom {
       : { transportId: plain.id, ip: localIp, port: localPort, rtcpPort: plain.rtcpTuple?.localPort };
   }
 
-  async connectTransport(userId: string, transportId: string, params: ConnectTransportParams): Promise<void> {
+  async connectTransport(userId: string, transportId: string, params: ConnectTransportParams & PlainRtpAddressing): Promise<void> {
     const owned = this.requireOwnTransport(userId, transportId);
     if (owned.connected) throw new DomainError('INVALID_STATE', 'transport already connected');
     if (owned.type === 'webrtc' && params.dtlsParameters === undefined) {
@@ -206,6 +313,10 @@ export class MediaRoom {
         );
       }
     }
+    if (owned.type === 'plain' && params.ip !== undefined) {
+      // Where the SFU sends to (recv) or takes RTP from (send): the client's own address or an allowed block.
+      this.plainRtp.requireAllowedTarget(params.ip, params.clientAddress ?? owned.clientAddress);
+    }
     // Marked first so a second connect racing this one is refused, not passed to mediasoup.
     owned.connected = true;
     try {
@@ -218,8 +329,17 @@ export class MediaRoom {
       } else if (owned.direction === 'recv') {
         const rtcpPort = owned.rtcpMux ? undefined : params.rtcpPort;
         await this.whileOpen(() => (owned.transport as ms.PlainTransport).connect({ ip: params.ip, port: params.port, rtcpPort }));
+      } else if (params.ip !== undefined) {
+        // A plain send transport was created learning its source (comedia), which mediasoup cannot
+        // switch off afterwards: the declaration is what the learnt source must match, and a source
+        // learnt already that does not match it closes the transport.
+        owned.declared = { ip: params.ip, port: params.port, rtcpPort: params.rtcpPort };
+        const learnt = (owned.transport as ms.PlainTransport).tuple;
+        if (learnt.remoteIp !== undefined) {
+          this.checkLearntSource(this.requireParticipant(userId), owned, learnt.remoteIp, learnt.remotePort, 'rtp');
+          if (owned.transport.closed) throw new DomainError('FORBIDDEN', 'this transport took RTP from another address; create a new one');
+        }
       }
-      // A plain send transport needs nothing: comedia takes the first packet's source.
     } catch (err) {
       owned.connected = false;
       throw err;
@@ -232,86 +352,101 @@ export class MediaRoom {
     kind: MediaKind,
     rtpParameters: Record<string, unknown>,
   ): Promise<ProduceResult> {
-    const owned = this.requireOwnTransport(userId, transportId);
-    if (owned.direction !== 'send') throw new DomainError('INVALID_STATE', 'this transport was created to receive');
-    if (kind === 'video' && this.media !== 'video') {
-      throw new DomainError('VIDEO_CALL_DISABLED', 'this is an audio call');
-    }
     const participant = this.requireParticipant(userId);
-    const sameKind = [...participant.producers.values()].filter((p) => p.kind === kind);
-    // ROOM_LIMITS.producersPerKindPerUser is 1: a kind being produced right now counts as produced.
-    // Producing it again on the same transport is refused; on a new send transport it is a client
-    // that started over (restart, reconnect) and the new producer replaces the old one.
-    if (participant.reserved.producerKinds.has(kind) || sameKind.some((p) => owned.transport.id === transportOf(p))) {
-      throw new DomainError('INVALID_STATE', `already producing ${kind}`);
-    }
-    participant.reserved.producerKinds.add(kind);
+    const { producer, replaces } = await this.createProducer(participant, transportId, kind, rtpParameters);
     try {
-      const producer = await this.whileOpen(() =>
-        owned.transport.produce({
-          kind,
-          rtpParameters: rtpParameters as unknown as ms.RtpParameters,
-          appData: { callId: this.callId, userId, transportId: owned.transport.id },
-        }),
-      );
-      this.track(participant.producers, producer.id, producer, producer, 'producer');
       const replacedProducerIds: string[] = [];
-      for (const old of sameKind) if (await this.supersede(participant, { producer: old })) replacedProducerIds.push(old.id);
+      for (const old of replaces) if (await this.supersede(participant, { producer: old })) replacedProducerIds.push(old.id);
       return { producerId: producer.id, userId, kind, replacedProducerIds };
     } finally {
       participant.reserved.producerKinds.delete(kind);
+      this.autoConsumeFor(producer, participant);
     }
   }
 
-  async consume(
-    userId: string,
-    transportId: string,
-    producerId: string,
-    rtpCapabilities: Record<string, unknown>,
-  ): Promise<ConsumerInfoDto> {
-    const owned = this.requireOwnTransport(userId, transportId);
-    if (owned.direction !== 'recv') throw new DomainError('INVALID_STATE', 'this transport was created to send');
+  async consume(userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>): Promise<ConsumerInfoDto> {
+    const consumer = await this.createConsumer(userId, transportId, producerId, rtpCapabilities as unknown as ms.RtpCapabilities, true);
+    return consumerInfo(consumer);
+  }
+
+  /**
+   * `media:join`: capabilities, a send transport (with its plain producers),
+   * a recv transport (connected at once when it names where to send), and
+   * with rtpCapabilities a resumed consumer of every live producer of the
+   * other participant those capabilities can receive. On a failure every
+   * object this join made is closed again and the first error is thrown;
+   * producers it replaces are closed only once it succeeded.
+   */
+  async join(userId: string, request: JoinRequest): Promise<JoinResult> {
     const participant = this.requireParticipant(userId);
-    const other = this.participants.get(this.otherParticipant(userId));
-    if (!other?.producers.has(producerId)) throw DomainError.notFound('producer');
-    if (participant.consumers.size + participant.reserved.consumers >= ROOM_LIMITS.consumersPerUser) {
-      throw new DomainError('INVALID_STATE', `at most ${ROOM_LIMITS.consumersPerUser} consumers per participant`);
-    }
-    const caps = rtpCapabilities as unknown as ms.RtpCapabilities;
-    let canConsume = false;
-    try {
-      canConsume = this.router.canConsume({ producerId, rtpCapabilities: caps });
-    } catch (err) {
-      throw invalidField('rtpCapabilities', (err as Error).message);
-    }
-    if (!canConsume) throw invalidField('rtpCapabilities', 'these capabilities cannot receive that producer');
-    // A producer is consumed once per receive transport, one request at a time. Consuming it on a
-    // new receive transport (a client that started over) replaces the consumer on the old one, so
-    // a participant never holds two consumers of one producer.
-    const earlier = [...participant.consumers.values()].filter((c) => c.producerId === producerId);
-    if (participant.consumingProducerIds.has(producerId) || earlier.some((c) => transportOf(c) === owned.transport.id)) {
-      throw new DomainError('INVALID_STATE', 'this producer is already consumed by you');
-    }
-    participant.reserved.consumers++;
-    participant.consumingProducerIds.add(producerId);
-    let consumer: ms.Consumer;
-    try {
-      // Paused until the client says it is ready (media:resume), so no first packets are lost.
-      consumer = await this.whileOpen(() =>
-        owned.transport.consume({ producerId, rtpCapabilities: caps, paused: true, appData: { userId, transportId: owned.transport.id } }),
-      );
-      this.track(participant.consumers, consumer.id, consumer, consumer, 'consumer');
-      for (const old of earlier) await this.supersede(participant, { consumer: old });
-    } finally {
-      participant.consumingProducerIds.delete(producerId);
-      participant.reserved.consumers--;
-    }
-    return {
-      consumerId: consumer.id,
-      producerId,
-      kind: consumer.kind as MediaKind,
-      rtpParameters: { ...consumer.rtpParameters },
+    const undo: JoinUndo = { transports: [], producers: [], consumers: [] };
+    const reservedKinds: MediaKind[] = [];
+    const replaces: ms.Producer[] = [];
+    const { clientAddress } = request;
+    const result: JoinResult = {
+      rtpCapabilities: { ...this.router.rtpCapabilities },
+      producers: this.producersVisibleTo(userId),
+      consumers: [],
+      replacedProducerIds: [],
     };
+    const caps = request.rtpCapabilities as ms.RtpCapabilities | undefined;
+    try {
+      if (request.send) {
+        const { type, rtcpMux, ip, port, rtcpPort, produce = [] } = request.send;
+        if (produce.length > 0 && type !== 'plain') {
+          throw new DomainError('VALIDATION_FAILED', 'produce in a join is for plain transports; a webrtc transport produces after it is connected', {
+            fields: [{ field: 'send.produce', message: 'plain transports only' }],
+          });
+        }
+        // A plain sender's source: what it declared, else its socket address (port learnt from its first packet).
+        const sourceIp = ip ?? (type === 'plain' ? clientAddress : undefined);
+        const source = sourceIp !== undefined ? { ip: sourceIp, port, rtcpPort } : undefined;
+        const info = await this.createTransport(userId, { direction: 'send', type, rtcpMux, clientAddress, source }, undo);
+        const producers: { kind: MediaKind; producerId: string }[] = [];
+        for (const item of produce) {
+          const made = await this.createProducer(participant, info.transportId, item.kind, item.rtpParameters, undo);
+          reservedKinds.push(item.kind);
+          replaces.push(...made.replaces);
+          producers.push({ kind: item.kind, producerId: made.producer.id });
+        }
+        result.send = { ...info, producers };
+      }
+      if (request.recv) {
+        const { type, rtcpMux, ip, port, rtcpPort } = request.recv;
+        const info = await this.createTransport(userId, { direction: 'recv', type, rtcpMux, clientAddress }, undo);
+        if (type === 'plain' && (ip !== undefined || port !== undefined)) {
+          await this.connectTransport(userId, info.transportId, { ip, port, rtcpPort, clientAddress });
+        }
+        result.recv = info;
+        if (caps) {
+          for (const producer of this.consumableBy(participant, caps)) {
+            const consumer = await this.createConsumer(userId, info.transportId, producer.id, caps, false, undo);
+            result.consumers.push(consumerInfo(consumer));
+          }
+        }
+      }
+    } catch (err) {
+      for (const kind of reservedKinds) participant.reserved.producerKinds.delete(kind);
+      for (const c of undo.consumers) c.close();
+      for (const p of undo.producers) p.close();
+      for (const t of undo.transports) t.close();
+      throw err;
+    }
+    try {
+      for (const old of replaces) if (await this.supersede(participant, { producer: old })) result.replacedProducerIds.push(old.id);
+    } finally {
+      for (const kind of reservedKinds) participant.reserved.producerKinds.delete(kind);
+    }
+    if (caps && result.recv) {
+      participant.autoConsume = { transportId: result.recv.transportId, rtpCapabilities: caps };
+      // Producers of the other that appeared while this join ran are consumed now, as part of it.
+      for (const producer of this.consumableBy(participant, caps)) {
+        const consumer = await this.createConsumer(userId, result.recv.transportId, producer.id, caps, false).catch(() => undefined);
+        if (consumer) result.consumers.push(consumerInfo(consumer));
+      }
+    }
+    for (const producer of undo.producers) this.autoConsumeFor(producer, participant);
+    return result;
   }
 
   async resumeConsumer(userId: string, consumerId: string): Promise<void> {
@@ -335,7 +470,7 @@ export class MediaRoom {
     for (const { participant, producer } of targets) {
       try {
         if (producer.closed) continue;
-        await this.retire(participant, producer);
+        await this.refreshProducerStats(participant, producer);
         producer.close();
         closed.push({ producerId: producer.id, userId: participant.userId, kind: 'video' });
       } finally {
@@ -345,26 +480,72 @@ export class MediaRoom {
     return closed;
   }
 
-  /** Per participant: what each producer received and each consumer sent, as mediasoup counted it. */
-  async collectStats(): Promise<Record<string, ParticipantMediaStats>> {
-    const result: Record<string, ParticipantMediaStats> = {};
+  /**
+   * Samples every producer and consumer: what each leg carried since the
+   * last sample (bitrate, packets, loss, jitter, RTT, score). Also what the
+   * call's statistics are made of.
+   */
+  async sample(): Promise<CallQualityLegDto[]> {
+    const observed = new Map<LegAccumulator, { jitter?: number; score?: number; rttMs?: number }>();
+    const observe = (leg: LegAccumulator, stats: StreamStats, withJitter: boolean) => {
+      const o = observed.get(leg) ?? {};
+      if (withJitter) o.jitter = Math.max(o.jitter ?? 0, stats.jitter);
+      if (stats.score !== undefined) o.score = Math.min(o.score ?? 10, stats.score);
+      if (stats.rttMs !== undefined) o.rttMs = Math.max(o.rttMs ?? 0, stats.rttMs);
+      observed.set(leg, o);
+    };
+    const reads: Promise<void>[] = [];
     for (const participant of this.participants.values()) {
-      const producers = await Promise.all(
-        [...participant.producers.values()].map(async (p) =>
-          summariseProducerStats(p.id, p.kind, await withTimeout(p.getStats(), [])),
-        ),
-      );
-      const consumers = await Promise.all(
-        [...participant.consumers.values()].map(async (c) =>
-          summariseConsumerStats(c.id, c.producerId, c.kind, await withTimeout(c.getStats(), [])),
-        ),
-      );
-      result[participant.userId] = {
-        producers: [...participant.retired.producers, ...producers],
-        consumers: [...participant.retired.consumers, ...consumers],
-      };
+      for (const producer of participant.producers.values()) {
+        reads.push(
+          this.readProducer(participant, producer).then((stats) => {
+            if (stats) observe(this.legs.leg(participant.userId, 'up', producer.kind as MediaKind), stats, true);
+          }),
+        );
+      }
+      for (const consumer of participant.consumers.values()) {
+        reads.push(
+          this.readConsumer(participant, consumer).then((stats) => {
+            if (stats) observe(this.legs.leg(participant.userId, 'down', consumer.kind as MediaKind), stats, false);
+          }),
+        );
+      }
     }
-    return result;
+    await Promise.all(reads);
+    const now = Date.now();
+    const intervalMs = Math.max(0, now - this.lastSampleAt);
+    this.lastSampleAt = now;
+    this.legs.addSampledTime(intervalMs);
+    const legs: CallQualityLegDto[] = [];
+    for (const leg of this.legs.all()) {
+      const sampled = leg.sample(intervalMs, observed.get(leg) ?? {});
+      if (sampled) legs.push(sampled);
+    }
+    return legs;
+  }
+
+  /** The call's statistics, with a last sample taken now; null when it carried no media. */
+  async collectStats(): Promise<MediaStatsDto | null> {
+    await this.sample();
+    return this.legs.summary();
+  }
+
+  /** Legs accumulated so far (bounded: one per participant, direction and kind). */
+  legCount(): number {
+    return this.legs.size;
+  }
+
+  /** Objects the room holds now, for leak checks. */
+  objectCounts(): { transports: number; producers: number; consumers: number } {
+    let transports = 0;
+    let producers = 0;
+    let consumers = 0;
+    for (const p of this.participants.values()) {
+      transports += p.transports.size;
+      producers += p.producers.size;
+      consumers += p.consumers.size;
+    }
+    return { transports, producers, consumers };
   }
 
   /** Idempotent: the router's close cascades to every transport, producer and consumer. */
@@ -374,56 +555,245 @@ export class MediaRoom {
     this.router.close();
   }
 
-  private async retire(participant: ParticipantMedia, producer: ms.Producer): Promise<void> {
-    participant.retired.producers.push(
-      summariseProducerStats(producer.id, producer.kind, await withTimeout(producer.getStats(), [])),
-    );
-    for (const other of this.participants.values()) {
-      for (const consumer of other.consumers.values()) {
-        if (consumer.producerId !== producer.id) continue;
-        other.retired.consumers.push(
-          summariseConsumerStats(consumer.id, consumer.producerId, consumer.kind, await withTimeout(consumer.getStats(), [])),
-        );
-      }
+  // ---- internals ----
+
+  /**
+   * Checks and creates a producer; the caller releases the kind's reservation
+   * (after superseding what it replaces). Not yet superseded: `replaces`.
+   */
+  private async createProducer(
+    participant: ParticipantMedia,
+    transportId: string,
+    kind: MediaKind,
+    rtpParameters: Record<string, unknown>,
+    undo?: JoinUndo,
+  ): Promise<{ producer: ms.Producer; replaces: ms.Producer[] }> {
+    const owned = this.requireOwnTransport(participant.userId, transportId);
+    if (owned.direction !== 'send') throw new DomainError('INVALID_STATE', 'this transport was created to receive');
+    if (kind === 'video' && this.media !== 'video') {
+      throw new DomainError('VIDEO_CALL_DISABLED', 'this is an audio call');
     }
+    requireCodecsOfKind(kind, rtpParameters);
+    const sameKind = [...participant.producers.values()].filter((p) => p.kind === kind);
+    // ROOM_LIMITS.producersPerKindPerUser is 1: a kind being produced right now counts as produced.
+    // Producing it again on the same transport is refused; on a new send transport it is a client
+    // that started over (restart, reconnect) and the new producer replaces the old one.
+    if (participant.reserved.producerKinds.has(kind) || sameKind.some((p) => owned.transport.id === transportOf(p))) {
+      throw new DomainError('INVALID_STATE', `already producing ${kind}`);
+    }
+    this.takeCreation(participant);
+    participant.reserved.producerKinds.add(kind);
+    try {
+      const producer = await this.whileOpen(() =>
+        owned.transport.produce({
+          kind,
+          rtpParameters: rtpParameters as unknown as ms.RtpParameters,
+          appData: { callId: this.callId, userId: participant.userId, transportId: owned.transport.id },
+        }),
+      );
+      undo?.producers.push(producer);
+      this.track(participant.producers, producer.id, producer, producer, 'producer');
+      this.foldOnClose(producer, this.legs.leg(participant.userId, 'up', kind));
+      return { producer, replaces: sameKind };
+    } catch (err) {
+      participant.reserved.producerKinds.delete(kind);
+      throw err;
+    }
+  }
+
+  private async createConsumer(
+    userId: string,
+    transportId: string,
+    producerId: string,
+    caps: ms.RtpCapabilities,
+    paused: boolean,
+    undo?: JoinUndo,
+  ): Promise<ms.Consumer> {
+    const owned = this.requireOwnTransport(userId, transportId);
+    if (owned.direction !== 'recv') throw new DomainError('INVALID_STATE', 'this transport was created to send');
+    const participant = this.requireParticipant(userId);
+    const other = this.participants.get(this.otherParticipant(userId));
+    if (!other?.producers.has(producerId)) throw DomainError.notFound('producer');
+    if (participant.consumers.size + participant.reserved.consumers >= this.limits.consumersPerUser) {
+      throw new DomainError('INVALID_STATE', `at most ${this.limits.consumersPerUser} consumers per participant`);
+    }
+    if (!this.canConsume(producerId, caps)) throw invalidField('rtpCapabilities', 'these capabilities cannot receive that producer');
+    // A producer is consumed once per receive transport, one request at a time. Consuming it on a
+    // new receive transport (a client that started over) replaces the consumer on the old one, so
+    // a participant never holds two consumers of one producer.
+    const earlier = [...participant.consumers.values()].filter((c) => c.producerId === producerId);
+    if (participant.consumingProducerIds.has(producerId) || earlier.some((c) => transportOf(c) === owned.transport.id)) {
+      throw new DomainError('INVALID_STATE', 'this producer is already consumed by you');
+    }
+    participant.reserved.consumers++;
+    participant.consumingProducerIds.add(producerId);
+    let consumer: ms.Consumer;
+    try {
+      // Step by step: paused until the client says it is ready (media:resume), so no first packets
+      // are lost. Joined and auto-consumed: resumed at once, as the contract says.
+      consumer = await this.whileOpen(() =>
+        owned.transport.consume({ producerId, rtpCapabilities: caps, paused, appData: { userId, transportId: owned.transport.id } }),
+      );
+      undo?.consumers.push(consumer);
+      this.track(participant.consumers, consumer.id, consumer, consumer, 'consumer');
+      this.foldOnClose(consumer, this.legs.leg(userId, 'down', consumer.kind as MediaKind));
+      for (const old of earlier) await this.supersede(participant, { consumer: old });
+    } finally {
+      participant.consumingProducerIds.delete(producerId);
+      participant.reserved.consumers--;
+    }
+    return consumer;
+  }
+
+  /** Malformed capabilities are the client's error (VALIDATION_FAILED), not the worker's. */
+  private canConsume(producerId: string, caps: ms.RtpCapabilities): boolean {
+    try {
+      return this.router.canConsume({ producerId, rtpCapabilities: caps });
+    } catch (err) {
+      throw invalidField('rtpCapabilities', (err as Error).message);
+    }
+  }
+
+  /** The other participant's live producers that `caps` can receive and `participant` does not consume yet on its auto-consume transport. */
+  private consumableBy(participant: ParticipantMedia, caps: ms.RtpCapabilities): ms.Producer[] {
+    const other = this.participants.get(this.otherParticipant(participant.userId))!;
+    const transportId = participant.autoConsume?.transportId;
+    return [...other.producers.values()].filter(
+      (p) =>
+        !p.closed &&
+        !participant.consumingProducerIds.has(p.id) &&
+        ![...participant.consumers.values()].some((c) => c.producerId === p.id && (transportId === undefined || transportOf(c) === transportId)) &&
+        this.canConsume(p.id, caps),
+    );
+  }
+
+  /**
+   * A new producer of `owner`: the other participant, if it joined with
+   * rtpCapabilities, gets it consumed (resumed) on its recv transport, and
+   * its gateways hear of it. Never fails the produce: a consumer that cannot
+   * be made (limits, capabilities, the transport gone) is skipped.
+   */
+  private autoConsumeFor(producer: ms.Producer, owner: ParticipantMedia): void {
+    if (producer.closed || this.closed) return;
+    const other = this.participants.get(this.otherParticipant(owner.userId))!;
+    const auto = other.autoConsume;
+    if (!auto) return;
+    if (!other.transports.has(auto.transportId)) {
+      other.autoConsume = undefined;
+      return;
+    }
+    void (async () => {
+      try {
+        if (!this.canConsume(producer.id, auto.rtpCapabilities)) return;
+        const consumer = await this.createConsumer(other.userId, auto.transportId, producer.id, auto.rtpCapabilities, false);
+        this.listener.consumerAdded({ callId: this.callId, userId: other.userId, ...consumerInfo(consumer) });
+      } catch {
+        // Already consumed, over a limit, or gone with the room: nothing to add.
+      }
+    })();
+  }
+
+  /** At most createsPerWindow transports and producers per participant in any churn window. */
+  private takeCreation(participant: ParticipantMedia): void {
+    const now = Date.now();
+    const { createsPerWindow, churnWindowMs } = this.limits;
+    while (participant.creations.length > 0 && participant.creations[0] <= now - churnWindowMs) participant.creations.shift();
+    if (participant.creations.length >= createsPerWindow) {
+      const retryAfterMs = Math.max(1, participant.creations[0] + churnWindowMs - now);
+      throw new DomainError('RATE_LIMITED', 'too many transports and producers created in a short time', { retryAfterMs });
+    }
+    participant.creations.push(now);
+  }
+
+  /**
+   * A plain send transport learnt where its RTP comes from. It must be what
+   * the participant declared, or (nothing declared) the participant's own
+   * address or an allowed block; otherwise someone else's packets got there
+   * first, and the transport is closed (mediasoup cannot forget a learnt source).
+   */
+  private checkLearntSource(participant: ParticipantMedia, owned: OwnedTransport, remoteIp: string | undefined, remotePort: number | undefined, which: 'rtp' | 'rtcp'): void {
+    if (owned.transport.closed || remoteIp === undefined) return;
+    const declared = owned.declared;
+    let ok: boolean;
+    if (declared) {
+      const port = which === 'rtp' || owned.rtcpMux ? declared.port : declared.rtcpPort;
+      ok = sameIp(remoteIp, declared.ip) && (port === undefined || port === remotePort);
+    } else {
+      ok = this.plainRtp.allows(remoteIp, owned.clientAddress);
+    }
+    if (ok) return;
+    owned.transport.close();
+    this.listener.plainSourceRefused(this.callId, participant.userId, remoteIp);
+  }
+
+  private async readProducer(participant: ParticipantMedia, producer: ms.Producer): Promise<StreamStats | undefined> {
+    const raw = await withTimeout(producer.getStats(), null);
+    // A stream closed meanwhile has been folded already; a failed read leaves the last counts.
+    if (!raw || producer.closed) return undefined;
+    const stats = summariseProducerStats(producer.id, producer.kind, raw);
+    this.legs.leg(participant.userId, 'up', producer.kind as MediaKind).update(producer.id, stats);
+    return stats;
+  }
+
+  private async readConsumer(participant: ParticipantMedia, consumer: ms.Consumer): Promise<StreamStats | undefined> {
+    const raw = await withTimeout(consumer.getStats(), null);
+    if (!raw || consumer.closed) return undefined;
+    const stats = summariseConsumerStats(consumer.id, consumer.producerId, consumer.kind, raw);
+    this.legs.leg(participant.userId, 'down', consumer.kind as MediaKind).update(consumer.id, stats);
+    return stats;
+  }
+
+  /** Before this room closes a producer: its last counts, and those of the consumers of it, into their legs. */
+  private async refreshProducerStats(participant: ParticipantMedia, producer: ms.Producer): Promise<void> {
+    const reads: Promise<unknown>[] = [this.readProducer(participant, producer)];
+    for (const other of this.participants.values()) {
+      for (const consumer of other.consumers.values()) if (consumer.producerId === producer.id) reads.push(this.readConsumer(other, consumer));
+    }
+    await Promise.all(reads);
+  }
+
+  /** A closed stream's last counts stay in its leg; the stream is forgotten. */
+  private foldOnClose(stream: { id: string; observer: { once(event: 'close', fn: () => void): unknown } }, leg: LegAccumulator): void {
+    stream.observer.once('close', () => leg.retire(stream.id));
   }
 
   /**
    * Closes a producer or consumer that a newer one of the same participant
-   * replaced, keeping its figures for the call's statistics, and its
-   * transport too when nothing else lives on it: a client that starts over
-   * does not pile up transports towards its limit.
+   * replaced, its last counts kept in its leg, and its transport too when
+   * nothing else lives on it: a client that starts over does not pile up
+   * transports towards its limit.
    */
   private async supersede(participant: ParticipantMedia, old: { producer: ms.Producer } | { consumer: ms.Consumer }): Promise<boolean> {
     if ('producer' in old) {
       const { producer } = old;
       if (producer.closed) return false;
-      await this.retire(participant, producer);
+      await this.refreshProducerStats(participant, producer);
       producer.close();
       closeIfEmpty(participant, transportOf(producer));
       // The others' consumers of it go now (not when the worker's notice comes), and a plain
       // receive transport they leave empty with them: a plain client receives the new
       // producer on a new transport, so one whose peer starts over again and again does not
       // pile up transports towards its limit. WebRTC receive transports carry every consumer
-      // of their client and stay.
+      // of their client and stay, and so does the transport a participant joined to receive on
+      // (the new producer is consumed there).
       for (const other of this.participants.values()) {
         if (other === participant) continue;
         for (const consumer of [...other.consumers.values()]) {
           if (consumer.producerId !== producer.id) continue;
           consumer.close();
           const transportId = transportOf(consumer);
-          if (transportId && other.transports.get(transportId)?.type === 'plain') closeIfEmpty(other, transportId);
+          if (transportId && transportId !== other.autoConsume?.transportId && other.transports.get(transportId)?.type === 'plain') {
+            closeIfEmpty(other, transportId);
+          }
         }
       }
       return true;
     }
     const { consumer } = old;
     if (consumer.closed) return false;
-    participant.retired.consumers.push(
-      summariseConsumerStats(consumer.id, consumer.producerId, consumer.kind, await withTimeout(consumer.getStats(), [])),
-    );
+    await this.readConsumer(participant, consumer);
     consumer.close();
-    closeIfEmpty(participant, transportOf(consumer));
+    if (transportOf(consumer) !== participant.autoConsume?.transportId) closeIfEmpty(participant, transportOf(consumer));
     return true;
   }
 
@@ -472,6 +842,31 @@ export class MediaRoom {
     if (!owned) throw DomainError.notFound('transport');
     return owned;
   }
+}
+
+function consumerInfo(consumer: ms.Consumer): ConsumerInfoDto {
+  return {
+    consumerId: consumer.id,
+    producerId: consumer.producerId,
+    kind: consumer.kind as MediaKind,
+    rtpParameters: { ...consumer.rtpParameters },
+  };
+}
+
+/** Every codec a producer declares must be of its kind: an "audio" producer carrying video is refused. */
+function requireCodecsOfKind(kind: MediaKind, rtpParameters: Record<string, unknown>): void {
+  const codecs = rtpParameters.codecs;
+  if (!Array.isArray(codecs)) return; // mediasoup refuses the missing list itself
+  for (const codec of codecs) {
+    const mimeType = (codec as { mimeType?: unknown })?.mimeType;
+    if (typeof mimeType === 'string' && mimeType.toLowerCase().startsWith(`${kind}/`)) continue;
+    throw invalidField('rtpParameters.codecs', `a ${kind} producer's codecs must be ${kind}/*, not ${String(mimeType).slice(0, 40)}`);
+  }
+}
+
+function sameIp(a: string, b: string): boolean {
+  const strip = (ip: string) => (ip.toLowerCase().startsWith('::ffff:') ? ip.slice(7) : ip).toLowerCase();
+  return strip(a) === strip(b);
 }
 
 /** Closes the participant's transport when no live producer or consumer is left on it. */

@@ -11,9 +11,10 @@ import type {
   ProduceResult,
   TransportKind,
 } from '@app/media-routing';
+import { PlainRtpPolicy } from '@app/media-routing';
+import type { AutoConsumed, RoomQualitySample } from '@app/media-routing';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
-import { MediaResourceCounter, MediaRoom, ProducerSummary, TransportInfo } from './media-room';
-import { toMediaStatsDto } from './media-stats';
+import { MediaResourceCounter, MediaRoom, ProducerSummary, ROOM_LIMITS, RoomLimits, RoomListener, TransportInfo } from './media-room';
 import { WorkerPool } from './worker-pool';
 
 /** A room lost with its worker: re-opened on another worker (`restarted`) or not (`failed`). */
@@ -35,6 +36,8 @@ export interface MediaCensus {
 
 /** How long a lost room waits for a live worker (the pool replaces a dead one in well under a second). */
 const WORKER_WAIT_MS = 5_000;
+/** With CALL_QUALITY_INTERVAL_MS=0 nothing is pushed, but the call's statistics are still sampled this often. */
+const DEFAULT_SAMPLE_MS = 5_000;
 
 /**
  * The media rooms of this process: one mediasoup router per active call,
@@ -55,6 +58,16 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
   private readonly logger: Logger;
   private readonly roomsGauge;
   private readonly roomRecoveries;
+  private readonly plainRtp: PlainRtpPolicy;
+  private readonly consumerListeners: ((consumer: AutoConsumed) => void)[] = [];
+  private readonly qualityListeners: ((sample: RoomQualitySample, participantIds: [string, string]) => void)[] = [];
+  private readonly roomListener: RoomListener;
+  private readonly legMetrics;
+  private readonly plainSourcesRefused;
+  private sampler?: NodeJS.Timeout;
+  private sampling = false;
+  /** Room limits; tests may lower or raise them (set before rooms open). */
+  limits: RoomLimits = ROOM_LIMITS;
 
   constructor(
     private readonly pool: WorkerPool,
@@ -63,6 +76,31 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     metrics: MetricsService,
   ) {
     this.logger = rootLogger.child({ component: 'media' });
+    this.plainRtp = new PlainRtpPolicy(config.media.plainRtp, config.media.plainRtpAllowedCidrs);
+    this.legMetrics = {
+      bitrate: metrics.histogram('media_leg_bitrate_bps', 'bitrate of each producer (up) and consumer (down) per sample', ['kind', 'direction'], [
+        8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 512_000, 1_000_000, 2_000_000, 4_000_000,
+      ]),
+      loss: metrics.histogram('media_leg_loss_ratio', 'share of packets lost per leg and sample', ['kind', 'direction'], [
+        0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1,
+      ]),
+      jitter: metrics.histogram('media_leg_jitter_ms', 'interarrival jitter of what the SFU received, per leg and sample', ['kind', 'direction'], [
+        1, 2, 5, 10, 20, 30, 50, 100, 200, 500,
+      ]),
+    };
+    this.plainSourcesRefused = metrics.counter(
+      'media_plain_sources_refused_total',
+      'plain send transports closed because their RTP came from an address the participant may not send from',
+    );
+    this.roomListener = {
+      consumerAdded: (consumer) => {
+        for (const listener of this.consumerListeners) this.safely(() => listener(consumer));
+      },
+      plainSourceRefused: (callId, userId, remoteIp) => {
+        this.plainSourcesRefused.inc();
+        this.logger.warn({ callId, userId, remoteIp }, 'plain RTP from an address the participant may not send from: transport closed');
+      },
+    };
     this.roomsGauge = metrics.gauge('media_rooms_open', 'call media rooms (routers) open in this process');
     this.roomRecoveries = metrics.counter('media_room_recoveries_total', 'rooms lost with their worker, by outcome', ['outcome']);
     const gauges = {
@@ -81,9 +119,57 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
       },
     };
     pool.onWorkerDied((pid) => void this.reopenRoomsOfWorker(pid));
+    const every = config.calls.qualityIntervalMs > 0 ? config.calls.qualityIntervalMs : DEFAULT_SAMPLE_MS;
+    this.sampler = setInterval(() => void this.sampleRooms(), every);
+    this.sampler.unref();
+  }
+
+  /** Listener hears of each consumer made on a participant's behalf (auto-consume after a join). */
+  onConsumerAdded(listener: (consumer: AutoConsumed) => void): void {
+    this.consumerListeners.push(listener);
+  }
+
+  /** Listener gets each room's quality sample (not called with CALL_QUALITY_INTERVAL_MS=0). */
+  onQuality(listener: (sample: RoomQualitySample, participantIds: [string, string]) => void): void {
+    this.qualityListeners.push(listener);
+  }
+
+  /**
+   * Samples every room once (the timer's work; tests call it to not wait):
+   * each leg's figures feed the metrics and the call's statistics, and are
+   * pushed when CALL_QUALITY_INTERVAL_MS is not 0.
+   */
+  async sampleRooms(): Promise<void> {
+    if (this.sampling) return;
+    this.sampling = true;
+    try {
+      const push = this.config.calls.qualityIntervalMs > 0;
+      await Promise.all(
+        [...this.rooms.values()].map(async (room) => {
+          try {
+            const legs = await room.sample();
+            for (const leg of legs) {
+              const labels = { kind: leg.kind, direction: leg.direction };
+              this.legMetrics.bitrate.observe(labels, leg.bitrateBps);
+              if (leg.packets + leg.packetsLost > 0) this.legMetrics.loss.observe(labels, leg.lossRatio);
+              if (leg.direction === 'up' && leg.packets > 0) this.legMetrics.jitter.observe(labels, leg.jitterMs);
+            }
+            if (!push || legs.length === 0 || room.closed) return;
+            const sample: RoomQualitySample = { callId: room.callId, at: new Date().toISOString(), legs };
+            const ids = room.participantIds() as [string, string];
+            for (const listener of this.qualityListeners) this.safely(() => listener(sample, ids));
+          } catch (err) {
+            this.logger.warn({ err, callId: room.callId }, 'could not sample a room');
+          }
+        }),
+      );
+    } finally {
+      this.sampling = false;
+    }
   }
 
   onModuleDestroy(): void {
+    clearInterval(this.sampler);
     for (const room of this.rooms.values()) room.close();
     this.rooms.clear();
     this.roomsGauge.set(0);
@@ -97,7 +183,13 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
       await pending;
       return;
     }
-    const opening = MediaRoom.open(this.pool.leastLoaded(), callId, media, participantIds, this.listenAddress(), this.counter);
+    const opening = MediaRoom.open(this.pool.leastLoaded(), callId, media, participantIds, {
+      listen: this.listenAddress(),
+      counter: this.counter,
+      plainRtp: this.plainRtp,
+      listener: this.roomListener,
+      limits: this.limits,
+    });
     this.opening.set(callId, opening);
     try {
       const room = await opening;
@@ -109,7 +201,7 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     }
   }
 
-  /** Closes everything the call opened; returns its statistics (null if it had no room here). */
+  /** Closes everything the call opened; returns its statistics (null if it had no room here or it carried no media). */
   async closeRoom(callId: string): Promise<MediaStatsDto | null> {
     await this.opening.get(callId)?.catch(() => undefined);
     const room = this.rooms.get(callId);
@@ -118,7 +210,7 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     this.rooms.delete(callId);
     this.roomsGauge.set(this.rooms.size);
     try {
-      return toMediaStatsDto(await room.collectStats(), (Date.now() - room.openedAt.getTime()) / 1000);
+      return await room.collectStats();
     } finally {
       room.close();
       this.logger.debug({ callId }, 'media room closed');
@@ -164,6 +256,11 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     return true;
   }
 
+  /** Transports, producers and consumers held here now. */
+  objectCounts(): { transport: number; producer: number; consumer: number } {
+    return { ...this.counts };
+  }
+
   /** Rooms and consumers held here (placement weighs nodes by these). */
   load(): { rooms: number; consumers: number } {
     return { rooms: this.rooms.size, consumers: this.counts.consumer };
@@ -205,10 +302,8 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     return this.room(callId, userId).consume(userId, transportId, producerId, rtpCapabilities);
   }
 
-  async join(callId: string, userId: string, request: JoinRequest): Promise<JoinResult> {
-    void this.room(callId, userId);
-    void request;
-    throw new DomainError('INTERNAL', 'media:join is not served by this node yet');
+  join(callId: string, userId: string, request: JoinRequest): Promise<JoinResult> {
+    return this.room(callId, userId).join(userId, request);
   }
 
   async resume(callId: string, userId: string, consumerId: string): Promise<void> {
@@ -228,6 +323,19 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     if (!room) throw new DomainError('NOT_FOUND', 'no media room for this call here');
     if (!room.isParticipant(userId)) throw new DomainError('FORBIDDEN', 'not a participant of this call');
     return room;
+  }
+
+  /** The room of a call, for tests that look inside it. */
+  roomOf(callId: string): MediaRoom | undefined {
+    return this.rooms.get(callId);
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.logger.error({ err }, 'media listener failed');
+    }
   }
 
   private listenAddress() {

@@ -1,0 +1,311 @@
+import crypto from 'node:crypto';
+import { loadConfig } from '@app/config';
+import { DomainError } from '@app/contracts';
+import type { AutoConsumed, RoomQualitySample } from '@app/media-routing';
+import { createRootLogger, MetricsService } from '@app/observability';
+import {
+  EncodedTone,
+  OPUS_PAYLOAD_TYPE,
+  PLAIN_RTP_CAPABILITIES,
+  plainRtpParameters,
+  randomSsrc,
+  RtpUdpSocket,
+  serializeRtp,
+} from '../../client/src/media';
+import { MediaService } from './media.service';
+import { WorkerPool } from './worker-pool';
+
+/*
+ * The media node's room API on a real mediasoup worker, without a gateway:
+ * media:join in one request, its undo on failure, limits under concurrent
+ * joins, auto-consume, quality samples from real RTP, bounded statistics,
+ * and the node's own security checks (codec kind, plain-RTP sources).
+ */
+
+const config = loadConfig({
+  NODE_ENV: 'test',
+  DATABASE_URL: 'postgres://unused@127.0.0.1:1/unused',
+  PORT: '0',
+  MEDIA_WORKERS: '1',
+  MEDIA_WEBRTC_PORT: '0',
+  MEDIA_PLAIN_RTP: 'true',
+  CALL_QUALITY_INTERVAL_MS: '600000',
+  LOG_LEVEL: 'silent',
+  JWT_SECRET: 'test-secret-0123456789abcdef',
+  ADMIN_TOKEN: 'test-admin-token',
+});
+const caps = PLAIN_RTP_CAPABILITIES as unknown as Record<string, unknown>;
+const CLIENT = '127.0.0.1';
+
+async function refusal(p: Promise<unknown>): Promise<string> {
+  const err = await p.then(
+    () => new Error('succeeded'),
+    (e: unknown) => e,
+  );
+  if (!(err instanceof DomainError)) throw err;
+  return err.code;
+}
+
+/** Sends `count` packets of a 440 Hz Opus tone from `socket` to the SFU's port, 20 ms of media each. */
+async function sendTone(socket: RtpUdpSocket, to: { ip: string; port: number }, ssrc: number, count: number, firstSeq = 0): Promise<void> {
+  const tone = EncodedTone.of(440);
+  for (let i = 0; i < count; i++) {
+    const n = firstSeq + i;
+    await socket.send(serializeRtp({ payloadType: OPUS_PAYLOAD_TYPE, sequenceNumber: n, timestamp: n * 960, ssrc, marker: false, payload: tone.packet(n) }), to.ip, to.port);
+    if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('a media node serving its room API (real mediasoup)', () => {
+  const logger = createRootLogger('silent');
+  const metrics = new MetricsService();
+  let pool: WorkerPool;
+  let media: MediaService;
+  const sockets: RtpUdpSocket[] = [];
+  const added: AutoConsumed[] = [];
+  const samples: RoomQualitySample[] = [];
+
+  beforeAll(async () => {
+    pool = new WorkerPool(config, logger, metrics);
+    await pool.onModuleInit();
+    media = new MediaService(pool, config, logger, metrics);
+    media.onConsumerAdded((c) => added.push(c));
+    media.onQuality((s) => samples.push(s));
+  });
+  afterEach(() => {
+    for (const s of sockets.splice(0)) s.close();
+  });
+  afterAll(async () => {
+    media?.onModuleDestroy();
+    await pool?.onModuleDestroy();
+  });
+
+  const socket = async (host = CLIENT) => {
+    const s = await RtpUdpSocket.open(host);
+    sockets.push(s);
+    return s;
+  };
+  const room = async (kind: 'audio' | 'video' = 'audio') => {
+    const callId = crypto.randomUUID();
+    const [a, b] = [crypto.randomUUID(), crypto.randomUUID()];
+    await media.openRoom(callId, kind, [a, b]);
+    return { callId, a, b };
+  };
+
+  it('joins in one request: a plain send transport producing, a connected recv transport, and a resumed consumer of the other', async () => {
+    const { callId, a, b } = await room();
+    const aSocket = await socket();
+    const ssrc = randomSsrc();
+    const aJoin = await media.join(callId, a, {
+      clientAddress: CLIENT,
+      send: { type: 'plain', rtcpMux: true, ip: CLIENT, port: aSocket.address.port, produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', ssrc) }] },
+    });
+    expect(aJoin.send?.producers).toEqual([{ kind: 'audio', producerId: expect.any(String) }]);
+    expect(aJoin.consumers).toEqual([]);
+
+    const bSocket = await socket();
+    let received = 0;
+    bSocket.onRtp(() => received++);
+    const bJoin = await media.join(callId, b, {
+      clientAddress: CLIENT,
+      rtpCapabilities: caps,
+      recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: bSocket.address.port },
+    });
+    expect(bJoin.producers).toEqual([{ producerId: aJoin.send!.producers[0].producerId, userId: a, kind: 'audio' }]);
+    expect(bJoin.consumers).toEqual([expect.objectContaining({ producerId: aJoin.send!.producers[0].producerId, kind: 'audio' })]);
+    // Resumed already: what a sends reaches b with no media:resume.
+    const send = aJoin.send as { ip: string; port: number };
+    await sendTone(aSocket, send, ssrc, 100);
+    await until(() => received >= 90, 'the tone at b');
+    expect(await media.census()).toMatchObject({ transports: 2, producers: 1, consumers: 1 });
+    await media.closeRoom(callId);
+  });
+
+  it('leaves nothing behind when a join fails half-way, and answers the failing step’s error', async () => {
+    const { callId, a } = await room();
+    const before = await media.census();
+    // The send transport and its producer are made, then the recv transport's target is refused.
+    const code = await refusal(
+      media.join(callId, a, {
+        clientAddress: CLIENT,
+        rtpCapabilities: caps,
+        send: { type: 'plain', rtcpMux: true, produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', randomSsrc()) }] },
+        recv: { type: 'plain', rtcpMux: true, ip: '192.0.2.10', port: 4000 },
+      }),
+    );
+    expect(code).toBe('FORBIDDEN');
+    expect(await media.census()).toEqual(before);
+    // A producer of the wrong kind for its codec fails the join as VALIDATION_FAILED, also undone.
+    const code2 = await refusal(
+      media.join(callId, a, {
+        clientAddress: CLIENT,
+        send: { type: 'plain', rtcpMux: true, produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('video', randomSsrc()) }] },
+      }),
+    );
+    expect(code2).toBe('VALIDATION_FAILED');
+    expect(await media.census()).toEqual(before);
+    await media.closeRoom(callId);
+  });
+
+  it('keeps the per-participant limits for 30 joins sent at once', async () => {
+    const { callId, a } = await room();
+    const joins = Array.from({ length: 30 }, () =>
+      media.join(callId, a, {
+        clientAddress: CLIENT,
+        rtpCapabilities: caps,
+        send: { type: 'plain', rtcpMux: true, produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', randomSsrc()) }] },
+        recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 },
+      }),
+    );
+    const outcomes = await Promise.allSettled(joins);
+    const codes = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as DomainError).code));
+    expect(codes.filter((c) => c === 'ok').length).toBeGreaterThanOrEqual(1);
+    expect(codes.every((c) => ['ok', 'INVALID_STATE', 'RATE_LIMITED'].includes(c))).toBe(true);
+    const census = await media.census();
+    expect(census.transports).toBeLessThanOrEqual(media.limits.transportsPerUser);
+    expect(census.producers).toBe(1);
+    await media.closeRoom(callId);
+    expect(await media.census()).toMatchObject({ transports: 0, producers: 0, consumers: 0 });
+  });
+
+  it('consumes a producer made after the join for the participant who joined, and says so', async () => {
+    const { callId, a, b } = await room();
+    const bJoin = await media.join(callId, b, { clientAddress: CLIENT, rtpCapabilities: caps, recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 } });
+    expect(bJoin.consumers).toEqual([]);
+    // a produces step by step, later.
+    const send = await media.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+    const produced = await media.produce(callId, a, send.transportId, 'audio', plainRtpParameters('audio', randomSsrc()));
+    await until(() => added.some((c) => c.producerId === produced.producerId), 'consumer-added');
+    expect(added.find((c) => c.producerId === produced.producerId)).toMatchObject({ callId, userId: b, kind: 'audio' });
+    expect(await media.census()).toMatchObject({ consumers: 1 });
+    await media.closeRoom(callId);
+  });
+
+  it('samples quality from real RTP: bitrate, packets, loss and jitter per leg', async () => {
+    const { callId, a, b } = await room();
+    const aSocket = await socket();
+    const ssrc = randomSsrc();
+    const aJoin = await media.join(callId, a, {
+      clientAddress: CLIENT,
+      send: { type: 'plain', rtcpMux: true, ip: CLIENT, port: aSocket.address.port, produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', ssrc) }] },
+    });
+    const bSocket = await socket();
+    let received = 0;
+    bSocket.onRtp(() => received++);
+    await media.join(callId, b, { clientAddress: CLIENT, rtpCapabilities: caps, recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: bSocket.address.port } });
+    await media.sampleRooms();
+    const sent = 300;
+    await sendTone(aSocket, aJoin.send as { ip: string; port: number }, ssrc, sent);
+    await until(() => received >= sent * 0.9, 'the tone at b');
+    const legs = await media.roomOf(callId)!.sample();
+    const up = legs.find((l) => l.userId === a && l.direction === 'up')!;
+    const down = legs.find((l) => l.userId === b && l.direction === 'down')!;
+    expect(up.packets).toBeGreaterThanOrEqual(sent * 0.9);
+    expect(up.bitrateBps).toBeGreaterThan(0);
+    expect(up.lossRatio).toBeGreaterThanOrEqual(0);
+    expect(up.jitterMs).toBeGreaterThanOrEqual(0);
+    expect(down.packets).toBeGreaterThanOrEqual(sent * 0.9);
+    // The node's pushes are off here (interval 10 min): samples are for the statistics and metrics only.
+    const stats = await media.closeRoom(callId);
+    expect(stats!.legs.find((l) => l.userId === a && l.direction === 'up')!.packets).toBeGreaterThanOrEqual(sent * 0.9);
+    expect((await metrics.render()).body).toMatch(/media_leg_bitrate_bps_count\{kind="audio",direction="up"\} [1-9]/);
+  });
+
+  it('keeps mediaStats bounded after 100 producer replacements', async () => {
+    media.limits = { ...media.limits, createsPerWindow: 1_000 };
+    try {
+      const { callId, a } = await room();
+      for (let i = 0; i < 100; i++) {
+        const send = await media.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+        const r = await media.produce(callId, a, send.transportId, 'audio', plainRtpParameters('audio', 7000 + i));
+        if (i > 0) expect(r.replacedProducerIds).toHaveLength(1);
+      }
+      const room2 = media.roomOf(callId)!;
+      expect(room2.legCount()).toBe(1);
+      expect(room2.objectCounts()).toEqual({ transports: 1, producers: 1, consumers: 0 });
+      // Nothing carried a packet: no media, no statistics.
+      expect(await media.closeRoom(callId)).toBeNull();
+    } finally {
+      media.limits = { ...media.limits, createsPerWindow: 30 };
+    }
+  });
+
+  it('refuses too many creations in a short time with RATE_LIMITED and a retry delay', async () => {
+    const { callId, a } = await room();
+    let err: unknown;
+    for (let i = 0; i < 40 && !err; i++) {
+      try {
+        const send = await media.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+        await media.produce(callId, a, send.transportId, 'audio', plainRtpParameters('audio', 8000 + i));
+      } catch (e) {
+        err = e;
+      }
+    }
+    expect(err).toBeInstanceOf(DomainError);
+    expect((err as DomainError).code).toBe('RATE_LIMITED');
+    expect((err as DomainError).details?.retryAfterMs).toBeGreaterThan(0);
+    await media.closeRoom(callId);
+  });
+
+  it('refuses a producer whose codec is not of its kind, and offers video codecs to video calls only', async () => {
+    const audio = await room('audio');
+    const send = await media.createTransport(audio.callId, audio.a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+    expect(await refusal(media.produce(audio.callId, audio.a, send.transportId, 'audio', plainRtpParameters('video', 1)))).toBe('VALIDATION_FAILED');
+    const codecs = (await media.capabilities(audio.callId, audio.a)).rtpCapabilities.codecs as { mimeType: string }[];
+    expect(codecs.every((c) => c.mimeType.startsWith('audio/'))).toBe(true);
+    const video = await room('video');
+    const vsend = await media.createTransport(video.callId, video.a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+    expect(await refusal(media.produce(video.callId, video.a, vsend.transportId, 'video', plainRtpParameters('audio', 2)))).toBe('VALIDATION_FAILED');
+    await media.produce(video.callId, video.a, vsend.transportId, 'video', plainRtpParameters('video', 3));
+    await media.closeRoom(audio.callId);
+    await media.closeRoom(video.callId);
+  });
+
+  it('takes RTP on a plain send transport with a declared source only from that source', async () => {
+    const { callId, a } = await room();
+    const client = await socket('127.0.0.1');
+    const intruder = await socket('127.0.0.3');
+    const ssrc = randomSsrc();
+    const join = await media.join(callId, a, {
+      clientAddress: CLIENT,
+      send: { type: 'plain', rtcpMux: true, ip: CLIENT, port: client.address.port, produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', ssrc) }] },
+    });
+    const to = join.send as { ip: string; port: number };
+    // The intruder sprays first, with the same SSRC: dropped by the worker.
+    await sendTone(intruder, to, ssrc, 50, 0);
+    await sendTone(client, to, ssrc, 100, 50);
+    const legs = await media.roomOf(callId)!.sample();
+    const up = legs.find((l) => l.direction === 'up')!;
+    expect(up.packets).toBeGreaterThanOrEqual(90);
+    expect(up.packets).toBeLessThanOrEqual(100);
+    await media.closeRoom(callId);
+  });
+
+  it('closes a plain send transport whose learnt source is not the participant’s address', async () => {
+    const { callId, a } = await room();
+    const intruder = await socket('127.0.0.3');
+    const send = await media.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+    await media.produce(callId, a, send.transportId, 'audio', plainRtpParameters('audio', 4321));
+    const before = (await media.census()).transports;
+    await sendTone(intruder, send as { ip: string; port: number }, 4321, 5);
+    await until(async () => (await media.census()).transports === before - 1, 'the transport closed');
+    expect((await metrics.render()).body).toMatch(/media_plain_sources_refused_total [1-9]/);
+    await media.closeRoom(callId);
+  });
+
+  it('checks a plain recv transport’s target on the node too', async () => {
+    const { callId, a } = await room();
+    const recv = await media.createTransport(callId, a, { direction: 'recv', type: 'plain', clientAddress: CLIENT });
+    expect(await refusal(media.connectTransport(callId, a, recv.transportId, { ip: '192.0.2.1', port: 5000, clientAddress: CLIENT }))).toBe('FORBIDDEN');
+    await media.connectTransport(callId, a, recv.transportId, { ip: CLIENT, port: 5000, clientAddress: CLIENT });
+    await media.closeRoom(callId);
+  });
+});
