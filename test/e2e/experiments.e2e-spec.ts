@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { Client } from 'pg';
 import { ClientError, SocialClient } from '@app/client';
 import { ExposureDto, FlagReportDto, responseSchemas } from '@app/contracts';
-import { ExperimentLog, ExposureRecorder } from '@app/flags';
+import { ExperimentLog, ExposureRecorder, FlagsService } from '@app/flags';
 import {
   TEST_ADMIN_TOKEN,
   TestDatabase,
@@ -179,9 +179,24 @@ describe('experiments: exposures and the flag report', () => {
       }
       expected[`${u.id}:${i < 2}`] = i + 1;
     }
+    // Evaluations that decide nothing for the user (no source) and unknown flags are not exposures.
+    const flags = gw.get(FlagsService);
+    expect(await flags.isEnabled(key, users[0].id)).toBe(true);
+    expect(await flags.isEnabledForAll(key, [users[0].id, users[5].id])).toBe(false);
+    const unknown = newKey();
+    expect(await flags.isEnabled(unknown, users[0].id, 'call:invite')).toBe(false);
     await flushExperiment(gw);
     const exposures = await allExposures(gw.url, key, 2);
     expect(countsOf(exposures)).toEqual(expected);
+    const pg = new Client({ connectionString: gw.db.url });
+    await pg.connect();
+    try {
+      expect((await pg.query('SELECT 1 FROM flag_exposures WHERE flag_key = $1', [unknown])).rowCount).toBe(0);
+    } finally {
+      await pg.end();
+    }
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(Number(/flag_exposures_total\{source="flags"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(21);
     // Paged by user id, each row once.
     expect(exposures.map((e) => e.userId)).toEqual(users.map((u) => u.id).sort());
     for (const e of exposures) expect(Date.parse(e.lastAt)).toBeGreaterThanOrEqual(Date.parse(e.firstAt));

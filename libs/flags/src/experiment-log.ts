@@ -1,12 +1,13 @@
 import crypto from 'node:crypto';
 import { BeforeApplicationShutdown, Inject, Injectable, Optional } from '@nestjs/common';
-import { Logger, ROOT_LOGGER } from '@app/observability';
+import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { CallAttemptOutcome, CallAttemptRepository, CallAttemptRow } from './call-attempt.repository';
 import {
   DEFAULT_EXPERIMENT_WRITE_OPTIONS,
   EXPERIMENT_WRITE_OPTIONS,
   ExperimentWriteOptions,
   isUuid,
+  writeBehindMetrics,
 } from './experiment-write.options';
 import { WriteBehind } from './write-behind';
 
@@ -39,6 +40,7 @@ export class ExperimentLog implements BeforeApplicationShutdown {
   constructor(
     repository: CallAttemptRepository,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
+    metrics: MetricsService,
     @Optional() @Inject(EXPERIMENT_WRITE_OPTIONS) options: ExperimentWriteOptions | null,
   ) {
     this.logger = rootLogger.child({ component: 'experiment-log' });
@@ -48,6 +50,7 @@ export class ExperimentLog implements BeforeApplicationShutdown {
       flushIntervalMs,
       maxEntries,
       maxAttempts,
+      ...writeBehindMetrics(metrics, 'call_attempts'),
       write: (rows) => repository.insert(rows),
       // Every attempt has a key of its own: nothing to fold.
       merge: (earlier) => earlier,

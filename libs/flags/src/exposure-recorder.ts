@@ -1,10 +1,11 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Optional } from '@nestjs/common';
-import { Logger, ROOT_LOGGER } from '@app/observability';
+import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import {
   DEFAULT_EXPERIMENT_WRITE_OPTIONS,
   EXPERIMENT_WRITE_OPTIONS,
   ExperimentWriteOptions,
   isUuid,
+  writeBehindMetrics,
 } from './experiment-write.options';
 import { ExposureCount, ExposureRepository } from './exposure.repository';
 import { WriteBehind } from './write-behind';
@@ -27,6 +28,7 @@ export class ExposureRecorder implements BeforeApplicationShutdown {
   constructor(
     repository: ExposureRepository,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
+    metrics: MetricsService,
     @Optional() @Inject(EXPERIMENT_WRITE_OPTIONS) options: ExperimentWriteOptions | null,
   ) {
     const { flushIntervalMs, maxEntries, maxAttempts } = options ?? DEFAULT_EXPERIMENT_WRITE_OPTIONS;
@@ -35,6 +37,7 @@ export class ExposureRecorder implements BeforeApplicationShutdown {
       flushIntervalMs,
       maxEntries,
       maxAttempts,
+      ...writeBehindMetrics(metrics, 'flag_exposures'),
       write: (batch) => repository.upsert(batch),
       merge: mergeExposures,
       logger: rootLogger.child({ component: 'exposures' }),

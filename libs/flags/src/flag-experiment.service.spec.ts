@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { AppConfig, loadConfig } from '@app/config';
 import { DomainError } from '@app/contracts';
 import { DatabasePool, migrate, PrismaService } from '@app/database';
-import { createRootLogger } from '@app/observability';
+import { createRootLogger, MetricsService } from '@app/observability';
 import { createTestDatabase, TestDatabase } from '@app/testing';
 import { CallAttemptRepository } from './call-attempt.repository';
 import { ExperimentLog } from './experiment-log';
@@ -22,11 +22,12 @@ function processOn(db: TestDatabase, config: AppConfig) {
   const pool = new DatabasePool({ url: db.url, embedded: false }, config);
   const prisma = new PrismaService(pool);
   const exposures = new ExposureRepository(pool);
+  const metrics = new MetricsService({ prefix: '' });
   return {
     pool,
     prisma,
-    recorder: new ExposureRecorder(exposures, logger, writeOptions),
-    log: new ExperimentLog(new CallAttemptRepository(pool), logger, writeOptions),
+    recorder: new ExposureRecorder(exposures, logger, metrics, writeOptions),
+    log: new ExperimentLog(new CallAttemptRepository(pool), logger, metrics, writeOptions),
     service: new FlagExperimentService(new FlagRepository(prisma), exposures, new FlagReportRepository(pool)),
   };
 }

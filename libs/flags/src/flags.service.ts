@@ -4,12 +4,12 @@ import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { Client, NOOP_PROVIDER, OpenFeature, ProviderEvents } from '@openfeature/server-sdk';
 import { Clock } from '@app/config';
 import { DatabaseNotifications, NotificationHandler } from '@app/database';
-import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { CounterSeries, Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { DatabaseFlagProvider } from './database-flag.provider';
 import { FlagDefinitionCache } from './flag-definition.cache';
 import { FLAG_EVALUATIONS_METRIC, FlagEvaluationMetricsHook } from './flag-evaluation-metrics.hook';
 import { FLAG_CHANGE_CHANNEL, FlagRepository } from './flag.repository';
-import { ExposureRecorder, ExposureSource } from './exposure-recorder';
+import { EXPOSURE_SOURCES, ExposureRecorder, ExposureSource } from './exposure-recorder';
 
 export const VIDEO_CALL_FLAG = 'video_call';
 
@@ -39,6 +39,7 @@ export class FlagsService implements OnModuleInit, OnModuleDestroy {
   private readonly provider: DatabaseFlagProvider;
   private readonly client: Client;
   private readonly logger: Logger;
+  private readonly exposuresBySource: Record<ExposureSource, CounterSeries>;
   // Reloads run one after another so an older read never overwrites a newer one.
   private reloads: Promise<void> = Promise.resolve();
   private resyncTimer?: NodeJS.Timeout;
@@ -63,6 +64,10 @@ export class FlagsService implements OnModuleInit, OnModuleDestroy {
         metrics.counter(FLAG_EVALUATIONS_METRIC, 'flag evaluations by flag and result', ['flag', 'result']),
       ),
     );
+    const exposureCounter = metrics.counter('flag_exposures_total', 'flag values that decided something for a user, by what they decided', ['source']);
+    this.exposuresBySource = Object.fromEntries(
+      EXPOSURE_SOURCES.map((source) => [source, metrics.counterSeries(exposureCounter, { source })]),
+    ) as Record<ExposureSource, CounterSeries>;
     this.client.addHandler(ProviderEvents.ConfigurationChanged, (details) => {
       for (const key of details?.flagsChanged ?? []) this.emitChange(key);
     });
@@ -88,7 +93,10 @@ export class FlagsService implements OnModuleInit, OnModuleDestroy {
     if (source === undefined) return this.client.getBooleanValue(key, false, { targetingKey: userId });
     const details = await this.client.getBooleanDetails(key, false, { targetingKey: userId });
     // An unknown flag or a failed evaluation decided nothing about the flag: not an exposure.
-    if (details.errorCode === undefined) this.exposures.record(key, userId, details.value, this.clock.now());
+    if (details.errorCode === undefined) {
+      this.exposures.record(key, userId, details.value, this.clock.now());
+      this.exposuresBySource[source].inc();
+    }
     return details.value;
   }
 

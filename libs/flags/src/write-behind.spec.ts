@@ -103,6 +103,7 @@ describe(WriteBehind.name, () => {
     await wb.flush();
     expect(state.writes).toBe(3);
     expect(wb.size).toBe(0);
+    expect(wb.droppedCount).toBe(1);
     state.failing = false;
     add('next');
     await wb.flush();

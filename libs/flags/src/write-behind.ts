@@ -15,6 +15,7 @@ export interface WriteBehindOptions<E> {
   merge: (earlier: E, later: E) => E;
   logger: Logger;
   onDropped?: (count: number) => void;
+  onWriteFailed?: () => void;
 }
 
 const MAX_RETRY_DELAY_MS = 5_000;
@@ -40,7 +41,7 @@ export class WriteBehind<E> {
     return this.pending.size;
   }
 
-  /** Entries refused because the buffer was full, since the start. */
+  /** Entries that will not be written (buffer full, batch given up), since the start. */
   get droppedCount(): number {
     return this.dropped;
   }
@@ -80,6 +81,7 @@ export class WriteBehind<E> {
     await this.flush();
     if (this.pending.size > 0) {
       this.options.logger.error({ buffer: this.options.name, lost: this.pending.size }, 'entries not written at shutdown');
+      this.lose(this.pending.size);
       this.pending.clear();
     }
   }
@@ -90,11 +92,13 @@ export class WriteBehind<E> {
       this.failures = 0;
     } catch (err) {
       this.failures += 1;
+      this.options.onWriteFailed?.();
       if (this.failures >= this.options.maxAttempts) {
         this.options.logger.error(
           { err, buffer: this.options.name, lost: batch.size, attempts: this.failures },
           'giving up a batch the database keeps refusing',
         );
+        this.lose(batch.size);
         this.failures = 0;
         return;
       }
@@ -133,9 +137,14 @@ export class WriteBehind<E> {
     this.timer.unref();
   }
 
-  private drop(count: number): void {
+  /** Entries that will never be written (already logged by the caller). */
+  private lose(count: number): void {
     this.dropped += count;
     this.options.onDropped?.(count);
+  }
+
+  private drop(count: number): void {
+    this.lose(count);
     // One line per thousand, not per entry: a full buffer is a flood.
     if (this.dropped === count || Math.floor((this.dropped - count) / 1000) !== Math.floor(this.dropped / 1000)) {
       this.options.logger.warn({ buffer: this.options.name, dropped: this.dropped }, 'buffer full; entries dropped');
