@@ -1,11 +1,10 @@
 import { Device, types } from 'mediasoup-client';
-import type { CallDto, TransportInfoWebRtc } from '@app/contracts';
-import type { SocialClient } from '@app/client/browser';
+import type { CallDto, ConsumerInfoDto, MediaKind } from '@app/contracts';
+import { ClientError, SocialClient } from '@app/client/browser';
+import { consumerOptions, routerCapabilities, transportOptions } from './webrtc-json';
 
 type Consumer = types.Consumer;
 type Producer = types.Producer;
-type RtpCapabilities = types.RtpCapabilities;
-type RtpParameters = types.RtpParameters;
 type Transport = types.Transport;
 
 export interface CallMediaStats {
@@ -13,6 +12,25 @@ export interface CallMediaStats {
   audioBytesReceived: number;
   /** Sum of outbound-rtp audio bytesSent on the sending transport. */
   audioBytesSent: number;
+  /** Sum of inbound-rtp video framesDecoded: pictures of the other participant this page decoded. */
+  videoFramesDecoded: number;
+  videoBytesReceived: number;
+  /** Sum of outbound-rtp video framesEncoded: pictures of this page's camera sent. */
+  videoFramesEncoded: number;
+  /** The decoded picture's size, when video is arriving. */
+  videoFrameWidth?: number;
+  videoFrameHeight?: number;
+  /** How this call's media was set up: `join` (media:join) or `steps` (capabilities, transports, consume one by one). */
+  setup: 'join' | 'steps';
+}
+
+/** Where the page shows the call. */
+export interface CallMediaOutputs {
+  audio: HTMLAudioElement;
+  /** The other participant's camera. */
+  remoteVideo: HTMLVideoElement;
+  /** This page's own camera, small. */
+  localVideo: HTMLVideoElement;
 }
 
 /** Tries of one negotiation after a restart (the room may still be moving). */
@@ -24,23 +42,35 @@ class Stale extends Error {}
 /**
  * The WebRTC side of one active call in the browser: a mediasoup-client
  * Device, a send transport producing the microphone (and camera for video
- * calls) and a receive transport consuming what the other participant
- * produces. Producers announced before the receive transport exists are
- * queued and consumed once it is ready. On `media:restart` (the server moved
- * the call's media to a new room) it drops its transports and negotiates
- * again with the same microphone, telling the page through `onNote`.
+ * calls) and a receive transport with what the other participant produces.
+ *
+ * Set-up is `media:join`: the router's capabilities first (a Device needs
+ * them), then one request for both transports with this Device's
+ * capabilities, so the server consumes the other side's producers for us,
+ * now (in the answer) and later (`media:consumer-added`), already resumed.
+ * A server without `media:join` gets the step-by-step path
+ * (`media:create-transport`, `media:consume`, `media:resume`).
+ *
+ * On `media:restart` (the server moved the call's media to a new room) it
+ * drops its transports and sets up again with the same microphone and
+ * camera, telling the page through `onNote`.
  */
 export class CallMedia {
   private device?: Device;
   private sendTransport?: Transport;
   private recvTransport?: Transport;
   private readonly producers: Producer[] = [];
+  /** By producer id. */
   private readonly consumers = new Map<string, Consumer>();
   private readonly consuming = new Set<string>();
-  private pending: string[] = [];
+  /** Step-by-step: producers announced before the receive transport was ready. */
+  private pendingProducers: string[] = [];
+  /** Join: consumers pushed before the receive transport was ready. */
+  private pendingConsumers: ConsumerInfoDto[] = [];
   private localStream?: MediaStream;
   private closed = false;
   private muted = false;
+  private setup: 'join' | 'steps' = 'join';
   /** Bumped by every restart: a negotiation of an older generation stops at its next step. */
   private generation = 0;
   private negotiation: Promise<void> = Promise.resolve();
@@ -51,18 +81,22 @@ export class CallMedia {
   constructor(
     private readonly client: SocialClient,
     readonly call: CallDto,
-    private readonly audioOut: HTMLAudioElement,
-    private readonly videoOut: HTMLVideoElement,
+    private readonly out: CallMediaOutputs,
     private readonly onNote: (text: string) => void = () => undefined,
   ) {
     this.offs.push(
+      client.on('media:consumer-added', (consumer) => {
+        if (consumer.callId === call.id && this.setup === 'join') void this.receiveOrQueue(consumer);
+      }),
       client.on('media:producer-added', ({ callId, producerId }) => {
-        if (callId === call.id) void this.consumeOrQueue(producerId);
+        if (callId === call.id && this.setup === 'steps') void this.consumeOrQueue(producerId);
       }),
       client.on('media:producer-closed', ({ callId, producerId }) => {
         if (callId !== call.id) return;
-        this.consumers.get(producerId)?.close();
+        const consumer = this.consumers.get(producerId);
         this.consumers.delete(producerId);
+        consumer?.close();
+        if (consumer?.kind === 'video') this.out.remoteVideo.hidden = true;
       }),
       client.on('media:restart', ({ callId, reason }) => {
         if (callId === call.id && !this.closed) this.restart(reason);
@@ -74,6 +108,11 @@ export class CallMedia {
     const wantsVideo = this.call.media === 'video';
     this.localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: wantsVideo });
     if (this.closed) return this.close();
+    if (wantsVideo) {
+      this.out.localVideo.srcObject = new MediaStream(this.localStream.getVideoTracks());
+      this.out.localVideo.hidden = false;
+      this.out.localVideo.play().catch(() => undefined);
+    }
     const generation = this.generation;
     this.negotiation = this.negotiate(generation).catch((err) => {
       if (!(err instanceof Stale)) throw err;
@@ -89,7 +128,7 @@ export class CallMedia {
   /**
    * The call's media moved: everything of the old room is gone with it.
    * Drop the transports (their producers and consumers go with them), keep
-   * the microphone, and negotiate again from media:capabilities.
+   * the microphone and camera, and set up again.
    */
   private restart(reason: string): void {
     this.restarts++;
@@ -108,7 +147,7 @@ export class CallMedia {
             if (err instanceof Stale || this.stale(generation)) return;
             this.dropTransports();
             if (attempt >= NEGOTIATE_ATTEMPTS) {
-              this.onNote(`Call media could not reconnect: ${(err as Error).message}`);
+              this.onNote(`Call media could not reconnect: ${err instanceof Error ? err.message : String(err)}`);
               throw err;
             }
             await new Promise((r) => setTimeout(r, 300 * attempt));
@@ -128,30 +167,62 @@ export class CallMedia {
 
   private async negotiate(generation: number): Promise<void> {
     const callId = this.call.id;
-    const answer = (await this.client.request('media:capabilities', { callId })) as {
-      rtpCapabilities: unknown;
-      producers?: { producerId: string; userId: string }[];
-    };
+    const answer = await this.client.request('media:capabilities', { callId });
     this.check(generation);
     // A new room may be a new router: a fresh Device learns its capabilities.
     const device = new Device();
-    await device.load({ routerRtpCapabilities: answer.rtpCapabilities as RtpCapabilities });
+    await device.load({ routerRtpCapabilities: routerCapabilities(answer.rtpCapabilities) });
     this.check(generation);
     this.device = device;
+    if (this.setup === 'join' && (await this.join(device, generation))) return;
+    this.setup = 'steps';
+    await this.negotiateStepByStep(device, answer.producers, generation);
+  }
 
+  /** Sets up with media:join; false when the server does not know it. */
+  private async join(device: Device, generation: number): Promise<boolean> {
+    const answer = await this.client
+      .request('media:join', {
+        callId: this.call.id,
+        rtpCapabilities: device.rtpCapabilities,
+        send: { type: 'webrtc' },
+        recv: { type: 'webrtc' },
+      })
+      .catch((err: unknown) => {
+        if (err instanceof ClientError && err.code === 'VALIDATION_FAILED' && err.details?.event === 'media:join') return undefined;
+        throw err;
+      });
+    if (!answer) return false;
+    this.check(generation);
+    if (!answer.send || !answer.recv) throw new Error('media:join answered without transports');
+    this.recvTransport = this.openTransport('recv', transportOptions(answer.recv));
+    this.sendTransport = this.openTransport('send', transportOptions(answer.send));
+    await this.produceTracks(device, generation);
+    for (const consumer of [...answer.consumers, ...this.pendingConsumers.splice(0)]) {
+      await this.receive(consumer);
+      this.check(generation);
+    }
+    return true;
+  }
+
+  private async negotiateStepByStep(
+    device: Device,
+    producers: { producerId: string; userId: string }[],
+    generation: number,
+  ): Promise<void> {
     this.recvTransport = await this.createTransport('recv', generation);
     this.sendTransport = await this.createTransport('send', generation);
-    const sendTransport = this.sendTransport;
-    sendTransport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
-      this.client
-        .request('media:produce', {
-          transportId: sendTransport.id,
-          kind,
-          rtpParameters: rtpParameters as unknown as Record<string, unknown>,
-        })
-        .then(({ producerId }) => callback({ id: producerId }), errback);
-    });
+    await this.produceTracks(device, generation);
+    // The other side's producers already in the room (no producer-added comes for them), and those announced meanwhile.
+    const theirs = producers.filter((p) => p.userId !== this.client.id).map((p) => p.producerId);
+    for (const producerId of new Set([...theirs, ...this.pendingProducers.splice(0)])) {
+      await this.consume(producerId);
+      this.check(generation);
+    }
+  }
 
+  private async produceTracks(device: Device, generation: number): Promise<void> {
+    const sendTransport = this.sendTransport!;
     for (const track of this.localStream?.getTracks() ?? []) {
       if (track.kind === 'video' && !device.canProduce('video')) continue;
       // zeroRtpOnPause: a muted microphone sends nothing at all, not encoded silence.
@@ -160,12 +231,6 @@ export class CallMedia {
       this.check(generation);
       if (track.kind === 'audio' && this.muted) producer.pause();
       this.producers.push(producer);
-    }
-    // The other side's producers already in the room (no producer-added comes for them), and those announced meanwhile.
-    const theirs = (answer.producers ?? []).filter((p) => p.userId !== this.client.id).map((p) => p.producerId);
-    for (const producerId of new Set([...theirs, ...this.pending.splice(0)])) {
-      await this.consume(producerId);
-      this.check(generation);
     }
   }
 
@@ -184,16 +249,28 @@ export class CallMedia {
   }
 
   async stats(): Promise<CallMediaStats> {
-    const result: CallMediaStats = { audioBytesReceived: 0, audioBytesSent: 0 };
-    if (this.recvTransport) {
-      (await this.recvTransport.getStats()).forEach((s: RTCStats & Record<string, any>) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'audio') result.audioBytesReceived += s.bytesReceived ?? 0;
-      });
+    const result: CallMediaStats = {
+      audioBytesReceived: 0,
+      audioBytesSent: 0,
+      videoFramesDecoded: 0,
+      videoBytesReceived: 0,
+      videoFramesEncoded: 0,
+      setup: this.setup,
+    };
+    for (const report of await statsOf(this.recvTransport)) {
+      if (report.type !== 'inbound-rtp') continue;
+      if (report.kind === 'audio') result.audioBytesReceived += numberOf(report.bytesReceived);
+      if (report.kind === 'video') {
+        result.videoFramesDecoded += numberOf(report.framesDecoded);
+        result.videoBytesReceived += numberOf(report.bytesReceived);
+        if (typeof report.frameWidth === 'number') result.videoFrameWidth = report.frameWidth;
+        if (typeof report.frameHeight === 'number') result.videoFrameHeight = report.frameHeight;
+      }
     }
-    if (this.sendTransport) {
-      (await this.sendTransport.getStats()).forEach((s: RTCStats & Record<string, any>) => {
-        if (s.type === 'outbound-rtp' && s.kind === 'audio') result.audioBytesSent += s.bytesSent ?? 0;
-      });
+    for (const report of await statsOf(this.sendTransport)) {
+      if (report.type !== 'outbound-rtp') continue;
+      if (report.kind === 'audio') result.audioBytesSent += numberOf(report.bytesSent);
+      if (report.kind === 'video') result.videoFramesEncoded += numberOf(report.framesEncoded);
     }
     return result;
   }
@@ -206,7 +283,9 @@ export class CallMedia {
     for (const track of this.localStream?.getTracks() ?? []) track.stop();
     this.localStream = undefined;
     this.dropTransports();
-    this.videoOut.hidden = true;
+    this.out.remoteVideo.hidden = true;
+    this.out.localVideo.srcObject = null;
+    this.out.localVideo.hidden = true;
   }
 
   /** Closes the transports; their producers and consumers close with them. */
@@ -217,40 +296,65 @@ export class CallMedia {
     this.recvTransport = undefined;
     this.producers.length = 0;
     this.consumers.clear();
-    this.pending = [];
-    this.audioOut.srcObject = null;
-    this.videoOut.srcObject = null;
+    this.pendingProducers = [];
+    this.pendingConsumers = [];
+    this.out.audio.srcObject = null;
+    this.out.remoteVideo.srcObject = null;
   }
 
-  private async createTransport(direction: 'send' | 'recv', generation: number): Promise<Transport> {
-    const info = (await this.client.request('media:create-transport', {
-      callId: this.call.id,
-      direction,
-      type: 'webrtc',
-    })) as TransportInfoWebRtc;
-    const options = {
-      id: info.transportId,
-      iceParameters: info.iceParameters,
-      iceCandidates: info.iceCandidates,
-      dtlsParameters: info.dtlsParameters,
-    } as Parameters<Device['createSendTransport']>[0];
-    this.check(generation);
-    const transport =
-      direction === 'send' ? this.device!.createSendTransport(options) : this.device!.createRecvTransport(options);
+  /** A transport of the server's answer, connected (DTLS) by the library when it first carries media. */
+  private openTransport(direction: 'send' | 'recv', options: types.TransportOptions): Transport {
+    const device = this.device!;
+    const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      this.client
-        .request('media:connect-transport', {
-          transportId: transport.id,
-          dtlsParameters: dtlsParameters as unknown as Record<string, unknown>,
-        })
-        .then(() => callback(), errback);
+      this.client.request('media:connect-transport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
     });
+    if (direction === 'send') {
+      transport.on('produce', ({ kind, rtpParameters }, callback, errback) => {
+        this.client
+          .request('media:produce', { transportId: transport.id, kind, rtpParameters })
+          .then(({ producerId }) => callback({ id: producerId }), errback);
+      });
+    }
     return transport;
   }
 
+  private async createTransport(direction: 'send' | 'recv', generation: number): Promise<Transport> {
+    const info = await this.client.request('media:create-transport', { callId: this.call.id, direction, type: 'webrtc' });
+    this.check(generation);
+    return this.openTransport(direction, transportOptions(info));
+  }
+
+  // ---- join: consumers the server made for us ---------------------------------
+
+  private async receiveOrQueue(consumer: ConsumerInfoDto): Promise<void> {
+    if (!this.recvTransport || !this.sendTransport) {
+      this.pendingConsumers.push(consumer);
+      return;
+    }
+    await this.receive(consumer).catch((err) => console.error('receiving a consumer failed', err));
+  }
+
+  /** A consumer the server created (already resumed): its track goes to the page. */
+  private async receive(info: ConsumerInfoDto): Promise<void> {
+    const recvTransport = this.recvTransport!;
+    const key = `${recvTransport.id}/${info.producerId}`;
+    if (this.closed || this.consumers.has(info.producerId) || this.consuming.has(key)) return;
+    this.consuming.add(key);
+    try {
+      const consumer = await recvTransport.consume(consumerOptions(info));
+      if (recvTransport !== this.recvTransport || recvTransport.closed) return;
+      this.show(info.producerId, consumer);
+    } finally {
+      this.consuming.delete(key);
+    }
+  }
+
+  // ---- step by step: consume what is announced ---------------------------------
+
   private async consumeOrQueue(producerId: string): Promise<void> {
     if (!this.recvTransport || !this.sendTransport) {
-      this.pending.push(producerId);
+      this.pendingProducers.push(producerId);
       return;
     }
     await this.consume(producerId).catch((err) => console.error('consume failed', err));
@@ -266,25 +370,46 @@ export class CallMedia {
       const answer = await this.client.request('media:consume', {
         transportId: recvTransport.id,
         producerId,
-        rtpCapabilities: this.device!.rtpCapabilities as unknown as Record<string, unknown>,
+        rtpCapabilities: this.device!.rtpCapabilities,
       });
       // The transport was dropped meanwhile (a restart): this consumer belongs to the old room.
       if (recvTransport !== this.recvTransport || recvTransport.closed) return;
-      const consumer = await recvTransport.consume({
-        id: answer.consumerId,
-        producerId: answer.producerId,
-        kind: answer.kind,
-        rtpParameters: answer.rtpParameters as RtpParameters,
-      });
-      this.consumers.set(producerId, consumer);
-      const out = consumer.kind === 'audio' ? this.audioOut : this.videoOut;
-      out.srcObject = new MediaStream([consumer.track]);
-      if (consumer.kind === 'video') this.videoOut.hidden = false;
+      const consumer = await recvTransport.consume(consumerOptions(answer));
+      this.show(producerId, consumer);
       // The server creates consumers paused so no packet is lost before we are ready.
       await this.client.request('media:resume', { consumerId: answer.consumerId });
-      out.play().catch(() => undefined);
     } finally {
       this.consuming.delete(key);
     }
   }
+
+  private show(producerId: string, consumer: Consumer): void {
+    this.consumers.set(producerId, consumer);
+    const element = this.outputFor(consumer.kind);
+    element.srcObject = new MediaStream([consumer.track]);
+    if (consumer.kind === 'video') this.out.remoteVideo.hidden = false;
+    element.play().catch(() => undefined);
+  }
+
+  private outputFor(kind: MediaKind): HTMLMediaElement {
+    return kind === 'audio' ? this.out.audio : this.out.remoteVideo;
+  }
+}
+
+/** A WebRTC statistics report: the fields read here, each of unknown type until checked. */
+interface StatsReport {
+  type: string;
+  kind?: unknown;
+  [field: string]: unknown;
+}
+
+async function statsOf(transport: Transport | undefined): Promise<StatsReport[]> {
+  if (!transport || transport.closed) return [];
+  const reports: StatsReport[] = [];
+  (await transport.getStats()).forEach((report: StatsReport) => reports.push(report));
+  return reports;
+}
+
+function numberOf(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
 }

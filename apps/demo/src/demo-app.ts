@@ -7,7 +7,7 @@
  * protocol, using the project's SDK (its browser-safe part) and
  * mediasoup-client.
  */
-import type { CallDto, ContactDto, MessageDto } from '@app/contracts';
+import type { CallDto, CallQualityDto, CallQualityLegDto, ContactDto, MessageDto } from '@app/contracts';
 import { ClientError, SocialClient } from '@app/client/browser';
 import { CallMedia, CallMediaStats } from './call-media';
 
@@ -26,9 +26,19 @@ interface DemoState {
   readUpTo: Map<string, number>;
   /** Per peer: when their typing indicator goes away. */
   typingUntil: Map<string, number>;
+  /** `call:quality` samples heard for the current call, and the latest. */
+  qualitySamples: number;
+  quality?: CallQualityDto;
 }
 
-const state: DemoState = { contacts: [], threads: new Map(), unread: new Map(), readUpTo: new Map(), typingUntil: new Map() };
+const state: DemoState = {
+  contacts: [],
+  threads: new Map(),
+  unread: new Map(),
+  readUpTo: new Map(),
+  typingUntil: new Map(),
+  qualitySamples: 0,
+};
 
 /** How long "is typing…" stays after the last dm:typing (senders repeat it at most once a second). */
 const TYPING_SHOWN_MS = 3000;
@@ -50,6 +60,10 @@ const demoHandle = {
   /** media:restart events heard in the current call. */
   get mediaRestarts() {
     return state.media?.restarts ?? 0;
+  },
+  /** The latest call:quality of the current call, and how many have arrived. */
+  get quality() {
+    return { samples: state.qualitySamples, latest: state.quality ?? null };
   },
 };
 (window as unknown as { demo: typeof demoHandle }).demo = demoHandle;
@@ -110,6 +124,9 @@ function wireClient(client: SocialClient): void {
   client.flags.onChange(renderFlags);
   client.calls.onIncoming((call) => setCall(call));
   client.calls.onState((call) => setCall(call));
+  client.on('call:quality', (sample) => {
+    if (state.call?.id === sample.callId && state.call.state === 'active') renderQuality(sample);
+  });
   client.calls.onEndingSoon(({ callId, endsAt }) => {
     if (state.call?.id === callId) {
       $('call-warning').textContent = `The call ends at ${new Date(endsAt).toLocaleTimeString()} (duration cap).`;
@@ -320,8 +337,11 @@ function setCall(call: CallDto): void {
     const media = new CallMedia(
       state.client!,
       call,
-      $<HTMLAudioElement>('remote-audio'),
-      $<HTMLVideoElement>('remote-video'),
+      {
+        audio: $<HTMLAudioElement>('remote-audio'),
+        remoteVideo: $<HTMLVideoElement>('remote-video'),
+        localVideo: $<HTMLVideoElement>('local-video'),
+      },
       noteCallEvent,
     );
     state.media = media;
@@ -333,6 +353,9 @@ function setCall(call: CallDto): void {
     state.media.close();
     state.media = undefined;
   }
+  // The panel shows from the answer on (waiting for the first sample), and goes with the call.
+  if (call.state !== 'active') resetQuality(false);
+  else if (current?.id !== call.id || current.state !== 'active') resetQuality(true);
 }
 
 /** A line in the call panel's log (e.g. the media moving after a server fault), newest last. */
@@ -400,3 +423,58 @@ function renderTimer(): void {
   }
 }
 setInterval(renderTimer, 500);
+
+// ---- call quality -------------------------------------------------------------
+
+/**
+ * The quality panel: what the SFU measured of each leg over the last
+ * interval (`call:quality`), one row per producer (↑, user to SFU) and
+ * consumer (↓, SFU to user). Until the first sample it says so.
+ */
+function resetQuality(active: boolean): void {
+  state.qualitySamples = 0;
+  state.quality = undefined;
+  $('quality').hidden = !active;
+  $('quality').dataset.samples = '0';
+  $('quality-status').textContent = 'waiting for quality…';
+  $('quality-legs').replaceChildren();
+}
+
+function renderQuality(sample: CallQualityDto): void {
+  state.qualitySamples++;
+  state.quality = sample;
+  const panel = $('quality');
+  panel.hidden = false;
+  panel.dataset.samples = String(state.qualitySamples);
+  $('quality-status').textContent = `measured ${new Date(sample.at).toLocaleTimeString()}`;
+  const legs = [...sample.legs].sort((a, b) => legOrder(a) - legOrder(b));
+  $('quality-legs').replaceChildren(...legs.map(qualityRow));
+}
+
+/** Mine first, then theirs; up before down; audio before video. */
+function legOrder(leg: CallQualityLegDto): number {
+  return (leg.userId === state.client?.id ? 0 : 4) + (leg.direction === 'up' ? 0 : 2) + (leg.kind === 'audio' ? 0 : 1);
+}
+
+function qualityRow(leg: CallQualityLegDto): HTMLTableRowElement {
+  const row = document.createElement('tr');
+  row.dataset.user = leg.userId;
+  row.dataset.direction = leg.direction;
+  row.dataset.kind = leg.kind;
+  const who = leg.userId === state.client?.id ? 'me' : `@${handleOf(leg.userId)}`;
+  const cells: [string, string][] = [
+    ['who', who],
+    ['leg', `${leg.direction === 'up' ? '↑' : '↓'} ${leg.kind}`],
+    ['bitrate', (leg.bitrateBps / 1000).toFixed(leg.bitrateBps < 10_000 ? 1 : 0)],
+    ['loss', (leg.lossRatio * 100).toFixed(1)],
+    ['jitter', leg.jitterMs.toFixed(1)],
+    ['score', leg.score === undefined ? '–' : String(leg.score)],
+  ];
+  for (const [field, text] of cells) {
+    const cell = document.createElement('td');
+    cell.dataset.field = field;
+    cell.textContent = text;
+    row.append(cell);
+  }
+  return row;
+}
