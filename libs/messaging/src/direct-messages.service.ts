@@ -10,7 +10,7 @@ import { toConversationDto, toMessageDto } from './messaging-dtos';
 import { BatchedMessageStore } from './batched-message-store';
 import { decodePageCursor, encodePageCursor, offsetCursor, withinResponseBytes } from './page-cursor';
 import { RelationshipService } from './relationship.service';
-import { advanceSyncCursor, decodeSyncCursor, encodeSyncCursor } from './sync-cursor';
+import { decodeSyncCursor, encodeSyncCursor } from './sync-cursor';
 
 export const DEFAULT_HISTORY_PAGE = 50;
 // Pages also stop before MAX_RESPONSE_BYTES (a 4000-character message can be 16 KB of JSON).
@@ -188,17 +188,27 @@ export class DirectMessagesService {
     this.realtime.toUser(to, 'dm:typing', { from: userId });
   }
 
-  /** Every message of the user's conversations after the cursor, oldest first. */
+  /**
+   * Every message of the user's conversations after the cursor, in the
+   * user's inbox order (each conversation's messages by seq). The cursor is
+   * the position of the page's last message, so its size never grows.
+   */
   async sync(userId: string, input: { afterCursor?: string; limit?: number }): Promise<SyncPage> {
-    const seen = decodeSyncCursor(input.afterCursor);
+    const from = decodeSyncCursor(input.afterCursor);
     const limit = input.limit ?? DEFAULT_SYNC_PAGE;
-    const rows = await this.messages.after(userId, seen, limit + 1);
+    let start: number;
+    let rows;
+    if (from.kind === 'position') {
+      start = from.position;
+      rows = await this.messages.inboxAfter(userId, start, limit + 1);
+    } else {
+      // A cursor of the previous format: the top is read first, so with nothing unseen it is a position nothing committed later lies below.
+      start = await this.messages.inboxTop(userId);
+      rows = await this.messages.inboxUnseen(userId, from.seen, limit + 1);
+    }
     const page = withinResponseBytes(rows.slice(0, limit).map(toMessageDto));
-    return {
-      messages: page,
-      cursor: encodeSyncCursor(advanceSyncCursor(seen, page)),
-      hasMore: rows.length > page.length,
-    };
+    const position = page.length > 0 ? rows[page.length - 1].position : start;
+    return { messages: page, cursor: encodeSyncCursor(position), hasMore: rows.length > page.length };
   }
 
   /** "Unknown" and "not yours" answer alike, so conversation ids leak nothing. */

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DatabasePool, MessageRow, MessageSqlRow, Prisma, PrismaService, messageColumns, toMessageRow } from '@app/database';
+import { DatabasePool, MessageRow, MessageSqlRow, PrismaService, messageColumns, toMessageRow } from '@app/database';
 import type { QueryResultRow } from 'pg';
 import type { MessageKind } from '@app/contracts';
 
@@ -38,7 +38,10 @@ export type SeenSeqs = Record<string, number>;
 const MESSAGE_COLUMNS = messageColumns();
 
 /**
- * The whole append as one autocommitted statement: take the next seq (the
+ * The whole append as one autocommitted statement: lock both users (in id
+ * order: every append locks users before conversations, so appends never
+ * wait on each other in a cycle; the insert trigger numbers the message in
+ * each user's inbox order under these locks), take the next seq (the
  * UPDATE holds the conversation row's lock until commit, so seqs commit in
  * order), insert the message at that seq, and move the sender's read mark.
  * created_at is never earlier than the previous message's (ordering by time
@@ -47,11 +50,13 @@ const MESSAGE_COLUMNS = messageColumns();
  * undoes the seq update too: no gap.
  */
 const APPEND_SQL = `
-  WITH c AS (
+  WITH u AS MATERIALIZED (
+    SELECT id FROM users WHERE id IN ($2::uuid, $3::uuid) ORDER BY id FOR NO KEY UPDATE
+  ), c AS (
     UPDATE conversations
        SET last_seq = last_seq + 1,
            last_message_at = GREATEST(last_message_at, $7::timestamptz)
-     WHERE id = $1::uuid
+     WHERE id = $1::uuid AND (SELECT count(*) FROM u) >= 0
  RETURNING id, last_seq, last_message_at
   ), m AS (
     INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, client_msg_id, kind, body, call_id, created_at)
@@ -68,10 +73,10 @@ const APPEND_SQL = `
 
 /**
  * Several appends in one autocommitted statement: one round trip and one WAL
- * flush for all of them. The batch's conversations are locked first, in id
- * order (the lock is taken in the sorted order), so two batches (of this or
- * another process) or a batch and a single append never wait on each other
- * in a cycle. The locked rows are read as they are after any append that
+ * flush for all of them. The batch's users are locked first, then its
+ * conversations, each in id order (the lock is taken in the sorted order),
+ * so two batches (of this or another process) or a batch and a single append
+ * never wait on each other in a cycle. The locked rows are read as they are after any append that
  * committed while this one waited, so each conversation's messages are
  * numbered after its current last_seq, in input order, with created_at never
  * below the previous message's; each sender's read mark moves with them. A
@@ -81,10 +86,12 @@ const APPEND_SQL = `
  * unique violation, and nothing of the batch is stored.
  */
 const APPEND_BATCH_SQL = `
-  WITH locked AS MATERIALIZED (
+  WITH users_locked AS MATERIALIZED (
+    SELECT id FROM users WHERE id = ANY($10::uuid[]) ORDER BY id FOR NO KEY UPDATE
+  ), locked AS MATERIALIZED (
     SELECT id, last_seq, last_message_at
       FROM conversations
-     WHERE id = ANY($9::uuid[])
+     WHERE id = ANY($9::uuid[]) AND (SELECT count(*) FROM users_locked) >= 0
      ORDER BY id
        FOR NO KEY UPDATE
   ), input AS (
@@ -105,6 +112,8 @@ const APPEND_BATCH_SQL = `
     INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, client_msg_id, kind, body, call_id, created_at)
     SELECT gen_random_uuid(), conversation_id, seq, sender_id, recipient_id, client_msg_id, kind::message_kind, body, call_id, created_at
       FROM numbered
+     -- Inserted in input order: the trigger's inbox positions then rise with each conversation's seqs.
+     ORDER BY ord
  RETURNING ${MESSAGE_COLUMNS}
   ), c AS (
     UPDATE conversations c
@@ -209,6 +218,7 @@ export class MessageRepository {
       batch.map((m) => m.at),
       batch.map((m) => m.callId ?? null),
       conversationIds,
+      [...new Set(batch.flatMap((m) => [m.senderId.toLowerCase(), m.recipientId.toLowerCase()]))].sort(),
     ]);
     let earlier: MessageSqlRow[] = [];
     if (inserted.length < batch.length) {
@@ -250,24 +260,57 @@ export class MessageRepository {
   }
 
   /**
-   * Messages of every conversation the user is in, after the seq already
-   * seen in each, oldest first. Any prefix of this order is, per
-   * conversation, a run of consecutive seqs starting right after the seen
-   * one, so a page cut by `limit` never skips a message.
+   * The user's inbox (messages sent and received, every conversation) after
+   * `position`, in inbox order. Positions commit in order and without gaps
+   * (each is taken under the user's row lock), so a page cut anywhere never
+   * skips a message; each side is one range scan of its index.
    */
-  async after(userId: string, seen: SeenSeqs, limit: number): Promise<MessageRow[]> {
-    const rows = await this.prisma.$queryRaw<MessageSqlRow[]>`
-      SELECT ${Prisma.raw(messageColumns('m'))}
-        FROM conversation_members cm
-        JOIN messages m ON m.conversation_id = cm.conversation_id
-       WHERE cm.user_id = ${userId}::uuid
-         AND m.seq > COALESCE((${JSON.stringify(seen)}::jsonb ->> m.conversation_id::text)::int, 0)
-       ORDER BY m.created_at, m.conversation_id, m.seq
-       LIMIT ${limit}`;
-    return rows.map(toMessageRow);
+  async inboxAfter(userId: string, position: number, limit: number): Promise<InboxRow[]> {
+    const rows = await this.prepared<MessageSqlRow & { position: number }>(
+      'dm_inbox_after',
+      `SELECT * FROM (
+         (SELECT ${MESSAGE_COLUMNS}, sender_inbox_seq AS position FROM messages
+           WHERE sender_id = $1::uuid AND sender_inbox_seq > $2 ORDER BY sender_inbox_seq LIMIT $3)
+         UNION ALL
+         (SELECT ${MESSAGE_COLUMNS}, recipient_inbox_seq AS position FROM messages
+           WHERE recipient_id = $1::uuid AND recipient_inbox_seq > $2 ORDER BY recipient_inbox_seq LIMIT $3)
+       ) AS inbox
+       ORDER BY position
+       LIMIT $3`,
+      [userId, position, limit],
+    );
+    return rows.map((r) => ({ ...toMessageRow(r), position: Number(r.position) }));
   }
 
+  /** The last position of the user's inbox that is committed: every message at or before it is visible. */
+  async inboxTop(userId: string): Promise<number> {
+    const [row] = await this.sql.query<{ inbox_seq: number }>(`SELECT inbox_seq FROM users WHERE id = $1::uuid`, [userId]);
+    return row ? Number(row.inbox_seq) : 0;
+  }
+
+  /**
+   * A cursor of the previous format (the highest seq seen per conversation):
+   * the user's messages not seen yet, in inbox order. Read once per client
+   * that still holds such a cursor; the page's last position is its next cursor.
+   */
+  async inboxUnseen(userId: string, seen: SeenSeqs, limit: number): Promise<InboxRow[]> {
+    const rows = await this.sql.query<MessageSqlRow & { position: number }>(
+      `SELECT ${MESSAGE_COLUMNS}, position FROM (
+         SELECT m.*, CASE WHEN m.sender_id = $1::uuid THEN m.sender_inbox_seq ELSE m.recipient_inbox_seq END AS position
+           FROM messages m
+          WHERE (m.sender_id = $1::uuid OR m.recipient_id = $1::uuid)
+            AND m.seq > COALESCE(($2::jsonb ->> m.conversation_id::text)::int, 0)
+       ) AS unseen
+       ORDER BY position
+       LIMIT $3`,
+      [userId, JSON.stringify(seen), limit],
+    );
+    return rows.map((r) => ({ ...toMessageRow(r), position: Number(r.position) }));
+  }
 }
+
+/** A message with its position in one user's inbox order. */
+export type InboxRow = MessageRow & { position: number };
 
 function isUniqueViolationOf(err: unknown, constraint: string): boolean {
   const e = err as { code?: string; constraint?: string };
