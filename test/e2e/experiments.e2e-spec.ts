@@ -234,6 +234,11 @@ describe('experiments: exposures and the flag report', () => {
       [false, 0],
       [true, 1],
     ]);
+    // The earliest instant the contract accepts counts everything, like no window.
+    const res = await http<FlagReportDto>(gw.url, 'GET', `/admin/flags/${key}/report?since=0000-01-01T00:00:00Z`);
+    expect(res.status).toBe(200);
+    expect(res.body.since).toBe('0000-01-01T00:00:00.000Z');
+    expect(res.body.variants[1].users).toBe(1);
     const later = await report(gw.url, key, new Date(Date.now() + 60_000));
     expect(later.variants.map((v) => [v.value, v.users, v.calls.attempted])).toEqual([
       [false, 0, 0],

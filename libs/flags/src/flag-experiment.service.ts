@@ -51,10 +51,12 @@ export class FlagExperimentService {
 
   async report(key: string, since: Date | null = null): Promise<FlagReport> {
     await this.requireFlag(key);
+    // Nothing is older than 1970; an earlier `since` (the contract allows year 0000, PostgreSQL does not) means the same.
+    const from = since && since.getTime() < 0 ? new Date(0) : since;
     const [users, calls, quality] = await Promise.all([
-      this.reports.usersByVariant(key, since),
-      this.reports.callsByVariant(key, since),
-      this.reports.qualityByVariant(key, since),
+      this.reports.usersByVariant(key, from),
+      this.reports.callsByVariant(key, from),
+      this.reports.qualityByVariant(key, from),
     ]);
     return {
       key,
