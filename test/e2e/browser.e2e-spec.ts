@@ -318,7 +318,7 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
     await sheet.setContent(
       `<body style="margin:0;padding:12px;display:flex;gap:12px;background:#8a93a6">${images}</body>`,
     );
-    await sheet.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth > 0));
+    await sheet.waitForFunction(() => Array.from(document.images).every((img) => img.complete && img.naturalWidth > 0));
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     await sheet.screenshot({ path: file, fullPage: true });
     await sheet.close();
