@@ -1,5 +1,10 @@
-import { createRootLogger } from '@app/observability';
+import { createClient } from 'redis';
+import { redisNamespace } from '@app/config';
+import { createRootLogger, MetricsService } from '@app/observability';
 import { InProcessMediaBus, RedisMediaBus } from './media-bus';
+import type { MediaNodeApi, MediaNodePush } from './media-node-api';
+import { MediaNodeClient } from './media-node-client';
+import { mediaNodeHandler } from './media-node-server';
 import { unreachableFailure as failure } from './testing/node-failure';
 
 /*
@@ -43,5 +48,77 @@ describe('MediaNodeUnreachable tells a node that is gone from one that timed out
     await bus.serve(() => new Promise(() => undefined));
     expect((await failure(bus.request(bus.localNodeId, { method: 'ping', args: [] }, 50))).noSubscriber).toBe(false);
     await bus.close();
+  });
+});
+
+describe('the media bus reads only messages that parse, and carries typed calls and pushes', () => {
+  const logger = createRootLogger('silent');
+  const key = `media-bus-wire-spec-${process.pid}-${Date.now()}`;
+  const metrics = new MetricsService();
+  let gateway: RedisMediaBus;
+  let node: RedisMediaBus;
+  let raw: ReturnType<typeof createClient>;
+  const calls: unknown[][] = [];
+
+  /** A node API that records its calls; only what these tests use answers. */
+  const api = {
+    ping: async () => true,
+    closeRoom: async (callId: string) => {
+      calls.push(['closeRoom', callId]);
+      return null;
+    },
+  } as unknown as MediaNodeApi;
+
+  beforeAll(async () => {
+    [gateway, node] = await Promise.all([
+      RedisMediaBus.connect(REDIS_URL, key, logger, metrics),
+      RedisMediaBus.connect(REDIS_URL, key, logger, metrics),
+    ]);
+    await node.serve(mediaNodeHandler(api));
+    raw = createClient({ url: REDIS_URL });
+    await raw.connect();
+  });
+  afterAll(async () => {
+    await Promise.all([gateway?.close(), node?.close(), raw?.quit()]);
+  });
+
+  const dropped = async (channel: string, reason: string) => {
+    const metric = (await metrics.registry.getSingleMetric('media_bus_dropped_total')?.get())?.values ?? [];
+    return metric.filter((v) => v.labels.channel === channel && v.labels.reason === reason).reduce((n, v) => n + v.value, 0);
+  };
+
+  it('drops and counts bad JSON, unknown methods and wrong argument shapes, and keeps serving', async () => {
+    const namespace = redisNamespace('media', key);
+    const channel = `${namespace}:node:${node.localNodeId}:requests`;
+    const replyTo = `${namespace}:replies:${gateway.localNodeId}`;
+    await raw.publish(channel, '{not json');
+    await raw.publish(channel, JSON.stringify({ id: 'x1', replyTo, request: { method: 'formatDisk', args: [] } }));
+    await raw.publish(channel, JSON.stringify({ id: 'x2', replyTo, request: { method: 'closeRoom', args: [42] } }));
+    await raw.publish(channel, JSON.stringify({ id: 'x3', request: 'nothing' }));
+    await raw.publish(`${namespace}:pushes`, JSON.stringify({ type: 'quality', nodeId: 'n' }));
+    await raw.publish(`${namespace}:events`, '[]');
+    // Still serving typed calls, and none of the above reached the API.
+    const client = new MediaNodeClient(node.localNodeId, (method, args) => gateway.request(node.localNodeId, { method, args }, 5_000));
+    expect(await client.closeRoom('call-1')).toBeNull();
+    expect(calls).toEqual([['closeRoom', 'call-1']]);
+    expect(await dropped('request', 'json')).toBe(1);
+    expect(await dropped('request', 'method')).toBe(1);
+    expect(await dropped('request', 'args')).toBe(1);
+    expect(await dropped('request', 'shape')).toBe(1);
+    expect(await dropped('push', 'shape')).toBeGreaterThanOrEqual(1);
+    expect(await dropped('event', 'shape')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('delivers a node’s pushes to every process', async () => {
+    const heard: MediaNodePush[] = [];
+    gateway.onPush((p) => heard.push(p));
+    const push: MediaNodePush = {
+      type: 'consumer-added',
+      nodeId: node.localNodeId,
+      consumer: { callId: 'c', userId: 'u', consumerId: 'k', producerId: 'p', kind: 'audio', rtpParameters: { codecs: [] } },
+    };
+    await node.publishPush(push);
+    for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(heard).toEqual([push]);
   });
 });
