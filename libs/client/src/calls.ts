@@ -1,6 +1,8 @@
-import type { CallDto, CallMedia, CallState } from '@app/contracts';
+import type { CallDto, CallMedia, CallState, CallQualityDto, ConsumerAddedDto, MediaJoinResultDto, schemas } from '@app/contracts';
 import { Page, pageQueryString } from './http-api';
 import type { SocialClient } from './social-client';
+
+type MediaJoinOptions = schemas.MediaJoinOptions;
 
 const DEFAULT_WAIT_MS = 10_000;
 
@@ -24,6 +26,15 @@ export class CallsApi {
   /** `call:accept` (callee only). */
   async accept(callId: string): Promise<CallDto> {
     return this.remember((await this.client.request('call:accept', { callId })).call);
+  }
+
+  /**
+   * `call:accept { callId, join }` (callee only): answers and joins the
+   * call's media in one request; `media` is what `media:join` would answer.
+   */
+  async acceptWithJoin(callId: string, join: MediaJoinOptions): Promise<{ call: CallDto; media?: MediaJoinResultDto }> {
+    const { call, media } = await this.client.request('call:accept', { callId, join });
+    return { call: this.remember(call), media };
   }
 
   /** `call:decline` (callee only). */
@@ -68,6 +79,16 @@ export class CallsApi {
 
   onEndingSoon(handler: (event: { callId: string; endsAt: string }) => void): () => void {
     return this.client.on('call:ending-soon', handler);
+  }
+
+  /** `call:quality`: what the SFU measured of each leg of an active call, every CALL_QUALITY_INTERVAL_MS. */
+  onQuality(handler: (quality: CallQualityDto) => void): () => void {
+    return this.client.on('call:quality', handler);
+  }
+
+  /** `media:consumer-added`: a producer of the other participant consumed for this client (it joined with rtpCapabilities). */
+  onConsumerAdded(handler: (consumer: ConsumerAddedDto) => void): () => void {
+    return this.client.on('media:consumer-added', handler);
   }
 
   /** The next incoming call, optionally only from `callerId`. */

@@ -1,14 +1,38 @@
+import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
 import type { SocialClient } from '../social-client';
+import { analyseAudioLeg, AudioAnalysisOptions, AudioLegReport, ReceivedPacket } from './audio/audio-leg-report';
 import { checkTone, EncodedTone, ToneCheck, ToneCheckOptions } from './encoded-tone';
 import { FramePacer } from './frame-pacer';
-import { decodeOpusStream, OPUS_FRAME_MS, OPUS_FRAME_SAMPLES } from './opus-codec';
+import { LinkImpairment } from './network/link-impairment';
+import type { NetworkConditions } from './network/network-conditions';
+import { deriveSeed } from './network/seeded-random';
+import { decodeOpusStream, OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, OpusEncoderSettings } from './opus-codec';
 import { plainRtpParameters, PLAIN_RTP_CAPABILITIES, randomSsrc } from './plain-rtp-parameters';
 import { RtpAddress, rtpAddressFor } from './rtp-address';
 import { rtpHeader, RtpPacket } from './rtp-packet';
 import { RtpUdpSocket } from './rtp-udp-socket';
 import { dominantFrequency, FrequencyScan } from './tone';
+import { parseKeyFrameRequests, pliPacket } from './video/rtcp-feedback';
+import { ClipCursor, VideoClip } from './video/video-clip';
+import { VideoLegReport, VideoReceiverStats } from './video/video-receiver-stats';
+import { nextPictureId, packetizeVp8, Vp8Depacketizer } from './video/vp8-rtp';
 
-type MediaKind = 'audio' | 'video';
+export type MediaKind = 'audio' | 'video';
+
+/**
+ * Network conditions a client applies to its own media, both directions:
+ * `up` what it sends (RTP of a send stream, RTCP of a receive stream), `down`
+ * what it receives. Each stream (kind and direction: one leg) gets its own
+ * impairment, seeded from `seed` and its label, so runs replay exactly.
+ */
+export interface StreamNetwork {
+  up?: NetworkConditions;
+  down?: NetworkConditions;
+  seed: number;
+  /** Distinguishes this participant's legs from another's under the same seed (e.g. "caller"). */
+  label?: string;
+}
 
 export interface PlainStreamOptions {
   /**
@@ -16,28 +40,93 @@ export interface PlainStreamOptions {
    * interface, announcing the address this host reaches the gateway from.
    */
   rtpAddress?: RtpAddress;
+  network?: StreamNetwork;
+  /** The clip a video stream sends and a video receiver checks against (default: the committed test clip). */
+  clip?: VideoClip;
+  /** A video receiver that showed no frame this long after it started asks for a key frame (default 1000 ms). */
+  startupKeyFrameMs?: number;
+}
+
+/** The impairments of one leg, or none when the conditions change nothing. */
+function legImpairments(network: StreamNetwork | undefined, leg: string): { up?: LinkImpairment; down?: LinkImpairment } {
+  if (!network) return {};
+  const make = (conditions: NetworkConditions | undefined, direction: string) =>
+    LinkImpairment.affects(conditions) ? new LinkImpairment(conditions!, deriveSeed(network.seed, `${network.label ?? ''}/${leg}/${direction}`)) : undefined;
+  return { up: make(network.up, 'up'), down: make(network.down, 'down') };
+}
+
+/** What a client reads of a consumer's rtpParameters: the payload type and SSRC it will receive. */
+export const consumerRtp = z.object({
+  codecs: z.array(z.object({ payloadType: z.number().int() })).min(1),
+  encodings: z.array(z.object({ ssrc: z.number().int().optional() })).optional(),
+});
+
+/** 90 kHz clock step of one frame at `fps`. */
+const videoTimestampStep = (fps: number) => Math.round(90_000 / fps);
+
+/** What a send stream needs of the transport it sends on. */
+export interface SendStreamSetup {
+  callId: string;
+  kind: MediaKind;
+  transportId: string;
+  producerId: string;
+  ssrc: number;
+  payloadType: number;
+  socket: RtpUdpSocket;
+  remote: { ip: string; port: number };
+  /** Whether closing the stream closes the socket (false when streams share it). */
+  ownsSocket: boolean;
 }
 
 /**
  * One outgoing stream over a plain RTP transport: creates the send
  * transport, produces, then sends RTP from its own UDP socket (the SFU
- * learns the socket's address from the first packet).
+ * learns the socket's address from the first packet). A video stream
+ * answers PLI and FIR for its SSRC by going on from the clip's next key frame.
  */
 export class PlainSendStream {
+  readonly callId: string;
+  readonly kind: MediaKind;
+  readonly transportId: string;
+  readonly producerId: string;
+  readonly ssrc: number;
+  readonly payloadType: number;
+  /** Video frames sent so far. */
+  framesSent = 0;
+  /** PLI/FIR for this stream heard from the SFU. */
+  keyFrameRequestsReceived = 0;
   private sequenceNumber = Math.floor(Math.random() * 0xffff);
   private timestamp = Math.floor(Math.random() * 0xffffffff);
   private sent = 0;
+  private pictureId = Math.floor(Math.random() * 0x7fff);
+  private cursor?: ClipCursor;
+  private readonly socket: RtpUdpSocket;
+  private readonly remote: { ip: string; port: number };
+  private readonly ownsSocket: boolean;
+  private readonly up?: LinkImpairment;
+  private readonly down?: LinkImpairment;
+  private readonly keyFrameListeners: (() => void)[] = [];
 
-  private constructor(
-    readonly callId: string,
-    readonly kind: MediaKind,
-    readonly transportId: string,
-    readonly producerId: string,
-    readonly ssrc: number,
-    readonly payloadType: number,
-    private readonly socket: RtpUdpSocket,
-    private readonly remote: { ip: string; port: number },
-  ) {}
+  constructor(setup: SendStreamSetup, private readonly options: PlainStreamOptions = {}) {
+    this.callId = setup.callId;
+    this.kind = setup.kind;
+    this.transportId = setup.transportId;
+    this.producerId = setup.producerId;
+    this.ssrc = setup.ssrc;
+    this.payloadType = setup.payloadType;
+    this.socket = setup.socket;
+    this.remote = setup.remote;
+    this.ownsSocket = setup.ownsSocket;
+    const leg = legImpairments(options.network, `${setup.kind}/send`);
+    this.up = leg.up;
+    this.down = leg.down;
+    if (this.kind === 'video') {
+      this.socket.onRtcp((datagram) => {
+        if (this.down) this.down.submit(datagram.length, () => this.onRtcp(datagram));
+        else this.onRtcp(datagram);
+      });
+    }
+  }
 
   static async open(client: SocialClient, callId: string, kind: MediaKind = 'audio', options: PlainStreamOptions = {}): Promise<PlainSendStream> {
     const address = options.rtpAddress ?? (await rtpAddressFor(client.baseUrl));
@@ -56,7 +145,10 @@ export class PlainSendStream {
         rtpParameters,
       });
       const payloadType = (rtpParameters.codecs as { payloadType: number }[])[0].payloadType;
-      return new PlainSendStream(callId, kind, transport.transportId, producerId, ssrc, payloadType, socket, transport);
+      return new PlainSendStream(
+        { callId, kind, transportId: transport.transportId, producerId, ssrc, payloadType, socket, remote: transport, ownsSocket: true },
+        options,
+      );
     } catch (err) {
       socket.close();
       throw err;
@@ -67,33 +159,90 @@ export class PlainSendStream {
     return this.sent;
   }
 
+  /** The impairment of what this stream sends, if any (its stats tell what the network did). */
+  get upstream(): LinkImpairment | undefined {
+    return this.up;
+  }
+
+  /** Listener hears of each key-frame request for this stream. */
+  onKeyFrameRequest(listener: () => void): void {
+    this.keyFrameListeners.push(listener);
+  }
+
   /** Sends one RTP packet; `timestampStep` is how far the media clock moved since the last one. */
   async sendPayload(payload: Buffer, timestampStep: number, marker = false): Promise<void> {
-    await this.socket.send(this.nextPacket(payload, timestampStep, marker), this.remote.ip, this.remote.port);
+    const datagram = this.nextPacket(payload, timestampStep, marker);
+    if (this.up) return this.transmit(datagram);
+    await this.socket.send(datagram, this.remote.ip, this.remote.port);
   }
 
   /**
    * A real Opus tone, one 20 ms frame per packet, paced in real time by the
    * process's shared pacer. The tone is encoded once per process and its
-   * packets replayed (see EncodedTone). Returns packets sent.
+   * packets replayed (see EncodedTone); `settings` e.g. turns in-band FEC on.
+   * Returns packets sent.
    */
-  sendTone(frequencyHz: number, durationMs: number, amplitude = 0.3): Promise<number> {
+  sendTone(frequencyHz: number, durationMs: number, amplitude = 0.3, settings?: OpusEncoderSettings): Promise<number> {
     if (this.kind !== 'audio') return Promise.reject(new Error('a tone goes on an audio stream'));
-    const tone = EncodedTone.of(frequencyHz, amplitude);
+    const tone = EncodedTone.of(frequencyHz, amplitude, settings);
     const frames = Math.round(durationMs / OPUS_FRAME_MS);
     return new Promise((resolve) => {
       FramePacer.shared.start({
         frames,
         frameMs: OPUS_FRAME_MS,
-        sendFrame: (n) =>
-          this.socket.sendAndForget(this.nextPacket(tone.packet(n), OPUS_FRAME_SAMPLES, n === 0), this.remote.ip, this.remote.port),
+        sendFrame: (n) => this.transmit(this.nextPacket(tone.packet(n), OPUS_FRAME_SAMPLES, n === 0)),
+        finished: () => resolve(frames),
+      });
+    });
+  }
+
+  /**
+   * Plays the clip in a loop at its frame rate for `durationMs`, each frame
+   * cut into RFC 7741 packets; a key-frame request makes the next frame the
+   * clip's next key frame. Returns frames sent by this call.
+   */
+  sendVideo(durationMs: number): Promise<number> {
+    if (this.kind !== 'video') return Promise.reject(new Error('a clip goes on a video stream'));
+    const clip = this.options.clip ?? VideoClip.load();
+    this.cursor ??= new ClipCursor(clip);
+    const cursor = this.cursor;
+    const frames = Math.round(durationMs / clip.frameMs);
+    const step = videoTimestampStep(clip.fps);
+    return new Promise((resolve) => {
+      FramePacer.shared.start({
+        frames,
+        frameMs: clip.frameMs,
+        sendFrame: () => {
+          const payloads = packetizeVp8(clip.frames[cursor.next()], this.pictureId);
+          this.pictureId = nextPictureId(this.pictureId);
+          payloads.forEach((payload, i) => this.transmit(this.nextPacket(payload, i === 0 ? step : 0, i === payloads.length - 1)));
+          this.framesSent++;
+        },
         finished: () => resolve(frames),
       });
     });
   }
 
   close(): void {
-    this.socket.close();
+    if (this.ownsSocket) this.socket.close();
+  }
+
+  private transmit(datagram: Buffer[]): void {
+    const send = () => this.socket.sendAndForget(datagram, this.remote.ip, this.remote.port);
+    if (!this.up) return send();
+    this.up.submit(
+      datagram.reduce((n, b) => n + b.length, 0),
+      send,
+    );
+  }
+
+  private onRtcp(datagram: Buffer): void {
+    const mine = parseKeyFrameRequests(datagram).filter((r) => r.mediaSsrc === this.ssrc);
+    if (mine.length === 0) return;
+    this.keyFrameRequestsReceived += mine.length;
+    this.cursor ??= new ClipCursor(this.options.clip ?? VideoClip.load());
+    this.cursor.requestKeyFrame();
+    for (const listener of this.keyFrameListeners) listener();
   }
 
   private nextPacket(payload: Buffer, timestampStep: number, marker: boolean): Buffer[] {
@@ -111,34 +260,93 @@ export class PlainSendStream {
   }
 }
 
+/** What a receive stream needs of its transport and consumer. */
+export interface ReceiveStreamSetup {
+  callId: string;
+  transportId: string;
+  consumerId: string;
+  producerId: string;
+  kind: MediaKind;
+  payloadType: number;
+  /** The consumer's SSRC, when known (streams sharing a socket tell their packets apart by it). */
+  ssrc?: number;
+  socket: RtpUdpSocket;
+  /** The SFU's end of the transport: where RTCP (PLI) goes. */
+  remote: { ip: string; port: number };
+  ownsSocket: boolean;
+}
+
 /**
  * One incoming stream over a plain RTP transport: creates the recv
  * transport, tells the SFU where to send, consumes the producer, resumes it,
  * and keeps what arrives. Audio is decoded only when asked (`frames`,
- * `checkTone`), on the process's single decoder.
+ * `checkTone`, `audioReport`), on the process's single decoder. Video is
+ * reassembled as it comes and checked against the clip; a broken picture
+ * makes it send PLI.
  */
 export class PlainReceiveStream {
   readonly packets: RtpPacket[] = [];
-  private readonly waiters: { count: number; resolve: () => void }[] = [];
+  /** Every packet with its local arrival time, in arrival order. */
+  readonly arrivals: ReceivedPacket[] = [];
+  readonly callId: string;
+  readonly transportId: string;
+  readonly consumerId: string;
+  readonly producerId: string;
+  readonly kind: MediaKind;
+  readonly payloadType: number;
+  /** Video only: frames as a decoder would see them. */
+  readonly video?: VideoReceiverStats;
+  private readonly depacketizer?: Vp8Depacketizer;
+  private readonly waiters: { count: number; resolve: () => void; frames: boolean }[] = [];
   private decodedCache?: { packets: number; frames: (Int16Array | null)[] };
+  private readonly socket: RtpUdpSocket;
+  private readonly remote: { ip: string; port: number };
+  private readonly ssrc?: number;
+  private readonly ownsSocket: boolean;
+  private readonly up?: LinkImpairment;
+  private readonly down?: LinkImpairment;
+  private readonly rtcpSsrc = randomSsrc();
+  private lastMediaSsrc?: number;
+  private closed = false;
+  private startupTimer?: NodeJS.Timeout;
+  private readonly startupKeyFrameMs: number;
 
-  private constructor(
-    readonly callId: string,
-    readonly transportId: string,
-    readonly consumerId: string,
-    readonly producerId: string,
-    readonly kind: MediaKind,
-    readonly payloadType: number,
-    private readonly socket: RtpUdpSocket,
-  ) {
-    socket.onRtp((packet) => this.receive(packet));
+  constructor(setup: ReceiveStreamSetup, options: PlainStreamOptions = {}) {
+    this.callId = setup.callId;
+    this.transportId = setup.transportId;
+    this.consumerId = setup.consumerId;
+    this.producerId = setup.producerId;
+    this.kind = setup.kind;
+    this.payloadType = setup.payloadType;
+    this.socket = setup.socket;
+    this.remote = setup.remote;
+    this.ssrc = setup.ssrc;
+    this.ownsSocket = setup.ownsSocket;
+    this.startupKeyFrameMs = options.startupKeyFrameMs ?? 1000;
+    const leg = legImpairments(options.network, `${setup.kind}/recv`);
+    this.up = leg.up;
+    this.down = leg.down;
+    if (this.kind === 'video') {
+      this.depacketizer = new Vp8Depacketizer();
+      this.video = new VideoReceiverStats(options.clip ?? VideoClip.load(), () => this.requestKeyFrame());
+      this.watchStartup();
+    }
+    this.socket.onRtp((packet) => {
+      if (packet.payloadType !== this.payloadType || (this.ssrc !== undefined && packet.ssrc !== this.ssrc)) return;
+      if (this.down) this.down.submit(packet.payload.length + 12, () => this.receive(packet));
+      else this.receive(packet);
+    });
   }
 
   static async open(client: SocialClient, callId: string, producerId: string, options: PlainStreamOptions = {}): Promise<PlainReceiveStream> {
     const address = options.rtpAddress ?? (await rtpAddressFor(client.baseUrl));
     const socket = await RtpUdpSocket.open(address.bindIp);
     try {
-      const transport = await client.request('media:create-transport', { callId, direction: 'recv', type: 'plain' });
+      const transport = (await client.request('media:create-transport', { callId, direction: 'recv', type: 'plain' })) as {
+        transportId: string;
+        ip: string;
+        port: number;
+      };
       await client.request('media:connect-transport', {
         transportId: transport.transportId,
         ip: address.announcedIp,
@@ -149,15 +357,21 @@ export class PlainReceiveStream {
         producerId,
         rtpCapabilities: PLAIN_RTP_CAPABILITIES,
       });
-      const rtp = consumer.rtpParameters as { codecs: { payloadType: number }[] };
+      const rtp = consumerRtp.parse(consumer.rtpParameters);
       const stream = new PlainReceiveStream(
-        callId,
-        transport.transportId,
-        consumer.consumerId,
-        producerId,
-        consumer.kind,
-        rtp.codecs[0].payloadType,
-        socket,
+        {
+          callId,
+          transportId: transport.transportId,
+          consumerId: consumer.consumerId,
+          producerId,
+          kind: consumer.kind,
+          payloadType: rtp.codecs[0].payloadType,
+          ssrc: rtp.encodings?.[0]?.ssrc,
+          socket,
+          remote: transport,
+          ownsSocket: true,
+        },
+        options,
       );
       // Consumers start paused; resuming after our socket listens means nothing is missed.
       await client.request('media:resume', { consumerId: consumer.consumerId });
@@ -180,22 +394,12 @@ export class PlainReceiveStream {
 
   /** Resolves once `count` packets have arrived, or after `timeoutMs` (whatever came by then). */
   waitForPackets(count: number, timeoutMs: number): Promise<number> {
-    if (this.packets.length >= count) return Promise.resolve(this.packets.length);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-        resolve(this.packets.length);
-      }, timeoutMs);
-      const waiter = {
-        count,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve(this.packets.length);
-        },
-      };
-      this.waiters.push(waiter);
-    });
+    return this.waitFor(count, timeoutMs, false);
+  }
+
+  /** Video: resolves once `count` frames were shown (intact and decodable), or after `timeoutMs`. */
+  waitForFrames(count: number, timeoutMs: number): Promise<number> {
+    return this.waitFor(count, timeoutMs, true);
   }
 
   /** The dominant frequency of every decoded frame (null for silent frames). */
@@ -204,8 +408,8 @@ export class PlainReceiveStream {
   }
 
   /** Whether this leg carried the tone the other side sent with `sendTone` (see `checkTone`). */
-  checkTone(frequencyHz: number, expectedPackets: number, options?: ToneCheckOptions & { amplitude?: number }): ToneCheck {
-    const tone = EncodedTone.of(frequencyHz, options?.amplitude);
+  checkTone(frequencyHz: number, expectedPackets: number, options?: ToneCheckOptions & { amplitude?: number; settings?: OpusEncoderSettings }): ToneCheck {
+    const tone = EncodedTone.of(frequencyHz, options?.amplitude, options?.settings);
     return checkTone(
       this.packets.map((p) => p.payload),
       tone,
@@ -214,8 +418,68 @@ export class PlainReceiveStream {
     );
   }
 
+  /** Audio: loss before and after FEC, the tone's SNR, jitter and an E-model MOS (see analyseAudioLeg). */
+  audioReport(toneHz: number, options?: AudioAnalysisOptions): AudioLegReport {
+    if (this.kind !== 'audio') throw new Error('an audio report needs an audio stream');
+    return analyseAudioLeg(this.arrivals, toneHz, options);
+  }
+
+  /** Video: frames received, intact and shown, frame rate, freezes, key frames asked for. */
+  videoReport(framesSent: number): VideoLegReport {
+    if (!this.video) throw new Error('a video report needs a video stream');
+    return this.video.report(framesSent);
+  }
+
+  /** Sends PLI for this stream to the SFU (which asks the producer for a key frame). */
+  requestKeyFrame(): void {
+    const mediaSsrc = this.lastMediaSsrc ?? this.ssrc;
+    if (mediaSsrc === undefined) return;
+    const packet = pliPacket(this.rtcpSsrc, mediaSsrc);
+    const send = () => this.socket.sendAndForget(packet, this.remote.ip, this.remote.port);
+    if (this.up) this.up.submit(packet.length, send);
+    else send();
+  }
+
   close(): void {
-    this.socket.close();
+    this.closed = true;
+    clearTimeout(this.startupTimer);
+    if (this.ownsSocket) this.socket.close();
+  }
+
+  /**
+   * A receiver that joins a running video sees nothing until a key frame (the
+   * SFU holds the rest back), and may not see one for a while: it asks with
+   * PLI when no frame showed within a request interval, and again until one does.
+   */
+  private watchStartup(): void {
+    if (this.closed || (this.video?.framesDecodable ?? 0) > 0) return;
+    this.startupTimer = setTimeout(() => {
+      if (this.closed || (this.video?.framesDecodable ?? 0) > 0) return;
+      this.video?.requestKeyFrameNow();
+      this.watchStartup();
+    }, this.startupKeyFrameMs);
+    this.startupTimer.unref?.();
+  }
+
+  private waitFor(count: number, timeoutMs: number, frames: boolean): Promise<number> {
+    const current = () => (frames ? (this.video?.framesDecodable ?? 0) : this.packets.length);
+    if (current() >= count) return Promise.resolve(current());
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        resolve(current());
+      }, timeoutMs);
+      const waiter = {
+        count,
+        frames,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(current());
+        },
+      };
+      this.waiters.push(waiter);
+    });
   }
 
   private decoded(): (Int16Array | null)[] {
@@ -227,11 +491,19 @@ export class PlainReceiveStream {
   }
 
   private receive(packet: RtpPacket): void {
-    if (packet.payloadType !== this.payloadType) return;
     this.packets.push(packet);
+    this.arrivals.push({ packet, arrivalMs: performance.now() });
+    this.lastMediaSsrc = packet.ssrc;
+    if (this.depacketizer && this.video) {
+      const abandonedBefore = this.depacketizer.abandoned;
+      const frame = this.depacketizer.push(packet);
+      if (this.depacketizer.abandoned > abandonedBefore) this.video.onLoss();
+      if (frame) this.video.onFrame(frame);
+    }
     if (this.waiters.length === 0) return;
     for (const waiter of [...this.waiters]) {
-      if (this.packets.length >= waiter.count) {
+      const have = waiter.frames ? (this.video?.framesDecodable ?? 0) : this.packets.length;
+      if (have >= waiter.count) {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
         waiter.resolve();
       }

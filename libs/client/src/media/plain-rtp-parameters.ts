@@ -6,12 +6,17 @@ export const VP8_PAYLOAD_TYPE = 101;
 
 const OPUS = { mimeType: 'audio/opus', clockRate: 48_000, channels: 2, parameters: { useinbandfec: 1, usedtx: 1 } };
 const VP8 = { mimeType: 'video/VP8', clockRate: 90_000, parameters: {} };
+/** Key-frame requests a video client sends and answers (the SFU forwards them to the producer only when it declared them). */
+const KEY_FRAME_FEEDBACK = [
+  { type: 'nack', parameter: 'pli' },
+  { type: 'ccm', parameter: 'fir' },
+];
 
-/** What a plain-RTP client can receive: Opus and VP8, no header extensions, no feedback. */
+/** What a plain-RTP client can receive: Opus and VP8, no header extensions; PLI and FIR for video. */
 export const PLAIN_RTP_CAPABILITIES = {
   codecs: [
     { kind: 'audio', preferredPayloadType: OPUS_PAYLOAD_TYPE, rtcpFeedback: [], ...OPUS },
-    { kind: 'video', preferredPayloadType: VP8_PAYLOAD_TYPE, rtcpFeedback: [], ...VP8 },
+    { kind: 'video', preferredPayloadType: VP8_PAYLOAD_TYPE, rtcpFeedback: KEY_FRAME_FEEDBACK, ...VP8 },
   ],
   headerExtensions: [],
 };
@@ -21,11 +26,11 @@ export function randomSsrc(): number {
 }
 
 /** media:produce's rtpParameters for one plain RTP stream of the given kind. */
-export function plainRtpParameters(kind: 'audio' | 'video', ssrc: number): Record<string, unknown> {
+export function plainRtpParameters(kind: 'audio' | 'video', ssrc: number) {
   const codec =
     kind === 'audio'
       ? { payloadType: OPUS_PAYLOAD_TYPE, rtcpFeedback: [], ...OPUS }
-      : { payloadType: VP8_PAYLOAD_TYPE, rtcpFeedback: [], ...VP8 };
+      : { payloadType: VP8_PAYLOAD_TYPE, rtcpFeedback: KEY_FRAME_FEEDBACK, ...VP8 };
   return {
     codecs: [codec],
     encodings: [{ ssrc }],

@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { parseRtp, RtpPacket } from './rtp-packet';
+import { isRtcp, parseRtp, RtpPacket } from './rtp-packet';
 
 /** Large enough that a burst of packets is not dropped while the event loop is busy. */
 export const DEFAULT_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -46,6 +46,13 @@ export class RtpUdpSocket {
     this.socket.on('message', (datagram) => {
       const packet = parseRtp(datagram);
       if (packet) listener(packet);
+    });
+  }
+
+  /** RTCP datagrams (muxed on this socket), whole: a compound packet is one call. */
+  onRtcp(listener: (datagram: Buffer) => void): void {
+    this.socket.on('message', (datagram) => {
+      if (isRtcp(datagram)) listener(datagram);
     });
   }
 

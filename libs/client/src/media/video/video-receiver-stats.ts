@@ -109,6 +109,11 @@ export class VideoReceiverStats {
     };
   }
 
+  /** Asks for a key frame now, within the request interval (a receiver that has shown nothing yet). */
+  requestKeyFrameNow(): void {
+    this.askForKeyFrame();
+  }
+
   private show(index: number): void {
     const now = this.now();
     this.framesDecodable++;
