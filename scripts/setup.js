@@ -9,6 +9,8 @@
 //   node scripts/setup.js --browser  also: Chromium installed (browser tests)
 //   node scripts/setup.js --legacy-mediasoup  also: the 3.8.4 worker (benchmark comparison)
 //   node scripts/setup.js --only-prisma
+//   node scripts/setup.js --app gateway   also: compile an app (nest build), skipped when nothing it compiles changed
+//   node scripts/setup.js --no-media-worker  skip the worker (a simulator pointed at a running server with --url)
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -18,7 +20,12 @@ const path = require('node:path');
 const net = require('node:net');
 
 const root = path.resolve(__dirname, '..');
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+/** The values of a repeatable option: `--app gateway --app sim` → ['gateway', 'sim']. */
+function optionValues(name) {
+  return argv.flatMap((arg, i) => (arg === name && argv[i + 1] ? [argv[i + 1]] : []));
+}
 
 function log(msg) {
   process.stderr.write(`[setup] ${msg}\n`);
@@ -227,14 +234,66 @@ function buildDemo() {
     path.join(root, 'apps', 'demo'),
     path.join(root, 'libs', 'client', 'src'),
     path.join(root, 'libs', 'contracts', 'src'),
+    path.join(root, 'packages'),
   ];
-  const nodeOnly = (p) => p === path.join(root, 'libs', 'client', 'src', 'media');
+  const nodeOnly = (p) => p === path.join(root, 'libs', 'client', 'src', 'media') || p.endsWith(`${path.sep}node_modules`);
   if (fs.existsSync(built)) {
     const builtAt = fs.statSync(built).mtimeMs;
-    if (sources.every((dir) => newestMtime(dir, nodeOnly) <= builtAt)) return;
+    // A source folder that is not there (moved) holds nothing newer.
+    if (sources.every((dir) => !fs.existsSync(dir) || newestMtime(dir, nodeOnly) <= builtAt)) return;
   }
   log('building the browser client (apps/demo)');
   execFileSync(process.execPath, [path.join(root, 'scripts', 'build-demo.js')], { cwd: root, stdio: 'inherit' });
+}
+
+// --- Applications (nest build) ----------------------------------------------
+// `npm start` and `npm run sim` compile their app only when something it
+// compiles changed: a key over the content of every TypeScript source of the
+// apps, libraries and packages, and the build's own configuration, is kept
+// next to the output. Unchanged, a start goes straight to the server.
+function appBuildInputs() {
+  const files = ['tsconfig.json', 'nest-cli.json', 'package-lock.json'].map((f) => path.join(root, f));
+  const skip = new Set(['node_modules', 'dist', 'out']);
+  const walk = (dir) => {
+    if (!fs.existsSync(dir)) return;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (!skip.has(entry.name)) walk(full);
+      } else if (/\.(ts|json)$/.test(entry.name) && !/\.(spec|e2e-spec)\.ts$/.test(entry.name)) {
+        files.push(full);
+      }
+    }
+  };
+  for (const dir of ['apps', 'libs', 'packages']) walk(path.join(root, dir));
+  return files.filter((f) => fs.existsSync(f)).sort();
+}
+
+function appBuildKey() {
+  const h = crypto.createHash('sha256');
+  for (const file of appBuildInputs()) {
+    h.update(path.relative(root, file));
+    h.update('\0');
+    h.update(fs.readFileSync(file));
+    h.update('\0');
+  }
+  return h.digest('hex');
+}
+
+function buildApps(apps) {
+  if (apps.length === 0) return;
+  const key = appBuildKey();
+  for (const app of apps) {
+    if (!fs.existsSync(path.join(root, 'apps', app, 'tsconfig.app.json'))) throw new Error(`no app named ${app} (apps/${app})`);
+    const out = path.join(root, 'dist', 'apps', app);
+    const entry = path.join(out, 'apps', app, 'src', 'main.js');
+    const stamp = path.join(out, '.build-key');
+    if (fs.existsSync(entry) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === key) continue;
+    log(`compiling ${app} (sources changed since the last build)`);
+    fs.rmSync(stamp, { force: true });
+    execFileSync(process.execPath, [path.join(root, 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js'), 'build', app], { cwd: root, stdio: 'inherit' });
+    fs.writeFileSync(stamp, key);
+  }
 }
 
 // --- PostgreSQL for the tests -----------------------------------------------
@@ -311,8 +370,9 @@ async function main() {
   hydrateEmbeddedPostgres();
   letPostgresUserReachProject();
   generatePrismaClient();
-  buildMediasoupWorker();
+  if (!args.has('--no-media-worker')) buildMediasoupWorker();
   buildDemo();
+  buildApps(optionValues('--app'));
   if (args.has('--legacy-mediasoup')) buildLegacyMediasoupWorker();
   if (args.has('--test')) await ensureTestPostgres();
   if (args.has('--browser') || args.has('--test')) ensureChromium();
