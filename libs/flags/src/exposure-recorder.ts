@@ -47,7 +47,14 @@ export class ExposureRecorder implements BeforeApplicationShutdown {
   record(flagKey: string, userId: string, value: boolean, at: Date): void {
     if (!isUuid(userId)) return;
     const user = userId.toLowerCase();
-    this.buffer.add(`${flagKey}\n${user}\n${value}`, { flagKey, userId: user, value, firstAt: at, lastAt: at, count: 1 });
+    this.buffer.add(`${flagKey}\n${user}\n${value}`, {
+      flagKey,
+      userId: user,
+      value,
+      firstAt: at,
+      lastAt: at,
+      count: 1,
+    });
   }
 
   /** Writes what is waiting now (tests, and shutdown). Never throws. */

@@ -13,7 +13,13 @@ export function toFlagAuditEntryDto(entry: FlagAuditRecord): FlagAuditEntryDto {
 }
 
 export function toExposureDto(e: ExposureCount): ExposureDto {
-  return { userId: e.userId, value: e.value, firstAt: e.firstAt.toISOString(), lastAt: e.lastAt.toISOString(), count: e.count };
+  return {
+    userId: e.userId,
+    value: e.value,
+    firstAt: e.firstAt.toISOString(),
+    lastAt: e.lastAt.toISOString(),
+    count: e.count,
+  };
 }
 
 /** Means the stored data cannot give (no legs carried the field) are 0, never NaN; a mean is kept within its range. */

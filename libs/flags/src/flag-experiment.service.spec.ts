@@ -109,7 +109,11 @@ describe('flag experiments (PostgreSQL)', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     await migrate(db.url);
-    const config = loadConfig({ JWT_SECRET: 'experiments-spec-secret-0123456789', DATABASE_URL: db.url, DATABASE_POOL_SIZE: '3' });
+    const config = loadConfig({
+      JWT_SECRET: 'experiments-spec-secret-0123456789',
+      DATABASE_URL: db.url,
+      DATABASE_POOL_SIZE: '3',
+    });
     a = processOn(db, config);
     b = processOn(db, config);
   });
@@ -219,8 +223,22 @@ describe('flag experiments (PostgreSQL)', () => {
         mediaStats: {
           sampledSeconds: 60,
           legs: [
-            leg(u1, 'audio', 'up', { bytes: 600_000, lossRatio: 0.1, jitterMsP50: 2, jitterMsP95: 6, bitrateBpsMean: 40_000, scoreMean: 9 }),
-            leg(callee, 'audio', 'down', { bytes: 300_000, lossRatio: 0.3, jitterMsP50: 4, jitterMsP95: 10, bitrateBpsMean: 20_000, scoreMean: 7 }),
+            leg(u1, 'audio', 'up', {
+              bytes: 600_000,
+              lossRatio: 0.1,
+              jitterMsP50: 2,
+              jitterMsP95: 6,
+              bitrateBpsMean: 40_000,
+              scoreMean: 9,
+            }),
+            leg(callee, 'audio', 'down', {
+              bytes: 300_000,
+              lossRatio: 0.3,
+              jitterMsP50: 4,
+              jitterMsP95: 10,
+              bitrateBpsMean: 20_000,
+              scoreMean: 7,
+            }),
           ],
         },
       });
@@ -233,11 +251,24 @@ describe('flag experiments (PostgreSQL)', () => {
         setupMs: 300,
         mediaStats: {
           sampledSeconds: 120,
-          legs: [leg(u2, 'video', 'up', { bytes: 1_200_000, lossRatio: 0.05, jitterMsP50: 8, jitterMsP95: 20, bitrateBpsMean: 80_000 })],
+          legs: [
+            leg(u2, 'video', 'up', {
+              bytes: 1_200_000,
+              lossRatio: 0.05,
+              jitterMsP50: 8,
+              jitterMsP95: 20,
+              bitrateBpsMean: 80_000,
+            }),
+          ],
         },
       });
       // A row of the earlier per-participant format: counted as a call, no legs.
-      const c3 = await createCall({ callerId: u3, calleeId: callee, endedAt: at(5), mediaStats: { caller: { bytesIn: 'x' } } });
+      const c3 = await createCall({
+        callerId: u3,
+        calleeId: callee,
+        endedAt: at(5),
+        mediaStats: { caller: { bytesIn: 'x' } },
+      });
       // Off: a refused video invite, an answered audio call still going on.
       const c5 = await createCall({ callerId: u5, calleeId: callee, answeredAt: at(3), setupMs: 200 });
 
@@ -254,7 +285,9 @@ describe('flag experiments (PostgreSQL)', () => {
       a.log.callAttempted(attempt({ callerId: u1, callId: c1 }));
       a.log.callAttempted(attempt({ callerId: u2, media: 'video', callId: c2 }));
       b.log.callAttempted(attempt({ callerId: u3, callId: c3 }));
-      b.log.callAttempted(attempt({ callerId: u4, value: false, media: 'video', outcome: 'refused', errorCode: 'VIDEO_NOT_ENABLED' }));
+      b.log.callAttempted(
+        attempt({ callerId: u4, value: false, media: 'video', outcome: 'refused', errorCode: 'VIDEO_NOT_ENABLED' }),
+      );
       b.log.callAttempted(attempt({ callerId: u5, value: false, callId: c5 }));
       // Before the window the report is asked for below.
       a.log.callAttempted(attempt({ callerId: u1, outcome: 'refused', errorCode: 'BUSY', at: at(120) }));
@@ -313,10 +346,31 @@ describe('flag experiments (PostgreSQL)', () => {
       const key = newKey();
       await createFlag(key);
       const [u, v] = await createUsers(2);
-      a.log.callAttempted({ flagKey: key, callerId: u, calleeId: v, media: 'audio', value: false, outcome: 'placed', callId: crypto.randomUUID(), at: new Date() });
-      a.log.callAttempted({ flagKey: key, callerId: u, calleeId: v, media: 'audio', value: false, outcome: 'refused', errorCode: 'BUSY', at: new Date() });
+      a.log.callAttempted({
+        flagKey: key,
+        callerId: u,
+        calleeId: v,
+        media: 'audio',
+        value: false,
+        outcome: 'placed',
+        callId: crypto.randomUUID(),
+        at: new Date(),
+      });
+      a.log.callAttempted({
+        flagKey: key,
+        callerId: u,
+        calleeId: v,
+        media: 'audio',
+        value: false,
+        outcome: 'refused',
+        errorCode: 'BUSY',
+        at: new Date(),
+      });
       await a.log.flush();
-      const rows = await a.pool.query<{ call_id: string | null }>(`SELECT call_id FROM call_attempts WHERE flag_key = $1`, [key]);
+      const rows = await a.pool.query<{ call_id: string | null }>(
+        `SELECT call_id FROM call_attempts WHERE flag_key = $1`,
+        [key],
+      );
       expect(rows).toEqual([{ call_id: null }, { call_id: null }]);
     });
   });

@@ -80,7 +80,10 @@ export class WriteBehind<E> {
     this.stopped = true;
     await this.flush();
     if (this.pending.size > 0) {
-      this.options.logger.error({ buffer: this.options.name, lost: this.pending.size }, 'entries not written at shutdown');
+      this.options.logger.error(
+        { buffer: this.options.name, lost: this.pending.size },
+        'entries not written at shutdown',
+      );
       this.lose(this.pending.size);
       this.pending.clear();
     }
@@ -102,7 +105,10 @@ export class WriteBehind<E> {
         this.failures = 0;
         return;
       }
-      this.options.logger.warn({ err, buffer: this.options.name, entries: batch.size, attempt: this.failures }, 'batch write failed; will retry');
+      this.options.logger.warn(
+        { err, buffer: this.options.name, entries: batch.size, attempt: this.failures },
+        'batch write failed; will retry',
+      );
       this.restore(batch);
       if (!this.stopped) {
         this.schedule(Math.min(MAX_RETRY_DELAY_MS, this.options.flushIntervalMs * 2 ** this.failures), true);
