@@ -14,7 +14,7 @@ export const EXPERIMENT_WRITE_OPTIONS = Symbol('EXPERIMENT_WRITE_OPTIONS');
 
 export const DEFAULT_EXPERIMENT_WRITE_OPTIONS: ExperimentWriteOptions = {
   flushIntervalMs: 250,
-  maxEntries: 10_000,
+  maxEntries: 50_000,
   maxAttempts: 10,
 };
 
