@@ -4,12 +4,16 @@ import { formatReport } from './sim-report';
 import { parseCli, UsageError, USAGE } from './sim-cli';
 import { runSimulation } from './simulation';
 import type { EmbeddedGateway } from './embedded-gateway';
+import { isExperimentCommand } from './experiment/experiment-cli';
+import { EXIT, runExperimentCommand } from './experiment/experiment-command';
 
-/** `npm run sim -- ...`: exit 0 when the run passed, 1 when it found problems, 2 on bad usage. */
+/** `npm run sim -- ...`: exit 0 when the run passed, 1 when it found problems, 2 on bad usage, 3 when it crashed. */
 async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  if (isExperimentCommand(argv)) return runExperimentCommand(argv);
   let cli;
   try {
-    cli = parseCli(process.argv.slice(2));
+    cli = parseCli(argv);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`${err.message}\n\n${USAGE}`);
@@ -60,7 +64,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    process.stderr.write(`simulation failed: ${err?.stack ?? err}\n`);
-    process.exit(1);
+    process.stderr.write(`simulation crashed: ${err?.stack ?? err}\n`);
+    process.exit(EXIT.crashed);
   },
 );

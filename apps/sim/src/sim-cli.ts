@@ -10,6 +10,7 @@ export interface CliOptions extends Omit<SimOptions, 'url' | 'urls'> {
 }
 
 export const USAGE = `Usage: npm run sim -- [options]
+       npm run sim -- --experiment video [options]   (the video experiment: --experiment video --help)
 
   --url <url>[,<url>...]   gateway(s) to drive (default: start one in this process,
                            on DATABASE_URL or the embedded PostgreSQL); several,

@@ -96,7 +96,7 @@ async function placeVideoCall(caller: SocialClient, callee: SocialClient): Promi
 }
 
 /** Flag changes may take a moment to reach every gateway process; poll each user's own view. */
-async function waitUntilEveryoneSees(clients: SocialClient[], withVideo: Set<number>, timeoutMs = 10_000): Promise<void> {
+export async function waitUntilEveryoneSees(clients: SocialClient[], withVideo: Set<number>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let pending = clients.map((_, i) => i);
   while (pending.length > 0) {
@@ -108,7 +108,7 @@ async function waitUntilEveryoneSees(clients: SocialClient[], withVideo: Set<num
   }
 }
 
-function restore(admin: AdminClient, flag: FlagDefinitionDto): Promise<unknown> {
+export function restore(admin: AdminClient, flag: FlagDefinitionDto): Promise<unknown> {
   return admin.setFlag(flag.key, {
     enabled: flag.enabled,
     rolloutPercent: flag.rolloutPercent,

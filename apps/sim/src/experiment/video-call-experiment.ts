@@ -1,0 +1,570 @@
+import { performance } from 'node:perf_hooks';
+import { AdminClient, ClientError, httpJson, isErrorCode, RtpAddress, rtpAddressFor, SocialClient, sleep } from '@app/client';
+import type { CallDto, ExposureDto, FlagReportDto } from '@app/contracts';
+import { CallStartPacer, describe } from '../call-traffic';
+import { SeededRandom } from '../seeded-random';
+import { createPopulation, disconnectAll, Population } from '../sim-population';
+import { summarize } from '../sim-report';
+import { restore, waitUntilEveryoneSees } from '../video-experiment';
+import { assignCohorts, CallPlanner, Cohort, COHORTS, PlannedCall } from './call-plan';
+import { estimateMos } from './e-model';
+import {
+  buildExperimentReport,
+  CallRecord,
+  ExperimentObservations,
+  ExperimentReport,
+  KillSwitchRecord,
+  LegRecord,
+  serverBytesOf,
+} from './experiment-report';
+import { ImpairedLink, linkSeed } from './impaired-link';
+import { expectedLossRatio, NetworkConditions } from './network-conditions';
+import { ParticipantMedia } from './participant-media';
+import { findSfuCpuSource, CpuSample } from './sfu-cpu';
+import { DEFAULT_VIDEO, SyntheticVideoSource, VideoFrameSource } from './video-frames';
+
+export interface VideoExperimentRunOptions {
+  urls: string[];
+  adminToken: string;
+  metricsToken?: string;
+  users: number;
+  friendsPerUser: number;
+  /** Share of users (0..1) the flag is switched on for. */
+  videoShare: number;
+  durationMs: number;
+  concurrentCalls: number;
+  /** call:invite per second at most, all callers together. */
+  callRate: number;
+  /** Planned talk time of each call, drawn between these (ms). */
+  minTalkMs: number;
+  maxTalkMs: number;
+  network: NetworkConditions;
+  networkProfile: string;
+  seed: number;
+  /** ms after the start at which the flag is switched off; undefined: never. */
+  killSwitchAtMs?: number;
+  rtpIp?: string;
+  /** The gateways' CALL_QUALITY_INTERVAL_MS when known (to read the pushes' series). */
+  qualityIntervalMs?: number;
+  videoSource?: VideoFrameSource;
+}
+
+export interface ExperimentProgress {
+  phase: 'users' | 'flag' | 'calls' | 'server' | 'done';
+  elapsedMs: number;
+  callsDone: number;
+}
+
+const FLAG = 'video_call';
+const SIGNAL_TIMEOUT_MS = 15_000;
+const CALLER_TONE_HZ = 440;
+const CALLEE_TONE_HZ = 660;
+/** A producer must be heard closed within this after the kill switch. */
+const KILL_CLOSE_MS = 1000;
+
+/**
+ * The video experiment: users split into cohorts by the video_call flag
+ * (switched on for a share through the admin API) call random friends for
+ * the whole duration. Pairs who both have video place video calls carrying
+ * VP8 video and Opus audio, the others voice calls; every leg goes through
+ * the seeded network conditions in both directions, and the receivers check
+ * what arrives. An optional kill switch turns the flag off mid-run. The
+ * report puts the clients' measurements beside the server's (call:quality,
+ * mediaStats, exposures, the flag report).
+ */
+export async function runVideoCallExperiment(
+  options: VideoExperimentRunOptions,
+  onProgress: (p: ExperimentProgress) => void = () => undefined,
+): Promise<ExperimentReport> {
+  const startedAt = new Date();
+  const began = performance.now();
+  const admin = new AdminClient(options.urls[0], options.adminToken);
+  const progress = (phase: ExperimentProgress['phase']) => onProgress({ phase, elapsedMs: performance.now() - began, callsDone: calls.length });
+  const calls: CallRecord[] = [];
+  const unavailable: string[] = [];
+  let population: Population | undefined;
+  const before = (await admin.listFlags()).find((f) => f.key === FLAG);
+  try {
+    progress('users');
+    population = await createPopulation(options.urls, options.users, options.friendsPerUser);
+    const { clients, friendships } = population;
+    const addresses = await Promise.all(options.urls.map((u) => rtpAddressFor(u, options.rtpIp)));
+    const rtpAddressOf = (c: SocialClient): RtpAddress | undefined => addresses[options.urls.indexOf(c.baseUrl)];
+
+    progress('flag');
+    const cohorts = assignCohorts(clients.length, options.videoShare, options.seed);
+    const withVideo = new Set(cohorts.flatMap((c, i) => (c === 'video' ? [i] : [])));
+    await admin.setFlag(FLAG, { enabled: true, rolloutPercent: 0, allowUserIds: [...withVideo].map((i) => clients[i].id), denyUserIds: [] });
+    await waitUntilEveryoneSees(clients, withVideo);
+
+    // The experiment's clock starts once the cohorts are in place.
+    const t0 = performance.now();
+    const sinceIso = new Date().toISOString();
+    const untilMs = t0 + options.durationMs;
+    const observations: ExperimentObservations = {
+      cohorts,
+      calls,
+      clientBytes: { sent: { video: [], voice: [] }, received: { video: [], voice: [] } },
+      qualityPushes: [],
+      cpuSamples: [],
+      unavailable,
+      qualityIntervalMs: options.qualityIntervalMs,
+    };
+    const cohortOfCall = new Map<string, Cohort>();
+    const quality = clients.map((client) =>
+      client.on('call:quality', (push) => {
+        const cohort = cohortOfCall.get(push.callId);
+        if (cohort) observations.qualityPushes.push({ atMs: performance.now() - t0, cohort, push });
+      }),
+    );
+
+    // SFU CPU, sampled each second beside the calls carrying media per cohort.
+    const active: Record<Cohort, number> = { video: 0, voice: 0 };
+    const packets: Record<Cohort, number> = { video: 0, voice: 0 };
+    const cpuSource = await findSfuCpuSource(options.urls, options.metricsToken);
+    if (cpuSource) observations.cpuSource = cpuSource.kind;
+    else unavailable.push('SFU CPU (the gateway exports no media_worker_cpu_seconds_total and its workers are not children of this process)');
+    const sampleCpu = async () => {
+      const cpuSeconds = await cpuSource?.read();
+      if (cpuSeconds !== undefined) observations.cpuSamples.push({ atMs: performance.now() - t0, cpuSeconds, active: { ...active }, packets: { ...packets } } satisfies CpuSample);
+    };
+    await sampleCpu();
+    const cpuTimer = setInterval(() => void sampleCpu(), 1000);
+
+    const killSwitch = options.killSwitchAtMs === undefined ? undefined : new KillSwitch(admin, t0, options.killSwitchAtMs);
+    const planner = new CallPlanner(friendships, cohorts, options.seed, { minTalkMs: options.minTalkMs, maxTalkMs: options.maxTalkMs });
+    const pacer = new CallStartPacer(options.callRate);
+    const busy = new Set<number>();
+    const videoSource = options.videoSource ?? new SyntheticVideoSource(DEFAULT_VIDEO);
+    const expectedLoss = expectedLossRatio(options.network);
+    const graceMs = options.network.delayMs + options.network.jitterMs + 1500;
+    const live = new Set<LiveCall>();
+
+    const meterFor = (cohort: Cohort) => (direction: 'sent' | 'received', bytes: number) => {
+      packets[cohort]++;
+      const t = Math.floor((performance.now() - t0) / 1000);
+      const series = observations.clientBytes[direction][cohort];
+      while (series.length <= t) series.push(0);
+      series[t] += bytes;
+    };
+
+    progress('calls');
+    const clock = setInterval(() => progress('calls'), 1000);
+    const lanes = Array.from({ length: options.concurrentCalls }, async (_, lane) => {
+      // Lanes start spread out, so calls do not all start and end in step.
+      await sleep((lane / options.concurrentCalls) * Math.min(options.minTalkMs, 3000));
+      while (performance.now() < untilMs - 1000) {
+        const plan = planner.next(busy);
+        if (!plan) {
+          await sleep(100);
+          continue;
+        }
+        busy.add(plan.caller);
+        busy.add(plan.callee);
+        // No call runs past the end of the experiment.
+        const talkMs = Math.max(1000, Math.min(plan.talkMs, untilMs - performance.now() - 500));
+        try {
+          const record = await placeCall({ ...plan, talkMs }, {
+            population: population!,
+            t0,
+            pacer,
+            killSwitch,
+            network: options.network,
+            seed: options.seed,
+            rtpAddressOf,
+            videoSource,
+            meter: meterFor(plan.cohort),
+            onCallId: (id) => cohortOfCall.set(id, plan.cohort),
+            active,
+            live,
+            expectedLoss,
+            graceMs,
+          });
+          calls.push(record);
+        } finally {
+          busy.delete(plan.caller);
+          busy.delete(plan.callee);
+        }
+      }
+    });
+    const killing = killSwitch?.arm(live, untilMs);
+    await Promise.all(lanes);
+    await killing;
+    clearInterval(clock);
+    clearInterval(cpuTimer);
+    await sampleCpu();
+    for (const off of quality) off();
+    if (observations.qualityPushes.length === 0) unavailable.push('call:quality pushes (none arrived: CALL_QUALITY_INTERVAL_MS 0, or a gateway without them)');
+    observations.killSwitch = killSwitch?.record(calls);
+
+    progress('server');
+    await attachServerStats(clients, calls, unavailable);
+    const server = await readServerView(options.urls[0], options.adminToken, sinceIso, new Set(clients.map((c) => c.id)), unavailable);
+    observations.exposures = server.exposures;
+    observations.flagReport = server.report;
+
+    progress('done');
+    return buildExperimentReport(
+      {
+        startedAt: startedAt.toISOString(),
+        durationMs: Math.round(performance.now() - began),
+        gatewayUrls: options.urls,
+        options: { ...options, adminToken: '(set)', metricsToken: options.metricsToken ? '(set)' : undefined, videoSource: undefined },
+        network: { ...options.network, profile: options.networkProfile },
+        seed: options.seed,
+        users: clients.length,
+        friendships: friendships.length,
+      },
+      observations,
+    );
+  } finally {
+    disconnectAll(population);
+    if (before) await restore(admin, before).catch(() => undefined);
+  }
+}
+
+/** A call carrying media right now, as the kill switch needs it. */
+interface LiveCall {
+  record: CallRecord;
+  video: boolean;
+  media: ParticipantMedia[];
+  /** performance.now() when its talking ends. */
+  talkUntil: number;
+}
+
+interface PlaceContext {
+  population: Population;
+  t0: number;
+  pacer: CallStartPacer;
+  killSwitch?: KillSwitch;
+  network: NetworkConditions;
+  seed: number;
+  rtpAddressOf: (c: SocialClient) => RtpAddress | undefined;
+  videoSource: VideoFrameSource;
+  meter: (direction: 'sent' | 'received', bytes: number) => void;
+  onCallId: (callId: string) => void;
+  active: Record<Cohort, number>;
+  live: Set<LiveCall>;
+  expectedLoss: number;
+  graceMs: number;
+}
+
+async function placeCall(plan: PlannedCall, ctx: PlaceContext): Promise<CallRecord> {
+  const caller = ctx.population.clients[plan.caller];
+  const callee = ctx.population.clients[plan.callee];
+  const afterKill = ctx.killSwitch?.fired ?? false;
+  const record: CallRecord = {
+    index: plan.index,
+    cohort: plan.cohort,
+    planned: plan.media,
+    outcome: 'failed',
+    downgraded: false,
+    afterKillSwitch: afterKill,
+    startedAtMs: Math.round(performance.now() - ctx.t0),
+    talkSeconds: 0,
+    clientSentBytes: 0,
+    clientReceivedBytes: 0,
+    legs: [],
+  };
+  const media: ParticipantMedia[] = [];
+  let call: CallDto | undefined;
+  let counted = false;
+  let liveCall: LiveCall | undefined;
+  let sent = 0;
+  let received = 0;
+  const meter = (direction: 'sent' | 'received', bytes: number) => {
+    if (direction === 'sent') sent += bytes;
+    else received += bytes;
+    ctx.meter(direction, bytes);
+  };
+  try {
+    await ctx.pacer.next();
+    let invitedAt = performance.now();
+    record.invitedAtMs = Math.round(invitedAt - ctx.t0);
+    let kind = plan.media;
+    try {
+      call = await caller.calls.invite(callee.id, kind);
+    } catch (err) {
+      if (!isErrorCode(err, 'VIDEO_CALL_DISABLED')) throw err;
+      record.outcome = 'refused';
+      // After the kill switch a video pair's call goes on as voice; before it a refusal is a finding.
+      if (!ctx.killSwitch?.fired) return record;
+      record.downgraded = true;
+      kind = 'audio';
+      await ctx.pacer.next();
+      invitedAt = performance.now();
+      record.invitedAtMs = Math.round(invitedAt - ctx.t0);
+      call = await caller.calls.invite(callee.id, kind);
+    }
+    record.callId = call.id;
+    record.placedAs = kind;
+    ctx.onCallId(call.id);
+    const callId = call.id;
+    const active = caller.calls.waitForState(callId, 'active', SIGNAL_TIMEOUT_MS);
+    active.catch(() => undefined);
+    await callee.calls.waitForCall(callId, SIGNAL_TIMEOUT_MS);
+    await callee.calls.accept(callId);
+    await active;
+
+    const video = kind === 'video';
+    const links = (leg: number) => ({
+      audio: new ImpairedLink(ctx.network, linkSeed(ctx.seed, plan.index, leg)),
+      video: new ImpairedLink(ctx.network, linkSeed(ctx.seed, plan.index, leg + 1)),
+    });
+    const common = { video, meter, videoSource: ctx.videoSource };
+    const opened = await Promise.allSettled([
+      ParticipantMedia.open(caller, callId, { ...common, rtpAddress: ctx.rtpAddressOf(caller), uplink: links(0), downlink: links(2) }),
+      ParticipantMedia.open(callee, callId, { ...common, rtpAddress: ctx.rtpAddressOf(callee), uplink: links(4), downlink: links(6) }),
+    ]);
+    for (const o of opened) if (o.status === 'fulfilled') media.push(o.value);
+    for (const o of opened) if (o.status === 'rejected') throw o.reason;
+    const [callerMedia, calleeMedia] = media;
+    const kinds: ('audio' | 'video')[] = video ? ['audio', 'video'] : ['audio'];
+    const ready = await Promise.all(media.map((m) => m.receiving(kinds, SIGNAL_TIMEOUT_MS)));
+    if (!ready.every(Boolean)) throw new Error(`media not received in time: ${media.flatMap((m) => m.openErrors).join('; ') || 'no producer'}`);
+
+    ctx.active[plan.cohort]++;
+    counted = true;
+    const talkStart = performance.now();
+    liveCall = { record, video, media, talkUntil: talkStart + plan.talkMs };
+    ctx.live.add(liveCall);
+    await Promise.all([callerMedia.send(CALLER_TONE_HZ, plan.talkMs), calleeMedia.send(CALLEE_TONE_HZ, plan.talkMs)]);
+    // Set-up ends when the caller first hears the callee.
+    const heard = callerMedia.firstAudioAt();
+    if (heard !== undefined) record.setupMs = heard - invitedAt;
+    // The last packets are still on their (delayed) way.
+    await sleep(ctx.graceMs);
+    record.talkSeconds = Math.round((performance.now() - talkStart - ctx.graceMs) / 100) / 10;
+    ctx.active[plan.cohort]--;
+    counted = false;
+
+    const passShare = Math.max(0.3, 1 - 2 * ctx.expectedLoss - 0.1);
+    record.legs = [
+      ...legsOf('caller', callerMedia, calleeMedia, CALLEE_TONE_HZ, passShare, ctx.network),
+      ...legsOf('callee', calleeMedia, callerMedia, CALLER_TONE_HZ, passShare, ctx.network),
+    ];
+
+    const ended = caller.calls.waitForState(callId, 'ended', SIGNAL_TIMEOUT_MS);
+    ended.catch(() => undefined);
+    await caller.calls.hangup(callId);
+    await ended;
+    record.outcome = 'completed';
+  } catch (err) {
+    record.outcome = record.outcome === 'refused' && !record.downgraded ? 'refused' : 'failed';
+    record.error = describe(err);
+    if (call) await endQuietly(caller, call);
+  } finally {
+    if (counted) ctx.active[plan.cohort]--;
+    if (liveCall) ctx.live.delete(liveCall);
+    for (const m of media) m.close();
+    record.clientSentBytes = sent;
+    record.clientReceivedBytes = received;
+  }
+  return record;
+}
+
+/** The two legs `receiver` got from `sender`: audio always, video when it was sent. */
+function legsOf(
+  receiver: 'caller' | 'callee',
+  mine: ParticipantMedia,
+  theirs: ParticipantMedia,
+  toneHz: number,
+  passShare: number,
+  network: NetworkConditions,
+): LegRecord[] {
+  const out: LegRecord[] = [];
+  const audio = mine.stats('audio');
+  if (audio) {
+    const sentFrames = theirs.audioOut?.framesSent ?? 0;
+    const tone = mine.checkTone(toneHz, sentFrames, passShare);
+    out.push({
+      receiver,
+      kind: 'audio',
+      packets: audio.packets,
+      bytes: audio.bytes,
+      lossRatio: audio.lossRatio,
+      jitterMs: audio.jitterMs,
+      mos: estimateMos({ lossRatio: audio.lossRatio, meanBurstPackets: audio.meanBurstPackets, delayMs: network.delayMs * 2, jitterMs: audio.jitterMs }),
+      toneHeard: tone?.passed ?? false,
+    });
+  }
+  const video = mine.stats('video');
+  const frames = mine.videoSummary();
+  if (video && frames && theirs.videoOut) {
+    // Frames sent while this leg could receive: from the first frame it saw (the SFU starts forwarding at a key frame).
+    const sentFrames = Math.max(0, theirs.videoOut.framesSent - (frames.firstFrame ?? 0));
+    out.push({
+      receiver,
+      kind: 'video',
+      packets: video.packets,
+      bytes: video.bytes,
+      lossRatio: video.lossRatio,
+      jitterMs: video.jitterMs,
+      framesSent: sentFrames,
+      framesIntact: frames.framesIntact,
+      framesDecodable: frames.framesDecodable,
+      freezeMs: frames.freezeMs,
+    });
+  }
+  return out;
+}
+
+/**
+ * Switches the flag off at its moment, through the admin API, and checks
+ * what followed: every live video producer heard closed (flag_off) within a
+ * second, audio still arriving in those calls afterwards.
+ */
+class KillSwitch {
+  fired = false;
+  firedAt?: number;
+  private firedIso?: string;
+  private watched: LiveCall[] = [];
+  private audioChecks: { call: LiveCall; continued: boolean }[] = [];
+
+  constructor(
+    private readonly admin: AdminClient,
+    private readonly t0: number,
+    private readonly atMs: number,
+  ) {}
+
+  async arm(live: Set<LiveCall>, untilMs: number): Promise<void> {
+    const wait = this.t0 + this.atMs - performance.now();
+    if (wait > 0) await sleep(wait);
+    if (performance.now() >= untilMs) return;
+    this.watched = [...live].filter((c) => c.video);
+    this.firedAt = performance.now();
+    this.firedIso = new Date().toISOString();
+    await this.admin.setFlag(FLAG, { enabled: false });
+    this.fired = true;
+    // Audio must keep arriving afterwards: look a little after the close deadline, in calls still talking then.
+    await sleep(KILL_CLOSE_MS + 1000);
+    const from = this.firedAt + KILL_CLOSE_MS;
+    for (const call of this.watched) {
+      if (call.talkUntil < performance.now()) continue;
+      const continued = call.media.every((m) => m.audioArrivalsAfter(from) > 0);
+      this.audioChecks.push({ call, continued });
+    }
+  }
+
+  record(calls: CallRecord[]): KillSwitchRecord | undefined {
+    if (this.firedAt === undefined) return undefined;
+    const latencies: number[] = [];
+    let within = 0;
+    let late = 0;
+    let never = 0;
+    for (const call of this.watched) {
+      for (const m of call.media) {
+        if (!m.videoOut) continue;
+        // Each sender hears its own producer closed.
+        const closed = m.videoClosed;
+        if (!closed || closed.reason !== 'flag_off') never++;
+        else {
+          const ms = closed.at - this.firedAt;
+          latencies.push(Math.round(ms));
+          if (ms <= KILL_CLOSE_MS) within++;
+          else late++;
+        }
+      }
+    }
+    const later = calls.filter((c) => c.afterKillSwitch && c.planned === 'video');
+    return {
+      atMs: Math.round(this.firedAt - this.t0),
+      at: this.firedIso!,
+      liveVideoCalls: this.watched.length,
+      videoProducers: this.watched.reduce((n, c) => n + c.media.filter((m) => m.videoOut).length, 0),
+      closedWithinSecond: within,
+      closedLate: late,
+      notClosed: never,
+      closeLatencyMs: summarize(latencies),
+      audioContinued: this.audioChecks.filter((c) => c.continued).length,
+      audioChecked: this.audioChecks.length,
+      laterVideoPairCalls: later.length,
+      laterRefused: later.filter((c) => c.outcome === 'refused' || c.downgraded).length,
+      laterAsVoice: later.filter((c) => c.downgraded && c.outcome === 'completed').length,
+      laterAsVideo: later.filter((c) => c.placedAs === 'video').length,
+    };
+  }
+}
+
+/** Each completed call's mediaStats from the caller's history (GET /calls). */
+async function attachServerStats(clients: SocialClient[], calls: CallRecord[], unavailable: string[]): Promise<void> {
+  const byCaller = new Map<SocialClient, CallRecord[]>();
+  const wanted = calls.filter((c) => c.callId && c.outcome === 'completed');
+  const byId = new Map(wanted.map((c) => [c.callId!, c]));
+  for (const client of clients) byCaller.set(client, []);
+  let found = 0;
+  for (const client of clients) {
+    let cursor: string | undefined;
+    for (let page = 0; page < 20; page++) {
+      let res;
+      try {
+        res = await client.calls.historyPage({ limit: 100, cursor });
+      } catch {
+        break;
+      }
+      for (const call of res.items) {
+        const record = byId.get(call.id);
+        if (!record || call.callerId !== client.id) continue;
+        const bytes = serverBytesOf(call.mediaStats);
+        if (bytes) {
+          record.serverUpBytes = bytes.up;
+          record.serverDownBytes = bytes.down;
+          record.serverSampledSeconds = call.mediaStats!.sampledSeconds;
+          found++;
+        }
+      }
+      if (!res.nextCursor) break;
+      cursor = res.nextCursor;
+    }
+  }
+  if (wanted.length > 0 && found === 0) unavailable.push('server bytes per call-minute (no mediaStats in GET /calls)');
+}
+
+/** Exposures per value and the flag report, each undefined (and noted) when the gateway does not serve it. */
+async function readServerView(
+  url: string,
+  adminToken: string,
+  since: string,
+  ourUsers: Set<string>,
+  unavailable: string[],
+): Promise<{ exposures?: { value: boolean; users: number }[]; report?: FlagReportDto }> {
+  let exposures: { value: boolean; users: number }[] | undefined;
+  try {
+    const all: ExposureDto[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 100; page++) {
+      const qs: string = `?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const res: { exposures: ExposureDto[]; nextCursor: string | null } = await httpJson(url, 'GET', `/admin/flags/${FLAG}/exposures${qs}`, { token: adminToken });
+      // Only this run's users: the flag may have been seen by anyone before.
+      all.push(...res.exposures.filter((e) => ourUsers.has(e.userId)));
+      if (!res.nextCursor) break;
+      cursor = res.nextCursor;
+    }
+    exposures = [true, false].map((value) => ({ value, users: new Set(all.filter((e) => e.value === value).map((e) => e.userId)).size }));
+  } catch (err) {
+    unavailable.push(`exposures (GET /admin/flags/${FLAG}/exposures: ${describeHttp(err)})`);
+  }
+  let report: FlagReportDto | undefined;
+  try {
+    report = await httpJson<FlagReportDto>(url, 'GET', `/admin/flags/${FLAG}/report?since=${encodeURIComponent(since)}`, { token: adminToken });
+  } catch (err) {
+    unavailable.push(`server flag report (GET /admin/flags/${FLAG}/report: ${describeHttp(err)})`);
+  }
+  return { exposures, report };
+}
+
+function describeHttp(err: unknown): string {
+  return err instanceof ClientError ? `${err.status ?? ''} ${err.code}`.trim() : describe(err);
+}
+
+async function endQuietly(caller: SocialClient, call: CallDto): Promise<void> {
+  const last = caller.calls.get(call.id) ?? call;
+  try {
+    if (last.state === 'ringing') await caller.calls.cancel(call.id);
+    else if (last.state === 'active') await caller.calls.hangup(call.id);
+  } catch {
+    // Already ended, or the gateway is gone.
+  }
+}
+
+export { COHORTS };
