@@ -60,7 +60,7 @@ describe('a media node is taken for lost only when its process is gone, not when
   /** A node behind the gate answering pings, with a heartbeat that outlives the test. */
   const startNode = async () => {
     const node = await bus(gate.url);
-    await node.serve(async (r) => (r.method === 'ping' ? 'pong' : null));
+    await node.serve(async (r) => (r.method === 'ping' ? true : null));
     await node.publishStatus({ nodeId: node.localNodeId, accepting: true, rooms: 0, consumers: 0, workerCpu: 0, workers: 1 }, 60_000);
     return node;
   };
@@ -80,12 +80,12 @@ describe('a media node is taken for lost only when its process is gone, not when
     const during = await connectionsOf(admin, nodeId);
     expect({ sub: during.sub, cmd: during.cmd?.id }).toEqual({ sub: undefined, cmd: before.cmd!.id });
     let settled = false;
-    const answer = cluster.request(nodeId, 'ping', []).finally(() => (settled = true));
+    const answer = cluster.node(nodeId).ping().finally(() => (settled = true));
     await sleep(300);
     // Nobody could have received it yet: it is still being published again, not failed.
     expect(settled).toBe(false);
     gate.release();
-    expect(await answer).toBe('pong');
+    expect(await answer).toBe(true);
   }
 
   it('keeps a node whose subscriber dropped while its command connection lived, and its request is answered after it resubscribes', async () => {
@@ -97,7 +97,7 @@ describe('a media node is taken for lost only when its process is gone, not when
     expect(await cluster.isLive(node.localNodeId, true)).toBe(true);
     // Subscribed again by itself: its request channel, its reply channel, the events and the pushes.
     expect((await connectionsOf(admin, node.localNodeId)).sub?.sub).toBe(4);
-    await expect(cluster.request(node.localNodeId, 'ping', [])).resolves.toBe('pong');
+    await expect(cluster.node(node.localNodeId).ping()).resolves.toBe(true);
     // A second blip is judged the same (the ids remembered from the first are stale for the subscriber).
     await blipAndAsk(cluster, node.localNodeId);
     expect(lost).toEqual([]);
@@ -113,7 +113,7 @@ describe('a media node is taken for lost only when its process is gone, not when
     const { cmd, sub } = await connectionsOf(admin, node.localNodeId);
     await Promise.all([kill(admin, cmd!.id), kill(admin, sub!.id)]);
     const started = Date.now();
-    const err = await failure(cluster.request(node.localNodeId, 'ping', []));
+    const err = await failure(cluster.node(node.localNodeId).ping());
     expect({ nodeId: err.nodeId, noSubscriber: err.noSubscriber }).toEqual({ nodeId: node.localNodeId, noSubscriber: true });
     // Before the request's own timeout: told by Redis, not by waiting.
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -146,11 +146,11 @@ describe('a media node is taken for lost only when its process is gone, not when
       const { cmd, sub } = await connectionsOf(admin, node.localNodeId);
       await Promise.all([kill(admin, cmd!.id), kill(admin, sub!.id)]);
       // No connection, but a current heartbeat: not taken for lost on that alone; the request times out.
-      expect((await failure(cluster.request(node.localNodeId, 'ping', []))).noSubscriber).toBe(false);
+      expect((await failure(cluster.node(node.localNodeId).ping())).noSubscriber).toBe(false);
       expect(lost).toEqual([]);
       // Its heartbeat expires (removed here rather than waited for): now it is gone.
       for (const k of await admin.keys(`media:*:node:${node.localNodeId}`)) await admin.del(k);
-      expect((await failure(cluster.request(node.localNodeId, 'ping', []))).noSubscriber).toBe(true);
+      expect((await failure(cluster.node(node.localNodeId).ping())).noSubscriber).toBe(true);
       expect(lost).toEqual([node.localNodeId]);
       expect(warnings.filter((l) => l.includes('CLIENT LIST refused'))).toHaveLength(1);
     });

@@ -112,15 +112,12 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
     this.bus.onPush(listener);
   }
 
-  /**
-   * Asks node `nodeId` to run `method`; MediaNodeUnreachable when it does not answer in time.
-   * @deprecated untyped: use node(nodeId).<method>(...).
-   */
-  async request<T>(nodeId: string, method: MediaNodeMethod, args: unknown[], requestId?: string): Promise<T> {
+  /** Asks node `nodeId` to run `method` (node() types it); MediaNodeUnreachable when it does not answer in time. */
+  private async request(nodeId: string, method: MediaNodeMethod, args: unknown[], requestId?: string): Promise<unknown> {
     const started = process.hrtime.bigint();
     let outcome = 'ok';
     try {
-      return (await this.bus.request(nodeId, { method, args, requestId }, this.config.media.requestTimeoutMs)) as T;
+      return await this.bus.request(nodeId, { method, args, requestId }, this.config.media.requestTimeoutMs);
     } catch (err) {
       outcome = err instanceof MediaNodeUnreachable ? 'unreachable' : err instanceof DomainError ? err.code : 'error';
       // Not taken out of the live list for a timeout alone: a node paused for a moment (GC) keeps

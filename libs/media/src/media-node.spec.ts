@@ -176,6 +176,26 @@ describe('a media node serving its room API (real mediasoup)', () => {
     expect(await media.census()).toMatchObject({ transports: 0, producers: 0, consumers: 0 });
   });
 
+  it('lets a participant join again and again without piling up transports or consumers', async () => {
+    const { callId, a, b } = await room();
+    await media.join(callId, a, {
+      clientAddress: CLIENT,
+      send: { type: 'plain', rtcpMux: true, produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', randomSsrc()) }] },
+    });
+    for (let i = 0; i < 6; i++) {
+      const joined = await media.join(callId, b, {
+        clientAddress: CLIENT,
+        rtpCapabilities: caps,
+        send: { type: 'plain', rtcpMux: true, produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', 9000 + i) }] },
+        recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 },
+      });
+      expect(joined.consumers).toHaveLength(1);
+      if (i > 0) expect(joined.replacedProducerIds).toHaveLength(1);
+      expect(media.roomOf(callId)!.objectCounts()).toEqual({ transports: 3, producers: 2, consumers: 1 });
+    }
+    await media.closeRoom(callId);
+  });
+
   it('consumes a producer made after the join for the participant who joined, and says so', async () => {
     const { callId, a, b } = await room();
     const bJoin = await media.join(callId, b, { clientAddress: CLIENT, rtpCapabilities: caps, recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 } });

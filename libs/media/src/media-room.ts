@@ -125,6 +125,8 @@ interface JoinUndo {
   transports: (ms.WebRtcTransport | ms.PlainTransport)[];
   producers: ms.Producer[];
   consumers: ms.Consumer[];
+  /** Earlier consumers the join's consumers replace: closed only once the join succeeded. */
+  replacedConsumers: ms.Consumer[];
 }
 
 const STATS_TIMEOUT_MS = 2_000;
@@ -379,7 +381,7 @@ export class MediaRoom {
    */
   async join(userId: string, request: JoinRequest): Promise<JoinResult> {
     const participant = this.requireParticipant(userId);
-    const undo: JoinUndo = { transports: [], producers: [], consumers: [] };
+    const undo: JoinUndo = { transports: [], producers: [], consumers: [], replacedConsumers: [] };
     const reservedKinds: MediaKind[] = [];
     const replaces: ms.Producer[] = [];
     const { clientAddress } = request;
@@ -419,7 +421,7 @@ export class MediaRoom {
         }
         result.recv = info;
         if (caps) {
-          for (const producer of this.consumableBy(participant, caps)) {
+          for (const producer of this.consumableBy(participant, info.transportId, caps)) {
             const consumer = await this.createConsumer(userId, info.transportId, producer.id, caps, false, undo);
             result.consumers.push(consumerInfo(consumer));
           }
@@ -434,13 +436,17 @@ export class MediaRoom {
     }
     try {
       for (const old of replaces) if (await this.supersede(participant, { producer: old })) result.replacedProducerIds.push(old.id);
+      for (const old of undo.replacedConsumers) await this.supersede(participant, { consumer: old });
     } finally {
       for (const kind of reservedKinds) participant.reserved.producerKinds.delete(kind);
     }
     if (caps && result.recv) {
+      const previous = participant.autoConsume?.transportId;
       participant.autoConsume = { transportId: result.recv.transportId, rtpCapabilities: caps };
+      // A participant joining again receives on the new transport: the one it joined on before goes once empty.
+      if (previous !== undefined && previous !== result.recv.transportId) closeIfEmpty(participant, previous);
       // Producers of the other that appeared while this join ran are consumed now, as part of it.
-      for (const producer of this.consumableBy(participant, caps)) {
+      for (const producer of this.consumableBy(participant, result.recv.transportId, caps)) {
         const consumer = await this.createConsumer(userId, result.recv.transportId, producer.id, caps, false).catch(() => undefined);
         if (consumer) result.consumers.push(consumerInfo(consumer));
       }
@@ -637,7 +643,8 @@ export class MediaRoom {
       undo?.consumers.push(consumer);
       this.track(participant.consumers, consumer.id, consumer, consumer, 'consumer');
       this.foldOnClose(consumer, this.legs.leg(userId, 'down', consumer.kind as MediaKind));
-      for (const old of earlier) await this.supersede(participant, { consumer: old });
+      if (undo) undo.replacedConsumers.push(...earlier);
+      else for (const old of earlier) await this.supersede(participant, { consumer: old });
     } finally {
       participant.consumingProducerIds.delete(producerId);
       participant.reserved.consumers--;
@@ -654,15 +661,14 @@ export class MediaRoom {
     }
   }
 
-  /** The other participant's live producers that `caps` can receive and `participant` does not consume yet on its auto-consume transport. */
-  private consumableBy(participant: ParticipantMedia, caps: ms.RtpCapabilities): ms.Producer[] {
+  /** The other participant's live producers that `caps` can receive and `participant` does not consume on `transportId` yet. */
+  private consumableBy(participant: ParticipantMedia, transportId: string, caps: ms.RtpCapabilities): ms.Producer[] {
     const other = this.participants.get(this.otherParticipant(participant.userId))!;
-    const transportId = participant.autoConsume?.transportId;
     return [...other.producers.values()].filter(
       (p) =>
         !p.closed &&
         !participant.consumingProducerIds.has(p.id) &&
-        ![...participant.consumers.values()].some((c) => c.producerId === p.id && (transportId === undefined || transportOf(c) === transportId)) &&
+        ![...participant.consumers.values()].some((c) => c.producerId === p.id && transportOf(c) === transportId) &&
         this.canConsume(p.id, caps),
     );
   }
