@@ -251,8 +251,8 @@ function buildDemo() {
 // compiles changed: a key over the content of every TypeScript source of the
 // apps, libraries and packages, and the build's own configuration, is kept
 // next to the output. Unchanged, a start goes straight to the server.
-function appBuildInputs() {
-  const files = ['tsconfig.json', 'nest-cli.json', 'package-lock.json'].map((f) => path.join(root, f));
+function appBuildInputs(base = root) {
+  const files = ['tsconfig.json', 'nest-cli.json', 'package-lock.json'].map((f) => path.join(base, f));
   const skip = new Set(['node_modules', 'dist', 'out']);
   const walk = (dir) => {
     if (!fs.existsSync(dir)) return;
@@ -265,14 +265,14 @@ function appBuildInputs() {
       }
     }
   };
-  for (const dir of ['apps', 'libs', 'packages']) walk(path.join(root, dir));
+  for (const dir of ['apps', 'libs', 'packages']) walk(path.join(base, dir));
   return files.filter((f) => fs.existsSync(f)).sort();
 }
 
-function appBuildKey() {
+function appBuildKey(base = root) {
   const h = crypto.createHash('sha256');
-  for (const file of appBuildInputs()) {
-    h.update(path.relative(root, file));
+  for (const file of appBuildInputs(base)) {
+    h.update(path.relative(base, file));
     h.update('\0');
     h.update(fs.readFileSync(file));
     h.update('\0');
@@ -380,7 +380,12 @@ async function main() {
   if (args.has('--test')) await ensureTestRedis();
 }
 
-main().catch((err) => {
-  log(`failed: ${err.stack || err}`);
-  process.exit(1);
-});
+// Required (by its spec) rather than run: only the pure parts are used.
+if (require.main === module) {
+  main().catch((err) => {
+    log(`failed: ${err.stack || err}`);
+    process.exit(1);
+  });
+}
+
+module.exports = { appBuildKey };

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { SocialClient } from '@app/client';
 import { createTestDatabase, spawnGateway, TestDatabase, uniqueHandle } from '@app/testing';
 
@@ -26,5 +29,41 @@ describe('gateway process', () => {
     await expect(spawnGateway(db.url, { CALL_MAX_DURATION_MS: 'soon' })).rejects.toThrow(
       /CALL_MAX_DURATION_MS="soon": expected an integer/,
     );
+  });
+});
+
+describe('set-up (scripts/setup.js)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { appBuildKey } = require('../../scripts/setup.js') as { appBuildKey(base: string): string };
+  let dir: string;
+  const write = (file: string, text: string) => {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), text);
+  };
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'setup-key-'));
+    write('tsconfig.json', '{}');
+    write('apps/gateway/src/main.ts', 'export const a = 1;');
+    write('libs/things/src/thing.ts', 'export const b = 2;');
+    write('libs/things/src/thing.spec.ts', 'test');
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('compiles an app again only when a source it compiles changed (content, not time)', () => {
+    const before = appBuildKey(dir);
+    const later = new Date(Date.now() + 60_000);
+    fs.utimesSync(path.join(dir, 'libs/things/src/thing.ts'), later, later);
+    write('libs/things/src/thing.spec.ts', 'a spec is not compiled into the app');
+    fs.mkdirSync(path.join(dir, 'libs/things/node_modules'), { recursive: true });
+    write('libs/things/node_modules/x.ts', 'ignored');
+    expect(appBuildKey(dir)).toBe(before);
+
+    write('libs/things/src/thing.ts', 'export const b = 3;');
+    const changed = appBuildKey(dir);
+    expect(changed).not.toBe(before);
+    write('packages/client/src/index.ts', 'export {};');
+    expect(appBuildKey(dir)).not.toBe(changed);
+    write('tsconfig.json', '{"compilerOptions":{}}');
+    expect(appBuildKey(dir)).not.toBe(changed);
   });
 });

@@ -14,15 +14,7 @@ import {
   propagation,
   trace,
 } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  SimpleSpanProcessor,
-  SpanExporter,
-  SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import type { BasicTracerProvider, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { processIdentity } from './logger';
 
 /*
@@ -33,6 +25,14 @@ import { processIdentity } from './logger';
  */
 
 const TRACER_NAME = 'social-messaging-backend';
+
+// The SDK and the exporter are loaded only when tracing starts: a process
+// without OTEL_EXPORTER_OTLP_ENDPOINT does not pay for loading them at start.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const sdk = () => require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
+const resources = () => require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
+const otlp = () => require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 let active: { provider: BasicTracerProvider; contexts: AsyncContextManager } | undefined;
 
@@ -59,7 +59,7 @@ export interface TracingOptions {
 export function startTracingFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
   if (active) return true;
   if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return false;
-  startTracing({ exporter: new OTLPTraceExporter() });
+  startTracing({ exporter: new (otlp().OTLPTraceExporter)() });
   return true;
 }
 
@@ -67,10 +67,11 @@ export function startTracingFromEnv(env: NodeJS.ProcessEnv = process.env): boole
 export function startTracing(options: TracingOptions = {}): void {
   if (active) void stopTracing();
   const { service, role } = processIdentity({ service: options.service, role: options.role });
-  const exporter = options.exporter ?? new OTLPTraceExporter();
+  const { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor } = sdk();
+  const exporter = options.exporter ?? new (otlp().OTLPTraceExporter)();
   const processor: SpanProcessor = options.exportEachSpan ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter);
   const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': service, 'service.namespace': 'social-messaging', 'process.role': role }),
+    resource: resources().resourceFromAttributes({ 'service.name': service, 'service.namespace': 'social-messaging', 'process.role': role }),
     spanProcessors: [processor],
   });
   const contexts = new AsyncContextManager();
