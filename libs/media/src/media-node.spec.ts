@@ -225,18 +225,40 @@ describe('a media node serving its room API (real mediasoup)', () => {
     const sent = 300;
     await sendTone(aSocket, aJoin.send as { ip: string; port: number }, ssrc, sent);
     await until(() => received >= sent * 0.9, 'the tone at b');
-    const legs = await media.roomOf(callId)!.sample();
+    samples.length = 0;
+    await media.sampleRooms();
+    const legs = samples.find((s) => s.callId === callId)!.legs;
     const up = legs.find((l) => l.userId === a && l.direction === 'up')!;
     const down = legs.find((l) => l.userId === b && l.direction === 'down')!;
     expect(up.packets).toBeGreaterThanOrEqual(sent * 0.9);
-    expect(up.bitrateBps).toBeGreaterThan(0);
-    expect(up.lossRatio).toBeGreaterThanOrEqual(0);
+    expect(up.packetsLost).toBe(0);
+    expect(up.lossRatio).toBe(0);
+    // 300 Opus frames in well under the interval's length: some kilobits per second at least.
+    expect(up.bitrateBps).toBeGreaterThan(1000);
     expect(up.jitterMs).toBeGreaterThanOrEqual(0);
+    expect(up.score).toBeGreaterThan(0);
     expect(down.packets).toBeGreaterThanOrEqual(sent * 0.9);
-    // The node's pushes are off here (interval 10 min): samples are for the statistics and metrics only.
+    expect(down.kind).toBe('audio');
     const stats = await media.closeRoom(callId);
     expect(stats!.legs.find((l) => l.userId === a && l.direction === 'up')!.packets).toBeGreaterThanOrEqual(sent * 0.9);
+    expect(stats!.legs.find((l) => l.userId === b && l.direction === 'down')!.bytes).toBeGreaterThan(0);
     expect((await metrics.render()).body).toMatch(/media_leg_bitrate_bps_count\{kind="audio",direction="up"\} [1-9]/);
+  });
+
+  it('samples but pushes nothing with CALL_QUALITY_INTERVAL_MS=0', async () => {
+    const quiet = new MediaService(pool, { ...config, calls: { ...config.calls, qualityIntervalMs: 0 } }, logger, metrics);
+    const pushed: RoomQualitySample[] = [];
+    quiet.onQuality((s) => pushed.push(s));
+    const callId = crypto.randomUUID();
+    const a = crypto.randomUUID();
+    await quiet.openRoom(callId, 'audio', [a, crypto.randomUUID()]);
+    const send = await quiet.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+    await quiet.produce(callId, a, send.transportId, 'audio', plainRtpParameters('audio', randomSsrc()));
+    await quiet.sampleRooms();
+    expect(pushed).toEqual([]);
+    expect(quiet.roomOf(callId)!.legCount()).toBe(1);
+    await quiet.closeRoom(callId);
+    quiet.onModuleDestroy();
   });
 
   it('keeps mediaStats bounded after 100 producer replacements', async () => {

@@ -38,6 +38,7 @@ export interface MediaCensus {
 const WORKER_WAIT_MS = 5_000;
 /** With CALL_QUALITY_INTERVAL_MS=0 nothing is pushed, but the call's statistics are still sampled this often. */
 const DEFAULT_SAMPLE_MS = 5_000;
+const SAMPLE_BATCH_ROOMS = 100;
 
 /**
  * The media rooms of this process: one mediasoup router per active call,
@@ -144,28 +145,35 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     this.sampling = true;
     try {
       const push = this.config.calls.qualityIntervalMs > 0;
-      await Promise.all(
-        [...this.rooms.values()].map(async (room) => {
-          try {
-            const legs = await room.sample();
-            for (const leg of legs) {
-              const labels = { kind: leg.kind, direction: leg.direction };
-              this.legMetrics.bitrate.observe(labels, leg.bitrateBps);
-              if (leg.packets + leg.packetsLost > 0) this.legMetrics.loss.observe(labels, leg.lossRatio);
-              if (leg.direction === 'up' && leg.packets > 0) this.legMetrics.jitter.observe(labels, leg.jitterMs);
-            }
-            if (!push || legs.length === 0 || room.closed) return;
-            const sample: RoomQualitySample = { callId: room.callId, at: new Date().toISOString(), legs };
-            const ids = room.participantIds() as [string, string];
-            for (const listener of this.qualityListeners) this.safely(() => listener(sample, ids));
-          } catch (err) {
-            this.logger.warn({ err, callId: room.callId }, 'could not sample a room');
-          }
-        }),
-      );
+      const rooms = [...this.rooms.values()];
+      // A batch of rooms at a time: thousands of getStats at once would queue on the workers' channels.
+      for (let i = 0; i < rooms.length; i += SAMPLE_BATCH_ROOMS) await this.sampleBatch(rooms.slice(i, i + SAMPLE_BATCH_ROOMS), push);
     } finally {
       this.sampling = false;
     }
+  }
+
+  private async sampleBatch(rooms: MediaRoom[], push: boolean): Promise<void> {
+    await Promise.all(
+      rooms.map(async (room) => {
+        try {
+          const legs = await room.sample();
+          for (const leg of legs) {
+            const labels = { kind: leg.kind, direction: leg.direction };
+            this.legMetrics.bitrate.observe(labels, leg.bitrateBps);
+            if (leg.packets + leg.packetsLost > 0) this.legMetrics.loss.observe(labels, leg.lossRatio);
+            // mediasoup 3.12 reports jitter for what it receives only (up); a down leg's is the client's to tell.
+            if (leg.direction === 'up' && leg.packets > 0) this.legMetrics.jitter.observe(labels, leg.jitterMs);
+          }
+          if (!push || legs.length === 0 || room.closed) return;
+          const sample: RoomQualitySample = { callId: room.callId, at: new Date().toISOString(), legs };
+          const ids = room.participantIds() as [string, string];
+          for (const listener of this.qualityListeners) this.safely(() => listener(sample, ids));
+        } catch (err) {
+          this.logger.warn({ err, callId: room.callId }, 'could not sample a room');
+        }
+      }),
+    );
   }
 
   onModuleDestroy(): void {
