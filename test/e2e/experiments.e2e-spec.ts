@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { Client } from 'pg';
-import { ClientError, SocialClient } from '@app/client';
+import { ClientError, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
 import { ExposureDto, FlagReportDto, responseSchemas } from '@app/contracts';
 import { ExperimentLog, ExposureRecorder, FlagsService } from '@app/flags';
 import {
@@ -11,6 +11,7 @@ import {
   spawnGateway,
   startTestGateway,
   uniqueHandle,
+  waitForValue,
 } from '@app/testing';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -173,6 +174,60 @@ describe('experiments: exposures and the flag report', () => {
     expect(exposures[`${off1.id}:false`]).toBe(3); // connect push + two invites
     expect(exposures[`${c3.id}:false`]).toBe(2); // connect push + the video invite
     expect(exposures[`${c1.id}:false`]).toBe(1); // audio invites do not ask the callee's value
+  });
+
+  it('reports set-up time and media quality from a real video call, and media:produce as an exposure', async () => {
+    const since = new Date();
+    const [alice, bob] = await Promise.all([login(gw.url, 'va'), login(gw.url, 'vb')]);
+    await alice.http('PUT', `/contacts/${bob.id}`, {});
+    await bob.http('PUT', `/contacts/${alice.id}`, {});
+    await putFlag(gw.url, 'video_call', { enabled: true, rolloutPercent: 0, allowUserIds: [alice.id, bob.id] });
+    for (const c of [alice, bob]) track(await connectWithFlags(c));
+
+    const { call } = await alice.request('call:invite', { to: bob.id, media: 'video' });
+    await bob.request('call:accept', { callId: call.id });
+    const streams: { close(): void }[] = [];
+    try {
+      const aliceAudio = await PlainSendStream.open(alice, call.id, 'audio');
+      streams.push(aliceAudio);
+      const aliceVideo = await PlainSendStream.open(alice, call.id, 'video');
+      streams.push(aliceVideo);
+      const bobAudio = await PlainSendStream.open(bob, call.id, 'audio');
+      streams.push(bobAudio);
+      const bobHears = await PlainReceiveStream.open(bob, call.id, aliceAudio.producerId);
+      streams.push(bobHears);
+      for (let i = 0; i < 30; i++) {
+        // An Opus TOC byte and a few bytes: the SFU forwards without decoding.
+        await aliceAudio.sendPayload(Buffer.from([0x08, 0xde, 0xad, 0xbe, 0xef]), 960, i === 0);
+        await bobAudio.sendPayload(Buffer.from([0x08, 0xbe, 0xef]), 960, i === 0);
+      }
+      expect(await bobHears.waitForPackets(10, 5_000)).toBeGreaterThanOrEqual(10);
+    } finally {
+      for (const s of streams) s.close();
+    }
+    await alice.request('call:hangup', { callId: call.id });
+
+    // The call's media statistics are stored as it ends; the report reads them once they are there.
+    const r = await waitForValue(async () => {
+      await flushExperiment(gw);
+      const current = await report(gw.url, 'video_call', since);
+      return current.variants[1].calls.quality.length > 0 ? current : undefined;
+    });
+    const on = r.variants[1].calls;
+    expect(on).toMatchObject({ attempted: 1, refused: 0, answered: 1 });
+    expect(on.setupMsP50).not.toBeNull();
+    expect(on.setupMsP50).toBeGreaterThanOrEqual(0);
+    const audio = on.quality.find((q) => q.kind === 'audio');
+    expect(audio?.legs).toBeGreaterThan(0);
+    expect(audio?.bytesPerMinuteMean).toBeGreaterThan(0);
+    expect(r.variants[0].calls.attempted).toBe(0);
+
+    // Producing video asked both participants' values: an exposure of each.
+    const exposures = countsOf(await allExposures(gw.url, 'video_call'));
+    // Connect push + invite (caller) + video producer.
+    expect(exposures[`${alice.id}:true`]).toBe(3);
+    // Connect push + invite (video callee) + alice's video producer.
+    expect(exposures[`${bob.id}:true`]).toBe(3);
   });
 
   it('records one exposure per GET /flags evaluation: rows and counts match the requests made', async () => {
