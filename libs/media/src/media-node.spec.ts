@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import { loadConfig } from '@app/config';
 import { DomainError } from '@app/contracts';
-import type { AutoConsumed, RoomQualitySample } from '@app/media-routing';
+import { MediaCluster, RedisMediaBus } from '@app/media-routing';
+import type { AutoConsumed, MediaNodePush, RoomQualitySample } from '@app/media-routing';
 import { createRootLogger, MetricsService } from '@app/observability';
 import {
   EncodedTone,
@@ -12,6 +13,7 @@ import {
   RtpUdpSocket,
   serializeRtp,
 } from '../../client/src/media';
+import { MediaNodeHost } from './media-node.host';
 import { MediaService } from './media.service';
 import { WorkerPool } from './worker-pool';
 
@@ -349,5 +351,58 @@ describe('a media node serving its room API (real mediasoup)', () => {
     expect(await refusal(media.connectTransport(callId, a, recv.transportId, { ip: '192.0.2.1', port: 5000, clientAddress: CLIENT }))).toBe('FORBIDDEN');
     await media.connectTransport(callId, a, recv.transportId, { ip: CLIENT, port: 5000, clientAddress: CLIENT });
     await media.closeRoom(callId);
+  });
+});
+
+describe('a media node reached through Redis by the typed client', () => {
+  const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const logger = createRootLogger('silent');
+  const metrics = new MetricsService();
+  const key = `media-node-spec-${process.pid}-${Date.now()}`;
+  let pool: WorkerPool;
+  let media: MediaService;
+  let host: MediaNodeHost;
+  let nodeBus: RedisMediaBus;
+  let gatewayBus: RedisMediaBus;
+  let cluster: MediaCluster;
+
+  beforeAll(async () => {
+    pool = new WorkerPool(config, logger, metrics);
+    await pool.onModuleInit();
+    media = new MediaService(pool, config, logger, metrics);
+    [nodeBus, gatewayBus] = await Promise.all([
+      RedisMediaBus.connect(REDIS_URL, key, logger, metrics),
+      RedisMediaBus.connect(REDIS_URL, key, logger, metrics),
+    ]);
+    host = new MediaNodeHost(media, pool, nodeBus, config, logger, metrics);
+    await host.onApplicationBootstrap();
+    cluster = new MediaCluster(gatewayBus, config, logger, metrics);
+  });
+  afterAll(async () => {
+    await host?.onApplicationShutdown();
+    media?.onModuleDestroy();
+    await pool?.onModuleDestroy();
+    await Promise.all([nodeBus?.close(), gatewayBus?.close()]);
+  });
+
+  it('joins over the bus, and a late producer of the other reaches the gateways as consumer-added', async () => {
+    const pushes: MediaNodePush[] = [];
+    cluster.onPush((p) => pushes.push(p));
+    const node = cluster.node(host.nodeId);
+    const callId = crypto.randomUUID();
+    const [a, b] = [crypto.randomUUID(), crypto.randomUUID()];
+    await node.openRoom(callId, 'audio', [a, b]);
+    const joined = await node.join(callId, b, { clientAddress: CLIENT, rtpCapabilities: caps, recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 } });
+    expect(joined.recv).toMatchObject({ transportId: expect.any(String), port: expect.any(Number) });
+    const send = await node.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+    const { producerId } = await node.produce(callId, a, send.transportId, 'audio', plainRtpParameters('audio', randomSsrc()));
+    await until(() => pushes.some((p) => p.type === 'consumer-added' && p.consumer.producerId === producerId), 'consumer-added over Redis');
+    expect(pushes.find((p) => p.type === 'consumer-added')).toMatchObject({
+      nodeId: host.nodeId,
+      consumer: { callId, userId: b, producerId, kind: 'audio' },
+    });
+    // A refusal travels as the node's DomainError.
+    expect(await refusal(node.produce(callId, a, send.transportId, 'audio', plainRtpParameters('video', 1)))).toBe('VALIDATION_FAILED');
+    await node.closeRoom(callId);
   });
 });
