@@ -105,6 +105,10 @@ export class PlainCallMedia {
       media.applyJoin(prepared, joined);
     } catch (err) {
       media.close();
+      if (!media.sockets.includes(prepared.sendSocket)) {
+        prepared.sendSocket.close();
+        prepared.recvSocket.close();
+      }
       throw err;
     }
     media.notifyIfReady();

@@ -1,4 +1,8 @@
 /**
+ * Superseded for sending video by PlainSendStream.sendVideo (the real clip,
+ * checked frame by frame at the receiver); kept for specs that only need
+ * something an SFU forwards.
+ *
  * A VP8 RTP payload that carries no picture but parses as VP8: the payload
  * descriptor (RFC 7741: extended, start of partition 0, 15-bit PictureID;
  * SFUs need the extension to track pictures) and a frame tag marking a key
