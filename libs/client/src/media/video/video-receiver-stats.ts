@@ -11,7 +11,7 @@ export interface VideoLegReport {
   framesIntact: number;
   /** Frames a decoder could show: intact and with every frame they depend on shown before. */
   framesDecodable: number;
-  /** Decodable frames per second over the time frames came. */
+  /** Decodable frames per second while frames came (arrival times: a late burst counts as it came). */
   fps: number;
   /** Time spent frozen: each gap between shown frames longer than `freezeGapFrames` frame intervals, less one interval. */
   freezeMs: number;
@@ -94,7 +94,8 @@ export class VideoReceiverStats {
 
   report(framesSent: number): VideoLegReport {
     const spanMs = this.firstShownAt !== undefined && this.lastShownAt !== undefined ? this.lastShownAt - this.firstShownAt : 0;
-    const fps = spanMs > 0 ? ((this.framesDecodable - 1) * 1000) / spanMs : 0;
+    // Each shown frame stands for one frame interval: n frames over their span plus one interval.
+    const fps = this.framesDecodable > 0 ? (this.framesDecodable * 1000) / (spanMs + this.clip.frameMs) : 0;
     return {
       framesSent,
       framesReceived: this.framesReceived,

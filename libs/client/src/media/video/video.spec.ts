@@ -132,12 +132,14 @@ describe('VideoReceiverStats', () => {
     stats.onFrame(frame(15, 21)); // the sender answered with its next key frame
     now += 1000 / 15;
     stats.onFrame(frame(16, 22));
+    const lastShownAt = now;
     now += 300;
     stats.onFrame(frame(17, 23, Buffer.from('not the clip')));
     const report = stats.report(25);
     expect(stats.shownIndices).toEqual([0, 1, 2, 3, 4, 15, 16]);
     expect(report).toMatchObject({ framesSent: 25, framesReceived: 9, framesIntact: 8, framesDecodable: 7, keyFramesReceived: 2, width: 320, height: 240 });
     expect(report.keyFramesRequested).toBe(2);
+    expect(report.fps).toBeCloseTo((7 * 1000) / (lastShownAt + 1000 / 15), 5);
     expect(report.freezeMs).toBeCloseTo(1000 + 2000 / 15 - 1000 / 15, 5);
   });
 });
