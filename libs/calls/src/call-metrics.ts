@@ -1,11 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import type { CallEndReason } from '@app/contracts';
-import { MetricsService } from '@app/observability';
+import { DURATION_BUCKETS, MetricsService } from '@app/observability';
 import { CallRepository } from './call.repository';
 
-/** Sub-millisecond to seconds: a call's set-up steps and media requests take well under a millisecond to a few. */
-const STEP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5];
 /** Answer to both producing: tens of milliseconds for a plain-RTP client, seconds for a browser. */
 const MEDIA_SETUP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** The active-call count is read from the database at most this often (a scrape never queues queries). */
@@ -32,7 +30,7 @@ export class CallMetrics {
       'call_setup_step_seconds',
       'server time of a call set-up request (invite, accept, join), by step and outcome',
       ['step', 'outcome'],
-      STEP_BUCKETS,
+      DURATION_BUCKETS,
     );
     this.mediaSetup = metrics.histogram(
       'call_media_setup_seconds',
@@ -44,7 +42,7 @@ export class CallMetrics {
       'media_request_duration_seconds',
       'participants’ media requests as this process answered them, by event and outcome',
       ['event', 'outcome'],
-      STEP_BUCKETS,
+      DURATION_BUCKETS,
     );
     if (!metrics.registry.getSingleMetric('calls_active')) {
       const activeCount = () => {
