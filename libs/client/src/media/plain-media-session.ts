@@ -61,6 +61,14 @@ export const consumerRtp = z.object({
   encodings: z.array(z.object({ ssrc: z.number().int().optional() })).optional(),
 });
 
+/** A transport the server answered for `type: 'plain'`; anything else is a server fault. */
+function plainTransport<T extends { transportId: string }>(transport: T): T & { ip: string; port: number } {
+  if ('ip' in transport && 'port' in transport && typeof transport.ip === 'string' && typeof transport.port === 'number') {
+    return { ...transport, ip: transport.ip, port: transport.port };
+  }
+  throw new Error('the server answered a plain transport without ip and port');
+}
+
 /** 90 kHz clock step of one frame at `fps`. */
 const videoTimestampStep = (fps: number) => Math.round(90_000 / fps);
 
@@ -132,11 +140,7 @@ export class PlainSendStream {
     const address = options.rtpAddress ?? (await rtpAddressFor(client.baseUrl));
     const socket = await RtpUdpSocket.open(address.bindIp);
     try {
-      const transport = (await client.request('media:create-transport', { callId, direction: 'send', type: 'plain' })) as {
-        transportId: string;
-        ip: string;
-        port: number;
-      };
+      const transport = plainTransport(await client.request('media:create-transport', { callId, direction: 'send', type: 'plain' }));
       const ssrc = randomSsrc();
       const rtpParameters = plainRtpParameters(kind, ssrc);
       const { producerId } = await client.request('media:produce', {
@@ -144,7 +148,7 @@ export class PlainSendStream {
         kind,
         rtpParameters,
       });
-      const payloadType = (rtpParameters.codecs as { payloadType: number }[])[0].payloadType;
+      const payloadType = rtpParameters.codecs[0].payloadType;
       return new PlainSendStream(
         { callId, kind, transportId: transport.transportId, producerId, ssrc, payloadType, socket, remote: transport, ownsSocket: true },
         options,
@@ -342,11 +346,7 @@ export class PlainReceiveStream {
     const address = options.rtpAddress ?? (await rtpAddressFor(client.baseUrl));
     const socket = await RtpUdpSocket.open(address.bindIp);
     try {
-      const transport = (await client.request('media:create-transport', { callId, direction: 'recv', type: 'plain' })) as {
-        transportId: string;
-        ip: string;
-        port: number;
-      };
+      const transport = plainTransport(await client.request('media:create-transport', { callId, direction: 'recv', type: 'plain' }));
       await client.request('media:connect-transport', {
         transportId: transport.transportId,
         ip: address.announcedIp,

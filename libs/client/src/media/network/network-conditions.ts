@@ -83,7 +83,7 @@ export function validateNetworkConditions(value: unknown, path = 'conditions'): 
     const problem = check(field);
     if (problem) return `${path}.${key} ${problem}`;
   }
-  const burst: unknown = (value as { burst?: unknown }).burst;
+  const burst: unknown = Reflect.get(value, 'burst');
   if (burst !== undefined) {
     if (typeof burst !== 'object' || burst === null || Array.isArray(burst)) return `${path}.burst must be an object`;
     for (const key of ['pGoodToBad', 'pBadToGood'] as const) {
