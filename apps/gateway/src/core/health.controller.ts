@@ -5,7 +5,8 @@ import type { Response } from 'express';
 import { DomainError, HealthDto, LivenessDto, ReadinessDto } from '@app/contracts';
 import { bearerToken } from '@app/auth';
 import { DatabaseLifecycle } from '@app/database';
-import { MediaCluster, MediaNodeHost, WorkerPool } from '@app/media';
+import { MediaNodeHost, WorkerPool } from '@app/media';
+import { MediaCluster } from '@app/media-routing';
 import { DrainState, MetricsService } from '@app/observability';
 
 /** Media nodes are read from Redis at most this often for /health (the database has its own probe interval). */
