@@ -125,7 +125,10 @@ export class InProcessMediaBus implements MediaBus {
   private readonly events = new EventEmitter();
   private readonly claims = new Map<string, number>();
 
-  constructor(private readonly dropped: DropCounter = NOT_COUNTED) {}
+  constructor(
+    private readonly dropped: DropCounter = NOT_COUNTED,
+    private readonly logger?: Logger,
+  ) {}
 
   async request(nodeId: string, request: MediaRequest, timeoutMs: number): Promise<unknown> {
     if (nodeId !== this.localNodeId || !this.handler) throw new MediaNodeUnreachable(nodeId, request.method, true);
@@ -150,7 +153,7 @@ export class InProcessMediaBus implements MediaBus {
 
   async publishEvent(event: Omit<MediaNodeEvent, 'id'>): Promise<void> {
     const full = { ...event, id: crypto.randomUUID() };
-    setImmediate(() => this.events.emit('event', full));
+    setImmediate(() => emitEach(this.events, 'event', full, this.logger));
   }
 
   onEvent(listener: (event: MediaNodeEvent) => void): void {
@@ -158,7 +161,7 @@ export class InProcessMediaBus implements MediaBus {
   }
 
   async publishPush(push: MediaNodePush): Promise<void> {
-    setImmediate(() => this.events.emit('push', push));
+    setImmediate(() => emitEach(this.events, 'push', push, this.logger));
   }
 
   onPush(listener: (push: MediaNodePush) => void): void {
@@ -445,13 +448,13 @@ async function localCall(handler: MediaRequestHandler, request: MediaRequest, dr
   }
 }
 
-/** Each listener on its own: one that throws neither stops the others nor reaches the subscriber. */
-function emitEach(events: EventEmitter, name: string, value: unknown, logger: Logger): void {
+/** Each listener on its own: one that throws neither stops the others nor reaches the subscriber (or the event loop). */
+function emitEach(events: EventEmitter, name: string, value: unknown, logger: Logger | undefined): void {
   for (const listener of events.listeners(name)) {
     try {
       (listener as (v: unknown) => void)(value);
     } catch (err) {
-      logger.error({ err }, `media bus ${name} listener failed`);
+      logger?.error({ err }, `media bus ${name} listener failed`);
     }
   }
 }

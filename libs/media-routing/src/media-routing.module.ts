@@ -17,7 +17,7 @@ import { MEDIA_BUS } from './media-routing.tokens';
       provide: MEDIA_BUS,
       inject: [APP_CONFIG, ROOT_LOGGER, MetricsService],
       useFactory: async (config: AppConfig, logger: Logger, metrics: MetricsService): Promise<MediaBus> => {
-        if (!config.redisUrl) return new InProcessMediaBus(busDropCounter(metrics));
+        if (!config.redisUrl) return new InProcessMediaBus(busDropCounter(metrics), logger.child({ component: 'media-bus' }));
         // Processes sharing DATABASE_URL and REDIS_URL are one service; the database names it.
         return RedisMediaBus.connect(config.redisUrl, serviceKeyOf(config), logger.child({ component: 'media-bus' }), metrics);
       },

@@ -445,8 +445,15 @@ export class MediaRoom {
       participant.autoConsume = { transportId: result.recv.transportId, rtpCapabilities: caps };
       // A participant joining again receives on the new transport: the one it joined on before goes once empty.
       if (previous !== undefined && previous !== result.recv.transportId) closeIfEmpty(participant, previous);
-      // Producers of the other that appeared while this join ran are consumed now, as part of it.
-      for (const producer of this.consumableBy(participant, result.recv.transportId, caps)) {
+      // Producers of the other that appeared while this join ran are consumed now, as part of it
+      // (best effort: the join itself has succeeded).
+      let late: ms.Producer[] = [];
+      try {
+        late = this.consumableBy(participant, result.recv.transportId, caps);
+      } catch {
+        // Capabilities the worker cannot read: nothing more is consumed now or later.
+      }
+      for (const producer of late) {
         const consumer = await this.createConsumer(userId, result.recv.transportId, producer.id, caps, false).catch(() => undefined);
         if (consumer) result.consumers.push(consumerInfo(consumer));
       }
