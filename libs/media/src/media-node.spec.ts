@@ -345,6 +345,29 @@ describe('a media node serving its room API (real mediasoup)', () => {
     await media.closeRoom(callId);
   });
 
+  it('holds a plain send transport to the source media:connect-transport declared', async () => {
+    const { callId, a } = await room();
+    const client = await socket('127.0.0.1');
+    const intruder = await socket('127.0.0.3');
+    // Declared and then used by the client: its packets arrive.
+    const good = await media.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+    await media.connectTransport(callId, a, good.transportId, { ip: CLIENT, port: client.address.port, clientAddress: CLIENT });
+    await media.produce(callId, a, good.transportId, 'audio', plainRtpParameters('audio', 1111));
+    await sendTone(client, good as { ip: string; port: number }, 1111, 50);
+    expect((await media.roomOf(callId)!.sample()).find((l) => l.direction === 'up')!.packets).toBeGreaterThanOrEqual(45);
+    // Declared, but someone else's packets come first: the transport goes rather than carry them.
+    const b = media.roomOf(callId)!.participantIds().find((id) => id !== a)!;
+    const taken = await media.createTransport(callId, b, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+    await media.connectTransport(callId, b, taken.transportId, { ip: CLIENT, port: client.address.port, clientAddress: CLIENT });
+    await media.produce(callId, b, taken.transportId, 'audio', plainRtpParameters('audio', 2222));
+    await sendTone(intruder, taken as { ip: string; port: number }, 2222, 5);
+    await until(() => media.roomOf(callId)!.objectCounts().transports === 1, 'the taken transport closed');
+    // A declared source outside the client's address is refused outright.
+    const other = await media.createTransport(callId, b, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+    expect(await refusal(media.connectTransport(callId, b, other.transportId, { ip: '192.0.2.7', port: 5000, clientAddress: CLIENT }))).toBe('FORBIDDEN');
+    await media.closeRoom(callId);
+  });
+
   it('checks a plain recv transport’s target on the node too', async () => {
     const { callId, a } = await room();
     const recv = await media.createTransport(callId, a, { direction: 'recv', type: 'plain', clientAddress: CLIENT });
