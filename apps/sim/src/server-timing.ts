@@ -6,7 +6,8 @@
  */
 export type EventTimes = Map<string, { seconds: number; count: number }>;
 
-const SERIES = /^socket_event_duration_seconds_(sum|count)\{[^}]*event="([^"]+)"[^}]*\}\s+([0-9.eE+-]+)/;
+// Names may carry the gateway's METRICS_PREFIX (e.g. `smb_`).
+const SERIES = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*_)?socket_event_duration_seconds_(sum|count)\{[^}]*event="([^"]+)"[^}]*\}\s+([0-9.eE+-]+)/;
 
 export async function readEventTimes(gatewayUrl: string): Promise<EventTimes | undefined> {
   try {

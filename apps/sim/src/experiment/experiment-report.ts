@@ -67,6 +67,8 @@ export interface KillSwitchRecord {
   closedLate: number;
   notClosed: number;
   closeLatencyMs: LatencySummary;
+  /** Each watched producer: whose, and when (ms after the switch) its sender heard it closed, and why. */
+  producers: { call: number; sender: 'caller' | 'callee'; closedAfterMs: number | null; reason: string | null }[];
   /** Of the live video calls that went on talking, those whose audio kept arriving both ways after the switch. */
   audioContinued: number;
   audioChecked: number;

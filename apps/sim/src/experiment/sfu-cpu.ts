@@ -10,7 +10,8 @@ export interface SfuCpuSource {
   read(): Promise<number | undefined>;
 }
 
-const METRIC = /^media_worker_cpu_seconds_total(?:\{[^}]*\})?\s+([0-9.eE+-]+)/;
+// The gateway may prefix its metric names (METRICS_PREFIX, e.g. `smb_`).
+const METRIC = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*_)?media_worker_cpu_seconds_total(?:\{[^}]*\})?\s+([0-9.eE+-]+)/;
 
 /** Sum of `media_worker_cpu_seconds_total` over every series, or undefined when the gateway does not export it. */
 export function parseWorkerCpuMetric(text: string): number | undefined {

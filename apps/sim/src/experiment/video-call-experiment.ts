@@ -92,6 +92,8 @@ export async function runVideoCallExperiment(
     const rtpAddressOf = (c: SocialClient): RtpAddress | undefined => addresses[options.urls.indexOf(c.baseUrl)];
 
     progress('flag');
+    // The server's report counts from here: each user's GET /flags below is an exposure to its value.
+    const sinceIso = new Date().toISOString();
     const cohorts = assignCohorts(clients.length, options.videoShare, options.seed);
     const withVideo = new Set(cohorts.flatMap((c, i) => (c === 'video' ? [i] : [])));
     await admin.setFlag(FLAG, { enabled: true, rolloutPercent: 0, allowUserIds: [...withVideo].map((i) => clients[i].id), denyUserIds: [] });
@@ -99,7 +101,6 @@ export async function runVideoCallExperiment(
 
     // The experiment's clock starts once the cohorts are in place.
     const t0 = performance.now();
-    const sinceIso = new Date().toISOString();
     const untilMs = t0 + options.durationMs;
     const observations: ExperimentObservations = {
       cohorts,
@@ -431,8 +432,9 @@ class KillSwitch {
     const wait = this.t0 + this.atMs - performance.now();
     if (wait > 0) await sleep(wait);
     if (performance.now() >= untilMs) return;
-    this.watched = [...live].filter((c) => c.video);
     this.firedAt = performance.now();
+    // Calls whose video is still being sent when the close is due; one that ends sooner may close its video by hanging up.
+    this.watched = [...live].filter((c) => c.video && c.talkUntil > this.firedAt! + KILL_CLOSE_MS);
     this.firedIso = new Date().toISOString();
     await this.admin.setFlag(FLAG, { enabled: false });
     this.fired = true;
@@ -452,19 +454,26 @@ class KillSwitch {
     let within = 0;
     let late = 0;
     let never = 0;
+    const producers: KillSwitchRecord['producers'] = [];
     for (const call of this.watched) {
-      for (const m of call.media) {
-        if (!m.videoOut) continue;
+      call.media.forEach((m, side) => {
+        if (!m.videoOut) return;
         // Each sender hears its own producer closed.
         const closed = m.videoClosed;
+        producers.push({
+          call: call.record.index,
+          sender: side === 0 ? 'caller' : 'callee',
+          closedAfterMs: closed ? Math.round(closed.at - this.firedAt!) : null,
+          reason: closed?.reason ?? null,
+        });
         if (!closed || closed.reason !== 'flag_off') never++;
         else {
-          const ms = closed.at - this.firedAt;
+          const ms = closed.at - this.firedAt!;
           latencies.push(Math.round(ms));
           if (ms <= KILL_CLOSE_MS) within++;
           else late++;
         }
-      }
+      });
     }
     const later = calls.filter((c) => c.afterKillSwitch && c.planned === 'video');
     return {
@@ -476,6 +485,7 @@ class KillSwitch {
       closedLate: late,
       notClosed: never,
       closeLatencyMs: summarize(latencies),
+      producers,
       audioContinued: this.audioChecks.filter((c) => c.continued).length,
       audioChecked: this.audioChecks.length,
       laterVideoPairCalls: later.length,

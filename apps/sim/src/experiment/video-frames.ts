@@ -32,8 +32,8 @@ export interface SyntheticVideoOptions {
 export const DEFAULT_VIDEO: SyntheticVideoOptions = {
   fps: 15,
   keyFrameInterval: 30,
-  keyFrameBytes: 20_000,
-  deltaFrameBytes: 6000,
+  keyFrameBytes: 28_000,
+  deltaFrameBytes: 8000,
   maxPayloadBytes: 1100,
   width: 320,
   height: 240,

@@ -1,0 +1,135 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startTestGateway, TestGateway, TEST_ADMIN_TOKEN } from '@app/testing';
+import { renderExperimentHtml } from '../../apps/sim/src/experiment/experiment-html';
+import { ExperimentReport } from '../../apps/sim/src/experiment/experiment-report';
+import { NETWORK_PROFILES, NetworkProfileName } from '../../apps/sim/src/experiment/network-conditions';
+import { runVideoCallExperiment, VideoExperimentRunOptions } from '../../apps/sim/src/experiment/video-call-experiment';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const QUALITY_INTERVAL_MS = 500;
+
+/** The video experiment against a real gateway: cohorts, real media through seeded network conditions, a kill switch, the reports. */
+describe('video experiment', () => {
+  jest.setTimeout(240_000);
+  let gw: TestGateway;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sim-experiment-'));
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ env: { CALL_QUALITY_INTERVAL_MS: String(QUALITY_INTERVAL_MS) } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const options = (over: Partial<VideoExperimentRunOptions> & { profile?: NetworkProfileName }): VideoExperimentRunOptions => ({
+    urls: [gw.url],
+    adminToken: TEST_ADMIN_TOKEN,
+    users: 4,
+    friendsPerUser: 3,
+    videoShare: 0.5,
+    durationMs: 12_000,
+    concurrentCalls: 2,
+    callRate: 10,
+    minTalkMs: 2500,
+    maxTalkMs: 4000,
+    network: NETWORK_PROFILES[over.profile ?? 'good'],
+    networkProfile: over.profile ?? 'good',
+    seed: 3,
+    qualityIntervalMs: QUALITY_INTERVAL_MS,
+    ...over,
+  });
+
+  it('switches video off mid-run: every live video producer closes within a second, audio goes on, later video pairs call as voice', async () => {
+    // Everyone has video, so calls are video calls back to back and some are live at the switch.
+    const report = await runVideoCallExperiment(
+      options({ users: 4, videoShare: 1, durationMs: 20_000, minTalkMs: 5000, maxTalkMs: 7000, killSwitchAtMs: 8000, profile: 'lossy' }),
+    );
+    const failures = report.findings.filter((f) => f.severity === 'fail');
+    expect(failures).toEqual([]);
+    const k = report.killSwitch!;
+    expect(k.atMs).toBeGreaterThanOrEqual(7900);
+    expect(k.liveVideoCalls).toBeGreaterThanOrEqual(1);
+    expect(k.videoProducers).toBe(2 * k.liveVideoCalls);
+    expect(k.closedWithinSecond).toBe(k.videoProducers);
+    expect(k.audioContinued).toBe(k.audioChecked);
+    expect(k.laterVideoPairCalls).toBeGreaterThanOrEqual(1);
+    expect(k.laterRefused).toBe(k.laterVideoPairCalls);
+    expect(k.laterAsVideo).toBe(0);
+    const video = report.cohorts.find((c) => c.cohort === 'video')!;
+    expect(video.calls.video).toBeGreaterThanOrEqual(1);
+    expect(video.calls.downgraded).toBe(k.laterRefused);
+    expect(video.video.framesIntact).toBeGreaterThan(0);
+    // The server's call:quality pushes are gathered when the gateway sends them; when it does not, the report says so.
+    if (video.qualityPushes === 0) expect(report.server.unavailable).toContainEqual(expect.stringMatching(/^call:quality pushes/));
+    // Its flag report agrees with the clients (no disagreement finding above).
+    expect(report.server.flagReport?.key).toBe('video_call');
+    expect(report.bitrate.length).toBeGreaterThanOrEqual(15);
+
+    await expectChartsRender(report, true);
+  });
+
+  it('holds to physics: video calls move at least 5x the bytes of voice calls, and MOS is lower on a lossy network than on a good one', async () => {
+    // Seed 4: users 0 and 2 have video and the first calls planned are 0-2 (video) and 1-3 (voice).
+    const good = await runVideoCallExperiment(options({ profile: 'good', seed: 4 }));
+    const lossy = await runVideoCallExperiment(options({ profile: 'lossy', seed: 4 }));
+    for (const r of [good, lossy]) {
+      expect(r.findings.filter((f) => f.severity === 'fail')).toEqual([]);
+      expect(r.passed).toBe(true);
+    }
+    const [video, voice] = ['video', 'voice'].map((c) => good.cohorts.find((x) => x.cohort === c)!);
+    expect(video.calls.video).toBeGreaterThanOrEqual(1);
+    expect(video.clientBytesPerCallMinute!).toBeGreaterThanOrEqual(5 * voice.clientBytesPerCallMinute!);
+    // The SFU's witness agrees on the bytes (mediaStats of each call).
+    expect(video.serverBytesPerCallMinute!).toBeGreaterThanOrEqual(5 * voice.serverBytesPerCallMinute!);
+    const mosOf = (r: ExperimentReport) => r.cohorts.flatMap((c) => c.mos.values);
+    const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+    expect(median(mosOf(lossy))).toBeLessThan(median(mosOf(good)));
+    expect(median(mosOf(good))).toBeGreaterThan(4);
+    const lossOf = (r: ExperimentReport) => r.cohorts.flatMap((c) => c.audioLoss.values);
+    expect(median(lossOf(lossy))).toBeGreaterThan(median(lossOf(good)));
+  });
+
+  /** Opens the page in headless Chromium: every chart is drawn with a size, the kill-switch marker where expected. */
+  async function expectChartsRender(report: ExperimentReport, killSwitch: boolean): Promise<void> {
+    const file = path.join(dir, 'report.html');
+    fs.writeFileSync(file, renderExperimentHtml(report));
+    if (!fs.existsSync(CHROMIUM)) {
+      console.warn(`chart rendering not checked: no Chromium at ${CHROMIUM} (node scripts/setup.js --browser)`);
+      return;
+    }
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const requests: string[] = [];
+      page.on('request', (r) => requests.push(r.url()));
+      await page.goto(`file://${file}`);
+      const charts = await page.$$eval('svg.chart', (svgs) =>
+        svgs.map((s) => {
+          const box = s.getBoundingClientRect();
+          const marks = Array.from(s.querySelectorAll('rect, polyline')).map((m) => (m as SVGGraphicsElement).getBBox());
+          return { id: s.id, width: box.width, height: box.height, drawn: marks.filter((b) => b.width > 0 || b.height > 0).length };
+        }),
+      );
+      expect(charts.map((c) => c.id).sort()).toEqual(['chart-bitrate', 'chart-bytes', 'chart-cpu', 'chart-loss', 'chart-mos', 'chart-setup']);
+      for (const c of charts) {
+        expect(c.width).toBeGreaterThan(100);
+        expect(c.height).toBeGreaterThan(100);
+        expect(c.drawn).toBeGreaterThan(0);
+      }
+      const marker = await page.$eval('#kill-switch-marker', (g) => (g as SVGGraphicsElement).getBBox().height).catch(() => 0);
+      if (killSwitch) expect(marker).toBeGreaterThan(0);
+      else expect(marker).toBe(0);
+      // Self-contained: nothing but the page itself was loaded.
+      expect(requests).toEqual([`file://${file}`]);
+      await page.screenshot({ path: path.join(dir, 'report.png'), fullPage: true });
+      expect(fs.statSync(path.join(dir, 'report.png')).size).toBeGreaterThan(10_000);
+    } finally {
+      await browser.close();
+    }
+  }
+});
