@@ -14,6 +14,7 @@ import { runIdleSocketsBench } from './suites/idle-sockets';
 import { runCallSetupBench } from './suites/call-setup';
 import { runConcurrentCallsBench } from './suites/concurrent-calls';
 import { runMediaRecoveryBench } from './suites/media-recovery';
+import { runVideoCostBench } from './suites/video-cost';
 
 let parsed: ReturnType<typeof parseBenchArgs>;
 try {
@@ -30,7 +31,7 @@ const { quick, only } = parsed;
 const wanted = (name: SuiteName) => only === undefined || only.has(name);
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const started = new Date();
   const results: SuiteResults = {
     startedAt: started.toISOString(),
@@ -85,13 +86,20 @@ async function main(): Promise<void> {
   if (wanted('idle')) {
     await attempt('idleSockets', () => runIdleSocketsBench(quick ? 500 : 5000, log));
   }
+  if (wanted('video-cost')) {
+    await attempt('videoCost', () =>
+      runVideoCostBench(quick ? { calls: 3, warmupMs: 3000, measureMs: 4000 } : { calls: 10, warmupMs: 3000, measureMs: 10_000 }, log),
+    );
+  }
   results.finishedAt = new Date().toISOString();
   save();
   process.stdout.write(renderMarkdown(results));
+  return results.failures ? 1 : 0;
 }
 
+// A suite that failed makes the run fail (after the others ran and the results were written).
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (err) => {
     log(String(err?.stack ?? err));
     process.exit(1);

@@ -3,6 +3,7 @@ import type { IdleSocketsResult } from '../suites/idle-sockets';
 import type { CallSetupResult } from '../suites/call-setup';
 import type { ConcurrentCallsResult, RampResult } from '../suites/concurrent-calls';
 import type { MediaRecoveryResult } from '../suites/media-recovery';
+import type { CallCost, KindPair, VideoCostResult } from '../suites/video-cost';
 
 export interface SuiteResults {
   startedAt: string;
@@ -16,6 +17,7 @@ export interface SuiteResults {
   mediaRecovery?: MediaRecoveryResult;
   concurrentCalls?: ConcurrentCallsResult;
   idleSockets?: IdleSocketsResult;
+  videoCost?: VideoCostResult;
   failures?: Record<string, string>;
 }
 
@@ -171,6 +173,18 @@ export function renderMarkdown(r: SuiteResults): string {
         '',
       );
     }
+  }
+  const vc = r.videoCost;
+  if (vc) {
+    out.push(`## Video cost: ${vc.options.calls} voice calls and ${vc.options.calls} video calls (VP8 ~${vc.video.approxKbps} kbit/s each way at ${vc.video.fps} fps)`, '');
+    out.push('| where | kind | worker cores | worker CPU µs per call-second | bytes per call-minute | packets/s received | loss |', '|---|---|---|---|---|---|---|');
+    const row = (where: string, kind: string, c: CallCost) =>
+      `| ${where} | ${kind} | ${c.workerCores} | ${c.workerCpuUsPerCallSecond} | ${(c.bytesPerCallMinute / 2 ** 20).toFixed(2)} MiB | ${c.packetsPerSecond} | ${pct(c.lossRatio)} |`;
+    const rows = (where: string, p: KindPair) => [row(where, 'voice', p.voice), row(where, 'video', p.video), `| ${where} | video ÷ voice | | ${p.cpuRatio}× | ${p.bytesRatio}× | | |`];
+    out.push(...rows('bare 3.12 worker', vc.bare));
+    if ('voice' in vc.gateway) out.push(...rows('through the gateway', vc.gateway));
+    out.push('');
+    if (!('voice' in vc.gateway)) out.push(`Through the gateway: not measured: ${vc.gateway.unavailable}`, '');
   }
   if (r.failures) {
     out.push('## Failed suites', '');
