@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BENCH_USAGE, parseBenchArgs, SuiteName } from './support/bench-args';
-import { renderMarkdown, SuiteResults } from './support/results-report';
+import { benchExitCode, renderMarkdown, SuiteResults } from './support/results-report';
 import { runMessagesBench } from './suites/messages';
 import { runIdleSocketsBench } from './suites/idle-sockets';
 import { runCallSetupBench } from './suites/call-setup';
@@ -94,7 +94,7 @@ async function main(): Promise<number> {
   results.finishedAt = new Date().toISOString();
   save();
   process.stdout.write(renderMarkdown(results));
-  return results.failures ? 1 : 0;
+  return benchExitCode(results);
 }
 
 // A suite that failed makes the run fail (after the others ran and the results were written).

@@ -41,6 +41,11 @@ function rampRows(r: RampResult, bare?: RampResult): string[] {
   );
 }
 
+/** `npm run bench` fails (exit 1) when any suite failed, so CI notices; the others' results are still written. */
+export function benchExitCode(r: SuiteResults): number {
+  return r.failures && Object.keys(r.failures).length > 0 ? 1 : 0;
+}
+
 /** The short table: what was measured, against which ceiling and target. */
 export function renderMarkdown(r: SuiteResults): string {
   const out: string[] = [];

@@ -1,6 +1,6 @@
 import { BENCH_USAGE, parseBenchArgs, SUITES } from '../../bench/support/bench-args';
 import { cpuPerOp, cpuRatio } from '../../bench/support/process-usage';
-import { renderMarkdown } from '../../bench/support/results-report';
+import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
 
 describe('npm run bench command line', () => {
   it('takes --quick, --only with known suite names, and --help', () => {
@@ -69,5 +69,34 @@ describe('CPU per operation in the results', () => {
     expect(md).toContain('| bare socket.io relay (ceiling) | 1000 | 1 / 3 | 0.2 | 20 |');
     expect(md).toContain("3.5× the relay's CPU per relayed message");
     expect(md).toContain('across two gateway processes (Redis; CPU of both) | not measured: no Redis');
+  });
+});
+
+describe('video cost and the exit code', () => {
+  const machine = { cpus: 2, cpuModel: 'x', memGiB: 1, node: 'v' };
+  const cost = (cpu: number, bytes: number) => ({ calls: 10, seconds: 10, workerCores: cpu / 1e5, workerCpuUsPerCallSecond: cpu, bytesPerCallMinute: bytes, packetsPerSecond: 100, lossRatio: 0 });
+
+  it('puts voice and video calls side by side with their ratios', () => {
+    const pair = { voice: cost(100, 2 * 2 ** 20), video: cost(400, 36 * 2 ** 20), cpuRatio: 4, bytesRatio: 18 };
+    const md = renderMarkdown({
+      startedAt: 't',
+      quick: true,
+      machine,
+      videoCost: {
+        options: { calls: 10, warmupMs: 1, measureMs: 1 },
+        video: { fps: 15, keyFrameBytes: 1, deltaFrameBytes: 1, approxKbps: 1040 },
+        bare: pair,
+        gateway: { unavailable: 'no gateway' },
+      },
+    });
+    expect(md).toContain('## Video cost: 10 voice calls and 10 video calls (VP8 ~1040 kbit/s each way at 15 fps)');
+    expect(md).toContain('| bare 3.12 worker | voice | 0.001 | 100 | 2.00 MiB | 100 | 0.00% |');
+    expect(md).toContain('| bare 3.12 worker | video ÷ voice | | 4× | 18× | | |');
+    expect(md).toContain('Through the gateway: not measured: no gateway');
+  });
+
+  it('fails the run when a suite failed', () => {
+    expect(benchExitCode({ startedAt: 't', quick: true, machine })).toBe(0);
+    expect(benchExitCode({ startedAt: 't', quick: true, machine, failures: { videoCost: 'boom' } })).toBe(1);
   });
 });
