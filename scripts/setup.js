@@ -50,12 +50,6 @@ function cacheDir() {
 // built here against the system's libraries instead (Debian 12 packages),
 // cached by version and build-recipe hash, and copied to the place mediasoup
 // looks for it (worker/out/Release), so no environment variable is needed.
-const WORKER_BUILD_PACKAGES = [
-  'g++', 'pkg-config', 'ninja-build', 'libssl-dev', 'libuv1-dev', 'libsrtp2-dev',
-  'libusrsctp-dev', 'libabsl-dev', 'nlohmann-json3-dev',
-];
-const WORKER_PKG_CONFIG_NAMES = ['openssl', 'libuv', 'libsrtp2', 'usrsctp', 'absl_flat_hash_map', 'nlohmann_json'];
-
 function installedWorkerBinary(pkgDir) {
   return path.join(pkgDir, 'worker', 'out', 'Release', 'mediasoup-worker');
 }
@@ -77,67 +71,15 @@ function useCachedOrBuild(pkgDir, key, build) {
   fs.writeFileSync(stamp, key);
 }
 
-function missingWorkerLibraries() {
-  const probe = spawnSync('pkg-config', ['--exists', ...WORKER_PKG_CONFIG_NAMES]);
-  const tools = ['g++', 'ninja'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-  return probe.status !== 0 || probe.error || tools.length > 0;
-}
-
-function ensureWorkerBuildPackages() {
-  if (!missingWorkerLibraries()) return;
-  if (process.platform !== 'linux' || !fs.existsSync('/usr/bin/apt-get') || process.getuid?.() !== 0) {
-    throw new Error(
-      'building the mediasoup worker needs these Debian/Ubuntu packages (or their equivalents): ' +
-        `${WORKER_BUILD_PACKAGES.join(' ')}. Install them (as root: apt-get install ${WORKER_BUILD_PACKAGES.join(' ')}) ` +
-        'or set MEDIASOUP_WORKER_BIN to a built mediasoup-worker binary.',
-    );
-  }
-  log(`installing the worker's build packages: ${WORKER_BUILD_PACKAGES.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...WORKER_BUILD_PACKAGES], { stdio: ['ignore', 'ignore', 'inherit'], env });
-}
-
-// meson >= 1.1 (Debian 12 ships 1.0), installed from the Python package index
-// into the cache, never into the system's Python.
-function mesonCommand() {
-  const dir = path.join(cacheDir(), 'meson-1');
-  const script = path.join(dir, 'bin', 'meson');
-  if (!fs.existsSync(script)) {
-    log('installing meson (>= 1.1) for the worker build');
-    execFileSync('python3', ['-m', 'pip', 'install', '-q', '--no-user', '--target', dir, 'meson>=1.1,<2'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  return { command: 'python3', args: [script], env: { ...process.env, PYTHONPATH: dir } };
-}
-
-function buildMediasoup312Worker(pkgDir, version, destination) {
-  ensureWorkerBuildPackages();
-  const meson = mesonCommand();
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), `mediasoup-worker-${version}-`));
-  try {
-    const workerDir = path.join(work, 'worker');
-    fs.cpSync(path.join(pkgDir, 'worker'), workerDir, { recursive: true, filter: (src) => !src.includes(`${path.sep}out${path.sep}`) });
-    require('./mediasoup-worker/use-system-libraries').rewrite(workerDir);
-    const jobs = String(Math.max(1, os.cpus().length));
-    log(`building mediasoup worker ${version} against the system's libraries (about 3 minutes, once per machine)`);
-    execFileSync(meson.command, [...meson.args, 'setup', '--buildtype', 'release', '-Db_ndebug=true', 'build'], {
-      cwd: workerDir, env: meson.env, stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    execFileSync(meson.command, [...meson.args, 'compile', '-C', 'build', '-j', jobs, 'mediasoup-worker'], {
-      cwd: workerDir, env: meson.env, stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    fs.copyFileSync(path.join(workerDir, 'build', 'mediasoup-worker'), destination);
-  } finally {
-    fs.rmSync(work, { recursive: true, force: true });
-  }
-}
-
 function buildMediasoupWorker() {
   if (process.env.MEDIASOUP_WORKER_BIN && fs.existsSync(process.env.MEDIASOUP_WORKER_BIN)) return;
   const pkgDir = path.join(root, 'node_modules', 'mediasoup');
   const version = require(path.join(pkgDir, 'package.json')).version;
   const recipe = fs.readFileSync(path.join(__dirname, 'mediasoup-worker', 'use-system-libraries.js'));
-  useCachedOrBuild(pkgDir, `mediasoup-worker-${version}-${sha256(recipe)}`, (destination) => buildMediasoup312Worker(pkgDir, version, destination));
+  // The key names the rewrite of the worker's meson files (what decides the binary); build.js only drives the build.
+  useCachedOrBuild(pkgDir, `mediasoup-worker-${version}-${sha256(recipe)}`, (destination) =>
+    require('./mediasoup-worker/build').buildWorker(pkgDir, destination, { cacheDir: cacheDir(), log }),
+  );
 }
 
 // mediasoup 3.8.4, kept only for the benchmark that compares it with the
