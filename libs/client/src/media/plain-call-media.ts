@@ -81,6 +81,7 @@ export class PlainCallMedia {
 
   /** Starts sending and receiving in the active call `callId`. */
   static async start(client: SocialClient, callId: string, options: CallMediaOptions = {}): Promise<PlainCallMedia> {
+    if (options.video && options.setup === 'steps') throw new RangeError('video needs the join set-up');
     const media = new PlainCallMedia(client, callId, options);
     media.listen();
     await media.negotiate();

@@ -5,7 +5,7 @@ import { analyseAudioLeg, AudioAnalysisOptions, AudioLegReport, ReceivedPacket }
 import { checkTone, EncodedTone, ToneCheck, ToneCheckOptions } from './encoded-tone';
 import { FramePacer } from './frame-pacer';
 import { LinkImpairment } from './network/link-impairment';
-import type { NetworkConditions } from './network/network-conditions';
+import { NetworkConditions, validateNetworkConditions } from './network/network-conditions';
 import { deriveSeed } from './network/seeded-random';
 import { decodeOpusStream, OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, OpusEncoderSettings } from './opus-codec';
 import { plainRtpParameters, PLAIN_RTP_CAPABILITIES, randomSsrc } from './plain-rtp-parameters';
@@ -50,6 +50,10 @@ export interface PlainStreamOptions {
 /** The impairments of one leg, or none when the conditions change nothing. */
 function legImpairments(network: StreamNetwork | undefined, leg: string): { up?: LinkImpairment; down?: LinkImpairment } {
   if (!network) return {};
+  for (const direction of ['up', 'down'] as const) {
+    const problem = network[direction] === undefined ? null : validateNetworkConditions(network[direction], `network.${direction}`);
+    if (problem) throw new RangeError(problem);
+  }
   const make = (conditions: NetworkConditions | undefined, direction: string) =>
     LinkImpairment.affects(conditions) ? new LinkImpairment(conditions!, deriveSeed(network.seed, `${network.label ?? ''}/${leg}/${direction}`)) : undefined;
   return { up: make(network.up, 'up'), down: make(network.down, 'down') };

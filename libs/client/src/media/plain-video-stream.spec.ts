@@ -13,6 +13,16 @@ async function loopbackVideo(options: ConstructorParameters<typeof PlainSendStre
   const senderSocket = await RtpUdpSocket.open('127.0.0.1');
   const receiverSocket = await RtpUdpSocket.open('127.0.0.1');
   const ssrc = 0x1234;
+  try {
+    return wire(clip, senderSocket, receiverSocket, ssrc, options);
+  } catch (err) {
+    senderSocket.close();
+    receiverSocket.close();
+    throw err;
+  }
+}
+
+function wire(clip: VideoClip, senderSocket: RtpUdpSocket, receiverSocket: RtpUdpSocket, ssrc: number, options: ConstructorParameters<typeof PlainSendStream>[1]) {
   const sender = new PlainSendStream(
     {
       callId: 'c',
@@ -107,5 +117,9 @@ describe('a video stream over loopback UDP', () => {
       sender.close();
       receiver.close();
     }
+  });
+
+  it('refuses network conditions with a bad field, naming it', async () => {
+    await expect(loopbackVideo({ network: { down: { lossRate: 3 }, seed: 1 } })).rejects.toThrow('network.down.lossRate must be a number from 0 to 1');
   });
 });
