@@ -2,8 +2,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SocialClient } from '@app/client';
 import { CONFIG_VARIABLES } from '@app/config';
-import { CLIENT_EVENT_NAMES, ERROR_CODES, SERVER_EVENT_NAMES } from '@app/contracts';
-import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import {
+  CLIENT_EVENT_NAMES,
+  CLIENT_EVENT_SPECS,
+  ClientEventName,
+  ClientEvents,
+  ERROR_CODES,
+  SERVER_EVENT_NAMES,
+  SERVER_EVENT_SPECS,
+  ServerEventName,
+} from '@app/contracts';
+import { connectedUser, startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
 
 /**
  * docs/protocol.md is the contract clients are written against. These checks
@@ -95,4 +104,61 @@ describe('docs/protocol.md and the code agree', () => {
       if (res.status >= 400) expect((await res.json()).error.code).toEqual(expect.any(String));
     }
   });
+
+  it('answers and pushes what the catalog declares: real acks and pushes parse with its result and payload schemas', async () => {
+    const [ann, bob] = [await connectedUser(gw, 'cat_a'), await connectedUser(gw, 'cat_b')];
+    try {
+      await catalogRoundTrip(ann, bob);
+    } finally {
+      ann.disconnect();
+      bob.disconnect();
+    }
+  });
 });
+
+/** A conversation and a call between two users; every ack and push is checked against the catalog's schemas. */
+async function catalogRoundTrip(ann: SocialClient, bob: SocialClient): Promise<void> {
+  const pushes: { to: string; event: ServerEventName; payload: unknown }[] = [];
+  for (const client of [ann, bob]) {
+    for (const event of SERVER_EVENT_NAMES) client.on(event, (payload) => pushes.push({ to: client.user.handle, event, payload }));
+  }
+  const acks: { event: ClientEventName; data: unknown }[] = [];
+  const ask = async <E extends ClientEventName>(client: SocialClient, event: E, payload: ClientEvents[E]['payload']) => {
+    const data = await client.request(event, payload);
+    acks.push({ event, data });
+    return data;
+  };
+
+  await ann.contacts.add(bob.id);
+  await bob.contacts.add(ann.id);
+  const sent = await ask(ann, 'dm:send', { to: bob.id, clientMsgId: crypto.randomUUID(), body: 'catalog' });
+  await ask(ann, 'dm:send', { to: bob.id, clientMsgId: sent.message.clientMsgId, body: 'catalog' });
+  await ask(bob, 'dm:history', { conversationId: sent.message.conversationId });
+  await ask(bob, 'dm:read', { conversationId: sent.message.conversationId, upToSeq: sent.message.seq });
+  await ask(bob, 'dm:sync', {});
+  const { call } = await ask(ann, 'call:invite', { to: bob.id });
+  await bob.calls.waitForCall(call.id);
+  await ask(bob, 'call:accept', { callId: call.id });
+  await ann.calls.waitForState(call.id, 'active');
+  await ask(ann, 'media:capabilities', { callId: call.id });
+  await ask(ann, 'media:create-transport', { callId: call.id, direction: 'recv', type: 'webrtc' });
+  await ask(bob, 'media:join', { callId: call.id, recv: { type: 'webrtc' } });
+  await ask(ann, 'call:hangup', { callId: call.id });
+  await bob.calls.waitForState(call.id, 'ended');
+
+  const wrong = [
+    ...acks.flatMap(({ event, data }) => {
+      const parsed = CLIENT_EVENT_SPECS[event].result.safeParse(data);
+      return parsed.success ? [] : [{ ack: event, issues: parsed.error.issues }];
+    }),
+    ...pushes.flatMap(({ event, payload, to }) => {
+      const parsed = SERVER_EVENT_SPECS[event].payload.safeParse(payload);
+      return parsed.success ? [] : [{ push: event, to, issues: parsed.error.issues }];
+    }),
+  ];
+  expect(wrong).toEqual([]);
+  const seen = new Set(pushes.map((p) => p.event));
+  for (const event of ['dm:new', 'dm:read', 'call:incoming', 'call:state', 'contacts:changed'] as const) {
+    expect({ event, seen: seen.has(event) }).toEqual({ event, seen: true });
+  }
+}
