@@ -83,6 +83,14 @@ describe('VP8 over RTP (RFC 7741)', () => {
   });
 });
 
+it('keeps a bounded number of frames waiting when none ever completes', () => {
+  const depacketizer = new Vp8Depacketizer(2);
+  // Only the middle packet of each multi-packet frame: nothing can complete.
+  const packets = packetsOf([0, 15, 30, 0, 15, 30, 0, 15, 30, 0, 15, 30], 400).filter((p) => !p.marker && (p.payload[0] & 0x10) === 0);
+  for (const p of packets) expect(depacketizer.push(p)).toBeNull();
+  expect(depacketizer.abandoned).toBe(12 - 8);
+});
+
 describe('key-frame requests (RTCP PSFB)', () => {
   it('parses PLI and FIR from a compound packet that also holds a receiver report', () => {
     const receiverReport = Buffer.alloc(8);

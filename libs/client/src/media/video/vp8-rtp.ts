@@ -126,6 +126,7 @@ export class Vp8Depacketizer {
     if (packet.marker) frame.endSequence = packet.sequenceNumber;
     const assembled = this.tryAssemble(packet.timestamp, frame);
     if (assembled) this.ageOthers();
+    else this.capPending();
     return assembled;
   }
 
@@ -143,6 +144,16 @@ export class Vp8Depacketizer {
     }
     this.pending.delete(timestamp);
     return { timestamp, pictureId, data: Buffer.concat(parts), firstSequence: frame.startSequence };
+  }
+
+  /** When nothing completes at all, the oldest frames (in arrival order) go, so memory stays bounded. */
+  private capPending(): void {
+    const limit = 4 * this.maxPendingFrames;
+    for (const timestamp of this.pending.keys()) {
+      if (this.pending.size <= limit) return;
+      this.pending.delete(timestamp);
+      this.abandoned++;
+    }
   }
 
   private ageOthers(): void {
