@@ -42,6 +42,19 @@ describe('MediaNodeUnreachable tells a node that is gone from one that timed out
     expect({ nodeId: err.nodeId, noSubscriber: err.noSubscriber }).toEqual({ nodeId: node.localNodeId, noSubscriber: false });
   });
 
+  it('carries pushes in one process too, a listener that throws not stopping the others', async () => {
+    const bus = new InProcessMediaBus();
+    const heard: string[] = [];
+    bus.onPush(() => {
+      throw new Error('a broken listener');
+    });
+    bus.onPush((p) => heard.push(p.type));
+    await bus.publishPush({ type: 'consumer-added', nodeId: bus.localNodeId, consumer: { callId: 'c', userId: 'u', consumerId: 'k', producerId: 'p', kind: 'audio', rtpParameters: {} } });
+    await new Promise((r) => setImmediate(r));
+    expect(heard).toEqual(['consumer-added']);
+    await bus.close();
+  });
+
   it('does the same in one process without Redis', async () => {
     const bus = new InProcessMediaBus();
     expect((await failure(bus.request('elsewhere', { method: 'ping', args: [] }, 200))).noSubscriber).toBe(true);
