@@ -1,31 +1,49 @@
 # syntax=docker/dockerfile:1
-# The gateway image, in three stages:
-#   build    toolchain + every dependency: the mediasoup worker (against
-#            Debian's libraries, as scripts/setup.js does everywhere), the
-#            Prisma client, the TypeScript and the browser client's bundle
+# The server image, in four stages:
+#   worker        the mediasoup worker (C++, about 3 minutes), built from the
+#                 lock file and the build recipe (scripts/mediasoup-worker/)
+#                 only, so editing the sources never rebuilds it: its layers
+#                 stay cached until package-lock.json or the recipe changes
+#   build         every dependency, the Prisma client, the TypeScript and the
+#                 browser client's bundle (scripts/setup.js, given the worker)
 #   runtime-deps  production dependencies only (no esbuild, no embedded PostgreSQL)
-#   runtime  slim Debian, the worker's shared libraries, a non-root user
+#   runtime       slim Debian, the worker's shared libraries, a non-root user
 # One image serves every NODE_ROLE (all, gateway, media).
 
-ARG NODE_IMAGE=node:20-bookworm
+ARG NODE_IMAGE=node:24-bookworm
 
-FROM ${NODE_IMAGE} AS build
-# The worker's build packages (the list in scripts/setup.js) and pip for meson >= 1.1.
+FROM ${NODE_IMAGE} AS worker
+# The worker's build packages (WORKER_BUILD_PACKAGES in scripts/mediasoup-worker/build.js) and pip for meson >= 1.1.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
        python3 python3-pip g++ pkg-config ninja-build \
        libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev \
     && rm -rf /var/lib/apt/lists/*
+WORKDIR /worker
+COPY package-lock.json ./
+COPY scripts/mediasoup-worker/ ./recipe/
+# The mediasoup package the lock file names, unpacked rather than installed
+# (its install script would download a prebuilt worker or the C++ dependencies).
+RUN version="$(node -p "require('./package-lock.json').packages['node_modules/mediasoup'].version")" \
+    && npm pack --silent "mediasoup@${version}" \
+    && mkdir mediasoup \
+    && tar -xzf "mediasoup-${version}.tgz" -C mediasoup --strip-components=1 \
+    && node recipe/build.js mediasoup /worker/bin/mediasoup-worker \
+    && rm -rf mediasoup "mediasoup-${version}.tgz" /tmp/mediasoup-worker-*
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # .npmrc has ignore-scripts=true: every build step is scripts/setup.js's.
 RUN npm ci
 COPY . .
-# setup.js: Prisma client, mediasoup worker, and the browser client bundled into dist/demo.
-RUN node scripts/setup.js \
-    && npx nest build gateway \
+COPY --from=worker /worker/bin/mediasoup-worker /app/bin/mediasoup-worker
+# With MEDIASOUP_WORKER_BIN the set-up uses that worker instead of building
+# one; it generates the Prisma client, bundles the browser client into
+# dist/demo and compiles the gateway.
+RUN MEDIASOUP_WORKER_BIN=/app/bin/mediasoup-worker node scripts/setup.js --app gateway \
     && test -f dist/demo/app.js \
-    && install -D -m 0755 node_modules/mediasoup/worker/out/Release/mediasoup-worker /app/bin/mediasoup-worker
+    && test -f dist/apps/gateway/apps/gateway/src/main.js
 
 FROM ${NODE_IMAGE} AS runtime-deps
 WORKDIR /app
@@ -40,11 +58,14 @@ RUN apt-get update \
        libabsl20220623 libssl3 libuv1 libsrtp2-1 libusrsctp2 libnss3 libnspr4 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-# NODE_OPTIONS: a heap limit for one gateway. With V8's default (set by the
-# host's memory) the old generation may grow to 4× the live heap before a
-# collection, so RSS drifts far above it; at 1 GB it stays within about 1.6×.
-# Raise it (compose: NODE_OPTIONS) only together with the container's memory limit.
+# HOST: listen on every interface of the container (the default, 127.0.0.1,
+# is for a developer's machine). NODE_OPTIONS: a heap limit for one server.
+# With V8's default (set by the host's memory) the old generation may grow
+# to 4× the live heap before a collection, so RSS drifts far above it; at
+# 1 GB it stays within about 1.6×. Raise it (compose: NODE_OPTIONS) only
+# together with the container's memory limit.
 ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
     NODE_OPTIONS=--max-old-space-size=1024 \
     PORT=3000 \
     MEDIA_LISTEN_IP=0.0.0.0 \
@@ -57,7 +78,7 @@ COPY --from=runtime-deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/prisma ./prisma
 COPY --from=build /app/dist ./dist
-COPY --from=build /app/bin ./bin
+COPY --from=worker /worker/bin/mediasoup-worker ./bin/mediasoup-worker
 # Files stay root-owned and read-only to the process; it writes nothing to disk.
 USER node
 EXPOSE 3000/tcp 39000-39001/udp 39000-39001/tcp 40000-40199/udp
