@@ -178,7 +178,7 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
     if (this.probing.has(nodeId) || nodeId === this.bus.localNodeId) return;
     this.probing.add(nodeId);
     try {
-      await this.bus.request(nodeId, { method: 'ping', args: [] }, PROBE_TIMEOUT_MS);
+      await this.bus.request(nodeId, { method: 'ping' satisfies MediaNodeMethod, args: [] }, PROBE_TIMEOUT_MS);
       this.gone.delete(nodeId);
     } catch (err) {
       if (err instanceof MediaNodeUnreachable && err.noSubscriber && err.nodeId === nodeId) this.markGone(nodeId);
