@@ -289,6 +289,18 @@ describe('security, second round', () => {
     });
   });
 
+  describe('deceptive names', () => {
+    it('bidirectional overrides and zero-width characters are refused in display names and handles', async () => {
+      for (const displayName of ['evil\u202egnp.exe', 'a\u200bdmin', 'x\u2066y\u2069', '\ufeffsupport']) {
+        const res = await request(one.url, 'POST', '/auth/dev-login', { body: { handle: uniqueHandle('bidi'), displayName } });
+        expect({ displayName, status: res.status, code: res.body?.error?.code }).toEqual({ displayName, status: 400, code: 'VALIDATION_FAILED' });
+      }
+      const handle = await request(one.url, 'POST', '/auth/dev-login', { body: { handle: 'ad\u200bmin' } });
+      expect(handle.status).toBe(400);
+      expect((await request(one.url, 'POST', '/auth/dev-login', { body: { handle: uniqueHandle('ok'), displayName: 'Zoë ✓' } })).status).toBe(200);
+    });
+  });
+
   describe('HTTP rate limits', () => {
     it('100 PUT/DELETE /contacts/:id pairs: refused past the limit with 429, Retry-After and retryAfterMs; the victim hears only what was accepted', async () => {
       const [attacker, victim] = await Promise.all([user(one, 'flood'), user(one, 'victim')]);

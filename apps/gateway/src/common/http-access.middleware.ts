@@ -10,6 +10,9 @@ import {
   tracksRequestIds,
 } from '@app/observability';
 
+/** Longest request path written to an access log line. */
+const MAX_LOGGED_PATH_CHARS = 256;
+
 /** Where the error filter leaves the protocol code of a failed request, for the access log. */
 export const ERROR_CODE_LOCAL = 'errorCode';
 
@@ -51,7 +54,8 @@ export class HttpAccessMiddleware implements NestMiddleware {
           kind: 'http',
           method: req.method,
           route,
-          path: req.path,
+          // The client writes the path: shown cut short, like socket event names.
+          path: req.path.length > MAX_LOGGED_PATH_CHARS ? `${req.path.slice(0, MAX_LOGGED_PATH_CHARS)}…(${req.path.length} chars)` : req.path,
           status: res.statusCode,
           userId: user?.id,
           outcome: (res.locals[ERROR_CODE_LOCAL] as string | undefined) ?? (res.statusCode < 400 ? 'ok' : String(res.statusCode)),
