@@ -230,6 +230,13 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
     await Promise.all([expectAudioFlowing(ann), expectAudioFlowing(bob)]);
     await expectText(ann, '#call-status', `Call with @${bobHandle}`);
     expect(await ann.evaluate(() => (window as unknown as { demo: { mediaRestarts: number } }).demo.mediaRestarts)).toBe(1);
+    // Set up with media:join both times; after the restart in one request, with the capabilities learnt the first time.
+    for (const page of [ann, bob]) {
+      const setups = await page.evaluate(
+        () => (window as unknown as { demo: { mediaSetups: { joins: number; capabilityRequests: number } } }).demo.mediaSetups,
+      );
+      expect(setups).toEqual({ joins: 2, capabilityRequests: 1 });
+    }
 
     await ann.click('#hangup-button');
     await expectText(ann, '#call-status', 'ended (hangup)');

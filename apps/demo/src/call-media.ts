@@ -39,6 +39,9 @@ const NEGOTIATE_ATTEMPTS = 3;
 /** A negotiation overtaken by a newer restart (or the call's end): dropped quietly. */
 class Stale extends Error {}
 
+/** What this page's Device learnt last: its capabilities, and the router capabilities (as JSON text) it loaded. */
+let learnt: { router: string; device: types.RtpCapabilities } | undefined;
+
 /**
  * The WebRTC side of one active call in the browser: a mediasoup-client
  * Device, a send transport producing the microphone (and camera for video
@@ -76,6 +79,10 @@ export class CallMedia {
   private negotiation: Promise<void> = Promise.resolve();
   /** media:restart events heard in this call. */
   restarts = 0;
+  /** Set-ups of this call done with media:join (1, plus one per restart). */
+  joins = 0;
+  /** media:capabilities asked in this call (a page that has set up a call before asks none). */
+  capabilityRequests = 0;
   private readonly offs: (() => void)[] = [];
 
   constructor(
@@ -166,25 +173,46 @@ export class CallMedia {
   }
 
   private async negotiate(generation: number): Promise<void> {
-    const callId = this.call.id;
-    const answer = await this.client.request('media:capabilities', { callId });
-    this.check(generation);
-    // A new room may be a new router: a fresh Device learns its capabilities.
-    const device = new Device();
-    await device.load({ routerRtpCapabilities: routerCapabilities(answer.rtpCapabilities) });
-    this.check(generation);
-    this.device = device;
-    if (this.setup === 'join' && (await this.join(device, generation))) return;
+    if (this.setup === 'join' && (await this.join(generation))) return;
     this.setup = 'steps';
+    this.capabilityRequests++;
+    const answer = await this.client.request('media:capabilities', { callId: this.call.id });
+    this.check(generation);
+    const device = await this.loadDevice(answer.rtpCapabilities, generation);
     await this.negotiateStepByStep(device, answer.producers, generation);
   }
 
-  /** Sets up with media:join; false when the server does not know it. */
-  private async join(device: Device, generation: number): Promise<boolean> {
+  /** A fresh Device for the room's router (a new room may be a new router). */
+  private async loadDevice(routerJson: Record<string, unknown>, generation: number): Promise<Device> {
+    const device = new Device();
+    await device.load({ routerRtpCapabilities: routerCapabilities(routerJson) });
+    this.check(generation);
+    this.device = device;
+    learnt = { router: JSON.stringify(routerJson), device: device.rtpCapabilities };
+    return device;
+  }
+
+  /**
+   * Sets up with media:join; false when the server does not know it. The
+   * server consumes for us only when the join names our capabilities, and a
+   * Device has them only once it has loaded a router's: the page's first
+   * set-up asks media:capabilities first; later ones (the next call, a
+   * restart) send what was learnt and load the Device from the answer.
+   */
+  private async join(generation: number): Promise<boolean> {
+    let known = learnt;
+    let device: Device | undefined;
+    if (!known) {
+      this.capabilityRequests++;
+      const { rtpCapabilities } = await this.client.request('media:capabilities', { callId: this.call.id });
+      this.check(generation);
+      device = await this.loadDevice(rtpCapabilities, generation);
+      known = { router: JSON.stringify(rtpCapabilities), device: device.rtpCapabilities };
+    }
     const answer = await this.client
       .request('media:join', {
         callId: this.call.id,
-        rtpCapabilities: device.rtpCapabilities,
+        rtpCapabilities: known.device,
         send: { type: 'webrtc' },
         recv: { type: 'webrtc' },
       })
@@ -195,6 +223,10 @@ export class CallMedia {
     if (!answer) return false;
     this.check(generation);
     if (!answer.send || !answer.recv) throw new Error('media:join answered without transports');
+    // Every router of the service is configured alike; a different one would show here.
+    if (JSON.stringify(answer.rtpCapabilities) !== known.router) console.warn('the room\'s router has other capabilities than the last one');
+    device ??= await this.loadDevice(answer.rtpCapabilities, generation);
+    this.joins++;
     this.recvTransport = this.openTransport('recv', transportOptions(answer.recv));
     this.sendTransport = this.openTransport('send', transportOptions(answer.send));
     await this.produceTracks(device, generation);

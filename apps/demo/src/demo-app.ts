@@ -61,6 +61,10 @@ const demoHandle = {
   get mediaRestarts() {
     return state.media?.restarts ?? 0;
   },
+  /** How the current call's media was set up: media:join requests and media:capabilities requests. */
+  get mediaSetups() {
+    return { joins: state.media?.joins ?? 0, capabilityRequests: state.media?.capabilityRequests ?? 0 };
+  },
   /** The latest call:quality of the current call, and how many have arrived. */
   get quality() {
     return { samples: state.qualitySamples, latest: state.quality ?? null };
