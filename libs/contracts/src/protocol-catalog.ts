@@ -1,10 +1,11 @@
 /**
  * The protocol as data, and its one source: every socket event (both
  * directions) with its payload and acknowledgement schemas, and every HTTP
- * route. The event names, the `ClientEvents`/`ServerEvents` types the SDK,
- * the demo and the server compile against (events.ts), the published
- * AsyncAPI and OpenAPI documents, and the gateway's validation all come from
- * here. To add an event, add it here; nothing else declares one.
+ * route. The event names and the `ClientEvents`/`ServerEvents` types the
+ * SDK, the demo and the server compile against (events.ts) and the published
+ * AsyncAPI and OpenAPI documents are derived from it, and its payload schemas
+ * are the very objects (schemas.ts) the gateway validates with. To add an
+ * event, add it here; nothing else declares one.
  */
 import { z } from 'zod';
 import { contactChange, mediaKind, mediaRestartReason } from './enums';
