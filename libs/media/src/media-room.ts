@@ -133,7 +133,10 @@ const STATS_TIMEOUT_MS = 2_000;
 
 /**
  * The media of one active call: it owns the call's router and, per
- * participant, the transports, producers and consumers they created.
+ * participant, the transports, producers and consumers they created, and
+ * the call's legs (what each participant sent and received, for its
+ * statistics). A participant that joined with rtpCapabilities gets the
+ * other's new producers consumed for it (`RoomListener.consumerAdded`).
  * close() is idempotent; closing the router closes everything below it.
  */
 export class MediaRoom {

@@ -46,8 +46,11 @@ const SAMPLE_BATCH_ROOMS = 100;
  * producers and consumers, and who the room's two participants are; the
  * call rules (who may call, the video flag, who to tell) are the calls
  * side's. Every request names its call, so a gateway in any process can
- * route it here. When a worker dies its rooms are opened again on another
- * worker and reported (`onRoomEvent`), so the clients can renegotiate.
+ * route it here: this is the node's MediaNodeApi. When a worker dies its
+ * rooms are opened again on another worker and reported (`onRoomEvent`), so
+ * the clients can renegotiate. Every room is sampled on a timer: the samples
+ * are pushed (`onQuality`), feed the leg metrics and make the call's
+ * statistics returned by closeRoom.
  */
 @Injectable()
 export class MediaService implements MediaNodeApi, OnModuleDestroy {
