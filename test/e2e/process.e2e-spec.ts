@@ -66,4 +66,12 @@ describe('set-up (scripts/setup.js)', () => {
     write('tsconfig.json', '{"compilerOptions":{}}');
     expect(appBuildKey(dir)).not.toBe(changed);
   });
+
+  it('builds no media worker for a simulation against a running server (--url)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { setupArguments } = require('../../scripts/run-sim.js') as { setupArguments(args: string[]): string[] };
+    expect(setupArguments(['--url', 'http://10.0.0.5:3000', '--users', '4'])).toEqual(['--app', 'sim', '--no-media-worker']);
+    expect(setupArguments(['--url=http://10.0.0.5:3000'])).toContain('--no-media-worker');
+    expect(setupArguments(['--users', '4'])).toEqual(['--app', 'sim']);
+  });
 });
