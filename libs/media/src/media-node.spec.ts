@@ -380,6 +380,27 @@ describe('a media node serving its room API (real mediasoup)', () => {
     await media.closeRoom(callId);
   });
 
+  it('forgets who joined when the room is opened again after its worker died; a new join sets it again', async () => {
+    const { callId, a, b } = await room();
+    await media.join(callId, b, { clientAddress: CLIENT, rtpCapabilities: caps, recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 } });
+    const restarted = new Promise<void>((resolve) => media.onRoomEvent((e) => e.callId === callId && e.type === 'restarted' && resolve()));
+    process.kill(media.workerPidOf(callId)!, 'SIGKILL');
+    await restarted;
+    // The new room knows nothing of b's join: a's producer is not consumed for b.
+    const send = await media.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+    const first = await media.produce(callId, a, send.transportId, 'audio', plainRtpParameters('audio', randomSsrc()));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(added.some((c) => c.producerId === first.producerId)).toBe(false);
+    expect(media.roomOf(callId)!.objectCounts().consumers).toBe(0);
+    // b joins again: a's producer is consumed in the join, and the next one is pushed.
+    const again = await media.join(callId, b, { clientAddress: CLIENT, rtpCapabilities: caps, recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 } });
+    expect(again.consumers.map((c) => c.producerId)).toEqual([first.producerId]);
+    const send2 = await media.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+    const second = await media.produce(callId, a, send2.transportId, 'audio', plainRtpParameters('audio', randomSsrc()));
+    await until(() => added.some((c) => c.producerId === second.producerId), 'consumer-added after the new join');
+    await media.closeRoom(callId);
+  });
+
   it('checks a plain recv transport’s target on the node too', async () => {
     const { callId, a } = await room();
     const recv = await media.createTransport(callId, a, { direction: 'recv', type: 'plain', clientAddress: CLIENT });
