@@ -1,19 +1,26 @@
 import type { CallDto, CallMedia, CallState, CallQualityDto, ConsumerAddedDto, MediaJoinResultDto, schemas } from '@app/contracts';
+import { BoundedMap } from './bounded-map';
 import { Page, pageQueryString } from './http-api';
 import type { SocialClient } from './social-client';
 
 type MediaJoinOptions = schemas.MediaJoinOptions;
 
 const DEFAULT_WAIT_MS = 10_000;
+/** Calls whose latest state is remembered (the most recently heard of). */
+export const DEFAULT_REMEMBERED_CALLS = 1_000;
 
 /**
  * 1:1 calls: the `call:*` requests, the pushes (`call:incoming`,
  * `call:state`, `call:ending-soon`) and the latest known state of each call.
  */
 export class CallsApi {
-  private readonly known = new Map<string, CallDto>();
+  private readonly known: BoundedMap<string, CallDto>;
 
-  constructor(private readonly client: SocialClient) {
+  constructor(
+    private readonly client: SocialClient,
+    capacity = DEFAULT_REMEMBERED_CALLS,
+  ) {
+    this.known = new BoundedMap(capacity);
     client.on('call:incoming', ({ call }) => this.remember(call));
     client.on('call:state', ({ call }) => this.remember(call));
   }

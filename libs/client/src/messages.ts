@@ -1,4 +1,5 @@
 import type { ConversationDto, MessageDto } from '@app/contracts';
+import { BoundedMap } from './bounded-map';
 import { ClientError, ConnectionLostError, RequestTimeoutError } from './client-error';
 import { Page, pageQueryString } from './http-api';
 import { sleep } from './sleep';
@@ -18,6 +19,9 @@ export interface HistoryPage {
   nextBeforeSeq: number | null;
 }
 
+/** Messages the inbox remembers for deduplication (the most recent ones). */
+export const DEFAULT_INBOX_CAPACITY = 5_000;
+
 type MessageListener = (message: MessageDto, via: 'push' | 'sync') => void;
 
 /** Random UUID v4 in Node and in browsers. */
@@ -31,15 +35,23 @@ export function newClientMsgId(): string {
  * inbox, which hands each id to listeners exactly once. After a reconnect the
  * inbox asks `dm:sync` for everything after its last cursor, so a message
  * pushed while the socket was down is still delivered.
+ *
+ * The inbox remembers the latest `capacity` messages only (default 5000):
+ * enough to recognise a push and a sync page that cross, while a client that
+ * runs for weeks keeps flat memory. Older history is `history()`'s job.
  */
 export class MessagesApi {
-  private readonly seen = new Map<string, MessageDto>();
+  private readonly seen: BoundedMap<string, MessageDto>;
   private readonly listeners = new Set<MessageListener>();
   private cursor?: string;
   private syncChain: Promise<number> = Promise.resolve(0);
   private syncs = 0;
 
-  constructor(private readonly client: SocialClient) {
+  constructor(
+    private readonly client: SocialClient,
+    capacity = DEFAULT_INBOX_CAPACITY,
+  ) {
+    this.seen = new BoundedMap(capacity);
     client.on('dm:new', ({ message }) => this.accept(message, 'push'));
   }
 
@@ -127,7 +139,7 @@ export class MessagesApi {
     };
   }
 
-  /** Every message the inbox has seen (received or sent), in arrival order. */
+  /** The messages the inbox remembers (received or sent; the latest `capacity`), in arrival order. */
   get inbox(): MessageDto[] {
     return [...this.seen.values()];
   }
@@ -135,6 +147,11 @@ export class MessagesApi {
   /** Messages received from others, in arrival order. */
   get received(): MessageDto[] {
     return this.inbox.filter((m) => m.senderId !== this.client.id);
+  }
+
+  /** How many messages the inbox keeps at most. */
+  get capacity(): number {
+    return this.seen.capacity;
   }
 
   has(messageId: string): boolean {

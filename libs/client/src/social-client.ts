@@ -7,6 +7,7 @@ import type {
   ServerEvents,
   UserDto,
 } from '@app/contracts';
+import { Backoff, BackoffOptions } from './backoff';
 import { CallsApi } from './calls';
 import { ClientError, ConnectionLostError, RequestTimeoutError } from './client-error';
 import { ContactsApi, UsersApi } from './contacts';
@@ -16,8 +17,15 @@ import { MessagesApi } from './messages';
 import { sleep } from './sleep';
 
 export interface ConnectOptions {
-  /** Reconnect after a lost connection (default true). */
+  /**
+   * Reconnect after a lost connection (default true): exponential backoff with
+   * full jitter, 250 ms growing to at most 30 s (see `backoff`). Not after
+   * `disconnect()`, nor when the server closed the socket itself (a revoked
+   * token; an expired one is renewed first when a token fetcher is set).
+   */
   reconnection?: boolean;
+  /** The reconnect schedule (default: initialMs 250, maxMs 30 000, factor 2, Math.random). */
+  backoff?: BackoffOptions;
   timeoutMs?: number;
   /**
    * Fetch what arrived while away (`dm:sync`) right after connecting, in the
@@ -26,10 +34,22 @@ export interface ConnectOptions {
   syncOnConnect?: boolean;
 }
 
+/**
+ * Where the socket stands. `connecting`: the first connect() in progress
+ * (retried with backoff until its timeout); `connected`; `reconnecting`: the
+ * connection was lost and the next attempt is scheduled; `disconnected`: not
+ * trying (before connect(), after disconnect(), or refused by the server).
+ */
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+
 /** Lifecycle notifications of the SDK itself (not protocol events). */
 export interface ClientLifecycleEvents {
   connected: { reconnect: boolean };
   disconnected: { reason: string };
+  /** Every change of `connectionState`. */
+  'connection-state': { state: ConnectionState; previous: ConnectionState };
+  /** A reconnect attempt is scheduled: the `attempt`-th since the connection was lost, in `delayMs`. */
+  reconnecting: { attempt: number; delayMs: number };
   /** A background task (inbox sync after a reconnect, a token renewal) failed. */
   error: { error: unknown; during: string };
   /** The token was renewed (and handed to the live socket with `auth:refresh`). */
@@ -47,6 +67,8 @@ const MAX_REQUESTS_IN_FLIGHT = 32;
 // dm:typing (a late typing notice is worth nothing).
 const NOT_RETRIED_WHEN_RATE_LIMITED = new Set<string>(['dm:send', 'dm:typing']);
 const RATE_LIMITED_ATTEMPTS = 20;
+// Handshake refusals: trying again would be refused again.
+const REFUSALS = new Set(['UNAUTHENTICATED', 'TOO_MANY_CONNECTIONS']);
 
 /** A token as the server issues it (`POST /auth/dev-login`, `POST /auth/tokens`). */
 export interface IssuedToken {
@@ -63,7 +85,15 @@ export interface IssuedToken {
  */
 export type TokenFetcher = () => Promise<IssuedToken>;
 
-export interface SocialClientOptions {
+/** Memory bounds of a long-lived client. */
+export interface ClientLimits {
+  /** Messages the inbox remembers to deduplicate (default 5000, the most recent). */
+  inboxCapacity?: number;
+  /** Calls whose latest state is remembered (default 1000, the most recently heard of). */
+  rememberedCalls?: number;
+}
+
+export interface SocialClientOptions extends ClientLimits {
   fetchToken?: TokenFetcher;
   expiresAt?: string;
 }
@@ -97,6 +127,9 @@ export class SocialClient {
   private stopped = false;
   private requestsInFlight = 0;
   private readonly waitingRequests: (() => void)[] = [];
+  private state: ConnectionState = 'disconnected';
+  private backoff = new Backoff();
+  private reconnectTimer?: ReturnType<typeof setTimeout>;
 
   constructor(
     readonly baseUrl: string,
@@ -109,8 +142,8 @@ export class SocialClient {
     this.fetchToken = options.fetchToken;
     this.users = new UsersApi(this);
     this.contacts = new ContactsApi(this);
-    this.messages = new MessagesApi(this);
-    this.calls = new CallsApi(this);
+    this.messages = new MessagesApi(this, options.inboxCapacity);
+    this.calls = new CallsApi(this, options.rememberedCalls);
     this.flags = new FlagsApi(this);
   }
 
@@ -118,22 +151,22 @@ export class SocialClient {
    * `POST /auth/dev-login` (development and tests; off in production):
    * creates the user on first use, and logs in again before the token expires.
    */
-  static async login(baseUrl: string, handle: string, displayName?: string): Promise<SocialClient> {
+  static async login(baseUrl: string, handle: string, displayName?: string, limits: ClientLimits = {}): Promise<SocialClient> {
     const devLogin = () =>
       httpJson<{ token: string; user: UserDto; expiresAt?: string }>(baseUrl, 'POST', '/auth/dev-login', {
         body: displayName === undefined ? { handle } : { handle, displayName },
       });
-    return SocialClient.withTokens(baseUrl, devLogin);
+    return SocialClient.withTokens(baseUrl, devLogin, limits);
   }
 
   /**
    * A client whose tokens come from `fetchToken` (a real deployment: the app's
    * backend). Renews them on its own before they expire.
    */
-  static async withTokens(baseUrl: string, fetchToken: TokenFetcher): Promise<SocialClient> {
+  static async withTokens(baseUrl: string, fetchToken: TokenFetcher, limits: ClientLimits = {}): Promise<SocialClient> {
     const first = await fetchToken();
     const user = first.user ?? (await httpJson<UserDto>(baseUrl, 'GET', '/users/me', { token: first.token }));
-    const client = new SocialClient(baseUrl, first.token, user, { fetchToken, expiresAt: first.expiresAt });
+    const client = new SocialClient(baseUrl, first.token, user, { ...limits, fetchToken, expiresAt: first.expiresAt });
     client.scheduleRefresh();
     return client;
   }
@@ -165,6 +198,16 @@ export class SocialClient {
     return this.socket?.connected ?? false;
   }
 
+  /** Where the socket stands; every change is announced as the `connection-state` lifecycle event. */
+  get connectionState(): ConnectionState {
+    return this.state;
+  }
+
+  /** Calls `handler` on every change of `connectionState`. Returns an unsubscribe. */
+  onConnectionState(handler: (state: ConnectionState, previous: ConnectionState) => void): () => void {
+    return this.onLifecycle('connection-state', ({ state, previous }) => handler(state, previous));
+  }
+
   http<T>(method: string, path: string, body?: unknown): Promise<T> {
     return httpJson<T>(this.baseUrl, method, path, { token: this.token, body });
   }
@@ -174,29 +217,47 @@ export class SocialClient {
     this.stopped = false;
     this.scheduleRefresh();
     if (this.socket?.connected) return Promise.resolve(this);
+    this.cancelReconnect();
     this.socket?.removeAllListeners();
     this.socket?.disconnect();
+    // socket.io's own reconnection is off: its delays are capped at 1 s with little
+    // spread, so the SDK schedules attempts itself (see scheduleReconnect).
     const socket = io(this.baseUrl, {
       auth: { token: this.token },
       transports: ['websocket'],
-      reconnection: options.reconnection ?? true,
-      reconnectionDelay: 100,
-      reconnectionDelayMax: 1000,
+      reconnection: false,
       forceNew: true,
     });
     this.socket = socket;
+    this.backoff = new Backoff(options.backoff);
+    const reconnection = options.reconnection ?? true;
     const syncOnConnect = options.syncOnConnect ?? true;
+    this.setState('connecting');
     socket.onAny((event: string, payload: unknown) => this.dispatch(this.listeners, event, payload));
     socket.on('connect', () => {
       const reconnect = this.connectedOnce;
       this.connectedOnce = true;
+      this.backoff.reset();
+      this.setState('connected');
       this.dispatch(this.lifecycle, 'connected', { reconnect });
       if (reconnect || syncOnConnect) {
         // Whatever was pushed while the socket was down is fetched from the cursor.
         this.messages.sync().catch((error) => this.dispatch(this.lifecycle, 'error', { error, during: 'dm:sync' }));
       }
     });
-    socket.on('disconnect', (reason) => this.dispatch(this.lifecycle, 'disconnected', { reason }));
+    socket.on('disconnect', (reason) => {
+      // The server closing the socket on purpose (a revoked or expired token) is not a network failure.
+      const retry = reconnection && reason !== 'io client disconnect' && reason !== 'io server disconnect';
+      if (retry) this.scheduleReconnect(socket);
+      else if (socket === this.socket) this.setState('disconnected');
+      this.dispatch(this.lifecycle, 'disconnected', { reason });
+    });
+    socket.on('connect_error', (err: Error) => {
+      if (REFUSALS.has(err.message)) {
+        if (socket === this.socket) this.setState('disconnected');
+      } else if (reconnection) this.scheduleReconnect(socket);
+      else if (socket === this.socket) this.setState('disconnected');
+    });
     // The server closed the socket because its token ran out: renew, then connect again.
     socket.on('auth:expired', () => {
       if (!this.fetchToken || this.stopped) return;
@@ -316,7 +377,36 @@ export class SocialClient {
     this.stopped = true;
     clearTimeout(this.refreshTimer);
     this.refreshTimer = undefined;
+    this.cancelReconnect();
     this.socket?.disconnect();
+    this.setState('disconnected');
+  }
+
+  /** The next attempt after a lost connection or a failed attempt, after a backoff delay. */
+  private scheduleReconnect(socket: Socket): void {
+    if (this.stopped || socket !== this.socket || this.reconnectTimer) return;
+    const delayMs = this.backoff.next();
+    const attempt = this.backoff.attempts;
+    // Until the first success it is still the first connect() (which has its own timeout).
+    this.setState(this.connectedOnce ? 'reconnecting' : 'connecting');
+    this.dispatch(this.lifecycle, 'reconnecting', { attempt, delayMs });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.stopped || socket !== this.socket || socket.connected) return;
+      socket.connect();
+    }, delayMs);
+  }
+
+  private cancelReconnect(): void {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+  }
+
+  private setState(state: ConnectionState): void {
+    const previous = this.state;
+    if (previous === state) return;
+    this.state = state;
+    this.dispatch(this.lifecycle, 'connection-state', { state, previous });
   }
 
   private async renew(): Promise<void> {
