@@ -280,16 +280,22 @@ describe('a media node serving its room API (real mediasoup)', () => {
     media.limits = { ...media.limits, createsPerWindow: 1_000 };
     try {
       const { callId, a } = await room();
+      const client = await socket();
       for (let i = 0; i < 100; i++) {
         const send = await media.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
         const r = await media.produce(callId, a, send.transportId, 'audio', plainRtpParameters('audio', 7000 + i));
         if (i > 0) expect(r.replacedProducerIds).toHaveLength(1);
+        // Each producer carries a few packets before the next replaces it.
+        await sendTone(client, send as { ip: string; port: number }, 7000 + i, 3);
       }
-      const room2 = media.roomOf(callId)!;
-      expect(room2.legCount()).toBe(1);
-      expect(room2.objectCounts()).toEqual({ transports: 1, producers: 1, consumers: 0 });
-      // Nothing carried a packet: no media, no statistics.
-      expect(await media.closeRoom(callId)).toBeNull();
+      const opened = media.roomOf(callId)!;
+      expect(opened.legCount()).toBe(1);
+      expect(opened.objectCounts()).toEqual({ transports: 1, producers: 1, consumers: 0 });
+      const stats = (await media.closeRoom(callId))!;
+      expect(stats.legs).toEqual([expect.objectContaining({ userId: a, direction: 'up', kind: 'audio' })]);
+      expect(stats.legs[0].packets).toBeGreaterThan(0);
+      expect(stats.legs[0].packets).toBeLessThanOrEqual(300);
+      expect(JSON.stringify(stats).length).toBeLessThan(1_000);
     } finally {
       media.limits = { ...media.limits, createsPerWindow: 30 };
     }
