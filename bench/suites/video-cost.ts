@@ -2,11 +2,9 @@ import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
-import { EncodedTone, FramePacer, OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, plainRtpParameters, rtpHeader, sleep, SocialClient, vp8TimestampStep } from '@app/client';
-import { ImpairedLink } from '../../apps/sim/src/experiment/impaired-link';
-import { NETWORK_PROFILES } from '../../apps/sim/src/experiment/network-conditions';
+import { EncodedTone, FramePacer, OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, plainRtpParameters, rtpHeader, sleep, SocialClient, VideoClip } from '@app/client';
+import { clipBitrate, clipFramePayloads, loadExperimentClip } from '../../apps/sim/src/experiment/clip-video';
 import { ParticipantMedia } from '../../apps/sim/src/experiment/participant-media';
-import { DEFAULT_VIDEO, SyntheticVideoSource } from '../../apps/sim/src/experiment/video-frames';
 import { befriend, disconnectAll, inBatches, loginUsers } from '../support/bench-users';
 import { newSsrc } from '../support/call-topology';
 import { startBenchGateway } from '../support/gateway-process';
@@ -36,7 +34,8 @@ export interface KindPair {
 
 export interface VideoCostResult {
   options: VideoCostOptions;
-  video: { fps: number; keyFrameBytes: number; deltaFrameBytes: number; approxKbps: number };
+  /** The clip video calls send: the simulator's experiment clip. */
+  video: { fps: number; width: number; height: number; approxKbps: number };
   bare: KindPair;
   gateway: KindPair | { unavailable: string };
 }
@@ -47,7 +46,6 @@ export interface VideoCostOptions {
   measureMs: number;
 }
 
-const VIDEO = DEFAULT_VIDEO;
 const TONE_HZ = 440;
 const ROUTER_CODECS: ms.RtpCodecCapability[] = [
   { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
@@ -81,19 +79,19 @@ function cost(calls: number, seconds: number, cores: number, bytes: number, sent
  * (Opus tone, checkable VP8 at the experiment's rate, a clean network).
  */
 export async function runVideoCostBench(o: VideoCostOptions, log: (s: string) => void): Promise<VideoCostResult> {
-  const frames = VIDEO.keyFrameBytes + (VIDEO.keyFrameInterval - 1) * VIDEO.deltaFrameBytes;
-  const approxKbps = Math.round((frames * 8 * VIDEO.fps) / VIDEO.keyFrameInterval / 1000);
+  const clip = loadExperimentClip();
+  const approxKbps = Math.round(clipBitrate(clip) / 1000);
   log(`video cost: ${o.calls} voice calls, then ${o.calls} video calls (VP8 ~${approxKbps} kbit/s each way), bare worker`);
-  const bareVoice = await bareRun(o, false);
+  const bareVoice = await bareRun(o, false, clip);
   log(`  bare voice: ${JSON.stringify(bareVoice)}`);
-  const bareVideo = await bareRun(o, true);
+  const bareVideo = await bareRun(o, true, clip);
   log(`  bare video: ${JSON.stringify(bareVideo)}`);
   let gateway: VideoCostResult['gateway'];
   try {
     log('video cost through the gateway');
-    const gwVoice = await gatewayRun(o, false);
+    const gwVoice = await gatewayRun(o, false, clip);
     log(`  gateway voice: ${JSON.stringify(gwVoice)}`);
-    const gwVideo = await gatewayRun(o, true);
+    const gwVideo = await gatewayRun(o, true, clip);
     log(`  gateway video: ${JSON.stringify(gwVideo)}`);
     gateway = pair(gwVoice, gwVideo);
   } catch (err) {
@@ -102,14 +100,14 @@ export async function runVideoCostBench(o: VideoCostOptions, log: (s: string) =>
   }
   return {
     options: o,
-    video: { fps: VIDEO.fps, keyFrameBytes: VIDEO.keyFrameBytes, deltaFrameBytes: VIDEO.deltaFrameBytes, approxKbps },
+    video: { fps: clip.fps, width: clip.width, height: clip.height, approxKbps },
     bare: pair(bareVoice, bareVideo),
     gateway,
   };
 }
 
 /** One bare worker, N calls of one kind, every stream sent from this process. */
-async function bareRun(o: VideoCostOptions, video: boolean): Promise<CallCost> {
+async function bareRun(o: VideoCostOptions, video: boolean, clip: VideoClip): Promise<CallCost> {
   const worker = await mediasoup.createWorker({ logLevel: 'warn', rtcMinPort: 30000, rtcMaxPort: 34999 });
   const sockets: dgram.Socket[] = [];
   let sent = 0;
@@ -156,8 +154,7 @@ async function bareRun(o: VideoCostOptions, video: boolean): Promise<CallCost> {
     }
     const totalMs = o.warmupMs + o.measureMs;
     const tone = EncodedTone.of(TONE_HZ);
-    const source = new SyntheticVideoSource(VIDEO);
-    const step = vp8TimestampStep(VIDEO.fps);
+    const step = Math.round(90_000 / clip.fps);
     const running = senders.map(
       (s) =>
         new Promise<void>((resolve) => {
@@ -184,11 +181,11 @@ async function bareRun(o: VideoCostOptions, video: boolean): Promise<CallCost> {
                   finished: resolve,
                 }
               : {
-                  frames: Math.round((totalMs / 1000) * VIDEO.fps),
-                  frameMs: 1000 / VIDEO.fps,
+                  frames: Math.round(totalMs / clip.frameMs),
+                  frameMs: clip.frameMs,
                   sendFrame: (n) => {
                     ts = (ts + step) >>> 0;
-                    const payloads = source.frame(n).payloads;
+                    const payloads = clipFramePayloads(clip, n);
                     payloads.forEach((p, i) => out(p, i === payloads.length - 1));
                   },
                   finished: resolve,
@@ -213,7 +210,7 @@ async function bareRun(o: VideoCostOptions, video: boolean): Promise<CallCost> {
 }
 
 /** A gateway process, N calls of one kind between fresh friends, the experiment's clients on a clean network. */
-async function gatewayRun(o: VideoCostOptions, video: boolean): Promise<CallCost> {
+async function gatewayRun(o: VideoCostOptions, video: boolean, clip: VideoClip): Promise<CallCost> {
   const gw = await startBenchGateway({ MEDIA_WORKERS: '1', CALL_QUALITY_INTERVAL_MS: '0' });
   const adminToken = 'test-admin-token';
   let clients: SocialClient[] = [];
@@ -233,14 +230,13 @@ async function gatewayRun(o: VideoCostOptions, video: boolean): Promise<CallCost
       8,
       (i) => befriend(clients[2 * i], clients[2 * i + 1]),
     );
-    const clean = { ...NETWORK_PROFILES.good, delayMs: 0, jitterMs: 0 };
-    const link = () => new ImpairedLink(clean, 1);
+    // A clean network: no link in the way.
+    const links = { up: { audio: undefined, video: undefined }, down: { audio: undefined, video: undefined } };
     let counting = false;
     let bytes = 0;
     const meter = (_d: 'sent' | 'received', n: number) => {
       if (counting) bytes += n;
     };
-    const source = new SyntheticVideoSource(VIDEO);
     await inBatches(
       Array.from({ length: o.calls }, (_, i) => i),
       4,
@@ -253,7 +249,7 @@ async function gatewayRun(o: VideoCostOptions, video: boolean): Promise<CallCost
         await active;
         for (const c of [caller, callee]) {
           media.push(
-            await ParticipantMedia.open(c, call.id, { video, meter, videoSource: source, uplink: { audio: link(), video: link() }, downlink: { audio: link(), video: link() } }),
+            await ParticipantMedia.open(c, call.id, { video, meter, clip, links }),
           );
         }
       },

@@ -181,7 +181,7 @@ export function renderMarkdown(r: SuiteResults): string {
   }
   const vc = r.videoCost;
   if (vc) {
-    out.push(`## Video cost: ${vc.options.calls} voice calls and ${vc.options.calls} video calls (VP8 ~${vc.video.approxKbps} kbit/s each way at ${vc.video.fps} fps)`, '');
+    out.push(`## Video cost: ${vc.options.calls} voice calls and ${vc.options.calls} video calls (VP8 ${vc.video.width}x${vc.video.height} at ${vc.video.fps} fps, ~${vc.video.approxKbps} kbit/s each way)`, '');
     out.push('| where | kind | worker cores | worker CPU µs per call-second | bytes per call-minute | packets/s received | loss |', '|---|---|---|---|---|---|---|');
     const row = (where: string, kind: string, c: CallCost) =>
       `| ${where} | ${kind} | ${c.workerCores} | ${c.workerCpuUsPerCallSecond} | ${(c.bytesPerCallMinute / 2 ** 20).toFixed(2)} MiB | ${c.packetsPerSecond} | ${pct(c.lossRatio)} |`;

@@ -84,12 +84,12 @@ describe('video cost and the exit code', () => {
       machine,
       videoCost: {
         options: { calls: 10, warmupMs: 1, measureMs: 1 },
-        video: { fps: 15, keyFrameBytes: 1, deltaFrameBytes: 1, approxKbps: 1040 },
+        video: { fps: 15, width: 640, height: 480, approxKbps: 890 },
         bare: pair,
         gateway: { unavailable: 'no gateway' },
       },
     });
-    expect(md).toContain('## Video cost: 10 voice calls and 10 video calls (VP8 ~1040 kbit/s each way at 15 fps)');
+    expect(md).toContain('## Video cost: 10 voice calls and 10 video calls (VP8 640x480 at 15 fps, ~890 kbit/s each way)');
     expect(md).toContain('| bare 3.12 worker | voice | 0.001 | 100 | 2.00 MiB | 100 | 0.00% |');
     expect(md).toContain('| bare 3.12 worker | video ÷ voice | | 4× | 18× | | |');
     expect(md).toContain('Through the gateway: not measured: no gateway');

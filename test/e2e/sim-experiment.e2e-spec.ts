@@ -5,7 +5,7 @@ import { chromium } from 'playwright-core';
 import { startTestGateway, TestGateway, TEST_ADMIN_TOKEN } from '@app/testing';
 import { renderExperimentHtml } from '../../apps/sim/src/experiment/experiment-html';
 import { ExperimentReport } from '../../apps/sim/src/experiment/experiment-report';
-import { NETWORK_PROFILES, NetworkProfileName } from '../../apps/sim/src/experiment/network-conditions';
+import { NETWORK_PROFILES, NetworkProfileName } from '@app/client';
 import { runVideoCallExperiment, VideoExperimentRunOptions } from '../../apps/sim/src/experiment/video-call-experiment';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -45,9 +45,9 @@ describe('video experiment', () => {
   });
 
   it('switches video off mid-run: every live video producer closes within a second, audio goes on, later video pairs call as voice', async () => {
-    // Everyone has video, so calls are video calls back to back and some are live at the switch.
+    // Everyone has video, so calls are video calls back to back on three lanes and some are live at the switch.
     const report = await runVideoCallExperiment(
-      options({ users: 4, videoShare: 1, durationMs: 20_000, minTalkMs: 5000, maxTalkMs: 7000, killSwitchAtMs: 8000, profile: 'lossy' }),
+      options({ users: 6, videoShare: 1, concurrentCalls: 3, durationMs: 20_000, minTalkMs: 5000, maxTalkMs: 7000, killSwitchAtMs: 8000, profile: 'lossy' }),
     );
     const failures = report.findings.filter((f) => f.severity === 'fail');
     expect(failures).toEqual([]);

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { UsageError } from '../sim-cli';
 import { ExperimentCliOptions, isExperimentCommand, parseExperimentCli, parseTalkRange } from './experiment-cli';
 import { EXIT, runExperimentCommand } from './experiment-command';
-import { NETWORK_PROFILES } from './network-conditions';
+import { NETWORK_PROFILES } from '@app/client';
 
 const parse = (...args: string[]) => parseExperimentCli(['--experiment', 'video', ...args], {}) as ExperimentCliOptions;
 const usage = (...args: string[]) => {
@@ -43,7 +43,7 @@ describe('parseExperimentCli', () => {
       '--url', 'http://127.0.0.1:3001', '--admin-token', 'adm', '--metrics-token', 'met', '--users', '8', '--friends', '3',
       '--video-share', '0.25', '--duration', '5m', '--concurrent-calls', '3', '--call-rate', '2', '--call-seconds', '2-9',
       '--network', 'lossy', '--loss', '3%', '--burst-loss', '0.02', '--burst-length', '5', '--delay', '70ms', '--jitter', '12',
-      '--bandwidth', '2mbps', '--kill-switch-at', '2m', '--seed', '42', '--rtp-ip', '127.0.0.1', '--quality-interval', '1000',
+      '--kill-switch-at', '2m', '--seed', '42', '--rtp-ip', '127.0.0.1', '--quality-interval', '1000',
       '--out', 'r.json', '--html', 'r.html', '--no-progress',
     );
     expect(o).toMatchObject({
@@ -59,7 +59,7 @@ describe('parseExperimentCli', () => {
       minTalkMs: 2000,
       maxTalkMs: 9000,
       networkProfile: 'lossy',
-      network: { loss: 0.03, burstLoss: 0.02, burstLength: 5, delayMs: 70, jitterMs: 12, bandwidthKbps: 2000 },
+      network: { lossRate: 0.03, burst: { pGoodToBad: 0.02, pBadToGood: 0.2 }, delayMs: 70, jitterMs: 12 },
       killSwitchAtMs: 120_000,
       seed: 42,
       rtpIp: '127.0.0.1',
@@ -72,7 +72,12 @@ describe('parseExperimentCli', () => {
 
   it('starts from a profile and lets explicit values override it', () => {
     expect(parse('--network', 'congested').network).toEqual(NETWORK_PROFILES.congested);
-    expect(parse('--network', '3g', '--loss', '0').network).toEqual({ ...NETWORK_PROFILES['3g'], loss: 0 });
+    expect(parse('--network', '3g', '--loss', '0').network).toEqual({ ...NETWORK_PROFILES['3g'], lossRate: 0 });
+    expect(parse('--bandwidth', '2mbps').network).toEqual({ ...NETWORK_PROFILES.good, bandwidthKbps: 2000 });
+    // 0: no cap, even where the profile has one.
+    expect(parse('--network', 'congested', '--bandwidth', '0').network).toEqual({ delayMs: 40, jitterMs: 5 });
+    expect(parse('--network', 'bursty', '--burst-length', '10').network.burst).toEqual({ pGoodToBad: 0.02, pBadToGood: 0.1 });
+    expect(parse('--network', 'bursty', '--burst-loss', '0').network.burst).toBeUndefined();
   });
 
   it.each([

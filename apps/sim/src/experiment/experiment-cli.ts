@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { parseDuration, parseUrls, UsageError } from '../sim-cli';
-import { NetworkConditions, NetworkConditionsError, NETWORK_PROFILES, resolveNetworkConditions } from './network-conditions';
+import { NETWORK_PROFILE_NAMES, NetworkConditions } from '@app/client';
+import { experimentNetwork, NetworkFlagError } from './experiment-network';
 
 export interface ExperimentCliOptions {
   experiment: 'video';
@@ -45,12 +46,12 @@ conditions given. Writes a JSON report and, with --html, a page to read.
   --concurrent-calls <n>     calls at the same time (users / 4, at least 1)
   --call-rate <n>            call:invite per second at most (5)
   --call-seconds <a-b>       each call talks for a seeded time in this range, seconds (3-20)
-  --network <profile>        ${Object.keys(NETWORK_PROFILES).join(' | ')} (good)
+  --network <profile>        ${NETWORK_PROFILE_NAMES.join(' | ')} (good)
   --loss <0..1>              random packet loss, e.g. 0.05 or 5%
   --burst-loss <0..1>        chance per packet of starting a loss burst (Gilbert-Elliott)
   --burst-length <n>         mean burst length, packets
   --delay <ms>               one-way delay added
-  --jitter <ms>              delay varies by up to this much either way
+  --jitter <ms>              extra delay of 0 up to this much per packet
   --bandwidth <kbit/s>       bandwidth per leg and direction (0: unlimited); also 2mbps
   --kill-switch-at <time>    switch the flag off at this moment of the run, e.g. 2m
   --seed <n>                 seed of every random choice, network included (1)
@@ -131,7 +132,7 @@ export function parseExperimentCli(argv: string[], env: NodeJS.ProcessEnv = proc
   if (rtpIp !== undefined && net.isIP(rtpIp) === 0) throw new UsageError(`--rtp-ip must be an IP address such as 192.0.2.10, got "${rtpIp}"`);
   let network: NetworkConditions;
   try {
-    network = resolveNetworkConditions(values.network, {
+    network = experimentNetwork(values.network, {
       loss: probability('loss', values.loss),
       burstLoss: probability('burst-loss', values['burst-loss']),
       burstLength: plainNumber('burst-length', values['burst-length'], ''),
@@ -140,7 +141,7 @@ export function parseExperimentCli(argv: string[], env: NodeJS.ProcessEnv = proc
       bandwidthKbps: bandwidth(values.bandwidth),
     });
   } catch (err) {
-    if (err instanceof NetworkConditionsError) throw new UsageError(err.message);
+    if (err instanceof NetworkFlagError) throw new UsageError(err.message);
     throw err;
   }
   return {

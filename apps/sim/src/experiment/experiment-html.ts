@@ -1,4 +1,5 @@
 import type { Cohort } from './call-plan';
+import { describeNetwork } from './experiment-network';
 import { ExperimentReport, fmtBytes } from './experiment-report';
 
 /**
@@ -95,7 +96,7 @@ export function renderExperimentHtml(r: ExperimentReport): string {
       ms(c.setupMs.summary.p95),
       c.mos.summary.p50 ?? '–',
       `${c.tone.heard}/${c.tone.checks}`,
-      c.video.intactRatio === null ? '–' : `${(c.video.intactRatio * 100).toFixed(1)}%`,
+      c.video.intactRatio === null ? '–' : `${(c.video.intactRatio * 100).toFixed(1)}% / ${c.video.decodableRatio === null ? '–' : `${(c.video.decodableRatio * 100).toFixed(1)}%`}`,
       c.video.legs ? `${Math.round(c.video.freezeMs.summary.p50 ?? 0)} / ${Math.round(c.video.freezeMs.summary.max ?? 0)} ms` : '–',
     ];
     return `<tr>${cells.map((v, i) => `<td${i === 0 ? ` style="color:${COLORS[c.cohort]};font-weight:600"` : ''}>${esc(String(v))}</td>`).join('')}</tr>`;
@@ -120,11 +121,11 @@ ul.findings{margin:0;padding-left:18px}li.fail{color:#cf222e}li.note{color:#5760
 </style></head><body>
 <header><h1>Video experiment <span class="verdict">${failures.length ? `${failures.length} finding${failures.length > 1 ? 's' : ''}` : 'pass'}</span></h1>
 <div class="muted">${esc(r.startedAt)} · ${(r.durationMs / 1000).toFixed(0)} s · ${r.users} users, ${r.friendships} friendships · seed ${r.seed} ·
-network <b>${esc(net.profile)}</b> (loss ${(net.loss * 100).toFixed(1)}%, bursts ${(net.burstLoss * 100).toFixed(1)}%×${net.burstLength}, delay ${net.delayMs} ms ± ${net.jitterMs} ms, ${net.bandwidthKbps ? `${net.bandwidthKbps} kbit/s` : 'no bandwidth cap'})
+network <b>${esc(net.profile)}</b> (${esc(describeNetwork(net))}, each leg both ways)
 ${k ? ` · kill switch at ${(k.atMs / 1000).toFixed(1)} s` : ''}</div></header>
 <main>
 <section class="card wide"><h2>Findings</h2><ul class="findings">${r.findings.map((f) => `<li class="${f.severity}">${f.severity === 'fail' ? '✗ ' : ''}${esc(f.text)}</li>`).join('') || '<li class="note">none</li>'}</ul></section>
-<section class="card wide"><h2>Cohorts</h2><table><thead><tr><th>cohort</th><th>users</th><th>calls done</th><th>video / voice</th><th>refused</th><th>failed</th><th>set-up p50</th><th>p95</th><th>MOS p50</th><th>tone heard</th><th>frames intact</th><th>freeze p50 / max</th></tr></thead><tbody>${rows.join('')}</tbody></table>
+<section class="card wide"><h2>Cohorts</h2><table><thead><tr><th>cohort</th><th>users</th><th>calls done</th><th>video / voice</th><th>refused</th><th>failed</th><th>set-up p50</th><th>p95</th><th>MOS p50</th><th>tone heard</th><th>frames intact / shown</th><th>freeze p50 / max</th></tr></thead><tbody>${rows.join('')}</tbody></table>
 ${k ? `<p class="muted">Kill switch: ${k.videoProducers} video producers in ${k.liveVideoCalls} live calls; ${k.closedWithinSecond} closed within a second (p50 ${k.closeLatencyMs.p50 ?? '–'} ms), ${k.closedLate} late, ${k.notClosed} never; audio went on in ${k.audioContinued}/${k.audioChecked}; later video-pair calls: ${k.laterVideoPairCalls} (${k.laterRefused} refused, ${k.laterAsVoice} as voice).</p>` : ''}
 ${serverTable(r)}</section>
 ${charts.join('\n')}

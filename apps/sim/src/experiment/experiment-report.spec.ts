@@ -1,9 +1,9 @@
 import type { FlagReportDto } from '@app/contracts';
 import { renderExperimentHtml } from './experiment-html';
 import { buildExperimentReport, CallRecord, ExperimentObservations, KillSwitchRecord, tallyByServerVariant } from './experiment-report';
-import { NETWORK_PROFILES } from './network-conditions';
 import { cpuPerCallSecond } from './sfu-cpu';
-import { SyntheticVideoSource, VideoFrameChecker } from './video-frames';
+import { isVp8KeyFrame, NETWORK_PROFILES, parseVp8Descriptor, VideoClip } from '@app/client';
+import { ClipSender, clipFramePayloads, loadExperimentClip } from './clip-video';
 
 const audioLeg = (receiver: 'caller' | 'callee', loss: number, mos: number) => ({ receiver, kind: 'audio' as const, packets: 500, bytes: 60_000, lossRatio: loss, jitterMs: 3, mos, toneHeard: true });
 const videoLeg = (receiver: 'caller' | 'callee') => ({ receiver, kind: 'video' as const, packets: 900, bytes: 900_000, lossRatio: 0.01, jitterMs: 2, framesSent: 150, framesIntact: 140, framesDecodable: 120, freezeMs: 800 });
@@ -184,30 +184,25 @@ describe('cpuPerCallSecond', () => {
   });
 });
 
-describe('VideoFrameChecker', () => {
-  const source = new SyntheticVideoSource({ fps: 10, keyFrameInterval: 10, keyFrameBytes: 3000, deltaFrameBytes: 1500, maxPayloadBytes: 1000, width: 64, height: 48 });
+describe('ClipSender', () => {
+  const clip: VideoClip = loadExperimentClip();
 
-  it('counts whole frames, frames a decoder could show, and the picture freezing until the next key frame', () => {
-    const checker = new VideoFrameChecker(10);
-    for (let n = 0; n < 30; n++) {
-      source.frame(n).payloads.forEach((p, i) => {
-        if (n === 12 && i === 1) return; // one packet of a delta frame lost
-        checker.add(p);
-      });
-    }
-    // Frame 12 broken: 12..19 cannot be shown until key frame 20.
-    expect(checker.summary()).toMatchObject({ framesSeen: 30, framesIntact: 29, framesDecodable: 22, freezeMs: 800, corruptPackets: 0, firstFrame: 0, lastFrame: 29 });
+  it('plays the experiment clip: VGA VP8 about a megabit a second, key frames every second', () => {
+    expect(clip).toMatchObject({ width: 640, height: 480, fps: 15 });
+    expect(clip.keyFrameIndices).toEqual([0, 15]);
   });
 
-  it('starts its frames as VP8 does (descriptor, key frame tag and start code) and catches altered bytes', () => {
-    const key = source.frame(0).payloads[0];
-    expect([...key.subarray(0, 10)]).toEqual([0x90, 0x80, 0x80, 0x00, 0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a]);
-    expect(source.frame(1).payloads[0][4] & 0x01).toBe(1);
-    const checker = new VideoFrameChecker(10);
-    const bad = Buffer.from(source.frame(0).payloads[1]);
-    bad[20] ^= 0xff;
-    checker.add(bad);
-    expect(checker.summary().corruptPackets).toBe(1);
+  it('sends frames in order and skips to the next key frame when asked', () => {
+    const sender = new ClipSender(clip);
+    const first = sender.nextFrame();
+    expect(parseVp8Descriptor(first[0])).toMatchObject({ startOfPartition: true });
+    expect(Buffer.concat(first.map((p) => p.subarray(4))).equals(clip.frames[0])).toBe(true);
+    sender.nextFrame();
+    sender.requestKeyFrame();
+    const next = sender.nextFrame();
+    expect(isVp8KeyFrame(Buffer.concat(next.map((p) => p.subarray(4))))).toBe(true);
+    expect(sender.keyFramesRequested).toBe(1);
+    expect(Buffer.concat(clipFramePayloads(clip, 31).map((p) => p.subarray(4))).equals(clip.frames[1])).toBe(true);
   });
 });
 

@@ -2,7 +2,7 @@ import type { CallQualityDto, FlagReportDto, MediaStatsDto } from '@app/contract
 import { LatencySummary, percentile, summarize } from '../sim-report';
 import type { Cohort } from './call-plan';
 import { COHORTS } from './call-plan';
-import type { NetworkConditions } from './network-conditions';
+import type { NetworkConditions } from '@app/client';
 import { cpuPerCallSecond, CpuSample } from './sfu-cpu';
 
 /** One receiving leg of a call as the client saw it. */
@@ -12,17 +12,23 @@ export interface LegRecord {
   kind: 'audio' | 'video';
   packets: number;
   bytes: number;
+  /** From sequence numbers: lost on either hop. */
   lossRatio: number;
-  jitterMs: number;
-  /** Audio: E-model MOS of what this leg received. */
+  jitterMs?: number;
+  /** Audio: loss left after rebuilding from Opus in-band FEC, the tone's SNR, E-model MOS. */
+  lossAfterFec?: number;
+  snrDb?: number;
   mos?: number;
-  /** Audio: the other side's tone heard. */
+  /** Audio: the other side's tone heard, and the check behind it (packets expected, arrived byte for byte; frames decoded, sounding like the tone). */
   toneHeard?: boolean;
-  /** Video. */
+  tone?: { expected: number; exact: number; decoded: number; decodedMatching: number };
+  /** Video, judged against the clip. */
   framesSent?: number;
   framesIntact?: number;
   framesDecodable?: number;
   freezeMs?: number;
+  fps?: number;
+  keyFramesRequested?: number;
 }
 
 export interface CallRecord {
@@ -93,7 +99,17 @@ export interface CohortReport {
   videoLoss: Distribution;
   mos: Distribution;
   tone: { checks: number; heard: number };
-  video: { legs: number; framesSent: number; framesIntact: number; framesDecodable: number; intactRatio: number | null; freezeMs: Distribution };
+  /** Video legs against the clip: frames sent, arrived whole, a decoder could show; time frozen. */
+  video: {
+    legs: number;
+    framesSent: number;
+    framesIntact: number;
+    framesDecodable: number;
+    intactRatio: number | null;
+    decodableRatio: number | null;
+    freezeMs: Distribution;
+    keyFramesRequested: number;
+  };
   callSeconds: number;
   /** Both witnesses: bytes per call-minute over the cohort's completed calls (sent + received; up + down). */
   clientBytesPerCallMinute: number | null;
@@ -192,6 +208,7 @@ export function summarizeCohort(cohort: Cohort, o: ExperimentObservations, cpuMs
   const pushLoss = pushes.flatMap((p) => p.push.legs.map((l) => l.lossRatio));
   const framesSent = video.reduce((s, l) => s + (l.framesSent ?? 0), 0);
   const framesIntact = video.reduce((s, l) => s + (l.framesIntact ?? 0), 0);
+  const framesDecodable = video.reduce((s, l) => s + (l.framesDecodable ?? 0), 0);
   return {
     cohort,
     users: o.cohorts.filter((c) => c === cohort).length,
@@ -213,9 +230,11 @@ export function summarizeCohort(cohort: Cohort, o: ExperimentObservations, cpuMs
       legs: video.length,
       framesSent,
       framesIntact,
-      framesDecodable: video.reduce((s, l) => s + (l.framesDecodable ?? 0), 0),
-      intactRatio: framesSent > 0 ? round(framesIntact / framesSent, 4) : null,
-      freezeMs: dist(video.map((l) => l.freezeMs ?? 0)),
+      framesDecodable,
+      intactRatio: framesSent > 0 ? round(Math.min(1, framesIntact / framesSent), 4) : null,
+      decodableRatio: framesSent > 0 ? round(Math.min(1, framesDecodable / framesSent), 4) : null,
+      freezeMs: dist(video.map((l) => Math.round(l.freezeMs ?? 0))),
+      keyFramesRequested: video.reduce((s, l) => s + (l.keyFramesRequested ?? 0), 0),
     },
     callSeconds: round(callSeconds),
     clientBytesPerCallMinute: perMinute(clientBytes, callSeconds / 60),

@@ -1,49 +1,76 @@
 import { performance } from 'node:perf_hooks';
 import {
+  analyseAudioLeg,
+  AudioLegReport,
   checkTone,
   EncodedTone,
   FramePacer,
+  LinkImpairment,
   OPUS_FRAME_MS,
   OPUS_FRAME_SAMPLES,
+  OpusEncoderSettings,
+  parseKeyFrameRequests,
+  pliPacket,
   PLAIN_RTP_CAPABILITIES,
   plainRtpParameters,
   randomSsrc,
+  ReceivedPacket,
   RtpAddress,
   rtpAddressFor,
   rtpHeader,
+  RtpPacket,
   RtpUdpSocket,
   SocialClient,
   ToneCheck,
-  vp8TimestampStep,
+  VideoClip,
+  VideoLegReport,
+  VideoReceiverStats,
+  Vp8Depacketizer,
 } from '@app/client';
-import type { ImpairedLink } from './impaired-link';
-import { VideoFrameChecker, VideoFrameSource, VideoReceiveSummary } from './video-frames';
+import { ClipSender } from './clip-video';
 
 type Kind = 'audio' | 'video';
 const RTP_HEADER_BYTES = 12;
+const VIDEO_CLOCK_HZ = 90_000;
 
 /** Where the bytes a participant sends and receives are counted (per second, by the experiment). */
 export type ByteMeter = (direction: 'sent' | 'received', bytes: number) => void;
 
+/** A leg's two directions as seen from this participant: what it sends (up) and receives (down), per kind. */
+export interface ParticipantLinks {
+  up: Record<Kind, LinkImpairment | undefined>;
+  down: Record<Kind, LinkImpairment | undefined>;
+}
+
 export interface ParticipantMediaOptions {
   video: boolean;
   rtpAddress?: RtpAddress;
-  /** This participant's uplink (client to SFU), and its downlink per kind (SFU to client). */
-  uplink: { audio: ImpairedLink; video: ImpairedLink };
-  downlink: { audio: ImpairedLink; video: ImpairedLink };
+  links: ParticipantLinks;
   meter: ByteMeter;
-  videoSource: VideoFrameSource;
+  clip: VideoClip;
+  /** Opus encoder settings of the tone (in-band FEC when loss is expected). */
+  opus?: OpusEncoderSettings;
 }
 
-/** One outgoing stream: a plain send transport, a producer, a socket; each packet goes through the uplink. */
+/** Through a link when there is one, else at once. */
+function through(link: LinkImpairment | undefined, bytes: number, deliver: () => void): void {
+  if (link) link.submit(bytes, deliver);
+  else deliver();
+}
+
+/**
+ * One outgoing stream: a plain send transport, a producer, a socket; each
+ * packet goes through the uplink. A video stream plays the clip and skips
+ * to the next key frame when the SFU relays a receiver's PLI or FIR.
+ */
 class OutgoingStream {
   private sequenceNumber = Math.floor(Math.random() * 0xffff);
   private timestamp = Math.floor(Math.random() * 0xffffffff);
   private started = false;
   closed = false;
   packetsSent = 0;
-  packetsDropped = 0;
   framesSent = 0;
+  readonly clip?: ClipSender;
 
   constructor(
     readonly kind: Kind,
@@ -52,11 +79,27 @@ class OutgoingStream {
     private readonly payloadType: number,
     private readonly socket: RtpUdpSocket,
     private readonly remote: { ip: string; port: number },
-    private readonly link: ImpairedLink,
+    private readonly link: LinkImpairment | undefined,
     private readonly meter: ByteMeter,
-  ) {}
+    clip?: VideoClip,
+  ) {
+    if (kind === 'video' && clip) {
+      const sender = (this.clip = new ClipSender(clip));
+      socket.onRtcp((datagram) => {
+        if (parseKeyFrameRequests(datagram).some((r) => r.mediaSsrc === ssrc)) sender.requestKeyFrame();
+      });
+    }
+  }
 
-  static async open(client: SocialClient, callId: string, kind: Kind, address: RtpAddress, link: ImpairedLink, meter: ByteMeter): Promise<OutgoingStream> {
+  static async open(
+    client: SocialClient,
+    callId: string,
+    kind: Kind,
+    address: RtpAddress,
+    link: LinkImpairment | undefined,
+    meter: ByteMeter,
+    clip: VideoClip,
+  ): Promise<OutgoingStream> {
     const socket = await RtpUdpSocket.open(address.bindIp);
     try {
       const transport = (await client.request('media:create-transport', { callId, direction: 'send', type: 'plain' })) as { transportId: string; ip: string; port: number };
@@ -64,7 +107,7 @@ class OutgoingStream {
       const rtpParameters = plainRtpParameters(kind, ssrc);
       const { producerId } = await client.request('media:produce', { transportId: transport.transportId, kind, rtpParameters });
       const payloadType = (rtpParameters.codecs as { payloadType: number }[])[0].payloadType;
-      return new OutgoingStream(kind, producerId, ssrc, payloadType, socket, transport, link, meter);
+      return new OutgoingStream(kind, producerId, ssrc, payloadType, socket, transport, link, meter, clip);
     } catch (err) {
       socket.close();
       throw err;
@@ -77,7 +120,6 @@ class OutgoingStream {
     if (this.started) this.timestamp = (this.timestamp + timestampStep) >>> 0;
     this.started = true;
     this.framesSent++;
-    const now = performance.now();
     payloads.forEach((payload, i) => {
       this.sequenceNumber = (this.sequenceNumber + 1) & 0xffff;
       const header = rtpHeader({
@@ -88,19 +130,12 @@ class OutgoingStream {
         marker: this.kind === 'video' ? i === payloads.length - 1 : this.framesSent === 1,
       });
       const bytes = RTP_HEADER_BYTES + payload.length;
-      const verdict = this.link.decide(bytes, now);
-      if (verdict.drop) {
-        this.packetsDropped++;
-        return;
-      }
       this.packetsSent++;
-      const send = () => {
+      through(this.link, bytes, () => {
         if (this.closed) return;
         this.meter('sent', bytes);
         this.socket.sendAndForget([header, payload], this.remote.ip, this.remote.port);
-      };
-      if (verdict.delayMs < 1) send();
-      else setTimeout(send, verdict.delayMs);
+      });
     });
   }
 
@@ -110,63 +145,72 @@ class OutgoingStream {
   }
 }
 
-/** What one receiving leg saw. */
+/** What one receiving leg saw, from sequence numbers and arrival times. */
 export interface LegReceiveStats {
   kind: Kind;
   packets: number;
   bytes: number;
-  /** From sequence numbers: packets the sender numbered that never arrived (here or upstream). */
+  /** Packets the sender numbered that never arrived (lost on either hop). */
   packetsLost: number;
   lossRatio: number;
   /** Mean length of a run of lost packets. */
   meanBurstPackets: number;
-  /** RFC 3550 interarrival jitter, ms. */
-  jitterMs: number;
   firstPacketAt?: number;
 }
 
-/** One incoming stream: a plain recv transport, a consumer; each packet goes through the downlink first. */
+/**
+ * One incoming stream: a plain recv transport and a consumer; each packet
+ * goes through the downlink first. Video frames are reassembled and judged
+ * against the clip as a decoder would, asking the sender for a key frame
+ * (PLI, through the SFU) when the picture breaks.
+ */
 class IncomingStream {
-  readonly arrivals: { seq: number; at: number; payload: Buffer }[] = [];
+  readonly arrivals: ReceivedPacket[] = [];
   private closed = false;
-  private highestSeq = -1;
-  private cycles = 0;
-  private jitter = 0;
-  private lastTransit?: number;
   private bytes = 0;
-  private readonly clockRate: number;
-  readonly video?: VideoFrameChecker;
+  private readonly depacketizer?: Vp8Depacketizer;
+  readonly video?: VideoReceiverStats;
   firstPacketAt?: number;
-  private firstListeners: (() => void)[] = [];
+  private mediaSsrc?: number;
+  private readonly ownSsrc = randomSsrc();
 
   constructor(
     readonly kind: Kind,
     readonly producerId: string,
     private readonly socket: RtpUdpSocket,
-    private readonly link: ImpairedLink,
+    private readonly sfu: { ip: string; port: number },
+    private readonly link: LinkImpairment | undefined,
     private readonly meter: ByteMeter,
-    fps: number,
+    clip: VideoClip,
   ) {
-    this.clockRate = kind === 'audio' ? 48_000 : 90_000;
-    if (kind === 'video') this.video = new VideoFrameChecker(fps);
+    if (kind === 'video') {
+      this.depacketizer = new Vp8Depacketizer();
+      this.video = new VideoReceiverStats(clip, () => this.requestKeyFrame());
+    }
     socket.onRtp((packet) => {
       const bytes = RTP_HEADER_BYTES + packet.payload.length;
-      const verdict = this.link.decide(bytes, performance.now());
-      if (verdict.drop) return;
-      const deliver = () => !this.closed && this.arrive(packet.sequenceNumber, packet.timestamp, packet.payload, bytes);
-      if (verdict.delayMs < 1) deliver();
-      else setTimeout(deliver, verdict.delayMs);
+      through(this.link, bytes, () => !this.closed && this.arrive(packet, bytes));
     });
   }
 
-  static async open(client: SocialClient, callId: string, producerId: string, address: RtpAddress, link: ImpairedLink, meter: ByteMeter, fps: number): Promise<IncomingStream> {
+  static async open(
+    client: SocialClient,
+    callId: string,
+    producerId: string,
+    address: RtpAddress,
+    link: LinkImpairment | undefined,
+    meter: ByteMeter,
+    clip: VideoClip,
+  ): Promise<IncomingStream> {
     const socket = await RtpUdpSocket.open(address.bindIp);
     try {
-      const transport = await client.request('media:create-transport', { callId, direction: 'recv', type: 'plain' });
+      const transport = (await client.request('media:create-transport', { callId, direction: 'recv', type: 'plain' })) as { transportId: string; ip: string; port: number };
       await client.request('media:connect-transport', { transportId: transport.transportId, ip: address.announcedIp, port: socket.address.port });
       const consumer = await client.request('media:consume', { transportId: transport.transportId, producerId, rtpCapabilities: PLAIN_RTP_CAPABILITIES });
-      const stream = new IncomingStream(consumer.kind, producerId, socket, link, meter, fps);
+      const stream = new IncomingStream(consumer.kind, producerId, socket, transport, link, meter, clip);
       await client.request('media:resume', { consumerId: consumer.consumerId });
+      // A video consumer starts at a key frame: ask at once rather than wait for the clip's next one.
+      if (consumer.kind === 'video') stream.video!.requestKeyFrameNow();
       return stream;
     } catch (err) {
       socket.close();
@@ -174,42 +218,74 @@ class IncomingStream {
     }
   }
 
-  onFirstPacket(listener: () => void): void {
-    if (this.firstPacketAt !== undefined) listener();
-    else this.firstListeners.push(listener);
+  private requestKeyFrame(): void {
+    // The SFU answers a consumer's PLI by asking the producer; media SSRC: the consumer's, once known.
+    if (this.closed) return;
+    this.socket.sendAndForget(pliPacket(this.ownSsrc, this.mediaSsrc ?? 0), this.sfu.ip, this.sfu.port);
   }
 
-  private arrive(seq: number, timestamp: number, payload: Buffer, bytes: number): void {
+  private arrive(packet: RtpPacket, bytes: number): void {
     const at = performance.now();
     this.meter('received', bytes);
     this.bytes += bytes;
-    // Extended sequence number: count wraps of the 16-bit counter.
-    if (this.highestSeq >= 0 && seq < 0x1000 && (this.highestSeq & 0xffff) > 0xf000) this.cycles++;
-    const extended = this.cycles * 0x10000 + seq;
-    this.highestSeq = Math.max(this.highestSeq, extended);
-    const transit = at - (timestamp / this.clockRate) * 1000;
-    if (this.lastTransit !== undefined) this.jitter += (Math.abs(transit - this.lastTransit) - this.jitter) / 16;
-    this.lastTransit = transit;
-    this.arrivals.push({ seq: extended, at, payload });
-    this.video?.add(payload);
-    if (this.firstPacketAt === undefined) {
-      this.firstPacketAt = at;
-      for (const l of this.firstListeners.splice(0)) l();
+    this.mediaSsrc = packet.ssrc;
+    this.arrivals.push({ packet, arrivalMs: at });
+    if (this.depacketizer && this.video) {
+      const abandoned = this.depacketizer.abandoned;
+      const frame = this.depacketizer.push(packet);
+      if (this.depacketizer.abandoned > abandoned) this.video.onLoss();
+      if (frame) this.video.onFrame(frame);
     }
+    this.firstPacketAt ??= at;
+  }
+
+  /** Extended sequence numbers in arrival order: a wrap of the 16-bit counter adds 65536 (late packets from before a wrap stay before it). */
+  private extendedSequences(): number[] {
+    const out: number[] = [];
+    let cycles = 0;
+    let highest = -1;
+    for (const { packet } of this.arrivals) {
+      const seq = packet.sequenceNumber;
+      if (highest < 0) {
+        highest = seq;
+        out.push(seq);
+        continue;
+      }
+      const top = highest & 0xffff;
+      if (seq < 0x1000 && top > 0xf000) {
+        cycles++;
+        highest = cycles * 0x10000 + seq;
+        out.push(highest);
+      } else if (seq > 0xf000 && top < 0x1000 && cycles > 0) out.push((cycles - 1) * 0x10000 + seq);
+      else {
+        const ext = cycles * 0x10000 + seq;
+        highest = Math.max(highest, ext);
+        out.push(ext);
+      }
+    }
+    return out;
+  }
+
+  /** The packets in sequence order, each once. */
+  inSequence(): RtpPacket[] {
+    const ext = this.extendedSequences();
+    const byExt = new Map<number, RtpPacket>();
+    ext.forEach((e, i) => byExt.has(e) || byExt.set(e, this.arrivals[i].packet));
+    return [...byExt.entries()].sort((a, b) => a[0] - b[0]).map(([, p]) => p);
   }
 
   stats(): LegReceiveStats {
-    const seqs = [...new Set(this.arrivals.map((a) => a.seq))].sort((a, b) => a - b);
+    const unique = [...new Set(this.extendedSequences())].sort((a, b) => a - b);
     let lost = 0;
     let runs = 0;
-    for (let i = 1; i < seqs.length; i++) {
-      const gap = seqs[i] - seqs[i - 1] - 1;
+    for (let i = 1; i < unique.length; i++) {
+      const gap = unique[i] - unique[i - 1] - 1;
       if (gap > 0) {
         lost += gap;
         runs++;
       }
     }
-    const expected = seqs.length === 0 ? 0 : seqs[seqs.length - 1] - seqs[0] + 1;
+    const expected = unique.length === 0 ? 0 : unique[unique.length - 1] - unique[0] + 1;
     return {
       kind: this.kind,
       packets: this.arrivals.length,
@@ -217,9 +293,15 @@ class IncomingStream {
       packetsLost: lost,
       lossRatio: expected > 0 ? lost / expected : 0,
       meanBurstPackets: runs > 0 ? lost / runs : 1,
-      jitterMs: Math.round(this.jitter * 100) / 100,
       firstPacketAt: this.firstPacketAt,
     };
+  }
+
+  /** Arrivals from `from` (performance.now() time) on. */
+  arrivalsAfter(from: number): number {
+    let n = 0;
+    for (let i = this.arrivals.length - 1; i >= 0 && this.arrivals[i].arrivalMs >= from; i--) n++;
+    return n;
   }
 
   close(): void {
@@ -229,11 +311,12 @@ class IncomingStream {
 }
 
 /**
- * One participant's media in an experiment call: real Opus audio (a tone)
- * and, in a video call, a checkable VP8 stream, both sent through the
- * participant's uplink; the other participant's streams received through
- * its downlink. Video stops when the server closes the producer (a kill
- * switch); audio goes on.
+ * One participant's media in an experiment call: a real Opus tone and, in
+ * a video call, a real VP8 clip, both sent through the participant's
+ * uplink; the other participant's streams received through its downlink
+ * and judged there (tone, loss, FEC, MOS; frames intact, decodable, frozen).
+ * Video stops when the server closes the producer (a kill switch); audio
+ * goes on.
  */
 export class ParticipantMedia {
   audioOut?: OutgoingStream;
@@ -241,24 +324,18 @@ export class ParticipantMedia {
   readonly incoming = new Map<Kind, IncomingStream>();
   /** When this participant heard its own video producer closed, and why. */
   videoClosed?: { at: number; reason: string };
-  /** The other participant's video producer closed (at, reason). */
-  peerVideoClosed?: { at: number; reason: string };
+  openErrors: string[] = [];
   private readonly offs: (() => void)[] = [];
   private closed = false;
-  private readonly pending = new Set<Promise<unknown>>();
   private readonly requested = new Set<string>();
-  private readonly address: RtpAddress;
-  private readonly waiting: { kind: Kind; resolve: () => void }[] = [];
-  openErrors: string[] = [];
+  private readonly waiting: (() => void)[] = [];
 
   private constructor(
     readonly client: SocialClient,
     readonly callId: string,
     private readonly options: ParticipantMediaOptions,
-    address: RtpAddress,
-  ) {
-    this.address = address;
-  }
+    private readonly address: RtpAddress,
+  ) {}
 
   static async open(client: SocialClient, callId: string, options: ParticipantMediaOptions): Promise<ParticipantMedia> {
     const address = options.rtpAddress ?? (await rtpAddressFor(client.baseUrl));
@@ -268,19 +345,15 @@ export class ParticipantMedia {
         if (e.callId === callId && e.userId !== client.id) media.receive(e.producerId, e.kind);
       }),
       client.on('media:producer-closed', (e) => {
-        if (e.callId !== callId) return;
-        const at = performance.now();
-        if (media.videoOut && e.producerId === media.videoOut.producerId) {
-          media.videoClosed = { at, reason: e.reason };
-          media.videoOut.close();
-        } else if (media.incoming.get('video')?.producerId === e.producerId) {
-          media.peerVideoClosed = { at, reason: e.reason };
-        }
+        if (e.callId !== callId || !media.videoOut || e.producerId !== media.videoOut.producerId) return;
+        media.videoClosed = { at: performance.now(), reason: e.reason };
+        media.videoOut.close();
       }),
     );
     try {
-      media.audioOut = await OutgoingStream.open(client, callId, 'audio', address, options.uplink.audio, options.meter);
-      if (options.video) media.videoOut = await OutgoingStream.open(client, callId, 'video', address, options.uplink.video, options.meter);
+      const { up } = options.links;
+      media.audioOut = await OutgoingStream.open(client, callId, 'audio', address, up.audio, options.meter, options.clip);
+      if (options.video) media.videoOut = await OutgoingStream.open(client, callId, 'video', address, up.video, options.meter, options.clip);
       // The other side may have produced before we listened.
       const { producers } = (await client.request('media:capabilities', { callId })) as { producers?: { producerId: string; userId: string; kind: Kind }[] };
       for (const p of producers ?? []) if (p.userId !== client.id) media.receive(p.producerId, p.kind);
@@ -291,19 +364,19 @@ export class ParticipantMedia {
     return media;
   }
 
-  /** Resolves when a stream of each kind is being received (or after timeoutMs). */
+  /** Resolves true when a stream of each kind is being received, false after timeoutMs. */
   async receiving(kinds: Kind[], timeoutMs: number): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;
     while (!kinds.every((k) => this.incoming.has(k))) {
       if (performance.now() > deadline || this.closed) return false;
-      await Promise.race([new Promise<void>((resolve) => this.waiting.push({ kind: kinds[0], resolve })), new Promise((r) => setTimeout(r, 50))]);
+      await Promise.race([new Promise<void>((resolve) => this.waiting.push(resolve)), new Promise((r) => setTimeout(r, 50))]);
     }
     return true;
   }
 
-  /** Starts sending: the tone and, in a video call, video frames, for `durationMs`. */
+  /** Sends the tone and, in a video call, the clip, for `durationMs`. */
   send(toneHz: number, durationMs: number): Promise<void> {
-    const tone = EncodedTone.of(toneHz);
+    const tone = EncodedTone.of(toneHz, 0.3, this.options.opus);
     const audio = this.audioOut!;
     const jobs: Promise<void>[] = [
       new Promise((resolve) =>
@@ -316,15 +389,16 @@ export class ParticipantMedia {
       ),
     ];
     const video = this.videoOut;
-    if (video) {
-      const source = this.options.videoSource;
-      const step = vp8TimestampStep(source.fps);
+    if (video?.clip) {
+      const clip = this.options.clip;
+      const step = Math.round(VIDEO_CLOCK_HZ / clip.fps);
       jobs.push(
         new Promise((resolve) =>
           FramePacer.shared.start({
-            frames: Math.round((durationMs / 1000) * source.fps),
-            frameMs: 1000 / source.fps,
-            sendFrame: (n) => video.sendFrame(source.frame(n).payloads, step),
+            frames: Math.round(durationMs / clip.frameMs),
+            frameMs: clip.frameMs,
+            // A closed producer (kill switch): the stream stops sending.
+            sendFrame: () => video.sendFrame(video.clip!.nextFrame(), step),
             finished: resolve,
           }),
         ),
@@ -333,27 +407,36 @@ export class ParticipantMedia {
     return Promise.all(jobs).then(() => undefined);
   }
 
-  /** Whether this leg heard the other side's tone (its own packets lost on the way count against it, within `passShare`). */
+  /** Whether this leg heard the other side's tone: its exact packets, within `passShare` of those sent. */
   checkTone(otherHz: number, expectedPackets: number, passShare: number): ToneCheck | undefined {
     const audio = this.incoming.get('audio');
     if (!audio) return undefined;
-    return checkTone(audio.arrivals.map((a) => a.payload), EncodedTone.of(otherHz), expectedPackets, { passShare });
+    // In sequence order, as a jitter buffer plays them: a path with jitter may reorder packets.
+    return checkTone(
+      audio.inSequence().map((p) => p.payload),
+      EncodedTone.of(otherHz, 0.3, this.options.opus),
+      expectedPackets,
+      { passShare },
+    );
+  }
+
+  /** The SDK's audio report of this leg: loss before and after FEC, SNR of the tone, E-model MOS. */
+  audioReport(otherHz: number, networkDelayMs: number, burstR: number): AudioLegReport | undefined {
+    const audio = this.incoming.get('audio');
+    if (!audio || audio.arrivals.length === 0) return undefined;
+    return analyseAudioLeg(audio.arrivals, otherHz, { networkDelayMs, burstR });
+  }
+
+  videoReport(framesSent: number): VideoLegReport | undefined {
+    return this.incoming.get('video')?.video?.report(framesSent);
   }
 
   audioArrivalsAfter(at: number): number {
-    return this.incoming.get('audio')?.arrivals.filter((a) => a.at >= at).length ?? 0;
-  }
-
-  videoArrivalsAfter(at: number): number {
-    return this.incoming.get('video')?.arrivals.filter((a) => a.at >= at).length ?? 0;
+    return this.incoming.get('audio')?.arrivalsAfter(at) ?? 0;
   }
 
   stats(kind: Kind): LegReceiveStats | undefined {
     return this.incoming.get(kind)?.stats();
-  }
-
-  videoSummary(): VideoReceiveSummary | undefined {
-    return this.incoming.get('video')?.video?.summary();
   }
 
   firstAudioAt(): number | undefined {
@@ -366,24 +449,21 @@ export class ParticipantMedia {
     this.audioOut?.close();
     this.videoOut?.close();
     for (const s of this.incoming.values()) s.close();
-    for (const w of this.waiting.splice(0)) w.resolve();
+    for (const w of this.waiting.splice(0)) w();
   }
 
   private receive(producerId: string, kind: Kind): void {
     // A producer is announced by a push and listed by media:capabilities: open it once.
     if (this.closed || this.requested.has(producerId)) return;
     this.requested.add(producerId);
-    const link = this.options.downlink[kind];
-    const opening = IncomingStream.open(this.client, this.callId, producerId, this.address, link, this.options.meter, this.options.videoSource.fps)
+    const { down } = this.options.links;
+    IncomingStream.open(this.client, this.callId, producerId, this.address, down[kind], this.options.meter, this.options.clip)
       .then((stream) => {
         if (this.closed) return stream.close();
         this.incoming.get(kind)?.close();
         this.incoming.set(kind, stream);
-        for (const w of this.waiting.splice(0)) w.resolve();
+        for (const w of this.waiting.splice(0)) w();
       })
       .catch((err) => this.openErrors.push(`${kind} receive: ${(err as Error).message}`));
-    this.pending.add(opening);
-    void opening.finally(() => this.pending.delete(opening));
   }
 }
-

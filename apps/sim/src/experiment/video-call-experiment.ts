@@ -1,5 +1,19 @@
 import { performance } from 'node:perf_hooks';
-import { AdminClient, ClientError, httpJson, isErrorCode, RtpAddress, rtpAddressFor, SocialClient, sleep } from '@app/client';
+import {
+  AdminClient,
+  ClientError,
+  deriveSeed,
+  httpJson,
+  isErrorCode,
+  LinkImpairment,
+  NetworkConditions,
+  OpusEncoderSettings,
+  RtpAddress,
+  rtpAddressFor,
+  SocialClient,
+  sleep,
+  VideoClip,
+} from '@app/client';
 import type { CallDto, ExposureDto, FlagReportDto } from '@app/contracts';
 import { CallStartPacer, describe } from '../call-traffic';
 import { SeededRandom } from '../seeded-random';
@@ -7,7 +21,6 @@ import { createPopulation, disconnectAll, Population } from '../sim-population';
 import { summarize } from '../sim-report';
 import { restore, waitUntilEveryoneSees } from '../video-experiment';
 import { assignCohorts, CallPlanner, Cohort, COHORTS, PlannedCall } from './call-plan';
-import { estimateMos } from './e-model';
 import {
   buildExperimentReport,
   CallRecord,
@@ -17,11 +30,10 @@ import {
   LegRecord,
   serverBytesOf,
 } from './experiment-report';
-import { ImpairedLink, linkSeed } from './impaired-link';
-import { expectedLossRatio, NetworkConditions } from './network-conditions';
-import { ParticipantMedia } from './participant-media';
+import { loadExperimentClip } from './clip-video';
+import { expectedLossRatio } from './experiment-network';
+import { ParticipantLinks, ParticipantMedia } from './participant-media';
 import { findSfuCpuSource, CpuSample } from './sfu-cpu';
-import { DEFAULT_VIDEO, SyntheticVideoSource, VideoFrameSource } from './video-frames';
 
 export interface VideoExperimentRunOptions {
   urls: string[];
@@ -46,7 +58,8 @@ export interface VideoExperimentRunOptions {
   rtpIp?: string;
   /** The gateways' CALL_QUALITY_INTERVAL_MS when known (to read the pushes' series). */
   qualityIntervalMs?: number;
-  videoSource?: VideoFrameSource;
+  /** The VP8 clip video calls send (default: the experiment's 640x480 clip). */
+  clip?: VideoClip;
 }
 
 export interface ExperimentProgress {
@@ -59,6 +72,8 @@ const FLAG = 'video_call';
 const SIGNAL_TIMEOUT_MS = 15_000;
 const CALLER_TONE_HZ = 440;
 const CALLEE_TONE_HZ = 660;
+/** A decoded tone this far above the rest of the signal is the tone (good paths give about 35 dB, 20% loss about 20). */
+const MIN_TONE_SNR_DB = 10;
 /** A producer must be heard closed within this after the kill switch. */
 const KILL_CLOSE_MS = 1000;
 
@@ -136,9 +151,12 @@ export async function runVideoCallExperiment(
     const planner = new CallPlanner(friendships, cohorts, options.seed, { minTalkMs: options.minTalkMs, maxTalkMs: options.maxTalkMs });
     const pacer = new CallStartPacer(options.callRate);
     const busy = new Set<number>();
-    const videoSource = options.videoSource ?? new SyntheticVideoSource(DEFAULT_VIDEO);
+    const clip = options.clip ?? loadExperimentClip();
     const expectedLoss = expectedLossRatio(options.network);
-    const graceMs = options.network.delayMs + options.network.jitterMs + 1500;
+    // In-band FEC sized for the loss expected end to end (two hops); none on a clean path.
+    const endToEndLoss = 1 - (1 - expectedLoss) ** 2;
+    const opus: OpusEncoderSettings | undefined = endToEndLoss > 0 ? { fecLossPercent: Math.min(100, Math.ceil(endToEndLoss * 100)) } : undefined;
+    const graceMs = (options.network.delayMs ?? 0) + (options.network.jitterMs ?? 0) + 1500;
     const live = new Set<LiveCall>();
 
     const meterFor = (cohort: Cohort) => (direction: 'sent' | 'received', bytes: number) => {
@@ -173,7 +191,8 @@ export async function runVideoCallExperiment(
             network: options.network,
             seed: options.seed,
             rtpAddressOf,
-            videoSource,
+            clip,
+            opus,
             meter: meterFor(plan.cohort),
             onCallId: (id) => cohortOfCall.set(id, plan.cohort),
             active,
@@ -210,7 +229,7 @@ export async function runVideoCallExperiment(
         startedAt: startedAt.toISOString(),
         durationMs: Math.round(performance.now() - began),
         gatewayUrls: options.urls,
-        options: { ...options, adminToken: '(set)', metricsToken: options.metricsToken ? '(set)' : undefined, videoSource: undefined },
+        options: { ...options, adminToken: '(set)', metricsToken: options.metricsToken ? '(set)' : undefined, clip: undefined },
         network: { ...options.network, profile: options.networkProfile },
         seed: options.seed,
         users: clients.length,
@@ -229,8 +248,9 @@ interface LiveCall {
   record: CallRecord;
   video: boolean;
   media: ParticipantMedia[];
-  /** performance.now() when its talking ends. */
+  /** performance.now() when its talking ends, and when its hang-up went out. */
   talkUntil: number;
+  hangupAt?: number;
 }
 
 interface PlaceContext {
@@ -241,7 +261,8 @@ interface PlaceContext {
   network: NetworkConditions;
   seed: number;
   rtpAddressOf: (c: SocialClient) => RtpAddress | undefined;
-  videoSource: VideoFrameSource;
+  clip: VideoClip;
+  opus?: OpusEncoderSettings;
   meter: (direction: 'sent' | 'received', bytes: number) => void;
   onCallId: (callId: string) => void;
   active: Record<Cohort, number>;
@@ -308,14 +329,10 @@ async function placeCall(plan: PlannedCall, ctx: PlaceContext): Promise<CallReco
     await active;
 
     const video = kind === 'video';
-    const links = (leg: number) => ({
-      audio: new ImpairedLink(ctx.network, linkSeed(ctx.seed, plan.index, leg)),
-      video: new ImpairedLink(ctx.network, linkSeed(ctx.seed, plan.index, leg + 1)),
-    });
-    const common = { video, meter, videoSource: ctx.videoSource };
+    const common = { video, meter, clip: ctx.clip, opus: ctx.opus };
     const opened = await Promise.allSettled([
-      ParticipantMedia.open(caller, callId, { ...common, rtpAddress: ctx.rtpAddressOf(caller), uplink: links(0), downlink: links(2) }),
-      ParticipantMedia.open(callee, callId, { ...common, rtpAddress: ctx.rtpAddressOf(callee), uplink: links(4), downlink: links(6) }),
+      ParticipantMedia.open(caller, callId, { ...common, rtpAddress: ctx.rtpAddressOf(caller), links: linksOf(ctx.network, ctx.seed, plan.index, 'caller') }),
+      ParticipantMedia.open(callee, callId, { ...common, rtpAddress: ctx.rtpAddressOf(callee), links: linksOf(ctx.network, ctx.seed, plan.index, 'callee') }),
     ]);
     for (const o of opened) if (o.status === 'fulfilled') media.push(o.value);
     for (const o of opened) if (o.status === 'rejected') throw o.reason;
@@ -347,6 +364,7 @@ async function placeCall(plan: PlannedCall, ctx: PlaceContext): Promise<CallReco
 
     const ended = caller.calls.waitForState(callId, 'ended', SIGNAL_TIMEOUT_MS);
     ended.catch(() => undefined);
+    liveCall.hangupAt = performance.now();
     await caller.calls.hangup(callId);
     await ended;
     record.outcome = 'completed';
@@ -364,6 +382,15 @@ async function placeCall(plan: PlannedCall, ctx: PlaceContext): Promise<CallReco
   return record;
 }
 
+/** One participant's links, each leg and direction seeded apart from the run's seed, the call and who it is. */
+function linksOf(network: NetworkConditions, seed: number, call: number, who: 'caller' | 'callee'): ParticipantLinks {
+  const link = (label: string) => (LinkImpairment.affects(network) ? new LinkImpairment(network, deriveSeed(seed, `call${call}/${who}/${label}`)) : undefined);
+  return {
+    up: { audio: link('audio/up'), video: link('video/up') },
+    down: { audio: link('audio/down'), video: link('video/down') },
+  };
+}
+
 /** The two legs `receiver` got from `sender`: audio always, video when it was sent. */
 function legsOf(
   receiver: 'caller' | 'callee',
@@ -378,37 +405,46 @@ function legsOf(
   if (audio) {
     const sentFrames = theirs.audioOut?.framesSent ?? 0;
     const tone = mine.checkTone(toneHz, sentFrames, passShare);
+    // Two hops of the path's delay; G.107's BurstR from the loss runs seen.
+    const randomBurst = 1 / Math.max(1e-9, 1 - Math.min(audio.lossRatio, 0.99));
+    const report = mine.audioReport(toneHz, 2 * ((network.delayMs ?? 0) + (network.jitterMs ?? 0) / 2), Math.max(1, audio.meanBurstPackets / randomBurst));
     out.push({
       receiver,
       kind: 'audio',
       packets: audio.packets,
       bytes: audio.bytes,
-      lossRatio: audio.lossRatio,
-      jitterMs: audio.jitterMs,
-      mos: estimateMos({ lossRatio: audio.lossRatio, meanBurstPackets: audio.meanBurstPackets, delayMs: network.delayMs * 2, jitterMs: audio.jitterMs }),
-      toneHeard: tone?.passed ?? false,
+      lossRatio: round4(audio.lossRatio),
+      jitterMs: report ? round2(report.jitterMs) : undefined,
+      lossAfterFec: report ? round4(report.lossAfterFec) : undefined,
+      snrDb: report ? round2(report.snrDb) : undefined,
+      mos: report ? round2(report.mos) : undefined,
+      // Heard: enough of the other side's packets came byte for byte, and decoded in order (FEC, concealment) they are its tone.
+      toneHeard: tone !== undefined && report !== undefined && tone.expected > 0 && tone.exact >= passShare * tone.expected && report.snrDb >= MIN_TONE_SNR_DB,
+      tone: tone && { expected: tone.expected, exact: tone.exact, decoded: tone.decoded, decodedMatching: tone.decodedMatching },
     });
   }
   const video = mine.stats('video');
-  const frames = mine.videoSummary();
-  if (video && frames && theirs.videoOut) {
-    // Frames sent while this leg could receive: from the first frame it saw (the SFU starts forwarding at a key frame).
-    const sentFrames = Math.max(0, theirs.videoOut.framesSent - (frames.firstFrame ?? 0));
+  if (video && theirs.videoOut) {
+    const report = mine.videoReport(theirs.videoOut.framesSent);
     out.push({
       receiver,
       kind: 'video',
       packets: video.packets,
       bytes: video.bytes,
-      lossRatio: video.lossRatio,
-      jitterMs: video.jitterMs,
-      framesSent: sentFrames,
-      framesIntact: frames.framesIntact,
-      framesDecodable: frames.framesDecodable,
-      freezeMs: frames.freezeMs,
+      lossRatio: round4(video.lossRatio),
+      framesSent: report?.framesSent,
+      framesIntact: report?.framesIntact,
+      framesDecodable: report?.framesDecodable,
+      freezeMs: report ? Math.round(report.freezeMs) : undefined,
+      fps: report ? round2(report.fps) : undefined,
+      keyFramesRequested: report?.keyFramesRequested,
     });
   }
   return out;
 }
+
+const round2 = (v: number) => Math.round(v * 100) / 100;
+const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
 
 /**
  * Switches the flag off at its moment, through the admin API, and checks
@@ -419,6 +455,7 @@ class KillSwitch {
   fired = false;
   firedAt?: number;
   private firedIso?: string;
+  private live: LiveCall[] = [];
   private watched: LiveCall[] = [];
   private audioChecks: { call: LiveCall; continued: boolean }[] = [];
 
@@ -433,16 +470,17 @@ class KillSwitch {
     if (wait > 0) await sleep(wait);
     if (performance.now() >= untilMs) return;
     this.firedAt = performance.now();
-    // Calls whose video is still being sent when the close is due; one that ends sooner may close its video by hanging up.
-    this.watched = [...live].filter((c) => c.video && c.talkUntil > this.firedAt! + KILL_CLOSE_MS);
+    // Every video call with media up now; record() keeps those still not hung up when the close was due.
+    this.live = [...live].filter((c) => c.video);
     this.firedIso = new Date().toISOString();
     await this.admin.setFlag(FLAG, { enabled: false });
     this.fired = true;
     // Audio must keep arriving afterwards: look a little after the close deadline, in calls still talking then.
     await sleep(KILL_CLOSE_MS + 1000);
     const from = this.firedAt + KILL_CLOSE_MS;
-    for (const call of this.watched) {
-      if (call.talkUntil < performance.now()) continue;
+    for (const call of this.live) {
+      // Audio is judged only in calls that went on talking well past the close.
+      if (call.talkUntil < from + 500) continue;
       const continued = call.media.every((m) => m.audioArrivalsAfter(from) > 0);
       this.audioChecks.push({ call, continued });
     }
@@ -450,6 +488,9 @@ class KillSwitch {
 
   record(calls: CallRecord[]): KillSwitchRecord | undefined {
     if (this.firedAt === undefined) return undefined;
+    // A call hung up before the close was due may have closed its video by ending: not a witness.
+    const due = this.firedAt + KILL_CLOSE_MS;
+    this.watched = this.live.filter((c) => c.hangupAt === undefined || c.hangupAt > due);
     const latencies: number[] = [];
     let within = 0;
     let late = 0;
