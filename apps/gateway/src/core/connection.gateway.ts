@@ -143,8 +143,13 @@ export class ConnectionGateway
 
   /** Every socket of the user on this process, checked against the database. */
   private async recheckUser(server: Server, userId: string): Promise<void> {
-    const sockets = await server.in(userRoom(userId)).local.fetchSockets();
-    await Promise.all(sockets.map((remote) => this.recheck(server.sockets.sockets.get(remote.id) as Socket)));
+    try {
+      const sockets = await server.in(userRoom(userId)).local.fetchSockets();
+      const live = sockets.map((s) => server.sockets.sockets.get(s.id)).filter((s): s is Socket => s !== undefined);
+      await Promise.all(live.map((socket) => this.recheck(socket)));
+    } catch (err) {
+      this.logger.warn({ err, userId }, 'could not check sockets after a revocation');
+    }
   }
 
   async handleDisconnect(socket: Socket): Promise<void> {
