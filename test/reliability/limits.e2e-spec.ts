@@ -57,6 +57,27 @@ describe('load with limits', () => {
     for (const u of [flooder, floodTarget, polite, politeTarget]) u.disconnect();
   }, 120_000);
 
+  it('slows an HTTP flood of one user with 429 and Retry-After (the default limits), while another user is served', async () => {
+    const [flooder, polite] = await Promise.all([0, 1].map(() => SocialClient.login(gw.url, uniqueHandle('hlim'))));
+    const get = (c: SocialClient) => fetch(`${gw.url}/users/me`, { headers: { authorization: `Bearer ${c.token}` } });
+    const flood = Promise.all(Array.from({ length: 300 }, () => get(flooder)));
+    const politeStatuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      politeStatuses.push((await get(polite)).status);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const floodAnswers = await flood;
+    const limited = floodAnswers.filter((r) => r.status === 429);
+    // The default allows a burst of 100 and 20 a second: 300 at once cannot all pass.
+    expect(limited.length).toBeGreaterThan(0);
+    expect(floodAnswers.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(100);
+    for (const r of limited) {
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect((await r.json()).error).toMatchObject({ code: 'RATE_LIMITED', details: { retryAfterMs: expect.any(Number) } });
+    }
+    expect(politeStatuses).toEqual(politeStatuses.map(() => 200));
+  }, 120_000);
+
   it('refuses a frame over 64 KiB by closing only that socket; the user reconnects and others carry on', async () => {
     const [big, peer, bystander, bystanderPeer] = await connectedUsers(4);
     const dropped = new Promise<string>((resolve) => big.socket!.once('disconnect', (reason) => resolve(reason)));
