@@ -294,6 +294,15 @@ export function findingsOf(cohorts: CohortReport[], o: ExperimentObservations): 
     if (c.calls.failed > 0) fail(`${c.cohort} cohort: ${c.calls.failed} of ${c.calls.attempted} calls failed`);
     if (c.tone.checks > c.tone.heard) fail(`${c.cohort} cohort: ${c.tone.checks - c.tone.heard} of ${c.tone.checks} audio legs did not carry the other side's tone`);
   }
+  for (const c of cohorts) {
+    const v = c.video;
+    if (v.legs > 0 && v.decodableRatio !== null && v.decodableRatio < 0.5) {
+      note(
+        `${c.cohort} cohort video: ${(v.decodableRatio * 100).toFixed(0)}% of the frames sent could be shown (${((v.intactRatio ?? 0) * 100).toFixed(0)}% arrived whole, ` +
+          `${v.keyFramesRequested} key frames asked for): on this network most key frames lose a packet, and nothing resends them`,
+      );
+    }
+  }
   const unexpectedRefusals = o.calls.filter((c) => c.outcome === 'refused' && !c.afterKillSwitch);
   if (unexpectedRefusals.length) fail(`${unexpectedRefusals.length} video calls between two users with the flag were refused before any kill switch`);
   const v = by.video?.clientBytesPerCallMinute;
