@@ -51,7 +51,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       abortOnError: false,
     },
   );
-  // Before any route (and before the body is read): a refused request costs next to nothing.
+  app.useGlobalFilters(new HttpErrorFilter(logger));
+  app.disable('x-powered-by');
+  // Only the origins of CORS_ORIGINS may call the API from a browser page; none by default (same origin only).
+  // Browsers may read the request id to quote it in a bug report.
+  app.enableCors({ origin: corsOrigin(config), credentials: true, exposedHeaders: [REQUEST_ID_HEADER] });
+  // After CORS (a browser may read the refusal), before the body is read and any route: a refused request costs next to nothing.
   if (config.role !== 'media') {
     app.use(
       httpRateLimit({
@@ -63,11 +68,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     );
   }
   app.useBodyParser('json', { limit: '256kb' });
-  app.useGlobalFilters(new HttpErrorFilter(logger));
-  app.disable('x-powered-by');
-  // Only the origins of CORS_ORIGINS may call the API from a browser page; none by default (same origin only).
-  // Browsers may read the request id to quote it in a bug report.
-  app.enableCors({ origin: corsOrigin(config), credentials: true, exposedHeaders: [REQUEST_ID_HEADER] });
   const inFlight = new InFlightWork();
   inFlight.trackHttp(app.getHttpServer());
   const io = new GatewayIoAdapter(app, config.redisUrl, logger, inFlight, corsOrigin(config));
