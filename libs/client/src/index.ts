@@ -1,3 +1,2 @@
-export * from './browser';
-// Plain-RTP Opus media (Node only: UDP sockets and opusscript).
-export * from './media';
+// Inside the monorepo (@app/client): the core and the plain-RTP media for Node.
+export * from './node';

@@ -4,8 +4,16 @@ import path from 'node:path';
 import { readIvf } from './ivf';
 import { isVp8KeyFrame, parseVp8Frame } from './vp8-frame';
 
-/** The committed test clip (see libs/client/fixtures/make-clip.sh): 3 s of test pattern, 320x240, 15 fps, VP8. */
-export const DEFAULT_CLIP_PATH = path.resolve(__dirname, '../../../fixtures/testsrc-320x240-15fps.ivf');
+const CLIP_FILE = 'testsrc-320x240-15fps.ivf';
+
+/**
+ * The committed test clip (see libs/client/fixtures/make-clip.sh): 3 s of test pattern, 320x240, 15 fps, VP8.
+ * In the sources it sits in libs/client/fixtures; the built package ships it beside its bundles (dist/fixtures).
+ */
+export const DEFAULT_CLIP_PATH =
+  [path.resolve(__dirname, '../../../fixtures', CLIP_FILE), path.resolve(__dirname, 'fixtures', CLIP_FILE)].find((candidate) =>
+    fs.existsSync(candidate),
+  ) ?? path.resolve(__dirname, '../../../fixtures', CLIP_FILE);
 
 const frameKey = (frame: Buffer) => crypto.createHash('sha1').update(frame).digest('hex');
 

@@ -1,0 +1,2 @@
+export * from './webrtc-call';
+export * from './webrtc-json';
