@@ -178,7 +178,9 @@ function buildDemo() {
     path.join(root, 'libs', 'contracts', 'src'),
     path.join(root, 'packages'),
   ];
-  const nodeOnly = (p) => p === path.join(root, 'libs', 'client', 'src', 'media') || p.endsWith(`${path.sep}node_modules`);
+  // Not bundled: the SDK's Node-only media, installed packages, build output.
+  const nodeOnly = (p) =>
+    p === path.join(root, 'libs', 'client', 'src', 'media') || ['node_modules', 'dist'].includes(path.basename(p));
   if (fs.existsSync(built)) {
     const builtAt = fs.statSync(built).mtimeMs;
     // A source folder that is not there (moved) holds nothing newer.
