@@ -2,7 +2,7 @@
 //   index / node / browser entries, each as ESM (.mjs) and CommonJS (.cjs);
 //   declarations (tsc) with the protocol types of libs/contracts emitted beside
 //   them and every import made relative, so a consumer needs no monorepo aliases.
-// Usage: node packages/client/build.mjs
+// Usage: node packages/client/build.mjs [--js-only]   (--js-only: bundles without declarations)
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,6 +13,7 @@ const packageDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(packageDir, '../..');
 const srcDir = path.join(root, 'libs/client/src');
 const dist = path.join(packageDir, 'dist');
+const jsOnly = process.argv.includes('--js-only');
 const pkg = JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8'));
 
 const ENTRIES = [
@@ -89,6 +90,11 @@ fs.copyFileSync(
   path.join(root, 'libs/client/fixtures/testsrc-320x240-15fps.ivf'),
   path.join(dist, 'fixtures/testsrc-320x240-15fps.ivf'),
 );
+
+if (jsOnly) {
+  console.log(`built ${pkg.name}@${pkg.version} (JavaScript only) into ${path.relative(root, dist)}`);
+  process.exit(0);
+}
 
 // 2. Declarations: libs/client and libs/contracts, laid out as types/client/src/… and types/contracts/src/….
 const typesDir = path.join(dist, 'types');

@@ -83,6 +83,7 @@ export class WebRtcCall {
   private generation = 0;
   private negotiation: Promise<void> = Promise.resolve();
   private closed = false;
+  private started = false;
   private muted = false;
   private readonly offs: (() => void)[] = [];
   private readonly listeners = new Map<keyof WebRtcCallEvents, Set<(payload: never) => void>>();
@@ -113,18 +114,30 @@ export class WebRtcCall {
     );
   }
 
-  /** Joins the call's media (the call must be active, this user one of its participants). */
+  /** Joins the call's media (the call must be active, this user one of its participants): create() then start(). */
   static async join(client: SocialClient, callId: string, options: WebRtcCallOptions = {}): Promise<WebRtcCall> {
+    const call = await WebRtcCall.create(client, callId, options);
+    await call.start();
+    return call;
+  }
+
+  /** The local media (getUserMedia unless a stream is given), not joined yet: add listeners, then start(). */
+  static async create(client: SocialClient, callId: string, options: WebRtcCallOptions = {}): Promise<WebRtcCall> {
     const stream = options.stream ?? (await navigator.mediaDevices.getUserMedia(options.constraints ?? { audio: true }));
-    const call = new WebRtcCall(client, callId, stream, options.stream === undefined, options);
+    return new WebRtcCall(client, callId, stream, options.stream === undefined, options);
+  }
+
+  /** Joins the call's media; a failure closes this call's media and rejects. Once only. */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('WebRtcCall already started');
+    this.started = true;
     try {
-      call.negotiation = call.negotiate(call.generation);
-      await call.negotiation;
+      this.negotiation = this.negotiate(this.generation);
+      await this.negotiation;
     } catch (error) {
-      call.close();
+      this.close();
       throw error;
     }
-    return call;
   }
 
   /** Resolves once media flows in the current room (now, or after the restart in progress). */
