@@ -195,6 +195,45 @@ describe('security, second round', () => {
       expect(victim.connected).toBe(true);
     }, 180_000);
 
+    it('inbox positions stay gapless per user and follow each conversation\'s seqs under concurrent sends and call entries', async () => {
+      const auth = one.get(AuthService);
+      const dms = one.get(DirectMessagesService);
+      const run = crypto.randomBytes(3).toString('hex');
+      const ids = await Promise.all(Array.from({ length: 8 }, async (_, i) => (await auth.issueFor(`inb_${run}_${i}`)).user.id));
+      // Every ordered pair, several times, all at once: batches mixing senders and recipients, through both append paths.
+      const sends = ids.flatMap((from) => ids.filter((to) => to !== from).flatMap((to) => [0, 1, 2].map((k) => ({ from, to, k }))));
+      await Promise.all([
+        ...sends.map(({ from, to, k }) => dms.send(from, { to, clientMsgId: crypto.randomUUID(), body: `m${k}` })),
+        ...ids.slice(1).map((to) => dms.appendCallEntry({ callId: crypto.randomUUID(), callerId: ids[0], calleeId: to, body: 'call' })),
+      ]);
+      const pool = one.get(DatabasePool);
+      const gaps = await pool.query<{ user_id: string }>(
+        `SELECT u.id AS user_id FROM users u
+          WHERE u.id = ANY($1::uuid[])
+            AND (SELECT array_agg(p ORDER BY p) FROM (
+                   SELECT sender_inbox_seq AS p FROM messages WHERE sender_id = u.id
+                   UNION ALL SELECT recipient_inbox_seq FROM messages WHERE recipient_id = u.id) x)
+                IS DISTINCT FROM (SELECT array_agg(g) FROM generate_series(1, u.inbox_seq) g)`,
+        [ids],
+      );
+      expect(gaps).toEqual([]);
+      const disorder = await pool.query(
+        `SELECT a.id FROM messages a JOIN messages b ON b.conversation_id = a.conversation_id AND b.seq = a.seq + 1
+          WHERE a.sender_id = ANY($1::uuid[])
+            AND ((a.sender_id = b.sender_id AND a.sender_inbox_seq >= b.sender_inbox_seq)
+              OR (a.sender_id = b.recipient_id AND a.sender_inbox_seq >= b.recipient_inbox_seq)
+              OR (a.recipient_id = b.recipient_id AND a.recipient_inbox_seq >= b.recipient_inbox_seq)
+              OR (a.recipient_id = b.sender_id AND a.recipient_inbox_seq >= b.sender_inbox_seq))`,
+        [ids],
+      );
+      expect(disorder).toEqual([]);
+      const [{ total }] = await pool.query<{ total: number }>(
+        `SELECT sum(inbox_seq)::int AS total FROM users WHERE id = ANY($1::uuid[])`,
+        [ids],
+      );
+      expect(total).toBe(2 * (sends.length + ids.length - 1));
+    }, 60_000);
+
     it('the previous cursor format keeps working: the unseen messages, then a cursor of the new format', async () => {
       const [victim, a, b, c] = await Promise.all([user(one, 'oldcur'), user(one, 'oa'), user(one, 'ob'), user(one, 'oc')]);
       const sent: Record<string, any[]> = {};

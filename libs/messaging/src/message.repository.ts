@@ -40,10 +40,11 @@ const MESSAGE_COLUMNS = messageColumns();
 /**
  * The whole append as one autocommitted statement: lock both users (in id
  * order: every append locks users before conversations, so appends never
- * wait on each other in a cycle; the insert trigger numbers the message in
- * each user's inbox order under these locks), take the next seq (the
- * UPDATE holds the conversation row's lock until commit, so seqs commit in
- * order), insert the message at that seq, and move the sender's read mark.
+ * wait on each other in a cycle) and take the next position of each one's
+ * inbox order, take the next seq (the UPDATE holds the conversation row's
+ * lock until commit, so seqs commit in order), insert the message at that
+ * seq and those positions, and move the sender's read mark. (The insert
+ * trigger numbers only rows that come without positions.)
  * created_at is never earlier than the previous message's (ordering by time
  * keeps each conversation's seq order; dm:sync relies on it). A duplicate
  * (sender, clientMsgId) fails the statement with a unique violation, which
@@ -51,7 +52,7 @@ const MESSAGE_COLUMNS = messageColumns();
  */
 const APPEND_SQL = `
   WITH u AS MATERIALIZED (
-    SELECT id FROM users WHERE id IN ($2::uuid, $3::uuid) ORDER BY id FOR NO KEY UPDATE
+    SELECT id, inbox_seq FROM users WHERE id IN ($2::uuid, $3::uuid) ORDER BY id FOR NO KEY UPDATE
   ), c AS (
     UPDATE conversations
        SET last_seq = last_seq + 1,
@@ -59,10 +60,17 @@ const APPEND_SQL = `
      WHERE id = $1::uuid AND (SELECT count(*) FROM u) >= 0
  RETURNING id, last_seq, last_message_at
   ), m AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, client_msg_id, kind, body, call_id, created_at)
-    SELECT gen_random_uuid(), c.id, c.last_seq, $2::uuid, $3::uuid, $4::uuid, $5::message_kind, $6, $8::uuid, c.last_message_at
+    INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, client_msg_id, kind, body, call_id, created_at,
+                          sender_inbox_seq, recipient_inbox_seq)
+    SELECT gen_random_uuid(), c.id, c.last_seq, $2::uuid, $3::uuid, $4::uuid, $5::message_kind, $6, $8::uuid, c.last_message_at,
+           (SELECT inbox_seq + 1 FROM u WHERE id = $2::uuid), (SELECT inbox_seq + 1 FROM u WHERE id = $3::uuid)
       FROM c
  RETURNING ${MESSAGE_COLUMNS}
+  ), uu AS (
+    UPDATE users
+       SET inbox_seq = u.inbox_seq + 1
+      FROM u
+     WHERE users.id = u.id AND EXISTS (SELECT 1 FROM m)
   ), r AS (
     UPDATE conversation_members cm
        SET last_read_seq = GREATEST(cm.last_read_seq, c.last_seq)
@@ -76,7 +84,8 @@ const APPEND_SQL = `
  * flush for all of them. The batch's users are locked first, then its
  * conversations, each in id order (the lock is taken in the sorted order),
  * so two batches (of this or another process) or a batch and a single append
- * never wait on each other in a cycle. The locked rows are read as they are after any append that
+ * never wait on each other in a cycle. Each message takes the next positions
+ * of its sender's and its recipient's inbox order, in input order. The locked rows are read as they are after any append that
  * committed while this one waited, so each conversation's messages are
  * numbered after its current last_seq, in input order, with created_at never
  * below the previous message's; each sender's read mark moves with them. A
@@ -87,7 +96,7 @@ const APPEND_SQL = `
  */
 const APPEND_BATCH_SQL = `
   WITH users_locked AS MATERIALIZED (
-    SELECT id FROM users WHERE id = ANY($10::uuid[]) ORDER BY id FOR NO KEY UPDATE
+    SELECT id, inbox_seq FROM users WHERE id = ANY($10::uuid[]) ORDER BY id FOR NO KEY UPDATE
   ), locked AS MATERIALIZED (
     SELECT id, last_seq, last_message_at
       FROM conversations
@@ -108,13 +117,27 @@ const APPEND_BATCH_SQL = `
      -- A vanished conversation stores nothing of the batch (its messages are then appended one by one).
      WHERE (SELECT count(*) FROM locked) = cardinality($9::uuid[])
     WINDOW w AS (PARTITION BY i.conversation_id ORDER BY i.ord)
+  ), positions AS (
+    -- Each message's place in its sender's and its recipient's inbox order, in input order (so with each conversation's seqs).
+    SELECT p.ord, p.role, p.user_id, ul.inbox_seq + row_number() OVER (PARTITION BY p.user_id ORDER BY p.ord) AS pos
+      FROM (SELECT ord, 's' AS role, sender_id AS user_id FROM numbered
+            UNION ALL
+            SELECT ord, 'r', recipient_id FROM numbered) AS p
+      JOIN users_locked ul ON ul.id = p.user_id
   ), m AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, client_msg_id, kind, body, call_id, created_at)
-    SELECT gen_random_uuid(), conversation_id, seq, sender_id, recipient_id, client_msg_id, kind::message_kind, body, call_id, created_at
-      FROM numbered
-     -- Inserted in input order: the trigger's inbox positions then rise with each conversation's seqs.
-     ORDER BY ord
+    INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, client_msg_id, kind, body, call_id, created_at,
+                          sender_inbox_seq, recipient_inbox_seq)
+    SELECT gen_random_uuid(), n.conversation_id, n.seq, n.sender_id, n.recipient_id, n.client_msg_id, n.kind::message_kind, n.body,
+           n.call_id, n.created_at, s.pos, r.pos
+      FROM numbered n
+      JOIN positions s ON s.ord = n.ord AND s.role = 's'
+      JOIN positions r ON r.ord = n.ord AND r.role = 'r'
  RETURNING ${MESSAGE_COLUMNS}
+  ), u AS (
+    UPDATE users
+       SET inbox_seq = x.top
+      FROM (SELECT user_id, max(pos) AS top FROM positions GROUP BY user_id) x
+     WHERE users.id = x.user_id
   ), c AS (
     UPDATE conversations c
        SET last_seq = x.last_seq, last_message_at = x.last_message_at
