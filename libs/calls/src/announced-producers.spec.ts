@@ -48,6 +48,16 @@ describe('RedisAnnouncedProducers', () => {
     expect(await redis.hGetAll(one.keyOf(call))).toEqual({ 'alice:audio': 'p3', 'alice:video': 'v1', 'bob:audio': 'b1' });
   });
 
+  it('lists who has produced what in a call, whichever process recorded it', async () => {
+    const call = callId();
+    expect(await one.keys(call)).toEqual([]);
+    await one.swap(call, 'alice:audio', 'p1');
+    await two.swap(call, 'bob:video', 'v1');
+    expect((await two.keys(call)).sort()).toEqual(['alice:audio', 'bob:video']);
+    await two.forgetCall(call);
+    expect(await one.keys(call)).toEqual([]);
+  });
+
   it('hands each earlier producer to exactly one of many racing swaps', async () => {
     const call = callId();
     const ids = Array.from({ length: 40 }, (_, i) => `r${i}`);

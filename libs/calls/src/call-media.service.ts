@@ -503,7 +503,9 @@ export class CallMediaService implements OnModuleInit {
 }
 
 function restartRequired(): DomainError {
-  return new DomainError('INVALID_STATE', 'the call’s media moved; start again from media:capabilities', { restart: true });
+  return new DomainError('INVALID_STATE', 'the call’s media moved; start again (media:join, or media:capabilities and the steps after it)', {
+    restart: true,
+  });
 }
 
 function joinFieldsRefused(fields: string[], message: string): DomainError {
