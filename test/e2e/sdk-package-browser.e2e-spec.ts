@@ -36,7 +36,16 @@ interface PageApi {
   join(callId: string): Promise<void>;
   ready(): Promise<void>;
   transportBytes(): Promise<{ sent: number; received: number }>;
-  info(): { tracks: string[]; restarts: number; errors: string[]; remoteTracks: string[]; closed: boolean; states: string[] };
+  info(): {
+    tracks: string[];
+    restarts: number;
+    errors: string[];
+    remoteTracks: string[];
+    closed: boolean;
+    states: string[];
+    joins: number;
+    capabilityRequests: number;
+  };
   hangup(callId: string): Promise<string>;
   disconnect(): void;
 }
@@ -155,6 +164,8 @@ describeWithBrowser('the SDK browser entry (WebRtcCall) in Chromium', () => {
       const info = await call(page, 'info');
       // One audio track before the restart and one after it, only the new one still held.
       expect(info).toMatchObject({ restarts: 1, errors: [], tracks: ['audio', 'audio'], remoteTracks: ['audio'], closed: false });
+      // media:join both times; media:capabilities only the first time (the page's Device knew them after).
+      expect({ joins: info.joins, capabilityRequests: info.capabilityRequests }).toEqual({ joins: 2, capabilityRequests: 1 });
     }
 
     expect(await call(ann.page, 'hangup', callId)).toBe('hangup');

@@ -58,6 +58,8 @@ window.sdkPage = {
       errors: state.errors,
       remoteTracks: state.media?.remoteStream.getTracks().map((t) => t.kind) ?? [],
       closed: state.media?.isClosed ?? true,
+      joins: state.media?.joins ?? 0,
+      capabilityRequests: state.media?.capabilityRequests ?? 0,
       states: state.states,
     };
   },

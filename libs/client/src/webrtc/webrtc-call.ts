@@ -52,11 +52,19 @@ const RESTART_BACKOFF_MS = 300;
 class Superseded extends Error {}
 
 /**
+ * What a Device of this page learnt last: the router's capabilities (as JSON
+ * text) and the Device's own. Every router of the service is configured
+ * alike, so later set-ups (a restart, the next call) send these with
+ * `media:join` at once instead of asking `media:capabilities` first.
+ */
+let learnt: { router: string; device: types.RtpCapabilities } | undefined;
+
+/**
  * The WebRTC media of one active call in a page, on mediasoup-client.
  *
- * `WebRtcCall.join(client, callId)` asks the router's capabilities
- * (`media:capabilities`, a Device needs them), then sets up both transports
- * in one `media:join` naming this Device's capabilities, so the server
+ * `WebRtcCall.join(client, callId)` sets up both transports in one
+ * `media:join` naming this page's Device capabilities (learnt from
+ * `media:capabilities` the first time only), so the server
  * consumes the other participant's producers for us: those in the answer and,
  * later, `media:consumer-added`. DTLS is connected by mediasoup-client when
  * a transport first carries media (`media:connect-transport`); each local
@@ -72,6 +80,10 @@ export class WebRtcCall {
   readonly remoteStream: MediaStream;
   /** `media:restart`s heard during this call. */
   restarts = 0;
+  /** Successful `media:join`s of this call (1, plus one per restart). */
+  joins = 0;
+  /** `media:capabilities` asked by this call (only while the page has learnt none). */
+  capabilityRequests = 0;
   private sendTransport?: Transport;
   private recvTransport?: Transport;
   private readonly producers: Producer[] = [];
@@ -91,7 +103,7 @@ export class WebRtcCall {
   private constructor(
     private readonly client: SocialClient,
     readonly callId: string,
-    private readonly localStream: MediaStream,
+    private readonly local: MediaStream,
     private readonly ownsStream: boolean,
     private readonly options: WebRtcCallOptions,
   ) {
@@ -140,6 +152,11 @@ export class WebRtcCall {
     }
   }
 
+  /** What this call sends (the given stream, or the one getUserMedia gave). */
+  get localStream(): MediaStream {
+    return this.local;
+  }
+
   /** Resolves once media flows in the current room (now, or after the restart in progress). */
   get ready(): Promise<void> {
     return this.negotiation;
@@ -186,7 +203,7 @@ export class WebRtcCall {
     this.generation++;
     for (const off of this.offs.splice(0)) off();
     this.dropTransports();
-    if (this.ownsStream) for (const track of this.localStream.getTracks()) track.stop();
+    if (this.ownsStream) for (const track of this.local.getTracks()) track.stop();
     this.emit('closed', {});
   }
 
@@ -205,24 +222,28 @@ export class WebRtcCall {
   }
 
   private async negotiate(generation: number): Promise<void> {
-    const { rtpCapabilities } = await this.client.request('media:capabilities', { callId: this.callId });
-    this.check(generation);
-    let device = await this.loadDevice(rtpCapabilities, generation);
+    // A Device knows its capabilities only once it has loaded a router's: the page's first set-up asks for them.
+    let known = learnt;
+    if (!known) {
+      this.capabilityRequests++;
+      const { rtpCapabilities } = await this.client.request('media:capabilities', { callId: this.callId });
+      this.check(generation);
+      known = await this.learn(rtpCapabilities, generation);
+    }
     const answer = await this.client.request('media:join', {
       callId: this.callId,
-      rtpCapabilities: device.rtpCapabilities,
+      rtpCapabilities: known.device,
       send: { type: 'webrtc' },
       recv: { type: 'webrtc' },
     });
     this.check(generation);
     if (!answer.send || !answer.recv) throw new Error('media:join answered without transports');
-    // The room may have moved to another router between the two requests.
-    if (JSON.stringify(answer.rtpCapabilities) !== JSON.stringify(rtpCapabilities)) {
-      device = await this.loadDevice(answer.rtpCapabilities, generation);
-    }
+    this.joins++;
+    // A fresh Device for the room's router (after a restart it may be another one, configured alike).
+    const device = await this.loadDevice(answer.rtpCapabilities, generation);
     this.recvTransport = this.openTransport(device, 'recv', answer.recv);
     this.sendTransport = this.openTransport(device, 'send', answer.send);
-    for (const track of this.localStream.getTracks()) {
+    for (const track of this.local.getTracks()) {
       if (track.kind === 'video' && !device.canProduce('video')) continue;
       // zeroRtpOnPause: muted sends nothing; stopTracks off: a restart produces the same tracks again.
       const producer = await this.sendTransport.produce({ track, zeroRtpOnPause: true, stopTracks: false });
@@ -237,8 +258,14 @@ export class WebRtcCall {
   private async loadDevice(routerJson: Record<string, unknown>, generation: number): Promise<Device> {
     const device = this.options.createDevice?.() ?? new Device();
     await device.load({ routerRtpCapabilities: routerCapabilities(routerJson) });
+    learnt = { router: JSON.stringify(routerJson), device: device.rtpCapabilities };
     this.check(generation);
     return device;
+  }
+
+  private async learn(routerJson: Record<string, unknown>, generation: number): Promise<{ router: string; device: types.RtpCapabilities }> {
+    const device = await this.loadDevice(routerJson, generation);
+    return { router: JSON.stringify(routerJson), device: device.rtpCapabilities };
   }
 
   private openTransport(device: Device, direction: 'send' | 'recv', info: TransportInfoDto): Transport {
