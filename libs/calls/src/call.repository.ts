@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import type { CallEndReason, CallMedia, CallState, MediaStatsDto } from '@app/contracts';
-import { DatabasePool, Prisma, PrismaService } from '@app/database';
+import { DatabasePool, PrismaService } from '@app/database';
 import { executorOf, SqlExecutor } from '@app/scheduler';
 import type { CallRecord } from './call-record';
 
