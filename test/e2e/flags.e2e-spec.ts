@@ -32,9 +32,13 @@ async function admin<T = any>(
   return { status: res.status, body: await res.json() };
 }
 
+/** Named admin tokens of the flags gateway (ADMIN_TOKENS), beside the plain ADMIN_TOKEN (named "admin"). */
+const NAMED_ADMIN_TOKENS: Record<string, string> = { 'ops-jane': 'jane-admin-token-0001', 'ops-joe': 'joe-admin-token-0002' };
+
 async function putFlag(url: string, key: string, body: unknown, actor?: string): Promise<FlagDefinitionDto> {
-  const headers: Record<string, string> = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
-  if (actor) headers['x-admin-actor'] = actor;
+  const token = actor ? NAMED_ADMIN_TOKENS[actor] : TEST_ADMIN_TOKEN;
+  // A claimed name in a header is no identity: the audit must ignore it.
+  const headers: Record<string, string> = { authorization: `Bearer ${token}`, 'x-admin-actor': 'someone-else' };
   const res = await admin<FlagDefinitionDto>(url, 'PUT', `/admin/flags/${key}`, body, headers);
   if (res.status !== 200) throw new Error(`PUT ${key}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
@@ -53,7 +57,9 @@ describe('feature flags', () => {
   const track = (c: SocialClient) => (clients.push(c), c);
 
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway({
+      env: { ADMIN_TOKENS: Object.entries(NAMED_ADMIN_TOKENS).map(([name, token]) => `${name}:${token}`).join(',') },
+    });
   });
   afterAll(async () => {
     for (const c of clients) c.disconnect();
@@ -257,7 +263,7 @@ describe('feature flags', () => {
     const res = await admin<{ entries: FlagAuditEntryDto[] }>(gw.url, 'GET', `/admin/flags/${key}/audit`);
     expect(res.status).toBe(200);
     const { entries } = res.body;
-    expect(entries.map((e) => e.actor)).toEqual(['admin:ops-joe', 'admin', 'admin:ops-jane']);
+    expect(entries.map((e) => e.actor)).toEqual(['ops-joe', 'admin', 'ops-jane']);
     const [third, second, first] = entries;
     expect(first.before).toBeNull();
     expect(first.after).toEqual({

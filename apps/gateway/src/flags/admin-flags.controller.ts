@@ -1,5 +1,5 @@
-import { Body, Controller, Get, Headers, Param, Put, Query, UseGuards } from '@nestjs/common';
-import { AdminAuthGuard } from '@app/auth';
+import { Body, Controller, Get, Param, Put, Query, UseGuards } from '@nestjs/common';
+import { AdminActor, AdminAuthGuard } from '@app/auth';
 import { ExposureDto, FlagAuditEntryDto, FlagDefinitionDto, FlagReportDto, schemas } from '@app/contracts';
 import {
   FlagAdminService,
@@ -29,10 +29,10 @@ export class AdminFlagsController {
   async change(
     @Param('key', new ZodPipe(schemas.flagKeyParam, 'key')) key: string,
     @Body(new ZodPipe(schemas.adminFlagPutRequest, 'body')) body: schemas.AdminFlagPutBody,
-    @Headers('x-admin-actor') actor: string | undefined,
+    @AdminActor() actor: string,
   ): Promise<FlagDefinitionDto> {
-    const name = schemas.adminActorHeader.parse(actor);
-    return toFlagDefinitionDto(await this.admin.change(key, body, name ? `admin:${name}` : 'admin'));
+    // The audit names the admin token that authenticated the change, never text the caller chose.
+    return toFlagDefinitionDto(await this.admin.change(key, body, actor));
   }
 
   /** Newest first. */
