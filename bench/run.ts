@@ -90,6 +90,9 @@ async function main(): Promise<number> {
     await attempt('videoCost', () =>
       runVideoCostBench(quick ? { calls: 3, warmupMs: 3000, measureMs: 4000 } : { calls: 10, warmupMs: 3000, measureMs: 10_000 }, log),
     );
+    // Half a comparison is a failed suite: the bare worker's numbers are kept, the run fails.
+    const gateway = results.videoCost?.gateway;
+    if (gateway && 'unavailable' in gateway) (results.failures ??= {}).videoCostGateway = gateway.unavailable;
   }
   results.finishedAt = new Date().toISOString();
   save();
