@@ -12,11 +12,16 @@ describe('connection state and reconnection', () => {
   let io: Server;
   let port: number;
   let refuse = false;
+  /** When set, only this token is let in. */
+  let onlyToken: string | undefined;
 
   async function listen(): Promise<void> {
     http = createServer();
     io = new Server(http);
-    io.use((_socket, next) => (refuse ? next(new Error('UNAUTHENTICATED')) : next()));
+    io.use((socket, next) => {
+      const token = (socket.handshake.auth as { token?: string }).token;
+      next(refuse || (onlyToken !== undefined && token !== onlyToken) ? new Error('UNAUTHENTICATED') : undefined);
+    });
     await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
     port = (http.address() as AddressInfo).port;
   }
@@ -29,6 +34,7 @@ describe('connection state and reconnection', () => {
   beforeEach(async () => {
     port = 0;
     refuse = false;
+    onlyToken = undefined;
     await listen();
   });
   afterEach(async () => {
@@ -104,6 +110,22 @@ describe('connection state and reconnection', () => {
     io.disconnectSockets(true);
     await closed;
     expect(states).toEqual(['connecting', 'connected', 'disconnected']);
+    c.disconnect();
+  });
+
+  it('renews a token that ran out while away (refused on reconnect), then reconnects with the new one', async () => {
+    const c = new SocialClient(`http://127.0.0.1:${port}`, 'old', { id: 'u1', handle: 'u1', displayName: 'U' }, {
+      fetchToken: async () => ({ token: 'fresh' }),
+    });
+    const states: ConnectionState[] = [];
+    c.onConnectionState((state) => states.push(state));
+    await c.connect({ syncOnConnect: false, backoff: { random: () => 0 } });
+    onlyToken = 'fresh';
+    const back = next(c, 'connected');
+    c.socket!.io.engine.close();
+    await back;
+    expect(c.token).toBe('fresh');
+    expect(states).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
     c.disconnect();
   });
 });

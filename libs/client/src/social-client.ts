@@ -130,6 +130,7 @@ export class SocialClient {
   private state: ConnectionState = 'disconnected';
   private backoff = new Backoff();
   private reconnectTimer?: ReturnType<typeof setTimeout>;
+  private renewedWhileAway = false;
 
   constructor(
     readonly baseUrl: string,
@@ -238,6 +239,7 @@ export class SocialClient {
       const reconnect = this.connectedOnce;
       this.connectedOnce = true;
       this.backoff.reset();
+      this.renewedWhileAway = false;
       this.setState('connected');
       this.dispatch(this.lifecycle, 'connected', { reconnect });
       if (reconnect || syncOnConnect) {
@@ -253,7 +255,17 @@ export class SocialClient {
       this.dispatch(this.lifecycle, 'disconnected', { reason });
     });
     socket.on('connect_error', (err: Error) => {
-      if (REFUSALS.has(err.message)) {
+      // The token ran out while the connection was down: renew it once, then go on trying.
+      if (err.message === 'UNAUTHENTICATED' && reconnection && this.connectedOnce && this.fetchToken && !this.renewedWhileAway) {
+        this.renewedWhileAway = true;
+        this.refreshToken().then(
+          () => this.scheduleReconnect(socket),
+          (error) => {
+            this.dispatch(this.lifecycle, 'error', { error, during: 'reconnect' });
+            if (socket === this.socket) this.setState('disconnected');
+          },
+        );
+      } else if (REFUSALS.has(err.message)) {
         if (socket === this.socket) this.setState('disconnected');
       } else if (reconnection) this.scheduleReconnect(socket);
       else if (socket === this.socket) this.setState('disconnected');
