@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
-import { RelationshipService } from '@app/messaging';
+import { RelationshipService } from '@app/relationships';
 import { Logger, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
 import type { CallRecord } from './call-record';

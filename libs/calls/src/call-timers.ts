@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DurableScheduler, SqlExecutor, TimerSpec } from '@app/scheduler';
+import { SqlExecutor } from '@app/database';
+import { DurableScheduler, TimerSpec } from '@app/scheduler';
 import type { CallRecord } from './call-record';
 
 /** A due moment in a call's life. */

@@ -2,8 +2,8 @@ import crypto from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import type { CallEndReason, CallMedia, CallState, MediaStatsDto } from '@app/contracts';
-import { DatabasePool, PrismaService } from '@app/database';
-import { executorOf, SqlExecutor } from '@app/scheduler';
+import { DatabasePool, executorOf, PrismaService, SqlExecutor } from '@app/database';
+import { blockedEitherWaySql, mutualContactsSql } from '@app/relationships';
 import type { CallRecord } from './call-record';
 
 export interface NewCall {
@@ -79,10 +79,8 @@ export class CallRepository {
       const { rows } = await client.query<CreatedRow>(
         `WITH checks AS (
            SELECT EXISTS (SELECT 1 FROM users WHERE id = $2) AS "calleeExists",
-                  EXISTS (SELECT 1 FROM blocks
-                           WHERE (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1)) AS blocked,
-                  (SELECT count(*) FROM contacts
-                    WHERE (owner_id = $1 AND contact_id = $2) OR (owner_id = $2 AND contact_id = $1)) = 2 AS mutual
+                  ${blockedEitherWaySql('$1', '$2')} AS blocked,
+                  ${mutualContactsSql('$1', '$2')} AS mutual
          ), created AS (
            INSERT INTO calls AS c (id, caller_id, callee_id, media, state, created_at, ring_ends_at)
            SELECT $3, $1, $2, $4::call_media, 'ringing', $5, $6 FROM checks

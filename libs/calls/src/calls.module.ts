@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
-import { AuthModule } from '@app/auth';
 import { APP_CONFIG, AppConfig, serviceKeyOf } from '@app/config';
 import { FlagsModule } from '@app/flags';
 import { MediaRoutingModule } from '@app/media-routing';
 import { MessagingModule } from '@app/messaging';
 import { Logger, ROOT_LOGGER } from '@app/observability';
 import { RealtimeModule } from '@app/realtime';
+import { RelationshipsModule } from '@app/relationships';
 import { SchedulerModule } from '@app/scheduler';
 import { ActiveCallCache } from './active-call-cache';
 import { ANNOUNCED_PRODUCERS, AnnouncedProducerStore, InMemoryAnnouncedProducers, RedisAnnouncedProducers } from './announced-producers';
@@ -22,7 +22,7 @@ import { CallMediaPushes } from './call-media-pushes';
 const ANNOUNCED_PRODUCERS_TTL_MARGIN_MS = 30 * 60_000;
 
 @Module({
-  imports: [AuthModule, SchedulerModule, MessagingModule, FlagsModule, MediaRoutingModule, RealtimeModule],
+  imports: [SchedulerModule, MessagingModule, RelationshipsModule, FlagsModule, MediaRoutingModule, RealtimeModule],
   providers: [
     CallRepository,
     ActiveCallCache,

@@ -2,13 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { CallEndReason, CallMedia, CallState, DomainError, MAX_PAGE, MediaJoinResultDto, MediaStatsDto } from '@app/contracts';
 import { ExperimentLog, FlagsService, VIDEO_CALL_FLAG } from '@app/flags';
-import {
-  DirectMessagesService,
-  decodePageCursor,
-  encodePageCursor,
-  timeCursor,
-  withinResponseBytes,
-} from '@app/messaging';
+import { decodePageCursor, encodePageCursor, timeCursor, withinResponseBytes } from '@app/database';
+import { DirectMessagesService } from '@app/messaging';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
 import { callEntryBody } from './call-entry-body';

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { MessageRow, MessageSqlRow, Prisma, PrismaService, messageColumns, toMessageRow } from '@app/database';
+import { Prisma, PrismaService } from '@app/database';
+import { MessageRow, MessageSqlRow, messageColumns, toMessageRow } from './message-row';
 
 export interface ConversationRow {
   id: string;

@@ -1,15 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Clock } from '@app/config';
 import { ConversationDto, DomainError, MAX_PAGE, MessageDto } from '@app/contracts';
+import { decodePageCursor, encodePageCursor, offsetCursor, withinResponseBytes } from '@app/database';
 import { RateLimiterService, TYPING_PER_CONVERSATION } from '@app/rate-limits';
 import { CounterSeries, Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RealtimeService } from '@app/realtime';
+import { RelationshipService } from '@app/relationships';
 import { ConversationRepository } from './conversation.repository';
 import { MessageRepository, MessageRow, NewMessage } from './message.repository';
 import { toConversationDto, toMessageDto } from './messaging-dtos';
 import { BatchedMessageStore } from './batched-message-store';
-import { decodePageCursor, encodePageCursor, offsetCursor, withinResponseBytes } from './page-cursor';
-import { RelationshipService } from './relationship.service';
 import { decodeSyncCursor, encodeSyncCursor } from './sync-cursor';
 
 export const DEFAULT_HISTORY_PAGE = 50;

@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { DatabasePool, MessageRow, MessageSqlRow, PrismaService, messageColumns, toMessageRow } from '@app/database';
+import { DatabasePool, PrismaService } from '@app/database';
+import { blockedEitherWaySql } from '@app/relationships';
+import { MessageRow, MessageSqlRow, messageColumns, toMessageRow } from './message-row';
 import type { QueryResultRow } from 'pg';
 import type { MessageKind } from '@app/contracts';
 
-export type { MessageRow } from '@app/database';
+export type { MessageRow } from './message-row';
 
 export interface NewMessage {
   conversationId: string;
@@ -179,9 +181,7 @@ export class MessageRepository {
     const rows = await this.prepared<Partial<MessageSqlRow> & { recipient_exists: boolean; blocked: boolean }>(
       'dm_send_checks',
       `SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = i.recipient_id) AS recipient_exists,
-              EXISTS (SELECT 1 FROM blocks b
-                       WHERE (b.blocker_id = i.sender_id AND b.blocked_id = i.recipient_id)
-                          OR (b.blocker_id = i.recipient_id AND b.blocked_id = i.sender_id)) AS blocked,
+              ${blockedEitherWaySql('i.sender_id', 'i.recipient_id')} AS blocked,
               ${messageColumns('e')}
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS i (sender_id, recipient_id, client_msg_id, ord)
          LEFT JOIN messages e ON e.sender_id = i.sender_id AND e.client_msg_id = i.client_msg_id

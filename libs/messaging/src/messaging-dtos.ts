@@ -1,6 +1,4 @@
-import type { ContactDto, ConversationDto, MessageDto } from '@app/contracts';
-import type { BlockRow } from './block.repository';
-import type { ContactRow } from './contact.repository';
+import type { ConversationDto, MessageDto } from '@app/contracts';
 import type { ConversationSummaryRow } from './conversation.repository';
 import type { MessageRow } from './message.repository';
 
@@ -29,18 +27,4 @@ export function toConversationDto(row: ConversationSummaryRow): ConversationDto 
     lastMessage: row.lastMessage ? toMessageDto(row.lastMessage) : null,
     unread: row.unread,
   };
-}
-
-export function toContactDto(row: ContactRow): ContactDto {
-  return { user: row.user, favorite: row.favorite, mutual: row.mutual, addedAt: row.addedAt.toISOString() };
-}
-
-/** An entry of GET /blocks. */
-export interface BlockedUserDto {
-  user: { id: string; handle: string; displayName: string };
-  blockedAt: string;
-}
-
-export function toBlockedUserDto(row: BlockRow): BlockedUserDto {
-  return { user: row.user, blockedAt: row.blockedAt.toISOString() };
 }

@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, Param, Put, Query, UseGuards } from '@nestjs/common';
 import { AuthUser, CurrentUser, UserAuthGuard } from '@app/auth';
 import { schemas } from '@app/contracts';
-import { RelationshipService } from '@app/messaging';
+import { RelationshipService } from '@app/relationships';
 import { ZodPipe } from '../common/zod.pipe';
 
 @Controller('blocks')

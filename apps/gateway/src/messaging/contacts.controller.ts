@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Param, Put, Query, UseGuards } from '@nestjs/common';
 import { AuthUser, CurrentUser, UserAuthGuard } from '@app/auth';
 import { schemas } from '@app/contracts';
-import { ContactsService } from '@app/messaging';
+import { ContactsService } from '@app/relationships';
 import { ZodPipe } from '../common/zod.pipe';
 
 @Controller('contacts')

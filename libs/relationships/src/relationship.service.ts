@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { UserRepository } from '@app/auth';
 import { DomainError, MAX_PAGE } from '@app/contracts';
+import { decodePageCursor, encodePageCursor, timeCursor } from '@app/database';
 import { BlockRepository } from './block.repository';
 import { ContactRepository } from './contact.repository';
-import { BlockedUserDto, toBlockedUserDto } from './messaging-dtos';
-import { decodePageCursor, encodePageCursor, timeCursor } from './page-cursor';
+import { BlockedUserDto, toBlockedUserDto } from './relationship-dtos';
 
 /** Run after a block was stored (calls end theirs between the two). */
 export type BlockListener = (blockerId: string, blockedId: string) => Promise<void>;

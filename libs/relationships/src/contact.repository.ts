@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '@app/database';
+import { DatabasePool, PrismaService } from '@app/database';
+import { mutualContactsSql } from './relationship-sql';
 
 export interface ContactRow {
   user: { id: string; handle: string; displayName: string };
@@ -11,7 +12,10 @@ export interface ContactRow {
 /** One user's address book. */
 @Injectable()
 export class ContactRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly sql: DatabasePool,
+  ) {}
 
   /** Adds the contact if absent; sets `favorite` when given. True when it was added now. */
   async upsert(ownerId: string, contactId: string, favorite: boolean | undefined): Promise<boolean> {
@@ -33,10 +37,11 @@ export class ContactRepository {
 
   /** Both directions exist. */
   async areMutual(a: string, b: string): Promise<boolean> {
-    const n = await this.prisma.contact.count({
-      where: { OR: [{ ownerId: a, contactId: b }, { ownerId: b, contactId: a }] },
-    });
-    return n === 2;
+    const [row] = await this.sql.query<{ mutual: boolean }>(
+      `SELECT ${mutualContactsSql('$1::uuid', '$2::uuid')} AS mutual`,
+      [a, b],
+    );
+    return row.mutual;
   }
 
   /**

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { ContactDto, DomainError, MAX_PAGE } from '@app/contracts';
+import { decodePageCursor, encodePageCursor, offsetCursor } from '@app/database';
 import { RealtimeService } from '@app/realtime';
 import { ContactRepository } from './contact.repository';
-import { toContactDto } from './messaging-dtos';
-import { decodePageCursor, encodePageCursor, offsetCursor } from './page-cursor';
+import { toContactDto } from './relationship-dtos';
 import { RelationshipService } from './relationship.service';
 
 /** The address book behind the messages tab. */

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '@app/database';
+import { DatabasePool, PrismaService } from '@app/database';
+import { blockedEitherWaySql } from './relationship-sql';
 
 export interface BlockRow {
   user: { id: string; handle: string; displayName: string };
@@ -9,7 +10,10 @@ export interface BlockRow {
 /** Who blocked whom. */
 @Injectable()
 export class BlockRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly sql: DatabasePool,
+  ) {}
 
   async add(blockerId: string, blockedId: string): Promise<void> {
     await this.prisma.$executeRaw`
@@ -22,10 +26,11 @@ export class BlockRepository {
   }
 
   async existsEitherWay(a: string, b: string): Promise<boolean> {
-    const n = await this.prisma.block.count({
-      where: { OR: [{ blockerId: a, blockedId: b }, { blockerId: b, blockedId: a }] },
-    });
-    return n > 0;
+    const [row] = await this.sql.query<{ blocked: boolean }>(
+      `SELECT ${blockedEitherWaySql('$1::uuid', '$2::uuid')} AS blocked`,
+      [a, b],
+    );
+    return row.blocked;
   }
 
   /** Newest first; `after` continues behind the block made at `at` of user `id`. */
