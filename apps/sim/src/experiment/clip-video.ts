@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { ClipCursor, nextPictureId, packetizeVp8, VideoClip } from '@app/client';
 
@@ -6,7 +7,16 @@ import { ClipCursor, nextPictureId, packetizeVp8, VideoClip } from '@app/client'
  * (640x480, 15 fps, 1 Mbit/s; fixtures/make-clip.sh makes it), played in a
  * loop. The SDK's own clip is kept small for quick checks.
  */
-export const EXPERIMENT_CLIP_PATH = path.resolve(__dirname, '../../fixtures/testsrc2-640x480-15fps-1mbps.ivf');
+export const EXPERIMENT_CLIP_PATH = findUp(path.join('apps', 'sim', 'fixtures', 'testsrc2-640x480-15fps-1mbps.ivf'));
+
+/** From the sources or from a build (dist/apps/sim/...), which does not copy the fixtures: the first ancestor holding it. */
+function findUp(relative: string): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, relative);
+    if (fs.existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, '../../fixtures', path.basename(relative));
+  }
+}
 
 export function loadExperimentClip(file = EXPERIMENT_CLIP_PATH): VideoClip {
   return VideoClip.load(file);
