@@ -3,3 +3,4 @@ export * from './test-gateway';
 export * from './spawn-gateway';
 export * from './test-clients';
 export * from './test-rooms';
+export * from './repository-database';

@@ -1,6 +1,6 @@
 import { DomainError } from '@app/contracts';
 import type { CallRecord } from './call-record';
-import { CallsHarness, callsHarness } from './testing/in-memory-calls';
+import { CallsHarness, callsHarness } from '../../../test/support/in-memory-calls';
 
 // The production durations, run in virtual time.
 const SECOND = 1000;

@@ -10,14 +10,14 @@ import { MetricsService } from '@app/observability';
 import type { PresenceListener, RealtimeService } from '@app/realtime';
 import type { SqlExecutor } from '@app/database';
 import type { DurableScheduler, TimerHandler } from '@app/scheduler';
-import type { CallRecord } from '../call-record';
-import { CallEnd, CallRepository, InTransaction, InviteRefusal, NewCall } from '../call.repository';
-import type { CallMediaService, MediaRestartReason } from '../call-media.service';
-import { CallMediaRecovery } from '../call-media-recovery';
-import { CallSupervisor } from '../call-supervisor';
-import { CallTimers } from '../call-timers';
-import { CallsService } from '../calls.service';
-import { CallMetrics } from '../call-metrics';
+import type { CallRecord } from '../../libs/calls/src/call-record';
+import { CallEnd, CallRepository, InTransaction, InviteRefusal, NewCall } from '../../libs/calls/src/call.repository';
+import type { CallMediaService, MediaRestartReason } from '../../libs/calls/src/call-media.service';
+import { CallMediaRecovery } from '../../libs/calls/src/call-media-recovery';
+import { CallSupervisor } from '../../libs/calls/src/call-supervisor';
+import { CallTimers } from '../../libs/calls/src/call-timers';
+import { CallsService } from '../../libs/calls/src/calls.service';
+import { CallMetrics } from '../../libs/calls/src/call-metrics';
 
 /** The public surface of a class: what a fake must provide for the compiler to accept it in its place. */
 type PublicOf<T> = { [K in keyof T]: T[K] };
@@ -84,7 +84,11 @@ export class VirtualScheduler implements Partial<PublicOf<DurableScheduler>> {
   }
 }
 
-/** The calls table and call slots in memory, with the same conditional updates as the SQL. */
+/**
+ * The calls table and call slots in memory, with the same conditional updates
+ * as the SQL; libs/calls/src/call.repository.spec.ts runs the same cases against
+ * both, so this copy cannot drift from CallRepository unnoticed.
+ */
 export class InMemoryCallRepository implements PublicOf<CallRepository> {
   readonly rows = new Map<string, CallRecord>();
   private readonly slots = new Map<string, string>();
@@ -169,12 +173,18 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
   }
 
   async activeVideoPage(afterId: string | null, limit: number): Promise<CallRecord[]> {
-    return this.active((c) => c.media === 'video' && (afterId === null || c.id > afterId), limit);
+    return this.active((c) => c.media === 'video' && (afterId === null || c.id > afterId), limit, (a, b) => (a.id < b.id ? -1 : 1));
   }
 
-  private active(when: (c: CallRecord) => boolean, limit: number): CallRecord[] {
+  /** Active calls, oldest answer first unless `order` says otherwise (as the SQL orders them). */
+  private active(
+    when: (c: CallRecord) => boolean,
+    limit: number,
+    order = (a: CallRecord, b: CallRecord) => a.answeredAt!.getTime() - b.answeredAt!.getTime(),
+  ): CallRecord[] {
     return [...this.rows.values()]
       .filter((c) => c.state === 'active' && when(c))
+      .sort(order)
       .slice(0, limit)
       .map((c) => ({ ...c }));
   }
@@ -207,7 +217,6 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
   async countActive(): Promise<number> {
     return [...this.rows.values()].filter((c) => c.state === 'active').length;
   }
-
 
   async history(userId: string, limit: number): Promise<CallRecord[]> {
     return [...this.rows.values()]
