@@ -1,0 +1,152 @@
+import crypto from 'node:crypto';
+import { createRepositoryDatabase, RepositoryDatabase } from '@app/testing';
+import { ConversationRepository } from './conversation.repository';
+import { MessageRepository, NewMessage } from './message.repository';
+
+const T0 = new Date('2030-01-01T10:00:00.000Z');
+const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
+
+describe('MessageRepository (PostgreSQL)', () => {
+  let database: RepositoryDatabase;
+  let messages: MessageRepository;
+  let conversations: ConversationRepository;
+
+  beforeAll(async () => {
+    database = await createRepositoryDatabase();
+    messages = new MessageRepository(database.prisma, database.pool);
+    conversations = new ConversationRepository(database.prisma);
+  });
+  afterAll(() => database?.close());
+
+  /** Two new users and their conversation. */
+  async function pair(): Promise<{ a: string; b: string; conversationId: string }> {
+    const [a, b] = await database.createUsers(2);
+    const { id } = await conversations.ensureBetween(a, b);
+    return { a, b, conversationId: id };
+  }
+
+  function message(conversationId: string, senderId: string, recipientId: string, seconds: number, body = `m${seconds}`): NewMessage {
+    return { conversationId, senderId, recipientId, clientMsgId: crypto.randomUUID(), kind: 'text', body, at: at(seconds) };
+  }
+
+  describe('appendWithNextSeq', () => {
+    it('numbers a conversation’s messages 1, 2, 3 whoever sends', async () => {
+      const { a, b, conversationId } = await pair();
+      const seqs: number[] = [];
+      for (const [from, to, s] of [[a, b, 1], [b, a, 2], [a, b, 3]] as const) {
+        const result = await messages.appendWithNextSeq(message(conversationId, from, to, s));
+        expect(result.stored).toBe(true);
+        seqs.push(result.message.seq);
+      }
+      expect(seqs).toEqual([1, 2, 3]);
+    });
+
+    it('answers a resent clientMsgId with the stored message and uses no seq', async () => {
+      const { a, b, conversationId } = await pair();
+      const first = message(conversationId, a, b, 1, 'hello');
+      const stored = await messages.appendWithNextSeq(first);
+      const again = await messages.appendWithNextSeq({ ...first, body: 'changed', at: at(9) });
+      expect(again).toEqual({ stored: false, message: stored.message });
+      expect((await messages.appendWithNextSeq(message(conversationId, a, b, 2))).message.seq).toBe(2);
+      expect(await messages.findBySenderAndClientMsgId(a, first.clientMsgId)).toEqual(stored.message);
+    });
+
+    it('never stores a time earlier than the conversation’s previous message', async () => {
+      const { a, b, conversationId } = await pair();
+      await messages.appendWithNextSeq(message(conversationId, a, b, 10));
+      const late = await messages.appendWithNextSeq(message(conversationId, b, a, 5));
+      expect(late.message.createdAt).toEqual(at(10));
+      expect(late.message.seq).toBe(2);
+    });
+
+    it('gives concurrent appends distinct consecutive seqs', async () => {
+      const { a, b, conversationId } = await pair();
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => messages.appendWithNextSeq(message(conversationId, i % 2 ? a : b, i % 2 ? b : a, i))));
+      expect(results.map((r) => r.message.seq).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    });
+  });
+
+  describe('appendBatch', () => {
+    it('stores a batch over several conversations with gapless seqs in input order, answering resends with the stored row', async () => {
+      const one = await pair();
+      const two = await pair();
+      const earlier = await messages.appendWithNextSeq(message(one.conversationId, one.a, one.b, 1));
+      const batch = [
+        message(one.conversationId, one.b, one.a, 2),
+        message(two.conversationId, two.a, two.b, 2),
+        { ...message(one.conversationId, one.a, one.b, 3), clientMsgId: earlier.message.clientMsgId },
+        message(one.conversationId, one.a, one.b, 4),
+        message(two.conversationId, two.b, two.a, 5),
+      ];
+      const results = await messages.appendBatch(batch);
+      expect(results.map((r) => r.stored)).toEqual([true, true, false, true, true]);
+      expect(results.map((r) => r.message.seq)).toEqual([2, 1, 1, 3, 2]);
+      expect(results[2].message).toEqual(earlier.message);
+      expect(results.map((r) => r.message.clientMsgId)).toEqual(batch.map((m) => m.clientMsgId));
+    });
+  });
+
+  describe('sendChecks', () => {
+    it('answers each request in order: earlier message, recipient known, blocked either way', async () => {
+      const { a, b, conversationId } = await pair();
+      const [c, d] = await database.createUsers(2);
+      await database.pool.query('INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)', [c, a]);
+      const stored = await messages.appendWithNextSeq(message(conversationId, a, b, 1));
+      const checks = await messages.sendChecks([
+        { senderId: a, recipientId: b, clientMsgId: crypto.randomUUID() },
+        { senderId: a, recipientId: b, clientMsgId: stored.message.clientMsgId },
+        { senderId: a, recipientId: crypto.randomUUID(), clientMsgId: crypto.randomUUID() },
+        { senderId: a, recipientId: c, clientMsgId: crypto.randomUUID() },
+        { senderId: c, recipientId: a, clientMsgId: crypto.randomUUID() },
+        { senderId: c, recipientId: d, clientMsgId: crypto.randomUUID() },
+      ]);
+      expect(checks).toEqual([
+        { earlier: null, recipientExists: true, blockedEitherWay: false },
+        { earlier: stored.message, recipientExists: true, blockedEitherWay: false },
+        { earlier: null, recipientExists: false, blockedEitherWay: false },
+        { earlier: null, recipientExists: true, blockedEitherWay: true },
+        { earlier: null, recipientExists: true, blockedEitherWay: true },
+        { earlier: null, recipientExists: true, blockedEitherWay: false },
+      ]);
+    });
+  });
+
+  describe('reading', () => {
+    it('pages a conversation newest first, before a seq', async () => {
+      const { a, b, conversationId } = await pair();
+      for (let s = 1; s <= 5; s++) await messages.appendWithNextSeq(message(conversationId, a, b, s));
+      expect((await messages.page(conversationId, undefined, 2)).map((m) => m.seq)).toEqual([5, 4]);
+      expect((await messages.page(conversationId, 4, 10)).map((m) => m.seq)).toEqual([3, 2, 1]);
+    });
+
+    it('keeps each user’s inbox in one gapless order over every conversation', async () => {
+      const { a, b, conversationId } = await pair();
+      const [c] = await database.createUsers(1);
+      const other = await conversations.ensureBetween(a, c);
+      const sent = [
+        await messages.appendWithNextSeq(message(conversationId, a, b, 1)),
+        await messages.appendWithNextSeq(message(other.id, c, a, 2)),
+        await messages.appendWithNextSeq(message(conversationId, b, a, 3)),
+      ];
+      expect(await messages.inboxTop(a)).toBe(3);
+      expect(await messages.inboxTop(b)).toBe(2);
+      const inbox = await messages.inboxAfter(a, 0, 10);
+      expect(inbox.map((m) => [m.id, m.position])).toEqual(sent.map((s, i) => [s.message.id, i + 1]));
+      expect((await messages.inboxAfter(a, 1, 1)).map((m) => m.id)).toEqual([sent[1].message.id]);
+      expect((await messages.inboxAfter(b, 0, 10)).map((m) => m.position)).toEqual([1, 2]);
+    });
+
+    it('finds what a previous-format cursor has not seen, in inbox order', async () => {
+      const { a, b, conversationId } = await pair();
+      const [c] = await database.createUsers(1);
+      const other = await conversations.ensureBetween(a, c);
+      const m1 = await messages.appendWithNextSeq(message(conversationId, a, b, 1));
+      const m2 = await messages.appendWithNextSeq(message(other.id, c, a, 2));
+      const m3 = await messages.appendWithNextSeq(message(conversationId, b, a, 3));
+      const unseen = await messages.inboxUnseen(a, { [conversationId]: 1 }, 10);
+      expect(unseen.map((m) => m.id)).toEqual([m2.message.id, m3.message.id]);
+      expect(unseen.map((m) => m.position)).toEqual([2, 3]);
+      expect((await messages.inboxUnseen(a, {}, 10)).map((m) => m.id)).toEqual([m1.message.id, m2.message.id, m3.message.id]);
+    });
+  });
+});
