@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -92,6 +93,24 @@ describe('video experiment', () => {
     expect(median(mosOf(good))).toBeGreaterThan(4);
     const lossOf = (r: ExperimentReport) => r.cohorts.flatMap((c) => c.audioLoss.values);
     expect(median(lossOf(lossy))).toBeGreaterThan(median(lossOf(good)));
+  });
+
+  it('exits 2 on an impossible value naming its flag, and 3 when the run crashes (the command as a process)', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/sim/src/main.ts', '--experiment', 'video', ...args], {
+        cwd: path.resolve(__dirname, '..', '..'),
+        env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.json' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    const usage = run('--loss', '1.5');
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/^--loss must be a probability from 0 to 1, got 1.5/);
+    // Nothing listens on the discard port: the admin API cannot be reached.
+    const crashed = run('--url', 'http://127.0.0.1:9', '--admin-token', 'x', '--out', path.join(dir, 'never.json'));
+    expect(crashed.status).toBe(3);
+    expect(crashed.stderr).toContain('simulation crashed');
+    expect(fs.existsSync(path.join(dir, 'never.json'))).toBe(false);
   });
 
   /** Opens the page in headless Chromium: every chart is drawn with a size, the kill-switch marker where expected. */
