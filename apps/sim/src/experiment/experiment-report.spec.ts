@@ -145,6 +145,16 @@ describe('buildExperimentReport', () => {
     expect(r.server.flagReport).toBe(report);
   });
 
+  it('notes video that could show under half its frames, without failing the run', () => {
+    const broken = { ...videoLeg('caller'), framesIntact: 60, framesDecodable: 30, keyFramesRequested: 12 };
+    const r = buildExperimentReport(head, observations([videoCall({ legs: [audioLeg('caller', 0.2, 3.5), broken] }), call({ index: 2 })]));
+    expect(r.findings).toContainEqual({
+      severity: 'note',
+      text: 'video cohort video: 20% of the frames sent could be shown (40% arrived whole, 12 key frames asked for): on this network most key frames lose a packet, and nothing resends them',
+    });
+    expect(r.passed).toBe(true);
+  });
+
   it('notes what could not be measured without failing the run', () => {
     const r = buildExperimentReport(head, observations([call({})], { unavailable: ['SFU CPU'] }));
     expect(r.findings).toContainEqual({ severity: 'note', text: 'not measured: SFU CPU' });
