@@ -4,7 +4,7 @@ import path from 'node:path';
 import { chromium, BrowserContext, Page } from 'playwright-core';
 import { AdminClient } from '@app/client';
 import { WorkerPool } from '@app/media';
-import { startTestGateway, TestGateway, TEST_ADMIN_TOKEN, uniqueHandle } from '@app/testing';
+import { startTestGateway, TestGateway, TEST_ADMIN_TOKEN, uniqueHandle, sleep } from '@app/testing';
 import { buildDemo } from '../../apps/demo/build';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -116,7 +116,7 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
         else if (stats.audioBytesReceived > first.audioBytesReceived + 2000) return stats;
       }
       if (Date.now() > deadline) throw new Error(`audio not flowing: ${JSON.stringify(stats)}`);
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   }
 
@@ -129,7 +129,7 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
       if (sent === previous) return sent;
       if (Date.now() > deadline) throw new Error(`audio still being sent: ${sent} bytes`);
       previous = sent;
-      await new Promise((r) => setTimeout(r, 400));
+      await sleep(400);
     }
   }
 
@@ -279,7 +279,7 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
         else if (stats.videoFramesDecoded >= first.videoFramesDecoded + 10) return stats;
       }
       if (Date.now() > deadline) throw new Error(`video not decoding: ${JSON.stringify(stats)}`);
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   }
 

@@ -2,7 +2,7 @@ import { befriend, PlainSendStream, SocialClient } from '@app/client';
 import type { CallDto } from '@app/contracts';
 import { ActiveCallCache } from '@app/calls';
 import { MediaService } from '@app/media';
-import { refusalCode, startTestGateway, TestGateway, uniqueHandle, waitForValue } from '@app/testing';
+import { refusalCode, startTestGateway, TestGateway, uniqueHandle, waitForValue, sleep } from '@app/testing';
 
 /*
  * Two processes of one service (one database, one Redis). A call's media
@@ -30,7 +30,7 @@ describe('a call ended by another gateway process', () => {
     for (;;) {
       const v = await probe();
       if (ok(v) || Date.now() > deadline) return v;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
 

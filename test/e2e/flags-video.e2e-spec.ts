@@ -1,6 +1,6 @@
 import { ClientError, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
 import type { CallDto } from '@app/contracts';
-import { TEST_ADMIN_TOKEN, TestGateway, startTestGateway, uniqueHandle } from '@app/testing';
+import { TEST_ADMIN_TOKEN, TestGateway, startTestGateway, uniqueHandle, sleep } from '@app/testing';
 
 async function putVideoFlag(url: string, body: Record<string, unknown>): Promise<void> {
   const res = await fetch(`${url}/admin/flags/video_call`, {
@@ -55,7 +55,7 @@ function vp8KeyFrame(): Buffer {
 async function sendVideo(stream: PlainSendStream, frames: number): Promise<void> {
   for (let i = 0; i < frames; i++) {
     await stream.sendPayload(vp8KeyFrame(), 3000, true);
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
   }
 }
 
@@ -63,7 +63,7 @@ async function sendAudio(stream: PlainSendStream, packets: number): Promise<void
   for (let i = 0; i < packets; i++) {
     // Opus TOC byte of a 20 ms SILK frame followed by bytes; the SFU forwards without decoding.
     await stream.sendPayload(Buffer.from([0x08, 0xde, 0xad, 0xbe, 0xef]), 960, i === 0);
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
   }
 }
 

@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { io } from 'socket.io-client';
 import { SocialClient, ClientError } from '@app/client';
 import { WorkerPool } from '@app/media';
-import { connectedUser, startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { connectedUser, startTestGateway, TestGateway, uniqueHandle, sleep } from '@app/testing';
 
 describe('foundation: auth, errors, health', () => {
   let gw: TestGateway;
@@ -101,7 +101,7 @@ describe('media worker pool', () => {
     const died = new Promise<number>((resolve) => pool.onWorkerDied(resolve));
     process.kill(before[0], 'SIGKILL');
     expect(await died).toBe(before[0]);
-    for (let i = 0; i < 100 && !pool.isHealthy(); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && !pool.isHealthy(); i++) await sleep(50);
     const after = pool.workers().map((w) => w.pid);
     expect(after).toHaveLength(2);
     expect(after).not.toContain(before[0]);

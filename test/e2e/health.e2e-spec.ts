@@ -3,6 +3,7 @@ import { SocialClient } from '@app/client';
 import {
   connectedUser,
   createTestDatabase,
+  sleep,
   spawnGateway,
   startTestGateway,
   TEST_SERVER_URL,
@@ -63,7 +64,7 @@ describe('liveness, readiness and drain', () => {
     const sampler = (async () => {
       while (sampling) {
         peak = Math.max(peak, await connectionsTo(gw.db.name));
-        await new Promise((r) => setTimeout(r, 5));
+        await sleep(5);
       }
     })();
     const flood = await Promise.all(
@@ -124,7 +125,7 @@ describe('SIGTERM', () => {
     // Poll until the signal has been handled (bounded by the drain window).
     let ready = await json(`${gw.url}/health/ready`);
     for (let i = 0; i < 40 && ready.status === 200; i++) {
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       ready = await json(`${gw.url}/health/ready`);
     }
     expect(ready).toEqual({ status: 503, body: { ready: false, db: 'unknown', draining: true } });

@@ -1,7 +1,7 @@
 import { befriend, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
 import type { CallDto } from '@app/contracts';
 import { MediaService } from '@app/media';
-import { connectedUser, refusalCode, startTestGateway, TestGateway } from '@app/testing';
+import { connectedUser, refusalCode, startTestGateway, TestGateway, near } from '@app/testing';
 
 /*
  * Media through the whole protocol: contacts, call:invite, call:accept,
@@ -57,7 +57,6 @@ describe('media in a call placed through the protocol', () => {
 
     const [sentByAlice, sentByBob] = await Promise.all([aliceSends.sendTone(440, 2000), bobSends.sendTone(660, 2000)]);
     await Promise.all([bobHears.waitForPackets(sentByAlice, 5000), aliceHears.waitForPackets(sentByBob, 5000)]);
-    const near = (target: number) => (f: number | null) => f !== null && Math.abs(f - target) <= 15;
     expect(bobHears.frameFrequencies().filter(near(440)).length).toBeGreaterThanOrEqual(0.9 * sentByAlice);
     expect(aliceHears.frameFrequencies().filter(near(660)).length).toBeGreaterThanOrEqual(0.9 * sentByBob);
 

@@ -13,7 +13,7 @@ import {
   PlainSendStream,
   randomSsrc,
 } from '@app/client';
-import { connectedUser, startTestGateway, TestGateway } from '@app/testing';
+import { connectedUser, startTestGateway, TestGateway, near, sleep } from '@app/testing';
 
 /*
  * A client nobody here wrote: ffmpeg sends an Opus tone through a plain
@@ -131,7 +131,6 @@ function frameFrequencies(pcm: Buffer): (number | null)[] {
 
     // ffmpeg's 2 s at 50 frames/s: most of them arrived at bob, at 440 Hz.
     await bobHears.waitForPackets(90, 3000);
-    const near = (target: number) => (f: number | null) => f !== null && Math.abs(f - target) <= 15;
     expect(bobHears.frameFrequencies().filter(near(440)).length).toBeGreaterThanOrEqual(80);
     // And what ffmpeg received from bob is his 660 Hz tone.
     const heard = frameFrequencies(fs.readFileSync(received));
@@ -151,7 +150,7 @@ async function waitUntilBound(port: number): Promise<void> {
   const local = new RegExp(`^\\s*\\d+: [0-9A-F]{8}:${port.toString(16).toUpperCase().padStart(4, '0')} `, 'm');
   for (let i = 0; i < 200; i++) {
     if (local.test(fs.readFileSync('/proc/net/udp', 'utf8'))) return;
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
   throw new Error(`ffmpeg did not bind port ${port}`);
 }

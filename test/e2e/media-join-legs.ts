@@ -13,6 +13,7 @@ import {
   syntheticVp8Payload,
 } from '@app/client';
 import type { ConsumerInfoDto, MediaJoinResultDto, schemas } from '@app/contracts';
+import { sleep } from '../support/wait';
 
 type Kind = 'audio' | 'video';
 
@@ -108,7 +109,7 @@ export class JoinedLeg {
   /** Resolves once `count` packets of `producerId` arrived, or after `timeoutMs` with what came. */
   async waitForPackets(producerId: string, count: number, timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
-    while (this.receivedOf(producerId).length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.receivedOf(producerId).length < count && Date.now() < deadline) await sleep(20);
     return this.receivedOf(producerId).length;
   }
 
@@ -135,7 +136,7 @@ export class JoinedLeg {
       // Key frames only: the SFU starts forwarding a video stream at a key frame.
       const payload = syntheticVp8Payload(true, i + 1);
       await this.sendSocket.send(this.packet(101, this.ssrcs.video, payload, true, 3000), target.ip, target.port);
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
   }
 

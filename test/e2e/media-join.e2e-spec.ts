@@ -3,7 +3,7 @@ import { befriend, checkTone, EncodedTone, PLAIN_RTP_CAPABILITIES, plainRtpParam
 import type { CallDto, MediaJoinResultDto } from '@app/contracts';
 import { MediaService } from '@app/media';
 import { Client } from 'pg';
-import { connectedUser, refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway } from '@app/testing';
+import { connectedUser, refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway, waitUntil } from '@app/testing';
 import { JoinedLeg } from './media-join-legs';
 
 /*
@@ -37,16 +37,6 @@ async function dbValue<T>(gw: TestGateway, sql: string, values: unknown[]): Prom
     return rows[0] ? (Object.values(rows[0])[0] as T) : undefined;
   } finally {
     await client.end();
-  }
-}
-
-async function waitUntil<T>(probe: () => Promise<T | undefined | null>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== null) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

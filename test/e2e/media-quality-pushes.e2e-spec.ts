@@ -2,7 +2,7 @@ import { befriend, plainRtpParameters, randomSsrc, rtpHeader, RtpUdpSocket, Soci
 import { MediaService } from '@app/media';
 import { CallDto, CallQualityDto, responseSchemas } from '@app/contracts';
 import { Client } from 'pg';
-import { connectedUser, pushFence, startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { connectedUser, pushFence, startTestGateway, TestGateway, uniqueHandle, sleep } from '@app/testing';
 import { JoinedLeg } from './media-join-legs';
 
 /*
@@ -27,7 +27,7 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
 }
 

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { SocialClient } from '@app/client';
 import { MediaService, RoomEvent, WorkerPool } from '@app/media';
-import { connectedUser, endTestCall, openTestRoom, refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway } from '@app/testing';
+import { connectedUser, endTestCall, openTestRoom, refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway, near, sleep } from '@app/testing';
 import {
   PlainReceiveStream,
   PlainSendStream,
@@ -31,7 +31,7 @@ async function setVideoFlag(gw: TestGateway, body: Record<string, unknown>, user
       const { flags } = await u.http<{ flags: Record<string, boolean> }>('GET', '/flags');
       if (flags.video_call === on) break;
       if (i > 100) throw new Error('flag change not seen');
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
 }
@@ -73,8 +73,6 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
 
     const [sentByAlice, sentByBob] = await Promise.all([aliceSends.sendTone(440, 2000), bobSends.sendTone(660, 2000)]);
     await Promise.all([bobHears.waitForPackets(sentByAlice, 5000), aliceHears.waitForPackets(sentByBob, 5000)]);
-
-    const near = (target: number) => (f: number | null) => f !== null && Math.abs(f - target) <= 15;
     const bobFound440 = bobHears.frameFrequencies().filter(near(440)).length;
     const aliceFound660 = aliceHears.frameFrequencies().filter(near(660)).length;
     expect(bobHears.decodeErrors + aliceHears.decodeErrors).toBe(0);

@@ -7,7 +7,7 @@ import {
   SocialClient,
 } from '@app/client';
 import type { MessageDto } from '@app/contracts';
-import { startTestGateway, TestGateway, TEST_ADMIN_TOKEN, uniqueHandle } from '@app/testing';
+import { startTestGateway, TestGateway, TEST_ADMIN_TOKEN, uniqueHandle, sleep } from '@app/testing';
 
 /** The typed SDK against a real gateway: every area through the real protocol. */
 describe('client SDK', () => {
@@ -41,7 +41,7 @@ describe('client SDK', () => {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
       if (Date.now() > deadline) throw new Error('condition not met in time');
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
   }
 

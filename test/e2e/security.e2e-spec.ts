@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { io, Socket } from 'socket.io-client';
 import { AdminClient, befriend, SocialClient } from '@app/client';
 import type { CallDto } from '@app/contracts';
-import { startTestGateway, TEST_ADMIN_TOKEN, testEnv, TestGateway, uniqueHandle, refusalCode } from '@app/testing';
+import { startTestGateway, TEST_ADMIN_TOKEN, testEnv, TestGateway, uniqueHandle, refusalCode, sleep } from '@app/testing';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const JWT_SECRET = testEnv('postgresql://x@h/d').JWT_SECRET;
@@ -321,7 +321,7 @@ describe('security: attacks are refused', () => {
       await freed;
       let outcome: Outcome | undefined;
       for (let attempt = 0; attempt < 20 && (!outcome || outcome.refused); attempt++) {
-        if (outcome) await new Promise((r) => setTimeout(r, 50));
+        if (outcome) await sleep(50);
         outcome = await rawConnect(two.url, dave.token);
         sockets.push(outcome.socket);
       }

@@ -1,7 +1,7 @@
 import { createClient } from 'redis';
 import { io, Socket } from 'socket.io-client';
 import { SocialClient } from '@app/client';
-import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle } from '@app/testing';
+import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle, sleep } from '@app/testing';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CAP = 3;
@@ -33,7 +33,7 @@ async function connectOnceFree(url: string, token: string, timeoutMs: number): P
     if (!outcome.refused) return outcome;
     expect(outcome.refused).toBe('TOO_MANY_CONNECTIONS');
     if (Date.now() > deadline) return outcome;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

@@ -3,7 +3,7 @@ import { AddressInfo } from 'node:net';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { SocialClient } from '@app/client';
 import { SpanKind, startTracing, stopTracing } from '@app/observability';
-import { createTestDatabase, spawnGateway, SpawnedGateway, startTestGateway, TestDatabase, TestGateway, uniqueHandle } from '@app/testing';
+import { createTestDatabase, spawnGateway, SpawnedGateway, startTestGateway, TestDatabase, TestGateway, uniqueHandle, sleep } from '@app/testing';
 
 type LogLine = Record<string, unknown>;
 
@@ -17,7 +17,7 @@ async function logLine(gw: SpawnedGateway, match: (line: LogLine) => boolean, ti
       if (match(line)) return line;
     }
     if (Date.now() > deadline) throw new Error(`no such log line; logs:\n${gw.logs.slice(-20).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
 }
 
@@ -47,7 +47,7 @@ async function eventually<T>(read: () => T | undefined, what: string, timeoutMs 
     const value = read();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
 }
 

@@ -1,5 +1,5 @@
 import { CallMediaOptions, EncodedTone, PlainCallMedia, PlainReceiveStream, SocialClient, VideoClip } from '@app/client';
-import { TEST_ADMIN_TOKEN, TestGateway, startTestGateway, uniqueHandle } from '@app/testing';
+import { TEST_ADMIN_TOKEN, TestGateway, startTestGateway, uniqueHandle, sleep } from '@app/testing';
 
 const clip = VideoClip.load();
 const ALL_FRAMES = clip.frames.map((_, i) => i);
@@ -89,7 +89,7 @@ describe('video calls with the real clip (plain RTP through the SFU)', () => {
     const { call, callee, callerMedia } = await videoCall();
     const sender = callerMedia.videoSend!;
     const sending = sender.sendVideo(4000);
-    while (sender.framesSent < 20) await new Promise((r) => setTimeout(r, 20));
+    while (sender.framesSent < 20) await sleep(20);
     const late = await PlainReceiveStream.open(callee, call.id, sender.producerId, { startupKeyFrameMs: 100 });
     try {
       late.requestKeyFrame();

@@ -1,5 +1,5 @@
 import { SocialClient } from '@app/client';
-import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle } from '@app/testing';
+import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle, sleep } from '@app/testing';
 import { checkLedger } from './support/message-ledger';
 import { RetryingDmSender } from './support/retrying-dm-sender';
 
@@ -30,7 +30,7 @@ describe('soak: repeated gateway crashes under traffic', () => {
     const sending = Promise.all(senders.map((s) => s.run(perSender, 20 * 60_000)));
     for (let n = 0; n < crashes; n++) {
       const target = senders.map((s) => s.acked.length + 20);
-      while (senders.some((s, i) => s.acked.length < Math.min(target[i], perSender))) await new Promise((r) => setTimeout(r, 50));
+      while (senders.some((s, i) => s.acked.length < Math.min(target[i], perSender))) await sleep(50);
       await current.kill();
       for (const c of live.values()) c.disconnect();
       current = await spawnGateway(db.url, { ...ENV, LOG_LEVEL: 'info' });

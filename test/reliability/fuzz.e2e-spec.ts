@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { befriend, SocialClient } from '@app/client';
 import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
 import { runFuzzCampaign } from './support/fuzz-campaign';
-import { fuzzSeed, SeededRandom } from './support/seeded-random';
+import { fuzzSeed, SeededRandom } from '../support/seeded-random';
 
 /**
  * Replay a failure with FUZZ_SEED=<seed printed in the failure>; FUZZ_ROUNDS

@@ -1,6 +1,6 @@
 import { startTestGateway, TestGateway } from '@app/testing';
 import { fuzzedEventNames, runFuzzCampaign } from './support/fuzz-campaign';
-import { fuzzSeed } from './support/seeded-random';
+import { fuzzSeed } from '../support/seeded-random';
 
 /** The fuzz campaign at length: many seeds, then one long run of the default seed, each on the same long-running gateway. */
 describe('soak: fuzzing with many seeds', () => {

@@ -1,7 +1,7 @@
 import { SocialClient } from '@app/client';
 import type { CallDto } from '@app/contracts';
 import { CALL_END_REASONS } from '@app/contracts';
-import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle } from '@app/testing';
+import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle, waitUntil } from '@app/testing';
 import { checkLedger } from './support/message-ledger';
 import { RetryingDmSender } from './support/retrying-dm-sender';
 
@@ -11,14 +11,6 @@ const ENV = {
   DM_RATE_PER_SEC: '10000',
   DM_RATE_BURST: '10000',
   LOG_LEVEL: 'info',
-};
-
-const waitUntil = async (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 };
 
 describe('gateway killed (SIGKILL) under traffic and started again', () => {

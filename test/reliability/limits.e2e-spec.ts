@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { SocialClient } from '@app/client';
-import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { startTestGateway, TestGateway, uniqueHandle, sleep } from '@app/testing';
 
 const send = (c: SocialClient, to: string, body = 'hi') =>
   c.rawRequest('dm:send', { to, clientMsgId: crypto.randomUUID(), body }, 15_000) as Promise<any>;
@@ -31,7 +31,7 @@ describe('load with limits', () => {
       const t0 = performance.now();
       politeAcks.push(await send(polite, politeTarget.id, `polite ${i}`));
       politeLatencies.push(performance.now() - t0);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     const floodAcks = await flood;
 
@@ -47,7 +47,7 @@ describe('load with limits', () => {
     expect(Math.max(...politeLatencies)).toBeLessThan(2000);
 
     // Waiting as told lets the flooder send again; nothing accepted was lost.
-    await new Promise((r) => setTimeout(r, limited[limited.length - 1].error.details.retryAfterMs + 50));
+    await sleep(limited[limited.length - 1].error.details.retryAfterMs + 50);
     expect((await send(flooder, floodTarget.id, 'after waiting')).ok).toBe(true);
     const stored = await floodTarget.request('dm:history', {
       conversationId: accepted[0].data.message.conversationId,
@@ -64,7 +64,7 @@ describe('load with limits', () => {
     const politeStatuses: number[] = [];
     for (let i = 0; i < 10; i++) {
       politeStatuses.push((await get(polite)).status);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     const floodAnswers = await flood;
     const limited = floodAnswers.filter((r) => r.status === 429);

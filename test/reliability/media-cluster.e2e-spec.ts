@@ -1,5 +1,5 @@
 import { befriend, PlainCallMedia, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
-import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle } from '@app/testing';
+import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle, sleep } from '@app/testing';
 import { exchangeTones, nodeIdOf, roomNodeOf } from '../support/media-nodes';
 import { freePort } from './support/free-port';
 
@@ -105,7 +105,7 @@ describe('calls across processes: gateways and media nodes', () => {
     await nodes.get(first)!.kill();
     for (let i = 0; media.some((m) => m.restarts.length === 0); i++) {
       if (i > 200) throw new Error('no media:restart after the node was killed');
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     expect(media.map((m) => m.restarts)).toEqual([['node_lost'], ['node_lost']]);
     // Told well before the dead node's last heartbeat expired (10 s).

@@ -1,6 +1,6 @@
 import { createClient } from 'redis';
 import { befriend, PlainCallMedia, SocialClient } from '@app/client';
-import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle } from '@app/testing';
+import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle, sleep } from '@app/testing';
 import { RedisGate } from '../../libs/media-routing/src/testing/redis-gate';
 import { exchangeTones, nodeIdOf, roomOf, TalkingLegs } from '../support/media-nodes';
 
@@ -25,8 +25,6 @@ type Redis = ReturnType<typeof createClient>;
 async function subscriberOf(admin: Redis, nodeId: string) {
   return (await admin.clientList()).find((c) => c.name.includes(`:${nodeId}:`) && c.name.endsWith(':sub'));
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a media node whose Redis subscription drops for a moment keeps its calls', () => {
   let db: TestDatabase;

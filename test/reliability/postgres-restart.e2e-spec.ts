@@ -1,16 +1,8 @@
 import { SocialClient } from '@app/client';
-import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { startTestGateway, TestGateway, uniqueHandle, sleep, waitUntil } from '@app/testing';
 import { checkLedger } from './support/message-ledger';
 import { RetryingDmSender } from './support/retrying-dm-sender';
 import { ThrowawayPostgres } from './support/throwaway-postgres';
-
-const waitUntil = async (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 const healthStatus = async (url: string) => (await fetch(`${url}/health`)).status;
 
@@ -49,7 +41,7 @@ describe('PostgreSQL restarted under message traffic', () => {
     await pg.stop();
     await waitUntil('health to report the database down', async () => (await healthStatus(url)) === 503);
     const ackedDuringOutage = senders.reduce((n, s) => n + s.acked.length, 0);
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     expect(senders.reduce((n, s) => n + s.acked.length, 0)).toBe(ackedDuringOutage);
     await pg.start();
 

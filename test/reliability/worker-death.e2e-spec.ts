@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { SocialClient } from '@app/client';
 import type { CallDto } from '@app/contracts';
 import { WorkerPool } from '@app/media';
-import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { startTestGateway, TestGateway, uniqueHandle, sleep } from '@app/testing';
 import { PlainCallMedia, PlainReceiveStream, PlainSendStream } from '../../libs/client/src/media';
 
 describe('a mediasoup worker killed mid-call', () => {
@@ -65,7 +65,7 @@ describe('a mediasoup worker killed mid-call', () => {
     const deadline = Date.now() + 20_000;
     while ((await fetch(`${gw.url}/health`)).status !== 200) {
       if (Date.now() > deadline) throw new Error('health did not recover');
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     expect(pool.workers()[0].pid).not.toBe(pid);
 

@@ -4,3 +4,5 @@ export * from './spawn-gateway';
 export * from './test-clients';
 export * from './test-rooms';
 export * from './repository-database';
+export * from './wait';
+export * from './seeded-random';

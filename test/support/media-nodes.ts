@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import type { PlainReceiveStream, PlainSendStream } from '@app/client';
 import type { SpawnedGateway } from './spawn-gateway';
+import { near } from './wait';
 
 /*
  * For tests of a service spread over processes: which media node a spawned
@@ -39,7 +40,6 @@ export interface TalkingLegs {
 
 /** a sends 440 Hz and b 660 Hz for 400 ms; each must hear the other's tone. */
 export async function exchangeTones(legs: TalkingLegs): Promise<void> {
-  const near = (target: number) => (f: number | null) => f !== null && Math.abs(f - target) <= 15;
   const before = legs.receives.map((r) => r.frameFrequencies().length);
   const [sentA, sentB] = await Promise.all([legs.sends[0].sendTone(440, 400), legs.sends[1].sendTone(660, 400)]);
   await Promise.all([legs.receives[1].waitForPackets(before[1] + sentA, 5000), legs.receives[0].waitForPackets(before[0] + sentB, 5000)]);

@@ -1,4 +1,4 @@
-import { ClientError, SocialClient, sleep } from '@app/client';
+import { ClientError, SocialClient } from '@app/client';
 import { uniqueHandle } from './test-gateway';
 
 /** A new user, signed in and connected. */
@@ -27,15 +27,4 @@ export async function pushFence(from: SocialClient, sockets: SocialClient[]): Pr
   const arrived = sockets.map((s) => s.waitFor('dm:typing', (p) => p.from === from.id));
   await from.request('dm:typing', { to: sockets[0].id });
   await Promise.all(arrived);
-}
-
-/** Polls `probe` until it gives a value (a condition in another process or the database, not a time). */
-export async function waitForValue<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(50);
-  }
 }

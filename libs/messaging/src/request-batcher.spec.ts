@@ -1,4 +1,5 @@
 import { RequestBatcher } from './request-batcher';
+import { sleep } from '../../../test/support/wait';
 
 function recorder(options: { maxBatch?: number; maxInFlight?: number; failBatch?: (inputs: number[]) => boolean } = {}) {
   const batches: number[][] = [];
@@ -8,7 +9,7 @@ function recorder(options: { maxBatch?: number; maxInFlight?: number; failBatch?
     maxInFlight: options.maxInFlight ?? 1,
     runBatch: async (inputs) => {
       batches.push(inputs);
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
       if (options.failBatch?.(inputs)) throw new Error('batch failed');
       return inputs.map((i) => `b${i}`);
     },
@@ -56,7 +57,7 @@ describe('RequestBatcher', () => {
       maxInFlight: 2,
       runBatch: async (inputs) => {
         most = Math.max(most, ++running);
-        await new Promise((r) => setTimeout(r, 5));
+        await sleep(5);
         running--;
         return inputs;
       },

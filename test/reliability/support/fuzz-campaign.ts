@@ -4,7 +4,7 @@ import { uniqueHandle } from '@app/testing';
 import { MAX_FRAME_BYTES } from '../../../apps/gateway/src/common/socket-io.adapter';
 import { emitRawWithAck, frameBytes } from './raw-socket-frame';
 import { FuzzTargets, FuzzValues, fuzzPayload } from './fuzz-values';
-import { SeededRandom } from './seeded-random';
+import { SeededRandom } from '../../support/seeded-random';
 import { snapshotUserRows } from './user-rows-snapshot';
 
 export interface FuzzCampaignOptions {

@@ -1,4 +1,4 @@
-import { SeededRandom } from './seeded-random';
+import { SeededRandom } from '../../support/seeded-random';
 
 /** Ids the fuzzer aims at: its own, other users', made up. */
 export interface FuzzTargets {

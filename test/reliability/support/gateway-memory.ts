@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { sleep } from '../../support/wait';
 
 /**
  * One reading of a gateway process: its /metrics gauges (prom-client's
@@ -112,7 +113,7 @@ export async function mediaSettled(url: string, began: number, pid?: number): Pr
   let after = await sampleGateway(url, Date.now() - began, pid);
   const held = (s: GatewaySample) => (s.media ? s.media.routers + s.media.transports + s.media.producers + s.media.consumers : 0);
   for (let i = 0; i < 50 && held(after) > 0; i++) {
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     after = await sampleGateway(url, Date.now() - began, pid);
   }
   return after;

@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { sleep } from '../../support/wait';
 
 /**
  * Node flags that open a process's inspector on a loopback port the OS
@@ -37,7 +38,7 @@ export class HeapInspector {
     let address: string | undefined;
     while (!(address = logs.map((l) => /Debugger listening on (ws:\/\/\S+)/.exec(l)?.[1]).find(Boolean))) {
       if (Date.now() > deadline) throw new Error('the process did not log an inspector address (started without --inspect?)');
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     const socket = new WebSocket(address);
     await new Promise<void>((resolve, reject) => {

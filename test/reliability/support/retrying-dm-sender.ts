@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { SocialClient } from '@app/client';
+import { sleep } from '../../support/wait';
 
 export interface AckedMessage {
   clientMsgId: string;
@@ -42,7 +43,7 @@ export class RetryingDmSender {
         } catch (err) {
           const code = (err as { code?: string }).code ?? 'NO_ANSWER';
           this.refusals[code] = (this.refusals[code] ?? 0) + 1;
-          await new Promise((r) => setTimeout(r, 100));
+          await sleep(100);
         }
       }
     }

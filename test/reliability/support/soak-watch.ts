@@ -1,4 +1,4 @@
-import { SpawnedGateway } from '@app/testing';
+import { SpawnedGateway, sleep } from '@app/testing';
 import { databaseCounts, DatabaseCounts } from './database-counts';
 import { GatewaySample, memorySeries, memoryVerdict, MemoryVerdict, sampleGateway } from './gateway-memory';
 import { HeapInspector } from './heap-inspector';
@@ -92,7 +92,7 @@ export class SoakWatch {
   async settledDatabase(): Promise<DatabaseCounts> {
     let counts = await databaseCounts(this.databaseUrl);
     for (let i = 0; i < 40 && counts.connections > (this.warmDatabase?.connections ?? 0); i++) {
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       counts = await databaseCounts(this.databaseUrl);
     }
     return counts;
