@@ -16,11 +16,10 @@ import {
 } from '@app/client';
 import type { CallDto, ExposureDto, FlagReportDto } from '@app/contracts';
 import { CallStartPacer, describe } from '../call-traffic';
-import { SeededRandom } from '../seeded-random';
 import { createPopulation, disconnectAll, Population } from '../sim-population';
 import { summarize } from '../sim-report';
 import { restore, waitUntilEveryoneSees } from '../video-experiment';
-import { assignCohorts, CallPlanner, Cohort, COHORTS, PlannedCall } from './call-plan';
+import { assignCohorts, CallPlanner, Cohort, PlannedCall } from './call-plan';
 import {
   buildExperimentReport,
   CallRecord,
@@ -618,4 +617,3 @@ async function endQuietly(caller: SocialClient, call: CallDto): Promise<void> {
   }
 }
 
-export { COHORTS };
