@@ -11,6 +11,7 @@ import { InFlightWork } from './common/in-flight-work';
 import { DurableScheduler } from '@app/scheduler';
 import { AuthService } from '@app/auth';
 import { RateLimiterService } from '@app/rate-limits';
+import { RedisConnections } from '@app/redis';
 import { httpRateLimit } from './common/http-rate-limit.middleware';
 
 /** How long a stopping gateway waits for work in flight before closing anyway. */
@@ -70,7 +71,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   app.useBodyParser('json', { limit: '256kb' });
   const inFlight = new InFlightWork();
   inFlight.trackHttp(app.getHttpServer());
-  const io = new GatewayIoAdapter(app, config.redisUrl, logger, inFlight, corsOrigin(config));
+  // The process's Redis connections; absent on a media node (it opens its own bus only).
+  const redis = optionalRedis(app);
+  const io = new GatewayIoAdapter(app, redis, logger, inFlight, corsOrigin(config));
   await io.connectRedis();
   app.useWebSocketAdapter(io);
   answerMalformedRequests(app.getHttpServer());
@@ -87,6 +90,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // A media node runs no timers: it has no scheduler to wait for.
     if (config.role !== 'media') await stopTimers(app).catch((err: unknown) => logger.error({ err }, 'stopping the timers failed'));
     await app.close();
+    // Last: the sockets are closed and every place given back, so nothing uses Redis any more.
+    await redis?.closeAll();
   };
   const drain = async () => {
     app.get(DrainState).start();
@@ -105,6 +110,14 @@ function reachableHost(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1';
   if (host === '::') return '[::1]';
   return host.includes(':') ? `[${host}]` : host;
+}
+
+function optionalRedis(app: NestExpressApplication): RedisConnections | undefined {
+  try {
+    return app.get(RedisConnections, { strict: false });
+  } catch {
+    return undefined;
+  }
 }
 
 /** Lets timer jobs already running finish before the pools they use close (a no-op where there is no scheduler). */

@@ -1,9 +1,9 @@
-import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { createClient } from 'redis';
+import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { APP_CONFIG, AppConfig } from '@app/config';
 import { DomainError } from '@app/contracts';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { RedisClient, RedisConnections } from '@app/redis';
 import { DEFAULT_EVENT_RULE, RateRule, rateRules } from './event-rate-rules';
 
 type Limiter = { consume(key: string): Promise<unknown> };
@@ -17,9 +17,9 @@ const KEY_PREFIX = 'rl';
  * Without Redis the counters are this process's.
  */
 @Injectable()
-export class RateLimiterService implements OnModuleInit, OnModuleDestroy {
+export class RateLimiterService implements OnModuleInit {
   private readonly limiters = new Map<string, Limiter>();
-  private redis?: ReturnType<typeof createClient>;
+  private redis?: RedisClient;
   private readonly logger: Logger;
   private readonly limited;
 
@@ -27,15 +27,17 @@ export class RateLimiterService implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     metrics: MetricsService,
+    // Absent where a process is built without the Redis owner (then counters are per process).
+    @Optional() private readonly connections?: RedisConnections,
   ) {
     this.logger = rootLogger.child({ component: 'rate-limits' });
     this.limited = metrics.counter('rate_limited_total', 'requests refused by a rate limit, by rule', ['rule']);
   }
 
   async onModuleInit(): Promise<void> {
-    if (this.config.redisUrl) {
-      const redis = createClient({ url: this.config.redisUrl });
-      redis.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'redis error'));
+    if (this.connections?.enabled) {
+      // Optional for readiness: each limiter falls back to memory while Redis is away.
+      const redis = this.connections.open('rate-limits');
       this.redis = redis;
       try {
         await redis.connect();
@@ -44,10 +46,6 @@ export class RateLimiterService implements OnModuleInit, OnModuleDestroy {
       }
     }
     for (const [name, rule] of Object.entries(rateRules(this.config))) this.limiters.set(name, this.build(name, rule));
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await this.redis?.quit().catch(() => undefined);
   }
 
   /** Counts one use of `rule` by `key`; RATE_LIMITED with details.retryAfterMs when over the limit. */

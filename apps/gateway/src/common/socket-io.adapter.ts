@@ -1,31 +1,44 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
-import { createClient } from 'redis';
+import { createShardedAdapter } from '@socket.io/redis-adapter';
+import { MessageType } from 'socket.io-adapter';
 import type { Observable } from 'rxjs';
 import type { Server, ServerOptions, Socket } from 'socket.io';
 import { APP_CONFIG, AppConfig } from '@app/config';
 import { Logger, MetricsService } from '@app/observability';
 import { RateLimiterService } from '@app/rate-limits';
+import { RedisConnections } from '@app/redis';
 import { InFlightWork } from './in-flight-work';
 import { BoundSocketHandler, SocketEventPipeline } from './socket-event-pipeline';
 
 /** Largest socket.io frame accepted; a bigger one closes that socket. */
 export const MAX_FRAME_BYTES = 64 * 1024;
 
+/** Room names that hold one user's sockets (libs/realtime's userRoom): a socket is in exactly one. */
+const USER_ROOM_PREFIX = 'user:';
+
+type AdapterFactory = ReturnType<typeof createShardedAdapter>;
+type ShardedAdapter = ReturnType<AdapterFactory>;
+type BroadcastOptions = Parameters<ShardedAdapter['broadcast']>[1];
+
 /**
- * socket.io on the HTTP server, with the Redis adapter when REDIS_URL is
- * set so rooms (one per user) span every gateway process.
+ * socket.io on the HTTP server, with Redis sharded pub/sub between gateway
+ * processes when REDIS_URL is set. Each user room has its own shard channel
+ * ("dynamic" mode), which only processes holding a socket of that user
+ * subscribe to: a user's events reach only the processes with that user's
+ * sockets. Everything else (server-side emits such as the revocation
+ * announcement, fetchSockets, disconnectSockets, multi-room emits that are
+ * not all user rooms) goes through the namespace channel every process
+ * subscribes to.
  */
 export class GatewayIoAdapter extends IoAdapter {
-  private redisClients: ReturnType<typeof createClient>[] = [];
-  private redisAdapter?: ReturnType<typeof createAdapter>;
+  private redisAdapter?: AdapterFactory;
   private pipeline?: SocketEventPipeline;
 
   constructor(
     private readonly app: INestApplicationContext,
-    private readonly redisUrl: string | undefined,
+    private readonly redis: RedisConnections | undefined,
     private readonly logger: Logger,
     private readonly inFlight = new InFlightWork(),
     /** Browser origins allowed to open a socket by long-polling; false: same origin only. */
@@ -35,20 +48,31 @@ export class GatewayIoAdapter extends IoAdapter {
   }
 
   async connectRedis(): Promise<void> {
-    if (!this.redisUrl) return;
-    const pub = createClient({ url: this.redisUrl });
-    const sub = pub.duplicate();
-    for (const c of [pub, sub]) c.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'redis error'));
+    if (!this.redis?.enabled) return;
+    // Required: without them other processes' events for this process's users are lost.
+    const pub = this.redis.open('adapter-pub', { required: true });
+    const sub = this.redis.duplicate('adapter-pub', 'adapter-sub', { role: 'subscriber', required: true });
     await Promise.all([pub.connect(), sub.connect()]);
-    this.redisClients = [pub, sub];
-    this.redisAdapter = createAdapter(pub, sub);
-    this.logger.info('socket.io fan-out through Redis');
+    // "dynamic", not "dynamic-private": every emit of ours names a user room, so per-socket
+    // channels would only add a SSUBSCRIBE/SUNSUBSCRIBE per connection.
+    const sharded = createShardedAdapter(pub, sub, { subscriptionMode: 'dynamic' });
+    const received = this.app
+      .get(MetricsService, { strict: false })
+      .counter('socketio_adapter_messages_received_total', 'messages from other gateway processes through the Redis adapter, by type', ['type']);
+    const countReceived = (type: unknown) => received.inc({ type: MessageType[type as MessageType] ?? String(type) });
+    // socket.io calls it with `new`: a plain function (not an arrow) whose returned object is the adapter.
+    this.redisAdapter = function shardedUserRoomAdapter(nsp: unknown) {
+      return splitUserRoomBroadcasts(sharded(nsp), countReceived);
+    } as unknown as AdapterFactory;
+    this.logger.info('socket.io fan-out through Redis sharded pub/sub');
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
     const server: Server = super.createIOServer(port, {
       ...options,
       maxHttpBufferSize: MAX_FRAME_BYTES,
+      // No compression context per socket (messages are small JSON).
+      perMessageDeflate: false,
       cors: { origin: this.corsOrigin, credentials: true },
     } as ServerOptions);
     if (this.redisAdapter) server.adapter(this.redisAdapter);
@@ -100,8 +124,32 @@ export class GatewayIoAdapter extends IoAdapter {
     }
   }
 
+  /** The Redis connections are closed by their owner (RedisConnections), after this. */
   override async close(server: Server): Promise<void> {
     await super.close(server);
-    await Promise.all(this.redisClients.map((c) => c.quit().catch(() => undefined)));
   }
+}
+
+/**
+ * An emit to several user rooms (a DM to its sender and recipient) is sent as
+ * one emit per room, so each goes on that user's shard channel and only to
+ * the processes holding that user's sockets. Safe because a socket is in one
+ * user room only: nobody gets it twice. Also counts messages received from
+ * other processes (the metric the fan-out tests read).
+ */
+function splitUserRoomBroadcasts(adapter: ShardedAdapter, count: (type: unknown) => void): ShardedAdapter {
+  const broadcast = adapter.broadcast.bind(adapter);
+  adapter.broadcast = (packet: unknown, opts: BroadcastOptions) => {
+    const rooms = [...opts.rooms];
+    if (rooms.length < 2 || opts.flags?.local || !rooms.every((r) => String(r).startsWith(USER_ROOM_PREFIX))) return broadcast(packet, opts);
+    return Promise.all(rooms.map((room) => broadcast(packet, { ...opts, rooms: new Set([room]) }))).then(() => undefined);
+  };
+  const withMessages = adapter as unknown as { uid: string; onMessage(message: { uid: string; type: unknown }, offset?: string): unknown };
+  const onMessage = withMessages.onMessage.bind(adapter);
+  withMessages.onMessage = (message, offset) => {
+    // A process subscribed to a room it publishes to hears itself too (and ignores it).
+    if (message.uid !== withMessages.uid) count(message.type);
+    return onMessage(message, offset);
+  };
+  return adapter;
 }

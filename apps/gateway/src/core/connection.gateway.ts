@@ -1,4 +1,4 @@
-import { Inject, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, OnApplicationShutdown, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, SubscribeMessage } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { AuthService, AuthUser, bearerToken } from '@app/auth';
@@ -7,6 +7,7 @@ import { DomainError, ErrorBody, errorAck, schemas } from '@app/contracts';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { DEFAULT_EVENT_RULE, RateLimiterService } from '@app/rate-limits';
 import { RealtimeService, userRoom } from '@app/realtime';
+import { RedisConnections } from '@app/redis';
 import { SocketGateway } from '../common/socket-gateway.decorator';
 import { overInFlightCap, shownEventName, SocketAccessLog } from '../common/socket-event-pipeline';
 import { ZodPipe } from '../common/zod.pipe';
@@ -47,6 +48,7 @@ export class ConnectionGateway
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     metrics: MetricsService,
+    @Optional() redis?: RedisConnections,
   ) {
     this.logger = rootLogger.child({ component: 'socket' });
     this.connected = metrics.gauge('socket_connections', 'connected sockets on this process');
@@ -54,7 +56,7 @@ export class ConnectionGateway
     this.refused = metrics.counter('socket_handshakes_refused_total', 'handshakes refused, by reason', ['reason']);
     this.places = new SocketPlaces({
       cap: config.maxSocketsPerUser,
-      redisUrl: config.redisUrl,
+      redis,
       // Processes sharing DATABASE_URL and REDIS_URL are one service; the database names it.
       serviceKey: serviceKeyOf(config),
       leaseMs: config.socketPlaceLeaseMs,
@@ -95,6 +97,7 @@ export class ConnectionGateway
       return;
     }
     socket.join(userRoom(user.id));
+    forgetHandshakeRequest(socket);
     this.armExpiry(socket);
     socket.onAny((event: string, ...args: unknown[]) => {
       if (socket.listenerCount(event) > 0) return;
@@ -245,4 +248,18 @@ export class ConnectionGateway
       this.logger.error({ err, userId, online }, 'presence listener failed');
     }
   }
+}
+
+/**
+ * An idle socket should not keep its upgrade request (and its headers)
+ * alive: everything later read from the handshake is its address (kept, a
+ * string) and what the handshake middleware read before the connection
+ * existed (the token, now in socket.data.user).
+ */
+function forgetHandshakeRequest(socket: Socket): void {
+  const handshake = socket.handshake as { headers: unknown; query: unknown; auth: unknown };
+  handshake.headers = {};
+  handshake.query = {};
+  handshake.auth = {};
+  (socket.conn as unknown as { request: unknown }).request = null;
 }

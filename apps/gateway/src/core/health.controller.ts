@@ -8,6 +8,7 @@ import { DatabaseLifecycle } from '@app/database';
 import { MediaNodeHost, WorkerPool } from '@app/media';
 import { MediaCluster } from '@app/media-routing';
 import { DrainState, MetricsService } from '@app/observability';
+import { RedisConnections } from '@app/redis';
 
 /** Media nodes are read from Redis at most this often for /health (the database has its own probe interval). */
 const MEDIA_STATE_INTERVAL_MS = 1000;
@@ -31,6 +32,7 @@ export class HealthController {
     @Optional() private readonly database?: DatabaseLifecycle,
     @Optional() private readonly workers?: WorkerPool,
     @Optional() private readonly node?: MediaNodeHost,
+    @Optional() private readonly redis?: RedisConnections,
   ) {}
 
   private async dbState(): Promise<'up' | 'down' | 'unused'> {
@@ -63,7 +65,8 @@ export class HealthController {
 
   /**
    * Readiness: whether to send this process new clients. 503 while the
-   * database does not answer or the process drains before stopping.
+   * database does not answer, a required Redis connection (the socket.io
+   * adapter's) is down, or the process drains before stopping.
    */
   @Get('health/ready')
   async ready(@Res() res: Response): Promise<void> {
@@ -71,7 +74,10 @@ export class HealthController {
     // A draining process answers at once: the point is to be taken out of rotation.
     const state = draining ? 'unknown' : await this.dbState();
     const db = state === 'unused' ? 'up' : state;
-    const body: ReadinessDto = { ready: !draining && db === 'up', db, draining };
+    const redis = this.redis?.state() ?? 'unused';
+    const body: ReadinessDto & { redis?: 'up' | 'down' } = { ready: !draining && db === 'up' && redis !== 'down', db, draining };
+    // Said only where Redis is used ('unused' is the field's absence, as before it existed).
+    if (redis !== 'unused') body.redis = redis;
     res.status(body.ready ? 200 : 503).json(body);
   }
 

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { createClient } from 'redis';
 import { createRootLogger } from '@app/observability';
+import { RedisConnections } from '@app/redis';
 import { SocketPlaces, SocketPlacesOptions } from './socket-places';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -11,6 +12,7 @@ const ids = (n: number) => Array.from({ length: n }, () => crypto.randomUUID());
 describe(SocketPlaces.name, () => {
   const logger = createRootLogger('silent');
   const opened: SocketPlaces[] = [];
+  const connections: RedisConnections[] = [];
   // Each test is a service of its own, so no keys are shared between tests.
   let serviceKey: string;
 
@@ -19,10 +21,15 @@ describe(SocketPlaces.name, () => {
   });
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((p) => p.close()));
+    await Promise.all(connections.splice(0).map((c) => c.closeAll()));
   });
 
-  async function open(options: Partial<SocketPlacesOptions> = {}, connectWaitMs?: number): Promise<SocketPlaces> {
-    const places = new SocketPlaces({ cap: 10, redisUrl: REDIS_URL, serviceKey, leaseMs: 60_000, logger, ...options });
+  /** `redisUrl`: where this process's Redis is (undefined: none). */
+  async function open(options: Partial<SocketPlacesOptions> & { redisUrl?: string } = {}, connectWaitMs?: number): Promise<SocketPlaces> {
+    const { redisUrl, ...rest } = { redisUrl: REDIS_URL, ...options };
+    const redis = new RedisConnections(redisUrl, logger);
+    connections.push(redis);
+    const places = new SocketPlaces({ cap: 10, redis, serviceKey, leaseMs: 60_000, logger, ...rest });
     opened.push(places);
     await places.start(connectWaitMs);
     return places;

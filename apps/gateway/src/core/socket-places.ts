@@ -1,6 +1,7 @@
 import { redisNamespace } from '@app/config';
 import { createClient, defineScript } from 'redis';
 import type { Logger } from '@app/observability';
+import type { RedisConnections } from '@app/redis';
 
 /*
  * A user's places live in one sorted set: member = place id, score = lease
@@ -51,18 +52,21 @@ return #ARGV - 1`,
   transformReply: (reply: number) => reply,
 });
 
-function createPlacesClient(url: string) {
-  // Without the offline queue a command fails at once while Redis is away, so a handshake is not held up.
-  return createClient({ url, disableOfflineQueue: true, scripts: { reservePlace, renewPlaces } });
-}
+const PLACES_SCRIPTS = { reservePlace, renewPlaces };
+type PlacesClient = ReturnType<typeof createClient<Record<string, never>, Record<string, never>, typeof PLACES_SCRIPTS>>;
 
-type PlacesClient = ReturnType<typeof createPlacesClient>;
+function openPlacesClient(redis: RedisConnections): PlacesClient {
+  // Without the offline queue a command fails at once while Redis is away, so a handshake is not held up.
+  // Optional for readiness: the cap counts per process while Redis is away.
+  const client = redis.open('socket-places', { clientOptions: { disableOfflineQueue: true, scripts: PLACES_SCRIPTS } });
+  return client as unknown as PlacesClient;
+}
 
 export interface SocketPlacesOptions {
   /** Sockets one user may hold at once. */
   cap: number;
-  /** Unset: this process counts alone. */
-  redisUrl?: string;
+  /** The process's Redis connections; unset or without REDIS_URL: this process counts alone. */
+  redis?: RedisConnections;
   /** Processes sharing it are one service and share the cap (it names the Redis keys). */
   serviceKey: string;
   /** A place not renewed for this long is free again. */
@@ -95,10 +99,7 @@ export class SocketPlaces {
   constructor(private readonly options: SocketPlacesOptions) {
     this.namespace = redisNamespace('sockets', options.serviceKey);
     this.answerTimeoutMs = options.answerTimeoutMs ?? 1_000;
-    if (options.redisUrl) {
-      this.redis = createPlacesClient(options.redisUrl);
-      this.redis.on('error', (err: Error) => options.logger.debug({ err: err.message }, 'redis error (socket places)'));
-    }
+    if (options.redis?.enabled) this.redis = openPlacesClient(options.redis);
   }
 
   /** Connects (waiting at most a short while: until then handshakes are counted per process) and starts renewing. */
@@ -164,7 +165,7 @@ export class SocketPlaces {
     }
   }
 
-  /** Stops renewing and gives back every place still held (the sockets are closing with the process). */
+  /** Stops renewing and gives back every place still held (the sockets are closing with the process); the connection's owner closes it. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -175,9 +176,6 @@ export class SocketPlaces {
       for (const [userId, places] of this.held) pipeline.zRem(this.key(userId), [...places]);
       await pipeline.execAsPipeline().catch(() => undefined);
     }
-    // QUIT waits for a connection; a client still trying to connect is just stopped.
-    if (this.redis.isReady) await this.redis.quit().catch(() => undefined);
-    else if (this.redis.isOpen) await this.redis.disconnect().catch(() => undefined);
   }
 
   private reserveHere(userId: string, placeId: string): boolean {
