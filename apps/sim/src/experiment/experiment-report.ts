@@ -299,7 +299,7 @@ export function findingsOf(cohorts: CohortReport[], o: ExperimentObservations): 
     if (v.legs > 0 && v.decodableRatio !== null && v.decodableRatio < 0.5) {
       note(
         `${c.cohort} cohort video: ${(v.decodableRatio * 100).toFixed(0)}% of the frames sent could be shown (${((v.intactRatio ?? 0) * 100).toFixed(0)}% arrived whole, ` +
-          `${v.keyFramesRequested} key frames asked for): on this network most key frames lose a packet, and nothing resends them`,
+          `${v.keyFramesRequested} key frames asked for): most key frames lose a packet on the way (to loss or a full queue), and nothing resends them`,
       );
     }
   }
