@@ -398,7 +398,7 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
     messages as DirectMessagesService,
     realtime as unknown as RealtimeService,
     clock,
-    new CallMetrics(metrics, repository as unknown as CallRepository),
+    new CallMetrics(metrics, repository as unknown as CallRepository, clock),
     experimentLog as ExperimentLog,
     config,
     logger,

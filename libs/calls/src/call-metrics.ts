@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Gauge } from 'prom-client';
+import { Clock } from '@app/config';
 import type { CallEndReason } from '@app/contracts';
 import { DURATION_BUCKETS, MetricsService } from '@app/observability';
 import { CallRepository } from './call.repository';
@@ -24,7 +25,7 @@ export class CallMetrics {
   private readonly mediaRequest;
   private activeCount?: { at: number; value: Promise<number> };
 
-  constructor(metrics: MetricsService, calls: CallRepository) {
+  constructor(metrics: MetricsService, calls: CallRepository, clock: Clock) {
     this.ended = metrics.counter('calls_ended_total', 'calls ended, by end reason', ['reason']);
     this.setupStep = metrics.histogram(
       'call_setup_step_seconds',
@@ -46,7 +47,7 @@ export class CallMetrics {
     );
     if (!metrics.registry.getSingleMetric('calls_active')) {
       const activeCount = () => {
-        const now = Date.now();
+        const now = clock.now().getTime();
         if (!this.activeCount || now - this.activeCount.at >= ACTIVE_COUNT_MAX_AGE_MS) {
           this.activeCount = { at: now, value: calls.countActive().catch(() => -1) };
         }

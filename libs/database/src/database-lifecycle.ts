@@ -1,5 +1,6 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Client } from 'pg';
+import { Clock } from '@app/config';
 import { EMBEDDED_DATABASE } from './database.tokens';
 import type { EmbeddedDatabase } from './embedded-postgres';
 import { DATABASE_CONNECTION, DatabaseConnection } from './database-connection';
@@ -18,6 +19,7 @@ export class DatabaseLifecycle implements OnApplicationShutdown {
     @Inject(DATABASE_CONNECTION) private readonly connection: DatabaseConnection,
     @Inject(EMBEDDED_DATABASE) private readonly embedded: EmbeddedDatabase | null,
     private readonly pool: DatabasePool,
+    private readonly clock: Clock,
   ) {}
 
   /**
@@ -27,9 +29,9 @@ export class DatabaseLifecycle implements OnApplicationShutdown {
    * flood of connections.
    */
   isUp(): Promise<boolean> {
-    if (this.last && Date.now() - this.last.at < DATABASE_PROBE_INTERVAL_MS) return Promise.resolve(this.last.up);
+    if (this.last && this.clock.now().getTime() - this.last.at < DATABASE_PROBE_INTERVAL_MS) return Promise.resolve(this.last.up);
     this.probing ??= this.probe().then((up) => {
-      this.last = { up, at: Date.now() };
+      this.last = { up, at: this.clock.now().getTime() };
       this.probing = undefined;
       return up;
     });
