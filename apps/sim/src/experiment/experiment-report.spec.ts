@@ -1,7 +1,7 @@
 import type { FlagReportDto } from '@app/contracts';
 import { renderExperimentHtml } from './experiment-html';
 import { buildExperimentReport, CallRecord, ExperimentObservations, KillSwitchRecord, tallyByServerVariant } from './experiment-report';
-import { cpuPerCallSecond } from './sfu-cpu';
+import { cpuPerCallSecond, GaugeIntegral, parseNodeWorkerCpuGauge, parseWorkerCpuMetric } from './sfu-cpu';
 import { isVp8KeyFrame, NETWORK_PROFILES, parseVp8Descriptor, VideoClip } from '@app/client';
 import { ClipSender, clipFramePayloads, loadExperimentClip } from './clip-video';
 
@@ -176,6 +176,27 @@ describe('tallyByServerVariant', () => {
       off: { attempted: 5, refused: 1, answered: 3, ambiguous: 1 },
     });
     expect(tallyByServerVariant(calls, undefined).on).toMatchObject({ attempted: 3, answered: 3 });
+  });
+});
+
+describe('SFU CPU readings', () => {
+  it('reads the worker CPU counter and the media nodes\' gauge, with or without a metrics prefix', () => {
+    const text = [
+      '# HELP smb_media_node_worker_cpu share of a core',
+      'smb_media_node_worker_cpu{node="a"} 0.25',
+      'media_node_worker_cpu{node="b"} 0.5',
+      'smb_media_worker_cpu_seconds_total 12.5',
+    ].join('\n');
+    expect(parseNodeWorkerCpuGauge(text)).toBe(0.75);
+    expect(parseWorkerCpuMetric(text)).toBe(12.5);
+    expect(parseWorkerCpuMetric('socket_connections 3')).toBeUndefined();
+  });
+
+  it('integrates a rate into CPU seconds', () => {
+    const i = new GaugeIntegral();
+    expect(i.add(0.5, 0)).toBe(0);
+    expect(i.add(0.5, 2000)).toBe(1);
+    expect(i.add(0.25, 6000)).toBe(2);
   });
 });
 

@@ -1,12 +1,18 @@
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 
 /** Linux /proc reports CPU in clock ticks of 1/100 s. */
 const TICKS_PER_SECOND = 100;
 
 /** Reads the SFU's CPU seconds so far: where they come from, and a reader (undefined when it cannot be read). */
 export interface SfuCpuSource {
-  /** `metrics`: the gateway's /metrics; `local-workers`: mediasoup workers that are children of this process. */
-  kind: 'metrics' | 'local-workers';
+  /**
+   * `metrics`: the gateway's worker CPU counter; `local-workers`: mediasoup
+   * workers that are children of this process, from /proc; `node-gauge`: the
+   * media nodes' `media_node_worker_cpu` gauge (cores over the last
+   * heartbeat), integrated over time: an estimate, for a remote gateway.
+   */
+  kind: 'metrics' | 'local-workers' | 'node-gauge';
   read(): Promise<number | undefined>;
 }
 
@@ -23,7 +29,19 @@ export function parseWorkerCpuMetric(text: string): number | undefined {
   return total;
 }
 
-async function readMetric(urls: string[], metricsToken?: string): Promise<number | undefined> {
+const NODE_GAUGE = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*_)?media_node_worker_cpu(?:\{[^}]*\})?\s+([0-9.eE+-]+)/;
+
+/** Cores the media nodes' workers used over their last heartbeat, summed over nodes; undefined without the gauge. */
+export function parseNodeWorkerCpuGauge(text: string): number | undefined {
+  let total: number | undefined;
+  for (const line of text.split('\n')) {
+    const m = NODE_GAUGE.exec(line);
+    if (m) total = (total ?? 0) + Number(m[1]);
+  }
+  return total;
+}
+
+async function readMetric(urls: string[], metricsToken: string | undefined, parse: (text: string) => number | undefined): Promise<number | undefined> {
   let total = 0;
   for (const url of urls) {
     try {
@@ -32,7 +50,7 @@ async function readMetric(urls: string[], metricsToken?: string): Promise<number
         signal: AbortSignal.timeout(3000),
       });
       if (!res.ok) return undefined;
-      const v = parseWorkerCpuMetric(await res.text());
+      const v = parse(await res.text());
       if (v === undefined) return undefined;
       total += v;
     } catch {
@@ -40,6 +58,18 @@ async function readMetric(urls: string[], metricsToken?: string): Promise<number
     }
   }
   return total;
+}
+
+/** CPU seconds from a rate read now and then: each reading's cores stand for the time since the one before. */
+export class GaugeIntegral {
+  private total = 0;
+  private lastAt?: number;
+
+  add(cores: number, atMs: number): number {
+    if (this.lastAt !== undefined) this.total += Math.max(0, cores) * Math.max(0, atMs - this.lastAt) / 1000;
+    this.lastAt = atMs;
+    return this.total;
+  }
 }
 
 /** Pids of mediasoup workers whose parent is `parentPid` (the embedded gateway's own workers). */
@@ -70,12 +100,14 @@ function cpuSecondsOf(pid: number): number | undefined {
 }
 
 /**
- * The gateway's metric when it exports one; else, when the gateway runs in
- * this process, its worker processes read from /proc; else undefined (a run
- * against a remote gateway without the metric cannot see its CPU).
+ * The gateway's worker CPU counter when it exports one; else, when the
+ * gateway runs in this process, its worker processes read from /proc; else
+ * the media nodes' CPU gauge, integrated; else undefined.
  */
 export async function findSfuCpuSource(urls: string[], metricsToken?: string): Promise<SfuCpuSource | undefined> {
-  if ((await readMetric(urls, metricsToken)) !== undefined) return { kind: 'metrics', read: () => readMetric(urls, metricsToken) };
+  if ((await readMetric(urls, metricsToken, parseWorkerCpuMetric)) !== undefined) {
+    return { kind: 'metrics', read: () => readMetric(urls, metricsToken, parseWorkerCpuMetric) };
+  }
   if (process.platform === 'linux' && localWorkerPids().length > 0) {
     return {
       kind: 'local-workers',
@@ -83,6 +115,16 @@ export async function findSfuCpuSource(urls: string[], metricsToken?: string): P
         // Workers may be replaced during a run: a pid that vanished takes its CPU with it, so sum what is alive now.
         const values = localWorkerPids().map(cpuSecondsOf);
         return values.reduce<number>((sum, v) => sum + (v ?? 0), 0);
+      },
+    };
+  }
+  if ((await readMetric(urls, metricsToken, parseNodeWorkerCpuGauge)) !== undefined) {
+    const integral = new GaugeIntegral();
+    return {
+      kind: 'node-gauge',
+      read: async () => {
+        const cores = await readMetric(urls, metricsToken, parseNodeWorkerCpuGauge);
+        return cores === undefined ? undefined : integral.add(cores, performance.now());
       },
     };
   }

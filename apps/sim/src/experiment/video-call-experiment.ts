@@ -138,7 +138,7 @@ export async function runVideoCallExperiment(
     const packets: Record<Cohort, number> = { video: 0, voice: 0 };
     const cpuSource = await findSfuCpuSource(options.urls, options.metricsToken);
     if (cpuSource) observations.cpuSource = cpuSource.kind;
-    else unavailable.push('SFU CPU (the gateway exports no media_worker_cpu_seconds_total and its workers are not children of this process)');
+    else unavailable.push('SFU CPU (the gateway exports neither media_worker_cpu_seconds_total nor media_node_worker_cpu, and its workers are not children of this process)');
     const sampleCpu = async () => {
       const cpuSeconds = await cpuSource?.read();
       if (cpuSeconds !== undefined) observations.cpuSamples.push({ atMs: performance.now() - t0, cpuSeconds, active: { ...active }, packets: { ...packets } } satisfies CpuSample);
