@@ -1,7 +1,7 @@
 import { createClient } from 'redis';
 import { befriend, PlainCallMedia, SocialClient } from '@app/client';
 import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle, sleep } from '@app/testing';
-import { RedisGate } from '../../libs/media-routing/src/testing/redis-gate';
+import { RedisGate } from '../support/redis-gate';
 import { exchangeTones, nodeIdOf, roomOf, TalkingLegs } from '../support/media-nodes';
 
 /*

@@ -5,7 +5,7 @@ import { InProcessMediaBus, RedisMediaBus } from './media-bus';
 import type { MediaNodeApi, MediaNodePush } from './media-node-api';
 import { MediaNodeClient } from './media-node-client';
 import { mediaNodeHandler } from './media-node-server';
-import { unreachableFailure as failure } from './testing/node-failure';
+import { unreachableFailure as failure } from '../../../test/support/node-failure';
 
 /*
  * "Unreachable" comes in two kinds the cluster treats differently: nobody

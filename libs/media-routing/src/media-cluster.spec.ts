@@ -4,8 +4,8 @@ import type { AppConfig } from '@app/config';
 import { MetricsService } from '@app/observability';
 import { RedisMediaBus } from './media-bus';
 import { MediaCluster } from './media-cluster';
-import { unreachableFailure as failure } from './testing/node-failure';
-import { RedisGate } from './testing/redis-gate';
+import { unreachableFailure as failure } from '../../../test/support/node-failure';
+import { RedisGate } from '../../../test/support/redis-gate';
 
 /*
  * A node's request channel with nobody on it means two different things:

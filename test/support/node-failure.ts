@@ -1,4 +1,4 @@
-import { MediaNodeUnreachable } from '../media-bus';
+import { MediaNodeUnreachable } from '@app/media-routing';
 
 /** The MediaNodeUnreachable a request ends with; anything else (an answer, another error) fails the test. */
 export async function unreachableFailure(request: Promise<unknown>): Promise<MediaNodeUnreachable> {
