@@ -18,14 +18,14 @@ export class RedisGate {
 
   static async start(redisUrl: string): Promise<RedisGate> {
     const target = new URL(redisUrl);
-    let gate: RedisGate | undefined;
-    const server = net.createServer((client) => gate!.relay(client, target.hostname, Number(target.port || 6379)));
+    // Connections arrive only after `gate` below exists.
+    const server = net.createServer((client) => gate.relay(client, target.hostname, Number(target.port || 6379)));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as net.AddressInfo;
     const url = new URL(redisUrl);
     url.hostname = '127.0.0.1';
     url.port = String(port);
-    gate = new RedisGate(server, url.toString());
+    const gate = new RedisGate(server, url.toString());
     return gate;
   }
 
