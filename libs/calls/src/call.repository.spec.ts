@@ -269,12 +269,17 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
   });
 }
 
+// One database for the file (making and migrating one costs about a second).
+let opened: Promise<RepositoryDatabase> | undefined;
+const database = () => (opened ??= createRepositoryDatabase());
+afterAll(async () => (opened ? (await opened).close() : undefined));
+
 behavesAsTheCallsTable('PostgreSQL', async () => {
-  const database = await createRepositoryDatabase();
+  const db = await database();
   return {
-    repository: new CallRepository(database.prisma, database.pool),
-    friends: () => database.createFriends(),
-    close: () => database.close(),
+    repository: new CallRepository(db.prisma, db.pool),
+    friends: () => db.createFriends(),
+    close: async () => undefined,
   };
 });
 
@@ -285,42 +290,41 @@ behavesAsTheCallsTable('the in-memory copy (call state machine spec)', async () 
 }));
 
 describe('PostgreSQL: who may call whom (checked in the invite’s statement)', () => {
-  let database: RepositoryDatabase;
+  let db: RepositoryDatabase;
   let repo: CallRepository;
 
   beforeAll(async () => {
-    database = await createRepositoryDatabase();
-    repo = new CallRepository(database.prisma, database.pool);
+    db = await database();
+    repo = new CallRepository(db.prisma, db.pool);
   });
-  afterAll(() => database?.close());
 
   const invite = (callerId: string, calleeId: string, videoAllowed = true) =>
     repo.createRinging({ callerId, calleeId, media: 'video', createdAt: T0, ringEndsAt: at(45), videoAllowed }, noWork);
 
   it('refuses an unknown callee', async () => {
-    const [caller] = await database.createUsers(1);
+    const [caller] = await db.createUsers(1);
     expect(await invite(caller, crypto.randomUUID())).toBe('no_such_user');
   });
 
   it('refuses a block in either direction, before contacts and video are looked at', async () => {
     for (const blockerIsCaller of [true, false]) {
-      const [caller, callee] = await database.createFriends();
+      const [caller, callee] = await db.createFriends();
       const [blocker, blocked] = blockerIsCaller ? [caller, callee] : [callee, caller];
-      await database.pool.query('INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)', [blocker, blocked]);
+      await db.pool.query('INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)', [blocker, blocked]);
       expect(await invite(caller, callee, false)).toBe('blocked');
       expect(await repo.liveCallOf(caller)).toBeNull();
     }
   });
 
   it('refuses users who are not contacts both ways, before video is looked at', async () => {
-    const [caller, callee] = await database.createUsers(2);
-    await database.pool.query('INSERT INTO contacts (owner_id, contact_id) VALUES ($1, $2)', [caller, callee]);
+    const [caller, callee] = await db.createUsers(2);
+    await db.pool.query('INSERT INTO contacts (owner_id, contact_id) VALUES ($1, $2)', [caller, callee]);
     expect(await invite(caller, callee, false)).toBe('not_friends');
     expect(await invite(callee, caller)).toBe('not_friends');
   });
 
   it('two users calling each other at once: one call, the other busy', async () => {
-    const [a, b] = await database.createFriends();
+    const [a, b] = await db.createFriends();
     const results = await Promise.all([invite(a, b), invite(b, a)]);
     expect(results.filter((r) => r === 'busy')).toHaveLength(1);
     expect(results.filter((r) => typeof r === 'object')).toHaveLength(1);
