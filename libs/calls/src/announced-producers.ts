@@ -1,6 +1,7 @@
 import { redisNamespace } from '@app/config';
 import { createClient } from 'redis';
 import type { Logger } from '@app/observability';
+import { RedisConnections } from '@app/redis';
 
 /**
  * The producer last announced per call and `userId:kind`. After a room moved
@@ -110,16 +111,20 @@ export class RedisAnnouncedProducers implements AnnouncedProducerStore {
   }
 
   /**
-   * Connects its own client. Commands fail at once while Redis is away
-   * (no offline queue): a produce never waits for Redis to come back.
+   * Connects its client: the process's 'announced-producers' connection
+   * (closed by its owner), or one of its own for a URL (closed by close()).
+   * Commands fail at once while Redis is away (no offline queue): a produce
+   * never waits for Redis to come back.
    */
   static async connect(
-    redisUrl: string,
+    connections: RedisConnections | string,
     serviceKey: string,
     logger: Logger,
     options: RedisAnnouncedProducersOptions,
   ): Promise<RedisAnnouncedProducers> {
-    const redis: RedisClient = createClient({ url: redisUrl, disableOfflineQueue: true });
+    const ownsClient = typeof connections === 'string';
+    const owner = ownsClient ? new RedisConnections(connections, logger) : connections;
+    const redis: RedisClient = owner.open('announced-producers', { clientOptions: { disableOfflineQueue: true } });
     redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis error (announced producers)'));
     // A first connection keeps retrying while Redis is away: start without it rather than wait.
     let timer: NodeJS.Timeout | undefined;
@@ -131,7 +136,7 @@ export class RedisAnnouncedProducers implements AnnouncedProducerStore {
       new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), options.connectTimeoutMs ?? 5_000))),
     ]).finally(() => clearTimeout(timer));
     if (!connected) logger.warn('redis unreachable: replaced producers are known per process until it answers');
-    return new RedisAnnouncedProducers(redis, redisNamespace('calls', serviceKey), logger, options, undefined, true);
+    return new RedisAnnouncedProducers(redis, redisNamespace('calls', serviceKey), logger, options, undefined, ownsClient);
   }
 
   async swap(callId: string, key: string, producerId: string): Promise<string | undefined> {

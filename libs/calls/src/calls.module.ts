@@ -4,6 +4,7 @@ import { FlagsModule } from '@app/flags';
 import { MediaRoutingModule } from '@app/media-routing';
 import { MessagingModule } from '@app/messaging';
 import { Logger, ROOT_LOGGER } from '@app/observability';
+import { RedisConnections } from '@app/redis';
 import { RealtimeModule } from '@app/realtime';
 import { RelationshipsModule } from '@app/relationships';
 import { SchedulerModule } from '@app/scheduler';
@@ -36,16 +37,17 @@ const ANNOUNCED_PRODUCERS_TTL_MARGIN_MS = 30 * 60_000;
     {
       // Shared by every process of the service when REDIS_URL is set: a participant may produce through any of them.
       provide: ANNOUNCED_PRODUCERS,
-      inject: [APP_CONFIG, ROOT_LOGGER],
-      useFactory: async (config: AppConfig, logger: Logger): Promise<AnnouncedProducerStore> => {
-        if (!config.redisUrl) return new InMemoryAnnouncedProducers();
-        return RedisAnnouncedProducers.connect(config.redisUrl, serviceKeyOf(config), logger.child({ component: 'announced-producers' }), {
+      inject: [APP_CONFIG, ROOT_LOGGER, RedisConnections],
+      useFactory: async (config: AppConfig, logger: Logger, redis: RedisConnections): Promise<AnnouncedProducerStore> => {
+        if (!redis.enabled) return new InMemoryAnnouncedProducers();
+        return RedisAnnouncedProducers.connect(redis, serviceKeyOf(config), logger.child({ component: 'announced-producers' }), {
           ttlMs: config.calls.maxDurationMs + ANNOUNCED_PRODUCERS_TTL_MARGIN_MS,
           commandTimeoutMs: Math.min(1_000, config.media.requestTimeoutMs),
         });
       },
     },
     {
+      // Stops the store; its connection closes with the process's others (RedisConnections).
       provide: 'ANNOUNCED_PRODUCERS_CLOSER',
       inject: [ANNOUNCED_PRODUCERS],
       useFactory: (store: AnnouncedProducerStore) => ({ onApplicationShutdown: () => store.close() }),

@@ -4,6 +4,7 @@ import { createClient, ErrorReply } from 'redis';
 import { redisNamespace } from '@app/config';
 import { DomainError, ErrorCode } from '@app/contracts';
 import type { Logger, MetricsService } from '@app/observability';
+import { RedisConnections } from '@app/redis';
 import {
   DropCounter,
   MalformedMediaRequest,
@@ -212,6 +213,8 @@ export class RedisMediaBus implements MediaBus {
   private readonly knownConnections = new Map<string, string[]>();
   /** CLIENT LIST was refused (an ACL, a managed Redis): only an expired heartbeat says a node is gone. */
   private clientListRefused = false;
+  /** Set when the bus opened its connections itself (given a URL): it closes them. */
+  private ownConnections?: RedisConnections;
 
   private constructor(
     readonly localNodeId: string,
@@ -223,14 +226,25 @@ export class RedisMediaBus implements MediaBus {
   ) {}
 
   /** `metrics`: where media_bus_dropped_total is counted (messages that did not parse). */
-  static async connect(redisUrl: string, serviceKey: string, logger: Logger, metrics?: MetricsService): Promise<RedisMediaBus> {
+  /**
+   * `redis`: the process's Redis connections (they open and close the bus's
+   * two), or a URL for a bus that owns its own (tests standing for processes).
+   */
+  static async connect(redis: RedisConnections | string, serviceKey: string, logger: Logger, metrics?: MetricsService): Promise<RedisMediaBus> {
     const namespace = redisNamespace('media', serviceKey);
     const nodeId = crypto.randomUUID();
-    const commands = createClient({ url: redisUrl, name: connectionName(namespace, nodeId, 'cmd') });
-    const subscriber = commands.duplicate({ name: connectionName(namespace, nodeId, 'sub') });
+    const ownsClients = typeof redis === 'string';
+    const connections = ownsClients ? new RedisConnections(redis, logger) : redis;
+    // CLIENT SETNAME on each (re)connect: the presence check reads these names.
+    const commands = connections.open('media-bus-pub', { clientOptions: { name: connectionName(namespace, nodeId, 'cmd') } });
+    const subscriber = connections.duplicate('media-bus-pub', 'media-bus-sub', {
+      role: 'subscriber',
+      clientOptions: { name: connectionName(namespace, nodeId, 'sub') },
+    });
     for (const c of [commands, subscriber]) c.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis error (media bus)'));
     await Promise.all([commands.connect(), subscriber.connect()]);
     const bus = new RedisMediaBus(nodeId, commands, subscriber, namespace, logger, metrics ? busDropCounter(metrics) : NOT_COUNTED);
+    if (ownsClients) bus.ownConnections = connections;
     await subscriber.subscribe(bus.replyChannel(), (raw) => bus.onReply(raw));
     await subscriber.subscribe(`${namespace}:events`, (raw) => bus.onBroadcast(raw));
     await subscriber.subscribe(`${namespace}:pushes`, (raw) => bus.onPushMessage(raw));
@@ -318,7 +332,8 @@ export class RedisMediaBus implements MediaBus {
     }
     this.pending.clear();
     this.events.removeAllListeners();
-    await Promise.all([this.subscriber.quit().catch(() => undefined), this.commands.quit().catch(() => undefined)]);
+    // Shared connections are closed by their owner, after every user of them stopped.
+    await this.ownConnections?.closeAll();
   }
 
   /**

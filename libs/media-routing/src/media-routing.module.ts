@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, serviceKeyOf } from '@app/config';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { RedisConnections, RedisModule } from '@app/redis';
 import { busDropCounter, InProcessMediaBus, MediaBus, RedisMediaBus } from './media-bus';
 import { MediaCluster } from './media-cluster';
 import { MEDIA_BUS } from './media-routing.tokens';
@@ -12,18 +13,20 @@ import { MEDIA_BUS } from './media-routing.tokens';
  * names no mediasoup type: that is libs/media's, on the nodes only.
  */
 @Module({
+  // The process's Redis connections (global; every role has a media bus, so it is brought in here).
+  imports: [RedisModule],
   providers: [
     {
       provide: MEDIA_BUS,
-      inject: [APP_CONFIG, ROOT_LOGGER, MetricsService],
-      useFactory: async (config: AppConfig, logger: Logger, metrics: MetricsService): Promise<MediaBus> => {
-        if (!config.redisUrl) return new InProcessMediaBus(busDropCounter(metrics), logger.child({ component: 'media-bus' }));
+      inject: [APP_CONFIG, ROOT_LOGGER, MetricsService, RedisConnections],
+      useFactory: async (config: AppConfig, logger: Logger, metrics: MetricsService, redis: RedisConnections): Promise<MediaBus> => {
+        if (!redis.enabled) return new InProcessMediaBus(busDropCounter(metrics), logger.child({ component: 'media-bus' }));
         // Processes sharing DATABASE_URL and REDIS_URL are one service; the database names it.
-        return RedisMediaBus.connect(config.redisUrl, serviceKeyOf(config), logger.child({ component: 'media-bus' }), metrics);
+        return RedisMediaBus.connect(redis, serviceKeyOf(config), logger.child({ component: 'media-bus' }), metrics);
       },
     },
     {
-      // Closed last, after the node and the cluster stopped using it.
+      // Stops the bus after the node and the cluster stopped using it (its connections close with the others).
       provide: 'MEDIA_BUS_CLOSER',
       inject: [MEDIA_BUS],
       useFactory: (bus: MediaBus) => ({ onApplicationShutdown: () => bus.close() }),
