@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { CallState } from '@app/contracts';
-import { createRepositoryDatabase, RepositoryDatabase } from '@app/testing';
+import { createRepositoryDatabase, RepositoryDatabase } from '../../../test/support/repository-database';
 import { InMemoryCallRepository } from '../../../test/support/in-memory-calls';
 import type { CallRecord } from './call-record';
 import { CallRepository, InTransaction, InviteRefusal } from './call.repository';

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { createRepositoryDatabase, RepositoryDatabase } from '@app/testing';
+import { createRepositoryDatabase, RepositoryDatabase } from '../../../test/support/repository-database';
 import { ConversationRepository } from './conversation.repository';
 import { MessageRepository, NewMessage } from './message.repository';
 

@@ -1,4 +1,4 @@
-import { createRepositoryDatabase, RepositoryDatabase } from '@app/testing';
+import { createRepositoryDatabase, RepositoryDatabase } from '../../../test/support/repository-database';
 import { BlockRepository } from './block.repository';
 import { ContactRepository } from './contact.repository';
 
