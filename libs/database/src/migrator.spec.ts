@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { createTestDatabase, TestDatabase } from '@app/testing';
+import { createTestDatabase, TestDatabase } from '../../../test/support/test-database';
 import { EditedMigrationError, migrate, readMigrations } from './migrator';
 
 async function query<T = Record<string, unknown>>(url: string, sql: string): Promise<T[]> {

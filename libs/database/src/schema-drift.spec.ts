@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { createTestDatabase, TEST_SERVER_URL, TestDatabase } from '@app/testing';
+import { createTestDatabase, TEST_SERVER_URL, TestDatabase } from '../../../test/support/test-database';
 import { migrate } from './migrator';
 import { projectRoot } from './project-root';
 
