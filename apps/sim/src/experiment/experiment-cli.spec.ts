@@ -33,6 +33,7 @@ describe('parseExperimentCli', () => {
       killSwitchAtMs: undefined,
       seed: 1,
       qualityIntervalMs: 5000,
+      setup: 'join',
       out: 'experiment-report.json',
       html: undefined,
     });
@@ -43,7 +44,7 @@ describe('parseExperimentCli', () => {
       '--url', 'http://127.0.0.1:3001', '--admin-token', 'adm', '--metrics-token', 'met', '--users', '8', '--friends', '3',
       '--video-share', '0.25', '--duration', '5m', '--concurrent-calls', '3', '--call-rate', '2', '--call-seconds', '2-9',
       '--network', 'lossy', '--loss', '3%', '--burst-loss', '0.02', '--burst-length', '5', '--delay', '70ms', '--jitter', '12',
-      '--kill-switch-at', '2m', '--seed', '42', '--rtp-ip', '127.0.0.1', '--quality-interval', '1000',
+      '--kill-switch-at', '2m', '--seed', '42', '--rtp-ip', '127.0.0.1', '--quality-interval', '1000', '--setup', 'steps',
       '--out', 'r.json', '--html', 'r.html', '--no-progress',
     );
     expect(o).toMatchObject({
@@ -64,6 +65,7 @@ describe('parseExperimentCli', () => {
       seed: 42,
       rtpIp: '127.0.0.1',
       qualityIntervalMs: 1000,
+      setup: 'steps',
       out: 'r.json',
       html: 'r.html',
       progress: false,
@@ -100,6 +102,7 @@ describe('parseExperimentCli', () => {
     [['--duration', '10y'], /^--duration must be a time/],
     [['--rtp-ip', 'here'], /^--rtp-ip must be an IP address/],
     [['--url', 'nope'], /^--url must be a URL/],
+    [['--setup', 'fast'], /^--setup must be join or steps, got "fast"/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
   ])('refuses %j naming the flag', (args, message) => {
     expect(usage(...(args as string[]))).toMatch(message);

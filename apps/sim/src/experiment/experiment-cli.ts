@@ -23,6 +23,8 @@ export interface ExperimentCliOptions {
   seed: number;
   rtpIp?: string;
   qualityIntervalMs: number;
+  /** join: call:accept with join and media:join; steps: one request per transport, producer and consumer. */
+  setup: 'join' | 'steps';
   out: string;
   html?: string;
   progress: boolean;
@@ -56,6 +58,8 @@ conditions given. Writes a JSON report and, with --html, a page to read.
   --kill-switch-at <time>    switch the flag off at this moment of the run, e.g. 2m
   --seed <n>                 seed of every random choice, network included (1)
   --rtp-ip <ip>              bind RTP sockets to this address and announce it
+  --setup <join|steps>       media set-up: call:accept with join and media:join (join),
+                             or a request per transport, producer, consumer (steps)
   --quality-interval <ms>    the gateways' CALL_QUALITY_INTERVAL_MS, to read call:quality (default: $CALL_QUALITY_INTERVAL_MS or 5000)
   --out <file>               JSON report (experiment-report.json)
   --html <file>              a self-contained HTML report
@@ -98,6 +102,7 @@ export function parseExperimentCli(argv: string[], env: NodeJS.ProcessEnv = proc
         seed: { type: 'string' },
         'rtp-ip': { type: 'string' },
         'quality-interval': { type: 'string' },
+        setup: { type: 'string' },
         out: { type: 'string' },
         html: { type: 'string' },
         'no-progress': { type: 'boolean' },
@@ -128,6 +133,8 @@ export function parseExperimentCli(argv: string[], env: NodeJS.ProcessEnv = proc
       throw new UsageError(`--kill-switch-at must fall inside the run (--duration ${values.duration ?? '60s'}), got "${values['kill-switch-at']}"`);
     }
   }
+  const setup = values.setup ?? 'join';
+  if (setup !== 'join' && setup !== 'steps') throw new UsageError(`--setup must be join or steps, got "${setup}"`);
   const rtpIp = values['rtp-ip'];
   if (rtpIp !== undefined && net.isIP(rtpIp) === 0) throw new UsageError(`--rtp-ip must be an IP address such as 192.0.2.10, got "${rtpIp}"`);
   let network: NetworkConditions;
@@ -163,6 +170,7 @@ export function parseExperimentCli(argv: string[], env: NodeJS.ProcessEnv = proc
     seed: num('seed', values.seed, 1, 0, 2 ** 32 - 1),
     rtpIp,
     qualityIntervalMs: num('quality-interval', values['quality-interval'] ?? env.CALL_QUALITY_INTERVAL_MS, 5000, 0, 3_600_000),
+    setup,
     out: values.out ?? 'experiment-report.json',
     html: values.html,
     progress: !values['no-progress'] && process.stderr.isTTY === true,

@@ -27,6 +27,7 @@ import {
   VideoReceiverStats,
   Vp8Depacketizer,
 } from '@app/client';
+import type { ConsumerAddedDto } from '@app/contracts';
 import { ClipSender } from './clip-video';
 
 type Kind = 'audio' | 'video';
@@ -82,6 +83,7 @@ class OutgoingStream {
     private readonly link: LinkImpairment | undefined,
     private readonly meter: ByteMeter,
     clip?: VideoClip,
+    private readonly ownsSocket = true,
   ) {
     if (kind === 'video' && clip) {
       const sender = (this.clip = new ClipSender(clip));
@@ -141,7 +143,7 @@ class OutgoingStream {
 
   close(): void {
     this.closed = true;
-    this.socket.close();
+    if (this.ownsSocket) this.socket.close();
   }
 }
 
@@ -182,12 +184,16 @@ class IncomingStream {
     private readonly link: LinkImpairment | undefined,
     private readonly meter: ByteMeter,
     clip: VideoClip,
+    /** On a socket shared by both kinds (media:join): only this consumer's SSRC. */
+    private readonly ssrc?: number,
+    private readonly ownsSocket = true,
   ) {
     if (kind === 'video') {
       this.depacketizer = new Vp8Depacketizer();
       this.video = new VideoReceiverStats(clip, () => this.requestKeyFrame());
     }
     socket.onRtp((packet) => {
+      if (this.closed || (ssrc !== undefined && packet.ssrc !== ssrc)) return;
       const bytes = RTP_HEADER_BYTES + packet.payload.length;
       through(this.link, bytes, () => !this.closed && this.arrive(packet, bytes));
     });
@@ -210,12 +216,17 @@ class IncomingStream {
       const stream = new IncomingStream(consumer.kind, producerId, socket, transport, link, meter, clip);
       await client.request('media:resume', { consumerId: consumer.consumerId });
       // A video consumer starts at a key frame: ask at once rather than wait for the clip's next one.
-      if (consumer.kind === 'video') stream.video!.requestKeyFrameNow();
+      stream.startVideo();
       return stream;
     } catch (err) {
       socket.close();
       throw err;
     }
+  }
+
+  /** Asks for a key frame at once (a consumer starts at one). */
+  startVideo(): void {
+    this.video?.requestKeyFrameNow();
   }
 
   private requestKeyFrame(): void {
@@ -306,7 +317,7 @@ class IncomingStream {
 
   close(): void {
     this.closed = true;
-    this.socket.close();
+    if (this.ownsSocket) this.socket.close();
   }
 }
 
@@ -329,6 +340,10 @@ export class ParticipantMedia {
   private closed = false;
   private readonly requested = new Set<string>();
   private readonly waiting: (() => void)[] = [];
+  /** Joined: the shared sockets and where the receive transport is. */
+  private sockets: RtpUdpSocket[] = [];
+  private recvTransport?: { ip: string; port: number; socket: RtpUdpSocket };
+  private readonly earlyConsumers: ConsumerAddedDto[] = [];
 
   private constructor(
     readonly client: SocialClient,
@@ -344,12 +359,8 @@ export class ParticipantMedia {
       client.on('media:producer-added', (e) => {
         if (e.callId === callId && e.userId !== client.id) media.receive(e.producerId, e.kind);
       }),
-      client.on('media:producer-closed', (e) => {
-        if (e.callId !== callId || !media.videoOut || e.producerId !== media.videoOut.producerId) return;
-        media.videoClosed = { at: performance.now(), reason: e.reason };
-        media.videoOut.close();
-      }),
     );
+    media.listenForProducerClosed();
     try {
       const { up } = options.links;
       media.audioOut = await OutgoingStream.open(client, callId, 'audio', address, up.audio, options.meter, options.clip);
@@ -357,6 +368,70 @@ export class ParticipantMedia {
       // The other side may have produced before we listened.
       const { producers } = (await client.request('media:capabilities', { callId })) as { producers?: { producerId: string; userId: string; kind: Kind }[] };
       for (const p of producers ?? []) if (p.userId !== client.id) media.receive(p.producerId, p.kind);
+    } catch (err) {
+      media.close();
+      throw err;
+    }
+    return media;
+  }
+
+  /**
+   * Joins the call's media in one request, as a client that knows what it
+   * wants does: `join` sends media:join (the caller, once the call is
+   * active); `accept` answers the ringing call with call:accept and the
+   * join in the same request (the callee). Send and receive transports are
+   * plain and shared by both kinds; the other side's producers come as
+   * consumers, now and as media:consumer-added.
+   */
+  static async join(client: SocialClient, callId: string, options: ParticipantMediaOptions, how: 'join' | 'accept'): Promise<ParticipantMedia> {
+    const address = options.rtpAddress ?? (await rtpAddressFor(client.baseUrl));
+    const media = new ParticipantMedia(client, callId, options, address);
+    const sendSocket = await RtpUdpSocket.open(address.bindIp);
+    const recvSocket = await RtpUdpSocket.open(address.bindIp).catch((err) => {
+      sendSocket.close();
+      throw err;
+    });
+    media.sockets = [sendSocket, recvSocket];
+    media.listenForProducerClosed();
+    media.offs.push(
+      client.on('media:consumer-added', (e) => {
+        if (e.callId !== callId || media.closed) return;
+        if (media.recvTransport) media.attachConsumer(e);
+        else media.earlyConsumers.push(e);
+      }),
+    );
+    try {
+      const kinds: Kind[] = options.video ? ['audio', 'video'] : ['audio'];
+      const ssrcs = new Map(kinds.map((kind) => [kind, randomSsrc()] as const));
+      const join = {
+        rtpCapabilities: PLAIN_RTP_CAPABILITIES,
+        send: {
+          type: 'plain' as const,
+          rtcpMux: true,
+          // The only source the server accepts this participant's RTP from.
+          ip: address.announcedIp,
+          port: sendSocket.address.port,
+          produce: kinds.map((kind) => ({ kind, rtpParameters: plainRtpParameters(kind, ssrcs.get(kind)!) })),
+        },
+        recv: { type: 'plain' as const, rtcpMux: true, ip: address.announcedIp, port: recvSocket.address.port },
+      };
+      const joined =
+        how === 'accept' ? (await client.calls.acceptWithJoin(callId, join)).media : await client.request('media:join', { callId, ...join });
+      if (!joined) throw new Error('call:accept answered without media');
+      const { send, recv } = joined;
+      if (!send || !('ip' in send) || !recv || !('ip' in recv)) throw new Error('media:join answered without plain transports');
+      for (const { kind, producerId } of send.producers) {
+        const ssrc = ssrcs.get(kind);
+        if (ssrc === undefined) continue;
+        const payloadType = (plainRtpParameters(kind, ssrc).codecs as { payloadType: number }[])[0].payloadType;
+        const stream = new OutgoingStream(kind, producerId, ssrc, payloadType, sendSocket, send, options.links.up[kind], options.meter, options.clip, false);
+        if (kind === 'audio') media.audioOut = stream;
+        else media.videoOut = stream;
+      }
+      if (!media.audioOut) throw new Error('media:join made no audio producer');
+      media.recvTransport = { ip: recv.ip, port: recv.port, socket: recvSocket };
+      for (const consumer of joined.consumers) media.attachConsumer({ ...consumer, callId });
+      for (const consumer of media.earlyConsumers.splice(0)) media.attachConsumer(consumer);
     } catch (err) {
       media.close();
       throw err;
@@ -449,6 +524,43 @@ export class ParticipantMedia {
     this.audioOut?.close();
     this.videoOut?.close();
     for (const s of this.incoming.values()) s.close();
+    for (const socket of this.sockets.splice(0)) socket.close();
+    for (const w of this.waiting.splice(0)) w();
+  }
+
+  /** A kill switch closes the video producer: the sender hears it and stops sending video. */
+  private listenForProducerClosed(): void {
+    this.offs.push(
+      this.client.on('media:producer-closed', (e) => {
+        if (e.callId !== this.callId || !this.videoOut || e.producerId !== this.videoOut.producerId) return;
+        this.videoClosed = { at: performance.now(), reason: e.reason };
+        this.videoOut.close();
+      }),
+    );
+  }
+
+  /** A consumer on the joined receive transport: a stream of its own, on the shared socket, told apart by SSRC. */
+  private attachConsumer(consumer: ConsumerAddedDto): void {
+    const transport = this.recvTransport;
+    if (!transport || this.closed || this.requested.has(consumer.producerId)) return;
+    const rtp = consumer.rtpParameters as { encodings?: { ssrc?: number }[] };
+    const ssrc = rtp.encodings?.[0]?.ssrc;
+    if (ssrc === undefined) return void this.openErrors.push(`${consumer.kind} consumer without an SSRC`);
+    this.requested.add(consumer.producerId);
+    const stream = new IncomingStream(
+      consumer.kind,
+      consumer.producerId,
+      transport.socket,
+      transport,
+      this.options.links.down[consumer.kind],
+      this.options.meter,
+      this.options.clip,
+      ssrc,
+      false,
+    );
+    stream.startVideo();
+    this.incoming.get(consumer.kind)?.close();
+    this.incoming.set(consumer.kind, stream);
     for (const w of this.waiting.splice(0)) w();
   }
 

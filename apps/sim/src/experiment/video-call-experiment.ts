@@ -59,7 +59,11 @@ export interface VideoExperimentRunOptions {
   qualityIntervalMs?: number;
   /** The VP8 clip video calls send (default: the experiment's 640x480 clip). */
   clip?: VideoClip;
+  /** How participants set up their media: `join` (default: call:accept with join, media:join) or `steps` (one request per transport, producer and consumer). */
+  setup?: MediaSetup;
 }
+
+export type MediaSetup = 'join' | 'steps';
 
 export interface ExperimentProgress {
   phase: 'users' | 'flag' | 'calls' | 'server' | 'done';
@@ -192,6 +196,7 @@ export async function runVideoCallExperiment(
             rtpAddressOf,
             clip,
             opus,
+            setup: options.setup ?? 'join',
             meter: meterFor(plan.cohort),
             onCallId: (id) => cohortOfCall.set(id, plan.cohort),
             active,
@@ -262,6 +267,7 @@ interface PlaceContext {
   rtpAddressOf: (c: SocialClient) => RtpAddress | undefined;
   clip: VideoClip;
   opus?: OpusEncoderSettings;
+  setup: MediaSetup;
   meter: (direction: 'sent' | 'received', bytes: number) => void;
   onCallId: (callId: string) => void;
   active: Record<Cohort, number>;
@@ -324,18 +330,27 @@ async function placeCall(plan: PlannedCall, ctx: PlaceContext): Promise<CallReco
     const active = caller.calls.waitForState(callId, 'active', SIGNAL_TIMEOUT_MS);
     active.catch(() => undefined);
     await callee.calls.waitForCall(callId, SIGNAL_TIMEOUT_MS);
-    await callee.calls.accept(callId);
-    await active;
-
     const video = kind === 'video';
     const common = { video, meter, clip: ctx.clip, opus: ctx.opus };
-    const opened = await Promise.allSettled([
-      ParticipantMedia.open(caller, callId, { ...common, rtpAddress: ctx.rtpAddressOf(caller), links: linksOf(ctx.network, ctx.seed, plan.index, 'caller') }),
-      ParticipantMedia.open(callee, callId, { ...common, rtpAddress: ctx.rtpAddressOf(callee), links: linksOf(ctx.network, ctx.seed, plan.index, 'callee') }),
-    ]);
-    for (const o of opened) if (o.status === 'fulfilled') media.push(o.value);
-    for (const o of opened) if (o.status === 'rejected') throw o.reason;
-    const [callerMedia, calleeMedia] = media;
+    const callerOptions = { ...common, rtpAddress: ctx.rtpAddressOf(caller), links: linksOf(ctx.network, ctx.seed, plan.index, 'caller') };
+    const calleeOptions = { ...common, rtpAddress: ctx.rtpAddressOf(callee), links: linksOf(ctx.network, ctx.seed, plan.index, 'callee') };
+    let callerMedia: ParticipantMedia;
+    let calleeMedia: ParticipantMedia;
+    if (ctx.setup === 'join') {
+      // Three round trips: the invite, the callee's accept with its join, the caller's join once active.
+      calleeMedia = await ParticipantMedia.join(callee, callId, calleeOptions, 'accept');
+      media[1] = calleeMedia;
+      await active;
+      callerMedia = await ParticipantMedia.join(caller, callId, callerOptions, 'join');
+      media[0] = callerMedia;
+    } else {
+      await callee.calls.accept(callId);
+      await active;
+      const opened = await Promise.allSettled([ParticipantMedia.open(caller, callId, callerOptions), ParticipantMedia.open(callee, callId, calleeOptions)]);
+      opened.forEach((o, i) => o.status === 'fulfilled' && (media[i] = o.value));
+      for (const o of opened) if (o.status === 'rejected') throw o.reason;
+      [callerMedia, calleeMedia] = media;
+    }
     const kinds: ('audio' | 'video')[] = video ? ['audio', 'video'] : ['audio'];
     const ready = await Promise.all(media.map((m) => m.receiving(kinds, SIGNAL_TIMEOUT_MS)));
     if (!ready.every(Boolean)) throw new Error(`media not received in time: ${media.flatMap((m) => m.openErrors).join('; ') || 'no producer'}`);
@@ -374,7 +389,7 @@ async function placeCall(plan: PlannedCall, ctx: PlaceContext): Promise<CallReco
   } finally {
     if (counted) ctx.active[plan.cohort]--;
     if (liveCall) ctx.live.delete(liveCall);
-    for (const m of media) m.close();
+    for (const m of media) m?.close();
     record.clientSentBytes = sent;
     record.clientReceivedBytes = received;
   }
