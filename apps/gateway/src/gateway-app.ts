@@ -6,7 +6,7 @@ import { DrainState, Logger, NestPinoLogger, REQUEST_ID_HEADER, createRootLogger
 import { MediaNodeHost } from '@app/media';
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
-import { GatewayIoAdapter } from './common/socket-io.adapter';
+import { GatewayIoAdapter, patchNestMessageBinding } from './common/socket-io.adapter';
 import { InFlightWork } from './common/in-flight-work';
 import { DurableScheduler } from '@app/scheduler';
 import { AuthService } from '@app/auth';
@@ -73,6 +73,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   inFlight.trackHttp(app.getHttpServer());
   // The process's Redis connections; absent on a media node (it opens its own bus only).
   const redis = optionalRedis(app);
+  patchNestMessageBinding();
   const io = new GatewayIoAdapter(app, redis, logger, inFlight, corsOrigin(config));
   await io.connectRedis();
   app.useWebSocketAdapter(io);

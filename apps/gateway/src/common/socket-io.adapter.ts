@@ -1,6 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import { IoAdapter } from '@nestjs/platform-socket.io';
+import { WebSocketsController } from '@nestjs/websockets/web-sockets-controller';
 import { createShardedAdapter } from '@socket.io/redis-adapter';
 import { MessageType } from 'socket.io-adapter';
 import type { Observable } from 'rxjs';
@@ -14,6 +15,64 @@ import { BoundSocketHandler, SocketEventPipeline } from './socket-event-pipeline
 
 /** Largest socket.io frame accepted; a bigger one closes that socket. */
 export const MAX_FRAME_BYTES = 64 * 1024;
+
+/** A Nest message handler before it is bound to a socket: (socket, data, ack) with `this` its gateway. */
+type SocketHandlerCallback = (this: unknown, socket: Socket, data: unknown, ack: unknown) => unknown;
+
+type SubscribersMap = { message: unknown; callback: SocketHandlerCallback }[];
+
+const KNOWN_EVENTS = new WeakMap<Server, Set<string>>();
+
+/** Event names some gateway handles on this server (an event not in it is answered as unknown). */
+export function knownEvents(server: Server): Set<string> {
+  let known = KNOWN_EVENTS.get(server);
+  if (!known) KNOWN_EVENTS.set(server, (known = new Set()));
+  return known;
+}
+
+/**
+ * Nest binds every handler to every socket (one bound function per event and
+ * socket) before handing them to the adapter. With GatewayIoAdapter it hands
+ * over the unbound handlers instead (bindSharedHandlers). Nest's internal
+ * method; left alone if it is not there.
+ */
+export function patchNestMessageBinding(): void {
+  const proto = WebSocketsController.prototype as unknown as {
+    subscribeMessages?: (subscribersMap: SubscribersMap, client: unknown, instance: unknown) => void;
+    getConnectionHandler?: (
+      context: { subscribeMessages(subscribersMap: SubscribersMap, client: unknown, instance: unknown): void },
+      instance: unknown,
+      subscribersMap: SubscribersMap,
+      disconnect: { next(client: unknown): void },
+      connection: { next(args: unknown[]): void },
+    ) => (...args: unknown[]) => void;
+    config: { getIoAdapter(): unknown };
+    [PATCHED]?: true;
+  };
+  const original = proto.subscribeMessages;
+  if (!original || proto[PATCHED]) return;
+  proto[PATCHED] = true;
+  proto.subscribeMessages = function (this: typeof proto, subscribersMap, client, instance) {
+    const adapter = this.config.getIoAdapter();
+    if (adapter instanceof GatewayIoAdapter) return adapter.bindSharedHandlers(client as Socket, subscribersMap, instance);
+    return original.call(this, subscribersMap, client, instance);
+  };
+  // Nest also adds a 'disconnect' listener per gateway and socket, used only by a gateway with handleDisconnect.
+  const connectionHandler = proto.getConnectionHandler;
+  if (!connectionHandler) return;
+  proto.getConnectionHandler = function (this: typeof proto, context, instance, subscribersMap, disconnect, connection) {
+    const adapter = this.config.getIoAdapter();
+    if (!(adapter instanceof GatewayIoAdapter)) return connectionHandler.call(this, context, instance, subscribersMap, disconnect, connection);
+    const wantsDisconnect = typeof (instance as { handleDisconnect?: unknown }).handleDisconnect === 'function';
+    return (...args: unknown[]) => {
+      const client = args[0] as Socket;
+      connection.next(args);
+      context.subscribeMessages(subscribersMap, client, instance);
+      if (wantsDisconnect) adapter.bindClientDisconnect(client, () => disconnect.next(client));
+    };
+  };
+}
+const PATCHED = Symbol('sharedSocketHandlers');
 
 /** Room names that hold one user's sockets (libs/realtime's userRoom): a socket is in exactly one. */
 const USER_ROOM_PREFIX = 'user:';
@@ -80,29 +139,56 @@ export class GatewayIoAdapter extends IoAdapter {
   }
 
   /**
-   * One plain listener per event and socket, straight into the event
-   * pipeline. Nest's own version builds an rxjs pipeline per handler and
-   * socket, which held most of an idle socket's memory.
+   * Handlers of every gateway, by event: filled by the first socket, shared
+   * by all. Each socket gets one listener (the same function for all of
+   * them), not one bound function, closure and listener per event: those
+   * held most of an idle socket's memory (Nest's own version also built an
+   * rxjs pipeline per handler and socket).
    */
+  private readonly handlers = new Map<string, { callback: SocketHandlerCallback; instance: unknown }>();
+  private readonly listener = ((adapter: GatewayIoAdapter) =>
+    function onSocketEvent(this: Socket, event: string, ...args: unknown[]) {
+      adapter.dispatch(this, event, args);
+    })(this);
+
+  /** Called (for each gateway and socket) instead of Nest's per-socket binding: see patchNestMessageBinding. */
+  bindSharedHandlers(socket: Socket, handlers: { message: unknown; callback: SocketHandlerCallback }[], instance: unknown): void {
+    for (const { message, callback } of handlers) {
+      if (!this.handlers.has(message as string)) this.handlers.set(message as string, { callback, instance });
+    }
+    for (const { message } of handlers) knownEvents(socket.nsp.server).add(message as string);
+    const listeners = socket.listenersAny();
+    if (!listeners.includes(this.listener)) socket.prependAny(this.listener);
+  }
+
+  /** Nest's own path, kept for a gateway bound without the patch. */
   override bindMessageHandlers(
     socket: Socket,
     handlers: MessageMappingProperties[],
     _transform: (data: unknown) => Observable<unknown>,
   ): void {
-    const pipeline = (this.pipeline ??= this.createPipeline());
     for (const { message, callback } of handlers) {
       const event = message as string;
-      const handler = callback as BoundSocketHandler;
-      socket.on(event, (...args: unknown[]) => {
-        // A stopping gateway takes no new work; the client's request fails with the connection and is resent elsewhere.
-        if (this.inFlight.draining) return;
-        const { data, ack } = this.mapPayload(args.length === 1 ? args[0] : args);
-        const handled = pipeline.handle(socket, event, data, ack, handler).catch((err: unknown) =>
-          this.logger.error({ err, event }, 'socket handler pipeline failed'),
-        );
-        void this.inFlight.track(handled);
-      });
+      knownEvents(socket.nsp.server).add(event);
+      socket.on(event, (...args: unknown[]) => this.run(socket, event, args, callback as BoundSocketHandler));
     }
+  }
+
+  private dispatch(socket: Socket, event: string, args: unknown[]): void {
+    const handler = this.handlers.get(event);
+    if (!handler) return;
+    this.run(socket, event, args, (data, ack) => handler.callback.call(handler.instance, socket, data, ack));
+  }
+
+  private run(socket: Socket, event: string, args: unknown[], handler: BoundSocketHandler): void {
+    // A stopping gateway takes no new work; the client's request fails with the connection and is resent elsewhere.
+    if (this.inFlight.draining) return;
+    const pipeline = (this.pipeline ??= this.createPipeline());
+    const { data, ack } = this.mapPayload(args.length === 1 ? args[0] : args);
+    const handled = pipeline.handle(socket, event, data, ack, handler).catch((err: unknown) =>
+      this.logger.error({ err, event }, 'socket handler pipeline failed'),
+    );
+    void this.inFlight.track(handled);
   }
 
   /** Made once the application's providers exist (handlers are bound after init). */

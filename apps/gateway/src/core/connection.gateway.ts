@@ -9,6 +9,7 @@ import { DEFAULT_EVENT_RULE, RateLimiterService } from '@app/rate-limits';
 import { RealtimeService, userRoom } from '@app/realtime';
 import { RedisConnections } from '@app/redis';
 import { SocketGateway } from '../common/socket-gateway.decorator';
+import { knownEvents } from '../common/socket-io.adapter';
 import { overInFlightCap, shownEventName, SocketAccessLog } from '../common/socket-event-pipeline';
 import { ZodPipe } from '../common/zod.pipe';
 import { SocketPlaces } from './socket-places';
@@ -99,27 +100,7 @@ export class ConnectionGateway
     socket.join(userRoom(user.id));
     forgetHandshakeRequest(socket);
     this.armExpiry(socket);
-    socket.onAny((event: string, ...args: unknown[]) => {
-      if (socket.listenerCount(event) > 0) return;
-      const ack = args[args.length - 1];
-      const answer = (body: ErrorBody) => {
-        this.access.write({ event, socket, outcome: body.code });
-        if (typeof ack === 'function') ack(errorAck(body));
-      };
-      // Unknown names take a place under the socket's in-flight cap while they are counted, like any request.
-      const max = this.config.socketMaxInFlight;
-      const inFlight: number = socket.data.inFlight ?? 0;
-      if (inFlight >= max) return answer(overInFlightCap(max).toBody());
-      socket.data.inFlight = inFlight + 1;
-      // They count against the user's default limit too, so a flood of them is slowed like any other.
-      this.limits
-        .consume(DEFAULT_EVENT_RULE, user.id)
-        .then(
-          () => answer({ code: 'VALIDATION_FAILED', message: `unknown event "${shownEventName(event)}"`, details: { event: shownEventName(event) } }),
-          (err: unknown) => answer(err instanceof DomainError ? err.toBody() : { code: 'INTERNAL', message: 'internal error' }),
-        )
-        .finally(() => (socket.data.inFlight -= 1));
-    });
+    socket.onAny(this.answerUnknownEvent);
     this.connected.inc();
     const count = (this.localSockets.get(user.id) ?? 0) + 1;
     this.localSockets.set(user.id, count);
@@ -127,6 +108,39 @@ export class ConnectionGateway
     // handshake's check is seen by this read, and one committing later disconnects the room.
     await this.recheck(socket);
     if (count === 1 && socket.connected) await this.presence(user.id, true);
+  }
+
+  /**
+   * An event no handler knows is answered instead of left silent. One
+   * function for every socket (`this` is the socket): nothing kept per socket.
+   */
+  private readonly answerUnknownEvent = ((gateway: ConnectionGateway) =>
+    function answerUnknownEvent(this: Socket, event: string, ...args: unknown[]) {
+      gateway.unknownEvent(this, event, args);
+    })(this);
+
+  private unknownEvent(socket: Socket, event: string, args: unknown[]): void {
+    const user: AuthUser | undefined = socket.data.user;
+    if (!user) return;
+    if (knownEvents(socket.nsp.server).has(event)) return;
+    const ack = args[args.length - 1];
+    const answer = (body: ErrorBody) => {
+      this.access.write({ event, socket, outcome: body.code });
+      if (typeof ack === 'function') ack(errorAck(body));
+    };
+    // Unknown names take a place under the socket's in-flight cap while they are counted, like any request.
+    const max = this.config.socketMaxInFlight;
+    const inFlight: number = socket.data.inFlight ?? 0;
+    if (inFlight >= max) return answer(overInFlightCap(max).toBody());
+    socket.data.inFlight = inFlight + 1;
+    // They count against the user's default limit too, so a flood of them is slowed like any other.
+    this.limits
+      .consume(DEFAULT_EVENT_RULE, user.id)
+      .then(
+        () => answer({ code: 'VALIDATION_FAILED', message: `unknown event "${shownEventName(event)}"`, details: { event: shownEventName(event) } }),
+        (err: unknown) => answer(err instanceof DomainError ? err.toBody() : { code: 'INTERNAL', message: 'internal error' }),
+      )
+      .finally(() => (socket.data.inFlight -= 1));
   }
 
   /** Disconnects the socket when its token was revoked since it was checked (or its user is gone). */
