@@ -97,6 +97,8 @@ export class ConnectionGateway
       socket.disconnect(true);
       return;
     }
+    socket.conn.off('close', socket.data.releaseUnconnected);
+    delete socket.data.releaseUnconnected;
     socket.join(userRoom(user.id));
     forgetHandshakeRequest(socket);
     this.armExpiry(socket);
@@ -172,6 +174,7 @@ export class ConnectionGateway
   async handleDisconnect(socket: Socket): Promise<void> {
     const user: AuthUser | undefined = socket.data.user;
     if (!user) return;
+    void this.places.release(user.id, socket.id);
     clearTimeout(this.expiryTimers.get(socket.id));
     this.expiryTimers.delete(socket.id);
     this.connected.dec();
@@ -231,10 +234,11 @@ export class ConnectionGateway
       throw new Error('CLIENT_GONE');
     }
     socket.data.user = user;
+    // The connection may close before the socket is set up (no 'disconnect' then); once connected,
+    // handleDisconnect gives the place back (no listener kept per socket).
     const release = () => void this.places.release(user.id, socket.id);
-    socket.once('disconnect', release);
-    // The connection may close before the socket is set up (no 'disconnect' then).
     socket.conn.once('close', release);
+    socket.data.releaseUnconnected = release;
   }
 
   /** At the token's expiry the socket is told (`auth:expired`) and closed, unless a refresh moved it. */

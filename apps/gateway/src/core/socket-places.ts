@@ -85,8 +85,8 @@ export interface SocketPlacesOptions {
  * answer, the count is this process's own (exact for this process).
  */
 export class SocketPlaces {
-  /** Places this process holds, by user: the local count, and what it renews. */
-  private readonly held = new Map<string, Set<string>>();
+  /** Places this process holds, by user: the local count, and what it renews (most users hold one: a string, not a Set). */
+  private readonly held = new Map<string, string | Set<string>>();
   private readonly redis?: PlacesClient;
   private readonly namespace: string;
   private readonly answerTimeoutMs: number;
@@ -139,14 +139,17 @@ export class SocketPlaces {
   /** Gives the place back (safe to call twice, and for a place never granted). */
   async release(userId: string, placeId: string): Promise<void> {
     const places = this.held.get(userId);
-    if (!places?.delete(placeId)) return;
-    if (places.size === 0) this.held.delete(userId);
+    if (places === placeId) this.held.delete(userId);
+    else if (typeof places === 'object' && places.delete(placeId)) {
+      if (places.size === 1) this.held.set(userId, places.values().next().value as string);
+    } else return;
     if (this.redis && !this.closed) await this.forget(userId, [placeId]);
   }
 
   /** Places this process holds for the user. */
   heldBy(userId: string): number {
-    return this.held.get(userId)?.size ?? 0;
+    const places = this.held.get(userId);
+    return places === undefined ? 0 : typeof places === 'string' ? 1 : places.size;
   }
 
   /** One pipelined round trip renews every place this process holds. */
@@ -155,7 +158,7 @@ export class SocketPlaces {
     this.renewing = true;
     try {
       const pipeline = this.redis.multi();
-      for (const [userId, places] of this.held) pipeline.renewPlaces(this.key(userId), this.options.leaseMs, [...places]);
+      for (const [userId, places] of this.held) pipeline.renewPlaces(this.key(userId), this.options.leaseMs, placeList(places));
       await pipeline.execAsPipeline();
       this.recovered();
     } catch (err) {
@@ -173,7 +176,7 @@ export class SocketPlaces {
     if (!this.redis) return;
     if (this.redis.isReady && this.held.size > 0) {
       const pipeline = this.redis.multi();
-      for (const [userId, places] of this.held) pipeline.zRem(this.key(userId), [...places]);
+      for (const [userId, places] of this.held) pipeline.zRem(this.key(userId), placeList(places));
       await pipeline.execAsPipeline().catch(() => undefined);
     }
   }
@@ -185,9 +188,10 @@ export class SocketPlaces {
   }
 
   private hold(userId: string, placeId: string): void {
-    let places = this.held.get(userId);
-    if (!places) this.held.set(userId, (places = new Set()));
-    places.add(placeId);
+    const places = this.held.get(userId);
+    if (places === undefined) this.held.set(userId, placeId);
+    else if (typeof places === 'string') this.held.set(userId, new Set([places, placeId]));
+    else places.add(placeId);
   }
 
   /** Best effort: a place left behind expires with its lease. */
@@ -225,4 +229,8 @@ export class SocketPlaces {
     this.degraded = false;
     this.options.logger.info('redis answers again: the socket cap counts every process');
   }
+}
+
+function placeList(places: string | Set<string>): string[] {
+  return typeof places === 'string' ? [places] : [...places];
 }
