@@ -12,13 +12,12 @@ import { SocketGateway } from '../common/socket-gateway.decorator';
 import { knownEvents } from '../common/socket-io.adapter';
 import { overInFlightCap, shownEventName, SocketAccessLog } from '../common/socket-event-pipeline';
 import { ZodPipe } from '../common/zod.pipe';
+import { ExpirySchedule } from './expiry-schedule';
 import { SocketPlaces } from './socket-places';
 
 /** Server-to-server event: a user's tokens were revoked (its payload is the user id). */
 const REVOCATION_ANNOUNCEMENT = 'auth:revoked';
 
-// setTimeout's longest delay; a later expiry is re-armed when it fires.
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Socket life: the handshake is authenticated (and the user's socket count
@@ -34,7 +33,8 @@ export class ConnectionGateway
   private readonly localSockets = new Map<string, number>();
   /** Places under the per-user cap, held from an accepted handshake until its socket goes. */
   private readonly places: SocketPlaces;
-  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+  /** Token expiries of this process's sockets: one timer for all of them. */
+  private readonly expiries = new ExpirySchedule<Socket>((socket) => this.expire(socket));
   private closing = false;
   private stopRevocations?: () => void;
   private readonly logger: Logger;
@@ -175,8 +175,7 @@ export class ConnectionGateway
     const user: AuthUser | undefined = socket.data.user;
     if (!user) return;
     void this.places.release(user.id, socket.id);
-    clearTimeout(this.expiryTimers.get(socket.id));
-    this.expiryTimers.delete(socket.id);
+    if (user.tokenExpiresAt) this.expiries.remove(socket, user.tokenExpiresAt.getTime());
     this.connected.dec();
     const count = (this.localSockets.get(user.id) ?? 1) - 1;
     if (count > 0) {
@@ -192,6 +191,7 @@ export class ConnectionGateway
   async refresh(@ConnectedSocket() socket: Socket, @MessageBody(new ZodPipe(schemas.authRefresh)) body: schemas.AuthRefresh) {
     const user: AuthUser = socket.data.user;
     const next = await this.auth.refresh(user.id, body.token);
+    if (user.tokenExpiresAt) this.expiries.remove(socket, user.tokenExpiresAt.getTime());
     user.tokenExpiresAt = next.tokenExpiresAt;
     user.credential = next.credential;
     this.armExpiry(socket);
@@ -206,8 +206,7 @@ export class ConnectionGateway
   onModuleDestroy(): void {
     this.closing = true;
     this.stopRevocations?.();
-    for (const timer of this.expiryTimers.values()) clearTimeout(timer);
-    this.expiryTimers.clear();
+    this.expiries.clear();
   }
 
   /** After the sockets closed (each gave its place back): stop renewing. */
@@ -243,19 +242,16 @@ export class ConnectionGateway
 
   /** At the token's expiry the socket is told (`auth:expired`) and closed, unless a refresh moved it. */
   private armExpiry(socket: Socket): void {
-    clearTimeout(this.expiryTimers.get(socket.id));
     const expiresAt: Date | undefined = socket.data.user?.tokenExpiresAt;
-    if (!expiresAt) return;
-    const delay = Math.max(0, expiresAt.getTime() - Date.now());
-    const timer = setTimeout(() => {
-      this.expiryTimers.delete(socket.id);
-      if (!socket.connected) return;
-      if (expiresAt.getTime() > Date.now()) return this.armExpiry(socket);
-      socket.emit('auth:expired', {});
-      socket.disconnect(true);
-    }, Math.min(delay, MAX_TIMER_MS));
-    timer.unref();
-    this.expiryTimers.set(socket.id, timer);
+    if (expiresAt) this.expiries.add(socket, expiresAt.getTime());
+  }
+
+  private expire(socket: Socket): void {
+    if (!socket.connected || this.closing) return;
+    const expiresAt: Date | undefined = socket.data.user?.tokenExpiresAt;
+    if (expiresAt && expiresAt.getTime() > Date.now()) return this.armExpiry(socket);
+    socket.emit('auth:expired', {});
+    socket.disconnect(true);
   }
 
   private async presence(userId: string, online: boolean): Promise<void> {
@@ -275,9 +271,12 @@ export class ConnectionGateway
  * existed (the token, now in socket.data.user).
  */
 function forgetHandshakeRequest(socket: Socket): void {
-  const handshake = socket.handshake as { headers: unknown; query: unknown; auth: unknown };
+  const handshake = socket.handshake as { headers: unknown; query: unknown; auth: unknown; time: string; url: string };
   handshake.headers = {};
   handshake.query = {};
   handshake.auth = {};
+  // A date string and the upgrade URL per socket, read by nothing here (`issued` keeps the time as a number).
+  handshake.time = '';
+  handshake.url = '';
   (socket.conn as unknown as { request: unknown }).request = null;
 }
