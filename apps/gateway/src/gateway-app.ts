@@ -82,7 +82,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${reachableHost(config.host)}:${port}`;
-  logger.info({ url, database: config.databaseUrl ? 'external' : 'embedded' }, 'gateway listening');
+  // redisConnections: the prefix of this process's connection names in Redis (CLIENT LIST).
+  logger.info({ url, database: config.databaseUrl ? 'external' : 'embedded', redisConnections: redis?.enabled ? redis.tag : undefined }, 'gateway listening');
   let closing: Promise<void> | undefined;
   const close = async () => {
     // Stop taking work, finish what was taken (handlers, then timer jobs), and only then close the pools.

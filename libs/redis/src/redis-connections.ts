@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { createClient, RedisClientOptions } from 'redis';
 import type { Logger } from '@app/observability';
 
@@ -42,6 +43,12 @@ interface Entry {
 export class RedisConnections {
   private readonly entries = new Map<string, Entry>();
   private closing?: Promise<void>;
+  /**
+   * Each connection is named `<tag>:<name>` in Redis (CLIENT SETNAME, again on
+   * each reconnect; CLIENT LIST shows who holds what) unless its user names
+   * it itself, as the media bus does.
+   */
+  readonly tag = `conn-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
 
   constructor(
     /** Unset: no Redis; `enabled` is false and nothing may be opened. */
@@ -57,13 +64,14 @@ export class RedisConnections {
   open(name: RedisConnectionName, options: OpenOptions = {}): RedisClient {
     if (!this.url) throw new Error(`redis connection "${name}" asked for without REDIS_URL`);
     if (this.entries.has(name)) throw new Error(`redis connection "${name}" is already open`);
-    const client = createClient({ ...options.clientOptions, url: this.url }) as RedisClient;
+    const client = createClient({ name: `${this.tag}:${name}`, ...options.clientOptions, url: this.url }) as RedisClient;
     return this.register(name, client, options);
   }
 
   /** A second connection with the first one's options (a subscriber beside its publisher), under its own name. */
   duplicate(of: RedisConnectionName, name: RedisConnectionName, options: OpenOptions = {}): RedisClient {
-    const client = this.connection(of).duplicate(options.clientOptions as Parameters<RedisClient["duplicate"]>[0]) as RedisClient;
+    const overrides = { name: `${this.tag}:${name}`, ...options.clientOptions };
+    const client = this.connection(of).duplicate(overrides as Parameters<RedisClient['duplicate']>[0]) as RedisClient;
     return this.register(name, client, options);
   }
 
