@@ -1,10 +1,11 @@
 import dgram from 'node:dgram';
 import { befriend, inBatches, loginUsers } from '../support/bench-users';
-import { newSsrc } from '../support/call-topology';
+import { PLAIN_RTP_CAPABILITIES } from '@app/client';
+import { newSsrc, opusRtpParameters } from '../support/call-topology';
 import { startBenchGateway } from '../support/gateway-process';
 import { LatencySamples, LatencySummary } from '../support/latency-samples';
 import { cpuPerOp, sampleCpu } from '../support/process-usage';
-import { consumeAndResume, markedRtpPacket, openRecvTransport, openSendSide, placeCall, rtpMarkerOf, timed } from '../support/protocol-call';
+import { consumeAndResume, markedRtpPacket, openRecvTransport, openSendSide, rtpMarkerOf, timed } from '../support/protocol-call';
 
 export type CallSetupResult =
   | {
@@ -28,11 +29,19 @@ export type CallSetupResult =
     }
   | { calls: number; unavailable: string };
 
-const METHOD =
-  'Per call, a fresh pair of friends: invite → callee hears call:incoming → accept → caller: capabilities, plain send ' +
-  'transport, produce, then RTP every 20 ms → callee: capabilities, plain recv transport, connect, waits for ' +
-  'media:producer-added, consume, resume → first RTP packet at the callee socket. Requests run one after another; ' +
-  '"server" is the sum of their round trips, "client" the rest (event waits, pacing of the 20 ms packet clock).';
+const METHODS: Record<CallSetupMode, string> = {
+  join:
+    'Per call, a fresh pair of friends: invite → callee hears call:incoming → call:accept with its join (plain recv ' +
+    'transport sending to its socket, plain capabilities) → caller hears call:state active → media:join (plain send ' +
+    'transport from its declared socket, Opus producer), then RTP every 20 ms → the server consumes it for the callee ' +
+    '(media:consumer-added) → first RTP packet at the callee socket. "server" is the sum of the three round trips, ' +
+    '"client" the rest (event waits, pacing of the 20 ms packet clock).',
+  steps:
+    'Per call, a fresh pair of friends: invite → callee hears call:incoming → accept → caller: capabilities, plain send ' +
+    'transport, produce, then RTP every 20 ms → callee: capabilities, plain recv transport, connect, waits for ' +
+    'media:producer-added, consume, resume → first RTP packet at the callee socket. Requests run one after another; ' +
+    '"server" is the sum of their round trips, "client" the rest (event waits, pacing of the 20 ms packet clock).',
+};
 
 /**
  * Where the call's room is: `all` is one process (gateway and media node);
@@ -40,6 +49,13 @@ const METHOD =
  * in another process (NODE_ROLE=media), reached through Redis.
  */
 export type SetupTopology = 'all' | 'split';
+
+/**
+ * `join`: three round trips (invite; the callee's call:accept with its join; the caller's media:join),
+ * as the SDK and the simulator set calls up. `steps`: one request per capability, transport, producer
+ * and consumer (ten round trips), as before media:join existed.
+ */
+export type CallSetupMode = 'join' | 'steps';
 
 async function startTopology(topology: SetupTopology): Promise<{ url: string; pid: number; nodePid?: number; close(): Promise<void> }> {
   // Both on Redis (socket.io fan-out, presence), as any service of more than one process is:
@@ -58,20 +74,22 @@ async function startTopology(topology: SetupTopology): Promise<{ url: string; pi
 
 /** Time from call:invite to the first audio packet at the callee, over gateway child processes. */
 export async function runCallSetupBench(
-  o: { calls: number; topology?: SetupTopology },
+  o: { calls: number; topology?: SetupTopology; setup?: CallSetupMode },
   log: (s: string) => void,
 ): Promise<CallSetupResult> {
+  const setup = o.setup ?? 'join';
   const gw = await startTopology(o.topology ?? 'all');
   const sender = dgram.createSocket('udp4');
   const receiver = dgram.createSocket('udp4');
   try {
     await Promise.all([sender, receiver].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
     const receiverPort = receiver.address().port;
+    const senderPort = sender.address().port;
     const users = await loginUsers(gw.url, 2 * o.calls, 'setup', 16);
     await inBatches(users, 32, (u) => u.connect());
     const pairs = Array.from({ length: o.calls }, (_, i) => [users[2 * i], users[2 * i + 1]] as const);
     await inBatches(pairs, 8, ([a, b]) => befriend(a, b));
-    log(`call set-up (${o.topology ?? 'all'}): ${o.calls} calls`);
+    log(`call set-up (${o.topology ?? 'all'}, ${setup}): ${o.calls} calls`);
 
     const total = new LatencySamples();
     const server = new LatencySamples();
@@ -94,25 +112,56 @@ export async function runCallSetupBench(
           receiver.on('message', onMessage);
         });
         const incoming = callee.waitFor('call:incoming', (p) => p.call.callerId === caller.id, 10_000);
-        const producerAdded = callee.waitFor('media:producer-added', () => true, 10_000);
         const t0 = performance.now();
         const { call } = await timed(timing, () => caller.request('call:invite', { to: callee.id }), 'call:invite');
         await incoming;
-        await timed(timing, () => callee.request('call:accept', { callId: call.id }), 'call:accept');
         const ssrc = newSsrc();
-        const send = await openSendSide(caller, call.id, ssrc, timing);
-        let seq = 0;
-        const sendOne = () => sender.send(markedRtpPacket(ssrc, seq++, marker), send.sendPort, '127.0.0.1');
-        sendOne();
-        sending = setInterval(sendOne, 20);
-        const { rtpCapabilities } = await timed(
-          timing,
-          () => callee.request('media:capabilities', { callId: call.id }),
-          'media:capabilities',
-        );
-        const recvTransportId = await openRecvTransport(callee, call.id, receiverPort, timing);
-        const { producerId } = await producerAdded;
-        await consumeAndResume(callee, recvTransportId, producerId, rtpCapabilities as Record<string, unknown>, timing);
+        if (setup === 'join') {
+          // Three round trips: invite, the callee's accept carrying its join (a recv transport sending to
+          // its socket, its capabilities so the caller's producer is consumed for it as it appears), and
+          // the caller's join with its send transport (declared source) and Opus producer.
+          const active = caller.waitFor('call:state', (p) => p.call.id === call.id && p.call.state === 'active', 10_000);
+          await timed(
+            timing,
+            () =>
+              callee.request('call:accept', {
+                callId: call.id,
+                join: { rtpCapabilities: PLAIN_RTP_CAPABILITIES, recv: { type: 'plain', ip: '127.0.0.1', port: receiverPort } },
+              }),
+            'call:accept',
+          );
+          await active;
+          const joined = await timed(
+            timing,
+            () =>
+              caller.request('media:join', {
+                callId: call.id,
+                send: { type: 'plain', ip: '127.0.0.1', port: senderPort, produce: [{ kind: 'audio', rtpParameters: opusRtpParameters(ssrc) }] },
+              }),
+            'media:join',
+          );
+          const sendPort = (joined.send as { port: number }).port;
+          let seq = 0;
+          const sendOne = () => sender.send(markedRtpPacket(ssrc, seq++, marker), sendPort, '127.0.0.1');
+          sendOne();
+          sending = setInterval(sendOne, 20);
+        } else {
+          const producerAdded = callee.waitFor('media:producer-added', () => true, 10_000);
+          await timed(timing, () => callee.request('call:accept', { callId: call.id }), 'call:accept');
+          const send = await openSendSide(caller, call.id, ssrc, timing);
+          let seq = 0;
+          const sendOne = () => sender.send(markedRtpPacket(ssrc, seq++, marker), send.sendPort, '127.0.0.1');
+          sendOne();
+          sending = setInterval(sendOne, 20);
+          const { rtpCapabilities } = await timed(
+            timing,
+            () => callee.request('media:capabilities', { callId: call.id }),
+            'media:capabilities',
+          );
+          const recvTransportId = await openRecvTransport(callee, call.id, receiverPort, timing);
+          const { producerId } = await producerAdded;
+          await consumeAndResume(callee, recvTransportId, producerId, rtpCapabilities as Record<string, unknown>, timing);
+        }
         const t1 = await Promise.race([firstPacket, new Promise<number>((_, rej) => setTimeout(() => rej(new Error('no packet')), 5000))]);
         total.add(t1 - t0);
         server.add(timing.serverMs);
@@ -146,7 +195,7 @@ export async function runCallSetupBench(
       ),
       gatewayCpuMsPerCall: perCallMs(gw.pid),
       ...(gw.nodePid === undefined ? {} : { mediaNodeCpuMsPerCall: perCallMs(gw.nodePid) }),
-      method: METHOD,
+      method: METHODS[setup],
     };
     log(
       `  total p50/p99 ${result.total.p50}/${result.total.p99} ms (server ${result.server.p50}/${result.server.p99}), ` +

@@ -103,7 +103,7 @@ export function renderMarkdown(r: SuiteResults): string {
       out.push(`| client and media path (the rest) | ${cs.client.p50} | ${cs.client.p99} |`);
       for (const [step, t] of Object.entries(cs.byRequest)) out.push(`| · ${step} | ${t.p50} | ${t.p99} |`);
       out.push(`| gateway CPU per call set-up (ms, not a percentile) | ${cs.gatewayCpuMsPerCall} | |`);
-      out.push('', `Targets: server p50 ≤ 10 ms, total p50 ≤ 25 ms. Failed set-ups: ${cs.failed}.`, '');
+      out.push('', `Targets: server p50 ≤ 8 ms, total p50 ≤ 20 ms, gateway CPU ≤ 8 ms per set-up. Failed set-ups: ${cs.failed}.`, '');
     } else {
       out.push(`Not measured: ${cs.unavailable}`, '');
     }
