@@ -4,13 +4,14 @@
  */
 import { parseArgs } from 'node:util';
 import { LoadProfile, planCapacity, renderPlan } from './capacity-model';
-import { loadCosts } from './measured-costs';
+import { loadBaseline, loadCosts } from './measured-costs';
 
 const USAGE = `Usage: npm run capacity -- --users <n> [--dms-per-user-hour <m>] [--calls-per-user-day <c>]
-         [--call-minutes <d>] [--video-share <0..1>] [--results <bench results .json>] [--json]
+         [--call-minutes <d>] [--video-share <0..1>] [--results <bench results .json> | --baseline] [--json]
 
 Reads the newest bench/results/*.json (or the committed baseline) and prints the gateway
-processes, media cores, PostgreSQL writes/s and Redis operations/s that the load needs.`;
+processes, media cores, PostgreSQL writes/s and Redis operations/s that the load needs.
+--baseline uses the committed figures only (bench/capacity/baseline.json).`;
 
 export class UsageError extends Error {}
 
@@ -21,7 +22,7 @@ function number(name: string, raw: string | undefined, def: number, min: number,
   return v;
 }
 
-export function parseCapacityArgs(argv: string[]): { load: LoadProfile; results?: string; json: boolean } | 'help' {
+export function parseCapacityArgs(argv: string[]): { load: LoadProfile; results?: string; baseline: boolean; json: boolean } | 'help' {
   let values;
   try {
     ({ values } = parseArgs({
@@ -34,6 +35,7 @@ export function parseCapacityArgs(argv: string[]): { load: LoadProfile; results?
         'call-minutes': { type: 'string' },
         'video-share': { type: 'string' },
         results: { type: 'string' },
+        baseline: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean' },
       },
@@ -43,6 +45,7 @@ export function parseCapacityArgs(argv: string[]): { load: LoadProfile; results?
   }
   if (values.help) return 'help';
   if (values.users === undefined) throw new UsageError('--users is required');
+  if (values.baseline && values.results !== undefined) throw new UsageError('--baseline and --results exclude each other');
   return {
     load: {
       users: number('users', values.users, 0, 1),
@@ -52,6 +55,7 @@ export function parseCapacityArgs(argv: string[]): { load: LoadProfile; results?
       videoShare: number('video-share', values['video-share'], 0, 0, 1),
     },
     results: values.results,
+    baseline: values.baseline ?? false,
     json: values.json ?? false,
   };
 }
@@ -69,7 +73,7 @@ function main(): number {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const plan = planCapacity(args.load, loadCosts(args.results));
+  const plan = planCapacity(args.load, args.baseline ? loadBaseline() : loadCosts(args.results));
   process.stdout.write(args.json ? `${JSON.stringify(plan, null, 2)}\n` : `${renderPlan(plan)}\n`);
   return 0;
 }

@@ -49,7 +49,7 @@ export function newestResultsFile(dir = RESULTS_DIR): string | undefined {
   if (!fs.existsSync(dir)) return undefined;
   const files = fs
     .readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
+    .filter((f) => f.endsWith('.json') && !f.startsWith('capacity-check'))
     .sort();
   return files.length > 0 ? path.join(dir, files[files.length - 1]) : undefined;
 }
