@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
-import { SocialClient } from '@app/client';
+import { befriend, SocialClient } from '@app/client';
 import { SpanKind, startTracing, stopTracing } from '@app/observability';
 import { createTestDatabase, spawnGateway, SpawnedGateway, startTestGateway, TestDatabase, TestGateway, uniqueHandle, sleep } from '@app/testing';
 
@@ -197,5 +197,63 @@ describe('spans (in-memory exporter)', () => {
     const refused = await eventually(() => exporter.getFinishedSpans().find((s) => s.name === 'GET /users/me'), 'the refused request span');
     expect(refused.parentSpanContext).toBeUndefined();
     expect(refused.attributes['http.response.status_code']).toBe(401);
+  });
+});
+
+describe('a socket event traced across the media bus', () => {
+  const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  let exporter: InMemorySpanExporter;
+  let node: TestGateway;
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    exporter = new InMemorySpanExporter();
+    startTracing({ exporter, exportEachSpan: true, role: 'all' });
+    // Two processes' worth in one: a media node and a gateway-only process reaching it over Redis.
+    node = await startTestGateway({ env: { REDIS_URL, NODE_ROLE: 'media' } });
+    gateway = await startTestGateway({ db: node.db, env: { REDIS_URL, NODE_ROLE: 'gateway' } });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await node?.close();
+    await stopTracing();
+  });
+
+  it('puts the node’s span of a media request in the trace of the socket event that caused it', async () => {
+    const alice = await (await SocialClient.login(gateway.url, uniqueHandle('alice'))).connect();
+    const bob = await (await SocialClient.login(gateway.url, uniqueHandle('bob'))).connect();
+    try {
+      await befriend(alice, bob);
+      const incoming = bob.waitFor('call:incoming', () => true, 10_000);
+      const { call } = await alice.request('call:invite', { to: bob.id });
+      await incoming;
+      await bob.request('call:accept', { callId: call.id });
+      await alice.request('media:capabilities', { callId: call.id });
+
+      const socketSpan = await eventually(
+        () => exporter.getFinishedSpans().find((s) => s.name === 'socket media:capabilities'),
+        'the socket event span',
+      );
+      expect(socketSpan.kind).toBe(SpanKind.SERVER);
+      expect(socketSpan.attributes).toMatchObject({ 'socket.io.event': 'media:capabilities', 'enduser.id': alice.id });
+      const traceId = socketSpan.spanContext().traceId;
+      const nodeSpan = await eventually(
+        () => exporter.getFinishedSpans().find((s) => s.name === 'media capabilities' && s.spanContext().traceId === traceId),
+        'the media node span in the same trace',
+      );
+      expect(nodeSpan.kind).toBe(SpanKind.SERVER);
+      // The node's span hangs below the socket event's (directly or through the client-side spans between).
+      const byId = new Map(exporter.getFinishedSpans().map((s) => [s.spanContext().spanId, s]));
+      let parent = nodeSpan.parentSpanContext?.spanId;
+      const chain: string[] = [];
+      while (parent && parent !== socketSpan.spanContext().spanId && byId.has(parent)) {
+        chain.push(byId.get(parent)!.name);
+        parent = byId.get(parent)!.parentSpanContext?.spanId;
+      }
+      expect({ reached: parent, chain }).toEqual({ reached: socketSpan.spanContext().spanId, chain });
+      await alice.request('call:hangup', { callId: call.id });
+    } finally {
+      alice.disconnect();
+      bob.disconnect();
+    }
   });
 });

@@ -16,6 +16,8 @@ export const wireRequest = z.object({
   method: z.string().min(1).max(64),
   args: z.array(z.unknown()),
   requestId: z.string().max(128).optional(),
+  /** W3C trace context of the span that sent it (traceparent, tracestate), so the node's span joins that trace. */
+  traceContext: z.record(z.string().max(64), z.string().max(512)).optional(),
 });
 
 export const requestEnvelope = z.object({ id: z.string().min(1).max(64), replyTo: z.string().min(1).max(256), request: wireRequest });

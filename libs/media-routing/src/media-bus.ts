@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { createClient, ErrorReply } from 'redis';
 import { redisNamespace } from '@app/config';
 import { DomainError, ErrorCode } from '@app/contracts';
+import { SpanKind, traceCarrier, withSpan, withTraceCarrier } from '@app/observability';
 import type { Logger, MetricsService } from '@app/observability';
 import { RedisConnections } from '@app/redis';
 import {
@@ -265,7 +266,7 @@ export class RedisMediaBus implements MediaBus {
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
     });
-    const envelope: RequestEnvelope = { id, replyTo: this.replyChannel(), request };
+    const envelope: RequestEnvelope = { id, replyTo: this.replyChannel(), request: { ...request, traceContext: traceCarrier() } };
     // Not awaited: the reply promise must have its handler before a timeout can reject it.
     this.deliver(nodeId, id, request.method, JSON.stringify(envelope)).catch((err) =>
       this.logger.error({ err, nodeId }, 'media request not delivered'),
@@ -418,7 +419,12 @@ export class RedisMediaBus implements MediaBus {
     if (!envelope || !this.handler) return;
     let answer: ReplyEnvelope;
     try {
-      answer = { id: envelope.id, ok: true, result: await this.handler(envelope.request) };
+      const handler = this.handler;
+      const { traceContext, ...request } = envelope.request;
+      const result = await withTraceCarrier(traceContext, () =>
+        withSpan(`media ${request.method}`, { 'media.node': this.localNodeId }, () => handler(request), { kind: SpanKind.SERVER }),
+      );
+      answer = { id: envelope.id, ok: true, result };
     } catch (err) {
       if (malformed(err, this.dropped)) {
         this.logger.warn({ method: envelope.request.method, err: (err as Error).message }, 'media request dropped');

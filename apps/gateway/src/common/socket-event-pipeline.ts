@@ -2,7 +2,16 @@ import type { Socket } from 'socket.io';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { AppConfig } from '@app/config';
 import { Ack, DomainError, errorAck, ErrorBody, okAck } from '@app/contracts';
-import { CounterSeries, Logger, MetricsService, newRequestId, runWithRequestId, tracksRequestIds } from '@app/observability';
+import {
+  CounterSeries,
+  Logger,
+  MetricsService,
+  newRequestId,
+  runWithRequestId,
+  SpanKind,
+  tracksRequestIds,
+  withSpan,
+} from '@app/observability';
 import type { RateLimiterService } from '@app/rate-limits';
 import { toErrorBody } from './error-body';
 
@@ -89,7 +98,10 @@ export class SocketEventPipeline {
         socket.data.inFlight = inFlight + 1;
         holdsPlace = true;
       }
-      let result = requestId === undefined ? handler(data, reply) : runWithRequestId(requestId, () => handler(data, reply));
+      const run = () => (requestId === undefined ? handler(data, reply) : runWithRequestId(requestId, () => handler(data, reply)));
+      // A server span per event when tracing is on (one check when off); media requests it makes are its children.
+      const shown = shownEventName(event);
+      let result = withSpan(`socket ${shown}`, { 'socket.io.event': shown, 'enduser.id': userId ?? '' }, run, { kind: SpanKind.SERVER });
       if (result instanceof Promise) result = await result;
       if (isObservable(result)) result = await lastValueFrom(result, { defaultValue: undefined });
       reply(okAck(result ?? {}));
