@@ -5,6 +5,7 @@ import {
   DomainError,
   MediaJoinResultDto,
   MediaKind,
+  MediaRestartReason,
   MediaStatsDto,
   ProducerSummaryDto,
   schemas,
@@ -31,7 +32,7 @@ import { CallMetrics } from './call-metrics';
 import { CallRecord, isParticipant, otherParticipant } from './call-record';
 import { CallRepository } from './call.repository';
 
-export type MediaRestartReason = 'node_lost' | 'worker_died' | 'drain';
+export type { MediaRestartReason };
 
 /** What a participant asks of `media:join` (and `call:accept`'s `join`), defaults applied. */
 export type MediaJoinOptions = z.output<typeof schemas.mediaJoinOptions>;

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
+import type { NodeRole } from '@app/contracts';
 
 const intVar = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
   optionalIntVar(min, max).transform((v) => v ?? def);
@@ -263,7 +264,7 @@ const envSchema = envShape.superRefine((env, ctx) => {
   }
 });
 
-export type NodeRole = 'all' | 'gateway' | 'media';
+export type { NodeRole };
 
 export interface AppConfig {
   /** NODE_ENV=production: safer defaults (no dev-login, no plain RTP). */

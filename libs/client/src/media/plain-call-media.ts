@@ -1,4 +1,4 @@
-import type { ConsumerAddedDto, MediaJoinResultDto, schemas } from '@app/contracts';
+import type { ConsumerAddedDto, MediaJoinResultDto, MediaRestartReason, schemas } from '@app/contracts';
 import { sleep } from '../sleep';
 import type { SocialClient } from '../social-client';
 import { consumerRtp, MediaKind, PlainReceiveStream, PlainSendStream, PlainStreamOptions } from './plain-media-session';
@@ -8,7 +8,7 @@ import { RtpUdpSocket } from './rtp-udp-socket';
 
 type MediaJoinOptions = schemas.MediaJoinOptions;
 
-export type MediaRestartReason = 'node_lost' | 'worker_died' | 'drain';
+export type { MediaRestartReason };
 
 export interface CallMediaOptions extends PlainStreamOptions {
   /** Send and receive video (the clip) besides audio. */
