@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
-import { DomainError } from '@app/contracts';
+import { DomainError, MediaRestartReason } from '@app/contracts';
 import { MediaCluster, MediaNodeEvent } from '@app/media-routing';
 import { Logger, ROOT_LOGGER } from '@app/observability';
 import { CallMediaService } from './call-media.service';
@@ -103,7 +103,7 @@ export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestro
    * active on the node it was read with, so a record that went stale (ended,
    * already moved) moves nothing.
    */
-  private async moveOrGiveUp(call: CallRecord, reason: 'node_lost' | 'drain' | 'worker_died'): Promise<void> {
+  private async moveOrGiveUp(call: CallRecord, reason: MediaRestartReason): Promise<void> {
     const callId = call.id;
     if (call.state !== 'active') {
       this.lostSince.delete(callId);
