@@ -3,7 +3,7 @@ import path from 'node:path';
 import Ajv from 'ajv';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import type { Server, Socket } from 'socket.io';
+import type { Server } from 'socket.io';
 import { SocialClient } from '@app/client';
 import { CLIENT_EVENT_NAMES, SERVER_EVENT_NAMES } from '@app/contracts';
 import { RealtimeService } from '@app/realtime';
@@ -13,6 +13,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { asyncApiKey } from '../../apps/gateway/src/docs/asyncapi-document';
 import { openApiPath } from '../../apps/gateway/src/docs/openapi-document';
 import { DOCS_COMMAND, DOCUMENT_FILES, renderDocumentFiles } from '../../apps/gateway/src/docs/protocol-documents';
+import { knownEvents } from '../../apps/gateway/src/common/socket-io.adapter';
 
 type Json = Record<string, any>;
 
@@ -87,10 +88,10 @@ function liveHttpRoutes(gw: TestGateway): string[] {
 
 /** The events a connected socket has handlers for, read from the server side. */
 async function liveSocketEvents(gw: TestGateway): Promise<string[]> {
-  // The realtime service holds the socket.io server it pushes through.
+  // The realtime service holds the socket.io server it pushes through; the adapter records every
+  // event a gateway handler is bound for (one shared listener per socket dispatches to them).
   const server = (gw.get(RealtimeService) as unknown as { server: Server }).server;
-  const [socket] = (await server.fetchSockets()) as unknown as Socket[];
-  return socket.eventNames().filter((e): e is string => typeof e === 'string' && e.includes(':'));
+  return [...knownEvents(server)].filter((e) => e.includes(':'));
 }
 
 describe('/docs/asyncapi.json and /docs/openapi.json', () => {

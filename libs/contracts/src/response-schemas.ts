@@ -240,6 +240,8 @@ export const readinessDto = z.object({
   ready: z.boolean(),
   db: z.enum(['up', 'down', 'unknown']),
   draining: z.boolean(),
+  /** With REDIS_URL: whether the connections the process needs to reach the others (the socket.io adapter's) are up. */
+  redis: z.enum(['up', 'down']).optional(),
 });
 
 export const errorBody = z.object({

@@ -75,7 +75,7 @@ export class HealthController {
     const state = draining ? 'unknown' : await this.dbState();
     const db = state === 'unused' ? 'up' : state;
     const redis = this.redis?.state() ?? 'unused';
-    const body: ReadinessDto & { redis?: 'up' | 'down' } = { ready: !draining && db === 'up' && redis !== 'down', db, draining };
+    const body: ReadinessDto = { ready: !draining && db === 'up' && redis !== 'down', db, draining };
     // Said only where Redis is used ('unused' is the field's absence, as before it existed).
     if (redis !== 'unused') body.redis = redis;
     res.status(body.ready ? 200 : 503).json(body);
