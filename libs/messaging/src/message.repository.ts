@@ -39,6 +39,10 @@ export type SeenSeqs = Record<string, number>;
 
 const MESSAGE_COLUMNS = messageColumns();
 
+/** PostgreSQL's deadlock_detected, and how often a statement it cancelled is run again. */
+const DEADLOCK_DETECTED = '40P01';
+const DEADLOCK_ATTEMPTS = 3;
+
 /**
  * The whole append as one autocommitted statement: lock both users (in id
  * order: every append locks users before conversations, so appends never
@@ -270,7 +274,16 @@ export class MessageRepository {
    * gateway's cores).
    */
   private async prepared<R extends QueryResultRow>(name: string, text: string, values: unknown[]): Promise<R[]> {
-    return (await this.sql.pool.query<R>({ name, text, values })).rows;
+    // Each is one autocommitted statement: one PostgreSQL chose as a deadlock victim did nothing,
+    // so it is run again (appends lock users, then conversations, in id order; a cycle needs a
+    // statement from elsewhere, such as an earlier version's during a rolling upgrade).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.sql.pool.query<R>({ name, text, values })).rows;
+      } catch (err) {
+        if ((err as { code?: string }).code !== DEADLOCK_DETECTED || attempt >= DEADLOCK_ATTEMPTS) throw err;
+      }
+    }
   }
 
   /** Newest first, seq < beforeSeq. */
