@@ -36,7 +36,12 @@ async function main(): Promise<number> {
   const results: SuiteResults = {
     startedAt: started.toISOString(),
     quick,
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? '?',
+      memGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
   };
   const resultsDir = path.join(__dirname, 'results');
   fs.mkdirSync(resultsDir, { recursive: true });

@@ -18,7 +18,8 @@ export class UsageError extends Error {}
 function number(name: string, raw: string | undefined, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (raw === undefined) return def;
   const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || v < min || v > max) throw new UsageError(`--${name}: expected a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  if (raw.trim() === '' || !Number.isFinite(v) || v < min || v > max)
+    throw new UsageError(`--${name}: expected a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return v;
 }
 

@@ -114,8 +114,7 @@ export function planCapacity(load: LoadProfile, costs: MeasuredCosts, assumption
   const gatewayProcesses = Math.max(byCpu, byMemory);
 
   const voiceCalls = concurrentCalls - concurrentVideoCalls;
-  const mediaCpu =
-    (voiceCalls * costs.workerCpuUsPerVoiceCallSecond + concurrentVideoCalls * costs.workerCpuUsPerVideoCallSecond) / 1e6;
+  const mediaCpu = (voiceCalls * costs.workerCpuUsPerVoiceCallSecond + concurrentVideoCalls * costs.workerCpuUsPerVideoCallSecond) / 1e6;
   const mediaCores = concurrentCalls > 0 ? Math.max(1, Math.ceil(mediaCpu / a.cpuHeadroom)) : 0;
 
   return {

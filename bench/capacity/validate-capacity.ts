@@ -137,13 +137,22 @@ async function main(): Promise<number> {
     await gw.close();
   }
   const round = (x: number) => Math.round(x * 1000) / 1000;
-  const out = { at: new Date().toISOString(), terms: Object.fromEntries(Object.entries(terms).map(([k, v]) => [k, round(v)])), baseline, tolerance: TOLERANCE, rows, passed: worst <= TOLERANCE };
+  const out = {
+    at: new Date().toISOString(),
+    terms: Object.fromEntries(Object.entries(terms).map(([k, v]) => [k, round(v)])),
+    baseline,
+    tolerance: TOLERANCE,
+    rows,
+    passed: worst <= TOLERANCE,
+  };
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, `capacity-check-${out.at.replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, JSON.stringify(out, null, 2));
   process.stdout.write('| load | DMs | calls | measured gateway CPU s | predicted s | error |\n|---|---|---|---|---|---|\n');
   for (const r of rows) {
-    process.stdout.write(`| ${r.load} | ${r.dms} | ${r.calls} | ${r.measuredCpuS} | ${r.predictedCpuS} | ${Math.round((r.error as number) * 100)}% |\n`);
+    process.stdout.write(
+      `| ${r.load} | ${r.dms} | ${r.calls} | ${r.measuredCpuS} | ${r.predictedCpuS} | ${Math.round((r.error as number) * 100)}% |\n`,
+    );
   }
   process.stdout.write(
     `\nTerms measured alone: idle ${out.terms.idleCores} cores, ${out.terms.usPerDm} µs per DM, ${out.terms.msPerCall} ms per call set-up ` +

@@ -65,9 +65,7 @@ export class BareMediasoupTopology implements CallTopology {
       [sides[0], sides[1]],
       [sides[1], sides[0]],
     ]) {
-      this.consumers.push(
-        await me.recv.consume({ producerId: other.producer.id, rtpCapabilities: router.rtpCapabilities, paused: false }),
-      );
+      this.consumers.push(await me.recv.consume({ producerId: other.producer.id, rtpCapabilities: router.rtpCapabilities, paused: false }));
     }
   }
 

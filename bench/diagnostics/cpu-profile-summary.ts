@@ -109,5 +109,7 @@ if (require.main === module) {
     process.stderr.write('usage: cpu-profile-summary.ts FILE.cpuprofile [top]\n');
     process.exit(2);
   }
-  process.stdout.write(`${summarise(JSON.parse(fs.readFileSync(file, 'utf8')) as Profile, Number(top) || 25, Number(fromS) || 0, toS ? Number(toS) : Infinity)}\n`);
+  process.stdout.write(
+    `${summarise(JSON.parse(fs.readFileSync(file, 'utf8')) as Profile, Number(top) || 25, Number(fromS) || 0, toS ? Number(toS) : Infinity)}\n`,
+  );
 }

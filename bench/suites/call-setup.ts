@@ -136,7 +136,12 @@ export async function runCallSetupBench(
             () =>
               caller.request('media:join', {
                 callId: call.id,
-                send: { type: 'plain', ip: '127.0.0.1', port: senderPort, produce: [{ kind: 'audio', rtpParameters: opusRtpParameters(ssrc) }] },
+                send: {
+                  type: 'plain',
+                  ip: '127.0.0.1',
+                  port: senderPort,
+                  produce: [{ kind: 'audio', rtpParameters: opusRtpParameters(ssrc) }],
+                },
               }),
             'media:join',
           );

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { BareMediasoupTopology } from '../ceilings/bare-mediasoup';
 import type { CallTopology } from '../support/call-topology';
 import { GatewayCallTopology } from '../support/gateway-call-topology';
@@ -98,7 +100,10 @@ async function ramp(
         `worker ${step.workerCores} cores, generator ${step.loadGeneratorCores} cores`,
     );
     if (!step.passed) {
-      limitedBy = step.lossRatio >= MAX_LOSS ? `loss ${(step.lossRatio * 100).toFixed(2)}% at ${target} calls` : `p99 ${step.latencyMs.p99} ms at ${target} calls`;
+      limitedBy =
+        step.lossRatio >= MAX_LOSS
+          ? `loss ${(step.lossRatio * 100).toFixed(2)}% at ${target} calls`
+          : `p99 ${step.latencyMs.p99} ms at ${target} calls`;
       break;
     }
   }
@@ -150,9 +155,11 @@ export async function runConcurrentCallsBench(o: ConcurrentCallsOptions, log: (s
 /** mediasoup 3.8.4 under its alias, when its worker was built (`node scripts/setup.js --legacy-mediasoup`). */
 function loadLegacyMediasoup(): { createWorker: typeof import('mediasoup').createWorker; version: string } | { unavailable: string } {
   try {
+    // Loaded only when asked for: the package is an optional comparison, absent on most machines.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const lib = require('mediasoup-legacy');
-    const bin = require('node:path').join(require.resolve('mediasoup-legacy/package.json'), '..', 'worker', 'out', 'Release', 'mediasoup-worker');
-    if (!require('node:fs').existsSync(bin)) return { unavailable: 'the 3.8.4 worker is not built (node scripts/setup.js --legacy-mediasoup)' };
+    const bin = path.join(require.resolve('mediasoup-legacy/package.json'), '..', 'worker', 'out', 'Release', 'mediasoup-worker');
+    if (!fs.existsSync(bin)) return { unavailable: 'the 3.8.4 worker is not built (node scripts/setup.js --legacy-mediasoup)' };
     return lib;
   } catch (err) {
     return { unavailable: `mediasoup-legacy not installed: ${(err as Error).message}` };

@@ -71,10 +71,12 @@ export async function runMediaRecoveryBench(o: { calls: number }, log: (s: strin
     const perCall = pairs.map(async ([caller, callee], index) => {
       const callId = callIds[index];
       const marker = index + 1;
-      const endedEvent = caller.waitFor('call:state', (e) => e.call.id === callId && e.call.state === 'ended', 60_000).then(
-        () => 'ended' as const,
-        () => 'timeout' as const,
-      );
+      const endedEvent = caller
+        .waitFor('call:state', (e) => e.call.id === callId && e.call.state === 'ended', 60_000)
+        .then(
+          () => 'ended' as const,
+          () => 'timeout' as const,
+        );
       const restarts = Promise.all(
         [caller, callee].map((c) => c.waitFor('media:restart', (e) => e.callId === callId, 30_000).then(() => performance.now())),
       );

@@ -237,7 +237,9 @@ export async function runMessagesBench(o: MessagesOptions, log: (s: string) => v
     try {
       out.cluster = await clusterRun(o, log);
       if ('deliveredPerSec' in out.cluster) {
-        log(`  cluster: ${out.cluster.deliveredPerSec}/s, p99 ${out.cluster.deliveryLatencyMs.p99} ms, ${out.cluster.cpuUsPerMessage} µs CPU per message`);
+        log(
+          `  cluster: ${out.cluster.deliveredPerSec}/s, p99 ${out.cluster.deliveryLatencyMs.p99} ms, ${out.cluster.cpuUsPerMessage} µs CPU per message`,
+        );
       }
     } catch (err) {
       out.cluster = { unavailable: String((err as Error).message ?? err) };

@@ -2,7 +2,17 @@ import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
-import { EncodedTone, FramePacer, OPUS_FRAME_MS, OPUS_FRAME_SAMPLES, plainRtpParameters, rtpHeader, sleep, SocialClient, VideoClip } from '@app/client';
+import {
+  EncodedTone,
+  FramePacer,
+  OPUS_FRAME_MS,
+  OPUS_FRAME_SAMPLES,
+  plainRtpParameters,
+  rtpHeader,
+  sleep,
+  SocialClient,
+  VideoClip,
+} from '@app/client';
 import { clipBitrate, clipFramePayloads, loadExperimentClip } from '../../apps/sim/src/experiment/clip-video';
 import { ParticipantMedia } from '../../apps/sim/src/experiment/participant-media';
 import { befriend, disconnectAll, inBatches, loginUsers } from '../support/bench-users';
@@ -248,9 +258,7 @@ async function gatewayRun(o: VideoCostOptions, video: boolean, clip: VideoClip):
         await callee.calls.accept(call.id);
         await active;
         for (const c of [caller, callee]) {
-          media.push(
-            await ParticipantMedia.open(c, call.id, { video, meter, clip, links }),
-          );
+          media.push(await ParticipantMedia.open(c, call.id, { video, meter, clip, links }));
         }
       },
     );

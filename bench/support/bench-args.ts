@@ -9,7 +9,8 @@ export const SUITES = {
   recovery: 'time until the audio of active calls is back after their media node is killed',
   calls: 'concurrent Opus calls one mediasoup worker carries through the gateway, beside a bare 3.12 and a bare 3.8.4 worker',
   idle: 'memory per idle connected socket',
-  'video-cost': 'SFU worker CPU per call-second and bytes per call-minute of voice calls and of video calls side by side, bare worker and through the gateway',
+  'video-cost':
+    'SFU worker CPU per call-second and bytes per call-minute of voice calls and of video calls side by side, bare worker and through the gateway',
 } as const;
 export type SuiteName = keyof typeof SUITES;
 
@@ -42,7 +43,10 @@ export function parseBenchArgs(argv: string[]): { quick: boolean; only?: Set<Sui
   });
   let only: Set<SuiteName> | undefined;
   if (values.only !== undefined) {
-    const names = values.only.split(',').map((n) => n.trim()).filter(Boolean);
+    const names = values.only
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean);
     const unknown = names.filter((n) => !(n in SUITES));
     if (names.length === 0 || unknown.length > 0) {
       throw new Error(

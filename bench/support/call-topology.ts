@@ -38,12 +38,16 @@ export async function sfuCounters(
   let producerPackets = 0;
   let consumerPackets = 0;
   await Promise.all([
-    ...[...producers].filter((p) => !p.closed).map(async (p) => {
-      for (const s of await p.getStats()) producerPackets += (s as { packetCount?: number }).packetCount ?? 0;
-    }),
-    ...[...consumers].filter((c) => !c.closed).map(async (c) => {
-      for (const s of await c.getStats()) if (s.type === 'outbound-rtp') consumerPackets += s.packetCount ?? 0;
-    }),
+    ...[...producers]
+      .filter((p) => !p.closed)
+      .map(async (p) => {
+        for (const s of await p.getStats()) producerPackets += (s as { packetCount?: number }).packetCount ?? 0;
+      }),
+    ...[...consumers]
+      .filter((c) => !c.closed)
+      .map(async (c) => {
+        for (const s of await c.getStats()) if (s.type === 'outbound-rtp') consumerPackets += s.packetCount ?? 0;
+      }),
   ]);
   return { producerPackets, consumerPackets };
 }

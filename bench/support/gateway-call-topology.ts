@@ -36,7 +36,14 @@ export class GatewayCallTopology implements CallTopology {
 
   static async start(generatorPorts: number[], _log: (s: string) => void): Promise<GatewayCallTopology> {
     const gw = await startTestGateway({
-      env: { MEDIA_WORKERS: '1', MEDIA_MIN_PORT: '30000', MEDIA_MAX_PORT: '39999', MEDIA_WEBRTC_PORT: '0', DM_RATE_PER_SEC: '100000', DM_RATE_BURST: '100000' },
+      env: {
+        MEDIA_WORKERS: '1',
+        MEDIA_MIN_PORT: '30000',
+        MEDIA_MAX_PORT: '39999',
+        MEDIA_WEBRTC_PORT: '0',
+        DM_RATE_PER_SEC: '100000',
+        DM_RATE_BURST: '100000',
+      },
     });
     const workers = gw.get(WorkerPool).workers();
     return new GatewayCallTopology(gw, workers[0], generatorPorts);

@@ -141,7 +141,6 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
   };
 }
 
-
 function cpuOver(before: CpuSample, after: CpuSample, messages: number): MessageLoadCpu {
   const seconds = (after.wallMs - before.wallMs) / 1000;
   const cores: Record<number, number> = {};

@@ -49,7 +49,12 @@ export interface SideMedia {
 }
 
 /** One participant's plain-RTP send side: capabilities, a comedia send transport, an Opus producer. */
-export async function openSendSide(c: SocialClient, callId: string, ssrc: number, timing: TimedRequests): Promise<Omit<SideMedia, 'recvTransportId'>> {
+export async function openSendSide(
+  c: SocialClient,
+  callId: string,
+  ssrc: number,
+  timing: TimedRequests,
+): Promise<Omit<SideMedia, 'recvTransportId'>> {
   const { rtpCapabilities } = await timed(timing, () => c.request('media:capabilities', { callId }), 'media:capabilities');
   const send = (await timed(
     timing,
@@ -71,7 +76,11 @@ export async function openRecvTransport(c: SocialClient, callId: string, port: n
     () => c.request('media:create-transport', { callId, direction: 'recv', type: 'plain' }),
     'media:create-transport',
   )) as { transportId: string };
-  await timed(timing, () => c.request('media:connect-transport', { transportId: recv.transportId, ip: '127.0.0.1', port }), 'media:connect-transport');
+  await timed(
+    timing,
+    () => c.request('media:connect-transport', { transportId: recv.transportId, ip: '127.0.0.1', port }),
+    'media:connect-transport',
+  );
   return recv.transportId;
 }
 
@@ -83,7 +92,11 @@ export async function consumeAndResume(
   rtpCapabilities: Record<string, unknown>,
   timing: TimedRequests,
 ): Promise<string> {
-  const { consumerId } = await timed(timing, () => c.request('media:consume', { transportId, producerId, rtpCapabilities }), 'media:consume');
+  const { consumerId } = await timed(
+    timing,
+    () => c.request('media:consume', { transportId, producerId, rtpCapabilities }),
+    'media:consume',
+  );
   await timed(timing, () => c.request('media:resume', { consumerId }), 'media:resume');
   return consumerId;
 }

@@ -61,12 +61,18 @@ export function renderMarkdown(r: SuiteResults): string {
     out.push(
       `| bare socket.io relay (ceiling) | ${m.relayCeiling.deliveredPerSec} | ${m.relayCeiling.deliveryLatencyMs.p50} / ${m.relayCeiling.deliveryLatencyMs.p99} | ${m.relayCeiling.serverCores} | ${m.relayCeiling.cpuUsPerMessage ?? ''} |`,
     );
-    out.push(`| database single-row inserts, ${m.databaseCeiling.clients} clients (${m.databaseCeiling.tool}, ceiling) | ${m.databaseCeiling.insertsPerSec} | | | |`);
-    out.push(`| database seq-update + insert transactions (${m.databaseCeiling.tool}) | ${m.databaseCeiling.seqTransactionsPerSec} | | | |`);
+    out.push(
+      `| database single-row inserts, ${m.databaseCeiling.clients} clients (${m.databaseCeiling.tool}, ceiling) | ${m.databaseCeiling.insertsPerSec} | | | |`,
+    );
+    out.push(
+      `| database seq-update + insert transactions (${m.databaseCeiling.tool}) | ${m.databaseCeiling.seqTransactionsPerSec} | | | |`,
+    );
     const row = (what: string, p: PersistedRun | undefined) => {
       if (!p) return;
       if ('deliveredPerSec' in p) {
-        out.push(`| ${what} | ${p.deliveredPerSec} | ${p.deliveryLatencyMs.p50} / ${p.deliveryLatencyMs.p99} | ${p.gatewayCores} | ${p.cpuUsPerMessage ?? ''} |`);
+        out.push(
+          `| ${what} | ${p.deliveredPerSec} | ${p.deliveryLatencyMs.p50} / ${p.deliveryLatencyMs.p99} | ${p.gatewayCores} | ${p.cpuUsPerMessage ?? ''} |`,
+        );
       } else {
         out.push(`| ${what} | not measured: ${p.unavailable} | | | |`);
       }
@@ -118,7 +124,10 @@ export function renderMarkdown(r: SuiteResults): string {
     out.push(`| gateway CPU per call set-up (ms, not a percentile) | ${split.gatewayCpuMsPerCall} | |`);
     out.push(`| media node CPU per call set-up (ms, its JS process) | ${split.mediaNodeCpuMsPerCall} | |`);
     if (cs && 'total' in cs) {
-      out.push('', `Routing cost: server p50 ${(split.server.p50 - cs.server.p50).toFixed(2)} ms more than one process (target ≤ 3 ms). Failed set-ups: ${split.failed}.`);
+      out.push(
+        '',
+        `Routing cost: server p50 ${(split.server.p50 - cs.server.p50).toFixed(2)} ms more than one process (target ≤ 3 ms). Failed set-ups: ${split.failed}.`,
+      );
     }
     out.push('');
   } else if (split) {
@@ -181,11 +190,21 @@ export function renderMarkdown(r: SuiteResults): string {
   }
   const vc = r.videoCost;
   if (vc) {
-    out.push(`## Video cost: ${vc.options.calls} voice calls and ${vc.options.calls} video calls (VP8 ${vc.video.width}x${vc.video.height} at ${vc.video.fps} fps, ~${vc.video.approxKbps} kbit/s each way)`, '');
-    out.push('| where | kind | worker cores | worker CPU µs per call-second | bytes per call-minute | packets/s received | loss |', '|---|---|---|---|---|---|---|');
+    out.push(
+      `## Video cost: ${vc.options.calls} voice calls and ${vc.options.calls} video calls (VP8 ${vc.video.width}x${vc.video.height} at ${vc.video.fps} fps, ~${vc.video.approxKbps} kbit/s each way)`,
+      '',
+    );
+    out.push(
+      '| where | kind | worker cores | worker CPU µs per call-second | bytes per call-minute | packets/s received | loss |',
+      '|---|---|---|---|---|---|---|',
+    );
     const row = (where: string, kind: string, c: CallCost) =>
       `| ${where} | ${kind} | ${c.workerCores} | ${c.workerCpuUsPerCallSecond} | ${(c.bytesPerCallMinute / 2 ** 20).toFixed(2)} MiB | ${c.packetsPerSecond} | ${pct(c.lossRatio)} |`;
-    const rows = (where: string, p: KindPair) => [row(where, 'voice', p.voice), row(where, 'video', p.video), `| ${where} | video ÷ voice | | ${p.cpuRatio}× | ${p.bytesRatio}× | | |`];
+    const rows = (where: string, p: KindPair) => [
+      row(where, 'voice', p.voice),
+      row(where, 'video', p.video),
+      `| ${where} | video ÷ voice | | ${p.cpuRatio}× | ${p.bytesRatio}× | | |`,
+    ];
     out.push(...rows('bare 3.12 worker', vc.bare));
     if ('voice' in vc.gateway) out.push(...rows('through the gateway', vc.gateway));
     out.push('');

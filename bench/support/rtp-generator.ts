@@ -42,10 +42,10 @@ export class RtpGenerator {
     const workers: Worker[] = [];
     const ports: number[] = [];
     for (let i = 0; i < threads; i++) {
-      const w = new Worker(
-        `require('ts-node/register/transpile-only'); require(${JSON.stringify(THREAD_ENTRY)});`,
-        { eval: true, workerData: { recvBufferBytes, sendBufferBytes: 4 * 1024 * 1024 } },
-      );
+      const w = new Worker(`require('ts-node/register/transpile-only'); require(${JSON.stringify(THREAD_ENTRY)});`, {
+        eval: true,
+        workerData: { recvBufferBytes, sendBufferBytes: 4 * 1024 * 1024 },
+      });
       ports.push(
         await new Promise<number>((resolve, reject) => {
           w.once('message', (m: { port: number }) => resolve(m.port));

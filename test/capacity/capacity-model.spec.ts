@@ -1,5 +1,11 @@
 import { costsFromResults } from '../../bench/capacity/measured-costs';
-import { DEFAULT_ASSUMPTIONS, MeasuredCosts, planCapacity, predictedGatewayCpuSeconds, relativeError } from '../../bench/capacity/capacity-model';
+import {
+  DEFAULT_ASSUMPTIONS,
+  MeasuredCosts,
+  planCapacity,
+  predictedGatewayCpuSeconds,
+  relativeError,
+} from '../../bench/capacity/capacity-model';
 import { parseCapacityArgs, UsageError } from '../../bench/capacity/capacity-cli';
 
 const costs: MeasuredCosts = {
@@ -27,7 +33,11 @@ describe('planCapacity', () => {
   it('sizes gateways by CPU at the cluster’s cost per DM once one process is not enough', () => {
     // 100,000 DMs/s at the peak: 10 cores at one process's cost, 15 at the cluster's.
     const fewOnline = { ...DEFAULT_ASSUMPTIONS, onlineShare: 0.001 };
-    const plan = planCapacity({ users: 120_000_000, dmsPerUserHour: 1, callsPerUserDay: 0, callMinutes: 0, videoShare: 0 }, costs, fewOnline);
+    const plan = planCapacity(
+      { users: 120_000_000, dmsPerUserHour: 1, callsPerUserDay: 0, callMinutes: 0, videoShare: 0 },
+      costs,
+      fewOnline,
+    );
     expect(plan.peak.dmsPerSecond).toBe(100_000);
     expect(plan.gatewayCores).toBe(15);
     expect(plan.gatewayProcesses).toBe(Math.ceil(15 / DEFAULT_ASSUMPTIONS.cpuHeadroom));
@@ -73,7 +83,14 @@ describe('costsFromResults', () => {
     const got = costsFromResults(
       {
         messages: { persisted: { cpuUsPerMessage: 80 } },
-        concurrentCalls: { gateway: { steps: [{ passed: true, workerCpuUsPerCallSecond: 900 }, { passed: false, workerCpuUsPerCallSecond: 2_000 }] } },
+        concurrentCalls: {
+          gateway: {
+            steps: [
+              { passed: true, workerCpuUsPerCallSecond: 900 },
+              { passed: false, workerCpuUsPerCallSecond: 2_000 },
+            ],
+          },
+        },
       },
       costs,
       'run',

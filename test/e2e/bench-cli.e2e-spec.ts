@@ -74,7 +74,15 @@ describe('CPU per operation in the results', () => {
 
 describe('video cost and the exit code', () => {
   const machine = { cpus: 2, cpuModel: 'x', memGiB: 1, node: 'v' };
-  const cost = (cpu: number, bytes: number) => ({ calls: 10, seconds: 10, workerCores: cpu / 1e5, workerCpuUsPerCallSecond: cpu, bytesPerCallMinute: bytes, packetsPerSecond: 100, lossRatio: 0 });
+  const cost = (cpu: number, bytes: number) => ({
+    calls: 10,
+    seconds: 10,
+    workerCores: cpu / 1e5,
+    workerCpuUsPerCallSecond: cpu,
+    bytesPerCallMinute: bytes,
+    packetsPerSecond: 100,
+    lossRatio: 0,
+  });
 
   it('puts voice and video calls side by side with their ratios', () => {
     const pair = { voice: cost(100, 2 * 2 ** 20), video: cost(400, 36 * 2 ** 20), cpuRatio: 4, bytesRatio: 18 };

@@ -84,25 +84,19 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
   }
 
   async function expectText(page: Page, selector: string, text: string, timeout = 20_000): Promise<void> {
-    await page.waitForFunction(
-      ([sel, t]) => (document.querySelector(sel)?.textContent ?? '').includes(t),
-      [selector, text] as const,
-      { timeout },
-    );
+    await page.waitForFunction(([sel, t]) => (document.querySelector(sel)?.textContent ?? '').includes(t), [selector, text] as const, {
+      timeout,
+    });
   }
 
   async function expectNoText(page: Page, selector: string, text: string, timeout = 20_000): Promise<void> {
-    await page.waitForFunction(
-      ([sel, t]) => !(document.querySelector(sel)?.textContent ?? '').includes(t),
-      [selector, text] as const,
-      { timeout },
-    );
+    await page.waitForFunction(([sel, t]) => !(document.querySelector(sel)?.textContent ?? '').includes(t), [selector, text] as const, {
+      timeout,
+    });
   }
 
   async function mediaStats(page: Page): Promise<MediaStats | null> {
-    return page.evaluate(() =>
-      (window as unknown as { demo: { mediaStats(): Promise<MediaStats | null> } }).demo.mediaStats(),
-    );
+    return page.evaluate(() => (window as unknown as { demo: { mediaStats(): Promise<MediaStats | null> } }).demo.mediaStats());
   }
 
   /** Waits until the page has received audio, then until it has received more: audio is flowing, not a blip. */
@@ -322,16 +316,14 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
     const width = 1100 * pages.length + 12 * (pages.length + 1);
     await sheet.setViewportSize({ width, height: 780 + 24 });
     const images = shots.map((png) => `<img src="data:image/png;base64,${png.toString('base64')}">`).join('');
-    await sheet.setContent(
-      `<body style="margin:0;padding:12px;display:flex;gap:12px;background:#8a93a6">${images}</body>`,
-    );
+    await sheet.setContent(`<body style="margin:0;padding:12px;display:flex;gap:12px;background:#8a93a6">${images}</body>`);
     await sheet.waitForFunction(() => Array.from(document.images).every((img) => img.complete && img.naturalWidth > 0));
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     await sheet.screenshot({ path: file, fullPage: true });
     await sheet.close();
   }
 
-  it('a video call between two pages: each decodes the other\'s camera, shows it, and fills the quality panel from call:quality', async () => {
+  it("a video call between two pages: each decodes the other's camera, shows it, and fills the quality panel from call:quality", async () => {
     const { ann, bob, annHandle, bobHandle } = await mutualPair();
     const [annId, bobId] = await Promise.all([userIdOf(ann), userIdOf(bob)]);
     const admin = new AdminClient(gw.url, TEST_ADMIN_TOKEN);

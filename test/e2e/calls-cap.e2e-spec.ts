@@ -12,9 +12,7 @@ describe('calls: the duration cap', () => {
   const clients: SocialClient[] = [];
 
   async function friends(): Promise<[SocialClient, SocialClient]> {
-    const [a, b] = await Promise.all(
-      ['a', 'b'].map(async (p) => (await SocialClient.login(gw.url, uniqueHandle(p))).connect()),
-    );
+    const [a, b] = await Promise.all(['a', 'b'].map(async (p) => (await SocialClient.login(gw.url, uniqueHandle(p))).connect()));
     clients.push(a, b);
     await befriend(a, b);
     return [a, b];
@@ -42,7 +40,10 @@ describe('calls: the duration cap', () => {
     const [a, b] = await friends();
     const warnings: { who: string; at: number; endsAt: string }[] = [];
     const ends: { who: string; at: number; call: CallDto }[] = [];
-    for (const [who, c] of [['a', a], ['b', b]] as const) {
+    for (const [who, c] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
       c.on('call:ending-soon', (e) => warnings.push({ who, at: Date.now(), endsAt: e.endsAt }));
       c.on('call:state', ({ call }) => call.state === 'ended' && ends.push({ who, at: Date.now(), call }));
     }
@@ -56,7 +57,9 @@ describe('calls: the duration cap', () => {
 
     const ended = await a.calls.waitForState(call.id, 'ended', MAX_MS + 5000);
     await b.calls.waitForState(call.id, 'ended');
-    await (await control).ended; // nothing more may arrive
+    await (
+      await control
+    ).ended; // nothing more may arrive
     expect(ended).toMatchObject({ endReason: 'max_duration', endedAt: active.maxEndsAt, durationSeconds: MAX_MS / 1000 });
 
     expect(warnings.map((w) => w.who).sort()).toEqual(['a', 'b']);

@@ -53,7 +53,11 @@ describe('media:join through a gateway-only process', () => {
       aliceLeg.waitForPackets(bobLeg.producerId('audio'), toAlice, 5000),
     ]);
     const tone = (leg: JoinedLeg, producerId: string, hz: number, sent: number) =>
-      checkTone(leg.receivedOf(producerId).map((p) => p.payload), EncodedTone.of(hz), sent).passed;
+      checkTone(
+        leg.receivedOf(producerId).map((p) => p.payload),
+        EncodedTone.of(hz),
+        sent,
+      ).passed;
     expect(tone(bobLeg, aliceLeg.producerId('audio'), 440, toBob)).toBe(true);
     expect(tone(aliceLeg, bobLeg.producerId('audio'), 660, toAlice)).toBe(true);
     expect(quality.length).toBeGreaterThan(0);

@@ -80,7 +80,9 @@ describe('a call ended by another gateway process', () => {
 
     // Participants are checked on every request, cached or not.
     expect(await refusalCode(carol.request('media:capabilities', { callId: call.id }))).toBe('FORBIDDEN');
-    expect(await refusalCode(carol.request('media:create-transport', { callId: call.id, direction: 'send', type: 'plain' }))).toBe('FORBIDDEN');
+    expect(await refusalCode(carol.request('media:create-transport', { callId: call.id, direction: 'send', type: 'plain' }))).toBe(
+      'FORBIDDEN',
+    );
     expect(await refusalCode(carol.request('media:resume', { consumerId: '00000000-0000-4000-8000-000000000000' }))).toBe('NOT_FOUND');
 
     // The call ends on the other process; B hears of it (NOTIFY) and forgets it...
@@ -94,7 +96,9 @@ describe('a call ended by another gateway process', () => {
     expect(await refusalCode(carol.request('media:capabilities', { callId: call.id }))).toBe('FORBIDDEN');
     expect(await refusalCode(alice.request('media:capabilities', { callId: call.id }))).toBe('NOT_FOUND');
     cache.remember(remembered!);
-    expect(await refusalCode(alice.request('media:create-transport', { callId: call.id, direction: 'send', type: 'plain' }))).toBe('NOT_FOUND');
+    expect(await refusalCode(alice.request('media:create-transport', { callId: call.id, direction: 'send', type: 'plain' }))).toBe(
+      'NOT_FOUND',
+    );
     cache.remember(remembered!);
     expect(await refusalCode(bob.request('media:resume', { consumerId: '00000000-0000-4000-8000-000000000000' }))).toBe('NOT_FOUND');
     // A refused stale entry is dropped, and nothing was opened for the ended call.

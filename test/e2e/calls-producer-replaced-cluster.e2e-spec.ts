@@ -75,8 +75,14 @@ describe('media:producer-closed `replaced` across gateways', () => {
 
     // What bob hears of alice's producers, in order.
     const seen: Seen[] = [];
-    bob.on('media:producer-closed', (e) => e.callId === callId && seen.push({ event: 'closed', producerId: e.producerId, reason: e.reason }));
-    bob.on('media:producer-added', (e) => e.callId === callId && e.userId === alice.id && seen.push({ event: 'added', producerId: e.producerId }));
+    bob.on(
+      'media:producer-closed',
+      (e) => e.callId === callId && seen.push({ event: 'closed', producerId: e.producerId, reason: e.reason }),
+    );
+    bob.on(
+      'media:producer-added',
+      (e) => e.callId === callId && e.userId === alice.id && seen.push({ event: 'added', producerId: e.producerId }),
+    );
 
     // Alice's first producer goes through gateway 1.
     await alice.request('media:capabilities', { callId });

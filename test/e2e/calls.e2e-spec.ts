@@ -2,15 +2,7 @@ import { AdminClient, SocialClient, befriend } from '@app/client';
 import type { CallDto, ConversationDto } from '@app/contracts';
 import { WorkerPool } from '@app/media';
 import { Client } from 'pg';
-import {
-  pushFence,
-  refusalCode,
-  startTestGateway,
-  TEST_ADMIN_TOKEN,
-  TestGateway,
-  uniqueHandle,
-  waitForValue,
-} from '@app/testing';
+import { pushFence, refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway, uniqueHandle, waitForValue } from '@app/testing';
 
 const RING_MS = 2500;
 const GRACE_MS = 1500;
@@ -174,7 +166,7 @@ describe('calls: signalling state machine', () => {
     }
   });
 
-  it('refuses outsiders, unknown calls and moves that are not the user\'s to make', async () => {
+  it("refuses outsiders, unknown calls and moves that are not the user's to make", async () => {
     const [a, b] = await friends();
     const outsider = await user('x');
     const call = await a.calls.invite(b.id);
@@ -361,4 +353,3 @@ describe('calls: signalling state machine', () => {
     expect((await b.calls.history()).map((c) => c.id)).toEqual([...ids].reverse());
   });
 });
-

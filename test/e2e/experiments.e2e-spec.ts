@@ -43,11 +43,7 @@ async function allExposures(url: string, key: string, limit = 100): Promise<Expo
   let cursor: string | null = null;
   do {
     const qs: string = `?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const res = await http<{ exposures: ExposureDto[]; nextCursor: string | null }>(
-      url,
-      'GET',
-      `/admin/flags/${key}/exposures${qs}`,
-    );
+    const res = await http<{ exposures: ExposureDto[]; nextCursor: string | null }>(url, 'GET', `/admin/flags/${key}/exposures${qs}`);
     expect(res.status).toBe(200);
     for (const e of res.body.exposures) responseSchemas.exposureDto.parse(e);
     all.push(...res.body.exposures);
@@ -273,9 +269,7 @@ describe('experiments: exposures and the flag report', () => {
     for (const c of [alice, bob, carol]) track(await connectWithFlags(c));
     // Bob's second socket gets its own push on connecting.
     const bob2 = track(await connectWithFlags(await SocialClient.login(gw.url, bob.user.handle)));
-    const pushed = [alice, bob, bob2, carol].map((c) =>
-      c.waitFor('flags:changed', (p) => p.flags[key] === (c === alice)),
-    );
+    const pushed = [alice, bob, bob2, carol].map((c) => c.waitFor('flags:changed', (p) => p.flags[key] === (c === alice)));
     await putFlag(gw.url, key, { allowUserIds: [alice.id] });
     await Promise.all(pushed);
     await flushExperiment(gw);
@@ -370,10 +364,7 @@ describe('experiments: exposures are durable and shared by processes', () => {
     const pg = new Client({ connectionString: db.url });
     await pg.connect();
     try {
-      const { rows } = await pg.query(
-        `SELECT user_id AS "userId", value, count FROM flag_exposures WHERE flag_key = $1`,
-        [key],
-      );
+      const { rows } = await pg.query(`SELECT user_id AS "userId", value, count FROM flag_exposures WHERE flag_key = $1`, [key]);
       return countsOf(rows);
     } finally {
       await pg.end();

@@ -71,7 +71,10 @@ describe('sharded fan-out across three gateway processes', () => {
     await befriend(bob, carol);
     await befriend(alice, carol);
     const sockets = { alice, aliceOnB, bob, carol };
-    const seen = Object.fromEntries(Object.entries(sockets).map(([name, s]) => [name, recorder(s)])) as Record<keyof typeof sockets, ReturnType<typeof recorder>>;
+    const seen = Object.fromEntries(Object.entries(sockets).map(([name, s]) => [name, recorder(s)])) as Record<
+      keyof typeof sockets,
+      ReturnType<typeof recorder>
+    >;
     const count = (who: keyof typeof sockets, event: string, match: (p: any) => boolean = () => true) =>
       seen[who].filter((e) => e.event === event && match(e.payload)).length;
     /** Every push sent so far to these users has arrived (see pushFence), from a sender on a fourth socket. */
@@ -93,7 +96,9 @@ describe('sharded fan-out across three gateway processes', () => {
     await fence(alice, [bob]);
     await fence(bob, [alice, aliceOnB]);
     const isThisDm = (p: any) => p.message.clientMsgId === clientMsgId;
-    expect([count('bob', 'dm:new', isThisDm), count('aliceOnB', 'dm:new', isThisDm), count('alice', 'dm:new', isThisDm)]).toEqual([1, 1, 0]);
+    expect([count('bob', 'dm:new', isThisDm), count('aliceOnB', 'dm:new', isThisDm), count('alice', 'dm:new', isThisDm)]).toEqual([
+      1, 1, 0,
+    ]);
     expect(count('bob', 'dm:typing', (p) => p.from === alice.id)).toBe(1);
     expect(count('aliceOnB', 'dm:typing') + count('alice', 'dm:typing') + count('carol', 'dm:typing')).toBe(0);
     // Process C holds no socket of Alice or Bob: none of their events was sent to it.

@@ -12,10 +12,7 @@ async function putVideoFlag(url: string, body: Record<string, unknown>): Promise
 }
 
 async function friends(url: string): Promise<[SocialClient, SocialClient]> {
-  const [a, b] = await Promise.all([
-    SocialClient.login(url, uniqueHandle('alice')),
-    SocialClient.login(url, uniqueHandle('bob')),
-  ]);
+  const [a, b] = await Promise.all([SocialClient.login(url, uniqueHandle('alice')), SocialClient.login(url, uniqueHandle('bob'))]);
   await a.http('PUT', `/contacts/${b.id}`, {});
   await b.http('PUT', `/contacts/${a.id}`, {});
   await Promise.all([a.connect(), b.connect()]);
@@ -85,7 +82,10 @@ describe('video_call flag and calls', () => {
 
   it('refuses a video call while the flag is off for either user, and counts it', async () => {
     const [alice, bob] = await friends(gw.url);
-    cleanup.push(() => alice.disconnect(), () => bob.disconnect());
+    cleanup.push(
+      () => alice.disconnect(),
+      () => bob.disconnect(),
+    );
     const refusedBefore = await metricValue(gw.url, 'video_calls_total', 'outcome="refused"');
     const attemptedBefore = await metricValue(gw.url, 'video_calls_total', 'outcome="attempted"');
 
@@ -104,7 +104,10 @@ describe('video_call flag and calls', () => {
 
   it('kill switch mid-call: video producers close with flag_off, audio keeps flowing, new video is refused', async () => {
     const [alice, bob] = await friends(gw.url);
-    cleanup.push(() => alice.disconnect(), () => bob.disconnect());
+    cleanup.push(
+      () => alice.disconnect(),
+      () => bob.disconnect(),
+    );
     await putVideoFlag(gw.url, { enabled: true, allowUserIds: [alice.id, bob.id] });
 
     const incoming = bob.waitFor('call:incoming');
@@ -119,10 +122,16 @@ describe('video_call flag and calls', () => {
     bob.on('media:producer-added', (p) => producersSeen.push(p));
     const audioOut = await PlainSendStream.open(alice, call.id, 'audio');
     const videoOut = await PlainSendStream.open(alice, call.id, 'video');
-    cleanup.push(() => audioOut.close(), () => videoOut.close());
+    cleanup.push(
+      () => audioOut.close(),
+      () => videoOut.close(),
+    );
     const audioIn = await PlainReceiveStream.open(bob, call.id, audioOut.producerId);
     const videoIn = await PlainReceiveStream.open(bob, call.id, videoOut.producerId);
-    cleanup.push(() => audioIn.close(), () => videoIn.close());
+    cleanup.push(
+      () => audioIn.close(),
+      () => videoIn.close(),
+    );
 
     await Promise.all([sendAudio(audioOut, 20), sendVideo(videoOut, 20)]);
     expect(await audioIn.waitForPackets(10, 5_000)).toBeGreaterThanOrEqual(10);
@@ -158,7 +167,10 @@ describe('video_call flag and calls', () => {
 
   it('refuses a video producer when the flag went off between invite and produce', async () => {
     const [alice, bob] = await friends(gw.url);
-    cleanup.push(() => alice.disconnect(), () => bob.disconnect());
+    cleanup.push(
+      () => alice.disconnect(),
+      () => bob.disconnect(),
+    );
     await putVideoFlag(gw.url, { enabled: true, rolloutPercent: 100 });
     const { call } = await alice.request('call:invite', { to: bob.id, media: 'video' });
     await bob.request('call:accept', { callId: call.id });

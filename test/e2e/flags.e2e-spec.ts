@@ -3,14 +3,7 @@ import { Client } from 'pg';
 import { SocialClient } from '@app/client';
 import type { EvaluatedFlags, FlagAuditEntryDto, FlagDefinitionDto } from '@app/contracts';
 import { FlagsService } from '@app/flags';
-import {
-  SpawnedGateway,
-  TEST_ADMIN_TOKEN,
-  TestGateway,
-  spawnGateway,
-  startTestGateway,
-  uniqueHandle,
-} from '@app/testing';
+import { SpawnedGateway, TEST_ADMIN_TOKEN, TestGateway, spawnGateway, startTestGateway, uniqueHandle } from '@app/testing';
 
 interface HttpResult<T = any> {
   status: number;
@@ -58,7 +51,11 @@ describe('feature flags', () => {
 
   beforeAll(async () => {
     gw = await startTestGateway({
-      env: { ADMIN_TOKENS: Object.entries(NAMED_ADMIN_TOKENS).map(([name, token]) => `${name}:${token}`).join(',') },
+      env: {
+        ADMIN_TOKENS: Object.entries(NAMED_ADMIN_TOKENS)
+          .map(([name, token]) => `${name}:${token}`)
+          .join(','),
+      },
     });
   });
   afterAll(async () => {
@@ -287,13 +284,10 @@ describe('feature flags', () => {
     const key = newKey();
     await putFlag(gw.url, key, { enabled: true });
     await Promise.all(Array.from({ length: 10 }, (_, i) => putFlag(gw.url, key, { rolloutPercent: i + 1 })));
-    const { entries } = (await admin<{ entries: FlagAuditEntryDto[] }>(gw.url, 'GET', `/admin/flags/${key}/audit`))
-      .body;
+    const { entries } = (await admin<{ entries: FlagAuditEntryDto[] }>(gw.url, 'GET', `/admin/flags/${key}/audit`)).body;
     expect(entries).toHaveLength(11);
     for (let i = 0; i < entries.length - 1; i++) expect(entries[i].before).toEqual(entries[i + 1].after);
-    const final = (await admin<{ flags: FlagDefinitionDto[] }>(gw.url, 'GET', '/admin/flags')).body.flags.find(
-      (f) => f.key === key,
-    );
+    const final = (await admin<{ flags: FlagDefinitionDto[] }>(gw.url, 'GET', '/admin/flags')).body.flags.find((f) => f.key === key);
     expect(final?.rolloutPercent).toBe(entries[0].after.rolloutPercent);
   });
 

@@ -67,9 +67,7 @@ describe('liveness, readiness and drain', () => {
         await sleep(5);
       }
     })();
-    const flood = await Promise.all(
-      Array.from({ length: 400 }, (_, i) => json(`${gw.url}${i % 4 === 3 ? '/health' : '/health/ready'}`)),
-    );
+    const flood = await Promise.all(Array.from({ length: 400 }, (_, i) => json(`${gw.url}${i % 4 === 3 ? '/health' : '/health/ready'}`)));
     sampling = false;
     await sampler;
     expect(flood.filter((r) => r.status !== 200)).toEqual([]);

@@ -40,9 +40,7 @@ describe('media in a call placed through the protocol', () => {
     const callId = call.id;
 
     expect(await refusalCode(eve.request('media:capabilities', { callId }))).toBe('FORBIDDEN');
-    expect(await refusalCode(eve.request('media:create-transport', { callId, direction: 'recv', type: 'plain' }))).toBe(
-      'FORBIDDEN',
-    );
+    expect(await refusalCode(eve.request('media:create-transport', { callId, direction: 'recv', type: 'plain' }))).toBe('FORBIDDEN');
 
     const aliceHearsOfBob = alice.waitFor('media:producer-added', (e) => e.callId === callId && e.userId === bob.id);
     const bobHearsOfAlice = bob.waitFor('media:producer-added', (e) => e.callId === callId && e.userId === alice.id);
@@ -101,9 +99,7 @@ describe('media in a call placed through the protocol', () => {
     const call = await activeCall(alice, bob);
     const send = await PlainSendStream.open(bob, call.id, 'audio');
     const recv = await PlainReceiveStream.open(alice, call.id, send.producerId);
-    const restarted = Promise.all(
-      [alice, bob].map((u) => u.waitFor('media:restart', (e) => e.callId === call.id, 15_000)),
-    );
+    const restarted = Promise.all([alice, bob].map((u) => u.waitFor('media:restart', (e) => e.callId === call.id, 15_000)));
     const pid = media.workerPidOf(call.id)!;
     process.kill(pid, 'SIGKILL');
     expect((await restarted).map((e) => e.reason)).toEqual(['worker_died', 'worker_died']);

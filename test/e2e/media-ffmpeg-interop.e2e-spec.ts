@@ -88,7 +88,11 @@ function frameFrequencies(pcm: Buffer): (number | null)[] {
     // ffmpeg's -ssrc option is a signed 32-bit integer.
     const ssrc = randomSsrc() & 0x7fffffff || 1;
     const bobHearsOfAlice = bob.waitFor('media:producer-added', (e) => e.callId === callId && e.userId === alice.id);
-    await alice.request('media:produce', { transportId: plainSend.transportId, kind: 'audio', rtpParameters: plainRtpParameters('audio', ssrc) });
+    await alice.request('media:produce', {
+      transportId: plainSend.transportId,
+      kind: 'audio',
+      rtpParameters: plainRtpParameters('audio', ssrc),
+    });
     const bobHears = await PlainReceiveStream.open(bob, callId, (await bobHearsOfAlice).producerId);
 
     // SFU → ffmpeg: bob's tone, consumed by the ffmpeg side and written to a file.
@@ -107,22 +111,60 @@ function frameFrequencies(pcm: Buffer): (number | null)[] {
     const sdp = path.join(dir, 'in.sdp');
     fs.writeFileSync(
       sdp,
-      ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=call', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${listenPort} RTP/AVP ${pt}`, `a=rtpmap:${pt} opus/48000/2`, ''].join(
-        '\n',
-      ),
+      [
+        'v=0',
+        'o=- 0 0 IN IP4 127.0.0.1',
+        's=call',
+        'c=IN IP4 127.0.0.1',
+        't=0 0',
+        `m=audio ${listenPort} RTP/AVP ${pt}`,
+        `a=rtpmap:${pt} opus/48000/2`,
+        '',
+      ].join('\n'),
     );
     const received = path.join(dir, 'in.pcm');
     // 1.5 s of bob's 2 s tone: ffmpeg stops at that length (a UDP input has no end of its own).
-    const receiver = run(['-protocol_whitelist', 'file,udp,rtp', '-i', sdp, '-t', '1.5', '-f', 's16le', '-ac', '1', '-ar', String(SAMPLE_RATE), '-y', received]);
+    const receiver = run([
+      '-protocol_whitelist',
+      'file,udp,rtp',
+      '-i',
+      sdp,
+      '-t',
+      '1.5',
+      '-f',
+      's16le',
+      '-ac',
+      '1',
+      '-ar',
+      String(SAMPLE_RATE),
+      '-y',
+      received,
+    ]);
     // Let ffmpeg bind its port before the stream is resumed.
     await waitUntilBound(listenPort);
     await alice.request('media:resume', { consumerId: consumer.consumerId });
 
     const sender = run([
-      '-re', '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${SAMPLE_RATE}:duration=2`,
-      '-c:a', 'libopus', '-ac', '2', '-ar', String(SAMPLE_RATE), '-b:a', '48k',
-      '-payload_type', String(OPUS_PAYLOAD_TYPE), '-ssrc', String(ssrc),
-      '-f', 'rtp', `rtp://${plainSend.ip}:${plainSend.port}?rtcpport=${plainSend.rtcpPort}`,
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      `sine=frequency=440:sample_rate=${SAMPLE_RATE}:duration=2`,
+      '-c:a',
+      'libopus',
+      '-ac',
+      '2',
+      '-ar',
+      String(SAMPLE_RATE),
+      '-b:a',
+      '48k',
+      '-payload_type',
+      String(OPUS_PAYLOAD_TYPE),
+      '-ssrc',
+      String(ssrc),
+      '-f',
+      'rtp',
+      `rtp://${plainSend.ip}:${plainSend.port}?rtcpport=${plainSend.rtcpPort}`,
     ]);
     const [sentByBob, sent] = await Promise.all([bobSends.sendTone(660, 2000), sender.done]);
     expect(sent).toEqual({ code: 0, stderr: '' });

@@ -123,7 +123,8 @@ export class JoinedLeg {
       FramePacer.shared.start({
         frames,
         frameMs: OPUS_FRAME_MS,
-        sendFrame: (n) => this.sendSocket.sendAndForget(this.packet(payloadType, this.ssrcs.audio, tone.packet(n), n === 0), target.ip, target.port),
+        sendFrame: (n) =>
+          this.sendSocket.sendAndForget(this.packet(payloadType, this.ssrcs.audio, tone.packet(n), n === 0), target.ip, target.port),
         finished: () => resolve(frames),
       });
     });

@@ -46,8 +46,16 @@ async function talk(caller: JoinedLeg, callee: JoinedLeg): Promise<void> {
   const callerAudio = caller.producerId('audio');
   const calleeAudio = callee.producerId('audio');
   await Promise.all([callee.waitForPackets(callerAudio, sentByCaller, 5000), caller.waitForPackets(calleeAudio, sentByCallee, 5000)]);
-  const heardByCallee = checkTone(callee.receivedOf(callerAudio).map((p) => p.payload), EncodedTone.of(440), sentByCaller);
-  const heardByCaller = checkTone(caller.receivedOf(calleeAudio).map((p) => p.payload), EncodedTone.of(660), sentByCallee);
+  const heardByCallee = checkTone(
+    callee.receivedOf(callerAudio).map((p) => p.payload),
+    EncodedTone.of(440),
+    sentByCaller,
+  );
+  const heardByCaller = checkTone(
+    caller.receivedOf(calleeAudio).map((p) => p.payload),
+    EncodedTone.of(660),
+    sentByCallee,
+  );
   expect(heardByCallee.passed).toBe(true);
   expect(heardByCaller.passed).toBe(true);
 }
@@ -268,7 +276,9 @@ describe('media:join', () => {
       'VALIDATION_FAILED',
     );
     expect(await refusalCode(alice.request('media:join', { callId, recv: { type: 'plain', ip: '127.0.0.1' } }))).toBe('VALIDATION_FAILED');
-    expect(await refusalCode(alice.request('media:join', { callId, recv: { type: 'plain', ip: '192.0.2.1', port: 4000 } }))).toBe('FORBIDDEN');
+    expect(await refusalCode(alice.request('media:join', { callId, recv: { type: 'plain', ip: '192.0.2.1', port: 4000 } }))).toBe(
+      'FORBIDDEN',
+    );
     expect(await refusalCode(eve.request('media:join', { callId, rtpCapabilities: PLAIN_RTP_CAPABILITIES }))).toBe('FORBIDDEN');
     expect(await refusalCode(alice.request('media:join', { callId: crypto.randomUUID() }))).toBe('NOT_FOUND');
 
@@ -288,7 +298,9 @@ describe('media:join', () => {
     const lines = (await (await fetch(`${gw.url}/metrics`)).text()).split('\n');
     // A sample line of `name` carrying every one of `labels`, with a value of at least `min`.
     const sample = (name: string, labels: string[], min = 1) =>
-      lines.some((l) => l.startsWith(name + (labels.length ? '{' : ' ')) && labels.every((x) => l.includes(x)) && Number(l.split(' ').pop()) >= min);
+      lines.some(
+        (l) => l.startsWith(name + (labels.length ? '{' : ' ')) && labels.every((x) => l.includes(x)) && Number(l.split(' ').pop()) >= min,
+      );
     expect(sample('calls_ended_total', ['reason="hangup"'])).toBe(true);
     // Sub-millisecond buckets: the first one is 100 µs.
     expect(sample('call_setup_step_seconds_bucket', ['le="0.0001"', 'step="invite"', 'outcome="ok"'], 0)).toBe(true);

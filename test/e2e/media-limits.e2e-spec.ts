@@ -61,20 +61,32 @@ describe('media limits and plain-RTP rules', () => {
     const aliceSend = await PlainSendStream.open(alice, callId, 'audio');
     const bobSend = await bob.request('media:create-transport', { callId, direction: 'send', type: 'plain' });
     const producing = Array.from({ length: 5 }, (_, i) =>
-      bob.request('media:produce', { transportId: bobSend.transportId, kind: 'audio', rtpParameters: plainRtpParameters('audio', 1000 + i) }),
+      bob.request('media:produce', {
+        transportId: bobSend.transportId,
+        kind: 'audio',
+        rtpParameters: plainRtpParameters('audio', 1000 + i),
+      }),
     );
     expect(await outcomes(producing)).toEqual({ ok: 1, INVALID_STATE: 4 });
 
     const recv = await bob.request('media:create-transport', { callId, direction: 'recv', type: 'plain' });
     await bob.request('media:connect-transport', { transportId: recv.transportId, ip: '127.0.0.1', port: 9 });
     const consuming = Array.from({ length: 8 }, () =>
-      bob.request('media:consume', { transportId: recv.transportId, producerId: aliceSend.producerId, rtpCapabilities: PLAIN_RTP_CAPABILITIES }),
+      bob.request('media:consume', {
+        transportId: recv.transportId,
+        producerId: aliceSend.producerId,
+        rtpCapabilities: PLAIN_RTP_CAPABILITIES,
+      }),
     );
     expect(await outcomes(consuming)).toEqual({ ok: 1, INVALID_STATE: 7 });
     // Once more, later, is refused too.
     expect(
       await refusalCode(
-        bob.request('media:consume', { transportId: recv.transportId, producerId: aliceSend.producerId, rtpCapabilities: PLAIN_RTP_CAPABILITIES }),
+        bob.request('media:consume', {
+          transportId: recv.transportId,
+          producerId: aliceSend.producerId,
+          rtpCapabilities: PLAIN_RTP_CAPABILITIES,
+        }),
       ),
     ).toBe('INVALID_STATE');
     expect(await media.census()).toMatchObject({ producers: 2, consumers: 1 });

@@ -149,11 +149,20 @@ describe('with CALL_QUALITY_INTERVAL_MS=0', () => {
       const ssrc = randomSsrc();
       const joined = await alice.request('media:join', {
         callId,
-        send: { type: 'plain', ip: '127.0.0.1', port: socket.address.port, produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', ssrc) }] },
+        send: {
+          type: 'plain',
+          ip: '127.0.0.1',
+          port: socket.address.port,
+          produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', ssrc) }],
+        },
       });
       const target = joined.send as { ip: string; port: number; producers: { producerId: string }[] };
       for (let n = 0; n < 3; n++) {
-        await socket.send([rtpHeader({ payloadType: 100, sequenceNumber: n, timestamp: n * 960, ssrc, marker: n === 0 }), Buffer.from([0x08, 1, 2, 3])], target.ip, target.port);
+        await socket.send(
+          [rtpHeader({ payloadType: 100, sequenceNumber: n, timestamp: n * 960, ssrc, marker: n === 0 }), Buffer.from([0x08, 1, 2, 3])],
+          target.ip,
+          target.port,
+        );
       }
       last = target.producers[0].producerId;
     }
@@ -169,7 +178,9 @@ describe('with CALL_QUALITY_INTERVAL_MS=0', () => {
     const db = new Client({ connectionString: gw.db.url });
     await db.connect();
     try {
-      const { rows } = await db.query<{ bytes: number }>('SELECT octet_length(media_stats::text) AS bytes FROM calls WHERE id = $1', [callId]);
+      const { rows } = await db.query<{ bytes: number }>('SELECT octet_length(media_stats::text) AS bytes FROM calls WHERE id = $1', [
+        callId,
+      ]);
       expect(rows[0].bytes).toBeLessThan(1024 * 1024);
       // Bounded by the legs, not by the producers: far below the limit.
       expect(rows[0].bytes).toBeLessThan(16 * 1024);

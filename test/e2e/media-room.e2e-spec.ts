@@ -1,7 +1,17 @@
 import crypto from 'node:crypto';
 import { SocialClient } from '@app/client';
 import { MediaService, RoomEvent, WorkerPool } from '@app/media';
-import { connectedUser, endTestCall, openTestRoom, refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway, near, sleep } from '@app/testing';
+import {
+  connectedUser,
+  endTestCall,
+  openTestRoom,
+  refusalCode,
+  startTestGateway,
+  TEST_ADMIN_TOKEN,
+  TestGateway,
+  near,
+  sleep,
+} from '@app/testing';
 import {
   PlainReceiveStream,
   PlainSendStream,
@@ -54,8 +64,7 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
     const callId = await openTestRoom(gw, alice.id, bob.id, 'audio');
 
     const caps = await alice.request('media:capabilities', { callId });
-    const codecs = (caps.rtpCapabilities as { codecs: { mimeType: string; parameters?: Record<string, unknown> }[] })
-      .codecs;
+    const codecs = (caps.rtpCapabilities as { codecs: { mimeType: string; parameters?: Record<string, unknown> }[] }).codecs;
     expect(codecs.map((c) => c.mimeType)).toEqual(['audio/opus']);
     expect(codecs[0].parameters).toMatchObject({ useinbandfec: 1, usedtx: 1 });
 
@@ -83,7 +92,8 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
 
     const stats = await media.closeRoom(callId);
     expect(stats).not.toBeNull();
-    const leg = (userId: string, direction: 'up' | 'down') => stats!.legs.find((l) => l.userId === userId && l.direction === direction && l.kind === 'audio');
+    const leg = (userId: string, direction: 'up' | 'down') =>
+      stats!.legs.find((l) => l.userId === userId && l.direction === direction && l.kind === 'audio');
     expect(stats!.legs).toHaveLength(4);
     expect(leg(alice.id, 'up')!.packets).toBeGreaterThanOrEqual(0.9 * sentByAlice);
     expect(leg(bob.id, 'down')!.packets).toBeGreaterThanOrEqual(0.9 * sentByAlice);
@@ -110,12 +120,10 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
 
     // An outsider: refused on the call, and the participants' ids mean nothing to them.
     expect(await refusalCode(eve.request('media:capabilities', { callId }))).toBe('FORBIDDEN');
-    expect(await refusalCode(eve.request('media:create-transport', { callId, direction: 'send', type: 'plain' }))).toBe(
-      'FORBIDDEN',
+    expect(await refusalCode(eve.request('media:create-transport', { callId, direction: 'send', type: 'plain' }))).toBe('FORBIDDEN');
+    expect(await refusalCode(eve.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 }))).toBe(
+      'NOT_FOUND',
     );
-    expect(
-      await refusalCode(eve.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 })),
-    ).toBe('NOT_FOUND');
     expect(
       await refusalCode(
         eve.request('media:produce', {
@@ -158,7 +166,10 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
     const bad = await alice.rawRequest('media:create-transport', { callId: 'nope', direction: 'sideways' });
     expect(bad).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
     const incomplete = await alice.rawRequest('media:connect-transport', { transportId: aliceRecv.transportId });
-    expect(incomplete).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED', details: { fields: [{ field: 'ip' }, { field: 'port' }] } } });
+    expect(incomplete).toMatchObject({
+      ok: false,
+      error: { code: 'VALIDATION_FAILED', details: { fields: [{ field: 'ip' }, { field: 'port' }] } },
+    });
     const bobSend = await bob.request('media:create-transport', { callId, direction: 'send', type: 'plain' });
     expect(
       await refusalCode(bob.request('media:produce', { transportId: bobSend.transportId, kind: 'audio', rtpParameters: { codecs: 'x' } })),
@@ -173,9 +184,9 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
       ),
     ).toBe('VALIDATION_FAILED');
     await bob.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 });
-    expect(
-      await refusalCode(bob.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 })),
-    ).toBe('INVALID_STATE');
+    expect(await refusalCode(bob.request('media:connect-transport', { transportId: bobRecv.transportId, ip: '127.0.0.1', port: 9 }))).toBe(
+      'INVALID_STATE',
+    );
     // A second audio producer for the same participant is refused.
     expect(
       await refusalCode(
@@ -338,7 +349,13 @@ describe('media worker failure', () => {
     expect(media.workerPidOf(callId)).not.toBe(pid);
     expect(pool.workers().map((w) => w.pid)).not.toContain(pid);
     expect(
-      await refusalCode(alice.request('media:produce', { transportId: send.transportId, kind: 'audio', rtpParameters: plainRtpParameters('audio', randomSsrc()) })),
+      await refusalCode(
+        alice.request('media:produce', {
+          transportId: send.transportId,
+          kind: 'audio',
+          rtpParameters: plainRtpParameters('audio', randomSsrc()),
+        }),
+      ),
     ).toBe('NOT_FOUND');
 
     // Negotiating again from media:capabilities gives audio again.

@@ -50,12 +50,8 @@ describe('messaging: sends batched into shared transactions', () => {
 
     const acks: SendAck[] = await Promise.all(
       pairs.flatMap(([a, b], p) => [
-        ...Array.from({ length: perDirection }, (_, i) =>
-          a.request('dm:send', { to: b.id, clientMsgId: uuid(), body: `a${i}` }),
-        ),
-        ...Array.from({ length: perDirection }, (_, i) =>
-          b.request('dm:send', { to: a.id, clientMsgId: uuid(), body: `b${i}` }),
-        ),
+        ...Array.from({ length: perDirection }, (_, i) => a.request('dm:send', { to: b.id, clientMsgId: uuid(), body: `a${i}` })),
+        ...Array.from({ length: perDirection }, (_, i) => b.request('dm:send', { to: a.id, clientMsgId: uuid(), body: `b${i}` })),
         // One clientMsgId sent five times at once: stored once.
         ...Array.from({ length: 5 }, () => a.request('dm:send', { to: b.id, clientMsgId: repeatedIds[p], body: 'once' })),
       ]),
@@ -167,15 +163,19 @@ describe('messaging: sends batched into shared transactions', () => {
 
   it('finds the one conversation of a pair whatever the case of the ids', async () => {
     const users = await Promise.all(['ca', 'cb', 'cc', 'cd'].map(online));
-    for (const [x, y] of [[users[0], users[1]], [users[1], users[0]], [users[2], users[3]], [users[3], users[2]]]) {
+    for (const [x, y] of [
+      [users[0], users[1]],
+      [users[1], users[0]],
+      [users[2], users[3]],
+      [users[3], users[2]],
+    ]) {
       const upper: SendAck = await x.request('dm:send', { to: y.id.toUpperCase(), clientMsgId: uuid(), body: 'u' });
       const lower: SendAck = await y.request('dm:send', { to: x.id, clientMsgId: uuid(), body: 'l' });
       expect(upper.message.conversationId).toBe(lower.message.conversationId);
     }
-    const { rows } = await db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM conversations WHERE user_low_id = ANY($1::uuid[])`,
-      [users.map((u) => u.id)],
-    );
+    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM conversations WHERE user_low_id = ANY($1::uuid[])`, [
+      users.map((u) => u.id),
+    ]);
     expect(rows[0].n).toBe(2);
   });
 

@@ -189,9 +189,7 @@ describe('messaging: contacts, blocks and direct messages', () => {
       const bobGot = collect(b, 'dm:new');
       const clientMsgId = uuid();
       const acks = await Promise.all(
-        Array.from({ length: 10 }, (_, i) =>
-          (i % 2 ? a : a2).request('dm:send', { to: b.id, clientMsgId, body: 'once' }),
-        ),
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : a2).request('dm:send', { to: b.id, clientMsgId, body: 'once' })),
       );
       expect(new Set(acks.map((x) => x.message.id)).size).toBe(1);
       expect(acks.filter((x) => !(x as { duplicate?: boolean }).duplicate)).toHaveLength(1);
@@ -412,9 +410,7 @@ describe('messaging: contacts, blocks and direct messages', () => {
       const c = track(await online(gw, 'racec'));
       let cursor: string | undefined;
       const seen = new Map<string, MessageDto>();
-      const sends = Promise.all(
-        Array.from({ length: 60 }, (_, i) => send(i % 2 ? a : c, b, `x${i}`)),
-      );
+      const sends = Promise.all(Array.from({ length: 60 }, (_, i) => send(i % 2 ? a : c, b, `x${i}`)));
       let done = false;
       void sends.finally(() => (done = true)).catch(() => undefined); // a failed send ends the loop too
       while (!done) {

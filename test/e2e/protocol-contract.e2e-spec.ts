@@ -64,9 +64,7 @@ describe('docs/protocol.md and the code agree', () => {
     const documented = tableKeys(/^## Configuration/m).flatMap((k) => k.split(/`\s*\/\s*`/));
     const section = doc.slice(doc.search(/^## Configuration/m));
     const next = section.slice(1).search(/^## /m);
-    const inTable = (next < 0 ? section : section.slice(0, next + 1))
-      .match(/`[A-Z_]+`/g)!
-      .map((s) => s.slice(1, -1));
+    const inTable = (next < 0 ? section : section.slice(0, next + 1)).match(/`[A-Z_]+`/g)!.map((s) => s.slice(1, -1));
     for (const name of new Set([...documented, ...inTable])) expect(CONFIG_VARIABLES).toContain(name);
   });
 
@@ -98,7 +96,12 @@ describe('docs/protocol.md and the code agree', () => {
     expect(routes.length).toBeGreaterThan(10);
     const id = '00000000-0000-4000-8000-000000000000';
     for (const [method, route] of routes) {
-      const url = gw.url + route.replace(/:userId|:id/g, id).replace(':handle', 'nobody').replace(':key', 'video_call');
+      const url =
+        gw.url +
+        route
+          .replace(/:userId|:id/g, id)
+          .replace(':handle', 'nobody')
+          .replace(':key', 'video_call');
       const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
       expect({ method, route, status: res.status }).not.toEqual({ method, route, status: 404 });
       if (res.status >= 400) expect((await res.json()).error.code).toEqual(expect.any(String));

@@ -135,17 +135,21 @@ describe('/docs/asyncapi.json and /docs/openapi.json', () => {
   it('describes exactly the socket events the server handles and pushes', async () => {
     const operations = Object.values(asyncApi.operations) as Json[];
     const nameOf = (op: Json) => resolve(asyncApi, op.messages[0]).name as string;
-    const received = operations.filter((op) => op.action === 'receive').map(nameOf).sort();
-    const sent = operations.filter((op) => op.action === 'send').map(nameOf).sort();
+    const received = operations
+      .filter((op) => op.action === 'receive')
+      .map(nameOf)
+      .sort();
+    const sent = operations
+      .filter((op) => op.action === 'send')
+      .map(nameOf)
+      .sort();
     expect(received).toEqual([...(await liveSocketEvents(gw))].sort());
     expect(received).toEqual([...CLIENT_EVENT_NAMES].sort());
     expect(sent).toEqual([...SERVER_EVENT_NAMES].sort());
   });
 
   it('describes exactly the HTTP routes the server answers', () => {
-    const documented = Object.entries(openApi.paths as Json).flatMap(([p, ops]) =>
-      Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
-    );
+    const documented = Object.entries(openApi.paths as Json).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
     const live = liveHttpRoutes(gw).map((r) => {
       const [method, route] = r.split(' ');
       return `${method} ${openApiPath(route)}`;

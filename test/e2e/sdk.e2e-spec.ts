@@ -1,11 +1,4 @@
-import {
-  AdminClient,
-  befriend,
-  ClientError,
-  isErrorCode,
-  newClientMsgId,
-  SocialClient,
-} from '@app/client';
+import { AdminClient, befriend, ClientError, isErrorCode, newClientMsgId, SocialClient } from '@app/client';
 import type { MessageDto } from '@app/contracts';
 import { startTestGateway, TestGateway, TEST_ADMIN_TOKEN, uniqueHandle, sleep } from '@app/testing';
 

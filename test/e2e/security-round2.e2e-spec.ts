@@ -174,7 +174,10 @@ describe('security, second round', () => {
       let cursor: string | undefined;
       let pages = 0;
       for (;;) {
-        const ack = (await victim.rawRequest('dm:sync', cursor === undefined ? { limit: 100 } : { afterCursor: cursor, limit: 100 })) as any;
+        const ack = (await victim.rawRequest(
+          'dm:sync',
+          cursor === undefined ? { limit: 100 } : { afterCursor: cursor, limit: 100 },
+        )) as any;
         expect(ack.ok).toBe(true);
         expect(Buffer.byteLength(JSON.stringify(ack))).toBeLessThan(ONE_MB);
         // The cursor no longer holds an entry per conversation (it was 65,618 bytes at 1,300 senders).
@@ -195,7 +198,7 @@ describe('security, second round', () => {
       expect(victim.connected).toBe(true);
     }, 180_000);
 
-    it('inbox positions stay gapless per user and follow each conversation\'s seqs under concurrent sends and call entries', async () => {
+    it("inbox positions stay gapless per user and follow each conversation's seqs under concurrent sends and call entries", async () => {
       const auth = one.get(AuthService);
       const dms = one.get(DirectMessagesService);
       const run = crypto.randomBytes(3).toString('hex');
@@ -227,10 +230,9 @@ describe('security, second round', () => {
         [ids],
       );
       expect(disorder).toEqual([]);
-      const [{ total }] = await pool.query<{ total: number }>(
-        `SELECT sum(inbox_seq)::int AS total FROM users WHERE id = ANY($1::uuid[])`,
-        [ids],
-      );
+      const [{ total }] = await pool.query<{ total: number }>(`SELECT sum(inbox_seq)::int AS total FROM users WHERE id = ANY($1::uuid[])`, [
+        ids,
+      ]);
       expect(total).toBe(2 * (sends.length + ids.length - 1));
     }, 60_000);
 
@@ -248,9 +250,7 @@ describe('security, second round', () => {
       });
       const ack = (await victim.rawRequest('dm:sync', { afterCursor: old })) as any;
       expect(ack.ok).toBe(true);
-      expect(ack.data.messages.map((m: any) => m.id).sort()).toEqual(
-        [sent[a.id][1].id, sent[c.id][0].id, sent[c.id][1].id].sort(),
-      );
+      expect(ack.data.messages.map((m: any) => m.id).sort()).toEqual([sent[a.id][1].id, sent[c.id][0].id, sent[c.id][1].id].sort());
       expect(ack.data.cursor.length).toBeLessThan(64);
       const next = await b.messages.send(victim.id, 'third');
       const more = (await victim.rawRequest('dm:sync', { afterCursor: ack.data.cursor })) as any;
@@ -312,7 +312,11 @@ describe('security, second round', () => {
       }
       for (const beforeSeq of ['3000000000', '2147483648', '1e10', '99999999999999999999']) {
         const res = await request(one.url, 'GET', `/conversations/${conversationId}/messages?beforeSeq=${beforeSeq}`, { token: a.token });
-        expect({ beforeSeq, status: res.status, code: res.body?.error?.code }).toEqual({ beforeSeq, status: 400, code: 'VALIDATION_FAILED' });
+        expect({ beforeSeq, status: res.status, code: res.body?.error?.code }).toEqual({
+          beforeSeq,
+          status: 400,
+          code: 'VALIDATION_FAILED',
+        });
       }
       const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
       for (const afterCursor of [
@@ -332,11 +336,17 @@ describe('security, second round', () => {
     it('bidirectional overrides and zero-width characters are refused in display names and handles', async () => {
       for (const displayName of ['evil\u202egnp.exe', 'a\u200bdmin', 'x\u2066y\u2069', '\ufeffsupport']) {
         const res = await request(one.url, 'POST', '/auth/dev-login', { body: { handle: uniqueHandle('bidi'), displayName } });
-        expect({ displayName, status: res.status, code: res.body?.error?.code }).toEqual({ displayName, status: 400, code: 'VALIDATION_FAILED' });
+        expect({ displayName, status: res.status, code: res.body?.error?.code }).toEqual({
+          displayName,
+          status: 400,
+          code: 'VALIDATION_FAILED',
+        });
       }
       const handle = await request(one.url, 'POST', '/auth/dev-login', { body: { handle: 'ad\u200bmin' } });
       expect(handle.status).toBe(400);
-      expect((await request(one.url, 'POST', '/auth/dev-login', { body: { handle: uniqueHandle('ok'), displayName: 'Zoë ✓' } })).status).toBe(200);
+      expect(
+        (await request(one.url, 'POST', '/auth/dev-login', { body: { handle: uniqueHandle('ok'), displayName: 'Zoë ✓' } })).status,
+      ).toBe(200);
     });
   });
 
@@ -553,7 +563,12 @@ describe('security, second round', () => {
       expect(payload).toMatchObject({ iss: expect.any(String), aud: expect.any(String), sub: alice.id });
       const exp = Math.floor(Date.now() / 1000) + 60;
       const { iss, aud } = payload;
-      for (const claims of [{ sub: alice.id, exp }, { sub: alice.id, exp, iss }, { sub: alice.id, exp, aud }, { sub: alice.id, exp, iss, aud: 'other' }]) {
+      for (const claims of [
+        { sub: alice.id, exp },
+        { sub: alice.id, exp, iss },
+        { sub: alice.id, exp, aud },
+        { sub: alice.id, exp, iss, aud: 'other' },
+      ]) {
         const res = await request(one.url, 'GET', '/users/me', { token: signed(claims) });
         expect(res.status).toBe(401);
       }
@@ -565,7 +580,9 @@ describe('security, second round', () => {
       for (const token of ['alice-admin-token-1', TEST_ADMIN_TOKEN]) {
         expect((await request(one.url, 'POST', `/admin/users/${target.id}/revoke-tokens`, { token })).status).toBe(200);
       }
-      expect((await request(one.url, 'POST', `/admin/users/${target.id}/revoke-tokens`, { token: 'alice-admin-token-2' })).status).toBe(403);
+      expect((await request(one.url, 'POST', `/admin/users/${target.id}/revoke-tokens`, { token: 'alice-admin-token-2' })).status).toBe(
+        403,
+      );
     });
 
     it('the pool cancels a statement past DATABASE_STATEMENT_TIMEOUT_MS and a wait for a connection past DATABASE_ACQUIRE_TIMEOUT_MS', async () => {

@@ -136,8 +136,9 @@ describe('security: attacks are refused', () => {
 
       // The operator's backend is the SDK's token source.
       const handle = uniqueHandle('app');
-      const client = await SocialClient.withTokens(prod.url, async () =>
-        (await http(prod.url, 'POST', '/auth/tokens', { token: API_KEY, body: { handle } })).body,
+      const client = await SocialClient.withTokens(
+        prod.url,
+        async () => (await http(prod.url, 'POST', '/auth/tokens', { token: API_KEY, body: { handle } })).body,
       );
       clients.push(client);
       await client.connect();
@@ -155,7 +156,9 @@ describe('security: attacks are refused', () => {
 
       // Nobody but the admin may revoke.
       expect((await http(one.url, 'POST', `/admin/users/${victim.id}/revoke-tokens`, { token: victim.token })).status).toBe(403);
-      expect((await http(one.url, 'POST', `/admin/users/${crypto.randomUUID()}/revoke-tokens`, { token: TEST_ADMIN_TOKEN })).status).toBe(404);
+      expect((await http(one.url, 'POST', `/admin/users/${crypto.randomUUID()}/revoke-tokens`, { token: TEST_ADMIN_TOKEN })).status).toBe(
+        404,
+      );
       await new AdminClient(one.url, TEST_ADMIN_TOKEN).revokeTokens(victim.id);
 
       expect(await Promise.all(closed)).toEqual(['io server disconnect', 'io server disconnect']);
@@ -188,11 +191,7 @@ describe('security: attacks are refused', () => {
 
       const mes = await Promise.all([...good, ...bad].map((token) => http(one.url, 'GET', '/users/me', { token })));
       expect(mes.map((m) => m.status)).toEqual([...good.map(() => 200), ...bad.map(() => 401)]);
-      expect(mes.slice(0, good.length).map((m) => m.body.id)).toEqual([
-        ...users.map((u) => u.id),
-        ...users.map((u) => u.id),
-        users[0].id,
-      ]);
+      expect(mes.slice(0, good.length).map((m) => m.body.id)).toEqual([...users.map((u) => u.id), ...users.map((u) => u.id), users[0].id]);
     });
 
     it('a socket whose token expires gets auth:expired and is closed; auth:refresh keeps one alive, for its own user only', async () => {
@@ -304,7 +303,9 @@ describe('security: attacks are refused', () => {
         expect(o.refused).toBe('TOO_MANY_CONNECTIONS');
         expect(o.data).toMatchObject({ code: 'TOO_MANY_CONNECTIONS', max: 10 });
       }
-      await expect(carol.connect({ reconnection: false })).rejects.toMatchObject({ message: expect.stringContaining('TOO_MANY_CONNECTIONS') });
+      await expect(carol.connect({ reconnection: false })).rejects.toMatchObject({
+        message: expect.stringContaining('TOO_MANY_CONNECTIONS'),
+      });
 
       // Free them all, then fill the cap across the two processes.
       const gone = burst.filter((o) => !o.refused).map((o) => once(o.socket, 'disconnect'));
@@ -373,7 +374,8 @@ describe('security: attacks are refused', () => {
       )) as any[];
       const refused = acks.filter((a) => !a.ok);
       expect(refused.length).toBeGreaterThan(0);
-      for (const a of refused) expect(a.error).toMatchObject({ code: 'RATE_LIMITED', details: { maxInFlight: 4, retryAfterMs: expect.any(Number) } });
+      for (const a of refused)
+        expect(a.error).toMatchObject({ code: 'RATE_LIMITED', details: { maxInFlight: 4, retryAfterMs: expect.any(Number) } });
       expect(acks.filter((a) => a.ok).length).toBeGreaterThanOrEqual(4);
       expect(await socket.timeout(5000).emitWithAck('dm:sync', {})).toMatchObject({ ok: true });
     });
@@ -397,7 +399,10 @@ describe('security: attacks are refused', () => {
       try {
         const err = await db
           .query('INSERT INTO conversations (id, user_low_id, user_high_id) VALUES (gen_random_uuid(), $1, $1)', [frank.id])
-          .then(() => null, (e: { code?: string }) => e);
+          .then(
+            () => null,
+            (e: { code?: string }) => e,
+          );
         expect(err?.code).toBe('23514');
       } finally {
         await db.end();
@@ -480,7 +485,12 @@ describe('security: attacks are refused', () => {
       const contacts = await all((cursor) => owner.contacts.page({ limit: 2, cursor }));
       expect(new Set(contacts.map((c) => c.user.id))).toEqual(new Set(others.map((o) => o.id)));
       const blocks = await all((cursor) => owner.contacts.blocked({ limit: 2, cursor }));
-      expect(blocks.map((b) => b.user.id)).toEqual(others.slice(0, 3).map((o) => o.id).reverse());
+      expect(blocks.map((b) => b.user.id)).toEqual(
+        others
+          .slice(0, 3)
+          .map((o) => o.id)
+          .reverse(),
+      );
       const conversations = await all((cursor) => owner.messages.conversationsPage({ limit: 2, cursor }));
       expect(conversations).toHaveLength(3);
 

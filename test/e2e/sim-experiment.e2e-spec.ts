@@ -10,7 +10,16 @@ import { NETWORK_PROFILES, NetworkProfileName } from '@app/client';
 import { runVideoCallExperiment, VideoExperimentRunOptions } from '../../apps/sim/src/experiment/video-call-experiment';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const QUALITY_INTERVAL_MS = 500;
 
 /** The video experiment against a real gateway: cohorts, real media through seeded network conditions, a kill switch, the reports. */
@@ -49,7 +58,16 @@ describe('video experiment', () => {
     // Everyone has video; three lanes start their first calls within 2.5 s and talk 10-12 s, so all three are live at 9 s
     // and talk on well past the close; the next calls come after the switch.
     const report = await runVideoCallExperiment(
-      options({ users: 6, videoShare: 1, concurrentCalls: 3, durationMs: 24_000, minTalkMs: 10_000, maxTalkMs: 12_000, killSwitchAtMs: 9000, profile: 'lossy' }),
+      options({
+        users: 6,
+        videoShare: 1,
+        concurrentCalls: 3,
+        durationMs: 24_000,
+        minTalkMs: 10_000,
+        maxTalkMs: 12_000,
+        killSwitchAtMs: 9000,
+        profile: 'lossy',
+      }),
     );
     const failures = report.findings.filter((f) => f.severity === 'fail');
     expect(failures).toEqual([]);
@@ -99,12 +117,25 @@ describe('video experiment', () => {
 
   it('exits 2 on an impossible value naming its flag, and 3 when the run crashes (the command as a process)', () => {
     const run = (...args: string[]) =>
-      spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/sim/src/main.ts', '--experiment', 'video', ...args], {
-        cwd: path.resolve(__dirname, '..', '..'),
-        env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.json' },
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
+      spawnSync(
+        process.execPath,
+        [
+          '-r',
+          'ts-node/register/transpile-only',
+          '-r',
+          'tsconfig-paths/register',
+          'apps/sim/src/main.ts',
+          '--experiment',
+          'video',
+          ...args,
+        ],
+        {
+          cwd: path.resolve(__dirname, '..', '..'),
+          env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.json' },
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
     const usage = run('--loss', '1.5');
     expect(usage.status).toBe(2);
     expect(usage.stderr).toMatch(/^--loss must be a probability from 0 to 1, got 1.5/);
@@ -136,7 +167,14 @@ describe('video experiment', () => {
           return { id: s.id, width: box.width, height: box.height, drawn: marks.filter((b) => b.width > 0 || b.height > 0).length };
         }),
       );
-      expect(charts.map((c) => c.id).sort()).toEqual(['chart-bitrate', 'chart-bytes', 'chart-cpu', 'chart-loss', 'chart-mos', 'chart-setup']);
+      expect(charts.map((c) => c.id).sort()).toEqual([
+        'chart-bitrate',
+        'chart-bytes',
+        'chart-cpu',
+        'chart-loss',
+        'chart-mos',
+        'chart-setup',
+      ]);
       for (const c of charts) {
         expect(c.width).toBeGreaterThan(100);
         expect(c.height).toBeGreaterThan(100);

@@ -15,7 +15,12 @@ describe('simulator from another host', () => {
 
   beforeAll(async () => {
     gw = await startTestGateway({
-      env: { HOST: '127.0.0.2', MEDIA_LISTEN_IP: '127.0.0.2', MEDIA_ANNOUNCED_IP: '127.0.0.2', MEDIA_PLAIN_RTP_ALLOWED_CIDRS: '127.0.0.3/32' },
+      env: {
+        HOST: '127.0.0.2',
+        MEDIA_LISTEN_IP: '127.0.0.2',
+        MEDIA_ANNOUNCED_IP: '127.0.0.2',
+        MEDIA_PLAIN_RTP_ALLOWED_CIDRS: '127.0.0.3/32',
+      },
     });
     url = `http://127.0.0.2:${gw.port}`;
   });

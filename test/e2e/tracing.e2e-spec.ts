@@ -3,7 +3,16 @@ import { AddressInfo } from 'node:net';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { befriend, SocialClient } from '@app/client';
 import { SpanKind, startTracing, stopTracing } from '@app/observability';
-import { createTestDatabase, spawnGateway, SpawnedGateway, startTestGateway, TestDatabase, TestGateway, uniqueHandle, sleep } from '@app/testing';
+import {
+  createTestDatabase,
+  spawnGateway,
+  SpawnedGateway,
+  startTestGateway,
+  TestDatabase,
+  TestGateway,
+  uniqueHandle,
+  sleep,
+} from '@app/testing';
 
 type LogLine = Record<string, unknown>;
 
@@ -174,7 +183,7 @@ describe('spans (in-memory exporter)', () => {
     await stopTracing();
   });
 
-  it('makes one server span per HTTP request, named by route, child of the caller\'s traceparent', async () => {
+  it("makes one server span per HTTP request, named by route, child of the caller's traceparent", async () => {
     const handle = uniqueHandle('trace');
     const client = await SocialClient.login(gw.url, handle);
     const traceId = '0af7651916cd43dd8448eb211c80319c';
@@ -189,7 +198,11 @@ describe('spans (in-memory exporter)', () => {
     expect(span.kind).toBe(SpanKind.SERVER);
     expect(span.spanContext().traceId).toBe(traceId);
     expect(span.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
-    expect(span.attributes).toMatchObject({ 'http.route': '/users/by-handle/:handle', 'http.response.status_code': 200, 'http.request.method': 'GET' });
+    expect(span.attributes).toMatchObject({
+      'http.route': '/users/by-handle/:handle',
+      'http.response.status_code': 200,
+      'http.request.method': 'GET',
+    });
     expect(span.resource.attributes['process.role']).toBe('gateway');
 
     // Without a caller's context: a new trace. A failure's status code is on its span too.

@@ -106,7 +106,9 @@ describe('video calls with the real clip (plain RTP through the SFU)', () => {
   });
 
   it('congested hurts video and not voice', async () => {
-    const { callerMedia, calleeMedia } = await videoCall({ network: { up: { bandwidthKbps: 96, queueBytes: 6000 }, seed: 7, label: 'caller' } });
+    const { callerMedia, calleeMedia } = await videoCall({
+      network: { up: { bandwidthKbps: 96, queueBytes: 6000 }, seed: 7, label: 'caller' },
+    });
     await Promise.all([
       callerMedia.videoSend!.sendVideo(3000),
       callerMedia.send!.sendTone(440, 3000, 0.3, { bitrate: 24_000, fecLossPercent: 10 }),

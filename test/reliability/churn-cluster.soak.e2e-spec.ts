@@ -121,6 +121,7 @@ describe('soak: churn against two gateways and two media nodes', () => {
     }
 
     // Graceful stops: nodes first (nothing left to hand over), then the gateways.
-    for (const m of [...nodes, ...gateways]) expect({ process: m.name, exit: await m.process.stop() }).toEqual({ process: m.name, exit: 0 });
+    for (const m of [...nodes, ...gateways])
+      expect({ process: m.name, exit: await m.process.stop() }).toEqual({ process: m.name, exit: 0 });
   });
 });

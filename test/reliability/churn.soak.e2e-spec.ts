@@ -35,7 +35,8 @@ describe('soak: churn over time, memory flat', () => {
     );
   });
   afterAll(async () => {
-    if (process.env.SOAK_GATEWAY_LOG && gw) writeFileSync(process.env.SOAK_GATEWAY_LOG, gw.logs.filter((l) => !l.startsWith('{')).join('\n'));
+    if (process.env.SOAK_GATEWAY_LOG && gw)
+      writeFileSync(process.env.SOAK_GATEWAY_LOG, gw.logs.filter((l) => !l.startsWith('{')).join('\n'));
     if (gw && gw.process.exitCode === null) await gw.kill();
     await db?.drop();
   });

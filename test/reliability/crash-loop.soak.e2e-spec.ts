@@ -38,7 +38,10 @@ describe('soak: repeated gateway crashes under traffic', () => {
       await Promise.all(users.map(async (u) => live.set(u.id, await new SocialClient(url, u.token, u.user).connect())));
     }
     await sending;
-    const ledger = await checkLedger(db.url, senders.flatMap((s) => s.acked));
+    const ledger = await checkLedger(
+      db.url,
+      senders.flatMap((s) => s.acked),
+    );
     expect(ledger).toEqual({ stored: perSender * senders.length, lost: [], duplicated: [], gapped: [], mismatched: [] });
     for (const c of live.values()) c.disconnect();
     expect(await current.stop()).toBe(0);

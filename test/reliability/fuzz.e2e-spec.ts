@@ -62,13 +62,25 @@ describe('bad input: seeded fuzzing of every socket event and HTTP route', () =>
 
       const socketCases: [SocialClient, string, () => unknown][] = [
         [caller, 'dm:read', () => ({ conversationId: values.id(ids.conversationId), upToSeq: values.number() })],
-        [caller, 'dm:history', () => ({ conversationId: values.id(ids.conversationId), beforeSeq: values.number(), limit: values.number() })],
+        [
+          caller,
+          'dm:history',
+          () => ({ conversationId: values.id(ids.conversationId), beforeSeq: values.number(), limit: values.number() }),
+        ],
         [caller, 'dm:sync', () => values.maybe({ afterCursor: values.cursor(ids.conversationId), limit: values.number() })],
         [callee, 'call:accept', () => ({ callId: values.id(ids.callId), join: values.joinOptions() })],
         [caller, 'media:join', () => ({ callId: values.id(ids.callId), ...(values.joinOptions() as object) })],
         [callee, 'media:join', () => ({ callId: values.id(ids.callId), ...(values.joinOptions() as object) })],
-        [caller, 'media:produce', () => ({ transportId: values.id(crypto.randomUUID()), kind: rng.pick(['audio', 'video', 'x']), rtpParameters: values.json() })],
-        [caller, 'media:connect-transport', () => ({ transportId: values.id(crypto.randomUUID()), dtlsParameters: values.json(), port: values.number() })],
+        [
+          caller,
+          'media:produce',
+          () => ({ transportId: values.id(crypto.randomUUID()), kind: rng.pick(['audio', 'video', 'x']), rtpParameters: values.json() }),
+        ],
+        [
+          caller,
+          'media:connect-transport',
+          () => ({ transportId: values.id(crypto.randomUUID()), dtlsParameters: values.json(), port: values.number() }),
+        ],
       ];
       for (let round = 0; round < cases; round++) {
         for (const [client, event, payload] of socketCases) {
@@ -86,7 +98,10 @@ describe('bad input: seeded fuzzing of every socket event and HTTP route', () =>
           if (outcome === 'INTERNAL') failures.push(`INTERNAL for ${label}`);
         }
         const query = `beforeSeq=${encodeURIComponent(String(values.number()))}&limit=${encodeURIComponent(String(values.number()))}`;
-        for (const path of [`/conversations/${conversationId}/messages?${query}`, `/calls?limit=${encodeURIComponent(String(values.number()))}`]) {
+        for (const path of [
+          `/conversations/${conversationId}/messages?${query}`,
+          `/calls?limit=${encodeURIComponent(String(values.number()))}`,
+        ]) {
           const res = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${caller.token}` } });
           const text = await res.text();
           answers[`HTTP ${res.status}`] = (answers[`HTTP ${res.status}`] ?? 0) + 1;
@@ -150,7 +165,8 @@ class BoundValues {
     return this.rng.pick([
       () => b64({ v: 2, p: this.number() }),
       () => b64({ v: 1, s: { [conversationId]: this.number() } }),
-      () => b64({ v: 1, s: Object.fromEntries(Array.from({ length: this.rng.int(0, 300) }, () => [crypto.randomUUID(), this.rng.int(0, 5)])) }),
+      () =>
+        b64({ v: 1, s: Object.fromEntries(Array.from({ length: this.rng.int(0, 300) }, () => [crypto.randomUUID(), this.rng.int(0, 5)])) }),
       () => b64({ v: this.number(), p: 1 }),
       () => b64({ v: 2, p: 1, extra: 'x'.repeat(this.rng.int(0, 5000)) }),
       () => b64('not json'),
@@ -185,13 +201,18 @@ class BoundValues {
       this.maybe({
         type: valid() ? this.rng.pick(['webrtc', 'plain']) : this.rng.pick(['tcp', 7]),
         rtcpMux: valid() ? this.rng.pick([true, false]) : 'yes',
-        ip: valid() ? this.rng.pick([undefined, '127.0.0.1']) : this.rng.pick(['127.0.0.3', '::1', '10.0.0.1', '999.1.1.1', 'x'.repeat(300)]),
+        ip: valid()
+          ? this.rng.pick([undefined, '127.0.0.1'])
+          : this.rng.pick(['127.0.0.3', '::1', '10.0.0.1', '999.1.1.1', 'x'.repeat(300)]),
         port: valid() ? this.rng.pick([undefined, this.rng.int(1024, 65535)]) : this.rng.pick([this.number(), 0, 65536]),
         produce: valid()
           ? this.rng.pick([undefined, [{ kind: 'audio', rtpParameters: { codecs: [], encodings: [] } }]])
           : this.rng.pick([
               [{ kind: 'audio', rtpParameters: this.json() }],
-              [{ kind: 'audio', rtpParameters: { codecs: [] } }, { kind: 'audio', rtpParameters: {} }],
+              [
+                { kind: 'audio', rtpParameters: { codecs: [] } },
+                { kind: 'audio', rtpParameters: {} },
+              ],
               Array.from({ length: this.rng.int(3, 50) }, () => ({ kind: 'video', rtpParameters: {} })),
               'all',
             ]),

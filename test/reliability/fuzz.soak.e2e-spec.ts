@@ -31,7 +31,9 @@ describe('soak: fuzzing with many seeds', () => {
     const httpCases = Math.round(payloads / 5);
     const rounds = Math.ceil((payloads - httpCases) / fuzzedEventNames().length);
     const report = await runFuzzCampaign(gw, { seed: fuzzSeed(20261125), socketCasesPerEvent: rounds, httpCases });
-    process.stderr.write(`long fuzz: ${report.socketCases} socket + ${report.httpCases} HTTP payloads, answers ${JSON.stringify(report.answers)}\n`);
+    process.stderr.write(
+      `long fuzz: ${report.socketCases} socket + ${report.httpCases} HTTP payloads, answers ${JSON.stringify(report.answers)}\n`,
+    );
     expect(report.failures).toEqual([]);
     expect(report.socketCases + report.httpCases).toBeGreaterThanOrEqual(payloads);
     expect(report.victimRowsUnchanged).toBe(true);

@@ -56,18 +56,22 @@ describe('gateway killed (SIGKILL) under traffic and started again', () => {
     const second = await spawnGateway(db.url, ENV);
     gateways.push(second);
     // Traffic users come back; the call participants stay away.
-    await Promise.all(
-      users.slice(0, 6).map(async (u) => live.set(u.id, await new SocialClient(second.url, u.token, u.user).connect())),
-    );
+    await Promise.all(users.slice(0, 6).map(async (u) => live.set(u.id, await new SocialClient(second.url, u.token, u.user).connect())));
     await sending;
 
-    const ledger = await checkLedger(db.url, senders.flatMap((s) => s.acked));
+    const ledger = await checkLedger(
+      db.url,
+      senders.flatMap((s) => s.acked),
+    );
     expect(ledger).toEqual({ stored: 180, lost: [], duplicated: [], gapped: [], mismatched: [] });
     expect(senders.reduce((n, s) => n + s.retried(), 0)).toBeGreaterThan(0);
 
     const callOf = async (u: SocialClient, id: string) =>
       (await new SocialClient(second.url, u.token, u.user).http<{ calls: CallDto[] }>('GET', '/calls')).calls.find((c) => c.id === id);
-    await waitUntil('both calls ended', async () => (await callOf(ca, active.id))?.state === 'ended' && (await callOf(ra, ringing.id))?.state === 'ended');
+    await waitUntil(
+      'both calls ended',
+      async () => (await callOf(ca, active.id))?.state === 'ended' && (await callOf(ra, ringing.id))?.state === 'ended',
+    );
     const endedActive = (await callOf(cb, active.id))!;
     const endedRinging = (await callOf(rb, ringing.id))!;
     expect(CALL_END_REASONS).toContain(endedActive.endReason);

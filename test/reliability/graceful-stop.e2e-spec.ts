@@ -64,11 +64,15 @@ async function burstThenStop(url: string, stop: () => Promise<unknown>): Promise
     );
   };
   const burst = [
-    ...pairs.slice(0, SENDERS).flatMap(([from, to]) =>
-      Array.from({ length: MESSAGES_PER_SENDER }, (_, n) =>
-        request(from, 'dm:send', { to: to.id, clientMsgId: crypto.randomUUID(), body: `burst ${n}` }, (d) => outcome.messageIds.push(d.message.id)),
+    ...pairs
+      .slice(0, SENDERS)
+      .flatMap(([from, to]) =>
+        Array.from({ length: MESSAGES_PER_SENDER }, (_, n) =>
+          request(from, 'dm:send', { to: to.id, clientMsgId: crypto.randomUUID(), body: `burst ${n}` }, (d) =>
+            outcome.messageIds.push(d.message.id),
+          ),
+        ),
       ),
-    ),
     ...callPairs.map(([caller], i) => request(caller, 'call:hangup', { callId: callIds[i] }, () => outcome.hungUpCallIds.push(callIds[i]))),
   ];
   await enough;

@@ -47,7 +47,10 @@ describe('PostgreSQL restarted under message traffic', () => {
 
     await sending;
     await waitUntil('health to recover', async () => (await healthStatus(url)) === 200);
-    const ledger = await checkLedger(pg.url, senders.flatMap((s) => s.acked));
+    const ledger = await checkLedger(
+      pg.url,
+      senders.flatMap((s) => s.acked),
+    );
     expect(ledger).toEqual({ stored: 180, lost: [], duplicated: [], gapped: [], mismatched: [] });
     expect(senders.reduce((n, s) => n + s.retried(), 0)).toBeGreaterThan(0);
     // During the outage clients were told something went wrong, never silence or a bogus success.

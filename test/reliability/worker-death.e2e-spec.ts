@@ -51,7 +51,12 @@ describe('a mediasoup worker killed mid-call', () => {
 
     // Both participants of each active call are told to negotiate again; no call ends.
     const told = (c: SocialClient, callId: string) => c.waitFor('media:restart', (p) => p.callId === callId, 20_000);
-    const restarts = Promise.all([told(alice, first.call.id), told(bob, first.call.id), told(carol, second.call.id), told(dave, second.call.id)]);
+    const restarts = Promise.all([
+      told(alice, first.call.id),
+      told(bob, first.call.id),
+      told(carol, second.call.id),
+      told(dave, second.call.id),
+    ]);
     let ended = 0;
     for (const c of [alice, bob, carol, dave]) c.on('call:state', (p) => void (p.call.state === 'ended' && ended++));
     const pid = pool.workers()[0].pid;
@@ -86,7 +91,11 @@ describe('a mediasoup worker killed mid-call', () => {
     streams.push(send, recv);
     const sentRinging = await send.sendTone(440, 400);
     expect(await recv.waitForPackets(sentRinging, 5000)).toBeGreaterThanOrEqual(sentRinging * 0.9);
-    for (const [a, callId] of [[alice, first.call.id], [carol, second.call.id], [erin, ringing.id]] as const) {
+    for (const [a, callId] of [
+      [alice, first.call.id],
+      [carol, second.call.id],
+      [erin, ringing.id],
+    ] as const) {
       await a.request('call:hangup', { callId });
     }
   }, 120_000);

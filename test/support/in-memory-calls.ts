@@ -53,11 +53,14 @@ export class VirtualScheduler implements Partial<PublicOf<DurableScheduler>> {
   async arm<T extends object>(queue: string, key: string, at: Date, data: T): Promise<void> {
     const id = `${queue}/${key}`;
     if (this.loseArms || this.pending.has(id) || this.ran.has(id)) return;
-    const timer = setTimeout(() => {
-      this.pending.delete(id);
-      this.ran.add(id);
-      this.handlers.get(queue)!(data).catch((err) => this.failures.push(err));
-    }, Math.max(0, at.getTime() - Date.now()));
+    const timer = setTimeout(
+      () => {
+        this.pending.delete(id);
+        this.ran.add(id);
+        this.handlers.get(queue)!(data).catch((err) => this.failures.push(err));
+      },
+      Math.max(0, at.getTime() - Date.now()),
+    );
     this.pending.set(id, timer);
   }
 
@@ -173,7 +176,11 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
   }
 
   async activeVideoPage(afterId: string | null, limit: number): Promise<CallRecord[]> {
-    return this.active((c) => c.media === 'video' && (afterId === null || c.id > afterId), limit, (a, b) => (a.id < b.id ? -1 : 1));
+    return this.active(
+      (c) => c.media === 'video' && (afterId === null || c.id > afterId),
+      limit,
+      (a, b) => (a.id < b.id ? -1 : 1),
+    );
   }
 
   /** Active calls, oldest answer first unless `order` says otherwise (as the SQL orders them). */

@@ -37,7 +37,15 @@ export async function spawnGateway(
 ): Promise<SpawnedGateway> {
   const child = spawn(
     process.execPath,
-    [...GATEWAY_NODE_ARGS, ...(options.nodeArgs ?? []), '-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/gateway/src/main.ts'],
+    [
+      ...GATEWAY_NODE_ARGS,
+      ...(options.nodeArgs ?? []),
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      'apps/gateway/src/main.ts',
+    ],
     {
       cwd: ROOT,
       env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.json', ...testEnv(databaseUrl, { LOG_LEVEL: 'info', ...env }) },

@@ -15,7 +15,10 @@ export interface WaitOptions {
  */
 export function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs?: number | WaitOptions): Promise<void>;
 /** Polls `probe` until it gives a value (not undefined or null) and returns it (default 10 s). */
-export function waitUntil<T>(probe: () => Promise<T | undefined | null> | T | undefined | null, timeoutMs?: number | WaitOptions): Promise<T>;
+export function waitUntil<T>(
+  probe: () => Promise<T | undefined | null> | T | undefined | null,
+  timeoutMs?: number | WaitOptions,
+): Promise<T>;
 export async function waitUntil<T>(
   first: string | (() => Promise<T | undefined | null> | T | undefined | null),
   second?: (() => Promise<boolean> | boolean) | number | WaitOptions,
@@ -36,10 +39,15 @@ export async function waitUntil<T>(
  * a value): a condition in another process or the database, not a time.
  */
 export async function waitForValue<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const found = await poll(async () => {
-    const value = await probe();
-    return value === undefined ? undefined : { value };
-  }, 'condition not met in time', timeoutMs, 50);
+  const found = await poll(
+    async () => {
+      const value = await probe();
+      return value === undefined ? undefined : { value };
+    },
+    'condition not met in time',
+    timeoutMs,
+    50,
+  );
   return found.value;
 }
 

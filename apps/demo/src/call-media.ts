@@ -67,7 +67,9 @@ export class CallMedia {
     media.on('ready', ({ restarts }) => {
       if (restarts > 0) this.onNote(`Call media back after restart ${restarts}`);
     });
-    media.on('error', ({ error }) => this.onNote(`Call media could not reconnect: ${error instanceof Error ? error.message : String(error)}`));
+    media.on('error', ({ error }) =>
+      this.onNote(`Call media could not reconnect: ${error instanceof Error ? error.message : String(error)}`),
+    );
     if (this.muted) media.setMuted(true);
     this.negotiation = media.start();
     await this.negotiation;

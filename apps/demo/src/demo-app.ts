@@ -175,7 +175,10 @@ function renderContacts(): void {
         badge.textContent = String(unread);
         button.append(badge);
       }
-      button.addEventListener('click', guard(() => selectPeer(contact.user.id)));
+      button.addEventListener(
+        'click',
+        guard(() => selectPeer(contact.user.id)),
+      );
       li.append(button);
       return li;
     }),
@@ -203,7 +206,6 @@ async function selectPeer(peerId: string): Promise<void> {
     if (last) await state.client!.messages.markRead(conversation.id, last.seq);
   }
 }
-
 
 function peerOf(message: MessageDto): string {
   return message.senderId === state.client!.id ? message.recipientId : message.senderId;

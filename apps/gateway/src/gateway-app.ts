@@ -41,17 +41,14 @@ export interface RunningGateway {
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config } = options;
   const logger = options.logger ?? createRootLogger(config.logLevel);
-  const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot(config, options.clock ?? new SystemClock(), logger),
-    {
-      logger: new NestPinoLogger(logger.child({ component: 'nest' })),
-      bodyParser: false,
-      // Errors from the application object are thrown to the caller, not turned
-      // into process.exit(1): looking up a provider a role does not have (the
-      // scheduler on a media node, at stop) must be catchable.
-      abortOnError: false,
-    },
-  );
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, options.clock ?? new SystemClock(), logger), {
+    logger: new NestPinoLogger(logger.child({ component: 'nest' })),
+    bodyParser: false,
+    // Errors from the application object are thrown to the caller, not turned
+    // into process.exit(1): looking up a provider a role does not have (the
+    // scheduler on a media node, at stop) must be catchable.
+    abortOnError: false,
+  });
   app.useGlobalFilters(new HttpErrorFilter(logger));
   app.disable('x-powered-by');
   // Only the origins of CORS_ORIGINS may call the API from a browser page; none by default (same origin only).
@@ -83,7 +80,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${reachableHost(config.host)}:${port}`;
   // redisConnections: the prefix of this process's connection names in Redis (CLIENT LIST).
-  logger.info({ url, database: config.databaseUrl ? 'external' : 'embedded', redisConnections: redis?.enabled ? redis.tag : undefined }, 'gateway listening');
+  logger.info(
+    { url, database: config.databaseUrl ? 'external' : 'embedded', redisConnections: redis?.enabled ? redis.tag : undefined },
+    'gateway listening',
+  );
   let closing: Promise<void> | undefined;
   const close = async () => {
     // Stop taking work, finish what was taken (handlers, then timer jobs), and only then close the pools.

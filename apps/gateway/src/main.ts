@@ -23,7 +23,8 @@ async function main(): Promise<void> {
   // then drifts far above what the gateway holds; `npm start` and the image
   // set --max-old-space-size=1024 (at most about 1.6×).
   const heapLimitMb = Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20);
-  if (heapLimitMb > 2048) logger.warn({ heapLimitMb }, 'no heap limit set: start node with --max-old-space-size=1024 to keep memory near the live heap');
+  if (heapLimitMb > 2048)
+    logger.warn({ heapLimitMb }, 'no heap limit set: start node with --max-old-space-size=1024 to keep memory near the live heap');
   else logger.info({ heapLimitMb }, 'heap limit');
 
   // Graceful stop. SIGTERM drains first: readiness off and no new calls
@@ -44,7 +45,10 @@ async function main(): Promise<void> {
     forced.unref();
     // A media node first hands its rooms over (SIGTERM only; SIGINT stops at once).
     const drained = signal === 'SIGTERM' ? gateway.drain() : Promise.resolve();
-    const draining = Promise.all([drained.catch((err) => logger.error({ err }, 'drain failed')), new Promise((r) => setTimeout(r, drainMs))]);
+    const draining = Promise.all([
+      drained.catch((err) => logger.error({ err }, 'drain failed')),
+      new Promise((r) => setTimeout(r, drainMs)),
+    ]);
     void draining.then(() => {
       logger.info({ signal }, 'stopping gateway');
       gateway.close().then(

@@ -189,7 +189,9 @@ export async function runCallChurn(
       busy.add(a);
       busy.add(b);
       try {
-        outcomes.push(await placeVoiceCall(clients[a], clients[b], options.callSeconds, errors, { rtpAddressOf: options.rtpAddressOf, pacer, talking }));
+        outcomes.push(
+          await placeVoiceCall(clients[a], clients[b], options.callSeconds, errors, { rtpAddressOf: options.rtpAddressOf, pacer, talking }),
+        );
       } finally {
         busy.delete(a);
         busy.delete(b);
@@ -229,12 +231,7 @@ export function summarizeCalls(outcomes: CallOutcome[]): Omit<CallFindings, 'pea
 }
 
 /** Groups `count` calls into waves of disjoint friend pairs, at most `perWave` each. */
-export function planWaves(
-  friendships: [number, number][],
-  count: number,
-  perWave: number,
-  random: SeededRandom,
-): [number, number][][] {
+export function planWaves(friendships: [number, number][], count: number, perWave: number, random: SeededRandom): [number, number][][] {
   const waves: [number, number][][] = [];
   if (friendships.length === 0) return waves;
   // In index order the friends of a ring pair up completely (0-1, 2-3, ...), which a
@@ -244,7 +241,8 @@ export function planWaves(
   while (left > 0) {
     const size = Math.min(perWave, left);
     const shuffled = disjointPairs(random.shuffle(friendships), size);
-    const pairs = shuffled.length >= size ? shuffled : [shuffled, disjointPairs(inOrder, size)].reduce((x, y) => (y.length > x.length ? y : x));
+    const pairs =
+      shuffled.length >= size ? shuffled : [shuffled, disjointPairs(inOrder, size)].reduce((x, y) => (y.length > x.length ? y : x));
     // Alternate who calls, so both directions are exercised.
     const wave = pairs.map(([a, b]): [number, number] => (random.next() < 0.5 ? [a, b] : [b, a]));
     waves.push(wave);
@@ -281,7 +279,16 @@ export async function placeVoiceCall(
   errors: string[],
   options: PlaceCallOptions = {},
 ): Promise<CallOutcome> {
-  const outcome: CallOutcome = { connected: false, failed: false, packetsSent: 0, packetsReceived: 0, toneChecks: 0, tonePassed: 0, restarts: 0, toneRoundsReplayed: 0 };
+  const outcome: CallOutcome = {
+    connected: false,
+    failed: false,
+    packetsSent: 0,
+    packetsReceived: 0,
+    toneChecks: 0,
+    tonePassed: 0,
+    restarts: 0,
+    toneRoundsReplayed: 0,
+  };
   const media: PlainCallMedia[] = [];
   let atBarrier = false;
   let isTalking = false;
@@ -331,7 +338,8 @@ export async function placeVoiceCall(
     const [callerHeard, calleeHeard] = round.check();
     outcome.tonePassed = Number(callerHeard.passed) + Number(calleeHeard.passed);
     if (outcome.tonePassed < 2) {
-      const leg = (c: ToneCheck) => `${c.exact}/${c.expected} exact, ${c.received} received, ${c.decodedMatching}/${c.decoded} decoded as the tone`;
+      const leg = (c: ToneCheck) =>
+        `${c.exact}/${c.expected} exact, ${c.received} received, ${c.decodedMatching}/${c.decoded} decoded as the tone`;
       const after = round.rounds > 1 ? ` (tone round ${round.rounds}, after ${restartsOf(media)} restarts)` : '';
       note('tone check', `caller heard ${leg(callerHeard)}; callee heard ${leg(calleeHeard)}${after}`);
     }
@@ -397,7 +405,10 @@ export async function talk(callerMedia: PlainCallMedia, calleeMedia: PlainCallMe
       // Only what arrives from this round on counts (a stream kept across rounds has older packets).
       const from = [callerRecv.packets.length, calleeRecv.packets.length];
       // Both listen before either speaks, so the whole tone can be checked.
-      const sending = Promise.all([callerSend.sendTone(CALLER_TONE_HZ, callSeconds * 1000), calleeSend.sendTone(CALLEE_TONE_HZ, callSeconds * 1000)]);
+      const sending = Promise.all([
+        callerSend.sendTone(CALLER_TONE_HZ, callSeconds * 1000),
+        calleeSend.sendTone(CALLEE_TONE_HZ, callSeconds * 1000),
+      ]);
       const sent = await Promise.race([sending, restarted]);
       const heard =
         sent === 'restarted'

@@ -62,7 +62,11 @@ export async function runMessageTraffic(
   const intervalMs = 1000 / Math.max(options.ratePerSecond, 0.001);
   const begin = performance.now();
   const total =
-    options.untilMs === undefined ? senders.length * options.messagesPerUser : senders.length === 0 ? 0 : Math.max(0, Math.floor((options.untilMs - begin) / intervalMs));
+    options.untilMs === undefined
+      ? senders.length * options.messagesPerUser
+      : senders.length === 0
+        ? 0
+        : Math.max(0, Math.floor((options.untilMs - begin) / intervalMs));
   const inFlight = new Set<Promise<void>>();
   let failed = 0;
   for (let n = 0; n < total; n++) {
@@ -76,18 +80,18 @@ export async function runMessageTraffic(
     record.startedAt = performance.now();
     sent.set(clientMsgId, record);
     const sending: Promise<void> = clients[from].messages
-        .send(clients[to].id, `sim message ${n} from ${from} to ${to}`, { clientMsgId })
-        .then((message) => {
-          record.messageId = message.id;
-        })
-        .catch((err) => {
-          failed++;
-          if (errors.length < 20) errors.push(`dm:send ${from}->${to}: ${String(err?.message ?? err)}`);
-        })
-        .finally(() => {
-          inFlight.delete(sending);
-          progress();
-        });
+      .send(clients[to].id, `sim message ${n} from ${from} to ${to}`, { clientMsgId })
+      .then((message) => {
+        record.messageId = message.id;
+      })
+      .catch((err) => {
+        failed++;
+        if (errors.length < 20) errors.push(`dm:send ${from}->${to}: ${String(err?.message ?? err)}`);
+      })
+      .finally(() => {
+        inFlight.delete(sending);
+        progress();
+      });
     inFlight.add(sending);
   }
   await Promise.all(inFlight);

@@ -45,4 +45,3 @@ export async function mapWithLimit<T, R>(items: readonly T[], limit: number, fn:
   await Promise.all(lanes);
   return results;
 }
-

@@ -68,7 +68,14 @@ export function meanEventMs(before: EventTimes, after: EventTimes): Record<strin
 /** Socket events on the path from call:invite to `active`. */
 export const CALL_SETUP_EVENTS = ['call:invite', 'call:accept'];
 /** Socket events one side sends to open its two plain streams. */
-export const MEDIA_SETUP_EVENTS = ['media:create-transport', 'media:produce', 'media:create-transport', 'media:connect-transport', 'media:consume', 'media:resume'];
+export const MEDIA_SETUP_EVENTS = [
+  'media:create-transport',
+  'media:produce',
+  'media:create-transport',
+  'media:connect-transport',
+  'media:consume',
+  'media:resume',
+];
 
 /** Server time of one pass along `events` (each event's mean, added up). */
 export function serverMsFor(events: string[], means: Record<string, number>): number | null {

@@ -29,7 +29,9 @@ describe('simulator command line: gateways', () => {
 
   it('refuses a gateway listed twice and fewer users than gateways', () => {
     expect(() => parseCli(['--url', 'http://a:3001,http://a:3001/'], {})).toThrow(/twice/);
-    expect(() => parseCli(['--url', 'http://a:1,http://b:2,http://c:3', '--users', '2'], {})).toThrow(/--users must be at least the number of gateways \(3\)/);
+    expect(() => parseCli(['--url', 'http://a:1,http://b:2,http://c:3', '--users', '2'], {})).toThrow(
+      /--users must be at least the number of gateways \(3\)/,
+    );
   });
 
   it('keeps the single url of existing callers working', () => {
@@ -43,7 +45,11 @@ describe('server timing of several gateways', () => {
   it('adds the gateways up before taking the mean', () => {
     const line = (kind: string, event: string, v: number) => `socket_event_duration_seconds_${kind}{event="${event}",outcome="ok"} ${v}`;
     const a = parseEventTimes([line('sum', 'call:invite', 0.01), line('count', 'call:invite', 1)].join('\n'));
-    const b = parseEventTimes([line('sum', 'call:invite', 0.09), line('count', 'call:invite', 3), line('sum', 'dm:send', 0.002), line('count', 'dm:send', 1)].join('\n'));
+    const b = parseEventTimes(
+      [line('sum', 'call:invite', 0.09), line('count', 'call:invite', 3), line('sum', 'dm:send', 0.002), line('count', 'dm:send', 1)].join(
+        '\n',
+      ),
+    );
     const before = sumEventTimes([new Map(), new Map()]);
     // 4 invites that took 100 ms together: 25 ms each, not the mean of the two gateways' means (10 and 30).
     expect(meanEventMs(before, sumEventTimes([a, b]))).toEqual({ 'call:invite': 25, 'dm:send': 2 });

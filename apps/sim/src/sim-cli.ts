@@ -93,7 +93,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   const urls = parseUrls(values.url ?? []);
   if (urls.length > users) throw new UsageError(`--users must be at least the number of gateways (${urls.length}), got ${users}`);
   const rtpIp = values['rtp-ip'];
-  if (rtpIp !== undefined && net.isIP(rtpIp) === 0) throw new UsageError(`--rtp-ip must be an IP address such as 192.0.2.10, got "${rtpIp}"`);
+  if (rtpIp !== undefined && net.isIP(rtpIp) === 0)
+    throw new UsageError(`--rtp-ip must be an IP address such as 192.0.2.10, got "${rtpIp}"`);
   return {
     urls,
     durationMs: values.duration === undefined ? undefined : parseDuration(values.duration),
@@ -127,7 +128,9 @@ export function parseUrls(raw: string[]): string[] {
       try {
         href = new URL(entry).href;
       } catch {
-        throw new UsageError(`--url must be a URL such as http://gateway.local:3000 (or several, comma-separated), got "${entry}"${value !== entry ? ` in "${value}"` : ''}`);
+        throw new UsageError(
+          `--url must be a URL such as http://gateway.local:3000 (or several, comma-separated), got "${entry}"${value !== entry ? ` in "${value}"` : ''}`,
+        );
       }
       // The same gateway twice would count its /metrics twice.
       if (seen.has(href)) throw new UsageError(`--url lists ${entry} twice`);

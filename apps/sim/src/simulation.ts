@@ -133,7 +133,13 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
           runCallChurn(
             population,
             random,
-            { callSeconds: options.callSeconds, concurrentCalls: options.concurrentCalls, callRate: options.callRate, untilMs, rtpAddressOf },
+            {
+              callSeconds: options.callSeconds,
+              concurrentCalls: options.concurrentCalls,
+              callRate: options.callRate,
+              untilMs,
+              rtpAddressOf,
+            },
             () => undefined,
             errors,
           ),
@@ -158,7 +164,13 @@ export async function runSimulation(options: SimOptions, onProgress: (p: SimProg
       calls = await runCallTraffic(
         population,
         random,
-        { calls: options.calls, callSeconds: options.callSeconds, concurrentCalls: options.concurrentCalls, callRate: options.callRate, rtpAddressOf },
+        {
+          calls: options.calls,
+          callSeconds: options.callSeconds,
+          concurrentCalls: options.concurrentCalls,
+          callRate: options.callRate,
+          rtpAddressOf,
+        },
         tick,
         errors,
       );

@@ -30,7 +30,10 @@ function forgeWith(alg: 'HS384' | 'HS512' | 'RS256', payload: unknown, key: stri
   const signature =
     alg === 'RS256'
       ? crypto.sign('sha256', Buffer.from(input), key as crypto.KeyObject).toString('base64url')
-      : crypto.createHmac(alg === 'HS384' ? 'sha384' : 'sha512', key as string).update(input).digest('base64url');
+      : crypto
+          .createHmac(alg === 'HS384' ? 'sha384' : 'sha512', key as string)
+          .update(input)
+          .digest('base64url');
   return `${input}.${signature}`;
 }
 

@@ -89,8 +89,7 @@ export class TokenService {
     // A generation that is there but no non-negative integer is no token of ours.
     if (payload.gen !== undefined && !(Number.isSafeInteger(payload.gen) && (payload.gen as number) >= 0)) return null;
     const generation = payload.gen === undefined ? null : (payload.gen as number);
-    const issuedAtMs =
-      typeof payload.iat_ms === 'number' ? payload.iat_ms : (typeof payload.iat === 'number' ? payload.iat : 0) * 1000;
+    const issuedAtMs = typeof payload.iat_ms === 'number' ? payload.iat_ms : (typeof payload.iat === 'number' ? payload.iat : 0) * 1000;
     return { userId: payload.sub, generation, issuedAtMs, expiresAt: new Date(payload.exp * 1000) };
   }
 

@@ -139,7 +139,10 @@ describe('RedisAnnouncedProducers', () => {
     });
     await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
     const { port } = relay.address() as net.AddressInfo;
-    const store = await RedisAnnouncedProducers.connect(`redis://127.0.0.1:${port}`, service, logger, { ttlMs: TTL_MS, commandTimeoutMs: 100 });
+    const store = await RedisAnnouncedProducers.connect(`redis://127.0.0.1:${port}`, service, logger, {
+      ttlMs: TTL_MS,
+      commandTimeoutMs: 100,
+    });
     try {
       const call = callId();
       expect(await store.swap(call, 'alice:audio', 'p1')).toBeUndefined();

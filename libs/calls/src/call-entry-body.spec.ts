@@ -5,15 +5,11 @@ const after = (ms: number) => new Date(t0.getTime() + ms);
 
 describe(callEntryBody.name, () => {
   it('shows the duration of an answered call', () => {
-    expect(callEntryBody({ media: 'audio', answeredAt: t0, endedAt: after(754_000), endReason: 'hangup' })).toBe(
-      'Voice call · 12:34',
-    );
+    expect(callEntryBody({ media: 'audio', answeredAt: t0, endedAt: after(754_000), endReason: 'hangup' })).toBe('Voice call · 12:34');
     expect(callEntryBody({ media: 'video', answeredAt: t0, endedAt: after(3_600_000), endReason: 'max_duration' })).toBe(
       'Video call · 1:00:00',
     );
-    expect(callEntryBody({ media: 'audio', answeredAt: t0, endedAt: after(400), endReason: 'disconnected' })).toBe(
-      'Voice call · 00:00',
-    );
+    expect(callEntryBody({ media: 'audio', answeredAt: t0, endedAt: after(400), endReason: 'disconnected' })).toBe('Voice call · 00:00');
   });
 
   it('names what happened to a call that was never answered', () => {

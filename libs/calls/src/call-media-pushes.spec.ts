@@ -43,14 +43,22 @@ describe(CallMediaPushes.name, () => {
       consumer: { callId, userId: bob, consumerId: 'k1', producerId: 'p1', kind: 'audio', rtpParameters: { codecs: [] } },
     });
     expect(sent).toEqual([
-      { userId: bob, event: 'media:consumer-added', payload: { callId, consumerId: 'k1', producerId: 'p1', kind: 'audio', rtpParameters: { codecs: [] } } },
+      {
+        userId: bob,
+        event: 'media:consumer-added',
+        payload: { callId, consumerId: 'k1', producerId: 'p1', kind: 'audio', rtpParameters: { codecs: [] } },
+      },
     ]);
   });
 
   it('gives both participants the quality sample', () => {
     const { sent, push } = deliveredBy(200);
     push(quality);
-    const payload = { callId, at: quality.type === 'quality' && quality.sample.at, legs: quality.type === 'quality' && quality.sample.legs };
+    const payload = {
+      callId,
+      at: quality.type === 'quality' && quality.sample.at,
+      legs: quality.type === 'quality' && quality.sample.legs,
+    };
     expect(sent).toEqual([
       { userId: alice, event: 'call:quality', payload },
       { userId: bob, event: 'call:quality', payload },

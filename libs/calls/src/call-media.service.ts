@@ -140,7 +140,10 @@ export class CallMediaService implements OnModuleInit {
 
   // ---- participants' requests ----
 
-  async capabilities(userId: string, callId: string): Promise<{ rtpCapabilities: Record<string, unknown>; producers: ProducerSummaryDto[] }> {
+  async capabilities(
+    userId: string,
+    callId: string,
+  ): Promise<{ rtpCapabilities: Record<string, unknown>; producers: ProducerSummaryDto[] }> {
     return this.callMetrics.timeMediaRequest('media:capabilities', () =>
       this.withCall(this.activeCall(userId, callId), (call) =>
         this.onRoom(call, 'capabilities', (node) => node.capabilities(call.id, userId)),
@@ -148,7 +151,12 @@ export class CallMediaService implements OnModuleInit {
     );
   }
 
-  async createTransport(userId: string, callId: string, options: CreateTransportOptions, clientAddress?: string): Promise<TransportInfoDto> {
+  async createTransport(
+    userId: string,
+    callId: string,
+    options: CreateTransportOptions,
+    clientAddress?: string,
+  ): Promise<TransportInfoDto> {
     return this.callMetrics.timeMediaRequest('media:create-transport', async () => {
       if (options.type === 'plain') this.plainRtp.requireEnabled();
       const request = { direction: options.direction, type: options.type, rtcpMux: options.rtcpMux, clientAddress };
@@ -156,7 +164,10 @@ export class CallMediaService implements OnModuleInit {
         this.onRoom(call, 'createTransport', (node) => node.createTransport(call.id, userId, request)),
       );
       if (this.transportKinds.size >= MAX_TRANSPORT_KINDS) this.transportKinds.delete(this.transportKinds.keys().next().value!);
-      this.transportKinds.set(info.transportId, options.type === 'webrtc' ? 'webrtc' : options.direction === 'send' ? 'plain-send' : 'plain-recv');
+      this.transportKinds.set(
+        info.transportId,
+        options.type === 'webrtc' ? 'webrtc' : options.direction === 'send' ? 'plain-send' : 'plain-recv',
+      );
       return info;
     });
   }
@@ -171,12 +182,19 @@ export class CallMediaService implements OnModuleInit {
             (await this.onRoom(call, 'transportKind', (node) => node.transportKind(call.id, userId, transportId)));
           if (kind === 'plain-recv') this.plainRtp.requireAllowedTarget(params.ip, clientAddress);
         }
-        await this.onRoom(call, 'connectTransport', (node) => node.connectTransport(call.id, userId, transportId, { ...params, clientAddress }));
+        await this.onRoom(call, 'connectTransport', (node) =>
+          node.connectTransport(call.id, userId, transportId, { ...params, clientAddress }),
+        );
       }),
     );
   }
 
-  async produce(userId: string, transportId: string, kind: MediaKind, rtpParameters: Record<string, unknown>): Promise<{ producerId: string }> {
+  async produce(
+    userId: string,
+    transportId: string,
+    kind: MediaKind,
+    rtpParameters: Record<string, unknown>,
+  ): Promise<{ producerId: string }> {
     return this.callMetrics.timeMediaRequest('media:produce', () =>
       this.withCall(this.usersActiveCall(userId, 'transport'), (call) => this.produceIn(call, userId, transportId, kind, rtpParameters)),
     );
@@ -196,7 +214,12 @@ export class CallMediaService implements OnModuleInit {
     return { producerId: produced.producerId };
   }
 
-  async consume(userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>): Promise<ConsumerInfoDto> {
+  async consume(
+    userId: string,
+    transportId: string,
+    producerId: string,
+    rtpCapabilities: Record<string, unknown>,
+  ): Promise<ConsumerInfoDto> {
     return this.callMetrics.timeMediaRequest('media:consume', () =>
       this.withCall(this.usersActiveCall(userId, 'transport'), (call) =>
         this.onRoom(call, 'consume', (node) => node.consume(call.id, userId, transportId, producerId, rtpCapabilities)),
@@ -223,11 +246,19 @@ export class CallMediaService implements OnModuleInit {
     if (send?.type === 'plain' || recv?.type === 'plain') this.plainRtp.requireEnabled();
     if (send && send.type !== 'plain') {
       const named = (['produce', 'ip', 'port', 'rtcpPort'] as const).filter((f) => send[f] !== undefined);
-      if (named.length > 0) throw joinFieldsRefused(named.map((f) => `send.${f}`), 'only a plain send transport takes this in a join');
+      if (named.length > 0)
+        throw joinFieldsRefused(
+          named.map((f) => `send.${f}`),
+          'only a plain send transport takes this in a join',
+        );
     }
     if (recv && recv.type !== 'plain') {
       const named = (['ip', 'port', 'rtcpPort'] as const).filter((f) => recv[f] !== undefined);
-      if (named.length > 0) throw joinFieldsRefused(named.map((f) => `recv.${f}`), 'only a plain recv transport takes this');
+      if (named.length > 0)
+        throw joinFieldsRefused(
+          named.map((f) => `recv.${f}`),
+          'only a plain recv transport takes this',
+        );
     }
     if (recv && (recv.ip === undefined) !== (recv.port === undefined)) {
       throw joinFieldsRefused(['recv.ip', 'recv.port'], 'give both, or neither');
@@ -357,7 +388,12 @@ export class CallMediaService implements OnModuleInit {
     }
     for (const producer of produced) {
       if (producer.kind === 'video' && !stillAllowed) continue;
-      this.realtime.toUser(other, 'media:producer-added', { callId: call.id, producerId: producer.producerId, userId, kind: producer.kind });
+      this.realtime.toUser(other, 'media:producer-added', {
+        callId: call.id,
+        producerId: producer.producerId,
+        userId,
+        kind: producer.kind,
+      });
     }
     if (produced.length > 0) await this.noteMediaSetup(call, userId);
     return { stillAllowed };
@@ -504,9 +540,13 @@ export class CallMediaService implements OnModuleInit {
 }
 
 function restartRequired(): DomainError {
-  return new DomainError('INVALID_STATE', 'the call’s media moved; start again (media:join, or media:capabilities and the steps after it)', {
-    restart: true,
-  });
+  return new DomainError(
+    'INVALID_STATE',
+    'the call’s media moved; start again (media:join, or media:capabilities and the steps after it)',
+    {
+      restart: true,
+    },
+  );
 }
 
 function joinFieldsRefused(fields: string[], message: string): DomainError {

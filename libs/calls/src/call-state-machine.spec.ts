@@ -282,7 +282,10 @@ describe('call state machine on virtual time', () => {
 
   describe('who may do what', () => {
     const refusal = async (p: Promise<unknown>) => {
-      const err = await p.then(() => null, (e: unknown) => e);
+      const err = await p.then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(DomainError);
       return (err as DomainError).code;
     };
@@ -306,7 +309,10 @@ describe('call state machine on virtual time', () => {
       const call = await h.calls.invite(caller, callee, 'audio');
       // Cancelled elsewhere: this process still remembers the call ringing.
       h.repository.rows.get(call.id)!.state = 'ended';
-      const err = await h.calls.accept(callee, call.id).then(() => null, (e: unknown) => e);
+      const err = await h.calls.accept(callee, call.id).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toMatchObject({ code: 'INVALID_STATE', details: { state: 'ended' } });
       await settle();
       expect(h.media.rooms.has(call.id)).toBe(false);
@@ -329,7 +335,16 @@ describe('call state machine on virtual time', () => {
       await h.calls.invite(callee, caller, 'audio');
       await refusal(h.calls.invite('f0000000-0000-4000-8000-00000000000f', callee, 'video'));
       expect(h.attempts).toEqual([
-        { flagKey: 'video_call', callerId: caller, calleeId: callee, media: 'audio', value: false, outcome: 'placed', callId: first.id, at: START },
+        {
+          flagKey: 'video_call',
+          callerId: caller,
+          calleeId: callee,
+          media: 'audio',
+          value: false,
+          outcome: 'placed',
+          callId: first.id,
+          at: START,
+        },
         {
           flagKey: 'video_call',
           callerId: 'f0000000-0000-4000-8000-00000000000f',

@@ -109,9 +109,9 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
 
     it('answers a ringing call once; a failed answer leaves it ringing', async () => {
       const call = await ringing();
-      await expect(
-        repo.markActive(call.id, at(5), at(3605), 'node-a', () => Promise.reject(new Error('room failed'))),
-      ).rejects.toThrow('room failed');
+      await expect(repo.markActive(call.id, at(5), at(3605), 'node-a', () => Promise.reject(new Error('room failed')))).rejects.toThrow(
+        'room failed',
+      );
       expect(await repo.findById(call.id)).toMatchObject({ state: 'ringing', answeredAt: null, mediaNodeId: null });
 
       const seen: CallState[] = [];
@@ -187,7 +187,7 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
       }
       const audio = await active();
       const all: CallRecord[] = [];
-      for (let afterId: string | null = null; ; ) {
+      for (let afterId: string | null = null; ;) {
         const page: CallRecord[] = await repo.activeVideoPage(afterId, 2);
         if (page.length === 0) break;
         all.push(...page);
@@ -222,7 +222,7 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
       const ended = await active();
       await repo.end(ended.id, ['active'], { endedAt: at(9), endReason: 'hangup', endedById: null });
       const ids: string[] = [];
-      for (let afterId: string | null = null; ; ) {
+      for (let afterId: string | null = null; ;) {
         const page: CallRecord[] = await repo.livePage(afterId, 3);
         if (page.length === 0) break;
         expect(page.every((c) => c.state !== 'ended')).toBe(true);
@@ -256,7 +256,14 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
       const ids: string[] = [];
       for (const s of [1, 3, 2]) {
         const call = await repo.createRinging(
-          { callerId: s === 2 ? other : me, calleeId: s === 2 ? me : other, media: 'audio', createdAt: at(s), ringEndsAt: at(s + 45), videoAllowed: true },
+          {
+            callerId: s === 2 ? other : me,
+            calleeId: s === 2 ? me : other,
+            media: 'audio',
+            createdAt: at(s),
+            ringEndsAt: at(s + 45),
+            videoAllowed: true,
+          },
           noWork,
         );
         isCall(call);

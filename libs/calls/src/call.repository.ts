@@ -137,13 +137,7 @@ export class CallRepository {
    * commit: while it runs the row stays locked, so nobody can end the call
    * half-answered. Null when the call was no longer ringing.
    */
-  async markActive(
-    id: string,
-    answeredAt: Date,
-    maxEndsAt: Date,
-    mediaNodeId: string,
-    inTx: InTransaction,
-  ): Promise<CallRecord | null> {
+  async markActive(id: string, answeredAt: Date, maxEndsAt: Date, mediaNodeId: string, inTx: InTransaction): Promise<CallRecord | null> {
     return this.inTransaction(async (client) => {
       const { rows } = await client.query<CallRecord>(
         `UPDATE calls AS c SET state = 'active', answered_at = $2, max_ends_at = $3, media_node_id = $4

@@ -27,14 +27,48 @@ describe(storedMediaStats.name, () => {
 
   it('summarises the earlier per-participant counters into legs', () => {
     const earlier = {
-      [alice]: { producers: [{ id: 'p', kind: 'audio', packets: 90, bytes: 9000, packetsLost: 10, fractionLost: 0, jitter: 480, score: 9 }], consumers: [] },
-      [bob]: { producers: [], consumers: [{ id: 'c', kind: 'audio', producerId: 'p', packets: 90, bytes: 9000, packetsLost: 0, fractionLost: 0, jitter: 0, score: 10 }] },
+      [alice]: {
+        producers: [{ id: 'p', kind: 'audio', packets: 90, bytes: 9000, packetsLost: 10, fractionLost: 0, jitter: 480, score: 9 }],
+        consumers: [],
+      },
+      [bob]: {
+        producers: [],
+        consumers: [
+          { id: 'c', kind: 'audio', producerId: 'p', packets: 90, bytes: 9000, packetsLost: 0, fractionLost: 0, jitter: 0, score: 10 },
+        ],
+      },
     };
     expect(storedMediaStats(earlier, 10)).toEqual({
       sampledSeconds: 10,
       legs: [
-        { userId: alice, direction: 'up', kind: 'audio', bytes: 9000, packets: 90, packetsLost: 10, lossRatio: 0.1, jitterMsP50: 10, jitterMsP95: 10, bitrateBpsMean: 7200, scoreMin: 9, scoreMean: 9 },
-        { userId: bob, direction: 'down', kind: 'audio', bytes: 9000, packets: 90, packetsLost: 0, lossRatio: 0, jitterMsP50: 0, jitterMsP95: 0, bitrateBpsMean: 7200, scoreMin: 10, scoreMean: 10 },
+        {
+          userId: alice,
+          direction: 'up',
+          kind: 'audio',
+          bytes: 9000,
+          packets: 90,
+          packetsLost: 10,
+          lossRatio: 0.1,
+          jitterMsP50: 10,
+          jitterMsP95: 10,
+          bitrateBpsMean: 7200,
+          scoreMin: 9,
+          scoreMean: 9,
+        },
+        {
+          userId: bob,
+          direction: 'down',
+          kind: 'audio',
+          bytes: 9000,
+          packets: 90,
+          packetsLost: 0,
+          lossRatio: 0,
+          jitterMsP50: 0,
+          jitterMsP95: 0,
+          bitrateBpsMean: 7200,
+          scoreMin: 10,
+          scoreMean: 10,
+        },
       ],
     });
   });

@@ -50,7 +50,13 @@ function fromPerParticipantCounters(stored: unknown, callSeconds: number): Media
   return { sampledSeconds: Math.max(0, callSeconds), legs: legs.slice(0, 8) };
 }
 
-function legOf(userId: string, direction: 'up' | 'down', kind: 'audio' | 'video', streams: EarlierStream[], seconds: number): MediaStatsLegDto {
+function legOf(
+  userId: string,
+  direction: 'up' | 'down',
+  kind: 'audio' | 'video',
+  streams: EarlierStream[],
+  seconds: number,
+): MediaStatsLegDto {
   const sum = (field: keyof EarlierStream) => streams.reduce((n, s) => n + count(s[field]), 0);
   const bytes = sum('bytes');
   const packets = sum('packets');

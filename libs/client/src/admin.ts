@@ -20,8 +20,7 @@ export class AdminClient {
 
   /** `GET /admin/flags/:key/audit`. */
   async flagAudit(key: string): Promise<FlagAuditEntryDto[]> {
-    return (await this.call<{ entries: FlagAuditEntryDto[] }>('GET', `/admin/flags/${encodeURIComponent(key)}/audit`))
-      .entries;
+    return (await this.call<{ entries: FlagAuditEntryDto[] }>('GET', `/admin/flags/${encodeURIComponent(key)}/audit`)).entries;
   }
 
   /** `POST /admin/users/:id/revoke-tokens`: the user's tokens so far are refused and their sockets closed. */

@@ -36,7 +36,7 @@ describe('reconnect backoff', () => {
   it('spreads a crowd of clients over the whole window', () => {
     // 1000 clients drawing their 6th delay with a seeded generator: the spread covers the ceiling.
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const delays = Array.from({ length: 1000 }, () => {
       const backoff = new Backoff({ random });
       for (let i = 0; i < 5; i++) backoff.next();

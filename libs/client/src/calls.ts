@@ -112,11 +112,7 @@ export class CallsApi {
   async waitForCall(callId: string, timeoutMs = DEFAULT_WAIT_MS): Promise<CallDto> {
     const current = this.known.get(callId);
     if (current) return current;
-    const { call } = await this.client.waitFor(
-      'call:incoming',
-      ({ call }) => call.id === callId,
-      timeoutMs,
-    );
+    const { call } = await this.client.waitFor('call:incoming', ({ call }) => call.id === callId, timeoutMs);
     return this.known.get(callId) ?? call;
   }
 

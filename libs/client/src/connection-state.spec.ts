@@ -114,9 +114,14 @@ describe('connection state and reconnection', () => {
   });
 
   it('renews a token that ran out while away (refused on reconnect), then reconnects with the new one', async () => {
-    const c = new SocialClient(`http://127.0.0.1:${port}`, 'old', { id: 'u1', handle: 'u1', displayName: 'U' }, {
-      fetchToken: async () => ({ token: 'fresh' }),
-    });
+    const c = new SocialClient(
+      `http://127.0.0.1:${port}`,
+      'old',
+      { id: 'u1', handle: 'u1', displayName: 'U' },
+      {
+        fetchToken: async () => ({ token: 'fresh' }),
+      },
+    );
     const states: ConnectionState[] = [];
     c.onConnectionState((state) => states.push(state));
     await c.connect({ syncOnConnect: false, backoff: { random: () => 0 } });

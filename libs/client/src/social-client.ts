@@ -1,12 +1,5 @@
 import { io, Socket } from 'socket.io-client';
-import type {
-  Ack,
-  ClientEventName,
-  ClientEvents,
-  ServerEventName,
-  ServerEvents,
-  UserDto,
-} from '@app/contracts';
+import type { Ack, ClientEventName, ClientEvents, ServerEventName, ServerEvents, UserDto } from '@app/contracts';
 import { Backoff, BackoffOptions } from './backoff';
 import { CallsApi } from './calls';
 import { ClientError, ConnectionLostError, RequestTimeoutError } from './client-error';
@@ -357,10 +350,7 @@ export class SocialClient {
   }
 
   /** Listens to the SDK's own lifecycle (connected, disconnected, background errors). */
-  onLifecycle<E extends keyof ClientLifecycleEvents>(
-    event: E,
-    handler: (payload: ClientLifecycleEvents[E]) => void,
-  ): () => void {
+  onLifecycle<E extends keyof ClientLifecycleEvents>(event: E, handler: (payload: ClientLifecycleEvents[E]) => void): () => void {
     return this.addListener(this.lifecycle, event, handler as Listener);
   }
 
@@ -441,12 +431,15 @@ export class SocialClient {
     if (!this.fetchToken || !this.tokenExpiresAt || this.stopped) return;
     const left = Date.parse(this.tokenExpiresAt) - Date.now();
     const wait = delayMs ?? Math.max(0, left - REFRESH_MARGIN_MS, left * 0.8);
-    this.refreshTimer = setTimeout(() => {
-      this.refreshToken().catch((error) => {
-        this.dispatch(this.lifecycle, 'error', { error, during: 'token refresh' });
-        if (Date.parse(this.tokenExpiresAt ?? '') > Date.now()) this.scheduleRefresh(REFRESH_RETRY_MS);
-      });
-    }, Math.min(wait, 2 ** 31 - 1));
+    this.refreshTimer = setTimeout(
+      () => {
+        this.refreshToken().catch((error) => {
+          this.dispatch(this.lifecycle, 'error', { error, during: 'token refresh' });
+          if (Date.parse(this.tokenExpiresAt ?? '') > Date.now()) this.scheduleRefresh(REFRESH_RETRY_MS);
+        });
+      },
+      Math.min(wait, 2 ** 31 - 1),
+    );
     // In Node a pending renewal must not keep the process alive.
     (this.refreshTimer as { unref?: () => void }).unref?.();
   }

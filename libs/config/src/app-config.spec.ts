@@ -66,9 +66,7 @@ describe(loadConfig.name, () => {
 
   it('checks variables against each other', () => {
     expect(() => loadConfig({ MEDIA_MIN_PORT: '45000', MEDIA_MAX_PORT: '44000' })).toThrow(/MEDIA_MAX_PORT/);
-    expect(() => loadConfig({ CALL_MAX_DURATION_MS: '1000', CALL_WARNING_BEFORE_MS: '2000' })).toThrow(
-      /CALL_WARNING_BEFORE_MS/,
-    );
+    expect(() => loadConfig({ CALL_MAX_DURATION_MS: '1000', CALL_WARNING_BEFORE_MS: '2000' })).toThrow(/CALL_WARNING_BEFORE_MS/);
   });
 
   it('shortens the default warning lead time with a short cap, and keeps 60 s under a long one', () => {
@@ -171,7 +169,9 @@ describe(loadConfig.name, () => {
 
   it('refuses REDIS_URL without JWT_SECRET: every process must sign with the same secret', () => {
     expect(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(ConfigError);
-    expect(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(/JWT_SECRET=\(unset\): expected a secret shared by every process when REDIS_URL is set/);
+    expect(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(
+      /JWT_SECRET=\(unset\): expected a secret shared by every process when REDIS_URL is set/,
+    );
     expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: 'z'.repeat(16) }).redisUrl).toBe('redis://127.0.0.1:6379');
   });
 

@@ -2,8 +2,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import type { NodeRole } from '@app/contracts';
 
-const intVar = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  optionalIntVar(min, max).transform((v) => v ?? def);
+const intVar = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) => optionalIntVar(min, max).transform((v) => v ?? def);
 
 /** An integer variable whose default depends on other variables: undefined when unset. */
 const optionalIntVar = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -51,8 +50,7 @@ const boolVar = optionalString.refine((v) => v === undefined || ['true', 'false'
   message: 'true or false',
 });
 
-const parseBool = (v: string | undefined, def: boolean): boolean =>
-  v === undefined ? def : ['true', '1'].includes(v.toLowerCase());
+const parseBool = (v: string | undefined, def: boolean): boolean => (v === undefined ? def : ['true', '1'].includes(v.toLowerCase()));
 
 /** Comma-separated IPv4/IPv6 CIDR blocks (a bare address is a /32 or /128). */
 const cidrListVar = optionalString
@@ -392,9 +390,7 @@ export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; expected: string; got?: string; effective?: unknown }[]) {
     super(
       'Invalid configuration:\n' +
-        problems
-          .map((p) => `  ${p.variable}=${describeVariableValue(p.variable, p.got, p.effective)}: expected ${p.expected}`)
-          .join('\n'),
+        problems.map((p) => `  ${p.variable}=${describeVariableValue(p.variable, p.got, p.effective)}: expected ${p.expected}`).join('\n'),
     );
     this.name = 'ConfigError';
   }

@@ -114,14 +114,18 @@ export const SERVER_EVENT_SPECS = {
     summary: 'A track stopped (reason: e.g. flag_off).',
     payload: z.object({ callId: z.string().uuid(), producerId: z.string(), reason: z.string() }),
   },
-  'flags:changed': { summary: 'Your evaluated feature flags (on connect and on every change).', payload: z.object({ flags: R.evaluatedFlags }) },
+  'flags:changed': {
+    summary: 'Your evaluated feature flags (on connect and on every change).',
+    payload: z.object({ flags: R.evaluatedFlags }),
+  },
   'contacts:changed': {
     summary: 'Someone added or removed you as a contact; mutual tells whether you now have each other.',
     payload: z.object({ userId: z.string().uuid(), change: contactChange, mutual: z.boolean() }),
   },
   'auth:expired': { summary: "This socket's token expired unrefreshed; the socket is closed next.", payload: R.empty },
   'media:restart': {
-    summary: 'The call’s media moved to a new room: drop its transports, producers and consumers and negotiate again from media:capabilities.',
+    summary:
+      'The call’s media moved to a new room: drop its transports, producers and consumers and negotiate again from media:capabilities.',
     payload: z.object({ callId: z.string().uuid(), reason: mediaRestartReason }),
   },
   'media:consumer-added': {
@@ -282,7 +286,7 @@ export const HTTP_ROUTE_SPECS: readonly HttpRouteSpec[] = [
   {
     method: 'GET',
     path: '/admin/flags/:key/exposures',
-    summary: "Who saw which value of the flag: one row per user and value, with first and last time and a count.",
+    summary: 'Who saw which value of the flag: one row per user and value, with first and last time and a count.',
     auth: 'admin',
     params: flagKey,
     query: S.exposuresQuery,
@@ -291,7 +295,8 @@ export const HTTP_ROUTE_SPECS: readonly HttpRouteSpec[] = [
   {
     method: 'GET',
     path: '/admin/flags/:key/report',
-    summary: "The flag's experiment per variant: exposed users, calls attempted, refused and answered, duration, set-up time and media quality.",
+    summary:
+      "The flag's experiment per variant: exposed users, calls attempted, refused and answered, duration, set-up time and media quality.",
     auth: 'admin',
     params: flagKey,
     query: S.flagReportQuery,

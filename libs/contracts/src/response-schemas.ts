@@ -37,7 +37,6 @@ export const conversationDto = z.object({
   unread: z.number().int().min(0),
 });
 
-
 /** One producer (`up`) or consumer (`down`) over the last interval, as the SFU measured it. */
 export const callQualityLeg = z.object({
   userId: id,
@@ -256,8 +255,5 @@ export const empty = z.object({}).strict();
 
 /** A socket acknowledgement carrying `data` on success. */
 export function ackOf<T extends z.ZodTypeAny>(data: T) {
-  return z.discriminatedUnion('ok', [
-    z.object({ ok: z.literal(true), data }),
-    z.object({ ok: z.literal(false), error: errorBody }),
-  ]);
+  return z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), data }), z.object({ ok: z.literal(false), error: errorBody })]);
 }

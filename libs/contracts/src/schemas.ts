@@ -55,16 +55,11 @@ export const MAX_INT32 = 2_147_483_647;
  */
 const DECEPTIVE_CHARS = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 
-const intFromQuery = z.preprocess(
-  (v) => (typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v),
-  z.number().int(),
-);
+const intFromQuery = z.preprocess((v) => (typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v), z.number().int());
 
 // ---- HTTP ------------------------------------------------------------------
 
-export const handleSchema = z
-  .string()
-  .regex(/^[a-z0-9_]{3,32}$/, 'must be 3-32 characters of a-z, 0-9 and _');
+export const handleSchema = z.string().regex(/^[a-z0-9_]{3,32}$/, 'must be 3-32 characters of a-z, 0-9 and _');
 
 export const devLoginBody = z.object({
   handle: handleSchema,
@@ -202,7 +197,8 @@ export const MEDIA_JSON_LIMITS = { depth: 6, keys: 48, items: 64, chars: 512 } a
 function boundedJsonProblem(value: unknown, depth: number): string | undefined {
   if (value === null || typeof value === 'boolean') return undefined;
   if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'numbers must be finite';
-  if (typeof value === 'string') return value.length <= MEDIA_JSON_LIMITS.chars ? undefined : `strings are at most ${MEDIA_JSON_LIMITS.chars} characters`;
+  if (typeof value === 'string')
+    return value.length <= MEDIA_JSON_LIMITS.chars ? undefined : `strings are at most ${MEDIA_JSON_LIMITS.chars} characters`;
   if (depth >= MEDIA_JSON_LIMITS.depth) return `nested at most ${MEDIA_JSON_LIMITS.depth} deep`;
   if (Array.isArray(value)) {
     if (value.length > MEDIA_JSON_LIMITS.items) return `arrays hold at most ${MEDIA_JSON_LIMITS.items} items`;

@@ -24,11 +24,7 @@ import { PrismaService } from './prisma.service';
     {
       provide: DATABASE_CONNECTION,
       inject: [APP_CONFIG, ROOT_LOGGER, EMBEDDED_DATABASE],
-      useFactory: async (
-        config: AppConfig,
-        logger: Logger,
-        embedded: EmbeddedDatabase | null,
-      ): Promise<DatabaseConnection> => {
+      useFactory: async (config: AppConfig, logger: Logger, embedded: EmbeddedDatabase | null): Promise<DatabaseConnection> => {
         const url = config.databaseUrl ?? embedded!.url;
         await migrate(url, { logger });
         return { url, embedded: embedded !== null };

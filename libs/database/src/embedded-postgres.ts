@@ -45,10 +45,7 @@ function processAlive(pid: number): boolean {
  * Starts (or reuses) the project-local PostgreSQL used when no DATABASE_URL
  * is configured. Its data lives in `.data/postgres`, which git ignores.
  */
-export async function startEmbeddedPostgres(
-  opts: { dir?: string; port: number },
-  logger: Logger,
-): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(opts: { dir?: string; port: number }, logger: Logger): Promise<EmbeddedDatabase> {
   const dataDir = path.resolve(opts.dir ?? path.join(projectRoot(), '.data', 'postgres'));
   const url = `postgresql://postgres:postgres@127.0.0.1:${opts.port}/${DATABASE_NAME}`;
   const pidFile = path.join(dataDir, 'postmaster.pid');

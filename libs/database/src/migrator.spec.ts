@@ -24,7 +24,7 @@ describe('migrator', () => {
     await db.drop();
   });
 
-  it('applies every migration once, recorded in Prisma\'s format, even when two starts race', async () => {
+  it("applies every migration once, recorded in Prisma's format, even when two starts race", async () => {
     const [a, b] = await Promise.all([migrate(db.url), migrate(db.url)]);
     const all = readMigrations().map((m) => m.name);
     expect([...a, ...b].sort()).toEqual(all.sort());
@@ -49,10 +49,7 @@ describe('migrator', () => {
     fs.mkdirSync(path.join(dir, '001_ok'));
     fs.writeFileSync(path.join(dir, '001_ok', 'migration.sql'), 'CREATE TABLE ok_table (id int);');
     fs.mkdirSync(path.join(dir, '002_bad'));
-    fs.writeFileSync(
-      path.join(dir, '002_bad', 'migration.sql'),
-      'CREATE TABLE half_table (id int);\nSELECT * FROM no_such_table;',
-    );
+    fs.writeFileSync(path.join(dir, '002_bad', 'migration.sql'), 'CREATE TABLE half_table (id int);\nSELECT * FROM no_such_table;');
     await expect(migrate(db.url, { dir })).rejects.toThrow(/002_bad failed/);
     const tables = await query<{ tablename: string }>(
       db.url,

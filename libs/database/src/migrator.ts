@@ -51,10 +51,7 @@ export class EditedMigrationError extends Error {
  * lock against concurrent starts, and bookkeeping in `_prisma_migrations`
  * in Prisma's format so Prisma's tools agree about what is applied.
  */
-export async function migrate(
-  databaseUrl: string,
-  options: { logger?: Logger; dir?: string } = {},
-): Promise<string[]> {
+export async function migrate(databaseUrl: string, options: { logger?: Logger; dir?: string } = {}): Promise<string[]> {
   const { logger, dir } = options;
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();

@@ -31,7 +31,10 @@ describe('page cursors', () => {
 describe(withinResponseBytes.name, () => {
   it('keeps the longest prefix under the limit, and always one item', () => {
     const item = { body: 'x'.repeat(1000) };
-    const kept = withinResponseBytes(Array.from({ length: 100 }, () => item), 50_000);
+    const kept = withinResponseBytes(
+      Array.from({ length: 100 }, () => item),
+      50_000,
+    );
     expect(kept.length).toBeGreaterThan(10);
     expect(kept.length).toBeLessThan(50);
     expect(withinResponseBytes([{ body: 'y'.repeat(100_000) }], 50_000)).toHaveLength(1);

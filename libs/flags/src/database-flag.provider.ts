@@ -38,11 +38,7 @@ export class DatabaseFlagProvider implements Provider {
     if (keys.length > 0) this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: keys });
   }
 
-  async resolveBooleanEvaluation(
-    flagKey: string,
-    _defaultValue: boolean,
-    context: EvaluationContext,
-  ): Promise<ResolutionDetails<boolean>> {
+  async resolveBooleanEvaluation(flagKey: string, _defaultValue: boolean, context: EvaluationContext): Promise<ResolutionDetails<boolean>> {
     const rule = this.definitions.get(flagKey);
     if (!rule) throw new FlagNotFoundError(`no flag "${flagKey}"`);
     if (!context.targetingKey) throw new TargetingKeyMissingError('flags are evaluated per user: targetingKey is the user id');

@@ -27,14 +27,8 @@ export function isUuid(value: unknown): value is string {
 
 /** Operators see records lost to a full buffer and writes the database refused, per buffer. */
 export function writeBehindMetrics(metrics: MetricsService, buffer: string) {
-  const dropped = metrics.counter(
-    'experiment_records_dropped_total',
-    'experiment records dropped: buffer full or given up',
-    ['buffer'],
-  );
-  const failed = metrics.counter('experiment_write_failures_total', 'failed batch writes of experiment records', [
-    'buffer',
-  ]);
+  const dropped = metrics.counter('experiment_records_dropped_total', 'experiment records dropped: buffer full or given up', ['buffer']);
+  const failed = metrics.counter('experiment_write_failures_total', 'failed batch writes of experiment records', ['buffer']);
   return {
     onDropped: (count: number) => dropped.inc({ buffer }, count),
     onWriteFailed: () => failed.inc({ buffer }),

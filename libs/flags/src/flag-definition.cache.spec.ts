@@ -14,11 +14,7 @@ const def = (key: string, updatedAt: string): FlagDefinition => ({
 describe(FlagDefinitionCache.name, () => {
   it('reports exactly the flags that were added, changed or removed on a full reload', () => {
     const cache = new FlagDefinitionCache();
-    expect(cache.replaceAll([def('a', '2026-01-01'), def('b', '2026-01-01'), def('c', '2026-01-01')]).sort()).toEqual([
-      'a',
-      'b',
-      'c',
-    ]);
+    expect(cache.replaceAll([def('a', '2026-01-01'), def('b', '2026-01-01'), def('c', '2026-01-01')]).sort()).toEqual(['a', 'b', 'c']);
     const changed = cache.replaceAll([def('a', '2026-01-01'), def('b', '2026-02-01'), def('d', '2026-01-01')]);
     expect(changed.sort()).toEqual(['b', 'c', 'd']);
     expect(cache.keys()).toEqual(['a', 'b', 'd']);

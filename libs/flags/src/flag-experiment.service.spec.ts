@@ -285,9 +285,7 @@ describe('flag experiments (PostgreSQL)', () => {
       a.log.callAttempted(attempt({ callerId: u1, callId: c1 }));
       a.log.callAttempted(attempt({ callerId: u2, media: 'video', callId: c2 }));
       b.log.callAttempted(attempt({ callerId: u3, callId: c3 }));
-      b.log.callAttempted(
-        attempt({ callerId: u4, value: false, media: 'video', outcome: 'refused', errorCode: 'VIDEO_NOT_ENABLED' }),
-      );
+      b.log.callAttempted(attempt({ callerId: u4, value: false, media: 'video', outcome: 'refused', errorCode: 'VIDEO_NOT_ENABLED' }));
       b.log.callAttempted(attempt({ callerId: u5, value: false, callId: c5 }));
       // Before the window the report is asked for below.
       a.log.callAttempted(attempt({ callerId: u1, outcome: 'refused', errorCode: 'BUSY', at: at(120) }));
@@ -367,10 +365,7 @@ describe('flag experiments (PostgreSQL)', () => {
         at: new Date(),
       });
       await a.log.flush();
-      const rows = await a.pool.query<{ call_id: string | null }>(
-        `SELECT call_id FROM call_attempts WHERE flag_key = $1`,
-        [key],
-      );
+      const rows = await a.pool.query<{ call_id: string | null }>(`SELECT call_id FROM call_attempts WHERE flag_key = $1`, [key]);
       expect(rows).toEqual([{ call_id: null }, { call_id: null }]);
     });
   });

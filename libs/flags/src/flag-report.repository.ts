@@ -28,8 +28,7 @@ export interface VariantQuality {
 }
 
 /** A leg's numeric field, or null where a stored leg lacks it (rows of an earlier format). */
-const num = (field: string) =>
-  `CASE WHEN jsonb_typeof(leg -> '${field}') = 'number' THEN (leg ->> '${field}')::float8 END`;
+const num = (field: string) => `CASE WHEN jsonb_typeof(leg -> '${field}') = 'number' THEN (leg ->> '${field}')::float8 END`;
 
 /**
  * A flag's experiment, aggregated in PostgreSQL: however many exposures and

@@ -60,15 +60,11 @@ export class FlagsService implements OnModuleInit, OnModuleDestroy {
     this.client = OpenFeature.getClient(this.domain);
     this.client.setLogger(this.logger);
     this.client.addHooks(
-      new FlagEvaluationMetricsHook(
-        metrics.counter(FLAG_EVALUATIONS_METRIC, 'flag evaluations by flag and result', ['flag', 'result']),
-      ),
+      new FlagEvaluationMetricsHook(metrics.counter(FLAG_EVALUATIONS_METRIC, 'flag evaluations by flag and result', ['flag', 'result'])),
     );
-    const exposureCounter = metrics.counter(
-      'flag_exposures_total',
-      'flag values that decided something for a user, by what they decided',
-      ['source'],
-    );
+    const exposureCounter = metrics.counter('flag_exposures_total', 'flag values that decided something for a user, by what they decided', [
+      'source',
+    ]);
     this.exposuresBySource = Object.fromEntries(
       EXPOSURE_SOURCES.map((source) => [source, metrics.counterSeries(exposureCounter, { source })]),
     ) as Record<ExposureSource, CounterSeries>;

@@ -80,10 +80,7 @@ export class WriteBehind<E> {
     this.stopped = true;
     await this.flush();
     if (this.pending.size > 0) {
-      this.options.logger.error(
-        { buffer: this.options.name, lost: this.pending.size },
-        'entries not written at shutdown',
-      );
+      this.options.logger.error({ buffer: this.options.name, lost: this.pending.size }, 'entries not written at shutdown');
       this.lose(this.pending.size);
       this.pending.clear();
     }

@@ -65,7 +65,12 @@ export type BusChannel = 'request' | 'reply' | 'event' | 'push';
 export type DropCounter = (channel: BusChannel, reason: DropReason) => void;
 
 /** JSON.parse then the schema; undefined (and counted) when either fails. */
-export function parseWire<T>(raw: string, schema: z.ZodType<T, z.ZodTypeDef, unknown>, channel: BusChannel, dropped: DropCounter): T | undefined {
+export function parseWire<T>(
+  raw: string,
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+  channel: BusChannel,
+  dropped: DropCounter,
+): T | undefined {
   let json: unknown;
   try {
     json = JSON.parse(raw);
@@ -87,7 +92,10 @@ export function parseWire<T>(raw: string, schema: z.ZodType<T, z.ZodTypeDef, unk
  * it, and sends no answer (the requester's timeout covers it).
  */
 export class MalformedMediaRequest extends Error {
-  constructor(readonly reason: Extract<DropReason, 'method' | 'args'>, detail: string) {
+  constructor(
+    readonly reason: Extract<DropReason, 'method' | 'args'>,
+    detail: string,
+  ) {
     super(`malformed media request: ${detail}`);
     this.name = 'MalformedMediaRequest';
   }

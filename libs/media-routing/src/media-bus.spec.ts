@@ -49,7 +49,11 @@ describe('MediaNodeUnreachable tells a node that is gone from one that timed out
       throw new Error('a broken listener');
     });
     bus.onPush((p) => heard.push(p.type));
-    await bus.publishPush({ type: 'consumer-added', nodeId: bus.localNodeId, consumer: { callId: 'c', userId: 'u', consumerId: 'k', producerId: 'p', kind: 'audio', rtpParameters: {} } });
+    await bus.publishPush({
+      type: 'consumer-added',
+      nodeId: bus.localNodeId,
+      consumer: { callId: 'c', userId: 'u', consumerId: 'k', producerId: 'p', kind: 'audio', rtpParameters: {} },
+    });
     await new Promise((r) => setImmediate(r));
     expect(heard).toEqual(['consumer-added']);
     await bus.close();

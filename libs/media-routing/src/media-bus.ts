@@ -57,7 +57,11 @@ export interface MediaNodeStatus {
  * subscription did not come back in time) or this side's bus closed.
  */
 export class MediaNodeUnreachable extends Error {
-  constructor(readonly nodeId: string, method: string, readonly noSubscriber = false) {
+  constructor(
+    readonly nodeId: string,
+    method: string,
+    readonly noSubscriber = false,
+  ) {
     super(noSubscriber ? `media node ${nodeId} is gone (nobody listens for ${method})` : `media node ${nodeId} did not answer ${method}`);
     this.name = 'MediaNodeUnreachable';
   }
@@ -103,10 +107,11 @@ export function errorFromWire(error: NonNullable<ReplyEnvelope['error']>): Domai
 
 /** media_bus_dropped_total: messages read from the bus that did not parse, by channel and why. */
 export function busDropCounter(metrics: MetricsService): DropCounter {
-  const counter = metrics.counter('media_bus_dropped_total', 'media bus messages dropped because they did not parse, by channel and reason', [
-    'channel',
-    'reason',
-  ]);
+  const counter = metrics.counter(
+    'media_bus_dropped_total',
+    'media bus messages dropped because they did not parse, by channel and reason',
+    ['channel', 'reason'],
+  );
   return (channel, reason) => counter.inc({ channel, reason });
 }
 
@@ -231,7 +236,12 @@ export class RedisMediaBus implements MediaBus {
    * `redis`: the process's Redis connections (they open and close the bus's
    * two), or a URL for a bus that owns its own (tests standing for processes).
    */
-  static async connect(redis: RedisConnections | string, serviceKey: string, logger: Logger, metrics?: MetricsService): Promise<RedisMediaBus> {
+  static async connect(
+    redis: RedisConnections | string,
+    serviceKey: string,
+    logger: Logger,
+    metrics?: MetricsService,
+  ): Promise<RedisMediaBus> {
     const namespace = redisNamespace('media', serviceKey);
     const nodeId = crypto.randomUUID();
     const ownsClients = typeof redis === 'string';

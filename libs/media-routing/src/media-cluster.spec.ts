@@ -80,7 +80,10 @@ describe('a media node is taken for lost only when its process is gone, not when
     const during = await connectionsOf(admin, nodeId);
     expect({ sub: during.sub, cmd: during.cmd?.id }).toEqual({ sub: undefined, cmd: before.cmd!.id });
     let settled = false;
-    const answer = cluster.node(nodeId).ping().finally(() => (settled = true));
+    const answer = cluster
+      .node(nodeId)
+      .ping()
+      .finally(() => (settled = true));
     await sleep(300);
     // Nobody could have received it yet: it is still being published again, not failed.
     expect(settled).toBe(false);

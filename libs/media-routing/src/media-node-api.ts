@@ -89,8 +89,20 @@ export interface MediaNodeApi {
   transportKind(callId: string, userId: string, transportId: string): Promise<TransportKind>;
   createTransport(callId: string, userId: string, options: CreateTransportOptions & PlainRtpAddressing): Promise<TransportInfoDto>;
   connectTransport(callId: string, userId: string, transportId: string, params: ConnectTransportParams & PlainRtpAddressing): Promise<void>;
-  produce(callId: string, userId: string, transportId: string, kind: MediaKind, rtpParameters: Record<string, unknown>): Promise<ProduceResult>;
-  consume(callId: string, userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>): Promise<ConsumerInfoDto>;
+  produce(
+    callId: string,
+    userId: string,
+    transportId: string,
+    kind: MediaKind,
+    rtpParameters: Record<string, unknown>,
+  ): Promise<ProduceResult>;
+  consume(
+    callId: string,
+    userId: string,
+    transportId: string,
+    producerId: string,
+    rtpCapabilities: Record<string, unknown>,
+  ): Promise<ConsumerInfoDto>;
   resume(callId: string, userId: string, consumerId: string): Promise<void>;
   /** Everything of `media:join` in one request; on failure nothing it made is left behind. */
   join(callId: string, userId: string, request: JoinRequest): Promise<JoinResult>;

@@ -29,7 +29,10 @@ const joinRequest = z.object({
       ip: ip.optional(),
       port: port.optional(),
       rtcpPort: port.optional(),
-      produce: z.array(z.object({ kind, rtpParameters: json })).max(2).optional(),
+      produce: z
+        .array(z.object({ kind, rtpParameters: json }))
+        .max(2)
+        .optional(),
     })
     .optional(),
   recv: z
@@ -78,7 +81,8 @@ export function mediaNodeHandler(api: MediaNodeApi): MediaRequestHandler {
   return async (request: MediaRequest) => {
     if (!isMethod(request.method)) throw new MalformedMediaRequest('method', `unknown method ${request.method.slice(0, 64)}`);
     const parsed = MEDIA_NODE_ARGS[request.method].safeParse(request.args);
-    if (!parsed.success) throw new MalformedMediaRequest('args', `${request.method}: ${parsed.error.issues[0]?.message ?? 'bad arguments'}`);
+    if (!parsed.success)
+      throw new MalformedMediaRequest('args', `${request.method}: ${parsed.error.issues[0]?.message ?? 'bad arguments'}`);
     const method = api[request.method] as (...args: unknown[]) => Promise<unknown>;
     return method.apply(api, parsed.data);
   };

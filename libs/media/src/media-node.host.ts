@@ -34,7 +34,11 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
     metrics: MetricsService,
   ) {
     this.logger = rootLogger.child({ component: 'media-node' });
-    this.workerCpuGauge = metrics.gauge('media_node_worker_cpu', "share of a core this node's mediasoup workers used since the last heartbeat", ['node']);
+    this.workerCpuGauge = metrics.gauge(
+      'media_node_worker_cpu',
+      "share of a core this node's mediasoup workers used since the last heartbeat",
+      ['node'],
+    );
     this.objectsGauge = metrics.gauge('media_node_objects', 'mediasoup objects this node holds, by kind', ['node', 'object']);
   }
 
@@ -50,7 +54,12 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
     this.media.onQuality((sample, participantIds) => this.push({ type: 'quality', nodeId: this.nodeId, sample, participantIds }));
     this.media.onRoomEvent((event) => {
       void this.bus
-        .publishEvent({ type: event.type === 'restarted' ? 'room-restarted' : 'room-failed', nodeId: this.nodeId, callId: event.callId, reason: event.reason })
+        .publishEvent({
+          type: event.type === 'restarted' ? 'room-restarted' : 'room-failed',
+          nodeId: this.nodeId,
+          callId: event.callId,
+          reason: event.reason,
+        })
         .catch((err) => this.logger.error({ err }, 'could not announce a room event'));
     });
     // A worker coming or going changes whether this node takes rooms: tell the gateways at once.
@@ -109,9 +118,17 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
       const census = this.media.objectCounts();
       this.workerCpuGauge.set({ node: this.nodeId }, workerCpu);
       this.objectsGauge.set({ node: this.nodeId, object: 'room' }, rooms);
-      for (const object of ['transport', 'producer', 'consumer'] as const) this.objectsGauge.set({ node: this.nodeId, object }, census[object]);
+      for (const object of ['transport', 'producer', 'consumer'] as const)
+        this.objectsGauge.set({ node: this.nodeId, object }, census[object]);
       await this.bus.publishStatus(
-        { nodeId: this.nodeId, accepting: this.accepting && this.pool.aliveCount() > 0, rooms, consumers, workerCpu, workers: this.pool.aliveCount() },
+        {
+          nodeId: this.nodeId,
+          accepting: this.accepting && this.pool.aliveCount() > 0,
+          rooms,
+          consumers,
+          workerCpu,
+          workers: this.pool.aliveCount(),
+        },
         this.config.media.heartbeatTtlMs,
       );
     } catch (err) {

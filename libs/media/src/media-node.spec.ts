@@ -53,7 +53,11 @@ async function sendTone(socket: RtpUdpSocket, to: { ip: string; port: number }, 
   const tone = EncodedTone.of(440);
   for (let i = 0; i < count; i++) {
     const n = firstSeq + i;
-    await socket.send(serializeRtp({ payloadType: OPUS_PAYLOAD_TYPE, sequenceNumber: n, timestamp: n * 960, ssrc, marker: false, payload: tone.packet(n) }), to.ip, to.port);
+    await socket.send(
+      serializeRtp({ payloadType: OPUS_PAYLOAD_TYPE, sequenceNumber: n, timestamp: n * 960, ssrc, marker: false, payload: tone.packet(n) }),
+      to.ip,
+      to.port,
+    );
     if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -121,7 +125,13 @@ describe('a media node serving its room API (real mediasoup)', () => {
     const ssrc = randomSsrc();
     const aJoin = await media.join(callId, a, {
       clientAddress: CLIENT,
-      send: { type: 'plain', rtcpMux: true, ip: CLIENT, port: aSocket.address.port, produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', ssrc) }] },
+      send: {
+        type: 'plain',
+        rtcpMux: true,
+        ip: CLIENT,
+        port: aSocket.address.port,
+        produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', ssrc) }],
+      },
     });
     expect(aJoin.send?.producers).toEqual([{ kind: 'audio', producerId: expect.any(String) }]);
     expect(aJoin.consumers).toEqual([]);
@@ -213,7 +223,11 @@ describe('a media node serving its room API (real mediasoup)', () => {
 
   it('consumes a producer made after the join for the participant who joined, and says so', async () => {
     const { callId, a, b } = await room();
-    const bJoin = await media.join(callId, b, { clientAddress: CLIENT, rtpCapabilities: caps, recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 } });
+    const bJoin = await media.join(callId, b, {
+      clientAddress: CLIENT,
+      rtpCapabilities: caps,
+      recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 },
+    });
     expect(bJoin.consumers).toEqual([]);
     // a produces step by step, later.
     const send = await media.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
@@ -230,12 +244,22 @@ describe('a media node serving its room API (real mediasoup)', () => {
     const ssrc = randomSsrc();
     const aJoin = await media.join(callId, a, {
       clientAddress: CLIENT,
-      send: { type: 'plain', rtcpMux: true, ip: CLIENT, port: aSocket.address.port, produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', ssrc) }] },
+      send: {
+        type: 'plain',
+        rtcpMux: true,
+        ip: CLIENT,
+        port: aSocket.address.port,
+        produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', ssrc) }],
+      },
     });
     const bSocket = await socket();
     let received = 0;
     bSocket.onRtp(() => received++);
-    await media.join(callId, b, { clientAddress: CLIENT, rtpCapabilities: caps, recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: bSocket.address.port } });
+    await media.join(callId, b, {
+      clientAddress: CLIENT,
+      rtpCapabilities: caps,
+      recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: bSocket.address.port },
+    });
     await media.sampleRooms();
     const sent = 300;
     await sendTone(aSocket, aJoin.send as { ip: string; port: number }, ssrc, sent);
@@ -321,12 +345,16 @@ describe('a media node serving its room API (real mediasoup)', () => {
   it('refuses a producer whose codec is not of its kind, and offers video codecs to video calls only', async () => {
     const audio = await room('audio');
     const send = await media.createTransport(audio.callId, audio.a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
-    expect(await refusal(media.produce(audio.callId, audio.a, send.transportId, 'audio', plainRtpParameters('video', 1)))).toBe('VALIDATION_FAILED');
+    expect(await refusal(media.produce(audio.callId, audio.a, send.transportId, 'audio', plainRtpParameters('video', 1)))).toBe(
+      'VALIDATION_FAILED',
+    );
     const codecs = (await media.capabilities(audio.callId, audio.a)).rtpCapabilities.codecs as { mimeType: string }[];
     expect(codecs.every((c) => c.mimeType.startsWith('audio/'))).toBe(true);
     const video = await room('video');
     const vsend = await media.createTransport(video.callId, video.a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
-    expect(await refusal(media.produce(video.callId, video.a, vsend.transportId, 'video', plainRtpParameters('audio', 2)))).toBe('VALIDATION_FAILED');
+    expect(await refusal(media.produce(video.callId, video.a, vsend.transportId, 'video', plainRtpParameters('audio', 2)))).toBe(
+      'VALIDATION_FAILED',
+    );
     await media.produce(video.callId, video.a, vsend.transportId, 'video', plainRtpParameters('video', 3));
     await media.closeRoom(audio.callId);
     await media.closeRoom(video.callId);
@@ -339,7 +367,13 @@ describe('a media node serving its room API (real mediasoup)', () => {
     const ssrc = randomSsrc();
     const join = await media.join(callId, a, {
       clientAddress: CLIENT,
-      send: { type: 'plain', rtcpMux: true, ip: CLIENT, port: client.address.port, produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', ssrc) }] },
+      send: {
+        type: 'plain',
+        rtcpMux: true,
+        ip: CLIENT,
+        port: client.address.port,
+        produce: [{ kind: 'audio', rtpParameters: plainRtpParameters('audio', ssrc) }],
+      },
     });
     const to = join.send as { ip: string; port: number };
     // The intruder sprays first, with the same SSRC: dropped by the worker.
@@ -374,7 +408,10 @@ describe('a media node serving its room API (real mediasoup)', () => {
     await sendTone(client, good as { ip: string; port: number }, 1111, 50);
     expect(await upPackets(media, callId, 45)).toBeLessThanOrEqual(50);
     // Declared, but someone else's packets come first: the transport goes rather than carry them.
-    const b = media.roomOf(callId)!.participantIds().find((id) => id !== a)!;
+    const b = media
+      .roomOf(callId)!
+      .participantIds()
+      .find((id) => id !== a)!;
     const taken = await media.createTransport(callId, b, { direction: 'send', type: 'plain', clientAddress: CLIENT });
     await media.connectTransport(callId, b, taken.transportId, { ip: CLIENT, port: client.address.port, clientAddress: CLIENT });
     await media.produce(callId, b, taken.transportId, 'audio', plainRtpParameters('audio', 2222));
@@ -382,13 +419,19 @@ describe('a media node serving its room API (real mediasoup)', () => {
     await until(() => media.roomOf(callId)!.objectCounts().transports === 1, 'the taken transport closed');
     // A declared source outside the client's address is refused outright.
     const other = await media.createTransport(callId, b, { direction: 'send', type: 'plain', clientAddress: CLIENT });
-    expect(await refusal(media.connectTransport(callId, b, other.transportId, { ip: '192.0.2.7', port: 5000, clientAddress: CLIENT }))).toBe('FORBIDDEN');
+    expect(
+      await refusal(media.connectTransport(callId, b, other.transportId, { ip: '192.0.2.7', port: 5000, clientAddress: CLIENT })),
+    ).toBe('FORBIDDEN');
     await media.closeRoom(callId);
   });
 
   it('forgets who joined when the room is opened again after its worker died; a new join sets it again', async () => {
     const { callId, a, b } = await room();
-    await media.join(callId, b, { clientAddress: CLIENT, rtpCapabilities: caps, recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 } });
+    await media.join(callId, b, {
+      clientAddress: CLIENT,
+      rtpCapabilities: caps,
+      recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 },
+    });
     const restarted = new Promise<void>((resolve) => media.onRoomEvent((e) => e.callId === callId && e.type === 'restarted' && resolve()));
     process.kill(media.workerPidOf(callId)!, 'SIGKILL');
     await restarted;
@@ -399,7 +442,11 @@ describe('a media node serving its room API (real mediasoup)', () => {
     expect(added.some((c) => c.producerId === first.producerId)).toBe(false);
     expect(media.roomOf(callId)!.objectCounts().consumers).toBe(0);
     // b joins again: a's producer is consumed in the join, and the next one is pushed.
-    const again = await media.join(callId, b, { clientAddress: CLIENT, rtpCapabilities: caps, recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 } });
+    const again = await media.join(callId, b, {
+      clientAddress: CLIENT,
+      rtpCapabilities: caps,
+      recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 },
+    });
     expect(again.consumers.map((c) => c.producerId)).toEqual([first.producerId]);
     const send2 = await media.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
     const second = await media.produce(callId, a, send2.transportId, 'audio', plainRtpParameters('audio', randomSsrc()));
@@ -410,7 +457,9 @@ describe('a media node serving its room API (real mediasoup)', () => {
   it('checks a plain recv transport’s target on the node too', async () => {
     const { callId, a } = await room();
     const recv = await media.createTransport(callId, a, { direction: 'recv', type: 'plain', clientAddress: CLIENT });
-    expect(await refusal(media.connectTransport(callId, a, recv.transportId, { ip: '192.0.2.1', port: 5000, clientAddress: CLIENT }))).toBe('FORBIDDEN');
+    expect(await refusal(media.connectTransport(callId, a, recv.transportId, { ip: '192.0.2.1', port: 5000, clientAddress: CLIENT }))).toBe(
+      'FORBIDDEN',
+    );
     await media.connectTransport(callId, a, recv.transportId, { ip: CLIENT, port: 5000, clientAddress: CLIENT });
     await media.closeRoom(callId);
   });
@@ -454,7 +503,11 @@ describe('a media node reached through Redis by the typed client', () => {
     const callId = crypto.randomUUID();
     const [a, b] = [crypto.randomUUID(), crypto.randomUUID()];
     await node.openRoom(callId, 'audio', [a, b]);
-    const joined = await node.join(callId, b, { clientAddress: CLIENT, rtpCapabilities: caps, recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 } });
+    const joined = await node.join(callId, b, {
+      clientAddress: CLIENT,
+      rtpCapabilities: caps,
+      recv: { type: 'plain', rtcpMux: true, ip: CLIENT, port: 9 },
+    });
     expect(joined.recv).toMatchObject({ transportId: expect.any(String), port: expect.any(Number) });
     const send = await node.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
     const { producerId } = await node.produce(callId, a, send.transportId, 'audio', plainRtpParameters('audio', randomSsrc()));

@@ -25,7 +25,6 @@ import type {
 import { routerCodecsFor } from './media-codecs';
 import { CallLegs, LegAccumulator, StreamStats, summariseConsumerStats, summariseProducerStats } from './media-stats';
 
-
 export interface MediaListenAddress {
   listenIp: string;
   announcedIp?: string;
@@ -269,7 +268,15 @@ export class MediaRoom {
           : this.router.createPlainTransport({ listenIp, rtcpMux, comedia: direction === 'send' && !fixedSource, appData }),
       );
       undo?.transports.push(transport);
-      owned = { transport, type, direction, rtcpMux, connected: false, clientAddress, declared: type === 'plain' && direction === 'send' ? source : undefined };
+      owned = {
+        transport,
+        type,
+        direction,
+        rtcpMux,
+        connected: false,
+        clientAddress,
+        declared: type === 'plain' && direction === 'send' ? source : undefined,
+      };
       this.track(participant.transports, transport.id, owned, transport, 'transport');
     } finally {
       participant.reserved.transports--;
@@ -351,12 +358,7 @@ export class MediaRoom {
     }
   }
 
-  async produce(
-    userId: string,
-    transportId: string,
-    kind: MediaKind,
-    rtpParameters: Record<string, unknown>,
-  ): Promise<ProduceResult> {
+  async produce(userId: string, transportId: string, kind: MediaKind, rtpParameters: Record<string, unknown>): Promise<ProduceResult> {
     const participant = this.requireParticipant(userId);
     const { producer, replaces } = await this.createProducer(participant, transportId, kind, rtpParameters);
     try {
@@ -369,7 +371,12 @@ export class MediaRoom {
     }
   }
 
-  async consume(userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>): Promise<ConsumerInfoDto> {
+  async consume(
+    userId: string,
+    transportId: string,
+    producerId: string,
+    rtpCapabilities: Record<string, unknown>,
+  ): Promise<ConsumerInfoDto> {
     const consumer = await this.createConsumer(userId, transportId, producerId, rtpCapabilities as unknown as ms.RtpCapabilities, true);
     return consumerInfo(consumer);
   }
@@ -399,9 +406,13 @@ export class MediaRoom {
       if (request.send) {
         const { type, rtcpMux, ip, port, rtcpPort, produce = [] } = request.send;
         if (produce.length > 0 && type !== 'plain') {
-          throw new DomainError('VALIDATION_FAILED', 'produce in a join is for plain transports; a webrtc transport produces after it is connected', {
-            fields: [{ field: 'send.produce', message: 'plain transports only' }],
-          });
+          throw new DomainError(
+            'VALIDATION_FAILED',
+            'produce in a join is for plain transports; a webrtc transport produces after it is connected',
+            {
+              fields: [{ field: 'send.produce', message: 'plain transports only' }],
+            },
+          );
         }
         // A plain sender's source: what it declared, else its socket address (port learnt from its first packet).
         const sourceIp = ip ?? (type === 'plain' ? clientAddress : undefined);
@@ -727,7 +738,13 @@ export class MediaRoom {
    * address or an allowed block; otherwise someone else's packets got there
    * first, and the transport is closed (mediasoup cannot forget a learnt source).
    */
-  private checkLearntSource(participant: ParticipantMedia, owned: OwnedTransport, remoteIp: string | undefined, remotePort: number | undefined, which: 'rtp' | 'rtcp'): void {
+  private checkLearntSource(
+    participant: ParticipantMedia,
+    owned: OwnedTransport,
+    remoteIp: string | undefined,
+    remotePort: number | undefined,
+    which: 'rtp' | 'rtcp',
+  ): void {
     if (owned.transport.closed || remoteIp === undefined) return;
     const declared = owned.declared;
     let ok: boolean;
@@ -763,7 +780,8 @@ export class MediaRoom {
   private async refreshProducerStats(participant: ParticipantMedia, producer: ms.Producer): Promise<void> {
     const reads: Promise<unknown>[] = [this.readProducer(participant, producer)];
     for (const other of this.participants.values()) {
-      for (const consumer of other.consumers.values()) if (consumer.producerId === producer.id) reads.push(this.readConsumer(other, consumer));
+      for (const consumer of other.consumers.values())
+        if (consumer.producerId === producer.id) reads.push(this.readConsumer(other, consumer));
     }
     await Promise.all(reads);
   }

@@ -12,7 +12,16 @@ describe('media stats summaries', () => {
     jitter: 40,
     score: 9,
   };
-  const outbound = { ...inbound, type: 'outbound-rtp', packetCount: 98, byteCount: 7800, packetsLost: 0, fractionLost: 0, jitter: 0, score: 10 };
+  const outbound = {
+    ...inbound,
+    type: 'outbound-rtp',
+    packetCount: 98,
+    byteCount: 7800,
+    packetsLost: 0,
+    fractionLost: 0,
+    jitter: 0,
+    score: 10,
+  };
 
   it('counts a producer from its inbound streams only, summing layers', () => {
     const layer2 = { ...inbound, packetCount: 50, byteCount: 4000, packetsLost: 1, fractionLost: 9, jitter: 10, score: 7 };
@@ -84,7 +93,15 @@ describe('call legs', () => {
     const summary = legs.summary()!;
     expect(summary.sampledSeconds).toBe(2);
     expect(summary.legs).toEqual([
-      expect.objectContaining({ bytes: 2000, packets: 20, packetsLost: 1, lossRatio: 0.0476, jitterMsP50: 10, jitterMsP95: 20, bitrateBpsMean: 8000 }),
+      expect.objectContaining({
+        bytes: 2000,
+        packets: 20,
+        packetsLost: 1,
+        lossRatio: 0.0476,
+        jitterMsP50: 10,
+        jitterMsP95: 20,
+        bitrateBpsMean: 8000,
+      }),
     ]);
   });
 

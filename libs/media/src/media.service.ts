@@ -82,15 +82,24 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     this.logger = rootLogger.child({ component: 'media' });
     this.plainRtp = new PlainRtpPolicy(config.media.plainRtp, config.media.plainRtpAllowedCidrs);
     this.legMetrics = {
-      bitrate: metrics.histogram('media_leg_bitrate_bps', 'bitrate of each producer (up) and consumer (down) per sample', ['kind', 'direction'], [
-        8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 512_000, 1_000_000, 2_000_000, 4_000_000,
-      ]),
-      loss: metrics.histogram('media_leg_loss_ratio', 'share of packets lost per leg and sample', ['kind', 'direction'], [
-        0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1,
-      ]),
-      jitter: metrics.histogram('media_leg_jitter_ms', 'interarrival jitter of what the SFU received, per leg and sample', ['kind', 'direction'], [
-        1, 2, 5, 10, 20, 30, 50, 100, 200, 500,
-      ]),
+      bitrate: metrics.histogram(
+        'media_leg_bitrate_bps',
+        'bitrate of each producer (up) and consumer (down) per sample',
+        ['kind', 'direction'],
+        [8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 512_000, 1_000_000, 2_000_000, 4_000_000],
+      ),
+      loss: metrics.histogram(
+        'media_leg_loss_ratio',
+        'share of packets lost per leg and sample',
+        ['kind', 'direction'],
+        [0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
+      ),
+      jitter: metrics.histogram(
+        'media_leg_jitter_ms',
+        'interarrival jitter of what the SFU received, per leg and sample',
+        ['kind', 'direction'],
+        [1, 2, 5, 10, 20, 30, 50, 100, 200, 500],
+      ),
     };
     this.plainSourcesRefused = metrics.counter(
       'media_plain_sources_refused_total',
@@ -295,7 +304,12 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     return this.room(callId, userId).createTransport(userId, options);
   }
 
-  connectTransport(callId: string, userId: string, transportId: string, params: ConnectTransportParams & PlainRtpAddressing): Promise<void> {
+  connectTransport(
+    callId: string,
+    userId: string,
+    transportId: string,
+    params: ConnectTransportParams & PlainRtpAddressing,
+  ): Promise<void> {
     return this.room(callId, userId).connectTransport(userId, transportId, params);
   }
 
@@ -309,7 +323,13 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     return this.room(callId, userId).produce(userId, transportId, kind, rtpParameters);
   }
 
-  consume(callId: string, userId: string, transportId: string, producerId: string, rtpCapabilities: Record<string, unknown>): Promise<ConsumerInfoDto> {
+  consume(
+    callId: string,
+    userId: string,
+    transportId: string,
+    producerId: string,
+    rtpCapabilities: Record<string, unknown>,
+  ): Promise<ConsumerInfoDto> {
     return this.room(callId, userId).consume(userId, transportId, producerId, rtpCapabilities);
   }
 

@@ -135,10 +135,7 @@ export class DirectMessagesService {
     return message;
   }
 
-  async history(
-    userId: string,
-    query: { conversationId: string; beforeSeq?: number; limit?: number },
-  ): Promise<HistoryPage> {
+  async history(userId: string, query: { conversationId: string; beforeSeq?: number; limit?: number }): Promise<HistoryPage> {
     await this.requireParticipant(query.conversationId, userId);
     const limit = Math.min(query.limit ?? DEFAULT_HISTORY_PAGE, MAX_PAGE);
     const rows = withinResponseBytes(await this.messages.page(query.conversationId, query.beforeSeq, limit));
@@ -155,19 +152,13 @@ export class DirectMessagesService {
     const offset = decodePageCursor(page.cursor, offsetCursor)?.o ?? 0;
     const limit = page.limit ?? MAX_PAGE;
     const rows = await this.conversations.summariesFor(userId, { offset, limit: limit + 1 });
-    const conversations = withinResponseBytes(
-      rows.slice(0, limit).map(toConversationDto),
-    );
+    const conversations = withinResponseBytes(rows.slice(0, limit).map(toConversationDto));
     const more = rows.length > conversations.length;
     return { conversations, nextCursor: more ? encodePageCursor({ o: offset + conversations.length }) : null };
   }
 
   /** Moves the read mark forward (never back) and tells the other participant and the reader's other sockets. */
-  async markRead(
-    userId: string,
-    input: { conversationId: string; upToSeq: number },
-    originConnectionId?: string,
-  ): Promise<void> {
+  async markRead(userId: string, input: { conversationId: string; upToSeq: number }, originConnectionId?: string): Promise<void> {
     const conversation = await this.requireParticipant(input.conversationId, userId);
     const upToSeq = await this.conversations.advanceReadMark(conversation.id, userId, input.upToSeq);
     if (upToSeq === null) return;

@@ -33,7 +33,11 @@ describe('MessageRepository (PostgreSQL)', () => {
     it('numbers a conversation’s messages 1, 2, 3 whoever sends', async () => {
       const { a, b, conversationId } = await pair();
       const seqs: number[] = [];
-      for (const [from, to, s] of [[a, b, 1], [b, a, 2], [a, b, 3]] as const) {
+      for (const [from, to, s] of [
+        [a, b, 1],
+        [b, a, 2],
+        [a, b, 3],
+      ] as const) {
         const result = await messages.appendWithNextSeq(message(conversationId, from, to, s));
         expect(result.stored).toBe(true);
         seqs.push(result.message.seq);
@@ -61,7 +65,9 @@ describe('MessageRepository (PostgreSQL)', () => {
 
     it('gives concurrent appends distinct consecutive seqs', async () => {
       const { a, b, conversationId } = await pair();
-      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => messages.appendWithNextSeq(message(conversationId, i % 2 ? a : b, i % 2 ? b : a, i))));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => messages.appendWithNextSeq(message(conversationId, i % 2 ? a : b, i % 2 ? b : a, i))),
+      );
       expect(results.map((r) => r.message.seq).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     });
   });

@@ -262,7 +262,7 @@ export class MessageRepository {
     for (const r of earlier) results.set(keyOf(r.sender_id, r.client_msg_id), { stored: false, message: toMessageRow(r) });
     return batch.map((m) => {
       const result = results.get(keyOf(m.senderId, m.clientMsgId));
-        // A conversation vanished: nothing was stored, and the batcher appends each message on its own.
+      // A conversation vanished: nothing was stored, and the batcher appends each message on its own.
       if (!result) throw new Error('a message of the batch was neither stored nor found');
       return result;
     });

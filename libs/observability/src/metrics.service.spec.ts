@@ -45,7 +45,9 @@ describe('metric names', () => {
     expect(metricsPrefixFromEnv({ METRICS_PREFIX: '' })).toBe('');
     expect(metricsPrefixFromEnv({ METRICS_PREFIX: 'chat_' })).toBe('chat_');
     expect(() => metricsPrefixFromEnv({ METRICS_PREFIX: '9-bad' })).toThrow(/METRICS_PREFIX/);
-    expect(withPrefix('# HELP a_total x\n# TYPE a_total counter\na_total 1\n', 'p_')).toBe('# HELP p_a_total x\n# TYPE p_a_total counter\np_a_total 1\n');
+    expect(withPrefix('# HELP a_total x\n# TYPE a_total counter\na_total 1\n', 'p_')).toBe(
+      '# HELP p_a_total x\n# TYPE p_a_total counter\np_a_total 1\n',
+    );
     expect(withPrefix('a 1\n', '')).toBe('a 1\n');
   });
 

@@ -16,7 +16,11 @@ export class ObservabilityModule implements NestModule, OnApplicationShutdown {
    * module; tracing starts here when OTEL_EXPORTER_OTLP_ENDPOINT is set.
    */
   static forRoot(logger: Logger): DynamicModule {
-    if (startTracingFromEnv()) logger.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'tracing on: spans exported over OTLP/HTTP');
+    if (startTracingFromEnv())
+      logger.info(
+        { endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT },
+        'tracing on: spans exported over OTLP/HTTP',
+      );
     return {
       module: ObservabilityModule,
       providers: [MetricsService, DrainState, ConnectionStates, { provide: ROOT_LOGGER, useValue: logger }],

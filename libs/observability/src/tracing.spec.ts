@@ -22,11 +22,16 @@ describe('tracing helpers', () => {
 
   it('nests spans across awaits and marks a failure', async () => {
     startTracing({ exporter, exportEachSpan: true, service: 'test', role: 'gateway' });
-    await withSpan('socket dm:send', { 'messaging.event': 'dm:send' }, async () => {
-      await new Promise((r) => setImmediate(r));
-      await withSpan('db append', {}, async () => undefined);
-      await expect(withSpan('fails', {}, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
-    }, { kind: SpanKind.SERVER });
+    await withSpan(
+      'socket dm:send',
+      { 'messaging.event': 'dm:send' },
+      async () => {
+        await new Promise((r) => setImmediate(r));
+        await withSpan('db append', {}, async () => undefined);
+        await expect(withSpan('fails', {}, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+      },
+      { kind: SpanKind.SERVER },
+    );
     const spans = exporter.getFinishedSpans();
     const byName = Object.fromEntries(spans.map((s) => [s.name, s]));
     expect(Object.keys(byName).sort()).toEqual(['db append', 'fails', 'socket dm:send']);
@@ -57,11 +62,16 @@ describe('tracing helpers', () => {
         );
       });
     });
-    await withSpan('media request join', {}, async () => {
-      const carrier = traceCarrier();
-      expect(carrier?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
-      bus.emit('request', { method: 'join', traceContext: carrier });
-    }, { kind: SpanKind.CLIENT });
+    await withSpan(
+      'media request join',
+      {},
+      async () => {
+        const carrier = traceCarrier();
+        expect(carrier?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+        bus.emit('request', { method: 'join', traceContext: carrier });
+      },
+      { kind: SpanKind.CLIENT },
+    );
     await handled;
     const [client] = exporter.getFinishedSpans().filter((s) => s.name === 'media request join');
     await new Promise((r) => setImmediate(r));

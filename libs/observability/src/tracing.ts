@@ -71,7 +71,11 @@ export function startTracing(options: TracingOptions = {}): void {
   const exporter = options.exporter ?? new (otlp().OTLPTraceExporter)();
   const processor: SpanProcessor = options.exportEachSpan ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter);
   const provider = new BasicTracerProvider({
-    resource: resources().resourceFromAttributes({ 'service.name': service, 'service.namespace': 'social-messaging', 'process.role': role }),
+    resource: resources().resourceFromAttributes({
+      'service.name': service,
+      'service.namespace': 'social-messaging',
+      'process.role': role,
+    }),
     spanProcessors: [processor],
   });
   const contexts = new AsyncContextManager();
@@ -142,7 +146,9 @@ export function withSpan<T>(name: string, attributes: Attributes, fn: (span?: Sp
  */
 export function startSpan(name: string, attributes: Attributes, options: SpanOptions & { parent?: Context } = {}): Span | undefined {
   if (!active) return undefined;
-  return trace.getTracer(TRACER_NAME).startSpan(name, { attributes, kind: options.kind ?? SpanKind.INTERNAL }, options.parent ?? context.active());
+  return trace
+    .getTracer(TRACER_NAME)
+    .startSpan(name, { attributes, kind: options.kind ?? SpanKind.INTERNAL }, options.parent ?? context.active());
 }
 
 /** Runs `fn` with `span` as the active span (its children's parent). */
@@ -198,7 +204,12 @@ class AsyncContextManager implements ContextManager {
     return this.storage.getStore() ?? ROOT_CONTEXT;
   }
 
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(ctx: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    ctx: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
     return this.storage.run(ctx, () => fn.apply(thisArg, args));
   }
 

@@ -1,5 +1,12 @@
 import { CLIENT_EVENT_NAMES } from '@app/contracts';
-import { DEFAULT_EVENT_RULE, EVENT_RATES_PER_SECOND, HTTP_PER_ADDRESS, HTTP_PER_USER, TYPING_PER_CONVERSATION, rateRules } from './event-rate-rules';
+import {
+  DEFAULT_EVENT_RULE,
+  EVENT_RATES_PER_SECOND,
+  HTTP_PER_ADDRESS,
+  HTTP_PER_USER,
+  TYPING_PER_CONVERSATION,
+  rateRules,
+} from './event-rate-rules';
 
 describe(rateRules.name, () => {
   const config = { dmRate: { perSecond: 50, burst: 100 }, eventRateScale: 1 };

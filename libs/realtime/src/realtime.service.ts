@@ -41,12 +41,7 @@ export class RealtimeService {
    * To every socket of several users but one socket (the sender's own): one
    * broadcast, so the payload is encoded once and crosses Redis once.
    */
-  toUsers<E extends ServerEventName>(
-    userIds: string[],
-    exceptSocketId: string | undefined,
-    event: E,
-    payload: ServerEvents[E],
-  ): void {
+  toUsers<E extends ServerEventName>(userIds: string[], exceptSocketId: string | undefined, event: E, payload: ServerEvents[E]): void {
     if (!this.server) return;
     const target = this.server.to(userIds.map(userRoom));
     (exceptSocketId ? target.except(exceptSocketId) : target).emit(event, payload);

@@ -26,10 +26,7 @@ export class BlockRepository {
   }
 
   async existsEitherWay(a: string, b: string): Promise<boolean> {
-    const [row] = await this.sql.query<{ blocked: boolean }>(
-      `SELECT ${blockedEitherWaySql('$1::uuid', '$2::uuid')} AS blocked`,
-      [a, b],
-    );
+    const [row] = await this.sql.query<{ blocked: boolean }>(`SELECT ${blockedEitherWaySql('$1::uuid', '$2::uuid')} AS blocked`, [a, b]);
     return row.blocked;
   }
 
@@ -38,9 +35,7 @@ export class BlockRepository {
     const rows = await this.prisma.block.findMany({
       where: {
         blockerId,
-        ...(after
-          ? { OR: [{ createdAt: { lt: after.at } }, { createdAt: after.at, blockedId: { lt: after.id } }] }
-          : {}),
+        ...(after ? { OR: [{ createdAt: { lt: after.at } }, { createdAt: after.at, blockedId: { lt: after.id } }] } : {}),
       },
       include: { blocked: true },
       orderBy: [{ createdAt: 'desc' }, { blockedId: 'desc' }],

@@ -37,10 +37,7 @@ export class ContactRepository {
 
   /** Both directions exist. */
   async areMutual(a: string, b: string): Promise<boolean> {
-    const [row] = await this.sql.query<{ mutual: boolean }>(
-      `SELECT ${mutualContactsSql('$1::uuid', '$2::uuid')} AS mutual`,
-      [a, b],
-    );
+    const [row] = await this.sql.query<{ mutual: boolean }>(`SELECT ${mutualContactsSql('$1::uuid', '$2::uuid')} AS mutual`, [a, b]);
     return row.mutual;
   }
 

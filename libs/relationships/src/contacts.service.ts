@@ -20,7 +20,10 @@ export class ContactsService {
    * move, so the cursor is a position: a contact may show twice or be
    * skipped when the order changes between pages.
    */
-  async list(ownerId: string, page: { limit?: number; cursor?: string } = {}): Promise<{ contacts: ContactDto[]; nextCursor: string | null }> {
+  async list(
+    ownerId: string,
+    page: { limit?: number; cursor?: string } = {},
+  ): Promise<{ contacts: ContactDto[]; nextCursor: string | null }> {
     const offset = decodePageCursor(page.cursor, offsetCursor)?.o ?? 0;
     const limit = page.limit ?? MAX_PAGE;
     const rows = await this.contacts.listFor(ownerId, undefined, { offset, limit: limit + 1 });

@@ -136,9 +136,7 @@ export class DurableScheduler implements OnApplicationBootstrap, OnModuleDestroy
   // pg-boss guards its own install, but a failed start cannot be retried on
   // the same instance; holding a lock over the whole install is simpler.
   private async installSerially(install: () => Promise<void>): Promise<void> {
-    await this.database.withClient((client, drop) =>
-      withAdvisoryLock(client, ADVISORY_LOCKS.schedulerInstall, install, drop),
-    );
+    await this.database.withClient((client, drop) => withAdvisoryLock(client, ADVISORY_LOCKS.schedulerInstall, install, drop));
   }
 
   // The batch is retried as a whole when any job in it failed; handlers are

@@ -209,12 +209,15 @@ export async function runFuzzCampaign(gw: { url: string; db: { url: string } }, 
       const route = rng.pick(HTTP_ROUTES);
       const param = rng.chance(0.6) ? String(values.id()) : values.string().slice(0, 3000);
       // Mostly well-encoded text; sometimes broken percent-escapes as they come off the wire.
-      const encoded = rng.chance(0.1) ? rng.pick(['%', '%zz', '%E0%A4%A', '%00', '..%2F..', '%C0%AF']) : encodeURIComponent(param.toWellFormed());
+      const encoded = rng.chance(0.1)
+        ? rng.pick(['%', '%zz', '%E0%A4%A', '%00', '..%2F..', '%C0%AF'])
+        : encodeURIComponent(param.toWellFormed());
       // Node's HTTP parser answers URLs past 16 KiB itself (a bare 431), before the gateway sees them.
       let path = route.path.replace(':p', encoded.slice(0, 8000));
       if (rng.chance(0.4)) {
         const q = new URLSearchParams();
-        for (const k of ['limit', 'beforeSeq', rng.pick(['x', 'limit', '__proto__', 'cursor'])]) q.append(k, String(values.any(0)).slice(0, 200));
+        for (const k of ['limit', 'beforeSeq', rng.pick(['x', 'limit', '__proto__', 'cursor'])])
+          q.append(k, String(values.any(0)).slice(0, 200));
         path += `?${q.toString()}`;
       }
       const headers: Record<string, string> = {};
@@ -222,7 +225,9 @@ export async function runFuzzCampaign(gw: { url: string; db: { url: string } }, 
       if (auth) headers.authorization = auth;
       let body: string | undefined;
       if (route.method !== 'GET' && rng.chance(0.9)) {
-        headers['content-type'] = rng.chance(0.9) ? 'application/json' : rng.pick(['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1']);
+        headers['content-type'] = rng.chance(0.9)
+          ? 'application/json'
+          : rng.pick(['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1']);
         switch (rng.int(0, 4)) {
           case 0:
             body = '{"handle":';
@@ -265,7 +270,8 @@ export async function runFuzzCampaign(gw: { url: string; db: { url: string } }, 
         } catch {
           parsed = undefined;
         }
-        if (!parsed?.error || !ERROR_CODES.includes(parsed.error.code)) fail(`HTTP ${status} without a protocol error for ${label}: ${text.slice(0, 200)}`);
+        if (!parsed?.error || !ERROR_CODES.includes(parsed.error.code))
+          fail(`HTTP ${status} without a protocol error for ${label}: ${text.slice(0, 200)}`);
       }
     }
 
@@ -275,7 +281,7 @@ export async function runFuzzCampaign(gw: { url: string; db: { url: string } }, 
     const friendAfter = await snapshotUserRows(gw.db.url, friend.id);
     const victimRowsUnchanged =
       JSON.stringify(before) === JSON.stringify(after) && JSON.stringify(friendBefore) === JSON.stringify(friendAfter);
-    if (!victimRowsUnchanged) fail('the other users\' rows changed');
+    if (!victimRowsUnchanged) fail("the other users' rows changed");
     if (leakedPushes.length) fail(`pushes reached the others: ${leakedPushes.slice(0, 5).join(', ')}`);
     const healthyAfter = (await fetch(`${gw.url}/health`)).status === 200;
     // The service still does its job for ordinary users.

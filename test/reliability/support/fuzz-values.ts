@@ -67,7 +67,9 @@ export class FuzzValues {
     switch (r.int(0, 7)) {
       case 7:
         // Someone else's id spelt in upper case: must name the same thing, not slip past checks.
-        return String(r.pick([...this.targets.otherUserIds, ...this.targets.otherConversationIds, ...this.targets.otherCallIds])).toUpperCase();
+        return String(
+          r.pick([...this.targets.otherUserIds, ...this.targets.otherConversationIds, ...this.targets.otherCallIds]),
+        ).toUpperCase();
       case 0:
         return r.pick(this.targets.otherUserIds);
       case 1:

@@ -52,12 +52,19 @@ export class SoakWatch {
     this.timers.push(setInterval(() => this.sample(), this.sampleMs));
     this.timers.push(
       setTimeout(() => {
-        databaseCounts(databaseUrl).then((c) => (this.warmDatabase = c), () => undefined);
+        databaseCounts(databaseUrl).then(
+          (c) => (this.warmDatabase = c),
+          () => undefined,
+        );
       }, this.warmUpEndMs),
     );
   }
 
-  static async start(databaseUrl: string, processes: { name: string; gateway: SpawnedGateway }[], windows: SoakWindows): Promise<SoakWatch> {
+  static async start(
+    databaseUrl: string,
+    processes: { name: string; gateway: SpawnedGateway }[],
+    windows: SoakWindows,
+  ): Promise<SoakWatch> {
     const watched = await Promise.all(
       processes.map(async (p) => ({ ...p, inspector: await HeapInspector.attach(p.gateway.logs), samples: [], live: [], busy: false })),
     );
@@ -109,7 +116,10 @@ export class SoakWatch {
         .catch(() => undefined)
         .finally(() => (w.busy = false));
     }
-    databaseCounts(this.databaseUrl).then((c) => this.connectionCounts.push(c.connections), () => undefined);
+    databaseCounts(this.databaseUrl).then(
+      (c) => this.connectionCounts.push(c.connections),
+      () => undefined,
+    );
   }
 
   private async read(w: Watched, atMs: number, judged: boolean): Promise<void> {

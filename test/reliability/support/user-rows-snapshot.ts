@@ -14,10 +14,7 @@ export async function snapshotUserRows(databaseUrl: string, userId: string): Pro
       user: await q('SELECT * FROM users WHERE id = $1', [userId]),
       contacts: await q('SELECT * FROM contacts WHERE owner_id = $1 ORDER BY contact_id', [userId]),
       blocks: await q('SELECT * FROM blocks WHERE blocker_id = $1 ORDER BY blocked_id', [userId]),
-      conversations: await q(
-        'SELECT * FROM conversations WHERE user_low_id = $1 OR user_high_id = $1 ORDER BY id',
-        [userId],
-      ),
+      conversations: await q('SELECT * FROM conversations WHERE user_low_id = $1 OR user_high_id = $1 ORDER BY id', [userId]),
       memberships: await q('SELECT * FROM conversation_members WHERE user_id = $1 ORDER BY conversation_id', [userId]),
       messages: await q('SELECT * FROM messages WHERE sender_id = $1 OR recipient_id = $1 ORDER BY id', [userId]),
       calls: await q('SELECT * FROM calls WHERE caller_id = $1 OR callee_id = $1 ORDER BY id', [userId]),

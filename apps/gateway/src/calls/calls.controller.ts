@@ -11,7 +11,10 @@ export class CallsController {
 
   /** GET /calls?limit= : own call history, newest first, with duration, end reason and media statistics. */
   @Get()
-  async history(@CurrentUser() user: AuthUser, @Query(new ZodPipe(schemas.callsQuery, 'query')) query: { limit?: number; cursor?: string }) {
+  async history(
+    @CurrentUser() user: AuthUser,
+    @Query(new ZodPipe(schemas.callsQuery, 'query')) query: { limit?: number; cursor?: string },
+  ) {
     const page = await this.calls.history(user.id, query);
     return { calls: page.calls.map((c) => toCallDto(c, { withMediaStats: true })), nextCursor: page.nextCursor };
   }

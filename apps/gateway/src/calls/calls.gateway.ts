@@ -19,10 +19,7 @@ export class CallsGateway {
   ) {}
 
   @SubscribeMessage('call:invite')
-  async invite(
-    @MessageBody(new ZodPipe(schemas.callInvite)) body: CallInvite,
-    @CurrentUser() user: AuthUser,
-  ) {
+  async invite(@MessageBody(new ZodPipe(schemas.callInvite)) body: CallInvite, @CurrentUser() user: AuthUser) {
     // A stopping process places no new calls; calls already running are left to finish.
     this.drain.refuseNewWork('calls');
     return { call: toCallDto(await this.calls.invite(user.id, body.to, body.media)) };
@@ -40,26 +37,17 @@ export class CallsGateway {
   }
 
   @SubscribeMessage('call:decline')
-  async decline(
-    @MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef,
-    @CurrentUser() user: AuthUser,
-  ) {
+  async decline(@MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef, @CurrentUser() user: AuthUser) {
     return { call: toCallDto(await this.calls.decline(user.id, body.callId)) };
   }
 
   @SubscribeMessage('call:cancel')
-  async cancel(
-    @MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef,
-    @CurrentUser() user: AuthUser,
-  ) {
+  async cancel(@MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef, @CurrentUser() user: AuthUser) {
     return { call: toCallDto(await this.calls.cancel(user.id, body.callId)) };
   }
 
   @SubscribeMessage('call:hangup')
-  async hangUp(
-    @MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef,
-    @CurrentUser() user: AuthUser,
-  ) {
+  async hangUp(@MessageBody(new ZodPipe(schemas.callRef)) body: schemas.CallRef, @CurrentUser() user: AuthUser) {
     return { call: toCallDto(await this.calls.hangUp(user.id, body.callId)) };
   }
 }

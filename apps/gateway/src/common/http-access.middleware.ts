@@ -30,11 +30,7 @@ export class HttpAccessMiddleware implements NestMiddleware {
   private readonly withRequestContext: boolean;
 
   constructor(metrics: MetricsService, @Inject(ROOT_LOGGER) rootLogger: Logger) {
-    this.requests = metrics.histogram('http_request_duration_seconds', 'HTTP requests by route and status', [
-      'method',
-      'route',
-      'status',
-    ]);
+    this.requests = metrics.histogram('http_request_duration_seconds', 'HTTP requests by route and status', ['method', 'route', 'status']);
     this.logger = rootLogger.child({ component: 'access' });
     this.withRequestContext = tracksRequestIds(rootLogger);
   }
@@ -55,7 +51,8 @@ export class HttpAccessMiddleware implements NestMiddleware {
           method: req.method,
           route,
           // The client writes the path: shown cut short, like socket event names.
-          path: req.path.length > MAX_LOGGED_PATH_CHARS ? `${req.path.slice(0, MAX_LOGGED_PATH_CHARS)}…(${req.path.length} chars)` : req.path,
+          path:
+            req.path.length > MAX_LOGGED_PATH_CHARS ? `${req.path.slice(0, MAX_LOGGED_PATH_CHARS)}…(${req.path.length} chars)` : req.path,
           status: res.statusCode,
           userId: user?.id,
           outcome: (res.locals[ERROR_CODE_LOCAL] as string | undefined) ?? (res.statusCode < 400 ? 'ok' : String(res.statusCode)),

@@ -5,7 +5,8 @@ describe(addressMatcher.name, () => {
   it('matches IPv4 and IPv6 blocks and bare addresses, and nothing else', () => {
     const exempt = addressMatcher(['127.0.0.0/8', '::1/128', '10.1.2.3', 'fd00::/8']);
     for (const address of ['127.0.0.1', '127.255.0.9', '::1', '10.1.2.3', 'fd12::5']) expect(exempt(address)).toBe(true);
-    for (const address of ['128.0.0.1', '10.1.2.4', '::2', 'fe80::1', '', 'localhost', 'not an address']) expect(exempt(address)).toBe(false);
+    for (const address of ['128.0.0.1', '10.1.2.4', '::2', 'fe80::1', '', 'localhost', 'not an address'])
+      expect(exempt(address)).toBe(false);
     expect(addressMatcher([])('127.0.0.1')).toBe(false);
   });
 });

@@ -159,8 +159,5 @@ export class SocketAccessLog {
 }
 
 export function socketEventCounter(metrics: MetricsService) {
-  return metrics.counter('socket_events_total', 'socket events answered, by event and outcome (ok or error code)', [
-    'event',
-    'outcome',
-  ]);
+  return metrics.counter('socket_events_total', 'socket events answered, by event and outcome (ok or error code)', ['event', 'outcome']);
 }

@@ -62,7 +62,8 @@ export function patchNestMessageBinding(): void {
   if (!connectionHandler) return;
   proto.getConnectionHandler = function (this: typeof proto, context, instance, subscribersMap, disconnect, connection) {
     const adapter = this.config.getIoAdapter();
-    if (!(adapter instanceof GatewayIoAdapter)) return connectionHandler.call(this, context, instance, subscribersMap, disconnect, connection);
+    if (!(adapter instanceof GatewayIoAdapter))
+      return connectionHandler.call(this, context, instance, subscribersMap, disconnect, connection);
     const wantsDisconnect = typeof (instance as { handleDisconnect?: unknown }).handleDisconnect === 'function';
     return (...args: unknown[]) => {
       const client = args[0] as Socket;
@@ -117,7 +118,9 @@ export class GatewayIoAdapter extends IoAdapter {
     const sharded = createShardedAdapter(pub, sub, { subscriptionMode: 'dynamic' });
     const received = this.app
       .get(MetricsService, { strict: false })
-      .counter('socketio_adapter_messages_received_total', 'messages from other gateway processes through the Redis adapter, by type', ['type']);
+      .counter('socketio_adapter_messages_received_total', 'messages from other gateway processes through the Redis adapter, by type', [
+        'type',
+      ]);
     const countReceived = (type: unknown) => received.inc({ type: MessageType[type as MessageType] ?? String(type) });
     // socket.io calls it with `new`: a plain function (not an arrow) whose returned object is the adapter.
     this.redisAdapter = function shardedUserRoomAdapter(nsp: unknown) {
@@ -185,9 +188,9 @@ export class GatewayIoAdapter extends IoAdapter {
     if (this.inFlight.draining) return;
     const pipeline = (this.pipeline ??= this.createPipeline());
     const { data, ack } = this.mapPayload(args.length === 1 ? args[0] : args);
-    const handled = pipeline.handle(socket, event, data, ack, handler).catch((err: unknown) =>
-      this.logger.error({ err, event }, 'socket handler pipeline failed'),
-    );
+    const handled = pipeline
+      .handle(socket, event, data, ack, handler)
+      .catch((err: unknown) => this.logger.error({ err, event }, 'socket handler pipeline failed'));
     void this.inFlight.track(handled);
   }
 
@@ -227,7 +230,8 @@ function splitUserRoomBroadcasts(adapter: ShardedAdapter, count: (type: unknown)
   const broadcast = adapter.broadcast.bind(adapter);
   adapter.broadcast = (packet: unknown, opts: BroadcastOptions) => {
     const rooms = [...opts.rooms];
-    if (rooms.length < 2 || opts.flags?.local || !rooms.every((r) => String(r).startsWith(USER_ROOM_PREFIX))) return broadcast(packet, opts);
+    if (rooms.length < 2 || opts.flags?.local || !rooms.every((r) => String(r).startsWith(USER_ROOM_PREFIX)))
+      return broadcast(packet, opts);
     return Promise.all(rooms.map((room) => broadcast(packet, { ...opts, rooms: new Set([room]) }))).then(() => undefined);
   };
   const withMessages = adapter as unknown as { uid: string; onMessage(message: { uid: string; type: unknown }, offset?: string): unknown };

@@ -1,5 +1,12 @@
 import { Inject, OnApplicationShutdown, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect, OnGatewayInit, SubscribeMessage } from '@nestjs/websockets';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  OnGatewayInit,
+  SubscribeMessage,
+} from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { AuthService, AuthUser, bearerToken } from '@app/auth';
 import { APP_CONFIG, AppConfig, serviceKeyOf } from '@app/config';
@@ -17,7 +24,6 @@ import { SocketPlaces } from './socket-places';
 
 /** Server-to-server event: a user's tokens were revoked (its payload is the user id). */
 const REVOCATION_ANNOUNCEMENT = 'auth:revoked';
-
 
 /**
  * Socket life: the handshake is authenticated (and the user's socket count
@@ -139,7 +145,12 @@ export class ConnectionGateway
     this.limits
       .consume(DEFAULT_EVENT_RULE, user.id)
       .then(
-        () => answer({ code: 'VALIDATION_FAILED', message: `unknown event "${shownEventName(event)}"`, details: { event: shownEventName(event) } }),
+        () =>
+          answer({
+            code: 'VALIDATION_FAILED',
+            message: `unknown event "${shownEventName(event)}"`,
+            details: { event: shownEventName(event) },
+          }),
         (err: unknown) => answer(err instanceof DomainError ? err.toBody() : { code: 'INTERNAL', message: 'internal error' }),
       )
       .finally(() => (socket.data.inFlight -= 1));

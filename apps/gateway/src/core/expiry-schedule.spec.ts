@@ -16,7 +16,10 @@ describe(ExpirySchedule.name, () => {
 
   it('fires each item once, never before its expiry and at most one slot after', () => {
     const fired: string[] = [];
-    const schedule = new ExpirySchedule<string>((item) => fired.push(item), () => now);
+    const schedule = new ExpirySchedule<string>(
+      (item) => fired.push(item),
+      () => now,
+    );
     schedule.add('late', now + 1_000);
     schedule.add('early', now + 100);
     advance(99);
@@ -33,7 +36,10 @@ describe(ExpirySchedule.name, () => {
 
   it('forgets a removed item, and everything on clear', () => {
     const fired: string[] = [];
-    const schedule = new ExpirySchedule<string>((item) => fired.push(item), () => now);
+    const schedule = new ExpirySchedule<string>(
+      (item) => fired.push(item),
+      () => now,
+    );
     schedule.add('a', now + 500);
     schedule.add('b', now + 500);
     schedule.add('c', now + 2_000);

@@ -78,7 +78,13 @@ export function buildAsyncApiDocument(options: { host?: string; version: string 
     const key = `${asyncApiKey(event)}Push`;
     schemas.name(`${pascalName(event)}Event`, spec.payload);
     addMessage(key, { name: event, title: event, summary: spec.summary, tags: [tagOf(event)] }, schemas.convert(spec.payload));
-    operations[key] = { action: 'send', channel: channelRef, summary: spec.summary, tags: [tagOf(event)], messages: [operationMessageRef(key)] };
+    operations[key] = {
+      action: 'send',
+      channel: channelRef,
+      summary: spec.summary,
+      tags: [tagOf(event)],
+      messages: [operationMessageRef(key)],
+    };
   }
 
   const componentSchemas = schemas.components();

@@ -184,7 +184,8 @@ function exampleString(schema: JsonSchema): string {
   }
   const min = Number(schema.minLength ?? 1);
   const max = Number(schema.maxLength ?? 64);
-  const fits = (s: string) => s.length >= min && s.length <= max && (typeof schema.pattern !== 'string' || new RegExp(schema.pattern, 'u').test(s));
+  const fits = (s: string) =>
+    s.length >= min && s.length <= max && (typeof schema.pattern !== 'string' || new RegExp(schema.pattern, 'u').test(s));
   const found = PATTERN_CANDIDATES.find(fits);
   if (found) return found;
   return 'x'.repeat(Math.max(min, 1));

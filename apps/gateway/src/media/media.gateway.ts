@@ -18,10 +18,7 @@ export class MediaGateway {
   constructor(private readonly media: CallMediaService) {}
 
   @SubscribeMessage('media:capabilities')
-  capabilities(
-    @MessageBody(new ZodPipe(schemas.mediaCapabilities)) body: schemas.CallRef,
-    @CurrentUser() user: AuthUser,
-  ) {
+  capabilities(@MessageBody(new ZodPipe(schemas.mediaCapabilities)) body: schemas.CallRef, @CurrentUser() user: AuthUser) {
     return this.media.capabilities(user.id, body.callId);
   }
 
@@ -46,26 +43,17 @@ export class MediaGateway {
   }
 
   @SubscribeMessage('media:produce')
-  produce(
-    @MessageBody(new ZodPipe(schemas.mediaProduce)) body: schemas.MediaProduce,
-    @CurrentUser() user: AuthUser,
-  ) {
+  produce(@MessageBody(new ZodPipe(schemas.mediaProduce)) body: schemas.MediaProduce, @CurrentUser() user: AuthUser) {
     return this.media.produce(user.id, body.transportId, body.kind, body.rtpParameters);
   }
 
   @SubscribeMessage('media:consume')
-  consume(
-    @MessageBody(new ZodPipe(schemas.mediaConsume)) body: schemas.MediaConsume,
-    @CurrentUser() user: AuthUser,
-  ) {
+  consume(@MessageBody(new ZodPipe(schemas.mediaConsume)) body: schemas.MediaConsume, @CurrentUser() user: AuthUser) {
     return this.media.consume(user.id, body.transportId, body.producerId, body.rtpCapabilities);
   }
 
   @SubscribeMessage('media:resume')
-  async resume(
-    @MessageBody(new ZodPipe(schemas.mediaResume)) body: schemas.MediaResume,
-    @CurrentUser() user: AuthUser,
-  ) {
+  async resume(@MessageBody(new ZodPipe(schemas.mediaResume)) body: schemas.MediaResume, @CurrentUser() user: AuthUser) {
     await this.media.resume(user.id, body.consumerId);
     return {};
   }

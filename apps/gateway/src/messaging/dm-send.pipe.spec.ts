@@ -37,7 +37,7 @@ describe('dm:send validation: the hand-written check agrees with the zod schema'
     expect(zod.transform(value)).toEqual(expected);
   });
 
-  it('leaves to zod what it does not decide, and the error is zod\'s, word for word', () => {
+  it("leaves to zod what it does not decide, and the error is zod's, word for word", () => {
     const good = { to: id(), clientMsgId: id(), body: 'x' };
     const bad: unknown[] = [
       null,

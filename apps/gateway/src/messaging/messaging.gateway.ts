@@ -13,19 +13,12 @@ export class MessagingGateway {
   constructor(private readonly messages: DirectMessagesService) {}
 
   @SubscribeMessage('dm:send')
-  send(
-    @ConnectedSocket() socket: Socket,
-    @MessageBody(new DmSendPipe()) body: schemas.DmSend,
-    @CurrentUser() user: AuthUser,
-  ) {
+  send(@ConnectedSocket() socket: Socket, @MessageBody(new DmSendPipe()) body: schemas.DmSend, @CurrentUser() user: AuthUser) {
     return this.messages.send(user.id, body, socket.id);
   }
 
   @SubscribeMessage('dm:history')
-  history(
-    @MessageBody(new ZodPipe(schemas.dmHistory)) body: schemas.DmHistory,
-    @CurrentUser() user: AuthUser,
-  ) {
+  history(@MessageBody(new ZodPipe(schemas.dmHistory)) body: schemas.DmHistory, @CurrentUser() user: AuthUser) {
     return this.messages.history(user.id, body);
   }
 
@@ -40,19 +33,13 @@ export class MessagingGateway {
   }
 
   @SubscribeMessage('dm:typing')
-  async typing(
-    @MessageBody(new ZodPipe(schemas.dmTyping)) body: schemas.DmTyping,
-    @CurrentUser() user: AuthUser,
-  ) {
+  async typing(@MessageBody(new ZodPipe(schemas.dmTyping)) body: schemas.DmTyping, @CurrentUser() user: AuthUser) {
     await this.messages.typing(user.id, body.to);
     return {};
   }
 
   @SubscribeMessage('dm:sync')
-  sync(
-    @MessageBody(new ZodPipe(schemas.dmSync)) body: schemas.DmSync,
-    @CurrentUser() user: AuthUser,
-  ) {
+  sync(@MessageBody(new ZodPipe(schemas.dmSync)) body: schemas.DmSync, @CurrentUser() user: AuthUser) {
     return this.messages.sync(user.id, body);
   }
 }

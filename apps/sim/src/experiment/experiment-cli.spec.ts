@@ -41,11 +41,53 @@ describe('parseExperimentCli', () => {
 
   it('reads every flag', () => {
     const o = parse(
-      '--url', 'http://127.0.0.1:3001', '--admin-token', 'adm', '--metrics-token', 'met', '--users', '8', '--friends', '3',
-      '--video-share', '0.25', '--duration', '5m', '--concurrent-calls', '3', '--call-rate', '2', '--call-seconds', '2-9',
-      '--network', 'lossy', '--loss', '3%', '--burst-loss', '0.02', '--burst-length', '5', '--delay', '70ms', '--jitter', '12',
-      '--kill-switch-at', '2m', '--seed', '42', '--rtp-ip', '127.0.0.1', '--quality-interval', '1000', '--setup', 'steps',
-      '--out', 'r.json', '--html', 'r.html', '--no-progress',
+      '--url',
+      'http://127.0.0.1:3001',
+      '--admin-token',
+      'adm',
+      '--metrics-token',
+      'met',
+      '--users',
+      '8',
+      '--friends',
+      '3',
+      '--video-share',
+      '0.25',
+      '--duration',
+      '5m',
+      '--concurrent-calls',
+      '3',
+      '--call-rate',
+      '2',
+      '--call-seconds',
+      '2-9',
+      '--network',
+      'lossy',
+      '--loss',
+      '3%',
+      '--burst-loss',
+      '0.02',
+      '--burst-length',
+      '5',
+      '--delay',
+      '70ms',
+      '--jitter',
+      '12',
+      '--kill-switch-at',
+      '2m',
+      '--seed',
+      '42',
+      '--rtp-ip',
+      '127.0.0.1',
+      '--quality-interval',
+      '1000',
+      '--setup',
+      'steps',
+      '--out',
+      'r.json',
+      '--html',
+      'r.html',
+      '--no-progress',
     );
     expect(o).toMatchObject({
       urls: ['http://127.0.0.1:3001'],
@@ -113,7 +155,11 @@ describe('parseExperimentCli', () => {
   });
 
   it('reads the tokens and the quality interval from the environment', () => {
-    const o = parseExperimentCli(['--experiment', 'video'], { ADMIN_TOKEN: 'a', METRICS_TOKEN: 'm', CALL_QUALITY_INTERVAL_MS: '250' }) as ExperimentCliOptions;
+    const o = parseExperimentCli(['--experiment', 'video'], {
+      ADMIN_TOKEN: 'a',
+      METRICS_TOKEN: 'm',
+      CALL_QUALITY_INTERVAL_MS: '250',
+    }) as ExperimentCliOptions;
     expect(o).toMatchObject({ adminToken: 'a', metricsToken: 'm', qualityIntervalMs: 250 });
   });
 
@@ -151,7 +197,10 @@ describe('runExperimentCommand', () => {
     const saved = process.env.ADMIN_TOKEN;
     delete process.env.ADMIN_TOKEN;
     try {
-      const code = await runExperimentCommand(['--experiment', 'video', '--url', 'http://127.0.0.1:9'], { stdout: sink().stream, stderr: err.stream });
+      const code = await runExperimentCommand(['--experiment', 'video', '--url', 'http://127.0.0.1:9'], {
+        stdout: sink().stream,
+        stderr: err.stream,
+      });
       expect(code).toBe(EXIT.usage);
       expect(err.text()).toContain('--admin-token');
     } finally {
@@ -161,7 +210,9 @@ describe('runExperimentCommand', () => {
 
   it('prints the usage and exits 0 on --help', async () => {
     const out = sink();
-    expect(await runExperimentCommand(['--experiment', 'video', '--help'], { stdout: out.stream, stderr: sink().stream })).toBe(EXIT.passed);
+    expect(await runExperimentCommand(['--experiment', 'video', '--help'], { stdout: out.stream, stderr: sink().stream })).toBe(
+      EXIT.passed,
+    );
     expect(out.text()).toContain('--kill-switch-at');
   });
 });

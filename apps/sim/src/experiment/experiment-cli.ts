@@ -130,13 +130,16 @@ export function parseExperimentCli(argv: string[], env: NodeJS.ProcessEnv = proc
   if (values['kill-switch-at'] !== undefined) {
     killSwitchAtMs = parseMoment('kill-switch-at', values['kill-switch-at']);
     if (killSwitchAtMs >= durationMs) {
-      throw new UsageError(`--kill-switch-at must fall inside the run (--duration ${values.duration ?? '60s'}), got "${values['kill-switch-at']}"`);
+      throw new UsageError(
+        `--kill-switch-at must fall inside the run (--duration ${values.duration ?? '60s'}), got "${values['kill-switch-at']}"`,
+      );
     }
   }
   const setup = values.setup ?? 'join';
   if (setup !== 'join' && setup !== 'steps') throw new UsageError(`--setup must be join or steps, got "${setup}"`);
   const rtpIp = values['rtp-ip'];
-  if (rtpIp !== undefined && net.isIP(rtpIp) === 0) throw new UsageError(`--rtp-ip must be an IP address such as 192.0.2.10, got "${rtpIp}"`);
+  if (rtpIp !== undefined && net.isIP(rtpIp) === 0)
+    throw new UsageError(`--rtp-ip must be an IP address such as 192.0.2.10, got "${rtpIp}"`);
   let network: NetworkConditions;
   try {
     network = experimentNetwork(values.network, {
@@ -160,7 +163,13 @@ export function parseExperimentCli(argv: string[], env: NodeJS.ProcessEnv = proc
     friendsPerUser: num('friends', values.friends, 4, 1, 1000),
     videoShare: num('video-share', values['video-share'], 0.5, 0, 1, false),
     durationMs,
-    concurrentCalls: num('concurrent-calls', values['concurrent-calls'], Math.max(1, Math.floor(users / 4)), 1, Math.max(1, Math.floor(users / 2))),
+    concurrentCalls: num(
+      'concurrent-calls',
+      values['concurrent-calls'],
+      Math.max(1, Math.floor(users / 4)),
+      1,
+      Math.max(1, Math.floor(users / 2)),
+    ),
     callRate: num('call-rate', values['call-rate'], 5, 0.1, 1000, false),
     minTalkMs: minTalkS * 1000,
     maxTalkMs: maxTalkS * 1000,

@@ -10,7 +10,10 @@ import { runVideoCallExperiment } from './video-call-experiment';
 export const EXIT = { passed: 0, findings: 1, usage: 2, crashed: 3 } as const;
 
 /** The experiment command: parse, run (against --url or a gateway started here), write the reports. */
-export async function runExperimentCommand(argv: string[], out: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = process): Promise<number> {
+export async function runExperimentCommand(
+  argv: string[],
+  out: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = process,
+): Promise<number> {
   let cli: ExperimentCliOptions | 'help';
   try {
     cli = parseExperimentCli(argv);
@@ -30,11 +33,16 @@ export async function runExperimentCommand(argv: string[], out: { stdout: NodeJS
     if (cli.urls.length === 0) {
       out.stderr.write('no --url: starting a gateway in this process\n');
       const { startEmbeddedGateway } = await import('../embedded-gateway');
-      embedded = await startEmbeddedGateway({ ...process.env, CALL_QUALITY_INTERVAL_MS: process.env.CALL_QUALITY_INTERVAL_MS ?? String(cli.qualityIntervalMs) });
+      embedded = await startEmbeddedGateway({
+        ...process.env,
+        CALL_QUALITY_INTERVAL_MS: process.env.CALL_QUALITY_INTERVAL_MS ?? String(cli.qualityIntervalMs),
+      });
     }
     const adminToken = embedded?.adminToken ?? cli.adminToken;
     if (!adminToken) {
-      out.stderr.write(`the experiment switches the video_call flag: --admin-token (or $ADMIN_TOKEN) is needed with --url\n\n${EXPERIMENT_USAGE}`);
+      out.stderr.write(
+        `the experiment switches the video_call flag: --admin-token (or $ADMIN_TOKEN) is needed with --url\n\n${EXPERIMENT_USAGE}`,
+      );
       return EXIT.usage;
     }
     let lastPhase = '';

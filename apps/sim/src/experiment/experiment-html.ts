@@ -26,7 +26,12 @@ export function renderExperimentHtml(r: ExperimentReport): string {
       lineChart({
         id: 'bitrate',
         series: [
-          ...cohorts.map((c) => ({ name: `${cohortName(c)} clients`, color: COLORS[c], dashed: false, points: r.bitrate.map((p) => [p.t, p.clientSentKbps[c]] as [number, number]) })),
+          ...cohorts.map((c) => ({
+            name: `${cohortName(c)} clients`,
+            color: COLORS[c],
+            dashed: false,
+            points: r.bitrate.map((p) => [p.t, p.clientSentKbps[c]] as [number, number]),
+          })),
           ...cohorts.map((c) => ({
             name: `${cohortName(c)} SFU`,
             color: COLORS[c],
@@ -63,7 +68,10 @@ export function renderExperimentHtml(r: ExperimentReport): string {
       'SFU CPU per call-second',
       bars({
         id: 'cpu',
-        groups: cohorts.map((c) => ({ name: cohortName(c), bars: [{ label: 'CPU', color: COLORS[c], value: by(c).sfuCpuMsPerCallSecond }] })),
+        groups: cohorts.map((c) => ({
+          name: cohortName(c),
+          bars: [{ label: 'CPU', color: COLORS[c], value: by(c).sfuCpuMsPerCallSecond }],
+        })),
         unit: 'ms',
         empty: r.sfuCpu.source ? 'not enough samples' : 'SFU CPU not readable from here',
       }),
@@ -96,7 +104,9 @@ export function renderExperimentHtml(r: ExperimentReport): string {
       ms(c.setupMs.summary.p95),
       c.mos.summary.p50 ?? '–',
       `${c.tone.heard}/${c.tone.checks}`,
-      c.video.intactRatio === null ? '–' : `${(c.video.intactRatio * 100).toFixed(1)}% / ${c.video.decodableRatio === null ? '–' : `${(c.video.decodableRatio * 100).toFixed(1)}%`}`,
+      c.video.intactRatio === null
+        ? '–'
+        : `${(c.video.intactRatio * 100).toFixed(1)}% / ${c.video.decodableRatio === null ? '–' : `${(c.video.decodableRatio * 100).toFixed(1)}%`}`,
       c.video.legs ? `${Math.round(c.video.freezeMs.summary.p50 ?? 0)} / ${Math.round(c.video.freezeMs.summary.max ?? 0)} ms` : '–',
     ];
     return `<tr>${cells.map((v, i) => `<td${i === 0 ? ` style="color:${COLORS[c.cohort]};font-weight:600"` : ''}>${esc(String(v))}</td>`).join('')}</tr>`;
@@ -177,7 +187,13 @@ function fmtNum(v: number): string {
   return String(Math.round(v * 100) / 100);
 }
 
-function axes(xTicks: { x: number; label: string }[], yMax: number, xLabel: string, yLabel: string, yFormat: (v: number) => string = fmtNum): string {
+function axes(
+  xTicks: { x: number; label: string }[],
+  yMax: number,
+  xLabel: string,
+  yLabel: string,
+  yFormat: (v: number) => string = fmtNum,
+): string {
   const yTicks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
     const y = PAD.t + plotH - f * plotH;
     return `<line x1="${PAD.l}" x2="${W - PAD.r}" y1="${y}" y2="${y}" stroke="#eaeef2"/><text x="${PAD.l - 4}" y="${y + 4}" text-anchor="end">${esc(yFormat(f * yMax))}</text>`;
@@ -189,13 +205,20 @@ function axes(xTicks: { x: number; label: string }[], yMax: number, xLabel: stri
 
 function svg(id: string, body: string, legend: { name: string; color: string; dashed?: boolean }[]): string {
   const items = legend
-    .map((l) => `<span style="margin-right:12px;white-space:nowrap"><svg width="18" height="10" aria-hidden="true"><line x1="0" x2="18" y1="5" y2="5" stroke="${l.color}" stroke-width="3"${l.dashed ? ' stroke-dasharray="4 3"' : ''}/></svg> ${esc(l.name)}</span>`)
+    .map(
+      (l) =>
+        `<span style="margin-right:12px;white-space:nowrap"><svg width="18" height="10" aria-hidden="true"><line x1="0" x2="18" y1="5" y2="5" stroke="${l.color}" stroke-width="3"${l.dashed ? ' stroke-dasharray="4 3"' : ''}/></svg> ${esc(l.name)}</span>`,
+    )
     .join('');
   return `<svg id="chart-${id}" class="chart" viewBox="0 0 ${W} ${H}" width="100%" height="${H}" preserveAspectRatio="xMidYMid meet" role="img">${body}</svg><div class="muted" style="font-size:12px">${items}</div>`;
 }
 
 function emptySvg(id: string, text: string): string {
-  return svg(id, `<rect x="${PAD.l}" y="${PAD.t}" width="${plotW}" height="${plotH}" fill="#f6f8fa"/><text x="${W / 2}" y="${H / 2}" text-anchor="middle">${esc(text)}</text>`, []);
+  return svg(
+    id,
+    `<rect x="${PAD.l}" y="${PAD.t}" width="${plotW}" height="${plotH}" fill="#f6f8fa"/><text x="${W / 2}" y="${H / 2}" text-anchor="middle">${esc(text)}</text>`,
+    [],
+  );
 }
 
 interface Series {
@@ -225,7 +248,9 @@ export function histogram(o: { id: string; series: Series[]; xLabel: string; min
     counts.map((share, b) => {
       const h = (share / yMax) * plotH;
       const x = PAD.l + b * binW + 1 + si * barW;
-      return share > 0 ? `<rect x="${x.toFixed(1)}" y="${(PAD.t + plotH - h).toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" fill="${o.series[si].color}"><title>${esc(o.series[si].name)}: ${(share * 100).toFixed(0)}% in ${fmtNum(min + b * width)}–${fmtNum(min + (b + 1) * width)}</title></rect>` : '';
+      return share > 0
+        ? `<rect x="${x.toFixed(1)}" y="${(PAD.t + plotH - h).toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" fill="${o.series[si].color}"><title>${esc(o.series[si].name)}: ${(share * 100).toFixed(0)}% in ${fmtNum(min + b * width)}–${fmtNum(min + (b + 1) * width)}</title></rect>`
+        : '';
     }),
   );
   const ticks = Array.from({ length: 5 }, (_, i) => ({ x: PAD.l + (i / 4) * plotW, label: fmtNum(min + (i / 4) * (max - min)) }));
@@ -288,6 +313,7 @@ export function bars(o: {
     });
   });
   const ticks = o.groups.map((g, gi) => ({ x: PAD.l + gi * groupW + groupW / 2, label: g.name }));
-  const legend = o.groups[0].bars.length > 1 ? o.groups.flatMap((g) => g.bars.map((b) => ({ name: `${g.name} ${b.label}`, color: b.color }))) : [];
+  const legend =
+    o.groups[0].bars.length > 1 ? o.groups.flatMap((g) => g.bars.map((b) => ({ name: `${g.name} ${b.label}`, color: b.color }))) : [];
   return svg(o.id, `${axes(ticks, yMax, '', o.unit === 'B' ? '' : o.unit, o.format)}${body.join('')}`, legend);
 }

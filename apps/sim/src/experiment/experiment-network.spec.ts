@@ -4,11 +4,14 @@ import { describeNetwork, expectedLossRatio, experimentNetwork, NetworkFlagError
 describe('experimentNetwork', () => {
   it('is a profile of the SDK, default good', () => {
     expect(experimentNetwork(undefined, {})).toEqual(NETWORK_PROFILES.good);
-    for (const name of ['good', '3g', 'lossy', 'bursty', 'congested']) expect(experimentNetwork(name, {})).toEqual(NETWORK_PROFILES[name as 'good']);
+    for (const name of ['good', '3g', 'lossy', 'bursty', 'congested'])
+      expect(experimentNetwork(name, {})).toEqual(NETWORK_PROFILES[name as 'good']);
   });
 
   it('lays the flags over the profile', () => {
-    expect(experimentNetwork('good', { loss: 0.05, delayMs: 100, jitterMs: 20, bandwidthKbps: 500, burstLoss: 0.01, burstLength: 5 })).toEqual({
+    expect(
+      experimentNetwork('good', { loss: 0.05, delayMs: 100, jitterMs: 20, bandwidthKbps: 500, burstLoss: 0.01, burstLength: 5 }),
+    ).toEqual({
       lossRate: 0.05,
       delayMs: 100,
       jitterMs: 20,
@@ -18,7 +21,9 @@ describe('experimentNetwork', () => {
   });
 
   it('names the flag of an impossible value', () => {
-    expect(() => experimentNetwork('good', { loss: 1.5 })).toThrow(new NetworkFlagError('loss', 'must be a probability from 0 to 1, got 1.5'));
+    expect(() => experimentNetwork('good', { loss: 1.5 })).toThrow(
+      new NetworkFlagError('loss', 'must be a probability from 0 to 1, got 1.5'),
+    );
     expect(() => experimentNetwork('good', { bandwidthKbps: -3 })).toThrow(/^--bandwidth must be a bandwidth from 0 \(unlimited\)/);
     expect(() => experimentNetwork('good', { jitterMs: NaN })).toThrow(/^--jitter/);
     expect(() => experimentNetwork('good', { burstLength: 0 })).toThrow(/^--burst-length/);

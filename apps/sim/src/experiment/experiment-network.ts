@@ -1,4 +1,11 @@
-import { gilbertElliottLossRate, NETWORK_PROFILE_NAMES, NETWORK_PROFILES, NetworkConditions, NetworkProfileName, validateNetworkConditions } from '@app/client';
+import {
+  gilbertElliottLossRate,
+  NETWORK_PROFILE_NAMES,
+  NETWORK_PROFILES,
+  NetworkConditions,
+  NetworkProfileName,
+  validateNetworkConditions,
+} from '@app/client';
 
 /**
  * The experiment's network, from the command line: one of the SDK's named

@@ -5,8 +5,28 @@ import { cpuPerCallSecond, GaugeIntegral, parseNodeWorkerCpuGauge, parseWorkerCp
 import { isVp8KeyFrame, NETWORK_PROFILES, parseVp8Descriptor, VideoClip } from '@app/client';
 import { ClipSender, clipFramePayloads, loadExperimentClip } from './clip-video';
 
-const audioLeg = (receiver: 'caller' | 'callee', loss: number, mos: number) => ({ receiver, kind: 'audio' as const, packets: 500, bytes: 60_000, lossRatio: loss, jitterMs: 3, mos, toneHeard: true });
-const videoLeg = (receiver: 'caller' | 'callee') => ({ receiver, kind: 'video' as const, packets: 900, bytes: 900_000, lossRatio: 0.01, jitterMs: 2, framesSent: 150, framesIntact: 140, framesDecodable: 120, freezeMs: 800 });
+const audioLeg = (receiver: 'caller' | 'callee', loss: number, mos: number) => ({
+  receiver,
+  kind: 'audio' as const,
+  packets: 500,
+  bytes: 60_000,
+  lossRatio: loss,
+  jitterMs: 3,
+  mos,
+  toneHeard: true,
+});
+const videoLeg = (receiver: 'caller' | 'callee') => ({
+  receiver,
+  kind: 'video' as const,
+  packets: 900,
+  bytes: 900_000,
+  lossRatio: 0.01,
+  jitterMs: 2,
+  framesSent: 150,
+  framesIntact: 140,
+  framesDecodable: 120,
+  freezeMs: 800,
+});
 
 function call(over: Partial<CallRecord>): CallRecord {
   return {
@@ -34,7 +54,10 @@ function observations(calls: CallRecord[], over: Partial<ExperimentObservations>
   return {
     cohorts: ['video', 'video', 'voice', 'voice'],
     calls,
-    clientBytes: { sent: { video: [1000, 250_000, 250_000], voice: [0, 5000, 5000] }, received: { video: [0, 240_000, 240_000], voice: [0, 4900, 4900] } },
+    clientBytes: {
+      sent: { video: [1000, 250_000, 250_000], voice: [0, 5000, 5000] },
+      received: { video: [0, 240_000, 240_000], voice: [0, 4900, 4900] },
+    },
     qualityPushes: [],
     cpuSamples: [],
     unavailable: [],
@@ -68,9 +91,16 @@ const videoCall = (over: Partial<CallRecord> = {}) =>
 
 describe('buildExperimentReport', () => {
   it('summarises each cohort and passes when the physics hold', () => {
-    const r = buildExperimentReport(head, observations([videoCall({ index: 0 }), videoCall({ index: 1, setupMs: 300 }), call({ index: 2 })]));
+    const r = buildExperimentReport(
+      head,
+      observations([videoCall({ index: 0 }), videoCall({ index: 1, setupMs: 300 }), call({ index: 2 })]),
+    );
     const [video, voice] = r.cohorts;
-    expect(video).toMatchObject({ cohort: 'video', users: 2, calls: { attempted: 2, completed: 2, video: 2, voice: 0, refused: 0, failed: 0 } });
+    expect(video).toMatchObject({
+      cohort: 'video',
+      users: 2,
+      calls: { attempted: 2, completed: 2, video: 2, voice: 0, refused: 0, failed: 0 },
+    });
     expect(voice).toMatchObject({ cohort: 'voice', users: 2, calls: { attempted: 1, completed: 1, voice: 1 } });
     expect(video.setupMs.values).toEqual([150, 300]);
     expect(video.mos.values).toEqual([4.2, 4.2, 4.2, 4.2]);
@@ -87,7 +117,10 @@ describe('buildExperimentReport', () => {
   it('finds a video cohort that moves less than 5x the voice bytes, failed calls, and unheard tones', () => {
     const small = videoCall({ clientSentBytes: 300_000, clientReceivedBytes: 300_000, serverUpBytes: 300_000 });
     const deaf = call({ index: 3, legs: [{ ...audioLeg('caller', 0.5, 2), toneHeard: false }] });
-    const r = buildExperimentReport(head, observations([small, call({ index: 2 }), deaf, call({ index: 4, outcome: 'failed', error: 'boom' })]));
+    const r = buildExperimentReport(
+      head,
+      observations([small, call({ index: 2 }), deaf, call({ index: 4, outcome: 'failed', error: 'boom' })]),
+    );
     const texts = r.findings.filter((f) => f.severity === 'fail').map((f) => f.text);
     expect(texts).toEqual(
       expect.arrayContaining([
@@ -101,7 +134,10 @@ describe('buildExperimentReport', () => {
 
   it('reports the two witnesses disagreeing on bytes as a finding', () => {
     const r = buildExperimentReport(head, observations([videoCall({ serverUpBytes: 900_000 }), call({ index: 2 })]));
-    expect(r.findings).toContainEqual({ severity: 'fail', text: expect.stringMatching(/^video cohort: the SFU received .* per call-minute, the clients sent .* \(53% apart\)/) });
+    expect(r.findings).toContainEqual({
+      severity: 'fail',
+      text: expect.stringMatching(/^video cohort: the SFU received .* per call-minute, the clients sent .* \(53% apart\)/),
+    });
   });
 
   it('judges the kill switch: producers closed late or never, audio stopped, video still placed after', () => {
@@ -180,7 +216,7 @@ describe('tallyByServerVariant', () => {
 });
 
 describe('SFU CPU readings', () => {
-  it('reads the worker CPU counter and the media nodes\' gauge, with or without a metrics prefix', () => {
+  it("reads the worker CPU counter and the media nodes' gauge, with or without a metrics prefix", () => {
     const text = [
       '# HELP smb_media_node_worker_cpu share of a core',
       'smb_media_node_worker_cpu{node="a"} 0.25',
@@ -259,11 +295,15 @@ describe('renderExperimentHtml', () => {
     { atMs: 0, cpuSeconds: 0, active: { video: 1, voice: 1 }, packets: { video: 0, voice: 0 } },
     { atMs: 1000, cpuSeconds: 0.1, active: { video: 1, voice: 1 }, packets: { video: 900, voice: 100 } },
   ];
-  const r = buildExperimentReport(head, observations([videoCall(), call({ index: 2, error: '<b>' })], { killSwitch: kill, cpuSamples: samples, cpuSource: 'local-workers' }));
+  const r = buildExperimentReport(
+    head,
+    observations([videoCall(), call({ index: 2, error: '<b>' })], { killSwitch: kill, cpuSamples: samples, cpuSource: 'local-workers' }),
+  );
   const html = renderExperimentHtml(r);
 
   it('holds every chart as inline SVG, the kill-switch marker on the bitrate chart, and the findings', () => {
-    for (const id of ['setup', 'bitrate', 'loss', 'mos', 'cpu', 'bytes']) expect(html).toMatch(new RegExp(`<svg id="chart-${id}"[^>]*>[\\s\\S]*?<(rect|polyline)`));
+    for (const id of ['setup', 'bitrate', 'loss', 'mos', 'cpu', 'bytes'])
+      expect(html).toMatch(new RegExp(`<svg id="chart-${id}"[^>]*>[\\s\\S]*?<(rect|polyline)`));
     const bitrate = html.slice(html.indexOf('<svg id="chart-bitrate"'), html.indexOf('</svg>', html.indexOf('<svg id="chart-bitrate"')));
     expect(bitrate).toContain('<g id="kill-switch-marker">');
     expect(bitrate).toContain('kill switch');

@@ -292,7 +292,8 @@ export function findingsOf(cohorts: CohortReport[], o: ExperimentObservations): 
   const by = Object.fromEntries(cohorts.map((c) => [c.cohort, c])) as Record<Cohort, CohortReport>;
   for (const c of cohorts) {
     if (c.calls.failed > 0) fail(`${c.cohort} cohort: ${c.calls.failed} of ${c.calls.attempted} calls failed`);
-    if (c.tone.checks > c.tone.heard) fail(`${c.cohort} cohort: ${c.tone.checks - c.tone.heard} of ${c.tone.checks} audio legs did not carry the other side's tone`);
+    if (c.tone.checks > c.tone.heard)
+      fail(`${c.cohort} cohort: ${c.tone.checks - c.tone.heard} of ${c.tone.checks} audio legs did not carry the other side's tone`);
   }
   for (const c of cohorts) {
     const v = c.video;
@@ -304,7 +305,8 @@ export function findingsOf(cohorts: CohortReport[], o: ExperimentObservations): 
     }
   }
   const unexpectedRefusals = o.calls.filter((c) => c.outcome === 'refused' && !c.afterKillSwitch);
-  if (unexpectedRefusals.length) fail(`${unexpectedRefusals.length} video calls between two users with the flag were refused before any kill switch`);
+  if (unexpectedRefusals.length)
+    fail(`${unexpectedRefusals.length} video calls between two users with the flag were refused before any kill switch`);
   const v = by.video?.clientBytesPerCallMinute;
   const a = by.voice?.clientBytesPerCallMinute;
   if (v != null && a != null && a > 0) {
@@ -320,16 +322,21 @@ export function findingsOf(cohorts: CohortReport[], o: ExperimentObservations): 
     if (client != null && server != null && client > 0) {
       const diff = Math.abs(server - client) / client;
       if (diff > WITNESS_TOLERANCE) {
-        fail(`${c.cohort} cohort: the SFU received ${fmtBytes(server)} per call-minute, the clients sent ${fmtBytes(client)} (${Math.round(diff * 100)}% apart)`);
+        fail(
+          `${c.cohort} cohort: the SFU received ${fmtBytes(server)} per call-minute, the clients sent ${fmtBytes(client)} (${Math.round(diff * 100)}% apart)`,
+        );
       }
     }
   }
   const k = o.killSwitch;
   if (k) {
     if (k.notClosed > 0 || k.closedLate > 0) {
-      fail(`kill switch: ${k.notClosed} video producers never closed and ${k.closedLate} closed later than a second (of ${k.videoProducers})`);
+      fail(
+        `kill switch: ${k.notClosed} video producers never closed and ${k.closedLate} closed later than a second (of ${k.videoProducers})`,
+      );
     }
-    if (k.audioContinued < k.audioChecked) fail(`kill switch: audio stopped in ${k.audioChecked - k.audioContinued} of ${k.audioChecked} live video calls`);
+    if (k.audioContinued < k.audioChecked)
+      fail(`kill switch: audio stopped in ${k.audioChecked - k.audioContinued} of ${k.audioChecked} live video calls`);
     if (k.laterAsVideo > 0) fail(`kill switch: ${k.laterAsVideo} video calls were still placed after the flag went off`);
     note(
       `kill switch at ${(k.atMs / 1000).toFixed(1)} s: ${k.videoProducers} video producers in ${k.liveVideoCalls} live calls, ` +
@@ -357,7 +364,10 @@ export interface VariantTally {
  * voice is two attempts, one refused.
  */
 export function tallyByServerVariant(calls: CallRecord[], killAtMs: number | undefined): Record<'on' | 'off', VariantTally> {
-  const tally = { on: { attempted: 0, refused: 0, answered: 0, ambiguous: 0 }, off: { attempted: 0, refused: 0, answered: 0, ambiguous: 0 } };
+  const tally = {
+    on: { attempted: 0, refused: 0, answered: 0, ambiguous: 0 },
+    off: { attempted: 0, refused: 0, answered: 0, ambiguous: 0 },
+  };
   for (const c of calls) {
     if (c.invitedAtMs === undefined) continue;
     const at = c.invitedAtMs;
@@ -381,7 +391,12 @@ export function tallyByServerVariant(calls: CallRecord[], killAtMs: number | und
 }
 
 /** The server's flag report beside the clients' tally: calls attempted, refused and answered per variant. */
-function compareWithServerReport(cohorts: CohortReport[], o: ExperimentObservations, fail: (t: string) => void, note: (t: string) => void): void {
+function compareWithServerReport(
+  cohorts: CohortReport[],
+  o: ExperimentObservations,
+  fail: (t: string) => void,
+  note: (t: string) => void,
+): void {
   const report = o.flagReport;
   if (!report) return;
   const tally = tallyByServerVariant(o.calls, o.killSwitch?.atMs);
@@ -402,10 +417,13 @@ function compareWithServerReport(cohorts: CohortReport[], o: ExperimentObservati
   for (const c of cohorts) {
     const variant = report.variants.find((v) => v.value === (c.cohort === 'video'));
     // After a kill switch every user's latest value is off: user counts compare only without one.
-    if (variant && !o.killSwitch && variant.users !== c.users) fail(`${c.cohort} cohort: the server counts ${variant.users} exposed users, the clients ${c.users}`);
+    if (variant && !o.killSwitch && variant.users !== c.users)
+      fail(`${c.cohort} cohort: the server counts ${variant.users} exposed users, the clients ${c.users}`);
     const p50 = c.setupMs.summary.p50;
     if (variant && variant.calls.setupMsP50 != null && p50 != null) {
-      note(`${c.cohort} cohort set-up p50: server ${Math.round(variant.calls.setupMsP50)} ms (invite to answer), clients ${Math.round(p50)} ms (invite to first audio heard)`);
+      note(
+        `${c.cohort} cohort set-up p50: server ${Math.round(variant.calls.setupMsP50)} ms (invite to answer), clients ${Math.round(p50)} ms (invite to first audio heard)`,
+      );
     }
   }
   if (o.exposures && !o.killSwitch) {
@@ -439,7 +457,12 @@ export function buildExperimentReport(
     cohorts,
     bitrate: bitrateSeries(o),
     killSwitch: o.killSwitch,
-    sfuCpu: { source: o.cpuSource ?? null, msPerCallSecond: cpu.overall === null ? null : round(cpu.overall * 1000, 3), samples: o.cpuSamples.length, method: CPU_METHOD },
+    sfuCpu: {
+      source: o.cpuSource ?? null,
+      msPerCallSecond: cpu.overall === null ? null : round(cpu.overall * 1000, 3),
+      samples: o.cpuSamples.length,
+      method: CPU_METHOD,
+    },
     server: { exposures: o.exposures, flagReport: o.flagReport, unavailable: o.unavailable },
     calls: o.calls,
     findings,

@@ -104,7 +104,11 @@ class OutgoingStream {
   ): Promise<OutgoingStream> {
     const socket = await RtpUdpSocket.open(address.bindIp);
     try {
-      const transport = (await client.request('media:create-transport', { callId, direction: 'send', type: 'plain' })) as { transportId: string; ip: string; port: number };
+      const transport = (await client.request('media:create-transport', { callId, direction: 'send', type: 'plain' })) as {
+        transportId: string;
+        ip: string;
+        port: number;
+      };
       const ssrc = randomSsrc();
       const rtpParameters = plainRtpParameters(kind, ssrc);
       const { producerId } = await client.request('media:produce', { transportId: transport.transportId, kind, rtpParameters });
@@ -210,9 +214,21 @@ class IncomingStream {
   ): Promise<IncomingStream> {
     const socket = await RtpUdpSocket.open(address.bindIp);
     try {
-      const transport = (await client.request('media:create-transport', { callId, direction: 'recv', type: 'plain' })) as { transportId: string; ip: string; port: number };
-      await client.request('media:connect-transport', { transportId: transport.transportId, ip: address.announcedIp, port: socket.address.port });
-      const consumer = await client.request('media:consume', { transportId: transport.transportId, producerId, rtpCapabilities: PLAIN_RTP_CAPABILITIES });
+      const transport = (await client.request('media:create-transport', { callId, direction: 'recv', type: 'plain' })) as {
+        transportId: string;
+        ip: string;
+        port: number;
+      };
+      await client.request('media:connect-transport', {
+        transportId: transport.transportId,
+        ip: address.announcedIp,
+        port: socket.address.port,
+      });
+      const consumer = await client.request('media:consume', {
+        transportId: transport.transportId,
+        producerId,
+        rtpCapabilities: PLAIN_RTP_CAPABILITIES,
+      });
       const stream = new IncomingStream(consumer.kind, producerId, socket, transport, link, meter, clip);
       await client.request('media:resume', { consumerId: consumer.consumerId });
       // A video consumer starts at a key frame: ask at once rather than wait for the clip's next one.
@@ -364,9 +380,12 @@ export class ParticipantMedia {
     try {
       const { up } = options.links;
       media.audioOut = await OutgoingStream.open(client, callId, 'audio', address, up.audio, options.meter, options.clip);
-      if (options.video) media.videoOut = await OutgoingStream.open(client, callId, 'video', address, up.video, options.meter, options.clip);
+      if (options.video)
+        media.videoOut = await OutgoingStream.open(client, callId, 'video', address, up.video, options.meter, options.clip);
       // The other side may have produced before we listened.
-      const { producers } = (await client.request('media:capabilities', { callId })) as { producers?: { producerId: string; userId: string; kind: Kind }[] };
+      const { producers } = (await client.request('media:capabilities', { callId })) as {
+        producers?: { producerId: string; userId: string; kind: Kind }[];
+      };
       for (const p of producers ?? []) if (p.userId !== client.id) media.receive(p.producerId, p.kind);
     } catch (err) {
       media.close();
@@ -383,7 +402,12 @@ export class ParticipantMedia {
    * plain and shared by both kinds; the other side's producers come as
    * consumers, now and as media:consumer-added.
    */
-  static async join(client: SocialClient, callId: string, options: ParticipantMediaOptions, how: 'join' | 'accept'): Promise<ParticipantMedia> {
+  static async join(
+    client: SocialClient,
+    callId: string,
+    options: ParticipantMediaOptions,
+    how: 'join' | 'accept',
+  ): Promise<ParticipantMedia> {
     const address = options.rtpAddress ?? (await rtpAddressFor(client.baseUrl));
     const media = new ParticipantMedia(client, callId, options, address);
     const sendSocket = await RtpUdpSocket.open(address.bindIp);
@@ -416,7 +440,9 @@ export class ParticipantMedia {
         recv: { type: 'plain' as const, rtcpMux: true, ip: address.announcedIp, port: recvSocket.address.port },
       };
       const joined =
-        how === 'accept' ? (await client.calls.acceptWithJoin(callId, join)).media : await client.request('media:join', { callId, ...join });
+        how === 'accept'
+          ? (await client.calls.acceptWithJoin(callId, join)).media
+          : await client.request('media:join', { callId, ...join });
       if (!joined) throw new Error('call:accept answered without media');
       const { send, recv } = joined;
       if (!send || !('ip' in send) || !recv || !('ip' in recv)) throw new Error('media:join answered without plain transports');
@@ -424,7 +450,18 @@ export class ParticipantMedia {
         const ssrc = ssrcs.get(kind);
         if (ssrc === undefined) continue;
         const payloadType = (plainRtpParameters(kind, ssrc).codecs as { payloadType: number }[])[0].payloadType;
-        const stream = new OutgoingStream(kind, producerId, ssrc, payloadType, sendSocket, send, options.links.up[kind], options.meter, options.clip, false);
+        const stream = new OutgoingStream(
+          kind,
+          producerId,
+          ssrc,
+          payloadType,
+          sendSocket,
+          send,
+          options.links.up[kind],
+          options.meter,
+          options.clip,
+          false,
+        );
         if (kind === 'audio') media.audioOut = stream;
         else media.videoOut = stream;
       }

@@ -41,7 +41,11 @@ export function parseNodeWorkerCpuGauge(text: string): number | undefined {
   return total;
 }
 
-async function readMetric(urls: string[], metricsToken: string | undefined, parse: (text: string) => number | undefined): Promise<number | undefined> {
+async function readMetric(
+  urls: string[],
+  metricsToken: string | undefined,
+  parse: (text: string) => number | undefined,
+): Promise<number | undefined> {
   let total = 0;
   for (const url of urls) {
     try {
@@ -66,7 +70,7 @@ export class GaugeIntegral {
   private lastAt?: number;
 
   add(cores: number, atMs: number): number {
-    if (this.lastAt !== undefined) this.total += Math.max(0, cores) * Math.max(0, atMs - this.lastAt) / 1000;
+    if (this.lastAt !== undefined) this.total += (Math.max(0, cores) * Math.max(0, atMs - this.lastAt)) / 1000;
     this.lastAt = atMs;
     return this.total;
   }
@@ -145,7 +149,10 @@ export interface CpuSample {
  * so each interval's CPU is shared among the groups by the packets their
  * clients sent and received in it, and divided by the group's call-seconds.
  */
-export function cpuPerCallSecond(samples: CpuSample[], groups: string[]): { overall: number | null; byGroup: Record<string, number | null> } {
+export function cpuPerCallSecond(
+  samples: CpuSample[],
+  groups: string[],
+): { overall: number | null; byGroup: Record<string, number | null> } {
   let cpu = 0;
   let callSeconds = 0;
   const cpuOf: Record<string, number> = Object.fromEntries(groups.map((g) => [g, 0]));

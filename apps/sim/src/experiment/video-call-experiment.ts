@@ -97,7 +97,8 @@ export async function runVideoCallExperiment(
   const startedAt = new Date();
   const began = performance.now();
   const admin = new AdminClient(options.urls[0], options.adminToken);
-  const progress = (phase: ExperimentProgress['phase']) => onProgress({ phase, elapsedMs: performance.now() - began, callsDone: calls.length });
+  const progress = (phase: ExperimentProgress['phase']) =>
+    onProgress({ phase, elapsedMs: performance.now() - began, callsDone: calls.length });
   const calls: CallRecord[] = [];
   const unavailable: string[] = [];
   let population: Population | undefined;
@@ -114,7 +115,12 @@ export async function runVideoCallExperiment(
     const sinceIso = new Date().toISOString();
     const cohorts = assignCohorts(clients.length, options.videoShare, options.seed);
     const withVideo = new Set(cohorts.flatMap((c, i) => (c === 'video' ? [i] : [])));
-    await admin.setFlag(FLAG, { enabled: true, rolloutPercent: 0, allowUserIds: [...withVideo].map((i) => clients[i].id), denyUserIds: [] });
+    await admin.setFlag(FLAG, {
+      enabled: true,
+      rolloutPercent: 0,
+      allowUserIds: [...withVideo].map((i) => clients[i].id),
+      denyUserIds: [],
+    });
     await waitUntilEveryoneSees(clients, withVideo);
 
     // The experiment's clock starts once the cohorts are in place.
@@ -142,10 +148,19 @@ export async function runVideoCallExperiment(
     const packets: Record<Cohort, number> = { video: 0, voice: 0 };
     const cpuSource = await findSfuCpuSource(options.urls, options.metricsToken);
     if (cpuSource) observations.cpuSource = cpuSource.kind;
-    else unavailable.push('SFU CPU (the gateway exports neither media_worker_cpu_seconds_total nor media_node_worker_cpu, and its workers are not children of this process)');
+    else
+      unavailable.push(
+        'SFU CPU (the gateway exports neither media_worker_cpu_seconds_total nor media_node_worker_cpu, and its workers are not children of this process)',
+      );
     const sampleCpu = async () => {
       const cpuSeconds = await cpuSource?.read();
-      if (cpuSeconds !== undefined) observations.cpuSamples.push({ atMs: performance.now() - t0, cpuSeconds, active: { ...active }, packets: { ...packets } } satisfies CpuSample);
+      if (cpuSeconds !== undefined)
+        observations.cpuSamples.push({
+          atMs: performance.now() - t0,
+          cpuSeconds,
+          active: { ...active },
+          packets: { ...packets },
+        } satisfies CpuSample);
     };
     await sampleCpu();
     const cpuTimer = setInterval(() => void sampleCpu(), 1000);
@@ -158,7 +173,8 @@ export async function runVideoCallExperiment(
     const expectedLoss = expectedLossRatio(options.network);
     // In-band FEC sized for the loss expected end to end (two hops); none on a clean path.
     const endToEndLoss = 1 - (1 - expectedLoss) ** 2;
-    const opus: OpusEncoderSettings | undefined = endToEndLoss > 0 ? { fecLossPercent: Math.min(100, Math.ceil(endToEndLoss * 100)) } : undefined;
+    const opus: OpusEncoderSettings | undefined =
+      endToEndLoss > 0 ? { fecLossPercent: Math.min(100, Math.ceil(endToEndLoss * 100)) } : undefined;
     const graceMs = (options.network.delayMs ?? 0) + (options.network.jitterMs ?? 0) + 1500;
     const live = new Set<LiveCall>();
 
@@ -186,24 +202,27 @@ export async function runVideoCallExperiment(
         // No call runs past the end of the experiment.
         const talkMs = Math.max(1000, Math.min(plan.talkMs, untilMs - performance.now() - 500));
         try {
-          const record = await placeCall({ ...plan, talkMs }, {
-            population: population!,
-            t0,
-            pacer,
-            killSwitch,
-            network: options.network,
-            seed: options.seed,
-            rtpAddressOf,
-            clip,
-            opus,
-            setup: options.setup ?? 'join',
-            meter: meterFor(plan.cohort),
-            onCallId: (id) => cohortOfCall.set(id, plan.cohort),
-            active,
-            live,
-            expectedLoss,
-            graceMs,
-          });
+          const record = await placeCall(
+            { ...plan, talkMs },
+            {
+              population: population!,
+              t0,
+              pacer,
+              killSwitch,
+              network: options.network,
+              seed: options.seed,
+              rtpAddressOf,
+              clip,
+              opus,
+              setup: options.setup ?? 'join',
+              meter: meterFor(plan.cohort),
+              onCallId: (id) => cohortOfCall.set(id, plan.cohort),
+              active,
+              live,
+              expectedLoss,
+              graceMs,
+            },
+          );
           calls.push(record);
         } finally {
           busy.delete(plan.caller);
@@ -218,7 +237,8 @@ export async function runVideoCallExperiment(
     clearInterval(cpuTimer);
     await sampleCpu();
     for (const off of quality) off();
-    if (observations.qualityPushes.length === 0) unavailable.push('call:quality pushes (none arrived: CALL_QUALITY_INTERVAL_MS 0, or a gateway without them)');
+    if (observations.qualityPushes.length === 0)
+      unavailable.push('call:quality pushes (none arrived: CALL_QUALITY_INTERVAL_MS 0, or a gateway without them)');
     observations.killSwitch = killSwitch?.record(calls);
 
     progress('server');
@@ -346,14 +366,18 @@ async function placeCall(plan: PlannedCall, ctx: PlaceContext): Promise<CallReco
     } else {
       await callee.calls.accept(callId);
       await active;
-      const opened = await Promise.allSettled([ParticipantMedia.open(caller, callId, callerOptions), ParticipantMedia.open(callee, callId, calleeOptions)]);
+      const opened = await Promise.allSettled([
+        ParticipantMedia.open(caller, callId, callerOptions),
+        ParticipantMedia.open(callee, callId, calleeOptions),
+      ]);
       opened.forEach((o, i) => o.status === 'fulfilled' && (media[i] = o.value));
       for (const o of opened) if (o.status === 'rejected') throw o.reason;
       [callerMedia, calleeMedia] = media;
     }
     const kinds: ('audio' | 'video')[] = video ? ['audio', 'video'] : ['audio'];
     const ready = await Promise.all(media.map((m) => m.receiving(kinds, SIGNAL_TIMEOUT_MS)));
-    if (!ready.every(Boolean)) throw new Error(`media not received in time: ${media.flatMap((m) => m.openErrors).join('; ') || 'no producer'}`);
+    if (!ready.every(Boolean))
+      throw new Error(`media not received in time: ${media.flatMap((m) => m.openErrors).join('; ') || 'no producer'}`);
 
     ctx.active[plan.cohort]++;
     counted = true;
@@ -398,7 +422,8 @@ async function placeCall(plan: PlannedCall, ctx: PlaceContext): Promise<CallReco
 
 /** One participant's links, each leg and direction seeded apart from the run's seed, the call and who it is. */
 function linksOf(network: NetworkConditions, seed: number, call: number, who: 'caller' | 'callee'): ParticipantLinks {
-  const link = (label: string) => (LinkImpairment.affects(network) ? new LinkImpairment(network, deriveSeed(seed, `call${call}/${who}/${label}`)) : undefined);
+  const link = (label: string) =>
+    LinkImpairment.affects(network) ? new LinkImpairment(network, deriveSeed(seed, `call${call}/${who}/${label}`)) : undefined;
   return {
     up: { audio: link('audio/up'), video: link('video/up') },
     down: { audio: link('audio/down'), video: link('video/down') },
@@ -421,7 +446,11 @@ function legsOf(
     const tone = mine.checkTone(toneHz, sentFrames, passShare);
     // Two hops of the path's delay; G.107's BurstR from the loss runs seen.
     const randomBurst = 1 / Math.max(1e-9, 1 - Math.min(audio.lossRatio, 0.99));
-    const report = mine.audioReport(toneHz, 2 * ((network.delayMs ?? 0) + (network.jitterMs ?? 0) / 2), Math.max(1, audio.meanBurstPackets / randomBurst));
+    const report = mine.audioReport(
+      toneHz,
+      2 * ((network.delayMs ?? 0) + (network.jitterMs ?? 0) / 2),
+      Math.max(1, audio.meanBurstPackets / randomBurst),
+    );
     out.push({
       receiver,
       kind: 'audio',
@@ -433,7 +462,12 @@ function legsOf(
       snrDb: report ? round2(report.snrDb) : undefined,
       mos: report ? round2(report.mos) : undefined,
       // Heard: enough of the other side's packets came byte for byte, and decoded in order (FEC, concealment) they are its tone.
-      toneHeard: tone !== undefined && report !== undefined && tone.expected > 0 && tone.exact >= passShare * tone.expected && report.snrDb >= MIN_TONE_SNR_DB,
+      toneHeard:
+        tone !== undefined &&
+        report !== undefined &&
+        tone.expected > 0 &&
+        tone.exact >= passShare * tone.expected &&
+        report.snrDb >= MIN_TONE_SNR_DB,
       tone: tone && { expected: tone.expected, exact: tone.exact, decoded: tone.decoded, decodedMatching: tone.decodedMatching },
     });
   }
@@ -599,7 +633,12 @@ async function readServerView(
     let cursor: string | null = null;
     for (let page = 0; page < 100; page++) {
       const qs: string = `?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-      const res: { exposures: ExposureDto[]; nextCursor: string | null } = await httpJson(url, 'GET', `/admin/flags/${FLAG}/exposures${qs}`, { token: adminToken });
+      const res: { exposures: ExposureDto[]; nextCursor: string | null } = await httpJson(
+        url,
+        'GET',
+        `/admin/flags/${FLAG}/exposures${qs}`,
+        { token: adminToken },
+      );
       // Only this run's users: the flag may have been seen by anyone before.
       all.push(...res.exposures.filter((e) => ourUsers.has(e.userId)));
       if (!res.nextCursor) break;
@@ -611,7 +650,9 @@ async function readServerView(
   }
   let report: FlagReportDto | undefined;
   try {
-    report = await httpJson<FlagReportDto>(url, 'GET', `/admin/flags/${FLAG}/report?since=${encodeURIComponent(since)}`, { token: adminToken });
+    report = await httpJson<FlagReportDto>(url, 'GET', `/admin/flags/${FLAG}/report?since=${encodeURIComponent(since)}`, {
+      token: adminToken,
+    });
   } catch (err) {
     unavailable.push(`server flag report (GET /admin/flags/${FLAG}/report: ${describeHttp(err)})`);
   }
@@ -631,4 +672,3 @@ async function endQuietly(caller: SocialClient, call: CallDto): Promise<void> {
     // Already ended, or the gateway is gone.
   }
 }
-

@@ -91,6 +91,9 @@ export function checkTone(payloads: Buffer[], tone: EncodedTone, expected: numbe
   const decodedMatching = decodedFrames.filter((pcm) => pcm !== null && toneEnergyShare(pcm, tone.frequencyHz) >= minEnergyShare).length;
   const windowNeeded = Math.min(decodeFrames, Math.max(0, Math.ceil(passShare * expected) - settleFrames));
   const passed =
-    expected > 0 && exact >= passShare * expected && decodedFrames.length >= windowNeeded && decodedMatching >= passShare * decodedFrames.length;
+    expected > 0 &&
+    exact >= passShare * expected &&
+    decodedFrames.length >= windowNeeded &&
+    decodedMatching >= passShare * decodedFrames.length;
   return { expected, received: payloads.length, exact, decoded: decodedFrames.length, decodedMatching, passed };
 }

@@ -55,7 +55,9 @@ function legImpairments(network: StreamNetwork | undefined, leg: string): { up?:
     if (problem) throw new RangeError(problem);
   }
   const make = (conditions: NetworkConditions | undefined, direction: string) =>
-    LinkImpairment.affects(conditions) ? new LinkImpairment(conditions!, deriveSeed(network.seed, `${network.label ?? ''}/${leg}/${direction}`)) : undefined;
+    LinkImpairment.affects(conditions)
+      ? new LinkImpairment(conditions!, deriveSeed(network.seed, `${network.label ?? ''}/${leg}/${direction}`))
+      : undefined;
   return { up: make(network.up, 'up'), down: make(network.down, 'down') };
 }
 
@@ -119,7 +121,10 @@ export class PlainSendStream {
   private readonly down?: LinkImpairment;
   private readonly keyFrameListeners: (() => void)[] = [];
 
-  constructor(setup: SendStreamSetup, private readonly options: PlainStreamOptions = {}) {
+  constructor(
+    setup: SendStreamSetup,
+    private readonly options: PlainStreamOptions = {},
+  ) {
     this.callId = setup.callId;
     this.kind = setup.kind;
     this.transportId = setup.transportId;
@@ -140,7 +145,12 @@ export class PlainSendStream {
     }
   }
 
-  static async open(client: SocialClient, callId: string, kind: MediaKind = 'audio', options: PlainStreamOptions = {}): Promise<PlainSendStream> {
+  static async open(
+    client: SocialClient,
+    callId: string,
+    kind: MediaKind = 'audio',
+    options: PlainStreamOptions = {},
+  ): Promise<PlainSendStream> {
     const address = options.rtpAddress ?? (await rtpAddressFor(client.baseUrl));
     const socket = await RtpUdpSocket.open(address.bindIp);
     try {
@@ -346,7 +356,12 @@ export class PlainReceiveStream {
     });
   }
 
-  static async open(client: SocialClient, callId: string, producerId: string, options: PlainStreamOptions = {}): Promise<PlainReceiveStream> {
+  static async open(
+    client: SocialClient,
+    callId: string,
+    producerId: string,
+    options: PlainStreamOptions = {},
+  ): Promise<PlainReceiveStream> {
     const address = options.rtpAddress ?? (await rtpAddressFor(client.baseUrl));
     const socket = await RtpUdpSocket.open(address.bindIp);
     try {
@@ -412,7 +427,11 @@ export class PlainReceiveStream {
   }
 
   /** Whether this leg carried the tone the other side sent with `sendTone` (see `checkTone`). */
-  checkTone(frequencyHz: number, expectedPackets: number, options?: ToneCheckOptions & { amplitude?: number; settings?: OpusEncoderSettings }): ToneCheck {
+  checkTone(
+    frequencyHz: number,
+    expectedPackets: number,
+    options?: ToneCheckOptions & { amplitude?: number; settings?: OpusEncoderSettings },
+  ): ToneCheck {
     const tone = EncodedTone.of(frequencyHz, options?.amplitude, options?.settings);
     return checkTone(
       this.packets.map((p) => p.payload),

@@ -8,7 +8,14 @@ import { dominantFrequency, goertzelPower, toneEnergyShare, ToneGenerator } from
 
 describe('RTP packets', () => {
   it('round-trips a packet through serialize and parse', () => {
-    const packet = { payloadType: 100, sequenceNumber: 65535, timestamp: 0xfffffff0, ssrc: 0xdeadbeef, marker: true, payload: Buffer.from([1, 2, 3]) };
+    const packet = {
+      payloadType: 100,
+      sequenceNumber: 65535,
+      timestamp: 0xfffffff0,
+      ssrc: 0xdeadbeef,
+      marker: true,
+      payload: Buffer.from([1, 2, 3]),
+    };
     expect(parseRtp(serializeRtp(packet))).toEqual(packet);
   });
 
@@ -85,7 +92,13 @@ describe('tones encoded once per process', () => {
     expect(checkTone(leg, a, 100)).toMatchObject({ passed: true, exact: 100, decoded: 10, decodedMatching: 10 });
     expect(checkTone(leg.slice(0, 80), a, 100).passed).toBe(false);
     expect(checkTone(leg, EncodedTone.of(660), 100).passed).toBe(false);
-    expect(checkTone(leg.map((p) => Buffer.from(p).fill(7, 1)), a, 100).passed).toBe(false);
+    expect(
+      checkTone(
+        leg.map((p) => Buffer.from(p).fill(7, 1)),
+        a,
+        100,
+      ).passed,
+    ).toBe(false);
     expect(checkTone([], a, 0).passed).toBe(false);
   });
 

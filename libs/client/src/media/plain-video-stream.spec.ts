@@ -22,7 +22,13 @@ async function loopbackVideo(options: ConstructorParameters<typeof PlainSendStre
   }
 }
 
-function wire(clip: VideoClip, senderSocket: RtpUdpSocket, receiverSocket: RtpUdpSocket, ssrc: number, options: ConstructorParameters<typeof PlainSendStream>[1]) {
+function wire(
+  clip: VideoClip,
+  senderSocket: RtpUdpSocket,
+  receiverSocket: RtpUdpSocket,
+  ssrc: number,
+  options: ConstructorParameters<typeof PlainSendStream>[1],
+) {
   const sender = new PlainSendStream(
     {
       callId: 'c',
@@ -62,7 +68,12 @@ describe('a video stream over loopback UDP', () => {
       await sender.sendVideo(clip.frames.length * clip.frameMs);
       await receiver.waitForFrames(clip.frames.length, 3000);
       expect(receiver.video!.shownIndices).toEqual(clip.frames.map((_, i) => i));
-      expect(receiver.videoReport(sender.framesSent)).toMatchObject({ framesSent: 45, framesIntact: 45, framesDecodable: 45, keyFramesRequested: 0 });
+      expect(receiver.videoReport(sender.framesSent)).toMatchObject({
+        framesSent: 45,
+        framesIntact: 45,
+        framesDecodable: 45,
+        keyFramesRequested: 0,
+      });
     } finally {
       sender.close();
       receiver.close();
@@ -120,6 +131,8 @@ describe('a video stream over loopback UDP', () => {
   });
 
   it('refuses network conditions with a bad field, naming it', async () => {
-    await expect(loopbackVideo({ network: { down: { lossRate: 3 }, seed: 1 } })).rejects.toThrow('network.down.lossRate must be a number from 0 to 1');
+    await expect(loopbackVideo({ network: { down: { lossRate: 3 }, seed: 1 } })).rejects.toThrow(
+      'network.down.lossRate must be a number from 0 to 1',
+    );
   });
 });

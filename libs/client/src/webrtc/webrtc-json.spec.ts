@@ -1,6 +1,13 @@
 import { consumerOptions, routerCapabilities, transportOptions } from './webrtc-json';
 
-const opus = { kind: 'audio', mimeType: 'audio/opus', preferredPayloadType: 100, clockRate: 48000, channels: 2, rtcpFeedback: [{ type: 'nack' }] };
+const opus = {
+  kind: 'audio',
+  mimeType: 'audio/opus',
+  preferredPayloadType: 100,
+  clockRate: 48000,
+  channels: 2,
+  rtcpFeedback: [{ type: 'nack' }],
+};
 
 describe("the browser helper's checks of mediasoup's JSON", () => {
   it('keeps the codecs and the header extensions mediasoup-client knows, and leaves out the others', () => {
@@ -29,12 +36,10 @@ describe("the browser helper's checks of mediasoup's JSON", () => {
 
   it('refuses what mediasoup-client could not use, saying what', () => {
     expect(() => routerCapabilities({ codecs: [{ ...opus, clockRate: 'fast' }] })).toThrow(/RTP capabilities/);
-    expect(() =>
-      transportOptions({ transportId: 't', ip: '127.0.0.1', port: 1 }),
-    ).toThrow(/WebRTC transport parameters/);
-    expect(() =>
-      consumerOptions({ consumerId: 'c', producerId: 'p', kind: 'video', rtpParameters: { codecs: 'none' } }),
-    ).toThrow(/RTP parameters/);
+    expect(() => transportOptions({ transportId: 't', ip: '127.0.0.1', port: 1 })).toThrow(/WebRTC transport parameters/);
+    expect(() => consumerOptions({ consumerId: 'c', producerId: 'p', kind: 'video', rtpParameters: { codecs: 'none' } })).toThrow(
+      /RTP parameters/,
+    );
   });
 
   it('turns a consumer of the answer into consume options', () => {

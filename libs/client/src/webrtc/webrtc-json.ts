@@ -105,9 +105,7 @@ const rtpParameters = z.object({
       }),
     )
     .optional(),
-  rtcp: z
-    .object({ cname: z.string().optional(), reducedSize: z.boolean().optional(), mux: z.boolean().optional() })
-    .optional(),
+  rtcp: z.object({ cname: z.string().optional(), reducedSize: z.boolean().optional(), mux: z.boolean().optional() }).optional(),
 });
 
 const webRtcTransport = z.object({
@@ -130,9 +128,7 @@ const webRtcTransport = z.object({
   ),
   dtlsParameters: z.object({
     role: z.enum(['auto', 'client', 'server']).optional(),
-    fingerprints: z.array(
-      z.object({ algorithm: z.enum(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']), value: z.string() }),
-    ),
+    fingerprints: z.array(z.object({ algorithm: z.enum(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']), value: z.string() })),
   }),
 });
 

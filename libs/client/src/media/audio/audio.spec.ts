@@ -14,7 +14,14 @@ function receivedThrough(tone: EncodedTone, lossRate: number, seed: number): Rec
   const link = new LinkImpairment({ lossRate }, seed, clock);
   const received: ReceivedPacket[] = [];
   tone.packets.forEach((payload, i) => {
-    const packet: RtpPacket = { payloadType: 100, sequenceNumber: (65_500 + i) & 0xffff, timestamp: i * 960, ssrc: 1, marker: false, payload };
+    const packet: RtpPacket = {
+      payloadType: 100,
+      sequenceNumber: (65_500 + i) & 0xffff,
+      timestamp: i * 960,
+      ssrc: 1,
+      marker: false,
+      payload,
+    };
     link.submit(payload.length + 12, () => received.push({ packet, arrivalMs: clock.now() }));
     clock.advance(20);
   });

@@ -32,7 +32,9 @@ export function effectiveEquipmentImpairment(lossPercent: number, ie = OPUS_IE, 
 }
 
 export function rFactor(input: { mouthToEarMs: number; lossPercent: number; burstR?: number; ie?: number; bpl?: number }): number {
-  return E_MODEL_R0 - delayImpairment(input.mouthToEarMs) - effectiveEquipmentImpairment(input.lossPercent, input.ie, input.bpl, input.burstR);
+  return (
+    E_MODEL_R0 - delayImpairment(input.mouthToEarMs) - effectiveEquipmentImpairment(input.lossPercent, input.ie, input.bpl, input.burstR)
+  );
 }
 
 export function mosFromR(r: number): number {

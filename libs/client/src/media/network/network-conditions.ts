@@ -52,7 +52,9 @@ const probability: Check = (v) => (typeof v === 'number' && Number.isFinite(v) &
 const positiveProbability: Check = (v) =>
   typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= 1 ? null : 'must be a number above 0 and at most 1';
 const delay: Check = (v) =>
-  typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_DELAY_MS ? null : `must be a number of milliseconds from 0 to ${MAX_DELAY_MS}`;
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_DELAY_MS
+    ? null
+    : `must be a number of milliseconds from 0 to ${MAX_DELAY_MS}`;
 const positive: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? null : 'must be a number above 0');
 
 const FIELDS: Record<keyof NetworkConditions, Check> = {

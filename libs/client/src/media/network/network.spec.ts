@@ -30,7 +30,11 @@ describe('LinkImpairment', () => {
     const a = run(conditions, 42, 2000);
     expect(run(conditions, 42, 2000)).toEqual(a);
     expect(run(conditions, 43, 2000)).not.toEqual(a);
-    for (const [i, at] of a.entries()) if (at !== undefined) expect(at - i * 20).toBeGreaterThanOrEqual(30), expect(at - i * 20).toBeLessThanOrEqual(50);
+    for (const [i, at] of a.entries()) {
+      if (at === undefined) continue;
+      expect(at - i * 20).toBeGreaterThanOrEqual(30);
+      expect(at - i * 20).toBeLessThanOrEqual(50);
+    }
   });
 
   it('random loss drops about its rate', () => {
@@ -47,7 +51,10 @@ describe('LinkImpairment', () => {
     let current = 0;
     for (const a of arrivals) {
       if (a === undefined) current++;
-      else if (current > 0) bursts.push(current), (current = 0);
+      else if (current > 0) {
+        bursts.push(current);
+        current = 0;
+      }
     }
     const meanBurst = bursts.reduce((s, b) => s + b, 0) / bursts.length;
     expect(meanBurst).toBeGreaterThan(3.5);

@@ -78,7 +78,8 @@ export class VideoReceiverStats {
       this.height = info.height;
     }
     if (index !== undefined) this.framesIntact++;
-    const follows = frame.pictureId !== undefined && this.lastPictureId !== undefined && frame.pictureId === nextPictureId(this.lastPictureId);
+    const follows =
+      frame.pictureId !== undefined && this.lastPictureId !== undefined && frame.pictureId === nextPictureId(this.lastPictureId);
     if (frame.pictureId !== undefined) this.lastPictureId = frame.pictureId;
     if (index !== undefined && info?.keyFrame) this.decodable = true;
     else if (index === undefined || !follows) this.decodable = false;

@@ -61,7 +61,10 @@ describe('VP8 over RTP (RFC 7741)', () => {
 
   it('round trip: every frame of the clip comes back byte for byte, across sequence and timestamp wrap', () => {
     const depacketizer = new Vp8Depacketizer();
-    const frames = packetsOf(clip.frames.map((_, i) => i), 500)
+    const frames = packetsOf(
+      clip.frames.map((_, i) => i),
+      500,
+    )
       .map((p) => depacketizer.push(p))
       .filter((f): f is AssembledVp8Frame => f !== null);
     expect(frames.map((f) => clip.indexOf(f.data))).toEqual(clip.frames.map((_, i) => i));
@@ -145,7 +148,15 @@ describe('VideoReceiverStats', () => {
     stats.onFrame(frame(17, 23, Buffer.from('not the clip')));
     const report = stats.report(25);
     expect(stats.shownIndices).toEqual([0, 1, 2, 3, 4, 15, 16]);
-    expect(report).toMatchObject({ framesSent: 25, framesReceived: 9, framesIntact: 8, framesDecodable: 7, keyFramesReceived: 2, width: 320, height: 240 });
+    expect(report).toMatchObject({
+      framesSent: 25,
+      framesReceived: 9,
+      framesIntact: 8,
+      framesDecodable: 7,
+      keyFramesReceived: 2,
+      width: 320,
+      height: 240,
+    });
     expect(report.keyFramesRequested).toBe(2);
     expect(report.fps).toBeCloseTo((7 * 1000) / (lastShownAt + 1000 / 15), 5);
     expect(report.freezeMs).toBeCloseTo(1000 + 2000 / 15 - 1000 / 15, 5);
