@@ -12,6 +12,8 @@ export interface BenchGateway {
   pid: number;
   db: TestDatabase;
   child: ChildProcess;
+  /** What the process wrote to stderr at start (its inspector's address, when started with one). */
+  startupLog(): string[];
   /** pids of the mediasoup workers, from /health. */
   workerPids(): Promise<number[]>;
   close(): Promise<void>;
@@ -22,7 +24,11 @@ export interface BenchGateway {
  * CPU and memory can be read apart from the load generator's. Ready when
  * /health answers.
  */
-export async function startBenchGateway(env: Record<string, string> = {}, shared?: { db: TestDatabase }): Promise<BenchGateway> {
+export async function startBenchGateway(
+  env: Record<string, string> = {},
+  shared?: { db: TestDatabase },
+  options: { nodeArgs?: string[] } = {},
+): Promise<BenchGateway> {
   // Processes of one service (a media node beside a gateway) share a database; the first one owns it.
   const db = shared?.db ?? (await createTestDatabase());
   const port = await freePort();
@@ -31,6 +37,7 @@ export async function startBenchGateway(env: Record<string, string> = {}, shared
     [
       // e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" to profile the gateway under load.
       ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      ...(options.nodeArgs ?? []),
       '-r',
       'ts-node/register/transpile-only',
       '-r',
@@ -48,7 +55,11 @@ export async function startBenchGateway(env: Record<string, string> = {}, shared
     },
   );
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  let startup = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+    if (startup.length < 4000) startup += d.toString();
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;
@@ -68,6 +79,7 @@ export async function startBenchGateway(env: Record<string, string> = {}, shared
     pid: child.pid!,
     db,
     child,
+    startupLog: () => startup.split('\n'),
     workerPids: async () => {
       const body = (await (await fetch(`${url}/health`)).json()) as { workers?: { pid: number }[] };
       return (body.workers ?? []).map((w) => w.pid).filter((p) => p > 0);

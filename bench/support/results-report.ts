@@ -176,8 +176,10 @@ export function renderMarkdown(r: SuiteResults): string {
   if (idle) {
     out.push(`## Idle connections`, '');
     out.push(
-      `${idle.sockets} authenticated idle sockets: gateway RSS ${idle.gatewayRssBeforeMiB} → ${idle.gatewayRssAfterMiB} MiB, ` +
-        `**${idle.rssPerSocketKiB} KiB RSS per socket** (${idle.heapUsedPerSocketKiB} KiB of JS heap); connected in ${idle.connectSeconds} s; /health ${idle.healthAfter}. ` +
+      `${idle.sockets} authenticated idle sockets: **${idle.retainedPerSocketKiB} KiB retained per socket** ` +
+        `(${idle.liveHeapPerSocketKiB} KiB live heap + ${idle.externalPerSocketKiB} KiB external, read after forced full collections; target ≤ 12 KiB); ` +
+        `gateway RSS ${idle.gatewayRssBeforeMiB} → ${idle.gatewayRssAfterMiB} MiB (${idle.rssPerSocketKiB} KiB RSS per socket, which collector timing moves either way); ` +
+        `connected in ${idle.connectSeconds} s; /health ${idle.healthAfter}. ` +
         `A bare socket.io server holds ${idle.bareSocketIoRssPerSocketKiB} KiB per socket.`,
       '',
     );
