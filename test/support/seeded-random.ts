@@ -1,17 +1,9 @@
-/** mulberry32: a small seeded PRNG, so a failing fuzz run can be replayed from its seed. */
-export class SeededRandom {
-  private state: number;
+import { SeededRandom as Mulberry32 } from '@app/client';
 
+/** The SDK's seeded PRNG (mulberry32) with what the fuzzer draws, so a failing run replays from its seed. */
+export class SeededRandom extends Mulberry32 {
   constructor(readonly seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** [0, 1) */
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    super(seed);
   }
 
   int(min: number, max: number): number {

@@ -1,19 +1,7 @@
-/** A small seeded PRNG (mulberry32) so a run's choices repeat for the same --seed. */
-export class SeededRandom {
-  private state: number;
+import { SeededRandom as Mulberry32 } from '@app/client';
 
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
+/** The SDK's seeded PRNG (mulberry32) with the choices a run makes, so they repeat for the same --seed. */
+export class SeededRandom extends Mulberry32 {
   int(maxExclusive: number): number {
     return Math.floor(this.next() * maxExclusive);
   }
