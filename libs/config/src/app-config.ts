@@ -176,6 +176,11 @@ const envShape = z.object({
   SHUTDOWN_DRAIN_MS: optionalIntVar(0, 10 * 60_000),
   EVENT_RATE_SCALE: intVar(1, 1, 1_000_000),
   SOCKET_MAX_IN_FLIGHT: intVar(64, 1, 100_000),
+  // Read by libs/observability before the rest of the configuration (logger, metrics, tracer);
+  // listed here so the configuration names every variable the server reads.
+  METRICS_PREFIX: z.string().optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString,
+  OTEL_SERVICE_NAME: optionalString,
   HTTP_USER_RATE_PER_SEC: intVar(20, 1),
   HTTP_USER_RATE_BURST: intVar(100, 1),
   HTTP_ADDRESS_RATE_PER_SEC: intVar(50, 1),
