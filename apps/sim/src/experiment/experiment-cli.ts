@@ -3,28 +3,16 @@ import { parseArgs } from 'node:util';
 import { parseDuration, parseUrls, UsageError } from '../sim-cli';
 import { NETWORK_PROFILE_NAMES, NetworkConditions } from '@app/client';
 import { experimentNetwork, NetworkFlagError } from './experiment-network';
+import type { MediaSetup, VideoExperimentRunOptions } from './video-call-experiment';
 
-export interface ExperimentCliOptions {
+/** The run's options as the command line gives them, and what the command itself does with the results. */
+export interface ExperimentCliOptions extends Omit<VideoExperimentRunOptions, 'adminToken' | 'qualityIntervalMs' | 'clip' | 'setup'> {
   experiment: 'video';
-  urls: string[];
+  /** Required by the run; checked after parsing (it may come from $ADMIN_TOKEN or an embedded gateway). */
   adminToken?: string;
-  metricsToken?: string;
-  users: number;
-  friendsPerUser: number;
-  videoShare: number;
-  durationMs: number;
-  concurrentCalls: number;
-  callRate: number;
-  minTalkMs: number;
-  maxTalkMs: number;
-  networkProfile: string;
-  network: NetworkConditions;
-  killSwitchAtMs?: number;
-  seed: number;
-  rtpIp?: string;
   qualityIntervalMs: number;
   /** join: call:accept with join and media:join; steps: one request per transport, producer and consumer. */
-  setup: 'join' | 'steps';
+  setup: MediaSetup;
   out: string;
   html?: string;
   progress: boolean;
