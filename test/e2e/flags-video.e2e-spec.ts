@@ -1,15 +1,6 @@
 import { ClientError, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
 import type { CallDto } from '@app/contracts';
-import { TEST_ADMIN_TOKEN, TestGateway, startTestGateway, uniqueHandle, sleep } from '@app/testing';
-
-async function putVideoFlag(url: string, body: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${url}/admin/flags/video_call`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (res.status !== 200) throw new Error(`PUT video_call: ${res.status} ${await res.text()}`);
-}
+import { TestGateway, startTestGateway, uniqueHandle, sleep, putVideoFlag } from '@app/testing';
 
 async function friends(url: string): Promise<[SocialClient, SocialClient]> {
   const [a, b] = await Promise.all([SocialClient.login(url, uniqueHandle('alice')), SocialClient.login(url, uniqueHandle('bob'))]);

@@ -3,22 +3,13 @@ import { befriend, checkTone, EncodedTone, PLAIN_RTP_CAPABILITIES, plainRtpParam
 import type { CallDto, MediaJoinResultDto } from '@app/contracts';
 import { MediaService } from '@app/media';
 import { Client } from 'pg';
-import { connectedUser, refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway, waitUntil } from '@app/testing';
+import { connectedUser, refusalCode, startTestGateway, TestGateway, waitUntil, putVideoFlag } from '@app/testing';
 import { JoinedLeg } from './media-join-legs';
 
 /*
  * media:join and call:accept with join through the raw protocol, against a
  * real gateway, PostgreSQL and mediasoup; real Opus over plain RTP.
  */
-
-async function putVideoFlag(url: string, body: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${url}/admin/flags/video_call`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (res.status !== 200) throw new Error(`PUT video_call: ${res.status} ${await res.text()}`);
-}
 
 async function refusalOf(promise: Promise<unknown>): Promise<{ code: string; details?: Record<string, unknown> }> {
   const err = (await promise.then(

@@ -1,17 +1,8 @@
 import { CallMediaOptions, EncodedTone, PlainCallMedia, PlainReceiveStream, SocialClient, VideoClip } from '@app/client';
-import { TEST_ADMIN_TOKEN, TestGateway, startTestGateway, uniqueHandle, sleep } from '@app/testing';
+import { TestGateway, startTestGateway, uniqueHandle, sleep, putVideoFlag } from '@app/testing';
 
 const clip = VideoClip.load();
 const ALL_FRAMES = clip.frames.map((_, i) => i);
-
-async function putVideoFlag(url: string, body: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${url}/admin/flags/video_call`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (res.status !== 200) throw new Error(`PUT video_call: ${res.status} ${await res.text()}`);
-}
 
 /** Two mutual contacts, connected, with video calls allowed for both. */
 async function videoFriends(url: string): Promise<[SocialClient, SocialClient]> {

@@ -1,5 +1,5 @@
 import { ClientError, SocialClient } from '@app/client';
-import { uniqueHandle } from './test-gateway';
+import { TEST_ADMIN_TOKEN, uniqueHandle } from './test-gateway';
 
 /** A new user, signed in and connected. */
 export async function connectedUser(gw: { url: string }, prefix = 'u'): Promise<SocialClient> {
@@ -27,4 +27,14 @@ export async function pushFence(from: SocialClient, sockets: SocialClient[]): Pr
   const arrived = sockets.map((s) => s.waitFor('dm:typing', (p) => p.from === from.id));
   await from.request('dm:typing', { to: sockets[0].id });
   await Promise.all(arrived);
+}
+
+/** Changes the video_call flag through the admin API of a test gateway (its ADMIN_TOKEN); throws unless it answers 200. */
+export async function putVideoFlag(url: string, body: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${url}/admin/flags/video_call`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 200) throw new Error(`PUT video_call: ${res.status} ${await res.text()}`);
 }
