@@ -6,27 +6,15 @@ import { AdminClient } from '@app/client';
 import { WorkerPool } from '@app/media';
 import { startTestGateway, TestGateway, TEST_ADMIN_TOKEN, uniqueHandle, sleep } from '@app/testing';
 import { buildDemo } from '../../apps/demo/build';
+import { CHROMIUM, haveChromium, CHROMIUM_ARGS, FAKE_MEDIA_ARGS } from '../support/chromium';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = fs.existsSync(CHROMIUM);
 if (!haveChromium) {
   // `npm test` runs `scripts/setup.js --test`, which installs it when it can.
   console.warn(`browser test skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
 }
 const describeWithBrowser = haveChromium ? describe : describe.skip;
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-];
+const BROWSER_ARGS = [...CHROMIUM_ARGS, ...FAKE_MEDIA_ARGS];
 
 interface MediaStats {
   audioBytesReceived: number;
@@ -62,7 +50,7 @@ describeWithBrowser('browser client (/demo) in Chromium', () => {
     context = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: BROWSER_ARGS,
     });
   });
   afterAll(async () => {

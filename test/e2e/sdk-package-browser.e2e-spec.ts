@@ -5,26 +5,14 @@ import path from 'node:path';
 import { BrowserContext, chromium, Page } from 'playwright-core';
 import { WorkerPool } from '@app/media';
 import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { CHROMIUM, haveChromium, CHROMIUM_ARGS, FAKE_MEDIA_ARGS } from '../support/chromium';
 
 const ROOT = path.resolve(__dirname, '../..');
 const PACKAGE_DIR = path.join(ROOT, 'packages/client');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = fs.existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`SDK browser test skipped: no Chromium at ${CHROMIUM}`);
 const describeWithBrowser = haveChromium ? describe : describe.skip;
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-];
+const BROWSER_ARGS = [...CHROMIUM_ARGS, ...FAKE_MEDIA_ARGS];
 
 interface PageApi {
   login(url: string, handle: string): Promise<string>;
@@ -109,7 +97,7 @@ describeWithBrowser('the SDK browser entry (WebRtcCall) in Chromium', () => {
     }
     gw = await startTestGateway();
     profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdk-chromium-'));
-    context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: BROWSER_ARGS });
   }, 180_000);
 
   afterAll(async () => {

@@ -8,18 +8,8 @@ import { renderExperimentHtml } from '../../apps/sim/src/experiment/experiment-h
 import { ExperimentReport } from '../../apps/sim/src/experiment/experiment-report';
 import { NETWORK_PROFILES, NetworkProfileName } from '@app/client';
 import { runVideoCallExperiment, VideoExperimentRunOptions } from '../../apps/sim/src/experiment/video-call-experiment';
+import { CHROMIUM, CHROMIUM_ARGS } from '../support/chromium';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const QUALITY_INTERVAL_MS = 500;
 
 /** The video experiment against a real gateway: cohorts, real media through seeded network conditions, a kill switch, the reports. */
