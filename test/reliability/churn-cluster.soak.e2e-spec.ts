@@ -3,7 +3,7 @@ import { runSimulation } from '../../apps/sim/src/simulation';
 import { CHURN_MS, churnLoad, WARM_UP_SHARE } from './support/churn-load';
 import { readEventTimes } from '../../apps/sim/src/server-timing';
 import { mediaSettled } from './support/gateway-memory';
-import { INSPECTOR_NODE_ARGS } from './support/heap-inspector';
+import { INSPECTOR_NODE_ARGS } from '@app/harness';
 import { SoakWatch, warningDigest } from './support/soak-watch';
 
 /** Each process's database pool; with its LISTEN connection, the most one may hold. */

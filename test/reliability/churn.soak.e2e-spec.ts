@@ -3,7 +3,7 @@ import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase } from '
 import { runSimulation } from '../../apps/sim/src/simulation';
 import { CHURN_MS, churnLoad, WARM_UP_SHARE } from './support/churn-load';
 import { median, mediaSettled, sampleGateway } from './support/gateway-memory';
-import { INSPECTOR_NODE_ARGS } from './support/heap-inspector';
+import { INSPECTOR_NODE_ARGS } from '@app/harness';
 import { SoakWatch, warningDigest } from './support/soak-watch';
 
 /** The gateway's pool; with its one LISTEN connection, the most it may hold. */

@@ -1,7 +1,7 @@
 import { befriend, PlainCallMedia, PlainReceiveStream, PlainSendStream, SocialClient } from '@app/client';
 import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle, sleep } from '@app/testing';
 import { exchangeTones, nodeIdOf, roomNodeOf } from '../support/media-nodes';
-import { freePort } from './support/free-port';
+import { freePort } from '@app/harness';
 
 /*
  * One service of several OS processes (same database, same Redis): two

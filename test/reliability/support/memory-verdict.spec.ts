@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import readline from 'node:readline';
 import { GatewaySample, memoryVerdict } from './gateway-memory';
-import { HeapInspector, INSPECTOR_NODE_ARGS } from './heap-inspector';
+import { HeapInspector, INSPECTOR_NODE_ARGS } from '@app/harness';
 
 const MB = 2 ** 20;
 

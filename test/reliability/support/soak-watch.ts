@@ -1,7 +1,7 @@
 import { SpawnedGateway, sleep } from '@app/testing';
 import { databaseCounts, DatabaseCounts } from './database-counts';
 import { GatewaySample, memorySeries, memoryVerdict, MemoryVerdict, sampleGateway } from './gateway-memory';
-import { HeapInspector } from './heap-inspector';
+import { HeapInspector } from '@app/harness';
 
 export interface SoakWindows {
   /** Length of the churn; the run's last window ends here. */

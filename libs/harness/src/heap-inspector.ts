@@ -1,5 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { sleep } from '../../support/wait';
 
 /**
  * Node flags that open a process's inspector on a loopback port the OS
