@@ -12,12 +12,12 @@ import { Pool } from 'pg';
 import { SocialClient } from '@app/client';
 import { PrismaService } from '@app/database';
 import { DirectMessagesService } from '@app/messaging';
-import { startTestGateway, uniqueHandle } from '@app/testing';
+import { startInProcessGateway, uniqueHandle } from '@app/harness';
 import { ConversationRepository } from '../../libs/messaging/src/conversation.repository';
 import { MessageRepository } from '../../libs/messaging/src/message.repository';
 
 async function main(): Promise<void> {
-  const gw = await startTestGateway({ env: { DM_RATE_PER_SEC: '1000000', DM_RATE_BURST: '1000000' } });
+  const gw = await startInProcessGateway({ env: { DM_RATE_PER_SEC: '1000000', DM_RATE_BURST: '1000000' } });
   const prisma = gw.get(PrismaService);
   const users = await Promise.all(Array.from({ length: 20 }, () => SocialClient.login(gw.url, uniqueHandle('p'))));
   const concurrency = Number(process.env.C ?? 10);

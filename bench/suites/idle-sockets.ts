@@ -1,4 +1,3 @@
-import { HeapInspector, INSPECTOR_NODE_ARGS } from '../../test/reliability/support/heap-inspector';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -6,6 +5,7 @@ import { io, Socket } from 'socket.io-client';
 import { inBatches, loginUsers } from '../support/bench-users';
 import { startBenchGateway } from '../support/gateway-process';
 import { sleep } from '@app/client';
+import { HeapInspector, INSPECTOR_NODE_ARGS } from '@app/harness';
 import { cpuPerOp, cpuRatio, mib, rssBytes, sampleCpu } from '../support/process-usage';
 
 export interface IdleSocketsResult {

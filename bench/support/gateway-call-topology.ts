@@ -1,7 +1,7 @@
 import type { types as ms } from 'mediasoup';
 import type { SocialClient } from '@app/client';
 import { WorkerPool } from '@app/media';
-import { startTestGateway, TestGateway } from '@app/testing';
+import { InProcessGateway, startInProcessGateway } from '@app/harness';
 import { befriend, inBatches, loginUsers } from './bench-users';
 import { CallTopology, newSsrc, OPUS_PAYLOAD_TYPE, sfuCounters } from './call-topology';
 import { consumeAndResume, openRecvTransport, openSendSide, placeCall } from './protocol-call';
@@ -22,7 +22,7 @@ export class GatewayCallTopology implements CallTopology {
   private callCount = 0;
 
   private constructor(
-    private readonly gw: TestGateway,
+    private readonly gw: InProcessGateway,
     private readonly worker: ms.Worker,
     private readonly generatorPorts: number[],
   ) {
@@ -35,7 +35,7 @@ export class GatewayCallTopology implements CallTopology {
   }
 
   static async start(generatorPorts: number[], _log: (s: string) => void): Promise<GatewayCallTopology> {
-    const gw = await startTestGateway({
+    const gw = await startInProcessGateway({
       env: {
         MEDIA_WORKERS: '1',
         MEDIA_MIN_PORT: '30000',

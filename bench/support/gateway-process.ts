@@ -1,16 +1,13 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import { createTestDatabase, TestDatabase, testEnv } from '@app/testing';
-import { freePort } from '../../test/reliability/support/free-port';
-
-export { freePort };
+import { createScratchDatabase, freePort, harnessEnv, ScratchDatabase } from '@app/harness';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
 export interface BenchGateway {
   url: string;
   pid: number;
-  db: TestDatabase;
+  db: ScratchDatabase;
   child: ChildProcess;
   /** What the process wrote to stderr at start (its inspector's address, when started with one). */
   startupLog(): string[];
@@ -26,11 +23,11 @@ export interface BenchGateway {
  */
 export async function startBenchGateway(
   env: Record<string, string> = {},
-  shared?: { db: TestDatabase },
+  shared?: { db: ScratchDatabase },
   options: { nodeArgs?: string[] } = {},
 ): Promise<BenchGateway> {
   // Processes of one service (a media node beside a gateway) share a database; the first one owns it.
-  const db = shared?.db ?? (await createTestDatabase());
+  const db = shared?.db ?? (await createScratchDatabase());
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -49,7 +46,7 @@ export async function startBenchGateway(
       env: {
         ...process.env,
         TS_NODE_PROJECT: 'tsconfig.json',
-        ...testEnv(db.url, { LOG_LEVEL: 'silent', PORT: String(port), ...env }),
+        ...harnessEnv(db.url, { LOG_LEVEL: 'silent', PORT: String(port), ...env }),
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
