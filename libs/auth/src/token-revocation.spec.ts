@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { AppConfig, loadConfig } from '@app/config';
+import { AppConfig, Clock, loadConfig } from '@app/config';
 import { DomainError } from '@app/contracts';
 import { DatabasePool, migrate, PrismaService } from '@app/database';
 import { RealtimeService } from '@app/realtime';
@@ -11,16 +11,13 @@ import { UserRepository } from './user.repository';
 const SECRET = 'revocation-spec-secret-0123456789';
 const SKEW_MS = 5_000;
 
-/** The token service of a process whose wall clock is `skewMs` off. */
-class SkewedTokens extends TokenService {
-  constructor(
-    config: AppConfig,
-    private readonly skewMs: number,
-  ) {
-    super(config);
+/** The clock of a process whose wall clock is `skewMs` off. */
+class SkewedClock extends Clock {
+  constructor(private readonly skewMs: number) {
+    super();
   }
-  protected override now(): number {
-    return Date.now() + this.skewMs;
+  now(): Date {
+    return new Date(Date.now() + this.skewMs);
   }
 }
 
@@ -61,7 +58,7 @@ describe('token revocation by generation (PostgreSQL)', () => {
     const prisma = new PrismaService(pool);
     pools.push(pool);
     prismas.push(prisma);
-    const tokens = new SkewedTokens(config, skewMs);
+    const tokens = new TokenService(config, new SkewedClock(skewMs));
     const auth = new AuthService(new UserRepository(prisma, pool), tokens, new RealtimeService(), config);
     return { auth, tokens, pool };
   }

@@ -1,13 +1,36 @@
 import crypto from 'node:crypto';
-import type { AppConfig } from '@app/config';
+import { AppConfig, Clock, SystemClock } from '@app/config';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER, TokenService } from './token.service';
 
 const SECRET = 'token-spec-secret-0123456789';
 const TTL_S = 600;
 const USER = '7d0b6f3e-4f1a-4c55-9a43-7a3b5c2d1e0f';
 
-function service(secret: string | null = SECRET): TokenService {
-  return new TokenService({ jwtSecret: secret ?? undefined, auth: { tokenTtlS: TTL_S } } as unknown as AppConfig);
+/** A clock that reads what the spec set, and moves only when the spec moves it. */
+class ManualClock extends Clock {
+  constructor(private at: number) {
+    super();
+  }
+  now(): Date {
+    return new Date(this.at);
+  }
+  advance(ms: number): void {
+    this.at += ms;
+  }
+}
+
+/** The system's time, `offsetMs` off: a process whose clock is wrong. */
+class OffsetClock extends Clock {
+  constructor(private readonly offsetMs: number) {
+    super();
+  }
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+}
+
+function service(secret: string | null = SECRET, clock: Clock = new SystemClock()): TokenService {
+  return new TokenService({ jwtSecret: secret ?? undefined, auth: { tokenTtlS: TTL_S } } as unknown as AppConfig, clock);
 }
 
 const nowS = () => Math.floor(Date.now() / 1000);
@@ -105,15 +128,41 @@ describe('TokenService', () => {
   });
 
   it('takes issue and expiry times from its own clock: a process whose clock is behind signs an older iat_ms', () => {
-    class BehindTokens extends TokenService {
-      protected override now(): number {
-        return Date.now() - 5_000;
-      }
-    }
-    const behind = new BehindTokens({ jwtSecret: SECRET, auth: { tokenTtlS: TTL_S } } as unknown as AppConfig);
+    const behind = service(SECRET, new OffsetClock(-5_000));
     const claims = tokens.verify(behind.sign(USER, 1).token);
     expect(claims?.issuedAtMs).toBeLessThanOrEqual(Date.now() - 5_000);
     expect(claims?.generation).toBe(1);
+  });
+
+  it('reads issue and expiry times from the injected clock only: a token lives exactly AUTH_TOKEN_TTL_S of it', () => {
+    // Long before the system's time: a service reading the system's clock would find this token expired at once.
+    const issuedAt = Date.UTC(2001, 0, 1, 12, 0, 0, 250);
+    const clock = new ManualClock(issuedAt);
+    const fixed = service(SECRET, clock);
+    const issued = fixed.sign(USER, 2);
+    expect(payloadOf(issued.token)).toMatchObject({ iat: Math.floor(issuedAt / 1000), iat_ms: issuedAt });
+    expect(issued.expiresAt).toEqual(new Date(Math.floor(issuedAt / 1000) * 1000 + TTL_S * 1000));
+    expect(fixed.verify(issued.token)).toEqual({ userId: USER, generation: 2, issuedAtMs: issuedAt, expiresAt: issued.expiresAt });
+
+    // Valid until the clock reaches its expiry second, whatever the system's time says.
+    clock.advance(issued.expiresAt.getTime() - issuedAt - 1);
+    expect(fixed.verify(issued.token)?.userId).toBe(USER);
+    clock.advance(1);
+    expect(fixed.verify(issued.token)).toBeNull();
+    // The same token under the system's clock: long expired.
+    expect(tokens.verify(issued.token)).toBeNull();
+  });
+
+  it('judges nbf against the injected clock', () => {
+    const clock = new ManualClock(Date.UTC(2030, 5, 1));
+    const fixed = service(SECRET, clock);
+    const at = Math.floor(clock.now().getTime() / 1000);
+    const token = forge({ alg: 'HS256' }, { sub: USER, exp: at + 60, nbf: at + 30 });
+    expect(fixed.verify(token)).toBeNull();
+    clock.advance(30_000);
+    expect(fixed.verify(token)?.userId).toBe(USER);
+    clock.advance(30_000);
+    expect(fixed.verify(token)).toBeNull();
   });
 
   it('refuses expired tokens, including one expiring this very second', () => {

@@ -1,6 +1,6 @@
 import crypto, { KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/config';
+import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 
 export interface IssuedToken {
   token: string;
@@ -29,7 +29,8 @@ const HEADER_PART = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).to
 
 /**
  * Signs and checks user tokens (HS256) that expire after AUTH_TOKEN_TTL_S.
- * Token times are wall-clock time, not the domain clock that tests move.
+ * Issue and expiry times are read from the injected Clock (the system's
+ * wall clock in a running process).
  *
  * Signing and checking are both done here with node:crypto (one
  * implementation: what is signed is exactly what is checked; a JWT library's
@@ -46,7 +47,10 @@ export class TokenService {
   private readonly key: KeyObject;
   private readonly ttlS: number;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly clock: Clock,
+  ) {
     this.secret = config.jwtSecret ?? crypto.randomBytes(32).toString('hex');
     this.key = crypto.createSecretKey(Buffer.from(this.secret, 'utf8'));
     this.ttlS = config.auth.tokenTtlS;
@@ -93,9 +97,9 @@ export class TokenService {
     return { userId: payload.sub, generation, issuedAtMs, expiresAt: new Date(payload.exp * 1000) };
   }
 
-  /** Wall-clock milliseconds; a process whose clock is off is this returning something else. */
-  protected now(): number {
-    return Date.now();
+  /** Milliseconds of the clock; a process whose clock is off is this returning something else. */
+  private now(): number {
+    return this.clock.now().getTime();
   }
 }
 
