@@ -1,5 +1,5 @@
 import { createClient } from 'redis';
-import { redisNamespace } from '@app/config';
+import { Clock, redisNamespace, SystemClock } from '@app/config';
 import { createRootLogger, MetricsService } from '@app/observability';
 import { InProcessMediaBus, RedisMediaBus } from './media-bus';
 import type { MediaNodeApi, MediaNodePush } from './media-node-api';
@@ -43,7 +43,7 @@ describe('MediaNodeUnreachable tells a node that is gone from one that timed out
   });
 
   it('carries pushes in one process too, a listener that throws not stopping the others', async () => {
-    const bus = new InProcessMediaBus();
+    const bus = new InProcessMediaBus(new SystemClock());
     const heard: string[] = [];
     bus.onPush(() => {
       throw new Error('a broken listener');
@@ -60,10 +60,34 @@ describe('MediaNodeUnreachable tells a node that is gone from one that timed out
   });
 
   it('does the same in one process without Redis', async () => {
-    const bus = new InProcessMediaBus();
+    const bus = new InProcessMediaBus(new SystemClock());
     expect((await failure(bus.request('elsewhere', { method: 'ping', args: [] }, 200))).noSubscriber).toBe(true);
     await bus.serve(() => new Promise(() => undefined));
     expect((await failure(bus.request(bus.localNodeId, { method: 'ping', args: [] }, 50))).noSubscriber).toBe(false);
+    await bus.close();
+  });
+});
+
+describe('the in-process bus measures one-time claims with its clock', () => {
+  /** Time stands still unless the spec moves it. */
+  class ManualClock extends Clock {
+    at = Date.UTC(2001, 0, 1);
+    now(): Date {
+      return new Date(this.at);
+    }
+  }
+
+  it('holds a claim for its time-to-live of the clock, whatever the system time does', async () => {
+    const clock = new ManualClock();
+    const bus = new InProcessMediaBus(clock);
+    expect(await bus.claimOnce('event:e1', 1_000)).toBe(true);
+    expect(await bus.claimOnce('event:e1', 1_000)).toBe(false);
+    clock.at += 999;
+    expect(await bus.claimOnce('event:e1', 1_000)).toBe(false);
+    // Another key is claimed on its own.
+    expect(await bus.claimOnce('event:e2', 1_000)).toBe(true);
+    clock.at += 1;
+    expect(await bus.claimOnce('event:e1', 1_000)).toBe(true);
     await bus.close();
   });
 });

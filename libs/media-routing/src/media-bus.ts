@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createClient, ErrorReply } from 'redis';
-import { redisNamespace } from '@app/config';
+import { Clock, redisNamespace } from '@app/config';
 import { DomainError, ErrorCode } from '@app/contracts';
 import { SpanKind, traceCarrier, withSpan, withTraceCarrier } from '@app/observability';
 import type { Logger, MetricsService } from '@app/observability';
@@ -133,6 +133,8 @@ export class InProcessMediaBus implements MediaBus {
   private readonly claims = new Map<string, number>();
 
   constructor(
+    /** What claimOnce's time-to-live is measured with. */
+    private readonly clock: Clock,
     private readonly dropped: DropCounter = NOT_COUNTED,
     private readonly logger?: Logger,
   ) {}
@@ -176,7 +178,7 @@ export class InProcessMediaBus implements MediaBus {
   }
 
   async claimOnce(key: string, ttlMs: number): Promise<boolean> {
-    const now = Date.now();
+    const now = this.clock.now().getTime();
     for (const [k, until] of this.claims) if (until <= now) this.claims.delete(k);
     if (this.claims.has(key)) return false;
     this.claims.set(key, now + ttlMs);

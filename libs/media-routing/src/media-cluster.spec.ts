@@ -1,8 +1,8 @@
 import pino from 'pino';
 import { createClient } from 'redis';
-import type { AppConfig } from '@app/config';
+import { AppConfig, Clock, SystemClock } from '@app/config';
 import { MetricsService } from '@app/observability';
-import { RedisMediaBus } from './media-bus';
+import { MediaBus, MediaNodeStatus, MediaNodeUnreachable, RedisMediaBus } from './media-bus';
 import { MediaCluster } from './media-cluster';
 import { unreachableFailure as failure } from '../../../test/support/node-failure';
 import { RedisGate } from '../../../test/support/redis-gate';
@@ -65,7 +65,7 @@ describe('a media node is taken for lost only when its process is gone, not when
     return node;
   };
   const clusterOver = (gateway: RedisMediaBus, requestTimeoutMs: number) => {
-    const cluster = new MediaCluster(gateway, config(requestTimeoutMs), silent, new MetricsService());
+    const cluster = new MediaCluster(gateway, config(requestTimeoutMs), silent, new MetricsService(), new SystemClock());
     const lost: string[] = [];
     cluster.onNodeLost((id) => lost.push(id));
     return { cluster, lost };
@@ -157,5 +157,79 @@ describe('a media node is taken for lost only when its process is gone, not when
       expect(lost).toEqual([node.localNodeId]);
       expect(warnings.filter((l) => l.includes('CLIENT LIST refused'))).toHaveLength(1);
     });
+  });
+});
+
+describe('the cluster remembers a node it found gone for a minute of its clock', () => {
+  /** Time stands still unless the spec moves it. */
+  class ManualClock extends Clock {
+    at = Date.UTC(2001, 0, 1);
+    now(): Date {
+      return new Date(this.at);
+    }
+  }
+
+  /** The heartbeats the spec lists; every request to another node finds nobody on its channel (its process died). */
+  class DeadNodesBus implements MediaBus {
+    readonly localNodeId = 'gateway';
+    heartbeats: MediaNodeStatus[] = [];
+    async request(nodeId: string, request: { method: string }): Promise<unknown> {
+      throw new MediaNodeUnreachable(nodeId, request.method, true);
+    }
+    async serve(): Promise<void> {}
+    async publishStatus(): Promise<void> {}
+    async withdrawStatus(): Promise<void> {}
+    async liveNodes(): Promise<MediaNodeStatus[]> {
+      return this.heartbeats;
+    }
+    async publishEvent(): Promise<void> {}
+    onEvent(): void {}
+    async publishPush(): Promise<void> {}
+    onPush(): void {}
+    async claimOnce(): Promise<boolean> {
+      return true;
+    }
+    async close(): Promise<void> {}
+  }
+
+  const heartbeat = (nodeId: string): MediaNodeStatus => ({ nodeId, accepting: true, rooms: 0, consumers: 0, workerCpu: 0, workers: 1 });
+
+  it('announces the node lost once, however many late requests fail, until a minute after its heartbeat expired', async () => {
+    const clock = new ManualClock();
+    const bus = new DeadNodesBus();
+    bus.heartbeats = [heartbeat('n1')];
+    // No onModuleInit: nothing refreshes on a timer, the spec says when.
+    const cluster = new MediaCluster(bus, config(1_000), silent, new MetricsService(), clock);
+    const lost: string[] = [];
+    cluster.onNodeLost((id) => lost.push(id));
+    const lateRequest = async () => expect((await failure(cluster.node('n1').ping())).noSubscriber).toBe(true);
+
+    await lateRequest();
+    expect(lost).toEqual(['n1']);
+    // Its heartbeat has not expired yet, but it is out of the live list.
+    expect(await cluster.isLive('n1', true)).toBe(false);
+
+    // The heartbeat expires; for a minute of the clock, late failures (clean-ups) announce nothing new.
+    bus.heartbeats = [];
+    clock.at += 60_000;
+    await cluster.liveNodes(true);
+    await lateRequest();
+    expect(lost).toEqual(['n1']);
+
+    // A minute and a millisecond: forgotten, so the next failure is news again.
+    clock.at += 1;
+    await cluster.liveNodes(true);
+    await lateRequest();
+    expect(lost).toEqual(['n1', 'n1']);
+  });
+
+  it('keeps it out of the live list while its heartbeat lasts, however far the clock moves', async () => {
+    const clock = new ManualClock();
+    const bus = new DeadNodesBus();
+    bus.heartbeats = [heartbeat('n1'), heartbeat('n2')];
+    const cluster = new MediaCluster(bus, config(1_000), silent, new MetricsService(), clock);
+    await failure(cluster.node('n1').ping());
+    clock.at += 10 * 60_000;
+    expect((await cluster.liveNodes(true)).map((n) => n.nodeId)).toEqual(['n2']);
   });
 });

@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/config';
+import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { DomainError } from '@app/contracts';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { MEDIA_BUS } from './media-routing.tokens';
@@ -39,6 +39,7 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     metrics: MetricsService,
+    private readonly clock: Clock,
   ) {
     this.logger = rootLogger.child({ component: 'media-cluster' });
     this.requestSeconds = metrics.histogram(
@@ -155,7 +156,7 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
         const ids = new Set(list.map((n) => n.nodeId));
         // A node whose heartbeat expired is out of the list anyway; remembered a while longer so
         // late failures of requests to it (clean-ups) do not announce it lost again.
-        const now = Date.now();
+        const now = this.clock.now().getTime();
         for (const [id, since] of this.gone) if (!ids.has(id) && now - since > GONE_REMEMBERED_MS) this.gone.delete(id);
         this.nodes = new Map(list.filter((n) => !this.gone.has(n.nodeId)).map((n) => [n.nodeId, n]));
         if (probe) for (const id of ids) if (id !== this.bus.localNodeId) void this.probe(id);
@@ -189,7 +190,7 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
 
   private markGone(nodeId: string): void {
     if (this.gone.has(nodeId) || nodeId === this.bus.localNodeId) return;
-    this.gone.set(nodeId, Date.now());
+    this.gone.set(nodeId, this.clock.now().getTime());
     this.nodes.delete(nodeId);
     this.logger.warn({ nodeId }, 'media node gone: nobody listens on its channel and none of its connections is open');
     for (const listener of this.lostListeners) {

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, serviceKeyOf } from '@app/config';
+import { APP_CONFIG, AppConfig, Clock, serviceKeyOf } from '@app/config';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RedisConnections, RedisModule } from '@app/redis';
 import { busDropCounter, InProcessMediaBus, MediaBus, RedisMediaBus } from './media-bus';
@@ -18,9 +18,15 @@ import { MEDIA_BUS } from './media-routing.tokens';
   providers: [
     {
       provide: MEDIA_BUS,
-      inject: [APP_CONFIG, ROOT_LOGGER, MetricsService, RedisConnections],
-      useFactory: async (config: AppConfig, logger: Logger, metrics: MetricsService, redis: RedisConnections): Promise<MediaBus> => {
-        if (!redis.enabled) return new InProcessMediaBus(busDropCounter(metrics), logger.child({ component: 'media-bus' }));
+      inject: [APP_CONFIG, ROOT_LOGGER, MetricsService, RedisConnections, Clock],
+      useFactory: async (
+        config: AppConfig,
+        logger: Logger,
+        metrics: MetricsService,
+        redis: RedisConnections,
+        clock: Clock,
+      ): Promise<MediaBus> => {
+        if (!redis.enabled) return new InProcessMediaBus(clock, busDropCounter(metrics), logger.child({ component: 'media-bus' }));
         // Processes sharing DATABASE_URL and REDIS_URL are one service; the database names it.
         return RedisMediaBus.connect(redis, serviceKeyOf(config), logger.child({ component: 'media-bus' }), metrics);
       },
