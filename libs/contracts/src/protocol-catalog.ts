@@ -161,7 +161,8 @@ const issuedToken = z.object({ token: z.string(), user: R.userDto, expiresAt: z.
 const nextCursor = S.pageCursor.nullable().describe('The cursor of the next page; null on the last');
 const flagKey = { key: S.flagKeyParam };
 
-export const HTTP_ROUTE_SPECS: readonly HttpRouteSpec[] = [
+// Each route keeps its own types here (HttpRouteResult is derived from them); HTTP_ROUTE_SPECS is the list.
+const HTTP_ROUTES = [
   {
     method: 'POST',
     path: '/auth/dev-login',
@@ -342,4 +343,25 @@ export const HTTP_ROUTE_SPECS: readonly HttpRouteSpec[] = [
     auth: 'none',
     response: anyJson,
   },
-];
+] as const satisfies readonly HttpRouteSpec[];
+
+export const HTTP_ROUTE_SPECS: readonly HttpRouteSpec[] = HTTP_ROUTES;
+
+type HttpRoute = (typeof HTTP_ROUTES)[number];
+type RouteName<R> = R extends { method: infer M extends string; path: infer P extends string } ? `${M} ${P}` : never;
+type JsonRoute = Extract<HttpRoute, { response: z.ZodTypeAny }>;
+type JsonRouteNamed<N, R = JsonRoute> = R extends JsonRoute ? (RouteName<R> extends N ? R : never) : never;
+
+/** A route as `METHOD /path`, its path as the catalog spells it: `PUT /contacts/:userId`. */
+export type HttpRouteName = RouteName<HttpRoute>;
+/** The routes whose success is JSON with a schema (not /metrics, nor the demo's files). */
+export type HttpJsonRouteName = RouteName<JsonRoute>;
+/** What a JSON route answers on success: what its response schema produces. */
+export type HttpRouteResult<N extends HttpJsonRouteName> = z.output<JsonRouteNamed<N>['response']>;
+
+/** The route named `METHOD /path` (see HttpRouteName). */
+export function httpRouteSpec(name: HttpRouteName): HttpRouteSpec {
+  const route = HTTP_ROUTE_SPECS.find((spec) => `${spec.method} ${spec.path}` === name);
+  if (!route) throw new Error(`no HTTP route ${name} in the catalog`);
+  return route;
+}
