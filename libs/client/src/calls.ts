@@ -62,12 +62,12 @@ export class CallsApi {
   /** `GET /calls`: own call history, newest first. */
   async history(limit?: number): Promise<CallDto[]> {
     const qs = limit === undefined ? '' : `?limit=${limit}`;
-    return (await this.client.http<{ calls: CallDto[] }>('GET', `/calls${qs}`)).calls;
+    return (await this.client.route('GET /calls', `/calls${qs}`)).calls;
   }
 
   /** `GET /calls?limit=&cursor=`: one page of the history, newest first. */
   async historyPage(page: { limit?: number; cursor?: string } = {}): Promise<Page<CallDto>> {
-    const res = await this.client.http<{ calls: CallDto[]; nextCursor: string | null }>('GET', `/calls${pageQueryString(page)}`);
+    const res = await this.client.route('GET /calls', `/calls${pageQueryString(page)}`);
     return { items: res.calls, nextCursor: res.nextCursor };
   }
 

@@ -8,12 +8,12 @@ export class UsersApi {
 
   /** `GET /users/me`. */
   me(): Promise<UserDto> {
-    return this.client.http('GET', '/users/me');
+    return this.client.route('GET /users/me', '/users/me');
   }
 
   /** `GET /users/by-handle/:handle` (NOT_FOUND when nobody has it). */
   byHandle(handle: string): Promise<UserDto> {
-    return this.client.http('GET', `/users/by-handle/${encodeURIComponent(handle)}`);
+    return this.client.route('GET /users/by-handle/:handle', `/users/by-handle/${encodeURIComponent(handle)}`);
   }
 }
 
@@ -23,27 +23,24 @@ export class ContactsApi {
 
   /** `GET /contacts`: favorites first, then by most recent conversation. */
   async list(): Promise<ContactDto[]> {
-    return (await this.client.http<{ contacts: ContactDto[] }>('GET', '/contacts')).contacts;
+    return (await this.client.route('GET /contacts', '/contacts')).contacts;
   }
 
   /** `GET /contacts?limit=&cursor=`: one page. */
   async page(page: { limit?: number; cursor?: string } = {}): Promise<Page<ContactDto>> {
-    const res = await this.client.http<{ contacts: ContactDto[]; nextCursor: string | null }>('GET', `/contacts${pageQueryString(page)}`);
+    const res = await this.client.route('GET /contacts', `/contacts${pageQueryString(page)}`);
     return { items: res.contacts, nextCursor: res.nextCursor };
   }
 
   /** `GET /blocks?limit=&cursor=`: one page of the users you blocked, newest first. */
   async blocked(page: { limit?: number; cursor?: string } = {}): Promise<Page<{ user: UserDto; blockedAt: string }>> {
-    const res = await this.client.http<{ blocks: { user: UserDto; blockedAt: string }[]; nextCursor: string | null }>(
-      'GET',
-      `/blocks${pageQueryString(page)}`,
-    );
+    const res = await this.client.route('GET /blocks', `/blocks${pageQueryString(page)}`);
     return { items: res.blocks, nextCursor: res.nextCursor };
   }
 
   /** `PUT /contacts/:userId`: adds (the "quick add") or updates a contact. */
   add(userId: string, options: { favorite?: boolean } = {}): Promise<ContactDto> {
-    return this.client.http('PUT', `/contacts/${encodeURIComponent(userId)}`, options);
+    return this.client.route('PUT /contacts/:userId', `/contacts/${encodeURIComponent(userId)}`, options);
   }
 
   setFavorite(userId: string, favorite: boolean): Promise<ContactDto> {
@@ -52,17 +49,17 @@ export class ContactsApi {
 
   /** `DELETE /contacts/:userId`. */
   async remove(userId: string): Promise<void> {
-    await this.client.http('DELETE', `/contacts/${encodeURIComponent(userId)}`);
+    await this.client.route('DELETE /contacts/:userId', `/contacts/${encodeURIComponent(userId)}`);
   }
 
   /** `PUT /blocks/:userId`. */
   async block(userId: string): Promise<void> {
-    await this.client.http('PUT', `/blocks/${encodeURIComponent(userId)}`);
+    await this.client.route('PUT /blocks/:userId', `/blocks/${encodeURIComponent(userId)}`);
   }
 
   /** `DELETE /blocks/:userId`. */
   async unblock(userId: string): Promise<void> {
-    await this.client.http('DELETE', `/blocks/${encodeURIComponent(userId)}`);
+    await this.client.route('DELETE /blocks/:userId', `/blocks/${encodeURIComponent(userId)}`);
   }
 }
 

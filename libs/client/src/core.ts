@@ -11,7 +11,9 @@ export * from './contacts';
 export * from './calls';
 export * from './flags';
 export * from './admin';
-// The protocol's shapes, as types (nothing of libs/contracts is bundled at run time).
+export { isAck, isHttpResultOf, isPayloadOf, isResultOf } from './protocol-checks';
+// The protocol's shapes, as types. Of libs/contracts, the catalog's schemas are
+// bundled: the SDK checks what the server sends against them (protocol-checks).
 export type {
   Ack,
   CallDto,
@@ -31,6 +33,8 @@ export type {
   EvaluatedFlags,
   FlagAuditEntryDto,
   FlagDefinitionDto,
+  HttpJsonRouteName,
+  HttpRouteResult,
   MediaJoinResultDto,
   MessageDto,
   MessageKind,

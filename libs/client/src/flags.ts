@@ -13,7 +13,7 @@ export class FlagsApi {
 
   /** `GET /flags`. */
   async get(): Promise<EvaluatedFlags> {
-    const { flags } = await this.client.http<{ flags: EvaluatedFlags }>('GET', '/flags');
+    const { flags } = await this.client.route('GET /flags', '/flags');
     this.current = flags;
     return flags;
   }

@@ -1,13 +1,42 @@
-import type { ErrorBody } from '@app/contracts';
+import { httpRouteSpec, type HttpJsonRouteName, type HttpRouteResult } from '@app/contracts';
 import { ClientError } from './client-error';
+import { httpErrorOf, isHttpResultOf, malformedHttpResult, pathMatchesRoute } from './protocol-checks';
 
-/** JSON over HTTP with the protocol's error envelope turned into ClientError. */
-export async function httpJson<T>(
+export interface HttpOptions {
+  token?: string;
+  body?: unknown;
+}
+
+/**
+ * JSON over HTTP for one of the catalog's routes (`'GET /calls'`) at `path`
+ * (its parameters filled in, with any query): the answer checked against the
+ * route's response schema, the protocol's error envelope turned into
+ * ClientError.
+ */
+export async function httpJson<N extends HttpJsonRouteName>(
+  baseUrl: string,
+  route: N,
+  path: string,
+  options: HttpOptions = {},
+): Promise<HttpRouteResult<N>> {
+  const spec = httpRouteSpec(route);
+  if (!pathMatchesRoute(spec, path)) throw new Error(`${path} is not a path of ${route}`);
+  const { status, body } = await fetchJson(baseUrl, spec.method, path, options);
+  if (isHttpResultOf(route, body)) return body;
+  throw malformedHttpResult(route, body, status);
+}
+
+/**
+ * Any method and path, the answer unchecked (`unknown`): what the SDK's typed
+ * calls are built on, and a way to reach a route the catalog does not have.
+ * A failure is a ClientError, with the protocol's error when the body is one.
+ */
+export async function fetchJson(
   baseUrl: string,
   method: string,
   path: string,
-  options: { token?: string; body?: unknown } = {},
-): Promise<T> {
+  options: HttpOptions = {},
+): Promise<{ status: number; body: unknown }> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
@@ -24,10 +53,10 @@ export async function httpJson<T>(
     parsed = undefined;
   }
   if (!res.ok) {
-    const error = (parsed as { error?: ErrorBody } | undefined)?.error;
+    const error = httpErrorOf(parsed);
     throw new ClientError(error ?? { code: 'INTERNAL', message: `HTTP ${res.status}: ${text.slice(0, 200)}` }, res.status);
   }
-  return parsed as T;
+  return { status: res.status, body: parsed };
 }
 
 /** `?limit=&cursor=` of a paged list. */

@@ -99,15 +99,12 @@ export class MessagesApi {
 
   /** `GET /conversations`. */
   async conversations(): Promise<ConversationDto[]> {
-    return (await this.client.http<{ conversations: ConversationDto[] }>('GET', '/conversations')).conversations;
+    return (await this.client.route('GET /conversations', '/conversations')).conversations;
   }
 
   /** `GET /conversations?limit=&cursor=`: one page, most recent first. */
   async conversationsPage(page: { limit?: number; cursor?: string } = {}): Promise<Page<ConversationDto>> {
-    const res = await this.client.http<{ conversations: ConversationDto[]; nextCursor: string | null }>(
-      'GET',
-      `/conversations${pageQueryString(page)}`,
-    );
+    const res = await this.client.route('GET /conversations', `/conversations${pageQueryString(page)}`);
     return { items: res.conversations, nextCursor: res.nextCursor };
   }
 
@@ -117,7 +114,10 @@ export class MessagesApi {
     if (options.beforeSeq !== undefined) query.set('beforeSeq', String(options.beforeSeq));
     if (options.limit !== undefined) query.set('limit', String(options.limit));
     const qs = query.toString();
-    return this.client.http('GET', `/conversations/${conversationId}/messages${qs ? `?${qs}` : ''}`);
+    return this.client.route(
+      'GET /conversations/:id/messages',
+      `/conversations/${encodeURIComponent(conversationId)}/messages${qs ? `?${qs}` : ''}`,
+    );
   }
 
   /**

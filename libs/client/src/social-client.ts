@@ -1,12 +1,22 @@
 import { io, Socket } from 'socket.io-client';
-import type { Ack, ClientEventName, ClientEvents, ServerEventName, ServerEvents, UserDto } from '@app/contracts';
+import type {
+  Ack,
+  ClientEventName,
+  ClientEvents,
+  HttpJsonRouteName,
+  HttpRouteResult,
+  ServerEventName,
+  ServerEvents,
+  UserDto,
+} from '@app/contracts';
 import { Backoff, BackoffOptions } from './backoff';
 import { CallsApi } from './calls';
 import { ClientError, ConnectionLostError, RequestTimeoutError } from './client-error';
 import { ContactsApi, UsersApi } from './contacts';
 import { FlagsApi } from './flags';
-import { httpJson } from './http-api';
+import { fetchJson, httpJson } from './http-api';
 import { MessagesApi } from './messages';
+import { isAck, isPayloadOf, isResultOf, jsonRouteOf, malformedAck, malformedPush, malformedResult } from './protocol-checks';
 import { sleep } from './sleep';
 
 export interface ConnectOptions {
@@ -147,7 +157,7 @@ export class SocialClient {
    */
   static async login(baseUrl: string, handle: string, displayName?: string, limits: ClientLimits = {}): Promise<SocialClient> {
     const devLogin = () =>
-      httpJson<{ token: string; user: UserDto; expiresAt?: string }>(baseUrl, 'POST', '/auth/dev-login', {
+      httpJson(baseUrl, 'POST /auth/dev-login', '/auth/dev-login', {
         body: displayName === undefined ? { handle } : { handle, displayName },
       });
     return SocialClient.withTokens(baseUrl, devLogin, limits);
@@ -159,7 +169,7 @@ export class SocialClient {
    */
   static async withTokens(baseUrl: string, fetchToken: TokenFetcher, limits: ClientLimits = {}): Promise<SocialClient> {
     const first = await fetchToken();
-    const user = first.user ?? (await httpJson<UserDto>(baseUrl, 'GET', '/users/me', { token: first.token }));
+    const user = first.user ?? (await httpJson(baseUrl, 'GET /users/me', '/users/me', { token: first.token }));
     const client = new SocialClient(baseUrl, first.token, user, { ...limits, fetchToken, expiresAt: first.expiresAt });
     client.scheduleRefresh();
     return client;
@@ -202,8 +212,27 @@ export class SocialClient {
     return this.onLifecycle('connection-state', ({ state, previous }) => handler(state, previous));
   }
 
-  http<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return httpJson<T>(this.baseUrl, method, path, { token: this.token, body });
+  /**
+   * One of the catalog's routes (`'GET /calls'`) at `path` (its parameters
+   * filled in, with any query), as this user; the answer is checked against
+   * the route's response schema and typed by it.
+   */
+  route<N extends HttpJsonRouteName>(route: N, path: string, body?: unknown): Promise<HttpRouteResult<N>> {
+    return httpJson(this.baseUrl, route, path, { token: this.token, body });
+  }
+
+  /**
+   * Any method and path as this user (scripts and tests reaching a route the
+   * SDK has no call for). The answer is checked against the schema of the
+   * catalog's route the path belongs to, like `route()`'s; `T` is the
+   * caller's own word for its type (`route()` derives it from the catalog).
+   */
+  async http<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const route = jsonRouteOf(method, path);
+    const answer: unknown = route
+      ? await this.route(route, path, body)
+      : (await fetchJson(this.baseUrl, method, path, { token: this.token, body })).body;
+    return answer as T;
   }
 
   /** Opens the socket; resolves once connected, rejects with UNAUTHENTICATED if refused. */
@@ -227,7 +256,12 @@ export class SocialClient {
     const reconnection = options.reconnection ?? true;
     const syncOnConnect = options.syncOnConnect ?? true;
     this.setState('connecting');
-    socket.onAny((event: string, payload: unknown) => this.dispatch(this.listeners, event, payload));
+    // A push whose payload is not what the catalog says reaches no listener: it is reported instead.
+    socket.onAny((event: string, payload: unknown) => {
+      const refused = malformedPush(event, payload);
+      if (refused) this.dispatch(this.lifecycle, 'error', { error: refused, during: event });
+      else this.dispatch(this.listeners, event, payload);
+    });
     socket.on('connect', () => {
       const reconnect = this.connectedOnce;
       this.connectedOnce = true;
@@ -306,7 +340,11 @@ export class SocialClient {
     });
   }
 
-  /** Sends a client event and waits for its ack. */
+  /**
+   * Sends a client event and waits for its ack. Data that is not the event's
+   * result (as the catalog's schema says) rejects with an INTERNAL ClientError
+   * naming the event and what is wrong; fields a newer server adds pass.
+   */
   async request<E extends ClientEventName>(
     event: E,
     payload: ClientEvents[E]['payload'],
@@ -314,7 +352,10 @@ export class SocialClient {
   ): Promise<ClientEvents[E]['result']> {
     for (let attempt = 1; ; attempt++) {
       const ack = await this.rawRequest(event, payload, timeoutMs);
-      if (ack.ok) return ack.data as ClientEvents[E]['result'];
+      if (ack.ok) {
+        if (isResultOf(event, ack.data)) return ack.data;
+        throw malformedResult(event, ack.data);
+      }
       const retry = ack.error.code === 'RATE_LIMITED' && !NOT_RETRIED_WHEN_RATE_LIMITED.has(event) && attempt < RATE_LIMITED_ATTEMPTS;
       if (!retry) throw new ClientError(ack.error);
       await sleep(Math.min(Math.max(Number(ack.error.details?.retryAfterMs ?? 100), 10), 5_000));
@@ -325,15 +366,17 @@ export class SocialClient {
    * Sends any event with any payload and returns the raw ack (for tests of bad
    * input). While the socket is down the event is buffered and sent on reconnect;
    * no ack within `timeoutMs` rejects with RequestTimeoutError, a connection
-   * lost after sending with ConnectionLostError.
+   * lost after sending with ConnectionLostError, an answer that is no ack
+   * (`{ ok: true, data }` or `{ ok: false, error }`) with an INTERNAL ClientError.
    */
   async rawRequest(event: string, payload: unknown, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<Ack<unknown>> {
     const socket = this.requireSocket();
     // Beyond the in-flight limit requests wait here, in order, rather than be refused by the server.
     if (this.requestsInFlight >= MAX_REQUESTS_IN_FLIGHT) await new Promise<void>((r) => this.waitingRequests.push(r));
     this.requestsInFlight++;
+    let answer: unknown;
     try {
-      return (await socket.timeout(timeoutMs).emitWithAck(event, payload)) as Ack<unknown>;
+      answer = await socket.timeout(timeoutMs).emitWithAck(event, payload);
     } catch (err) {
       if (err instanceof Error && /timed out/.test(err.message)) throw new RequestTimeoutError(event, timeoutMs);
       if (err instanceof Error && /disconnected/.test(err.message)) throw new ConnectionLostError(event);
@@ -342,11 +385,19 @@ export class SocialClient {
       this.requestsInFlight--;
       this.waitingRequests.shift()?.();
     }
+    if (isAck(answer)) return answer;
+    throw malformedAck(event, answer);
   }
 
-  /** Listens to a server event; works before connect() and across reconnects. Returns an unsubscribe. */
+  /**
+   * Listens to a server event; works before connect() and across reconnects.
+   * Returns an unsubscribe. The handler sees only payloads that are the
+   * event's (a malformed push is reported as a lifecycle `error` instead).
+   */
   on<E extends ServerEventName>(event: E, handler: (payload: ServerEvents[E]) => void): () => void {
-    return this.addListener(this.listeners, event, handler as Listener);
+    return this.addListener(this.listeners, event, (payload) => {
+      if (isPayloadOf(event, payload)) handler(payload);
+    });
   }
 
   /** Listens to the SDK's own lifecycle (connected, disconnected, background errors). */

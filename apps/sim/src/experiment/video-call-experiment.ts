@@ -635,7 +635,7 @@ async function readServerView(
       const qs: string = `?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
       const res: { exposures: ExposureDto[]; nextCursor: string | null } = await httpJson(
         url,
-        'GET',
+        'GET /admin/flags/:key/exposures',
         `/admin/flags/${FLAG}/exposures${qs}`,
         { token: adminToken },
       );
@@ -650,7 +650,7 @@ async function readServerView(
   }
   let report: FlagReportDto | undefined;
   try {
-    report = await httpJson<FlagReportDto>(url, 'GET', `/admin/flags/${FLAG}/report?since=${encodeURIComponent(since)}`, {
+    report = await httpJson(url, 'GET /admin/flags/:key/report', `/admin/flags/${FLAG}/report?since=${encodeURIComponent(since)}`, {
       token: adminToken,
     });
   } catch (err) {
