@@ -70,7 +70,13 @@ const demoHandle = {
     return { samples: state.qualitySamples, latest: state.quality ?? null };
   },
 };
-(window as unknown as { demo: typeof demoHandle }).demo = demoHandle;
+declare global {
+  interface Window {
+    /** The demo's hooks (see demoHandle). */
+    demo?: typeof demoHandle;
+  }
+}
+window.demo = demoHandle;
 
 function showError(err: unknown): void {
   const text = err instanceof ClientError ? `${err.code}: ${err.message.replace(/^[A-Z_]+: /, '')}` : String(err);
