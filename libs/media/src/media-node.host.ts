@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/config';
+import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { MEDIA_BUS, MediaBus, mediaNodeHandler, MediaNodePush } from '@app/media-routing';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { MediaService } from './media.service';
@@ -32,6 +32,7 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     metrics: MetricsService,
+    private readonly clock: Clock,
   ) {
     this.logger = rootLogger.child({ component: 'media-node' });
     this.workerCpuGauge = metrics.gauge(
@@ -81,8 +82,8 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
     if (rooms === 0) return;
     this.logger.info({ rooms }, 'draining: asking the gateways to move this node’s rooms');
     await this.bus.publishEvent({ type: 'node-draining', nodeId: this.nodeId, reason: 'drain' });
-    const deadline = Date.now() + timeoutMs;
-    while (this.media.roomIds().length > 0 && Date.now() < deadline) {
+    const deadline = this.clock.now().getTime() + timeoutMs;
+    while (this.media.roomIds().length > 0 && this.clock.now().getTime() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
     }
     const left = this.media.roomIds().length;
@@ -102,7 +103,7 @@ export class MediaNodeHost implements OnApplicationBootstrap, OnApplicationShutd
 
   private async beat(): Promise<void> {
     try {
-      const now = Date.now();
+      const now = this.clock.now().getTime();
       // The heartbeat is what keeps this node's rooms here: it never waits long on busy workers
       // for their CPU figure (the last one is sent again instead).
       const cpuMs = await Promise.race([

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { loadConfig } from '@app/config';
+import { Clock, loadConfig, SystemClock } from '@app/config';
 import { DomainError } from '@app/contracts';
 import { MediaCluster, RedisMediaBus } from '@app/media-routing';
 import type { AutoConsumed, MediaNodePush, RoomQualitySample } from '@app/media-routing';
@@ -38,6 +38,19 @@ const config = loadConfig({
 });
 const caps = PLAIN_RTP_CAPABILITIES as unknown as Record<string, unknown>;
 const CLIENT = '127.0.0.1';
+
+/** Time stands still unless the spec moves it. */
+class ManualClock extends Clock {
+  constructor(private at: number) {
+    super();
+  }
+  now(): Date {
+    return new Date(this.at);
+  }
+  advance(ms: number): void {
+    this.at += ms;
+  }
+}
 
 async function refusal(p: Promise<unknown>): Promise<string> {
   const err = await p.then(
@@ -86,6 +99,7 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
 describe('a media node serving its room API (real mediasoup)', () => {
   const logger = createRootLogger('silent');
   const metrics = new MetricsService();
+  const clock = new SystemClock();
   let pool: WorkerPool;
   let media: MediaService;
   const sockets: RtpUdpSocket[] = [];
@@ -93,9 +107,9 @@ describe('a media node serving its room API (real mediasoup)', () => {
   const samples: RoomQualitySample[] = [];
 
   beforeAll(async () => {
-    pool = new WorkerPool(config, logger, metrics);
+    pool = new WorkerPool(config, logger, metrics, clock);
     await pool.onModuleInit();
-    media = new MediaService(pool, config, logger, metrics);
+    media = new MediaService(pool, config, logger, metrics, clock);
     media.onConsumerAdded((c) => added.push(c));
     media.onQuality((s) => samples.push(s));
   });
@@ -285,7 +299,7 @@ describe('a media node serving its room API (real mediasoup)', () => {
   });
 
   it('samples but pushes nothing with CALL_QUALITY_INTERVAL_MS=0', async () => {
-    const quiet = new MediaService(pool, { ...config, calls: { ...config.calls, qualityIntervalMs: 0 } }, logger, metrics);
+    const quiet = new MediaService(pool, { ...config, calls: { ...config.calls, qualityIntervalMs: 0 } }, logger, metrics, clock);
     const pushed: RoomQualitySample[] = [];
     quiet.onQuality((s) => pushed.push(s));
     const callId = crypto.randomUUID();
@@ -340,6 +354,43 @@ describe('a media node serving its room API (real mediasoup)', () => {
     expect((err as DomainError).code).toBe('RATE_LIMITED');
     expect((err as DomainError).details?.retryAfterMs).toBeGreaterThan(0);
     await media.closeRoom(callId);
+  });
+
+  it('reads the churn window, the opening time and the sample times from its clock', async () => {
+    const clock = new ManualClock(Date.UTC(2001, 0, 1));
+    const timed = new MediaService(pool, config, logger, metrics, clock);
+    timed.limits = { ...timed.limits, createsPerWindow: 2 };
+    const windowMs = timed.limits.churnWindowMs;
+    const pushed: RoomQualitySample[] = [];
+    timed.onQuality((s) => pushed.push(s));
+    const callId = crypto.randomUUID();
+    const a = crypto.randomUUID();
+    const create = () => timed.createTransport(callId, a, { direction: 'send', type: 'plain', clientAddress: CLIENT });
+    try {
+      await timed.openRoom(callId, 'audio', [a, crypto.randomUUID()]);
+      expect(timed.roomOf(callId)!.openedAt).toEqual(clock.now());
+      const send = await create();
+      await timed.produce(callId, a, send.transportId, 'audio', plainRtpParameters('audio', randomSsrc()));
+      // Both creations at one instant of the clock: the next waits the whole window, however long the worker took.
+      const err = await create().then(
+        () => new Error('succeeded'),
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(DomainError);
+      expect({ code: (err as DomainError).code, retryAfterMs: (err as DomainError).details?.retryAfterMs }).toEqual({
+        code: 'RATE_LIMITED',
+        retryAfterMs: windowMs,
+      });
+      clock.advance(windowMs - 1);
+      expect(await refusal(create())).toBe('RATE_LIMITED');
+      clock.advance(1);
+      await create();
+      await timed.sampleRooms();
+      expect(pushed.map((p) => p.at)).toEqual([clock.now().toISOString()]);
+    } finally {
+      await timed.closeRoom(callId);
+      timed.onModuleDestroy();
+    }
   });
 
   it('refuses a producer whose codec is not of its kind, and offers video codecs to video calls only', async () => {
@@ -469,6 +520,7 @@ describe('a media node reached through Redis by the typed client', () => {
   const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const logger = createRootLogger('silent');
   const metrics = new MetricsService();
+  const clock = new SystemClock();
   const key = `media-node-spec-${process.pid}-${Date.now()}`;
   let pool: WorkerPool;
   let media: MediaService;
@@ -478,16 +530,16 @@ describe('a media node reached through Redis by the typed client', () => {
   let cluster: MediaCluster;
 
   beforeAll(async () => {
-    pool = new WorkerPool(config, logger, metrics);
+    pool = new WorkerPool(config, logger, metrics, clock);
     await pool.onModuleInit();
-    media = new MediaService(pool, config, logger, metrics);
+    media = new MediaService(pool, config, logger, metrics, clock);
     [nodeBus, gatewayBus] = await Promise.all([
       RedisMediaBus.connect(REDIS_URL, key, logger, metrics),
       RedisMediaBus.connect(REDIS_URL, key, logger, metrics),
     ]);
-    host = new MediaNodeHost(media, pool, nodeBus, config, logger, metrics);
+    host = new MediaNodeHost(media, pool, nodeBus, config, logger, metrics, clock);
     await host.onApplicationBootstrap();
-    cluster = new MediaCluster(gatewayBus, config, logger, metrics);
+    cluster = new MediaCluster(gatewayBus, config, logger, metrics, clock);
   });
   afterAll(async () => {
     await host?.onApplicationShutdown();

@@ -1,4 +1,5 @@
 import type { types as ms } from 'mediasoup';
+import type { Clock } from '@app/config';
 import {
   CallMedia,
   CallQualityLegDto,
@@ -75,6 +76,8 @@ export interface MediaRoomOptions {
   plainRtp: PlainRtpPolicy;
   listener: RoomListener;
   limits?: RoomLimits;
+  /** The owner's clock: the room's opening time, sample intervals and churn windows are read from it. */
+  clock: Clock;
 }
 
 interface DeclaredSource {
@@ -142,10 +145,11 @@ export class MediaRoom {
   private readonly participants: Map<string, ParticipantMedia>;
   private closedByUs = false;
   private readonly closingProducers = new Set<string>();
-  readonly openedAt = new Date();
+  readonly openedAt: Date;
   /** The call's legs for its statistics: at most one per participant, direction and kind. */
   private readonly legs = new CallLegs();
-  private lastSampleAt = Date.now();
+  private lastSampleAt: number;
+  private readonly clock: Clock;
   private readonly listen: MediaListenAddress;
   private readonly counter: MediaResourceCounter;
   private readonly plainRtp: PlainRtpPolicy;
@@ -162,6 +166,9 @@ export class MediaRoom {
     options: MediaRoomOptions,
   ) {
     this.participants = new Map(participantIds.map((id) => [id, new ParticipantMedia(id)]));
+    this.clock = options.clock;
+    this.openedAt = this.clock.now();
+    this.lastSampleAt = this.openedAt.getTime();
     this.listen = options.listen;
     this.counter = options.counter;
     this.plainRtp = options.plainRtp;
@@ -539,7 +546,7 @@ export class MediaRoom {
       }
     }
     await Promise.all(reads);
-    const now = Date.now();
+    const now = this.clock.now().getTime();
     const intervalMs = Math.max(0, now - this.lastSampleAt);
     this.lastSampleAt = now;
     this.legs.addSampledTime(intervalMs);
@@ -722,7 +729,7 @@ export class MediaRoom {
 
   /** At most createsPerWindow transports and producers per participant in any churn window. */
   private takeCreation(participant: ParticipantMedia): void {
-    const now = Date.now();
+    const now = this.clock.now().getTime();
     const { createsPerWindow, churnWindowMs } = this.limits;
     while (participant.creations.length > 0 && participant.creations[0] <= now - churnWindowMs) participant.creations.shift();
     if (participant.creations.length >= createsPerWindow) {

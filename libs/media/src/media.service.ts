@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/config';
+import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { CallMedia, ConsumerInfoDto, DomainError, MediaKind, MediaStatsDto } from '@app/contracts';
 import type {
   ConnectTransportParams,
@@ -78,6 +78,7 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     metrics: MetricsService,
+    private readonly clock: Clock,
   ) {
     this.logger = rootLogger.child({ component: 'media' });
     this.plainRtp = new PlainRtpPolicy(config.media.plainRtp, config.media.plainRtpAllowedCidrs);
@@ -178,7 +179,7 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
             if (leg.direction === 'up' && leg.packets > 0) this.legMetrics.jitter.observe(labels, leg.jitterMs);
           }
           if (!push || legs.length === 0 || room.closed) return;
-          const sample: RoomQualitySample = { callId: room.callId, at: new Date().toISOString(), legs };
+          const sample: RoomQualitySample = { callId: room.callId, at: this.clock.now().toISOString(), legs };
           const ids = room.participantIds() as [string, string];
           for (const listener of this.qualityListeners) this.safely(() => listener(sample, ids));
         } catch (err) {
@@ -209,6 +210,7 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
       plainRtp: this.plainRtp,
       listener: this.roomListener,
       limits: this.limits,
+      clock: this.clock,
     });
     this.opening.set(callId, opening);
     try {

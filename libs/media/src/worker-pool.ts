@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
-import { APP_CONFIG, AppConfig } from '@app/config';
+import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 
 interface PoolSlot {
@@ -48,6 +48,7 @@ export class WorkerPool implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     metrics: MetricsService,
+    private readonly clock: Clock,
   ) {
     this.logger = rootLogger.child({ component: 'media' });
     this.deaths = metrics.counter('media_worker_deaths_total', 'mediasoup workers that died');
@@ -96,14 +97,14 @@ export class WorkerPool implements OnModuleInit, OnModuleDestroy {
 
   /** A live worker, waiting up to `timeoutMs` for one (after a death, until it is replaced). */
   async whenAvailable(timeoutMs: number): Promise<MediaWorker> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = this.clock.now().getTime() + timeoutMs;
     for (;;) {
       try {
         return this.leastLoaded();
       } catch (err) {
-        if (this.closing || Date.now() >= deadline) throw err;
+        if (this.closing || this.clock.now().getTime() >= deadline) throw err;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+          const timer = setTimeout(resolve, Math.max(1, deadline - this.clock.now().getTime()));
           this.events.once('spawned', () => {
             clearTimeout(timer);
             resolve();
