@@ -9,7 +9,7 @@ import {
 } from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { AuthService, AuthUser, bearerToken } from '@app/auth';
-import { APP_CONFIG, AppConfig, serviceKeyOf } from '@app/config';
+import { APP_CONFIG, AppConfig, Clock, serviceKeyOf } from '@app/config';
 import { DomainError, ErrorBody, errorAck, schemas } from '@app/contracts';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { DEFAULT_EVENT_RULE, RateLimiterService } from '@app/rate-limits';
@@ -40,7 +40,7 @@ export class ConnectionGateway
   /** Places under the per-user cap, held from an accepted handshake until its socket goes. */
   private readonly places: SocketPlaces;
   /** Token expiries of this process's sockets: one timer for all of them. */
-  private readonly expiries = new ExpirySchedule<Socket>((socket) => this.expire(socket));
+  private readonly expiries: ExpirySchedule<Socket>;
   private closing = false;
   private stopRevocations?: () => void;
   private readonly logger: Logger;
@@ -55,8 +55,13 @@ export class ConnectionGateway
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
     metrics: MetricsService,
+    private readonly clock: Clock,
     @Optional() redis?: RedisConnections,
   ) {
+    this.expiries = new ExpirySchedule<Socket>(
+      (socket) => this.expire(socket),
+      () => clock.now().getTime(),
+    );
     this.logger = rootLogger.child({ component: 'socket' });
     this.connected = metrics.gauge('socket_connections', 'connected sockets on this process');
     this.access = new SocketAccessLog(rootLogger);
@@ -260,7 +265,7 @@ export class ConnectionGateway
   private expire(socket: Socket): void {
     if (!socket.connected || this.closing) return;
     const expiresAt: Date | undefined = socket.data.user?.tokenExpiresAt;
-    if (expiresAt && expiresAt.getTime() > Date.now()) return this.armExpiry(socket);
+    if (expiresAt && expiresAt.getTime() > this.clock.now().getTime()) return this.armExpiry(socket);
     socket.emit('auth:expired', {});
     socket.disconnect(true);
   }

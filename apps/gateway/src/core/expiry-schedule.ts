@@ -16,7 +16,8 @@ export class ExpirySchedule<T> {
 
   constructor(
     private readonly onExpired: (item: T) => void,
-    private readonly now: () => number = Date.now,
+    /** Milliseconds of the owner's clock. */
+    private readonly now: () => number,
   ) {}
 
   add(item: T, expiresAtMs: number): void {

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { Controller, Get, Headers, Inject, Optional, Res } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/config';
+import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import type { Response } from 'express';
 import { DomainError, HealthDto, LivenessDto, ReadinessDto } from '@app/contracts';
 import { bearerToken } from '@app/auth';
@@ -28,6 +28,7 @@ export class HealthController {
     private readonly drain: DrainState,
     private readonly cluster: MediaCluster,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
     // A media node (NODE_ROLE=media) has no database; a gateway (NODE_ROLE=gateway) has no workers.
     @Optional() private readonly database?: DatabaseLifecycle,
     @Optional() private readonly workers?: WorkerPool,
@@ -42,7 +43,8 @@ export class HealthController {
 
   /** Live media nodes, as last read (at most once a second). */
   private liveNodeCount(): Promise<number> {
-    if (this.mediaNodes && Date.now() - this.mediaNodes.at < MEDIA_STATE_INTERVAL_MS) return Promise.resolve(this.mediaNodes.count);
+    const now = this.clock.now().getTime();
+    if (this.mediaNodes && now - this.mediaNodes.at < MEDIA_STATE_INTERVAL_MS) return Promise.resolve(this.mediaNodes.count);
     this.readingNodes ??= this.cluster
       .liveNodes()
       .then(
@@ -50,7 +52,7 @@ export class HealthController {
         () => 0,
       )
       .then((count) => {
-        this.mediaNodes = { count, at: Date.now() };
+        this.mediaNodes = { count, at: this.clock.now().getTime() };
         this.readingNodes = undefined;
         return count;
       });
