@@ -96,7 +96,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     await redis?.closeAll();
   };
   const drain = async () => {
-    app.get(DrainState).start();
+    app.get(DrainState).start(app.get(Clock).now());
     if (config.role !== 'gateway') await app.get(MediaNodeHost, { strict: false }).drain();
   };
   return { app, url, port, logger, drain, close: () => (closing ??= close()) };

@@ -59,9 +59,9 @@ export class ConnectionStates {
  * How late durable timers (call ring and cap timeouts on pg-boss) fire: the
  * gauge `timer_queue_lag_seconds{queue}` (the last job's lag) and the
  * histogram `timer_lag_seconds{queue}`. The scheduler calls it as a job starts,
- * with the time the job was due.
+ * with the time the job was due and its clock's time.
  */
-export function recordTimerLag(metrics: MetricsService, queue: string, dueAt: Date, now: Date = new Date()): void {
+export function recordTimerLag(metrics: MetricsService, queue: string, dueAt: Date, now: Date): void {
   const lagSeconds = Math.max(0, (now.getTime() - dueAt.getTime()) / 1000);
   metrics.gauge('timer_queue_lag_seconds', 'how late the last durable timer of each queue fired', ['queue']).set({ queue }, lagSeconds);
   metrics.histogram('timer_lag_seconds', 'how late durable timers fire, by queue', ['queue']).observe({ queue }, lagSeconds);

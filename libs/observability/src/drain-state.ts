@@ -19,8 +19,8 @@ export class DrainState {
     return this.since;
   }
 
-  /** Idempotent: listeners run once, on the first call. */
-  start(now = new Date()): void {
+  /** Idempotent: listeners run once, on the first call. `now`: the caller's clock time, kept as drainingSince. */
+  start(now: Date): void {
     if (this.since) return;
     this.since = now;
     for (const listener of this.listeners.splice(0)) listener();
