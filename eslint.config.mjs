@@ -11,4 +11,27 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
     },
   },
+  {
+    // The server reads time only through the injected Clock, so tests can move it.
+    // Clients (libs/client), the test and bench harness (libs/harness) and specs use the system's time.
+    files: ['libs/**/*.ts', 'apps/gateway/**/*.ts'],
+    ignores: ['libs/client/**', 'libs/harness/**', '**/*.spec.ts', 'libs/config/src/clock.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Read the time from the injected Clock (clock.now()), not Date.now().' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Read the time from the injected Clock (clock.now()), not new Date().',
+        },
+        {
+          selector: "CallExpression[callee.type='Identifier'][callee.name='Date']",
+          message: 'Read the time from the injected Clock (clock.now()), not Date().',
+        },
+      ],
+    },
+  },
 );
