@@ -226,7 +226,7 @@ export class GatewayIoAdapter extends IoAdapter {
  * user room only: nobody gets it twice. Also counts messages received from
  * other processes (the metric the fan-out tests read).
  */
-function splitUserRoomBroadcasts(adapter: ShardedAdapter, count: (type: unknown) => void): ShardedAdapter {
+export function splitUserRoomBroadcasts(adapter: ShardedAdapter, count: (type: unknown) => void): ShardedAdapter {
   const broadcast = adapter.broadcast.bind(adapter);
   adapter.broadcast = (packet: unknown, opts: BroadcastOptions) => {
     const rooms = [...opts.rooms];
@@ -234,7 +234,22 @@ function splitUserRoomBroadcasts(adapter: ShardedAdapter, count: (type: unknown)
       return broadcast(packet, opts);
     return Promise.all(rooms.map((room) => broadcast(packet, { ...opts, rooms: new Set([room]) }))).then(() => undefined);
   };
-  const withMessages = adapter as unknown as { uid: string; onMessage(message: { uid: string; type: unknown }, offset?: string): unknown };
+  const withMessages = adapter as unknown as {
+    uid: string;
+    nsp: { name: string };
+    onMessage(message: { uid: string; type: unknown }, offset?: string): unknown;
+    onRawMessage(raw: Buffer, channel: Buffer): unknown;
+  };
+  // A process hears its own publishes on the rooms it holds (a DM's sender room, every emit of a
+  // one-process deployment). The adapter would parse each and then drop it by its uid; the JSON it
+  // wrote ends with that uid and the namespace, so the echo is dropped unparsed. Anything else
+  // (binary encoding, another key order) is parsed and filtered by the adapter as before.
+  const ownSuffix = Buffer.from(`,"uid":"${withMessages.uid}","nsp":${JSON.stringify(withMessages.nsp.name)}}`);
+  const onRawMessage = withMessages.onRawMessage.bind(adapter);
+  withMessages.onRawMessage = (raw, channel) => {
+    if (isOwnEcho(raw, ownSuffix)) return;
+    return onRawMessage(raw, channel);
+  };
   const onMessage = withMessages.onMessage.bind(adapter);
   withMessages.onMessage = (message, offset) => {
     // A process subscribed to a room it publishes to hears itself too (and ignores it).
@@ -242,4 +257,11 @@ function splitUserRoomBroadcasts(adapter: ShardedAdapter, count: (type: unknown)
     return onMessage(message, offset);
   };
   return adapter;
+}
+
+/** Whether `raw` is JSON this process published (it ends with the process's uid and namespace). */
+export function isOwnEcho(raw: Buffer, ownSuffix: Buffer): boolean {
+  return (
+    raw.length > ownSuffix.length && raw[0] === 0x7b && raw.compare(ownSuffix, 0, ownSuffix.length, raw.length - ownSuffix.length) === 0
+  );
 }
