@@ -18,7 +18,10 @@ export interface MessagesOptions {
   warmupMs: number;
   durationMs: number;
   dbClients: number;
-  /** Also through two gateway processes sharing Redis and PostgreSQL (needs REDIS_URL's Redis, default 127.0.0.1:6379). */
+  /**
+   * Also through 1, 2 and 4 gateway processes on Redis and one PostgreSQL (needs REDIS_URL's Redis,
+   * default 127.0.0.1:6379): what adding processes to a deployment does.
+   */
   cluster?: boolean;
 }
 
@@ -53,12 +56,15 @@ export interface MessagesResult {
   relayCeiling: MessageLoadResult & { serverCores: number; cpuUsPerMessage: number };
   databaseCeiling: InsertRateResult;
   persisted: PersistedRun;
-  /**
-   * Two gateway processes (NODE_ROLE=all) on one database and one Redis:
-   * senders connected to the first, recipients to the second, so every
-   * message crosses Redis. CPU is both processes together.
-   */
+  /** Two gateway processes on Redis, every DM crossing from one to the other (also `scaling[1]`). CPU is both processes together. */
   cluster?: PersistedRun;
+  /** The same load through 1, 2 and 4 gateway processes on Redis (see scaledRun). */
+  scaling?: ({ processes: number } & PersistedRun)[];
+  /**
+   * Adding processes to a deployment on Redis, against its one-process run: `rate` the throughput
+   * of N over one's (target ≥ 1 for two), `cpu` the CPU per DM of all N over one's (target ≤ 1.3 for two).
+   */
+  scalingRatios?: { processes: number; rate: number; cpu: number }[];
   ratios?: {
     ofRelay: number;
     ofDbInserts: number;
@@ -162,42 +168,55 @@ async function persistedRun(
   return { ...result, gatewayCores, cpuUsPerMessage: result.cpu!.usPerMessage, meanBatch: await meanBatchSizes(gatewayUrls) };
 }
 
-/** The same load through two gateway processes sharing PostgreSQL and Redis; every DM crosses from one to the other. */
-async function clusterRun(o: MessagesOptions, log: (s: string) => void): Promise<PersistedRun> {
+/**
+ * The same load through `processes` gateway processes (NODE_ROLE=all) on one
+ * database and one Redis, configured as every member of a scaled-out
+ * deployment is (Redis fan-out, Redis rate limits). Half the clients send,
+ * each to its own recipient: sender k on process k mod N, its recipient on
+ * the next one, so with two or more processes every DM crosses Redis; with
+ * one it is the deployment a second process is added to.
+ */
+async function scaledRun(o: MessagesOptions, processes: number, log: (s: string) => void): Promise<PersistedRun> {
   const env = {
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     NODE_ROLE: 'all',
     DM_RATE_PER_SEC: '1000000',
     DM_RATE_BURST: '1000000',
   };
-  const a = await startBenchGateway(env);
+  const gateways: Awaited<ReturnType<typeof startBenchGateway>>[] = [];
   try {
-    const b = await startBenchGateway(env, { db: a.db });
-    try {
-      const users = await loginUsers(a.url, o.clients, 'msgcluster');
-      const half = Math.floor(o.clients / 2);
-      const senders = users.slice(0, half);
-      const receivers = users.slice(half, 2 * half);
-      const senderSockets = await inBatches(senders, 32, (u) => openSocket(a.url, { token: u.token }));
-      const receiverSockets = await inBatches(receivers, 32, (u) => openSocket(b.url, { token: u.token }));
-      log(`persisted DMs across two gateway processes: ${half} senders on one, ${half} recipients on the other, window ${2 * o.window}`);
-      const lanes = senders.map((_, i) => ({
-        sender: senderSockets[i],
-        recipient: receiverSockets[i],
-        recipientId: receivers[i].id,
-      }));
-      // Half the senders, twice the window: as many messages in flight as the single-process run.
-      const run = await persistedRun(o, lanes, 2 * o.window, [a.pid, b.pid], [a.url, b.url]);
-      for (const s of [...senderSockets, ...receiverSockets]) s.disconnect();
-      disconnectAll(users);
-      return run;
-    } finally {
-      await b.close();
-    }
+    gateways.push(await startBenchGateway(env));
+    while (gateways.length < processes) gateways.push(await startBenchGateway(env, { db: gateways[0].db }));
+    const users = await loginUsers(gateways[0].url, o.clients, `msgscale${processes}`);
+    const half = Math.floor(o.clients / 2);
+    const senders = users.slice(0, half);
+    const receivers = users.slice(half, 2 * half);
+    const at = (k: number) => gateways[k % processes].url;
+    const senderSockets = await inBatches(senders, 32, (u) => openSocket(at(senders.indexOf(u)), { token: u.token }));
+    const receiverSockets = await inBatches(receivers, 32, (u) => openSocket(at(receivers.indexOf(u) + 1), { token: u.token }));
+    log(
+      `persisted DMs through ${processes} gateway process${processes > 1 ? 'es' : ''} on Redis: ${half} senders, ` +
+        `each recipient on the next process, window ${2 * o.window}`,
+    );
+    const lanes = senders.map((_, i) => ({ sender: senderSockets[i], recipient: receiverSockets[i], recipientId: receivers[i].id }));
+    // Half the senders, twice the window: as many messages in flight as the single-process run.
+    const run = await persistedRun(
+      o,
+      lanes,
+      2 * o.window,
+      gateways.map((g) => g.pid),
+      gateways.map((g) => g.url),
+    );
+    for (const s of [...senderSockets, ...receiverSockets]) s.disconnect();
+    disconnectAll(users);
+    return run;
   } finally {
-    await a.close();
+    for (const g of gateways.reverse()) await g.close();
   }
 }
+
+/** Deployments measured by the scaling runs: one process on Redis, then two and four. */
+const SCALED_PROCESSES = [1, 2, 4];
 
 export async function runMessagesBench(o: MessagesOptions, log: (s: string) => void): Promise<MessagesResult> {
   log(`relay ceiling: ${o.clients} clients, window ${o.window}`);
@@ -234,16 +253,21 @@ export async function runMessagesBench(o: MessagesOptions, log: (s: string) => v
     await gw.close();
   }
   if (o.cluster) {
-    try {
-      out.cluster = await clusterRun(o, log);
-      if ('deliveredPerSec' in out.cluster) {
-        log(
-          `  cluster: ${out.cluster.deliveredPerSec}/s, p99 ${out.cluster.deliveryLatencyMs.p99} ms, ${out.cluster.cpuUsPerMessage} µs CPU per message`,
-        );
+    out.scaling = [];
+    for (const processes of SCALED_PROCESSES) {
+      let run: PersistedRun;
+      try {
+        run = await scaledRun(o, processes, log);
+      } catch (err) {
+        run = { unavailable: String((err as Error).message ?? err) };
       }
-    } catch (err) {
-      out.cluster = { unavailable: String((err as Error).message ?? err) };
-      log(`  cluster: not measured: ${out.cluster.unavailable}`);
+      out.scaling.push({ processes, ...run });
+      if (processes === 2) out.cluster = run;
+      log(
+        'deliveredPerSec' in run
+          ? `  ${processes} on Redis: ${run.deliveredPerSec}/s, p99 ${run.deliveryLatencyMs.p99} ms, ${run.cpuUsPerMessage} µs CPU per message`
+          : `  ${processes} on Redis: not measured: ${run.unavailable}`,
+      );
     }
   }
   const persisted = out.persisted;
@@ -258,6 +282,20 @@ export async function runMessagesBench(o: MessagesOptions, log: (s: string) => v
       out.ratios.clusterOfSingle = round(out.cluster.deliveredPerSec / persisted.deliveredPerSec, 3);
       out.ratios.clusterCpuOfRelay = cpuRatio(out.cluster.cpuUsPerMessage, relay.cpuUsPerMessage);
     }
+  }
+  const one = out.scaling?.find((r) => r.processes === 1);
+  if (one && 'deliveredPerSec' in one) {
+    out.scalingRatios = out.scaling!.flatMap((r) =>
+      r.processes > 1 && 'deliveredPerSec' in r
+        ? [
+            {
+              processes: r.processes,
+              rate: round(r.deliveredPerSec / one.deliveredPerSec, 3),
+              cpu: cpuRatio(r.cpuUsPerMessage, one.cpuUsPerMessage),
+            },
+          ]
+        : [],
+    );
   }
   return out;
 }

@@ -78,8 +78,22 @@ export function renderMarkdown(r: SuiteResults): string {
       }
     };
     row('persisted DMs through the gateway', m.persisted);
-    row('persisted DMs across two gateway processes (Redis; CPU of both)', m.cluster);
+    if (m.scaling) {
+      for (const run of m.scaling) {
+        const what = run.processes === 1 ? 'one gateway process on Redis' : `${run.processes} gateway processes on Redis (CPU of all)`;
+        row(`persisted DMs, ${what}`, run);
+      }
+    } else {
+      row('persisted DMs across two gateway processes (Redis; CPU of both)', m.cluster);
+    }
     out.push('');
+    for (const s of m.scalingRatios ?? []) {
+      out.push(
+        `${s.processes} processes against one, all on Redis: ${pct(s.rate)} of its rate, ${s.cpu}× its CPU per DM` +
+          (s.processes === 2 ? ' (targets ≥ 100%, ≤ 1.3×).' : '.'),
+      );
+    }
+    if (m.scalingRatios?.length) out.push('');
     if (m.ratios && 'deliveredPerSec' in m.persisted) {
       const p = m.persisted;
       out.push(
