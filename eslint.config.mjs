@@ -34,4 +34,21 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Benchmarks and the harness stand on their own: what tests and benchmarks both need is libs/harness.
+    files: ['bench/**/*.ts', 'libs/harness/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/test', '**/test/**', '@app/testing', '@app/testing/**'],
+              message: 'bench/ and libs/harness import nothing of test/: what both need lives in @app/harness (libs/harness).',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );
