@@ -1,5 +1,14 @@
 import crypto from 'node:crypto';
-import { befriend, checkTone, EncodedTone, PLAIN_RTP_CAPABILITIES, plainRtpParameters, randomSsrc, SocialClient } from '@app/client';
+import {
+  befriend,
+  checkTone,
+  ClientError,
+  EncodedTone,
+  PLAIN_RTP_CAPABILITIES,
+  plainRtpParameters,
+  randomSsrc,
+  SocialClient,
+} from '@app/client';
 import type { CallDto, MediaJoinResultDto } from '@app/contracts';
 import { MediaService } from '@app/media';
 import { Client } from 'pg';
@@ -142,6 +151,37 @@ describe('media:join', () => {
     expect(joined.send!.producers.map((p) => p.kind).sort()).toEqual(['audio', 'video']);
     await alice.request('call:hangup', { callId });
     leg.close();
+    alice.disconnect();
+    bob.disconnect();
+  });
+
+  it('an accept with join racing the caller’s cancel leaves no room or transport behind, whichever wins', async () => {
+    const [alice, bob] = await pair();
+    const outcomes = new Set<string>();
+    for (let round = 0; round < 6; round++) {
+      const { call } = await alice.request('call:invite', { to: bob.id });
+      const leg = await JoinedLeg.open(bob, call.id);
+      // The callee's transports are made while its answer commits: a lost answer must take them away again.
+      // Sent in either order: each may reach the server first.
+      const accept = () => bob.request('call:accept', { callId: call.id, join: leg.options() });
+      const cancel = () => alice.request('call:cancel', { callId: call.id });
+      const [accepted, cancelled] =
+        round % 2 === 0
+          ? await Promise.allSettled([accept(), cancel()])
+          : await Promise.allSettled([cancel(), accept()]).then(([c, a]) => [a, c] as const);
+      outcomes.add(`${accepted.status}/${cancelled.status}`);
+      if (accepted.status === 'fulfilled') {
+        expect(accepted.value.media!.recv).toMatchObject({ transportId: expect.any(String) });
+        await alice.request('call:hangup', { callId: call.id });
+      } else {
+        expect((accepted.reason as ClientError).code).toBe('INVALID_STATE');
+      }
+      await waitUntil(async () => (await media.census()).rooms === 0);
+      expect(await media.census()).toMatchObject({ rooms: 0, transports: 0, producers: 0, consumers: 0 });
+      leg.close();
+    }
+    // Exactly one of the two won each round.
+    for (const o of outcomes) expect(['fulfilled/rejected', 'rejected/fulfilled']).toContain(o);
     alice.disconnect();
     bob.disconnect();
   });

@@ -16,6 +16,7 @@ import {
   ConnectTransportParams,
   CreateTransportOptions,
   JoinRequest,
+  JoinResult,
   MediaCluster,
   MediaNodeApi,
   MediaNodeMethod,
@@ -289,6 +290,26 @@ export class CallMediaService implements OnModuleInit {
   private async joinIn(call: CallRecord, userId: string, request: JoinRequest): Promise<MediaJoinResultDto> {
     if (request.send?.produce?.some((p) => p.kind === 'video')) await this.requireVideoAllowed(call);
     const joined = await this.onRoom(call, 'join', (node) => node.join(call.id, userId, request));
+    return this.completeJoin(call, userId, joined);
+  }
+
+  /**
+   * The callee's join of `call:accept`, made on the room just opened for the
+   * answer while the answer commits: the node's part only (no lookup, no
+   * recovery, nothing announced). Once the answer committed, completeJoin()
+   * announces what it produced; if the answer did not commit, the room is
+   * closed with what the join made in it.
+   */
+  async joinOpenedRoom(call: CallRecord, userId: string, options: MediaJoinOptions, clientAddress?: string): Promise<JoinResult> {
+    return this.callMetrics.timeMediaRequest('media:join', async () => {
+      const request = this.checkJoin(options, clientAddress);
+      if (request.send?.produce?.some((p) => p.kind === 'video')) await this.requireVideoAllowed(call);
+      return this.cluster.node(call.mediaNodeId!).join(call.id, userId, request);
+    });
+  }
+
+  /** What a join produced is announced to the other participant; the answer leaves out what only the server needs. */
+  async completeJoin(call: CallRecord, userId: string, joined: JoinResult): Promise<MediaJoinResultDto> {
     const produced = (joined.send?.producers ?? []).map((p) => ({ ...p, userId }));
     await this.announceProduced(call, userId, produced, joined.replacedProducerIds ?? []);
     const { replacedProducerIds: _replaced, ...answer } = joined;

@@ -17,6 +17,16 @@ const DEFAULT_HISTORY_LIMIT = 50;
 /** Ringing calls remembered at most for their accept (oldest dropped first; a miss reads the row). */
 const MAX_RINGING_REMEMBERED = 10_000;
 
+/** A promise's outcome as a value: its result, or why it failed. */
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+function settle<T>(work: Promise<T>): Promise<Settled<T>> {
+  return work.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
 /**
  * The call state machine: ringing → active → ended, or ringing → ended.
  * Who may do what is checked here; every transition is a conditional update
@@ -133,10 +143,13 @@ export class CallsService {
       case 'busy': {
         const glare = await this.calls.findRinging(calleeId, callerId);
         if (glare) {
-          const answered = await this.activate(glare).catch((err) => {
-            if (err instanceof DomainError && err.code === 'INVALID_STATE') return null;
-            throw err;
-          });
+          const answered = await this.activate(glare).then(
+            ({ call: active }) => active,
+            (err: unknown) => {
+              if (err instanceof DomainError && err.code === 'INVALID_STATE') return null;
+              throw err;
+            },
+          );
           if (answered) return answered;
         }
         throw new DomainError('BUSY', 'you or the other user is already in a call');
@@ -145,11 +158,20 @@ export class CallsService {
   }
 
   async accept(userId: string, callId: string): Promise<CallRecord> {
+    return (await this.answer(userId, callId)).call;
+  }
+
+  /** Answers the call; `whenOpen` runs on the answered call as soon as its room is open (see activate). */
+  private answer<T>(
+    userId: string,
+    callId: string,
+    whenOpen?: (planned: CallRecord) => Promise<T>,
+  ): Promise<{ call: CallRecord; early?: Settled<T> }> {
     return this.callMetrics.timeStep('accept', async () => {
       const call = this.ringingCall(userId, callId) ?? (await this.participantsCall(userId, callId));
       if (call.calleeId !== userId) throw new DomainError('FORBIDDEN', 'only the callee can accept a call');
       this.requireState(call, 'ringing');
-      return this.activate(call);
+      return this.activate(call, whenOpen);
     });
   }
 
@@ -169,8 +191,12 @@ export class CallsService {
     clientAddress?: string,
   ): Promise<{ call: CallRecord; media: MediaJoinResultDto }> {
     this.media.checkJoin(join, clientAddress);
-    const call = await this.accept(userId, callId);
+    // The callee's transports are made on the room as soon as it is open, while the answer commits.
+    const { call, early } = await this.answer(userId, callId, (planned) => this.media.joinOpenedRoom(planned, userId, join, clientAddress));
     try {
+      // Made early: announced now the answer committed. Otherwise (the room moved, the early join
+      // failed) the usual join, which finds the room wherever it is and says what went wrong.
+      if (early?.ok) return { call, media: await this.media.completeJoin(call, userId, early.value) };
       return { call, media: await this.media.join(userId, call.id, join, clientAddress) };
     } catch (err) {
       if (!(err instanceof DomainError)) this.logger.error({ err, callId }, 'joining the media of an accepted call failed');
@@ -287,7 +313,10 @@ export class CallsService {
    * timer, another process) waits and then finds the room to close. A
    * transition that lost (the call stopped ringing) closes the room again.
    */
-  private async activate(call: CallRecord): Promise<CallRecord> {
+  private async activate<T>(
+    call: CallRecord,
+    whenOpen?: (planned: CallRecord) => Promise<T>,
+  ): Promise<{ call: CallRecord; early?: Settled<T> }> {
     const answeredAt = this.clock.now();
     const maxEndsAt = new Date(answeredAt.getTime() + this.config.calls.maxDurationMs);
     let mediaNodeId: string;
@@ -303,6 +332,8 @@ export class CallsService {
       () => null,
       (err: unknown) => err,
     );
+    // Runs beside the commit once the room is open; a transition that loses closes the room, and what this made in it.
+    const early = whenOpen && opening.then((failure) => (failure ? undefined : settle(whenOpen(planned))));
     let openFailure: unknown = null;
     let active: CallRecord | null;
     try {
@@ -311,11 +342,11 @@ export class CallsService {
         openFailure = await opening;
       });
     } catch (err) {
-      this.closeUnused(planned, opening);
+      this.closeUnused(planned, opening, early);
       throw err;
     }
     if (!active) {
-      this.closeUnused(planned, opening);
+      this.closeUnused(planned, opening, early);
       throw await this.invalidStateNow(call.id);
     }
     // The ring timer goes after the commit, off the answer's path: one that fires before it is
@@ -328,19 +359,19 @@ export class CallsService {
         active = await this.media.recover(active, 'node_lost', { announce: false });
       } catch (err) {
         this.logger.error({ err, callId: active.id }, 'opening the media room failed');
-        return (await this.endForMediaFailure(active.id)) ?? (await this.current(active.id));
+        return { call: (await this.endForMediaFailure(active.id)) ?? (await this.current(active.id)) };
       }
     }
     this.media.remember(active);
     this.logger.info({ callId: active.id, maxEndsAt: maxEndsAt.toISOString() }, 'call active');
     this.publish(active);
-    return active;
+    return { call: active, early: openFailure ? undefined : await early };
   }
 
-  /** A room opened for a call that did not become active is closed again, once its opening settled. */
-  private closeUnused(call: CallRecord, opening: Promise<unknown>): void {
-    void opening
-      .then((failure) => (failure ? null : this.media.closeRoom(call)))
+  /** A room opened for a call that did not become active is closed again, once its opening (and any early join) settled. */
+  private closeUnused(call: CallRecord, opening: Promise<unknown>, early?: Promise<unknown>): void {
+    void Promise.all([opening, early])
+      .then(([failure]) => (failure ? null : this.media.closeRoom(call)))
       .catch((err) => this.logger.error({ err, callId: call.id }, 'closing an unused room failed'));
   }
 
