@@ -40,7 +40,7 @@ async function meanBatchSizes(urls: string[]): Promise<Record<string, number> | 
   try {
     for (const url of urls) {
       const text = await (await fetch(`${url}/metrics`)).text();
-      for (const m of text.matchAll(/^dm_batch_size_(sum|count)\{query="(\w+)"\} ([\d.e+]+)$/gm)) {
+      for (const m of text.matchAll(/^(?:[a-z]+_)?dm_batch_size_(sum|count)\{query="(\w+)"\} ([\d.e+]+)$/gm)) {
         const s = (sums[m[2]] ??= { sum: 0, count: 0 });
         s[m[1] as 'sum' | 'count'] += Number(m[3]);
       }
