@@ -1,5 +1,5 @@
 import { SocialClient, befriend } from '@app/client';
-import type { CallDto, ConversationDto } from '@app/contracts';
+import type { CallDto } from '@app/contracts';
 import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
 
 const MAX_MS = 3000;
@@ -77,7 +77,7 @@ describe('calls: the duration cap', () => {
     const [stored] = await b.calls.history(1);
     expect(stored).toMatchObject({ id: call.id, state: 'ended', endReason: 'max_duration', endedAt: active.maxEndsAt });
     expect(stored).toHaveProperty('mediaStats');
-    const { conversations } = await a.http<{ conversations: ConversationDto[] }>('GET', '/conversations');
+    const { conversations } = await a.route('GET /conversations', '/conversations');
     expect(conversations.find((c) => c.peer.id === b.id)?.lastMessage).toMatchObject({
       kind: 'call',
       callId: call.id,

@@ -1,5 +1,5 @@
 import { befriend, checkTone, EncodedTone, SocialClient } from '@app/client';
-import type { CallDto, CallQualityDto } from '@app/contracts';
+import type { CallQualityDto } from '@app/contracts';
 import { MediaService } from '@app/media';
 import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
 import { JoinedLeg } from './media-join-legs';
@@ -64,7 +64,7 @@ describe('media:join through a gateway-only process', () => {
     expect(new Set(quality.map((q) => q.at)).size).toBe(quality.length);
 
     await alice.request('call:hangup', { callId });
-    const [stored] = (await alice.http<{ calls: CallDto[] }>('GET', '/calls?limit=1')).calls;
+    const [stored] = (await alice.route('GET /calls', '/calls?limit=1')).calls;
     expect(stored.mediaStats?.legs.some((l) => l.userId === bob.id && l.direction === 'down' && l.packets > 0)).toBe(true);
     aliceLeg.close();
     bobLeg.close();

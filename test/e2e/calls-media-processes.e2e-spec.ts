@@ -1,5 +1,4 @@
 import { befriend, PlainSendStream, SocialClient } from '@app/client';
-import type { CallDto } from '@app/contracts';
 import { ActiveCallCache } from '@app/calls';
 import { MediaService } from '@app/media';
 import { refusalCode, startTestGateway, TestGateway, uniqueHandle, waitForValue, sleep } from '@app/testing';
@@ -56,7 +55,7 @@ describe('a call ended by another gateway process', () => {
     );
     expect(census).toMatchObject({ rooms: 0, routers: 0, transports: 0, producers: 0 });
     const history = await until(
-      () => aliceOnA.http<{ calls: CallDto[] }>('GET', '/calls?limit=1'),
+      () => aliceOnA.route('GET /calls', '/calls?limit=1'),
       (h) => h.calls[0]?.mediaStats != null,
     );
     expect(history.calls[0]).toMatchObject({ id: call.id, mediaStats: expect.any(Object) });

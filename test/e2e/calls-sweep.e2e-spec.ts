@@ -1,5 +1,4 @@
 import { befriend } from '@app/client';
-import type { CallDto } from '@app/contracts';
 import { connectedUser, startTestGateway, TestGateway } from '@app/testing';
 import type { CallRecord } from '../../libs/calls/src/call-record';
 import { CallTimers } from '../../libs/calls/src/call-timers';
@@ -30,7 +29,7 @@ describe('the cap without its timer', () => {
     expect(ended.call).toMatchObject({ endReason: 'max_duration', endedAt: call.maxEndsAt });
     const lateMs = Date.now() - Date.parse(call.maxEndsAt!);
     expect(lateMs).toBeLessThan(9_000);
-    const { calls } = await bob.http<{ calls: CallDto[] }>('GET', '/calls?limit=1');
+    const { calls } = await bob.route('GET /calls', '/calls?limit=1');
     expect(calls[0]).toMatchObject({ id: call.id, state: 'ended', endReason: 'max_duration' });
     alice.disconnect();
     bob.disconnect();

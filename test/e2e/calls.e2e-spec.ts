@@ -1,5 +1,5 @@
 import { AdminClient, SocialClient, befriend } from '@app/client';
-import type { CallDto, ConversationDto } from '@app/contracts';
+import type { CallDto } from '@app/contracts';
 import { WorkerPool } from '@app/media';
 import { Client } from 'pg';
 import { pushFence, refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway, uniqueHandle, waitForValue } from '@app/testing';
@@ -80,7 +80,7 @@ describe('calls: signalling state machine', () => {
     }
     // the conversation got the call's entry
     const conversations = await waitForValue(async () => {
-      const { conversations } = await a.http<{ conversations: ConversationDto[] }>('GET', '/conversations');
+      const { conversations } = await a.route('GET /conversations', '/conversations');
       const conv = conversations.find((x) => x.peer.id === b.id);
       return conv?.lastMessage?.kind === 'call' ? conv : undefined;
     });

@@ -234,7 +234,7 @@ describe('experiments: exposures and the flag report', () => {
     const expected: Record<string, number> = {};
     for (const [i, u] of users.entries()) {
       for (let n = 0; n <= i; n++) {
-        const { flags } = await u.http<{ flags: Record<string, boolean> }>('GET', '/flags');
+        const { flags } = await u.route('GET /flags', '/flags');
         expect(flags[key]).toBe(i < 2);
       }
       expected[`${u.id}:${i < 2}`] = i + 1;

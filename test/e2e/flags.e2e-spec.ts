@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { Client } from 'pg';
 import { SocialClient } from '@app/client';
-import type { EvaluatedFlags, FlagAuditEntryDto, FlagDefinitionDto } from '@app/contracts';
+import type { FlagAuditEntryDto, FlagDefinitionDto } from '@app/contracts';
 import { FlagsService } from '@app/flags';
 import { SpawnedGateway, TEST_ADMIN_TOKEN, TestGateway, spawnGateway, startTestGateway, uniqueHandle } from '@app/testing';
 
@@ -193,14 +193,14 @@ describe('feature flags', () => {
       updatedAt: expect.any(String),
     });
     const alice = await user(gw.url, 'alice', false);
-    expect((await alice.http<{ flags: EvaluatedFlags }>('GET', '/flags')).flags[key]).toBe(false);
+    expect((await alice.route('GET /flags', '/flags')).flags[key]).toBe(false);
   });
 
   it('turns a flag on for allow-listed users only, and the deny list wins', async () => {
     const key = newKey();
     const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((p) => user(gw.url, p, false)));
     await putFlag(gw.url, key, { enabled: true, rolloutPercent: 0, allowUserIds: [alice.id, carol.id] });
-    const flagOf = async (c: SocialClient) => (await c.http<{ flags: EvaluatedFlags }>('GET', '/flags')).flags[key];
+    const flagOf = async (c: SocialClient) => (await c.route('GET /flags', '/flags')).flags[key];
     expect([await flagOf(alice), await flagOf(bob), await flagOf(carol)]).toEqual([true, false, true]);
     await putFlag(gw.url, key, { denyUserIds: [carol.id] });
     expect([await flagOf(alice), await flagOf(bob), await flagOf(carol)]).toEqual([true, false, false]);

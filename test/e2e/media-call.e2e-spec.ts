@@ -63,7 +63,7 @@ describe('media in a call placed through the protocol', () => {
     expect(await media.census()).toMatchObject({ rooms: 0, routers: 0, transports: 0, producers: 0, consumers: 0 });
 
     // The figures mediasoup counted are kept with the call.
-    const [stored] = (await alice.http<{ calls: CallDto[] }>('GET', '/calls')).calls;
+    const [stored] = (await alice.route('GET /calls', '/calls')).calls;
     expect(stored.id).toBe(callId);
     const leg = (userId: string, direction: 'up' | 'down') =>
       stored.mediaStats?.legs.find((l) => l.userId === userId && l.direction === direction && l.kind === 'audio');
@@ -113,7 +113,7 @@ describe('media in a call placed through the protocol', () => {
     const recv2 = await PlainReceiveStream.open(alice, call.id, send2.producerId);
     const sent = await send2.sendTone(660, 400);
     expect(await recv2.waitForPackets(sent, 5000)).toBeGreaterThanOrEqual(0.9 * sent);
-    const { calls } = await alice.http<{ calls: CallDto[] }>('GET', '/calls');
+    const { calls } = await alice.route('GET /calls', '/calls');
     expect(calls.find((c) => c.id === call.id)?.state).toBe('active');
     await bob.request('call:hangup', { callId: call.id });
     send2.close();

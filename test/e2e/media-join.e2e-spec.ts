@@ -9,7 +9,7 @@ import {
   randomSsrc,
   SocialClient,
 } from '@app/client';
-import type { CallDto, MediaJoinResultDto } from '@app/contracts';
+import type { MediaJoinResultDto } from '@app/contracts';
 import { MediaService } from '@app/media';
 import { Client } from 'pg';
 import { connectedUser, refusalCode, startTestGateway, TestGateway, waitUntil, putVideoFlag } from '@app/testing';
@@ -116,7 +116,7 @@ describe('media:join', () => {
 
     await alice.request('call:hangup', { callId });
     expect(await media.census()).toMatchObject({ rooms: 0, transports: 0, producers: 0, consumers: 0 });
-    const [stored] = (await alice.http<{ calls: CallDto[] }>('GET', '/calls?limit=1')).calls;
+    const [stored] = (await alice.route('GET /calls', '/calls?limit=1')).calls;
     expect(stored.id).toBe(callId);
     const up = stored.mediaStats?.legs.find((l) => l.userId === alice.id && l.direction === 'up' && l.kind === 'audio');
     expect(up?.packets).toBeGreaterThan(0);
@@ -292,7 +292,7 @@ describe('media:join', () => {
     ).toBe('VALIDATION_FAILED');
     expect(await refusalCode(eve.request('call:accept', { callId, join: leg.options() }))).toBe('FORBIDDEN');
     expect(await refusalCode(bob.request('call:accept', { callId: crypto.randomUUID(), join: leg.options() }))).toBe('NOT_FOUND');
-    expect((await bob.http<{ calls: CallDto[] }>('GET', '/calls?limit=1')).calls[0].state).toBe('ringing');
+    expect((await bob.route('GET /calls', '/calls?limit=1')).calls[0].state).toBe('ringing');
 
     // A join that fails after the answer: the call is active, the error says so in details.call.
     const afterAnswer = await refusalOf(bob.request('call:accept', { callId, join: leg.options(['video']) }));

@@ -1,6 +1,6 @@
 import { befriend, plainRtpParameters, randomSsrc, rtpHeader, RtpUdpSocket, SocialClient } from '@app/client';
 import { MediaService } from '@app/media';
-import { CallDto, CallQualityDto, responseSchemas } from '@app/contracts';
+import { CallQualityDto, responseSchemas } from '@app/contracts';
 import { Client } from 'pg';
 import { connectedUser, pushFence, startTestGateway, TestGateway, uniqueHandle, sleep } from '@app/testing';
 import { JoinedLeg } from './media-join-legs';
@@ -120,7 +120,7 @@ describe('with CALL_QUALITY_INTERVAL_MS=0', () => {
     expect(pushes).toEqual([[], []]);
 
     await alice.request('call:hangup', { callId });
-    const [stored] = (await alice.http<{ calls: CallDto[] }>('GET', '/calls?limit=1')).calls;
+    const [stored] = (await alice.route('GET /calls', '/calls?limit=1')).calls;
     expect(stored.id).toBe(callId);
     const stats = responseSchemas.mediaStats.parse(stored.mediaStats);
     const up = stats.legs.find((l) => l.userId === alice.id && l.direction === 'up' && l.kind === 'audio');
@@ -171,7 +171,7 @@ describe('with CALL_QUALITY_INTERVAL_MS=0', () => {
     await alice.request('call:hangup', { callId });
     socket.close();
 
-    const [stored] = (await alice.http<{ calls: CallDto[] }>('GET', '/calls?limit=1')).calls;
+    const [stored] = (await alice.route('GET /calls', '/calls?limit=1')).calls;
     expect(stored.id).toBe(callId);
     const stats = responseSchemas.mediaStats.parse(stored.mediaStats);
     expect(stats.legs.length).toBeLessThanOrEqual(8);

@@ -38,7 +38,7 @@ async function setVideoFlag(gw: TestGateway, body: Record<string, unknown>, user
   // The change reaches evaluation through the flags' change feed: wait until it is seen.
   for (const u of users) {
     for (let i = 0; ; i++) {
-      const { flags } = await u.http<{ flags: Record<string, boolean> }>('GET', '/flags');
+      const { flags } = await u.route('GET /flags', '/flags');
       if (flags.video_call === on) break;
       if (i > 100) throw new Error('flag change not seen');
       await sleep(50);

@@ -57,7 +57,7 @@ describe('messaging: contacts, blocks and direct messages', () => {
       const me = track(await online(gw, 'me'));
       const [a, b, c] = await Promise.all([user(gw, 'ca'), user(gw, 'cb'), user(gw, 'cc')]);
       for (const other of [a, b, c]) {
-        const added = await me.http<{ user: { id: string }; favorite: boolean; mutual: boolean }>('PUT', `/contacts/${other.id}`);
+        const added = await me.route('PUT /contacts/:userId', `/contacts/${other.id}`);
         expect(added).toMatchObject({ user: other.user, favorite: false, mutual: false });
       }
       // Adding again changes nothing (quick add), favourite is set only when asked.
@@ -67,16 +67,13 @@ describe('messaging: contacts, blocks and direct messages', () => {
       await b.http('PUT', `/contacts/${me.id}`);
       // A conversation with a makes it the most recent after the favourite.
       await send(me, a, 'hi a');
-      const { contacts } = await me.http<{ contacts: { user: { id: string }; favorite: boolean; mutual: boolean; addedAt: string }[] }>(
-        'GET',
-        '/contacts',
-      );
+      const { contacts } = await me.route('GET /contacts', '/contacts');
       expect(contacts.map((x) => x.user.id)).toEqual([c.id, a.id, b.id]);
       expect(contacts.find((x) => x.user.id === b.id)).toMatchObject({ mutual: true });
       expect(new Date(contacts[0].addedAt).toISOString()).toBe(contacts[0].addedAt);
       expect(await me.http('DELETE', `/contacts/${b.id}`)).toEqual({});
       expect(await me.http('DELETE', `/contacts/${b.id}`)).toEqual({});
-      const after = await me.http<{ contacts: { user: { id: string } }[] }>('GET', '/contacts');
+      const after = await me.route('GET /contacts', '/contacts');
       expect(after.contacts.map((x) => x.user.id)).toEqual([c.id, a.id]);
     });
 
@@ -202,7 +199,7 @@ describe('messaging: contacts, blocks and direct messages', () => {
       expect(history.messages.map((m) => m.body)).toEqual(['after', 'once']);
       await pushFence(a, [b]);
       expect(bobGot.map((p: { message: MessageDto }) => p.message.body)).toEqual(['once', 'after']);
-      const { conversations } = await c.http<{ conversations: unknown[] }>('GET', '/conversations');
+      const { conversations } = await c.route('GET /conversations', '/conversations');
       expect(conversations).toEqual([]);
     });
 
@@ -256,7 +253,7 @@ describe('messaging: contacts, blocks and direct messages', () => {
         });
       }
       // Nothing was stored by any of that.
-      const { conversations } = await a.http<{ conversations: unknown[] }>('GET', '/conversations');
+      const { conversations } = await a.route('GET /conversations', '/conversations');
       expect(conversations).toEqual([]);
       // The socket is still usable.
       expect((await send(a, b, 'still here')).seq).toBe(1);
@@ -273,13 +270,10 @@ describe('messaging: contacts, blocks and direct messages', () => {
       const p1 = await a.request('dm:history', { conversationId, limit: 4 });
       expect(p1.messages.map((m) => m.seq)).toEqual([6, 5, 4, 3]);
       expect(p1.nextBeforeSeq).toBe(3);
-      const p2 = await a.http<{ messages: MessageDto[]; nextBeforeSeq: number | null }>(
-        'GET',
-        `/conversations/${conversationId}/messages?beforeSeq=3&limit=4`,
-      );
+      const p2 = await a.route('GET /conversations/:id/messages', `/conversations/${conversationId}/messages?beforeSeq=3&limit=4`);
       expect(p2.messages.map((m) => m.seq)).toEqual([2, 1]);
       expect(p2.nextBeforeSeq).toBeNull();
-      const all = await b.http<{ messages: MessageDto[] }>('GET', `/conversations/${conversationId}/messages`);
+      const all = await b.route('GET /conversations/:id/messages', `/conversations/${conversationId}/messages`);
       expect(all.messages).toHaveLength(6);
       for (const q of ['limit=0', 'limit=101', 'beforeSeq=abc', 'limit=2.5']) {
         expect(await codeOf(a.http('GET', `/conversations/${conversationId}/messages?${q}`))).toMatchObject({
@@ -289,12 +283,9 @@ describe('messaging: contacts, blocks and direct messages', () => {
       }
       expect(await codeOf(a.http('GET', '/conversations/nope/messages'))).toMatchObject({ code: 'VALIDATION_FAILED' });
 
-      const listA = await a.http<{ conversations: { id: string; peer: unknown; lastMessage: MessageDto; unread: number }[] }>(
-        'GET',
-        '/conversations',
-      );
+      const listA = await a.route('GET /conversations', '/conversations');
       expect(listA.conversations).toEqual([{ id: conversationId, peer: b.user, lastMessage: last, unread: 1 }]);
-      const listB = await b.http<{ conversations: { unread: number }[] }>('GET', '/conversations');
+      const listB = await b.route('GET /conversations', '/conversations');
       expect(listB.conversations[0].unread).toBe(0); // replying covers what came before
     });
 
@@ -303,7 +294,7 @@ describe('messaging: contacts, blocks and direct messages', () => {
       const b = track(await online(gw, 'readb'));
       const b2 = track(await secondSocket(b));
       for (let i = 1; i <= 4; i++) await send(a, b, `r${i}`);
-      const { conversations } = await b.http<{ conversations: { id: string; unread: number }[] }>('GET', '/conversations');
+      const { conversations } = await b.route('GET /conversations', '/conversations');
       expect(conversations[0].unread).toBe(4);
       const conversationId = conversations[0].id;
       const aReads = collect(a, 'dm:read');
@@ -319,10 +310,10 @@ describe('messaging: contacts, blocks and direct messages', () => {
         { conversationId, readerId: b.id, upToSeq: 4 },
       ]);
       expect(b2Reads).toHaveLength(2); // the reader's other device clears its badge too
-      const after = await b.http<{ conversations: { unread: number }[] }>('GET', '/conversations');
+      const after = await b.route('GET /conversations', '/conversations');
       expect(after.conversations[0].unread).toBe(0);
       await send(a, b, 'r5');
-      const later = await b.http<{ conversations: { unread: number }[] }>('GET', '/conversations');
+      const later = await b.route('GET /conversations', '/conversations');
       expect(later.conversations[0].unread).toBe(1);
     });
 
@@ -334,7 +325,7 @@ describe('messaging: contacts, blocks and direct messages', () => {
       expect(await typing).toEqual({ from: a.id });
       expect(await codeOf(a.request('dm:typing', { to: a.id }))).toMatchObject({ code: 'VALIDATION_FAILED' });
       expect(await codeOf(a.request('dm:typing', { to: uuid() }))).toMatchObject({ code: 'NOT_FOUND' });
-      const { conversations } = await a.http<{ conversations: unknown[] }>('GET', '/conversations');
+      const { conversations } = await a.route('GET /conversations', '/conversations');
       expect(conversations).toEqual([]);
     });
 
@@ -357,7 +348,7 @@ describe('messaging: contacts, blocks and direct messages', () => {
       expect(sync.messages).toEqual([]);
       const forged = Buffer.from(JSON.stringify({ v: 1, s: { [m.conversationId]: 0 } })).toString('base64url');
       expect((await outsider.request('dm:sync', { afterCursor: forged })).messages).toEqual([]);
-      const { conversations } = await outsider.http<{ conversations: unknown[] }>('GET', '/conversations');
+      const { conversations } = await outsider.route('GET /conversations', '/conversations');
       expect(conversations).toEqual([]);
     });
   });
@@ -439,7 +430,7 @@ describe('messaging: contacts, blocks and direct messages', () => {
       await send(a, b, 'before');
       expect(await b.http('PUT', `/blocks/${a.id}`)).toEqual({});
       expect(await b.http('PUT', `/blocks/${a.id}`)).toEqual({});
-      const listed = await b.http<{ blocks: { user: { id: string } }[] }>('GET', '/blocks');
+      const listed = await b.route('GET /blocks', '/blocks');
       expect(listed.blocks.map((x) => x.user.id)).toEqual([a.id]);
       expect(await codeOf(send(a, b, 'blocked?'))).toMatchObject({ code: 'BLOCKED' });
       expect(await codeOf(send(b, a, 'me neither'))).toMatchObject({ code: 'BLOCKED' });

@@ -1,5 +1,4 @@
 import { SocialClient } from '@app/client';
-import type { CallDto } from '@app/contracts';
 import { CALL_END_REASONS } from '@app/contracts';
 import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle, waitUntil } from '@app/testing';
 import { checkLedger } from './support/message-ledger';
@@ -67,7 +66,7 @@ describe('gateway killed (SIGKILL) under traffic and started again', () => {
     expect(senders.reduce((n, s) => n + s.retried(), 0)).toBeGreaterThan(0);
 
     const callOf = async (u: SocialClient, id: string) =>
-      (await new SocialClient(second.url, u.token, u.user).http<{ calls: CallDto[] }>('GET', '/calls')).calls.find((c) => c.id === id);
+      (await new SocialClient(second.url, u.token, u.user).route('GET /calls', '/calls')).calls.find((c) => c.id === id);
     await waitUntil(
       'both calls ended',
       async () => (await callOf(ca, active.id))?.state === 'ended' && (await callOf(ra, ringing.id))?.state === 'ended',

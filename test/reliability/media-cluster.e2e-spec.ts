@@ -125,7 +125,7 @@ describe('calls across processes: gateways and media nodes', () => {
     const aliceAgain = await new SocialClient(gwB.url, alice.token, alice.user).connect();
     clients.push(aliceAgain);
     await exchangeTones(legs);
-    const { calls } = await aliceAgain.http<{ calls: { id: string; state: string }[] }>('GET', '/calls?limit=1');
+    const { calls } = await aliceAgain.route('GET /calls', '/calls?limit=1');
     expect(calls[0]).toMatchObject({ id: callId, state: 'active' });
 
     // A request for a call whose node does not answer gets a protocol error in time, never silence.
@@ -176,7 +176,7 @@ describe('calls across processes: gateways and media nodes', () => {
       [callId, 'replaced'],
     ]);
     await exchangeTones(legs);
-    const { calls } = await alice.http<{ calls: { id: string; state: string }[] }>('GET', '/calls?limit=1');
+    const { calls } = await alice.route('GET /calls', '/calls?limit=1');
     expect(calls[0]).toMatchObject({ id: callId, state: 'active' });
     await bob.request('call:hangup', { callId });
     legs.close();

@@ -80,7 +80,7 @@ describe('a mediasoup worker killed mid-call', () => {
     await Promise.all(media.map((m) => m.ready()));
     const sent = await media[0].send!.sendTone(440, 400);
     expect(await media[1].receive!.waitForPackets(sent, 5000)).toBeGreaterThanOrEqual(sent * 0.9);
-    const history = await alice.http<{ calls: CallDto[] }>('GET', '/calls');
+    const history = await alice.route('GET /calls', '/calls');
     expect(history.calls.find((c) => c.id === first.call.id)).toMatchObject({ state: 'active' });
     expect(ended).toBe(0);
 

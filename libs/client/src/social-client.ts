@@ -222,17 +222,15 @@ export class SocialClient {
   }
 
   /**
-   * Any method and path as this user (scripts and tests reaching a route the
-   * SDK has no call for). The answer is checked against the schema of the
-   * catalog's route the path belongs to, like `route()`'s; `T` is the
-   * caller's own word for its type (`route()` derives it from the catalog).
+   * Any method and path as this user, for tests of raw routes (bad input,
+   * statuses, errors); use `route()` for a typed answer. The answer is checked
+   * against the schema of the catalog's route the path belongs to, like
+   * `route()`'s, and handed on as `unknown`.
    */
-  async http<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  async http(method: string, path: string, body?: unknown): Promise<unknown> {
     const route = jsonRouteOf(method, path);
-    const answer: unknown = route
-      ? await this.route(route, path, body)
-      : (await fetchJson(this.baseUrl, method, path, { token: this.token, body })).body;
-    return answer as T;
+    if (route) return this.route(route, path, body);
+    return (await fetchJson(this.baseUrl, method, path, { token: this.token, body })).body;
   }
 
   /** Opens the socket; resolves once connected, rejects with UNAUTHENTICATED if refused. */
