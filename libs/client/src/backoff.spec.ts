@@ -79,7 +79,19 @@ describe('bounded memory', () => {
     const inbox = new MessagesApi(fakeClient, 100);
     const delivered: string[] = [];
     inbox.onMessage((m) => delivered.push(m.id));
-    const message = (n: number) => ({ message: { id: `m${n}`, senderId: 'peer', seq: n } as MessageDto });
+    const message = (n: number): { message: MessageDto } => ({
+      message: {
+        id: `m${n}`,
+        conversationId: 'conv',
+        senderId: 'peer',
+        recipientId: 'me',
+        seq: n,
+        body: 'hi',
+        clientMsgId: `c${n}`,
+        createdAt: new Date(0).toISOString(),
+        kind: 'text',
+      },
+    });
 
     for (let n = 1; n <= 10_000; n++) push(message(n));
     expect(inbox.capacity).toBe(100);
