@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { AppConfig, Clock, loadConfig } from '@app/config';
+import { AppConfig, loadConfig, OffsetClock } from '@app/config';
 import { DomainError } from '@app/contracts';
 import { DatabasePool, migrate, PrismaService } from '@app/database';
 import { RealtimeService } from '@app/realtime';
@@ -10,16 +10,6 @@ import { UserRepository } from './user.repository';
 
 const SECRET = 'revocation-spec-secret-0123456789';
 const SKEW_MS = 5_000;
-
-/** The clock of a process whose wall clock is `skewMs` off. */
-class SkewedClock extends Clock {
-  constructor(private readonly skewMs: number) {
-    super();
-  }
-  now(): Date {
-    return new Date(Date.now() + this.skewMs);
-  }
-}
 
 /** A token without a generation, as the previous version signed them: millisecond issue time only. */
 function previousVersionToken(userId: string, issuedAtMs = Date.now()): string {
@@ -58,7 +48,7 @@ describe('token revocation by generation (PostgreSQL)', () => {
     const prisma = new PrismaService(pool);
     pools.push(pool);
     prismas.push(prisma);
-    const tokens = new TokenService(config, new SkewedClock(skewMs));
+    const tokens = new TokenService(config, new OffsetClock(skewMs));
     const auth = new AuthService(new UserRepository(prisma, pool), tokens, new RealtimeService(), config);
     return { auth, tokens, pool };
   }

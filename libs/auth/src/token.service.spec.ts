@@ -1,33 +1,10 @@
 import crypto from 'node:crypto';
-import { AppConfig, Clock, SystemClock } from '@app/config';
+import { AppConfig, Clock, ManualClock, OffsetClock, SystemClock } from '@app/config';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER, TokenService } from './token.service';
 
 const SECRET = 'token-spec-secret-0123456789';
 const TTL_S = 600;
 const USER = '7d0b6f3e-4f1a-4c55-9a43-7a3b5c2d1e0f';
-
-/** A clock that reads what the spec set, and moves only when the spec moves it. */
-class ManualClock extends Clock {
-  constructor(private at: number) {
-    super();
-  }
-  now(): Date {
-    return new Date(this.at);
-  }
-  advance(ms: number): void {
-    this.at += ms;
-  }
-}
-
-/** The system's time, `offsetMs` off: a process whose clock is wrong. */
-class OffsetClock extends Clock {
-  constructor(private readonly offsetMs: number) {
-    super();
-  }
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
-  }
-}
 
 function service(secret: string | null = SECRET, clock: Clock = new SystemClock()): TokenService {
   return new TokenService({ jwtSecret: secret ?? undefined, auth: { tokenTtlS: TTL_S } } as unknown as AppConfig, clock);

@@ -1,5 +1,5 @@
 import { createClient } from 'redis';
-import { Clock, redisNamespace, SystemClock } from '@app/config';
+import { ManualClock, redisNamespace, SystemClock } from '@app/config';
 import { createRootLogger, MetricsService } from '@app/observability';
 import { InProcessMediaBus, RedisMediaBus } from './media-bus';
 import type { MediaNodeApi, MediaNodePush } from './media-node-api';
@@ -69,24 +69,16 @@ describe('MediaNodeUnreachable tells a node that is gone from one that timed out
 });
 
 describe('the in-process bus measures one-time claims with its clock', () => {
-  /** Time stands still unless the spec moves it. */
-  class ManualClock extends Clock {
-    at = Date.UTC(2001, 0, 1);
-    now(): Date {
-      return new Date(this.at);
-    }
-  }
-
   it('holds a claim for its time-to-live of the clock, whatever the system time does', async () => {
-    const clock = new ManualClock();
+    const clock = new ManualClock(Date.UTC(2001, 0, 1));
     const bus = new InProcessMediaBus(clock);
     expect(await bus.claimOnce('event:e1', 1_000)).toBe(true);
     expect(await bus.claimOnce('event:e1', 1_000)).toBe(false);
-    clock.at += 999;
+    clock.advance(999);
     expect(await bus.claimOnce('event:e1', 1_000)).toBe(false);
     // Another key is claimed on its own.
     expect(await bus.claimOnce('event:e2', 1_000)).toBe(true);
-    clock.at += 1;
+    clock.advance(1);
     expect(await bus.claimOnce('event:e1', 1_000)).toBe(true);
     await bus.close();
   });

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { createClient } from 'redis';
-import { AppConfig, Clock, SystemClock } from '@app/config';
+import { AppConfig, ManualClock, SystemClock } from '@app/config';
 import { MetricsService } from '@app/observability';
 import { MediaBus, MediaNodeStatus, MediaNodeUnreachable, RedisMediaBus } from './media-bus';
 import { MediaCluster } from './media-cluster';
@@ -161,14 +161,6 @@ describe('a media node is taken for lost only when its process is gone, not when
 });
 
 describe('the cluster remembers a node it found gone for a minute of its clock', () => {
-  /** Time stands still unless the spec moves it. */
-  class ManualClock extends Clock {
-    at = Date.UTC(2001, 0, 1);
-    now(): Date {
-      return new Date(this.at);
-    }
-  }
-
   /** The heartbeats the spec lists; every request to another node finds nobody on its channel (its process died). */
   class DeadNodesBus implements MediaBus {
     readonly localNodeId = 'gateway';
@@ -195,7 +187,7 @@ describe('the cluster remembers a node it found gone for a minute of its clock',
   const heartbeat = (nodeId: string): MediaNodeStatus => ({ nodeId, accepting: true, rooms: 0, consumers: 0, workerCpu: 0, workers: 1 });
 
   it('announces the node lost once, however many late requests fail, until a minute after its heartbeat expired', async () => {
-    const clock = new ManualClock();
+    const clock = new ManualClock(Date.UTC(2001, 0, 1));
     const bus = new DeadNodesBus();
     bus.heartbeats = [heartbeat('n1')];
     // No onModuleInit: nothing refreshes on a timer, the spec says when.
@@ -211,25 +203,25 @@ describe('the cluster remembers a node it found gone for a minute of its clock',
 
     // The heartbeat expires; for a minute of the clock, late failures (clean-ups) announce nothing new.
     bus.heartbeats = [];
-    clock.at += 60_000;
+    clock.advance(60_000);
     await cluster.liveNodes(true);
     await lateRequest();
     expect(lost).toEqual(['n1']);
 
     // A minute and a millisecond: forgotten, so the next failure is news again.
-    clock.at += 1;
+    clock.advance(1);
     await cluster.liveNodes(true);
     await lateRequest();
     expect(lost).toEqual(['n1', 'n1']);
   });
 
   it('keeps it out of the live list while its heartbeat lasts, however far the clock moves', async () => {
-    const clock = new ManualClock();
+    const clock = new ManualClock(Date.UTC(2001, 0, 1));
     const bus = new DeadNodesBus();
     bus.heartbeats = [heartbeat('n1'), heartbeat('n2')];
     const cluster = new MediaCluster(bus, config(1_000), silent, new MetricsService(), clock);
     await failure(cluster.node('n1').ping());
-    clock.at += 10 * 60_000;
+    clock.advance(10 * 60_000);
     expect((await cluster.liveNodes(true)).map((n) => n.nodeId)).toEqual(['n2']);
   });
 });

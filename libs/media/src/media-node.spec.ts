@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { Clock, loadConfig, SystemClock } from '@app/config';
+import { loadConfig, ManualClock, SystemClock } from '@app/config';
 import { DomainError } from '@app/contracts';
 import { MediaCluster, RedisMediaBus } from '@app/media-routing';
 import type { AutoConsumed, MediaNodePush, RoomQualitySample } from '@app/media-routing';
@@ -38,19 +38,6 @@ const config = loadConfig({
 });
 const caps = PLAIN_RTP_CAPABILITIES as unknown as Record<string, unknown>;
 const CLIENT = '127.0.0.1';
-
-/** Time stands still unless the spec moves it. */
-class ManualClock extends Clock {
-  constructor(private at: number) {
-    super();
-  }
-  now(): Date {
-    return new Date(this.at);
-  }
-  advance(ms: number): void {
-    this.at += ms;
-  }
-}
 
 async function refusal(p: Promise<unknown>): Promise<string> {
   const err = await p.then(
