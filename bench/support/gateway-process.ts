@@ -1,8 +1,5 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
-import { createScratchDatabase, freePort, harnessEnv, ScratchDatabase } from '@app/harness';
-
-const ROOT = path.resolve(__dirname, '..', '..');
+import type { ChildProcess } from 'node:child_process';
+import { createScratchDatabase, freePort, harnessEnv, ScratchDatabase, spawnGatewayFromSource } from '@app/harness';
 
 export interface BenchGateway {
   url: string;
@@ -29,27 +26,14 @@ export async function startBenchGateway(
   // Processes of one service (a media node beside a gateway) share a database; the first one owns it.
   const db = shared?.db ?? (await createScratchDatabase());
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
+  const child = spawnGatewayFromSource(
     [
       // e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" to profile the gateway under load.
       ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       ...(options.nodeArgs ?? []),
-      '-r',
-      'ts-node/register/transpile-only',
-      '-r',
-      'tsconfig-paths/register',
-      'apps/gateway/src/main.ts',
     ],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        TS_NODE_PROJECT: 'tsconfig.json',
-        ...harnessEnv(db.url, { LOG_LEVEL: 'silent', PORT: String(port), ...env }),
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
+    harnessEnv(db.url, { LOG_LEVEL: 'silent', PORT: String(port), ...env }),
+    ['ignore', 'ignore', 'pipe'],
   );
   let stderr = '';
   let startup = '';

@@ -1,9 +1,7 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
+import { spawnGatewayFromSource } from '@app/harness';
 import { testEnv } from './test-gateway';
-
-const ROOT = path.resolve(__dirname, '..', '..');
 
 /**
  * Node flags every gateway is started with (package.json "start", the
@@ -35,22 +33,10 @@ export async function spawnGateway(
   /** nodeArgs: flags after GATEWAY_NODE_ARGS (a later flag wins). */
   options: { nodeArgs?: string[] } = {},
 ): Promise<SpawnedGateway> {
-  const child = spawn(
-    process.execPath,
-    [
-      ...GATEWAY_NODE_ARGS,
-      ...(options.nodeArgs ?? []),
-      '-r',
-      'ts-node/register/transpile-only',
-      '-r',
-      'tsconfig-paths/register',
-      'apps/gateway/src/main.ts',
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.json', ...testEnv(databaseUrl, { LOG_LEVEL: 'info', ...env }) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+  const child = spawnGatewayFromSource(
+    [...GATEWAY_NODE_ARGS, ...(options.nodeArgs ?? [])],
+    testEnv(databaseUrl, { LOG_LEVEL: 'info', ...env }),
+    ['ignore', 'pipe', 'pipe'],
   );
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

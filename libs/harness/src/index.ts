@@ -11,3 +11,4 @@ export * from './scratch-database';
 export * from './in-process-gateway';
 export * from './free-port';
 export * from './heap-inspector';
+export * from './gateway-process';
