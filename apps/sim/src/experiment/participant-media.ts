@@ -11,6 +11,7 @@ import {
   OpusEncoderSettings,
   parseKeyFrameRequests,
   pliPacket,
+  openPlainConsumer,
   PLAIN_RTP_CAPABILITIES,
   plainRtpParameters,
   randomSsrc,
@@ -212,32 +213,16 @@ class IncomingStream {
     meter: ByteMeter,
     clip: VideoClip,
   ): Promise<IncomingStream> {
-    const socket = await RtpUdpSocket.open(address.bindIp);
-    try {
-      const transport = (await client.request('media:create-transport', { callId, direction: 'recv', type: 'plain' })) as {
-        transportId: string;
-        ip: string;
-        port: number;
-      };
-      await client.request('media:connect-transport', {
-        transportId: transport.transportId,
-        ip: address.announcedIp,
-        port: socket.address.port,
-      });
-      const consumer = await client.request('media:consume', {
-        transportId: transport.transportId,
-        producerId,
-        rtpCapabilities: PLAIN_RTP_CAPABILITIES,
-      });
-      const stream = new IncomingStream(consumer.kind, producerId, socket, transport, link, meter, clip);
-      await client.request('media:resume', { consumerId: consumer.consumerId });
-      // A video consumer starts at a key frame: ask at once rather than wait for the clip's next one.
-      stream.startVideo();
-      return stream;
-    } catch (err) {
-      socket.close();
-      throw err;
-    }
+    const stream = await openPlainConsumer(
+      client,
+      callId,
+      producerId,
+      address,
+      ({ socket, transport, consumer }) => new IncomingStream(consumer.kind, producerId, socket, transport, link, meter, clip),
+    );
+    // A video consumer starts at a key frame: ask at once rather than wait for the clip's next one.
+    stream.startVideo();
+    return stream;
   }
 
   /** Asks for a key frame at once (a consumer starts at one). */

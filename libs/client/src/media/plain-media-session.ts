@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
+import type { ClientEvents } from '@app/contracts';
 import type { SocialClient } from '../social-client';
 import { analyseAudioLeg, AudioAnalysisOptions, AudioLegReport, ReceivedPacket } from './audio/audio-leg-report';
 import { checkTone, EncodedTone, ToneCheck, ToneCheckOptions } from './encoded-tone';
@@ -73,6 +74,49 @@ function plainTransport<T extends { transportId: string }>(transport: T): T & { 
     return { ...transport, ip: transport.ip, port: transport.port };
   }
   throw new Error('the server answered a plain transport without ip and port');
+}
+
+/** What openPlainConsumer hands the stream it makes: the socket, the recv transport sending to it, its consumer. */
+export interface PlainConsumerSetup {
+  socket: RtpUdpSocket;
+  transport: { transportId: string; ip: string; port: number };
+  consumer: ClientEvents['media:consume']['result'];
+}
+
+/**
+ * Receives one producer over plain RTP: a UDP socket of its own on `address`,
+ * a recv transport sending to it, a consumer of `producerId`, the stream
+ * `makeStream` builds on them, then the consumer resumed (consumers start
+ * paused; resuming once the stream listens means nothing is missed). Any
+ * failure closes the socket.
+ */
+export async function openPlainConsumer<S>(
+  client: SocialClient,
+  callId: string,
+  producerId: string,
+  address: RtpAddress,
+  makeStream: (setup: PlainConsumerSetup) => S,
+): Promise<S> {
+  const socket = await RtpUdpSocket.open(address.bindIp);
+  try {
+    const transport = plainTransport(await client.request('media:create-transport', { callId, direction: 'recv', type: 'plain' }));
+    await client.request('media:connect-transport', {
+      transportId: transport.transportId,
+      ip: address.announcedIp,
+      port: socket.address.port,
+    });
+    const consumer = await client.request('media:consume', {
+      transportId: transport.transportId,
+      producerId,
+      rtpCapabilities: PLAIN_RTP_CAPABILITIES,
+    });
+    const stream = makeStream({ socket, transport, consumer });
+    await client.request('media:resume', { consumerId: consumer.consumerId });
+    return stream;
+  } catch (err) {
+    socket.close();
+    throw err;
+  }
 }
 
 /** 90 kHz clock step of one frame at `fps`. */
@@ -363,21 +407,9 @@ export class PlainReceiveStream {
     options: PlainStreamOptions = {},
   ): Promise<PlainReceiveStream> {
     const address = options.rtpAddress ?? (await rtpAddressFor(client.baseUrl));
-    const socket = await RtpUdpSocket.open(address.bindIp);
-    try {
-      const transport = plainTransport(await client.request('media:create-transport', { callId, direction: 'recv', type: 'plain' }));
-      await client.request('media:connect-transport', {
-        transportId: transport.transportId,
-        ip: address.announcedIp,
-        port: socket.address.port,
-      });
-      const consumer = await client.request('media:consume', {
-        transportId: transport.transportId,
-        producerId,
-        rtpCapabilities: PLAIN_RTP_CAPABILITIES,
-      });
+    return openPlainConsumer(client, callId, producerId, address, ({ socket, transport, consumer }) => {
       const rtp = consumerRtp.parse(consumer.rtpParameters);
-      const stream = new PlainReceiveStream(
+      return new PlainReceiveStream(
         {
           callId,
           transportId: transport.transportId,
@@ -392,13 +424,7 @@ export class PlainReceiveStream {
         },
         options,
       );
-      // Consumers start paused; resuming after our socket listens means nothing is missed.
-      await client.request('media:resume', { consumerId: consumer.consumerId });
-      return stream;
-    } catch (err) {
-      socket.close();
-      throw err;
-    }
+    });
   }
 
   /** Decoded 20 ms PCM frames of every packet so far, in arrival order (audio only; undecodable packets left out). */
