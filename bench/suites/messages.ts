@@ -192,8 +192,8 @@ async function scaledRun(o: MessagesOptions, processes: number, log: (s: string)
     const senders = users.slice(0, half);
     const receivers = users.slice(half, 2 * half);
     const at = (k: number) => gateways[k % processes].url;
-    const senderSockets = await inBatches(senders, 32, (u) => openSocket(at(senders.indexOf(u)), { token: u.token }));
-    const receiverSockets = await inBatches(receivers, 32, (u) => openSocket(at(receivers.indexOf(u) + 1), { token: u.token }));
+    const senderSockets = await inBatches(senders, 32, (u, k) => openSocket(at(k), { token: u.token }));
+    const receiverSockets = await inBatches(receivers, 32, (u, k) => openSocket(at(k + 1), { token: u.token }));
     log(
       `persisted DMs through ${processes} gateway process${processes > 1 ? 'es' : ''} on Redis: ${half} senders, ` +
         `each recipient on the next process, window ${2 * o.window}`,
