@@ -9,7 +9,7 @@ import type { RelationshipService } from '@app/relationships';
 import { MetricsService } from '@app/observability';
 import type { PresenceListener, RealtimeService } from '@app/realtime';
 import type { SqlExecutor } from '@app/database';
-import type { DurableScheduler, TimerHandler } from '@app/scheduler';
+import type { DurableScheduler, TimerChanges, TimerHandler } from '@app/scheduler';
 import type { CallRecord } from '../../libs/calls/src/call-record';
 import { CallEnd, CallRepository, InTransaction, InviteRefusal, NewCall } from '../../libs/calls/src/call.repository';
 import type { CallMediaService, MediaRestartReason } from '../../libs/calls/src/call-media.service';
@@ -96,22 +96,27 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
   readonly rows = new Map<string, CallRecord>();
   private readonly slots = new Map<string, string>();
 
+  /** `scheduler`: where the timers a transition stores with it go (none kept without one). */
+  constructor(private readonly scheduler?: Pick<VirtualScheduler, 'armMany' | 'disarm'>) {}
+
   /** Users, blocks and contacts are not modelled here: every pair may call. */
-  async createRinging(input: NewCall & { videoAllowed: boolean }, inTx: InTransaction): Promise<CallRecord | InviteRefusal> {
+  async createRinging(
+    input: NewCall & { videoAllowed: boolean },
+    timers?: (call: CallRecord) => TimerChanges,
+  ): Promise<CallRecord | InviteRefusal> {
     if (!input.videoAllowed) return 'video_disabled';
     if (this.slots.has(input.callerId) || this.slots.has(input.calleeId)) return 'busy';
     const { videoAllowed: _, ...call } = input;
     const row = this.insert({ ...call, id: crypto.randomUUID(), state: 'ringing' });
-    try {
-      await inTx({ ...row }, NO_SQL);
-    } catch (err) {
-      // Rolled back: neither the call nor its slots were stored.
-      this.rows.delete(row.id);
-      this.slots.delete(row.callerId);
-      this.slots.delete(row.calleeId);
-      throw err;
-    }
+    await this.storeTimers(timers?.({ ...row }));
     return row;
+  }
+
+  /** The timers of a transition that happened, as the SQL stores them in its statement. */
+  private async storeTimers(changes?: TimerChanges): Promise<void> {
+    if (!changes || !this.scheduler) return;
+    if (changes.disarm.length > 0) await this.scheduler.disarm(changes.queue, changes.disarm);
+    if (changes.arm.length > 0) await this.scheduler.armMany(changes.queue, changes.arm);
   }
 
   /** A row as a crashed process may have left it (for start-up tests). */
@@ -150,7 +155,14 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
     return id ? this.copy(this.rows.get(id)) : null;
   }
 
-  async markActive(id: string, answeredAt: Date, maxEndsAt: Date, mediaNodeId: string, inTx: InTransaction): Promise<CallRecord | null> {
+  async markActive(
+    id: string,
+    answeredAt: Date,
+    maxEndsAt: Date,
+    mediaNodeId: string,
+    timers: TimerChanges,
+    inTx: InTransaction,
+  ): Promise<CallRecord | null> {
     const before = this.copy(this.rows.get(id));
     const active = this.changeIf(id, (c) => c.state === 'ringing', { state: 'active', answeredAt, maxEndsAt, mediaNodeId });
     if (!active) return null;
@@ -160,6 +172,7 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
       this.rows.set(id, before!);
       throw err;
     }
+    await this.storeTimers(timers);
     return active;
   }
 
@@ -200,10 +213,11 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
     return this.changeIf(id, (c) => c.state === 'active' && c.warnedAt === null, { warnedAt: at });
   }
 
-  async end(id: string, from: CallState[], end: CallEnd): Promise<CallRecord | null> {
+  async end(id: string, from: CallState[], end: CallEnd, timers?: TimerChanges): Promise<CallRecord | null> {
     const ended = await this.changeIf(id, (c) => from.includes(c.state), { state: 'ended', ...end });
     if (ended) {
       for (const [userId, callId] of this.slots) if (callId === id) this.slots.delete(userId);
+      await this.storeTimers(timers);
     }
     return ended;
   }
@@ -378,8 +392,8 @@ export async function callsHarness(env: Record<string, string> = {}): Promise<Ca
   const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
   const logger = pino({ level: 'silent' });
   const clock = new VirtualClock();
-  const repository = new InMemoryCallRepository();
   const scheduler = new VirtualScheduler();
+  const repository = new InMemoryCallRepository(scheduler);
   const timers = new CallTimers(scheduler as unknown as DurableScheduler);
   const realtime = new RecordingRealtime();
   const media = new FakeCallMedia();

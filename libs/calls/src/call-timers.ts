@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { SqlExecutor } from '@app/database';
-import { DurableScheduler, TimerSpec } from '@app/scheduler';
+import { DurableScheduler, TimerChanges, TimerSpec } from '@app/scheduler';
 import type { CallRecord } from './call-record';
 
 /** A due moment in a call's life. */
@@ -12,6 +12,9 @@ export type CallTimer =
 
 // One queue for every call timer: one poll per process, however many calls.
 export const CALL_TIMERS_QUEUE = 'call-timers';
+
+/** Timers a call transition stores or removes in its own statement. */
+export type CallTimerChanges = TimerChanges<CallTimer>;
 
 const key = (t: CallTimer) => (t.kind === 'disconnect-grace' ? `${t.callId}:${t.kind}:${t.userId}` : `${t.callId}:${t.kind}`);
 
@@ -30,6 +33,45 @@ export class CallTimers {
     this.scheduler.define<CallTimer>(CALL_TIMERS_QUEUE, handler);
   }
 
+  /** A new call's ring timeout, stored with the call. */
+  ringing(call: Pick<CallRecord, 'id' | 'ringEndsAt'>): CallTimerChanges {
+    const timer: CallTimer = { kind: 'ring-timeout', callId: call.id };
+    return { queue: CALL_TIMERS_QUEUE, arm: call.ringEndsAt ? [{ key: key(timer), at: call.ringEndsAt, data: timer }] : [], disarm: [] };
+  }
+
+  /** An answered call: its cap (and warning) armed, its ring timeout removed, with the answer. */
+  answered(call: Pick<CallRecord, 'id' | 'maxEndsAt' | 'warnedAt'>, warningBeforeMs: number): CallTimerChanges {
+    return {
+      queue: CALL_TIMERS_QUEUE,
+      arm: this.capTimers(call, warningBeforeMs),
+      disarm: [key({ kind: 'ring-timeout', callId: call.id })],
+    };
+  }
+
+  /**
+   * An ended call: every timer of it removed with the end (firing ones find
+   * the call ended and do nothing). The grace timers' keys name the
+   * participants; without them, disarmGrace removes those after the end.
+   */
+  ended(callId: string, participants?: Pick<CallRecord, 'callerId' | 'calleeId'>): CallTimerChanges {
+    const timers: CallTimer[] = [
+      { kind: 'ring-timeout', callId },
+      { kind: 'cap-warning', callId },
+      { kind: 'cap', callId },
+    ];
+    if (participants) {
+      timers.push({ kind: 'disconnect-grace', callId, userId: participants.callerId });
+      timers.push({ kind: 'disconnect-grace', callId, userId: participants.calleeId });
+    }
+    return { queue: CALL_TIMERS_QUEUE, arm: [], disarm: timers.map(key) };
+  }
+
+  /** Both participants' grace timers of an ended call. */
+  async disarmGrace(call: Pick<CallRecord, 'id' | 'callerId' | 'calleeId'>): Promise<void> {
+    const keys = [call.callerId, call.calleeId].map((userId) => key({ kind: 'disconnect-grace', callId: call.id, userId }));
+    await this.scheduler.disarm(CALL_TIMERS_QUEUE, keys);
+  }
+
   async armRingTimeout(call: CallRecord, tx?: SqlExecutor): Promise<void> {
     if (!call.ringEndsAt) return;
     const timer: CallTimer = { kind: 'ring-timeout', callId: call.id };
@@ -38,14 +80,19 @@ export class CallTimers {
 
   /** The warning and the end of an answered call's duration cap, in one statement. */
   async armCap(call: CallRecord, warningBeforeMs: number, tx?: SqlExecutor): Promise<void> {
-    if (!call.maxEndsAt) return;
+    const timers = this.capTimers(call, warningBeforeMs);
+    if (timers.length > 0) await this.scheduler.armMany(CALL_TIMERS_QUEUE, timers, tx);
+  }
+
+  private capTimers(call: Pick<CallRecord, 'id' | 'maxEndsAt' | 'warnedAt'>, warningBeforeMs: number): TimerSpec<CallTimer>[] {
+    if (!call.maxEndsAt) return [];
     const cap: CallTimer = { kind: 'cap', callId: call.id };
     const timers: TimerSpec<CallTimer>[] = [{ key: key(cap), at: call.maxEndsAt, data: cap }];
     if (!call.warnedAt) {
       const warning: CallTimer = { kind: 'cap-warning', callId: call.id };
       timers.unshift({ key: key(warning), at: new Date(call.maxEndsAt.getTime() - warningBeforeMs), data: warning });
     }
-    await this.scheduler.armMany(CALL_TIMERS_QUEUE, timers, tx);
+    return timers;
   }
 
   /** (Re)starts the grace period of a participant whose sockets are all gone. */
@@ -56,10 +103,6 @@ export class CallTimers {
 
   async disarmDisconnectGrace(callId: string, userId: string): Promise<void> {
     await this.scheduler.disarm(CALL_TIMERS_QUEUE, key({ kind: 'disconnect-grace', callId, userId }));
-  }
-
-  async disarmRingTimeout(callId: string, tx?: SqlExecutor): Promise<void> {
-    await this.scheduler.disarm(CALL_TIMERS_QUEUE, key({ kind: 'ring-timeout', callId }), tx);
   }
 
   /** Removes every timer of an ended call (firing ones find the call ended and do nothing). */

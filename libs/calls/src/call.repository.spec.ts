@@ -1,17 +1,30 @@
 import crypto from 'node:crypto';
+import pino from 'pino';
 import type { CallState } from '@app/contracts';
+import { DurableScheduler, jobIdFor, TimerChanges } from '@app/scheduler';
 import { createRepositoryDatabase, RepositoryDatabase } from '../../../test/support/repository-database';
 import { InMemoryCallRepository } from '../../../test/support/in-memory-calls';
 import type { CallRecord } from './call-record';
 import { CallRepository, InTransaction, InviteRefusal } from './call.repository';
+import { CALL_TIMERS_QUEUE } from './call-timers';
 
 type Repository = Pick<CallRepository, keyof CallRepository>;
 
-/** A repository and a way to make two users who may call each other. */
+/** A repository, a way to make two users who may call each other, and the timers its transitions stored. */
 interface Subject {
   repository: Repository;
   friends(): Promise<[string, string]>;
+  hasTimer(key: string): Promise<boolean>;
 }
+
+const Q = CALL_TIMERS_QUEUE;
+const NO_TIMERS: TimerChanges = { queue: Q, arm: [], disarm: [] };
+const arming = (...keys: string[]): TimerChanges => ({
+  queue: Q,
+  arm: keys.map((key) => ({ key, at: at(3600), data: { key } })),
+  disarm: [],
+});
+const disarming = (...keys: string[]): TimerChanges => ({ queue: Q, arm: [], disarm: keys });
 
 const T0 = new Date('2030-01-01T10:00:00.000Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
@@ -42,7 +55,7 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
       const [callerId, calleeId] = await subject.friends();
       const call = await repo.createRinging(
         { callerId, calleeId, media, createdAt, ringEndsAt: new Date(createdAt.getTime() + 45_000), videoAllowed: true },
-        noWork,
+        (c) => arming(`${c.id}:ring`),
       );
       isCall(call);
       return call;
@@ -50,21 +63,22 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
 
     async function active(nodeId = 'node-a', answeredAt = at(5)): Promise<CallRecord> {
       const call = await ringing();
-      const answered = await repo.markActive(call.id, answeredAt, at(3605), nodeId, noWork);
+      const answered = await repo.markActive(call.id, answeredAt, at(3605), nodeId, NO_TIMERS, noWork);
       isCall(answered);
       return answered;
     }
 
-    it('stores a ringing call holding both users’ slots; the transaction’s work sees it', async () => {
+    it('stores a ringing call holding both users’ slots, and its timers with it', async () => {
       const [callerId, calleeId] = await subject.friends();
-      const seen: CallState[] = [];
+      const seen: CallRecord[] = [];
       const call = await repo.createRinging(
         { callerId, calleeId, media: 'video', createdAt: T0, ringEndsAt: at(45), videoAllowed: true },
-        async (c) => void seen.push(c.state),
+        (c) => (seen.push(c), arming(`${c.id}:ring`)),
       );
       isCall(call);
       expect(call).toMatchObject({ callerId, calleeId, media: 'video', state: 'ringing', ringEndsAt: at(45), answeredAt: null });
-      expect(seen).toEqual(['ringing']);
+      expect(seen).toEqual([call]);
+      expect(await subject.hasTimer(`${call.id}:ring`)).toBe(true);
       expect((await repo.liveCallOf(callerId))?.id).toBe(call.id);
       expect((await repo.liveCallOf(calleeId))?.id).toBe(call.id);
       expect((await repo.findRinging(callerId, calleeId))?.id).toBe(call.id);
@@ -78,11 +92,13 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
         [first.calleeId, first.callerId],
         [first.callerId, first.calleeId],
       ]) {
+        const key = `busy:${crypto.randomUUID()}`;
         const again = await repo.createRinging(
           { callerId, calleeId, media: 'audio', createdAt: T0, ringEndsAt: at(45), videoAllowed: true },
-          noWork,
+          () => arming(key),
         );
         expect(again).toBe('busy');
+        expect(await subject.hasTimer(key)).toBe(false);
       }
       expect(await repo.findRinging(first.calleeId, first.callerId)).toBeNull();
       expect((await repo.liveCallOf(first.calleeId))?.id).toBe(first.id);
@@ -90,51 +106,53 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
 
     it('refuses video when not allowed and stores nothing', async () => {
       const [callerId, calleeId] = await subject.friends();
+      const key = `refused:${crypto.randomUUID()}`;
       const refused = await repo.createRinging(
         { callerId, calleeId, media: 'video', createdAt: T0, ringEndsAt: at(45), videoAllowed: false },
-        noWork,
+        () => arming(key),
       );
       expect(refused).toBe('video_disabled');
       expect(await repo.liveCallOf(callerId)).toBeNull();
+      expect(await subject.hasTimer(key)).toBe(false);
     });
 
-    it('work that fails in the transaction leaves neither call nor slots', async () => {
-      const [callerId, calleeId] = await subject.friends();
-      const input = { callerId, calleeId, media: 'audio' as const, createdAt: T0, ringEndsAt: at(45), videoAllowed: true };
-      await expect(repo.createRinging(input, () => Promise.reject(new Error('timer store down')))).rejects.toThrow('timer store down');
-      expect(await repo.liveCallOf(callerId)).toBeNull();
-      expect(await repo.findRinging(callerId, calleeId)).toBeNull();
-      isCall(await repo.createRinging(input, noWork));
-    });
-
-    it('answers a ringing call once; a failed answer leaves it ringing', async () => {
+    it('answers a ringing call once, swapping its timers with the answer; a failed answer leaves it ringing with its own', async () => {
       const call = await ringing();
-      await expect(repo.markActive(call.id, at(5), at(3605), 'node-a', () => Promise.reject(new Error('room failed')))).rejects.toThrow(
-        'room failed',
-      );
+      const answering = { queue: Q, arm: arming(`${call.id}:cap`).arm, disarm: [`${call.id}:ring`] };
+      await expect(
+        repo.markActive(call.id, at(5), at(3605), 'node-a', answering, () => Promise.reject(new Error('room failed'))),
+      ).rejects.toThrow('room failed');
       expect(await repo.findById(call.id)).toMatchObject({ state: 'ringing', answeredAt: null, mediaNodeId: null });
+      expect(await subject.hasTimer(`${call.id}:ring`)).toBe(true);
+      expect(await subject.hasTimer(`${call.id}:cap`)).toBe(false);
 
       const seen: CallState[] = [];
-      const answered = await repo.markActive(call.id, at(5), at(3605), 'node-a', async (c) => void seen.push(c.state));
+      const answered = await repo.markActive(call.id, at(5), at(3605), 'node-a', answering, async (c) => void seen.push(c.state));
       expect(answered).toMatchObject({ id: call.id, state: 'active', answeredAt: at(5), maxEndsAt: at(3605), mediaNodeId: 'node-a' });
       expect(seen).toEqual(['active']);
-      expect(await repo.markActive(call.id, at(6), at(3606), 'node-b', noWork)).toBeNull();
+      expect(await subject.hasTimer(`${call.id}:ring`)).toBe(false);
+      expect(await subject.hasTimer(`${call.id}:cap`)).toBe(true);
+
+      expect(await repo.markActive(call.id, at(6), at(3606), 'node-b', arming(`${call.id}:late`), noWork)).toBeNull();
+      expect(await subject.hasTimer(`${call.id}:late`)).toBe(false);
       expect(await repo.findRinging(call.callerId, call.calleeId)).toBeNull();
     });
 
-    it('ends a call only from the states given, once, and frees both slots', async () => {
+    it('ends a call only from the states given, once, frees both slots and removes its timers with the end', async () => {
       const call = await active();
       const end = { endedAt: at(60), endReason: 'hangup' as const, endedById: call.callerId };
-      expect(await repo.end(call.id, ['ringing'], end)).toBeNull();
+      expect(await repo.end(call.id, ['ringing'], end, disarming(`${call.id}:ring`))).toBeNull();
       expect((await repo.liveCallOf(call.callerId))?.id).toBe(call.id);
+      expect(await subject.hasTimer(`${call.id}:ring`)).toBe(true);
 
-      const ended = await repo.end(call.id, ['ringing', 'active'], end);
+      const ended = await repo.end(call.id, ['ringing', 'active'], end, disarming(`${call.id}:ring`));
+      expect(await subject.hasTimer(`${call.id}:ring`)).toBe(false);
       expect(ended).toMatchObject({ id: call.id, state: 'ended', endedAt: at(60), endReason: 'hangup', endedById: call.callerId });
       expect(await repo.end(call.id, ['ringing', 'active'], { ...end, endReason: 'max_duration' })).toBeNull();
       expect(await repo.findById(call.id)).toMatchObject({ endReason: 'hangup' });
       expect(await repo.liveCallOf(call.callerId)).toBeNull();
       expect(await repo.liveCallOf(call.calleeId)).toBeNull();
-      expect(await repo.markActive(call.id, at(61), at(3661), 'node-a', noWork)).toBeNull();
+      expect(await repo.markActive(call.id, at(61), at(3661), 'node-a', NO_TIMERS, noWork)).toBeNull();
     });
 
     it('a ringing call ends as missed without an answer', async () => {
@@ -147,7 +165,7 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
     it('records the cap warning once, and only for an active call', async () => {
       const call = await ringing();
       expect(await repo.markWarned(call.id, at(1))).toBeNull();
-      await repo.markActive(call.id, at(5), at(3605), 'node-a', noWork);
+      await repo.markActive(call.id, at(5), at(3605), 'node-a', NO_TIMERS, noWork);
       expect(await repo.markWarned(call.id, at(3545))).toMatchObject({ warnedAt: at(3545) });
       expect(await repo.markWarned(call.id, at(3546))).toBeNull();
       expect(await repo.findById(call.id)).toMatchObject({ warnedAt: at(3545) });
@@ -182,7 +200,7 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
       const videos: string[] = [];
       for (let i = 0; i < 3; i++) {
         const video = await ringing('video');
-        isCall(await repo.markActive(video.id, at(5), at(3605), 'node-a', noWork));
+        isCall(await repo.markActive(video.id, at(5), at(3605), 'node-a', NO_TIMERS, noWork));
         videos.push(video.id);
       }
       const audio = await active();
@@ -264,7 +282,7 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
             ringEndsAt: at(s + 45),
             videoAllowed: true,
           },
-          noWork,
+          () => NO_TIMERS,
         );
         isCall(call);
         ids[s] = call.id;
@@ -276,25 +294,53 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
   });
 }
 
-// One database for the file (making and migrating one costs about a second).
+// One database for the file (making and migrating one costs about a second), with the
+// scheduler's tables and the call timers' queue, which the transitions' statements write to.
 let opened: Promise<RepositoryDatabase> | undefined;
-const database = () => (opened ??= createRepositoryDatabase());
-afterAll(async () => (opened ? (await opened).close() : undefined));
+let scheduler: DurableScheduler | undefined;
+const database = () =>
+  (opened ??= createRepositoryDatabase().then(async (db) => {
+    scheduler = new DurableScheduler(db.pool, pino({ level: 'silent' }));
+    scheduler.define(Q, async () => undefined);
+    await scheduler.start();
+    return db;
+  }));
+afterAll(async () => {
+  await scheduler?.onModuleDestroy();
+  if (opened) await (await opened).close();
+});
 
 behavesAsTheCallsTable('PostgreSQL', async () => {
   const db = await database();
   return {
     repository: new CallRepository(db.prisma, db.pool),
     friends: () => db.createFriends(),
+    hasTimer: async (key) =>
+      (await db.pool.query('SELECT 1 FROM pgboss.job WHERE name = $1 AND id = $2', [Q, jobIdFor(Q, key)])).length > 0,
     close: async () => undefined,
   };
 });
 
-behavesAsTheCallsTable('the in-memory copy (call state machine spec)', async () => ({
-  repository: new InMemoryCallRepository(),
-  friends: async () => [crypto.randomUUID(), crypto.randomUUID()],
-  close: async () => undefined,
-}));
+/** Which timers are stored, and nothing runs them (the in-memory copy's side of hasTimer). */
+class StoredTimers {
+  readonly keys = new Set<string>();
+  async armMany(_queue: string, timers: { key: string }[]): Promise<void> {
+    for (const t of timers) this.keys.add(t.key);
+  }
+  async disarm(_queue: string, keys: string | string[]): Promise<void> {
+    for (const key of [keys].flat()) this.keys.delete(key);
+  }
+}
+
+behavesAsTheCallsTable('the in-memory copy (call state machine spec)', async () => {
+  const timers = new StoredTimers();
+  return {
+    repository: new InMemoryCallRepository(timers),
+    friends: async () => [crypto.randomUUID(), crypto.randomUUID()],
+    hasTimer: async (key) => timers.keys.has(key),
+    close: async () => undefined,
+  };
+});
 
 describe('PostgreSQL: who may call whom (checked in the invite’s statement)', () => {
   let db: RepositoryDatabase;
@@ -306,7 +352,7 @@ describe('PostgreSQL: who may call whom (checked in the invite’s statement)', 
   });
 
   const invite = (callerId: string, calleeId: string, videoAllowed = true) =>
-    repo.createRinging({ callerId, calleeId, media: 'video', createdAt: T0, ringEndsAt: at(45), videoAllowed }, noWork);
+    repo.createRinging({ callerId, calleeId, media: 'video', createdAt: T0, ringEndsAt: at(45), videoAllowed }, () => NO_TIMERS);
 
   it('refuses an unknown callee', async () => {
     const [caller] = await db.createUsers(1);

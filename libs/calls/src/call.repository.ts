@@ -4,6 +4,7 @@ import type { PoolClient } from 'pg';
 import type { CallEndReason, CallMedia, CallState, MediaStatsDto } from '@app/contracts';
 import { DatabasePool, executorOf, PrismaService, SqlExecutor } from '@app/database';
 import { blockedEitherWaySql, mutualContactsSql } from '@app/relationships';
+import { armTimersSql, disarmTimersSql, TimerChanges, timerChangeParams } from '@app/scheduler';
 import type { CallRecord } from './call-record';
 
 export interface NewCall {
@@ -23,7 +24,7 @@ export interface CallEnd {
 /** Why an invite stored nothing: the callee is unknown, a block, not contacts both ways, video not allowed, or a live call. */
 export type InviteRefusal = 'no_such_user' | 'blocked' | 'not_friends' | 'video_disabled' | 'busy';
 
-/** Work done inside a transition's transaction (its timers), so it commits or rolls back with it. */
+/** Work the answer's transaction waits for before it commits (the room opening). */
 export type InTransaction = (call: CallRecord, tx: SqlExecutor) => Promise<void>;
 
 /** NOTIFY channel: a call ended or its room moved (processes caching calls drop it). */
@@ -37,6 +38,35 @@ const COLUMNS = `c.id, c.caller_id AS "callerId", c.callee_id AS "calleeId", c.m
   c.max_ends_at AS "maxEndsAt", c.warned_at AS "warnedAt", c.ended_at AS "endedAt",
   c.end_reason AS "endReason", c.ended_by_id AS "endedById", c.media_stats AS "mediaStats",
   c.media_node_id AS "mediaNodeId"`;
+
+const NO_TIMERS_CHANGES: TimerChanges = { queue: '', arm: [], disarm: [] };
+const NO_TIMERS = (): TimerChanges => NO_TIMERS_CHANGES;
+
+/** A call about to be stored as ringing, as its row will read. */
+function plannedCall(id: string, input: NewCall): CallRecord {
+  return {
+    callerId: input.callerId,
+    calleeId: input.calleeId,
+    media: input.media,
+    createdAt: input.createdAt,
+    ringEndsAt: input.ringEndsAt,
+    id,
+    state: 'ringing',
+    answeredAt: null,
+    maxEndsAt: null,
+    warnedAt: null,
+    endedAt: null,
+    endReason: null,
+    endedById: null,
+    mediaStats: null,
+    mediaNodeId: null,
+  };
+}
+
+function isUniqueViolation(err: unknown, constraint: string): boolean {
+  const e = err as { code?: unknown; constraint?: unknown } | null;
+  return e?.code === '23505' && e.constraint === constraint;
+}
 
 /** Ends a transaction with ROLLBACK and hands `value` back to the caller. */
 class RolledBack<T> {
@@ -63,20 +93,27 @@ export class CallRepository {
 
   /**
    * Checks who may call whom and stores the ringing call with both
-   * participants' slots in one statement, then runs `inTx` (the ring timer)
-   * in the same transaction. The slot's primary key (user id) lets a user
-   * hold one live call: when either already has one, nothing is stored and
-   * 'busy' comes back. `videoAllowed` is the flag's answer (false refuses),
-   * reported after the checks stored here, which come first.
+   * participants' slots and `timers(call)` (its ring timeout) in one
+   * statement, so the call and its timer commit together without a
+   * transaction around them. The slot's primary key (user id) lets a user
+   * hold one live call: when either already has one, the statement fails as
+   * a whole and 'busy' comes back. `videoAllowed` is the flag's answer (false
+   * refuses), reported after the checks stored here, which come first.
    */
-  async createRinging(input: NewCall & { videoAllowed: boolean }, inTx: InTransaction): Promise<CallRecord | InviteRefusal> {
+  async createRinging(
+    input: NewCall & { videoAllowed: boolean },
+    timers: (call: CallRecord) => TimerChanges = NO_TIMERS,
+  ): Promise<CallRecord | InviteRefusal> {
     const id = crypto.randomUUID();
     // Slots in one order (by user id) whoever calls whom: two users calling each other at
     // the same moment then meet on the first slot (the second waits for the first to commit
     // and is busy) instead of each holding one slot and waiting for the other's (a deadlock).
     const slotUsers = [input.callerId, input.calleeId].sort();
-    return this.inTransaction(async (client) => {
-      const { rows } = await client.query<CreatedRow>(
+    const changes = timers(plannedCall(id, input));
+    const timerParams = timerChangeParams(changes);
+    let rows: CreatedRow[];
+    try {
+      rows = await this.sql.query<CreatedRow>(
         `WITH checks AS (
            SELECT EXISTS (SELECT 1 FROM users WHERE id = $2) AS "calleeExists",
                   ${blockedEitherWaySql('$1', '$2')} AS blocked,
@@ -89,22 +126,34 @@ export class CallRepository {
          ), slots AS (
            INSERT INTO call_slots (user_id, call_id)
            SELECT u.id, created.id FROM created, unnest($8::uuid[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n
-           ON CONFLICT DO NOTHING
-           RETURNING user_id
+         ), timers AS (
+           ${armTimersSql('$9', '$10', 'created')}
          )
-         SELECT checks.*, (SELECT count(*)::int FROM slots) AS slots, created.*
-           FROM checks LEFT JOIN created ON true`,
-        [input.callerId, input.calleeId, id, input.media, input.createdAt, input.ringEndsAt, input.videoAllowed, slotUsers],
+         SELECT checks.*, created.* FROM checks LEFT JOIN created ON true`,
+        [
+          input.callerId,
+          input.calleeId,
+          id,
+          input.media,
+          input.createdAt,
+          input.ringEndsAt,
+          input.videoAllowed,
+          slotUsers,
+          changes.queue,
+          timerParams.arm,
+        ],
       );
-      const { calleeExists, blocked, mutual, slots, ...call } = rows[0];
-      if (!calleeExists) throw new RolledBack('no_such_user' as const);
-      if (blocked) throw new RolledBack('blocked' as const);
-      if (!mutual) throw new RolledBack('not_friends' as const);
-      if (!input.videoAllowed) throw new RolledBack('video_disabled' as const);
-      if (slots < 2) throw new RolledBack('busy' as const);
-      await inTx(call as CallRecord, executorOf(client));
-      return call as CallRecord;
-    });
+    } catch (err) {
+      // A participant's slot is taken: nothing of the statement was stored.
+      if (isUniqueViolation(err, 'call_slots_pkey')) return 'busy';
+      throw err;
+    }
+    const { calleeExists, blocked, mutual, ...call } = rows[0];
+    if (!calleeExists) return 'no_such_user';
+    if (blocked) return 'blocked';
+    if (!mutual) return 'not_friends';
+    if (!input.videoAllowed) return 'video_disabled';
+    return call as CallRecord;
   }
 
   async findById(id: string): Promise<CallRecord | null> {
@@ -137,13 +186,28 @@ export class CallRepository {
    * commit: while it runs the row stays locked, so nobody can end the call
    * half-answered. Null when the call was no longer ringing.
    */
-  async markActive(id: string, answeredAt: Date, maxEndsAt: Date, mediaNodeId: string, inTx: InTransaction): Promise<CallRecord | null> {
+  async markActive(
+    id: string,
+    answeredAt: Date,
+    maxEndsAt: Date,
+    mediaNodeId: string,
+    timers: TimerChanges,
+    inTx: InTransaction,
+  ): Promise<CallRecord | null> {
+    const timerParams = timerChangeParams(timers);
     return this.inTransaction(async (client) => {
       const { rows } = await client.query<CallRecord>(
-        `UPDATE calls AS c SET state = 'active', answered_at = $2, max_ends_at = $3, media_node_id = $4
-          WHERE c.id = $1 AND c.state = 'ringing'
-          RETURNING ${COLUMNS}`,
-        [id, answeredAt, maxEndsAt, mediaNodeId],
+        `WITH answered AS (
+           UPDATE calls AS c SET state = 'active', answered_at = $2, max_ends_at = $3, media_node_id = $4
+            WHERE c.id = $1 AND c.state = 'ringing'
+            RETURNING ${COLUMNS}
+         ), armed AS (
+           ${armTimersSql('$5', '$6', 'answered')}
+         ), disarmed AS (
+           ${disarmTimersSql('$5', '$7', 'answered')}
+         )
+         SELECT * FROM answered`,
+        [id, answeredAt, maxEndsAt, mediaNodeId, timers.queue, timerParams.arm, timerParams.disarm],
       );
       if (rows.length === 0) throw new RolledBack(null);
       await inTx(rows[0], executorOf(client));
@@ -212,7 +276,8 @@ export class CallRepository {
    * slots, atomically (one statement), announcing the change to every
    * process on commit.
    */
-  async end(id: string, from: CallState[], end: CallEnd): Promise<CallRecord | null> {
+  async end(id: string, from: CallState[], end: CallEnd, timers: TimerChanges = NO_TIMERS_CHANGES): Promise<CallRecord | null> {
+    const timerParams = timerChangeParams(timers);
     const rows = await this.sql.query<CallRecord>(
       `WITH ended AS (
          UPDATE calls AS c SET state = 'ended', ended_at = $3, end_reason = $4::call_end_reason, ended_by_id = $5
@@ -220,9 +285,11 @@ export class CallRepository {
           RETURNING ${COLUMNS}
        ), freed AS (
          DELETE FROM call_slots WHERE call_id IN (SELECT id FROM ended)
+       ), disarmed AS (
+         ${disarmTimersSql('$6', '$7', 'ended')}
        )
        SELECT ended.* FROM ended, LATERAL (SELECT pg_notify('${CALL_CHANGED_CHANNEL}', ended.id::text)) told`,
-      [id, from, end.endedAt, end.endReason, end.endedById],
+      [id, from, end.endedAt, end.endReason, end.endedById, timers.queue, timerParams.disarm],
     );
     return rows[0] ?? null;
   }
@@ -294,4 +361,4 @@ export class CallRepository {
   }
 }
 
-type CreatedRow = CallRecord & { calleeExists: boolean; blocked: boolean; mutual: boolean; slots: number };
+type CreatedRow = CallRecord & { calleeExists: boolean; blocked: boolean; mutual: boolean };

@@ -111,10 +111,10 @@ export class CallsService {
     }
     // The flag is read from memory; the database checks (user, block, contacts) come first in what the caller is told.
     const videoAllowed = media !== 'video' || videoOnForBoth;
-    // Checks, call, slots and ring timer: one statement and the timer, in one transaction.
+    // Checks, call, slots and ring timer: one statement.
     const created = await this.calls.createRinging(
       { callerId, calleeId, media, videoAllowed, createdAt: now, ringEndsAt: new Date(now.getTime() + this.config.calls.ringTimeoutMs) },
-      (call, tx) => this.timers.armRingTimeout(call, tx),
+      (call) => this.timers.ringing(call),
     );
     if (media === 'video' && (typeof created !== 'string' || created === 'video_disabled' || created === 'busy')) {
       this.videoCalls.inc({ outcome: 'attempted' });
@@ -225,7 +225,7 @@ export class CallsService {
     // A hangup that arrives after the cap passed (before its timer ran) is the cap's end.
     const now = this.clock.now();
     if (call.maxEndsAt && call.maxEndsAt <= now) {
-      const ended = await this.end(call.id, ['active'], 'max_duration', null, call.maxEndsAt);
+      const ended = await this.end(call, ['active'], 'max_duration', null, call.maxEndsAt);
       if (ended) return ended;
     }
     return this.endByUser(call, 'active', 'hangup', userId);
@@ -252,7 +252,7 @@ export class CallsService {
   async endForBlock(blockerId: string, blockedId: string): Promise<CallRecord | null> {
     const call = await this.calls.liveCallOf(blockerId);
     if (!call || !isParticipant(call, blockedId)) return null;
-    return this.end(call.id, ['ringing', 'active'], 'blocked', blockerId, this.clock.now());
+    return this.end(call, ['ringing', 'active'], 'blocked', blockerId, this.clock.now());
   }
 
   // ---- what timers, media and presence lead to (called by CallSupervisor) ----
@@ -281,7 +281,7 @@ export class CallsService {
       await this.timers.armCap(call, this.config.calls.warningBeforeMs);
       return null;
     }
-    return this.end(callId, ['active'], 'max_duration', null, call.maxEndsAt);
+    return this.end(call, ['active'], 'max_duration', null, call.maxEndsAt);
   }
 
   /** Ends the call when the participant still has no socket on any process. */
@@ -289,7 +289,7 @@ export class CallsService {
     if (await this.realtime.isOnline(userId)) return null;
     const call = await this.calls.findById(callId);
     if (!call || call.state === 'ended' || !isParticipant(call, userId)) return null;
-    return this.end(callId, ['ringing', 'active'], 'disconnected', userId, this.clock.now());
+    return this.end(call, ['ringing', 'active'], 'disconnected', userId, this.clock.now());
   }
 
   async endForMediaFailure(callId: string): Promise<CallRecord | null> {
@@ -299,8 +299,8 @@ export class CallsService {
   /** Ends, at its deadline, a live call found past it (its timer was lost or never ran). */
   async endOverdue(call: CallRecord): Promise<CallRecord | null> {
     return call.state === 'active'
-      ? this.end(call.id, ['active'], 'max_duration', null, call.maxEndsAt!)
-      : this.end(call.id, ['ringing'], 'missed', null, call.ringEndsAt!);
+      ? this.end(call, ['active'], 'max_duration', null, call.maxEndsAt!)
+      : this.end(call, ['ringing'], 'missed', null, call.ringEndsAt!);
   }
 
   // ---- transitions ----------------------------------------------------------
@@ -337,8 +337,9 @@ export class CallsService {
     let openFailure: unknown = null;
     let active: CallRecord | null;
     try {
-      active = await this.calls.markActive(call.id, answeredAt, maxEndsAt, mediaNodeId, async (row, tx) => {
-        await this.timers.armCap(row, this.config.calls.warningBeforeMs, tx);
+      // The cap and its warning armed and the ring timeout removed in the answer's own statement.
+      const timers = this.timers.answered({ id: call.id, maxEndsAt, warnedAt: null }, this.config.calls.warningBeforeMs);
+      active = await this.calls.markActive(call.id, answeredAt, maxEndsAt, mediaNodeId, timers, async () => {
         openFailure = await opening;
       });
     } catch (err) {
@@ -349,9 +350,6 @@ export class CallsService {
       this.closeUnused(planned, opening, early);
       throw await this.invalidStateNow(call.id);
     }
-    // The ring timer goes after the commit, off the answer's path: one that fires before it is
-    // gone finds the call active and does nothing.
-    void this.timers.disarmRingTimeout(call.id).catch((err) => this.logTimerError(err, call.id));
     if (openFailure) {
       try {
         // Its node is gone: open it on another one (nobody negotiated yet, so nobody is told).
@@ -376,7 +374,7 @@ export class CallsService {
   }
 
   private async endByUser(call: CallRecord, from: CallState, reason: CallEndReason, userId: string) {
-    const ended = await this.end(call.id, [from], reason, userId, this.clock.now());
+    const ended = await this.end(call, [from], reason, userId, this.clock.now());
     if (!ended) throw await this.invalidStateNow(call.id);
     return ended;
   }
@@ -384,22 +382,26 @@ export class CallsService {
   /**
    * The one way a call ends. Returns null when the call was not in `from`
    * (someone else ended or answered it first): then nothing else happens.
+   * The call's timers go in the end's own statement (handlers of timers
+   * that still fire find the call ended); given only its id, the
+   * participants' grace timers go after it, while the room closes.
    */
   private async end(
-    callId: string,
+    call: string | Pick<CallRecord, 'id' | 'callerId' | 'calleeId'>,
     from: CallState[],
     endReason: CallEndReason,
     endedById: string | null,
     endedAt: Date,
   ): Promise<CallRecord | null> {
+    const callId = typeof call === 'string' ? call : call.id;
     this.ringing.delete(callId);
-    const ended = await this.calls.end(callId, from, { endReason, endedById, endedAt });
+    const timers = this.timers.ended(callId, typeof call === 'string' ? undefined : call);
+    const ended = await this.calls.end(callId, from, { endReason, endedById, endedAt }, timers);
     if (!ended) return null;
     this.logger.info({ callId, endReason, endedById }, 'call ended');
     this.callMetrics.callEnded(endReason);
 
-    // Timers removed while the room closes (handlers of timers that still fire find the call ended).
-    const disarmed = this.timers.disarmAll(ended).catch((err) => this.logTimerError(err, callId));
+    const disarmed = typeof call === 'string' ? this.timers.disarmGrace(ended).catch((err) => this.logTimerError(err, callId)) : undefined;
     let stats: MediaStatsDto | null = null;
     try {
       // Wherever the room is: its node answers with the call's media statistics.

@@ -3,26 +3,15 @@ import PgBoss from 'pg-boss';
 import { ADVISORY_LOCKS, DatabasePool, SqlExecutor, withAdvisoryLock } from '@app/database';
 import { Logger, ROOT_LOGGER } from '@app/observability';
 import { jobIdFor } from './job-id';
+import { SCHEDULER_SCHEMA, TIMER_EXPIRE_SECONDS, TIMER_RETRY_DELAY_SECONDS, TIMER_RETRY_LIMIT, TimerSpec } from './timer-rows';
 
 export type TimerHandler<T> = (data: T) => Promise<void>;
-
-/** One timer of armMany. */
-export interface TimerSpec<T> {
-  key: string;
-  at: Date;
-  data: T;
-}
-
-/** pg-boss keeps its tables here, apart from the application's. */
-export const SCHEDULER_SCHEMA = 'pgboss';
 
 // One poll of the job table per queue and process for all timers, so a timer
 // fires at most this late; pg-boss allows 0.5 s at the least.
 const POLL_SECONDS = 0.5;
 // Timers due at once are fetched and run together, up to this many per poll.
 const BATCH_SIZE = 100;
-// A job taken by a process that then died is handed out again after this.
-const JOB_EXPIRE_SECONDS = 30;
 
 /**
  * Durable timers on PostgreSQL (pg-boss): a timer is a row with its due time,
@@ -55,9 +44,9 @@ export class DurableScheduler implements OnApplicationBootstrap, OnModuleDestroy
       schedule: false,
       supervise: true,
       migrate: true,
-      retryLimit: 10,
-      retryDelay: 1,
-      expireInSeconds: JOB_EXPIRE_SECONDS,
+      retryLimit: TIMER_RETRY_LIMIT,
+      retryDelay: TIMER_RETRY_DELAY_SECONDS,
+      expireInSeconds: TIMER_EXPIRE_SECONDS,
     });
     this.boss.on('error', (err) => this.logger.error({ err }, 'scheduler error'));
   }
