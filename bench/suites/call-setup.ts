@@ -4,7 +4,7 @@ import { PLAIN_RTP_CAPABILITIES } from '@app/client';
 import { newSsrc, opusRtpParameters } from '../support/call-topology';
 import { startBenchGateway } from '../support/gateway-process';
 import { LatencySamples, LatencySummary } from '../support/latency-samples';
-import { cpuPerOp, sampleCpu } from '../support/process-usage';
+import { cpuPerOp, preciseCpuSeconds, sampleCpu } from '../support/process-usage';
 import { consumeAndResume, markedRtpPacket, openRecvTransport, openSendSide, rtpMarkerOf, timed } from '../support/protocol-call';
 
 export type CallSetupResult =
@@ -23,8 +23,19 @@ export type CallSetupResult =
        * and not counted.
        */
       gatewayCpuMsPerCall: number;
+      /**
+       * The gateway's CPU from the invite to the callee's first audio packet
+       * (the set-up alone), and from the hangup until both heard the call's
+       * entry (the end), per call, in ms; read per call from its threads' run
+       * time, so background work (timer polls, heartbeats) counts where it falls.
+       */
+      gatewayCpuMsPerSetup: number;
+      gatewayCpuMsPerHangup: number;
       /** The same for the media node process (`split` only: its JS side, not its workers). */
       mediaNodeCpuMsPerCall?: number;
+      mediaNodeCpuMsPerSetup?: number;
+      /** Set-ups run first and left out of every figure, so code is compiled and pools are warm. */
+      warmupCalls: number;
       method: string;
     }
   | { calls: number; unavailable: string };
@@ -57,6 +68,9 @@ export type SetupTopology = 'all' | 'split';
  */
 export type CallSetupMode = 'join' | 'steps';
 
+/** Enough set-ups for the gateway's call path to be compiled and its pools to hold their connections. */
+const DEFAULT_WARMUP_CALLS = 20;
+
 async function startTopology(topology: SetupTopology): Promise<{ url: string; pid: number; nodePid?: number; close(): Promise<void> }> {
   // Both on Redis (socket.io fan-out, presence), as any service of more than one process is:
   // the difference between the two is then the routing of room requests alone.
@@ -74,10 +88,11 @@ async function startTopology(topology: SetupTopology): Promise<{ url: string; pi
 
 /** Time from call:invite to the first audio packet at the callee, over gateway child processes. */
 export async function runCallSetupBench(
-  o: { calls: number; topology?: SetupTopology; setup?: CallSetupMode },
+  o: { calls: number; topology?: SetupTopology; setup?: CallSetupMode; warmupCalls?: number },
   log: (s: string) => void,
 ): Promise<CallSetupResult> {
   const setup = o.setup ?? 'join';
+  const warmupCalls = o.warmupCalls ?? DEFAULT_WARMUP_CALLS;
   const gw = await startTopology(o.topology ?? 'all');
   const sender = dgram.createSocket('udp4');
   const receiver = dgram.createSocket('udp4');
@@ -85,11 +100,13 @@ export async function runCallSetupBench(
     await Promise.all([sender, receiver].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
     const receiverPort = receiver.address().port;
     const senderPort = sender.address().port;
-    const users = await loginUsers(gw.url, 2 * o.calls, 'setup', 16);
+    const users = await loginUsers(gw.url, 2 * (warmupCalls + o.calls), 'setup', 16);
     await inBatches(users, 32, (u) => u.connect());
-    const pairs = Array.from({ length: o.calls }, (_, i) => [users[2 * i], users[2 * i + 1]] as const);
-    await inBatches(pairs, 8, ([a, b]) => befriend(a, b));
-    log(`call set-up (${o.topology ?? 'all'}, ${setup}): ${o.calls} calls`);
+    const allPairs = Array.from({ length: warmupCalls + o.calls }, (_, i) => [users[2 * i], users[2 * i + 1]] as const);
+    await inBatches(allPairs, 8, ([a, b]) => befriend(a, b));
+    log(`call set-up (${o.topology ?? 'all'}, ${setup}): ${o.calls} calls after ${warmupCalls} to warm up`);
+    const warmup = allPairs.slice(0, warmupCalls);
+    const pairs = allPairs.slice(warmupCalls);
 
     const total = new LatencySamples();
     const server = new LatencySamples();
@@ -97,11 +114,19 @@ export async function runCallSetupBench(
     const byRequest = new Map<string, LatencySamples>();
     let failed = 0;
     const pids = gw.nodePid === undefined ? [gw.pid] : [gw.pid, gw.nodePid];
-    const cpuBefore = sampleCpu(pids);
-    for (const [index, [caller, callee]] of pairs.entries()) {
+    const phaseCpu = { setup: new Map<number, number>(), hangup: new Map<number, number>() };
+    const cpuNow = () => new Map(pids.map((pid) => [pid, preciseCpuSeconds(pid)]));
+    const addCpu = (into: Map<number, number>, from: Map<number, number>, to: Map<number, number>) => {
+      for (const pid of pids) into.set(pid, (into.get(pid) ?? 0) + to.get(pid)! - from.get(pid)!);
+    };
+    let cpuBefore = sampleCpu(pids);
+    for (const [index, [caller, callee]] of [...warmup, ...pairs].entries()) {
       const marker = index + 1;
+      const measured = index >= warmupCalls;
+      if (index === warmupCalls) cpuBefore = sampleCpu(pids);
       let sending: NodeJS.Timeout | undefined;
       try {
+        const cpuAtInvite = cpuNow();
         const timing = { serverMs: 0, steps: {} as Record<string, number> };
         const firstPacket = new Promise<number>((resolve) => {
           const onMessage = (msg: Buffer) => {
@@ -168,6 +193,14 @@ export async function runCallSetupBench(
           await consumeAndResume(callee, recvTransportId, producerId, rtpCapabilities as Record<string, unknown>, timing);
         }
         const t1 = await Promise.race([firstPacket, new Promise<number>((_, rej) => setTimeout(() => rej(new Error('no packet')), 5000))]);
+        const cpuAtAudio = cpuNow();
+        // The end is done when both heard the call's entry in their conversation (its last step).
+        const entries = [caller, callee].map((u) => u.waitFor('dm:new', () => true, 10_000));
+        await caller.request('call:hangup', { callId: call.id });
+        await Promise.all(entries);
+        if (!measured) continue;
+        addCpu(phaseCpu.setup, cpuAtInvite, cpuAtAudio);
+        addCpu(phaseCpu.hangup, cpuAtAudio, cpuNow());
         total.add(t1 - t0);
         server.add(timing.serverMs);
         client.add(t1 - t0 - timing.serverMs);
@@ -175,7 +208,6 @@ export async function runCallSetupBench(
           if (!byRequest.has(step)) byRequest.set(step, new LatencySamples());
           byRequest.get(step)!.add(ms);
         }
-        await caller.request('call:hangup', { callId: call.id });
       } catch (err) {
         failed++;
         log(`  call ${index} failed: ${(err as Error).message}`);
@@ -184,7 +216,9 @@ export async function runCallSetupBench(
       }
     }
     const cpuAfter = sampleCpu(pids);
-    const perCallMs = (pid: number) => Math.round(cpuPerOp(cpuBefore, cpuAfter, o.calls - failed, pid) / 10) / 100;
+    const succeeded = total.summary().count;
+    const perCallMs = (pid: number) => Math.round(cpuPerOp(cpuBefore, cpuAfter, succeeded, pid) / 10) / 100;
+    const perPhaseMs = (phase: Map<number, number>, pid: number) => Math.round(((phase.get(pid) ?? NaN) / succeeded) * 1e5) / 100;
     for (const u of users) u.disconnect();
     const result = {
       calls: o.calls,
@@ -199,12 +233,17 @@ export async function runCallSetupBench(
         }),
       ),
       gatewayCpuMsPerCall: perCallMs(gw.pid),
-      ...(gw.nodePid === undefined ? {} : { mediaNodeCpuMsPerCall: perCallMs(gw.nodePid) }),
+      gatewayCpuMsPerSetup: perPhaseMs(phaseCpu.setup, gw.pid),
+      gatewayCpuMsPerHangup: perPhaseMs(phaseCpu.hangup, gw.pid),
+      ...(gw.nodePid === undefined
+        ? {}
+        : { mediaNodeCpuMsPerCall: perCallMs(gw.nodePid), mediaNodeCpuMsPerSetup: perPhaseMs(phaseCpu.setup, gw.nodePid) }),
+      warmupCalls,
       method: METHODS[setup],
     };
     log(
       `  total p50/p99 ${result.total.p50}/${result.total.p99} ms (server ${result.server.p50}/${result.server.p99}), ` +
-        `gateway CPU ${result.gatewayCpuMsPerCall} ms per call` +
+        `gateway CPU ${result.gatewayCpuMsPerSetup} ms per set-up + ${result.gatewayCpuMsPerHangup} per end (${result.gatewayCpuMsPerCall} over the loop)` +
         (result.mediaNodeCpuMsPerCall === undefined ? '' : `, media node ${result.mediaNodeCpuMsPerCall}`),
     );
     return result;
