@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Prisma, PrismaService } from '@app/database';
+import { DatabasePool, Prisma, PrismaService } from '@app/database';
 import { MessageRow, MessageSqlRow, messageColumns, toMessageRow } from './message-row';
 
 export interface ConversationRow {
@@ -41,7 +41,10 @@ const KNOWN_PAIRS_MAX = 100_000;
 export class ConversationRepository {
   private readonly knownPairs = new Map<string, ConversationRef>();
 
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly sql: DatabasePool,
+  ) {}
 
   /**
    * The pair's conversation, created with both members on first use (safe
@@ -49,34 +52,39 @@ export class ConversationRepository {
    * are never deleted (nothing cascades into them), so it is remembered per
    * process. On a miss the lookup is a plain read, which never waits on the
    * row lock a concurrent append holds; only a missing conversation or
-   * member is written.
+   * member is written. Plain SQL on the shared pool: every call's end and
+   * every first message of a pair comes here.
    */
   async ensureBetween(a: string, b: string): Promise<ConversationRef> {
     const { userLowId, userHighId } = orderedPair(a, b);
     const key = `${userLowId}:${userHighId}`;
     const known = this.knownPairs.get(key);
     if (known) return known;
-    const [found] = await this.prisma.$queryRaw<{ id: string; members: number }[]>`
-      SELECT c.id, (SELECT count(*)::int FROM conversation_members cm WHERE cm.conversation_id = c.id) AS members
-        FROM conversations c
-       WHERE c.user_low_id = ${userLowId}::uuid AND c.user_high_id = ${userHighId}::uuid`;
+    const [found] = await this.sql.query<{ id: string; members: number }>(
+      `SELECT c.id, (SELECT count(*)::int FROM conversation_members cm WHERE cm.conversation_id = c.id) AS members
+         FROM conversations c
+        WHERE c.user_low_id = $1::uuid AND c.user_high_id = $2::uuid`,
+      [userLowId, userHighId],
+    );
     let id = found?.id;
     if (!id || found.members < 2) {
       // One statement, so a conversation is never visible without its members.
       // A concurrent creator makes the insert a no-op (it waits for its commit),
       // and the members are then added by whoever is missing them.
-      const [created] = await this.prisma.$queryRaw<{ id: string }[]>`
-        WITH c AS (
-          INSERT INTO conversations (id, user_low_id, user_high_id)
-          VALUES (gen_random_uuid(), ${userLowId}::uuid, ${userHighId}::uuid)
-          ON CONFLICT (user_low_id, user_high_id) DO UPDATE SET last_seq = conversations.last_seq
-          RETURNING id
-        ), m AS (
-          INSERT INTO conversation_members (conversation_id, user_id)
-          SELECT c.id, u.user_id FROM c, (VALUES (${userLowId}::uuid), (${userHighId}::uuid)) AS u (user_id)
-          ON CONFLICT DO NOTHING
-        )
-        SELECT id FROM c`;
+      const [created] = await this.sql.query<{ id: string }>(
+        `WITH c AS (
+           INSERT INTO conversations (id, user_low_id, user_high_id)
+           VALUES (gen_random_uuid(), $1::uuid, $2::uuid)
+           ON CONFLICT (user_low_id, user_high_id) DO UPDATE SET last_seq = conversations.last_seq
+           RETURNING id
+         ), m AS (
+           INSERT INTO conversation_members (conversation_id, user_id)
+           SELECT c.id, u.user_id FROM c, (VALUES ($1::uuid), ($2::uuid)) AS u (user_id)
+           ON CONFLICT DO NOTHING
+         )
+         SELECT id FROM c`,
+        [userLowId, userHighId],
+      );
       id = created.id;
     }
     const ref = { id, userLowId, userHighId };

@@ -14,7 +14,7 @@ describe('MessageRepository (PostgreSQL)', () => {
   beforeAll(async () => {
     database = await createRepositoryDatabase();
     messages = new MessageRepository(database.prisma, database.pool);
-    conversations = new ConversationRepository(database.prisma);
+    conversations = new ConversationRepository(database.prisma, database.pool);
   });
   afterAll(() => database?.close());
 

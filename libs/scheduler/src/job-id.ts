@@ -6,7 +6,8 @@ import crypto from 'node:crypto';
  * any of them can re-arm it (a second insert is a no-op) or cancel it.
  */
 export function jobIdFor(queue: string, key: string): string {
-  const hash = crypto.createHash('sha1').update(`${queue}\u0000${key}`).digest();
+  // One-shot hash: a call's transitions derive up to nine of these.
+  const hash = crypto.hash('sha1', `${queue}\u0000${key}`, 'buffer');
   const bytes = hash.subarray(0, 16);
   bytes[6] = (bytes[6] & 0x0f) | 0x50;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;
