@@ -8,10 +8,9 @@ import type { DirectMessagesService } from '@app/messaging';
 import type { RelationshipService } from '@app/relationships';
 import { MetricsService } from '@app/observability';
 import type { PresenceListener, RealtimeService } from '@app/realtime';
-import type { SqlExecutor } from '@app/database';
 import type { DurableScheduler, TimerChanges, TimerHandler } from '@app/scheduler';
 import type { CallRecord } from '../../libs/calls/src/call-record';
-import { CallEnd, CallRepository, InTransaction, InviteRefusal, NewCall } from '../../libs/calls/src/call.repository';
+import { CallEnd, CallRepository, InviteRefusal, NewCall } from '../../libs/calls/src/call.repository';
 import type { CallMediaService, MediaRestartReason } from '../../libs/calls/src/call-media.service';
 import { CallMediaRecovery } from '../../libs/calls/src/call-media-recovery';
 import { CallSupervisor } from '../../libs/calls/src/call-supervisor';
@@ -155,24 +154,9 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
     return id ? this.copy(this.rows.get(id)) : null;
   }
 
-  async markActive(
-    id: string,
-    answeredAt: Date,
-    maxEndsAt: Date,
-    mediaNodeId: string,
-    timers: TimerChanges,
-    inTx: InTransaction,
-  ): Promise<CallRecord | null> {
-    const before = this.copy(this.rows.get(id));
+  async markActive(id: string, answeredAt: Date, maxEndsAt: Date, mediaNodeId: string, timers: TimerChanges): Promise<CallRecord | null> {
     const active = this.changeIf(id, (c) => c.state === 'ringing', { state: 'active', answeredAt, maxEndsAt, mediaNodeId });
-    if (!active) return null;
-    try {
-      await inTx({ ...active }, NO_SQL);
-    } catch (err) {
-      this.rows.set(id, before!);
-      throw err;
-    }
-    await this.storeTimers(timers);
+    if (active) await this.storeTimers(timers);
     return active;
   }
 
@@ -277,11 +261,6 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
     return row ? { ...row } : null;
   }
 }
-
-/** The in-memory scheduler ignores the transaction it is given; nothing may run SQL on it. */
-const NO_SQL: SqlExecutor = {
-  executeSql: () => Promise.reject(new Error('no database in the in-memory calls harness')),
-};
 
 /** What users were told, and who is connected. */
 export class RecordingRealtime implements Partial<PublicOf<RealtimeService>> {

@@ -1,11 +1,10 @@
 import crypto from 'node:crypto';
 import pino from 'pino';
-import type { CallState } from '@app/contracts';
 import { DurableScheduler, jobIdFor, TimerChanges } from '@app/scheduler';
 import { createRepositoryDatabase, RepositoryDatabase } from '../../../test/support/repository-database';
 import { InMemoryCallRepository } from '../../../test/support/in-memory-calls';
 import type { CallRecord } from './call-record';
-import { CallRepository, InTransaction, InviteRefusal } from './call.repository';
+import { CallRepository, InviteRefusal } from './call.repository';
 import { CALL_TIMERS_QUEUE } from './call-timers';
 
 type Repository = Pick<CallRepository, keyof CallRepository>;
@@ -28,7 +27,6 @@ const disarming = (...keys: string[]): TimerChanges => ({ queue: Q, arm: [], dis
 
 const T0 = new Date('2030-01-01T10:00:00.000Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
-const noWork: InTransaction = async () => undefined;
 const LARGE = 10_000;
 
 function isCall(result: CallRecord | InviteRefusal | null): asserts result is CallRecord {
@@ -63,7 +61,7 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
 
     async function active(nodeId = 'node-a', answeredAt = at(5)): Promise<CallRecord> {
       const call = await ringing();
-      const answered = await repo.markActive(call.id, answeredAt, at(3605), nodeId, NO_TIMERS, noWork);
+      const answered = await repo.markActive(call.id, answeredAt, at(3605), nodeId, NO_TIMERS);
       isCall(answered);
       return answered;
     }
@@ -116,24 +114,16 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
       expect(await subject.hasTimer(key)).toBe(false);
     });
 
-    it('answers a ringing call once, swapping its timers with the answer; a failed answer leaves it ringing with its own', async () => {
+    it('answers a ringing call once, swapping its timers with the answer', async () => {
       const call = await ringing();
       const answering = { queue: Q, arm: arming(`${call.id}:cap`).arm, disarm: [`${call.id}:ring`] };
-      await expect(
-        repo.markActive(call.id, at(5), at(3605), 'node-a', answering, () => Promise.reject(new Error('room failed'))),
-      ).rejects.toThrow('room failed');
-      expect(await repo.findById(call.id)).toMatchObject({ state: 'ringing', answeredAt: null, mediaNodeId: null });
       expect(await subject.hasTimer(`${call.id}:ring`)).toBe(true);
-      expect(await subject.hasTimer(`${call.id}:cap`)).toBe(false);
-
-      const seen: CallState[] = [];
-      const answered = await repo.markActive(call.id, at(5), at(3605), 'node-a', answering, async (c) => void seen.push(c.state));
+      const answered = await repo.markActive(call.id, at(5), at(3605), 'node-a', answering);
       expect(answered).toMatchObject({ id: call.id, state: 'active', answeredAt: at(5), maxEndsAt: at(3605), mediaNodeId: 'node-a' });
-      expect(seen).toEqual(['active']);
       expect(await subject.hasTimer(`${call.id}:ring`)).toBe(false);
       expect(await subject.hasTimer(`${call.id}:cap`)).toBe(true);
 
-      expect(await repo.markActive(call.id, at(6), at(3606), 'node-b', arming(`${call.id}:late`), noWork)).toBeNull();
+      expect(await repo.markActive(call.id, at(6), at(3606), 'node-b', arming(`${call.id}:late`))).toBeNull();
       expect(await subject.hasTimer(`${call.id}:late`)).toBe(false);
       expect(await repo.findRinging(call.callerId, call.calleeId)).toBeNull();
     });
@@ -152,7 +142,7 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
       expect(await repo.findById(call.id)).toMatchObject({ endReason: 'hangup' });
       expect(await repo.liveCallOf(call.callerId)).toBeNull();
       expect(await repo.liveCallOf(call.calleeId)).toBeNull();
-      expect(await repo.markActive(call.id, at(61), at(3661), 'node-a', NO_TIMERS, noWork)).toBeNull();
+      expect(await repo.markActive(call.id, at(61), at(3661), 'node-a', NO_TIMERS)).toBeNull();
     });
 
     it('a ringing call ends as missed without an answer', async () => {
@@ -165,7 +155,7 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
     it('records the cap warning once, and only for an active call', async () => {
       const call = await ringing();
       expect(await repo.markWarned(call.id, at(1))).toBeNull();
-      await repo.markActive(call.id, at(5), at(3605), 'node-a', NO_TIMERS, noWork);
+      await repo.markActive(call.id, at(5), at(3605), 'node-a', NO_TIMERS);
       expect(await repo.markWarned(call.id, at(3545))).toMatchObject({ warnedAt: at(3545) });
       expect(await repo.markWarned(call.id, at(3546))).toBeNull();
       expect(await repo.findById(call.id)).toMatchObject({ warnedAt: at(3545) });
@@ -200,7 +190,7 @@ function behavesAsTheCallsTable(name: string, open: () => Promise<Subject & { cl
       const videos: string[] = [];
       for (let i = 0; i < 3; i++) {
         const video = await ringing('video');
-        isCall(await repo.markActive(video.id, at(5), at(3605), 'node-a', NO_TIMERS, noWork));
+        isCall(await repo.markActive(video.id, at(5), at(3605), 'node-a', NO_TIMERS));
         videos.push(video.id);
       }
       const audio = await active();

@@ -1,8 +1,7 @@
 import crypto from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { PoolClient } from 'pg';
 import type { CallEndReason, CallMedia, CallState, MediaStatsDto } from '@app/contracts';
-import { DatabasePool, executorOf, PrismaService, SqlExecutor } from '@app/database';
+import { DatabasePool, PrismaService } from '@app/database';
 import { blockedEitherWaySql, mutualContactsSql } from '@app/relationships';
 import { armTimersSql, disarmTimersSql, TimerChanges, timerChangeParams } from '@app/scheduler';
 import type { CallRecord } from './call-record';
@@ -23,9 +22,6 @@ export interface CallEnd {
 
 /** Why an invite stored nothing: the callee is unknown, a block, not contacts both ways, video not allowed, or a live call. */
 export type InviteRefusal = 'no_such_user' | 'blocked' | 'not_friends' | 'video_disabled' | 'busy';
-
-/** Work the answer's transaction waits for before it commits (the room opening). */
-export type InTransaction = (call: CallRecord, tx: SqlExecutor) => Promise<void>;
 
 /** NOTIFY channel: a call ended or its room moved (processes caching calls drop it). */
 export const CALL_CHANGED_CHANNEL = 'call_changed';
@@ -66,11 +62,6 @@ function plannedCall(id: string, input: NewCall): CallRecord {
 function isUniqueViolation(err: unknown, constraint: string): boolean {
   const e = err as { code?: unknown; constraint?: unknown } | null;
   return e?.code === '23505' && e.constraint === constraint;
-}
-
-/** Ends a transaction with ROLLBACK and hands `value` back to the caller. */
-class RolledBack<T> {
-  constructor(readonly value: T) {}
 }
 
 /**
@@ -182,37 +173,25 @@ export class CallRepository {
 
   /**
    * ringing → active, with its cap and the media node chosen for its room
-   * stored alongside, and `inTx` (its timers, its room) run before the
-   * commit: while it runs the row stays locked, so nobody can end the call
-   * half-answered. Null when the call was no longer ringing.
+   * stored alongside and `timers` (its cap armed, its ring timeout removed)
+   * in the same statement. Null when the call was no longer ringing.
    */
-  async markActive(
-    id: string,
-    answeredAt: Date,
-    maxEndsAt: Date,
-    mediaNodeId: string,
-    timers: TimerChanges,
-    inTx: InTransaction,
-  ): Promise<CallRecord | null> {
+  async markActive(id: string, answeredAt: Date, maxEndsAt: Date, mediaNodeId: string, timers: TimerChanges): Promise<CallRecord | null> {
     const timerParams = timerChangeParams(timers);
-    return this.inTransaction(async (client) => {
-      const { rows } = await client.query<CallRecord>(
-        `WITH answered AS (
-           UPDATE calls AS c SET state = 'active', answered_at = $2, max_ends_at = $3, media_node_id = $4
-            WHERE c.id = $1 AND c.state = 'ringing'
-            RETURNING ${COLUMNS}
-         ), armed AS (
-           ${armTimersSql('$5', '$6', 'answered')}
-         ), disarmed AS (
-           ${disarmTimersSql('$5', '$7', 'answered')}
-         )
-         SELECT * FROM answered`,
-        [id, answeredAt, maxEndsAt, mediaNodeId, timers.queue, timerParams.arm, timerParams.disarm],
-      );
-      if (rows.length === 0) throw new RolledBack(null);
-      await inTx(rows[0], executorOf(client));
-      return rows[0];
-    });
+    const rows = await this.sql.query<CallRecord>(
+      `WITH answered AS (
+         UPDATE calls AS c SET state = 'active', answered_at = $2, max_ends_at = $3, media_node_id = $4
+          WHERE c.id = $1 AND c.state = 'ringing'
+          RETURNING ${COLUMNS}
+       ), armed AS (
+         ${armTimersSql('$5', '$6', 'answered')}
+       ), disarmed AS (
+         ${disarmTimersSql('$5', '$7', 'answered')}
+       )
+       SELECT * FROM answered`,
+      [id, answeredAt, maxEndsAt, mediaNodeId, timers.queue, timerParams.arm, timerParams.disarm],
+    );
+    return rows[0] ?? null;
   }
 
   /**
@@ -348,16 +327,6 @@ export class CallRepository {
       orderBy: { id: 'asc' },
       take: limit,
     })) as CallRecord[];
-  }
-
-  /** Runs `work` in a transaction; a RolledBack it throws rolls back and becomes the result. */
-  private async inTransaction<T, R>(work: (client: PoolClient) => Promise<T>): Promise<T | R> {
-    try {
-      return await this.sql.transaction(work);
-    } catch (err) {
-      if (err instanceof RolledBack) return err.value as R;
-      throw err;
-    }
   }
 }
 

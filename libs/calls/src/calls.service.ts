@@ -306,12 +306,12 @@ export class CallsService {
   // ---- transitions ----------------------------------------------------------
 
   /**
-   * ringing → active: deadline and room's node stored with the call, timers
-   * armed and the ring timer removed in the same transaction, both told.
-   * The room opens on its node while that transaction runs, and the commit
-   * waits for it: until then the row stays locked, so an end (hangup,
-   * timer, another process) waits and then finds the room to close. A
-   * transition that lost (the call stopped ringing) closes the room again.
+   * ringing → active: the room opens on its node first; then deadline and
+   * room's node are stored with the call, its cap armed and its ring timer
+   * removed, in one statement, and both are told. So a call is active only
+   * with its room open: an end that comes first finds the call ringing and
+   * ends it so, and the answer, having lost (the call stopped ringing),
+   * closes the room again.
    */
   private async activate<T>(
     call: CallRecord,
@@ -332,16 +332,15 @@ export class CallsService {
       () => null,
       (err: unknown) => err,
     );
-    // Runs beside the commit once the room is open; a transition that loses closes the room, and what this made in it.
+    // Runs beside the answer's statement once the room is open; an answer that loses closes the room, and what this made in it.
     const early = whenOpen && opening.then((failure) => (failure ? undefined : settle(whenOpen(planned))));
     let openFailure: unknown = null;
     let active: CallRecord | null;
     try {
       // The cap and its warning armed and the ring timeout removed in the answer's own statement.
       const timers = this.timers.answered({ id: call.id, maxEndsAt, warnedAt: null }, this.config.calls.warningBeforeMs);
-      active = await this.calls.markActive(call.id, answeredAt, maxEndsAt, mediaNodeId, timers, async () => {
-        openFailure = await opening;
-      });
+      openFailure = await opening;
+      active = await this.calls.markActive(call.id, answeredAt, maxEndsAt, mediaNodeId, timers);
     } catch (err) {
       this.closeUnused(planned, opening, early);
       throw err;
