@@ -34,7 +34,11 @@ export interface LoadAssumptions {
   gatewaySocketMemoryMiB: number;
   /** Database statements that write, per DM (the message insert; the conversation's seq move and the read mark ride in it). */
   dbWritesPerDm: number;
-  /** Writing statements per call: invite, accept, hang-up and the call's history entry. */
+  /**
+   * Writing statements per call: the invite, the answer and the end (each with its timers in it), the
+   * media statistics, the call's history entry, and a share of the experiment's batched rows and of
+   * pairs' first conversations.
+   */
   dbWritesPerCall: number;
   /** Redis operations per DM: its rate-limit check and its fan-out publish. */
   redisOpsPerDm: number;
@@ -50,7 +54,7 @@ export const DEFAULT_ASSUMPTIONS: LoadAssumptions = {
   cpuHeadroom: 0.7,
   gatewaySocketMemoryMiB: 512,
   dbWritesPerDm: 1,
-  dbWritesPerCall: 13,
+  dbWritesPerCall: 6,
   redisOpsPerDm: 2,
   redisOpsPerCall: 30,
   redisOpsPerActiveCallSecond: 0.4,
