@@ -14,7 +14,10 @@ export interface WaitOptions {
  * `timeoutMs` (default 30 s).
  */
 export function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs?: number | WaitOptions): Promise<void>;
-/** Polls `probe` until it gives a value (not undefined or null) and returns it (default 10 s). */
+/**
+ * Polls `probe` until it gives a value (not undefined, null or false) and
+ * returns it (default 10 s): a probe written as a condition waits for it.
+ */
 export function waitUntil<T>(
   probe: () => Promise<T | undefined | null> | T | undefined | null,
   timeoutMs?: number | WaitOptions,
@@ -31,7 +34,15 @@ export async function waitUntil<T>(
     return;
   }
   const { timeoutMs = 10_000, intervalMs = 50 } = optionsOf(second as number | WaitOptions | undefined);
-  return poll(first, 'condition not met in time', timeoutMs, intervalMs);
+  return poll(
+    async () => {
+      const value = await first();
+      return value === false ? undefined : value;
+    },
+    'condition not met in time',
+    timeoutMs,
+    intervalMs,
+  );
 }
 
 /**
