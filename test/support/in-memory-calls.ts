@@ -9,7 +9,7 @@ import type { RelationshipService } from '@app/relationships';
 import { MetricsService } from '@app/observability';
 import type { PresenceListener, RealtimeService } from '@app/realtime';
 import type { DurableScheduler, TimerChanges, TimerHandler } from '@app/scheduler';
-import type { CallRecord } from '../../libs/calls/src/call-record';
+import { callRecord, CallRecord } from '../../libs/calls/src/call-record';
 import { CallEnd, CallRepository, InviteRefusal, NewCall } from '../../libs/calls/src/call.repository';
 import type { CallMediaService, MediaRestartReason } from '../../libs/calls/src/call-media.service';
 import { CallMediaRecovery } from '../../libs/calls/src/call-media-recovery';
@@ -120,19 +120,7 @@ export class InMemoryCallRepository implements PublicOf<CallRepository> {
 
   /** A row as a crashed process may have left it (for start-up tests). */
   insert(call: Partial<CallRecord> & Pick<CallRecord, 'id' | 'callerId' | 'calleeId' | 'state' | 'createdAt'>): CallRecord {
-    const row: CallRecord = {
-      media: 'audio',
-      ringEndsAt: null,
-      answeredAt: null,
-      maxEndsAt: null,
-      warnedAt: null,
-      endedAt: null,
-      endReason: null,
-      endedById: null,
-      mediaStats: null,
-      mediaNodeId: null,
-      ...call,
-    };
+    const row = callRecord(call);
     this.rows.set(row.id, row);
     if (row.state !== 'ended') {
       this.slots.set(row.callerId, row.id);

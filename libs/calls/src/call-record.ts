@@ -22,6 +22,25 @@ export interface CallRecord {
   mediaNodeId: string | null;
 }
 
+/** A call row from the fields it is given; the rest as a new row has them (not yet answered, ended or placed). */
+export function callRecord(
+  fields: Pick<CallRecord, 'id' | 'callerId' | 'calleeId' | 'state' | 'createdAt'> & Partial<CallRecord>,
+): CallRecord {
+  return {
+    media: 'audio',
+    ringEndsAt: null,
+    answeredAt: null,
+    maxEndsAt: null,
+    warnedAt: null,
+    endedAt: null,
+    endReason: null,
+    endedById: null,
+    mediaStats: null,
+    mediaNodeId: null,
+    ...fields,
+  };
+}
+
 export function isParticipant(call: CallRecord, userId: string): boolean {
   return call.callerId === userId || call.calleeId === userId;
 }

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { SqlExecutor } from '@app/database';
 import { DurableScheduler, TimerChanges, TimerSpec } from '@app/scheduler';
 import type { CallRecord } from './call-record';
 
@@ -18,11 +17,15 @@ export type CallTimerChanges = TimerChanges<CallTimer>;
 
 const key = (t: CallTimer) => (t.kind === 'disconnect-grace' ? `${t.callId}:${t.kind}:${t.userId}` : `${t.callId}:${t.kind}`);
 
+/** The keys of both participants' grace timers of a call. */
+const graceKeys = (call: Pick<CallRecord, 'id' | 'callerId' | 'calleeId'>) =>
+  [call.callerId, call.calleeId].map((userId) => key({ kind: 'disconnect-grace', callId: call.id, userId }));
+
 /**
  * The call timers on the durable scheduler, keyed per call so any process
- * can re-arm or cancel them. `tx`: the transaction storing the transition
- * the timer belongs to, so both commit together (no call without its
- * timer, no timer of a transition that was rolled back).
+ * can re-arm or cancel them. A transition's timers are handed to its
+ * statement as changes (ringing, answered, ended), so both commit together:
+ * no call without its timer, no timer of a transition that did not happen.
  */
 @Injectable()
 export class CallTimers {
@@ -59,29 +62,24 @@ export class CallTimers {
       { kind: 'cap-warning', callId },
       { kind: 'cap', callId },
     ];
-    if (participants) {
-      timers.push({ kind: 'disconnect-grace', callId, userId: participants.callerId });
-      timers.push({ kind: 'disconnect-grace', callId, userId: participants.calleeId });
-    }
-    return { queue: CALL_TIMERS_QUEUE, arm: [], disarm: timers.map(key) };
+    const grace = participants ? graceKeys({ id: callId, ...participants }) : [];
+    return { queue: CALL_TIMERS_QUEUE, arm: [], disarm: [...timers.map(key), ...grace] };
   }
 
   /** Both participants' grace timers of an ended call. */
   async disarmGrace(call: Pick<CallRecord, 'id' | 'callerId' | 'calleeId'>): Promise<void> {
-    const keys = [call.callerId, call.calleeId].map((userId) => key({ kind: 'disconnect-grace', callId: call.id, userId }));
-    await this.scheduler.disarm(CALL_TIMERS_QUEUE, keys);
+    await this.scheduler.disarm(CALL_TIMERS_QUEUE, graceKeys(call));
   }
 
-  async armRingTimeout(call: CallRecord, tx?: SqlExecutor): Promise<void> {
-    if (!call.ringEndsAt) return;
-    const timer: CallTimer = { kind: 'ring-timeout', callId: call.id };
-    await this.scheduler.arm(CALL_TIMERS_QUEUE, key(timer), call.ringEndsAt, timer, tx);
+  /** A ringing call's timeout, armed again (a process starting up). */
+  async armRingTimeout(call: CallRecord): Promise<void> {
+    for (const t of this.ringing(call).arm) await this.scheduler.arm(CALL_TIMERS_QUEUE, t.key, t.at, t.data);
   }
 
   /** The warning and the end of an answered call's duration cap, in one statement. */
-  async armCap(call: CallRecord, warningBeforeMs: number, tx?: SqlExecutor): Promise<void> {
+  async armCap(call: CallRecord, warningBeforeMs: number): Promise<void> {
     const timers = this.capTimers(call, warningBeforeMs);
-    if (timers.length > 0) await this.scheduler.armMany(CALL_TIMERS_QUEUE, timers, tx);
+    if (timers.length > 0) await this.scheduler.armMany(CALL_TIMERS_QUEUE, timers);
   }
 
   private capTimers(call: Pick<CallRecord, 'id' | 'maxEndsAt' | 'warnedAt'>, warningBeforeMs: number): TimerSpec<CallTimer>[] {
@@ -106,14 +104,7 @@ export class CallTimers {
   }
 
   /** Removes every timer of an ended call (firing ones find the call ended and do nothing). */
-  async disarmAll(call: CallRecord, tx?: SqlExecutor): Promise<void> {
-    const timers: CallTimer[] = [
-      { kind: 'ring-timeout', callId: call.id },
-      { kind: 'cap-warning', callId: call.id },
-      { kind: 'cap', callId: call.id },
-      { kind: 'disconnect-grace', callId: call.id, userId: call.callerId },
-      { kind: 'disconnect-grace', callId: call.id, userId: call.calleeId },
-    ];
-    await this.scheduler.disarm(CALL_TIMERS_QUEUE, timers.map(key), tx);
+  async disarmAll(call: CallRecord): Promise<void> {
+    await this.scheduler.disarm(CALL_TIMERS_QUEUE, this.ended(call.id, call).disarm);
   }
 }

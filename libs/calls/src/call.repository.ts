@@ -4,7 +4,7 @@ import type { CallEndReason, CallMedia, CallState, MediaStatsDto } from '@app/co
 import { DatabasePool, PrismaService } from '@app/database';
 import { blockedEitherWaySql, mutualContactsSql } from '@app/relationships';
 import { armTimersSql, disarmTimersSql, TimerChanges, timerChangeParams } from '@app/scheduler';
-import type { CallRecord } from './call-record';
+import { callRecord, CallRecord } from './call-record';
 
 export interface NewCall {
   callerId: string;
@@ -37,27 +37,6 @@ const COLUMNS = `c.id, c.caller_id AS "callerId", c.callee_id AS "calleeId", c.m
 
 const NO_TIMERS_CHANGES: TimerChanges = { queue: '', arm: [], disarm: [] };
 const NO_TIMERS = (): TimerChanges => NO_TIMERS_CHANGES;
-
-/** A call about to be stored as ringing, as its row will read. */
-function plannedCall(id: string, input: NewCall): CallRecord {
-  return {
-    callerId: input.callerId,
-    calleeId: input.calleeId,
-    media: input.media,
-    createdAt: input.createdAt,
-    ringEndsAt: input.ringEndsAt,
-    id,
-    state: 'ringing',
-    answeredAt: null,
-    maxEndsAt: null,
-    warnedAt: null,
-    endedAt: null,
-    endReason: null,
-    endedById: null,
-    mediaStats: null,
-    mediaNodeId: null,
-  };
-}
 
 function isUniqueViolation(err: unknown, constraint: string): boolean {
   const e = err as { code?: unknown; constraint?: unknown } | null;
@@ -100,7 +79,8 @@ export class CallRepository {
     // the same moment then meet on the first slot (the second waits for the first to commit
     // and is busy) instead of each holding one slot and waiting for the other's (a deadlock).
     const slotUsers = [input.callerId, input.calleeId].sort();
-    const changes = timers(plannedCall(id, input));
+    const { callerId, calleeId, media, createdAt, ringEndsAt } = input;
+    const changes = timers(callRecord({ id, state: 'ringing', callerId, calleeId, media, createdAt, ringEndsAt }));
     const timerParams = timerChangeParams(changes);
     let rows: CreatedRow[];
     try {
