@@ -1,8 +1,13 @@
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
 import { Client } from 'pg';
 import { io } from 'socket.io-client';
 import { SocialClient, ClientError } from '@app/client';
 import { WorkerPool } from '@app/media';
 import { connectedUser, startTestGateway, TestGateway, uniqueHandle, sleep } from '@app/testing';
+
+// A full collection on demand (the 'keeps nothing of the upgrade request' case).
+setFlagsFromString('--expose-gc');
 
 describe('foundation: auth, errors, health', () => {
   let gw: TestGateway;
@@ -72,6 +77,31 @@ describe('foundation: auth, errors, health', () => {
       ok: false,
       error: expect.objectContaining({ code: 'VALIDATION_FAILED', details: { event: 'no:such-event' } }),
     });
+    c.disconnect();
+  });
+
+  it("keeps nothing of a connected socket's upgrade request (its headers are collectable) and goes on serving it", async () => {
+    const collect = runInNewContext('gc', {}) as () => void;
+    let headers: WeakRef<object> | undefined;
+    let rawHeaders: WeakRef<object> | undefined;
+    const server = gw.app.getHttpServer() as import('node:http').Server;
+    // Runs before engine.io's own 'upgrade' listener, with the same request object.
+    const onUpgrade = (req: import('node:http').IncomingMessage) => {
+      headers = new WeakRef(req.headers);
+      rawHeaders = new WeakRef(req.rawHeaders);
+    };
+    server.prependListener('upgrade', onUpgrade);
+    const c = await (await SocialClient.login(gw.url, uniqueHandle())).connect();
+    server.off('upgrade', onUpgrade);
+    expect(headers?.deref()).toBeDefined();
+    for (let i = 0; i < 3 && (headers?.deref() || rawHeaders?.deref()); i++) {
+      await sleep(20);
+      collect();
+    }
+    expect(headers!.deref()).toBeUndefined();
+    expect(rawHeaders!.deref()).toBeUndefined();
+    // The socket still answers, and its close still gives its place back.
+    expect(await c.rawRequest('no:such-event', {})).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED' } });
     c.disconnect();
   });
 

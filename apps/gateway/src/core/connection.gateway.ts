@@ -7,6 +7,7 @@ import {
   OnGatewayInit,
   SubscribeMessage,
 } from '@nestjs/websockets';
+import type { EventEmitter } from 'node:events';
 import type { Server, Socket } from 'socket.io';
 import { AuthService, AuthUser, bearerToken } from '@app/auth';
 import { APP_CONFIG, AppConfig, Clock, serviceKeyOf } from '@app/config';
@@ -280,6 +281,10 @@ export class ConnectionGateway
   }
 }
 
+/** What a connected socket's handshake keeps of its headers, query and auth: one empty object for all of them. */
+const NOTHING_KEPT = Object.freeze({});
+const NO_RAW_HEADERS: readonly string[] = Object.freeze([]);
+
 /**
  * An idle socket should not keep its upgrade request (and its headers)
  * alive: everything later read from the handshake is its address (kept, a
@@ -288,11 +293,28 @@ export class ConnectionGateway
  */
 function forgetHandshakeRequest(socket: Socket): void {
   const handshake = socket.handshake as { headers: unknown; query: unknown; auth: unknown; time: string; url: string };
-  handshake.headers = {};
-  handshake.query = {};
-  handshake.auth = {};
+  handshake.headers = NOTHING_KEPT;
+  handshake.query = NOTHING_KEPT;
+  handshake.auth = NOTHING_KEPT;
   // A date string and the upgrade URL per socket, read by nothing here (`issued` keeps the time as a number).
   handshake.time = '';
   handshake.url = '';
-  (socket.conn as unknown as { request: unknown }).request = null;
+  // engine.io's upgrade response keeps the request until the connection closes (a 'close' listener of
+  // the TCP socket): what it holds is emptied, then the engine socket's own reference dropped.
+  const conn = socket.conn as unknown as {
+    request: { rawHeaders: readonly string[]; headers: unknown; _query: unknown; url: string } | null;
+  };
+  if (conn.request) {
+    conn.request.rawHeaders = NO_RAW_HEADERS;
+    conn.request.headers = NOTHING_KEPT;
+    conn.request._query = NOTHING_KEPT;
+    conn.request.url = '';
+  }
+  conn.request = null;
+  // engine.io also leaves the 'error' listener it sets before the upgrade on the WebSocket, whose closure
+  // keeps the upgrade's locals; the transport listens for errors itself from then on.
+  const webSocket = (socket.conn as unknown as { transport?: { socket?: EventEmitter } }).transport?.socket;
+  for (const listener of webSocket?.listeners('error') ?? []) {
+    if (listener.name === 'onUpgradeError') webSocket!.off('error', listener as (...args: unknown[]) => void);
+  }
 }
