@@ -17,11 +17,13 @@ function recordingClient() {
   };
 }
 
-function shardedAdapter(received: unknown[]) {
+function shardedAdapter(received: unknown[], sole?: { isSole: boolean; isAnnouncement(raw: Buffer): boolean }) {
   const client = recordingClient();
   const nsp = { name: '/', sockets: new Map(), server: { encoder: new Encoder(), opts: {}, _opts: {} } };
-  const adapter = splitUserRoomBroadcasts(createShardedAdapter(client, client, { subscriptionMode: 'dynamic' })(nsp as never), (type) =>
-    received.push(type),
+  const adapter = splitUserRoomBroadcasts(
+    createShardedAdapter(client, client, { subscriptionMode: 'dynamic' })(nsp as never),
+    (type) => received.push(type),
+    sole,
   );
   return { adapter, client };
 }
@@ -65,5 +67,16 @@ describe('GatewayIoAdapter fan-out: a process’s own publishes', () => {
     const { adapter, client } = shardedAdapter([]);
     await adapter.broadcast(packet, { rooms: new Set(['user:a', 'user:b']), except: new Set<string>(), flags: {} } as never);
     expect(client.published.map((p) => p.channel)).toEqual(['socket.io#/#user:a#', 'socket.io#/#user:b#']);
+  });
+
+  it('publishes nothing while this is the only gateway process, and everything again once it is not', async () => {
+    const sole = { isSole: true, isAnnouncement: (raw: Buffer) => raw.toString().startsWith('gateway-present:') };
+    const { adapter, client } = shardedAdapter([], sole);
+    await adapter.broadcast(packet, roomEmit('user:a') as never);
+    await adapter.broadcast(packet, { rooms: new Set(['user:a', 'user:b']), except: new Set<string>(), flags: {} } as never);
+    expect(client.published).toEqual([]);
+    sole.isSole = false;
+    await adapter.broadcast(packet, roomEmit('user:a') as never);
+    expect(client.published.map((p) => p.channel)).toEqual(['socket.io#/#user:a#']);
   });
 });

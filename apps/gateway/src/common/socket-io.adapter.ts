@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import { IoAdapter } from '@nestjs/platform-socket.io';
@@ -6,11 +7,12 @@ import { createShardedAdapter } from '@socket.io/redis-adapter';
 import { MessageType } from 'socket.io-adapter';
 import type { Observable } from 'rxjs';
 import type { Server, ServerOptions, Socket } from 'socket.io';
-import { APP_CONFIG, AppConfig } from '@app/config';
+import { APP_CONFIG, AppConfig, redisNamespace, serviceKeyOf } from '@app/config';
 import { Logger, MetricsService } from '@app/observability';
 import { RateLimiterService } from '@app/rate-limits';
 import { RedisConnections } from '@app/redis';
 import { InFlightWork } from './in-flight-work';
+import { SoleProcessWatch } from './sole-process-watch';
 import { BoundSocketHandler, SocketEventPipeline } from './socket-event-pipeline';
 
 /** Largest socket.io frame accepted; a bigger one closes that socket. */
@@ -94,6 +96,7 @@ type BroadcastOptions = Parameters<ShardedAdapter['broadcast']>[1];
  */
 export class GatewayIoAdapter extends IoAdapter {
   private redisAdapter?: AdapterFactory;
+  private sole?: SoleProcessWatch;
   private pipeline?: SocketEventPipeline;
 
   constructor(
@@ -109,22 +112,43 @@ export class GatewayIoAdapter extends IoAdapter {
 
   async connectRedis(): Promise<void> {
     if (!this.redis?.enabled) return;
+    const config = this.app.get<AppConfig>(APP_CONFIG, { strict: false });
     // Required: without them other processes' events for this process's users are lost.
     const pub = this.redis.open('adapter-pub', { required: true });
     const sub = this.redis.duplicate('adapter-pub', 'adapter-sub', { role: 'subscriber', required: true });
     await Promise.all([pub.connect(), sub.connect()]);
+    // Channels named per service (like its other Redis keys): services sharing one Redis do not hear each other.
+    const channelPrefix = redisNamespace('socket.io', serviceKeyOf(config));
+    const metrics = this.app.get(MetricsService, { strict: false });
+    const soleGauge = metrics.gauge(
+      'socketio_adapter_sole_process',
+      '1 while this is the only gateway process on Redis (emits stay local)',
+    );
+    const sole = new SoleProcessWatch({
+      publisher: pub,
+      channel: `${channelPrefix}#/#`,
+      uid: crypto.randomUUID(),
+      recheckMs: config.socketPlaceLeaseMs,
+      onChange: (isSole) => soleGauge.set(isSole ? 1 : 0),
+    });
+    // The adapter subscribes to the same channel later, with a listener of its own (no second SSUBSCRIBE).
+    await sub.sSubscribe(sole.channel, (raw: Buffer) => sole.onMessage(raw), true);
+    sub.on('error', () => sole.subscriptionLost());
+    // Announced before this process takes sockets, so a process delivering alone stops before any of ours exists.
+    await sole.start();
+    this.sole = sole;
     // "dynamic", not "dynamic-private": every emit of ours names a user room, so per-socket
     // channels would only add a SSUBSCRIBE/SUNSUBSCRIBE per connection.
-    const sharded = createShardedAdapter(pub, sub, { subscriptionMode: 'dynamic' });
-    const received = this.app
-      .get(MetricsService, { strict: false })
-      .counter('socketio_adapter_messages_received_total', 'messages from other gateway processes through the Redis adapter, by type', [
-        'type',
-      ]);
+    const sharded = createShardedAdapter(pub, sub, { subscriptionMode: 'dynamic', channelPrefix });
+    const received = metrics.counter(
+      'socketio_adapter_messages_received_total',
+      'messages from other gateway processes through the Redis adapter, by type',
+      ['type'],
+    );
     const countReceived = (type: unknown) => received.inc({ type: MessageType[type as MessageType] ?? String(type) });
     // socket.io calls it with `new`: a plain function (not an arrow) whose returned object is the adapter.
     this.redisAdapter = function shardedUserRoomAdapter(nsp: unknown) {
-      return splitUserRoomBroadcasts(sharded(nsp), countReceived);
+      return splitUserRoomBroadcasts(sharded(nsp), countReceived, sole);
     } as unknown as AdapterFactory;
     this.logger.info('socket.io fan-out through Redis sharded pub/sub');
   }
@@ -215,6 +239,7 @@ export class GatewayIoAdapter extends IoAdapter {
 
   /** The Redis connections are closed by their owner (RedisConnections), after this. */
   override async close(server: Server): Promise<void> {
+    this.sole?.stop();
     await super.close(server);
   }
 }
@@ -226,9 +251,15 @@ export class GatewayIoAdapter extends IoAdapter {
  * user room only: nobody gets it twice. Also counts messages received from
  * other processes (the metric the fan-out tests read).
  */
-export function splitUserRoomBroadcasts(adapter: ShardedAdapter, count: (type: unknown) => void): ShardedAdapter {
+export function splitUserRoomBroadcasts(
+  adapter: ShardedAdapter,
+  count: (type: unknown) => void,
+  sole?: Pick<SoleProcessWatch, 'isSole' | 'isAnnouncement'>,
+): ShardedAdapter {
   const broadcast = adapter.broadcast.bind(adapter);
   adapter.broadcast = (packet: unknown, opts: BroadcastOptions) => {
+    // The only gateway process: nobody to reach through Redis.
+    if (sole?.isSole && !opts.flags?.local) return broadcast(packet, { ...opts, flags: { ...opts.flags, local: true } });
     const rooms = [...opts.rooms];
     if (rooms.length < 2 || opts.flags?.local || !rooms.every((r) => String(r).startsWith(USER_ROOM_PREFIX)))
       return broadcast(packet, opts);
@@ -248,6 +279,8 @@ export function splitUserRoomBroadcasts(adapter: ShardedAdapter, count: (type: u
   const onRawMessage = withMessages.onRawMessage.bind(adapter);
   withMessages.onRawMessage = (raw, channel) => {
     if (isOwnEcho(raw, ownSuffix)) return;
+    // Processes' announcements of themselves (SoleProcessWatch) share the namespace channel: not the adapter's.
+    if (sole?.isAnnouncement(raw)) return;
     return onRawMessage(raw, channel);
   };
   const onMessage = withMessages.onMessage.bind(adapter);

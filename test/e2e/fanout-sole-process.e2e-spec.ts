@@ -1,0 +1,92 @@
+import crypto from 'node:crypto';
+import { createClient } from 'redis';
+import { befriend, SocialClient } from '@app/client';
+import { redisNamespace } from '@app/config';
+import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle, waitUntil } from '@app/testing';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** socketio_adapter_sole_process of a gateway: 1 while it is the only gateway process of its service on Redis. */
+async function soleGauge(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^socketio_adapter_sole_process (\d+)/m.exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+/**
+ * A gateway that is the only process of its service on Redis delivers its
+ * emits locally and publishes none; a second process ends that at once (its
+ * users hear the first one's emits), and once it is gone the first is alone
+ * again within a recheck (SOCKET_PLACE_LEASE_MS).
+ */
+describe('fan-out when one gateway process is alone on Redis', () => {
+  let db: TestDatabase;
+  const gateways: SpawnedGateway[] = [];
+  const clients: SocialClient[] = [];
+  const spy = createClient({ url: REDIS_URL });
+  const markers = createClient({ url: REDIS_URL });
+  /** What Redis carried on each user's shard channel, by user id. */
+  const published = new Map<string, string[]>();
+  const env = { REDIS_URL, MEDIA_WORKERS: '1', SOCKET_PLACE_LEASE_MS: '600' };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await Promise.all([spy.connect(), markers.connect()]);
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await Promise.all(gateways.map((g) => (g.process.exitCode === null && g.process.signalCode === null ? g.stop() : undefined)));
+    await Promise.all([spy.quit(), markers.quit()]);
+    await db?.drop();
+  });
+
+  async function on(gw: SpawnedGateway, prefix: string): Promise<SocialClient> {
+    const c = await (await SocialClient.login(gw.url, uniqueHandle(prefix))).connect();
+    clients.push(c);
+    // The user's room channel of this service, as the gateways name it.
+    const channel = `${redisNamespace('socket.io', db.url)}#/#user:${c.id}#`;
+    published.set(c.id, []);
+    await spy.sSubscribe(channel, (message) => published.get(c.id)!.push(message));
+    return c;
+  }
+
+  /** A DM from `from` to `to`, once `to` heard it, and everything Redis carried for `to` up to then. */
+  async function dm(from: SocialClient, to: SocialClient): Promise<string[]> {
+    const clientMsgId = crypto.randomUUID();
+    const heard = to.waitFor('dm:new', (p) => p.message.clientMsgId === clientMsgId);
+    await from.request('dm:send', { to: to.id, clientMsgId, body: 'sole?' });
+    await heard;
+    // A marker after the DM on the same channel: Redis keeps a channel's order, so a publish of the DM came first.
+    const marker = `marker-${clientMsgId}`;
+    await markers.sPublish(`${redisNamespace('socket.io', db.url)}#/#user:${to.id}#`, marker);
+    await waitUntil(() => published.get(to.id)!.includes(marker));
+    const carried = published.get(to.id)!.splice(0);
+    return carried.filter((m) => m !== marker && m.includes(clientMsgId));
+  }
+
+  it('publishes nothing while alone, publishes to a second process while it is there, and stops after it left', async () => {
+    const first = await spawnGateway(db.url, env);
+    gateways.push(first);
+    await waitUntil(async () => (await soleGauge(first.url)) === 1);
+    const alice = await on(first, 'sa');
+    const bob = await on(first, 'sb');
+    await befriend(alice, bob);
+    expect(await dm(alice, bob)).toEqual([]);
+
+    const second = await spawnGateway(db.url, env);
+    gateways.push(second);
+    // The second process announced itself before it took a socket: the first no longer delivers alone.
+    expect(await soleGauge(first.url)).toBe(0);
+    expect(await soleGauge(second.url)).toBe(0);
+    const carol = await on(second, 'sc');
+    await befriend(alice, carol);
+    expect(await dm(alice, carol)).toHaveLength(1);
+    expect(await dm(alice, bob)).toHaveLength(1);
+
+    carol.disconnect();
+    await second.stop();
+    await waitUntil(async () => (await soleGauge(first.url)) === 1);
+    expect(await dm(alice, bob)).toEqual([]);
+    expect(await dm(bob, alice)).toEqual([]);
+  });
+});
