@@ -14,10 +14,11 @@ async function soleGauge(url: string): Promise<number> {
 }
 
 /**
- * A gateway that is the only process of its service on Redis delivers its
- * emits locally and publishes none; a second process ends that at once (its
- * users hear the first one's emits), and once it is gone the first is alone
- * again within a recheck (SOCKET_PLACE_LEASE_MS).
+ * A gateway that is the only gateway process of its service on Redis (media
+ * nodes do not count) delivers its emits locally and publishes none; a
+ * second gateway ends that at once (its users hear the first one's emits),
+ * and once it is gone the first is alone again within a recheck
+ * (SOCKET_PLACE_LEASE_MS).
  */
 describe('fan-out when one gateway process is alone on Redis', () => {
   let db: TestDatabase;
@@ -65,6 +66,8 @@ describe('fan-out when one gateway process is alone on Redis', () => {
   }
 
   it('publishes nothing while alone, publishes to a second process while it is there, and stops after it left', async () => {
+    // A media node of the service is on Redis too, but holds no sockets: it does not count.
+    gateways.push(await spawnGateway(db.url, { ...env, NODE_ROLE: 'media' }));
     const first = await spawnGateway(db.url, env);
     gateways.push(first);
     await waitUntil(async () => (await soleGauge(first.url)) === 1);

@@ -72,7 +72,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const redis = optionalRedis(app);
   patchNestMessageBinding();
   const io = new GatewayIoAdapter(app, redis, logger, inFlight, corsOrigin(config));
-  await io.connectRedis();
+  // A media node has no sockets: it neither joins the socket.io fan-out nor counts as a gateway in it.
+  if (config.role !== 'media') await io.connectRedis();
   app.useWebSocketAdapter(io);
   answerMalformedRequests(app.getHttpServer());
   await app.listen(config.port, config.host);
