@@ -41,13 +41,14 @@ describe('fan-out when one gateway process is alone on Redis', () => {
     await db?.drop();
   });
 
+  /** A user's room channel in this service, as the gateways name it (the service is its DATABASE_URL). */
+  const userChannel = (userId: string) => `${redisNamespace('socket.io', db.url)}#/#user:${userId}#`;
+
   async function on(gw: SpawnedGateway, prefix: string): Promise<SocialClient> {
     const c = await (await SocialClient.login(gw.url, uniqueHandle(prefix))).connect();
     clients.push(c);
-    // The user's room channel of this service, as the gateways name it.
-    const channel = `${redisNamespace('socket.io', db.url)}#/#user:${c.id}#`;
     published.set(c.id, []);
-    await spy.sSubscribe(channel, (message) => published.get(c.id)!.push(message));
+    await spy.sSubscribe(userChannel(c.id), (message) => published.get(c.id)!.push(message));
     return c;
   }
 
@@ -59,7 +60,7 @@ describe('fan-out when one gateway process is alone on Redis', () => {
     await heard;
     // A marker after the DM on the same channel: Redis keeps a channel's order, so a publish of the DM came first.
     const marker = `marker-${clientMsgId}`;
-    await markers.sPublish(`${redisNamespace('socket.io', db.url)}#/#user:${to.id}#`, marker);
+    await markers.sPublish(userChannel(to.id), marker);
     await waitUntil(() => published.get(to.id)!.includes(marker));
     const carried = published.get(to.id)!.splice(0);
     return carried.filter((m) => m !== marker && m.includes(clientMsgId));

@@ -67,6 +67,13 @@ function watchOn(channel: FakeChannel, uid: string, changes: boolean[] = []): So
   });
 }
 
+/** A watch whose process is subscribed to the channel (its announcements come back to it). */
+function subscribedWatch(channel: FakeChannel, uid: string, changes?: boolean[]): SoleProcessWatch {
+  const watch = watchOn(channel, uid, changes);
+  channel.subscribe(watch);
+  return watch;
+}
+
 describe(SoleProcessWatch.name, () => {
   const started: SoleProcessWatch[] = [];
   afterEach(() => started.splice(0).forEach((w) => w.stop()));
@@ -75,15 +82,13 @@ describe(SoleProcessWatch.name, () => {
   it('is sole once it heard itself and counted one subscriber, and not while another process is there', async () => {
     const channel = new FakeChannel();
     const changes: boolean[] = [];
-    const a = watchOn(channel, 'a', changes);
-    channel.subscribe(a);
+    const a = subscribedWatch(channel, 'a', changes);
     await start(a);
     expect(a.isSole).toBe(false);
     await channel.deliver();
     expect(a.isSole).toBe(true);
 
-    const b = watchOn(channel, 'b');
-    channel.subscribe(b);
+    const b = subscribedWatch(channel, 'b');
     await start(b);
     await channel.deliver();
     expect(a.isSole).toBe(false);
@@ -101,8 +106,7 @@ describe(SoleProcessWatch.name, () => {
 
   it('never believes a count of one taken before it heard itself (that one may be another process)', async () => {
     const channel = new FakeChannel();
-    const other = watchOn(channel, 'other');
-    channel.subscribe(other);
+    subscribedWatch(channel, 'other');
     const a = watchOn(channel, 'a');
     await start(a); // not subscribed: its announcement never comes back
     await channel.deliver();
@@ -111,8 +115,7 @@ describe(SoleProcessWatch.name, () => {
 
   it('does not believe a count during which another process announced itself', async () => {
     const channel = new FakeChannel();
-    const a = watchOn(channel, 'a');
-    channel.subscribe(a);
+    const a = subscribedWatch(channel, 'a');
     channel.holdCounts = true;
     await start(a);
     await channel.deliver(); // a heard itself; its count (one subscriber) is held
@@ -127,8 +130,7 @@ describe(SoleProcessWatch.name, () => {
 
   it('stops being sole when its subscriber connection is lost, until it hears itself again', async () => {
     const channel = new FakeChannel();
-    const a = watchOn(channel, 'a');
-    channel.subscribe(a);
+    const a = subscribedWatch(channel, 'a');
     await start(a);
     await channel.deliver();
     expect(a.isSole).toBe(true);

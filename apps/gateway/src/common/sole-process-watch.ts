@@ -8,7 +8,7 @@ export interface SoleProcessWatchOptions {
   publisher: SolePublisher;
   /** The namespace's shard channel, which every gateway process of the service subscribes to. */
   channel: string;
-  /** This process's adapter id (what its own announcements carry). */
+  /** An id of this process, unique among the service's processes (what its own announcements carry). */
   uid: string;
   /** How often the process announces itself and counts the channel's subscribers again. */
   recheckMs: number;
