@@ -18,7 +18,9 @@ async function soleGauge(url: string): Promise<number> {
  * nodes do not count) delivers its emits locally and publishes none; a
  * second gateway ends that at once (its users hear the first one's emits),
  * and once it is gone the first is alone again within a recheck
- * (SOCKET_PLACE_LEASE_MS).
+ * (SOCKET_PLACE_LEASE_MS). With two, an emit for a user whose sockets are
+ * all on the emitting process is not published either, until a device of
+ * that user connects to the other.
  */
 describe('fan-out when one gateway process is alone on Redis', () => {
   let db: TestDatabase;
@@ -45,10 +47,16 @@ describe('fan-out when one gateway process is alone on Redis', () => {
   const userChannel = (userId: string) => `${redisNamespace('socket.io', db.url)}#/#user:${userId}#`;
 
   async function on(gw: SpawnedGateway, prefix: string): Promise<SocialClient> {
-    const c = await (await SocialClient.login(gw.url, uniqueHandle(prefix))).connect();
-    clients.push(c);
+    const c = await device(gw, uniqueHandle(prefix));
     published.set(c.id, []);
     await spy.sSubscribe(userChannel(c.id), (message) => published.get(c.id)!.push(message));
+    return c;
+  }
+
+  /** Another device of a user (by handle) on a gateway. */
+  async function device(gw: SpawnedGateway, handle: string): Promise<SocialClient> {
+    const c = await (await SocialClient.login(gw.url, handle)).connect();
+    clients.push(c);
     return c;
   }
 
@@ -85,7 +93,18 @@ describe('fan-out when one gateway process is alone on Redis', () => {
     const carol = await on(second, 'sc');
     await befriend(alice, carol);
     expect(await dm(alice, carol)).toHaveLength(1);
-    expect(await dm(alice, bob)).toHaveLength(1);
+    // Bob's sockets are all on the first process: his room is its own, and his copy stays there.
+    expect(await dm(alice, bob)).toEqual([]);
+
+    // Carol's room was the second's alone; her device on the first claims it there before it connects,
+    // so from then on the second publishes her copies (here, of her own DM for her other device).
+    const carolOnFirst = await device(first, carol.user.handle);
+    const clientMsgId = crypto.randomUUID();
+    const otherDeviceHears = carolOnFirst.waitFor('dm:new', (p) => p.message.clientMsgId === clientMsgId);
+    await carol.request('dm:send', { to: alice.id, clientMsgId, body: 'from my phone' });
+    expect((await otherDeviceHears).message.senderId).toBe(carol.id);
+    expect(await dm(bob, carol)).toHaveLength(1);
+    carolOnFirst.disconnect();
 
     carol.disconnect();
     await second.stop();

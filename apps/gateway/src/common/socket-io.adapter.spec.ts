@@ -17,13 +17,18 @@ function recordingClient() {
   };
 }
 
-function shardedAdapter(received: unknown[], sole?: { isSole: boolean; isAnnouncement(raw: Buffer): boolean }) {
+function shardedAdapter(
+  received: unknown[],
+  sole?: { isSole: boolean; isAnnouncement(raw: Buffer): boolean },
+  userRooms?: { isSole(room: string): boolean },
+) {
   const client = recordingClient();
   const nsp = { name: '/', sockets: new Map(), server: { encoder: new Encoder(), opts: {}, _opts: {} } };
   const adapter = splitUserRoomBroadcasts(
     createShardedAdapter(client, client, { subscriptionMode: 'dynamic' })(nsp as never),
     (type) => received.push(type),
     sole,
+    userRooms,
   );
   return { adapter, client };
 }
@@ -78,5 +83,17 @@ describe('GatewayIoAdapter fan-out: a process’s own publishes', () => {
     sole.isSole = false;
     await adapter.broadcast(packet, roomEmit('user:a') as never);
     expect(client.published.map((p) => p.channel)).toEqual(['socket.io#/#user:a#']);
+  });
+
+  it('publishes no emit for a user room that no other process holds, and every other room as before', async () => {
+    const soleRooms = new Set(['user:a']);
+    const { adapter, client } = shardedAdapter([], undefined, { isSole: (room) => soleRooms.has(room) });
+    await adapter.broadcast(packet, roomEmit('user:a') as never);
+    await adapter.broadcast(packet, { rooms: new Set(['user:a', 'user:b']), except: new Set<string>(), flags: {} } as never);
+    await adapter.broadcast(packet, roomEmit('conversation:x') as never);
+    expect(client.published.map((p) => p.channel)).toEqual(['socket.io#/#user:b#', 'socket.io#/#conversation:x#']);
+    soleRooms.clear();
+    await adapter.broadcast(packet, roomEmit('user:a') as never);
+    expect(client.published.map((p) => p.channel)).toContain('socket.io#/#user:a#');
   });
 });

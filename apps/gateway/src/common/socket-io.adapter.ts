@@ -13,6 +13,7 @@ import { RateLimiterService } from '@app/rate-limits';
 import { RedisConnections } from '@app/redis';
 import { InFlightWork } from './in-flight-work';
 import { SoleProcessWatch } from './sole-process-watch';
+import { SoleUserRooms } from './sole-user-rooms';
 import { BoundSocketHandler, SocketEventPipeline } from './socket-event-pipeline';
 
 /** Largest socket.io frame accepted; a bigger one closes that socket. */
@@ -133,7 +134,17 @@ export class GatewayIoAdapter extends IoAdapter {
     });
     // The adapter subscribes to the same channel later, with a listener of its own (no second SSUBSCRIBE).
     await sub.sSubscribe(sole.channel, (raw: Buffer) => sole.onMessage(raw), true);
-    sub.on('error', () => sole.subscriptionLost());
+    const userRooms = new SoleUserRooms({
+      subscriber: sub,
+      publisher: pub,
+      channelOf: (room) => `${sole.channel}${room}#`,
+      announcement: sole.announcement,
+      isAnnouncement: (raw) => sole.isAnnouncement(raw),
+    });
+    sub.on('error', () => {
+      sole.subscriptionLost();
+      userRooms.subscriptionLost();
+    });
     // Announced before this process takes sockets, so a process delivering alone stops before any of ours exists.
     await sole.start();
     this.sole = sole;
@@ -148,7 +159,10 @@ export class GatewayIoAdapter extends IoAdapter {
     const countReceived = (type: unknown) => received.inc({ type: MessageType[type as MessageType] ?? String(type) });
     // socket.io calls it with `new`: a plain function (not an arrow) whose returned object is the adapter.
     this.redisAdapter = function shardedUserRoomAdapter(nsp: unknown) {
-      return splitUserRoomBroadcasts(sharded(nsp), countReceived, sole);
+      const adapter = splitUserRoomBroadcasts(sharded(nsp), countReceived, sole, userRooms);
+      adapter.on('delete-room', (room: string) => userRooms.release(room));
+      SOLE_USER_ROOMS.set(adapter, userRooms);
+      return adapter;
     } as unknown as AdapterFactory;
     this.logger.info('socket.io fan-out through Redis sharded pub/sub');
   }
@@ -248,22 +262,31 @@ export class GatewayIoAdapter extends IoAdapter {
  * An emit to several user rooms (a DM to its sender and recipient) is sent as
  * one emit per room, so each goes on that user's shard channel and only to
  * the processes holding that user's sockets. Safe because a socket is in one
- * user room only: nobody gets it twice. Also counts messages received from
+ * user room only: nobody gets it twice. An emit to a room no other process
+ * holds (`userRooms`), or any emit while this is the only gateway process
+ * (`sole`), is delivered here only. Also counts messages received from
  * other processes (the metric the fan-out tests read).
  */
 export function splitUserRoomBroadcasts(
   adapter: ShardedAdapter,
   count: (type: unknown) => void,
   sole?: Pick<SoleProcessWatch, 'isSole' | 'isAnnouncement'>,
+  userRooms?: Pick<SoleUserRooms, 'isSole'>,
 ): ShardedAdapter {
   const broadcast = adapter.broadcast.bind(adapter);
+  const locally = (opts: BroadcastOptions): BroadcastOptions => ({ ...opts, flags: { ...opts.flags, local: true } });
+  const toRoom = (packet: unknown, opts: BroadcastOptions, room: string) => {
+    const one = { ...opts, rooms: new Set([room]) };
+    return broadcast(packet, userRooms?.isSole(room) ? locally(one) : one);
+  };
   adapter.broadcast = (packet: unknown, opts: BroadcastOptions) => {
+    if (opts.flags?.local) return broadcast(packet, opts);
     // The only gateway process: nobody to reach through Redis.
-    if (sole?.isSole && !opts.flags?.local) return broadcast(packet, { ...opts, flags: { ...opts.flags, local: true } });
+    if (sole?.isSole) return broadcast(packet, locally(opts));
     const rooms = [...opts.rooms];
-    if (rooms.length < 2 || opts.flags?.local || !rooms.every((r) => String(r).startsWith(USER_ROOM_PREFIX)))
-      return broadcast(packet, opts);
-    return Promise.all(rooms.map((room) => broadcast(packet, { ...opts, rooms: new Set([room]) }))).then(() => undefined);
+    if (rooms.length === 0 || !rooms.every((r) => String(r).startsWith(USER_ROOM_PREFIX))) return broadcast(packet, opts);
+    if (rooms.length === 1) return toRoom(packet, opts, String(rooms[0]));
+    return Promise.all(rooms.map((room) => toRoom(packet, opts, String(room)))).then(() => undefined);
   };
   const withMessages = adapter as unknown as {
     uid: string;
@@ -290,6 +313,24 @@ export function splitUserRoomBroadcasts(
     return onMessage(message, offset);
   };
   return adapter;
+}
+
+const SOLE_USER_ROOMS = new WeakMap<object, SoleUserRooms>();
+
+/**
+ * Puts a socket that is not connected yet in its user's room. With Redis, the
+ * first socket of the user on this process claims the room (SoleUserRooms):
+ * resolved once any other process delivering the user's emits alone was told
+ * to stop, so a connected socket misses nothing they emit (or after
+ * `timeoutMs`, when Redis is that slow).
+ */
+export async function joinUserRoom(socket: Socket, room: string, timeoutMs = 5_000): Promise<void> {
+  await socket.join(room);
+  const claim = SOLE_USER_ROOMS.get(socket.nsp.adapter)?.claim(room);
+  if (!claim) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([claim, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
 }
 
 /** Whether `raw` is JSON this process published (it ends with the process's uid and namespace). */

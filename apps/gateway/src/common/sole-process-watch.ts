@@ -52,6 +52,11 @@ export class SoleProcessWatch {
     return this.sole;
   }
 
+  /** What this process announces (user rooms announce it too: SoleUserRooms). */
+  get announcement(): string {
+    return this.own;
+  }
+
   get channel(): string {
     return this.options.channel;
   }

@@ -17,7 +17,7 @@ import { DEFAULT_EVENT_RULE, RateLimiterService } from '@app/rate-limits';
 import { RealtimeService, userRoom } from '@app/realtime';
 import { RedisConnections } from '@app/redis';
 import { SocketGateway } from '../common/socket-gateway.decorator';
-import { knownEvents } from '../common/socket-io.adapter';
+import { joinUserRoom, knownEvents } from '../common/socket-io.adapter';
 import { overInFlightCap, shownEventName, SocketAccessLog } from '../common/socket-event-pipeline';
 import { ZodPipe } from '../common/zod.pipe';
 import { ExpirySchedule } from './expiry-schedule';
@@ -111,7 +111,6 @@ export class ConnectionGateway
     }
     socket.conn.off('close', socket.data.releaseUnconnected);
     delete socket.data.releaseUnconnected;
-    socket.join(userRoom(user.id));
     forgetHandshakeRequest(socket);
     this.armExpiry(socket);
     socket.onAny(this.answerUnknownEvent);
@@ -255,6 +254,8 @@ export class ConnectionGateway
     const release = () => void this.places.release(user.id, socket.id);
     socket.conn.once('close', release);
     socket.data.releaseUnconnected = release;
+    // In its room before it is connected: with several gateways, any that delivered this user's emits alone has been told.
+    await joinUserRoom(socket, userRoom(user.id));
   }
 
   /** At the token's expiry the socket is told (`auth:expired`) and closed, unless a refresh moved it. */

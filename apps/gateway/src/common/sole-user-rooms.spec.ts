@@ -1,0 +1,158 @@
+import { SoleRoomsRedis, SoleUserRooms } from './sole-user-rooms';
+
+const PREFIX = 'gateway-present:';
+
+/**
+ * Redis's shard channels as far as the rooms see them: a subscription is
+ * active when its promise resolves, a publish reaches the channel's
+ * subscribers of that moment (queued until the spec delivers them), and its
+ * reply (the number reached) may be held back, so every interleaving is the
+ * spec's choice.
+ */
+class FakeShards {
+  private readonly channels = new Map<string, Map<string, (raw: Buffer) => void>>();
+  private readonly queued: (() => void)[] = [];
+  private readonly replies: (() => void)[] = [];
+  holdReplies = false;
+
+  redisOf(process: string): SoleRoomsRedis {
+    return {
+      subscriber: {
+        sSubscribe: async (channel, listener) => {
+          this.subscribers(channel).set(process, listener);
+        },
+      },
+      publisher: {
+        sPublish: (channel, message) => {
+          const reached = [...this.subscribers(channel).values()];
+          for (const listener of reached) this.queued.push(() => listener(Buffer.from(message)));
+          return new Promise((resolve) => {
+            const reply = () => resolve(reached.length);
+            if (this.holdReplies) this.replies.push(reply);
+            else reply();
+          });
+        },
+      },
+    };
+  }
+
+  /** The process's adapter unsubscribed (its last socket of the room left). */
+  leave(process: string, channel: string): void {
+    this.subscribers(channel).delete(process);
+  }
+
+  async deliver(): Promise<void> {
+    while (this.queued.length > 0) {
+      this.queued.shift()!();
+      await settle();
+    }
+  }
+
+  async releaseReplies(): Promise<void> {
+    for (const reply of this.replies.splice(0)) reply();
+    await settle();
+  }
+
+  private subscribers(channel: string) {
+    let subs = this.channels.get(channel);
+    if (!subs) this.channels.set(channel, (subs = new Map()));
+    return subs;
+  }
+}
+
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+const channelOf = (room: string) => `socket.io#/#${room}#`;
+
+function roomsOf(shards: FakeShards, process: string): SoleUserRooms {
+  return new SoleUserRooms({
+    ...shards.redisOf(process),
+    channelOf,
+    announcement: `${PREFIX}${process}`,
+    isAnnouncement: (raw) => raw.toString().startsWith(PREFIX),
+  });
+}
+
+describe('SoleUserRooms: which user rooms no other gateway process holds', () => {
+  it('holds a room alone until another process claims it, which every holder hears before that claim resolves', async () => {
+    const shards = new FakeShards();
+    const a = roomsOf(shards, 'a');
+    const b = roomsOf(shards, 'b');
+    await a.claim('user:1');
+    await shards.deliver();
+    expect(a.isSole('user:1')).toBe(true);
+    expect(a.isSole('user:2')).toBe(false);
+
+    // b's claim resolves once Redis passed its announcement on: a has it to read.
+    await b.claim('user:1');
+    await shards.deliver();
+    expect([a.isSole('user:1'), b.isSole('user:1')]).toEqual([false, false]);
+  });
+
+  it('believes no answer of one when another process was heard while it waited for it', async () => {
+    const shards = new FakeShards();
+    const a = roomsOf(shards, 'a');
+    const b = roomsOf(shards, 'b');
+    shards.holdReplies = true;
+    const claimA = a.claim('user:1');
+    await settle();
+    // b claims and leaves again while a's answer (one: a alone when Redis ran it) is on its way.
+    const claimB = b.claim('user:1');
+    await settle();
+    await shards.deliver();
+    shards.leave('b', channelOf('user:1'));
+    await shards.releaseReplies();
+    await Promise.all([claimA, claimB]);
+    expect(a.isSole('user:1')).toBe(false);
+  });
+
+  it('announces once per holding, however many sockets of the user join', async () => {
+    const shards = new FakeShards();
+    const a = roomsOf(shards, 'a');
+    const b = roomsOf(shards, 'b');
+    await b.claim('user:1');
+    await Promise.all([a.claim('user:1'), a.claim('user:1')]);
+    const heard: string[] = [];
+    const listen = shards.redisOf('spy');
+    await listen.subscriber.sSubscribe(channelOf('user:1'), (raw) => heard.push(raw.toString()), true);
+    await a.claim('user:1');
+    await shards.deliver();
+    expect(heard).toEqual([]);
+  });
+
+  it('holds a room alone again once claimed anew after the other process left', async () => {
+    const shards = new FakeShards();
+    const a = roomsOf(shards, 'a');
+    const b = roomsOf(shards, 'b');
+    await b.claim('user:1');
+    await a.claim('user:1');
+    await shards.deliver();
+    expect(a.isSole('user:1')).toBe(false);
+    shards.leave('b', channelOf('user:1'));
+    b.release('user:1');
+    // Shared once, published to until a lets the room go and claims it again.
+    expect(a.isSole('user:1')).toBe(false);
+    a.release('user:1');
+    shards.leave('a', channelOf('user:1'));
+    await a.claim('user:1');
+    expect(a.isSole('user:1')).toBe(true);
+  });
+
+  it('does not hold a room it let go while its claim was answered, and ends every claim when its subscriptions were lost', async () => {
+    const shards = new FakeShards();
+    const a = roomsOf(shards, 'a');
+    shards.holdReplies = true;
+    const claim = a.claim('user:1');
+    await settle();
+    a.release('user:1');
+    await shards.releaseReplies();
+    await claim;
+    expect(a.isSole('user:1')).toBe(false);
+
+    shards.holdReplies = false;
+    await a.claim('user:2');
+    await a.claim('user:3');
+    expect(a.soleCount).toBe(2);
+    a.subscriptionLost();
+    expect([a.isSole('user:2'), a.isSole('user:3'), a.soleCount]).toEqual([false, false, 0]);
+  });
+});
