@@ -6,12 +6,16 @@ import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueH
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** socketio_adapter_sole_process of a gateway: 1 while it is the only gateway process of its service on Redis. */
-async function soleGauge(url: string): Promise<number> {
+/**
+ * A gauge of a gateway's fan-out: `socketio_adapter_sole_process` is 1 while it is the only gateway
+ * process of its service on Redis, `socketio_adapter_sole_user_rooms` the users it holds alone.
+ */
+async function soleGauge(url: string, name = 'socketio_adapter_sole_process'): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const m = /^socketio_adapter_sole_process (\d+)/m.exec(text);
+  const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
   return m ? Number(m[1]) : NaN;
 }
+const soleRooms = (url: string) => soleGauge(url, 'socketio_adapter_sole_user_rooms');
 
 /**
  * A gateway that is the only gateway process of its service on Redis (media
@@ -93,12 +97,14 @@ describe('fan-out when one gateway process is alone on Redis', () => {
     const carol = await on(second, 'sc');
     await befriend(alice, carol);
     expect(await dm(alice, carol)).toHaveLength(1);
+    expect([await soleRooms(first.url), await soleRooms(second.url)]).toEqual([2, 1]);
     // Bob's sockets are all on the first process: his room is its own, and his copy stays there.
     expect(await dm(alice, bob)).toEqual([]);
 
     // Carol's room was the second's alone; her device on the first claims it there before it connects,
     // so from then on the second publishes her copies (here, of her own DM for her other device).
     const carolOnFirst = await device(first, carol.user.handle);
+    expect([await soleRooms(first.url), await soleRooms(second.url)]).toEqual([2, 0]);
     const clientMsgId = crypto.randomUUID();
     const otherDeviceHears = carolOnFirst.waitFor('dm:new', (p) => p.message.clientMsgId === clientMsgId);
     await carol.request('dm:send', { to: alice.id, clientMsgId, body: 'from my phone' });

@@ -125,6 +125,10 @@ export class GatewayIoAdapter extends IoAdapter {
       'socketio_adapter_sole_process',
       '1 while this is the only gateway process on Redis (emits stay local)',
     );
+    const soleRoomsGauge = metrics.gauge(
+      'socketio_adapter_sole_user_rooms',
+      'user rooms no other gateway process holds (their emits stay local)',
+    );
     const sole = new SoleProcessWatch({
       publisher: pub,
       channel: `${channelPrefix}#/#`,
@@ -140,6 +144,7 @@ export class GatewayIoAdapter extends IoAdapter {
       channelOf: (room) => `${sole.channel}${room}#`,
       announcement: sole.announcement,
       isAnnouncement: (raw) => sole.isAnnouncement(raw),
+      onCount: (n) => soleRoomsGauge.set(n),
     });
     sub.on('error', () => {
       sole.subscriptionLost();

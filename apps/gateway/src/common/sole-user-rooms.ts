@@ -11,6 +11,8 @@ export interface SoleUserRoomsOptions extends SoleRoomsRedis {
   announcement: string;
   /** Whether a message is any process's announcement. */
   isAnnouncement(raw: Buffer): boolean;
+  /** Called with the number of rooms held alone whenever it changes. */
+  onCount?: (soleRooms: number) => void;
 }
 
 interface RoomClaim {
@@ -38,6 +40,7 @@ interface RoomClaim {
  */
 export class SoleUserRooms {
   private readonly claims = new Map<string, RoomClaim>();
+  private soleRooms = 0;
 
   constructor(private readonly options: SoleUserRoomsOptions) {}
 
@@ -57,6 +60,9 @@ export class SoleUserRooms {
 
   /** This process holds no socket of the room any more. */
   release(room: string): void {
+    const claim = this.claims.get(room);
+    if (!claim) return;
+    this.setSole(claim, false);
     this.claims.delete(room);
   }
 
@@ -64,14 +70,12 @@ export class SoleUserRooms {
   subscriptionLost(): void {
     for (const claim of this.claims.values()) {
       claim.othersSeen++;
-      claim.sole = false;
+      this.setSole(claim, false);
     }
   }
 
   get soleCount(): number {
-    let n = 0;
-    for (const claim of this.claims.values()) if (claim.sole) n++;
-    return n;
+    return this.soleRooms;
   }
 
   private async announce(room: string, claim: RoomClaim): Promise<void> {
@@ -82,7 +86,7 @@ export class SoleUserRooms {
       await this.options.subscriber.sSubscribe(channel, (raw) => this.heard(room, raw), true);
       const seen = claim.othersSeen;
       const reached = await this.options.publisher.sPublish(channel, this.options.announcement);
-      claim.sole = this.claims.get(room) === claim && reached === 1 && seen === claim.othersSeen;
+      this.setSole(claim, this.claims.get(room) === claim && reached === 1 && seen === claim.othersSeen);
     } catch {
       // Unknown: the room stays published to.
     }
@@ -93,6 +97,13 @@ export class SoleUserRooms {
     const claim = this.claims.get(room);
     if (!claim) return;
     claim.othersSeen++;
-    claim.sole = false;
+    this.setSole(claim, false);
+  }
+
+  private setSole(claim: RoomClaim, sole: boolean): void {
+    if (claim.sole === sole) return;
+    claim.sole = sole;
+    this.soleRooms += sole ? 1 : -1;
+    this.options.onCount?.(this.soleRooms);
   }
 }
