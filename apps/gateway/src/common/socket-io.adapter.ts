@@ -280,10 +280,9 @@ export function splitUserRoomBroadcasts(
 ): ShardedAdapter {
   const broadcast = adapter.broadcast.bind(adapter);
   const locally = (opts: BroadcastOptions): BroadcastOptions => ({ ...opts, flags: { ...opts.flags, local: true } });
-  const toRoom = (packet: unknown, opts: BroadcastOptions, room: string) => {
-    const one = { ...opts, rooms: new Set([room]) };
-    return broadcast(packet, userRooms?.isSole(room) ? locally(one) : one);
-  };
+  // `opts` naming this one room only.
+  const toRoom = (packet: unknown, opts: BroadcastOptions, room: string) =>
+    broadcast(packet, userRooms?.isSole(room) ? locally(opts) : opts);
   adapter.broadcast = (packet: unknown, opts: BroadcastOptions) => {
     if (opts.flags?.local) return broadcast(packet, opts);
     // The only gateway process: nobody to reach through Redis.
@@ -291,7 +290,7 @@ export function splitUserRoomBroadcasts(
     const rooms = [...opts.rooms];
     if (rooms.length === 0 || !rooms.every((r) => String(r).startsWith(USER_ROOM_PREFIX))) return broadcast(packet, opts);
     if (rooms.length === 1) return toRoom(packet, opts, String(rooms[0]));
-    return Promise.all(rooms.map((room) => toRoom(packet, opts, String(room)))).then(() => undefined);
+    return Promise.all(rooms.map((room) => toRoom(packet, { ...opts, rooms: new Set([room]) }, String(room)))).then(() => undefined);
   };
   const withMessages = adapter as unknown as {
     uid: string;
