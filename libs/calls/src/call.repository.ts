@@ -84,7 +84,8 @@ export class CallRepository {
     const timerParams = timerChangeParams(changes);
     let rows: CreatedRow[];
     try {
-      rows = await this.sql.query<CreatedRow>(
+      rows = await this.sql.named<CreatedRow>(
+        'call_create_ringing',
         `WITH checks AS (
            SELECT EXISTS (SELECT 1 FROM users WHERE id = $2) AS "calleeExists",
                   ${blockedEitherWaySql('$1', '$2')} AS blocked,
@@ -128,13 +129,14 @@ export class CallRepository {
   }
 
   async findById(id: string): Promise<CallRecord | null> {
-    const rows = await this.sql.query<CallRecord>(`SELECT ${COLUMNS} FROM calls c WHERE c.id = $1`, [id]);
+    const rows = await this.sql.named<CallRecord>('call_by_id', `SELECT ${COLUMNS} FROM calls c WHERE c.id = $1`, [id]);
     return rows[0] ?? null;
   }
 
   /** The ringing call from caller to callee, if any (glare detection). */
   async findRinging(callerId: string, calleeId: string): Promise<CallRecord | null> {
-    const rows = await this.sql.query<CallRecord>(
+    const rows = await this.sql.named<CallRecord>(
+      'call_ringing_between',
       `SELECT ${COLUMNS} FROM calls c WHERE c.caller_id = $1 AND c.callee_id = $2 AND c.state = 'ringing' LIMIT 1`,
       [callerId, calleeId],
     );
@@ -143,7 +145,8 @@ export class CallRepository {
 
   /** The ringing or active call the user takes part in, if any. */
   async liveCallOf(userId: string): Promise<CallRecord | null> {
-    const rows = await this.sql.query<CallRecord>(
+    const rows = await this.sql.named<CallRecord>(
+      'call_live_of_user',
       `SELECT ${COLUMNS} FROM call_slots s JOIN calls c ON c.id = s.call_id
         WHERE s.user_id = $1 AND c.state = ANY($2::call_state[])`,
       [userId, LIVE_STATES],
@@ -158,7 +161,8 @@ export class CallRepository {
    */
   async markActive(id: string, answeredAt: Date, maxEndsAt: Date, mediaNodeId: string, timers: TimerChanges): Promise<CallRecord | null> {
     const timerParams = timerChangeParams(timers);
-    const rows = await this.sql.query<CallRecord>(
+    const rows = await this.sql.named<CallRecord>(
+      'call_mark_active',
       `WITH answered AS (
          UPDATE calls AS c SET state = 'active', answered_at = $2, max_ends_at = $3, media_node_id = $4
           WHERE c.id = $1 AND c.state = 'ringing'
@@ -180,7 +184,8 @@ export class CallRepository {
    * same room, exactly one wins (the others get null and use the winner's).
    */
   async moveMedia(id: string, fromNodeId: string | null, toNodeId: string): Promise<CallRecord | null> {
-    const rows = await this.sql.query<CallRecord>(
+    const rows = await this.sql.named<CallRecord>(
+      'call_move_media',
       `WITH moved AS (
          UPDATE calls AS c SET media_node_id = $3
           WHERE c.id = $1 AND c.state = 'active' AND c.media_node_id IS NOT DISTINCT FROM $2
@@ -195,7 +200,8 @@ export class CallRepository {
   /** Active calls whose room is on a node not in `liveNodeIds` (lost), oldest first. */
   // Plain SQL: every process runs this sweep several times a second.
   async activeOffNodes(liveNodeIds: string[], limit: number): Promise<CallRecord[]> {
-    return this.sql.query<CallRecord>(
+    return this.sql.named<CallRecord>(
+      'calls_active_off_nodes',
       `SELECT ${COLUMNS} FROM calls c
         WHERE c.state = 'active' AND (c.media_node_id IS NULL OR NOT (c.media_node_id = ANY($1::text[])))
         ORDER BY c.answered_at ASC LIMIT $2`,
@@ -205,7 +211,8 @@ export class CallRepository {
 
   /** Active calls whose room is on the given node. */
   async activeOnNode(nodeId: string, limit: number): Promise<CallRecord[]> {
-    return this.sql.query<CallRecord>(
+    return this.sql.named<CallRecord>(
+      'calls_active_on_node',
       `SELECT ${COLUMNS} FROM calls c WHERE c.state = 'active' AND c.media_node_id = $1 ORDER BY c.answered_at ASC LIMIT $2`,
       [nodeId, limit],
     );
@@ -222,7 +229,8 @@ export class CallRepository {
 
   /** Records that the cap's warning went out; null when it already did or the call is not active. */
   async markWarned(id: string, at: Date): Promise<CallRecord | null> {
-    const rows = await this.sql.query<CallRecord>(
+    const rows = await this.sql.named<CallRecord>(
+      'call_mark_warned',
       `UPDATE calls AS c SET warned_at = $2 WHERE c.id = $1 AND c.state = 'active' AND c.warned_at IS NULL
         RETURNING ${COLUMNS}`,
       [id, at],
@@ -237,7 +245,8 @@ export class CallRepository {
    */
   async end(id: string, from: CallState[], end: CallEnd, timers: TimerChanges = NO_TIMERS_CHANGES): Promise<CallRecord | null> {
     const timerParams = timerChangeParams(timers);
-    const rows = await this.sql.query<CallRecord>(
+    const rows = await this.sql.named<CallRecord>(
+      'call_end',
       `WITH ended AS (
          UPDATE calls AS c SET state = 'ended', ended_at = $3, end_reason = $4::call_end_reason, ended_by_id = $5
           WHERE c.id = $1 AND c.state = ANY($2::call_state[])
@@ -254,7 +263,7 @@ export class CallRepository {
   }
 
   async storeMediaStats(id: string, stats: MediaStatsDto): Promise<void> {
-    await this.sql.query('UPDATE calls SET media_stats = $2 WHERE id = $1', [id, JSON.stringify(stats)]);
+    await this.sql.named('call_store_media_stats', 'UPDATE calls SET media_stats = $2 WHERE id = $1', [id, JSON.stringify(stats)]);
   }
 
   /**
@@ -263,7 +272,8 @@ export class CallRepository {
    * write stands. True when this write was the one stored.
    */
   async recordMediaSetup(id: string, setupMs: number): Promise<boolean> {
-    const rows = await this.sql.query<{ id: string }>(
+    const rows = await this.sql.named<{ id: string }>(
+      'call_record_media_setup',
       'UPDATE calls SET media_setup_ms = $2 WHERE id = $1 AND media_setup_ms IS NULL RETURNING id',
       [id, setupMs],
     );
@@ -272,7 +282,7 @@ export class CallRepository {
 
   /** Active calls in the whole service (the (state, media_node_id) index answers it). */
   async countActive(): Promise<number> {
-    const rows = await this.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM calls WHERE state = 'active'`);
+    const rows = await this.sql.named<{ n: number }>('calls_count_active', `SELECT count(*)::int AS n FROM calls WHERE state = 'active'`);
     return rows[0].n;
   }
 
@@ -292,7 +302,8 @@ export class CallRepository {
 
   /** Active calls past their cap, and ringing calls past their ring time (found after a restart). */
   async overdue(now: Date, limit: number): Promise<CallRecord[]> {
-    return this.sql.query<CallRecord>(
+    return this.sql.named<CallRecord>(
+      'calls_overdue',
       `SELECT ${COLUMNS} FROM calls c
         WHERE (c.state = 'active' AND c.max_ends_at <= $1) OR (c.state = 'ringing' AND c.ring_ends_at <= $1)
         ORDER BY c.created_at ASC LIMIT $2`,

@@ -60,7 +60,8 @@ export class ConversationRepository {
     const key = `${userLowId}:${userHighId}`;
     const known = this.knownPairs.get(key);
     if (known) return known;
-    const [found] = await this.sql.query<{ id: string; members: number }>(
+    const [found] = await this.sql.named<{ id: string; members: number }>(
+      'conversation_between',
       `SELECT c.id, (SELECT count(*)::int FROM conversation_members cm WHERE cm.conversation_id = c.id) AS members
          FROM conversations c
         WHERE c.user_low_id = $1::uuid AND c.user_high_id = $2::uuid`,
@@ -71,7 +72,8 @@ export class ConversationRepository {
       // One statement, so a conversation is never visible without its members.
       // A concurrent creator makes the insert a no-op (it waits for its commit),
       // and the members are then added by whoever is missing them.
-      const [created] = await this.sql.query<{ id: string }>(
+      const [created] = await this.sql.named<{ id: string }>(
+        'conversation_create_between',
         `WITH c AS (
            INSERT INTO conversations (id, user_low_id, user_high_id)
            VALUES (gen_random_uuid(), $1::uuid, $2::uuid)
