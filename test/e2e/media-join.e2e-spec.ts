@@ -12,7 +12,7 @@ import {
 import type { MediaJoinResultDto } from '@app/contracts';
 import { MediaService } from '@app/media';
 import { Client } from 'pg';
-import { connectedUser, refusalCode, startTestGateway, TestGateway, waitUntil, putVideoFlag } from '@app/testing';
+import { connectedUser, refusalCode, startTestGateway, TestGateway, waitForValue, waitUntil, putVideoFlag } from '@app/testing';
 import { JoinedLeg } from './media-join-legs';
 
 /*
@@ -110,7 +110,10 @@ describe('media:join', () => {
 
     await talk(aliceLeg, bobLeg);
 
-    const setupMs = await dbValue<number>(gw, 'SELECT media_setup_ms FROM calls WHERE id = $1', [callId]);
+    // Stored beside the join's answer, not before it.
+    const setupMs = await waitForValue(
+      async () => (await dbValue<number | null>(gw, 'SELECT media_setup_ms FROM calls WHERE id = $1', [callId])) ?? undefined,
+    );
     expect(setupMs).toEqual(expect.any(Number));
     expect(setupMs).toBeGreaterThanOrEqual(0);
 

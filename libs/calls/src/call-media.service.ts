@@ -416,14 +416,15 @@ export class CallMediaService implements OnModuleInit {
         kind: producer.kind,
       });
     }
-    if (produced.length > 0) await this.noteMediaSetup(call, userId);
+    // Bookkeeping, not part of the answer: it runs beside it (one Redis read, at most one statement).
+    if (produced.length > 0) void this.noteMediaSetup(call, userId);
     return { stillAllowed };
   }
 
   /**
    * The call's set-up time: from its answer until both participants had a
    * producer, stored the first time that is so (whichever process sees it).
-   * Never fails the request that produced.
+   * Never fails, and is not awaited by, the request that produced.
    */
   private async noteMediaSetup(call: CallRecord, userId: string): Promise<void> {
     if (!call.answeredAt || this.setupRecorded.has(call.id)) return;
