@@ -189,6 +189,27 @@ describe('media:join', () => {
     bob.disconnect();
   });
 
+  it('joins answered before their announcement still tell the other participant in order', async () => {
+    const [alice, bob] = await pair();
+    const { callId, aliceLeg, bobLeg } = await joinedCall(alice, bob);
+    const heard: string[] = [];
+    const offAdded = bob.on('media:producer-added', (e) => heard.push(`added ${e.producerId}`));
+    const offClosed = bob.on('media:producer-closed', (e) => heard.push(`closed ${e.producerId} ${e.reason}`));
+    // Two more joins, each sent as soon as the one before was answered: each replaces the audio producer.
+    const [second, third] = await Promise.all([JoinedLeg.open(alice, callId), JoinedLeg.open(alice, callId)]);
+    await second.join();
+    await third.join();
+    const [first, replacing, last] = [aliceLeg, second, third].map((leg) => leg.producerId('audio'));
+    await waitUntil(() => (heard.includes(`added ${last}`) ? true : undefined));
+    expect(heard).toEqual([`closed ${first} replaced`, `added ${replacing}`, `closed ${replacing} replaced`, `added ${last}`]);
+    offAdded();
+    offClosed();
+    await alice.request('call:hangup', { callId });
+    for (const leg of [aliceLeg, bobLeg, second, third]) leg.close();
+    alice.disconnect();
+    bob.disconnect();
+  });
+
   it('holds the per-participant limits under 30 concurrent joins', async () => {
     const [alice, bob] = await pair();
     const ringing = await alice.request('call:invite', { to: bob.id, media: 'audio' });

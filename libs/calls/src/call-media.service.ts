@@ -308,10 +308,21 @@ export class CallMediaService implements OnModuleInit {
     });
   }
 
-  /** What a join produced is announced to the other participant; the answer leaves out what only the server needs. */
+  /**
+   * What a join produced is announced to the other participant; the answer
+   * leaves out what only the server needs. The answer does not wait for the
+   * announcement (its record in Redis, then the other participant's events):
+   * nothing in it depends on them, and the record is written in the order
+   * the requests came, so a later request of the same client (a join that
+   * replaces, a hangup) still finds this one recorded before its own.
+   */
   async completeJoin(call: CallRecord, userId: string, joined: JoinResult): Promise<MediaJoinResultDto> {
     const produced = (joined.send?.producers ?? []).map((p) => ({ ...p, userId }));
-    await this.announceProduced(call, userId, produced, joined.replacedProducerIds ?? []);
+    if (produced.length > 0 || (joined.replacedProducerIds ?? []).length > 0) {
+      void this.announceProduced(call, userId, produced, joined.replacedProducerIds ?? []).catch((err: unknown) =>
+        this.logger.warn({ err, callId: call.id, userId }, 'could not announce the producers of a join'),
+      );
+    }
     const { replacedProducerIds: _replaced, ...answer } = joined;
     return answer;
   }
@@ -394,10 +405,12 @@ export class CallMediaService implements OnModuleInit {
     const other = otherParticipant(call, userId);
     // Whatever these producers replaced is gone: the other participant hears so before the new ones.
     const replaced = new Set(replacedByNode);
-    for (const producer of produced) {
-      const earlier = await this.announced.swap(call.id, `${userId}:${producer.kind}`, producer.producerId);
+    // All recorded at once, so they reach Redis in this request's order, before anything the client sends next.
+    const earlierOnes = await Promise.all(produced.map((p) => this.announced.swap(call.id, `${userId}:${p.kind}`, p.producerId)));
+    produced.forEach((producer, i) => {
+      const earlier = earlierOnes[i];
       if (earlier !== undefined && earlier !== producer.producerId) replaced.add(earlier);
-    }
+    });
     for (const producerId of replaced) {
       this.realtime.toUser(other, 'media:producer-closed', { callId: call.id, producerId, reason: 'replaced' });
     }
