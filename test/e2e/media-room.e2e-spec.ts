@@ -215,6 +215,22 @@ describe('media rooms over the protocol (real mediasoup, real Opus)', () => {
     for (const c of [alice, bob, eve]) c.disconnect();
   });
 
+  it('runs a join sent while its room is still opening once the room is open', async () => {
+    const callId = crypto.randomUUID();
+    const [caller, callee] = [crypto.randomUUID(), crypto.randomUUID()];
+    // Not awaited: the join is sent right behind the opening, as call:accept with join does.
+    const opening = media.openRoom(callId, 'audio', [caller, callee]);
+    const joined = await media.join(callId, callee, {
+      clientAddress: '127.0.0.1',
+      recv: { type: 'plain', rtcpMux: true, ip: '127.0.0.1', port: 40_000 },
+    });
+    await opening;
+    expect(joined.recv).toMatchObject({ transportId: expect.any(String) });
+    // A room nobody opens is still not found.
+    await expect(media.join(crypto.randomUUID(), callee, {})).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await media.closeRoom(callId);
+  });
+
   it('leaves no router, transport, producer or consumer behind after 20 calls', async () => {
     const alice = await connectedUser(gw, 'alice');
     const bob = await connectedUser(gw, 'bob');

@@ -332,8 +332,10 @@ export class CallsService {
       () => null,
       (err: unknown) => err,
     );
-    // Runs beside the answer's statement once the room is open; an answer that loses closes the room, and what this made in it.
-    const early = whenOpen && opening.then((failure) => (failure ? undefined : settle(whenOpen(planned))));
+    // Sent right behind the opening (the node runs it once the room is open: one round trip less
+    // to a media node elsewhere), beside the answer's statement; an answer that loses closes the
+    // room, and what this made in it.
+    const early = whenOpen && settle(whenOpen(planned));
     let openFailure: unknown = null;
     let active: CallRecord | null;
     try {

@@ -335,7 +335,9 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     return this.room(callId, userId).consume(userId, transportId, producerId, rtpCapabilities);
   }
 
-  join(callId: string, userId: string, request: JoinRequest): Promise<JoinResult> {
+  async join(callId: string, userId: string, request: JoinRequest): Promise<JoinResult> {
+    // A join sent right behind its room's opening (call:accept with join) waits for it rather than find no room.
+    await this.opening.get(callId)?.catch(() => undefined);
     return this.room(callId, userId).join(userId, request);
   }
 
