@@ -35,13 +35,13 @@ export class UserRepository {
    * committed version of it) rather than nothing.
    */
   async findOrCreateByHandle(handle: string, displayName: string): Promise<UserRow> {
-    const { rows } = await this.sql.pool.query<UserRow>({
-      name: 'users-find-or-create',
-      text: `INSERT INTO users (id, handle, display_name) VALUES ($1, $2, $3)
+    const rows = await this.sql.named<UserRow>(
+      'users-find-or-create',
+      `INSERT INTO users (id, handle, display_name) VALUES ($1, $2, $3)
              ON CONFLICT (handle) DO UPDATE SET handle = EXCLUDED.handle
              RETURNING ${USER_COLUMNS}`,
-      values: [crypto.randomUUID(), handle, displayName],
-    });
+      [crypto.randomUUID(), handle, displayName],
+    );
     return rows[0];
   }
 
@@ -71,21 +71,15 @@ export class UserRepository {
     this.lookupScheduled = false;
     const batch = this.lookups;
     this.lookups = new Map();
-    this.sql.pool
-      .query<UserRow>({
-        name: 'users-by-id',
-        text: `SELECT ${USER_COLUMNS} FROM users WHERE id = ANY($1::uuid[])`,
-        values: [[...batch.keys()]],
-      })
-      .then(
-        ({ rows }) => {
-          const found = new Map(rows.map((r) => [r.id, r]));
-          for (const [id, waiting] of batch) for (const w of waiting) w.resolve(found.get(id) ?? null);
-        },
-        (err: unknown) => {
-          for (const waiting of batch.values()) for (const w of waiting) w.reject(err);
-        },
-      );
+    this.sql.named<UserRow>('users-by-id', `SELECT ${USER_COLUMNS} FROM users WHERE id = ANY($1::uuid[])`, [[...batch.keys()]]).then(
+      (rows) => {
+        const found = new Map(rows.map((r) => [r.id, r]));
+        for (const [id, waiting] of batch) for (const w of waiting) w.resolve(found.get(id) ?? null);
+      },
+      (err: unknown) => {
+        for (const waiting of batch.values()) for (const w of waiting) w.reject(err);
+      },
+    );
   }
 
   findByHandle(handle: string): Promise<UserRow | null> {
@@ -113,12 +107,12 @@ export class UserRepository {
    */
   async advanceTokenGeneration(id: string): Promise<number | null> {
     if (!UUID.test(id)) return null;
-    const { rows } = await this.sql.pool.query<{ tokenGeneration: number }>({
-      name: 'users-advance-token-generation',
-      text: `UPDATE users SET token_generation = token_generation + 1, tokens_valid_after = now()
+    const rows = await this.sql.named<{ tokenGeneration: number }>(
+      'users-advance-token-generation',
+      `UPDATE users SET token_generation = token_generation + 1, tokens_valid_after = now()
               WHERE id = $1 RETURNING token_generation AS "tokenGeneration"`,
-      values: [id],
-    });
+      [id],
+    );
     return rows[0]?.tokenGeneration ?? null;
   }
 }

@@ -40,7 +40,7 @@ export class DatabasePool {
   /**
    * `query` as a named prepared statement: each connection parses and plans
    * it once (PostgreSQL keeps a generic plan after a few runs) instead of
-   * for every run, which for the call path's multi-step statements is most
+   * for every run, which for the hot paths' multi-step statements is most
    * of their time in the database. A name stands for one text only.
    */
   async named<R extends QueryResultRow>(name: string, text: string, values: unknown[] = []): Promise<R[]> {

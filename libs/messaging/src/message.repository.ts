@@ -279,7 +279,7 @@ export class MessageRepository {
     // statement from elsewhere, such as an earlier version's during a rolling upgrade).
     for (let attempt = 1; ; attempt++) {
       try {
-        return (await this.sql.pool.query<R>({ name, text, values })).rows;
+        return await this.sql.named<R>(name, text, values);
       } catch (err) {
         if ((err as { code?: string }).code !== DEADLOCK_DETECTED || attempt >= DEADLOCK_ATTEMPTS) throw err;
       }
