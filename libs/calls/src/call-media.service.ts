@@ -318,12 +318,10 @@ export class CallMediaService implements OnModuleInit {
    */
   async completeJoin(call: CallRecord, userId: string, joined: JoinResult): Promise<MediaJoinResultDto> {
     const produced = (joined.send?.producers ?? []).map((p) => ({ ...p, userId }));
-    if (produced.length > 0 || (joined.replacedProducerIds ?? []).length > 0) {
-      void this.announceProduced(call, userId, produced, joined.replacedProducerIds ?? []).catch((err: unknown) =>
-        this.logger.warn({ err, callId: call.id, userId }, 'could not announce the producers of a join'),
-      );
-    }
-    const { replacedProducerIds: _replaced, ...answer } = joined;
+    const { replacedProducerIds = [], ...answer } = joined;
+    void this.announceProduced(call, userId, produced, replacedProducerIds).catch((err: unknown) =>
+      this.logger.warn({ err, callId: call.id, userId }, 'could not announce the producers of a join'),
+    );
     return answer;
   }
 
