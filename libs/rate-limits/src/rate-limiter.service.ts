@@ -2,11 +2,17 @@ import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { APP_CONFIG, AppConfig } from '@app/config';
 import { DomainError } from '@app/contracts';
-import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { CounterSeries, Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RedisClient, RedisConnections } from '@app/redis';
 import { DEFAULT_EVENT_RULE, RateRule, rateRules } from './event-rate-rules';
 
 type Limiter = { consume(key: string): Promise<unknown> };
+
+/** A rule's limiter, and with Redis a copy of it counted in this process (see consume's `heldHereAlone`). */
+interface RuleLimiters {
+  shared: Limiter;
+  local?: { limiter: Limiter; windows: RateLimiterMemory[] };
+}
 
 const KEY_PREFIX = 'rl';
 
@@ -15,23 +21,35 @@ const KEY_PREFIX = 'rl';
  * Redis, so a user's limit holds across every gateway process; each Redis
  * limiter falls back to an in-memory one of its own while Redis is away.
  * Without Redis the counters are this process's.
+ *
+ * A key whose every request comes through this process (a user whose sockets
+ * are all here) is decided here without waiting for Redis; the use is still
+ * counted in Redis, where a process that takes the user over reads it.
  */
 @Injectable()
 export class RateLimiterService implements OnModuleInit {
-  private readonly limiters = new Map<string, Limiter>();
+  private readonly limiters = new Map<string, RuleLimiters>();
   private redis?: RedisClient;
   private readonly logger: Logger;
   private readonly limited;
+  private readonly decidedHere;
+  /** decidedHere's series by rule, made on first use (rules are a fixed set). */
+  private readonly decidedHereByRule = new Map<string, CounterSeries>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) rootLogger: Logger,
-    metrics: MetricsService,
+    private readonly metrics: MetricsService,
     // Absent where a process is built without the Redis owner (then counters are per process).
     @Optional() private readonly connections?: RedisConnections,
   ) {
     this.logger = rootLogger.child({ component: 'rate-limits' });
     this.limited = metrics.counter('rate_limited_total', 'requests refused by a rate limit, by rule', ['rule']);
+    this.decidedHere = metrics.counter(
+      'rate_limit_decided_here_total',
+      'uses of a rate limit decided by this process for a user held here alone (counted in Redis after), by rule',
+      ['rule'],
+    );
   }
 
   async onModuleInit(): Promise<void> {
@@ -48,11 +66,27 @@ export class RateLimiterService implements OnModuleInit {
     for (const [name, rule] of Object.entries(rateRules(this.config))) this.limiters.set(name, this.build(name, rule));
   }
 
-  /** Counts one use of `rule` by `key`; RATE_LIMITED with details.retryAfterMs when over the limit. */
-  async consume(rule: string, key: string): Promise<void> {
-    const limiter = this.limiters.get(rule) ?? this.limiters.get(DEFAULT_EVENT_RULE)!;
+  /**
+   * Counts one use of `rule` by `key`; RATE_LIMITED with details.retryAfterMs when over the limit.
+   *
+   * `heldHereAlone`: every request of `key` comes through this process for now (its user has no
+   * socket on another gateway process). The use is then decided by this process's copy of the
+   * rule and counted in Redis after, without waiting for Redis: a set-up's three requests would
+   * each wait a Redis round trip otherwise. Uses counted in Redis beforehand (the user was held
+   * elsewhere earlier in the window) show as Redis refusing that count; the key is then refused
+   * here too for the rest of Redis's window.
+   */
+  async consume(rule: string, key: string, heldHereAlone = false): Promise<void> {
+    const limiters = this.limiters.get(rule) ?? this.limiters.get(DEFAULT_EVENT_RULE)!;
+    const local = heldHereAlone ? limiters.local : undefined;
     try {
-      await limiter.consume(key);
+      if (!local) {
+        await limiters.shared.consume(key);
+        return;
+      }
+      // Labelled by the rule applied: event names are the client's to choose.
+      this.countDecidedHere(this.limiters.has(rule) ? rule : DEFAULT_EVENT_RULE);
+      await local.limiter.consume(key);
     } catch (res) {
       if (!(res instanceof RateLimiterRes)) throw res;
       this.limited.inc({ rule });
@@ -60,26 +94,56 @@ export class RateLimiterService implements OnModuleInit {
         retryAfterMs: Math.max(1, Math.ceil(res.msBeforeNext)),
       });
     }
-  }
-
-  /** A rule with a burst: its steady rate first, then the burst allowance (rate-limiter-flexible's BurstyRateLimiter). */
-  private build(name: string, rule: RateRule): Limiter {
-    const steady = this.window(name, rule.points, rule.durationS);
-    if (!rule.burst) return steady;
-    return new BurstyRateLimiter(steady, this.window(`${name}:burst`, rule.burst.points, rule.burst.durationS));
-  }
-
-  private window(name: string, points: number, durationS: number): RateLimiterMemory | RateLimiterRedis {
-    const keyPrefix = `${KEY_PREFIX}:${name}`;
-    const memory = new RateLimiterMemory({ keyPrefix, points, duration: durationS });
-    if (!this.redis) return memory;
-    return new RateLimiterRedis({
-      storeClient: this.redis,
-      useRedisPackage: true,
-      keyPrefix,
-      points,
-      duration: durationS,
-      insuranceLimiter: memory,
+    // Issued before the request's handler runs, so a process that takes the user over next reads it.
+    limiters.shared.consume(key).catch((res: unknown) => {
+      if (!(res instanceof RateLimiterRes)) return;
+      for (const window of local.windows) void window.block(key, res.msBeforeNext / 1000);
     });
   }
+
+  private countDecidedHere(rule: string): void {
+    let series = this.decidedHereByRule.get(rule);
+    if (!series) {
+      series = this.metrics.counterSeries(this.decidedHere, { rule });
+      this.decidedHereByRule.set(rule, series);
+    }
+    series.inc();
+  }
+
+  private build(name: string, rule: RateRule): RuleLimiters {
+    const memory = () => this.windows(name, rule, (keyPrefix, points, duration) => new RateLimiterMemory({ keyPrefix, points, duration }));
+    const redis = this.redis;
+    if (!redis) return { shared: withBurst(memory()) };
+    const local = memory();
+    const shared = this.windows(
+      name,
+      rule,
+      (keyPrefix, points, duration) =>
+        new RateLimiterRedis({
+          storeClient: redis,
+          useRedisPackage: true,
+          keyPrefix,
+          points,
+          duration,
+          // While Redis is away.
+          insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration }),
+        }),
+    );
+    return { shared: withBurst(shared), local: { limiter: withBurst(local), windows: local } };
+  }
+
+  /** The rule's steady window, then its burst window if it has one. */
+  private windows<T extends RateLimiterMemory | RateLimiterRedis>(
+    name: string,
+    rule: RateRule,
+    make: (keyPrefix: string, points: number, durationS: number) => T,
+  ): T[] {
+    const steady = make(`${KEY_PREFIX}:${name}`, rule.points, rule.durationS);
+    return rule.burst ? [steady, make(`${KEY_PREFIX}:${name}:burst`, rule.burst.points, rule.burst.durationS)] : [steady];
+  }
+}
+
+/** A steady window alone, or its steady rate first and then the burst allowance (rate-limiter-flexible's BurstyRateLimiter). */
+function withBurst([steady, burst]: (RateLimiterMemory | RateLimiterRedis)[]): Limiter {
+  return burst ? new BurstyRateLimiter(steady, burst) : steady;
 }

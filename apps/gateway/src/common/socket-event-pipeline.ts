@@ -40,6 +40,8 @@ export type BoundSocketHandler = (data: unknown, ack: (answer: Ack<unknown>) => 
 
 export interface SocketEventPipelineDeps {
   limits?: RateLimiterService;
+  /** Whether every socket of this user is on this process (its limits are then decided here: RateLimiterService.consume). */
+  heldHereAlone?: (socket: Socket, userId: string) => boolean;
   config: Pick<AppConfig, 'socketMaxInFlight'>;
   metrics: MetricsService;
   rootLogger: Logger;
@@ -91,7 +93,7 @@ export class SocketEventPipeline {
     let holdsPlace = false;
     try {
       if (userId) {
-        await this.deps.limits?.consume(event, userId);
+        await this.deps.limits?.consume(event, userId, this.deps.heldHereAlone?.(socket, userId));
         const inFlight: number = socket.data.inFlight ?? 0;
         const max = this.deps.config.socketMaxInFlight;
         if (inFlight >= max) throw overInFlightCap(max);

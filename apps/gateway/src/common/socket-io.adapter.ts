@@ -10,6 +10,7 @@ import type { Server, ServerOptions, Socket } from 'socket.io';
 import { APP_CONFIG, AppConfig, redisNamespace, serviceKeyOf } from '@app/config';
 import { Logger, MetricsService } from '@app/observability';
 import { RateLimiterService } from '@app/rate-limits';
+import { userRoom } from '@app/realtime';
 import { RedisConnections } from '@app/redis';
 import { InFlightWork } from './in-flight-work';
 import { SoleProcessWatch } from './sole-process-watch';
@@ -242,6 +243,7 @@ export class GatewayIoAdapter extends IoAdapter {
     return new SocketEventPipeline({
       // Absent only on a process without socket gateways.
       limits: this.optional(RateLimiterService),
+      heldHereAlone: (socket, userId) => this.sole?.isSole === true || isUserRoomHeldAlone(socket, userRoom(userId)),
       config: this.app.get<AppConfig>(APP_CONFIG, { strict: false }),
       metrics: this.app.get(MetricsService, { strict: false }),
       rootLogger: this.logger,
@@ -335,6 +337,11 @@ export async function joinUserRoom(socket: Socket, room: string, timeoutMs = 5_0
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([claim, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
   clearTimeout(timer);
+}
+
+/** Whether no other gateway process holds a socket of the room's user (SoleUserRooms); false without Redis. */
+export function isUserRoomHeldAlone(socket: Socket, room: string): boolean {
+  return SOLE_USER_ROOMS.get(socket.nsp.adapter)?.isSole(room) === true;
 }
 
 /** Whether `raw` is JSON this process published (it ends with the process's uid and namespace). */
