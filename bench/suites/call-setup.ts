@@ -17,6 +17,12 @@ export type CallSetupResult =
       /** Round trip of each request (summed when a call makes it twice), p50/p99 ms. */
       byRequest: Record<string, { p50: number; p99: number }>;
       /**
+       * The gateway's own time per request, mean ms (its socket_event_duration_seconds over the
+       * measured calls): from the event's arrival in its handler pipeline to its answer being sent.
+       * The rest of a round trip is the socket, both ends' framing and waiting for a core.
+       */
+      handlingMs?: Record<string, number>;
+      /**
        * CPU of the gateway process per call set up, in ms: its user + system
        * time over the whole loop (invite to hangup, media requests included)
        * divided by the calls that succeeded. Workers are separate processes
@@ -120,10 +126,14 @@ export async function runCallSetupBench(
       for (const pid of pids) into.set(pid, (into.get(pid) ?? 0) + to.get(pid)! - from.get(pid)!);
     };
     let cpuBefore = sampleCpu(pids);
+    let handlingBefore: EventDurations | undefined;
     for (const [index, [caller, callee]] of [...warmup, ...pairs].entries()) {
       const marker = index + 1;
       const measured = index >= warmupCalls;
-      if (index === warmupCalls) cpuBefore = sampleCpu(pids);
+      if (index === warmupCalls) {
+        cpuBefore = sampleCpu(pids);
+        handlingBefore = await eventDurations(gw.url);
+      }
       let sending: NodeJS.Timeout | undefined;
       try {
         const cpuAtInvite = cpuNow();
@@ -216,6 +226,7 @@ export async function runCallSetupBench(
       }
     }
     const cpuAfter = sampleCpu(pids);
+    const handlingAfter = await eventDurations(gw.url);
     const succeeded = total.summary().count;
     const perCallMs = (pid: number) => Math.round(cpuPerOp(cpuBefore, cpuAfter, succeeded, pid) / 10) / 100;
     const perPhaseMs = (phase: Map<number, number>, pid: number) => Math.round(((phase.get(pid) ?? NaN) / succeeded) * 1e5) / 100;
@@ -232,6 +243,7 @@ export async function runCallSetupBench(
           return [step, { p50: s.p50, p99: s.p99 }];
         }),
       ),
+      handlingMs: handlingBefore && handlingAfter && meanDurationsMs(handlingBefore, handlingAfter),
       gatewayCpuMsPerCall: perCallMs(gw.pid),
       gatewayCpuMsPerSetup: perPhaseMs(phaseCpu.setup, gw.pid),
       gatewayCpuMsPerHangup: perPhaseMs(phaseCpu.hangup, gw.pid),
@@ -252,4 +264,31 @@ export async function runCallSetupBench(
     receiver.close();
     await gw.close();
   }
+}
+
+/** socket_event_duration_seconds's sum and count per event, from a gateway's /metrics (undefined if unreadable). */
+type EventDurations = Map<string, { sum: number; count: number }>;
+
+async function eventDurations(url: string): Promise<EventDurations | undefined> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const durations: EventDurations = new Map();
+    for (const m of text.matchAll(/^(?:[a-z]+_)?socket_event_duration_seconds_(sum|count)\{event="([^"]+)"\} ([\d.e+-]+)$/gm)) {
+      const d = durations.get(m[2]) ?? { sum: 0, count: 0 };
+      d[m[1] as 'sum' | 'count'] = Number(m[3]);
+      durations.set(m[2], d);
+    }
+    return durations;
+  } catch {
+    return undefined;
+  }
+}
+
+function meanDurationsMs(before: EventDurations, after: EventDurations): Record<string, number> {
+  const means: Record<string, number> = {};
+  for (const [event, { sum, count }] of after) {
+    const earlier = before.get(event) ?? { sum: 0, count: 0 };
+    if (count > earlier.count) means[event] = Math.round(((sum - earlier.sum) / (count - earlier.count)) * 1e5) / 100;
+  }
+  return means;
 }

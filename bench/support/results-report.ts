@@ -23,7 +23,14 @@ export interface SuiteResults {
 
 const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
 
-/** A step's worker CPU per call beside the bare worker's at the same number of calls (or its nearest step). */
+/** The gateway's own time per set-up request (mean over the measured calls), beside the round trips. */
+function handlingRows(cs: { byRequest: Record<string, unknown>; handlingMs?: Record<string, number> }): string[] {
+  const handling = cs.handlingMs ?? {};
+  return Object.keys(cs.byRequest)
+    .filter((step) => handling[step] !== undefined)
+    .map((step) => `| · ${step}: the gateway's own time, mean | ${handling[step]} | |`);
+}
+
 /** The gateway's CPU per call: the set-up and the end apart when measured so, and the whole loop. */
 function gatewayCpuRows(cs: { gatewayCpuMsPerCall: number; gatewayCpuMsPerSetup?: number; gatewayCpuMsPerHangup?: number }): string[] {
   if (cs.gatewayCpuMsPerSetup === undefined)
@@ -133,6 +140,7 @@ export function renderMarkdown(r: SuiteResults): string {
       out.push(`| server (sum of request round trips) | ${cs.server.p50} | ${cs.server.p99} |`);
       out.push(`| client and media path (the rest) | ${cs.client.p50} | ${cs.client.p99} |`);
       for (const [step, t] of Object.entries(cs.byRequest)) out.push(`| · ${step} | ${t.p50} | ${t.p99} |`);
+      out.push(...handlingRows(cs));
       out.push(...gatewayCpuRows(cs));
       out.push(
         '',
@@ -151,6 +159,7 @@ export function renderMarkdown(r: SuiteResults): string {
     out.push(`| total | ${split.total.p50} | ${split.total.p99} |`);
     out.push(`| server (sum of request round trips) | ${split.server.p50} | ${split.server.p99} |`);
     for (const [step, t] of Object.entries(split.byRequest)) out.push(`| · ${step} | ${t.p50} | ${t.p99} |`);
+    out.push(...handlingRows(split));
     out.push(...gatewayCpuRows(split));
     out.push(`| media node CPU per call set-up (ms, its JS process) | ${split.mediaNodeCpuMsPerSetup ?? split.mediaNodeCpuMsPerCall} | |`);
     if (cs && 'total' in cs) {
