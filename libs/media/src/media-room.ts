@@ -129,6 +129,8 @@ interface JoinUndo {
   consumers: ms.Consumer[];
   /** Earlier consumers the join's consumers replace: closed only once the join succeeded. */
   replacedConsumers: ms.Consumer[];
+  /** Worker requests the join awaits before it answers (a send transport's connect, sent ahead of its producers). */
+  pending: Promise<unknown>[];
 }
 
 const STATS_TIMEOUT_MS = 2_000;
@@ -292,7 +294,17 @@ export class MediaRoom {
       const plain = transport as ms.PlainTransport;
       if (fixedSource) {
         owned.connected = true;
-        await this.whileOpen(() => plain.connect({ ip: source!.ip, port: source!.port, rtcpPort: rtcpMux ? undefined : source!.rtcpPort }));
+        const connecting = this.whileOpen(() =>
+          plain.connect({ ip: source!.ip, port: source!.port, rtcpPort: rtcpMux ? undefined : source!.rtcpPort }),
+        );
+        // In a join the producers' requests follow it on the worker's channel at once (the worker
+        // runs them in order); the join awaits it before answering, and undoes everything if it failed.
+        if (undo) {
+          connecting.catch(() => undefined);
+          undo.pending.push(connecting);
+        } else {
+          await connecting;
+        }
       } else {
         plain.on('tuple', (tuple) => this.checkLearntSource(participant, owned, tuple.remoteIp, tuple.remotePort, 'rtp'));
         plain.on('rtcptuple', (tuple) => this.checkLearntSource(participant, owned, tuple.remoteIp, tuple.remotePort, 'rtcp'));
@@ -398,7 +410,7 @@ export class MediaRoom {
    */
   async join(userId: string, request: JoinRequest): Promise<JoinResult> {
     const participant = this.requireParticipant(userId);
-    const undo: JoinUndo = { transports: [], producers: [], consumers: [], replacedConsumers: [] };
+    const undo: JoinUndo = { transports: [], producers: [], consumers: [], replacedConsumers: [], pending: [] };
     const reservedKinds: MediaKind[] = [];
     const replaces: ms.Producer[] = [];
     const { clientAddress } = request;
@@ -432,6 +444,7 @@ export class MediaRoom {
           replaces.push(...made.replaces);
           producers.push({ kind: item.kind, producerId: made.producer.id });
         }
+        await Promise.all(undo.pending);
         result.send = { ...info, producers };
       }
       if (request.recv) {
