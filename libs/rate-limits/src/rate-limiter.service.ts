@@ -97,7 +97,9 @@ export class RateLimiterService implements OnModuleInit {
     // Issued before the request's handler runs, so a process that takes the user over next reads it.
     limiters.shared.consume(key).catch((res: unknown) => {
       if (!(res instanceof RateLimiterRes)) return;
-      for (const window of local.windows) void window.block(key, res.msBeforeNext / 1000);
+      // At least a millisecond: a block of no duration would never expire.
+      const seconds = Math.max(1, res.msBeforeNext) / 1000;
+      for (const window of local.windows) void window.block(key, seconds);
     });
   }
 
