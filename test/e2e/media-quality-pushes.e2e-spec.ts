@@ -38,6 +38,8 @@ async function joinedCall(caller: SocialClient, callee: SocialClient) {
   const [callerLeg, calleeLeg] = await Promise.all([JoinedLeg.open(caller, callId), JoinedLeg.open(callee, callId)]);
   const active = caller.waitFor('call:state', (e) => e.call.id === callId && e.call.state === 'active');
   const consumerAdded = callee.waitFor('media:consumer-added', (e) => e.callId === callId);
+  // Awaited below; a failed step before then must not leave their timeouts to fail a later test.
+  for (const waiting of [active, consumerAdded]) waiting.catch(() => undefined);
   calleeLeg.joined((await callee.request('call:accept', { callId, join: calleeLeg.options() })).media!);
   await active;
   await callerLeg.join();
