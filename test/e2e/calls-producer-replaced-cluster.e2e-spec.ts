@@ -40,9 +40,7 @@ describe('media:producer-closed `replaced` across gateways', () => {
   afterEach(async () => {
     streams.splice(0).forEach((s) => s.close());
     for (const c of clients.splice(0)) c.disconnect();
-    for (const p of processes.splice(0)) {
-      if (p.process.exitCode === null && p.process.signalCode === null) await p.kill();
-    }
+    for (const p of processes.splice(0)) await p.kill();
   });
   afterAll(async () => {
     await redis?.quit();

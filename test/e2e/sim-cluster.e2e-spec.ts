@@ -27,7 +27,7 @@ describe('simulator against a gateway and two media nodes', () => {
     db = await createTestDatabase();
   });
   afterAll(async () => {
-    for (const p of processes) if (p.process.exitCode === null && p.process.signalCode === null) await p.kill();
+    for (const p of processes) await p.kill();
     await db?.drop();
   });
 

@@ -44,7 +44,7 @@ describe('a media node whose Redis subscription drops for a moment keeps its cal
     for (const m of media.splice(0)) m.close();
     for (const c of clients.splice(0)) c.disconnect();
     gate?.release();
-    for (const p of processes.splice(0)) if (p.process.exitCode === null && p.process.signalCode === null) await p.kill();
+    for (const p of processes.splice(0)) await p.kill();
     await gate?.close();
     await admin?.quit();
     await db?.drop();

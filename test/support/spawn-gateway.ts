@@ -17,9 +17,9 @@ export interface SpawnedGateway {
   process: ChildProcess;
   /** Log lines (JSON) the process has written so far. */
   logs: string[];
-  /** SIGKILL: a crash, nothing cleaned up. */
+  /** SIGKILL: a crash, nothing cleaned up (at once, sending nothing, when it has exited already). */
   kill(): Promise<void>;
-  /** SIGTERM: a graceful stop; resolves with the exit code. */
+  /** SIGTERM: a graceful stop; resolves with the exit code (at once, sending nothing, when it has exited already). */
   stop(): Promise<number | null>;
 }
 
@@ -55,16 +55,18 @@ export async function spawnGateway(
       reject(new Error(`gateway exited with ${code}:\n${logs.join('\n')}`));
     });
   });
+  // A signal is never sent to a pid this process no longer owns.
+  const running = () => child.exitCode === null && child.signalCode === null;
   return {
     url,
     process: child,
     logs,
     kill: async () => {
-      child.kill('SIGKILL');
+      if (running()) child.kill('SIGKILL');
       await exited;
     },
     stop: async () => {
-      child.kill('SIGTERM');
+      if (running()) child.kill('SIGTERM');
       return exited;
     },
   };
