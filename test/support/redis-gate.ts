@@ -4,10 +4,14 @@ import net from 'node:net';
  * For tests: a TCP relay in front of Redis. A process connected through it
  * can have its new connections held back while the gate is held (a network
  * blip as one process sees it: a connection Redis dropped does not come back
- * yet), while its connections already open keep working.
+ * yet), while its connections already open keep working; or have what it
+ * sends on its open connections held back (a Redis that is slow to answer).
  */
 export class RedisGate {
   private readonly sockets = new Set<net.Socket>();
+  /** Open relays, client → Redis. */
+  private readonly relays = new Map<net.Socket, net.Socket>();
+  private trafficHeld = false;
   private opened: Promise<void> = Promise.resolve();
   private open?: () => void;
 
@@ -40,6 +44,23 @@ export class RedisGate {
     this.open = undefined;
   }
 
+  /** What clients send on open connections waits (buffered) until releaseTraffic(); Redis's answers already sent still arrive. */
+  holdTraffic(): void {
+    this.trafficHeld = true;
+    for (const [client, upstream] of this.relays) {
+      client.unpipe(upstream);
+      client.pause();
+    }
+  }
+
+  releaseTraffic(): void {
+    this.trafficHeld = false;
+    for (const [client, upstream] of this.relays) {
+      client.pipe(upstream);
+      client.resume();
+    }
+  }
+
   async close(): Promise<void> {
     this.release();
     for (const s of this.sockets) s.destroy();
@@ -52,13 +73,16 @@ export class RedisGate {
     void this.opened.then(() => {
       if (client.destroyed) return;
       const upstream = net.connect(port, host, () => {
-        client.pipe(upstream);
+        this.relays.set(client, upstream);
         upstream.pipe(client);
+        if (this.trafficHeld) return;
+        client.pipe(upstream);
         client.resume();
       });
       this.track(upstream);
       // Either side closing closes the other: Redis dropping a connection is seen by the client.
       const end = () => {
+        this.relays.delete(client);
         client.destroy();
         upstream.destroy();
       };

@@ -1,51 +1,16 @@
 import crypto from 'node:crypto';
-import net from 'node:net';
 import { createClient } from 'redis';
 import type { AppConfig } from '@app/config';
 import { DomainError } from '@app/contracts';
 import { createRootLogger, MetricsService } from '@app/observability';
 import { RedisConnections } from '@app/redis';
+import { RedisGate } from '../../../test/support/redis-gate';
 import { RateLimiterService } from './rate-limiter.service';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RULE = 'call:invite';
 const POINTS = 10;
 const config = { dmRate: { perSecond: 50, burst: 100 }, eventRateScale: 1 } as AppConfig;
-
-/** A TCP hop to Redis that can hold what a client sends, standing for a slow Redis. */
-class HoldingProxy {
-  private readonly server: net.Server;
-  private readonly held: (() => void)[] = [];
-  private readonly sockets = new Set<net.Socket>();
-  holding = false;
-
-  constructor(private readonly target: URL) {
-    this.server = net.createServer((client) => {
-      const upstream = net.connect(Number(target.port || 6379), target.hostname);
-      this.sockets.add(client).add(upstream);
-      client.on('data', (chunk) => (this.holding ? this.held.push(() => upstream.write(chunk)) : upstream.write(chunk)));
-      upstream.pipe(client);
-      const end = () => (client.destroy(), upstream.destroy());
-      client.on('error', end).on('close', end);
-      upstream.on('error', end).on('close', end);
-    });
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `redis://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
-  }
-
-  release(): void {
-    this.holding = false;
-    for (const send of this.held.splice(0)) send();
-  }
-
-  close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 async function refusal(consumed: Promise<void>): Promise<DomainError | undefined> {
   try {
@@ -97,10 +62,10 @@ describe(RateLimiterService.name, () => {
   });
 
   it('decides for a user held here alone without waiting for Redis, and counts the use there after', async () => {
-    const proxy = new HoldingProxy(new URL(REDIS_URL));
-    const limits = await gatewayProcess(await proxy.listen());
+    const gate = await RedisGate.start(REDIS_URL);
+    const limits = await gatewayProcess(gate.url);
     try {
-      proxy.holding = true;
+      gate.holdTraffic();
       const outcome = await Promise.race([
         limits.consume(RULE, user, true).then(() => 'decided'),
         new Promise((resolve) => setTimeout(resolve, 2_000, 'waited for Redis')),
@@ -110,14 +75,14 @@ describe(RateLimiterService.name, () => {
       const shared = limits.consume(RULE, user).then(() => 'decided');
       expect(await Promise.race([shared, new Promise((resolve) => setTimeout(resolve, 200, 'waiting'))])).toBe('waiting');
       expect(await countInRedis()).toBe(0);
-      proxy.release();
+      gate.releaseTraffic();
       expect(await shared).toBe('decided');
       await waitForCount(2);
     } finally {
-      proxy.release();
+      gate.releaseTraffic();
       // Its connection first: a client whose hop is gone keeps reconnecting.
       await Promise.all(connections.splice(0).map((c) => c.closeAll()));
-      await proxy.close();
+      await gate.close();
     }
   });
 
