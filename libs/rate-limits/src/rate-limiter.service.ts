@@ -77,15 +77,16 @@ export class RateLimiterService implements OnModuleInit {
    * here too for the rest of Redis's window.
    */
   async consume(rule: string, key: string, heldHereAlone = false): Promise<void> {
-    const limiters = this.limiters.get(rule) ?? this.limiters.get(DEFAULT_EVENT_RULE)!;
+    // The rule applied (event names are the client's to choose): what decidedHere is labelled with.
+    const applied = this.limiters.has(rule) ? rule : DEFAULT_EVENT_RULE;
+    const limiters = this.limiters.get(applied)!;
     const local = heldHereAlone ? limiters.local : undefined;
     try {
       if (!local) {
         await limiters.shared.consume(key);
         return;
       }
-      // Labelled by the rule applied: event names are the client's to choose.
-      this.countDecidedHere(this.limiters.has(rule) ? rule : DEFAULT_EVENT_RULE);
+      this.countDecidedHere(applied);
       await local.limiter.consume(key);
     } catch (res) {
       if (!(res instanceof RateLimiterRes)) throw res;
