@@ -6,6 +6,7 @@ import { DrainState, Logger, NestPinoLogger, REQUEST_ID_HEADER, createRootLogger
 import { MediaNodeHost } from '@app/media';
 import { AppModule } from './app.module';
 import { HttpErrorFilter } from './common/http-error.filter';
+import { coalesceSocketWritesPerTurn } from './common/coalesced-socket-writes';
 import { GatewayIoAdapter, patchNestMessageBinding } from './common/socket-io.adapter';
 import { InFlightWork } from './common/in-flight-work';
 import { DurableScheduler } from '@app/scheduler';
@@ -71,6 +72,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // The process's Redis connections; absent on a media node (it opens its own bus only).
   const redis = optionalRedis(app);
   patchNestMessageBinding();
+  coalesceSocketWritesPerTurn();
   const io = new GatewayIoAdapter(app, redis, logger, inFlight, corsOrigin(config));
   // A media node has no sockets: it neither joins the socket.io fan-out nor counts as a gateway in it.
   if (config.role !== 'media') await io.connectRedis();
