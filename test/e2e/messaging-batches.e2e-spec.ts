@@ -3,7 +3,7 @@ import { Pool } from 'pg';
 import { ClientError, SocialClient } from '@app/client';
 import type { MessageDto } from '@app/contracts';
 import { MetricsService } from '@app/observability';
-import { startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { appended, startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
 import { BatchedMessageStore } from '../../libs/messaging/src/batched-message-store';
 import { ConversationRepository } from '../../libs/messaging/src/conversation.repository';
 import { MessageRepository, NewMessage } from '../../libs/messaging/src/message.repository';
@@ -117,16 +117,17 @@ describe('messaging: sends batched into shared transactions', () => {
             ]),
       ),
     );
-    expect(results.flat().every((r) => r.stored)).toBe(true);
+    const stored = results.flat().map(appended);
+    expect(stored.every((r) => r.stored)).toBe(true);
     for (const conversation of [ab, ac]) {
-      const stored = results.flat().filter((r) => r.message.conversationId === conversation.id);
+      const ofConversation = stored.filter((r) => r.message.conversationId === conversation.id);
       const { rows } = await db.query<{ seq: number }>(`SELECT seq FROM messages WHERE conversation_id = $1 ORDER BY seq`, [
         conversation.id,
       ]);
-      expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: stored.length }, (_, i) => i + 1));
-      expect(stored.map((r) => r.message.seq).sort((x, y) => x - y)).toEqual(rows.map((r) => Number(r.seq)));
+      expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: ofConversation.length }, (_, i) => i + 1));
+      expect(ofConversation.map((r) => r.message.seq).sort((x, y) => x - y)).toEqual(rows.map((r) => Number(r.seq)));
       const { rows: conv } = await db.query<{ last_seq: number }>(`SELECT last_seq FROM conversations WHERE id = $1`, [conversation.id]);
-      expect(Number(conv[0].last_seq)).toBe(stored.length);
+      expect(Number(conv[0].last_seq)).toBe(ofConversation.length);
     }
   });
 
@@ -161,6 +162,40 @@ describe('messaging: sends batched into shared transactions', () => {
     ]);
   });
 
+  it('checks a pair it has a conversation for in the append itself: one query per send, blocked ones refused', async () => {
+    const [a, b, c, d] = await Promise.all(['ka', 'kb', 'kc', 'kd'].map(online));
+    const outcome = (p: Promise<SendAck>) =>
+      p.then(
+        (ack) => `seq ${ack.message.seq}${ack.duplicate ? ' again' : ''}`,
+        (err: ClientError) => err.code,
+      );
+    const resent = uuid();
+    // First messages: the checks come first, and the pairs' conversations are known from then on.
+    expect(await Promise.all([b, c, d].map((to) => outcome(a.request('dm:send', { to: to.id, clientMsgId: uuid(), body: 'hi' }))))).toEqual(
+      ['seq 1', 'seq 1', 'seq 1'],
+    );
+    expect(await outcome(a.request('dm:send', { to: b.id, clientMsgId: resent, body: 'once' }))).toBe('seq 2');
+    await d.http('PUT', `/blocks/${a.id}`);
+    const checksBefore = await metric(gw, 'dm_batch_size_count{query="checks"}');
+    const appendsBefore = await metric(gw, 'dm_batch_size_count{query="append"}');
+    const failuresBefore = await metric(gw, 'dm_batch_failures_total{query="append"}');
+    const results = await Promise.all([
+      outcome(a.request('dm:send', { to: b.id, clientMsgId: uuid(), body: '1' })),
+      outcome(a.request('dm:send', { to: d.id, clientMsgId: uuid(), body: '2' })),
+      outcome(d.request('dm:send', { to: a.id, clientMsgId: uuid(), body: '3' })),
+      outcome(a.request('dm:send', { to: b.id, clientMsgId: resent, body: 'once more' })),
+      outcome(a.request('dm:send', { to: c.id, clientMsgId: uuid(), body: '4' })),
+    ]);
+    expect(results).toEqual(['seq 3', 'BLOCKED', 'BLOCKED', 'seq 2 again', 'seq 2']);
+    // No checks query ran: each send went to the database once, in the appends' statements.
+    expect(await metric(gw, 'dm_batch_size_count{query="checks"}')).toBe(checksBefore);
+    expect(await metric(gw, 'dm_batch_size_count{query="append"}')).toBeGreaterThan(appendsBefore);
+    expect(await metric(gw, 'dm_batch_failures_total{query="append"}')).toBe(failuresBefore);
+    // The refused sends took no seq: unblocked, the pair goes on from where it was.
+    await d.http('DELETE', `/blocks/${a.id}`);
+    expect(await outcome(a.request('dm:send', { to: d.id, clientMsgId: uuid(), body: 'again' }))).toBe('seq 2');
+  });
+
   it('finds the one conversation of a pair whatever the case of the ids', async () => {
     const users = await Promise.all(['ca', 'cb', 'cc', 'cd'].map(online));
     for (const [x, y] of [
@@ -186,11 +221,13 @@ describe('messaging: sends batched into shared transactions', () => {
     const failuresBefore = await metric(gw, 'dm_batch_failures_total{query="append"}');
     const message = newMessage(first.message.conversationId, a.id, b.id);
     // Straight to the store, past the checks, in one turn: one batch.
-    const results = await Promise.all([
-      store.append(message(uuid(), 'x1')),
-      store.append(message(first.message.clientMsgId.toUpperCase(), 'again')),
-      store.append(message(uuid(), 'x2')),
-    ]);
+    const results = (
+      await Promise.all([
+        store.append(message(uuid(), 'x1')),
+        store.append(message(first.message.clientMsgId.toUpperCase(), 'again')),
+        store.append(message(uuid(), 'x2')),
+      ])
+    ).map(appended);
     expect(results[1]).toEqual({ stored: false, message: expect.objectContaining({ id: first.message.id, body: 'first', seq: 1 }) });
     expect([results[0], results[2]].map((r) => [r.stored, r.message.seq])).toEqual([
       [true, 2],
@@ -212,7 +249,7 @@ describe('messaging: sends batched into shared transactions', () => {
     ]);
     expect(await metric(gw, 'dm_batch_failures_total{query="append"}')).toBe(failuresBefore + 1);
     expect(outcomes[1].status).toBe('rejected');
-    const seqs = [outcomes[0], outcomes[2]].map((o) => (o.status === 'fulfilled' ? o.value.message.seq : null));
+    const seqs = [outcomes[0], outcomes[2]].map((o) => (o.status === 'fulfilled' ? appended(o.value).message.seq : null));
     expect(seqs.sort()).toEqual([2, 3]);
     const next: SendAck = await b.request('dm:send', { to: a.id, clientMsgId: uuid(), body: 'next' });
     expect(next.message.seq).toBe(4);

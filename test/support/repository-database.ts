@@ -49,3 +49,9 @@ export async function createRepositoryDatabase(): Promise<RepositoryDatabase> {
     },
   };
 }
+
+/** An append's result that stored the message or answered its resend; a refused send fails the test here. */
+export function appended<T extends object>(result: T): Exclude<T, { refused: unknown }> {
+  if ('refused' in result) throw new Error(`the send was refused (${String(result.refused)})`);
+  return result as Exclude<T, { refused: unknown }>;
+}

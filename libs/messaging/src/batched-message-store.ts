@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RequestBatcher } from './request-batcher';
-import { AppendResult, MessageRepository, NewMessage, SendCheckRequest, SendChecks } from './message.repository';
+import { CheckedAppendResult, MessageRepository, NewMessage, SendCheckRequest, SendChecks } from './message.repository';
 
 // Enough to take every send of a busy moment in a few batches while one
 // statement stays small.
@@ -21,9 +21,9 @@ const MAX_BATCHES_IN_FLIGHT = 2;
 @Injectable()
 export class BatchedMessageStore {
   private readonly checks: RequestBatcher<SendCheckRequest, SendChecks>;
-  private readonly appends: RequestBatcher<NewMessage, AppendResult>;
+  private readonly appends: RequestBatcher<NewMessage, CheckedAppendResult>;
   /** Appends not yet answered, by sender and clientMsgId. */
-  private readonly pendingAppends = new Map<string, Promise<AppendResult>>();
+  private readonly pendingAppends = new Map<string, Promise<CheckedAppendResult>>();
 
   constructor(messages: MessageRepository, metrics: MetricsService, @Inject(ROOT_LOGGER) rootLogger: Logger) {
     const logger = rootLogger.child({ component: 'message-batches' });
@@ -44,7 +44,7 @@ export class BatchedMessageStore {
       maxBatch: MAX_BATCH,
       maxInFlight: MAX_BATCHES_IN_FLIGHT,
       runBatch: (batch) => messages.appendBatch(batch),
-      runOne: (message) => messages.appendWithNextSeq(message),
+      runOne: (message) => messages.appendChecked(message),
       onBatch: (size) => sizes.observe({ query: 'append' }, size),
       onBatchFailed: (err, size) => {
         failures.inc({ query: 'append' });
@@ -58,14 +58,18 @@ export class BatchedMessageStore {
     return this.checks.request(request);
   }
 
-  /** Stores the message with its conversation's next seq, or answers a resend with the stored one. */
-  append(message: NewMessage): Promise<AppendResult> {
+  /**
+   * Stores the message with its conversation's next seq, answers a resend
+   * with the stored one, or refuses it: the send's checks (recipient, blocks)
+   * are made in the same statement, for a send whose conversation exists.
+   */
+  append(message: NewMessage): Promise<CheckedAppendResult> {
     // A resend while the first is still being written (same batch or one in
     // flight) waits for it and is answered with it: sending both would fail
     // the later batch on the unique key and make it retry one by one.
     const key = `${message.senderId}:${message.clientMsgId}`.toLowerCase();
     const pending = this.pendingAppends.get(key);
-    if (pending) return pending.then((first) => ({ stored: false, message: first.message }));
+    if (pending) return pending.then((first) => ('refused' in first ? first : { stored: false, message: first.message }));
     const appended = this.appends.request(message);
     this.pendingAppends.set(key, appended);
     const forget = () => this.pendingAppends.delete(key);

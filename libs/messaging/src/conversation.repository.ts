@@ -55,6 +55,12 @@ export class ConversationRepository {
    * member is written. Plain SQL on the shared pool: every call's end and
    * every first message of a pair comes here.
    */
+  /** The pair's conversation when this process already knows it (no query). */
+  knownBetween(a: string, b: string): ConversationRef | undefined {
+    const { userLowId, userHighId } = orderedPair(a, b);
+    return this.knownPairs.get(`${userLowId}:${userHighId}`);
+  }
+
   async ensureBetween(a: string, b: string): Promise<ConversationRef> {
     const { userLowId, userHighId } = orderedPair(a, b);
     const key = `${userLowId}:${userHighId}`;

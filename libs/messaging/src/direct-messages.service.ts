@@ -7,7 +7,7 @@ import { CounterSeries, Logger, MetricsService, ROOT_LOGGER } from '@app/observa
 import { RealtimeService } from '@app/realtime';
 import { RelationshipService } from '@app/relationships';
 import { ConversationRepository } from './conversation.repository';
-import { MessageRepository, MessageRow, NewMessage } from './message.repository';
+import { MessageRepository, MessageRow, NewMessage, SendRefusal } from './message.repository';
 import { toConversationDto, toMessageDto } from './messaging-dtos';
 import { BatchedMessageStore } from './batched-message-store';
 import { decodeSyncCursor, encodeSyncCursor } from './sync-cursor';
@@ -84,14 +84,18 @@ export class DirectMessagesService {
       });
     }
     const timer = this.sendSeconds.startTimer();
-    // A resend (lost ack, reconnect) is answered with what was stored, whatever it carries now.
-    const checks = await this.batches.check({ senderId, recipientId: input.to, clientMsgId: input.clientMsgId });
-    if (checks.earlier) return this.duplicate(checks.earlier);
-    if (!checks.recipientExists) throw DomainError.notFound('user');
-    if (checks.blockedEitherWay) {
-      throw new DomainError('BLOCKED', 'messages between you and this user are blocked');
+    // A pair whose conversation this process knows is checked by the append's own statement: one
+    // round trip to the database per send. Otherwise the checks come first, so that nothing is
+    // created for a recipient that does not exist or a pair that is blocked.
+    let conversation = this.conversations.knownBetween(senderId, input.to);
+    if (!conversation) {
+      // A resend (lost ack, reconnect) is answered with what was stored, whatever it carries now.
+      const checks = await this.batches.check({ senderId, recipientId: input.to, clientMsgId: input.clientMsgId });
+      if (checks.earlier) return this.duplicate(checks.earlier);
+      if (!checks.recipientExists) throw refusedSend('recipient_missing');
+      if (checks.blockedEitherWay) throw refusedSend('blocked');
+      conversation = await this.conversations.ensureBetween(senderId, input.to);
     }
-    const conversation = await this.conversations.ensureBetween(senderId, input.to);
     const result = await this.batches.append({
       conversationId: conversation.id,
       senderId,
@@ -102,6 +106,7 @@ export class DirectMessagesService {
       at: this.clock.now(),
     });
     timer();
+    if ('refused' in result) throw refusedSend(result.refused);
     if (!result.stored) return this.duplicate(result.message);
     this.sentText.inc();
     const message = toMessageDto(result.message);
@@ -224,4 +229,11 @@ export class DirectMessagesService {
       this.logger.warn({ err, messageId: message.id }, 'dm:new push failed');
     }
   }
+}
+
+/** The protocol's error for a send its checks refused. */
+function refusedSend(refusal: SendRefusal): DomainError {
+  return refusal === 'blocked'
+    ? new DomainError('BLOCKED', 'messages between you and this user are blocked')
+    : DomainError.notFound('user');
 }

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { createRepositoryDatabase, RepositoryDatabase } from '../../../test/support/repository-database';
+import { appended, createRepositoryDatabase, RepositoryDatabase } from '../../../test/support/repository-database';
 import { ConversationRepository } from './conversation.repository';
 import { MessageRepository, NewMessage } from './message.repository';
 
@@ -84,11 +84,62 @@ describe('MessageRepository (PostgreSQL)', () => {
         message(one.conversationId, one.a, one.b, 4),
         message(two.conversationId, two.b, two.a, 5),
       ];
-      const results = await messages.appendBatch(batch);
+      const results = (await messages.appendBatch(batch)).map(appended);
       expect(results.map((r) => r.stored)).toEqual([true, true, false, true, true]);
       expect(results.map((r) => r.message.seq)).toEqual([2, 1, 1, 3, 2]);
       expect(results[2].message).toEqual(earlier.message);
       expect(results.map((r) => r.message.clientMsgId)).toEqual(batch.map((m) => m.clientMsgId));
+    });
+
+    it('makes the send checks itself: refuses a blocked pair’s and a missing recipient’s messages, storing the rest gaplessly', async () => {
+      const open = await pair();
+      const blocked = await pair();
+      await database.pool.query('INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)', [blocked.b, blocked.a]);
+      const batch = [
+        message(open.conversationId, open.a, open.b, 1),
+        message(blocked.conversationId, blocked.a, blocked.b, 2),
+        message(open.conversationId, open.b, open.a, 3),
+        message(blocked.conversationId, blocked.b, blocked.a, 4),
+        { ...message(open.conversationId, open.a, open.b, 5), recipientId: crypto.randomUUID() },
+        message(open.conversationId, open.a, open.b, 6),
+      ];
+      const results = await messages.appendBatch(batch);
+      expect(results.map((r) => ('refused' in r ? r.refused : r.message.seq))).toEqual([
+        1,
+        'blocked',
+        2,
+        'blocked',
+        'recipient_missing',
+        3,
+      ]);
+      const seqs = async (conversationId: string) =>
+        (
+          await database.pool.query<{ seq: string }>('SELECT seq FROM messages WHERE conversation_id = $1 ORDER BY seq', [conversationId])
+        ).map((r) => Number(r.seq));
+      expect(await seqs(open.conversationId)).toEqual([1, 2, 3]);
+      expect(await seqs(blocked.conversationId)).toEqual([]);
+      const [{ last_seq }] = await database.pool.query<{ last_seq: string }>('SELECT last_seq FROM conversations WHERE id = $1', [
+        blocked.conversationId,
+      ]);
+      expect(Number(last_seq)).toBe(0);
+      // Unblocked, the next message of that pair is its first.
+      await database.pool.query('DELETE FROM blocks WHERE blocker_id = $1', [blocked.b]);
+      const [next] = (await messages.appendBatch([message(blocked.conversationId, blocked.a, blocked.b, 7)])).map(appended);
+      expect(next.message.seq).toBe(1);
+    });
+
+    it('checks a message appended on its own the same way (the path of a failed batch)', async () => {
+      const blocked = await pair();
+      await database.pool.query('INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)', [blocked.a, blocked.b]);
+      expect(await messages.appendChecked(message(blocked.conversationId, blocked.b, blocked.a, 1))).toEqual({ refused: 'blocked' });
+      const open = await pair();
+      const first = appended(await messages.appendChecked(message(open.conversationId, open.a, open.b, 2)));
+      expect(first).toMatchObject({ stored: true, message: { seq: 1 } });
+      const again = await messages.appendChecked({
+        ...message(open.conversationId, open.a, open.b, 3),
+        clientMsgId: first.message.clientMsgId,
+      });
+      expect(again).toEqual({ stored: false, message: first.message });
     });
   });
 

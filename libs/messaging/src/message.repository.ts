@@ -21,6 +21,12 @@ export interface NewMessage {
 
 export type AppendResult = { stored: true; message: MessageRow } | { stored: false; message: MessageRow };
 
+/** Why a checked append stored nothing: either user blocked the other, or the recipient does not exist. */
+export type SendRefusal = 'blocked' | 'recipient_missing';
+
+/** An append that also made the send's checks: stored, answered with the stored resend, or refused. */
+export type CheckedAppendResult = AppendResult | { refused: SendRefusal };
+
 export interface SendCheckRequest {
   senderId: string;
   recipientId: string;
@@ -98,7 +104,9 @@ const APPEND_SQL = `
  * message whose (sender, clientMsgId) is stored already (a resend that passed
  * its check while the first was being written) is left out and takes no seq;
  * one stored by another process while this statement waited fails it with a
- * unique violation, and nothing of the batch is stored.
+ * unique violation, and nothing of the batch is stored. So is a message to a
+ * recipient that does not exist or between users either of whom blocked the
+ * other: the send's checks are made here, in the statement that stores it.
  */
 const APPEND_BATCH_SQL = `
   WITH users_locked AS MATERIALIZED (
@@ -114,6 +122,9 @@ const APPEND_BATCH_SQL = `
       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[], $8::uuid[])
            WITH ORDINALITY AS t (conversation_id, sender_id, recipient_id, client_msg_id, kind, body, at, call_id, ord)
      WHERE NOT EXISTS (SELECT 1 FROM messages e WHERE e.sender_id = t.sender_id AND e.client_msg_id = t.client_msg_id)
+       -- The send's checks, made here instead of in a query before (sendChecks says which one refused a message).
+       AND EXISTS (SELECT 1 FROM users_locked ul WHERE ul.id = t.recipient_id)
+       AND NOT ${blockedEitherWaySql('t.sender_id', 't.recipient_id')}
   ), numbered AS (
     SELECT i.*,
            c.last_seq + row_number() OVER w AS seq,
@@ -232,7 +243,7 @@ export class MessageRepository {
    * (sender, clientMsgId) is answered with the stored row. The caller keeps
    * (sender, clientMsgId) unique within a batch.
    */
-  async appendBatch(batch: NewMessage[]): Promise<AppendResult[]> {
+  async appendBatch(batch: NewMessage[]): Promise<CheckedAppendResult[]> {
     const conversationIds = [...new Set(batch.map((m) => m.conversationId))].sort();
     const keyOf = (senderId: string, clientMsgId: string) => `${senderId}:${clientMsgId}`.toLowerCase();
     const inserted = await this.prepared<MessageSqlRow>('dm_append_batch', APPEND_BATCH_SQL, [
@@ -247,25 +258,34 @@ export class MessageRepository {
       conversationIds,
       [...new Set(batch.flatMap((m) => [m.senderId.toLowerCase(), m.recipientId.toLowerCase()]))].sort(),
     ]);
-    let earlier: MessageSqlRow[] = [];
-    if (inserted.length < batch.length) {
-      const storedKeys = new Set(inserted.map((r) => keyOf(r.sender_id, r.client_msg_id)));
-      const left = batch.filter((m) => !storedKeys.has(keyOf(m.senderId, m.clientMsgId)));
-      earlier = await this.sql.query<MessageSqlRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages
-          WHERE (sender_id, client_msg_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))`,
-        [left.map((m) => m.senderId), left.map((m) => m.clientMsgId)],
-      );
-    }
-    const results = new Map<string, AppendResult>();
+    const results = new Map<string, CheckedAppendResult>();
     for (const r of inserted) results.set(keyOf(r.sender_id, r.client_msg_id), { stored: true, message: toMessageRow(r) });
-    for (const r of earlier) results.set(keyOf(r.sender_id, r.client_msg_id), { stored: false, message: toMessageRow(r) });
+    if (inserted.length < batch.length) {
+      // Left out: a resend (answered with the stored row), a refused send, or a vanished conversation.
+      const left = batch.filter((m) => !results.has(keyOf(m.senderId, m.clientMsgId)));
+      const checks = await this.sendChecks(left);
+      left.forEach((m, i) => {
+        const refusal = refusalOf(checks[i]);
+        if (checks[i].earlier) results.set(keyOf(m.senderId, m.clientMsgId), { stored: false, message: checks[i].earlier! });
+        else if (refusal) results.set(keyOf(m.senderId, m.clientMsgId), { refused: refusal });
+        // Refused by a block lifted since (the rest of the batch is stored, so no conversation vanished).
+        else if (inserted.length > 0) results.set(keyOf(m.senderId, m.clientMsgId), { refused: 'blocked' });
+      });
+    }
     return batch.map((m) => {
       const result = results.get(keyOf(m.senderId, m.clientMsgId));
       // A conversation vanished: nothing was stored, and the batcher appends each message on its own.
       if (!result) throw new Error('a message of the batch was neither stored nor found');
       return result;
     });
+  }
+
+  /** One send's checks, then its append (the batch's statement makes them itself; this is the one-by-one path). */
+  async appendChecked(m: NewMessage): Promise<CheckedAppendResult> {
+    const [checks] = await this.sendChecks([m]);
+    if (checks.earlier) return { stored: false, message: checks.earlier };
+    const refusal = refusalOf(checks);
+    return refusal ? { refused: refusal } : this.appendWithNextSeq(m);
   }
 
   /**
@@ -351,4 +371,10 @@ export type InboxRow = MessageRow & { position: number };
 function isUniqueViolationOf(err: unknown, constraint: string): boolean {
   const e = err as { code?: string; constraint?: string };
   return e?.code === '23505' && e.constraint === constraint;
+}
+
+function refusalOf(checks: SendChecks): SendRefusal | undefined {
+  if (!checks.recipientExists) return 'recipient_missing';
+  if (checks.blockedEitherWay) return 'blocked';
+  return undefined;
 }
