@@ -128,6 +128,22 @@ describe('coalesceSocketWritesPerTurn: what one client is sent in one turn leave
     expect(await reason).toBe('io server disconnect');
   });
 
+  it('fails only the client whose write threw, and still writes to the others of that turn', async () => {
+    const [clientA, a] = await connected();
+    const [clientB, b] = await connected();
+    const transport = (a.conn as unknown as { transport: { send(packets: unknown[]): void } }).transport;
+    jest.spyOn(transport, 'send').mockImplementationOnce(() => {
+      throw new Error('write failed');
+    });
+    const lost = new Promise((resolve) => clientA.once('disconnect', resolve));
+    const heard = nextEvents(clientB, 1);
+    a.emit('tick', 1);
+    b.emit('tick', 2);
+    expect(await heard).toEqual([['tick', 2]]);
+    expect(await lost).toBe('transport close');
+    expect(b.connected).toBe(true);
+  });
+
   it('delivers to a client on long-polling in order', async () => {
     const [client, socket] = await connected(['polling']);
     const heard = nextEvents(client, 4);

@@ -57,5 +57,12 @@ export function coalesceSocketWritesPerTurn(): void {
 function flushQueued(flushNow: () => void): void {
   const sockets = queued;
   queued = new Set();
-  for (const socket of sockets) flushNow.call(socket);
+  for (const socket of sockets) {
+    try {
+      flushNow.call(socket);
+    } catch (err) {
+      // Thrown here, no caller would catch it: the client's connection fails as on a write error, the rest are sent.
+      (socket as { onError?(err: unknown): void }).onError?.(err);
+    }
+  }
 }
