@@ -73,7 +73,10 @@ export class DirectMessagesService {
     const deliveries = metrics.counter('dm_deliveries_total', 'dm:new pushes to a user', ['to']);
     this.deliveredToRecipient = metrics.counterSeries(deliveries, { to: 'recipient' });
     this.deliveredToSender = metrics.counterSeries(deliveries, { to: 'sender' });
-    this.sendSeconds = metrics.histogram('dm_send_duration_seconds', 'dm:send from checks to commit');
+    this.sendSeconds = metrics.histogram(
+      'dm_send_duration_seconds',
+      'dm:send from its checks to its commit (one statement for a pair this process knows)',
+    );
   }
 
   /** Rate limited where the request enters (per user, every event), not here. */
