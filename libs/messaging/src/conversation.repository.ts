@@ -46,6 +46,12 @@ export class ConversationRepository {
     private readonly sql: DatabasePool,
   ) {}
 
+  /** The pair's conversation when this process already knows it (no query). */
+  knownBetween(a: string, b: string): ConversationRef | undefined {
+    const { userLowId, userHighId } = orderedPair(a, b);
+    return this.knownPairs.get(pairKey(userLowId, userHighId));
+  }
+
   /**
    * The pair's conversation, created with both members on first use (safe
    * under races). A pair's conversation id never changes and conversations
@@ -55,15 +61,9 @@ export class ConversationRepository {
    * member is written. Plain SQL on the shared pool: every call's end and
    * every first message of a pair comes here.
    */
-  /** The pair's conversation when this process already knows it (no query). */
-  knownBetween(a: string, b: string): ConversationRef | undefined {
-    const { userLowId, userHighId } = orderedPair(a, b);
-    return this.knownPairs.get(`${userLowId}:${userHighId}`);
-  }
-
   async ensureBetween(a: string, b: string): Promise<ConversationRef> {
     const { userLowId, userHighId } = orderedPair(a, b);
-    const key = `${userLowId}:${userHighId}`;
+    const key = pairKey(userLowId, userHighId);
     const known = this.knownPairs.get(key);
     if (known) return known;
     const [found] = await this.sql.named<{ id: string; members: number }>(
@@ -153,4 +153,9 @@ export class ConversationRepository {
       unread: Number(r.unread),
     }));
   }
+}
+
+/** The key a pair's conversation is remembered under (the ids of orderedPair). */
+function pairKey(userLowId: string, userHighId: string): string {
+  return `${userLowId}:${userHighId}`;
 }

@@ -7,7 +7,7 @@ import { CounterSeries, Logger, MetricsService, ROOT_LOGGER } from '@app/observa
 import { RealtimeService } from '@app/realtime';
 import { RelationshipService } from '@app/relationships';
 import { ConversationRepository } from './conversation.repository';
-import { MessageRepository, MessageRow, NewMessage, SendRefusal } from './message.repository';
+import { MessageRepository, MessageRow, NewMessage, SendRefusal, sendRefusalOf } from './message.repository';
 import { toConversationDto, toMessageDto } from './messaging-dtos';
 import { BatchedMessageStore } from './batched-message-store';
 import { decodeSyncCursor, encodeSyncCursor } from './sync-cursor';
@@ -95,8 +95,8 @@ export class DirectMessagesService {
       // A resend (lost ack, reconnect) is answered with what was stored, whatever it carries now.
       const checks = await this.batches.check({ senderId, recipientId: input.to, clientMsgId: input.clientMsgId });
       if (checks.earlier) return this.duplicate(checks.earlier);
-      if (!checks.recipientExists) throw refusedSend('recipient_missing');
-      if (checks.blockedEitherWay) throw refusedSend('blocked');
+      const refusal = sendRefusalOf(checks);
+      if (refusal) throw refusedSend(refusal);
       conversation = await this.conversations.ensureBetween(senderId, input.to);
     }
     const result = await this.batches.append({

@@ -265,11 +265,11 @@ export class MessageRepository {
       const left = batch.filter((m) => !results.has(keyOf(m.senderId, m.clientMsgId)));
       const checks = await this.sendChecks(left);
       left.forEach((m, i) => {
-        const refusal = refusalOf(checks[i]);
-        if (checks[i].earlier) results.set(keyOf(m.senderId, m.clientMsgId), { stored: false, message: checks[i].earlier! });
-        else if (refusal) results.set(keyOf(m.senderId, m.clientMsgId), { refused: refusal });
-        // Refused by a block lifted since (the rest of the batch is stored, so no conversation vanished).
-        else if (inserted.length > 0) results.set(keyOf(m.senderId, m.clientMsgId), { refused: 'blocked' });
+        const { earlier } = checks[i];
+        // Nothing explains it while the rest of the batch was stored (so no conversation vanished): a block lifted since.
+        const refusal = sendRefusalOf(checks[i]) ?? (inserted.length > 0 ? 'blocked' : undefined);
+        const result: CheckedAppendResult | undefined = earlier ? { stored: false, message: earlier } : refusal && { refused: refusal };
+        if (result) results.set(keyOf(m.senderId, m.clientMsgId), result);
       });
     }
     return batch.map((m) => {
@@ -284,7 +284,7 @@ export class MessageRepository {
   async appendChecked(m: NewMessage): Promise<CheckedAppendResult> {
     const [checks] = await this.sendChecks([m]);
     if (checks.earlier) return { stored: false, message: checks.earlier };
-    const refusal = refusalOf(checks);
+    const refusal = sendRefusalOf(checks);
     return refusal ? { refused: refusal } : this.appendWithNextSeq(m);
   }
 
@@ -373,7 +373,8 @@ function isUniqueViolationOf(err: unknown, constraint: string): boolean {
   return e?.code === '23505' && e.constraint === constraint;
 }
 
-function refusalOf(checks: SendChecks): SendRefusal | undefined {
+/** What the checks refuse a send for (a missing recipient before a block), if anything; a resend is answered before either. */
+export function sendRefusalOf(checks: SendChecks): SendRefusal | undefined {
   if (!checks.recipientExists) return 'recipient_missing';
   if (checks.blockedEitherWay) return 'blocked';
   return undefined;
