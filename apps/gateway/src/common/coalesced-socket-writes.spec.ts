@@ -17,6 +17,9 @@ function countWrites(socket: ServerSocket): { count(): number } {
   return { count: () => write.mock.calls.length + writev.mock.calls.length };
 }
 
+/** `tick` events 0 … n-1, as nextEvents reports them. */
+const ticks = (n: number) => Array.from({ length: n }, (_, i) => ['tick', i]);
+
 /** The next `n` events the client hears, in order. */
 function nextEvents(client: ClientSocket, n: number): Promise<[string, unknown][]> {
   return new Promise((resolve) => {
@@ -77,7 +80,7 @@ describe('coalesceSocketWritesPerTurn: what one client is sent in one turn leave
     const writes = countWrites(socket);
     const heard = nextEvents(client, 5);
     for (let i = 0; i < 5; i++) socket.emit('tick', i);
-    expect(await heard).toEqual([0, 1, 2, 3, 4].map((i) => ['tick', i]));
+    expect(await heard).toEqual(ticks(5));
     expect(writes.count()).toBe(1);
   });
 
@@ -89,7 +92,7 @@ describe('coalesceSocketWritesPerTurn: what one client is sent in one turn leave
     void Promise.resolve()
       .then(() => socket.emit('tick', 1))
       .then(() => socket.emit('tick', 2));
-    expect(await heard).toEqual([0, 1, 2].map((i) => ['tick', i]));
+    expect(await heard).toEqual(ticks(3));
     expect(writes.count()).toBe(1);
   });
 
@@ -102,7 +105,7 @@ describe('coalesceSocketWritesPerTurn: what one client is sent in one turn leave
     socket.emit('tick', 1);
     await new Promise((resolve) => setTimeout(resolve, 5));
     socket.emit('tick', 2);
-    expect(await heard).toEqual([0, 1, 2].map((i) => ['tick', i]));
+    expect(await heard).toEqual(ticks(3));
     expect(writes.count()).toBe(3);
   });
 
@@ -148,7 +151,7 @@ describe('coalesceSocketWritesPerTurn: what one client is sent in one turn leave
     const [client, socket] = await connected(['polling']);
     const heard = nextEvents(client, 4);
     for (let i = 0; i < 4; i++) socket.emit('tick', i);
-    expect(await heard).toEqual([0, 1, 2, 3].map((i) => ['tick', i]));
+    expect(await heard).toEqual(ticks(4));
   });
 
   it('sends each client of a room its own single write', async () => {
@@ -158,7 +161,7 @@ describe('coalesceSocketWritesPerTurn: what one client is sent in one turn leave
     const writes = [countWrites(a), countWrites(b)];
     const heard = [nextEvents(clientA, 3), nextEvents(clientB, 3)];
     for (let i = 0; i < 3; i++) server.to('room').emit('tick', i);
-    for (const h of heard) expect(await h).toEqual([0, 1, 2].map((i) => ['tick', i]));
+    for (const h of heard) expect(await h).toEqual(ticks(3));
     expect(writes.map((w) => w.count())).toEqual([1, 1]);
   });
 });
