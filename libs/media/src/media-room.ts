@@ -421,45 +421,26 @@ export class MediaRoom {
       replacedProducerIds: [],
     };
     const caps = request.rtpCapabilities as ms.RtpCapabilities | undefined;
+    if (request.send?.produce?.length && request.send.type !== 'plain') {
+      throw new DomainError(
+        'VALIDATION_FAILED',
+        'produce in a join is for plain transports; a webrtc transport produces after it is connected',
+        {
+          fields: [{ field: 'send.produce', message: 'plain transports only' }],
+        },
+      );
+    }
     try {
-      if (request.send) {
-        const { type, rtcpMux, ip, port, rtcpPort, produce = [] } = request.send;
-        if (produce.length > 0 && type !== 'plain') {
-          throw new DomainError(
-            'VALIDATION_FAILED',
-            'produce in a join is for plain transports; a webrtc transport produces after it is connected',
-            {
-              fields: [{ field: 'send.produce', message: 'plain transports only' }],
-            },
-          );
-        }
-        // A plain sender's source: what it declared, else its socket address (port learnt from its first packet).
-        const sourceIp = ip ?? (type === 'plain' ? clientAddress : undefined);
-        const source = sourceIp !== undefined ? { ip: sourceIp, port, rtcpPort } : undefined;
-        const info = await this.createTransport(userId, { direction: 'send', type, rtcpMux, clientAddress, source }, undo);
-        const producers: { kind: MediaKind; producerId: string }[] = [];
-        for (const item of produce) {
-          const made = await this.createProducer(participant, info.transportId, item.kind, item.rtpParameters, undo);
-          reservedKinds.push(item.kind);
-          replaces.push(...made.replaces);
-          producers.push({ kind: item.kind, producerId: made.producer.id });
-        }
-        await Promise.all(undo.pending);
-        result.send = { ...info, producers };
-      }
-      if (request.recv) {
-        const { type, rtcpMux, ip, port, rtcpPort } = request.recv;
-        const info = await this.createTransport(userId, { direction: 'recv', type, rtcpMux, clientAddress }, undo);
-        if (type === 'plain' && (ip !== undefined || port !== undefined)) {
-          await this.connectTransport(userId, info.transportId, { ip, port, rtcpPort, clientAddress });
-        }
-        result.recv = info;
-        if (caps) {
-          for (const producer of this.consumableBy(participant, info.transportId, caps)) {
-            const consumer = await this.createConsumer(userId, info.transportId, producer.id, caps, false, undo);
-            result.consumers.push(consumerInfo(consumer));
-          }
-        }
+      // The two sides need nothing of each other: their worker requests go out together (two
+      // round trips to the worker instead of up to five), and what either made is undone below.
+      const sending = request.send && this.joinSend(participant, request.send, clientAddress, undo, reservedKinds, replaces);
+      const receiving = request.recv && this.joinRecv(participant, request.recv, caps, clientAddress, undo);
+      await settleAll<unknown>([sending, receiving]);
+      if (sending) result.send = await sending;
+      if (receiving) {
+        const received = await receiving;
+        result.recv = received.transport;
+        result.consumers.push(...received.consumers);
       }
     } catch (err) {
       for (const kind of reservedKinds) participant.reserved.producerKinds.delete(kind);
@@ -494,6 +475,55 @@ export class MediaRoom {
     }
     for (const producer of undo.producers) this.autoConsumeFor(producer, participant);
     return result;
+  }
+
+  /** A join's send side: its transport, then its producers (and the transport's connect) together. */
+  private async joinSend(
+    participant: ParticipantMedia,
+    send: NonNullable<JoinRequest['send']>,
+    clientAddress: string | undefined,
+    undo: JoinUndo,
+    reservedKinds: MediaKind[],
+    replaces: ms.Producer[],
+  ): Promise<NonNullable<JoinResult['send']>> {
+    const { type, rtcpMux, ip, port, rtcpPort, produce = [] } = send;
+    // A plain sender's source: what it declared, else its socket address (port learnt from its first packet).
+    const sourceIp = ip ?? (type === 'plain' ? clientAddress : undefined);
+    const source = sourceIp !== undefined ? { ip: sourceIp, port, rtcpPort } : undefined;
+    const info = await this.createTransport(participant.userId, { direction: 'send', type, rtcpMux, clientAddress, source }, undo);
+    const producers = await settleAll(
+      produce.map(async (item) => {
+        const made = await this.createProducer(participant, info.transportId, item.kind, item.rtpParameters, undo);
+        reservedKinds.push(item.kind);
+        replaces.push(...made.replaces);
+        return { kind: item.kind, producerId: made.producer.id };
+      }),
+    );
+    await settleAll(undo.pending);
+    return { ...info, producers };
+  }
+
+  /** A join's receive side: its transport, then its connect and the consumers of the other's producers together. */
+  private async joinRecv(
+    participant: ParticipantMedia,
+    recv: NonNullable<JoinRequest['recv']>,
+    caps: ms.RtpCapabilities | undefined,
+    clientAddress: string | undefined,
+    undo: JoinUndo,
+  ): Promise<{ transport: TransportInfo; consumers: ConsumerInfoDto[] }> {
+    const { userId } = participant;
+    const { type, rtcpMux, ip, port, rtcpPort } = recv;
+    const info = await this.createTransport(userId, { direction: 'recv', type, rtcpMux, clientAddress }, undo);
+    // Chosen before any request goes out: capabilities the worker cannot read fail the join here.
+    const producers = caps ? this.consumableBy(participant, info.transportId, caps) : [];
+    const connecting =
+      type === 'plain' && (ip !== undefined || port !== undefined)
+        ? this.connectTransport(userId, info.transportId, { ip, port, rtcpPort, clientAddress })
+        : undefined;
+    // The worker runs a channel's requests in order: the connect still comes before the consumers.
+    const consuming = producers.map((producer) => this.createConsumer(userId, info.transportId, producer.id, caps!, false, undo));
+    const [, ...consumers] = await settleAll<unknown>([connecting, ...consuming]);
+    return { transport: info, consumers: (consumers as ms.Consumer[]).map(consumerInfo) };
   }
 
   async resumeConsumer(userId: string, consumerId: string): Promise<void> {
@@ -960,4 +990,15 @@ async function withTimeout<T>(promise: Promise<T>, fallback: T): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Waits for all of them, then fails with the first failure in their order:
+ * so nothing a join started is still running when it is undone.
+ */
+async function settleAll<T>(work: readonly (Promise<T> | T)[]): Promise<T[]> {
+  const settled = await Promise.allSettled(work);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
