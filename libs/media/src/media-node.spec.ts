@@ -501,6 +501,24 @@ describe('a media node serving its room API (real mediasoup)', () => {
     await media.connectTransport(callId, a, recv.transportId, { ip: CLIENT, port: 5000, clientAddress: CLIENT });
     await media.closeRoom(callId);
   });
+
+  it('opens rooms on routers made ahead, and counts only the rooms’ routers in its census', async () => {
+    const worker = pool.workers()[0];
+    const routerIds = async () => ((await worker.dump()) as { routerIds: string[] }).routerIds;
+    const before = await media.census();
+    const opened = [await room(), await room('video')];
+    // The census waits for the spares being made: after it the worker holds exactly the rooms'
+    // routers and one spare per kind of call.
+    const census = await media.census();
+    expect(census.routers).toBe(before.routers + 2);
+    const spares = await routerIds();
+    expect(spares.length).toBe(census.routers + 2);
+    // The next rooms take those spares: their routers were made before they opened.
+    const next = [await room(), await room('video')];
+    for (const { callId } of next) expect(spares).toContain(media.roomOf(callId)!.router.id);
+    for (const { callId } of [...opened, ...next]) await media.closeRoom(callId);
+    expect((await media.census()).routers).toBe(before.routers);
+  });
 });
 
 describe('a media node reached through Redis by the typed client', () => {

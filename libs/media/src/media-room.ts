@@ -178,14 +178,16 @@ export class MediaRoom {
     this.limits = options.limits ?? ROOM_LIMITS;
   }
 
+  /** Opens the room on the worker given, on its router made ahead when one is given (made now otherwise). */
   static async open(
-    { worker, webRtcServer }: { worker: ms.Worker; webRtcServer: ms.WebRtcServer },
+    { worker, webRtcServer, router: made }: { worker: ms.Worker; webRtcServer: ms.WebRtcServer; router?: ms.Router },
     callId: string,
     media: CallMedia,
     participantIds: [string, string],
     options: MediaRoomOptions,
   ): Promise<MediaRoom> {
-    const router = await worker.createRouter({ mediaCodecs: routerCodecsFor(media), appData: { callId } });
+    const router = made ?? (await worker.createRouter({ mediaCodecs: routerCodecsFor(media) }));
+    router.appData = { callId };
     return new MediaRoom(callId, media, router, worker.pid, webRtcServer, participantIds, options);
   }
 

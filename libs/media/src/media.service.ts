@@ -15,6 +15,7 @@ import { PlainRtpPolicy } from '@app/media-routing';
 import type { AutoConsumed, RoomQualitySample } from '@app/media-routing';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { MediaResourceCounter, MediaRoom, ProducerSummary, ROOM_LIMITS, RoomLimits, RoomListener, TransportInfo } from './media-room';
+import { SpareRouters } from './spare-routers';
 import { WorkerPool } from './worker-pool';
 
 /** A room lost with its worker: re-opened on another worker (`restarted`) or not (`failed`). */
@@ -27,7 +28,10 @@ export interface RoomEvent {
 /** What this process holds in mediasoup right now (leak checks, health). */
 export interface MediaCensus {
   rooms: number;
-  /** Routers alive in the workers, as the workers themselves report. */
+  /**
+   * Routers alive in the workers, as the workers themselves report, less the
+   * spares made ahead for the next calls.
+   */
   routers: number;
   transports: number;
   producers: number;
@@ -56,6 +60,7 @@ const SAMPLE_BATCH_ROOMS = 100;
 export class MediaService implements MediaNodeApi, OnModuleDestroy {
   private readonly rooms = new Map<string, MediaRoom>();
   private readonly opening = new Map<string, Promise<MediaRoom>>();
+  private readonly spares: SpareRouters;
   private readonly roomListeners: ((event: RoomEvent) => void)[] = [];
   private readonly counts = { transport: 0, producer: 0, consumer: 0 };
   private readonly counter: MediaResourceCounter;
@@ -133,6 +138,10 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
       },
     };
     pool.onWorkerDied((pid) => void this.reopenRoomsOfWorker(pid));
+    this.spares = new SpareRouters(() => pool.leastLoaded(), this.logger);
+    // Voice calls are the common case: a spare for them is made as soon as a worker is up.
+    pool.onWorkerSpawned(() => this.spares.fill('audio'));
+    if (pool.aliveCount() > 0) this.spares.fill('audio');
     const every = config.calls.qualityIntervalMs > 0 ? config.calls.qualityIntervalMs : DEFAULT_SAMPLE_MS;
     this.sampler = setInterval(() => void this.sampleRooms(), every);
     this.sampler.unref();
@@ -191,12 +200,16 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
 
   onModuleDestroy(): void {
     clearInterval(this.sampler);
+    this.spares.close();
     for (const room of this.rooms.values()) room.close();
     this.rooms.clear();
     this.roomsGauge.set(0);
   }
 
-  /** Opens the call's room on the least loaded worker. Opening an open room does nothing. */
+  /**
+   * Opens the call's room on the least loaded worker, on the router made
+   * ahead for its kind when one is ready. Opening an open room does nothing.
+   */
   async openRoom(callId: string, media: CallMedia, participantIds: [string, string]): Promise<void> {
     if (this.rooms.has(callId)) return;
     const pending = this.opening.get(callId);
@@ -204,7 +217,7 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
       await pending;
       return;
     }
-    const opening = MediaRoom.open(this.pool.leastLoaded(), callId, media, participantIds, {
+    const opening = MediaRoom.open(this.spares.take(media) ?? this.pool.leastLoaded(), callId, media, participantIds, {
       listen: this.listenAddress(),
       counter: this.counter,
       plainRtp: this.plainRtp,
@@ -258,6 +271,7 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
   }
 
   async census(): Promise<MediaCensus> {
+    await this.spares.settled();
     const dumps = await Promise.all(
       this.pool
         .workers()
@@ -266,7 +280,7 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     );
     return {
       rooms: this.rooms.size,
-      routers: dumps.reduce((n, d) => n + (d as { routerIds: string[] }).routerIds.length, 0),
+      routers: dumps.reduce((n, d) => n + (d as { routerIds: string[] }).routerIds.length, 0) - this.spares.count(),
       transports: this.counts.transport,
       producers: this.counts.producer,
       consumers: this.counts.consumer,
