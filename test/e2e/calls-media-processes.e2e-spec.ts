@@ -54,6 +54,10 @@ describe('a call ended by another gateway process', () => {
       (c) => c.rooms === 0,
     );
     expect(census).toMatchObject({ rooms: 0, routers: 0, transports: 0, producers: 0 });
+    // The end told the node the call is over: an opening of its room that got there late (the
+    // answer's, sent beside its statement) is refused instead of leaving a room open.
+    await expect(a.get(MediaService).openRoom(call.id, 'audio', [aliceOnA.id, bobOnA.id])).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await a.get(MediaService).census()).rooms).toBe(0);
     const history = await until(
       () => aliceOnA.route('GET /calls', '/calls?limit=1'),
       (h) => h.calls[0]?.mediaStats != null,

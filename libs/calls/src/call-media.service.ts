@@ -122,15 +122,19 @@ export class CallMediaService implements OnModuleInit {
     this.cache.remember(call);
   }
 
-  /** Closes the ended call's room wherever it is; its statistics, or null when there was no room to ask. */
-  async closeRoom(call: CallRecord): Promise<MediaStatsDto | null> {
+  /**
+   * Closes the call's room wherever it is; its statistics, or null when there
+   * was no room to ask. `ended`: the call is over, and its node refuses an
+   * opening of the room that reaches it later.
+   */
+  async closeRoom(call: CallRecord, ended = false): Promise<MediaStatsDto | null> {
     this.cache.forget(call.id);
     this.setupRecorded.delete(call.id);
     // Never rejects (a store failure is logged): runs alongside the node's answer.
     const forgotten = this.announced.forgetCall(call.id);
     try {
       if (!call.mediaNodeId) return null;
-      return await this.cluster.node(call.mediaNodeId).closeRoom(call.id);
+      return await this.cluster.node(call.mediaNodeId).closeRoom(call.id, ended);
     } catch (err) {
       if (err instanceof MediaNodeUnreachable) return null;
       throw err;

@@ -306,12 +306,13 @@ export class CallsService {
   // ---- transitions ----------------------------------------------------------
 
   /**
-   * ringing → active: the room opens on its node first; then deadline and
-   * room's node are stored with the call, its cap armed and its ring timer
-   * removed, in one statement, and both are told. So a call is active only
-   * with its room open: an end that comes first finds the call ringing and
-   * ends it so, and the answer, having lost (the call stopped ringing),
-   * closes the room again.
+   * ringing → active: the room opens on its node while deadline and room's
+   * node are stored with the call, its cap armed and its ring timer removed,
+   * in one statement; once both are done, both participants are told. An end
+   * that comes first finds the call ringing and ends it so, and the answer,
+   * having lost (the call stopped ringing), closes the room again. An end
+   * that comes after the answer closes the room for good: its node refuses
+   * the opening if the end's close got there first.
    */
   private async activate<T>(
     call: CallRecord,
@@ -341,8 +342,7 @@ export class CallsService {
     try {
       // The cap and its warning armed and the ring timeout removed in the answer's own statement.
       const timers = this.timers.answered({ id: call.id, maxEndsAt, warnedAt: null }, this.config.calls.warningBeforeMs);
-      openFailure = await opening;
-      active = await this.calls.markActive(call.id, answeredAt, maxEndsAt, mediaNodeId, timers);
+      [openFailure, active] = await Promise.all([opening, this.calls.markActive(call.id, answeredAt, maxEndsAt, mediaNodeId, timers)]);
     } catch (err) {
       this.closeUnused(planned, opening, early);
       throw err;
@@ -406,7 +406,7 @@ export class CallsService {
     let stats: MediaStatsDto | null = null;
     try {
       // Wherever the room is: its node answers with the call's media statistics.
-      stats = await this.media.closeRoom(ended);
+      stats = await this.media.closeRoom(ended, true);
     } catch (err) {
       this.logger.error({ err, callId }, 'closing the media room failed');
     }

@@ -83,8 +83,13 @@ export interface RoomQualitySample {
 
 export interface MediaNodeApi {
   openRoom(callId: string, media: CallMedia, participantIds: [string, string]): Promise<void>;
-  /** Closes everything the call opened; its statistics, or null when it had no room here. */
-  closeRoom(callId: string): Promise<MediaStatsDto | null>;
+  /**
+   * Closes everything the call opened; its statistics, or null when it had no
+   * room here. `ended`: the call is over, so an opening of its room that
+   * reaches the node after this close (sent before the end, overtaken on the
+   * way) is refused instead of leaving a room nobody closes.
+   */
+  closeRoom(callId: string, ended?: boolean): Promise<MediaStatsDto | null>;
   capabilities(callId: string, userId: string): Promise<{ rtpCapabilities: Record<string, unknown>; producers: ProducerSummaryDto[] }>;
   transportKind(callId: string, userId: string, transportId: string): Promise<TransportKind>;
   createTransport(callId: string, userId: string, options: CreateTransportOptions & PlainRtpAddressing): Promise<TransportInfoDto>;

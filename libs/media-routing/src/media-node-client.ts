@@ -27,8 +27,8 @@ export class MediaNodeClient implements MediaNodeApi {
     return this.send('openRoom', [callId, media, participantIds]);
   }
 
-  closeRoom(callId: string) {
-    return this.send('closeRoom', [callId]);
+  closeRoom(callId: string, ended = false) {
+    return this.send('closeRoom', [callId, ended]);
   }
 
   capabilities(callId: string, userId: string) {

@@ -44,7 +44,7 @@ type ArgsSchemas = { [K in MediaNodeMethod]: z.ZodType<Parameters<MediaNodeApi[K
 
 export const MEDIA_NODE_ARGS: ArgsSchemas = {
   openRoom: z.tuple([id, z.enum(['audio', 'video']), z.tuple([id, id])]),
-  closeRoom: z.tuple([id]),
+  closeRoom: z.tuple([id, z.boolean()]),
   capabilities: z.tuple([id, id]),
   transportKind: z.tuple([id, id, id]),
   createTransport: z.tuple([

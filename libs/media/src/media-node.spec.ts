@@ -519,6 +519,38 @@ describe('a media node serving its room API (real mediasoup)', () => {
     for (const { callId } of [...opened, ...next]) await media.closeRoom(callId);
     expect((await media.census()).routers).toBe(before.routers);
   });
+
+  it('refuses to open the room of a call whose end got here first, for a while; a close that is no end does not', async () => {
+    const clock = new ManualClock(Date.UTC(2001, 0, 1));
+    const node = new MediaService(pool, config, logger, metrics, clock);
+    const ids: [string, string] = [crypto.randomUUID(), crypto.randomUUID()];
+    const ended = crypto.randomUUID();
+    const moved = crypto.randomUUID();
+    try {
+      // The end's close overtook the opening on its way: the opening is refused, nothing stays open.
+      expect(await node.closeRoom(ended, true)).toBeNull();
+      expect(await refusal(node.openRoom(ended, 'audio', ids))).toBe('NOT_FOUND');
+      expect(node.hasRoom(ended)).toBe(false);
+      // A room moved away is closed without `ended`, and may open here again.
+      await node.openRoom(moved, 'audio', ids);
+      await node.closeRoom(moved);
+      await node.openRoom(moved, 'audio', ids);
+      expect(node.hasRoom(moved)).toBe(true);
+      // An end that arrives while the room opens closes it once open.
+      const late = crypto.randomUUID();
+      const opening = node.openRoom(late, 'audio', ids);
+      expect(await node.closeRoom(late, true)).toBeNull();
+      await opening;
+      expect(node.hasRoom(late)).toBe(false);
+      // Long after an end its call is forgotten (an opening then is no overtaken one).
+      clock.advance(61_000);
+      await node.closeRoom(crypto.randomUUID(), true);
+      await node.openRoom(ended, 'audio', ids);
+      expect(node.hasRoom(ended)).toBe(true);
+    } finally {
+      node.onModuleDestroy();
+    }
+  });
 });
 
 describe('a media node reached through Redis by the typed client', () => {

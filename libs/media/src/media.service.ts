@@ -43,6 +43,11 @@ const WORKER_WAIT_MS = 5_000;
 /** With CALL_QUALITY_INTERVAL_MS=0 nothing is pushed, but the call's statistics are still sampled this often. */
 const DEFAULT_SAMPLE_MS = 5_000;
 const SAMPLE_BATCH_ROOMS = 100;
+/**
+ * How long an ended call's opening is refused. An opening overtaken by the
+ * end's close arrives milliseconds later; a minute is far more than that.
+ */
+const ENDED_CALL_MEMORY_MS = 60_000;
 
 /**
  * The media rooms of this process: one mediasoup router per active call,
@@ -61,6 +66,8 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
   private readonly rooms = new Map<string, MediaRoom>();
   private readonly opening = new Map<string, Promise<MediaRoom>>();
   private readonly spares: SpareRouters;
+  /** Calls whose end closed their room here, oldest first, with when they may be forgotten. */
+  private readonly endedCalls = new Map<string, number>();
   private readonly roomListeners: ((event: RoomEvent) => void)[] = [];
   private readonly counts = { transport: 0, producer: 0, consumer: 0 };
   private readonly counter: MediaResourceCounter;
@@ -212,6 +219,7 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
    */
   async openRoom(callId: string, media: CallMedia, participantIds: [string, string]): Promise<void> {
     if (this.rooms.has(callId)) return;
+    if (this.hasEnded(callId)) throw new DomainError('NOT_FOUND', 'the call has ended');
     const pending = this.opening.get(callId);
     if (pending) {
       await pending;
@@ -236,8 +244,13 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
     }
   }
 
-  /** Closes everything the call opened; returns its statistics (null if it had no room here or it carried no media). */
-  async closeRoom(callId: string): Promise<MediaStatsDto | null> {
+  /**
+   * Closes everything the call opened; returns its statistics (null if it had
+   * no room here or it carried no media). With `ended`, later openings of the
+   * call's room are refused (see MediaNodeApi.closeRoom).
+   */
+  async closeRoom(callId: string, ended = false): Promise<MediaStatsDto | null> {
+    if (ended) this.rememberEnded(callId);
     await this.opening.get(callId)?.catch(() => undefined);
     const room = this.rooms.get(callId);
     if (!room) return null;
@@ -250,6 +263,21 @@ export class MediaService implements MediaNodeApi, OnModuleDestroy {
       room.close();
       this.logger.debug({ callId }, 'media room closed');
     }
+  }
+
+  private rememberEnded(callId: string): void {
+    const now = this.clock.now().getTime();
+    for (const [id, until] of this.endedCalls) {
+      if (until > now) break;
+      this.endedCalls.delete(id);
+    }
+    this.endedCalls.delete(callId);
+    this.endedCalls.set(callId, now + ENDED_CALL_MEMORY_MS);
+  }
+
+  private hasEnded(callId: string): boolean {
+    const until = this.endedCalls.get(callId);
+    return until !== undefined && until > this.clock.now().getTime();
   }
 
   /** Listener hears of rooms that moved to another worker, or could not. */
