@@ -28,7 +28,8 @@ export class MediaNodeClient implements MediaNodeApi {
   }
 
   closeRoom(callId: string, ended = false) {
-    return this.send('closeRoom', [callId, ended]);
+    // A close that is no end keeps the previous version's form, which a node not yet upgraded reads.
+    return this.send('closeRoom', ended ? [callId, true] : [callId]);
   }
 
   capabilities(callId: string, userId: string) {

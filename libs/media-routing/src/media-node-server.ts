@@ -44,7 +44,8 @@ type ArgsSchemas = { [K in MediaNodeMethod]: z.ZodType<Parameters<MediaNodeApi[K
 
 export const MEDIA_NODE_ARGS: ArgsSchemas = {
   openRoom: z.tuple([id, z.enum(['audio', 'video']), z.tuple([id, id])]),
-  closeRoom: z.tuple([id, z.boolean()]),
+  // The call id alone is the previous version's close (a gateway not yet upgraded).
+  closeRoom: z.union([z.tuple([id, z.boolean()]), z.tuple([id])]),
   capabilities: z.tuple([id, id]),
   transportKind: z.tuple([id, id, id]),
   createTransport: z.tuple([

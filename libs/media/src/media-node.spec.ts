@@ -609,4 +609,20 @@ describe('a media node reached through Redis by the typed client', () => {
     expect(await refusal(node.produce(callId, a, send.transportId, 'audio', plainRtpParameters('video', 1)))).toBe('VALIDATION_FAILED');
     await node.closeRoom(callId);
   });
+
+  it('takes a close that says the call ended, and the previous version’s close by call id alone', async () => {
+    const node = cluster.node(host.nodeId);
+    const ids: [string, string] = [crypto.randomUUID(), crypto.randomUUID()];
+    const ended = crypto.randomUUID();
+    expect(await node.closeRoom(ended, true)).toBeNull();
+    expect(await refusal(node.openRoom(ended, 'audio', ids))).toBe('NOT_FOUND');
+    const old = crypto.randomUUID();
+    await node.openRoom(old, 'audio', ids);
+    await gatewayBus.request(host.nodeId, { method: 'closeRoom', args: [old] }, 2_000);
+    expect(media.hasRoom(old)).toBe(false);
+    // Not an end: the room may open there again.
+    await node.openRoom(old, 'audio', ids);
+    expect(media.hasRoom(old)).toBe(true);
+    await node.closeRoom(old, true);
+  });
 });
