@@ -60,7 +60,11 @@ describe('video experiment', () => {
       }),
     );
     const failures = report.findings.filter((f) => f.severity === 'fail');
-    expect(failures).toEqual([]);
+    // Each failed call's error beside the findings: what to look at when the run went wrong.
+    const failedCalls = report.calls
+      .filter((c) => c.outcome === 'failed')
+      .map((c) => ({ index: c.index, placedAs: c.placedAs, afterKillSwitch: c.afterKillSwitch, error: c.error }));
+    expect({ failures, failedCalls }).toEqual({ failures: [], failedCalls: [] });
     const k = report.killSwitch!;
     expect(k.atMs).toBeGreaterThanOrEqual(8900);
     expect(k.liveVideoCalls).toBeGreaterThanOrEqual(1);
