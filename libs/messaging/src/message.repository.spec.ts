@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import type { AppConfig } from '@app/config';
+import { DatabasePool } from '@app/database';
 import { appended, createRepositoryDatabase, RepositoryDatabase } from '../../../test/support/repository-database';
 import { ConversationRepository } from './conversation.repository';
 import { MessageRepository, NewMessage } from './message.repository';
@@ -204,6 +206,44 @@ describe('MessageRepository (PostgreSQL)', () => {
       expect(unseen.map((m) => m.id)).toEqual([m2.message.id, m3.message.id]);
       expect(unseen.map((m) => m.position)).toEqual([2, 3]);
       expect((await messages.inboxUnseen(a, {}, 10)).map((m) => m.id)).toEqual([m1.message.id, m2.message.id, m3.message.id]);
+    });
+  });
+
+  describe('plans', () => {
+    /** Relations a plan (EXPLAIN's JSON) reads with a sequential scan. */
+    function seqScanned(plan: Record<string, unknown>): string[] {
+      const here = plan['Node Type'] === 'Seq Scan' ? [plan['Relation Name'] as string] : [];
+      return [...here, ...((plan['Plans'] as Record<string, unknown>[] | undefined) ?? []).flatMap(seqScanned)];
+    }
+
+    it('looks stored messages up by their key, even in the plans a new, empty database gets', async () => {
+      // A fresh database of its own: the planner sees messages as it is when the first batch comes.
+      const fresh = await createRepositoryDatabase();
+      const config = { databasePoolSize: 1, databaseAcquireTimeoutMs: 5_000, databaseStatementTimeoutMs: 0 } as AppConfig;
+      // One connection: the statements below are prepared on it, and EXPLAIN reads its plans.
+      const pool = new DatabasePool({ url: fresh.db.url, embedded: false }, config);
+      try {
+        const repository = new MessageRepository(fresh.prisma, pool);
+        const conversation = new ConversationRepository(fresh.prisma, pool);
+        const [a, b] = await fresh.createFriends();
+        const { id } = await conversation.ensureBetween(a, b);
+        appended((await repository.appendBatch([message(id, a, b, 1)]))[0]);
+        await repository.sendChecks([{ senderId: a, recipientId: b, clientMsgId: crypto.randomUUID() }]);
+        // The plan a connection keeps for a prepared statement once it stops planning each run.
+        await pool.query('SET plan_cache_mode = force_generic_plan');
+        const explain = async (statement: string, params: number) => {
+          const [row] = await pool.query<{ 'QUERY PLAN': [{ Plan: Record<string, unknown> }] }>(
+            `EXPLAIN (FORMAT JSON) EXECUTE ${statement}(${Array(params).fill("'{}'").join(', ')})`,
+          );
+          return seqScanned(row['QUERY PLAN'][0].Plan);
+        };
+        // As joins, both read the whole table at every run until statistics caught up.
+        expect(await explain('dm_append_batch', 10)).not.toContain('messages');
+        expect(await explain('dm_send_checks', 3)).not.toContain('messages');
+      } finally {
+        await pool.end();
+        await fresh.close();
+      }
     });
   });
 });

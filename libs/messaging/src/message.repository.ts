@@ -121,7 +121,11 @@ const APPEND_BATCH_SQL = `
     SELECT *
       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[], $8::uuid[])
            WITH ORDINALITY AS t (conversation_id, sender_id, recipient_id, client_msg_id, kind, body, at, call_id, ord)
-     WHERE NOT EXISTS (SELECT 1 FROM messages e WHERE e.sender_id = t.sender_id AND e.client_msg_id = t.client_msg_id)
+     -- OFFSET 0 keeps this a probe of the (sender, clientMsgId) key per message. As an anti-join it was
+     -- planned by the table's size: a prepared statement's plan made while messages was small (a new
+     -- database) hashed the whole table at every batch until statistics caught up, each batch slower
+     -- than the last.
+     WHERE NOT EXISTS (SELECT 1 FROM messages e WHERE e.sender_id = t.sender_id AND e.client_msg_id = t.client_msg_id OFFSET 0)
        -- The send's checks, made here instead of in a query before (sendChecks says which one refused a message).
        AND EXISTS (SELECT 1 FROM users_locked ul WHERE ul.id = t.recipient_id)
        AND NOT ${blockedEitherWaySql('t.sender_id', 't.recipient_id')}
@@ -154,13 +158,14 @@ const APPEND_BATCH_SQL = `
     UPDATE users
        SET inbox_seq = x.top
       FROM (SELECT user_id, max(pos) AS top FROM positions GROUP BY user_id) x
-     WHERE users.id = x.user_id
+     -- The batch's keys restate where the rows are (an index scan, not a scan of the table joined).
+     WHERE users.id = x.user_id AND users.id = ANY($10::uuid[])
   ), c AS (
     UPDATE conversations c
        SET last_seq = x.last_seq, last_message_at = x.last_message_at
       FROM (SELECT conversation_id, max(seq) AS last_seq, max(created_at) AS last_message_at
               FROM numbered GROUP BY conversation_id) x
-     WHERE c.id = x.conversation_id
+     WHERE c.id = x.conversation_id AND c.id = ANY($9::uuid[])
   ), r AS (
     UPDATE conversation_members cm
        SET last_read_seq = GREATEST(cm.last_read_seq, x.seq)
@@ -195,11 +200,15 @@ export class MessageRepository {
   async sendChecks(requests: SendCheckRequest[]): Promise<SendChecks[]> {
     const rows = await this.prepared<Partial<MessageSqlRow> & { recipient_exists: boolean; blocked: boolean }>(
       'dm_send_checks',
-      `SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = i.recipient_id) AS recipient_exists,
+      // Each lookup is a probe of a key per request (LIMIT and OFFSET 0 keep the planner from
+      // turning them into joins): see APPEND_BATCH_SQL on plans made while the tables were small.
+      `SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = i.recipient_id OFFSET 0) AS recipient_exists,
               ${blockedEitherWaySql('i.sender_id', 'i.recipient_id')} AS blocked,
               ${messageColumns('e')}
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS i (sender_id, recipient_id, client_msg_id, ord)
-         LEFT JOIN messages e ON e.sender_id = i.sender_id AND e.client_msg_id = i.client_msg_id
+         LEFT JOIN LATERAL (
+           SELECT * FROM messages m WHERE m.sender_id = i.sender_id AND m.client_msg_id = i.client_msg_id LIMIT 1
+         ) e ON true
         ORDER BY i.ord`,
       [requests.map((r) => r.senderId), requests.map((r) => r.recipientId), requests.map((r) => r.clientMsgId)],
     );
