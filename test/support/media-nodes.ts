@@ -43,6 +43,16 @@ export async function exchangeTones(legs: TalkingLegs): Promise<void> {
   const before = legs.receives.map((r) => r.frameFrequencies().length);
   const [sentA, sentB] = await Promise.all([legs.sends[0].sendTone(440, 400), legs.sends[1].sendTone(660, 400)]);
   await Promise.all([legs.receives[1].waitForPackets(before[1] + sentA, 5000), legs.receives[0].waitForPackets(before[0] + sentB, 5000)]);
-  expect(legs.receives[1].frameFrequencies().slice(before[1]).filter(near(440)).length).toBeGreaterThanOrEqual(0.8 * sentA);
-  expect(legs.receives[0].frameFrequencies().slice(before[0]).filter(near(660)).length).toBeGreaterThanOrEqual(0.8 * sentB);
+  // Each direction with what it is made of, so a failure says which consumer heard what.
+  const direction = (from: PlainSendStream, to: PlainReceiveStream, since: number, sent: number, hz: number) => ({
+    heard: to.frameFrequencies().slice(since).filter(near(hz)).length >= 0.8 * sent,
+    sent,
+    framesSince: to.frameFrequencies().length - since,
+    sentProducerId: from.producerId,
+    consumedProducerId: to.producerId,
+    consumerId: to.consumerId,
+  });
+  const aToB = direction(legs.sends[0], legs.receives[1], before[1], sentA, 440);
+  const bToA = direction(legs.sends[1], legs.receives[0], before[0], sentB, 660);
+  expect({ aToB, bToA }).toMatchObject({ aToB: { heard: true }, bToA: { heard: true } });
 }
