@@ -297,6 +297,8 @@ export class FakeCallMedia implements Partial<PublicOf<CallMediaService>> {
   readonly rooms = new Set<string>();
   readonly restarts: { callId: string; reason: MediaRestartReason }[] = [];
   nodes: string[] = ['node-1'];
+  /** The live nodes as this process's last read saw them, when it missed a change (default: `nodes`). */
+  snapshot?: string[];
 
   async placeRoom(): Promise<string> {
     if (this.nodes.length === 0) throw new Error('no media node');
@@ -328,7 +330,9 @@ export class FakeCallMedia implements Partial<PublicOf<CallMediaService>> {
   /** The cluster view recovery reads: the live nodes' heartbeats. */
   cluster(): Partial<PublicOf<MediaCluster>> {
     return {
-      liveNodes: async () => this.nodes.map((nodeId) => ({ nodeId }) as MediaNodeStatus),
+      // `snapshot`: what this process last read, when older than the heartbeats (`nodes`).
+      liveNodes: async (fresh?: boolean) =>
+        (fresh ? this.nodes : (this.snapshot ?? this.nodes)).map((nodeId) => ({ nodeId }) as MediaNodeStatus),
       onEvent: () => undefined,
       claimOnce: async () => true,
     };

@@ -66,7 +66,13 @@ export class CallMediaRecovery implements OnApplicationBootstrap, OnModuleDestro
       do {
         this.sweepAgain = false;
         const live = (await this.cluster.liveNodes()).map((n) => n.nodeId);
-        const lost = await this.calls.activeOffNodes(live, SWEEP_PAGE);
+        let lost = await this.calls.activeOffNodes(live, SWEEP_PAGE);
+        if (lost.length > 0) {
+          // The snapshot may be older than a node another process already placed rooms on (a node
+          // that just started): the heartbeats are read again before a healthy room is moved.
+          const fresh = new Set((await this.cluster.liveNodes(true)).map((n) => n.nodeId));
+          lost = lost.filter((call) => !call.mediaNodeId || !fresh.has(call.mediaNodeId));
+        }
         // In parallel, but bounded: each move is a few queries and a request to a node, and
         // each call's participants are told as soon as its own room is open again.
         await forEachBounded(lost, this.config.media.recoveryConcurrency, (call) => this.moveOrGiveUp(call, 'node_lost'));

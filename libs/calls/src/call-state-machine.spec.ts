@@ -210,6 +210,20 @@ describe('call state machine on virtual time', () => {
     expect(h.repository.rows.get(call.id)).toMatchObject({ state: 'ended', endReason: 'media_failure' });
   });
 
+  it('a room on a node this process has not seen yet (just started, used by another process) is left where it is', async () => {
+    const call = await answered();
+    h.media.nodes = ['node-1', 'node-new'];
+    h.media.snapshot = ['node-1'];
+    h.repository.rows.get(call.id)!.mediaNodeId = 'node-new';
+    await h.recovery.sweepLostRooms();
+    expect(h.media.restarts).toEqual([]);
+    expect(h.repository.rows.get(call.id)!.mediaNodeId).toBe('node-new');
+    // Gone from the heartbeats too: lost, and moved.
+    h.media.nodes = ['node-1'];
+    await h.recovery.sweepLostRooms();
+    expect(h.media.restarts).toEqual([{ callId: call.id, reason: 'node_lost' }]);
+  });
+
   it('a hang-up closes the call’s room wherever it is and keeps its statistics', async () => {
     const call = await answered();
     expect(h.repository.rows.get(call.id)!.mediaNodeId).toBe('node-1');
