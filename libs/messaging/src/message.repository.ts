@@ -158,7 +158,8 @@ const APPEND_BATCH_SQL = `
     UPDATE users
        SET inbox_seq = x.top
       FROM (SELECT user_id, max(pos) AS top FROM positions GROUP BY user_id) x
-     -- The batch's keys restate where the rows are (an index scan, not a scan of the table joined).
+     -- The batch's keys restate which rows these are, so they can be reached by key rather than by joining the
+     -- table (conversations' plan on an empty database; users are planned by their size, signed up before they send).
      WHERE users.id = x.user_id AND users.id = ANY($10::uuid[])
   ), c AS (
     UPDATE conversations c
