@@ -96,4 +96,20 @@ describe('GatewayIoAdapter fan-out: a process’s own publishes', () => {
     await adapter.broadcast(packet, roomEmit('user:a') as never);
     expect(client.published.map((p) => p.channel)).toContain('socket.io#/#user:a#');
   });
+
+  it('encodes an emit once for all the user rooms held here alone, and publishes only the others', async () => {
+    const soleRooms = new Set(['user:a', 'user:b']);
+    const { adapter, client } = shardedAdapter([], undefined, { isSole: (room) => soleRooms.has(room) });
+    const encoder = (adapter as unknown as { encoder: Encoder }).encoder;
+    const encode = jest.spyOn(encoder, 'encode');
+    const emitTo = (...rooms: string[]) =>
+      adapter.broadcast(packet, { rooms: new Set(rooms), except: new Set<string>(), flags: {} } as never);
+    await emitTo('user:a', 'user:b');
+    expect(encode).toHaveBeenCalledTimes(1);
+    expect(client.published).toEqual([]);
+    await emitTo('user:a', 'user:c', 'user:b');
+    expect(client.published.map((p) => p.channel)).toEqual(['socket.io#/#user:c#']);
+    // One encode for the two rooms here, one for the published room's local delivery.
+    expect(encode).toHaveBeenCalledTimes(3);
+  });
 });
