@@ -77,7 +77,7 @@ export interface MessagesResult {
 }
 
 /** A socket.io client bound to a user (by token for the gateway, by id for the bare relay). */
-function openSocket(url: string, auth: Record<string, string>): Promise<Socket> {
+export function openSocket(url: string, auth: Record<string, string>): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = io(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
     s.once('connect', () => resolve(s));
