@@ -270,10 +270,10 @@ export class GatewayIoAdapter extends IoAdapter {
  * one emit per room, so each goes on that user's shard channel and only to
  * the processes holding that user's sockets; the rooms held here alone share
  * one local emit. Safe because a socket is in one user room only: nobody gets
- * it twice. An emit to a room no other process
- * holds (`userRooms`), or any emit while this is the only gateway process
- * (`sole`), is delivered here only. Also counts messages received from
- * other processes (the metric the fan-out tests read).
+ * it twice. An emit to a room no other process holds (`userRooms`), or any
+ * emit while this is the only gateway process (`sole`), is delivered here
+ * only. Also counts messages received from other processes (the metric the
+ * fan-out tests read).
  */
 export function splitUserRoomBroadcasts(
   adapter: ShardedAdapter,
@@ -294,8 +294,9 @@ export function splitUserRoomBroadcasts(
     if (rooms.length === 0 || !rooms.every((r) => String(r).startsWith(USER_ROOM_PREFIX))) return broadcast(packet, opts);
     if (rooms.length === 1) return toRoom(packet, opts, String(rooms[0]));
     // Rooms no other process holds go out as one local broadcast (the packet is encoded once for all of them).
-    const here = userRooms ? rooms.filter((room) => userRooms.isSole(String(room))) : [];
-    const elsewhere = here.length === 0 ? rooms : rooms.filter((room) => !here.includes(room));
+    const here: typeof rooms = [];
+    const elsewhere: typeof rooms = [];
+    for (const room of rooms) (userRooms?.isSole(String(room)) ? here : elsewhere).push(room);
     const sent = elsewhere.map((room) => broadcast(packet, { ...opts, rooms: new Set([room]) }));
     if (here.length > 0) sent.push(broadcast(packet, locally({ ...opts, rooms: new Set(here) })));
     return Promise.all(sent).then(() => undefined);
