@@ -31,6 +31,8 @@ export type PersistedRun =
       cpuUsPerMessage: number;
       /** Sends per group commit over the whole run (the gateway's dm_batch_size histogram), by query. */
       meanBatch?: Record<string, number>;
+      /** `cpuUsPerMessage` split by gateway process, in the order they started. */
+      cpuUsPerMessageByProcess?: number[];
     })
   | { unavailable: string };
 
@@ -77,7 +79,7 @@ export interface MessagesResult {
 }
 
 /** A socket.io client bound to a user (by token for the gateway, by id for the bare relay). */
-export function openSocket(url: string, auth: Record<string, string>): Promise<Socket> {
+function openSocket(url: string, auth: Record<string, string>): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = io(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
     s.once('connect', () => resolve(s));
@@ -165,18 +167,44 @@ async function persistedRun(
     cpuPids.reduce((sum, pid) => sum + result.cpu!.cores[pid], 0),
     3,
   );
-  return { ...result, gatewayCores, cpuUsPerMessage: result.cpu!.usPerMessage, meanBatch: await meanBatchSizes(gatewayUrls) };
+  const { cores, usPerMessage } = result.cpu!;
+  return {
+    ...result,
+    gatewayCores,
+    cpuUsPerMessage: usPerMessage,
+    cpuUsPerMessageByProcess: cpuPids.map((pid) => round((usPerMessage * cores[pid]) / gatewayCores, 1)),
+    meanBatch: await meanBatchSizes(gatewayUrls),
+  };
 }
+
+/** Which of a deployment's processes (by index) sender k and its recipient connect to. */
+export interface LanePlacement {
+  /** How the run is described in the log. */
+  name: string;
+  of(k: number, processes: number): { sender: number; recipient: number };
+}
+
+/** The scaling runs' placement: sender k on process k mod N, its recipient on the next one. */
+export const RECIPIENT_ON_NEXT_PROCESS: LanePlacement = {
+  name: 'each recipient on the next process',
+  of: (k, processes) => ({ sender: k % processes, recipient: (k + 1) % processes }),
+};
 
 /**
  * The same load through `processes` gateway processes (NODE_ROLE=all) on one
  * database and one Redis, configured as every member of a scaled-out
  * deployment is (Redis fan-out, Redis rate limits). Half the clients send,
- * each to its own recipient: sender k on process k mod N, its recipient on
- * the next one, so with two or more processes every DM crosses Redis; with
- * one it is the deployment a second process is added to.
+ * each to its own recipient, placed by `placement`: by default sender k on
+ * process k mod N and its recipient on the next one, so with two or more
+ * processes every DM crosses Redis; with one it is the deployment a second
+ * process is added to.
  */
-async function scaledRun(o: MessagesOptions, processes: number, log: (s: string) => void): Promise<PersistedRun> {
+export async function scaledRun(
+  o: MessagesOptions,
+  processes: number,
+  log: (s: string) => void,
+  placement: LanePlacement = RECIPIENT_ON_NEXT_PROCESS,
+): Promise<PersistedRun> {
   const env = {
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     NODE_ROLE: 'all',
@@ -191,12 +219,12 @@ async function scaledRun(o: MessagesOptions, processes: number, log: (s: string)
     const half = Math.floor(o.clients / 2);
     const senders = users.slice(0, half);
     const receivers = users.slice(half, 2 * half);
-    const at = (k: number) => gateways[k % processes].url;
-    const senderSockets = await inBatches(senders, 32, (u, k) => openSocket(at(k), { token: u.token }));
-    const receiverSockets = await inBatches(receivers, 32, (u, k) => openSocket(at(k + 1), { token: u.token }));
+    const at = (k: number, side: 'sender' | 'recipient') => gateways[placement.of(k, processes)[side]].url;
+    const senderSockets = await inBatches(senders, 32, (u, k) => openSocket(at(k, 'sender'), { token: u.token }));
+    const receiverSockets = await inBatches(receivers, 32, (u, k) => openSocket(at(k, 'recipient'), { token: u.token }));
     log(
       `persisted DMs through ${processes} gateway process${processes > 1 ? 'es' : ''} on Redis: ${half} senders, ` +
-        `each recipient on the next process, window ${2 * o.window}`,
+        `${placement.name}, window ${2 * o.window}`,
     );
     const lanes = senders.map((_, i) => ({ sender: senderSockets[i], recipient: receiverSockets[i], recipientId: receivers[i].id }));
     // Half the senders, twice the window: as many messages in flight as the single-process run.
