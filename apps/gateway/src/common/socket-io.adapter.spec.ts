@@ -2,6 +2,7 @@ import { createShardedAdapter } from '@socket.io/redis-adapter';
 import { Encoder } from 'socket.io-parser';
 import { MessageType } from 'socket.io-adapter';
 import { isOwnEcho, splitUserRoomBroadcasts } from './socket-io.adapter';
+import { readUserRoomFrame } from './user-room-frames';
 
 /** A `redis` v4 client as far as the sharded adapter uses it: publishes are kept, subscriptions ignored. */
 function recordingClient() {
@@ -23,14 +24,23 @@ function shardedAdapter(
   userRooms?: { isSole(room: string): boolean },
 ) {
   const client = recordingClient();
-  const nsp = { name: '/', sockets: new Map(), server: { encoder: new Encoder(), opts: {}, _opts: {} } };
+  const nsp = { name: '/', sockets: new Map<string, unknown>(), server: { encoder: new Encoder(), opts: {}, _opts: {} } };
   const adapter = splitUserRoomBroadcasts(
     createShardedAdapter(client, client, { subscriptionMode: 'dynamic' })(nsp as never),
     (type) => received.push(type),
     sole,
     userRooms,
   );
-  return { adapter, client };
+  /** A socket of this process in `room` (and, as socket.io does, in a room of its id): what is written to it is kept. */
+  const socketIn = (id: string, room: string) => {
+    const written: string[] = [];
+    nsp.sockets.set(id, { client: { writeToEngine: (packets: string[]) => written.push(...packets) } });
+    (adapter as unknown as { addAll(id: string, rooms: Set<string>): void }).addAll(id, new Set([id, room]));
+    return written;
+  };
+  const onRaw = (raw: Buffer, channel = 'socket.io#/#') =>
+    (adapter as unknown as { onRawMessage(raw: Buffer, channel: Buffer): void }).onRawMessage(raw, Buffer.from(channel));
+  return { adapter, client, socketIn, onRaw };
 }
 
 const roomEmit = (room: string) => ({ rooms: new Set([room]), except: new Set<string>(), flags: {} });
@@ -40,8 +50,8 @@ describe('GatewayIoAdapter fan-out: a process’s own publishes', () => {
   it('recognises what this adapter published, and nothing another process published', async () => {
     const ours = shardedAdapter([]);
     const theirs = shardedAdapter([]);
-    await ours.adapter.broadcast(packet, roomEmit('user:a') as never);
-    await theirs.adapter.broadcast(packet, roomEmit('user:a') as never);
+    await ours.adapter.broadcast(packet, roomEmit('conversation:x') as never);
+    await theirs.adapter.broadcast(packet, roomEmit('conversation:x') as never);
     const [mine] = ours.client.published;
     const [other] = theirs.client.published;
     const suffix = Buffer.from(`,"uid":"${(ours.adapter as unknown as { uid: string }).uid}","nsp":"/"}`);
@@ -53,14 +63,13 @@ describe('GatewayIoAdapter fan-out: a process’s own publishes', () => {
     const received: unknown[] = [];
     const ours = shardedAdapter(received);
     const theirs = shardedAdapter([]);
-    await ours.adapter.broadcast(packet, roomEmit('user:a') as never);
-    await theirs.adapter.broadcast(packet, roomEmit('user:a') as never);
-    const onRaw = (ours.adapter as unknown as { onRawMessage(raw: Buffer, channel: Buffer): void }).onRawMessage;
+    await ours.adapter.broadcast(packet, roomEmit('conversation:x') as never);
+    await theirs.adapter.broadcast(packet, roomEmit('conversation:x') as never);
     const parse = jest.spyOn(JSON, 'parse');
     try {
-      onRaw(ours.client.published[0].payload, Buffer.from(ours.client.published[0].channel));
+      ours.onRaw(ours.client.published[0].payload, ours.client.published[0].channel);
       expect(parse).not.toHaveBeenCalled();
-      onRaw(theirs.client.published[0].payload, Buffer.from(theirs.client.published[0].channel));
+      ours.onRaw(theirs.client.published[0].payload, theirs.client.published[0].channel);
       expect(parse).toHaveBeenCalledTimes(1);
     } finally {
       parse.mockRestore();
@@ -109,7 +118,76 @@ describe('GatewayIoAdapter fan-out: a process’s own publishes', () => {
     expect(client.published).toEqual([]);
     await emitTo('user:a', 'user:c', 'user:b');
     expect(client.published.map((p) => p.channel)).toEqual(['socket.io#/#user:c#']);
-    // One encode for the two rooms here, one for the published room's local delivery.
-    expect(encode).toHaveBeenCalledTimes(3);
+    // The same encode serves the two rooms here and the published room.
+    expect(encode).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('GatewayIoAdapter fan-out: user rooms elsewhere get the packet already encoded', () => {
+  const dm = () => ({ type: 2, data: ['dm:new', { message: { body: 'hi' } }] });
+  const wire = '2["dm:new",{"message":{"body":"hi"}}]';
+
+  it('publishes the encoded packet, which the process holding the room writes to its socket as it is', async () => {
+    const received: unknown[] = [];
+    const sender = shardedAdapter([]);
+    const holder = shardedAdapter(received);
+    const written = holder.socketIn('s1', 'user:b');
+    const elsewhere = holder.socketIn('s2', 'user:c');
+    await sender.adapter.broadcast(dm(), roomEmit('user:b') as never);
+    const [frame] = sender.client.published;
+    expect(frame.channel).toBe('socket.io#/#user:b#');
+    expect(readUserRoomFrame(frame.payload)).toEqual({ room: 'user:b', encodedPacket: wire });
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      holder.onRaw(frame.payload, frame.channel);
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+    }
+    expect(written).toEqual([wire]);
+    expect(elsewhere).toEqual([]);
+    expect(received).toEqual([MessageType.BROADCAST]);
+  });
+
+  it('drops its own frame, and a frame cut short', async () => {
+    const received: unknown[] = [];
+    const { adapter, client, socketIn, onRaw } = shardedAdapter(received);
+    await adapter.broadcast(dm(), roomEmit('user:b') as never);
+    const written = socketIn('s1', 'user:b');
+    onRaw(client.published[0].payload, client.published[0].channel);
+    onRaw(Buffer.from('\x01someone\x1fuser:b'));
+    expect(written).toEqual([]);
+    expect(received).toEqual([]);
+  });
+
+  it('writes to this process’s sockets of a room it shares once the frame is published, and encodes once', async () => {
+    const { adapter, client, socketIn } = shardedAdapter([]);
+    const written = socketIn('s1', 'user:b');
+    const encode = jest.spyOn((adapter as unknown as { encoder: Encoder }).encoder, 'encode');
+    await adapter.broadcast(dm(), { rooms: new Set(['user:a', 'user:b']), except: new Set<string>(), flags: {} } as never);
+    expect(client.published.map((p) => readUserRoomFrame(p.payload)?.room)).toEqual(['user:a', 'user:b']);
+    expect(written).toEqual([wire]);
+    expect(encode).toHaveBeenCalledTimes(1);
+  });
+
+  it('leaves out a socket of this process it was told to except, here and in the frame', async () => {
+    const soleRooms = new Set(['user:a']);
+    const { adapter, client, socketIn } = shardedAdapter([], undefined, { isSole: (room) => soleRooms.has(room) });
+    const sender = socketIn('s1', 'user:a');
+    const otherDevice = socketIn('s2', 'user:a');
+    await adapter.broadcast(dm(), { rooms: new Set(['user:a', 'user:b']), except: new Set(['s1']), flags: {} } as never);
+    expect(sender).toEqual([]);
+    expect(otherDevice).toEqual([wire]);
+    expect(readUserRoomFrame(client.published[0].payload)).toEqual({ room: 'user:b', encodedPacket: wire });
+  });
+
+  it('sends an emit excepting a socket it does not hold, or volatile, as the adapter’s own message', async () => {
+    const { adapter, client } = shardedAdapter([]);
+    await adapter.broadcast(dm(), { rooms: new Set(['user:b']), except: new Set(['s9']), flags: {} } as never);
+    await adapter.broadcast(dm(), { rooms: new Set(['user:b']), except: new Set<string>(), flags: { volatile: true } } as never);
+    expect(client.published.map((p) => [p.channel, p.payload[0]])).toEqual([
+      ['socket.io#/#user:b#', 0x7b],
+      ['socket.io#/#user:b#', 0x7b],
+    ]);
   });
 });

@@ -15,6 +15,7 @@ import { RedisConnections } from '@app/redis';
 import { InFlightWork } from './in-flight-work';
 import { SoleProcessWatch } from './sole-process-watch';
 import { SoleUserRooms } from './sole-user-rooms';
+import { framePrefixOf, isUserRoomFrame, readUserRoomFrame, startsWith, userRoomFrame } from './user-room-frames';
 import { BoundSocketHandler, SocketEventPipeline } from './socket-event-pipeline';
 
 /** Largest socket.io frame accepted; a bigger one closes that socket. */
@@ -266,14 +267,15 @@ export class GatewayIoAdapter extends IoAdapter {
 }
 
 /**
- * An emit to several user rooms (a DM to its sender and recipient) is sent as
- * one emit per room, so each goes on that user's shard channel and only to
- * the processes holding that user's sockets; the rooms held here alone share
- * one local emit. Safe because a socket is in one user room only: nobody gets
- * it twice. An emit to a room no other process holds (`userRooms`), or any
- * emit while this is the only gateway process (`sole`), is delivered here
- * only. Also counts messages received from other processes (the metric the
- * fan-out tests read).
+ * An emit to user rooms goes to each room's shard channel, so only the
+ * processes holding that user's sockets get it; the rooms held here alone
+ * share one local emit. Safe because a socket is in one user room only:
+ * nobody gets it twice. An emit to a room no other process holds
+ * (`userRooms`), or any emit while this is the only gateway process
+ * (`sole`), is delivered here only. What is published for a user room is
+ * the packet already encoded (user-room-frames.ts), encoded once for all the
+ * rooms, and written as it is by the processes that receive it. Also counts
+ * messages received from other processes (the metric the fan-out tests read).
  */
 export function splitUserRoomBroadcasts(
   adapter: ShardedAdapter,
@@ -281,51 +283,110 @@ export function splitUserRoomBroadcasts(
   sole?: Pick<SoleProcessWatch, 'isSole' | 'isAnnouncement'>,
   userRooms?: Pick<SoleUserRooms, 'isSole'>,
 ): ShardedAdapter {
+  const internals = adapter as unknown as AdapterInternals;
   const broadcast = adapter.broadcast.bind(adapter);
   const locally = (opts: BroadcastOptions): BroadcastOptions => ({ ...opts, flags: { ...opts.flags, local: true } });
-  // `opts` naming this one room only.
-  const toRoom = (packet: unknown, opts: BroadcastOptions, room: string) =>
-    broadcast(packet, userRooms?.isSole(room) ? locally(opts) : opts);
+  const noSockets = new Set<Room>();
+  // Written to the room's sockets here as the in-memory adapter writes a broadcast (whose outgoing
+  // listeners, unused here, are not told).
+  const deliver = (room: Room, encodedPacket: string, except = noSockets) =>
+    internals.apply({ rooms: new Set([room]), except }, (socket) => socket.client.writeToEngine([encodedPacket], { preEncoded: true }));
+  const ownFrame = framePrefixOf(internals.uid);
+  // The room's sockets held here, if any, get it once Redis took the publish, as with the adapter's own.
+  const publishFrame = (room: Room, encoded: string, except: Set<Room>) => {
+    const published = internals.pubClient
+      .sPublish(internals.dynamicChannel(room), userRoomFrame(internals.uid, String(room), encoded))
+      // As with the adapter's own publish: a failed one still reaches the sockets held here.
+      .catch(() => undefined);
+    return internals.rooms.has(room) ? published.then(() => deliver(room, encoded, except)) : published;
+  };
   adapter.broadcast = (packet: unknown, opts: BroadcastOptions) => {
     if (opts.flags?.local) return broadcast(packet, opts);
     // The only gateway process: nobody to reach through Redis.
     if (sole?.isSole) return broadcast(packet, locally(opts));
     const rooms = [...opts.rooms];
     if (rooms.length === 0 || !rooms.every((r) => String(r).startsWith(USER_ROOM_PREFIX))) return broadcast(packet, opts);
-    if (rooms.length === 1) return toRoom(packet, opts, String(rooms[0]));
-    // Rooms no other process holds go out as one local broadcast (the packet is encoded once for all of them).
-    const here: typeof rooms = [];
-    const elsewhere: typeof rooms = [];
+    const here: Room[] = [];
+    const elsewhere: Room[] = [];
     for (const room of rooms) (userRooms?.isSole(String(room)) ? here : elsewhere).push(room);
-    const sent = elsewhere.map((room) => broadcast(packet, { ...opts, rooms: new Set([room]) }));
-    if (here.length > 0) sent.push(broadcast(packet, locally({ ...opts, rooms: new Set(here) })));
-    return Promise.all(sent).then(() => undefined);
-  };
-  const withMessages = adapter as unknown as {
-    uid: string;
-    nsp: { name: string };
-    onMessage(message: { uid: string; type: unknown }, offset?: string): unknown;
-    onRawMessage(raw: Buffer, channel: Buffer): unknown;
+    const encoded = frameable(internals, opts) ? encodeAsText(internals, packet as { nsp?: string }) : undefined;
+    if (encoded === undefined) {
+      // Binary attachments, a flag or an exception a frame does not carry: the adapter's own messages, one per room.
+      const sent = elsewhere.map((room) => broadcast(packet, { ...opts, rooms: new Set([room]) }));
+      if (here.length > 0) sent.push(broadcast(packet, locally({ ...opts, rooms: new Set(here) })));
+      return Promise.all(sent).then(() => undefined);
+    }
+    // Encoded once, for the rooms held here alone and for every frame.
+    const except = opts.except ?? noSockets;
+    for (const room of here) deliver(room, encoded, except);
+    return Promise.all(elsewhere.map((room) => publishFrame(room, encoded, except))).then(() => undefined);
   };
   // A process hears its own publishes on the rooms it holds (a DM's sender room, every emit of a
   // one-process deployment). The adapter would parse each and then drop it by its uid; the JSON it
   // wrote ends with that uid and the namespace, so the echo is dropped unparsed. Anything else
   // (binary encoding, another key order) is parsed and filtered by the adapter as before.
-  const ownSuffix = Buffer.from(`,"uid":"${withMessages.uid}","nsp":${JSON.stringify(withMessages.nsp.name)}}`);
-  const onRawMessage = withMessages.onRawMessage.bind(adapter);
-  withMessages.onRawMessage = (raw, channel) => {
+  const ownSuffix = Buffer.from(`,"uid":"${internals.uid}","nsp":${JSON.stringify(internals.nsp.name)}}`);
+  const onRawMessage = internals.onRawMessage.bind(adapter);
+  internals.onRawMessage = (raw, channel) => {
+    if (isUserRoomFrame(raw)) return receiveFrame(raw);
     if (isOwnEcho(raw, ownSuffix)) return;
     // Processes' announcements of themselves (SoleProcessWatch) share the namespace channel: not the adapter's.
     if (sole?.isAnnouncement(raw)) return;
     return onRawMessage(raw, channel);
   };
-  const onMessage = withMessages.onMessage.bind(adapter);
-  withMessages.onMessage = (message, offset) => {
+  const receiveFrame = (raw: Buffer) => {
+    if (startsWith(raw, ownFrame)) return;
+    const frame = readUserRoomFrame(raw);
+    if (!frame) return;
+    count(MessageType.BROADCAST);
+    deliver(frame.room, frame.encodedPacket);
+  };
+  const onMessage = internals.onMessage.bind(adapter);
+  internals.onMessage = (message, offset) => {
     // A process subscribed to a room it publishes to hears itself too (and ignores it).
-    if (message.uid !== withMessages.uid) count(message.type);
+    if (message.uid !== internals.uid) count(message.type);
     return onMessage(message, offset);
   };
   return adapter;
+}
+
+type Room = BroadcastOptions['rooms'] extends Set<infer R> ? R : never;
+
+/** The parts of the sharded adapter (and its in-memory base) the split uses beyond its typed API. */
+interface AdapterInternals {
+  uid: string;
+  nsp: { name: string; sockets: Map<string, unknown> };
+  rooms: Map<Room, Set<string>>;
+  encoder: { encode(packet: unknown): unknown[] };
+  pubClient: { sPublish(channel: string, message: string): Promise<unknown> };
+  dynamicChannel(room: Room): string;
+  apply(opts: { rooms: Set<Room>; except: Set<Room> }, callback: (socket: SocketInternals) => void): void;
+  onMessage(message: { uid: string; type: unknown }, offset?: string): unknown;
+  onRawMessage(raw: Buffer, channel: Buffer): unknown;
+}
+
+/** A socket as the in-memory adapter writes to it: already encoded packets, straight to its connection. */
+interface SocketInternals {
+  client: { writeToEngine(encodedPackets: string[], opts: { preEncoded: boolean }): void };
+}
+
+/** The packet as one text frame for the wire; undefined when it has binary attachments. */
+function encodeAsText(internals: AdapterInternals, packet: { nsp?: string }): string | undefined {
+  packet.nsp = internals.nsp.name;
+  const encoded = internals.encoder.encode(packet);
+  return encoded.length === 1 && typeof encoded[0] === 'string' ? encoded[0] : undefined;
+}
+
+/**
+ * An emit a frame can carry: no volatile, compress or timeout flag, and
+ * excepting only sockets of this process (a DM's copies skip the socket that
+ * sent it): no other process holds those, so the frame needs no exception.
+ */
+function frameable(internals: AdapterInternals, opts: BroadcastOptions): boolean {
+  const flags = opts.flags ?? {};
+  if (flags.volatile || flags.compress !== undefined || flags.timeout !== undefined) return false;
+  for (const id of opts.except ?? []) if (!internals.nsp.sockets.has(id)) return false;
+  return true;
 }
 
 const SOLE_USER_ROOMS = new WeakMap<object, SoleUserRooms>();
