@@ -13,7 +13,9 @@
  *   the second, so the second's CPU is what receiving a DM from Redis costs.
  *
  *   node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/diagnostics/gateway-placement.ts
- *   (ROUNDS=<n>, default 3; MEASURE_SECONDS=<measured seconds per run>, default 12; USERS=<n>, default 40)
+ *   (ROUNDS=<n>, default 3; MEASURE_SECONDS=<measured seconds per run>, default 12;
+ *   WARMUP_SECONDS=<load before the measured part>, default 3; USERS=<n>, default 40;
+ *   PLACEMENTS=<labels, comma-separated>, default all four)
  */
 import { LanePlacement, MessagesOptions, RECIPIENT_ON_NEXT_PROCESS, scaledRun } from '../suites/messages';
 
@@ -41,15 +43,17 @@ async function main(): Promise<void> {
     clients: Number(process.env.USERS ?? 40),
     // scaledRun doubles it: half the clients send, each with eight DMs in flight.
     window: 4,
-    warmupMs: 3000,
+    warmupMs: Number(process.env.WARMUP_SECONDS ?? 3) * 1000,
     durationMs: Number(process.env.MEASURE_SECONDS ?? 12) * 1000,
     dbClients: 0,
   };
+  const only = process.env.PLACEMENTS?.split(',');
+  const placements = PLACEMENTS.filter((p) => !only || only.includes(p.label));
   const quiet = () => undefined;
   console.log('round | placement | DMs/s | µs CPU per DM (all) | per process | × one | delivery p99 ms');
   for (let round = 1; round <= rounds; round++) {
     let one: number | undefined;
-    for (const { label, processes, placement } of PLACEMENTS) {
+    for (const { label, processes, placement } of placements) {
       const run = await scaledRun(options, processes, quiet, placement);
       if ('unavailable' in run) throw new Error(`${label}: ${run.unavailable}`);
       one ??= run.cpuUsPerMessage;
