@@ -15,7 +15,7 @@ import { RedisConnections } from '@app/redis';
 import { InFlightWork } from './in-flight-work';
 import { SoleProcessWatch } from './sole-process-watch';
 import { SoleUserRooms } from './sole-user-rooms';
-import { framePrefixOf, isUserRoomFrame, readUserRoomFrame, startsWith, userRoomFrame } from './user-room-frames';
+import { FramingAdapter, isUserRoomFrame, UserRoomFrames } from './user-room-frames';
 import { BoundSocketHandler, SocketEventPipeline } from './socket-event-pipeline';
 
 /** Largest socket.io frame accepted; a bigger one closes that socket. */
@@ -284,42 +284,28 @@ export function splitUserRoomBroadcasts(
   userRooms?: Pick<SoleUserRooms, 'isSole'>,
 ): ShardedAdapter {
   const internals = adapter as unknown as AdapterInternals;
+  const frames = new UserRoomFrames(internals);
   const broadcast = adapter.broadcast.bind(adapter);
   const locally = (opts: BroadcastOptions): BroadcastOptions => ({ ...opts, flags: { ...opts.flags, local: true } });
-  const noSockets = new Set<Room>();
-  // Written to the room's sockets here as the in-memory adapter writes a broadcast (whose outgoing
-  // listeners, unused here, are not told).
-  const deliver = (room: Room, encodedPacket: string, except = noSockets) =>
-    internals.apply({ rooms: new Set([room]), except }, (socket) => socket.client.writeToEngine([encodedPacket], { preEncoded: true }));
-  const ownFrame = framePrefixOf(internals.uid);
-  // The room's sockets held here, if any, get it once Redis took the publish, as with the adapter's own.
-  const publishFrame = (room: Room, encoded: string, except: Set<Room>) => {
-    const published = internals.pubClient
-      .sPublish(internals.dynamicChannel(room), userRoomFrame(internals.uid, String(room), encoded))
-      // As with the adapter's own publish: a failed one still reaches the sockets held here.
-      .catch(() => undefined);
-    return internals.rooms.has(room) ? published.then(() => deliver(room, encoded, except)) : published;
-  };
   adapter.broadcast = (packet: unknown, opts: BroadcastOptions) => {
     if (opts.flags?.local) return broadcast(packet, opts);
     // The only gateway process: nobody to reach through Redis.
     if (sole?.isSole) return broadcast(packet, locally(opts));
     const rooms = [...opts.rooms];
-    if (rooms.length === 0 || !rooms.every((r) => String(r).startsWith(USER_ROOM_PREFIX))) return broadcast(packet, opts);
-    const here: Room[] = [];
-    const elsewhere: Room[] = [];
-    for (const room of rooms) (userRooms?.isSole(String(room)) ? here : elsewhere).push(room);
-    const encoded = frameable(internals, opts) ? encodeAsText(internals, packet as { nsp?: string }) : undefined;
+    if (rooms.length === 0 || !rooms.every((r) => r.startsWith(USER_ROOM_PREFIX))) return broadcast(packet, opts);
+    const here: string[] = [];
+    const elsewhere: string[] = [];
+    for (const room of rooms) (userRooms?.isSole(room) ? here : elsewhere).push(room);
+    const encoded = frames.encode(packet as { nsp?: string }, opts);
     if (encoded === undefined) {
-      // Binary attachments, a flag or an exception a frame does not carry: the adapter's own messages, one per room.
+      // Not for a frame: the adapter's own messages, one per room, and one local emit for the rooms here.
       const sent = elsewhere.map((room) => broadcast(packet, { ...opts, rooms: new Set([room]) }));
       if (here.length > 0) sent.push(broadcast(packet, locally({ ...opts, rooms: new Set(here) })));
       return Promise.all(sent).then(() => undefined);
     }
     // Encoded once, for the rooms held here alone and for every frame.
-    const except = opts.except ?? noSockets;
-    for (const room of here) deliver(room, encoded, except);
-    return Promise.all(elsewhere.map((room) => publishFrame(room, encoded, except))).then(() => undefined);
+    for (const room of here) frames.write(room, encoded, opts.except);
+    return Promise.all(elsewhere.map((room) => frames.publish(room, encoded, opts.except))).then(() => undefined);
   };
   // A process hears its own publishes on the rooms it holds (a DM's sender room, every emit of a
   // one-process deployment). The adapter would parse each and then drop it by its uid; the JSON it
@@ -328,18 +314,14 @@ export function splitUserRoomBroadcasts(
   const ownSuffix = Buffer.from(`,"uid":"${internals.uid}","nsp":${JSON.stringify(internals.nsp.name)}}`);
   const onRawMessage = internals.onRawMessage.bind(adapter);
   internals.onRawMessage = (raw, channel) => {
-    if (isUserRoomFrame(raw)) return receiveFrame(raw);
+    if (isUserRoomFrame(raw)) {
+      if (frames.receive(raw)) count(MessageType.BROADCAST);
+      return;
+    }
     if (isOwnEcho(raw, ownSuffix)) return;
     // Processes' announcements of themselves (SoleProcessWatch) share the namespace channel: not the adapter's.
     if (sole?.isAnnouncement(raw)) return;
     return onRawMessage(raw, channel);
-  };
-  const receiveFrame = (raw: Buffer) => {
-    if (startsWith(raw, ownFrame)) return;
-    const frame = readUserRoomFrame(raw);
-    if (!frame) return;
-    count(MessageType.BROADCAST);
-    deliver(frame.room, frame.encodedPacket);
   };
   const onMessage = internals.onMessage.bind(adapter);
   internals.onMessage = (message, offset) => {
@@ -350,43 +332,10 @@ export function splitUserRoomBroadcasts(
   return adapter;
 }
 
-type Room = BroadcastOptions['rooms'] extends Set<infer R> ? R : never;
-
-/** The parts of the sharded adapter (and its in-memory base) the split uses beyond its typed API. */
-interface AdapterInternals {
-  uid: string;
-  nsp: { name: string; sockets: Map<string, unknown> };
-  rooms: Map<Room, Set<string>>;
-  encoder: { encode(packet: unknown): unknown[] };
-  pubClient: { sPublish(channel: string, message: string): Promise<unknown> };
-  dynamicChannel(room: Room): string;
-  apply(opts: { rooms: Set<Room>; except: Set<Room> }, callback: (socket: SocketInternals) => void): void;
+/** The parts of the sharded adapter the split uses beyond its typed API (the frames' too). */
+interface AdapterInternals extends FramingAdapter {
   onMessage(message: { uid: string; type: unknown }, offset?: string): unknown;
   onRawMessage(raw: Buffer, channel: Buffer): unknown;
-}
-
-/** A socket as the in-memory adapter writes to it: already encoded packets, straight to its connection. */
-interface SocketInternals {
-  client: { writeToEngine(encodedPackets: string[], opts: { preEncoded: boolean }): void };
-}
-
-/** The packet as one text frame for the wire; undefined when it has binary attachments. */
-function encodeAsText(internals: AdapterInternals, packet: { nsp?: string }): string | undefined {
-  packet.nsp = internals.nsp.name;
-  const encoded = internals.encoder.encode(packet);
-  return encoded.length === 1 && typeof encoded[0] === 'string' ? encoded[0] : undefined;
-}
-
-/**
- * An emit a frame can carry: no volatile, compress or timeout flag, and
- * excepting only sockets of this process (a DM's copies skip the socket that
- * sent it): no other process holds those, so the frame needs no exception.
- */
-function frameable(internals: AdapterInternals, opts: BroadcastOptions): boolean {
-  const flags = opts.flags ?? {};
-  if (flags.volatile || flags.compress !== undefined || flags.timeout !== undefined) return false;
-  for (const id of opts.except ?? []) if (!internals.nsp.sockets.has(id)) return false;
-  return true;
 }
 
 const SOLE_USER_ROOMS = new WeakMap<object, SoleUserRooms>();

@@ -15,14 +15,86 @@
 const FRAME_MARK = 0x01;
 const SEPARATOR = 0x1f;
 
-export interface UserRoomFrame {
-  room: string;
-  encodedPacket: string;
+/** The parts of the sharded adapter (and its in-memory base) frames use beyond its typed API. */
+export interface FramingAdapter {
+  uid: string;
+  nsp: { name: string; sockets: Map<string, unknown> };
+  rooms: Map<string, Set<string>>;
+  encoder: { encode(packet: unknown): unknown[] };
+  pubClient: { sPublish(channel: string, message: string): Promise<unknown> };
+  dynamicChannel(room: string): string;
+  apply(opts: { rooms: Set<string>; except: Set<string> }, callback: (socket: EncodedPacketWriter) => void): void;
 }
 
-/** The frame that carries `encodedPacket` to `room`'s sockets on other processes. */
-export function userRoomFrame(uid: string, room: string, encodedPacket: string): string {
-  return `\x01${uid}\x1f${room}\x1f${encodedPacket}`;
+/** A socket as the in-memory adapter writes to it: already encoded packets, straight to its connection. */
+interface EncodedPacketWriter {
+  client: { writeToEngine(encodedPackets: string[], opts: { preEncoded: boolean }): void };
+}
+
+/** What an emit says beyond its rooms (socket.io's broadcast options). */
+export interface EmitOptions {
+  except?: Set<string>;
+  flags?: { volatile?: boolean; compress?: boolean; timeout?: number };
+}
+
+const NO_SOCKETS = new Set<string>();
+
+/** Encodes, publishes, receives and writes the frames of one adapter (one namespace of this process). */
+export class UserRoomFrames {
+  private readonly ownPrefix: Buffer;
+
+  constructor(private readonly adapter: FramingAdapter) {
+    this.ownPrefix = Buffer.from(`\x01${adapter.uid}\x1f`);
+  }
+
+  /**
+   * The packet as one text frame for the wire, or undefined when a frame
+   * cannot carry the emit: binary attachments, a volatile, compress or
+   * timeout flag, or an exception of a socket this process does not hold
+   * (a DM's copies skip the socket that sent it, always one of the sending
+   * process: no other process holds it, so the frame needs no exception).
+   */
+  encode(packet: { nsp?: string }, opts: EmitOptions): string | undefined {
+    const flags = opts.flags ?? {};
+    if (flags.volatile || flags.compress !== undefined || flags.timeout !== undefined) return undefined;
+    for (const id of opts.except ?? NO_SOCKETS) if (!this.adapter.nsp.sockets.has(id)) return undefined;
+    packet.nsp = this.adapter.nsp.name;
+    const encoded = this.adapter.encoder.encode(packet);
+    return encoded.length === 1 && typeof encoded[0] === 'string' ? encoded[0] : undefined;
+  }
+
+  /**
+   * Publishes `encoded` on the room's channel. The room's sockets held here,
+   * if any, get it once Redis took the publish (or failed to), as with the
+   * adapter's own publish.
+   */
+  publish(room: string, encoded: string, except = NO_SOCKETS): Promise<void> {
+    const published = this.adapter.pubClient
+      .sPublish(this.adapter.dynamicChannel(room), `\x01${this.adapter.uid}\x1f${room}\x1f${encoded}`)
+      .then(
+        () => undefined,
+        () => undefined,
+      );
+    return this.adapter.rooms.has(room) ? published.then(() => this.write(room, encoded, except)) : published;
+  }
+
+  /** Writes `encoded` to the room's sockets held here (the outgoing listeners socket.io would tell are unused here). */
+  write(room: string, encoded: string, except = NO_SOCKETS): void {
+    this.adapter.apply({ rooms: new Set([room]), except }, (socket) => socket.client.writeToEngine([encoded], { preEncoded: true }));
+  }
+
+  /**
+   * Writes another process's frame to its room's sockets held here: true
+   * when it was one; false for this process's own echo and for anything
+   * else (a frame cut short, a message that is not a frame).
+   */
+  receive(raw: Buffer): boolean {
+    if (!isUserRoomFrame(raw) || startsWith(raw, this.ownPrefix)) return false;
+    const frame = readUserRoomFrame(raw);
+    if (!frame) return false;
+    this.write(frame.room, frame.encodedPacket);
+    return true;
+  }
 }
 
 /** Whether a message on a shard channel is a frame (any process's). */
@@ -30,13 +102,8 @@ export function isUserRoomFrame(raw: Buffer): boolean {
   return raw[0] === FRAME_MARK;
 }
 
-/** What a frame starts with when adapter `uid` published it: its own echo is dropped unread. */
-export function framePrefixOf(uid: string): Buffer {
-  return Buffer.from(`\x01${uid}\x1f`);
-}
-
 /** The room and packet of a frame; undefined when it is not one or is cut short. */
-export function readUserRoomFrame(raw: Buffer): UserRoomFrame | undefined {
+export function readUserRoomFrame(raw: Buffer): { room: string; encodedPacket: string } | undefined {
   if (!isUserRoomFrame(raw)) return undefined;
   const uidEnd = raw.indexOf(SEPARATOR, 1);
   const roomEnd = uidEnd < 0 ? -1 : raw.indexOf(SEPARATOR, uidEnd + 1);
@@ -44,7 +111,6 @@ export function readUserRoomFrame(raw: Buffer): UserRoomFrame | undefined {
   return { room: raw.toString('utf8', uidEnd + 1, roomEnd), encodedPacket: raw.toString('utf8', roomEnd + 1) };
 }
 
-/** Whether `raw` begins with `prefix` (framePrefixOf). */
-export function startsWith(raw: Buffer, prefix: Buffer): boolean {
+function startsWith(raw: Buffer, prefix: Buffer): boolean {
   return raw.length >= prefix.length && raw.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 }
