@@ -170,7 +170,7 @@ describe('GatewayIoAdapter fan-out: user rooms elsewhere get the packet already 
     expect(encode).toHaveBeenCalledTimes(1);
   });
 
-  it('leaves out a socket of this process it was told to except, here and in the frame', async () => {
+  it('leaves out a socket of this process it was told to except; the frame needs no exception', async () => {
     const soleRooms = new Set(['user:a']);
     const { adapter, client, socketIn } = shardedAdapter([], undefined, { isSole: (room) => soleRooms.has(room) });
     const sender = socketIn('s1', 'user:a');
@@ -181,13 +181,13 @@ describe('GatewayIoAdapter fan-out: user rooms elsewhere get the packet already 
     expect(readUserRoomFrame(client.published[0].payload)).toEqual({ room: 'user:b', encodedPacket: wire });
   });
 
-  it('sends an emit excepting a socket it does not hold, or volatile, as the adapter’s own message', async () => {
+  it('sends an emit excepting a socket it does not hold, volatile, or with binary data as the adapter’s own message', async () => {
     const { adapter, client } = shardedAdapter([]);
+    const binary = { type: 2, data: ['media:blob', Buffer.from([1, 2, 3])] };
     await adapter.broadcast(dm(), { rooms: new Set(['user:b']), except: new Set(['s9']), flags: {} } as never);
     await adapter.broadcast(dm(), { rooms: new Set(['user:b']), except: new Set<string>(), flags: { volatile: true } } as never);
-    expect(client.published.map((p) => [p.channel, p.payload[0]])).toEqual([
-      ['socket.io#/#user:b#', 0x7b],
-      ['socket.io#/#user:b#', 0x7b],
-    ]);
+    await adapter.broadcast(binary, roomEmit('user:b') as never);
+    expect(client.published.map((p) => p.channel)).toEqual(['socket.io#/#user:b#', 'socket.io#/#user:b#', 'socket.io#/#user:b#']);
+    expect(client.published.map((p) => readUserRoomFrame(p.payload))).toEqual([undefined, undefined, undefined]);
   });
 });
