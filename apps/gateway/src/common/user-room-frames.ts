@@ -12,8 +12,9 @@
  * the room, 0x1f, the encoded packet. Neither a uid nor a room name of ours
  * holds a 0x1f.
  */
-const FRAME_MARK = 0x01;
-const SEPARATOR = 0x1f;
+const FRAME_MARK = '\x01';
+const SEPARATOR = '\x1f';
+const FRAME_MARK_BYTE = FRAME_MARK.charCodeAt(0);
 
 /** The parts of the sharded adapter (and its in-memory base) frames use beyond its typed API. */
 export interface FramingAdapter {
@@ -41,10 +42,13 @@ const NO_SOCKETS = new Set<string>();
 
 /** Encodes, publishes, receives and writes the frames of one adapter (one namespace of this process). */
 export class UserRoomFrames {
-  private readonly ownPrefix: Buffer;
+  /** What every frame of this adapter starts with: the mark, its uid and a separator. */
+  private readonly ownHead: string;
+  private readonly ownHeadBytes: Buffer;
 
   constructor(private readonly adapter: FramingAdapter) {
-    this.ownPrefix = Buffer.from(`\x01${adapter.uid}\x1f`);
+    this.ownHead = `${FRAME_MARK}${adapter.uid}${SEPARATOR}`;
+    this.ownHeadBytes = Buffer.from(this.ownHead);
   }
 
   /**
@@ -70,7 +74,7 @@ export class UserRoomFrames {
    */
   publish(room: string, encoded: string, except = NO_SOCKETS): Promise<void> {
     const published = this.adapter.pubClient
-      .sPublish(this.adapter.dynamicChannel(room), `\x01${this.adapter.uid}\x1f${room}\x1f${encoded}`)
+      .sPublish(this.adapter.dynamicChannel(room), `${this.ownHead}${room}${SEPARATOR}${encoded}`)
       .then(
         () => undefined,
         () => undefined,
@@ -89,7 +93,7 @@ export class UserRoomFrames {
    * else (a frame cut short, a message that is not a frame).
    */
   receive(raw: Buffer): boolean {
-    if (!isUserRoomFrame(raw) || startsWith(raw, this.ownPrefix)) return false;
+    if (startsWith(raw, this.ownHeadBytes)) return false;
     const frame = readUserRoomFrame(raw);
     if (!frame) return false;
     this.write(frame.room, frame.encodedPacket);
@@ -99,7 +103,7 @@ export class UserRoomFrames {
 
 /** Whether a message on a shard channel is a frame (any process's). */
 export function isUserRoomFrame(raw: Buffer): boolean {
-  return raw[0] === FRAME_MARK;
+  return raw[0] === FRAME_MARK_BYTE;
 }
 
 /** The room and packet of a frame; undefined when it is not one or is cut short. */
