@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { SocialClient } from '@app/client';
 import type { FlagAuditEntryDto, FlagDefinitionDto } from '@app/contracts';
 import { FlagsService } from '@app/flags';
-import { SpawnedGateway, TEST_ADMIN_TOKEN, TestGateway, spawnGateway, startTestGateway, uniqueHandle } from '@app/testing';
+import { SpawnedGateway, TEST_ADMIN_TOKEN, TestGateway, spawnGateway, startTestGateway, uniqueHandle, waitForValue } from '@app/testing';
 
 interface HttpResult<T = any> {
   status: number;
@@ -42,6 +42,28 @@ const newKey = (prefix = 'exp') => `${prefix}_${crypto.randomBytes(4).toString('
 async function user(url: string, prefix: string, connect = true): Promise<SocialClient> {
   const c = await SocialClient.login(url, uniqueHandle(prefix));
   return connect ? c.connect() : c;
+}
+
+const LISTENING = `datname = current_database() AND query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()`;
+
+/**
+ * Ends every session of the database that LISTENs (each process's change
+ * feed), once at least `processes` of them are listening (a feed cut by an
+ * earlier test takes a moment to come back); how many were ended.
+ */
+async function cutListenConnections(databaseUrl: string, processes: number): Promise<number> {
+  const pg = new Client({ connectionString: databaseUrl });
+  await pg.connect();
+  try {
+    await waitForValue(async () => {
+      const { rows } = await pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${LISTENING}`);
+      return rows[0].n >= processes ? true : undefined;
+    });
+    const cut = await pg.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${LISTENING}`);
+    return cut.rowCount ?? 0;
+  } finally {
+    await pg.end();
+  }
 }
 
 describe('feature flags', () => {
@@ -321,18 +343,25 @@ describe('feature flags', () => {
       expect(await second.get(FlagsService).isEnabled(key, bob.id)).toBe(true);
     });
 
+    it('the process that makes a change announces it before answering, echo or no echo, and only once', async () => {
+      const [key, later] = [newKey(), newKey()];
+      const heard: string[] = [];
+      gw.get(FlagsService).onChange((changed) => {
+        if (changed === key || changed === later) heard.push(changed);
+      });
+      // With the change feed cut, no process learns of this change from the feed's echo.
+      expect(await cutListenConnections(gw.db.url, 3)).toBeGreaterThanOrEqual(3);
+      await putFlag(gw.url, key, { enabled: true });
+      // So a socket that connects after the answer is pushed the new value once, on connecting.
+      expect(heard).toEqual([key]);
+      // The feed comes back and its resync compares every flag: the later change is news here, ours is not.
+      await putFlag(spawned.url, later, { enabled: true });
+      await waitForValue(async () => (heard.includes(later) ? true : undefined));
+      expect(heard).toEqual([key, later]);
+    });
+
     it('keeps hearing changes after its LISTEN connection is cut', async () => {
-      const pg = new Client({ connectionString: gw.db.url });
-      await pg.connect();
-      try {
-        const cut = await pg.query(
-          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-            WHERE datname = current_database() AND query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()`,
-        );
-        expect(cut.rowCount).toBeGreaterThanOrEqual(3);
-      } finally {
-        await pg.end();
-      }
+      expect(await cutListenConnections(gw.db.url, 3)).toBeGreaterThanOrEqual(3);
       const alice = track(await user(gw.url, 'alice'));
       const bob = track(await user(second.url, 'bob'));
       const key = newKey();

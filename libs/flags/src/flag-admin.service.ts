@@ -2,20 +2,20 @@ import { Injectable } from '@nestjs/common';
 import { UserRepository } from '@app/auth';
 import { Clock } from '@app/config';
 import { DomainError } from '@app/contracts';
-import { FlagDefinitionCache } from './flag-definition.cache';
 import { FlagAuditRecord, FlagChange, FlagDefinition, FlagRepository } from './flag.repository';
+import { FlagsService } from './flags.service';
 
 /**
  * Changing flags: validation against known users, the change and its audit
- * entry written together, and this process's definitions updated at once
- * (other processes follow through the change feed).
+ * entry written together, and this process's definitions updated and its
+ * sockets pushed at once (other processes follow through the change feed).
  */
 @Injectable()
 export class FlagAdminService {
   constructor(
     private readonly repository: FlagRepository,
     private readonly users: UserRepository,
-    private readonly definitions: FlagDefinitionCache,
+    private readonly flags: FlagsService,
     private readonly clock: Clock,
   ) {}
 
@@ -32,8 +32,8 @@ export class FlagAdminService {
     };
     await this.requireKnownUsers(normalised);
     const { definition } = await this.repository.applyChange(key, normalised, actor, () => this.clock.now());
-    // Read-your-writes on this process; the announcement refreshes every process (this one again, harmlessly).
-    this.definitions.set(definition);
+    // Read-your-writes on this process; the change feed's announcement refreshes the others.
+    this.flags.applyCommitted(definition);
     return definition;
   }
 

@@ -20,4 +20,17 @@ describe(FlagDefinitionCache.name, () => {
     expect(cache.keys()).toEqual(['a', 'b', 'd']);
     expect(cache.get('c')).toBeUndefined();
   });
+
+  it('tells whether a definition set or deleted is news: the echo of a change already applied is not', () => {
+    const cache = new FlagDefinitionCache();
+    expect(cache.set(def('a', '2026-01-01'))).toBe(true);
+    expect(cache.set(def('a', '2026-01-01'))).toBe(false);
+    // Another rule stamped with the same millisecond is still a change.
+    expect(cache.set({ ...def('a', '2026-01-01'), allowUserIds: ['u1'] })).toBe(true);
+    expect(cache.set({ ...def('a', '2026-01-01'), allowUserIds: ['u1'] })).toBe(false);
+    expect(cache.set({ ...def('a', '2026-01-01'), allowUserIds: ['u2'] })).toBe(true);
+    expect(cache.replaceAll([{ ...def('a', '2026-01-01'), allowUserIds: ['u2'], enabled: true }])).toEqual(['a']);
+    expect(cache.delete('a')).toBe(true);
+    expect(cache.delete('a')).toBe(false);
+  });
 });

@@ -18,12 +18,16 @@ export class FlagDefinitionCache {
     return this.all().map((d) => d.key);
   }
 
-  set(definition: FlagDefinition): void {
+  /** Stores the definition; true when it differs from the one held (so the change is news here). */
+  set(definition: FlagDefinition): boolean {
+    const changed = !sameDefinition(this.definitions.get(definition.key), definition);
     this.definitions.set(definition.key, definition);
+    return changed;
   }
 
-  delete(key: string): void {
-    this.definitions.delete(key);
+  /** True when there was a definition to remove. */
+  delete(key: string): boolean {
+    return this.definitions.delete(key);
   }
 
   /** Replaces everything; returns the keys whose definitions differ from before. */
@@ -31,11 +35,27 @@ export class FlagDefinitionCache {
     const next = new Map(definitions.map((d) => [d.key, d]));
     const changed = new Set<string>();
     for (const [key, def] of next) {
-      const old = this.definitions.get(key);
-      if (!old || old.updatedAt.getTime() !== def.updatedAt.getTime()) changed.add(key);
+      if (!sameDefinition(this.definitions.get(key), def)) changed.add(key);
     }
     for (const key of this.definitions.keys()) if (!next.has(key)) changed.add(key);
     this.definitions = next;
     return [...changed];
   }
+}
+
+// Two changes can share a millisecond, so the rule is compared as well as the time.
+function sameDefinition(a: FlagDefinition | undefined, b: FlagDefinition): boolean {
+  return (
+    a !== undefined &&
+    a.updatedAt.getTime() === b.updatedAt.getTime() &&
+    a.enabled === b.enabled &&
+    a.rolloutPercent === b.rolloutPercent &&
+    a.description === b.description &&
+    sameIds(a.allowUserIds, b.allowUserIds) &&
+    sameIds(a.denyUserIds, b.denyUserIds)
+  );
+}
+
+function sameIds(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
 }

@@ -8,7 +8,7 @@ import { CounterSeries, Logger, MetricsService, ROOT_LOGGER } from '@app/observa
 import { DatabaseFlagProvider } from './database-flag.provider';
 import { FlagDefinitionCache } from './flag-definition.cache';
 import { FLAG_EVALUATIONS_METRIC, FlagEvaluationMetricsHook } from './flag-evaluation-metrics.hook';
-import { FLAG_CHANGE_CHANNEL, FlagRepository } from './flag.repository';
+import { FLAG_CHANGE_CHANNEL, FlagDefinition, FlagRepository } from './flag.repository';
 import { EXPOSURE_SOURCES, ExposureRecorder, ExposureSource } from './exposure-recorder';
 
 export const VIDEO_CALL_FLAG = 'video_call';
@@ -123,13 +123,21 @@ export class FlagsService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** A change announced through the database by any process. */
+  /**
+   * A change this process just committed: evaluated from and announced here
+   * at once, so this process's sockets are pushed before the change is
+   * acknowledged. Its echo through the change feed then finds nothing new.
+   */
+  applyCommitted(definition: FlagDefinition): void {
+    if (this.definitions.set(definition)) this.provider.announceChanged([definition.key]);
+  }
+
+  /** A change announced through the database by any process (this one's own are already applied). */
   private changed(key: string): void {
     this.reload(async () => {
       const definition = await this.repository.find(key);
-      if (definition) this.definitions.set(definition);
-      else this.definitions.delete(key);
-      this.provider.announceChanged([key]);
+      const isNews = definition ? this.definitions.set(definition) : this.definitions.delete(key);
+      if (isNews) this.provider.announceChanged([key]);
     });
   }
 
