@@ -125,8 +125,8 @@ export class FlagsService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * A change this process just committed: evaluated from and announced here
-   * at once, so this process's sockets are pushed before the change is
-   * acknowledged. Its echo through the change feed then finds nothing new.
+   * at once, so the push to this process's sockets has begun before the
+   * change is answered. Its echo through the change feed finds nothing new.
    */
   applyCommitted(definition: FlagDefinition): void {
     if (this.definitions.set(definition)) this.provider.announceChanged([definition.key]);
