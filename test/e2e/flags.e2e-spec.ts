@@ -349,9 +349,11 @@ describe('feature flags', () => {
       gw.get(FlagsService).onChange((changed) => {
         if (changed === key || changed === later) heard.push(changed);
       });
+      const [alice, bob] = [await user(gw.url, 'alice', false), await user(gw.url, 'bob', false)];
       // With the change feed cut, no process learns of this change from the feed's echo.
       expect(await cutListenConnections(gw.db.url, 3)).toBeGreaterThanOrEqual(3);
-      await putFlag(gw.url, key, { enabled: true });
+      // Lists too: the definition read back from the database must compare equal to the one applied.
+      await putFlag(gw.url, key, { enabled: true, allowUserIds: [alice.id.toUpperCase(), alice.id], denyUserIds: [bob.id] });
       // So a socket that connects after the answer is pushed the new value once, on connecting.
       expect(heard).toEqual([key]);
       // The feed comes back and its resync compares every flag: the later change is news here, ours is not.

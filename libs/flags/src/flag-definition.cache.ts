@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { FlagDefinition } from './flag.repository';
+import { FlagDefinition, sameSettings, settingsOf } from './flag.repository';
 
 /** The definitions this process evaluates from; refreshed whenever a change is announced. */
 @Injectable()
@@ -43,19 +43,7 @@ export class FlagDefinitionCache {
   }
 }
 
-// Two changes can share a millisecond, so the rule is compared as well as the time.
-function sameDefinition(a: FlagDefinition | undefined, b: FlagDefinition): boolean {
-  return (
-    a !== undefined &&
-    a.updatedAt.getTime() === b.updatedAt.getTime() &&
-    a.enabled === b.enabled &&
-    a.rolloutPercent === b.rolloutPercent &&
-    a.description === b.description &&
-    sameIds(a.allowUserIds, b.allowUserIds) &&
-    sameIds(a.denyUserIds, b.denyUserIds)
-  );
-}
-
-function sameIds(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((id, i) => id === b[i]);
+// Two changes can share a millisecond, so the settings are compared as well as the time.
+function sameDefinition(held: FlagDefinition | undefined, next: FlagDefinition): boolean {
+  return held !== undefined && held.updatedAt.getTime() === next.updatedAt.getTime() && sameSettings(settingsOf(held), settingsOf(next));
 }

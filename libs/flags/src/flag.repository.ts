@@ -55,7 +55,7 @@ export function settingsOf(def: FlagDefinition): FlagSettings {
   };
 }
 
-function sameSettings(a: FlagSettings, b: FlagSettings): boolean {
+export function sameSettings(a: FlagSettings, b: FlagSettings): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
