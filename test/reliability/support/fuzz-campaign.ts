@@ -56,6 +56,8 @@ const HTTP_ROUTES: HttpRoute[] = [
   { method: 'GET', path: '/admin/flags', admin: true },
   { method: 'PUT', path: '/admin/flags/:p', admin: true },
   { method: 'GET', path: '/admin/flags/:p/audit', admin: true },
+  { method: 'GET', path: '/admin/flags/:p/exposures', admin: true },
+  { method: 'GET', path: '/admin/flags/:p/report', admin: true },
   { method: 'GET', path: '/health' },
   { method: 'POST', path: '/auth/tokens' },
   { method: 'POST', path: '/admin/users/:p/revoke-tokens', admin: true },
@@ -216,7 +218,7 @@ export async function runFuzzCampaign(gw: { url: string; db: { url: string } }, 
       let path = route.path.replace(':p', encoded.slice(0, 8000));
       if (rng.chance(0.4)) {
         const q = new URLSearchParams();
-        for (const k of ['limit', 'beforeSeq', rng.pick(['x', 'limit', '__proto__', 'cursor'])])
+        for (const k of ['limit', 'beforeSeq', rng.pick(['x', 'limit', '__proto__', 'cursor', 'since'])])
           q.append(k, String(values.any(0)).slice(0, 200));
         path += `?${q.toString()}`;
       }
