@@ -4,6 +4,7 @@ import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
 import { APP_CONFIG, AppConfig, Clock } from '@app/config';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
+import { coalesceWorkerChannelWritesPerTurn } from './coalesced-channel-writes';
 
 interface PoolSlot {
   index: number;
@@ -55,6 +56,7 @@ export class WorkerPool implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
+    coalesceWorkerChannelWritesPerTurn();
     const n = this.config.media.workers;
     await Promise.all(Array.from({ length: n }, (_, i) => this.spawn(i)));
     this.logger.info({ workers: n, pids: this.workers().map((w) => w.pid) }, 'mediasoup workers started');
