@@ -3,7 +3,7 @@ import { createClient } from 'redis';
 import type { AppConfig } from '@app/config';
 import { DomainError } from '@app/contracts';
 import { createRootLogger, MetricsService } from '@app/observability';
-import { RedisConnections } from '@app/redis';
+import { RedisClient, RedisConnections } from '@app/redis';
 import { RedisGate } from '../../../test/support/redis-gate';
 import { RateLimiterService } from './rate-limiter.service';
 
@@ -38,11 +38,19 @@ describe(RateLimiterService.name, () => {
   });
 
   async function gatewayProcess(url = REDIS_URL): Promise<RateLimiterService> {
+    return (await gatewayProcessAndClient(url)).limits;
+  }
+
+  /** A process's limits and the Redis client they count with. */
+  async function gatewayProcessAndClient(url = REDIS_URL): Promise<{ limits: RateLimiterService; client: RedisClient }> {
     const redisOfProcess = new RedisConnections(url, logger);
     connections.push(redisOfProcess);
+    let client: RedisClient | undefined;
+    const open = redisOfProcess.open.bind(redisOfProcess);
+    jest.spyOn(redisOfProcess, 'open').mockImplementation((...args) => (client = open(...args)));
     const limits = new RateLimiterService(config, logger, new MetricsService({ prefix: '' }), redisOfProcess);
     await limits.onModuleInit();
-    return limits;
+    return { limits, client: client! };
   }
 
   const countInRedis = async () => Number((await redis.get(`rl:${RULE}:${user}`)) ?? 0);
@@ -84,6 +92,17 @@ describe(RateLimiterService.name, () => {
       await Promise.all(connections.splice(0).map((c) => c.closeAll()));
       await gate.close();
     }
+  });
+
+  it('counts the uses of a user held here alone decided in one turn with one Redis command, a later turn with its own', async () => {
+    const { limits, client } = await gatewayProcessAndClient();
+    const scripts = jest.spyOn(client, 'eval');
+    await Promise.all(Array.from({ length: 5 }, () => limits.consume(RULE, user, true)));
+    await waitForCount(5);
+    expect(scripts).toHaveBeenCalledTimes(1);
+    await limits.consume(RULE, user, true);
+    await waitForCount(6);
+    expect(scripts).toHaveBeenCalledTimes(2);
   });
 
   it("refuses a user held here alone at the rule's limit, and another process then refuses too", async () => {

@@ -6,7 +6,7 @@ import { CounterSeries, Logger, MetricsService, ROOT_LOGGER } from '@app/observa
 import { RedisClient, RedisConnections } from '@app/redis';
 import { DEFAULT_EVENT_RULE, RateRule, rateRules } from './event-rate-rules';
 
-type Limiter = { consume(key: string): Promise<unknown> };
+type Limiter = { consume(key: string, points?: number): Promise<unknown> };
 
 /** A rule's limiter, and with Redis a copy of it counted in this process (see consume's `heldHereAlone`). */
 interface RuleLimiters {
@@ -24,7 +24,8 @@ const KEY_PREFIX = 'rl';
  *
  * A key whose every request comes through this process (a user whose sockets
  * are all here) is decided here without waiting for Redis; the use is still
- * counted in Redis, where a process that takes the user over reads it.
+ * counted in Redis (a turn's uses of a key as one count), where a process
+ * that takes the user over reads it.
  */
 @Injectable()
 export class RateLimiterService implements OnModuleInit {
@@ -35,6 +36,8 @@ export class RateLimiterService implements OnModuleInit {
   private readonly decidedHere;
   /** decidedHere's series by rule, made on first use (rules are a fixed set). */
   private readonly decidedHereByRule = new Map<string, CounterSeries>();
+  /** Uses decided here this turn, not yet counted in Redis: points by key, per rule. */
+  private uncounted = new Map<RuleLimiters, Map<string, number>>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -95,13 +98,38 @@ export class RateLimiterService implements OnModuleInit {
         retryAfterMs: Math.max(1, Math.ceil(res.msBeforeNext)),
       });
     }
-    // Issued before the request's handler runs, so a process that takes the user over next reads it.
-    limiters.shared.consume(key).catch((res: unknown) => {
-      if (!(res instanceof RateLimiterRes)) return;
-      // At least a millisecond: a block of no duration would never expire.
-      const seconds = Math.max(1, res.msBeforeNext) / 1000;
-      for (const window of local.windows) void window.block(key, seconds);
-    });
+    this.countInRedisThisTurn(limiters, key);
+  }
+
+  /**
+   * The uses of a key decided here in one turn (the requests of one read
+   * from its socket: a client's writes of a turn arrive together) go to
+   * Redis as one count at the turn's end, so a process that takes the user
+   * over next reads them, in one script run instead of one per request.
+   */
+  private countInRedisThisTurn(limiters: RuleLimiters, key: string): void {
+    if (this.uncounted.size === 0) process.nextTick(() => this.countUncountedInRedis());
+    let byKey = this.uncounted.get(limiters);
+    if (!byKey) {
+      byKey = new Map();
+      this.uncounted.set(limiters, byKey);
+    }
+    byKey.set(key, (byKey.get(key) ?? 0) + 1);
+  }
+
+  private countUncountedInRedis(): void {
+    const uncounted = this.uncounted;
+    this.uncounted = new Map();
+    for (const [{ shared, local }, byKey] of uncounted) {
+      for (const [key, points] of byKey) {
+        shared.consume(key, points).catch((res: unknown) => {
+          if (!(res instanceof RateLimiterRes)) return;
+          // At least a millisecond: a block of no duration would never expire.
+          const seconds = Math.max(1, res.msBeforeNext) / 1000;
+          for (const window of local!.windows) void window.block(key, seconds);
+        });
+      }
+    }
   }
 
   private countDecidedHere(rule: string): void {
