@@ -17,6 +17,7 @@ import { SoleProcessWatch } from './sole-process-watch';
 import { SoleUserRooms } from './sole-user-rooms';
 import { FramingAdapter, isUserRoomFrame, UserRoomFrames } from './user-room-frames';
 import { BoundSocketHandler, SocketEventPipeline } from './socket-event-pipeline';
+import { bufferEndsWith } from './buffer-affixes';
 
 /** Largest socket.io frame accepted; a bigger one closes that socket. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -363,7 +364,5 @@ export function isUserRoomHeldAlone(socket: Socket, room: string): boolean {
 
 /** Whether `raw` is JSON this process published (it ends with the process's uid and namespace). */
 export function isOwnEcho(raw: Buffer, ownSuffix: Buffer): boolean {
-  return (
-    raw.length > ownSuffix.length && raw[0] === 0x7b && raw.compare(ownSuffix, 0, ownSuffix.length, raw.length - ownSuffix.length) === 0
-  );
+  return raw[0] === 0x7b && bufferEndsWith(raw, ownSuffix, true);
 }

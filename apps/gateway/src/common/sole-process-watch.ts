@@ -1,3 +1,5 @@
+import { bufferStartsWith } from './buffer-affixes';
+
 /** The part of a `redis` v4 client the watch uses (the adapter's publishing connection). */
 export interface SolePublisher {
   sPublish(channel: string, message: string): Promise<number>;
@@ -63,7 +65,7 @@ export class SoleProcessWatch {
 
   /** Whether a message of the namespace channel is an announcement (not for the socket.io adapter). */
   isAnnouncement(raw: Buffer): boolean {
-    return raw.length > this.prefix.length && raw.compare(this.prefix, 0, this.prefix.length, 0, this.prefix.length) === 0;
+    return bufferStartsWith(raw, this.prefix, true);
   }
 
   /** Announces this process (resolved once Redis has passed it on) and keeps checking. */

@@ -1,3 +1,5 @@
+import { bufferStartsWith } from './buffer-affixes';
+
 /**
  * An emit to a user room that other gateway processes hold, as it travels on
  * the room's shard channel: the socket.io packet already encoded for the
@@ -93,7 +95,7 @@ export class UserRoomFrames {
    * else (a frame cut short, a message that is not a frame).
    */
   receive(raw: Buffer): boolean {
-    if (startsWith(raw, this.ownHeadBytes)) return false;
+    if (bufferStartsWith(raw, this.ownHeadBytes)) return false;
     const frame = readUserRoomFrame(raw);
     if (!frame) return false;
     this.write(frame.room, frame.encodedPacket);
@@ -113,8 +115,4 @@ export function readUserRoomFrame(raw: Buffer): { room: string; encodedPacket: s
   const roomEnd = uidEnd < 0 ? -1 : raw.indexOf(SEPARATOR, uidEnd + 1);
   if (roomEnd < 0) return undefined;
   return { room: raw.toString('utf8', uidEnd + 1, roomEnd), encodedPacket: raw.toString('utf8', roomEnd + 1) };
-}
-
-function startsWith(raw: Buffer, prefix: Buffer): boolean {
-  return raw.length >= prefix.length && raw.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 }
