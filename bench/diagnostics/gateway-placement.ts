@@ -48,6 +48,11 @@ async function main(): Promise<void> {
     dbClients: 0,
   };
   const only = process.env.PLACEMENTS?.split(',');
+  const unknown = only?.filter((label) => !PLACEMENTS.some((p) => p.label === label)) ?? [];
+  if (unknown.length > 0) {
+    console.error(`PLACEMENTS: unknown ${unknown.join(', ')}; known: ${PLACEMENTS.map((p) => p.label).join(', ')}`);
+    process.exit(2);
+  }
   const placements = PLACEMENTS.filter((p) => !only || only.includes(p.label));
   const quiet = () => undefined;
   console.log('round | placement | DMs/s | µs CPU per DM (all) | per process | × one | delivery p99 ms');
