@@ -40,7 +40,10 @@ export interface LoadAssumptions {
    * pairs' first conversations.
    */
   dbWritesPerCall: number;
-  /** Redis operations per DM: its rate-limit check and its fan-out publish. */
+  /**
+   * Redis operations per DM: its rate-limit count and its fan-out publish. At most: the DMs a
+   * client sends in one turn share one count, and a DM between users on one process publishes nothing.
+   */
   redisOpsPerDm: number;
   /** Redis operations per call: rate limits, fan-out of call:* events, the room's bus requests and announcements. */
   redisOpsPerCall: number;
