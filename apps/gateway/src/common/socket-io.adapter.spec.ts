@@ -136,7 +136,7 @@ describe('GatewayIoAdapter fan-out: user rooms elsewhere get the packet already 
     await sender.adapter.broadcast(dm(), roomEmit('user:b') as never);
     const [frame] = sender.client.published;
     expect(frame.channel).toBe('socket.io#/#user:b#');
-    expect(readUserRoomFrame(frame.payload)).toEqual({ room: 'user:b', encodedPacket: wire });
+    expect(readUserRoomFrame(frame.payload)).toEqual({ room: 'user:b', encodedPackets: [wire] });
     const parse = jest.spyOn(JSON, 'parse');
     try {
       holder.onRaw(frame.payload, frame.channel);
@@ -178,7 +178,47 @@ describe('GatewayIoAdapter fan-out: user rooms elsewhere get the packet already 
     await adapter.broadcast(dm(), { rooms: new Set(['user:a', 'user:b']), except: new Set(['s1']), flags: {} } as never);
     expect(sender).toEqual([]);
     expect(otherDevice).toEqual([wire]);
-    expect(readUserRoomFrame(client.published[0].payload)).toEqual({ room: 'user:b', encodedPacket: wire });
+    expect(readUserRoomFrame(client.published[0].payload)).toEqual({ room: 'user:b', encodedPackets: [wire] });
+  });
+
+  it('sends a room’s emits of one turn as one frame, in order, which the holder writes in that order', async () => {
+    const sender = shardedAdapter([]);
+    const holder = shardedAdapter([]);
+    const written = holder.socketIn('s1', 'user:b');
+    const other = holder.socketIn('s2', 'user:c');
+    const dmSaying = (body: string) => ({ type: 2, data: ['dm:new', { message: { body } }] });
+    await Promise.all([
+      sender.adapter.broadcast(dmSaying('one'), roomEmit('user:b') as never),
+      sender.adapter.broadcast(dmSaying('two'), roomEmit('user:c') as never),
+      sender.adapter.broadcast(dmSaying('three'), roomEmit('user:b') as never),
+    ]);
+    expect(sender.client.published.map((p) => readUserRoomFrame(p.payload))).toEqual([
+      { room: 'user:b', encodedPackets: ['2["dm:new",{"message":{"body":"one"}}]', '2["dm:new",{"message":{"body":"three"}}]'] },
+      { room: 'user:c', encodedPackets: ['2["dm:new",{"message":{"body":"two"}}]'] },
+    ]);
+    for (const p of sender.client.published) holder.onRaw(p.payload, p.channel);
+    expect(written).toEqual(['2["dm:new",{"message":{"body":"one"}}]', '2["dm:new",{"message":{"body":"three"}}]']);
+    expect(other).toEqual(['2["dm:new",{"message":{"body":"two"}}]']);
+    // The next turn's emits are a frame of their own.
+    await sender.adapter.broadcast(dmSaying('four'), roomEmit('user:b') as never);
+    expect(sender.client.published).toHaveLength(3);
+  });
+
+  it('publishes a turn’s frames before an emit that is not one, so the room’s events keep their order', async () => {
+    const { adapter, client } = shardedAdapter([]);
+    const framed = adapter.broadcast(dm(), roomEmit('user:b') as never);
+    const volatile = adapter.broadcast(dm(), { rooms: new Set(['user:b']), except: new Set<string>(), flags: { volatile: true } } as never);
+    await Promise.all([framed, volatile]);
+    expect(client.published.map((p) => readUserRoomFrame(p.payload)?.encodedPackets)).toEqual([[wire], undefined]);
+  });
+
+  it('a packet that cannot split a frame: an encoded text packet escapes the separator', async () => {
+    const { adapter, client } = shardedAdapter([]);
+    const body = 'a\x1fb\x01c';
+    await adapter.broadcast({ type: 2, data: ['dm:new', { message: { body } }] }, roomEmit('user:b') as never);
+    const frame = readUserRoomFrame(client.published[0].payload)!;
+    expect(frame.encodedPackets).toHaveLength(1);
+    expect(JSON.parse(frame.encodedPackets[0].slice(1))).toEqual(['dm:new', { message: { body } }]);
   });
 
   it('sends an emit excepting a socket it does not hold, volatile, or with binary data as the adapter’s own message', async () => {

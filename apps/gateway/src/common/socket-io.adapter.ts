@@ -275,7 +275,8 @@ export class GatewayIoAdapter extends IoAdapter {
  * (`userRooms`), or any emit while this is the only gateway process
  * (`sole`), is delivered here only. What is published for a user room is
  * the packet already encoded (user-room-frames.ts), encoded once for all the
- * rooms, and written as it is by the processes that receive it. Also counts
+ * rooms, sent with the room's other packets of the turn and written as it is
+ * by the processes that receive it. Also counts
  * messages received from other processes (the metric the fan-out tests read).
  */
 export function splitUserRoomBroadcasts(
@@ -293,19 +294,24 @@ export function splitUserRoomBroadcasts(
     // The only gateway process: nobody to reach through Redis.
     if (sole?.isSole) return broadcast(packet, locally(opts));
     const rooms = [...opts.rooms];
-    if (rooms.length === 0 || !rooms.every((r) => r.startsWith(USER_ROOM_PREFIX))) return broadcast(packet, opts);
+    if (rooms.length === 0 || !rooms.every((r) => r.startsWith(USER_ROOM_PREFIX))) {
+      frames.flush();
+      return broadcast(packet, opts);
+    }
     const here: string[] = [];
     const elsewhere: string[] = [];
     for (const room of rooms) (userRooms?.isSole(room) ? here : elsewhere).push(room);
     const encoded = frames.encode(packet as { nsp?: string }, opts);
     if (encoded === undefined) {
-      // Not for a frame: the adapter's own messages, one per room, and one local emit for the rooms here.
+      // Not for a frame: the adapter's own messages, one per room (after the frames of this turn so far), and
+      // one local emit for the rooms here.
+      frames.flush();
       const sent = elsewhere.map((room) => broadcast(packet, { ...opts, rooms: new Set([room]) }));
       if (here.length > 0) sent.push(broadcast(packet, locally({ ...opts, rooms: new Set(here) })));
       return Promise.all(sent).then(() => undefined);
     }
     // Encoded once, for the rooms held here alone and for every frame.
-    for (const room of here) frames.write(room, encoded, opts.except);
+    for (const room of here) frames.write(room, [encoded], opts.except);
     return Promise.all(elsewhere.map((room) => frames.publish(room, encoded, opts.except))).then(() => undefined);
   };
   // A process hears its own publishes on the rooms it holds (a DM's sender room, every emit of a

@@ -1,18 +1,24 @@
 import { bufferStartsWith } from './buffer-affixes';
 
 /**
- * An emit to a user room that other gateway processes hold, as it travels on
- * the room's shard channel: the socket.io packet already encoded for the
- * wire. The sending process encodes it once for every room it publishes to;
- * a receiving process writes it to the room's sockets as it is, with no
- * envelope to parse and no second encode (the adapter's own message wraps the
- * packet object in JSON, which both sides stringify or parse, and the
- * receiver then encodes the packet again).
+ * Emits to a user room that other gateway processes hold, as they travel on
+ * the room's shard channel: the socket.io packets already encoded for the
+ * wire. The sending process encodes each once for every room it publishes
+ * to; a receiving process writes them to the room's sockets as they are,
+ * with no envelope to parse and no second encode (the adapter's own message
+ * wraps the packet object in JSON, which both sides stringify or parse, and
+ * the receiver then encodes the packet again).
+ *
+ * The packets for one room in one turn of the event loop travel in one
+ * frame, in the order they were emitted: a batch of DMs committed together
+ * costs one publish per recipient, not one per DM, and the receiving
+ * process one message from Redis.
  *
  * Layout: a 0x01 byte (no JSON or MessagePack message of the adapter starts
  * with it, nor a process's announcement), the sending adapter's uid, 0x1f,
- * the room, 0x1f, the encoded packet. Neither a uid nor a room name of ours
- * holds a 0x1f.
+ * the room, 0x1f, then the encoded packets separated by 0x1f. Neither a uid
+ * nor a room name of ours holds a 0x1f, nor does an encoded text packet (its
+ * JSON escapes control characters) of a namespace whose name has none.
  */
 const FRAME_MARK = '\x01';
 const SEPARATOR = '\x1f';
@@ -42,15 +48,31 @@ export interface EmitOptions {
 
 const NO_SOCKETS = new Set<string>();
 
+/** A room's packets published together at the end of this turn, each with the sockets here it skips. */
+interface PendingFrame {
+  packets: string[];
+  excepts: Set<string>[];
+  /** Settled once the frame was published and written to the room's sockets here. */
+  done: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
 /** Encodes, publishes, receives and writes the frames of one adapter (one namespace of this process). */
 export class UserRoomFrames {
   /** What every frame of this adapter starts with: the mark, its uid and a separator. */
   private readonly ownHead: string;
   private readonly ownHeadBytes: Buffer;
+  /** False for a namespace whose name could split a frame: its emits go as the adapter's own messages. */
+  private readonly canFrame: boolean;
+  /** Rooms with packets to publish at the end of this turn, in the order of their first packet. */
+  private pending = new Map<string, PendingFrame>();
+  private readonly flushThisTurn = () => this.flush();
 
   constructor(private readonly adapter: FramingAdapter) {
     this.ownHead = `${FRAME_MARK}${adapter.uid}${SEPARATOR}`;
     this.ownHeadBytes = Buffer.from(this.ownHead);
+    this.canFrame = !adapter.nsp.name.includes(SEPARATOR);
   }
 
   /**
@@ -62,7 +84,7 @@ export class UserRoomFrames {
    */
   encode(packet: { nsp?: string }, opts: EmitOptions): string | undefined {
     const flags = opts.flags ?? {};
-    if (flags.volatile || flags.compress !== undefined || flags.timeout !== undefined) return undefined;
+    if (!this.canFrame || flags.volatile || flags.compress !== undefined || flags.timeout !== undefined) return undefined;
     for (const id of opts.except ?? NO_SOCKETS) if (!this.adapter.nsp.sockets.has(id)) return undefined;
     packet.nsp = this.adapter.nsp.name;
     const encoded = this.adapter.encoder.encode(packet);
@@ -70,23 +92,52 @@ export class UserRoomFrames {
   }
 
   /**
-   * Publishes `encoded` on the room's channel. The room's sockets held here,
-   * if any, get it once Redis took the publish (or failed to), as with the
-   * adapter's own publish.
+   * Publishes `encoded` on the room's channel, with the room's other packets
+   * of this turn. The room's sockets held here, if any, get it once Redis
+   * took the publish (or failed to), as with the adapter's own publish.
    */
   publish(room: string, encoded: string, except = NO_SOCKETS): Promise<void> {
-    const published = this.adapter.pubClient
-      .sPublish(this.adapter.dynamicChannel(room), `${this.ownHead}${room}${SEPARATOR}${encoded}`)
-      .then(
-        () => undefined,
-        () => undefined,
-      );
-    return this.adapter.rooms.has(room) ? published.then(() => this.write(room, encoded, except)) : published;
+    let frame = this.pending.get(room);
+    if (!frame) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      frame = { packets: [], excepts: [], done, resolve, reject };
+      if (this.pending.size === 0) process.nextTick(this.flushThisTurn);
+      this.pending.set(room, frame);
+    }
+    frame.packets.push(encoded);
+    frame.excepts.push(except);
+    return frame.done;
   }
 
-  /** Writes `encoded` to the room's sockets held here (the outgoing listeners socket.io would tell are unused here). */
-  write(room: string, encoded: string, except = NO_SOCKETS): void {
-    this.adapter.apply({ rooms: new Set([room]), except }, (socket) => socket.client.writeToEngine([encoded], { preEncoded: true }));
+  /**
+   * Publishes the packets waiting for the end of this turn, one frame per
+   * room. Called then, and before anything else is published for a user room
+   * (the adapter's own messages on the same channels), so the room's events
+   * reach Redis in the order they were emitted.
+   */
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const rooms = this.pending;
+    this.pending = new Map();
+    for (const [room, frame] of rooms) this.publishFrame(room, frame).then(frame.resolve, frame.reject);
+  }
+
+  private async publishFrame(room: string, frame: PendingFrame): Promise<void> {
+    try {
+      const payload = `${this.ownHead}${room}${SEPARATOR}${frame.packets.join(SEPARATOR)}`;
+      await this.adapter.pubClient.sPublish(this.adapter.dynamicChannel(room), payload);
+    } catch {
+      // Lost for the other processes, as the adapter's own publish would be; the sockets here still get it.
+    }
+    if (!this.adapter.rooms.has(room)) return;
+    frame.packets.forEach((packet, i) => this.write(room, [packet], frame.excepts[i]));
+  }
+
+  /** Writes encoded packets to the room's sockets held here (the outgoing listeners socket.io would tell are unused here). */
+  write(room: string, encodedPackets: string[], except = NO_SOCKETS): void {
+    this.adapter.apply({ rooms: new Set([room]), except }, (socket) => socket.client.writeToEngine(encodedPackets, { preEncoded: true }));
   }
 
   /**
@@ -98,7 +149,7 @@ export class UserRoomFrames {
     if (bufferStartsWith(raw, this.ownHeadBytes)) return false;
     const frame = readUserRoomFrame(raw);
     if (!frame) return false;
-    this.write(frame.room, frame.encodedPacket);
+    this.write(frame.room, frame.encodedPackets);
     return true;
   }
 }
@@ -108,11 +159,11 @@ export function isUserRoomFrame(raw: Buffer): boolean {
   return raw[0] === FRAME_MARK_BYTE;
 }
 
-/** The room and packet of a frame; undefined when it is not one or is cut short. */
-export function readUserRoomFrame(raw: Buffer): { room: string; encodedPacket: string } | undefined {
+/** The room and packets of a frame; undefined when it is not one or is cut short. */
+export function readUserRoomFrame(raw: Buffer): { room: string; encodedPackets: string[] } | undefined {
   if (!isUserRoomFrame(raw)) return undefined;
   const uidEnd = raw.indexOf(SEPARATOR, 1);
   const roomEnd = uidEnd < 0 ? -1 : raw.indexOf(SEPARATOR, uidEnd + 1);
   if (roomEnd < 0) return undefined;
-  return { room: raw.toString('utf8', uidEnd + 1, roomEnd), encodedPacket: raw.toString('utf8', roomEnd + 1) };
+  return { room: raw.toString('utf8', uidEnd + 1, roomEnd), encodedPackets: raw.toString('utf8', roomEnd + 1).split(SEPARATOR) };
 }
