@@ -212,6 +212,17 @@ describe('GatewayIoAdapter fan-out: user rooms elsewhere get the packet already 
     expect(client.published.map((p) => readUserRoomFrame(p.payload)?.encodedPackets)).toEqual([[wire], undefined]);
   });
 
+  it('publishes a turn’s frames before the adapter’s own requests, such as disconnecting a user’s sockets', async () => {
+    const { adapter, client } = shardedAdapter([]);
+    const framed = adapter.broadcast(dm(), roomEmit('user:b') as never);
+    const disconnected = adapter.disconnectSockets({ rooms: new Set(['user:b']), except: new Set<string>() } as never, true);
+    await Promise.all([framed, disconnected]);
+    expect(client.published.map((p) => (readUserRoomFrame(p.payload) ? 'frame' : JSON.parse(p.payload.toString()).type))).toEqual([
+      'frame',
+      MessageType.DISCONNECT_SOCKETS,
+    ]);
+  });
+
   it('a packet that cannot split a frame: an encoded text packet escapes the separator', async () => {
     const { adapter, client } = shardedAdapter([]);
     const body = 'a\x1fb\x01c';

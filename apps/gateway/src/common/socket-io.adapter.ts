@@ -294,18 +294,13 @@ export function splitUserRoomBroadcasts(
     // The only gateway process: nobody to reach through Redis.
     if (sole?.isSole) return broadcast(packet, locally(opts));
     const rooms = [...opts.rooms];
-    if (rooms.length === 0 || !rooms.every((r) => r.startsWith(USER_ROOM_PREFIX))) {
-      frames.flush();
-      return broadcast(packet, opts);
-    }
+    if (rooms.length === 0 || !rooms.every((r) => r.startsWith(USER_ROOM_PREFIX))) return broadcast(packet, opts);
     const here: string[] = [];
     const elsewhere: string[] = [];
     for (const room of rooms) (userRooms?.isSole(room) ? here : elsewhere).push(room);
     const encoded = frames.encode(packet as { nsp?: string }, opts);
     if (encoded === undefined) {
-      // Not for a frame: the adapter's own messages, one per room (after the frames of this turn so far), and
-      // one local emit for the rooms here.
-      frames.flush();
+      // Not for a frame: the adapter's own messages, one per room, and one local emit for the rooms here.
       const sent = elsewhere.map((room) => broadcast(packet, { ...opts, rooms: new Set([room]) }));
       if (here.length > 0) sent.push(broadcast(packet, locally({ ...opts, rooms: new Set(here) })));
       return Promise.all(sent).then(() => undefined);
@@ -313,6 +308,13 @@ export function splitUserRoomBroadcasts(
     // Encoded once, for the rooms held here alone and for every frame.
     for (const room of here) frames.write(room, [encoded], opts.except);
     return Promise.all(elsewhere.map((room) => frames.publish(room, encoded, opts.except))).then(() => undefined);
+  };
+  // Whatever the adapter publishes itself (an emit no frame carries, disconnectSockets, a server-side
+  // emit) goes after the frames of this turn so far, so a user's events keep the order they were sent in.
+  const doPublish = internals.doPublish.bind(adapter);
+  internals.doPublish = (message) => {
+    frames.flush();
+    return doPublish(message);
   };
   // A process hears its own publishes on the rooms it holds (a DM's sender room, every emit of a
   // one-process deployment). The adapter would parse each and then drop it by its uid; the JSON it
@@ -341,6 +343,7 @@ export function splitUserRoomBroadcasts(
 
 /** The parts of the sharded adapter the split uses beyond its typed API (the frames' too). */
 interface AdapterInternals extends FramingAdapter {
+  doPublish(message: unknown): Promise<string>;
   onMessage(message: { uid: string; type: unknown }, offset?: string): unknown;
   onRawMessage(raw: Buffer, channel: Buffer): unknown;
 }

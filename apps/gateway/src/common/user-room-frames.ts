@@ -113,9 +113,8 @@ export class UserRoomFrames {
 
   /**
    * Publishes the packets waiting for the end of this turn, one frame per
-   * room. Called then, and before anything else is published for a user room
-   * (the adapter's own messages on the same channels), so the room's events
-   * reach Redis in the order they were emitted.
+   * room. Called then, and before the adapter publishes anything of its own,
+   * so a room's events reach Redis in the order they were emitted.
    */
   flush(): void {
     if (this.pending.size === 0) return;
