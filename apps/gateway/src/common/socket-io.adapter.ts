@@ -306,7 +306,7 @@ export function splitUserRoomBroadcasts(
       return Promise.all(sent).then(() => undefined);
     }
     // Encoded once, for the rooms held here alone and for every frame.
-    for (const room of here) frames.write(room, [encoded], opts.except);
+    if (here.length > 0) frames.write(here, [encoded], opts.except);
     return Promise.all(elsewhere.map((room) => frames.publish(room, encoded, opts.except))).then(() => undefined);
   };
   // Whatever the adapter publishes itself (an emit no frame carries, disconnectSockets, a server-side

@@ -131,12 +131,15 @@ export class UserRoomFrames {
       // Lost for the other processes, as the adapter's own publish would be; the sockets here still get it.
     }
     if (!this.adapter.rooms.has(room)) return;
-    frame.packets.forEach((packet, i) => this.write(room, [packet], frame.excepts[i]));
+    frame.packets.forEach((packet, i) => this.write([room], [packet], frame.excepts[i]));
   }
 
-  /** Writes encoded packets to the room's sockets held here (the outgoing listeners socket.io would tell are unused here). */
-  write(room: string, encodedPackets: string[], except = NO_SOCKETS): void {
-    this.adapter.apply({ rooms: new Set([room]), except }, (socket) => socket.client.writeToEngine(encodedPackets, { preEncoded: true }));
+  /**
+   * Writes encoded packets to the rooms' sockets held here, once to each
+   * socket (the outgoing listeners socket.io would tell are unused here).
+   */
+  write(rooms: string[], encodedPackets: string[], except = NO_SOCKETS): void {
+    this.adapter.apply({ rooms: new Set(rooms), except }, (socket) => socket.client.writeToEngine(encodedPackets, { preEncoded: true }));
   }
 
   /**
@@ -148,7 +151,7 @@ export class UserRoomFrames {
     if (bufferStartsWith(raw, this.ownHeadBytes)) return false;
     const frame = readUserRoomFrame(raw);
     if (!frame) return false;
-    this.write(frame.room, frame.encodedPackets);
+    this.write([frame.room], frame.encodedPackets);
     return true;
   }
 }
