@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Socket } from 'socket.io-client';
 import { sleep } from '@app/client';
 import { LatencySamples, LatencySummary, nowMs, round } from './latency-samples';
-import { cpuPerOp, CpuSample, sampleCpu } from './process-usage';
+import { cpuPerOp, CpuSample, processActivity, ProcessActivity, sampleCpu } from './process-usage';
 
 export interface MessageLane {
   sender: Socket;
@@ -32,6 +32,9 @@ export interface MessageLoadCpu {
   cores: Record<number, number>;
   /** Microseconds of CPU per acknowledged message, all `cpuPids` together. */
   usPerMessage: number;
+  /** Per acknowledged message, all `cpuPids` together (see processActivity); absent where /proc does not tell. */
+  contextSwitchesPerMessage?: number;
+  ioCallsPerMessage?: number;
 }
 
 export interface MessageLoadResult {
@@ -117,12 +120,14 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
   for (const lane of o.lanes) for (let i = 0; i < o.window; i++) sendOne(lane);
   await sleep(o.warmupMs);
   const cpuBefore: CpuSample | undefined = o.cpuPids && sampleCpu(o.cpuPids);
+  const activityBefore = o.cpuPids && totalActivity(o.cpuPids);
   measuring = true;
   const start = nowMs();
   await sleep(o.durationMs);
   measuring = false;
   const seconds = (nowMs() - start) / 1000;
   const cpuAfter: CpuSample | undefined = o.cpuPids && sampleCpu(o.cpuPids);
+  const activityAfter = o.cpuPids && totalActivity(o.cpuPids);
   sending = false;
   const drainUntil = Date.now() + 10_000;
   while ((inFlight > 0 || measuredIds.size > 0) && Date.now() < drainUntil) await sleep(50);
@@ -137,7 +142,30 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
     undelivered: measuredIds.size,
     ackLatencyMs: ackLatency.summary(),
     deliveryLatencyMs: deliveryLatency.summary(),
-    cpu: cpuBefore && cpuAfter ? cpuOver(cpuBefore, cpuAfter, ackedInInterval) : undefined,
+    cpu:
+      cpuBefore && cpuAfter
+        ? { ...cpuOver(cpuBefore, cpuAfter, ackedInInterval), ...activityPerMessage(activityBefore, activityAfter, ackedInInterval) }
+        : undefined,
+  };
+}
+
+/** The processes' activity summed; undefined when any of them does not tell. */
+function totalActivity(pids: number[]): ProcessActivity | undefined {
+  const total: ProcessActivity = { contextSwitches: 0, ioCalls: 0 };
+  for (const pid of pids) {
+    const a = processActivity(pid);
+    if (!a) return undefined;
+    total.contextSwitches += a.contextSwitches;
+    total.ioCalls += a.ioCalls;
+  }
+  return total;
+}
+
+function activityPerMessage(before: ProcessActivity | undefined, after: ProcessActivity | undefined, messages: number) {
+  if (!before || !after || !(messages > 0)) return {};
+  return {
+    contextSwitchesPerMessage: round((after.contextSwitches - before.contextSwitches) / messages, 3),
+    ioCallsPerMessage: round((after.ioCalls - before.ioCalls) / messages, 3),
   };
 }
 

@@ -111,6 +111,14 @@ export function renderMarkdown(r: SuiteResults): string {
           (s.processes === 2 ? ' (targets ≥ 100%, ≤ 1.3×).' : '.'),
       );
     }
+    const activity = (m.scaling ?? []).flatMap((run) =>
+      'deliveredPerSec' in run && run.cpu?.contextSwitchesPerMessage !== undefined
+        ? [`${run.processes}: ${run.cpu.contextSwitchesPerMessage} / ${run.cpu.ioCallsPerMessage}`]
+        : [],
+    );
+    if (activity.length > 0) {
+      out.push(`Context switches / read and write calls per DM, all gateway processes, by processes on Redis: ${activity.join(', ')}.`);
+    }
     if (m.scalingRatios?.length) out.push('');
     if (m.ratios && 'deliveredPerSec' in m.persisted) {
       const p = m.persisted;

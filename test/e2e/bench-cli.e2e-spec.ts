@@ -1,5 +1,8 @@
 import { BENCH_USAGE, parseBenchArgs, SUITES } from '../../bench/support/bench-args';
-import { cpuPerOp, cpuRatio } from '../../bench/support/process-usage';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { cpuPerOp, cpuRatio, processActivity } from '../../bench/support/process-usage';
 import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
 
 describe('npm run bench command line', () => {
@@ -40,6 +43,19 @@ describe('CPU per operation in the results', () => {
     expect(cpuRatio(139, 16.7)).toBe(8.32);
   });
 
+  it("counts a process's read and write calls and its threads' context switches, and tells nothing of a process that is gone", () => {
+    const before = processActivity(process.pid)!;
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'activity-')), 'f');
+    const fd = fs.openSync(file, 'w');
+    for (let i = 0; i < 50; i++) fs.writeSync(fd, 'x');
+    fs.closeSync(fd);
+    const after = processActivity(process.pid)!;
+    fs.rmSync(path.dirname(file), { recursive: true });
+    expect(after.ioCalls - before.ioCalls).toBeGreaterThanOrEqual(50);
+    expect(after.contextSwitches).toBeGreaterThanOrEqual(before.contextSwitches);
+    expect(processActivity(2 ** 22 + 1)).toBeUndefined();
+  });
+
   it('puts the gateway CPU per DM beside the relay ceiling and their ratio in the table', () => {
     const latency = { count: 1, p50: 1, p90: 2, p99: 3, max: 4, mean: 1 };
     const load = {
@@ -69,6 +85,53 @@ describe('CPU per operation in the results', () => {
     expect(md).toContain('| bare socket.io relay (ceiling) | 1000 | 1 / 3 | 0.2 | 20 |');
     expect(md).toContain("3.5× the relay's CPU per relayed message");
     expect(md).toContain('across two gateway processes (Redis; CPU of both) | not measured: no Redis');
+  });
+
+  it("puts each deployment's context switches and read and write calls per DM under the scaling rows", () => {
+    const latency = { count: 1, p50: 1, p90: 2, p99: 3, max: 4, mean: 1 };
+    const run = (processes: number, usPerMessage: number, contextSwitchesPerMessage: number, ioCallsPerMessage: number) => ({
+      processes,
+      senders: 2,
+      window: 1,
+      seconds: 1,
+      deliveredPerSec: 100,
+      ackedPerSec: 100,
+      ackErrors: {},
+      undelivered: 0,
+      ackLatencyMs: latency,
+      deliveryLatencyMs: latency,
+      gatewayCores: 0.1,
+      cpuUsPerMessage: usPerMessage,
+      cpu: { cores: {}, usPerMessage, contextSwitchesPerMessage, ioCallsPerMessage },
+    });
+    const md = renderMarkdown({
+      startedAt: 't',
+      quick: true,
+      machine: { cpus: 2, cpuModel: 'x', memGiB: 1, node: 'v' },
+      messages: {
+        options: { clients: 2, window: 1, warmupMs: 0, durationMs: 1, dbClients: 1, cluster: true },
+        relayCeiling: {
+          senders: 2,
+          window: 1,
+          seconds: 1,
+          ackedPerSec: 1,
+          ackErrors: {},
+          undelivered: 0,
+          ackLatencyMs: latency,
+          deliveryLatencyMs: latency,
+          deliveredPerSec: 1000,
+          serverCores: 0.2,
+          cpuUsPerMessage: 20,
+        },
+        databaseCeiling: { tool: 'pgbench', clients: 1, seconds: 1, insertsPerSec: 500, seqTransactionsPerSec: 400 },
+        persisted: { unavailable: 'not run' },
+        scaling: [run(1, 60, 0.128, 0.56), run(2, 90, 0.208, 0.73)],
+        scalingRatios: [{ processes: 2, rate: 1, cpu: 1.5 }],
+      },
+    });
+    expect(md).toContain(
+      'Context switches / read and write calls per DM, all gateway processes, by processes on Redis: 1: 0.128 / 0.56, 2: 0.208 / 0.73.',
+    );
   });
 });
 
