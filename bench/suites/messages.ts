@@ -293,8 +293,10 @@ export async function runMessagesBench(o: MessagesOptions, log: (s: string) => v
       if (processes === 2) out.cluster = run;
       log(
         'deliveredPerSec' in run
-          ? `  ${processes} on Redis: ${run.deliveredPerSec}/s, p99 ${run.deliveryLatencyMs.p99} ms, ${run.cpuUsPerMessage} µs CPU per message, ` +
-              `${run.cpu?.contextSwitchesPerMessage} context switches and ${run.cpu?.ioCallsPerMessage} read/write calls per message`
+          ? `  ${processes} on Redis: ${run.deliveredPerSec}/s, p99 ${run.deliveryLatencyMs.p99} ms, ${run.cpuUsPerMessage} µs CPU per message` +
+              (run.cpu?.contextSwitchesPerMessage === undefined
+                ? ''
+                : `, ${run.cpu.contextSwitchesPerMessage} context switches and ${run.cpu.ioCallsPerMessage} read/write calls per message`)
           : `  ${processes} on Redis: not measured: ${run.unavailable}`,
       );
     }

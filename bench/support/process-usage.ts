@@ -35,9 +35,8 @@ export function preciseCpuSeconds(pid: number): number {
  * threads) and how many read and write calls it made so far
  * (/proc/PID/task/TID/status, /proc/PID/io). Beside CPU per operation they
  * show where a deployment's extra cost comes from: a process that wakes more
- * often for less work pays the switches, and on machines where those are
- * dear (a virtual machine without hardware page tables) the colder caches
- * after each. Undefined where /proc does not tell.
+ * often for less work pays the switches, and the colder caches after each
+ * (dear on some virtual machines). Undefined where /proc does not tell.
  */
 export function processActivity(pid: number): ProcessActivity | undefined {
   try {
