@@ -296,7 +296,8 @@ export async function runMessagesBench(o: MessagesOptions, log: (s: string) => v
           ? `  ${processes} on Redis: ${run.deliveredPerSec}/s, p99 ${run.deliveryLatencyMs.p99} ms, ${run.cpuUsPerMessage} µs CPU per message` +
               (run.cpu?.contextSwitchesPerMessage === undefined
                 ? ''
-                : `, ${run.cpu.contextSwitchesPerMessage} context switches and ${run.cpu.ioCallsPerMessage} read/write calls per message`)
+                : `, ${run.cpu.contextSwitchesPerMessage} context switches (${run.cpu.preemptionsPerMessage} preempted) and ` +
+                  `${run.cpu.ioCallsPerMessage} read/write calls per message`)
           : `  ${processes} on Redis: not measured: ${run.unavailable}`,
       );
     }

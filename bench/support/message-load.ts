@@ -34,6 +34,7 @@ export interface MessageLoadCpu {
   usPerMessage: number;
   /** Per acknowledged message, all `cpuPids` together (see processActivity); absent where /proc does not tell. */
   contextSwitchesPerMessage?: number;
+  preemptionsPerMessage?: number;
   ioCallsPerMessage?: number;
 }
 
@@ -151,11 +152,12 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
 
 /** The processes' activity summed; undefined when any of them does not tell. */
 function totalActivity(pids: number[]): ProcessActivity | undefined {
-  const total: ProcessActivity = { contextSwitches: 0, ioCalls: 0 };
+  const total: ProcessActivity = { contextSwitches: 0, preemptions: 0, ioCalls: 0 };
   for (const pid of pids) {
     const a = processActivity(pid);
     if (!a) return undefined;
     total.contextSwitches += a.contextSwitches;
+    total.preemptions += a.preemptions;
     total.ioCalls += a.ioCalls;
   }
   return total;
@@ -165,6 +167,7 @@ function activityPerMessage(before: ProcessActivity | undefined, after: ProcessA
   if (!before || !after || !(messages > 0)) return {};
   return {
     contextSwitchesPerMessage: round((after.contextSwitches - before.contextSwitches) / messages, 3),
+    preemptionsPerMessage: round((after.preemptions - before.preemptions) / messages, 3),
     ioCallsPerMessage: round((after.ioCalls - before.ioCalls) / messages, 3),
   };
 }

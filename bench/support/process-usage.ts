@@ -43,15 +43,18 @@ export function processActivity(pid: number): ProcessActivity | undefined {
     const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
     const ioCalls = Number(/syscr: (\d+)/.exec(io)?.[1]) + Number(/syscw: (\d+)/.exec(io)?.[1]);
     let contextSwitches = 0;
+    let preemptions = 0;
     for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
       try {
         const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-        for (const m of status.matchAll(/ctxt_switches:\s+(\d+)/g)) contextSwitches += Number(m[1]);
+        const involuntary = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        contextSwitches += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0) + involuntary;
+        preemptions += involuntary;
       } catch {
         // The thread ended between the listing and the read.
       }
     }
-    return Number.isFinite(ioCalls) ? { contextSwitches, ioCalls } : undefined;
+    return Number.isFinite(ioCalls) ? { contextSwitches, preemptions, ioCalls } : undefined;
   } catch {
     return undefined;
   }
@@ -60,6 +63,8 @@ export function processActivity(pid: number): ProcessActivity | undefined {
 export interface ProcessActivity {
   /** Voluntary and involuntary switches of all the process's live threads. */
   contextSwitches: number;
+  /** Of those, the involuntary ones: taken off a core while it still had work (another process's turn). */
+  preemptions: number;
   /** read-like and write-like system calls (syscr + syscw). */
   ioCalls: number;
 }

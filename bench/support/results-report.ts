@@ -113,11 +113,15 @@ export function renderMarkdown(r: SuiteResults): string {
     }
     const activity = (m.scaling ?? []).flatMap((run) =>
       'deliveredPerSec' in run && run.cpu?.contextSwitchesPerMessage !== undefined
-        ? [`${run.processes}: ${run.cpu.contextSwitchesPerMessage} / ${run.cpu.ioCallsPerMessage}`]
+        ? [
+            `${run.processes}: ${run.cpu.contextSwitchesPerMessage} (${run.cpu.preemptionsPerMessage ?? '?'}) / ${run.cpu.ioCallsPerMessage}`,
+          ]
         : [],
     );
     if (activity.length > 0) {
-      out.push(`Context switches / read and write calls per DM, all gateway processes, by processes on Redis: ${activity.join(', ')}.`);
+      out.push(
+        `Context switches (of them preempted) / read and write calls per DM, all gateway processes, by processes on Redis: ${activity.join(', ')}.`,
+      );
     }
     if (m.scalingRatios?.length) out.push('');
     if (m.ratios && 'deliveredPerSec' in m.persisted) {

@@ -53,6 +53,8 @@ describe('CPU per operation in the results', () => {
     fs.rmSync(path.dirname(file), { recursive: true });
     expect(after.ioCalls - before.ioCalls).toBeGreaterThanOrEqual(50);
     expect(after.contextSwitches).toBeGreaterThanOrEqual(before.contextSwitches);
+    expect(after.preemptions).toBeGreaterThanOrEqual(before.preemptions);
+    expect(after.contextSwitches).toBeGreaterThanOrEqual(after.preemptions);
     expect(processActivity(2 ** 22 + 1)).toBeUndefined();
   });
 
@@ -89,7 +91,13 @@ describe('CPU per operation in the results', () => {
 
   it("puts each deployment's context switches and read and write calls per DM under the scaling rows", () => {
     const latency = { count: 1, p50: 1, p90: 2, p99: 3, max: 4, mean: 1 };
-    const run = (processes: number, usPerMessage: number, contextSwitchesPerMessage: number, ioCallsPerMessage: number) => ({
+    const run = (
+      processes: number,
+      usPerMessage: number,
+      contextSwitchesPerMessage: number,
+      preemptionsPerMessage: number,
+      ioCallsPerMessage: number,
+    ) => ({
       processes,
       senders: 2,
       window: 1,
@@ -102,7 +110,7 @@ describe('CPU per operation in the results', () => {
       deliveryLatencyMs: latency,
       gatewayCores: 0.1,
       cpuUsPerMessage: usPerMessage,
-      cpu: { cores: {}, usPerMessage, contextSwitchesPerMessage, ioCallsPerMessage },
+      cpu: { cores: {}, usPerMessage, contextSwitchesPerMessage, preemptionsPerMessage, ioCallsPerMessage },
     });
     const md = renderMarkdown({
       startedAt: 't',
@@ -125,12 +133,12 @@ describe('CPU per operation in the results', () => {
         },
         databaseCeiling: { tool: 'pgbench', clients: 1, seconds: 1, insertsPerSec: 500, seqTransactionsPerSec: 400 },
         persisted: { unavailable: 'not run' },
-        scaling: [run(1, 60, 0.128, 0.56), run(2, 90, 0.208, 0.73)],
+        scaling: [run(1, 60, 0.128, 0.055, 0.56), run(2, 90, 0.208, 0.154, 0.73)],
         scalingRatios: [{ processes: 2, rate: 1, cpu: 1.5 }],
       },
     });
     expect(md).toContain(
-      'Context switches / read and write calls per DM, all gateway processes, by processes on Redis: 1: 0.128 / 0.56, 2: 0.208 / 0.73.',
+      'Context switches (of them preempted) / read and write calls per DM, all gateway processes, by processes on Redis: 1: 0.128 (0.055) / 0.56, 2: 0.208 (0.154) / 0.73.',
     );
   });
 });
