@@ -58,30 +58,32 @@ describe('CPU per operation in the results', () => {
     expect(processActivity(2 ** 22 + 1)).toBeUndefined();
   });
 
+  const latency = { count: 1, p50: 1, p90: 2, p99: 3, max: 4, mean: 1 };
+  const load = {
+    senders: 2,
+    window: 1,
+    seconds: 1,
+    ackedPerSec: 100,
+    ackErrors: {},
+    undelivered: 0,
+    ackLatencyMs: latency,
+    deliveryLatencyMs: latency,
+  };
+  const messagesRun = {
+    options: { clients: 2, window: 1, warmupMs: 0, durationMs: 1, dbClients: 1, cluster: true },
+    relayCeiling: { ...load, deliveredPerSec: 1000, serverCores: 0.2, cpuUsPerMessage: 20 },
+    databaseCeiling: { tool: 'pgbench' as const, clients: 1, seconds: 1, insertsPerSec: 500, seqTransactionsPerSec: 400 },
+  };
+  const machine = { cpus: 2, cpuModel: 'x', memGiB: 1, node: 'v' };
+  type MessagesResult = NonNullable<Parameters<typeof renderMarkdown>[0]['messages']>;
+  const reportOf = (messages: Omit<MessagesResult, keyof typeof messagesRun>) =>
+    renderMarkdown({ startedAt: 't', quick: true, machine, messages: { ...messagesRun, ...messages } });
+
   it('puts the gateway CPU per DM beside the relay ceiling and their ratio in the table', () => {
-    const latency = { count: 1, p50: 1, p90: 2, p99: 3, max: 4, mean: 1 };
-    const load = {
-      senders: 2,
-      window: 1,
-      seconds: 1,
-      ackedPerSec: 100,
-      ackErrors: {},
-      undelivered: 0,
-      ackLatencyMs: latency,
-      deliveryLatencyMs: latency,
-    };
-    const md = renderMarkdown({
-      startedAt: 't',
-      quick: true,
-      machine: { cpus: 2, cpuModel: 'x', memGiB: 1, node: 'v' },
-      messages: {
-        options: { clients: 2, window: 1, warmupMs: 0, durationMs: 1, dbClients: 1, cluster: true },
-        relayCeiling: { ...load, deliveredPerSec: 1000, serverCores: 0.2, cpuUsPerMessage: 20 },
-        databaseCeiling: { tool: 'pgbench', clients: 1, seconds: 1, insertsPerSec: 500, seqTransactionsPerSec: 400 },
-        persisted: { ...load, deliveredPerSec: 400, gatewayCores: 0.4, cpuUsPerMessage: 70 },
-        cluster: { unavailable: 'no Redis' },
-        ratios: { ofRelay: 0.4, ofDbInserts: 0.8, ofDbSeqTransactions: 1, cpuOfRelay: 3.5 },
-      },
+    const md = reportOf({
+      persisted: { ...load, deliveredPerSec: 400, gatewayCores: 0.4, cpuUsPerMessage: 70 },
+      cluster: { unavailable: 'no Redis' },
+      ratios: { ofRelay: 0.4, ofDbInserts: 0.8, ofDbSeqTransactions: 1, cpuOfRelay: 3.5 },
     });
     expect(md).toContain('| persisted DMs through the gateway | 400 | 1 / 3 | 0.4 | 70 |');
     expect(md).toContain('| bare socket.io relay (ceiling) | 1000 | 1 / 3 | 0.2 | 20 |');
@@ -90,7 +92,6 @@ describe('CPU per operation in the results', () => {
   });
 
   it("puts each deployment's context switches and read and write calls per DM under the scaling rows", () => {
-    const latency = { count: 1, p50: 1, p90: 2, p99: 3, max: 4, mean: 1 };
     const run = (
       processes: number,
       usPerMessage: number,
@@ -98,44 +99,17 @@ describe('CPU per operation in the results', () => {
       preemptionsPerMessage: number,
       ioCallsPerMessage: number,
     ) => ({
+      ...load,
       processes,
-      senders: 2,
-      window: 1,
-      seconds: 1,
       deliveredPerSec: 100,
-      ackedPerSec: 100,
-      ackErrors: {},
-      undelivered: 0,
-      ackLatencyMs: latency,
-      deliveryLatencyMs: latency,
       gatewayCores: 0.1,
       cpuUsPerMessage: usPerMessage,
       cpu: { cores: {}, usPerMessage, contextSwitchesPerMessage, preemptionsPerMessage, ioCallsPerMessage },
     });
-    const md = renderMarkdown({
-      startedAt: 't',
-      quick: true,
-      machine: { cpus: 2, cpuModel: 'x', memGiB: 1, node: 'v' },
-      messages: {
-        options: { clients: 2, window: 1, warmupMs: 0, durationMs: 1, dbClients: 1, cluster: true },
-        relayCeiling: {
-          senders: 2,
-          window: 1,
-          seconds: 1,
-          ackedPerSec: 1,
-          ackErrors: {},
-          undelivered: 0,
-          ackLatencyMs: latency,
-          deliveryLatencyMs: latency,
-          deliveredPerSec: 1000,
-          serverCores: 0.2,
-          cpuUsPerMessage: 20,
-        },
-        databaseCeiling: { tool: 'pgbench', clients: 1, seconds: 1, insertsPerSec: 500, seqTransactionsPerSec: 400 },
-        persisted: { unavailable: 'not run' },
-        scaling: [run(1, 60, 0.128, 0.055, 0.56), run(2, 90, 0.208, 0.154, 0.73)],
-        scalingRatios: [{ processes: 2, rate: 1, cpu: 1.5 }],
-      },
+    const md = reportOf({
+      persisted: { unavailable: 'not run' },
+      scaling: [run(1, 60, 0.128, 0.055, 0.56), run(2, 90, 0.208, 0.154, 0.73)],
+      scalingRatios: [{ processes: 2, rate: 1, cpu: 1.5 }],
     });
     expect(md).toContain(
       'Context switches (of them preempted) / read and write calls per DM, all gateway processes, by processes on Redis: 1: 0.128 (0.055) / 0.56, 2: 0.208 (0.154) / 0.73.',
