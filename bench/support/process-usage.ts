@@ -20,23 +20,31 @@ export function cpuSeconds(pid: number): number {
  */
 export function preciseCpuSeconds(pid: number): number {
   let ns = 0;
+  for (const schedstat of liveThreadFiles(pid, 'schedstat')) ns += Number(schedstat.split(' ')[0]);
+  return ns / 1e9;
+}
+
+/** The file `name` of each of the process's threads (/proc/PID/task/TID/name), skipping threads that end meanwhile. */
+function liveThreadFiles(pid: number, name: string): string[] {
+  const contents: string[] = [];
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
-      ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      contents.push(fs.readFileSync(`/proc/${pid}/task/${tid}/${name}`, 'utf8'));
     } catch {
       // The thread ended between the listing and the read.
     }
   }
-  return ns / 1e9;
+  return contents;
 }
 
 /**
  * How often a process was switched out (voluntarily or not, all its live
  * threads) and how many read and write calls it made so far
  * (/proc/PID/task/TID/status, /proc/PID/io). Beside CPU per operation they
- * show where a deployment's extra cost comes from: a process that wakes more
- * often for less work pays the switches, and the colder caches after each
- * (dear on some virtual machines). Undefined where /proc does not tell.
+ * show where a deployment's extra cost comes from: a process taken off its
+ * core more often (preempted while it had work, or waking for less work)
+ * resumes on colder caches each time, which is dear on some virtual
+ * machines. Undefined where /proc does not tell.
  */
 export function processActivity(pid: number): ProcessActivity | undefined {
   try {
@@ -44,15 +52,10 @@ export function processActivity(pid: number): ProcessActivity | undefined {
     const ioCalls = Number(/syscr: (\d+)/.exec(io)?.[1]) + Number(/syscw: (\d+)/.exec(io)?.[1]);
     let contextSwitches = 0;
     let preemptions = 0;
-    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-        const involuntary = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
-        contextSwitches += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0) + involuntary;
-        preemptions += involuntary;
-      } catch {
-        // The thread ended between the listing and the read.
-      }
+    for (const status of liveThreadFiles(pid, 'status')) {
+      const involuntary = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      contextSwitches += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0) + involuntary;
+      preemptions += involuntary;
     }
     return Number.isFinite(ioCalls) ? { contextSwitches, preemptions, ioCalls } : undefined;
   } catch {
