@@ -100,6 +100,10 @@ describe('the media bus reads only messages that parse, and carries typed calls 
       calls.push(['closeRoom', callId]);
       return null;
     },
+    join: async (...args: unknown[]) => {
+      calls.push(['join', ...args]);
+      return null;
+    },
   } as unknown as MediaNodeApi;
 
   beforeAll(async () => {
@@ -142,6 +146,22 @@ describe('the media bus reads only messages that parse, and carries typed calls 
     expect(await dropped('event', 'shape')).toBeGreaterThanOrEqual(1);
   });
 
+  it("parses a request from another process, and hands this process's own to the api as they are", async () => {
+    const request = { rtpCapabilities: { codecs: [] }, recv: { type: 'plain' as const, rtcpMux: true } };
+    const fromGateway = new MediaNodeClient(node.localNodeId, (method, args) => gateway.request(node.localNodeId, { method, args }, 5_000));
+    const local = new MediaNodeClient(node.localNodeId, (method, args) => node.request(node.localNodeId, { method, args }, 5_000));
+    calls.length = 0;
+    await fromGateway.join('call-2', 'user-1', request);
+    await local.join('call-2', 'user-1', request);
+    expect(calls).toEqual([
+      ['join', 'call-2', 'user-1', request],
+      ['join', 'call-2', 'user-1', request],
+    ]);
+    // The one from the bus is the schema's copy; the local one the caller's own object, not parsed again.
+    expect(calls[0][3]).not.toBe(request);
+    expect(calls[1][3]).toBe(request);
+  });
+
   it('delivers a node’s pushes to every process', async () => {
     const heard: MediaNodePush[] = [];
     gateway.onPush((p) => heard.push(p));
@@ -154,4 +174,5 @@ describe('the media bus reads only messages that parse, and carries typed calls 
     for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(heard).toEqual([push]);
   });
+
 });

@@ -27,7 +27,14 @@ import type { MediaNodePush } from './media-node-api';
  */
 export type MediaRequest = WireRequest;
 
-export type MediaRequestHandler = (request: MediaRequest) => Promise<unknown>;
+/**
+ * Where a request came from: `bus` from another process (anything may arrive: its arguments are
+ * checked), `local` from this process's own typed MediaNodeClient (checked by the types, and the
+ * client input in it at the gateway's edge, so not parsed a second time).
+ */
+export type MediaRequestOrigin = 'bus' | 'local';
+
+export type MediaRequestHandler = (request: MediaRequest, origin: MediaRequestOrigin) => Promise<unknown>;
 
 /** What a media node tells every gateway (room moved inside the node, room lost, node draining). */
 export interface MediaNodeEvent {
@@ -434,7 +441,7 @@ export class RedisMediaBus implements MediaBus {
       const handler = this.handler;
       const { traceContext, ...request } = envelope.request;
       const result = await withTraceCarrier(traceContext, () =>
-        withSpan(`media ${request.method}`, { 'media.node': this.localNodeId }, () => handler(request), { kind: SpanKind.SERVER }),
+        withSpan(`media ${request.method}`, { 'media.node': this.localNodeId }, () => handler(request, 'bus'), { kind: SpanKind.SERVER }),
       );
       answer = { id: envelope.id, ok: true, result };
     } catch (err) {
@@ -474,7 +481,7 @@ export class RedisMediaBus implements MediaBus {
 /** A local request, straight to the handler: a request it cannot read is counted and fails as INTERNAL. */
 async function localCall(handler: MediaRequestHandler, request: MediaRequest, dropped: DropCounter): Promise<unknown> {
   try {
-    return await handler(request);
+    return await handler(request, 'local');
   } catch (err) {
     if (malformed(err, dropped)) throw new DomainError('INTERNAL', (err as Error).message);
     throw err;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MEDIA_KINDS, TRANSPORT_TYPES } from '@app/contracts';
 import { MalformedMediaRequest } from './media-bus-wire';
-import type { MediaRequest, MediaRequestHandler } from './media-bus';
+import type { MediaRequest, MediaRequestHandler, MediaRequestOrigin } from './media-bus';
 import type { MediaNodeApi, MediaNodeMethod } from './media-node-api';
 
 /*
@@ -76,15 +76,17 @@ function isMethod(name: string): name is MediaNodeMethod {
 /**
  * Serves `api` to requests from the bus: an unknown method or arguments of
  * the wrong shape raise MalformedMediaRequest (the bus drops and counts it);
- * anything the api throws (DomainError) is the answer.
+ * anything the api throws (DomainError) is the answer. A local request's
+ * arguments are the typed client's own and go to the api as they are.
  */
 export function mediaNodeHandler(api: MediaNodeApi): MediaRequestHandler {
-  return async (request: MediaRequest) => {
+  return async (request: MediaRequest, origin: MediaRequestOrigin) => {
     if (!isMethod(request.method)) throw new MalformedMediaRequest('method', `unknown method ${request.method.slice(0, 64)}`);
+    const method = api[request.method] as (...args: unknown[]) => Promise<unknown>;
+    if (origin === 'local') return method.apply(api, request.args);
     const parsed = MEDIA_NODE_ARGS[request.method].safeParse(request.args);
     if (!parsed.success)
       throw new MalformedMediaRequest('args', `${request.method}: ${parsed.error.issues[0]?.message ?? 'bad arguments'}`);
-    const method = api[request.method] as (...args: unknown[]) => Promise<unknown>;
     return method.apply(api, parsed.data);
   };
 }
