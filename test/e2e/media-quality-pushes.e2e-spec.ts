@@ -2,6 +2,7 @@ import { befriend, plainRtpParameters, randomSsrc, rtpHeader, RtpUdpSocket, Soci
 import { MediaService } from '@app/media';
 import { CallQualityDto, responseSchemas } from '@app/contracts';
 import { Client } from 'pg';
+import { createClient } from 'redis';
 import { connectedUser, pushFence, startTestGateway, TestGateway, uniqueHandle, sleep } from '@app/testing';
 import { JoinedLeg } from './media-join-legs';
 
@@ -47,6 +48,18 @@ async function joinedCall(caller: SocialClient, callee: SocialClient) {
   return { callId, callerLeg, calleeLeg };
 }
 
+/** The media pushes published through Redis (any service's) that name `callId`, from now on. */
+async function publishedPushes(): Promise<{ of(callId: string): number; close(): Promise<void> }> {
+  const subscriber = createClient({ url: REDIS_URL });
+  await subscriber.connect();
+  const seen: string[] = [];
+  await subscriber.pSubscribe('media:*:pushes', (message) => seen.push(message));
+  return {
+    of: (callId) => seen.filter((m) => m.includes(callId)).length,
+    close: async () => void (await subscriber.quit()),
+  };
+}
+
 describe('call:quality across two gateway processes', () => {
   let one: TestGateway;
   let two: TestGateway;
@@ -68,6 +81,7 @@ describe('call:quality across two gateway processes', () => {
     const bob = await (await SocialClient.login(two.url, uniqueHandle('bob'))).connect();
     await befriend(alice, bob);
     const pushes: CallQualityDto[][] = [];
+    const published = await publishedPushes();
     const { callId, callerLeg, calleeLeg } = await joinedCall(alice, bob);
     for (const socket of [alice, aliceElsewhere, bob]) pushes.push(qualityOf(socket, callId));
 
@@ -88,11 +102,44 @@ describe('call:quality across two gateway processes', () => {
     expect(aliceUp.some((l) => l.packets > 0 && l.bitrateBps > 0)).toBe(true);
     const bobDown = pushes[2].flatMap((q) => q.legs).filter((l) => l.userId === bob.id && l.direction === 'down');
     expect(bobDown.some((l) => l.packets > 0)).toBe(true);
+    // Sockets on both processes: the node's pushes went through Redis to both.
+    expect(published.of(callId)).toBeGreaterThan(0);
 
+    await published.close();
     await bob.request('call:hangup', { callId });
     callerLeg.close();
     calleeLeg.close();
     for (const c of [alice, aliceElsewhere, bob]) c.disconnect();
+  });
+});
+
+describe('pushes for participants one gateway process holds alone', () => {
+  let gateway: TestGateway;
+
+  beforeAll(async () => {
+    gateway = await startTestGateway({ env: { REDIS_URL, CALL_QUALITY_INTERVAL_MS: String(INTERVAL_MS) } });
+  });
+  afterAll(() => gateway?.close());
+
+  it('delivers consumer-added and call:quality there without publishing them through Redis', async () => {
+    const alice = await connectedUser(gateway, 'alice');
+    const bob = await connectedUser(gateway, 'bob');
+    await befriend(alice, bob);
+    const published = await publishedPushes();
+    // joinedCall waits for bob's media:consumer-added.
+    const { callId, callerLeg, calleeLeg } = await joinedCall(alice, bob);
+    const pushes = [qualityOf(alice, callId), qualityOf(bob, callId)];
+    const talking = callerLeg.sendTone(440, 1000);
+    await waitFor(() => pushes.every((list) => list.length >= 2));
+    await talking;
+    for (const list of pushes) expect(new Set(list.map((q) => q.at)).size).toBe(list.length);
+    expect(published.of(callId)).toBe(0);
+
+    await published.close();
+    await bob.request('call:hangup', { callId });
+    callerLeg.close();
+    calleeLeg.close();
+    for (const c of [alice, bob]) c.disconnect();
   });
 });
 

@@ -8,11 +8,16 @@ const alice = 'a0000000-0000-4000-8000-00000000000a';
 const bob = 'b0000000-0000-4000-8000-00000000000b';
 
 /** The pushes a process delivers, and to whom: only through the local-only emit. */
-function deliveredBy(qualityIntervalMs: number) {
+function deliveredBy(qualityIntervalMs: number, heldHereAlone: string[] = []) {
   const sent: { userId: string; event: string; payload: unknown }[] = [];
   let listener: ((push: MediaNodePush) => void) | undefined;
-  const cluster = { onPush: (l: (push: MediaNodePush) => void) => void (listener = l) } as unknown as MediaCluster;
+  let staysHere: ((push: MediaNodePush) => boolean) | undefined;
+  const cluster = {
+    onPush: (l: (push: MediaNodePush) => void) => void (listener = l),
+    keepPushesHereWhen: (p: (push: MediaNodePush) => boolean) => void (staysHere = p),
+  } as unknown as MediaCluster;
   const realtime = {
+    heldHereAlone: (userId: string) => heldHereAlone.includes(userId),
     toUserLocal: (userId: string, event: string, payload: unknown) => sent.push({ userId, event, payload }),
     toUser: () => {
       throw new Error('node pushes are delivered to this process’s own sockets only');
@@ -20,7 +25,7 @@ function deliveredBy(qualityIntervalMs: number) {
   } as unknown as RealtimeService;
   const config = loadConfig({ LOG_LEVEL: 'silent', CALL_QUALITY_INTERVAL_MS: String(qualityIntervalMs) });
   new CallMediaPushes(cluster, realtime, config).onModuleInit();
-  return { sent, push: (p: MediaNodePush) => listener!(p) };
+  return { sent, push: (p: MediaNodePush) => listener!(p), staysHere: (p: MediaNodePush) => staysHere!(p) };
 }
 
 const quality: MediaNodePush = {
@@ -63,6 +68,18 @@ describe(CallMediaPushes.name, () => {
       { userId: alice, event: 'call:quality', payload },
       { userId: bob, event: 'call:quality', payload },
     ]);
+  });
+
+  it('keeps a push in this process only when every recipient has all of their sockets here', () => {
+    const consumerAdded: MediaNodePush = {
+      type: 'consumer-added',
+      nodeId: 'node-1',
+      consumer: { callId, userId: bob, consumerId: 'k1', producerId: 'p1', kind: 'audio', rtpParameters: {} },
+    };
+    expect(deliveredBy(200, [bob]).staysHere(consumerAdded)).toBe(true);
+    expect(deliveredBy(200, [alice]).staysHere(consumerAdded)).toBe(false);
+    expect(deliveredBy(200, [alice, bob]).staysHere(quality)).toBe(true);
+    expect(deliveredBy(200, [bob]).staysHere(quality)).toBe(false);
   });
 
   it('pushes no quality with CALL_QUALITY_INTERVAL_MS=0', () => {

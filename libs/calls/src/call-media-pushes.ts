@@ -9,7 +9,9 @@ import { RealtimeService } from '@app/realtime';
  * (`media:consumer-added`, to that participant) and each interval's
  * quality sample (`call:quality`, to both). Every gateway process receives
  * every push; each delivers it only to the sockets it holds itself, so a
- * socket hears each push exactly once whichever process it is on.
+ * socket hears each push exactly once whichever process it is on. A push of
+ * this process's own node whose every recipient has all of their sockets
+ * here is delivered here alone, without going through Redis.
  */
 @Injectable()
 export class CallMediaPushes implements OnModuleInit {
@@ -25,6 +27,7 @@ export class CallMediaPushes implements OnModuleInit {
 
   onModuleInit(): void {
     this.cluster.onPush((push) => this.deliver(push));
+    this.cluster.keepPushesHereWhen((push) => recipientsOf(push).every((userId) => this.realtime.heldHereAlone(userId)));
   }
 
   deliver(push: MediaNodePush): void {
@@ -44,4 +47,8 @@ export class CallMediaPushes implements OnModuleInit {
       }
     }
   }
+}
+
+function recipientsOf(push: MediaNodePush): string[] {
+  return push.type === 'consumer-added' ? [push.consumer.userId] : push.participantIds;
 }

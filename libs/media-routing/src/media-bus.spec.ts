@@ -175,4 +175,21 @@ describe('the media bus reads only messages that parse, and carries typed calls 
     expect(heard).toEqual([push]);
   });
 
+  it('keeps a push its process says stays there out of Redis, and delivers it to that process', async () => {
+    const [elsewhere, here] = [[] as MediaNodePush[], [] as MediaNodePush[]];
+    gateway.onPush((p) => elsewhere.push(p));
+    node.onPush((p) => here.push(p));
+    const push = (userId: string): MediaNodePush => ({
+      type: 'consumer-added',
+      nodeId: node.localNodeId,
+      consumer: { callId: 'c2', userId, consumerId: 'k', producerId: 'p', kind: 'audio', rtpParameters: {} },
+    });
+    node.keepPushesHereWhen((p) => p.type === 'consumer-added' && p.consumer.userId === 'held-here');
+    await node.publishPush(push('held-here'));
+    await node.publishPush(push('held-elsewhere'));
+    for (let i = 0; i < 100 && (here.length < 2 || elsewhere.length < 1); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(here.map((p) => p.type === 'consumer-added' && p.consumer.userId)).toEqual(['held-here', 'held-elsewhere']);
+    expect(elsewhere.map((p) => p.type === 'consumer-added' && p.consumer.userId)).toEqual(['held-elsewhere']);
+    node.keepPushesHereWhen(() => false);
+  });
 });

@@ -97,6 +97,11 @@ export interface MediaBus {
   /** Tells every process's gateway side something a node did on its own (quality, auto-consumed consumers). */
   publishPush(push: MediaNodePush): Promise<void>;
   onPush(listener: (push: MediaNodePush) => void): void;
+  /**
+   * Pushes for which `staysHere` is true go to this process's listeners only, not through Redis:
+   * for a push whose every recipient's sockets are on this process (its gateway side tells).
+   */
+  keepPushesHereWhen(staysHere: (push: MediaNodePush) => boolean): void;
   /** True for exactly one caller per key across processes (for `ttlMs`). */
   claimOnce(key: string, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -180,6 +185,9 @@ export class InProcessMediaBus implements MediaBus {
     setImmediate(() => emitEach(this.events, 'push', push, this.logger));
   }
 
+  /** Every push stays in this process anyway. */
+  keepPushesHereWhen(): void {}
+
   onPush(listener: (push: MediaNodePush) => void): void {
     this.events.on('push', listener);
   }
@@ -230,6 +238,8 @@ export class RedisMediaBus implements MediaBus {
   private clientListRefused = false;
   /** Set when the bus opened its connections itself (given a URL): it closes them. */
   private ownConnections?: RedisConnections;
+  /** keepPushesHereWhen's predicate: until one is given, every push goes through Redis. */
+  private pushStaysHere: (push: MediaNodePush) => boolean = () => false;
 
   private constructor(
     readonly localNodeId: string,
@@ -332,7 +342,16 @@ export class RedisMediaBus implements MediaBus {
   }
 
   async publishPush(push: MediaNodePush): Promise<void> {
+    if (this.pushStaysHere(push)) {
+      // As a push from Redis would arrive: after what this turn is doing.
+      setImmediate(() => emitEach(this.events, 'push', push, this.logger));
+      return;
+    }
     await this.commands.publish(`${this.namespace}:pushes`, JSON.stringify(push));
+  }
+
+  keepPushesHereWhen(staysHere: (push: MediaNodePush) => boolean): void {
+    this.pushStaysHere = staysHere;
   }
 
   onPush(listener: (push: MediaNodePush) => void): void {

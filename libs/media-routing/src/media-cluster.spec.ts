@@ -178,6 +178,7 @@ describe('the cluster remembers a node it found gone for a minute of its clock',
     onEvent(): void {}
     async publishPush(): Promise<void> {}
     onPush(): void {}
+    keepPushesHereWhen(): void {}
     async claimOnce(): Promise<boolean> {
       return true;
     }

@@ -113,6 +113,11 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
     this.bus.onPush(listener);
   }
 
+  /** A push of this process's node for which `staysHere` is true reaches this process's listeners only. */
+  keepPushesHereWhen(staysHere: (push: MediaNodePush) => boolean): void {
+    this.bus.keepPushesHereWhen(staysHere);
+  }
+
   /** Asks node `nodeId` to run `method` (node() types it); MediaNodeUnreachable when it does not answer in time. */
   private async request(nodeId: string, method: MediaNodeMethod, args: unknown[], requestId?: string): Promise<unknown> {
     const started = process.hrtime.bigint();

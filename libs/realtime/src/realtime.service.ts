@@ -16,11 +16,23 @@ export function userRoom(userId: string): string {
 @Injectable()
 export class RealtimeService {
   private server?: Server;
+  private holdsAlone: (userId: string) => boolean = () => false;
   private readonly onlineListeners: PresenceListener[] = [];
   private readonly offlineListeners: PresenceListener[] = [];
 
-  attach(server: Server): void {
+  /** `holdsAlone`: whether no other gateway process holds a socket of the user (see heldHereAlone). */
+  attach(server: Server, holdsAlone?: (userId: string) => boolean): void {
     this.server = server;
+    if (holdsAlone) this.holdsAlone = holdsAlone;
+  }
+
+  /**
+   * Whether every socket the user has is on this process (or the user has
+   * none on any other): then toUserLocal reaches all of them. False until
+   * the gateway says, and whenever it cannot tell.
+   */
+  heldHereAlone(userId: string): boolean {
+    return this.server !== undefined && this.holdsAlone(userId);
   }
 
   /** To every socket of the user. */

@@ -169,7 +169,7 @@ export class GatewayIoAdapter extends IoAdapter {
     this.redisAdapter = function shardedUserRoomAdapter(nsp: unknown) {
       const adapter = splitUserRoomBroadcasts(sharded(nsp), countReceived, sole, userRooms);
       adapter.on('delete-room', (room: string) => userRooms.release(room));
-      SOLE_USER_ROOMS.set(adapter, userRooms);
+      SOLE_HOLDINGS.set(adapter, { process: sole, userRooms });
       return adapter;
     } as unknown as AdapterFactory;
     this.logger.info('socket.io fan-out through Redis sharded pub/sub');
@@ -245,7 +245,7 @@ export class GatewayIoAdapter extends IoAdapter {
     return new SocketEventPipeline({
       // Absent only on a process without socket gateways.
       limits: this.optional(RateLimiterService),
-      heldHereAlone: (socket, userId) => this.sole?.isSole === true || isUserRoomHeldAlone(socket, userRoom(userId)),
+      heldHereAlone: (socket, userId) => isUserHeldHereAlone(socket.nsp.adapter, userId),
       config: this.app.get<AppConfig>(APP_CONFIG, { strict: false }),
       metrics: this.app.get(MetricsService, { strict: false }),
       rootLogger: this.logger,
@@ -348,7 +348,8 @@ interface AdapterInternals extends FramingAdapter {
   onRawMessage(raw: Buffer, channel: Buffer): unknown;
 }
 
-const SOLE_USER_ROOMS = new WeakMap<object, SoleUserRooms>();
+/** What each namespace's adapter knows of the rooms no other gateway process holds. */
+const SOLE_HOLDINGS = new WeakMap<object, { process: Pick<SoleProcessWatch, 'isSole'>; userRooms: SoleUserRooms }>();
 
 /**
  * Puts a socket that is not connected yet in its user's room. With Redis, the
@@ -359,16 +360,23 @@ const SOLE_USER_ROOMS = new WeakMap<object, SoleUserRooms>();
  */
 export async function joinUserRoom(socket: Socket, room: string, timeoutMs = 5_000): Promise<void> {
   await socket.join(room);
-  const claim = SOLE_USER_ROOMS.get(socket.nsp.adapter)?.claim(room);
+  const claim = SOLE_HOLDINGS.get(socket.nsp.adapter)?.userRooms.claim(room);
   if (!claim) return;
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([claim, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
   clearTimeout(timer);
 }
 
-/** Whether no other gateway process holds a socket of the room's user (SoleUserRooms); false without Redis. */
-export function isUserRoomHeldAlone(socket: Socket, room: string): boolean {
-  return SOLE_USER_ROOMS.get(socket.nsp.adapter)?.isSole(room) === true;
+/**
+ * Whether no other gateway process holds a socket of the user: this is the
+ * only gateway process (SoleProcessWatch), or no other holds the user's room
+ * (SoleUserRooms). Always so with socket.io's in-memory adapter (no Redis:
+ * one process on its own), the only kind that registers no holdings.
+ */
+export function isUserHeldHereAlone(nspAdapter: object, userId: string): boolean {
+  const holdings = SOLE_HOLDINGS.get(nspAdapter);
+  if (!holdings) return true;
+  return holdings.process.isSole || holdings.userRooms.isSole(userRoom(userId));
 }
 
 /** Whether `raw` is JSON this process published (it ends with the process's uid and namespace). */

@@ -17,7 +17,7 @@ import { DEFAULT_EVENT_RULE, RateLimiterService } from '@app/rate-limits';
 import { RealtimeService, userRoom } from '@app/realtime';
 import { RedisConnections } from '@app/redis';
 import { SocketGateway } from '../common/socket-gateway.decorator';
-import { joinUserRoom, knownEvents } from '../common/socket-io.adapter';
+import { isUserHeldHereAlone, joinUserRoom, knownEvents } from '../common/socket-io.adapter';
 import { overInFlightCap, shownEventName, SocketAccessLog } from '../common/socket-event-pipeline';
 import { ZodPipe } from '../common/zod.pipe';
 import { ExpirySchedule } from './expiry-schedule';
@@ -82,7 +82,7 @@ export class ConnectionGateway
   }
 
   afterInit(server: Server): void {
-    this.realtime.attach(server);
+    this.realtime.attach(server, (userId) => isUserHeldHereAlone(server.sockets.adapter, userId));
     // A revocation is announced to every process, each of which reads its sockets of that user against the database.
     server.on(REVOCATION_ANNOUNCEMENT, (userId: unknown) => {
       if (typeof userId === 'string') void this.recheckUser(server, userId);
