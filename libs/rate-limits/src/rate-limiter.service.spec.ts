@@ -94,15 +94,29 @@ describe(RateLimiterService.name, () => {
     }
   });
 
-  it('counts the uses of a user held here alone decided in one turn with one Redis command, a later turn with its own', async () => {
+  it('counts the uses of a user held here alone within the delay with one Redis command, later ones with the next', async () => {
     const { limits, client } = await gatewayProcessAndClient();
     const scripts = jest.spyOn(client, 'eval');
-    await Promise.all(Array.from({ length: 5 }, () => limits.consume(RULE, user, true)));
-    await waitForCount(5);
+    // Three turns, well within the delay.
+    for (let turn = 0; turn < 3; turn++) {
+      await Promise.all(Array.from({ length: 2 }, () => limits.consume(RULE, user, true)));
+      await new Promise((r) => setImmediate(r));
+    }
+    await waitForCount(6);
     expect(scripts).toHaveBeenCalledTimes(1);
     await limits.consume(RULE, user, true);
-    await waitForCount(6);
+    await waitForCount(7);
     expect(scripts).toHaveBeenCalledTimes(2);
+  });
+
+  it('counts the uses still waiting when the process shuts down, without waiting out the delay', async () => {
+    const { limits } = await gatewayProcessAndClient();
+    limits.redisCountDelayMs = 60_000;
+    await limits.consume(RULE, user, true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await countInRedis()).toBe(0);
+    limits.onApplicationShutdown();
+    await waitForCount(1);
   });
 
   it("refuses a user held here alone at the rule's limit, and another process then refuses too", async () => {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { APP_CONFIG, AppConfig } from '@app/config';
 import { DomainError } from '@app/contracts';
@@ -17,6 +17,14 @@ interface RuleLimiters {
 const KEY_PREFIX = 'rl';
 
 /**
+ * How long uses decided here wait before they are counted in Redis. Every use
+ * in that time goes in one write (one script run per key), where counting
+ * each request's turn on its own took a Redis round trip per request: three
+ * per call set-up. A process taking a user over later than this reads them.
+ */
+export const REDIS_COUNT_DELAY_MS = 50;
+
+/**
  * Per-key limits (rate-limiter-flexible). With REDIS_URL the counters live in
  * Redis, so a user's limit holds across every gateway process; each Redis
  * limiter falls back to an in-memory one of its own while Redis is away.
@@ -24,11 +32,13 @@ const KEY_PREFIX = 'rl';
  *
  * A key whose every request comes through this process (a user whose sockets
  * are all here) is decided here without waiting for Redis; the use is still
- * counted in Redis (a turn's uses of a key as one count), where a process
- * that takes the user over reads it.
+ * counted in Redis (within REDIS_COUNT_DELAY_MS, a key's uses as one count),
+ * where a process that takes the user over reads it.
  */
 @Injectable()
-export class RateLimiterService implements OnModuleInit {
+export class RateLimiterService implements OnModuleInit, OnApplicationShutdown {
+  /** REDIS_COUNT_DELAY_MS; a spec may set another. */
+  redisCountDelayMs = REDIS_COUNT_DELAY_MS;
   private readonly limiters = new Map<string, RuleLimiters>();
   private redis?: RedisClient;
   private readonly logger: Logger;
@@ -36,8 +46,9 @@ export class RateLimiterService implements OnModuleInit {
   private readonly decidedHere;
   /** decidedHere's series by rule, made on first use (rules are a fixed set). */
   private readonly decidedHereByRule = new Map<string, CounterSeries>();
-  /** Uses decided here this turn, not yet counted in Redis: points by key, per rule. */
+  /** Uses decided here, not yet counted in Redis: points by key, per rule. */
   private uncounted = new Map<RuleLimiters, Map<string, number>>();
+  private countTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -69,6 +80,11 @@ export class RateLimiterService implements OnModuleInit {
     for (const [name, rule] of Object.entries(rateRules(this.config))) this.limiters.set(name, this.build(name, rule));
   }
 
+  /** Uses still waiting are counted now (the Redis connection is closed after the application). */
+  onApplicationShutdown(): void {
+    this.countUncountedInRedis();
+  }
+
   /**
    * Counts one use of `rule` by `key`; RATE_LIMITED with details.retryAfterMs when over the limit.
    *
@@ -98,17 +114,16 @@ export class RateLimiterService implements OnModuleInit {
         retryAfterMs: Math.max(1, Math.ceil(res.msBeforeNext)),
       });
     }
-    this.countInRedisThisTurn(limiters, key);
+    this.countInRedisSoon(limiters, key);
   }
 
   /**
-   * The uses of a key decided here in one turn (the requests of one read
-   * from its socket: a client's writes of a turn arrive together) go to
-   * Redis as one count at the turn's end, so a process that takes the user
-   * over next reads them, in one script run instead of one per request.
+   * The uses of a key decided here within REDIS_COUNT_DELAY_MS go to Redis
+   * as one count, and every key's count in one write, so a process that
+   * takes the user over next reads them.
    */
-  private countInRedisThisTurn(limiters: RuleLimiters, key: string): void {
-    if (this.uncounted.size === 0) process.nextTick(() => this.countUncountedInRedis());
+  private countInRedisSoon(limiters: RuleLimiters, key: string): void {
+    if (this.uncounted.size === 0) this.countTimer = setTimeout(() => this.countUncountedInRedis(), this.redisCountDelayMs).unref();
     let byKey = this.uncounted.get(limiters);
     if (!byKey) {
       byKey = new Map();
@@ -118,6 +133,7 @@ export class RateLimiterService implements OnModuleInit {
   }
 
   private countUncountedInRedis(): void {
+    clearTimeout(this.countTimer);
     const uncounted = this.uncounted;
     this.uncounted = new Map();
     for (const [{ shared, local }, byKey] of uncounted) {
