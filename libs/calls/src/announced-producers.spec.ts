@@ -38,30 +38,29 @@ describe('RedisAnnouncedProducers', () => {
 
   it('returns the producer recorded before, whichever process recorded it', async () => {
     const call = callId();
-    expect(await one.swap(call, 'alice:audio', 'p1')).toBeUndefined();
-    expect(await two.swap(call, 'alice:audio', 'p2')).toBe('p1');
-    expect(await one.swap(call, 'alice:audio', 'p3')).toBe('p2');
+    expect((await one.swap(call, 'alice:audio', 'p1')).earlier).toBeUndefined();
+    expect((await two.swap(call, 'alice:audio', 'p2')).earlier).toBe('p1');
+    expect((await one.swap(call, 'alice:audio', 'p3')).earlier).toBe('p2');
     // Other kinds, users and calls are separate.
-    expect(await two.swap(call, 'alice:video', 'v1')).toBeUndefined();
-    expect(await two.swap(call, 'bob:audio', 'b1')).toBeUndefined();
-    expect(await one.swap(callId(), 'alice:audio', 'q1')).toBeUndefined();
+    expect((await two.swap(call, 'alice:video', 'v1')).earlier).toBeUndefined();
+    expect((await two.swap(call, 'bob:audio', 'b1')).earlier).toBeUndefined();
+    expect((await one.swap(callId(), 'alice:audio', 'q1')).earlier).toBeUndefined();
     expect(await redis.hGetAll(one.keyOf(call))).toEqual({ 'alice:audio': 'p3', 'alice:video': 'v1', 'bob:audio': 'b1' });
   });
 
-  it('lists who has produced what in a call, whichever process recorded it', async () => {
+  it('answers each swap with who has produced what in the call, whichever process recorded it', async () => {
     const call = callId();
-    expect(await one.keys(call)).toEqual([]);
-    await one.swap(call, 'alice:audio', 'p1');
-    await two.swap(call, 'bob:video', 'v1');
-    expect((await two.keys(call)).sort()).toEqual(['alice:audio', 'bob:video']);
+    expect((await one.swap(call, 'alice:audio', 'p1')).keys).toEqual(['alice:audio']);
+    expect((await two.swap(call, 'bob:video', 'v1')).keys.sort()).toEqual(['alice:audio', 'bob:video']);
+    expect((await one.swap(call, 'alice:audio', 'p2')).keys.sort()).toEqual(['alice:audio', 'bob:video']);
     await two.forgetCall(call);
-    expect(await one.keys(call)).toEqual([]);
+    expect((await one.swap(call, 'bob:audio', 'b1')).keys).toEqual(['bob:audio']);
   });
 
   it('hands each earlier producer to exactly one of many racing swaps', async () => {
     const call = callId();
     const ids = Array.from({ length: 40 }, (_, i) => `r${i}`);
-    const earlier = await Promise.all(ids.map((id, i) => (i % 2 ? one : two).swap(call, 'alice:audio', id)));
+    const earlier = (await Promise.all(ids.map((id, i) => (i % 2 ? one : two).swap(call, 'alice:audio', id)))).map((s) => s.earlier);
     // A chain: one swap came first, every other got a distinct predecessor, and the last one stays.
     expect(earlier.filter((e) => e === undefined)).toHaveLength(1);
     const handedBack = earlier.filter((e): e is string => e !== undefined);
@@ -86,16 +85,16 @@ describe('RedisAnnouncedProducers', () => {
     await two.swap(call, 'bob:audio', 'b1');
     await two.forgetCall(call);
     expect(await redis.exists(one.keyOf(call))).toBe(0);
-    expect(await one.swap(call, 'alice:audio', 'p2')).toBeUndefined();
+    expect((await one.swap(call, 'alice:audio', 'p2')).earlier).toBeUndefined();
   });
 
   it('forgets a producer only while it is still the one recorded', async () => {
     const call = callId();
     await one.swap(call, 'alice:video', 'v1');
     await two.forgetIf(call, 'alice:video', 'v0');
-    expect(await one.swap(call, 'alice:video', 'v2')).toBe('v1');
+    expect((await one.swap(call, 'alice:video', 'v2')).earlier).toBe('v1');
     await two.forgetIf(call, 'alice:video', 'v2');
-    expect(await one.swap(call, 'alice:video', 'v3')).toBeUndefined();
+    expect((await one.swap(call, 'alice:video', 'v3')).earlier).toBeUndefined();
   });
 
   it('keys calls by service: another service sharing Redis does not see them', async () => {
@@ -103,7 +102,7 @@ describe('RedisAnnouncedProducers', () => {
     try {
       const call = callId();
       await one.swap(call, 'alice:audio', 'p1');
-      expect(await other.swap(call, 'alice:audio', 'x1')).toBeUndefined();
+      expect((await other.swap(call, 'alice:audio', 'x1')).earlier).toBeUndefined();
       await other.forgetCall(call);
     } finally {
       await other.close();
@@ -115,13 +114,13 @@ describe('RedisAnnouncedProducers', () => {
     await client.connect();
     const store = new RedisAnnouncedProducers(client, `calls:failing-${service}`, logger, { ttlMs: TTL_MS });
     const call = callId();
-    expect(await store.swap(call, 'alice:audio', 'p1')).toBeUndefined();
+    expect((await store.swap(call, 'alice:audio', 'p1')).earlier).toBeUndefined();
     await client.disconnect();
-    expect(await store.swap(call, 'alice:audio', 'p2')).toBe('p1');
+    expect((await store.swap(call, 'alice:audio', 'p2')).earlier).toBe('p1');
     await store.forgetIf(call, 'alice:audio', 'p2');
-    expect(await store.swap(call, 'alice:audio', 'p3')).toBeUndefined();
+    expect((await store.swap(call, 'alice:audio', 'p3')).earlier).toBeUndefined();
     await store.forgetCall(call);
-    expect(await store.swap(call, 'alice:audio', 'p4')).toBeUndefined();
+    expect((await store.swap(call, 'alice:audio', 'p4')).earlier).toBeUndefined();
     await store.close();
   });
 
@@ -145,13 +144,13 @@ describe('RedisAnnouncedProducers', () => {
     });
     try {
       const call = callId();
-      expect(await store.swap(call, 'alice:audio', 'p1')).toBeUndefined();
+      expect((await store.swap(call, 'alice:audio', 'p1')).earlier).toBeUndefined();
       // Answered by Redis: another process's swap is seen.
-      expect(await one.swap(call, 'alice:audio', 'p2')).toBe('p1');
-      expect(await store.swap(call, 'alice:audio', 'p3')).toBe('p2');
+      expect((await one.swap(call, 'alice:audio', 'p2')).earlier).toBe('p1');
+      expect((await store.swap(call, 'alice:audio', 'p3')).earlier).toBe('p2');
       stalled = true;
       // Not answered: this process's own record (p3) stands in.
-      expect(await store.swap(call, 'alice:audio', 'p4')).toBe('p3');
+      expect((await store.swap(call, 'alice:audio', 'p4')).earlier).toBe('p3');
       await store.forgetCall(call);
       await one.forgetCall(call);
     } finally {
@@ -168,8 +167,8 @@ describe('RedisAnnouncedProducers', () => {
     });
     try {
       const call = callId();
-      expect(await store.swap(call, 'alice:audio', 'p1')).toBeUndefined();
-      expect(await store.swap(call, 'alice:audio', 'p2')).toBe('p1');
+      expect((await store.swap(call, 'alice:audio', 'p1')).earlier).toBeUndefined();
+      expect((await store.swap(call, 'alice:audio', 'p2')).earlier).toBe('p1');
     } finally {
       await store.close();
     }
@@ -179,15 +178,15 @@ describe('RedisAnnouncedProducers', () => {
 describe('InMemoryAnnouncedProducers', () => {
   it('swaps per call and key, forgets, and keeps at most its cap of calls', async () => {
     const store = new InMemoryAnnouncedProducers(3);
-    expect(await store.swap('c1', 'alice:audio', 'p1')).toBeUndefined();
-    expect(await store.swap('c1', 'alice:audio', 'p2')).toBe('p1');
+    expect((await store.swap('c1', 'alice:audio', 'p1')).earlier).toBeUndefined();
+    expect((await store.swap('c1', 'alice:audio', 'p2')).earlier).toBe('p1');
     await store.forgetIf('c1', 'alice:audio', 'p1');
-    expect(await store.swap('c1', 'alice:audio', 'p3')).toBe('p2');
+    expect((await store.swap('c1', 'alice:audio', 'p3')).earlier).toBe('p2');
     for (const c of ['c2', 'c3', 'c4']) await store.swap(c, 'alice:audio', 'x');
     expect(store.size()).toBe(3);
     // The oldest call went first.
-    expect(await store.swap('c1', 'alice:audio', 'p4')).toBeUndefined();
+    expect((await store.swap('c1', 'alice:audio', 'p4')).earlier).toBeUndefined();
     await store.forgetCall('c4');
-    expect(await store.swap('c4', 'alice:audio', 'y')).toBeUndefined();
+    expect((await store.swap('c4', 'alice:audio', 'y')).earlier).toBeUndefined();
   });
 });

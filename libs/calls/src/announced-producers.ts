@@ -10,15 +10,22 @@ import { RedisConnections } from '@app/redis';
  * the other participant can hear it closed. Participants may produce through
  * any process, so with Redis the record is shared by all of them.
  */
+/** A swap's answer: the producer recorded before under its key, and every key the call has now. */
+export interface Swapped {
+  earlier?: string;
+  keys: string[];
+}
+
 export interface AnnouncedProducerStore {
-  /** Records `producerId` as the latest under (call, key); returns the one recorded before, in one step. */
-  swap(callId: string, key: string, producerId: string): Promise<string | undefined>;
+  /**
+   * Records `producerId` as the latest under (call, key); answers the one recorded before and the
+   * call's keys after it (who has produced what kind so far), in one step.
+   */
+  swap(callId: string, key: string, producerId: string): Promise<Swapped>;
   /** Forgets (call, key) only while it still names `producerId` (that one was already announced closed). */
   forgetIf(callId: string, key: string, producerId: string): Promise<void>;
   /** The call ended: nothing of it is needed any more. */
   forgetCall(callId: string): Promise<void>;
-  /** The `userId:kind` keys recorded for the call (who has produced what kind in it so far). */
-  keys(callId: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -31,7 +38,7 @@ export class InMemoryAnnouncedProducers implements AnnouncedProducerStore {
 
   constructor(private readonly maxCalls = MAX_REMEMBERED_CALLS) {}
 
-  async swap(callId: string, key: string, producerId: string): Promise<string | undefined> {
+  async swap(callId: string, key: string, producerId: string): Promise<Swapped> {
     let perCall = this.calls.get(callId);
     if (!perCall) {
       if (this.calls.size >= this.maxCalls) this.calls.delete(this.calls.keys().next().value!);
@@ -40,7 +47,7 @@ export class InMemoryAnnouncedProducers implements AnnouncedProducerStore {
     }
     const earlier = perCall.get(key);
     perCall.set(key, producerId);
-    return earlier;
+    return { earlier, keys: [...perCall.keys()] };
   }
 
   async forgetIf(callId: string, key: string, producerId: string): Promise<void> {
@@ -50,10 +57,6 @@ export class InMemoryAnnouncedProducers implements AnnouncedProducerStore {
 
   async forgetCall(callId: string): Promise<void> {
     this.calls.delete(callId);
-  }
-
-  async keys(callId: string): Promise<string[]> {
-    return [...(this.calls.get(callId)?.keys() ?? [])];
   }
 
   size(): number {
@@ -68,11 +71,12 @@ export class InMemoryAnnouncedProducers implements AnnouncedProducerStore {
 type RedisClient = ReturnType<typeof createClient>;
 
 // HGET then HSET inside one script: two processes swapping at once each get a distinct earlier id.
+// The hash's keys come back with it (false when there was none), saving the read that followed.
 const SWAP_SCRIPT = `
 local earlier = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return earlier`;
+return {earlier, redis.call('HKEYS', KEYS[1])}`;
 
 const FORGET_IF_SCRIPT = `
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
@@ -139,13 +143,13 @@ export class RedisAnnouncedProducers implements AnnouncedProducerStore {
     return new RedisAnnouncedProducers(redis, redisNamespace('calls', serviceKey), logger, options, undefined, ownsClient);
   }
 
-  async swap(callId: string, key: string, producerId: string): Promise<string | undefined> {
+  async swap(callId: string, key: string, producerId: string): Promise<Swapped> {
     const known = await this.local.swap(callId, key, producerId);
     try {
-      const earlier = await this.command(
+      const [earlier, keys] = (await this.command(
         this.redis.eval(SWAP_SCRIPT, { keys: [this.keyOf(callId)], arguments: [key, producerId, String(this.options.ttlMs)] }),
-      );
-      return typeof earlier === 'string' ? earlier : undefined;
+      )) as [string | null, string[]];
+      return { earlier: typeof earlier === 'string' ? earlier : undefined, keys };
     } catch (err) {
       this.logger.warn({ err, callId }, 'could not swap the announced producer in redis; using this process’s record');
       return known;
@@ -168,15 +172,6 @@ export class RedisAnnouncedProducers implements AnnouncedProducerStore {
     } catch (err) {
       // Its TTL removes it later.
       this.logger.warn({ err, callId }, 'could not delete an ended call’s producers in redis');
-    }
-  }
-
-  async keys(callId: string): Promise<string[]> {
-    try {
-      return await this.command(this.redis.hKeys(this.keyOf(callId)));
-    } catch (err) {
-      this.logger.warn({ err, callId }, 'could not read a call’s announced producers in redis; using this process’s record');
-      return this.local.keys(callId);
     }
   }
 

@@ -408,9 +408,9 @@ export class CallMediaService implements OnModuleInit {
     // Whatever these producers replaced is gone: the other participant hears so before the new ones.
     const replaced = new Set(replacedByNode);
     // All recorded at once, so they reach Redis in this request's order, before anything the client sends next.
-    const earlierOnes = await Promise.all(produced.map((p) => this.announced.swap(call.id, `${userId}:${p.kind}`, p.producerId)));
+    const swaps = await Promise.all(produced.map((p) => this.announced.swap(call.id, `${userId}:${p.kind}`, p.producerId)));
     produced.forEach((producer, i) => {
-      const earlier = earlierOnes[i];
+      const earlier = swaps[i].earlier;
       if (earlier !== undefined && earlier !== producer.producerId) replaced.add(earlier);
     });
     for (const producerId of replaced) {
@@ -431,8 +431,9 @@ export class CallMediaService implements OnModuleInit {
         kind: producer.kind,
       });
     }
-    // Bookkeeping, not part of the answer: it runs beside it (one Redis read, at most one statement).
-    if (produced.length > 0) void this.noteMediaSetup(call, userId);
+    // Bookkeeping, not part of the answer: it runs beside it (at most one statement). The last
+    // swap sent answers with every key the others recorded too.
+    if (swaps.length > 0) void this.noteMediaSetup(call, userId, swaps[swaps.length - 1].keys);
     return { stillAllowed };
   }
 
@@ -441,11 +442,10 @@ export class CallMediaService implements OnModuleInit {
    * producer, stored the first time that is so (whichever process sees it).
    * Never fails, and is not awaited by, the request that produced.
    */
-  private async noteMediaSetup(call: CallRecord, userId: string): Promise<void> {
+  private async noteMediaSetup(call: CallRecord, userId: string, keys: string[]): Promise<void> {
     if (!call.answeredAt || this.setupRecorded.has(call.id)) return;
     try {
       const other = otherParticipant(call, userId);
-      const keys = await this.announced.keys(call.id);
       if (!keys.some((key) => key.startsWith(`${other}:`))) return;
       const setupMs = Math.max(0, Math.round(this.clock.now().getTime() - call.answeredAt.getTime()));
       if (await this.calls.recordMediaSetup(call.id, setupMs)) this.callMetrics.mediaSetupMs(setupMs);
