@@ -3,6 +3,12 @@ import { createClient } from 'redis';
 import type { Logger } from '@app/observability';
 import { RedisConnections } from '@app/redis';
 
+/** A swap's answer: the producer recorded before under its key, and every key the call has now. */
+export interface Swapped {
+  earlier?: string;
+  keys: string[];
+}
+
 /**
  * The producer last announced per call and `userId:kind`. After a room moved
  * (`media:restart`), the old room and what its node knew of its producers are
@@ -10,12 +16,6 @@ import { RedisConnections } from '@app/redis';
  * the other participant can hear it closed. Participants may produce through
  * any process, so with Redis the record is shared by all of them.
  */
-/** A swap's answer: the producer recorded before under its key, and every key the call has now. */
-export interface Swapped {
-  earlier?: string;
-  keys: string[];
-}
-
 export interface AnnouncedProducerStore {
   /**
    * Records `producerId` as the latest under (call, key); answers the one recorded before and the
@@ -71,7 +71,7 @@ export class InMemoryAnnouncedProducers implements AnnouncedProducerStore {
 type RedisClient = ReturnType<typeof createClient>;
 
 // HGET then HSET inside one script: two processes swapping at once each get a distinct earlier id.
-// The hash's keys come back with it (false when there was none), saving the read that followed.
+// The hash's keys come back beside the earlier id (nil when there was none), saving the read that followed.
 const SWAP_SCRIPT = `
 local earlier = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
