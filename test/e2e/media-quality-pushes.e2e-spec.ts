@@ -1,9 +1,21 @@
 import { befriend, plainRtpParameters, randomSsrc, rtpHeader, RtpUdpSocket, SocialClient } from '@app/client';
 import { MediaService } from '@app/media';
+import type { MediaNodePush } from '@app/media-routing';
 import { CallQualityDto, responseSchemas } from '@app/contracts';
 import { Client } from 'pg';
 import { createClient } from 'redis';
-import { connectedUser, pushFence, startTestGateway, TestGateway, uniqueHandle, sleep } from '@app/testing';
+import {
+  connectedUser,
+  createTestDatabase,
+  pushFence,
+  spawnGateway,
+  SpawnedGateway,
+  startTestGateway,
+  TestDatabase,
+  TestGateway,
+  uniqueHandle,
+  sleep,
+} from '@app/testing';
 import { JoinedLeg } from './media-join-legs';
 
 /*
@@ -48,14 +60,14 @@ async function joinedCall(caller: SocialClient, callee: SocialClient) {
   return { callId, callerLeg, calleeLeg };
 }
 
-/** The media pushes published through Redis (any service's) that name `callId`, from now on. */
-async function publishedPushes(): Promise<{ of(callId: string): number; close(): Promise<void> }> {
+/** The media pushes published through Redis (any service's) that name `callId` (and are of `type`), from now on. */
+async function publishedPushes(): Promise<{ of(callId: string, type?: MediaNodePush['type']): number; close(): Promise<void> }> {
   const subscriber = createClient({ url: REDIS_URL });
   await subscriber.connect();
   const seen: string[] = [];
   await subscriber.pSubscribe('media:*:pushes', (message) => seen.push(message));
   return {
-    of: (callId) => seen.filter((m) => m.includes(callId)).length,
+    of: (callId, type) => seen.filter((m) => m.includes(callId) && (!type || (JSON.parse(m) as MediaNodePush).type === type)).length,
     close: async () => void (await subscriber.quit()),
   };
 }
@@ -238,5 +250,62 @@ describe('with CALL_QUALITY_INTERVAL_MS=0', () => {
     }
     alice.disconnect();
     bob.disconnect();
+  });
+});
+
+describe('where pushes go, between separate gateway processes', () => {
+  let db: TestDatabase;
+  let withRooms: SpawnedGateway;
+  let gatewayOnly: SpawnedGateway;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const env = { REDIS_URL, CALL_QUALITY_INTERVAL_MS: String(INTERVAL_MS), MEDIA_WORKERS: '1' };
+    // Rooms open on the first process's node only: the second has none.
+    [withRooms, gatewayOnly] = await Promise.all([spawnGateway(db.url, env), spawnGateway(db.url, { ...env, NODE_ROLE: 'gateway' })]);
+  });
+  afterAll(async () => {
+    await Promise.all([withRooms?.kill(), gatewayOnly?.kill()]);
+    await db?.drop();
+  });
+
+  const login = async (url: string, handle: string) => (await SocialClient.login(url, handle)).connect();
+
+  it('keeps a push on the node’s process while it holds every recipient, and publishes it once a recipient is also elsewhere', async () => {
+    const alice = await login(withRooms.url, uniqueHandle('alice'));
+    const bob = await login(withRooms.url, uniqueHandle('bob'));
+    await befriend(alice, bob);
+    const published = await publishedPushes();
+    try {
+      const alone = await joinedCall(alice, bob);
+      const heardAlone = [qualityOf(alice, alone.callId), qualityOf(bob, alone.callId)];
+      const talking = alone.callerLeg.sendTone(440, 1000);
+      await waitFor(() => heardAlone.every((list) => list.length >= 2));
+      await talking;
+      expect(published.of(alone.callId)).toBe(0);
+      await bob.request('call:hangup', { callId: alone.callId });
+      alone.callerLeg.close();
+      alone.calleeLeg.close();
+
+      // Alice signs in on the other process too: her pushes now cross Redis; Bob's still do not.
+      const aliceElsewhere = await login(gatewayOnly.url, alice.user.handle);
+      const shared = await joinedCall(alice, bob);
+      const heard = [qualityOf(alice, shared.callId), qualityOf(aliceElsewhere, shared.callId), qualityOf(bob, shared.callId)];
+      const talkingAgain = shared.callerLeg.sendTone(440, 1000);
+      await waitFor(() => heard.every((list) => list.length >= 2));
+      await talkingAgain;
+      for (const list of heard) expect(new Set(list.map((q) => q.at)).size).toBe(list.length);
+      expect(published.of(shared.callId, 'quality')).toBeGreaterThan(0);
+      // Bob's consumer-added (joinedCall waited for it) had only him to reach, all on the node's process.
+      expect(published.of(shared.callId, 'consumer-added')).toBe(0);
+      await bob.request('call:hangup', { callId: shared.callId });
+      shared.callerLeg.close();
+      shared.calleeLeg.close();
+      aliceElsewhere.disconnect();
+    } finally {
+      await published.close();
+      alice.disconnect();
+      bob.disconnect();
+    }
   });
 });
