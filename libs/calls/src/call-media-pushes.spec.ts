@@ -24,7 +24,7 @@ function deliveredBy(qualityIntervalMs: number, heldHereAlone: string[] = []) {
     },
   } as unknown as RealtimeService;
   const config = loadConfig({ LOG_LEVEL: 'silent', CALL_QUALITY_INTERVAL_MS: String(qualityIntervalMs) });
-  new CallMediaPushes(cluster, realtime, config).onModuleInit();
+  void new CallMediaPushes(cluster, realtime, config).onModuleInit();
   return { sent, push: (p: MediaNodePush) => listener!(p), staysHere: (p: MediaNodePush) => staysHere!(p) };
 }
 

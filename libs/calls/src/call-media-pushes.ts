@@ -25,9 +25,10 @@ export class CallMediaPushes implements OnModuleInit {
     this.qualityPushes = config.calls.qualityIntervalMs > 0;
   }
 
-  onModuleInit(): void {
-    this.cluster.onPush((push) => this.deliver(push));
+  async onModuleInit(): Promise<void> {
     this.cluster.keepPushesHereWhen((push) => recipientsOf(push).every((userId) => this.realtime.heldHereAlone(userId)));
+    // Subscribed before the process serves anyone: no push of a call set up here can be missed.
+    await this.cluster.onPush((push) => this.deliver(push));
   }
 
   deliver(push: MediaNodePush): void {

@@ -42,13 +42,29 @@ describe('MediaNodeUnreachable tells a node that is gone from one that timed out
     expect({ nodeId: err.nodeId, noSubscriber: err.noSubscriber }).toEqual({ nodeId: node.localNodeId, noSubscriber: false });
   });
 
+  it('subscribes to pushes only once something in the process listens for them', async () => {
+    const channel = `${redisNamespace('media', key)}:pushes`;
+    const raw = createClient({ url: REDIS_URL });
+    await raw.connect();
+    try {
+      const subscribers = async () => (await raw.pubSubNumSub(channel))[channel];
+      // Neither process listens (a media node alone): Redis sends them no push.
+      expect(await subscribers()).toBe(0);
+      await gateway.onPush(() => undefined);
+      await gateway.onPush(() => undefined);
+      expect(await subscribers()).toBe(1);
+    } finally {
+      await raw.quit();
+    }
+  });
+
   it('carries pushes in one process too, a listener that throws not stopping the others', async () => {
     const bus = new InProcessMediaBus(new SystemClock());
     const heard: string[] = [];
-    bus.onPush(() => {
+    await bus.onPush(() => {
       throw new Error('a broken listener');
     });
-    bus.onPush((p) => heard.push(p.type));
+    await bus.onPush((p) => heard.push(p.type));
     await bus.publishPush({
       type: 'consumer-added',
       nodeId: bus.localNodeId,
@@ -112,6 +128,8 @@ describe('the media bus reads only messages that parse, and carries typed calls 
       RedisMediaBus.connect(REDIS_URL, key, logger, metrics),
     ]);
     await node.serve(mediaNodeHandler(api));
+    // The gateway side listens for pushes (a malformed one is dropped where it is read).
+    await gateway.onPush(() => undefined);
     raw = createClient({ url: REDIS_URL });
     await raw.connect();
   });
@@ -164,7 +182,7 @@ describe('the media bus reads only messages that parse, and carries typed calls 
 
   it('delivers a node’s pushes to every process', async () => {
     const heard: MediaNodePush[] = [];
-    gateway.onPush((p) => heard.push(p));
+    await gateway.onPush((p) => heard.push(p));
     const push: MediaNodePush = {
       type: 'consumer-added',
       nodeId: node.localNodeId,
@@ -177,8 +195,8 @@ describe('the media bus reads only messages that parse, and carries typed calls 
 
   it('keeps a push its process says stays there out of Redis, and delivers it to that process', async () => {
     const [elsewhere, here] = [[] as MediaNodePush[], [] as MediaNodePush[]];
-    gateway.onPush((p) => elsewhere.push(p));
-    node.onPush((p) => here.push(p));
+    await gateway.onPush((p) => elsewhere.push(p));
+    await node.onPush((p) => here.push(p));
     const push = (userId: string): MediaNodePush => ({
       type: 'consumer-added',
       nodeId: node.localNodeId,

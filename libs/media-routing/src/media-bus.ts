@@ -96,7 +96,11 @@ export interface MediaBus {
   onEvent(listener: (event: MediaNodeEvent) => void): void;
   /** Tells every process's gateway side something a node did on its own (quality, auto-consumed consumers). */
   publishPush(push: MediaNodePush): Promise<void>;
-  onPush(listener: (push: MediaNodePush) => void): void;
+  /**
+   * Hears every node's pushes; resolves once they reach this process. A
+   * process nobody listens in (a media node alone) is not sent them.
+   */
+  onPush(listener: (push: MediaNodePush) => void): Promise<void>;
   /**
    * Pushes for which `staysHere` is true go to this process's listeners only, not through Redis:
    * for a push whose every recipient's sockets are on this process (its gateway side tells).
@@ -188,7 +192,7 @@ export class InProcessMediaBus implements MediaBus {
   /** Every push stays in this process anyway. */
   keepPushesHereWhen(): void {}
 
-  onPush(listener: (push: MediaNodePush) => void): void {
+  async onPush(listener: (push: MediaNodePush) => void): Promise<void> {
     this.events.on('push', listener);
   }
 
@@ -238,6 +242,8 @@ export class RedisMediaBus implements MediaBus {
   private clientListRefused = false;
   /** Set when the bus opened its connections itself (given a URL): it closes them. */
   private ownConnections?: RedisConnections;
+  /** The subscription to the pushes channel, made when the first listener came (onPush). */
+  private pushSubscription?: Promise<void>;
   /** keepPushesHereWhen's predicate: until one is given, every push goes through Redis. */
   private pushStaysHere: (push: MediaNodePush) => boolean = () => false;
 
@@ -277,7 +283,6 @@ export class RedisMediaBus implements MediaBus {
     if (ownsClients) bus.ownConnections = connections;
     await subscriber.subscribe(bus.replyChannel(), (raw) => bus.onReply(raw));
     await subscriber.subscribe(`${namespace}:events`, (raw) => bus.onBroadcast(raw));
-    await subscriber.subscribe(`${namespace}:pushes`, (raw) => bus.onPushMessage(raw));
     // The client subscribes to every channel again before it reports ready; said here for the record.
     subscriber.on('ready', () => logger.info({ nodeId }, 'media bus subscriber reconnected and subscribed again'));
     return bus;
@@ -354,8 +359,12 @@ export class RedisMediaBus implements MediaBus {
     this.pushStaysHere = staysHere;
   }
 
-  onPush(listener: (push: MediaNodePush) => void): void {
+  onPush(listener: (push: MediaNodePush) => void): Promise<void> {
     this.events.on('push', listener);
+    // Subscribed with the first listener: every push of every node would otherwise also reach
+    // each media node, to be read, parsed and dropped.
+    this.pushSubscription ??= this.subscriber.subscribe(`${this.namespace}:pushes`, (raw) => this.onPushMessage(raw));
+    return this.pushSubscription;
   }
 
   async claimOnce(key: string, ttlMs: number): Promise<boolean> {

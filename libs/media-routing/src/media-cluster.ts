@@ -108,9 +108,9 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
     return new MediaNodeClient(nodeId, (method, args) => this.request(nodeId, method, args, requestId));
   }
 
-  /** What the nodes tell the gateways on their own (quality samples, consumers made for a participant). */
-  onPush(listener: (push: MediaNodePush) => void): void {
-    this.bus.onPush(listener);
+  /** What the nodes tell the gateways on their own (quality samples, consumers made for a participant); resolves once they reach this process. */
+  onPush(listener: (push: MediaNodePush) => void): Promise<void> {
+    return this.bus.onPush(listener);
   }
 
   /** A push of this process's node for which `staysHere` is true reaches this process's listeners only. */

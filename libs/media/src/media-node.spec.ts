@@ -587,7 +587,7 @@ describe('a media node reached through Redis by the typed client', () => {
 
   it('joins over the bus, and a late producer of the other reaches the gateways as consumer-added', async () => {
     const pushes: MediaNodePush[] = [];
-    cluster.onPush((p) => pushes.push(p));
+    await cluster.onPush((p) => pushes.push(p));
     const node = cluster.node(host.nodeId);
     const callId = crypto.randomUUID();
     const [a, b] = [crypto.randomUUID(), crypto.randomUUID()];
