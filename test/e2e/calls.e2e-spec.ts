@@ -2,6 +2,7 @@ import { AdminClient, SocialClient, befriend } from '@app/client';
 import type { CallDto } from '@app/contracts';
 import { WorkerPool } from '@app/media';
 import { Client } from 'pg';
+import { CallRepository } from '../../libs/calls/src/call.repository';
 import { pushFence, refusalCode, startTestGateway, TEST_ADMIN_TOKEN, TestGateway, uniqueHandle, waitForValue } from '@app/testing';
 
 const RING_MS = 2500;
@@ -298,6 +299,33 @@ describe('calls: signalling state machine', () => {
     await b.connect();
     const [latest] = await b.calls.history(1);
     expect(latest).toMatchObject({ id: call.id, endReason: 'disconnected' });
+  });
+
+  it('hangs up a call it answered without reading its row; one ended unheard elsewhere is INVALID_STATE', async () => {
+    const reads = jest.spyOn(gw.get(CallRepository), 'findById');
+    try {
+      const [a, b] = await friends();
+      const call = await activeCall(a, b);
+      reads.mockClear();
+      expect(await a.calls.hangup(call.id)).toMatchObject({ id: call.id, state: 'ended', endReason: 'hangup', endedById: a.id });
+      expect(reads).not.toHaveBeenCalled();
+
+      // Ended by a statement this process hears nothing of (another process's end, its notification
+      // not yet here): the remembered entry still says active, and the end's own statement refuses.
+      const [c, d] = await friends();
+      const other = await activeCall(c, d);
+      const db = new Client({ connectionString: gw.db.url });
+      await db.connect();
+      try {
+        await db.query(`UPDATE calls SET state = 'ended', ended_at = now(), end_reason = 'hangup' WHERE id = $1`, [other.id]);
+      } finally {
+        await db.end();
+      }
+      const refused = await c.calls.hangup(other.id).catch((err: { code: string; details?: { state?: string } }) => err);
+      expect(refused).toMatchObject({ code: 'INVALID_STATE', details: { state: 'ended' } });
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it('of two participants hanging up at the same moment, exactly one ends the call', async () => {

@@ -315,6 +315,11 @@ export class FakeCallMedia implements Partial<PublicOf<CallMediaService>> {
 
   remember(): void {}
 
+  /** Nothing is remembered: the state machine reads every call it ends. */
+  rememberedActive(): undefined {
+    return undefined;
+  }
+
   async closeRoom(call: CallRecord): Promise<MediaStatsDto | null> {
     if (!this.rooms.delete(call.id)) return null;
     return { sampledSeconds: 0, legs: [] };

@@ -123,6 +123,16 @@ export class CallMediaService implements OnModuleInit {
   }
 
   /**
+   * The call as remembered active here (answered here, or read for a media
+   * request), without a read; undefined when not remembered. Its state may
+   * lag another process's end by a notification: act on it only through a
+   * statement conditional on the state.
+   */
+  rememberedActive(callId: string): CallRecord | undefined {
+    return this.cache.get(callId);
+  }
+
+  /**
    * Closes the call's room wherever it is; its statistics, or null when there
    * was no room to ask. `ended`: the call is over, and its node refuses an
    * opening of the room that reaches it later.

@@ -220,7 +220,10 @@ export class CallsService {
   }
 
   async hangUp(userId: string, callId: string): Promise<CallRecord> {
-    const call = await this.participantsCall(userId, callId);
+    // An active call this process answered or routes media for needs no read: its participants
+    // and deadline never change, and the end's statement, conditional on the state, decides.
+    const remembered = this.media.rememberedActive(callId);
+    const call = remembered ? this.asParticipant(remembered, userId) : await this.participantsCall(userId, callId);
     this.requireState(call, 'active');
     // A hangup that arrives after the cap passed (before its timer ran) is the cap's end.
     const now = this.clock.now();
@@ -452,6 +455,10 @@ export class CallsService {
   private async participantsCall(userId: string, callId: string): Promise<CallRecord> {
     const call = await this.calls.findById(callId);
     if (!call) throw DomainError.notFound('call');
+    return this.asParticipant(call, userId);
+  }
+
+  private asParticipant(call: CallRecord, userId: string): CallRecord {
     if (!isParticipant(call, userId)) throw new DomainError('FORBIDDEN', 'you are not a participant of this call');
     return call;
   }
