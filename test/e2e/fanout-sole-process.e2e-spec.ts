@@ -84,6 +84,9 @@ describe('fan-out when one gateway process is alone on Redis', () => {
     const first = await spawnGateway(db.url, env);
     gateways.push(first);
     await waitUntil(async () => (await soleGauge(first.url)) === 1);
+    // The media node keeps no list of the nodes on a timer (it routes nothing), yet reads it when asked.
+    const mediaNodes = async () => ((await (await fetch(`${gateways[0].url}/health`)).json()) as { mediaNodes: number }).mediaNodes;
+    await waitUntil(async () => (await mediaNodes()) === 2);
     const alice = await on(first, 'sa');
     const bob = await on(first, 'sb');
     await befriend(alice, bob);

@@ -217,6 +217,32 @@ describe('the cluster remembers a node it found gone for a minute of its clock',
     expect(lost).toEqual(['n1', 'n1']);
   });
 
+  it('on a media node alone, probes nobody and reads the live list only when asked, once older than a refresh', async () => {
+    const clock = new ManualClock(Date.UTC(2001, 0, 1));
+    const bus = new DeadNodesBus();
+    bus.heartbeats = [heartbeat('n1'), heartbeat('n2')];
+    const reads = jest.spyOn(bus, 'liveNodes');
+    const requests = jest.spyOn(bus, 'request');
+    const cluster = new MediaCluster(bus, { ...config(1_000), role: 'media' } as AppConfig, silent, new MetricsService(), clock);
+    await cluster.onModuleInit();
+    try {
+      // More than two refresh periods of a process that routes: it would have read and probed.
+      await sleep(600);
+      expect(reads).not.toHaveBeenCalled();
+      expect(requests).not.toHaveBeenCalled();
+      expect(await cluster.liveNodes()).toHaveLength(2);
+      bus.heartbeats = [heartbeat('n1')];
+      // Younger than a refresh: the list read a moment ago.
+      expect(await cluster.liveNodes()).toHaveLength(2);
+      clock.advance(250);
+      expect(await cluster.liveNodes()).toHaveLength(1);
+      expect(reads).toHaveBeenCalledTimes(2);
+      expect(requests).not.toHaveBeenCalled();
+    } finally {
+      cluster.onModuleDestroy();
+    }
+  });
+
   it('keeps it out of the live list while its heartbeat lasts, however far the clock moves', async () => {
     const clock = new ManualClock(Date.UTC(2001, 0, 1));
     const bus = new DeadNodesBus();

@@ -23,6 +23,8 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
   private nodes = new Map<string, MediaNodeStatus>();
   private refresher?: NodeJS.Timeout;
   private refreshing?: Promise<void>;
+  /** When the live list was last read (clock ms): without the refresher, an older one is read again when asked. */
+  private readAt = -Infinity;
   /**
    * Nodes whose request channel had no subscriber although their heartbeat
    * had not expired yet: dead, left out of the live list until the
@@ -51,6 +53,9 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
+    // A media node alone places and routes nothing: it reads the list when asked (its /health) and
+    // probes nobody. Otherwise each node would ping every other node four times a second.
+    if (this.config.role === 'media') return;
     this.refresher = setInterval(() => void this.refresh(true), this.refreshMs());
     this.refresher.unref();
   }
@@ -66,7 +71,7 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
 
   /** The latest heartbeats; re-read now when `fresh` (after a suspected loss). */
   async liveNodes(fresh = false): Promise<MediaNodeStatus[]> {
-    if (fresh || this.nodes.size === 0) await this.refresh();
+    if (fresh || this.nodes.size === 0 || this.unrefreshedFor() >= this.refreshMs()) await this.refresh();
     return [...this.nodes.values()];
   }
 
@@ -149,6 +154,11 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
     return this.bus.claimOnce(key, ttlMs);
   }
 
+  /** How old the list is when nothing re-reads it on a timer (0 while the refresher runs). */
+  private unrefreshedFor(): number {
+    return this.refresher ? 0 : this.clock.now().getTime() - this.readAt;
+  }
+
   private refreshMs(): number {
     return Math.min(NODES_REFRESH_MAX_MS, this.config.media.recoverySweepMs);
   }
@@ -162,6 +172,7 @@ export class MediaCluster implements OnModuleInit, OnModuleDestroy {
         // A node whose heartbeat expired is out of the list anyway; remembered a while longer so
         // late failures of requests to it (clean-ups) do not announce it lost again.
         const now = this.clock.now().getTime();
+        this.readAt = now;
         for (const [id, since] of this.gone) if (!ids.has(id) && now - since > GONE_REMEMBERED_MS) this.gone.delete(id);
         this.nodes = new Map(list.filter((n) => !this.gone.has(n.nodeId)).map((n) => [n.nodeId, n]));
         if (probe) for (const id of ids) if (id !== this.bus.localNodeId) void this.probe(id);
