@@ -98,7 +98,8 @@ export interface MediaBus {
   publishPush(push: MediaNodePush): Promise<void>;
   /**
    * Hears every node's pushes; resolves once they reach this process. A
-   * process nobody listens in (a media node alone) is not sent them.
+   * process where nothing listens for them (a media node alone) is not
+   * sent them.
    */
   onPush(listener: (push: MediaNodePush) => void): Promise<void>;
   /**
