@@ -53,6 +53,13 @@ describe('MediaNodeUnreachable tells a node that is gone from one that timed out
       await gateway.onPush(() => undefined);
       await gateway.onPush(() => undefined);
       expect(await subscribers()).toBe(1);
+      // Made after the start, it is made again when the subscriber reconnects (a blip).
+      const sub = (await raw.clientList()).find((c) => c.name === `${redisNamespace('media', key)}:${gateway.localNodeId}:sub`);
+      await raw.sendCommand(['CLIENT', 'KILL', 'ID', String(sub!.id)]);
+      for (let i = 0; i < 100 && (await subscribers()) !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+      const again = (await raw.clientList()).find((c) => c.name === sub!.name);
+      expect(again && again.id !== sub!.id).toBe(true);
+      expect(await subscribers()).toBe(1);
     } finally {
       await raw.quit();
     }
