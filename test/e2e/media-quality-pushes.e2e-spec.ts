@@ -269,11 +269,9 @@ describe('where pushes go, between separate gateway processes', () => {
     await db?.drop();
   });
 
-  const login = async (url: string, handle: string) => (await SocialClient.login(url, handle)).connect();
-
   it('keeps a push on the node’s process while it holds every recipient, and publishes it once a recipient is also elsewhere', async () => {
-    const alice = await login(withRooms.url, uniqueHandle('alice'));
-    const bob = await login(withRooms.url, uniqueHandle('bob'));
+    const alice = await connectedUser(withRooms, 'alice');
+    const bob = await connectedUser(withRooms, 'bob');
     await befriend(alice, bob);
     const published = await publishedPushes();
     try {
@@ -288,7 +286,7 @@ describe('where pushes go, between separate gateway processes', () => {
       alone.calleeLeg.close();
 
       // Alice signs in on the other process too: her pushes now cross Redis; Bob's still do not.
-      const aliceElsewhere = await login(gatewayOnly.url, alice.user.handle);
+      const aliceElsewhere = await (await SocialClient.login(gatewayOnly.url, alice.user.handle)).connect();
       const shared = await joinedCall(alice, bob);
       const heard = [qualityOf(alice, shared.callId), qualityOf(aliceElsewhere, shared.callId), qualityOf(bob, shared.callId)];
       const talkingAgain = shared.callerLeg.sendTone(440, 1000);
