@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { createScratchDatabase, freePort, harnessEnv, ScratchDatabase, spawnGatewayFromSource } from '@app/harness';
+import { createScratchDatabase, freePort, harnessEnv, ScratchDatabase, spawnGatewayFromBuild, spawnGatewayFromSource } from '@app/harness';
 
 export interface BenchGateway {
   url: string;
@@ -16,7 +16,10 @@ export interface BenchGateway {
 /**
  * The gateway as its own OS process on a fresh database, silent logs, so its
  * CPU and memory can be read apart from the load generator's. Ready when
- * /health answers.
+ * /health answers. It runs the compiled build, as `npm start` does (`npm run
+ * bench` compiles it when its sources changed); BENCH_GATEWAY_FROM_SOURCE=1
+ * runs the sources under ts-node instead, as every run before 2026-12-05's
+ * twelfth machine did.
  */
 export async function startBenchGateway(
   env: Record<string, string> = {},
@@ -26,7 +29,8 @@ export async function startBenchGateway(
   // Processes of one service (a media node beside a gateway) share a database; the first one owns it.
   const db = shared?.db ?? (await createScratchDatabase());
   const port = await freePort();
-  const child = spawnGatewayFromSource(
+  const spawnGateway = process.env.BENCH_GATEWAY_FROM_SOURCE === '1' ? spawnGatewayFromSource : spawnGatewayFromBuild;
+  const child = spawnGateway(
     [
       // e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" to profile the gateway under load.
       ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
