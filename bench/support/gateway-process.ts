@@ -17,9 +17,10 @@ export interface BenchGateway {
  * The gateway as its own OS process on a fresh database, silent logs, so its
  * CPU and memory can be read apart from the load generator's. Ready when
  * /health answers. It runs the compiled build, as `npm start` does (`npm run
- * bench` compiles it when its sources changed); BENCH_GATEWAY_FROM_SOURCE=1
- * runs the sources under ts-node instead, as every run before 2026-12-05's
- * twelfth machine did.
+ * bench` compiles it first when its sources changed; bench/run.ts started
+ * by hand runs whatever build is there); BENCH_GATEWAY_FROM_SOURCE=1 runs
+ * the sources under ts-node instead, as the earlier runs in
+ * bench/RESULTS.md did.
  */
 export async function startBenchGateway(
   env: Record<string, string> = {},
