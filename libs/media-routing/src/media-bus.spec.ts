@@ -42,6 +42,28 @@ describe('MediaNodeUnreachable tells a node that is gone from one that timed out
     expect({ nodeId: err.nodeId, noSubscriber: err.noSubscriber }).toEqual({ nodeId: node.localNodeId, noSubscriber: false });
   });
 
+  it("lets the cluster's set of nodes expire with the last heartbeat, and keeps it while a node beats", async () => {
+    const status = { nodeId: node.localNodeId, accepting: true, rooms: 0, consumers: 0, workerCpu: 0, workers: 1 };
+    const raw = createClient({ url: REDIS_URL });
+    await raw.connect();
+    try {
+      const nodesKey = `${redisNamespace('media', key)}:nodes`;
+      await node.publishStatus(status, 600);
+      expect(await raw.sMembers(nodesKey)).toEqual([node.localNodeId]);
+      // Another beat before the first expires keeps the set.
+      await new Promise((r) => setTimeout(r, 300));
+      await node.publishStatus(status, 600);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await raw.exists(nodesKey)).toBe(1);
+      // No beat after that (every node killed): the set goes with the heartbeat.
+      await new Promise((r) => setTimeout(r, 450));
+      expect(await raw.exists(nodesKey)).toBe(0);
+      expect(await gateway.liveNodes()).toEqual([]);
+    } finally {
+      await raw.quit();
+    }
+  });
+
   it('subscribes to pushes only once something in the process listens for them', async () => {
     const channel = `${redisNamespace('media', key)}:pushes`;
     const raw = createClient({ url: REDIS_URL });

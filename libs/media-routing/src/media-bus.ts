@@ -319,6 +319,8 @@ export class RedisMediaBus implements MediaBus {
       .multi()
       .set(`${this.namespace}:node:${status.nodeId}`, JSON.stringify(status), { PX: ttlMs })
       .sAdd(`${this.namespace}:nodes`, status.nodeId)
+      // The set lives as long as some node's heartbeat: once every node of the cluster is gone, so is it.
+      .pExpire(`${this.namespace}:nodes`, ttlMs)
       .exec();
   }
 
