@@ -297,7 +297,7 @@ export async function runMessagesBench(o: MessagesOptions, log: (s: string) => v
               (run.cpu?.contextSwitchesPerMessage === undefined
                 ? ''
                 : `, ${run.cpu.contextSwitchesPerMessage} context switches (${run.cpu.preemptionsPerMessage} preempted) and ` +
-                  `${run.cpu.ioCallsPerMessage} read/write calls per message`)
+                  `${run.cpu.ioCallsPerMessage} read/write calls per message, ${run.cpu.systemUsPerMessage} µs of its CPU in the kernel`)
           : `  ${processes} on Redis: not measured: ${run.unavailable}`,
       );
     }

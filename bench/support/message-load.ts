@@ -36,6 +36,8 @@ export interface MessageLoadCpu {
   contextSwitchesPerMessage?: number;
   preemptionsPerMessage?: number;
   ioCallsPerMessage?: number;
+  /** Of usPerMessage, the microseconds in the kernel (stime, read in 10 ms ticks). */
+  systemUsPerMessage?: number;
 }
 
 export interface MessageLoadResult {
@@ -152,13 +154,14 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
 
 /** The processes' activity summed; undefined when any of them does not tell. */
 function totalActivity(pids: number[]): ProcessActivity | undefined {
-  const total: ProcessActivity = { contextSwitches: 0, preemptions: 0, ioCalls: 0 };
+  const total: ProcessActivity = { contextSwitches: 0, preemptions: 0, ioCalls: 0, systemSeconds: 0 };
   for (const pid of pids) {
     const a = processActivity(pid);
     if (!a) return undefined;
     total.contextSwitches += a.contextSwitches;
     total.preemptions += a.preemptions;
     total.ioCalls += a.ioCalls;
+    total.systemSeconds += a.systemSeconds;
   }
   return total;
 }
@@ -169,6 +172,7 @@ function activityPerMessage(before: ProcessActivity | undefined, after: ProcessA
     contextSwitchesPerMessage: round((after.contextSwitches - before.contextSwitches) / messages, 3),
     preemptionsPerMessage: round((after.preemptions - before.preemptions) / messages, 3),
     ioCallsPerMessage: round((after.ioCalls - before.ioCalls) / messages, 3),
+    systemUsPerMessage: round(((after.systemSeconds - before.systemSeconds) * 1e6) / messages, 1),
   };
 }
 

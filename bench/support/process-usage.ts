@@ -5,10 +5,16 @@ const TICKS_PER_SECOND = 100;
 
 /** CPU seconds (user + system) a process has used so far. */
 export function cpuSeconds(pid: number): number {
+  const { user, system } = userAndSystemSeconds(pid);
+  return user + system;
+}
+
+/** CPU seconds a process has used so far in its own code (utime) and in the kernel for it (stime). */
+function userAndSystemSeconds(pid: number): { user: number; system: number } {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name may contain spaces; fields after it start at ") ".
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND };
 }
 
 /**
@@ -57,7 +63,8 @@ export function processActivity(pid: number): ProcessActivity | undefined {
       contextSwitches += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0) + involuntary;
       preemptions += involuntary;
     }
-    return Number.isFinite(ioCalls) ? { contextSwitches, preemptions, ioCalls } : undefined;
+    const systemSeconds = userAndSystemSeconds(pid).system;
+    return Number.isFinite(ioCalls) ? { contextSwitches, preemptions, ioCalls, systemSeconds } : undefined;
   } catch {
     return undefined;
   }
@@ -70,6 +77,12 @@ export interface ProcessActivity {
   preemptions: number;
   /** read-like and write-like system calls (syscr + syscw). */
   ioCalls: number;
+  /**
+   * CPU seconds spent in the kernel for the process (stime): what its system
+   * calls cost, beside its CPU in all. Time a thread spends preempted inside a
+   * call is not in it, though a sampling profiler shows it in that call.
+   */
+  systemSeconds: number;
 }
 
 /** CPU seconds of some processes at one moment, and when: what cpuPerOp compares. */

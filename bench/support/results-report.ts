@@ -114,13 +114,15 @@ export function renderMarkdown(r: SuiteResults): string {
     const activity = (m.scaling ?? []).flatMap((run) =>
       'deliveredPerSec' in run && run.cpu?.contextSwitchesPerMessage !== undefined
         ? [
-            `${run.processes}: ${run.cpu.contextSwitchesPerMessage} (${run.cpu.preemptionsPerMessage ?? '?'}) / ${run.cpu.ioCallsPerMessage}`,
+            `${run.processes}: ${run.cpu.contextSwitchesPerMessage} (${run.cpu.preemptionsPerMessage ?? '?'}) / ${run.cpu.ioCallsPerMessage}` +
+              ` / ${run.cpu.systemUsPerMessage ?? '?'} of ${run.cpu.usPerMessage} µs`,
           ]
         : [],
     );
     if (activity.length > 0) {
       out.push(
-        `Context switches (of them preempted) / read and write calls per DM, all gateway processes, by processes on Redis: ${activity.join(', ')}.`,
+        'Context switches (of them preempted) / read and write calls / CPU in the kernel of the CPU in all, per DM, ' +
+          `all gateway processes, by processes on Redis: ${activity.join(', ')}.`,
       );
     }
     if (m.scalingRatios?.length) out.push('');

@@ -2,7 +2,7 @@ import { BENCH_USAGE, parseBenchArgs, SUITES } from '../../bench/support/bench-a
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuPerOp, cpuRatio, processActivity } from '../../bench/support/process-usage';
+import { cpuPerOp, cpuRatio, cpuSeconds, processActivity } from '../../bench/support/process-usage';
 import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
 
 describe('npm run bench command line', () => {
@@ -43,15 +43,18 @@ describe('CPU per operation in the results', () => {
     expect(cpuRatio(139, 16.7)).toBe(8.32);
   });
 
-  it("counts a process's read and write calls and its threads' context switches, and tells nothing of a process that is gone", () => {
+  it("counts a process's read and write calls, its threads' context switches and its CPU in the kernel, and tells nothing of a process that is gone", () => {
     const before = processActivity(process.pid)!;
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'activity-')), 'f');
     const fd = fs.openSync(file, 'w');
-    for (let i = 0; i < 50; i++) fs.writeSync(fd, 'x');
+    // Enough system calls for the kernel's time to show in 10 ms ticks.
+    for (let i = 0; i < 100_000; i++) fs.writeSync(fd, 'x');
     fs.closeSync(fd);
     const after = processActivity(process.pid)!;
     fs.rmSync(path.dirname(file), { recursive: true });
-    expect(after.ioCalls - before.ioCalls).toBeGreaterThanOrEqual(50);
+    expect(after.ioCalls - before.ioCalls).toBeGreaterThanOrEqual(100_000);
+    expect(after.systemSeconds).toBeGreaterThan(before.systemSeconds);
+    expect(after.systemSeconds).toBeLessThanOrEqual(cpuSeconds(process.pid));
     expect(after.contextSwitches).toBeGreaterThanOrEqual(before.contextSwitches);
     expect(after.preemptions).toBeGreaterThanOrEqual(before.preemptions);
     expect(after.contextSwitches).toBeGreaterThanOrEqual(after.preemptions);
@@ -91,28 +94,31 @@ describe('CPU per operation in the results', () => {
     expect(md).toContain('across two gateway processes (Redis; CPU of both) | not measured: no Redis');
   });
 
-  it("puts each deployment's context switches and read and write calls per DM under the scaling rows", () => {
+  it("puts each deployment's context switches, read and write calls and CPU in the kernel per DM under the scaling rows", () => {
     const run = (
       processes: number,
       usPerMessage: number,
       contextSwitchesPerMessage: number,
       preemptionsPerMessage: number,
       ioCallsPerMessage: number,
+      systemUsPerMessage?: number,
     ) => ({
       ...load,
       processes,
       deliveredPerSec: 100,
       gatewayCores: 0.1,
       cpuUsPerMessage: usPerMessage,
-      cpu: { cores: {}, usPerMessage, contextSwitchesPerMessage, preemptionsPerMessage, ioCallsPerMessage },
+      cpu: { cores: {}, usPerMessage, contextSwitchesPerMessage, preemptionsPerMessage, ioCallsPerMessage, systemUsPerMessage },
     });
     const md = reportOf({
       persisted: { unavailable: 'not run' },
-      scaling: [run(1, 60, 0.128, 0.055, 0.56), run(2, 90, 0.208, 0.154, 0.73)],
+      // The second as results written before the kernel's share was read.
+      scaling: [run(1, 60, 0.128, 0.055, 0.56, 4.1), run(2, 90, 0.208, 0.154, 0.73)],
       scalingRatios: [{ processes: 2, rate: 1, cpu: 1.5 }],
     });
     expect(md).toContain(
-      'Context switches (of them preempted) / read and write calls per DM, all gateway processes, by processes on Redis: 1: 0.128 (0.055) / 0.56, 2: 0.208 (0.154) / 0.73.',
+      'Context switches (of them preempted) / read and write calls / CPU in the kernel of the CPU in all, per DM, all gateway ' +
+        'processes, by processes on Redis: 1: 0.128 (0.055) / 0.56 / 4.1 of 60 µs, 2: 0.208 (0.154) / 0.73 / ? of 90 µs.',
     );
   });
 });
