@@ -48,15 +48,15 @@ describe('MediaNodeUnreachable tells a node that is gone from one that timed out
     await raw.connect();
     try {
       const nodesKey = `${redisNamespace('media', key)}:nodes`;
-      await node.publishStatus(status, 600);
+      await node.publishStatus(status, 1_000);
       expect(await raw.sMembers(nodesKey)).toEqual([node.localNodeId]);
-      // Another beat before the first expires keeps the set.
-      await new Promise((r) => setTimeout(r, 300));
-      await node.publishStatus(status, 600);
-      await new Promise((r) => setTimeout(r, 300));
+      // Another beat before the first expires keeps the set past the first one's time.
+      await new Promise((r) => setTimeout(r, 500));
+      await node.publishStatus(status, 1_000);
+      await new Promise((r) => setTimeout(r, 750));
       expect(await raw.exists(nodesKey)).toBe(1);
       // No beat after that (every node killed): the set goes with the heartbeat.
-      await new Promise((r) => setTimeout(r, 450));
+      await new Promise((r) => setTimeout(r, 500));
       expect(await raw.exists(nodesKey)).toBe(0);
       expect(await gateway.liveNodes()).toEqual([]);
     } finally {
