@@ -5,6 +5,7 @@ import readline from 'node:readline';
 import { io, Socket } from 'socket.io-client';
 import { measureInsertRate, InsertRateResult } from '../ceilings/database-insert-rate';
 import { inBatches, loginUsers, disconnectAll } from '../support/bench-users';
+import { describeCheckpoints, startAfterCheckpoint, SuiteCheckpoints } from '../support/database-checkpoints';
 import { startBenchGateway } from '../support/gateway-process';
 import { MessageLane, MessageLoadResult, runMessageLoad } from '../support/message-load';
 import { cpuRatio } from '../support/process-usage';
@@ -58,6 +59,8 @@ export interface MessagesResult {
   relayCeiling: MessageLoadResult & { serverCores: number; cpuUsPerMessage: number };
   databaseCeiling: InsertRateResult;
   persisted: PersistedRun;
+  /** From the database ceiling to the last scaling run: a timed checkpoint in there slows the stage it falls in. */
+  checkpoints?: SuiteCheckpoints;
   /** Two gateway processes on Redis, every DM crossing from one to the other (also `scaling[1]`). CPU is both processes together. */
   cluster?: PersistedRun;
   /** The same load through 1, 2 and 4 gateway processes on Redis (see scaledRun). */
@@ -253,6 +256,8 @@ export async function runMessagesBench(o: MessagesOptions, log: (s: string) => v
 
   const gw = await startBenchGateway({ DM_RATE_PER_SEC: '1000000', DM_RATE_BURST: '1000000' });
   let out: MessagesResult;
+  // The database's stages (ceiling, persisted, scaling) should all meet PostgreSQL as the later ones do.
+  const checkpoints = await startAfterCheckpoint();
   try {
     log(`database ceiling: ${o.dbClients} clients`);
     const database = await measureInsertRate(gw.db.url, o.dbClients, Math.max(3, Math.round(o.durationMs / 1000)));
@@ -301,6 +306,10 @@ export async function runMessagesBench(o: MessagesOptions, log: (s: string) => v
           : `  ${processes} on Redis: not measured: ${run.unavailable}`,
       );
     }
+  }
+  out.checkpoints = await checkpoints.end();
+  if (!out.checkpoints.forcedAtStart || out.checkpoints.timedDuring !== 0) {
+    log(`  PostgreSQL checkpoints: ${describeCheckpoints(out.checkpoints)}`);
   }
   const persisted = out.persisted;
   if ('deliveredPerSec' in persisted) {

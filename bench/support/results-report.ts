@@ -4,6 +4,7 @@ import type { CallSetupResult } from '../suites/call-setup';
 import type { ConcurrentCallsResult, RampResult } from '../suites/concurrent-calls';
 import type { MediaRecoveryResult } from '../suites/media-recovery';
 import type { CallCost, KindPair, VideoCostResult } from '../suites/video-cost';
+import { describeCheckpoints } from './database-checkpoints';
 
 export interface SuiteResults {
   startedAt: string;
@@ -143,6 +144,7 @@ export function renderMarkdown(r: SuiteResults): string {
         );
       }
     }
+    if (m.checkpoints) out.push('', `PostgreSQL checkpoints: ${describeCheckpoints(m.checkpoints)}.`);
     out.push('');
   }
   const cs = r.callSetup;

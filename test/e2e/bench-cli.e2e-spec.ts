@@ -1,7 +1,11 @@
 import { BENCH_USAGE, parseBenchArgs, SUITES } from '../../bench/support/bench-args';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
+import { SCRATCH_SERVER_URL } from '@app/harness';
+import { startAfterCheckpoint } from '../../bench/support/database-checkpoints';
 import { cpuPerOp, cpuRatio, cpuSeconds, processActivity } from '../../bench/support/process-usage';
 import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
 
@@ -120,6 +124,64 @@ describe('CPU per operation in the results', () => {
       'Context switches (of them preempted) / read and write calls / CPU in the kernel of the CPU in all, per DM, all gateway ' +
         'processes, by processes on Redis: 1: 0.128 (0.055) / 0.56 / 4.1 of 60 µs, 2: 0.208 (0.154) / 0.73 / ? of 90 µs.',
     );
+  });
+
+  it("says whether the database's stages started after a checkpoint and whether the server's own fell in them", () => {
+    const md = (checkpoints: MessagesResult['checkpoints']) => reportOf({ persisted: { unavailable: 'not run' }, checkpoints });
+    expect(md({ forcedAtStart: true, timedDuring: 0 })).toContain(
+      "PostgreSQL checkpoints: one forced before the database ceiling; none of the server's timed ones during the stages.",
+    );
+    expect(md({ forcedAtStart: false, timedDuring: 1 })).toContain(
+      "none forced before the database ceiling (CHECKPOINT refused); 1 of the server's timed ones started during the stages",
+    );
+    expect(md({ forcedAtStart: true, timedDuring: null })).toContain("the server's timed ones could not be counted");
+    // Results written before the checkpoints were recorded say nothing of them.
+    expect(md(undefined)).not.toContain('PostgreSQL checkpoints');
+  });
+});
+
+describe("the messages suite's checkpoint", () => {
+  /** Checkpoints asked for since the statistics were reset (the server reports them once each is done). */
+  const requestedCheckpoints = async () => {
+    const c = new Client({ connectionString: SCRATCH_SERVER_URL });
+    await c.connect();
+    try {
+      const pg17 = (await c.query(`SELECT to_regclass('pg_stat_checkpointer') IS NOT NULL AS yes`)).rows[0].yes;
+      const sql = pg17 ? 'SELECT num_requested AS n FROM pg_stat_checkpointer' : 'SELECT checkpoints_req AS n FROM pg_stat_bgwriter';
+      return Number((await c.query(sql)).rows[0].n);
+    } finally {
+      await c.end();
+    }
+  };
+
+  it('checkpoints the scratch server first, so none of its timed ones starts in the next stages', async () => {
+    const before = await requestedCheckpoints();
+    const suite = await startAfterCheckpoint();
+    await expect(suite.end()).resolves.toEqual({ forcedAtStart: true, timedDuring: 0 });
+    for (let waited = 0; (await requestedCheckpoints()) === before && waited < 5000; waited += 50)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(await requestedCheckpoints()).toBeGreaterThan(before);
+  });
+
+  it('lets the suite run on when its role may not checkpoint, still counting the timed ones', async () => {
+    const role = `bench_${crypto.randomBytes(4).toString('hex')}`;
+    const admin = new Client({ connectionString: SCRATCH_SERVER_URL });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN`);
+      const url = new URL(SCRATCH_SERVER_URL);
+      url.username = role;
+      const suite = await startAfterCheckpoint(url.toString());
+      await expect(suite.end()).resolves.toEqual({ forcedAtStart: false, timedDuring: 0 });
+    } finally {
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    }
+  });
+
+  it('lets the suite run on when the server cannot be reached', async () => {
+    const suite = await startAfterCheckpoint('postgresql://postgres@127.0.0.1:1/postgres');
+    await expect(suite.end()).resolves.toEqual({ forcedAtStart: false, timedDuring: null });
   });
 });
 

@@ -1,0 +1,66 @@
+import { Client } from 'pg';
+import { SCRATCH_SERVER_URL } from '@app/harness';
+
+/** PostgreSQL's checkpoints around a suite: the one it started with, and the server's own during it. */
+export interface SuiteCheckpoints {
+  /** A CHECKPOINT ran before the suite's first stage (false: the role may not, and the suite ran anyway). */
+  forcedAtStart: boolean;
+  /** Checkpoints the server started on its own timer while the suite ran; null when it could not be read. */
+  timedDuring: number | null;
+}
+
+/**
+ * Starts a suite with a checkpoint of its own, and on `end` says how many
+ * the server started on its timer meanwhile.
+ *
+ * PostgreSQL starts a checkpoint checkpoint_timeout (5 min by default)
+ * after the last one. For a while after one starts, the first change to
+ * each page writes the whole page to the WAL, so a stage it falls in does
+ * more work per row than the stages around it: the first run after a quiet
+ * spell met one in its persisted-DM stage, at 3,111 DMs/s against 4,737–8,434
+ * in the five runs after it. Checkpointing first puts the next timed one a
+ * whole checkpoint_timeout away, beyond the end of a suite, and every stage
+ * then runs as the later ones do (the scratch databases' DROP forces one
+ * between stages anyway).
+ */
+export async function startAfterCheckpoint(serverUrl = SCRATCH_SERVER_URL): Promise<{ end(): Promise<SuiteCheckpoints> }> {
+  const forcedAtStart = await onServer(serverUrl, async (c) => (await c.query('CHECKPOINT'), true)).catch(() => false);
+  const before = await timedCheckpoints(serverUrl);
+  return {
+    end: async () => {
+      const after = await timedCheckpoints(serverUrl);
+      return { forcedAtStart, timedDuring: before === null || after === null ? null : after - before };
+    },
+  };
+}
+
+/** Checkpoints the server started on its timer since its statistics were reset (PostgreSQL 17 moved the counter). */
+async function timedCheckpoints(serverUrl: string): Promise<number | null> {
+  for (const sql of ['SELECT num_timed AS n FROM pg_stat_checkpointer', 'SELECT checkpoints_timed AS n FROM pg_stat_bgwriter']) {
+    const n = await onServer(serverUrl, async (c) => Number((await c.query<{ n: string }>(sql)).rows[0].n)).catch(() => null);
+    if (n !== null) return n;
+  }
+  return null;
+}
+
+async function onServer<T>(serverUrl: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The suite's checkpoints in words, for the log and the report. */
+export function describeCheckpoints(c: SuiteCheckpoints): string {
+  const start = c.forcedAtStart ? 'one forced before the database ceiling' : 'none forced before the database ceiling (CHECKPOINT refused)';
+  const timed =
+    c.timedDuring === null
+      ? "the server's timed ones could not be counted"
+      : c.timedDuring === 0
+        ? "none of the server's timed ones during the stages"
+        : `${c.timedDuring} of the server's timed ones started during the stages: the one it fell in wrote whole pages to the WAL, unlike the others`;
+  return `${start}; ${timed}`;
+}
