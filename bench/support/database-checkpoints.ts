@@ -1,5 +1,4 @@
-import { Client } from 'pg';
-import { SCRATCH_SERVER_URL } from '@app/harness';
+import { onDatabaseServer, SCRATCH_SERVER_URL } from '@app/harness';
 
 /** PostgreSQL's checkpoints around a suite: the one it started with, and the server's own during it. */
 export interface SuiteCheckpoints {
@@ -17,14 +16,14 @@ export interface SuiteCheckpoints {
  * after the last one. For a while after one starts, the first change to
  * each page writes the whole page to the WAL, so a stage it falls in does
  * more work per row than the stages around it: the first run after a quiet
- * spell met one in its persisted-DM stage, at 3,111 DMs/s against 4,737–8,434
+ * spell met one in its persisted-DM stage, at 3,111 DMs/s against 4,702–8,434
  * in the five runs after it. Checkpointing first puts the next timed one a
  * whole checkpoint_timeout away, beyond the end of a suite, and every stage
  * then runs as the later ones do (the scratch databases' DROP forces one
  * between stages anyway).
  */
 export async function startAfterCheckpoint(serverUrl = SCRATCH_SERVER_URL): Promise<{ end(): Promise<SuiteCheckpoints> }> {
-  const forcedAtStart = await onServer(serverUrl, async (c) => (await c.query('CHECKPOINT'), true)).catch(() => false);
+  const forcedAtStart = await onDatabaseServer(async (c) => (await c.query('CHECKPOINT'), true), serverUrl).catch(() => false);
   const before = await timedCheckpoints(serverUrl);
   return {
     end: async () => {
@@ -37,20 +36,10 @@ export async function startAfterCheckpoint(serverUrl = SCRATCH_SERVER_URL): Prom
 /** Checkpoints the server started on its timer since its statistics were reset (PostgreSQL 17 moved the counter). */
 async function timedCheckpoints(serverUrl: string): Promise<number | null> {
   for (const sql of ['SELECT num_timed AS n FROM pg_stat_checkpointer', 'SELECT checkpoints_timed AS n FROM pg_stat_bgwriter']) {
-    const n = await onServer(serverUrl, async (c) => Number((await c.query<{ n: string }>(sql)).rows[0].n)).catch(() => null);
+    const n = await onDatabaseServer(async (c) => Number((await c.query<{ n: string }>(sql)).rows[0].n), serverUrl).catch(() => null);
     if (n !== null) return n;
   }
   return null;
-}
-
-async function onServer<T>(serverUrl: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** The suite's checkpoints in words, for the log and the report. */

@@ -3,8 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
-import { SCRATCH_SERVER_URL } from '@app/harness';
+import { onDatabaseServer, SCRATCH_SERVER_URL } from '@app/harness';
 import { startAfterCheckpoint } from '../../bench/support/database-checkpoints';
 import { cpuPerOp, cpuRatio, cpuSeconds, processActivity } from '../../bench/support/process-usage';
 import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
@@ -142,17 +141,12 @@ describe('CPU per operation in the results', () => {
 
 describe("the messages suite's checkpoint", () => {
   /** Checkpoints asked for since the statistics were reset (the server reports them once each is done). */
-  const requestedCheckpoints = async () => {
-    const c = new Client({ connectionString: SCRATCH_SERVER_URL });
-    await c.connect();
-    try {
+  const requestedCheckpoints = () =>
+    onDatabaseServer(async (c) => {
       const pg17 = (await c.query(`SELECT to_regclass('pg_stat_checkpointer') IS NOT NULL AS yes`)).rows[0].yes;
       const sql = pg17 ? 'SELECT num_requested AS n FROM pg_stat_checkpointer' : 'SELECT checkpoints_req AS n FROM pg_stat_bgwriter';
       return Number((await c.query(sql)).rows[0].n);
-    } finally {
-      await c.end();
-    }
-  };
+    });
 
   it('checkpoints the scratch server first, so none of its timed ones starts in the next stages', async () => {
     const before = await requestedCheckpoints();
@@ -165,17 +159,14 @@ describe("the messages suite's checkpoint", () => {
 
   it('lets the suite run on when its role may not checkpoint, still counting the timed ones', async () => {
     const role = `bench_${crypto.randomBytes(4).toString('hex')}`;
-    const admin = new Client({ connectionString: SCRATCH_SERVER_URL });
-    await admin.connect();
+    await onDatabaseServer((c) => c.query(`CREATE ROLE ${role} LOGIN`));
     try {
-      await admin.query(`CREATE ROLE ${role} LOGIN`);
       const url = new URL(SCRATCH_SERVER_URL);
       url.username = role;
       const suite = await startAfterCheckpoint(url.toString());
       await expect(suite.end()).resolves.toEqual({ forcedAtStart: false, timedDuring: 0 });
     } finally {
-      await admin.query(`DROP ROLE IF EXISTS ${role}`);
-      await admin.end();
+      await onDatabaseServer((c) => c.query(`DROP ROLE IF EXISTS ${role}`));
     }
   });
 

@@ -10,8 +10,9 @@ export interface ScratchDatabase {
   drop(): Promise<void>;
 }
 
-async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: SCRATCH_SERVER_URL });
+/** Runs `fn` on a connection of its own to a database server (the scratch server's by default), closed after. */
+export async function onDatabaseServer<T>(fn: (c: Client) => Promise<T>, serverUrl = SCRATCH_SERVER_URL): Promise<T> {
+  const client = new Client({ connectionString: serverUrl });
   await client.connect();
   try {
     return await fn(client);
@@ -23,12 +24,12 @@ async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
 /** A new, empty database of its own (for one test file or one benchmark run), dropped by its owner. */
 export async function createScratchDatabase(): Promise<ScratchDatabase> {
   const name = `t_${crypto.randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`CREATE DATABASE "${name}"`));
+  await onDatabaseServer((c) => c.query(`CREATE DATABASE "${name}"`));
   const url = new URL(SCRATCH_SERVER_URL);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     name,
-    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
+    drop: () => onDatabaseServer((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
   };
 }
