@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import { befriend, inBatches, loginUsers } from '../support/bench-users';
 import { PLAIN_RTP_CAPABILITIES } from '@app/client';
 import { newSsrc, opusRtpParameters } from '../support/call-topology';
+import { CHECKPOINTED_BEFORE, logUnplannedCheckpoints, startAfterCheckpoint, SuiteCheckpoints } from '../support/database-checkpoints';
 import { startBenchGateway } from '../support/gateway-process';
 import { LatencySamples, LatencySummary } from '../support/latency-samples';
 import { cpuPerOp, preciseCpuSeconds, sampleCpu } from '../support/process-usage';
@@ -43,6 +44,8 @@ export type CallSetupResult =
       /** Set-ups run first and left out of every figure, so code is compiled and pools are warm. */
       warmupCalls: number;
       method: string;
+      /** Before the set-ups and during them (see startAfterCheckpoint); absent in results written before. */
+      checkpoints?: SuiteCheckpoints;
     }
   | { calls: number; unavailable: string };
 
@@ -111,6 +114,8 @@ export async function runCallSetupBench(
     const allPairs = Array.from({ length: warmupCalls + o.calls }, (_, i) => [users[2 * i], users[2 * i + 1]] as const);
     await inBatches(allPairs, 8, ([a, b]) => befriend(a, b));
     log(`call set-up (${o.topology ?? 'all'}, ${setup}): ${o.calls} calls after ${warmupCalls} to warm up`);
+    // A timed checkpoint in one topology's set-ups and not the other's would show as routing cost.
+    const checkpoints = await startAfterCheckpoint();
     const warmup = allPairs.slice(0, warmupCalls);
     const pairs = allPairs.slice(warmupCalls);
 
@@ -227,6 +232,8 @@ export async function runCallSetupBench(
     }
     const cpuAfter = sampleCpu(pids);
     const handlingAfter = await eventDurations(gw.url);
+    const checkpointsDuring = await checkpoints.end();
+    logUnplannedCheckpoints(checkpointsDuring, CHECKPOINTED_BEFORE.callSetup, log);
     const succeeded = total.summary().count;
     const perCallMs = (pid: number) => Math.round(cpuPerOp(cpuBefore, cpuAfter, succeeded, pid) / 10) / 100;
     const perPhaseMs = (phase: Map<number, number>, pid: number) => Math.round(((phase.get(pid) ?? NaN) / succeeded) * 1e5) / 100;
@@ -252,6 +259,7 @@ export async function runCallSetupBench(
         : { mediaNodeCpuMsPerCall: perCallMs(gw.nodePid), mediaNodeCpuMsPerSetup: perPhaseMs(phaseCpu.setup, gw.nodePid) }),
       warmupCalls,
       method: METHODS[setup],
+      checkpoints: checkpointsDuring,
     };
     log(
       `  total p50/p99 ${result.total.p50}/${result.total.p99} ms (server ${result.server.p50}/${result.server.p99}), ` +

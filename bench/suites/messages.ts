@@ -5,7 +5,7 @@ import readline from 'node:readline';
 import { io, Socket } from 'socket.io-client';
 import { measureInsertRate, InsertRateResult } from '../ceilings/database-insert-rate';
 import { inBatches, loginUsers, disconnectAll } from '../support/bench-users';
-import { describeCheckpoints, startAfterCheckpoint, SuiteCheckpoints } from '../support/database-checkpoints';
+import { CHECKPOINTED_BEFORE, logUnplannedCheckpoints, startAfterCheckpoint, SuiteCheckpoints } from '../support/database-checkpoints';
 import { startBenchGateway } from '../support/gateway-process';
 import { MessageLane, MessageLoadResult, runMessageLoad } from '../support/message-load';
 import { cpuRatio } from '../support/process-usage';
@@ -308,9 +308,7 @@ export async function runMessagesBench(o: MessagesOptions, log: (s: string) => v
     }
   }
   out.checkpoints = await checkpoints.end();
-  if (!out.checkpoints.forcedAtStart || out.checkpoints.timedDuring !== 0) {
-    log(`  PostgreSQL checkpoints: ${describeCheckpoints(out.checkpoints)}`);
-  }
+  logUnplannedCheckpoints(out.checkpoints, CHECKPOINTED_BEFORE.messages, log);
   const persisted = out.persisted;
   if ('deliveredPerSec' in persisted) {
     out.ratios = {

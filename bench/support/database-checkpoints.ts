@@ -42,14 +42,22 @@ async function timedCheckpoints(serverUrl: string): Promise<number | null> {
   return null;
 }
 
-/** The suite's checkpoints in words, for the log and the report. */
-export function describeCheckpoints(c: SuiteCheckpoints): string {
-  const start = c.forcedAtStart ? 'one forced before the database ceiling' : 'none forced before the database ceiling (CHECKPOINT refused)';
+/** What each suite's checkpoint comes before, as its log and its report name it. */
+export const CHECKPOINTED_BEFORE = { messages: 'the database stages', callSetup: 'the set-ups' } as const;
+
+/** The suite's checkpoints in words, for the log and the report; `stages`: what the checkpoint came before. */
+export function describeCheckpoints(c: SuiteCheckpoints, stages: string): string {
+  const start = c.forcedAtStart ? `one forced before ${stages}` : `none forced before ${stages} (CHECKPOINT refused)`;
   const timed =
     c.timedDuring === null
       ? "the server's timed ones could not be counted"
       : c.timedDuring === 0
-        ? "none of the server's timed ones during the stages"
-        : `${c.timedDuring} of the server's timed ones started during the stages: the one it fell in wrote whole pages to the WAL, unlike the others`;
+        ? "none of the server's timed ones during them"
+        : `${c.timedDuring} of the server's timed ones started during them: the part it fell in wrote whole pages to the WAL, unlike the rest`;
   return `${start}; ${timed}`;
+}
+
+/** Logs the checkpoints when they were not as planned (none forced, or a timed one anyway). */
+export function logUnplannedCheckpoints(c: SuiteCheckpoints, stages: string, log: (s: string) => void): void {
+  if (!c.forcedAtStart || c.timedDuring !== 0) log(`  PostgreSQL checkpoints: ${describeCheckpoints(c, stages)}`);
 }

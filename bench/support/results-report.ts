@@ -4,7 +4,7 @@ import type { CallSetupResult } from '../suites/call-setup';
 import type { ConcurrentCallsResult, RampResult } from '../suites/concurrent-calls';
 import type { MediaRecoveryResult } from '../suites/media-recovery';
 import type { CallCost, KindPair, VideoCostResult } from '../suites/video-cost';
-import { describeCheckpoints } from './database-checkpoints';
+import { CHECKPOINTED_BEFORE, describeCheckpoints, SuiteCheckpoints } from './database-checkpoints';
 
 export interface SuiteResults {
   startedAt: string;
@@ -58,6 +58,11 @@ function rampRows(r: RampResult, bare?: RampResult): string[] {
         bare && r !== bare ? perCallOfBare(s.calls, s.workerCpuUsPerCallSecond, bare) : ''
       } | ${s.loadGeneratorCores} | ${s.workerRssPerCallKiB} | ${s.passed ? 'yes' : 'no'} |`,
   );
+}
+
+/** A paragraph on a suite's checkpoints; none for results written before they were recorded. */
+function checkpointsLine(c: SuiteCheckpoints | undefined, stages: string): string[] {
+  return c ? ['', `PostgreSQL checkpoints: ${describeCheckpoints(c, stages)}.`] : [];
 }
 
 /** `npm run bench` fails (exit 1) when any suite failed, so CI notices; the others' results are still written. */
@@ -144,7 +149,7 @@ export function renderMarkdown(r: SuiteResults): string {
         );
       }
     }
-    if (m.checkpoints) out.push('', `PostgreSQL checkpoints: ${describeCheckpoints(m.checkpoints)}.`);
+    out.push(...checkpointsLine(m.checkpoints, CHECKPOINTED_BEFORE.messages));
     out.push('');
   }
   const cs = r.callSetup;
@@ -162,6 +167,7 @@ export function renderMarkdown(r: SuiteResults): string {
         '',
         `Targets: server p50 ≤ 8 ms, total p50 ≤ 20 ms, gateway CPU ≤ 8 ms per set-up. Failed set-ups: ${cs.failed}.` +
           (cs.warmupCalls ? ` Measured after ${cs.warmupCalls} set-ups to warm up.` : ''),
+        ...checkpointsLine(cs.checkpoints, CHECKPOINTED_BEFORE.callSetup),
         '',
       );
     } else {
@@ -184,7 +190,7 @@ export function renderMarkdown(r: SuiteResults): string {
         `Routing cost: server p50 ${(split.server.p50 - cs.server.p50).toFixed(2)} ms more than one process (target ≤ 3 ms). Failed set-ups: ${split.failed}.`,
       );
     }
-    out.push('');
+    out.push(...checkpointsLine(split.checkpoints, CHECKPOINTED_BEFORE.callSetup), '');
   } else if (split) {
     out.push(`## Call set-up with the room on another process`, '', `Not measured: ${split.unavailable}`, '');
   }

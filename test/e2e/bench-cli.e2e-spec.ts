@@ -128,14 +128,36 @@ describe('CPU per operation in the results', () => {
   it("says whether the database's stages started after a checkpoint and whether the server's own fell in them", () => {
     const md = (checkpoints: MessagesResult['checkpoints']) => reportOf({ persisted: { unavailable: 'not run' }, checkpoints });
     expect(md({ forcedAtStart: true, timedDuring: 0 })).toContain(
-      "PostgreSQL checkpoints: one forced before the database ceiling; none of the server's timed ones during the stages.",
+      "PostgreSQL checkpoints: one forced before the database stages; none of the server's timed ones during them.",
     );
     expect(md({ forcedAtStart: false, timedDuring: 1 })).toContain(
-      "none forced before the database ceiling (CHECKPOINT refused); 1 of the server's timed ones started during the stages",
+      "none forced before the database stages (CHECKPOINT refused); 1 of the server's timed ones started during them",
     );
     expect(md({ forcedAtStart: true, timedDuring: null })).toContain("the server's timed ones could not be counted");
     // Results written before the checkpoints were recorded say nothing of them.
     expect(md(undefined)).not.toContain('PostgreSQL checkpoints');
+  });
+
+  it("says the same of each call set-up topology's set-ups, whose difference is the routing cost", () => {
+    const setups = (timedDuring: number) => ({
+      calls: 1,
+      failed: 0,
+      total: latency,
+      server: latency,
+      client: latency,
+      byRequest: {},
+      gatewayCpuMsPerCall: 1,
+      gatewayCpuMsPerSetup: 1,
+      gatewayCpuMsPerHangup: 1,
+      warmupCalls: 1,
+      method: 'm',
+      checkpoints: { forcedAtStart: true, timedDuring },
+    });
+    const md = renderMarkdown({ startedAt: 't', quick: true, machine, callSetup: setups(0), callSetupSplit: setups(1) });
+    const one = md.slice(0, md.indexOf('## Call set-up with the room on another process'));
+    const split = md.slice(md.indexOf('## Call set-up with the room on another process'));
+    expect(one).toContain("PostgreSQL checkpoints: one forced before the set-ups; none of the server's timed ones during them.");
+    expect(split).toContain("one forced before the set-ups; 1 of the server's timed ones started during them");
   });
 });
 
