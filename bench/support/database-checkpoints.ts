@@ -4,7 +4,10 @@ import { onDatabaseServer, SCRATCH_SERVER_URL } from '@app/harness';
 export interface SuiteCheckpoints {
   /** A CHECKPOINT ran before the suite's first stage (false: the role may not, and the suite ran anyway). */
   forcedAtStart: boolean;
-  /** Checkpoints the server started on its own timer while the suite ran; null when it could not be read. */
+  /**
+   * Checkpoints the server started on its own timer while the suite ran, as far as it had reported them
+   * (it does once each is done); null when they could not be read.
+   */
   timedDuring: number | null;
 }
 
