@@ -27,22 +27,28 @@ export interface SuiteCheckpoints {
  */
 export async function startAfterCheckpoint(serverUrl = SCRATCH_SERVER_URL): Promise<{ end(): Promise<SuiteCheckpoints> }> {
   const forcedAtStart = await onDatabaseServer(async (c) => (await c.query('CHECKPOINT'), true), serverUrl).catch(() => false);
-  const before = await timedCheckpoints(serverUrl);
+  const before = await checkpointCounts(serverUrl);
   return {
     end: async () => {
-      const after = await timedCheckpoints(serverUrl);
-      return { forcedAtStart, timedDuring: before === null || after === null ? null : after - before };
+      const after = await checkpointCounts(serverUrl);
+      return { forcedAtStart, timedDuring: before === null || after === null ? null : after.timed - before.timed };
     },
   };
 }
 
-/** Checkpoints the server started on its timer since its statistics were reset (PostgreSQL 17 moved the counter). */
-async function timedCheckpoints(serverUrl: string): Promise<number | null> {
-  for (const sql of ['SELECT num_timed AS n FROM pg_stat_checkpointer', 'SELECT checkpoints_timed AS n FROM pg_stat_bgwriter']) {
-    const n = await onDatabaseServer(async (c) => Number((await c.query<{ n: string }>(sql)).rows[0].n), serverUrl).catch(() => null);
-    if (n !== null) return n;
-  }
-  return null;
+/**
+ * The server's checkpoints since its statistics were reset: started by its timer, and asked for
+ * (CHECKPOINT, DROP DATABASE); null when they cannot be read. PostgreSQL 17 moved the counters.
+ */
+export async function checkpointCounts(serverUrl = SCRATCH_SERVER_URL): Promise<{ timed: number; requested: number } | null> {
+  return onDatabaseServer(async (c) => {
+    const pg17 = (await c.query<{ yes: boolean }>(`SELECT to_regclass('pg_stat_checkpointer') IS NOT NULL AS yes`)).rows[0].yes;
+    const sql = pg17
+      ? 'SELECT num_timed AS timed, num_requested AS requested FROM pg_stat_checkpointer'
+      : 'SELECT checkpoints_timed AS timed, checkpoints_req AS requested FROM pg_stat_bgwriter';
+    const row = (await c.query<{ timed: string; requested: string }>(sql)).rows[0];
+    return { timed: Number(row.timed), requested: Number(row.requested) };
+  }, serverUrl).catch(() => null);
 }
 
 /** What each suite's checkpoint comes before, as its log and its report name it. */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { onDatabaseServer, SCRATCH_SERVER_URL } from '@app/harness';
-import { startAfterCheckpoint } from '../../bench/support/database-checkpoints';
+import { checkpointCounts, startAfterCheckpoint } from '../../bench/support/database-checkpoints';
 import { cpuPerOp, cpuRatio, cpuSeconds, processActivity } from '../../bench/support/process-usage';
 import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
 
@@ -161,14 +161,9 @@ describe('CPU per operation in the results', () => {
   });
 });
 
-describe("the messages suite's checkpoint", () => {
-  /** Checkpoints asked for since the statistics were reset (the server reports them once each is done). */
-  const requestedCheckpoints = () =>
-    onDatabaseServer(async (c) => {
-      const pg17 = (await c.query(`SELECT to_regclass('pg_stat_checkpointer') IS NOT NULL AS yes`)).rows[0].yes;
-      const sql = pg17 ? 'SELECT num_requested AS n FROM pg_stat_checkpointer' : 'SELECT checkpoints_req AS n FROM pg_stat_bgwriter';
-      return Number((await c.query(sql)).rows[0].n);
-    });
+describe("the suites' checkpoint", () => {
+  /** Checkpoints asked for so far (the server reports each once it is done). */
+  const requestedCheckpoints = async () => (await checkpointCounts())!.requested;
 
   it('checkpoints the scratch server first, so none of its timed ones starts in the next stages', async () => {
     const before = await requestedCheckpoints();
