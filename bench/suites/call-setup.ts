@@ -5,7 +5,8 @@ import { newSsrc, opusRtpParameters } from '../support/call-topology';
 import { CHECKPOINTED_BEFORE, logUnplannedCheckpoints, startAfterCheckpoint, SuiteCheckpoints } from '../support/database-checkpoints';
 import { startBenchGateway } from '../support/gateway-process';
 import { LatencySamples, LatencySummary } from '../support/latency-samples';
-import { cpuPerOp, preciseCpuSeconds, sampleCpu } from '../support/process-usage';
+import { machineCpuOver, MachineCpuUse, sampleMachineCpu } from '../support/machine-usage';
+import { cpuPerOp, cpuSecondsBetween, preciseCpuSeconds, sampleCpu } from '../support/process-usage';
 import { consumeAndResume, markedRtpPacket, openRecvTransport, openSendSide, rtpMarkerOf, timed } from '../support/protocol-call';
 
 export type CallSetupResult =
@@ -46,6 +47,11 @@ export type CallSetupResult =
       method: string;
       /** Before the set-ups and during them (see startAfterCheckpoint); absent in results written before. */
       checkpoints?: SuiteCheckpoints;
+      /**
+       * The whole machine over the measured calls, per call (set-up and end): the rest is the
+       * media workers, PostgreSQL and Redis. Absent in results written before it was recorded.
+       */
+      machine?: MachineCpuUse;
     }
   | { calls: number; unavailable: string };
 
@@ -131,12 +137,14 @@ export async function runCallSetupBench(
       for (const pid of pids) into.set(pid, (into.get(pid) ?? 0) + to.get(pid)! - from.get(pid)!);
     };
     let cpuBefore = sampleCpu(pids);
+    let machineBefore = sampleMachineCpu();
     let handlingBefore: EventDurations | undefined;
     for (const [index, [caller, callee]] of [...warmup, ...pairs].entries()) {
       const marker = index + 1;
       const measured = index >= warmupCalls;
       if (index === warmupCalls) {
         cpuBefore = sampleCpu(pids);
+        machineBefore = sampleMachineCpu();
         handlingBefore = await eventDurations(gw.url);
       }
       let sending: NodeJS.Timeout | undefined;
@@ -231,6 +239,7 @@ export async function runCallSetupBench(
       }
     }
     const cpuAfter = sampleCpu(pids);
+    const machineAfter = sampleMachineCpu();
     const handlingAfter = await eventDurations(gw.url);
     const checkpointsDuring = await checkpoints.end();
     logUnplannedCheckpoints(checkpointsDuring, CHECKPOINTED_BEFORE.callSetup, log);
@@ -260,6 +269,7 @@ export async function runCallSetupBench(
       warmupCalls,
       method: METHODS[setup],
       checkpoints: checkpointsDuring,
+      machine: machineCpuOver(machineBefore, machineAfter, cpuSecondsBetween(cpuBefore, cpuAfter), succeeded),
     };
     log(
       `  total p50/p99 ${result.total.p50}/${result.total.p99} ms (server ${result.server.p50}/${result.server.p99}), ` +

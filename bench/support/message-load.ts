@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import type { Socket } from 'socket.io-client';
 import { sleep } from '@app/client';
 import { LatencySamples, LatencySummary, nowMs, round } from './latency-samples';
-import { cpuPerOp, CpuSample, processActivity, ProcessActivity, sampleCpu } from './process-usage';
+import { machineCpuOver, MachineCpuUse, sampleMachineCpu } from './machine-usage';
+import { cpuPerOp, cpuSecondsBetween, CpuSample, processActivity, ProcessActivity, sampleCpu } from './process-usage';
 
 export interface MessageLane {
   sender: Socket;
@@ -53,6 +54,8 @@ export interface MessageLoadResult {
   ackLatencyMs: LatencySummary;
   deliveryLatencyMs: LatencySummary;
   cpu?: MessageLoadCpu;
+  /** The whole machine over the measured interval, per acknowledged message (see MachineCpuUse). */
+  machine?: MachineCpuUse;
 }
 
 /**
@@ -124,6 +127,7 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
   await sleep(o.warmupMs);
   const cpuBefore: CpuSample | undefined = o.cpuPids && sampleCpu(o.cpuPids);
   const activityBefore = o.cpuPids && totalActivity(o.cpuPids);
+  const machineBefore = sampleMachineCpu();
   measuring = true;
   const start = nowMs();
   await sleep(o.durationMs);
@@ -131,6 +135,7 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
   const seconds = (nowMs() - start) / 1000;
   const cpuAfter: CpuSample | undefined = o.cpuPids && sampleCpu(o.cpuPids);
   const activityAfter = o.cpuPids && totalActivity(o.cpuPids);
+  const machineAfter = sampleMachineCpu();
   sending = false;
   const drainUntil = Date.now() + 10_000;
   while ((inFlight > 0 || measuredIds.size > 0) && Date.now() < drainUntil) await sleep(50);
@@ -148,6 +153,10 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
     cpu:
       cpuBefore && cpuAfter
         ? { ...cpuOver(cpuBefore, cpuAfter, ackedInInterval), ...activityPerMessage(activityBefore, activityAfter, ackedInInterval) }
+        : undefined,
+    machine:
+      cpuBefore && cpuAfter
+        ? machineCpuOver(machineBefore, machineAfter, cpuSecondsBetween(cpuBefore, cpuAfter), ackedInInterval)
         : undefined,
   };
 }

@@ -5,6 +5,7 @@ import type { ConcurrentCallsResult, RampResult } from '../suites/concurrent-cal
 import type { MediaRecoveryResult } from '../suites/media-recovery';
 import type { CallCost, KindPair, VideoCostResult } from '../suites/video-cost';
 import { CHECKPOINTED_BEFORE, describeCheckpoints, SuiteCheckpoints } from './database-checkpoints';
+import { describeMachineBusy, describeRest, MachineCpuUse } from './machine-usage';
 
 export interface SuiteResults {
   startedAt: string;
@@ -63,6 +64,16 @@ function rampRows(r: RampResult, bare?: RampResult): string[] {
 /** A paragraph on a suite's checkpoints; none for results written before they were recorded. */
 function checkpointsLine(c: SuiteCheckpoints | undefined, stages: string): string[] {
   return c ? ['', `PostgreSQL checkpoints: ${describeCheckpoints(c, stages)}.`] : [];
+}
+
+/** A paragraph on the machine over a call set-up loop; none for results written before it was recorded. */
+function callsMachineLine(use: MachineCpuUse | undefined): string[] {
+  if (!use) return [];
+  return [
+    '',
+    `The machine over the calls: ${describeMachineBusy(use)}; ms of CPU per call of the load generator ` +
+      `${(use.loadGeneratorUsPerOp / 1000).toFixed(2)} and of the rest ${describeRest(use, 1000, 2)}.`,
+  ];
 }
 
 /** `npm run bench` fails (exit 1) when any suite failed, so CI notices; the others' results are still written. */
@@ -131,7 +142,17 @@ export function renderMarkdown(r: SuiteResults): string {
           `all gateway processes, by processes on Redis: ${activity.join(', ')}.`,
       );
     }
-    if (m.scalingRatios?.length) out.push('');
+    const byStage = [
+      ['persisted', m.persisted] as const,
+      ...(m.scaling ?? []).map((run) => [`${run.processes} on Redis`, run] as const),
+    ].flatMap(([stage, run]) => ('deliveredPerSec' in run && run.machine ? [{ stage, use: run.machine }] : []));
+    if (byStage.length > 0) {
+      out.push(
+        'The machine by stage, and µs of CPU per DM of the load generator and of the rest (what ran beside the gateways and the load generator): ' +
+          `${byStage.map(({ stage, use }) => `${stage}: ${describeMachineBusy(use)}, ${use.loadGeneratorUsPerOp} and ${describeRest(use)}`).join('; ')}.`,
+      );
+    }
+    if (m.scalingRatios?.length || byStage.length > 0) out.push('');
     if (m.ratios && 'deliveredPerSec' in m.persisted) {
       const p = m.persisted;
       out.push(
@@ -168,6 +189,7 @@ export function renderMarkdown(r: SuiteResults): string {
         `Targets: server p50 ≤ 8 ms, total p50 ≤ 20 ms, gateway CPU ≤ 8 ms per set-up. Failed set-ups: ${cs.failed}.` +
           (cs.warmupCalls ? ` Measured after ${cs.warmupCalls} set-ups to warm up.` : ''),
         ...checkpointsLine(cs.checkpoints, CHECKPOINTED_BEFORE.callSetup),
+        ...callsMachineLine(cs.machine),
         '',
       );
     } else {
@@ -190,7 +212,7 @@ export function renderMarkdown(r: SuiteResults): string {
         `Routing cost: server p50 ${(split.server.p50 - cs.server.p50).toFixed(2)} ms more than one process (target ≤ 3 ms). Failed set-ups: ${split.failed}.`,
       );
     }
-    out.push(...checkpointsLine(split.checkpoints, CHECKPOINTED_BEFORE.callSetup), '');
+    out.push(...checkpointsLine(split.checkpoints, CHECKPOINTED_BEFORE.callSetup), ...callsMachineLine(split.machine), '');
   } else if (split) {
     out.push(`## Call set-up with the room on another process`, '', `Not measured: ${split.unavailable}`, '');
   }

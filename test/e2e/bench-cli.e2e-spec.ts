@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { onDatabaseServer, SCRATCH_SERVER_URL } from '@app/harness';
 import { checkpointCounts, startAfterCheckpoint } from '../../bench/support/database-checkpoints';
+import { machineCpuOver, sampleMachineCpu } from '../../bench/support/machine-usage';
 import { cpuPerOp, cpuRatio, cpuSeconds, processActivity } from '../../bench/support/process-usage';
 import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
 
@@ -62,6 +63,57 @@ describe('CPU per operation in the results', () => {
     expect(after.preemptions).toBeGreaterThanOrEqual(before.preemptions);
     expect(after.contextSwitches).toBeGreaterThanOrEqual(after.preemptions);
     expect(processActivity(2 ** 22 + 1)).toBeUndefined();
+  });
+
+  it("splits the machine's busy cores into the measured processes, the load generator and the rest, beside the host's steal", () => {
+    const services = (postgres: number) => ({ postgres, 'redis-server': 3 });
+    const before = {
+      wallMs: 0,
+      cores: 2,
+      busySeconds: 10,
+      stealSeconds: 1,
+      loadGeneratorSeconds: 2,
+      interruptSeconds: 1,
+      services: services(4),
+    };
+    const after = {
+      wallMs: 2000,
+      cores: 2,
+      busySeconds: 13,
+      stealSeconds: 1.1,
+      loadGeneratorSeconds: 2.5,
+      interruptSeconds: 1.1,
+      services: services(4.7),
+    };
+    expect(machineCpuOver(before, after, 1.5, 1000)).toEqual({
+      cores: 2,
+      busyCores: 1.5,
+      stealCores: 0.05,
+      loadGeneratorUsPerOp: 500,
+      restUsPerOp: 1000,
+      // A service that ran nothing in between is left out.
+      restByPart: { postgres: 700, interrupts: 100 },
+    });
+    expect(machineCpuOver(undefined, after, 1.5, 1000)).toBeUndefined();
+    expect(machineCpuOver(before, after, 1.5, 0)).toBeUndefined();
+  });
+
+  it("reads the machine's cores and this process's own CPU as the load generator's", () => {
+    const before = sampleMachineCpu()!;
+    const started = process.cpuUsage();
+    // 200 ms of this process's CPU, however long the machine takes to give it.
+    while (process.cpuUsage(started).user < 200_000) crypto.randomBytes(64);
+    const after = sampleMachineCpu()!;
+    expect(after.cores).toBe(os.cpus().length);
+    const use = machineCpuOver(before, after, 0, 1000)!;
+    // Per 1000 operations, with what the test runner's other threads did meanwhile.
+    expect(use.loadGeneratorUsPerOp).toBeGreaterThanOrEqual(200);
+    expect(use.loadGeneratorUsPerOp).toBeLessThan(400);
+    // The machine's count, in 10 ms ticks per core, holds this process's.
+    expect(after.busySeconds - before.busySeconds).toBeGreaterThan(0.15);
+    expect(use.stealCores).toBeGreaterThanOrEqual(0);
+    // PostgreSQL serves these tests: its processes, found by name, have used some CPU.
+    expect(after.services.postgres).toBeGreaterThan(0);
   });
 
   const latency = { count: 1, p50: 1, p90: 2, p99: 3, max: 4, mean: 1 };
@@ -125,6 +177,36 @@ describe('CPU per operation in the results', () => {
     );
   });
 
+  it('says where the machine went in each DM stage', () => {
+    const use = (loadGeneratorUsPerOp: number) => ({
+      cores: 2,
+      busyCores: 1.9,
+      stealCores: 0.02,
+      loadGeneratorUsPerOp,
+      restUsPerOp: 40,
+      restByPart: { postgres: 35.5, interrupts: 2 },
+    });
+    const run = (processes: number, machineUse?: ReturnType<typeof use>) => ({
+      ...load,
+      processes,
+      deliveredPerSec: 100,
+      gatewayCores: 0.1,
+      cpuUsPerMessage: 60,
+      machine: machineUse,
+    });
+    const md = reportOf({
+      persisted: { ...load, deliveredPerSec: 100, gatewayCores: 0.1, cpuUsPerMessage: 60, machine: use(30) },
+      // The second as results written before the machine was read.
+      scaling: [run(1, use(31)), run(2)],
+    });
+    expect(md).toContain(
+      'The machine by stage, and µs of CPU per DM of the load generator and of the rest (what ran beside the gateways and the load ' +
+        'generator): persisted: 1.9 of 2 cores busy (0.02 taken by the host), 30 and 40.0 (postgres 35.5, interrupts 2.0); ' +
+        '1 on Redis: 1.9 of 2 cores busy (0.02 taken by the host), 31 and 40.0 (postgres 35.5, interrupts 2.0).',
+    );
+    expect(reportOf({ persisted: { unavailable: 'not run' } })).not.toContain('The machine by stage');
+  });
+
   it("says whether the database's stages started after a checkpoint and whether the server's own fell in them", () => {
     const md = (checkpoints: MessagesResult['checkpoints']) => reportOf({ persisted: { unavailable: 'not run' }, checkpoints });
     expect(md({ forcedAtStart: true, timedDuring: 0 })).toContain(
@@ -158,6 +240,13 @@ describe('CPU per operation in the results', () => {
     const split = md.slice(md.indexOf('## Call set-up with the room on another process'));
     expect(one).toContain("PostgreSQL checkpoints: one forced before the set-ups; none of the server's timed ones during them.");
     expect(split).toContain("one forced before the set-ups; 1 of the server's timed ones started during them");
+    expect(md).not.toContain('The machine over the calls');
+    // As results written before the rest was told apart.
+    const machineUse = { cores: 2, busyCores: 0.61, stealCores: 0, loadGeneratorUsPerOp: 1234, restUsPerOp: 2500 };
+    expect(renderMarkdown({ startedAt: 't', quick: true, machine, callSetup: { ...setups(0), machine: machineUse } })).toContain(
+      'The machine over the calls: 0.61 of 2 cores busy (0 taken by the host); ms of CPU per call of the load generator 1.23 ' +
+        'and of the rest 2.50.',
+    );
   });
 });
 

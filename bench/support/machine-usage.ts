@@ -1,0 +1,139 @@
+import fs from 'node:fs';
+import { round } from './latency-samples';
+
+// /proc/stat counts in clock ticks, 100 per second on every kernel we run.
+const TICKS_PER_SECOND = 100;
+
+/**
+ * The whole machine's CPU time so far (every core, from /proc/stat) and this
+ * benchmark process's own: what machineCpuOver compares.
+ */
+export interface MachineCpuSample {
+  wallMs: number;
+  cores: number;
+  /** Seconds the cores ran anything (user, nice, system, interrupts), summed over cores. */
+  busySeconds: number;
+  /**
+   * Seconds a virtual machine's cores were ready to run but the host ran
+   * something else (steal): the machine was slower by that much, and no
+   * process's CPU shows it.
+   */
+  stealSeconds: number;
+  /** This process (the load generator): every thread, user and system. */
+  loadGeneratorSeconds: number;
+  /** Seconds the cores spent handling interrupts (irq, softirq: loopback packets among them), charged to no process. */
+  interruptSeconds: number;
+  /** CPU seconds of the processes named in SERVICES, each name summed over its processes (PostgreSQL's backends, say). */
+  services: Record<string, number>;
+}
+
+/** The services whose CPU is told apart in `rest`, by the command name the kernel knows them by. */
+const SERVICES = ['postgres', 'redis-server', 'mediasoup-worker'] as const;
+
+/** Where the machine's cores went over an interval. */
+export interface MachineCpuUse {
+  cores: number;
+  /** Cores busy on average, whatever ran on them. */
+  busyCores: number;
+  /** Cores taken by the host on average (see MachineCpuSample.stealSeconds). */
+  stealCores: number;
+  /** The load generator's CPU per operation, in microseconds. */
+  loadGeneratorUsPerOp: number;
+  /**
+   * The busy time left once the measured server processes and the load
+   * generator are taken off, per operation: PostgreSQL, Redis and anything
+   * else that ran. Negative only within the clock ticks' resolution.
+   */
+  restUsPerOp: number;
+  /**
+   * Of `restUsPerOp`, per operation: each of SERVICES that ran (a process
+   * that exited in between is not counted), and the interrupts.
+   */
+  restByPart?: Record<string, number>;
+}
+
+/** The machine's CPU now; undefined where /proc/stat does not tell (not Linux). */
+export function sampleMachineCpu(): MachineCpuSample | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = stat.split('\n');
+  // "cpu  user nice system idle iowait irq softirq steal guest guest_nice" (guest is inside user).
+  const [user, nice, system, , , irq, softirq, steal] = lines[0].split(/\s+/).slice(1).map(Number);
+  if (![user, nice, system, irq, softirq, steal].every(Number.isFinite)) return undefined;
+  const own = process.cpuUsage();
+  return {
+    wallMs: performance.now(),
+    cores: lines.filter((l) => /^cpu\d+ /.test(l)).length,
+    busySeconds: (user + nice + system + irq + softirq) / TICKS_PER_SECOND,
+    stealSeconds: steal / TICKS_PER_SECOND,
+    loadGeneratorSeconds: (own.user + own.system) / 1e6,
+    interruptSeconds: (irq + softirq) / TICKS_PER_SECOND,
+    services: servicesCpuSeconds(),
+  };
+}
+
+/** CPU seconds (user + system) of every process named in SERVICES, summed by name. */
+function servicesCpuSeconds(): Record<string, number> {
+  const seconds: Record<string, number> = Object.fromEntries(SERVICES.map((name) => [name, 0]));
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited since the listing
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    if (!(name in seconds)) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    seconds[name] += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  }
+  return seconds;
+}
+
+/**
+ * The machine between two samples, for `ops` operations; `measuredSeconds`
+ * is the CPU the measured server processes used in between. Undefined when
+ * either sample is missing or nothing was done.
+ */
+export function machineCpuOver(
+  before: MachineCpuSample | undefined,
+  after: MachineCpuSample | undefined,
+  measuredSeconds: number,
+  ops: number,
+): MachineCpuUse | undefined {
+  if (!before || !after || !(ops > 0)) return undefined;
+  const seconds = (after.wallMs - before.wallMs) / 1000;
+  const busy = after.busySeconds - before.busySeconds;
+  const generator = after.loadGeneratorSeconds - before.loadGeneratorSeconds;
+  const perOp = (s: number) => round((s / ops) * 1e6, 1);
+  const restByPart: Record<string, number> = {};
+  for (const [name, used] of Object.entries(after.services)) {
+    const part = used - (before.services[name] ?? 0);
+    if (part > 0) restByPart[name] = perOp(part);
+  }
+  restByPart.interrupts = perOp(after.interruptSeconds - before.interruptSeconds);
+  return {
+    cores: after.cores,
+    busyCores: round(busy / seconds, 2),
+    stealCores: round((after.stealSeconds - before.stealSeconds) / seconds, 3),
+    loadGeneratorUsPerOp: perOp(generator),
+    restUsPerOp: perOp(busy - measuredSeconds - generator),
+    restByPart,
+  };
+}
+
+/** "1.93 of 2 cores busy (0.01 taken by the host)". */
+export function describeMachineBusy(m: MachineCpuUse): string {
+  return `${m.busyCores} of ${m.cores} cores busy (${m.stealCores} taken by the host)`;
+}
+
+/** "87.6 (postgres 70.1, redis-server 1.2, interrupts 3)", in `scale`d units of the per-operation µs. */
+export function describeRest(m: MachineCpuUse, scale = 1, digits = 1): string {
+  const parts = Object.entries(m.restByPart ?? {}).map(([name, us]) => `${name} ${(us / scale).toFixed(digits)}`);
+  return `${(m.restUsPerOp / scale).toFixed(digits)}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
+}
