@@ -6,7 +6,7 @@ import { CHECKPOINTED_BEFORE, logUnplannedCheckpoints, startAfterCheckpoint, Sui
 import { startBenchGateway } from '../support/gateway-process';
 import { LatencySamples, LatencySummary } from '../support/latency-samples';
 import { machineCpuOver, MachineCpuUse, sampleMachineCpu } from '../support/machine-usage';
-import { cpuPerOp, cpuSecondsBetween, preciseCpuSeconds, sampleCpu } from '../support/process-usage';
+import { cpuPerOp, preciseCpuSeconds, sampleCpu } from '../support/process-usage';
 import { consumeAndResume, markedRtpPacket, openRecvTransport, openSendSide, rtpMarkerOf, timed } from '../support/protocol-call';
 
 export type CallSetupResult =
@@ -48,8 +48,8 @@ export type CallSetupResult =
       /** Before the set-ups and during them (see startAfterCheckpoint); absent in results written before. */
       checkpoints?: SuiteCheckpoints;
       /**
-       * The whole machine over the measured calls, per call (set-up and end): the rest is the
-       * media workers, PostgreSQL and Redis. Absent in results written before it was recorded.
+       * The whole machine over the measured calls, and the CPU per call (set-up and end) of the
+       * load generator, the media workers, PostgreSQL and Redis. Absent in results written before.
        */
       machine?: MachineCpuUse;
     }
@@ -269,7 +269,7 @@ export async function runCallSetupBench(
       warmupCalls,
       method: METHODS[setup],
       checkpoints: checkpointsDuring,
-      machine: machineCpuOver(machineBefore, machineAfter, cpuSecondsBetween(cpuBefore, cpuAfter), succeeded),
+      machine: machineCpuOver(machineBefore, machineAfter, succeeded),
     };
     log(
       `  total p50/p99 ${result.total.p50}/${result.total.p99} ms (server ${result.server.p50}/${result.server.p99}), ` +

@@ -21,13 +21,11 @@ export interface MachineCpuSample {
   stealSeconds: number;
   /** This process (the load generator): every thread, user and system. */
   loadGeneratorSeconds: number;
-  /** Seconds the cores spent handling interrupts (irq, softirq: loopback packets among them), charged to no process. */
-  interruptSeconds: number;
   /** CPU seconds of the processes named in SERVICES, each name summed over its processes (PostgreSQL's backends, say). */
   services: Record<string, number>;
 }
 
-/** The services whose CPU is told apart in `rest`, by the command name the kernel knows them by. */
+/** The services beside the gateways whose CPU is read, by the command name the kernel knows them by. */
 const SERVICES = ['postgres', 'redis-server', 'mediasoup-worker'] as const;
 
 /** Where the machine's cores went over an interval. */
@@ -40,16 +38,10 @@ export interface MachineCpuUse {
   /** The load generator's CPU per operation, in microseconds. */
   loadGeneratorUsPerOp: number;
   /**
-   * The busy time left once the measured server processes and the load
-   * generator are taken off, per operation: PostgreSQL, Redis and anything
-   * else that ran. Negative only within the clock ticks' resolution.
+   * Each of SERVICES that ran in between, per operation in microseconds, read
+   * per process (a process that exited in between is not counted).
    */
-  restUsPerOp: number;
-  /**
-   * Of `restUsPerOp`, per operation: each of SERVICES that ran (a process
-   * that exited in between is not counted), and the interrupts.
-   */
-  restByPart?: Record<string, number>;
+  servicesUsPerOp: Record<string, number>;
 }
 
 /** The machine's CPU now; undefined where /proc/stat does not tell (not Linux). */
@@ -71,7 +63,6 @@ export function sampleMachineCpu(): MachineCpuSample | undefined {
     busySeconds: (user + nice + system + irq + softirq) / TICKS_PER_SECOND,
     stealSeconds: steal / TICKS_PER_SECOND,
     loadGeneratorSeconds: (own.user + own.system) / 1e6,
-    interruptSeconds: (irq + softirq) / TICKS_PER_SECOND,
     services: servicesCpuSeconds(),
   };
 }
@@ -96,34 +87,30 @@ function servicesCpuSeconds(): Record<string, number> {
 }
 
 /**
- * The machine between two samples, for `ops` operations; `measuredSeconds`
- * is the CPU the measured server processes used in between. Undefined when
- * either sample is missing or nothing was done.
+ * The machine between two samples, for `ops` operations. Undefined when
+ * either sample is missing or nothing was done. Busy and steal are the
+ * kernel's 10 ms ticks, so within a few hundredths of a core; each
+ * process's CPU is the scheduler's own account of it.
  */
 export function machineCpuOver(
   before: MachineCpuSample | undefined,
   after: MachineCpuSample | undefined,
-  measuredSeconds: number,
   ops: number,
 ): MachineCpuUse | undefined {
   if (!before || !after || !(ops > 0)) return undefined;
   const seconds = (after.wallMs - before.wallMs) / 1000;
-  const busy = after.busySeconds - before.busySeconds;
-  const generator = after.loadGeneratorSeconds - before.loadGeneratorSeconds;
   const perOp = (s: number) => round((s / ops) * 1e6, 1);
-  const restByPart: Record<string, number> = {};
+  const servicesUsPerOp: Record<string, number> = {};
   for (const [name, used] of Object.entries(after.services)) {
     const part = used - (before.services[name] ?? 0);
-    if (part > 0) restByPart[name] = perOp(part);
+    if (part > 0) servicesUsPerOp[name] = perOp(part);
   }
-  restByPart.interrupts = perOp(after.interruptSeconds - before.interruptSeconds);
   return {
     cores: after.cores,
-    busyCores: round(busy / seconds, 2),
+    busyCores: round((after.busySeconds - before.busySeconds) / seconds, 2),
     stealCores: round((after.stealSeconds - before.stealSeconds) / seconds, 3),
-    loadGeneratorUsPerOp: perOp(generator),
-    restUsPerOp: perOp(busy - measuredSeconds - generator),
-    restByPart,
+    loadGeneratorUsPerOp: perOp(after.loadGeneratorSeconds - before.loadGeneratorSeconds),
+    servicesUsPerOp,
   };
 }
 
@@ -132,8 +119,8 @@ export function describeMachineBusy(m: MachineCpuUse): string {
   return `${m.busyCores} of ${m.cores} cores busy (${m.stealCores} taken by the host)`;
 }
 
-/** "87.6 (postgres 70.1, redis-server 1.2, interrupts 3)", in `scale`d units of the per-operation µs. */
-export function describeRest(m: MachineCpuUse, scale = 1, digits = 1): string {
-  const parts = Object.entries(m.restByPart ?? {}).map(([name, us]) => `${name} ${(us / scale).toFixed(digits)}`);
-  return `${(m.restUsPerOp / scale).toFixed(digits)}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
+/** "load generator 29.0, postgres 70.1, redis-server 1.2", in `scale`d units of the per-operation µs. */
+export function describeCpuBeside(m: MachineCpuUse, scale = 1, digits = 1): string {
+  const parts = [['load generator', m.loadGeneratorUsPerOp] as const, ...Object.entries(m.servicesUsPerOp)];
+  return parts.map(([name, us]) => `${name} ${(us / scale).toFixed(digits)}`).join(', ');
 }

@@ -3,7 +3,7 @@ import type { Socket } from 'socket.io-client';
 import { sleep } from '@app/client';
 import { LatencySamples, LatencySummary, nowMs, round } from './latency-samples';
 import { machineCpuOver, MachineCpuUse, sampleMachineCpu } from './machine-usage';
-import { cpuPerOp, cpuSecondsBetween, CpuSample, processActivity, ProcessActivity, sampleCpu } from './process-usage';
+import { cpuPerOp, CpuSample, processActivity, ProcessActivity, sampleCpu } from './process-usage';
 
 export interface MessageLane {
   sender: Socket;
@@ -154,10 +154,7 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
       cpuBefore && cpuAfter
         ? { ...cpuOver(cpuBefore, cpuAfter, ackedInInterval), ...activityPerMessage(activityBefore, activityAfter, ackedInInterval) }
         : undefined,
-    machine:
-      cpuBefore && cpuAfter
-        ? machineCpuOver(machineBefore, machineAfter, cpuSecondsBetween(cpuBefore, cpuAfter), ackedInInterval)
-        : undefined,
+    machine: machineCpuOver(machineBefore, machineAfter, ackedInInterval),
   };
 }
 

@@ -107,11 +107,6 @@ export function sampleCpu(pids: number[]): CpuSample {
  */
 export function cpuPerOp(before: CpuSample, after: CpuSample, n: number, pid?: number): number {
   if (!(n > 0)) return NaN;
-  return Math.round((cpuSecondsBetween(before, after, pid) / n) * 1e6 * 10) / 10;
-}
-
-/** CPU seconds used between two samples: by one process when `pid` is given, else by all the sampled processes together. */
-export function cpuSecondsBetween(before: CpuSample, after: CpuSample, pid?: number): number {
   const pids = pid === undefined ? Object.keys(before.cpuSeconds).map(Number) : [pid];
   let used = 0;
   for (const p of pids) {
@@ -120,7 +115,7 @@ export function cpuSecondsBetween(before: CpuSample, after: CpuSample, pid?: num
     if (a === undefined || b === undefined) throw new Error(`cpuPerOp: pid ${p} not in both samples`);
     used += a - b;
   }
-  return used;
+  return Math.round((used / n) * 1e6 * 10) / 10;
 }
 
 /** How many times the ceiling's CPU per operation the measured one is (e.g. 8.3 = 8.3× the ceiling's cost). */

@@ -5,7 +5,7 @@ import type { ConcurrentCallsResult, RampResult } from '../suites/concurrent-cal
 import type { MediaRecoveryResult } from '../suites/media-recovery';
 import type { CallCost, KindPair, VideoCostResult } from '../suites/video-cost';
 import { CHECKPOINTED_BEFORE, describeCheckpoints, SuiteCheckpoints } from './database-checkpoints';
-import { describeMachineBusy, describeRest, MachineCpuUse } from './machine-usage';
+import { describeCpuBeside, describeMachineBusy, MachineCpuUse } from './machine-usage';
 
 export interface SuiteResults {
   startedAt: string;
@@ -71,8 +71,7 @@ function callsMachineLine(use: MachineCpuUse | undefined): string[] {
   if (!use) return [];
   return [
     '',
-    `The machine over the calls: ${describeMachineBusy(use)}; ms of CPU per call of the load generator ` +
-      `${(use.loadGeneratorUsPerOp / 1000).toFixed(2)} and of the rest ${describeRest(use, 1000, 2)}.`,
+    `The machine over the calls: ${describeMachineBusy(use)}; ms of CPU per call of the load generator and the services: ${describeCpuBeside(use, 1000, 2)}.`,
   ];
 }
 
@@ -148,8 +147,8 @@ export function renderMarkdown(r: SuiteResults): string {
     ].flatMap(([stage, run]) => ('deliveredPerSec' in run && run.machine ? [{ stage, use: run.machine }] : []));
     if (byStage.length > 0) {
       out.push(
-        'The machine by stage, and µs of CPU per DM of the load generator and of the rest (what ran beside the gateways and the load generator): ' +
-          `${byStage.map(({ stage, use }) => `${stage}: ${describeMachineBusy(use)}, ${use.loadGeneratorUsPerOp} and ${describeRest(use)}`).join('; ')}.`,
+        'The machine by stage, and µs of CPU per DM of the load generator and the services: ' +
+          `${byStage.map(({ stage, use }) => `${stage}: ${describeMachineBusy(use)}; ${describeCpuBeside(use)}`).join('. ')}.`,
       );
     }
     if (m.scalingRatios?.length || byStage.length > 0) out.push('');

@@ -65,37 +65,20 @@ describe('CPU per operation in the results', () => {
     expect(processActivity(2 ** 22 + 1)).toBeUndefined();
   });
 
-  it("splits the machine's busy cores into the measured processes, the load generator and the rest, beside the host's steal", () => {
+  it("gives the machine's busy cores and the host's steal, and the load generator's and each service's CPU per operation", () => {
     const services = (postgres: number) => ({ postgres, 'redis-server': 3 });
-    const before = {
-      wallMs: 0,
-      cores: 2,
-      busySeconds: 10,
-      stealSeconds: 1,
-      loadGeneratorSeconds: 2,
-      interruptSeconds: 1,
-      services: services(4),
-    };
-    const after = {
-      wallMs: 2000,
-      cores: 2,
-      busySeconds: 13,
-      stealSeconds: 1.1,
-      loadGeneratorSeconds: 2.5,
-      interruptSeconds: 1.1,
-      services: services(4.7),
-    };
-    expect(machineCpuOver(before, after, 1.5, 1000)).toEqual({
+    const before = { wallMs: 0, cores: 2, busySeconds: 10, stealSeconds: 1, loadGeneratorSeconds: 2, services: services(4) };
+    const after = { wallMs: 2000, cores: 2, busySeconds: 13, stealSeconds: 1.1, loadGeneratorSeconds: 2.5, services: services(4.7) };
+    expect(machineCpuOver(before, after, 1000)).toEqual({
       cores: 2,
       busyCores: 1.5,
       stealCores: 0.05,
       loadGeneratorUsPerOp: 500,
-      restUsPerOp: 1000,
       // A service that ran nothing in between is left out.
-      restByPart: { postgres: 700, interrupts: 100 },
+      servicesUsPerOp: { postgres: 700 },
     });
-    expect(machineCpuOver(undefined, after, 1.5, 1000)).toBeUndefined();
-    expect(machineCpuOver(before, after, 1.5, 0)).toBeUndefined();
+    expect(machineCpuOver(undefined, after, 1000)).toBeUndefined();
+    expect(machineCpuOver(before, after, 0)).toBeUndefined();
   });
 
   it("reads the machine's cores and this process's own CPU as the load generator's", () => {
@@ -105,7 +88,7 @@ describe('CPU per operation in the results', () => {
     while (process.cpuUsage(started).user < 200_000) crypto.randomBytes(64);
     const after = sampleMachineCpu()!;
     expect(after.cores).toBe(os.cpus().length);
-    const use = machineCpuOver(before, after, 0, 1000)!;
+    const use = machineCpuOver(before, after, 1000)!;
     // Per 1000 operations, with what the test runner's other threads did meanwhile.
     expect(use.loadGeneratorUsPerOp).toBeGreaterThanOrEqual(200);
     expect(use.loadGeneratorUsPerOp).toBeLessThan(400);
@@ -183,8 +166,7 @@ describe('CPU per operation in the results', () => {
       busyCores: 1.9,
       stealCores: 0.02,
       loadGeneratorUsPerOp,
-      restUsPerOp: 40,
-      restByPart: { postgres: 35.5, interrupts: 2 },
+      servicesUsPerOp: { postgres: 35.5, 'redis-server': 2 },
     });
     const run = (processes: number, machineUse?: ReturnType<typeof use>) => ({
       ...load,
@@ -200,9 +182,9 @@ describe('CPU per operation in the results', () => {
       scaling: [run(1, use(31)), run(2)],
     });
     expect(md).toContain(
-      'The machine by stage, and µs of CPU per DM of the load generator and of the rest (what ran beside the gateways and the load ' +
-        'generator): persisted: 1.9 of 2 cores busy (0.02 taken by the host), 30 and 40.0 (postgres 35.5, interrupts 2.0); ' +
-        '1 on Redis: 1.9 of 2 cores busy (0.02 taken by the host), 31 and 40.0 (postgres 35.5, interrupts 2.0).',
+      'The machine by stage, and µs of CPU per DM of the load generator and the services: persisted: 1.9 of 2 cores busy (0.02 taken by the host); ' +
+        'load generator 30.0, postgres 35.5, redis-server 2.0. 1 on Redis: 1.9 of 2 cores busy (0.02 taken by the host); ' +
+        'load generator 31.0, postgres 35.5, redis-server 2.0.',
     );
     expect(reportOf({ persisted: { unavailable: 'not run' } })).not.toContain('The machine by stage');
   });
@@ -241,11 +223,16 @@ describe('CPU per operation in the results', () => {
     expect(one).toContain("PostgreSQL checkpoints: one forced before the set-ups; none of the server's timed ones during them.");
     expect(split).toContain("one forced before the set-ups; 1 of the server's timed ones started during them");
     expect(md).not.toContain('The machine over the calls');
-    // As results written before the rest was told apart.
-    const machineUse = { cores: 2, busyCores: 0.61, stealCores: 0, loadGeneratorUsPerOp: 1234, restUsPerOp: 2500 };
+    const machineUse = {
+      cores: 2,
+      busyCores: 0.61,
+      stealCores: 0,
+      loadGeneratorUsPerOp: 1234,
+      servicesUsPerOp: { 'mediasoup-worker': 900 },
+    };
     expect(renderMarkdown({ startedAt: 't', quick: true, machine, callSetup: { ...setups(0), machine: machineUse } })).toContain(
-      'The machine over the calls: 0.61 of 2 cores busy (0 taken by the host); ms of CPU per call of the load generator 1.23 ' +
-        'and of the rest 2.50.',
+      'The machine over the calls: 0.61 of 2 cores busy (0 taken by the host); ms of CPU per call of the load generator and the services: ' +
+        'load generator 1.23, mediasoup-worker 0.90.',
     );
   });
 });
