@@ -27,6 +27,7 @@ export interface MachineCpuSample {
 
 /** The services beside the gateways whose CPU is read, by the command name the kernel knows them by. */
 const SERVICES = ['postgres', 'redis-server', 'mediasoup-worker'] as const;
+const COMMAND_NAME_CHARS = 15;
 
 /** Where the machine's cores went over an interval. */
 export interface MachineCpuUse {
@@ -78,8 +79,10 @@ function servicesCpuSeconds(): Record<string, number> {
     } catch {
       continue; // exited since the listing
     }
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    if (!(name in seconds)) continue;
+    const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    // The kernel keeps a command name's first 15 characters ("mediasoup-worke").
+    const name = SERVICES.find((service) => service.slice(0, COMMAND_NAME_CHARS) === command);
+    if (!name) continue;
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     seconds[name] += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
   }

@@ -1,4 +1,5 @@
 import { BENCH_USAGE, parseBenchArgs, SUITES } from '../../bench/support/bench-args';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -97,6 +98,22 @@ describe('CPU per operation in the results', () => {
     expect(use.stealCores).toBeGreaterThanOrEqual(0);
     // PostgreSQL serves these tests: its processes, found by name, have used some CPU.
     expect(after.services.postgres).toBeGreaterThan(0);
+  });
+
+  it('finds a service by the 15 characters of its name the kernel keeps', async () => {
+    // A busy program under a media worker's name ("mediasoup-worke" to the kernel).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'services-'));
+    const program = path.join(dir, 'mediasoup-worker');
+    fs.copyFileSync('/usr/bin/yes', program);
+    fs.chmodSync(program, 0o755);
+    const busy = spawn(program, [], { stdio: ['ignore', 'ignore', 'ignore'] });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(sampleMachineCpu()!.services['mediasoup-worker']).toBeGreaterThan(0);
+    } finally {
+      busy.kill();
+      fs.rmSync(dir, { recursive: true });
+    }
   });
 
   const latency = { count: 1, p50: 1, p90: 2, p99: 3, max: 4, mean: 1 };
