@@ -10,7 +10,7 @@ const USAGE = `Usage: npm run capacity -- --users <n> [--dms-per-user-hour <m>] 
          [--call-minutes <d>] [--video-share <0..1>] [--results <bench results .json> | --baseline] [--json]
 
 Reads the newest bench/results/*.json (or the committed baseline) and prints the gateway
-processes, media cores, PostgreSQL writes/s and Redis operations/s that the load needs.
+processes, media cores, PostgreSQL's CPU and writes/s and Redis operations/s that the load needs.
 --baseline uses the committed figures only (bench/capacity/baseline.json).`;
 
 export class UsageError extends Error {}

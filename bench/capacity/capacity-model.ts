@@ -1,6 +1,6 @@
 /**
- * What a given user load needs: gateway processes, media cores, PostgreSQL
- * writes per second and Redis operations per second, from per-operation
+ * What a given user load needs: gateway processes, media cores, PostgreSQL's
+ * CPU and writes per second, and Redis operations per second, from per-operation
  * costs measured by `npm run bench`. Pure arithmetic: every figure it uses
  * is an input, and every assumption is printed with the answer.
  */
@@ -21,6 +21,10 @@ export interface MeasuredCosts {
   workerCpuUsPerVideoCallSecond: number;
   /** Resident memory per idle connected socket (KiB). */
   rssKiBPerSocket: number;
+  /** PostgreSQL's CPU per persisted DM, all its processes (µs). */
+  postgresCpuUsPerDm: number;
+  /** PostgreSQL's CPU per call, invite to hang-up (ms). */
+  postgresCpuMsPerCall: number;
 }
 
 export interface LoadAssumptions {
@@ -86,6 +90,8 @@ export interface CapacityPlan {
   /** Why that many: CPU or socket memory. */
   gatewayLimitedBy: 'cpu' | 'memory';
   mediaCores: number;
+  /** PostgreSQL's CPU at the peak (cores), before any headroom: one server's, or the sum over shards. */
+  postgresCores: number;
   postgresWritesPerSecond: number;
   redisOpsPerSecond: number;
   costs: MeasuredCosts;
@@ -98,6 +104,11 @@ const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** di
 export function gatewayCores(dmsPerSecond: number, callsPerSecond: number, costs: MeasuredCosts, processes: number): number {
   const usPerDm = processes > 1 ? costs.clusterCpuUsPerDm : costs.gatewayCpuUsPerDm;
   return (dmsPerSecond * usPerDm) / 1e6 + (callsPerSecond * costs.gatewayCpuMsPerCall) / 1e3;
+}
+
+/** PostgreSQL CPU (cores, or CPU seconds for counts) that a DM and call rate needs. */
+export function postgresCores(dmsPerSecond: number, callsPerSecond: number, costs: MeasuredCosts): number {
+  return (dmsPerSecond * costs.postgresCpuUsPerDm) / 1e6 + (callsPerSecond * costs.postgresCpuMsPerCall) / 1e3;
 }
 
 /** The plan for a load, with the measured costs and the assumptions it took. */
@@ -137,6 +148,7 @@ export function planCapacity(load: LoadProfile, costs: MeasuredCosts, assumption
     gatewayProcesses,
     gatewayLimitedBy: byMemory > byCpu ? 'memory' : 'cpu',
     mediaCores,
+    postgresCores: round(postgresCores(dmsPerSecond, callsStartedPerSecond, costs), 3),
     postgresWritesPerSecond: round(dmsPerSecond * a.dbWritesPerDm + callsStartedPerSecond * a.dbWritesPerCall, 1),
     redisOpsPerSecond:
       gatewayProcesses > 1 || mediaCores > 1
@@ -172,11 +184,13 @@ export function renderPlan(plan: CapacityPlan): string {
     `gateway processes   ${plan.gatewayProcesses}  (${plan.gatewayCores} cores of CPU; limited by ${plan.gatewayLimitedBy})`,
     `media cores         ${plan.mediaCores}`,
     `PostgreSQL writes/s ${plan.postgresWritesPerSecond}`,
+    `PostgreSQL CPU      ${plan.postgresCores} cores`,
     `Redis operations/s  ${plan.redisOpsPerSecond}${plan.redisOpsPerSecond === 0 ? ' (one process: no Redis needed)' : ''}`,
     '',
     `Measured costs (${costs.source}): ${costs.gatewayCpuUsPerDm} µs gateway CPU per DM (${costs.clusterCpuUsPerDm} across processes), ` +
       `${costs.gatewayCpuMsPerCall} ms per call, worker ${costs.workerCpuUsPerVoiceCallSecond} µs per voice call-second and ` +
-      `${costs.workerCpuUsPerVideoCallSecond} per video call-second, ${costs.rssKiBPerSocket} KiB per socket.`,
+      `${costs.workerCpuUsPerVideoCallSecond} per video call-second, ${costs.rssKiBPerSocket} KiB per socket, ` +
+      `PostgreSQL ${costs.postgresCpuUsPerDm} µs per DM and ${costs.postgresCpuMsPerCall} ms per call.`,
     `Assumptions: ${Math.round(a.onlineShare * 100)}% of users online at the peak; a process uses at most ${Math.round(a.cpuHeadroom * 100)}% of a core ` +
       `and ${a.gatewaySocketMemoryMiB} MiB for sockets; ${a.dbWritesPerDm} write per DM and ${a.dbWritesPerCall} per call; ` +
       `${a.redisOpsPerDm} Redis operations per DM, ${a.redisOpsPerCall} per call and ${a.redisOpsPerActiveCallSecond} per active call-second.`,

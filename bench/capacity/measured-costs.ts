@@ -10,6 +10,7 @@ type Json = Record<string, unknown>;
 const get = (o: unknown, ...keys: string[]): unknown =>
   keys.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
+const msOf = (us: number | undefined) => (us === undefined ? undefined : us / 1000);
 
 /** The largest passing step's worker CPU per call-second of a ramp in a results file. */
 function workerUsPerCallSecond(ramp: unknown): number | undefined {
@@ -37,6 +38,8 @@ export function costsFromResults(results: unknown, baseline: MeasuredCosts, sour
       baseline.workerCpuUsPerVoiceCallSecond,
     workerCpuUsPerVideoCallSecond: num(get(videoCost, 'video', 'workerCpuUsPerCallSecond')) ?? baseline.workerCpuUsPerVideoCallSecond,
     rssKiBPerSocket: num(get(results, 'idleSockets', 'rssPerSocketKiB')) ?? baseline.rssKiBPerSocket,
+    postgresCpuUsPerDm: num(get(results, 'messages', 'persisted', 'machine', 'servicesUsPerOp', 'postgres')) ?? baseline.postgresCpuUsPerDm,
+    postgresCpuMsPerCall: msOf(num(get(results, 'callSetup', 'machine', 'servicesUsPerOp', 'postgres'))) ?? baseline.postgresCpuMsPerCall,
   };
 }
 

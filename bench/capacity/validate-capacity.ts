@@ -5,7 +5,8 @@
  * gateway child process (idle for a while, DMs only, call set-ups only),
  * then runs two MIXED loads (DMs and three-round-trip call set-ups at the
  * same time, in different proportions) and compares the CPU each used,
- * read from /proc, with what the model predicts from the terms. Writes
+ * read from /proc, with what the model predicts from the terms: the
+ * gateway's, and PostgreSQL's (all its processes) the same way. Writes
  * bench/results/capacity-check-<time>.json and prints a table; exit 1 when
  * a prediction is more than 25% off.
  */
@@ -16,8 +17,9 @@ import { PLAIN_RTP_CAPABILITIES, SocialClient } from '@app/client';
 import { befriend, inBatches, loginUsers } from '../support/bench-users';
 import { newSsrc, opusRtpParameters } from '../support/call-topology';
 import { startBenchGateway } from '../support/gateway-process';
+import { sampleMachineCpu } from '../support/machine-usage';
 import { cpuSeconds } from '../support/process-usage';
-import { MeasuredCosts, predictedGatewayCpuSeconds, relativeError } from './capacity-model';
+import { MeasuredCosts, postgresCores, predictedGatewayCpuSeconds, relativeError } from './capacity-model';
 import { loadBaseline, RESULTS_DIR } from './measured-costs';
 
 const TOLERANCE = 0.25;
@@ -75,12 +77,21 @@ async function setUpCalls(pairs: (readonly [SocialClient, SocialClient])[], call
   return done;
 }
 
-/** CPU seconds the gateway used while `work` ran, and how long it ran. */
-async function measure<T>(pid: number, work: () => Promise<T>): Promise<{ cpu: number; seconds: number; result: T }> {
+/** PostgreSQL's processes' CPU seconds so far (0 where /proc does not tell). */
+const postgresSeconds = () => sampleMachineCpu()?.services.postgres ?? 0;
+
+/** CPU seconds the gateway and PostgreSQL used while `work` ran, and how long it ran. */
+async function measure<T>(pid: number, work: () => Promise<T>): Promise<{ cpu: number; postgres: number; seconds: number; result: T }> {
   const before = cpuSeconds(pid);
+  const postgresBefore = postgresSeconds();
   const started = performance.now();
   const result = await work();
-  return { cpu: cpuSeconds(pid) - before, seconds: (performance.now() - started) / 1000, result };
+  return {
+    cpu: cpuSeconds(pid) - before,
+    postgres: postgresSeconds() - postgresBefore,
+    seconds: (performance.now() - started) / 1000,
+    result,
+  };
 }
 
 async function main(): Promise<number> {
@@ -104,6 +115,7 @@ async function main(): Promise<number> {
     // The model's terms, each measured alone in this run.
     const idle = await measure(gw.pid, () => new Promise((r) => setTimeout(r, 3_000)));
     const idleCores = idle.cpu / idle.seconds;
+    const postgresIdleCores = idle.postgres / idle.seconds;
     const dmOnly = await measure(gw.pid, () => sendDms(dmPairs, 8_000, 128));
     const callOnly = await measure(gw.pid, () => setUpCalls(callPairs, 60, port));
     const costs: MeasuredCosts = {
@@ -111,8 +123,17 @@ async function main(): Promise<number> {
       source: 'measured alone in this run (idle, DMs only, call set-ups only)',
       gatewayCpuUsPerDm: ((dmOnly.cpu - idleCores * dmOnly.seconds) / dmOnly.result) * 1e6,
       gatewayCpuMsPerCall: ((callOnly.cpu - idleCores * callOnly.seconds) / callOnly.result) * 1e3,
+      postgresCpuUsPerDm: ((dmOnly.postgres - postgresIdleCores * dmOnly.seconds) / dmOnly.result) * 1e6,
+      postgresCpuMsPerCall: ((callOnly.postgres - postgresIdleCores * callOnly.seconds) / callOnly.result) * 1e3,
     };
-    terms = { idleCores, usPerDm: costs.gatewayCpuUsPerDm, msPerCall: costs.gatewayCpuMsPerCall };
+    terms = {
+      idleCores,
+      usPerDm: costs.gatewayCpuUsPerDm,
+      msPerCall: costs.gatewayCpuMsPerCall,
+      postgresIdleCores,
+      postgresUsPerDm: costs.postgresCpuUsPerDm,
+      postgresMsPerCall: costs.postgresCpuMsPerCall,
+    };
     for (const load of LOADS) {
       const run = await measure(gw.pid, () =>
         Promise.all([sendDms(dmPairs, load.dms, load.dmWindow), setUpCalls(callPairs, load.calls, port)]),
@@ -120,7 +141,10 @@ async function main(): Promise<number> {
       const [dms, calls] = run.result;
       const predicted = idleCores * run.seconds + predictedGatewayCpuSeconds({ dms, calls, processes: 1 }, costs);
       const error = relativeError(predicted, run.cpu);
-      worst = Math.max(worst, error);
+      // postgresCores of counts (not rates) is CPU seconds.
+      const postgresPredicted = postgresIdleCores * run.seconds + postgresCores(dms, calls, costs);
+      const postgresError = relativeError(postgresPredicted, run.postgres);
+      worst = Math.max(worst, error, postgresError);
       rows.push({
         load: load.name,
         dms,
@@ -129,6 +153,9 @@ async function main(): Promise<number> {
         measuredCpuS: Math.round(run.cpu * 100) / 100,
         predictedCpuS: Math.round(predicted * 100) / 100,
         error: Math.round(error * 1000) / 1000,
+        measuredPostgresCpuS: Math.round(run.postgres * 100) / 100,
+        predictedPostgresCpuS: Math.round(postgresPredicted * 100) / 100,
+        postgresError: Math.round(postgresError * 1000) / 1000,
       });
     }
     for (const u of users) u.disconnect();
@@ -148,15 +175,22 @@ async function main(): Promise<number> {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, `capacity-check-${out.at.replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, JSON.stringify(out, null, 2));
-  process.stdout.write('| load | DMs | calls | measured gateway CPU s | predicted s | error |\n|---|---|---|---|---|---|\n');
+  const pct = (e: unknown) => `${Math.round((e as number) * 100)}%`;
+  process.stdout.write(
+    '| load | DMs | calls | measured gateway CPU s | predicted s | error | measured PostgreSQL CPU s | predicted s | error |\n' +
+      '|---|---|---|---|---|---|---|---|---|\n',
+  );
   for (const r of rows) {
     process.stdout.write(
-      `| ${r.load} | ${r.dms} | ${r.calls} | ${r.measuredCpuS} | ${r.predictedCpuS} | ${Math.round((r.error as number) * 100)}% |\n`,
+      `| ${r.load} | ${r.dms} | ${r.calls} | ${r.measuredCpuS} | ${r.predictedCpuS} | ${pct(r.error)} | ` +
+        `${r.measuredPostgresCpuS} | ${r.predictedPostgresCpuS} | ${pct(r.postgresError)} |\n`,
     );
   }
   process.stdout.write(
     `\nTerms measured alone: idle ${out.terms.idleCores} cores, ${out.terms.usPerDm} µs per DM, ${out.terms.msPerCall} ms per call set-up ` +
-      `(baseline: ${baseline.gatewayCpuUsPerDm} µs, ${baseline.gatewayCpuMsPerCall} ms). Within ±${TOLERANCE * 100}%: ${out.passed ? 'yes' : 'no'}. ` +
+      `(baseline: ${baseline.gatewayCpuUsPerDm} µs, ${baseline.gatewayCpuMsPerCall} ms); PostgreSQL idle ${out.terms.postgresIdleCores} cores, ` +
+      `${out.terms.postgresUsPerDm} µs per DM, ${out.terms.postgresMsPerCall} ms per call set-up (baseline: ${baseline.postgresCpuUsPerDm} µs, ` +
+      `${baseline.postgresCpuMsPerCall} ms). Within ±${TOLERANCE * 100}%: ${out.passed ? 'yes' : 'no'}. ` +
       `Written to ${path.relative(process.cwd(), file)}\n`,
   );
   return out.passed ? 0 : 1;

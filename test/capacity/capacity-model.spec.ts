@@ -3,8 +3,10 @@ import {
   DEFAULT_ASSUMPTIONS,
   MeasuredCosts,
   planCapacity,
+  postgresCores,
   predictedGatewayCpuSeconds,
   relativeError,
+  renderPlan,
 } from '../../bench/capacity/capacity-model';
 import { parseCapacityArgs, UsageError } from '../../bench/capacity/capacity-cli';
 
@@ -16,6 +18,8 @@ const costs: MeasuredCosts = {
   workerCpuUsPerVoiceCallSecond: 1_000,
   workerCpuUsPerVideoCallSecond: 10_000,
   rssKiBPerSocket: 10,
+  postgresCpuUsPerDm: 50,
+  postgresCpuMsPerCall: 2,
 };
 
 describe('planCapacity', () => {
@@ -61,6 +65,15 @@ describe('planCapacity', () => {
     expect(video.mediaCores).toBe(Math.ceil(18 / 0.7));
   });
 
+  it("sizes PostgreSQL's CPU by its cost per DM and per call", () => {
+    // 100,000 DMs/s × 50 µs = 5 cores, and 100 calls/s × 2 ms = 0.2.
+    const plan = planCapacity({ users: 120_000_000, dmsPerUserHour: 1, callsPerUserDay: 0.024, callMinutes: 1, videoShare: 0 }, costs);
+    expect(plan.peak.callsStartedPerSecond).toBe(100);
+    expect(plan.postgresCores).toBe(5.2);
+    expect(postgresCores(0, 0, costs)).toBe(0);
+    expect(renderPlan(plan)).toContain('PostgreSQL CPU      5.2 cores');
+  });
+
   it('counts database writes and leaves Redis out for one process', () => {
     const small = planCapacity({ users: 3_600, dmsPerUserHour: 1, callsPerUserDay: 0, callMinutes: 0, videoShare: 0 }, costs);
     expect(small.postgresWritesPerSecond).toBe(3);
@@ -82,7 +95,8 @@ describe('costsFromResults', () => {
   it('takes what a run measured and the baseline for the rest', () => {
     const got = costsFromResults(
       {
-        messages: { persisted: { cpuUsPerMessage: 80 } },
+        messages: { persisted: { cpuUsPerMessage: 80, machine: { servicesUsPerOp: { postgres: 61.5 } } } },
+        callSetup: { machine: { servicesUsPerOp: { 'redis-server': 100 } } },
         concurrentCalls: {
           gateway: {
             steps: [
@@ -95,7 +109,10 @@ describe('costsFromResults', () => {
       costs,
       'run',
     );
-    expect(got).toEqual({ ...costs, source: 'run', gatewayCpuUsPerDm: 80, workerCpuUsPerVoiceCallSecond: 900 });
+    // The call set-up loop did not read PostgreSQL: the baseline's figure stays.
+    expect(got).toEqual({ ...costs, source: 'run', gatewayCpuUsPerDm: 80, workerCpuUsPerVoiceCallSecond: 900, postgresCpuUsPerDm: 61.5 });
+    const calls = costsFromResults({ callSetup: { machine: { servicesUsPerOp: { postgres: 2_100 } } } }, costs, 'run');
+    expect(calls.postgresCpuMsPerCall).toBe(2.1);
   });
 });
 
