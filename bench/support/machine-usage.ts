@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import { round } from './latency-samples';
-
-// /proc/stat counts in clock ticks, 100 per second on every kernel we run.
-const TICKS_PER_SECOND = 100;
+import { parseProcessStat, TICKS_PER_SECOND } from './process-usage';
 
 /**
  * The whole machine's CPU time so far (every core, from /proc/stat) and this
@@ -79,12 +77,10 @@ function servicesCpuSeconds(): Record<string, number> {
     } catch {
       continue; // exited since the listing
     }
-    const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const { command, user, system } = parseProcessStat(stat);
     // The kernel keeps a command name's first 15 characters ("mediasoup-worke").
     const name = SERVICES.find((service) => service.slice(0, COMMAND_NAME_CHARS) === command);
-    if (!name) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    seconds[name] += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    if (name) seconds[name] += user + system;
   }
   return seconds;
 }

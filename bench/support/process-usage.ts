@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 
-// Linux /proc: utime and stime are in clock ticks, 100 per second on every kernel we run.
-const TICKS_PER_SECOND = 100;
+// Linux /proc: utime and stime (and /proc/stat's counts) are in clock ticks, 100 per second on every kernel we run.
+export const TICKS_PER_SECOND = 100;
 
 /** CPU seconds (user + system) a process has used so far. */
 export function cpuSeconds(pid: number): number {
@@ -11,10 +11,18 @@ export function cpuSeconds(pid: number): number {
 
 /** CPU seconds a process has used so far in its own code (utime) and in the kernel for it (stime). */
 function userAndSystemSeconds(pid: number): { user: number; system: number } {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name may contain spaces; fields after it start at ") ".
+  return parseProcessStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** A /proc/PID/stat line: the command name (its first 15 characters) and the CPU seconds used in user code and in the kernel. */
+export function parseProcessStat(stat: string): { command: string; user: number; system: number } {
+  // The command name may contain spaces and brackets; fields after it start at the last ") ".
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND };
+  return {
+    command: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    user: Number(fields[11]) / TICKS_PER_SECOND,
+    system: Number(fields[12]) / TICKS_PER_SECOND,
+  };
 }
 
 /**
