@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SocialClient } from '@app/client';
+import { staleGatewayBuild } from '@app/harness';
 import { createTestDatabase, spawnGateway, TestDatabase, uniqueHandle } from '@app/testing';
 
 describe('gateway process', () => {
@@ -65,6 +66,18 @@ describe('set-up (scripts/setup.js)', () => {
     expect(appBuildKey(dir)).not.toBe(changed);
     write('tsconfig.json', '{"compilerOptions":{}}');
     expect(appBuildKey(dir)).not.toBe(changed);
+  });
+
+  it('refuses to run a compiled gateway that is missing or older than its sources (what the benchmark runs)', () => {
+    expect(staleGatewayBuild(dir)).toMatch(
+      /^no compiled gateway at dist\/apps\/gateway\/apps\/gateway\/src\/main\.js: run node scripts\/setup\.js/,
+    );
+    write('dist/apps/gateway/apps/gateway/src/main.js', '');
+    expect(staleGatewayBuild(dir)).toMatch(/older than its sources/); // built, but no key kept beside it
+    write('dist/apps/gateway/.build-key', appBuildKey(dir));
+    expect(staleGatewayBuild(dir)).toBeUndefined();
+    write('libs/things/src/thing.ts', 'export const b = 3;');
+    expect(staleGatewayBuild(dir)).toMatch(/^the compiled gateway is older than its sources: run node scripts\/setup\.js --app gateway/);
   });
 
   it('builds no media worker for a simulation against a running server (--url)', () => {

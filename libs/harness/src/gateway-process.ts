@@ -17,18 +17,46 @@ export function spawnGatewayFromSource(nodeArgs: string[], env: Record<string, s
   );
 }
 
-/** Where `node scripts/setup.js --app gateway` (and so `npm start`) puts the compiled gateway. */
-export const BUILT_GATEWAY_ENTRY = path.join(ROOT, 'dist', 'apps', 'gateway', 'apps', 'gateway', 'src', 'main.js');
+/** Where `node scripts/setup.js --app gateway` (and so `npm start`) puts the compiled gateway, under a project root. */
+export function builtGatewayEntry(root = ROOT): string {
+  return path.join(root, 'dist', 'apps', 'gateway', 'apps', 'gateway', 'src', 'main.js');
+}
+
+/**
+ * Why the compiled gateway under `root` is not the sources' (undefined when
+ * it is): missing, or built from sources that changed since. The set-up
+ * script keeps a key over every source it compiled next to the build; the
+ * same key over the sources now must match it.
+ */
+export function staleGatewayBuild(root = ROOT): string | undefined {
+  const rebuild = 'run node scripts/setup.js --app gateway (npm run bench and npm start do it first)';
+  const entry = builtGatewayEntry(root);
+  if (!fs.existsSync(entry)) return `no compiled gateway at ${path.relative(root, entry)}: ${rebuild}`;
+  const stamp = path.join(root, 'dist', 'apps', 'gateway', '.build-key');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { appBuildKey } = require(path.join(ROOT, 'scripts', 'setup.js')) as { appBuildKey(base: string): string };
+  if (!fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8') !== appBuildKey(root)) {
+    return `the compiled gateway is older than its sources: ${rebuild}`;
+  }
+  return undefined;
+}
+
+/** Checked once per process: the sources do not change under a running benchmark. */
+let buildChecked = false;
 
 /**
  * The gateway as an OS process of its own, run from its compiled build as
  * `npm start` runs it. What is measured should be what runs: under ts-node
  * the process also carries the loader's hooks and Node's `repl` module,
- * which loads `domain` and with it a wrapper around every event emit.
+ * which loads `domain` and with it a wrapper around every event emit. A
+ * build older than the sources is refused, so a benchmark or diagnostic
+ * started by hand never measures code that is no longer there.
  */
 export function spawnGatewayFromBuild(nodeArgs: string[], env: Record<string, string>, stdio: StdioOptions): ChildProcess {
-  if (!fs.existsSync(BUILT_GATEWAY_ENTRY)) {
-    throw new Error(`no compiled gateway at ${path.relative(ROOT, BUILT_GATEWAY_ENTRY)}: run node scripts/setup.js --app gateway`);
+  if (!buildChecked) {
+    const stale = staleGatewayBuild();
+    if (stale) throw new Error(stale);
+    buildChecked = true;
   }
-  return spawn(process.execPath, [...nodeArgs, BUILT_GATEWAY_ENTRY], { cwd: ROOT, env: { ...process.env, ...env }, stdio });
+  return spawn(process.execPath, [...nodeArgs, builtGatewayEntry()], { cwd: ROOT, env: { ...process.env, ...env }, stdio });
 }
