@@ -107,8 +107,9 @@ const APPEND_SQL = `
  * unique violation, and nothing of the batch is stored. So is a message to a
  * recipient that does not exist or between users either of whom blocked the
  * other: the send's checks are made here, in the statement that stores it.
+ * (Exported for bench/diagnostics/message-insert-cost.ts, which measures its parts.)
  */
-const APPEND_BATCH_SQL = `
+export const APPEND_BATCH_SQL = `
   WITH users_locked AS MATERIALIZED (
     SELECT id, inbox_seq FROM users WHERE id = ANY($10::uuid[]) ORDER BY id FOR NO KEY UPDATE
   ), locked AS MATERIALIZED (
