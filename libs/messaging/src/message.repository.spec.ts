@@ -130,6 +130,20 @@ describe('MessageRepository (PostgreSQL)', () => {
       expect(next.message.seq).toBe(1);
     });
 
+    it('refuses nothing for a block between users of the batch who do not write to each other', async () => {
+      const one = await pair();
+      const two = await pair();
+      // Both are in the batch (the statement reads the blocks among its users once), but neither writes to the other.
+      await database.pool.query('INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)', [one.a, two.b]);
+      const results = (
+        await messages.appendBatch([message(one.conversationId, one.a, one.b, 1), message(two.conversationId, two.b, two.a, 2)])
+      ).map(appended);
+      expect(results.map((r) => [r.stored, r.message.seq])).toEqual([
+        [true, 1],
+        [true, 1],
+      ]);
+    });
+
     it('checks a message appended on its own the same way (the path of a failed batch)', async () => {
       const blocked = await pair();
       await database.pool.query('INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)', [blocked.a, blocked.b]);

@@ -118,6 +118,9 @@ export const APPEND_BATCH_SQL = `
      WHERE id = ANY($9::uuid[]) AND (SELECT count(*) FROM users_locked) >= 0
      ORDER BY id
        FOR NO KEY UPDATE
+  ), batch_blocks AS MATERIALIZED (
+    -- The blocks among the batch's users, read once: a probe of blocks per message was a tenth of the statement's cost.
+    SELECT blocker_id, blocked_id FROM blocks WHERE blocker_id = ANY($10::uuid[]) AND blocked_id = ANY($10::uuid[])
   ), input AS (
     SELECT *
       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[], $8::uuid[])
@@ -129,7 +132,9 @@ export const APPEND_BATCH_SQL = `
      WHERE NOT EXISTS (SELECT 1 FROM messages e WHERE e.sender_id = t.sender_id AND e.client_msg_id = t.client_msg_id OFFSET 0)
        -- The send's checks, made here instead of in a query before (sendChecks says which one refused a message).
        AND EXISTS (SELECT 1 FROM users_locked ul WHERE ul.id = t.recipient_id)
-       AND NOT ${blockedEitherWaySql('t.sender_id', 't.recipient_id')}
+       AND NOT EXISTS (SELECT 1 FROM batch_blocks bb
+                        WHERE (bb.blocker_id = t.sender_id AND bb.blocked_id = t.recipient_id)
+                           OR (bb.blocker_id = t.recipient_id AND bb.blocked_id = t.sender_id))
   ), numbered AS (
     SELECT i.*,
            c.last_seq + row_number() OVER w AS seq,
