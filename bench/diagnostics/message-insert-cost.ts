@@ -101,7 +101,9 @@ const MODES: Record<string, Record<string, Variant>> = {
   },
   append: {
     'as it is': { sql: APPEND_BATCH_SQL, values: appendValues },
-    'without the block check': appendWithout(/AND NOT EXISTS \(SELECT 1 FROM batch_blocks[\s\S]*?bb\.blocked_id = t\.sender_id\)\)/),
+    'without the block check': appendWithout(
+      /AND NOT EXISTS \(SELECT 1 FROM batch_blocks[\s\S]*?batch_blocks\.blocked_id = t\.sender_id\)\)/,
+    ),
     'without locking the users': appendWithout(/ORDER BY id FOR NO KEY UPDATE/, 'ORDER BY id'),
     'without locking the conversations': appendWithout(/ORDER BY id\n\s+FOR NO KEY UPDATE/, 'ORDER BY id'),
     'without moving the read marks': appendWithout(/\), r AS \([\s\S]*?\n {2}\)\n {2}SELECT \* FROM m/, ')\n  SELECT * FROM m'),

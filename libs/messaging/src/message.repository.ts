@@ -132,9 +132,7 @@ export const APPEND_BATCH_SQL = `
      WHERE NOT EXISTS (SELECT 1 FROM messages e WHERE e.sender_id = t.sender_id AND e.client_msg_id = t.client_msg_id OFFSET 0)
        -- The send's checks, made here instead of in a query before (sendChecks says which one refused a message).
        AND EXISTS (SELECT 1 FROM users_locked ul WHERE ul.id = t.recipient_id)
-       AND NOT EXISTS (SELECT 1 FROM batch_blocks bb
-                        WHERE (bb.blocker_id = t.sender_id AND bb.blocked_id = t.recipient_id)
-                           OR (bb.blocker_id = t.recipient_id AND bb.blocked_id = t.sender_id))
+       AND NOT ${blockedEitherWaySql('t.sender_id', 't.recipient_id', 'batch_blocks')}
   ), numbered AS (
     SELECT i.*,
            c.last_seq + row_number() OVER w AS seq,
