@@ -224,15 +224,25 @@ function appBuildKey(base = root) {
   return h.digest('hex');
 }
 
+/** An app's build: its entry point, and the file keeping the key of the sources it was built from. */
+function appBuild(app, base = root) {
+  const out = path.join(base, 'dist', 'apps', app);
+  return { entry: path.join(out, 'apps', app, 'src', 'main.js'), stamp: path.join(out, '.build-key') };
+}
+
+/** The app's build is there and was made from the sources as they are (their key, given or computed). */
+function appBuildIsCurrent(app, base = root, key = appBuildKey(base)) {
+  const { entry, stamp } = appBuild(app, base);
+  return fs.existsSync(entry) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === key;
+}
+
 function buildApps(apps) {
   if (apps.length === 0) return;
   const key = appBuildKey();
   for (const app of apps) {
     if (!fs.existsSync(path.join(root, 'apps', app, 'tsconfig.app.json'))) throw new Error(`no app named ${app} (apps/${app})`);
-    const out = path.join(root, 'dist', 'apps', app);
-    const entry = path.join(out, 'apps', app, 'src', 'main.js');
-    const stamp = path.join(out, '.build-key');
-    if (fs.existsSync(entry) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === key) continue;
+    if (appBuildIsCurrent(app, root, key)) continue;
+    const { stamp } = appBuild(app);
     log(`compiling ${app} (sources changed since the last build)`);
     fs.rmSync(stamp, { force: true });
     execFileSync(process.execPath, [path.join(root, 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js'), 'build', app], { cwd: root, stdio: 'inherit' });
@@ -332,4 +342,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { appBuildKey };
+module.exports = { appBuild, appBuildIsCurrent, appBuildKey };

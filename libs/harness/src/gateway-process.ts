@@ -17,9 +17,18 @@ export function spawnGatewayFromSource(nodeArgs: string[], env: Record<string, s
   );
 }
 
+/** The set-up script's account of an app's build (it compiles apps, and `npm start` runs what it compiled); loaded when first asked. */
+function setupScript(): {
+  appBuild(app: string, base?: string): { entry: string; stamp: string };
+  appBuildIsCurrent(app: string, base?: string): boolean;
+} {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(path.join(ROOT, 'scripts', 'setup.js'));
+}
+
 /** Where `node scripts/setup.js --app gateway` (and so `npm start`) puts the compiled gateway, under a project root. */
 export function builtGatewayEntry(root = ROOT): string {
-  return path.join(root, 'dist', 'apps', 'gateway', 'apps', 'gateway', 'src', 'main.js');
+  return setupScript().appBuild('gateway', root).entry;
 }
 
 /**
@@ -32,13 +41,7 @@ export function staleGatewayBuild(root = ROOT): string | undefined {
   const rebuild = 'run node scripts/setup.js --app gateway (npm run bench and npm start do it first)';
   const entry = builtGatewayEntry(root);
   if (!fs.existsSync(entry)) return `no compiled gateway at ${path.relative(root, entry)}: ${rebuild}`;
-  const stamp = path.join(root, 'dist', 'apps', 'gateway', '.build-key');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { appBuildKey } = require(path.join(ROOT, 'scripts', 'setup.js')) as { appBuildKey(base: string): string };
-  if (!fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8') !== appBuildKey(root)) {
-    return `the compiled gateway is older than its sources: ${rebuild}`;
-  }
-  return undefined;
+  return setupScript().appBuildIsCurrent('gateway', root) ? undefined : `the compiled gateway is older than its sources: ${rebuild}`;
 }
 
 /** Checked once per process: the sources do not change under a running benchmark. */
