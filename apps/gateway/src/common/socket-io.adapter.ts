@@ -354,9 +354,9 @@ const SOLE_HOLDINGS = new WeakMap<object, { process: Pick<SoleProcessWatch, 'isS
 /**
  * Puts a socket that is not connected yet in its user's room. With Redis, the
  * first socket of the user on this process claims the room (SoleUserRooms):
- * resolved once any other process delivering the user's emits alone was told
- * to stop, so a connected socket misses nothing they emit (or after
- * `timeoutMs`, when Redis is that slow).
+ * resolved once every other process holding the user's room has stopped
+ * delivering the user's emits alone, so a connected socket misses nothing
+ * they emit (or after `timeoutMs`, when Redis is that slow).
  */
 export async function joinUserRoom(socket: Socket, room: string, timeoutMs = 5_000): Promise<void> {
   await socket.join(room);

@@ -63,17 +63,26 @@ class FakeShards {
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 const channelOf = (room: string) => `socket.io#/#${room}#`;
 
-function roomsOf(shards: FakeShards, process: string): SoleUserRooms {
+function roomsOf(shards: FakeShards, process: string, answerWaitMs?: number): SoleUserRooms {
   return new SoleUserRooms({
     ...shards.redisOf(process),
     channelOf,
     announcement: `${PREFIX}${process}`,
     isAnnouncement: (raw) => raw.toString().startsWith(PREFIX),
+    answerWaitMs,
   });
 }
 
+/** Whether the promise has settled by now. */
+async function isSettled(p: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  void p.then(() => (settled = true));
+  await settle();
+  return settled;
+}
+
 describe('SoleUserRooms: which user rooms no other gateway process holds', () => {
-  it('holds a room alone until another process claims it, which every holder hears before that claim resolves', async () => {
+  it('holds a room alone until another process claims it, whose claim resolves only once every holder heard it', async () => {
     const shards = new FakeShards();
     const a = roomsOf(shards, 'a');
     const b = roomsOf(shards, 'b');
@@ -82,20 +91,49 @@ describe('SoleUserRooms: which user rooms no other gateway process holds', () =>
     expect(a.isSole('user:1')).toBe(true);
     expect(a.isSole('user:2')).toBe(false);
 
-    // b's claim resolves once Redis passed its announcement on: a has it to read.
-    await b.claim('user:1');
+    // Redis passed b's announcement on, but a has not read it yet: b's claim waits for a's answer.
+    const claimB = b.claim('user:1');
+    expect(await isSettled(claimB)).toBe(false);
+    expect(a.isSole('user:1')).toBe(true);
     await shards.deliver();
+    expect(await isSettled(claimB)).toBe(true);
     expect([a.isSole('user:1'), b.isSole('user:1')]).toEqual([false, false]);
   });
 
-  it('believes no answer of one when another process was heard while it waited for it', async () => {
+  it('counts only answers to its own claim, one per process, and stops waiting for a subscriber that never answers', async () => {
+    const shards = new FakeShards();
+    const a = roomsOf(shards, 'a');
+    const b = roomsOf(shards, 'b');
+    const c = roomsOf(shards, 'c', 200);
+    await a.claim('user:1');
+    const claimB = b.claim('user:1');
+    await settle();
+    // c's announcement reaches a and b; a answers both b and c, b answers c: b still waits for nobody else.
+    const claimC = c.claim('user:1');
+    await settle();
+    await shards.deliver();
+    expect(await isSettled(claimB)).toBe(true);
+    expect(await isSettled(claimC)).toBe(true);
+    expect([a.isSole('user:1'), b.isSole('user:1'), c.isSole('user:1')]).toEqual([false, false, false]);
+
+    // A subscriber that is leaving (it no longer listens) never answers: the claim ends after its wait anyway.
+    const silent = shards.redisOf('leaving');
+    await silent.subscriber.sSubscribe(channelOf('user:2'), () => undefined, true);
+    const claimed = c.claim('user:2');
+    await shards.deliver();
+    expect(await isSettled(claimed)).toBe(false);
+    await claimed;
+    expect(c.isSole('user:2')).toBe(false);
+  });
+
+  it('believes no count of one from Redis when another process was heard while it waited for the count', async () => {
     const shards = new FakeShards();
     const a = roomsOf(shards, 'a');
     const b = roomsOf(shards, 'b');
     shards.holdReplies = true;
     const claimA = a.claim('user:1');
     await settle();
-    // b claims and leaves again while a's answer (one: a alone when Redis ran it) is on its way.
+    // b claims and leaves again while Redis's count for a (one: a alone when Redis ran it) is on its way.
     const claimB = b.claim('user:1');
     await settle();
     await shards.deliver();
@@ -110,7 +148,10 @@ describe('SoleUserRooms: which user rooms no other gateway process holds', () =>
     const a = roomsOf(shards, 'a');
     const b = roomsOf(shards, 'b');
     await b.claim('user:1');
-    await Promise.all([a.claim('user:1'), a.claim('user:1')]);
+    const claims = Promise.all([a.claim('user:1'), a.claim('user:1')]);
+    await settle();
+    await shards.deliver();
+    await claims;
     const heard: string[] = [];
     const listen = shards.redisOf('spy');
     await listen.subscriber.sSubscribe(channelOf('user:1'), (raw) => heard.push(raw.toString()), true);
@@ -124,8 +165,10 @@ describe('SoleUserRooms: which user rooms no other gateway process holds', () =>
     const a = roomsOf(shards, 'a');
     const b = roomsOf(shards, 'b');
     await b.claim('user:1');
-    await a.claim('user:1');
+    const claimA = a.claim('user:1');
+    await settle();
     await shards.deliver();
+    await claimA;
     expect(a.isSole('user:1')).toBe(false);
     shards.leave('b', channelOf('user:1'));
     b.release('user:1');
@@ -137,7 +180,7 @@ describe('SoleUserRooms: which user rooms no other gateway process holds', () =>
     expect(a.isSole('user:1')).toBe(true);
   });
 
-  it('does not hold a room it let go while its claim was answered, and ends every claim when its subscriptions were lost', async () => {
+  it('does not hold a room it let go while Redis counted its claim, and ends every claim when its subscriptions were lost', async () => {
     const shards = new FakeShards();
     const a = roomsOf(shards, 'a');
     shards.holdReplies = true;
