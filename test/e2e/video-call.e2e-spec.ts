@@ -106,7 +106,7 @@ describe('video calls with the real clip (plain RTP through the SFU)', () => {
     ]);
     await calleeMedia.receive!.waitForPackets(150, 3000);
     await calleeMedia.videoReceive!.waitForFrames(45, 1000);
-    const voice = calleeMedia.receive!.audioReport(440);
+    const voice = await calleeMedia.receive!.audioReport(440);
     const video = calleeMedia.videoReceive!.videoReport(callerMedia.videoSend!.framesSent);
     expect(voice.lossBeforeFec).toBeLessThan(0.01);
     expect(voice.mos).toBeGreaterThan(4);
@@ -119,8 +119,8 @@ describe('video calls with the real clip (plain RTP through the SFU)', () => {
     const { callerMedia, calleeMedia } = await videoCall({}, { network: { down: { lossRate: 0.1 }, seed: 11, label: 'callee' } });
     await callerMedia.send!.sendTone(440, 5000, 0.3, { bitrate: 24_000, fecLossPercent: 10 });
     await calleeMedia.receive!.waitForPackets(230, 3000);
-    const withFec = calleeMedia.receive!.audioReport(440, { useFec: true });
-    const withoutFec = calleeMedia.receive!.audioReport(440, { useFec: false });
+    const withFec = await calleeMedia.receive!.audioReport(440, { useFec: true });
+    const withoutFec = await calleeMedia.receive!.audioReport(440, { useFec: false });
     expect(withFec.fecAvailable).toBe(true);
     expect(withFec.lossBeforeFec).toBeGreaterThan(0.05);
     expect(withFec.lossBeforeFec).toBeLessThan(0.15);

@@ -518,7 +518,7 @@ export class ParticipantMedia {
   }
 
   /** The SDK's audio report of this leg: loss before and after FEC, SNR of the tone, E-model MOS. */
-  audioReport(otherHz: number, networkDelayMs: number, burstR: number): AudioLegReport | undefined {
+  async audioReport(otherHz: number, networkDelayMs: number, burstR: number): Promise<AudioLegReport | undefined> {
     const audio = this.incoming.get('audio');
     if (!audio || audio.arrivals.length === 0) return undefined;
     return analyseAudioLeg(audio.arrivals, otherHz, { networkDelayMs, burstR });

@@ -394,17 +394,19 @@ async function placeCall(plan: PlannedCall, ctx: PlaceContext): Promise<CallReco
     ctx.active[plan.cohort]--;
     counted = false;
 
-    const passShare = Math.max(0.3, 1 - 2 * ctx.expectedLoss - 0.1);
-    record.legs = [
-      ...legsOf('caller', callerMedia, calleeMedia, CALLEE_TONE_HZ, passShare, ctx.network),
-      ...legsOf('callee', calleeMedia, callerMedia, CALLER_TONE_HZ, passShare, ctx.network),
-    ];
-
     const ended = caller.calls.waitForState(callId, 'ended', SIGNAL_TIMEOUT_MS);
     ended.catch(() => undefined);
     liveCall.hangupAt = performance.now();
     await caller.calls.hangup(callId);
     await ended;
+
+    // Judged once hung up (only completed calls' legs count): the call ends when its talking does.
+    const passShare = Math.max(0.3, 1 - 2 * ctx.expectedLoss - 0.1);
+    const legs = await Promise.all([
+      legsOf('caller', callerMedia, calleeMedia, CALLEE_TONE_HZ, passShare, ctx.network),
+      legsOf('callee', calleeMedia, callerMedia, CALLER_TONE_HZ, passShare, ctx.network),
+    ]);
+    record.legs = legs.flat();
     record.outcome = 'completed';
   } catch (err) {
     record.outcome = record.outcome === 'refused' && !record.downgraded ? 'refused' : 'failed';
@@ -431,14 +433,14 @@ function linksOf(network: NetworkConditions, seed: number, call: number, who: 'c
 }
 
 /** The two legs `receiver` got from `sender`: audio always, video when it was sent. */
-function legsOf(
+async function legsOf(
   receiver: 'caller' | 'callee',
   mine: ParticipantMedia,
   theirs: ParticipantMedia,
   toneHz: number,
   passShare: number,
   network: NetworkConditions,
-): LegRecord[] {
+): Promise<LegRecord[]> {
   const out: LegRecord[] = [];
   const audio = mine.stats('audio');
   if (audio) {
@@ -446,7 +448,7 @@ function legsOf(
     const tone = mine.checkTone(toneHz, sentFrames, passShare);
     // Two hops of the path's delay; G.107's BurstR from the loss runs seen.
     const randomBurst = 1 / Math.max(1e-9, 1 - Math.min(audio.lossRatio, 0.99));
-    const report = mine.audioReport(
+    const report = await mine.audioReport(
       toneHz,
       2 * ((network.delayMs ?? 0) + (network.jitterMs ?? 0) / 2),
       Math.max(1, audio.meanBurstPackets / randomBurst),

@@ -468,7 +468,7 @@ export class PlainReceiveStream {
   }
 
   /** Audio: loss before and after FEC, the tone's SNR, jitter and an E-model MOS (see analyseAudioLeg). */
-  audioReport(toneHz: number, options?: AudioAnalysisOptions): AudioLegReport {
+  async audioReport(toneHz: number, options?: AudioAnalysisOptions): Promise<AudioLegReport> {
     if (this.kind !== 'audio') throw new Error('an audio report needs an audio stream');
     return analyseAudioLeg(this.arrivals, toneHz, options);
   }

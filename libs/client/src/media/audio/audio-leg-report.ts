@@ -91,12 +91,16 @@ export function packetsBySequence(received: ReceivedPacket[]): (Buffer | null)[]
 }
 
 /** Loss, FEC recovery, tone SNR, jitter and an E-model MOS of one received Opus tone. */
-export function analyseAudioLeg(received: ReceivedPacket[], toneHz: number, options: AudioAnalysisOptions = {}): AudioLegReport {
+export async function analyseAudioLeg(
+  received: ReceivedPacket[],
+  toneHz: number,
+  options: AudioAnalysisOptions = {},
+): Promise<AudioLegReport> {
   const { useFec = true, networkDelayMs = 0, settleFrames = 5, burstR = 1 } = options;
   const stream = packetsBySequence(received);
   const expected = stream.length;
   const got = stream.filter((p) => p !== null).length;
-  const decoded = decodeWithLoss(stream, useFec);
+  const decoded = await decodeWithLoss(stream, useFec);
   const recovered = stream.filter((p, i) => p === null && decoded.sources[i] === 'fec' && canCarryFec(stream[i + 1] ?? null)).length;
   const lossBeforeFec = expected > 0 ? (expected - got) / expected : 0;
   const lossAfterFec = expected > 0 ? (expected - got - recovered) / expected : 0;

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { decodeOpusStream, OPUS_FRAME_SAMPLES, OpusFrameDecoder } from '../opus-codec';
 
 /*
@@ -7,14 +7,16 @@ import { decodeOpusStream, OPUS_FRAME_SAMPLES, OpusFrameDecoder } from '../opus-
  * and its WebAssembly build exports no opus_decode to call directly (the
  * call is inlined into its handler with the flag folded away). So a stream
  * with losses is decoded by the system's libopus (Debian's libopus0, which
- * ffmpeg brings) through Python's ctypes, one short process per analysis.
- * Where that is missing, opusscript decodes with concealment only and the
- * result says FEC was not available.
+ * ffmpeg brings) through Python's ctypes, one short process per analysis,
+ * waited for without blocking: a simulator analyses one call while others
+ * are still sending and receiving in the same process. Where that is
+ * missing, opusscript decodes with concealment only and the result says FEC
+ * was not available.
  */
 const LIBOPUS_DECODER = `
 import ctypes, ctypes.util, struct, sys
-name = ctypes.util.find_library('opus') or 'libopus.so.0'
-lib = ctypes.CDLL(name)
+try: lib = ctypes.CDLL('libopus.so.0')
+except OSError: lib = ctypes.CDLL(ctypes.util.find_library('opus'))
 lib.opus_decoder_create.restype = ctypes.c_void_p
 lib.opus_decoder_create.argtypes = [ctypes.c_int32, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
 lib.opus_decode.restype = ctypes.c_int
@@ -58,16 +60,16 @@ let libopusUsable: boolean | undefined;
  * packet whose next one arrived is rebuilt from that packet's FEC data; any
  * other lost packet is concealed (PLC).
  */
-export function decodeWithLoss(packets: (Buffer | null)[], useFec: boolean): LossAwareDecode {
+export async function decodeWithLoss(packets: (Buffer | null)[], useFec: boolean): Promise<LossAwareDecode> {
   if (libopusUsable !== false) {
-    const result = decodeWithLibopus(packets, useFec);
+    const result = await decodeWithLibopus(packets, useFec);
     libopusUsable = result !== null;
     if (result) return result;
   }
   return decodeWithOpusscript(packets);
 }
 
-function decodeWithLibopus(packets: (Buffer | null)[], useFec: boolean): LossAwareDecode | null {
+async function decodeWithLibopus(packets: (Buffer | null)[], useFec: boolean): Promise<LossAwareDecode | null> {
   const input = Buffer.concat(
     packets.flatMap((p) => {
       const length = Buffer.alloc(4);
@@ -75,18 +77,31 @@ function decodeWithLibopus(packets: (Buffer | null)[], useFec: boolean): LossAwa
       return p ? [length, p] : [length];
     }),
   );
-  const run = spawnSync('python3', ['-c', LIBOPUS_DECODER, String(OPUS_FRAME_SAMPLES), useFec ? '1' : '0'], {
-    input,
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const run = await runWithInput('python3', ['-c', LIBOPUS_DECODER, String(OPUS_FRAME_SAMPLES), useFec ? '1' : '0'], input);
   const pcm = run.stdout;
-  if (run.status !== 0 || !pcm || pcm.length !== packets.length * OPUS_FRAME_SAMPLES * 2) return null;
+  if (run.status !== 0 || pcm.length !== packets.length * OPUS_FRAME_SAMPLES * 2) return null;
   const frames = packets.map((_, i) => {
     const frame = new Int16Array(OPUS_FRAME_SAMPLES);
     for (let s = 0; s < OPUS_FRAME_SAMPLES; s++) frame[s] = pcm.readInt16LE((i * OPUS_FRAME_SAMPLES + s) * 2);
     return frame;
   });
   return { frames, sources: [...run.stderr.subarray(0, packets.length)].map((k) => SOURCES[k] ?? 'failed'), fecAvailable: true };
+}
+
+/** Runs a program with `input` on its stdin; its exit status (null: it could not run) and outputs. */
+function runWithInput(command: string, args: string[], input: Buffer): Promise<{ status: number | null; stdout: Buffer; stderr: Buffer }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    // A program that is missing or exits early: its stdin's error is the exit's to report.
+    child.stdin.on('error', () => undefined);
+    child.on('error', () => resolve({ status: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }));
+    child.on('close', (status) => resolve({ status, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) }));
+    child.stdin.end(input);
+  });
 }
 
 let plcDecoder: OpusFrameDecoder | undefined;
