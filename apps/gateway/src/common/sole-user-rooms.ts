@@ -61,7 +61,7 @@ export class SoleUserRooms {
     return this.claims.get(room)?.sole === true;
   }
 
-  /** Claims the room (once per holding); resolved when every other holder has been told. */
+  /** Claims the room (once per holding); resolved when every other holder has answered (or after the wait). */
   claim(room: string): Promise<void> {
     const held = this.claims.get(room);
     if (held) return held.ready;
