@@ -207,6 +207,8 @@ export async function scaledRun(
   processes: number,
   log: (s: string) => void,
   placement: LanePlacement = RECIPIENT_ON_NEXT_PROCESS,
+  /** Run on the new database once migrated, before anyone signs up (diagnostics fill it first). */
+  prepareDatabase?: (databaseUrl: string) => Promise<void>,
 ): Promise<PersistedRun> {
   const env = {
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -217,6 +219,7 @@ export async function scaledRun(
   const gateways: Awaited<ReturnType<typeof startBenchGateway>>[] = [];
   try {
     gateways.push(await startBenchGateway(env));
+    await prepareDatabase?.(gateways[0].db.url);
     while (gateways.length < processes) gateways.push(await startBenchGateway(env, { db: gateways[0].db }));
     const users = await loginUsers(gateways[0].url, o.clients, `msgscale${processes}`);
     const half = Math.floor(o.clients / 2);
