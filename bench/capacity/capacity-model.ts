@@ -106,7 +106,7 @@ export function gatewayCores(dmsPerSecond: number, callsPerSecond: number, costs
   return (dmsPerSecond * usPerDm) / 1e6 + (callsPerSecond * costs.gatewayCpuMsPerCall) / 1e3;
 }
 
-/** PostgreSQL CPU (cores, or CPU seconds for counts) that a DM and call rate needs. */
+/** PostgreSQL CPU (cores) that a DM and call rate needs. */
 export function postgresCores(dmsPerSecond: number, callsPerSecond: number, costs: MeasuredCosts): number {
   return (dmsPerSecond * costs.postgresCpuUsPerDm) / 1e6 + (callsPerSecond * costs.postgresCpuMsPerCall) / 1e3;
 }
@@ -162,10 +162,17 @@ export function planCapacity(load: LoadProfile, costs: MeasuredCosts, assumption
   };
 }
 
-/** CPU a measured run should have used, by the model: for checking the model against a run. */
+/*
+ * CPU seconds a measured run should have used, by the model: for checking the
+ * model against a run. The costs are linear, so a run's counts cost what the
+ * same numbers per second cost in cores for one second.
+ */
 export function predictedGatewayCpuSeconds(run: { dms: number; calls: number; processes: number }, costs: MeasuredCosts): number {
-  const usPerDm = run.processes > 1 ? costs.clusterCpuUsPerDm : costs.gatewayCpuUsPerDm;
-  return (run.dms * usPerDm) / 1e6 + (run.calls * costs.gatewayCpuMsPerCall) / 1e3;
+  return gatewayCores(run.dms, run.calls, costs, run.processes);
+}
+
+export function predictedPostgresCpuSeconds(run: { dms: number; calls: number }, costs: MeasuredCosts): number {
+  return postgresCores(run.dms, run.calls, costs);
 }
 
 /** Relative error of a prediction against what was measured (0.1 = 10% off). */

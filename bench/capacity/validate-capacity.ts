@@ -19,7 +19,7 @@ import { newSsrc, opusRtpParameters } from '../support/call-topology';
 import { startBenchGateway } from '../support/gateway-process';
 import { sampleMachineCpu } from '../support/machine-usage';
 import { cpuSeconds } from '../support/process-usage';
-import { MeasuredCosts, postgresCores, predictedGatewayCpuSeconds, relativeError } from './capacity-model';
+import { MeasuredCosts, predictedGatewayCpuSeconds, predictedPostgresCpuSeconds, relativeError } from './capacity-model';
 import { loadBaseline, RESULTS_DIR } from './measured-costs';
 
 const TOLERANCE = 0.25;
@@ -141,8 +141,7 @@ async function main(): Promise<number> {
       const [dms, calls] = run.result;
       const predicted = idleCores * run.seconds + predictedGatewayCpuSeconds({ dms, calls, processes: 1 }, costs);
       const error = relativeError(predicted, run.cpu);
-      // postgresCores of counts (not rates) is CPU seconds.
-      const postgresPredicted = postgresIdleCores * run.seconds + postgresCores(dms, calls, costs);
+      const postgresPredicted = postgresIdleCores * run.seconds + predictedPostgresCpuSeconds({ dms, calls }, costs);
       const postgresError = relativeError(postgresPredicted, run.postgres);
       worst = Math.max(worst, error, postgresError);
       rows.push({

@@ -5,6 +5,7 @@ import {
   planCapacity,
   postgresCores,
   predictedGatewayCpuSeconds,
+  predictedPostgresCpuSeconds,
   relativeError,
   renderPlan,
 } from '../../bench/capacity/capacity-model';
@@ -86,6 +87,8 @@ describe('checking the model against a run', () => {
   it('predicts CPU seconds from counts and measures the error', () => {
     expect(predictedGatewayCpuSeconds({ dms: 10_000, calls: 100, processes: 1 }, costs)).toBeCloseTo(2, 6);
     expect(predictedGatewayCpuSeconds({ dms: 10_000, calls: 0, processes: 2 }, costs)).toBeCloseTo(1.5, 6);
+    // 10,000 DMs × 50 µs and 100 calls × 2 ms of PostgreSQL's CPU.
+    expect(predictedPostgresCpuSeconds({ dms: 10_000, calls: 100 }, costs)).toBeCloseTo(0.7, 6);
     expect(relativeError(1.2, 1)).toBeCloseTo(0.2, 6);
     expect(relativeError(0, 0)).toBe(0);
   });
