@@ -1,3 +1,4 @@
+import os from 'node:os';
 import OpusScript from 'opusscript';
 
 export const OPUS_SAMPLE_RATE = 48_000;
@@ -65,6 +66,23 @@ export class OpusFrameEncoder {
   }
 }
 
+const LITTLE_ENDIAN_HOST = os.endianness() === 'LE';
+
+/**
+ * `samples` 16-bit little-endian PCM samples of `bytes` from `byteOffset`,
+ * copied into their own array: one byte copy on a little-endian host, not
+ * a read call per sample (a leg's report decodes minutes of audio).
+ */
+export function pcmSamples(bytes: Buffer, byteOffset: number, samples: number): Int16Array {
+  const out = new Int16Array(samples);
+  if (LITTLE_ENDIAN_HOST) {
+    bytes.copy(new Uint8Array(out.buffer), 0, byteOffset, byteOffset + samples * 2);
+  } else {
+    for (let i = 0; i < samples; i++) out[i] = bytes.readInt16LE(byteOffset + i * 2);
+  }
+  return out;
+}
+
 export class OpusFrameDecoder {
   private readonly opus: OpusScript;
 
@@ -75,9 +93,7 @@ export class OpusFrameDecoder {
   /** 16-bit PCM (interleaved when stereo); throws on a packet that is not Opus. */
   decode(packet: Buffer): Int16Array {
     const bytes = this.opus.decode(packet);
-    const copy = new Int16Array(bytes.length / 2);
-    for (let i = 0; i < copy.length; i++) copy[i] = bytes.readInt16LE(i * 2);
-    return copy;
+    return pcmSamples(bytes, 0, bytes.length / 2);
   }
 
   /** Forgets earlier packets, as if this were a new decoder. */

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { checkTone, EncodedTone, TONE_LOOP_FRAMES } from './encoded-tone';
 import { FramePacer } from './frame-pacer';
-import { decodeOpusStream, OPUS_FRAME_SAMPLES, OpusFrameDecoder, OpusFrameEncoder } from './opus-codec';
+import { decodeOpusStream, OPUS_FRAME_SAMPLES, OpusFrameDecoder, OpusFrameEncoder, pcmSamples } from './opus-codec';
 import { rtpAddressFor } from './rtp-address';
 import { isRtcp, parseRtp, serializeRtp } from './rtp-packet';
 import { dominantFrequency, goertzelPower, toneEnergyShare, ToneGenerator } from './tone';
@@ -65,6 +65,16 @@ describe('tones through real Opus', () => {
     const encoder = new OpusFrameEncoder();
     expect(() => encoder.encode(new Int16Array(100))).toThrow(RangeError);
     encoder.close();
+  });
+
+  it('reads little-endian PCM samples from any byte offset into an array of their own', () => {
+    const bytes = Buffer.alloc(11);
+    [1, -2, 32767, -32768, 258].forEach((v, i) => bytes.writeInt16LE(v, 1 + i * 2));
+    const samples = pcmSamples(bytes, 1, 5);
+    expect([...samples]).toEqual([1, -2, 32767, -32768, 258]);
+    bytes.fill(0);
+    expect(samples[4]).toBe(258);
+    expect([...pcmSamples(bytes, 3, 2)]).toEqual([0, 0]);
   });
 });
 

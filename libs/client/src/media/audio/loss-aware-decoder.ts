@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { decodeOpusStream, OPUS_FRAME_SAMPLES, OpusFrameDecoder } from '../opus-codec';
+import { decodeOpusStream, OPUS_FRAME_SAMPLES, OpusFrameDecoder, pcmSamples } from '../opus-codec';
 
 /*
  * Decoding Opus's in-band FEC takes opus_decode(..., decode_fec = 1) on the
@@ -80,11 +80,9 @@ async function decodeWithLibopus(packets: (Buffer | null)[], useFec: boolean): P
   const run = await runWithInput('python3', ['-c', LIBOPUS_DECODER, String(OPUS_FRAME_SAMPLES), useFec ? '1' : '0'], input);
   const pcm = run.stdout;
   if (run.status !== 0 || pcm.length !== packets.length * OPUS_FRAME_SAMPLES * 2) return null;
-  const frames = packets.map((_, i) => {
-    const frame = new Int16Array(OPUS_FRAME_SAMPLES);
-    for (let s = 0; s < OPUS_FRAME_SAMPLES; s++) frame[s] = pcm.readInt16LE((i * OPUS_FRAME_SAMPLES + s) * 2);
-    return frame;
-  });
+  // One copy of the whole stream; each frame is a view of its part.
+  const samples = pcmSamples(pcm, 0, packets.length * OPUS_FRAME_SAMPLES);
+  const frames = packets.map((_, i) => samples.subarray(i * OPUS_FRAME_SAMPLES, (i + 1) * OPUS_FRAME_SAMPLES));
   return { frames, sources: [...run.stderr.subarray(0, packets.length)].map((k) => SOURCES[k] ?? 'failed'), fecAvailable: true };
 }
 
