@@ -1,5 +1,9 @@
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { decodeOpusStream, OPUS_FRAME_SAMPLES, OpusFrameDecoder, pcmSamples } from '../opus-codec';
+
+/** The decoder's exit status when the system has no libopus. */
+const LIBOPUS_MISSING = 4;
 
 /*
  * Decoding Opus's in-band FEC takes opus_decode(..., decode_fec = 1) on the
@@ -16,7 +20,10 @@ import { decodeOpusStream, OPUS_FRAME_SAMPLES, OpusFrameDecoder, pcmSamples } fr
 const LIBOPUS_DECODER = `
 import ctypes, ctypes.util, struct, sys
 try: lib = ctypes.CDLL('libopus.so.0')
-except OSError: lib = ctypes.CDLL(ctypes.util.find_library('opus'))
+except OSError:
+    name = ctypes.util.find_library('opus')
+    if name is None: sys.exit(${LIBOPUS_MISSING})
+    lib = ctypes.CDLL(name)
 lib.opus_decoder_create.restype = ctypes.c_void_p
 lib.opus_decoder_create.argtypes = [ctypes.c_int32, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
 lib.opus_decode.restype = ctypes.c_int
@@ -53,7 +60,17 @@ export interface LossAwareDecode {
   fecAvailable: boolean;
 }
 
-let libopusUsable: boolean | undefined;
+/** False once libopus (or Python) turned out missing here: then opusscript decodes every stream. */
+let libopusUsable = true;
+
+/**
+ * Decoder children running at once. A simulator judges each call's legs as
+ * it hangs up; beyond the cores more children only wait for CPU, each
+ * holding its own memory, and hundreds ending together could exhaust them.
+ */
+const DECODERS_AT_ONCE = Math.max(1, os.availableParallelism());
+let decodersRunning = 0;
+const waitingForDecoder: (() => void)[] = [];
 
 /**
  * Decodes a stream in which `null` marks a lost packet. With `useFec` a lost
@@ -61,15 +78,30 @@ let libopusUsable: boolean | undefined;
  * other lost packet is concealed (PLC).
  */
 export async function decodeWithLoss(packets: (Buffer | null)[], useFec: boolean): Promise<LossAwareDecode> {
-  if (libopusUsable !== false) {
-    const result = await decodeWithLibopus(packets, useFec);
-    libopusUsable = result !== null;
-    if (result) return result;
+  if (libopusUsable) {
+    const result = await inDecoderSlot(() => decodeWithLibopus(packets, useFec));
+    if (result === 'missing') libopusUsable = false;
+    // A child that failed otherwise (out of processes or memory for a moment) costs this stream its FEC, not later ones.
+    else if (result !== 'failed') return result;
   }
   return decodeWithOpusscript(packets);
 }
 
-async function decodeWithLibopus(packets: (Buffer | null)[], useFec: boolean): Promise<LossAwareDecode | null> {
+/** Runs `decode` once fewer than DECODERS_AT_ONCE others run; waiting ones start in the order they asked. */
+async function inDecoderSlot<T>(decode: () => Promise<T>): Promise<T> {
+  if (decodersRunning < DECODERS_AT_ONCE) decodersRunning++;
+  // The slot is handed over by the decode that ends (so decodersRunning stays as it is).
+  else await new Promise<void>((resolve) => waitingForDecoder.push(resolve));
+  try {
+    return await decode();
+  } finally {
+    const next = waitingForDecoder.shift();
+    if (next) next();
+    else decodersRunning--;
+  }
+}
+
+async function decodeWithLibopus(packets: (Buffer | null)[], useFec: boolean): Promise<LossAwareDecode | 'missing' | 'failed'> {
   const input = Buffer.concat(
     packets.flatMap((p) => {
       const length = Buffer.alloc(4);
@@ -78,16 +110,21 @@ async function decodeWithLibopus(packets: (Buffer | null)[], useFec: boolean): P
     }),
   );
   const run = await runWithInput('python3', ['-c', LIBOPUS_DECODER, String(OPUS_FRAME_SAMPLES), useFec ? '1' : '0'], input);
+  if (run.status === LIBOPUS_MISSING || run.spawnError === 'ENOENT') return 'missing';
   const pcm = run.stdout;
-  if (run.status !== 0 || pcm.length !== packets.length * OPUS_FRAME_SAMPLES * 2) return null;
+  if (run.status !== 0 || pcm.length !== packets.length * OPUS_FRAME_SAMPLES * 2) return 'failed';
   // One copy of the whole stream; each frame is a view of its part.
   const samples = pcmSamples(pcm, 0, packets.length * OPUS_FRAME_SAMPLES);
   const frames = packets.map((_, i) => samples.subarray(i * OPUS_FRAME_SAMPLES, (i + 1) * OPUS_FRAME_SAMPLES));
   return { frames, sources: [...run.stderr.subarray(0, packets.length)].map((k) => SOURCES[k] ?? 'failed'), fecAvailable: true };
 }
 
-/** Runs a program with `input` on its stdin; its exit status (null: it could not run) and outputs. */
-function runWithInput(command: string, args: string[], input: Buffer): Promise<{ status: number | null; stdout: Buffer; stderr: Buffer }> {
+/** Runs a program with `input` on its stdin; its exit status (null: it could not run, for `spawnError`) and outputs. */
+function runWithInput(
+  command: string,
+  args: string[],
+  input: Buffer,
+): Promise<{ status: number | null; spawnError?: string; stdout: Buffer; stderr: Buffer }> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
@@ -96,7 +133,9 @@ function runWithInput(command: string, args: string[], input: Buffer): Promise<{
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     // A program that is missing or exits early: its stdin's error is the exit's to report.
     child.stdin.on('error', () => undefined);
-    child.on('error', () => resolve({ status: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }));
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({ status: null, spawnError: err.code, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }),
+    );
     child.on('close', (status) => resolve({ status, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) }));
     child.stdin.end(input);
   });
