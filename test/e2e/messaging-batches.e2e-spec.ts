@@ -196,6 +196,53 @@ describe('messaging: sends batched into shared transactions', () => {
     expect(await outcome(a.request('dm:send', { to: d.id, clientMsgId: uuid(), body: 'again' }))).toBe('seq 2');
   });
 
+  it('never runs two append batches at once on the same users, and still runs one for other users beside another', async () => {
+    const [a, b, c, d] = await Promise.all(['ra', 'rb', 'rc', 'rd'].map(online));
+    const send = (from: SocialClient, to: SocialClient, body: string) =>
+      from.request('dm:send', { to: to.id, clientMsgId: uuid(), body }) as Promise<SendAck>;
+    // The pairs' conversations known, so each send goes to the database once, in an append batch.
+    await Promise.all([send(a, b, 'hi'), send(c, d, 'hi')]);
+    const repo = gw.get(MessageRepository);
+    const append = repo.appendBatch.bind(repo);
+    const running: Set<string>[] = [];
+    let sharedUsers = 0;
+    let besideAnother = 0;
+    // Alice's batch is held open until another batch has started (or a second has passed).
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let heldOpen!: () => void;
+    const aliceRunning = new Promise<void>((resolve) => (heldOpen = resolve));
+    const spy = jest.spyOn(repo, 'appendBatch').mockImplementation(async (batch) => {
+      const users = new Set(batch.flatMap((m) => [m.senderId.toLowerCase(), m.recipientId.toLowerCase()]));
+      if (running.some((other) => [...users].some((u) => other.has(u)))) sharedUsers++;
+      if (running.length > 0) besideAnother++;
+      running.push(users);
+      try {
+        if (users.has(a.id.toLowerCase())) {
+          heldOpen();
+          await Promise.race([released, new Promise((r) => setTimeout(r, 1000))]);
+        } else {
+          release();
+        }
+        return await append(batch);
+      } finally {
+        running.splice(running.indexOf(users), 1);
+      }
+    });
+    try {
+      const first = send(a, b, 'a1');
+      await aliceRunning;
+      // Bob's reply waits for Alice's batch (their rows); Carol's message to Dan needs neither.
+      const later = [send(b, a, 'b1'), send(c, d, 'c1')];
+      const acks = await Promise.all([first, ...later]);
+      expect(acks.map((ack) => ack.message.seq)).toEqual([2, 3, 2]);
+      expect(sharedUsers).toBe(0);
+      expect(besideAnother).toBeGreaterThan(0);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('finds the one conversation of a pair whatever the case of the ids', async () => {
     const users = await Promise.all(['ca', 'cb', 'cc', 'cd'].map(online));
     for (const [x, y] of [

@@ -6,7 +6,7 @@ import { CheckedAppendResult, MessageRepository, NewMessage, SendCheckRequest, S
 // Enough to take every send of a busy moment in a few batches while one
 // statement stays small.
 const MAX_BATCH = 256;
-// While one batch waits for its commit, the next can already run.
+// While one batch waits for its commit, the next can already run (appends: on other users' rows).
 const MAX_BATCHES_IN_FLIGHT = 2;
 
 /**
@@ -45,6 +45,8 @@ export class BatchedMessageStore {
       maxInFlight: MAX_BATCHES_IN_FLIGHT,
       runBatch: (batch) => messages.appendBatch(batch),
       runOne: (message) => messages.appendChecked(message),
+      // An append locks its sender's and recipient's rows (and their conversation's, which the pair names).
+      keysOf: (message) => [message.senderId.toLowerCase(), message.recipientId.toLowerCase()],
       onBatch: (size) => sizes.observe({ query: 'append' }, size),
       onBatchFailed: (err, size) => {
         failures.inc({ query: 'append' });

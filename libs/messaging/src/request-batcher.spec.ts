@@ -66,4 +66,75 @@ describe('RequestBatcher', () => {
     expect(await Promise.all([1, 2, 3, 4, 5].map((i) => batcher.request(i)))).toEqual([1, 2, 3, 4, 5]);
     expect(most).toBe(2);
   });
+
+  describe('with keysOf (the rows a batch locks)', () => {
+    /** Inputs are "name:key1,key2"; each batch is held open until released. */
+    function keyed(maxBatch = 100) {
+      const batches: string[][] = [];
+      const releases: (() => void)[] = [];
+      const batcher = new RequestBatcher<string, string>({
+        maxBatch,
+        maxInFlight: 2,
+        keysOf: (input) => input.split(':')[1].split(','),
+        runBatch: async (inputs) => {
+          batches.push(inputs.map((i) => i.split(':')[0]));
+          await new Promise<void>((release) => releases.push(release));
+          return inputs.map((i) => i.split(':')[0]);
+        },
+        runOne: async (input) => input,
+      });
+      const turn = () => new Promise((r) => setImmediate(r));
+      return { batcher, batches, releases, turn };
+    }
+
+    /** A few turns: a finished batch's bookkeeping, then the next batch's start. */
+    async function settled(turn: () => Promise<unknown>): Promise<void> {
+      for (let i = 0; i < 3; i++) await turn();
+    }
+
+    it('never runs two batches that share a key: the second takes only inputs on other keys', async () => {
+      const { batcher, batches, releases, turn } = keyed();
+      const first = ['a1:alice,bob', 'c1:carol,dan'].map((i) => batcher.request(i));
+      await turn();
+      const later = ['a2:bob,alice', 'e1:erin,frank', 'c2:dan,carol'].map((i) => batcher.request(i));
+      await turn();
+      // Alice's, Bob's, Carol's and Dan's rows are held by the first batch; Erin's and Frank's are free.
+      expect(batches).toEqual([['a1', 'c1'], ['e1']]);
+      releases.shift()!();
+      await Promise.all(first);
+      await settled(turn);
+      expect(batches).toEqual([['a1', 'c1'], ['e1'], ['a2', 'c2']]);
+      releases.forEach((release) => release());
+      expect(await Promise.all(later)).toEqual(['a2', 'e1', 'c2']);
+    });
+
+    it('keeps each key’s inputs in order: behind a waiting input go the later ones sharing a key with it', async () => {
+      const { batcher, batches, releases, turn } = keyed();
+      const running = batcher.request('a1:alice,bob');
+      await turn();
+      // b1 waits for Bob; b2 (Bob's too) and c1 (Carol's, as b1 is) wait behind it; e1 is free.
+      const later = ['b1:bob,carol', 'e1:erin,frank', 'b2:bob,dan', 'c1:carol,gina'].map((i) => batcher.request(i));
+      await turn();
+      expect(batches).toEqual([['a1'], ['e1']]);
+      releases.shift()!();
+      await running;
+      await settled(turn);
+      expect(batches).toEqual([['a1'], ['e1'], ['b1', 'b2', 'c1']]);
+      releases.forEach((release) => release());
+      expect(await Promise.all(later)).toEqual(['b1', 'e1', 'b2', 'c1']);
+    });
+
+    it('still splits at maxBatch, the rest going in order into the next batches', async () => {
+      const { batcher, batches, releases, turn } = keyed(2);
+      const all = ['x1:x', 'y1:y', 'z1:z', 'x2:x'].map((i) => batcher.request(i));
+      await settled(turn);
+      // The second batch may not take x2 (x is held by the first), so it takes z1.
+      expect(batches).toEqual([['x1', 'y1'], ['z1']]);
+      releases.shift()!();
+      await settled(turn);
+      expect(batches).toEqual([['x1', 'y1'], ['z1'], ['x2']]);
+      releases.forEach((release) => release());
+      expect(await Promise.all(all)).toEqual(['x1', 'y1', 'z1', 'x2']);
+    });
+  });
 });

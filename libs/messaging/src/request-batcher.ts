@@ -9,6 +9,14 @@ export interface RequestBatcherOptions<I, O> {
   runOne(input: I): Promise<O>;
   onBatch?(size: number): void;
   onBatchFailed?(err: unknown, size: number): void;
+  /**
+   * The rows an input's batch locks. Two running batches never share one:
+   * an input whose rows a running batch holds waits for the next batch, with
+   * every later input sharing a row with it (so each row's inputs keep their
+   * order). Otherwise the second batch would wait in the database for the
+   * first one's commit and then re-check the rows it found changed.
+   */
+  keysOf?(input: I): readonly string[];
 }
 
 interface Waiting<I, O> {
@@ -16,6 +24,8 @@ interface Waiting<I, O> {
   resolve(output: O): void;
   reject(err: unknown): void;
 }
+
+const NO_KEYS: readonly string[] = [];
 
 /**
  * Turns many concurrent requests into few batch runs (group commit of the
@@ -27,6 +37,8 @@ export class RequestBatcher<I, O> {
   private waiting: Waiting<I, O>[] = [];
   private inFlight = 0;
   private scheduled = false;
+  /** The keys (keysOf) of the running batches. */
+  private readonly held = new Set<string>();
 
   constructor(private readonly options: RequestBatcherOptions<I, O>) {}
 
@@ -43,14 +55,41 @@ export class RequestBatcher<I, O> {
     setImmediate(() => {
       this.scheduled = false;
       if (this.inFlight >= this.options.maxInFlight || this.waiting.length === 0) return;
-      const batch = this.waiting.splice(0, this.options.maxBatch);
+      const { batch, keys } = this.takeBatch();
+      // Every waiting input shares a row with a running batch: the next one starts when that one ends.
+      if (batch.length === 0) return;
       this.inFlight++;
+      for (const key of keys) this.held.add(key);
       void this.run(batch).finally(() => {
+        for (const key of keys) this.held.delete(key);
         this.inFlight--;
         this.schedule();
       });
       this.schedule();
     });
+  }
+
+  /** The next batch: waiting inputs in order, up to maxBatch, leaving those whose rows must wait. */
+  private takeBatch(): { batch: Waiting<I, O>[]; keys: Set<string> } {
+    const keys = new Set<string>();
+    const keysOf = this.options.keysOf;
+    if (!keysOf) return { batch: this.waiting.splice(0, this.options.maxBatch), keys };
+    const batch: Waiting<I, O>[] = [];
+    const left: Waiting<I, O>[] = [];
+    // Rows of the running batches and of the inputs left behind so far.
+    const blocked = new Set(this.held);
+    for (const waiting of this.waiting) {
+      const inputKeys = batch.length < this.options.maxBatch ? keysOf(waiting.input) : NO_KEYS;
+      if (batch.length >= this.options.maxBatch || inputKeys.some((k) => blocked.has(k))) {
+        left.push(waiting);
+        for (const k of inputKeys) blocked.add(k);
+        continue;
+      }
+      batch.push(waiting);
+      for (const k of inputKeys) keys.add(k);
+    }
+    this.waiting = left;
+    return { batch, keys };
   }
 
   private async run(batch: Waiting<I, O>[]): Promise<void> {
