@@ -17,7 +17,7 @@ import { PLAIN_RTP_CAPABILITIES, SocialClient } from '@app/client';
 import { befriend, inBatches, loginUsers } from '../support/bench-users';
 import { newSsrc, opusRtpParameters } from '../support/call-topology';
 import { startBenchGateway } from '../support/gateway-process';
-import { sampleMachineCpu } from '../support/machine-usage';
+import { sampleServicesCpu, servicesCpuBetween } from '../support/machine-usage';
 import { cpuSeconds } from '../support/process-usage';
 import { MeasuredCosts, predictedGatewayCpuSeconds, predictedPostgresCpuSeconds, relativeError } from './capacity-model';
 import { loadBaseline, RESULTS_DIR } from './measured-costs';
@@ -77,18 +77,15 @@ async function setUpCalls(pairs: (readonly [SocialClient, SocialClient])[], call
   return done;
 }
 
-/** PostgreSQL's processes' CPU seconds so far (0 where /proc does not tell). */
-const postgresSeconds = () => sampleMachineCpu()?.services.postgres ?? 0;
-
 /** CPU seconds the gateway and PostgreSQL used while `work` ran, and how long it ran. */
 async function measure<T>(pid: number, work: () => Promise<T>): Promise<{ cpu: number; postgres: number; seconds: number; result: T }> {
   const before = cpuSeconds(pid);
-  const postgresBefore = postgresSeconds();
+  const servicesBefore = sampleServicesCpu();
   const started = performance.now();
   const result = await work();
   return {
     cpu: cpuSeconds(pid) - before,
-    postgres: postgresSeconds() - postgresBefore,
+    postgres: servicesCpuBetween(servicesBefore, sampleServicesCpu()).postgres,
     seconds: (performance.now() - started) / 1000,
     result,
   };

@@ -22,7 +22,7 @@ import { Client } from 'pg';
 import { migrate } from '@app/database';
 import { createScratchDatabase } from '@app/harness';
 import { APPEND_BATCH_SQL } from '../../libs/messaging/src/message.repository';
-import { sampleMachineCpu } from '../support/machine-usage';
+import { sampleMachineCpu, servicesCpuBetween } from '../support/machine-usage';
 
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 4);
 const BATCH = Number(process.env.BATCH ?? 48);
@@ -170,7 +170,10 @@ async function main(): Promise<void> {
       );
       const seconds = (performance.now() - started) / 1000;
       const after = sampleMachineCpu()!;
-      return { perSec: Math.round(stored / seconds), usPerMessage: ((after.services.postgres - before.services.postgres) / stored) * 1e6 };
+      return {
+        perSec: Math.round(stored / seconds),
+        usPerMessage: (servicesCpuBetween(before.services, after.services).postgres / stored) * 1e6,
+      };
     };
     const names = Object.keys(variants);
     await run(variants[names[0]], 'warm-up');

@@ -19,8 +19,16 @@ export interface MachineCpuSample {
   stealSeconds: number;
   /** This process (the load generator): every thread, user and system. */
   loadGeneratorSeconds: number;
-  /** CPU seconds of the processes named in SERVICES, each name summed over its processes (PostgreSQL's backends, say). */
-  services: Record<string, number>;
+  /** The processes named in SERVICES (PostgreSQL's backends, say): compare two with servicesCpuBetween. */
+  services: ServicesCpu;
+}
+
+/** The CPU so far of every process of the SERVICES, and of their children that exited. */
+export interface ServicesCpu {
+  /** By pid and start time (a pid may be reused in between). */
+  processes: Map<string, { name: string; pid: number; parent: number; seconds: number }>;
+  /** By service: CPU seconds of its processes' children that exited and were waited for. */
+  reaped: Record<string, number>;
 }
 
 /** The services beside the gateways whose CPU is read, by the command name the kernel knows them by. */
@@ -36,10 +44,7 @@ export interface MachineCpuUse {
   stealCores: number;
   /** The load generator's CPU per operation, in microseconds. */
   loadGeneratorUsPerOp: number;
-  /**
-   * Each of SERVICES that ran in between, per operation in microseconds, read
-   * per process (a process that exited in between is not counted).
-   */
+  /** Each of SERVICES that ran in between, per operation in microseconds (see servicesCpuBetween). */
   servicesUsPerOp: Record<string, number>;
 }
 
@@ -62,13 +67,13 @@ export function sampleMachineCpu(): MachineCpuSample | undefined {
     busySeconds: (user + nice + system + irq + softirq) / TICKS_PER_SECOND,
     stealSeconds: steal / TICKS_PER_SECOND,
     loadGeneratorSeconds: (own.user + own.system) / 1e6,
-    services: servicesCpuSeconds(),
+    services: sampleServicesCpu(),
   };
 }
 
-/** CPU seconds (user + system) of every process named in SERVICES, summed by name. */
-function servicesCpuSeconds(): Record<string, number> {
-  const seconds: Record<string, number> = Object.fromEntries(SERVICES.map((name) => [name, 0]));
+/** The CPU (user + system) of every process named in SERVICES, and of their exited children. */
+export function sampleServicesCpu(): ServicesCpu {
+  const services: ServicesCpu = { processes: new Map(), reaped: Object.fromEntries(SERVICES.map((name) => [name, 0])) };
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -77,12 +82,36 @@ function servicesCpuSeconds(): Record<string, number> {
     } catch {
       continue; // exited since the listing
     }
-    const { command, user, system } = parseProcessStat(stat);
+    const { command, parent, user, system, reapedChildren, startTicks } = parseProcessStat(stat);
     // The kernel keeps a command name's first 15 characters ("mediasoup-worke").
     const name = SERVICES.find((service) => service.slice(0, COMMAND_NAME_CHARS) === command);
-    if (name) seconds[name] += user + system;
+    if (!name) continue;
+    services.processes.set(`${entry}@${startTicks}`, { name, pid: Number(entry), parent, seconds: user + system });
+    services.reaped[name] += reapedChildren;
   }
-  return seconds;
+  return services;
+}
+
+/**
+ * CPU seconds each service used between two samples. A process that
+ * started in between counts whole. One that exited counts when one of the
+ * services' processes waited for it (PostgreSQL's postmaster reaps every
+ * backend): its whole life is then in its parent's reaped time, less what
+ * it had used before. Otherwise only its part in between is missed. (A sum
+ * over the processes alive at each sample instead took an exited backend's
+ * whole earlier CPU off the interval: readings came out low, even below 0.)
+ */
+export function servicesCpuBetween(before: ServicesCpu, after: ServicesCpu): Record<string, number> {
+  const used: Record<string, number> = Object.fromEntries(SERVICES.map((name) => [name, 0]));
+  for (const [key, p] of after.processes) used[p.name] += p.seconds - (before.processes.get(key)?.seconds ?? 0);
+  for (const name of SERVICES) used[name] += (after.reaped[name] ?? 0) - (before.reaped[name] ?? 0);
+  const alive = new Map([...after.processes.values()].map((p) => [p.pid, p]));
+  for (const [key, p] of before.processes) {
+    if (after.processes.has(key)) continue;
+    const parent = alive.get(p.parent);
+    if (parent) used[parent.name] -= p.seconds;
+  }
+  return used;
 }
 
 /**
@@ -100,8 +129,7 @@ export function machineCpuOver(
   const seconds = (after.wallMs - before.wallMs) / 1000;
   const perOp = (s: number) => round((s / ops) * 1e6, 1);
   const servicesUsPerOp: Record<string, number> = {};
-  for (const [name, used] of Object.entries(after.services)) {
-    const part = used - (before.services[name] ?? 0);
+  for (const [name, part] of Object.entries(servicesCpuBetween(before.services, after.services))) {
     if (part > 0) servicesUsPerOp[name] = perOp(part);
   }
   return {

@@ -15,13 +15,25 @@ function userAndSystemSeconds(pid: number): { user: number; system: number } {
 }
 
 /** A /proc/PID/stat line: the command name (its first 15 characters) and the CPU seconds used in user code and in the kernel. */
-export function parseProcessStat(stat: string): { command: string; user: number; system: number } {
+export function parseProcessStat(stat: string): {
+  command: string;
+  parent: number;
+  user: number;
+  system: number;
+  /** CPU seconds of its children that exited and it waited for (user + system). */
+  reapedChildren: number;
+  /** When it started, in ticks since boot: with the pid, which process this is (pids are reused). */
+  startTicks: number;
+} {
   // The command name may contain spaces and brackets; fields after it start at the last ") ".
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return {
     command: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    parent: Number(fields[1]),
     user: Number(fields[11]) / TICKS_PER_SECOND,
     system: Number(fields[12]) / TICKS_PER_SECOND,
+    reapedChildren: (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND,
+    startTicks: Number(fields[19]),
   };
 }
 

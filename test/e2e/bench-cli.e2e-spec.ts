@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { onDatabaseServer, SCRATCH_SERVER_URL } from '@app/harness';
 import { checkpointCounts, startAfterCheckpoint } from '../../bench/support/database-checkpoints';
-import { machineCpuOver, sampleMachineCpu } from '../../bench/support/machine-usage';
+import { Client } from 'pg';
+import { machineCpuOver, sampleMachineCpu, sampleServicesCpu, ServicesCpu, servicesCpuBetween } from '../../bench/support/machine-usage';
 import { cpuPerOp, cpuRatio, cpuSeconds, processActivity } from '../../bench/support/process-usage';
 import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
 
@@ -67,7 +68,13 @@ describe('CPU per operation in the results', () => {
   });
 
   it("gives the machine's busy cores and the host's steal, and the load generator's and each service's CPU per operation", () => {
-    const services = (postgres: number) => ({ postgres, 'redis-server': 3 });
+    const services = (postgres: number): ServicesCpu => ({
+      processes: new Map([
+        ['10@1', { name: 'postgres', pid: 10, parent: 1, seconds: postgres }],
+        ['20@1', { name: 'redis-server', pid: 20, parent: 1, seconds: 3 }],
+      ]),
+      reaped: { postgres: 0, 'redis-server': 0, 'mediasoup-worker': 0 },
+    });
     const before = { wallMs: 0, cores: 2, busySeconds: 10, stealSeconds: 1, loadGeneratorSeconds: 2, services: services(4) };
     const after = { wallMs: 2000, cores: 2, busySeconds: 13, stealSeconds: 1.1, loadGeneratorSeconds: 2.5, services: services(4.7) };
     expect(machineCpuOver(before, after, 1000)).toEqual({
@@ -97,7 +104,32 @@ describe('CPU per operation in the results', () => {
     expect(after.busySeconds - before.busySeconds).toBeGreaterThan(0.15);
     expect(use.stealCores).toBeGreaterThanOrEqual(0);
     // PostgreSQL serves these tests: its processes, found by name, have used some CPU.
-    expect(after.services.postgres).toBeGreaterThan(0);
+    expect([...after.services.processes.values()].some((p) => p.name === 'postgres' && p.seconds > 0)).toBe(true);
+  });
+
+  it("counts a service's process that exited in between: its CPU in between, not less its CPU before", async () => {
+    // A PostgreSQL backend of its own that has used CPU before the first sample and uses more after it, then exits.
+    const client = new Client({ connectionString: SCRATCH_SERVER_URL });
+    await client.connect();
+    const burn = () => client.query('SELECT count(*) FROM generate_series(1, 4000000)');
+    await burn();
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const before = sampleServicesCpu();
+    const backendBefore = [...before.processes.values()].find((p) => p.pid === rows[0].pid)!;
+    expect(backendBefore.seconds).toBeGreaterThan(0.05);
+    await burn();
+    await client.end();
+    // Its postmaster has waited for it once it is gone from /proc.
+    let after = sampleServicesCpu();
+    for (let i = 0; i < 50 && [...after.processes.values()].some((p) => p.pid === rows[0].pid); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      after = sampleServicesCpu();
+    }
+    const between = servicesCpuBetween(before, after).postgres;
+    // Summing the processes alive at each sample would take the backend's earlier CPU off and miss its later.
+    const sum = (s: ServicesCpu) => [...s.processes.values()].filter((p) => p.name === 'postgres').reduce((t, p) => t + p.seconds, 0);
+    expect(between).toBeGreaterThan(0.05);
+    expect(between).toBeGreaterThanOrEqual(sum(after) - sum(before) + backendBefore.seconds);
   });
 
   it('finds a service by the 15 characters of its name the kernel keeps', async () => {
@@ -109,7 +141,9 @@ describe('CPU per operation in the results', () => {
     const busy = spawn(program, [], { stdio: ['ignore', 'ignore', 'ignore'] });
     try {
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(sampleMachineCpu()!.services['mediasoup-worker']).toBeGreaterThan(0);
+      const worker = [...sampleServicesCpu().processes.values()].find((p) => p.pid === busy.pid);
+      expect(worker).toMatchObject({ name: 'mediasoup-worker', parent: process.pid });
+      expect(worker!.seconds).toBeGreaterThan(0);
     } finally {
       busy.kill();
       fs.rmSync(dir, { recursive: true });
