@@ -14,7 +14,7 @@ function userAndSystemSeconds(pid: number): { user: number; system: number } {
   return parseProcessStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
-/** A /proc/PID/stat line: the command name (its first 15 characters) and the CPU seconds used in user code and in the kernel. */
+/** A /proc/PID/stat line: the command name (its first 15 characters), the parent, the CPU seconds used in user code and in the kernel, and its exited children's. */
 export function parseProcessStat(stat: string): {
   command: string;
   parent: number;
