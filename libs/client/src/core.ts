@@ -4,6 +4,7 @@ export * from './client-error';
 export * from './sleep';
 export * from './backoff';
 export * from './bounded-map';
+export * from './in-flight-limit';
 export * from './http-api';
 export * from './social-client';
 export * from './messages';

@@ -15,6 +15,7 @@ import { ClientError, ConnectionLostError, RequestTimeoutError } from './client-
 import { ContactsApi, UsersApi } from './contacts';
 import { FlagsApi } from './flags';
 import { fetchJson, httpJson } from './http-api';
+import { InFlightLimit } from './in-flight-limit';
 import { MessagesApi } from './messages';
 import { isAck, isPayloadOf, isResultOf, jsonRouteOf, malformedAck, malformedPush, malformedResult } from './protocol-checks';
 import { sleep } from './sleep';
@@ -128,8 +129,8 @@ export class SocialClient {
   private refreshTimer?: ReturnType<typeof setTimeout>;
   private refreshing?: Promise<void>;
   private stopped = false;
-  private requestsInFlight = 0;
-  private readonly waitingRequests: (() => void)[] = [];
+  /** Beyond it requests wait here, in order, rather than be refused by the server. */
+  private readonly requestsInFlight = new InFlightLimit(MAX_REQUESTS_IN_FLIGHT);
   private state: ConnectionState = 'disconnected';
   private backoff = new Backoff();
   private reconnectTimer?: ReturnType<typeof setTimeout>;
@@ -369,19 +370,13 @@ export class SocialClient {
    */
   async rawRequest(event: string, payload: unknown, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<Ack<unknown>> {
     const socket = this.requireSocket();
-    // Beyond the in-flight limit requests wait here, in order, rather than be refused by the server.
-    if (this.requestsInFlight >= MAX_REQUESTS_IN_FLIGHT) await new Promise<void>((r) => this.waitingRequests.push(r));
-    this.requestsInFlight++;
     let answer: unknown;
     try {
-      answer = await socket.timeout(timeoutMs).emitWithAck(event, payload);
+      answer = await this.requestsInFlight.run(() => socket.timeout(timeoutMs).emitWithAck(event, payload));
     } catch (err) {
       if (err instanceof Error && /timed out/.test(err.message)) throw new RequestTimeoutError(event, timeoutMs);
       if (err instanceof Error && /disconnected/.test(err.message)) throw new ConnectionLostError(event);
       throw err;
-    } finally {
-      this.requestsInFlight--;
-      this.waitingRequests.shift()?.();
     }
     if (isAck(answer)) return answer;
     throw malformedAck(event, answer);

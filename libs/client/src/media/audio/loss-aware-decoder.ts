@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
+import { InFlightLimit } from '../../in-flight-limit';
 import { decodeOpusStream, OPUS_FRAME_SAMPLES, OpusFrameDecoder, pcmSamples } from '../opus-codec';
 
 /** The decoder's exit status when the system has no libopus. */
@@ -68,9 +69,7 @@ let libopusUsable = true;
  * it hangs up; beyond the cores more children only wait for CPU, each
  * holding its own memory, and hundreds ending together could exhaust them.
  */
-const DECODERS_AT_ONCE = Math.max(1, os.availableParallelism());
-let decodersRunning = 0;
-const waitingForDecoder: (() => void)[] = [];
+const decoders = new InFlightLimit(Math.max(1, os.availableParallelism()));
 
 /**
  * Decodes a stream in which `null` marks a lost packet. With `useFec` a lost
@@ -79,26 +78,12 @@ const waitingForDecoder: (() => void)[] = [];
  */
 export async function decodeWithLoss(packets: (Buffer | null)[], useFec: boolean): Promise<LossAwareDecode> {
   if (libopusUsable) {
-    const result = await inDecoderSlot(() => decodeWithLibopus(packets, useFec));
+    const result = await decoders.run(() => decodeWithLibopus(packets, useFec));
     if (result === 'missing') libopusUsable = false;
     // A child that failed otherwise (out of processes or memory for a moment) costs this stream its FEC, not later ones.
     else if (result !== 'failed') return result;
   }
   return decodeWithOpusscript(packets);
-}
-
-/** Runs `decode` once fewer than DECODERS_AT_ONCE others run; waiting ones start in the order they asked. */
-async function inDecoderSlot<T>(decode: () => Promise<T>): Promise<T> {
-  if (decodersRunning < DECODERS_AT_ONCE) decodersRunning++;
-  // The slot is handed over by the decode that ends (so decodersRunning stays as it is).
-  else await new Promise<void>((resolve) => waitingForDecoder.push(resolve));
-  try {
-    return await decode();
-  } finally {
-    const next = waitingForDecoder.shift();
-    if (next) next();
-    else decodersRunning--;
-  }
 }
 
 async function decodeWithLibopus(packets: (Buffer | null)[], useFec: boolean): Promise<LossAwareDecode | 'missing' | 'failed'> {
