@@ -22,7 +22,7 @@ import { Client } from 'pg';
 import { migrate } from '@app/database';
 import { createScratchDatabase } from '@app/harness';
 import { APPEND_BATCH_SQL } from '../../libs/messaging/src/message.repository';
-import { sampleMachineCpu, servicesCpuBetween } from '../support/machine-usage';
+import { sampleServicesCpu, servicesCpuBetween } from '../support/machine-usage';
 
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 4);
 const BATCH = Number(process.env.BATCH ?? 48);
@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     const run = async (variant: Variant, name: string) => {
       // Each run starts after a checkpoint, so each meets the same full-page writes.
       await admin.query('CHECKPOINT');
-      const before = sampleMachineCpu()!;
+      const before = sampleServicesCpu();
       const started = performance.now();
       let stored = 0;
       await Promise.all(
@@ -169,10 +169,10 @@ async function main(): Promise<void> {
         }),
       );
       const seconds = (performance.now() - started) / 1000;
-      const after = sampleMachineCpu()!;
+      const after = sampleServicesCpu();
       return {
         perSec: Math.round(stored / seconds),
-        usPerMessage: (servicesCpuBetween(before.services, after.services).postgres / stored) * 1e6,
+        usPerMessage: (servicesCpuBetween(before, after).postgres / stored) * 1e6,
       };
     };
     const names = Object.keys(variants);
