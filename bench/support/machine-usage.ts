@@ -71,25 +71,64 @@ export function sampleMachineCpu(): MachineCpuSample | undefined {
   };
 }
 
-/** The CPU (user + system) of every process named in SERVICES, and of their exited children. */
-export function sampleServicesCpu(): ServicesCpu {
-  const services: ServicesCpu = { processes: new Map(), reaped: Object.fromEntries(SERVICES.map((name) => [name, 0])) };
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
+/** What sampleServicesCpu reads of /proc: the process ids, and a process's stat line (undefined once it is gone). */
+export interface ProcessTable {
+  pids(): string[];
+  stat(pid: string): string | undefined;
+}
+
+const PROC: ProcessTable = {
+  pids: () => fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)),
+  stat: (pid) => {
     try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      return fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     } catch {
-      continue; // exited since the listing
+      return undefined; // exited since the listing
     }
+  },
+};
+
+/** Scans of /proc tried before one is taken even though a child was waited for during it. */
+const SCAN_ATTEMPTS = 6;
+
+/**
+ * The CPU (user + system) of every process named in SERVICES, and of their
+ * exited children. A child waited for while /proc is read would be counted
+ * twice (read alive, then again in its parent's reaped time) or not at all
+ * (its parent read first, then it gone), and a reading of PostgreSQL's CPU
+ * came out below 0. So a scan is taken only when the services' reaped time
+ * is the same in the scans just before and just after it: no child was
+ * waited for while it was read.
+ */
+export function sampleServicesCpu(table: ProcessTable = PROC): ServicesCpu {
+  let earlier = scanServices(table);
+  let scan = scanServices(table);
+  for (let attempt = 2; attempt < SCAN_ATTEMPTS; attempt++) {
+    const later = scanServices(table);
+    if (sameReaped(earlier, later)) return scan;
+    [earlier, scan] = [scan, later];
+  }
+  return scan;
+}
+
+function scanServices(table: ProcessTable): ServicesCpu {
+  const services: ServicesCpu = { processes: new Map(), reaped: Object.fromEntries(SERVICES.map((name) => [name, 0])) };
+  for (const pid of table.pids()) {
+    const stat = table.stat(pid);
+    if (stat === undefined) continue;
     const { command, parent, user, system, reapedChildren, startTicks } = parseProcessStat(stat);
     // The kernel keeps a command name's first 15 characters ("mediasoup-worke").
     const name = SERVICES.find((service) => service.slice(0, COMMAND_NAME_CHARS) === command);
     if (!name) continue;
-    services.processes.set(`${entry}@${startTicks}`, { name, pid: Number(entry), parent, seconds: user + system });
+    services.processes.set(`${pid}@${startTicks}`, { name, pid: Number(pid), parent, seconds: user + system });
     services.reaped[name] += reapedChildren;
   }
   return services;
+}
+
+/** Whether each service's reaped time is the same in both (to within half a clock tick: they are sums of ticks). */
+function sameReaped(a: ServicesCpu, b: ServicesCpu): boolean {
+  return SERVICES.every((name) => Math.abs(a.reaped[name] - b.reaped[name]) < 0.5 / TICKS_PER_SECOND);
 }
 
 /**

@@ -7,7 +7,14 @@ import path from 'node:path';
 import { onDatabaseServer, SCRATCH_SERVER_URL } from '@app/harness';
 import { checkpointCounts, startAfterCheckpoint } from '../../bench/support/database-checkpoints';
 import { Client } from 'pg';
-import { machineCpuOver, sampleMachineCpu, sampleServicesCpu, ServicesCpu, servicesCpuBetween } from '../../bench/support/machine-usage';
+import {
+  machineCpuOver,
+  ProcessTable,
+  sampleMachineCpu,
+  sampleServicesCpu,
+  ServicesCpu,
+  servicesCpuBetween,
+} from '../../bench/support/machine-usage';
 import { cpuPerOp, cpuRatio, cpuSeconds, processActivity } from '../../bench/support/process-usage';
 import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
 
@@ -130,6 +137,32 @@ describe('CPU per operation in the results', () => {
     const sum = (s: ServicesCpu) => [...s.processes.values()].filter((p) => p.name === 'postgres').reduce((t, p) => t + p.seconds, 0);
     expect(between).toBeGreaterThan(0.05);
     expect(between).toBeGreaterThanOrEqual(sum(after) - sum(before) + backendBefore.seconds);
+  });
+
+  it('takes a scan of /proc only when no child was waited for while it was read', () => {
+    // "pid (command) state parent ...": utime at field 14, cutime at 16, the start time at 22.
+    const statLine = (pid: number, parent: number, ticks: number, reapedTicks: number) =>
+      `${pid} (postgres) S ${parent} 0 0 0 0 0 0 0 0 0 ${ticks} 0 ${reapedTicks} 0 20 0 1 0 100`;
+    // The postmaster read first, the backend reaped next, is missed; the backend read first, then reaped, counts twice.
+    for (const order of [
+      ['1', '2'],
+      ['2', '1'],
+    ]) {
+      const world = { backendTicks: 30, reaped: false, reads: 0, reapAfterRead: Infinity };
+      const table: ProcessTable = {
+        pids: () => order.filter((pid) => pid === '1' || !world.reaped),
+        stat: (pid) => {
+          if (pid === '2' && world.reaped) return undefined;
+          const line = pid === '1' ? statLine(1, 0, 5, world.reaped ? world.backendTicks : 0) : statLine(2, 1, world.backendTicks, 0);
+          if (++world.reads === world.reapAfterRead) world.reaped = true;
+          return line;
+        },
+      };
+      const before = sampleServicesCpu(table);
+      world.backendTicks = 60;
+      world.reapAfterRead = world.reads + 1;
+      expect(servicesCpuBetween(before, sampleServicesCpu(table)).postgres).toBeCloseTo(0.3);
+    }
   });
 
   it('finds a service by the 15 characters of its name the kernel keeps', async () => {
