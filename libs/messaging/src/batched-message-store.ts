@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RequestBatcher } from './request-batcher';
-import { CheckedAppendResult, MessageRepository, NewMessage, SendCheckRequest, SendChecks } from './message.repository';
+import { CheckedAppendResult, MessageRepository, NewMessage, SendCheckRequest, SendChecks, usersLockedBy } from './message.repository';
 
 // Enough to take every send of a busy moment in a few batches while one
 // statement stays small.
@@ -45,8 +45,7 @@ export class BatchedMessageStore {
       maxInFlight: MAX_BATCHES_IN_FLIGHT,
       runBatch: (batch) => messages.appendBatch(batch),
       runOne: (message) => messages.appendChecked(message),
-      // An append locks its sender's and recipient's rows (and their conversation's, which the pair names).
-      keysOf: (message) => [message.senderId.toLowerCase(), message.recipientId.toLowerCase()],
+      keysOf: usersLockedBy,
       onBatch: (size) => sizes.observe({ query: 'append' }, size),
       onBatchFailed: (err, size) => {
         failures.inc({ query: 'append' });

@@ -19,6 +19,14 @@ export interface NewMessage {
   at: Date;
 }
 
+/**
+ * The users whose rows an append locks, lowercased as ids are compared: its
+ * sender's and recipient's (their conversation's row is the pair's).
+ */
+export function usersLockedBy(m: NewMessage): string[] {
+  return [m.senderId.toLowerCase(), m.recipientId.toLowerCase()];
+}
+
 export type AppendResult = { stored: true; message: MessageRow } | { stored: false; message: MessageRow };
 
 /** Why a checked append stored nothing: either user blocked the other, or the recipient does not exist. */
@@ -270,7 +278,7 @@ export class MessageRepository {
       batch.map((m) => m.at),
       batch.map((m) => m.callId ?? null),
       conversationIds,
-      [...new Set(batch.flatMap((m) => [m.senderId.toLowerCase(), m.recipientId.toLowerCase()]))].sort(),
+      [...new Set(batch.flatMap(usersLockedBy))].sort(),
     ]);
     const results = new Map<string, CheckedAppendResult>();
     for (const r of inserted) results.set(keyOf(r.sender_id, r.client_msg_id), { stored: true, message: toMessageRow(r) });
