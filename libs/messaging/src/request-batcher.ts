@@ -25,8 +25,6 @@ interface Waiting<I, O> {
   reject(err: unknown): void;
 }
 
-const NO_KEYS: readonly string[] = [];
-
 /**
  * Turns many concurrent requests into few batch runs (group commit of the
  * send path): requests made in the same turn of the event loop, or while the
@@ -78,15 +76,19 @@ export class RequestBatcher<I, O> {
     const left: Waiting<I, O>[] = [];
     // Rows of the running batches and of the inputs left behind so far.
     const blocked = new Set(this.held);
-    for (const waiting of this.waiting) {
-      const inputKeys = batch.length < this.options.maxBatch ? keysOf(waiting.input) : NO_KEYS;
-      if (batch.length >= this.options.maxBatch || inputKeys.some((k) => blocked.has(k))) {
+    for (const [index, waiting] of this.waiting.entries()) {
+      if (batch.length === this.options.maxBatch) {
+        left.push(...this.waiting.slice(index));
+        break;
+      }
+      const inputKeys = keysOf(waiting.input);
+      if (inputKeys.some((k) => blocked.has(k))) {
         left.push(waiting);
         for (const k of inputKeys) blocked.add(k);
-        continue;
+      } else {
+        batch.push(waiting);
+        for (const k of inputKeys) keys.add(k);
       }
-      batch.push(waiting);
-      for (const k of inputKeys) keys.add(k);
     }
     this.waiting = left;
     return { batch, keys };
