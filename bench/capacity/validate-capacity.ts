@@ -6,9 +6,12 @@
  * then runs two MIXED loads (DMs and three-round-trip call set-ups at the
  * same time, in different proportions) and compares the CPU each used,
  * read from /proc, with what the model predicts from the terms: the
- * gateway's, and PostgreSQL's (all its processes) the same way. Writes
- * bench/results/capacity-check-<time>.json and prints a table; exit 1 when
- * a prediction is more than 25% off.
+ * gateway's, and PostgreSQL's (all its processes) the same way. Terms and
+ * mixes are measured in ROUNDS alternated rounds, because a machine like
+ * this one drifts within minutes: the prediction uses each term's median
+ * over the rounds and is compared with each mix's CPU summed over them.
+ * Writes bench/results/capacity-check-<time>.json and prints a table; exit 1
+ * when a prediction is more than 25% off.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,6 +26,7 @@ import { MeasuredCosts, predictedGatewayCpuSeconds, predictedPostgresCpuSeconds,
 import { loadBaseline, RESULTS_DIR } from './measured-costs';
 
 const TOLERANCE = 0.25;
+const ROUNDS = 3;
 
 interface MixedLoad {
   name: string;
@@ -77,8 +81,31 @@ async function setUpCalls(pairs: (readonly [SocialClient, SocialClient])[], call
   return done;
 }
 
+/** The model's terms as one round measures them: cores when idle, CPU per DM (µs) and per call set-up (ms). */
+interface Terms {
+  idleCores: number;
+  usPerDm: number;
+  msPerCall: number;
+  postgresIdleCores: number;
+  postgresUsPerDm: number;
+  postgresMsPerCall: number;
+}
+
+interface Measured<T> {
+  cpu: number;
+  postgres: number;
+  seconds: number;
+  result: T;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 /** CPU seconds the gateway and PostgreSQL used while `work` ran, and how long it ran. */
-async function measure<T>(pid: number, work: () => Promise<T>): Promise<{ cpu: number; postgres: number; seconds: number; result: T }> {
+async function measure<T>(pid: number, work: () => Promise<T>): Promise<Measured<T>> {
   const before = cpuSeconds(pid);
   const servicesBefore = sampleServicesCpu();
   const started = performance.now();
@@ -98,7 +125,8 @@ async function main(): Promise<number> {
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
   const rows: Record<string, unknown>[] = [];
   let worst = 0;
-  let terms: Record<string, number> = {};
+  let terms: Terms | undefined;
+  let termsByRound: Terms[] = [];
   try {
     const users = await loginUsers(gw.url, 96, 'capacity', 16);
     await inBatches(users, 32, (u) => u.connect());
@@ -109,47 +137,73 @@ async function main(): Promise<number> {
     const callPairs = pairs.slice(32);
     // Warm-up, so the first load does not pay for JIT compilation and pool connections.
     await Promise.all([sendDms(dmPairs, 2_000, 128), setUpCalls(callPairs, 10, port)]);
-    // The model's terms, each measured alone in this run.
-    const idle = await measure(gw.pid, () => new Promise((r) => setTimeout(r, 3_000)));
-    const idleCores = idle.cpu / idle.seconds;
-    const postgresIdleCores = idle.postgres / idle.seconds;
-    const dmOnly = await measure(gw.pid, () => sendDms(dmPairs, 8_000, 128));
-    const callOnly = await measure(gw.pid, () => setUpCalls(callPairs, 60, port));
+    const rounds: { terms: Terms; loads: { load: MixedLoad; run: Measured<[number, number]> }[] }[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      // The model's terms, each measured alone, then the mixes, so each round sees the machine at one moment.
+      const idle = await measure(gw.pid, () => new Promise((r) => setTimeout(r, 2_000)));
+      const idleCores = idle.cpu / idle.seconds;
+      const postgresIdleCores = idle.postgres / idle.seconds;
+      const dmOnly = await measure(gw.pid, () => sendDms(dmPairs, 8_000, 128));
+      const callOnly = await measure(gw.pid, () => setUpCalls(callPairs, 60, port));
+      const roundTerms: Terms = {
+        idleCores,
+        usPerDm: ((dmOnly.cpu - idleCores * dmOnly.seconds) / dmOnly.result) * 1e6,
+        msPerCall: ((callOnly.cpu - idleCores * callOnly.seconds) / callOnly.result) * 1e3,
+        postgresIdleCores,
+        postgresUsPerDm: ((dmOnly.postgres - postgresIdleCores * dmOnly.seconds) / dmOnly.result) * 1e6,
+        postgresMsPerCall: ((callOnly.postgres - postgresIdleCores * callOnly.seconds) / callOnly.result) * 1e3,
+      };
+      const loads = [];
+      for (const load of LOADS) {
+        const run = await measure(gw.pid, () =>
+          Promise.all([sendDms(dmPairs, load.dms, load.dmWindow), setUpCalls(callPairs, load.calls, port)]),
+        );
+        loads.push({ load, run });
+      }
+      rounds.push({ terms: roundTerms, loads });
+    }
+    const medianOf = (k: keyof Terms) => median(rounds.map((r) => r.terms[k]));
+    terms = {
+      idleCores: medianOf('idleCores'),
+      usPerDm: medianOf('usPerDm'),
+      msPerCall: medianOf('msPerCall'),
+      postgresIdleCores: medianOf('postgresIdleCores'),
+      postgresUsPerDm: medianOf('postgresUsPerDm'),
+      postgresMsPerCall: medianOf('postgresMsPerCall'),
+    };
+    termsByRound = rounds.map((r) => r.terms);
     const costs: MeasuredCosts = {
       ...baseline,
-      source: 'measured alone in this run (idle, DMs only, call set-ups only)',
-      gatewayCpuUsPerDm: ((dmOnly.cpu - idleCores * dmOnly.seconds) / dmOnly.result) * 1e6,
-      gatewayCpuMsPerCall: ((callOnly.cpu - idleCores * callOnly.seconds) / callOnly.result) * 1e3,
-      postgresCpuUsPerDm: ((dmOnly.postgres - postgresIdleCores * dmOnly.seconds) / dmOnly.result) * 1e6,
-      postgresCpuMsPerCall: ((callOnly.postgres - postgresIdleCores * callOnly.seconds) / callOnly.result) * 1e3,
-    };
-    terms = {
-      idleCores,
-      usPerDm: costs.gatewayCpuUsPerDm,
-      msPerCall: costs.gatewayCpuMsPerCall,
-      postgresIdleCores,
-      postgresUsPerDm: costs.postgresCpuUsPerDm,
-      postgresMsPerCall: costs.postgresCpuMsPerCall,
+      source: `measured alone in this run (idle, DMs only, call set-ups only; medians of ${ROUNDS} rounds)`,
+      gatewayCpuUsPerDm: terms.usPerDm,
+      gatewayCpuMsPerCall: terms.msPerCall,
+      postgresCpuUsPerDm: terms.postgresUsPerDm,
+      postgresCpuMsPerCall: terms.postgresMsPerCall,
     };
     for (const load of LOADS) {
-      const run = await measure(gw.pid, () =>
-        Promise.all([sendDms(dmPairs, load.dms, load.dmWindow), setUpCalls(callPairs, load.calls, port)]),
-      );
-      const [dms, calls] = run.result;
-      const predicted = idleCores * run.seconds + predictedGatewayCpuSeconds({ dms, calls, processes: 1 }, costs);
-      const error = relativeError(predicted, run.cpu);
-      const postgresPredicted = postgresIdleCores * run.seconds + predictedPostgresCpuSeconds({ dms, calls }, costs);
-      const postgresError = relativeError(postgresPredicted, run.postgres);
+      const runs = rounds.map((r) => r.loads.find((l) => l.load === load)!.run);
+      const sum = (f: (run: Measured<[number, number]>) => number) => runs.reduce((total, run) => total + f(run), 0);
+      const dms = sum((run) => run.result[0]);
+      const calls = sum((run) => run.result[1]);
+      const seconds = sum((run) => run.seconds);
+      const cpu = sum((run) => run.cpu);
+      const postgres = sum((run) => run.postgres);
+      const predicted = terms.idleCores * seconds + predictedGatewayCpuSeconds({ dms, calls, processes: 1 }, costs);
+      const error = relativeError(predicted, cpu);
+      const postgresPredicted = terms.postgresIdleCores * seconds + predictedPostgresCpuSeconds({ dms, calls }, costs);
+      const postgresError = relativeError(postgresPredicted, postgres);
       worst = Math.max(worst, error, postgresError);
       rows.push({
         load: load.name,
         dms,
         calls,
-        seconds: Math.round(run.seconds * 100) / 100,
-        measuredCpuS: Math.round(run.cpu * 100) / 100,
+        seconds: Math.round(seconds * 100) / 100,
+        measuredCpuS: Math.round(cpu * 100) / 100,
+        measuredCpuSByRound: runs.map((run) => Math.round(run.cpu * 100) / 100),
         predictedCpuS: Math.round(predicted * 100) / 100,
         error: Math.round(error * 1000) / 1000,
-        measuredPostgresCpuS: Math.round(run.postgres * 100) / 100,
+        measuredPostgresCpuS: Math.round(postgres * 100) / 100,
+        measuredPostgresCpuSByRound: runs.map((run) => Math.round(run.postgres * 100) / 100),
         predictedPostgresCpuS: Math.round(postgresPredicted * 100) / 100,
         postgresError: Math.round(postgresError * 1000) / 1000,
       });
@@ -160,9 +214,12 @@ async function main(): Promise<number> {
     await gw.close();
   }
   const round = (x: number) => Math.round(x * 1000) / 1000;
+  const rounded = (t: Terms | undefined) => Object.fromEntries(Object.entries(t ?? {}).map(([k, v]) => [k, round(v)]));
   const out = {
     at: new Date().toISOString(),
-    terms: Object.fromEntries(Object.entries(terms).map(([k, v]) => [k, round(v)])),
+    rounds: ROUNDS,
+    terms: rounded(terms),
+    termsByRound: termsByRound.map(rounded),
     baseline,
     tolerance: TOLERANCE,
     rows,
@@ -183,7 +240,7 @@ async function main(): Promise<number> {
     );
   }
   process.stdout.write(
-    `\nTerms measured alone: idle ${out.terms.idleCores} cores, ${out.terms.usPerDm} µs per DM, ${out.terms.msPerCall} ms per call set-up ` +
+    `\nEach load summed over ${ROUNDS} rounds. Terms measured alone (medians): idle ${out.terms.idleCores} cores, ${out.terms.usPerDm} µs per DM, ${out.terms.msPerCall} ms per call set-up ` +
       `(baseline: ${baseline.gatewayCpuUsPerDm} µs, ${baseline.gatewayCpuMsPerCall} ms); PostgreSQL idle ${out.terms.postgresIdleCores} cores, ` +
       `${out.terms.postgresUsPerDm} µs per DM, ${out.terms.postgresMsPerCall} ms per call set-up (baseline: ${baseline.postgresCpuUsPerDm} µs, ` +
       `${baseline.postgresCpuMsPerCall} ms). Within ±${TOLERANCE * 100}%: ${out.passed ? 'yes' : 'no'}. ` +
