@@ -18,6 +18,7 @@
  *   PLACEMENTS=<labels, comma-separated>, default all four)
  */
 import { LanePlacement, MessagesOptions, RECIPIENT_ON_NEXT_PROCESS, scaledRun } from '../suites/messages';
+import { describeCpuBeside, describeMachineBusy } from '../support/machine-usage';
 
 const PLACEMENTS: { label: string; processes: number; placement: LanePlacement }[] = [
   { label: 'one', processes: 1, placement: RECIPIENT_ON_NEXT_PROCESS },
@@ -55,7 +56,9 @@ async function main(): Promise<void> {
   }
   const placements = PLACEMENTS.filter((p) => !only || only.includes(p.label));
   const quiet = () => undefined;
-  console.log('round | placement | DMs/s | µs CPU per DM (all) | per process | × one | delivery p99 ms');
+  console.log(
+    'round | placement | DMs/s | µs CPU per DM (all) | per process | × one | delivery p99 ms | mean append batch | machine (µs per DM beside)',
+  );
   for (let round = 1; round <= rounds; round++) {
     let one: number | undefined;
     for (const { label, processes, placement } of placements) {
@@ -65,7 +68,8 @@ async function main(): Promise<void> {
       const ratio = Math.round((run.cpuUsPerMessage / one) * 100) / 100;
       console.log(
         `${round} | ${label} | ${Math.round(run.deliveredPerSec)} | ${Math.round(run.cpuUsPerMessage * 10) / 10} | ` +
-          `${run.cpuUsPerMessageByProcess?.join(' / ')} | ${ratio} | ${run.deliveryLatencyMs.p99}`,
+          `${run.cpuUsPerMessageByProcess?.join(' / ')} | ${ratio} | ${run.deliveryLatencyMs.p99} | ${run.meanBatch?.append ?? '–'} | ` +
+          (run.machine ? `${describeMachineBusy(run.machine)}; ${describeCpuBeside(run.machine)}` : '–'),
       );
     }
   }
