@@ -1,7 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Logger, MetricsService, ROOT_LOGGER } from '@app/observability';
 import { RequestBatcher } from './request-batcher';
-import { CheckedAppendResult, MessageRepository, NewMessage, SendCheckRequest, SendChecks, usersLockedBy } from './message.repository';
+import {
+  CheckedAppendResult,
+  MessageRepository,
+  NewMessage,
+  resendKeyOf,
+  SendCheckRequest,
+  SendChecks,
+  usersLockedBy,
+} from './message.repository';
 
 // Enough to take every send of a busy moment in a few batches while one
 // statement stays small.
@@ -68,7 +76,7 @@ export class BatchedMessageStore {
     // A resend while the first is still being written (same batch or one in
     // flight) waits for it and is answered with it: sending both would fail
     // the later batch on the unique key and make it retry one by one.
-    const key = `${message.senderId}:${message.clientMsgId}`.toLowerCase();
+    const key = resendKeyOf(message);
     const pending = this.pendingAppends.get(key);
     if (pending) return pending.then((first) => ('refused' in first ? first : { stored: false, message: first.message }));
     const appended = this.appends.request(message);

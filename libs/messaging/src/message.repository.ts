@@ -27,6 +27,11 @@ export function usersLockedBy(m: NewMessage): string[] {
   return [m.senderId.toLowerCase(), m.recipientId.toLowerCase()];
 }
 
+/** A send's idempotency key: (sender, clientMsgId), both uuids, so case does not matter. A resend has its first send's. */
+export function resendKeyOf(m: { senderId: string; clientMsgId: string }): string {
+  return `${m.senderId}:${m.clientMsgId}`.toLowerCase();
+}
+
 export type AppendResult = { stored: true; message: MessageRow } | { stored: false; message: MessageRow };
 
 /** Why a checked append stored nothing: either user blocked the other, or the recipient does not exist. */
@@ -267,7 +272,6 @@ export class MessageRepository {
    */
   async appendBatch(batch: NewMessage[]): Promise<CheckedAppendResult[]> {
     const conversationIds = [...new Set(batch.map((m) => m.conversationId))].sort();
-    const keyOf = (senderId: string, clientMsgId: string) => `${senderId}:${clientMsgId}`.toLowerCase();
     const inserted = await this.prepared<MessageSqlRow>('dm_append_batch', APPEND_BATCH_SQL, [
       batch.map((m) => m.conversationId),
       batch.map((m) => m.senderId),
@@ -281,21 +285,22 @@ export class MessageRepository {
       [...new Set(batch.flatMap(usersLockedBy))].sort(),
     ]);
     const results = new Map<string, CheckedAppendResult>();
-    for (const r of inserted) results.set(keyOf(r.sender_id, r.client_msg_id), { stored: true, message: toMessageRow(r) });
+    for (const r of inserted)
+      results.set(resendKeyOf({ senderId: r.sender_id, clientMsgId: r.client_msg_id }), { stored: true, message: toMessageRow(r) });
     if (inserted.length < batch.length) {
       // Left out: a resend (answered with the stored row), a refused send, or a vanished conversation.
-      const left = batch.filter((m) => !results.has(keyOf(m.senderId, m.clientMsgId)));
+      const left = batch.filter((m) => !results.has(resendKeyOf(m)));
       const checks = await this.sendChecks(left);
       left.forEach((m, i) => {
         const { earlier } = checks[i];
         // Nothing explains it while the rest of the batch was stored (so no conversation vanished): a block lifted since.
         const refusal = sendRefusalOf(checks[i]) ?? (inserted.length > 0 ? 'blocked' : undefined);
         const result: CheckedAppendResult | undefined = earlier ? { stored: false, message: earlier } : refusal && { refused: refusal };
-        if (result) results.set(keyOf(m.senderId, m.clientMsgId), result);
+        if (result) results.set(resendKeyOf(m), result);
       });
     }
     return batch.map((m) => {
-      const result = results.get(keyOf(m.senderId, m.clientMsgId));
+      const result = results.get(resendKeyOf(m));
       // A conversation vanished: nothing was stored, and the batcher appends each message on its own.
       if (!result) throw new Error('a message of the batch was neither stored nor found');
       return result;
