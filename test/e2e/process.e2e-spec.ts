@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SocialClient } from '@app/client';
-import { staleGatewayBuild } from '@app/harness';
+import { GATEWAY_NODE_ARGS, staleGatewayBuild } from '@app/harness';
 import { createTestDatabase, spawnGateway, TestDatabase, uniqueHandle } from '@app/testing';
 
 describe('gateway process', () => {
@@ -18,6 +18,9 @@ describe('gateway process', () => {
     const gw = await spawnGateway(db.url);
     const res = await fetch(`${gw.url}/health`);
     expect(res.status).toBe(200);
+    // Started with the heap limit every gateway gets (GATEWAY_NODE_ARGS), so it does not warn of none.
+    expect(gw.logs.some((l) => l.includes('"msg":"heap limit"'))).toBe(true);
+    expect(gw.logs.some((l) => l.includes('no heap limit set'))).toBe(false);
     const client = await (await SocialClient.login(gw.url, uniqueHandle())).connect({ reconnection: false });
     const disconnected = new Promise((resolve) => client.socket!.once('disconnect', resolve));
     const code = await gw.stop();
@@ -30,6 +33,29 @@ describe('gateway process', () => {
     await expect(spawnGateway(db.url, { CALL_MAX_DURATION_MS: 'soon' })).rejects.toThrow(
       /CALL_MAX_DURATION_MS="soon": expected an integer/,
     );
+  });
+});
+
+describe("the gateway's Node flags", () => {
+  const read = (file: string) => fs.readFileSync(path.join(__dirname, '..', '..', file), 'utf8');
+  // The flags a file sets in NODE_OPTIONS (comments left out).
+  const nodeOptions = (text: string) =>
+    text
+      .split('\n')
+      .filter((line) => !line.trim().startsWith('#'))
+      .flatMap((line) => /NODE_OPTIONS[=:]\s*(--\S+(?:\s+--\S+)*)/.exec(line)?.[1] ?? []);
+
+  it('are the same for npm start, the image, compose, tests and benchmarks', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const start: string = require('../../package.json').scripts.start;
+    const started = [
+      { where: 'npm start', flags: start.slice(start.indexOf('&& node ') + '&& node '.length).split(' ') },
+      ...nodeOptions(read('Dockerfile')).map((o) => ({ where: 'Dockerfile', flags: o.split(' ') })),
+      ...nodeOptions(read('docker-compose.common.yml')).map((o) => ({ where: 'compose', flags: o.split(' ') })),
+    ];
+    expect(started.map((s) => s.where)).toEqual(['npm start', 'Dockerfile', 'compose']);
+    for (const { where, flags } of started)
+      expect({ where, flags: flags.filter((f) => f.startsWith('--')) }).toEqual({ where, flags: GATEWAY_NODE_ARGS });
   });
 });
 

@@ -1,16 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
-import { spawnGatewayFromSource } from '@app/harness';
+import { GATEWAY_NODE_ARGS, spawnGatewayFromSource } from '@app/harness';
 import { testEnv } from './test-gateway';
-
-/**
- * Node flags every gateway is started with (package.json "start", the
- * Dockerfile's NODE_OPTIONS): a heap limit sized for one gateway. Without
- * it V8's limit follows the machine's memory (4 GB here) and its collector
- * lets the old generation grow to up to 4× the live heap before collecting;
- * with 1 GB the growth is at most about 1.6×, so RSS tracks the live heap.
- */
-export const GATEWAY_NODE_ARGS = ['--max-old-space-size=1024'];
 
 export interface SpawnedGateway {
   url: string;

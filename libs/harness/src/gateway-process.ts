@@ -5,6 +5,17 @@ import path from 'node:path';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /**
+ * Node flags every gateway is started with (package.json "start", the
+ * Dockerfile's and compose's NODE_OPTIONS): a heap limit sized for one
+ * gateway. Without it V8's limit follows the machine's memory and its
+ * collector lets the old generation grow to up to 4× the live heap before
+ * collecting; with 1 GB the growth is at most about 1.6×, so RSS tracks the
+ * live heap. Tests and benchmarks start their gateway processes with these
+ * too, so they collect garbage as a deployed gateway does.
+ */
+export const GATEWAY_NODE_ARGS = ['--max-old-space-size=1024'];
+
+/**
  * The gateway as an OS process of its own, run from the TypeScript sources
  * (no build needed): `nodeArgs` go before the loader, `env` over this
  * process's environment.
