@@ -35,7 +35,8 @@ export function packageOf(url: string): string {
     return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
   }
   if (url.startsWith('node:')) return 'node (core)';
-  const m = /\/(apps|libs|bench|test)\/([^/]+)/.exec(url);
+  // The last such directory: the build puts the libs under dist/apps/<app>/libs/.
+  const m = /.*\/(apps|libs|bench|test)\/([^/]+)/.exec(url);
   return m ? `ours:${m[1]}/${m[2]}` : url;
 }
 
