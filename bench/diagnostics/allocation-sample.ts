@@ -16,33 +16,14 @@
  * It reads the gateway's DMs stored over the same seconds from its /metrics (its port from the
  * process itself, through the inspector) and prints the bytes allocated per DM.
  */
-import WebSocket from 'ws';
+// The file, not the lib's index: the index loads the whole gateway, seconds that would shift the sampled window.
+import { HeapInspector } from '../../libs/harness/src/heap-inspector';
 import { packageOf } from './cpu-profile-summary';
 
 interface SamplingNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   selfSize: number;
   children: SamplingNode[];
-}
-
-/** One request to the inspector, answered by its id. */
-function inspectorCaller(socket: WebSocket): (method: string, params?: object) => Promise<Record<string, unknown>> {
-  type Reply = { id?: number; result?: Record<string, unknown>; error?: { message: string } };
-  let nextId = 1;
-  const pending = new Map<number, (reply: Reply) => void>();
-  socket.on('message', (data) => {
-    const reply = JSON.parse(data.toString()) as Reply;
-    const answer = reply.id === undefined ? undefined : pending.get(reply.id);
-    if (!answer) return;
-    pending.delete(reply.id!);
-    answer(reply);
-  });
-  return (method, params = {}) =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, (reply) => (reply.error ? reject(new Error(`${method}: ${reply.error.message}`)) : resolve(reply.result ?? {})));
-      socket.send(JSON.stringify({ id, method, params }));
-    });
 }
 
 function frameLabel(f: SamplingNode['callFrame']): string {
@@ -97,19 +78,15 @@ async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 5);
   const address = process.argv[3] ?? '127.0.0.1:9229';
   const targets = (await (await fetch(`http://${address}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
-  const socket = new WebSocket(targets[0].webSocketDebuggerUrl);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
-  const call = inspectorCaller(socket);
+  const inspector = await HeapInspector.connect(targets[0].webSocketDebuggerUrl);
   // The gateway's HTTP port, for its DM count (the inspector evaluates in the process).
-  const evaluated = (await call('Runtime.evaluate', { expression: 'process.env.PORT', returnByValue: true })) as {
-    result?: { value?: string };
-  };
+  const evaluated = await inspector.request<{ result?: { value?: string } }>('Runtime.evaluate', {
+    expression: 'process.env.PORT',
+    returnByValue: true,
+  });
   const port = evaluated.result?.value;
-  await call('HeapProfiler.enable');
-  await call('HeapProfiler.startSampling', {
+  await inspector.request('HeapProfiler.enable');
+  await inspector.request('HeapProfiler.startSampling', {
     samplingInterval: 8192,
     includeObjectsCollectedByMajorGC: true,
     includeObjectsCollectedByMinorGC: true,
@@ -117,8 +94,8 @@ async function main(): Promise<void> {
   const sentBefore = await messagesSent(port);
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   const sentAfter = await messagesSent(port);
-  const { profile } = (await call('HeapProfiler.stopSampling')) as { profile: { head: SamplingNode } };
-  socket.close();
+  const { profile } = await inspector.request<{ profile: { head: SamplingNode } }>('HeapProfiler.stopSampling');
+  inspector.close();
   const messages = sentBefore !== undefined && sentAfter !== undefined ? sentAfter - sentBefore : undefined;
   console.log(summariseAllocations(profile.head, seconds, 20, messages));
 }

@@ -8,23 +8,25 @@ import WebSocket from 'ws';
 export const INSPECTOR_NODE_ARGS = ['--inspect=127.0.0.1:0'];
 
 /**
- * A connection to a process's inspector, used for one thing: a full garbage
- * collection on demand. What the heap holds right after one is the live
+ * A connection to a process's inspector, for its heap: a full garbage
+ * collection on demand (what the heap holds right after one is the live
  * heap, exactly; between collections the heap also holds garbage, more or
- * less of it depending on when the collector last ran.
+ * less of it depending on when the collector last ran), and any other
+ * inspector method through `request` (the allocation diagnostic samples
+ * with HeapProfiler's).
  */
 export class HeapInspector {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (result: unknown) => void; reject: (err: Error) => void }>();
 
   private constructor(private readonly socket: WebSocket) {
     socket.on('message', (data) => {
-      const reply = JSON.parse(data.toString()) as { id?: number; error?: { message: string } };
+      const reply = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: { message: string } };
       const waiter = reply.id === undefined ? undefined : this.pending.get(reply.id);
       if (!waiter) return;
       this.pending.delete(reply.id!);
       if (reply.error) waiter.reject(new Error(reply.error.message));
-      else waiter.resolve();
+      else waiter.resolve(reply.result);
     });
     socket.on('close', () => {
       for (const waiter of this.pending.values()) waiter.reject(new Error('inspector closed'));
@@ -40,6 +42,11 @@ export class HeapInspector {
       if (Date.now() > deadline) throw new Error('the process did not log an inspector address (started without --inspect?)');
       await sleep(50);
     }
+    return HeapInspector.connect(address);
+  }
+
+  /** Connects to an inspector by its WebSocket address (`ws://…`, as /json/list gives it). */
+  static async connect(address: string): Promise<HeapInspector> {
     const socket = new WebSocket(address);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
@@ -49,11 +56,16 @@ export class HeapInspector {
   }
 
   /** A full, memory-reducing collection (what DevTools' "collect garbage" does); resolves once it is over. */
-  collectGarbage(): Promise<void> {
+  async collectGarbage(): Promise<void> {
+    await this.request('HeapProfiler.collectGarbage');
+  }
+
+  /** One inspector method; resolves with its result once the process answered. */
+  request<T = unknown>(method: string, params?: object): Promise<T> {
     const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.socket.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }), (err) => {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: (result) => resolve(result as T), reject });
+      this.socket.send(JSON.stringify({ id, method, params }), (err) => {
         if (!err) return;
         this.pending.delete(id);
         reject(err);
