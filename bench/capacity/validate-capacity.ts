@@ -137,7 +137,8 @@ async function main(): Promise<number> {
     const callPairs = pairs.slice(32);
     // Warm-up, so the first load does not pay for JIT compilation and pool connections.
     await Promise.all([sendDms(dmPairs, 2_000, 128), setUpCalls(callPairs, 10, port)]);
-    const rounds: { terms: Terms; loads: { load: MixedLoad; run: Measured<[number, number]> }[] }[] = [];
+    // Each round's terms, and its run of each load (in LOADS' order).
+    const rounds: { terms: Terms; loads: Measured<[number, number]>[] }[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       // The model's terms, each measured alone, then the mixes, so each round sees the machine at one moment.
       const idle = await measure(gw.pid, () => new Promise((r) => setTimeout(r, 2_000)));
@@ -155,10 +156,9 @@ async function main(): Promise<number> {
       };
       const loads = [];
       for (const load of LOADS) {
-        const run = await measure(gw.pid, () =>
-          Promise.all([sendDms(dmPairs, load.dms, load.dmWindow), setUpCalls(callPairs, load.calls, port)]),
+        loads.push(
+          await measure(gw.pid, () => Promise.all([sendDms(dmPairs, load.dms, load.dmWindow), setUpCalls(callPairs, load.calls, port)])),
         );
-        loads.push({ load, run });
       }
       rounds.push({ terms: roundTerms, loads });
     }
@@ -180,8 +180,8 @@ async function main(): Promise<number> {
       postgresCpuUsPerDm: terms.postgresUsPerDm,
       postgresCpuMsPerCall: terms.postgresMsPerCall,
     };
-    for (const load of LOADS) {
-      const runs = rounds.map((r) => r.loads.find((l) => l.load === load)!.run);
+    for (const [index, load] of LOADS.entries()) {
+      const runs = rounds.map((r) => r.loads[index]);
       const sum = (f: (run: Measured<[number, number]>) => number) => runs.reduce((total, run) => total + f(run), 0);
       const dms = sum((run) => run.result[0]);
       const calls = sum((run) => run.result[1]);
