@@ -1,13 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import {
-  createScratchDatabase,
-  freePort,
-  GATEWAY_NODE_ARGS,
-  harnessEnv,
-  ScratchDatabase,
-  spawnGatewayFromBuild,
-  spawnGatewayFromSource,
-} from '@app/harness';
+import { createScratchDatabase, freePort, harnessEnv, ScratchDatabase, spawnGatewayFromBuild, spawnGatewayFromSource } from '@app/harness';
 
 export interface BenchGateway {
   url: string;
@@ -41,8 +33,6 @@ export async function startBenchGateway(
   const spawnGateway = process.env.BENCH_GATEWAY_FROM_SOURCE === '1' ? spawnGatewayFromSource : spawnGatewayFromBuild;
   const child = spawnGateway(
     [
-      // The flags npm start runs the gateway with, so it collects garbage as a deployed one does.
-      ...GATEWAY_NODE_ARGS,
       // e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" to profile the gateway under load.
       ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       ...(options.nodeArgs ?? []),

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
-import { GATEWAY_NODE_ARGS, spawnGatewayFromSource } from '@app/harness';
+import { spawnGatewayFromSource } from '@app/harness';
 import { testEnv } from './test-gateway';
 
 export interface SpawnedGateway {
@@ -24,11 +24,11 @@ export async function spawnGateway(
   /** nodeArgs: flags after GATEWAY_NODE_ARGS (a later flag wins). */
   options: { nodeArgs?: string[] } = {},
 ): Promise<SpawnedGateway> {
-  const child = spawnGatewayFromSource(
-    [...GATEWAY_NODE_ARGS, ...(options.nodeArgs ?? [])],
-    testEnv(databaseUrl, { LOG_LEVEL: 'info', ...env }),
-    ['ignore', 'pipe', 'pipe'],
-  );
+  const child = spawnGatewayFromSource(options.nodeArgs ?? [], testEnv(databaseUrl, { LOG_LEVEL: 'info', ...env }), [
+    'ignore',
+    'pipe',
+    'pipe',
+  ]);
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {

@@ -10,20 +10,30 @@ const ROOT = path.resolve(__dirname, '..', '..', '..');
  * gateway. Without it V8's limit follows the machine's memory and its
  * collector lets the old generation grow to up to 4× the live heap before
  * collecting; with 1 GB the growth is at most about 1.6×, so RSS tracks the
- * live heap. Tests and benchmarks start their gateway processes with these
- * too, so they collect garbage as a deployed gateway does.
+ * live heap. The gateway processes tests and benchmarks start get these
+ * too (spawnGatewayFromSource, spawnGatewayFromBuild), so they collect
+ * garbage as a deployed gateway does.
  */
 export const GATEWAY_NODE_ARGS = ['--max-old-space-size=1024'];
 
 /**
  * The gateway as an OS process of its own, run from the TypeScript sources
- * (no build needed): `nodeArgs` go before the loader, `env` over this
- * process's environment.
+ * (no build needed), with GATEWAY_NODE_ARGS: `nodeArgs` go after them (a
+ * later flag wins) and before the loader, `env` over this process's
+ * environment.
  */
 export function spawnGatewayFromSource(nodeArgs: string[], env: Record<string, string>, stdio: StdioOptions): ChildProcess {
   return spawn(
     process.execPath,
-    [...nodeArgs, '-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', 'apps/gateway/src/main.ts'],
+    [
+      ...GATEWAY_NODE_ARGS,
+      ...nodeArgs,
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      'apps/gateway/src/main.ts',
+    ],
     { cwd: ROOT, env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.json', ...env }, stdio },
   );
 }
@@ -60,7 +70,8 @@ let buildChecked = false;
 
 /**
  * The gateway as an OS process of its own, run from its compiled build as
- * `npm start` runs it. What is measured should be what runs: under ts-node
+ * `npm start` runs it, with GATEWAY_NODE_ARGS (`nodeArgs` go after them).
+ * What is measured should be what runs: under ts-node
  * the process also carries the loader's hooks and Node's `repl` module,
  * which loads `domain` and with it a wrapper around every event emit. A
  * build older than the sources is refused, so a benchmark or diagnostic
@@ -72,5 +83,9 @@ export function spawnGatewayFromBuild(nodeArgs: string[], env: Record<string, st
     if (stale) throw new Error(stale);
     buildChecked = true;
   }
-  return spawn(process.execPath, [...nodeArgs, builtGatewayEntry()], { cwd: ROOT, env: { ...process.env, ...env }, stdio });
+  return spawn(process.execPath, [...GATEWAY_NODE_ARGS, ...nodeArgs, builtGatewayEntry()], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio,
+  });
 }
