@@ -6,7 +6,7 @@ import { CHECKPOINTED_BEFORE, logUnplannedCheckpoints, startAfterCheckpoint, Sui
 import { startBenchGateway } from '../support/gateway-process';
 import { LatencySamples, LatencySummary } from '../support/latency-samples';
 import { machineCpuOver, MachineCpuUse, sampleMachineCpu } from '../support/machine-usage';
-import { cpuPerOp, preciseCpuSeconds, sampleCpu } from '../support/process-usage';
+import { cpuPerOp, mainThreadSchedule, preciseCpuSeconds, sampleCpu } from '../support/process-usage';
 import { consumeAndResume, markedRtpPacket, openRecvTransport, openSendSide, rtpMarkerOf, timed } from '../support/protocol-call';
 
 export type CallSetupResult =
@@ -39,6 +39,13 @@ export type CallSetupResult =
        */
       gatewayCpuMsPerSetup: number;
       gatewayCpuMsPerHangup: number;
+      /**
+       * The gateway's main thread (its JavaScript) over the set-up, per call, in ms: `running` on a
+       * core, and `waitingForCore`, runnable but queued while other processes (the load generator,
+       * PostgreSQL, the media worker) had the cores. What is left of the server share is the socket
+       * hops and waits for those processes' answers. Absent in results written before.
+       */
+      gatewayMainThreadMsPerSetup?: { running: number; waitingForCore: number };
       /** The same for the media node process (`split` only: its JS side, not its workers). */
       mediaNodeCpuMsPerCall?: number;
       mediaNodeCpuMsPerSetup?: number;
@@ -132,6 +139,7 @@ export async function runCallSetupBench(
     let failed = 0;
     const pids = gw.nodePid === undefined ? [gw.pid] : [gw.pid, gw.nodePid];
     const phaseCpu = { setup: new Map<number, number>(), hangup: new Map<number, number>() };
+    const mainThreadSetup = { running: 0, waitingForCore: 0 };
     const cpuNow = () => new Map(pids.map((pid) => [pid, preciseCpuSeconds(pid)]));
     const addCpu = (into: Map<number, number>, from: Map<number, number>, to: Map<number, number>) => {
       for (const pid of pids) into.set(pid, (into.get(pid) ?? 0) + to.get(pid)! - from.get(pid)!);
@@ -150,6 +158,7 @@ export async function runCallSetupBench(
       let sending: NodeJS.Timeout | undefined;
       try {
         const cpuAtInvite = cpuNow();
+        const mainThreadAtInvite = mainThreadSchedule(gw.pid);
         const timing = { serverMs: 0, steps: {} as Record<string, number> };
         const firstPacket = new Promise<number>((resolve) => {
           const onMessage = (msg: Buffer) => {
@@ -217,6 +226,7 @@ export async function runCallSetupBench(
         }
         const t1 = await Promise.race([firstPacket, new Promise<number>((_, rej) => setTimeout(() => rej(new Error('no packet')), 5000))]);
         const cpuAtAudio = cpuNow();
+        const mainThreadAtAudio = mainThreadSchedule(gw.pid);
         // The end is done when both heard the call's entry in their conversation (its last step).
         const entries = [caller, callee].map((u) => u.waitFor('dm:new', () => true, 10_000));
         await caller.request('call:hangup', { callId: call.id });
@@ -224,6 +234,8 @@ export async function runCallSetupBench(
         if (!measured) continue;
         addCpu(phaseCpu.setup, cpuAtInvite, cpuAtAudio);
         addCpu(phaseCpu.hangup, cpuAtAudio, cpuNow());
+        mainThreadSetup.running += mainThreadAtAudio.running - mainThreadAtInvite.running;
+        mainThreadSetup.waitingForCore += mainThreadAtAudio.waitingForCore - mainThreadAtInvite.waitingForCore;
         total.add(t1 - t0);
         server.add(timing.serverMs);
         client.add(t1 - t0 - timing.serverMs);
@@ -245,7 +257,8 @@ export async function runCallSetupBench(
     logUnplannedCheckpoints(checkpointsDuring, CHECKPOINTED_BEFORE.callSetup, log);
     const succeeded = total.summary().count;
     const perCallMs = (pid: number) => Math.round(cpuPerOp(cpuBefore, cpuAfter, succeeded, pid) / 10) / 100;
-    const perPhaseMs = (phase: Map<number, number>, pid: number) => Math.round(((phase.get(pid) ?? NaN) / succeeded) * 1e5) / 100;
+    const msPerCall = (seconds: number) => Math.round((seconds / succeeded) * 1e5) / 100;
+    const perPhaseMs = (phase: Map<number, number>, pid: number) => msPerCall(phase.get(pid) ?? NaN);
     for (const u of users) u.disconnect();
     const result = {
       calls: o.calls,
@@ -263,6 +276,10 @@ export async function runCallSetupBench(
       gatewayCpuMsPerCall: perCallMs(gw.pid),
       gatewayCpuMsPerSetup: perPhaseMs(phaseCpu.setup, gw.pid),
       gatewayCpuMsPerHangup: perPhaseMs(phaseCpu.hangup, gw.pid),
+      gatewayMainThreadMsPerSetup: {
+        running: msPerCall(mainThreadSetup.running),
+        waitingForCore: msPerCall(mainThreadSetup.waitingForCore),
+      },
       ...(gw.nodePid === undefined
         ? {}
         : { mediaNodeCpuMsPerCall: perCallMs(gw.nodePid), mediaNodeCpuMsPerSetup: perPhaseMs(phaseCpu.setup, gw.nodePid) }),
@@ -274,6 +291,7 @@ export async function runCallSetupBench(
     log(
       `  total p50/p99 ${result.total.p50}/${result.total.p99} ms (server ${result.server.p50}/${result.server.p99}), ` +
         `gateway CPU ${result.gatewayCpuMsPerSetup} ms per set-up + ${result.gatewayCpuMsPerHangup} per end (${result.gatewayCpuMsPerCall} over the loop)` +
+        `, its main thread ${result.gatewayMainThreadMsPerSetup.running} ms running and ${result.gatewayMainThreadMsPerSetup.waitingForCore} waiting for a core per set-up` +
         (result.mediaNodeCpuMsPerCall === undefined ? '' : `, media node ${result.mediaNodeCpuMsPerCall}`),
     );
     return result;

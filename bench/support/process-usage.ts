@@ -50,6 +50,18 @@ export function preciseCpuSeconds(pid: number): number {
   return ns / 1e9;
 }
 
+/**
+ * A process's main thread (where its JavaScript runs), as the scheduler
+ * accounts it so far, in seconds (/proc/PID/task/PID/schedstat): `running`
+ * on a core, and `waitingForCore`, runnable but waiting in a run queue while
+ * other threads had the cores. A request's time in the process is the first,
+ * the second, and what it awaits from other processes.
+ */
+export function mainThreadSchedule(pid: number): { running: number; waitingForCore: number } {
+  const [running, waiting] = fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ');
+  return { running: Number(running) / 1e9, waitingForCore: Number(waiting) / 1e9 };
+}
+
 /** The file `name` of each of the process's threads (/proc/PID/task/TID/name), skipping threads that end meanwhile. */
 function liveThreadFiles(pid: number, name: string): string[] {
   const contents: string[] = [];

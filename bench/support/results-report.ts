@@ -34,11 +34,20 @@ function handlingRows(cs: { byRequest: Record<string, unknown>; handlingMs?: Rec
 }
 
 /** The gateway's CPU per call: the set-up and the end apart when measured so, and the whole loop. */
-function gatewayCpuRows(cs: { gatewayCpuMsPerCall: number; gatewayCpuMsPerSetup?: number; gatewayCpuMsPerHangup?: number }): string[] {
+function gatewayCpuRows(cs: {
+  gatewayCpuMsPerCall: number;
+  gatewayCpuMsPerSetup?: number;
+  gatewayCpuMsPerHangup?: number;
+  gatewayMainThreadMsPerSetup?: { running: number; waitingForCore: number };
+}): string[] {
   if (cs.gatewayCpuMsPerSetup === undefined)
     return [`| gateway CPU per call set-up (ms, not a percentile) | ${cs.gatewayCpuMsPerCall} | |`];
+  const mainThread = cs.gatewayMainThreadMsPerSetup;
   return [
     `| gateway CPU per call set-up, invite → first audio (ms, not a percentile) | ${cs.gatewayCpuMsPerSetup} | |`,
+    ...(mainThread
+      ? [`| · its main thread per set-up: running / waiting for a core (ms) | ${mainThread.running} / ${mainThread.waitingForCore} | |`]
+      : []),
     `| gateway CPU per call end, hangup → call entry heard (ms) | ${cs.gatewayCpuMsPerHangup} | |`,
     `| gateway CPU per call over the whole loop (ms) | ${cs.gatewayCpuMsPerCall} | |`,
   ];
