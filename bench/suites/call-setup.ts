@@ -42,8 +42,9 @@ export type CallSetupResult =
       /**
        * The gateway's main thread (its JavaScript) over the set-up, per call, in ms: `running` on a
        * core, and `waitingForCore`, runnable but queued while other processes (the load generator,
-       * PostgreSQL, the media worker) had the cores. What is left of the server share is the socket
-       * hops and waits for those processes' answers. Absent in results written before.
+       * PostgreSQL, the media worker) had the cores. The rest of invite → first audio is the socket
+       * hops, waits for those processes' answers and the client's own steps. Absent in results
+       * written before.
        */
       gatewayMainThreadMsPerSetup?: { running: number; waitingForCore: number };
       /** The same for the media node process (`split` only: its JS side, not its workers). */
