@@ -8,6 +8,11 @@
  * profile's start), e.g. the load without the start-up's compiling; the
  * busy-time line printed first shows where the load was.
  *
+ * The samples are taken by the wall clock: on a machine whose cores are all
+ * busy, a thread taken off its core inside a system call (a write that wakes
+ * PostgreSQL, say) shows as time in that call. Read `writev` and the like
+ * against the process's system time (/proc/PID/stat), not as CPU.
+ *
  * To profile the gateway under the messages benchmark:
  *   BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --only messages --quick
  */
