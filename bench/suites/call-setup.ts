@@ -6,7 +6,7 @@ import { CHECKPOINTED_BEFORE, logUnplannedCheckpoints, startAfterCheckpoint, Sui
 import { startBenchGateway } from '../support/gateway-process';
 import { LatencySamples, LatencySummary } from '../support/latency-samples';
 import { machineCpuOver, MachineCpuUse, sampleMachineCpu } from '../support/machine-usage';
-import { cpuPerOp, mainThreadSchedule, preciseCpuSeconds, sampleCpu } from '../support/process-usage';
+import { cpuPerOp, mainThreadSchedule, MainThreadTime, preciseCpuSeconds, sampleCpu } from '../support/process-usage';
 import { consumeAndResume, markedRtpPacket, openRecvTransport, openSendSide, rtpMarkerOf, timed } from '../support/protocol-call';
 
 export type CallSetupResult =
@@ -46,10 +46,11 @@ export type CallSetupResult =
        * hops, waits for those processes' answers and the client's own steps. Absent in results
        * written before.
        */
-      gatewayMainThreadMsPerSetup?: { running: number; waitingForCore: number };
+      gatewayMainThreadMsPerSetup?: MainThreadTime;
       /** The same for the media node process (`split` only: its JS side, not its workers). */
       mediaNodeCpuMsPerCall?: number;
       mediaNodeCpuMsPerSetup?: number;
+      mediaNodeMainThreadMsPerSetup?: MainThreadTime;
       /** Set-ups run first and left out of every figure, so code is compiled and pools are warm. */
       warmupCalls: number;
       method: string;
@@ -140,7 +141,8 @@ export async function runCallSetupBench(
     let failed = 0;
     const pids = gw.nodePid === undefined ? [gw.pid] : [gw.pid, gw.nodePid];
     const phaseCpu = { setup: new Map<number, number>(), hangup: new Map<number, number>() };
-    const mainThreadSetup = { running: 0, waitingForCore: 0 };
+    const mainThreadSetup = new Map<number, MainThreadTime>(pids.map((pid) => [pid, { running: 0, waitingForCore: 0 }]));
+    const mainThreadsNow = () => new Map(pids.map((pid) => [pid, mainThreadSchedule(pid)]));
     const cpuNow = () => new Map(pids.map((pid) => [pid, preciseCpuSeconds(pid)]));
     const addCpu = (into: Map<number, number>, from: Map<number, number>, to: Map<number, number>) => {
       for (const pid of pids) into.set(pid, (into.get(pid) ?? 0) + to.get(pid)! - from.get(pid)!);
@@ -159,7 +161,7 @@ export async function runCallSetupBench(
       let sending: NodeJS.Timeout | undefined;
       try {
         const cpuAtInvite = cpuNow();
-        const mainThreadAtInvite = mainThreadSchedule(gw.pid);
+        const mainThreadsAtInvite = mainThreadsNow();
         const timing = { serverMs: 0, steps: {} as Record<string, number> };
         const firstPacket = new Promise<number>((resolve) => {
           const onMessage = (msg: Buffer) => {
@@ -227,7 +229,7 @@ export async function runCallSetupBench(
         }
         const t1 = await Promise.race([firstPacket, new Promise<number>((_, rej) => setTimeout(() => rej(new Error('no packet')), 5000))]);
         const cpuAtAudio = cpuNow();
-        const mainThreadAtAudio = mainThreadSchedule(gw.pid);
+        const mainThreadsAtAudio = mainThreadsNow();
         // The end is done when both heard the call's entry in their conversation (its last step).
         const entries = [caller, callee].map((u) => u.waitFor('dm:new', () => true, 10_000));
         await caller.request('call:hangup', { callId: call.id });
@@ -235,8 +237,11 @@ export async function runCallSetupBench(
         if (!measured) continue;
         addCpu(phaseCpu.setup, cpuAtInvite, cpuAtAudio);
         addCpu(phaseCpu.hangup, cpuAtAudio, cpuNow());
-        mainThreadSetup.running += mainThreadAtAudio.running - mainThreadAtInvite.running;
-        mainThreadSetup.waitingForCore += mainThreadAtAudio.waitingForCore - mainThreadAtInvite.waitingForCore;
+        for (const [pid, sum] of mainThreadSetup) {
+          const [from, to] = [mainThreadsAtInvite.get(pid)!, mainThreadsAtAudio.get(pid)!];
+          sum.running += to.running - from.running;
+          sum.waitingForCore += to.waitingForCore - from.waitingForCore;
+        }
         total.add(t1 - t0);
         server.add(timing.serverMs);
         client.add(t1 - t0 - timing.serverMs);
@@ -260,6 +265,10 @@ export async function runCallSetupBench(
     const perCallMs = (pid: number) => Math.round(cpuPerOp(cpuBefore, cpuAfter, succeeded, pid) / 10) / 100;
     const msPerCall = (seconds: number) => Math.round((seconds / succeeded) * 1e5) / 100;
     const perPhaseMs = (phase: Map<number, number>, pid: number) => msPerCall(phase.get(pid) ?? NaN);
+    const mainThreadMs = (pid: number): MainThreadTime => {
+      const sum = mainThreadSetup.get(pid)!;
+      return { running: msPerCall(sum.running), waitingForCore: msPerCall(sum.waitingForCore) };
+    };
     for (const u of users) u.disconnect();
     const result = {
       calls: o.calls,
@@ -277,13 +286,14 @@ export async function runCallSetupBench(
       gatewayCpuMsPerCall: perCallMs(gw.pid),
       gatewayCpuMsPerSetup: perPhaseMs(phaseCpu.setup, gw.pid),
       gatewayCpuMsPerHangup: perPhaseMs(phaseCpu.hangup, gw.pid),
-      gatewayMainThreadMsPerSetup: {
-        running: msPerCall(mainThreadSetup.running),
-        waitingForCore: msPerCall(mainThreadSetup.waitingForCore),
-      },
+      gatewayMainThreadMsPerSetup: mainThreadMs(gw.pid),
       ...(gw.nodePid === undefined
         ? {}
-        : { mediaNodeCpuMsPerCall: perCallMs(gw.nodePid), mediaNodeCpuMsPerSetup: perPhaseMs(phaseCpu.setup, gw.nodePid) }),
+        : {
+            mediaNodeCpuMsPerCall: perCallMs(gw.nodePid),
+            mediaNodeCpuMsPerSetup: perPhaseMs(phaseCpu.setup, gw.nodePid),
+            mediaNodeMainThreadMsPerSetup: mainThreadMs(gw.nodePid),
+          }),
       warmupCalls,
       method: METHODS[setup],
       checkpoints: checkpointsDuring,

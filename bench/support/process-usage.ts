@@ -57,9 +57,15 @@ export function preciseCpuSeconds(pid: number): number {
  * other threads had the cores. A request's time in the process is the first,
  * the second, and what it awaits from other processes.
  */
-export function mainThreadSchedule(pid: number): { running: number; waitingForCore: number } {
+export function mainThreadSchedule(pid: number): MainThreadTime {
   const [running, waiting] = fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ');
   return { running: Number(running) / 1e9, waitingForCore: Number(waiting) / 1e9 };
+}
+
+/** A main thread's time on a core and waiting for one (seconds, or ms per operation where said). */
+export interface MainThreadTime {
+  running: number;
+  waitingForCore: number;
 }
 
 /** The file `name` of each of the process's threads (/proc/PID/task/TID/name), skipping threads that end meanwhile. */

@@ -6,6 +6,7 @@ import type { MediaRecoveryResult } from '../suites/media-recovery';
 import type { CallCost, KindPair, VideoCostResult } from '../suites/video-cost';
 import { CHECKPOINTED_BEFORE, describeCheckpoints, SuiteCheckpoints } from './database-checkpoints';
 import { describeCpuBeside, describeMachineBusy, MachineCpuUse } from './machine-usage';
+import type { MainThreadTime } from './process-usage';
 
 export interface SuiteResults {
   startedAt: string;
@@ -33,21 +34,26 @@ function handlingRows(cs: { byRequest: Record<string, unknown>; handlingMs?: Rec
     .map((step) => `| · ${step}: the gateway's own time, mean | ${handling[step]} | |`);
 }
 
+/** A process's main thread per set-up, when the run read it. */
+function mainThreadRows(mainThread?: MainThreadTime): string[] {
+  return mainThread
+    ? [`| · its main thread per set-up: running / waiting for a core (ms) | ${mainThread.running} / ${mainThread.waitingForCore} | |`]
+    : [];
+}
+
 /** The gateway's CPU per call: the set-up and the end apart when measured so, and the whole loop. */
 function gatewayCpuRows(cs: {
   gatewayCpuMsPerCall: number;
   gatewayCpuMsPerSetup?: number;
   gatewayCpuMsPerHangup?: number;
-  gatewayMainThreadMsPerSetup?: { running: number; waitingForCore: number };
+  gatewayMainThreadMsPerSetup?: MainThreadTime;
 }): string[] {
   if (cs.gatewayCpuMsPerSetup === undefined)
     return [`| gateway CPU per call set-up (ms, not a percentile) | ${cs.gatewayCpuMsPerCall} | |`];
   const mainThread = cs.gatewayMainThreadMsPerSetup;
   return [
     `| gateway CPU per call set-up, invite → first audio (ms, not a percentile) | ${cs.gatewayCpuMsPerSetup} | |`,
-    ...(mainThread
-      ? [`| · its main thread per set-up: running / waiting for a core (ms) | ${mainThread.running} / ${mainThread.waitingForCore} | |`]
-      : []),
+    ...mainThreadRows(mainThread),
     `| gateway CPU per call end, hangup → call entry heard (ms) | ${cs.gatewayCpuMsPerHangup} | |`,
     `| gateway CPU per call over the whole loop (ms) | ${cs.gatewayCpuMsPerCall} | |`,
   ];
@@ -214,6 +220,7 @@ export function renderMarkdown(r: SuiteResults): string {
     out.push(...handlingRows(split));
     out.push(...gatewayCpuRows(split));
     out.push(`| media node CPU per call set-up (ms, its JS process) | ${split.mediaNodeCpuMsPerSetup ?? split.mediaNodeCpuMsPerCall} | |`);
+    out.push(...mainThreadRows(split.mediaNodeMainThreadMsPerSetup));
     if (cs && 'total' in cs) {
       out.push(
         '',
