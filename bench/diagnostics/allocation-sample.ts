@@ -18,17 +18,12 @@
  */
 // The file, not the lib's index: the index loads the whole gateway, seconds that would shift the sampled window.
 import { HeapInspector } from '../../libs/harness/src/heap-inspector';
-import { packageOf } from './cpu-profile-summary';
+import { frameLabel, packageOf } from './cpu-profile-summary';
 
 interface SamplingNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   selfSize: number;
   children: SamplingNode[];
-}
-
-function frameLabel(f: SamplingNode['callFrame']): string {
-  const file = f.url.replace(/^.*node_modules\//, '').replace(/^.*\/(apps|libs)\//, '$1/');
-  return `${f.functionName || '(anonymous)'} ${file}${file ? `:${f.lineNumber + 1}` : ''}`;
 }
 
 /** DMs the gateway stored so far (its messages_sent_total, whatever the metrics' prefix), or undefined without metrics. */

@@ -45,8 +45,8 @@ export function packageOf(url: string): string {
   return m ? `ours:${m[1]}/${m[2]}` : url;
 }
 
-function label(n: ProfileNode): string {
-  const f = n.callFrame;
+/** A frame as `function file:line`, the file relative to node_modules or to the project's apps/libs/bench. */
+export function frameLabel(f: ProfileNode['callFrame']): string {
   const file = f.url ? f.url.replace(/^.*node_modules\//, '').replace(/^.*\/(apps|libs|bench)\//, '$1/') : '';
   return `${f.functionName || '(anonymous)'} ${file}${file ? `:${f.lineNumber + 1}` : ''}`;
 }
@@ -75,13 +75,14 @@ export function summarise(profile: Profile, top = 25, fromS = 0, toS = Infinity)
   const selfByPackage = new Map<string, number>();
   for (const [id, us] of selfUs) {
     const node = byId.get(id)!;
-    selfByLabel.set(label(node), (selfByLabel.get(label(node)) ?? 0) + us);
+    const own = frameLabel(node.callFrame);
+    selfByLabel.set(own, (selfByLabel.get(own) ?? 0) + us);
     const pkg = packageOf(node.callFrame.url);
     selfByPackage.set(pkg, (selfByPackage.get(pkg) ?? 0) + us);
     // Inclusive: every distinct function on the stack gets the sample once (recursion counted once).
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
-      const l = label(byId.get(cur)!);
+      const l = frameLabel(byId.get(cur)!.callFrame);
       if (seen.has(l)) continue;
       seen.add(l);
       inclByLabel.set(l, (inclByLabel.get(l) ?? 0) + us);
