@@ -263,11 +263,12 @@ export async function runCallSetupBench(
     logUnplannedCheckpoints(checkpointsDuring, CHECKPOINTED_BEFORE.callSetup, log);
     const succeeded = total.summary().count;
     const perCallMs = (pid: number) => Math.round(cpuPerOp(cpuBefore, cpuAfter, succeeded, pid) / 10) / 100;
-    const msPerCall = (seconds: number) => Math.round((seconds / succeeded) * 1e5) / 100;
-    const perPhaseMs = (phase: Map<number, number>, pid: number) => msPerCall(phase.get(pid) ?? NaN);
+    // Seconds summed over the measured calls, as the mean per call in ms.
+    const meanMsPerCall = (seconds: number) => Math.round((seconds / succeeded) * 1e5) / 100;
+    const perPhaseMs = (phase: Map<number, number>, pid: number) => meanMsPerCall(phase.get(pid) ?? NaN);
     const mainThreadMs = (pid: number): MainThreadTime => {
       const sum = mainThreadSetup.get(pid)!;
-      return { running: msPerCall(sum.running), waitingForCore: msPerCall(sum.waitingForCore) };
+      return { running: meanMsPerCall(sum.running), waitingForCore: meanMsPerCall(sum.waitingForCore) };
     };
     for (const u of users) u.disconnect();
     const result = {

@@ -50,10 +50,9 @@ function gatewayCpuRows(cs: {
 }): string[] {
   if (cs.gatewayCpuMsPerSetup === undefined)
     return [`| gateway CPU per call set-up (ms, not a percentile) | ${cs.gatewayCpuMsPerCall} | |`];
-  const mainThread = cs.gatewayMainThreadMsPerSetup;
   return [
     `| gateway CPU per call set-up, invite → first audio (ms, not a percentile) | ${cs.gatewayCpuMsPerSetup} | |`,
-    ...mainThreadRows(mainThread),
+    ...mainThreadRows(cs.gatewayMainThreadMsPerSetup),
     `| gateway CPU per call end, hangup → call entry heard (ms) | ${cs.gatewayCpuMsPerHangup} | |`,
     `| gateway CPU per call over the whole loop (ms) | ${cs.gatewayCpuMsPerCall} | |`,
   ];
