@@ -13,7 +13,10 @@ export interface SpareRouter extends MediaWorker {
  * One router per kind of call made ahead on the least loaded worker, so a
  * call's room opens without waiting for the worker: creating a router is a
  * round trip to the worker on the path from `call:accept` to its join.
- * Taking the spare starts making the next one. A spare whose worker died
+ * Taking the spare starts making the next one, once the taker's turn is
+ * over: the request to the worker then queues behind the room's own
+ * transports, and the router's capabilities are worked out while the
+ * answer waits for the worker and the database. A spare whose worker died
  * is never handed out (its router closed with the worker).
  */
 export class SpareRouters {
@@ -34,27 +37,34 @@ export class SpareRouters {
     return spare && !spare.router.closed ? spare : undefined;
   }
 
-  /** Starts making a spare of this kind unless one is ready or on its way (no worker alive: none). */
+  /**
+   * Starts making a spare of this kind, after the current turn, unless one is
+   * ready or on its way (no worker alive then: none).
+   */
   fill(media: CallMedia): void {
     const held = this.ready.get(media);
     if (this.closed || this.making.has(media) || (held && !held.router.closed)) return;
+    const making = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.make(media))
+      .finally(() => this.making.delete(media));
+    this.making.set(media, making);
+  }
+
+  private async make(media: CallMedia): Promise<void> {
+    if (this.closed) return;
     let worker: MediaWorker;
     try {
       worker = this.leastLoaded();
     } catch {
       return;
     }
-    const making = worker.worker
-      .createRouter({ mediaCodecs: routerCodecsFor(media), appData: { spare: true } })
-      .then(
-        (router) => {
-          if (this.closed) router.close();
-          else this.ready.set(media, { ...worker, router });
-        },
-        (err: unknown) => this.logger.warn({ err, media }, 'could not make a spare router'),
-      )
-      .finally(() => this.making.delete(media));
-    this.making.set(media, making);
+    try {
+      const router = await worker.worker.createRouter({ mediaCodecs: routerCodecsFor(media), appData: { spare: true } });
+      if (this.closed) router.close();
+      else this.ready.set(media, { ...worker, router });
+    } catch (err) {
+      this.logger.warn({ err, media }, 'could not make a spare router');
+    }
   }
 
   /** Resolves once no spare is being made (a census then counts exactly the spares held). */
