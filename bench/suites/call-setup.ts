@@ -47,6 +47,13 @@ export type CallSetupResult =
        * written before.
        */
       gatewayMainThreadMsPerSetup?: MainThreadTime;
+      /**
+       * The same for the load generator (this process: both participants' SDKs, their socket.io
+       * clients, the RTP sender). A request's round trip runs from the SDK's call to its checked
+       * answer, so the server share counts the client's own work on the answer and on the pushes
+       * that arrive meanwhile. Absent in results written before.
+       */
+      loadGeneratorMainThreadMsPerSetup?: MainThreadTime;
       /** The same for the media node process (`split` only: its JS side, not its workers). */
       mediaNodeCpuMsPerCall?: number;
       mediaNodeCpuMsPerSetup?: number;
@@ -141,8 +148,10 @@ export async function runCallSetupBench(
     let failed = 0;
     const pids = gw.nodePid === undefined ? [gw.pid] : [gw.pid, gw.nodePid];
     const phaseCpu = { setup: new Map<number, number>(), hangup: new Map<number, number>() };
-    const mainThreadSetup = new Map<number, MainThreadTime>(pids.map((pid) => [pid, { running: 0, waitingForCore: 0 }]));
-    const mainThreadsNow = () => new Map(pids.map((pid) => [pid, mainThreadSchedule(pid)]));
+    // The load generator's main thread too: its clients' work is part of every round trip.
+    const threadOwners = [...pids, process.pid];
+    const mainThreadSetup = new Map<number, MainThreadTime>(threadOwners.map((pid) => [pid, { running: 0, waitingForCore: 0 }]));
+    const mainThreadsNow = () => new Map(threadOwners.map((pid) => [pid, mainThreadSchedule(pid)]));
     const cpuNow = () => new Map(pids.map((pid) => [pid, preciseCpuSeconds(pid)]));
     const addCpu = (into: Map<number, number>, from: Map<number, number>, to: Map<number, number>) => {
       for (const pid of pids) into.set(pid, (into.get(pid) ?? 0) + to.get(pid)! - from.get(pid)!);
@@ -288,6 +297,7 @@ export async function runCallSetupBench(
       gatewayCpuMsPerSetup: perPhaseMs(phaseCpu.setup, gw.pid),
       gatewayCpuMsPerHangup: perPhaseMs(phaseCpu.hangup, gw.pid),
       gatewayMainThreadMsPerSetup: mainThreadMs(gw.pid),
+      loadGeneratorMainThreadMsPerSetup: mainThreadMs(process.pid),
       ...(gw.nodePid === undefined
         ? {}
         : {
@@ -304,6 +314,7 @@ export async function runCallSetupBench(
       `  total p50/p99 ${result.total.p50}/${result.total.p99} ms (server ${result.server.p50}/${result.server.p99}), ` +
         `gateway CPU ${result.gatewayCpuMsPerSetup} ms per set-up + ${result.gatewayCpuMsPerHangup} per end (${result.gatewayCpuMsPerCall} over the loop)` +
         `, its main thread ${result.gatewayMainThreadMsPerSetup.running} ms running and ${result.gatewayMainThreadMsPerSetup.waitingForCore} waiting for a core per set-up` +
+        `, the load generator's ${result.loadGeneratorMainThreadMsPerSetup.running} ms running` +
         (result.mediaNodeCpuMsPerCall === undefined ? '' : `, media node ${result.mediaNodeCpuMsPerCall}`),
     );
     return result;

@@ -35,9 +35,9 @@ function handlingRows(cs: { byRequest: Record<string, unknown>; handlingMs?: Rec
 }
 
 /** A process's main thread per set-up, when the run read it. */
-function mainThreadRows(mainThread?: MainThreadTime): string[] {
+function mainThreadRows(mainThread?: MainThreadTime, whose = 'its'): string[] {
   return mainThread
-    ? [`| · its main thread per set-up: running / waiting for a core (ms) | ${mainThread.running} / ${mainThread.waitingForCore} | |`]
+    ? [`| · ${whose} main thread per set-up: running / waiting for a core (ms) | ${mainThread.running} / ${mainThread.waitingForCore} | |`]
     : [];
 }
 
@@ -47,12 +47,14 @@ function gatewayCpuRows(cs: {
   gatewayCpuMsPerSetup?: number;
   gatewayCpuMsPerHangup?: number;
   gatewayMainThreadMsPerSetup?: MainThreadTime;
+  loadGeneratorMainThreadMsPerSetup?: MainThreadTime;
 }): string[] {
   if (cs.gatewayCpuMsPerSetup === undefined)
     return [`| gateway CPU per call set-up (ms, not a percentile) | ${cs.gatewayCpuMsPerCall} | |`];
   return [
     `| gateway CPU per call set-up, invite → first audio (ms, not a percentile) | ${cs.gatewayCpuMsPerSetup} | |`,
     ...mainThreadRows(cs.gatewayMainThreadMsPerSetup),
+    ...mainThreadRows(cs.loadGeneratorMainThreadMsPerSetup, "the load generator's (both clients, counted in the server share)"),
     `| gateway CPU per call end, hangup → call entry heard (ms) | ${cs.gatewayCpuMsPerHangup} | |`,
     `| gateway CPU per call over the whole loop (ms) | ${cs.gatewayCpuMsPerCall} | |`,
   ];
