@@ -7,7 +7,15 @@ import { startBenchGateway } from '../support/gateway-process';
 import { LatencySamples, LatencySummary } from '../support/latency-samples';
 import { machineCpuOver, MachineCpuUse, sampleMachineCpu } from '../support/machine-usage';
 import { cpuPerOp, mainThreadSchedule, MainThreadTime, preciseCpuSeconds, sampleCpu } from '../support/process-usage';
-import { consumeAndResume, markedRtpPacket, openRecvTransport, openSendSide, rtpMarkerOf, timed } from '../support/protocol-call';
+import {
+  consumeAndResume,
+  markedRtpPacket,
+  openRecvTransport,
+  openSendSide,
+  rtpMarkerOf,
+  timed,
+  TimedRequests,
+} from '../support/protocol-call';
 
 export type CallSetupResult =
   | {
@@ -54,6 +62,12 @@ export type CallSetupResult =
        * that arrive meanwhile. Absent in results written before.
        */
       loadGeneratorMainThreadMsPerSetup?: MainThreadTime;
+      /**
+       * Per request, mean ms its main threads ran from just before it was sent to just after its
+       * answer was checked: only with BENCH_SETUP_THREADS_BY_REQUEST=1, since those readings fall
+       * between the requests and so add to the set-up's total and its client share.
+       */
+      mainThreadRunningMsByRequest?: Record<string, { gateway: number; mediaNode?: number; loadGenerator: number }>;
       /** The same for the media node process (`split` only: its JS side, not its workers). */
       mediaNodeCpuMsPerCall?: number;
       mediaNodeCpuMsPerSetup?: number;
@@ -152,6 +166,7 @@ export async function runCallSetupBench(
     const threadOwners = [...pids, process.pid];
     const mainThreadSetup = new Map<number, MainThreadTime>(threadOwners.map((pid) => [pid, { running: 0, waitingForCore: 0 }]));
     const mainThreadsNow = () => new Map(threadOwners.map((pid) => [pid, mainThreadSchedule(pid)]));
+    const threadsByRequest = process.env.BENCH_SETUP_THREADS_BY_REQUEST === '1' ? new Map<string, number[]>() : undefined;
     const cpuNow = () => new Map(pids.map((pid) => [pid, preciseCpuSeconds(pid)]));
     const addCpu = (into: Map<number, number>, from: Map<number, number>, to: Map<number, number>) => {
       for (const pid of pids) into.set(pid, (into.get(pid) ?? 0) + to.get(pid)! - from.get(pid)!);
@@ -171,7 +186,11 @@ export async function runCallSetupBench(
       try {
         const cpuAtInvite = cpuNow();
         const mainThreadsAtInvite = mainThreadsNow();
-        const timing = { serverMs: 0, steps: {} as Record<string, number> };
+        const timing: TimedRequests & { steps: Record<string, number> } = {
+          serverMs: 0,
+          steps: {},
+          threads: threadsByRequest && { read: () => threadOwners.map((pid) => mainThreadSchedule(pid).running), byStep: {} },
+        };
         const firstPacket = new Promise<number>((resolve) => {
           const onMessage = (msg: Buffer) => {
             if (rtpMarkerOf(msg) !== marker) return;
@@ -258,6 +277,13 @@ export async function runCallSetupBench(
           if (!byRequest.has(step)) byRequest.set(step, new LatencySamples());
           byRequest.get(step)!.add(ms);
         }
+        for (const [step, seconds] of Object.entries(timing.threads?.byStep ?? {})) {
+          const sums = threadsByRequest!.get(step) ?? seconds.map(() => 0);
+          threadsByRequest!.set(
+            step,
+            sums.map((sum, i) => sum + seconds[i]),
+          );
+        }
       } catch (err) {
         failed++;
         log(`  call ${index} failed: ${(err as Error).message}`);
@@ -298,6 +324,15 @@ export async function runCallSetupBench(
       gatewayCpuMsPerHangup: perPhaseMs(phaseCpu.hangup, gw.pid),
       gatewayMainThreadMsPerSetup: mainThreadMs(gw.pid),
       loadGeneratorMainThreadMsPerSetup: mainThreadMs(process.pid),
+      ...(threadsByRequest && {
+        mainThreadRunningMsByRequest: Object.fromEntries(
+          [...threadsByRequest].map(([step, seconds]) => {
+            const [gateway, ...rest] = seconds.map(meanMsPerCall);
+            const loadGenerator = rest.pop()!;
+            return [step, { gateway, ...(rest.length > 0 && { mediaNode: rest[0] }), loadGenerator }];
+          }),
+        ),
+      }),
       ...(gw.nodePid === undefined
         ? {}
         : {

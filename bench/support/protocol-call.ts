@@ -27,10 +27,16 @@ export interface TimedRequests {
   serverMs: number;
   /** The same, by request name. */
   steps?: Record<string, number>;
+  /**
+   * With it, processes' threads are read just before and after each request (outside its round
+   * trip) and what they ran meanwhile added to `byStep` under the request's name.
+   */
+  threads?: { read(): number[]; byStep: Record<string, number[]> };
 }
 
 /** A request whose round trip is added to `timing.serverMs` (and to its step). */
 export async function timed<T>(timing: TimedRequests, fn: () => Promise<T>, step = 'request'): Promise<T> {
+  const threadsBefore = timing.threads?.read();
   const t0 = performance.now();
   try {
     return await fn();
@@ -38,6 +44,11 @@ export async function timed<T>(timing: TimedRequests, fn: () => Promise<T>, step
     const ms = performance.now() - t0;
     timing.serverMs += ms;
     if (timing.steps) timing.steps[step] = (timing.steps[step] ?? 0) + ms;
+    if (timing.threads && threadsBefore) {
+      const after = timing.threads.read();
+      const sums = (timing.threads.byStep[step] ??= after.map(() => 0));
+      after.forEach((value, i) => (sums[i] += value - threadsBefore[i]));
+    }
   }
 }
 

@@ -27,11 +27,22 @@ export interface SuiteResults {
 const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
 
 /** The gateway's own time per set-up request (mean over the measured calls), beside the round trips. */
-function handlingRows(cs: { byRequest: Record<string, unknown>; handlingMs?: Record<string, number> }): string[] {
+function handlingRows(cs: {
+  byRequest: Record<string, unknown>;
+  handlingMs?: Record<string, number>;
+  mainThreadRunningMsByRequest?: Record<string, { gateway: number; mediaNode?: number; loadGenerator: number }>;
+}): string[] {
   const handling = cs.handlingMs ?? {};
-  return Object.keys(cs.byRequest)
-    .filter((step) => handling[step] !== undefined)
-    .map((step) => `| · ${step}: the gateway's own time, mean | ${handling[step]} | |`);
+  const threads = cs.mainThreadRunningMsByRequest ?? {};
+  return Object.keys(cs.byRequest).flatMap((step) => [
+    ...(handling[step] === undefined ? [] : [`| · ${step}: the gateway's own time, mean | ${handling[step]} | |`]),
+    ...(threads[step] === undefined
+      ? []
+      : [
+          `| · ${step}: main threads running, mean: gateway${threads[step].mediaNode === undefined ? '' : ' / media node'} / load generator | ` +
+            `${[threads[step].gateway, threads[step].mediaNode, threads[step].loadGenerator].filter((ms) => ms !== undefined).join(' / ')} | |`,
+        ]),
+  ]);
 }
 
 /** A process's main thread per set-up, when the run read it. */
