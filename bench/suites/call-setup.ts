@@ -67,7 +67,7 @@ export type CallSetupResult =
        * answer was checked: only with BENCH_SETUP_THREADS_BY_REQUEST=1, since those readings fall
        * between the requests and so add to the set-up's total and its client share.
        */
-      mainThreadRunningMsByRequest?: Record<string, { gateway: number; mediaNode?: number; loadGenerator: number }>;
+      mainThreadRunningMsByRequest?: Record<string, RequestThreadsMs>;
       /** The same for the media node process (`split` only: its JS side, not its workers). */
       mediaNodeCpuMsPerCall?: number;
       mediaNodeCpuMsPerSetup?: number;
@@ -98,6 +98,13 @@ const METHODS: Record<CallSetupMode, string> = {
     'media:producer-added, consume, resume → first RTP packet at the callee socket. Requests run one after another; ' +
     '"server" is the sum of their round trips, "client" the rest (event waits, pacing of the 20 ms packet clock).',
 };
+
+/** What each main thread ran during one kind of request, mean ms per call. */
+export interface RequestThreadsMs {
+  gateway: number;
+  mediaNode?: number;
+  loadGenerator: number;
+}
 
 /**
  * Where the call's room is: `all` is one process (gateway and media node);
@@ -280,8 +287,8 @@ export async function runCallSetupBench(
           byRequest.get(step)!.add(ms);
         }
         for (const [step, seconds] of Object.entries(timing.threads?.byStep ?? {})) {
-          const sums = threadsByRequest!.get(step) ?? seconds.map(() => 0);
-          threadsByRequest!.set(
+          const sums = threadsByRequest?.get(step) ?? seconds.map(() => 0);
+          threadsByRequest?.set(
             step,
             sums.map((sum, i) => sum + seconds[i]),
           );
@@ -328,10 +335,12 @@ export async function runCallSetupBench(
       loadGeneratorMainThreadMsPerSetup: mainThreadMs(process.pid),
       ...(threadsByRequest && {
         mainThreadRunningMsByRequest: Object.fromEntries(
-          [...threadsByRequest].map(([step, seconds]) => {
-            const [gateway, ...rest] = seconds.map(meanMsPerCall);
-            const loadGenerator = rest.pop()!;
-            return [step, { gateway, ...(rest.length > 0 && { mediaNode: rest[0] }), loadGenerator }];
+          [...threadsByRequest].map(([step, seconds]): [string, RequestThreadsMs] => {
+            const of = (pid: number) => meanMsPerCall(seconds[threadOwners.indexOf(pid)]);
+            return [
+              step,
+              { gateway: of(gw.pid), ...(gw.nodePid !== undefined && { mediaNode: of(gw.nodePid) }), loadGenerator: of(process.pid) },
+            ];
           }),
         ),
       }),

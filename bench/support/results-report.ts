@@ -1,6 +1,6 @@
 import type { MessagesResult, PersistedRun } from '../suites/messages';
 import type { IdleSocketsResult } from '../suites/idle-sockets';
-import type { CallSetupResult } from '../suites/call-setup';
+import type { CallSetupResult, RequestThreadsMs } from '../suites/call-setup';
 import type { ConcurrentCallsResult, RampResult } from '../suites/concurrent-calls';
 import type { MediaRecoveryResult } from '../suites/media-recovery';
 import type { CallCost, KindPair, VideoCostResult } from '../suites/video-cost';
@@ -30,19 +30,20 @@ const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
 function handlingRows(cs: {
   byRequest: Record<string, unknown>;
   handlingMs?: Record<string, number>;
-  mainThreadRunningMsByRequest?: Record<string, { gateway: number; mediaNode?: number; loadGenerator: number }>;
+  mainThreadRunningMsByRequest?: Record<string, RequestThreadsMs>;
 }): string[] {
   const handling = cs.handlingMs ?? {};
   const threads = cs.mainThreadRunningMsByRequest ?? {};
   return Object.keys(cs.byRequest).flatMap((step) => [
     ...(handling[step] === undefined ? [] : [`| · ${step}: the gateway's own time, mean | ${handling[step]} | |`]),
-    ...(threads[step] === undefined
-      ? []
-      : [
-          `| · ${step}: main threads running, mean: gateway${threads[step].mediaNode === undefined ? '' : ' / media node'} / load generator | ` +
-            `${[threads[step].gateway, threads[step].mediaNode, threads[step].loadGenerator].filter((ms) => ms !== undefined).join(' / ')} | |`,
-        ]),
+    ...(threads[step] === undefined ? [] : [requestThreadsRow(step, threads[step])]),
   ]);
+}
+
+/** What the main threads ran during one kind of set-up request (BENCH_SETUP_THREADS_BY_REQUEST=1). */
+function requestThreadsRow(step: string, { gateway, mediaNode, loadGenerator }: RequestThreadsMs): string {
+  const [whose, ms] = mediaNode === undefined ? ['gateway', [gateway]] : ['gateway / media node', [gateway, mediaNode]];
+  return `| · ${step}: main threads running, mean: ${whose} / load generator | ${[...ms, loadGenerator].join(' / ')} | |`;
 }
 
 /** A process's main thread per set-up, when the run read it. */
