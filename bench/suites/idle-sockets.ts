@@ -6,7 +6,7 @@ import { inBatches, loginUsers } from '../support/bench-users';
 import { startBenchGateway } from '../support/gateway-process';
 import { sleep } from '@app/client';
 import { HeapInspector, INSPECTOR_NODE_ARGS } from '@app/harness';
-import { cpuPerOp, cpuRatio, mib, rssBytes, sampleCpu } from '../support/process-usage';
+import { cpuPerOp, cpuRatio, mib, preciseCpuSeconds, processActivity, rssBytes, sampleCpu } from '../support/process-usage';
 
 export interface IdleSocketsResult {
   sockets: number;
@@ -31,7 +31,15 @@ export interface IdleSocketsResult {
   liveHeapPerSocketKiB: number;
   externalPerSocketKiB: number;
   healthAfter: number;
+  /**
+   * The gateway at rest (users signed in, no socket connected), over REST_SECONDS: the CPU all its
+   * threads use per second, and how often they are switched out per second (each a wake-up for a
+   * timer or a read). Absent in results written before.
+   */
+  atRest?: { cpuMsPerSecond: number; switchesPerSecond: number };
 }
+
+const REST_SECONDS = 5;
 
 /** A process metric from /metrics, whatever METRICS_PREFIX the gateway runs with. */
 async function processMetric(url: string, name: string): Promise<number> {
@@ -55,6 +63,18 @@ function openSocket(url: string, auth: Record<string, string>): Promise<Socket> 
     s.once('connect', () => resolve(s));
     s.once('connect_error', reject);
   });
+}
+
+/** What a process does while nobody asks it anything, over `seconds`. */
+async function atRest(pid: number, seconds: number): Promise<NonNullable<IdleSocketsResult['atRest']>> {
+  const cpuBefore = preciseCpuSeconds(pid);
+  const switchesBefore = processActivity(pid)?.contextSwitches ?? NaN;
+  await sleep(seconds * 1000);
+  const perSecond = (v: number) => Math.round((v / seconds) * 10) / 10;
+  return {
+    cpuMsPerSecond: perSecond((preciseCpuSeconds(pid) - cpuBefore) * 1000),
+    switchesPerSecond: perSecond((processActivity(pid)?.contextSwitches ?? NaN) - switchesBefore),
+  };
 }
 
 /** RSS per idle socket on the bare socket.io relay server (bench/ceilings). */
@@ -97,6 +117,8 @@ export async function runIdleSocketsBench(n: number, log: (s: string) => void): 
     log(`idle sockets: signing in ${n} users`);
     const users = await loginUsers(gw.url, n, 'idle', 32);
     await sleep(3000);
+    const rest = await atRest(gw.pid, REST_SECONDS);
+    log(`  at rest: ${rest.cpuMsPerSecond} ms of CPU and ${rest.switchesPerSecond} thread switches per second`);
     const rssBefore = rssBytes(gw.pid);
     const heapBefore = await heapUsed(gw.url);
     const retainedBefore = await retained(gw.url, inspector);
@@ -130,6 +152,7 @@ export async function runIdleSocketsBench(n: number, log: (s: string) => void): 
       liveHeapPerSocketKiB,
       externalPerSocketKiB,
       healthAfter: health,
+      atRest: rest,
     };
   } finally {
     for (const s of sockets) s.disconnect();

@@ -300,6 +300,12 @@ export function renderMarkdown(r: SuiteResults): string {
         '',
       );
     }
+    if (idle.atRest) {
+      out.push(
+        `The gateway at rest (users signed in, no socket): ${idle.atRest.cpuMsPerSecond} ms of CPU and ${idle.atRest.switchesPerSecond} thread switches per second.`,
+        '',
+      );
+    }
   }
   const vc = r.videoCost;
   if (vc) {
