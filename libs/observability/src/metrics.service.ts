@@ -37,6 +37,14 @@ export function metricsPrefixFromEnv(env: NodeJS.ProcessEnv = process.env): stri
 }
 
 /**
+ * How often the event-loop lag (nodejs_eventloop_lag_*) is sampled. prom-client's 10 ms
+ * default wakes every process 100 times a second, idle or not: a few ms of CPU a second
+ * each, and on a busy machine each wake-up can take a core from the work in hand. Lag that
+ * matters (tens of ms and up) still shows at 100 ms, ten samples a second.
+ */
+const EVENT_LOOP_SAMPLE_MS = 100;
+
+/**
  * The process's Prometheus registry. Each gateway instance has its own, so
  * several instances in one process (tests) do not collide.
  *
@@ -45,14 +53,6 @@ export function metricsPrefixFromEnv(env: NodeJS.ProcessEnv = process.env): stri
  * registry is rendered, so it also covers metrics registered on `registry`
  * directly and the default process metrics.
  */
-/**
- * How often the event-loop lag (nodejs_eventloop_lag_*) is sampled. prom-client's 10 ms
- * default wakes every process 100 times a second, idle or not: about 9 ms of CPU a second
- * each, and on a busy machine each wake-up can take a core from the work in hand. Lag that
- * matters (tens of ms and up) still shows at 100 ms, ten samples a second.
- */
-const EVENT_LOOP_SAMPLE_MS = 100;
-
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
