@@ -1,6 +1,6 @@
 import { SocialClient, befriend, sleep } from '@app/client';
 import type { CallDto } from '@app/contracts';
-import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle } from '@app/testing';
+import { createTestDatabase, spawnGateway, SpawnedGateway, TestDatabase, uniqueHandle, waitForValue } from '@app/testing';
 
 // A timer fires within a second of its time, plus slack for a busy machine.
 const LATE_MS = 1500;
@@ -170,6 +170,7 @@ describe('scheduler: durable call timers', () => {
     expect(ended).toMatchObject({ endReason: 'max_duration', endedAt: active.maxEndsAt });
     expect(observedAt).toBeLessThan(deadline + LATE_MS);
     // The line is written before the push, but the two reach this process by different pipes.
-    await expect(gwB.waitForLog((l) => l.includes('"call ended"') && l.includes(call.id))).resolves.toContain('max_duration');
+    const endLine = await waitForValue(async () => gwB.logs.find((l) => l.includes('"call ended"') && l.includes(call.id)), 5_000);
+    expect(endLine).toContain('max_duration');
   }, 120_000);
 });

@@ -8,11 +8,6 @@ export interface SpawnedGateway {
   process: ChildProcess;
   /** Log lines (JSON) the process has written so far. */
   logs: string[];
-  /**
-   * The first log line that matches, waiting up to `timeoutMs` for it: a line
-   * written before a push may reach this process after the push does.
-   */
-  waitForLog(match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
   /** SIGKILL: a crash, nothing cleaned up (at once, sending nothing, when it has exited already). */
   kill(): Promise<void>;
   /** SIGTERM: a graceful stop; resolves with the exit code (at once, sending nothing, when it has exited already). */
@@ -35,18 +30,13 @@ export async function spawnGateway(
     'pipe',
   ]);
   const logs: string[] = [];
-  const lineWaiters = new Set<(line: string) => void>();
-  const onLine = (line: string) => {
-    logs.push(line);
-    for (const waiter of lineWaiters) waiter(line);
-  };
   // 'close', not 'exit': by then its pipes are read to the end, so every line it wrote is in `logs`.
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${logs.join('\n')}`)), 60_000);
-    readline.createInterface({ input: child.stderr! }).on('line', onLine);
+    readline.createInterface({ input: child.stderr! }).on('line', (line) => logs.push(line));
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      onLine(line);
+      logs.push(line);
       if (line.includes('"gateway listening"')) {
         clearTimeout(timer);
         resolve(JSON.parse(line).url);
@@ -63,22 +53,6 @@ export async function spawnGateway(
     url,
     process: child,
     logs,
-    waitForLog: (match, timeoutMs = 5_000) => {
-      const found = logs.find(match);
-      if (found !== undefined) return Promise.resolve(found);
-      return new Promise<string>((resolve, reject) => {
-        const done = (line: string | undefined) => {
-          clearTimeout(timer);
-          lineWaiters.delete(waiter);
-          if (line === undefined)
-            reject(new Error(`no matching log line in ${timeoutMs} ms; the last ones:\n${logs.slice(-20).join('\n')}`));
-          else resolve(line);
-        };
-        const waiter = (line: string) => match(line) && done(line);
-        const timer = setTimeout(() => done(undefined), timeoutMs);
-        lineWaiters.add(waiter);
-      });
-    },
     kill: async () => {
       if (running()) child.kill('SIGKILL');
       await exited;
