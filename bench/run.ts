@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BENCH_USAGE, parseBenchArgs, SuiteName } from './support/bench-args';
+import { BENCH_USAGE, parseBenchArgs, setupWarmupCalls, SuiteName } from './support/bench-args';
 import { benchExitCode, renderMarkdown, SuiteResults } from './support/results-report';
 import { runMessagesBench } from './suites/messages';
 import { runIdleSocketsBench } from './suites/idle-sockets';
@@ -17,8 +17,10 @@ import { runMediaRecoveryBench } from './suites/media-recovery';
 import { runVideoCostBench } from './suites/video-cost';
 
 let parsed: ReturnType<typeof parseBenchArgs>;
+let warmupCalls: number;
 try {
   parsed = parseBenchArgs(process.argv.slice(2));
+  warmupCalls = setupWarmupCalls(parsed.quick);
 } catch (err) {
   process.stderr.write(`${(err as Error).message}\n\n${BENCH_USAGE}`);
   process.exit(2);
@@ -72,8 +74,9 @@ async function main(): Promise<number> {
     );
   }
   if (wanted('call-setup')) {
-    await attempt('callSetup', () => runCallSetupBench({ calls: quick ? 20 : 100 }, log));
-    await attempt('callSetupSplit', () => runCallSetupBench({ calls: quick ? 20 : 100, topology: 'split' }, log));
+    const setups = { calls: quick ? 20 : 100, warmupCalls };
+    await attempt('callSetup', () => runCallSetupBench(setups, log));
+    await attempt('callSetupSplit', () => runCallSetupBench({ ...setups, topology: 'split' }, log));
   }
   if (wanted('recovery')) {
     await attempt('mediaRecovery', () => runMediaRecoveryBench({ calls: quick ? 10 : 50 }, log));

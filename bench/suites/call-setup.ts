@@ -120,8 +120,8 @@ export type SetupTopology = 'all' | 'split';
  */
 export type CallSetupMode = 'join' | 'steps';
 
-/** Enough set-ups for the gateway's call path to be compiled and its pools to hold their connections. */
-const DEFAULT_WARMUP_CALLS = 20;
+/** The warm-up's calls go round this many pairs (every measured call has a fresh pair). */
+const WARMUP_PAIRS = 20;
 
 async function startTopology(topology: SetupTopology): Promise<{ url: string; pid: number; nodePid?: number; close(): Promise<void> }> {
   // Both on Redis (socket.io fan-out, presence), as any service of more than one process is:
@@ -140,11 +140,17 @@ async function startTopology(topology: SetupTopology): Promise<{ url: string; pi
 
 /** Time from call:invite to the first audio packet at the callee, over gateway child processes. */
 export async function runCallSetupBench(
-  o: { calls: number; topology?: SetupTopology; setup?: CallSetupMode; warmupCalls?: number },
+  o: {
+    calls: number;
+    topology?: SetupTopology;
+    setup?: CallSetupMode;
+    /** Set-ups before the measured ones (how many: bench-args.ts's setupWarmupCalls). */
+    warmupCalls: number;
+  },
   log: (s: string) => void,
 ): Promise<CallSetupResult> {
   const setup = o.setup ?? 'join';
-  const warmupCalls = o.warmupCalls ?? DEFAULT_WARMUP_CALLS;
+  const { warmupCalls } = o;
   const gw = await startTopology(o.topology ?? 'all');
   const sender = dgram.createSocket('udp4');
   const receiver = dgram.createSocket('udp4');
@@ -152,15 +158,17 @@ export async function runCallSetupBench(
     await Promise.all([sender, receiver].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
     const receiverPort = receiver.address().port;
     const senderPort = sender.address().port;
-    const users = await loginUsers(gw.url, 2 * (warmupCalls + o.calls), 'setup', 16);
+    const warmupPairCount = Math.min(warmupCalls, WARMUP_PAIRS);
+    const users = await loginUsers(gw.url, 2 * (warmupPairCount + o.calls), 'setup', 16);
     await inBatches(users, 32, (u) => u.connect());
-    const allPairs = Array.from({ length: warmupCalls + o.calls }, (_, i) => [users[2 * i], users[2 * i + 1]] as const);
+    const allPairs = Array.from({ length: warmupPairCount + o.calls }, (_, i) => [users[2 * i], users[2 * i + 1]] as const);
     await inBatches(allPairs, 8, ([a, b]) => befriend(a, b));
     log(`call set-up (${o.topology ?? 'all'}, ${setup}): ${o.calls} calls after ${warmupCalls} to warm up`);
     // A timed checkpoint in one topology's set-ups and not the other's would show as routing cost.
     const checkpoints = await startAfterCheckpoint();
-    const warmup = allPairs.slice(0, warmupCalls);
-    const pairs = allPairs.slice(warmupCalls);
+    const warmupPairs = allPairs.slice(0, warmupPairCount);
+    const warmup = Array.from({ length: warmupCalls }, (_, i) => warmupPairs[i % warmupPairCount]);
+    const pairs = allPairs.slice(warmupPairCount);
 
     const total = new LatencySamples();
     const server = new LatencySamples();

@@ -1,4 +1,4 @@
-import { BENCH_USAGE, parseBenchArgs, SUITES } from '../../bench/support/bench-args';
+import { BENCH_USAGE, parseBenchArgs, setupWarmupCalls, SUITES } from '../../bench/support/bench-args';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -28,6 +28,17 @@ describe('npm run bench command line', () => {
     });
     expect(parseBenchArgs(['--only=calls']).only).toEqual(new Set(['calls']));
     expect(parseBenchArgs(['-h']).help).toBe(true);
+  });
+
+  it('warms the call set-ups up with 1,000 of them (20 in a quick run) unless BENCH_SETUP_WARMUP_CALLS says otherwise', () => {
+    expect(setupWarmupCalls(false, undefined)).toBe(1_000);
+    expect(setupWarmupCalls(true, undefined)).toBe(20);
+    expect(setupWarmupCalls(false, '')).toBe(1_000);
+    expect(setupWarmupCalls(false, '20')).toBe(20);
+    expect(setupWarmupCalls(true, '0')).toBe(0);
+    for (const bad of ['abc', '-1', '2.5', '1e400']) {
+      expect(() => setupWarmupCalls(false, bad)).toThrow(`BENCH_SETUP_WARMUP_CALLS: a whole number ≥ 0, not "${bad}"`);
+    }
   });
 
   it('refuses unknown suite names and options instead of silently running nothing', () => {
