@@ -60,7 +60,7 @@ export function parseBenchArgs(argv: string[]): { quick: boolean; only?: Set<Sui
 }
 
 /**
- * Call set-ups before the measured ones, so that V8 has optimised every process's call path (a
+ * Call set-ups before the measured ones, so that V8 has optimised most of every process's call path (a
  * gateway's, a media node's) as in a long-running one. After 20, as before, TurboFan was still
  * compiling in the measured set-ups (13–15 % of the gateway's and the node's CPU there) and their
  * code ran mostly unoptimised; after 1,000 their CPU per set-up was 35–45 % lower. A quick run only
