@@ -11,14 +11,15 @@
  *
  *   node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/diagnostics/media-bus-round-trip.ts
  *   (N=<requests per round>, default 3000; ROUNDS=<n>, default 3; REPLY_BYTES=<n>, default 200;
- *   REDIS_URL, default redis://127.0.0.1:6379)
+ *   BENCH_REDIS_URL, default redis://127.0.0.1:6379)
  */
 import { fork } from 'node:child_process';
 import crypto from 'node:crypto';
 import pino from 'pino';
 import { RedisMediaBus } from '@app/media-routing';
+import { benchRedisUrl } from '../support/gateway-process';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = benchRedisUrl();
 const SILENT = pino({ level: 'silent' });
 const WARMUP_REQUESTS = 500;
 

@@ -3,7 +3,7 @@ import { befriend, inBatches, loginUsers } from '../support/bench-users';
 import { PLAIN_RTP_CAPABILITIES } from '@app/client';
 import { newSsrc, opusRtpParameters } from '../support/call-topology';
 import { CHECKPOINTED_BEFORE, logUnplannedCheckpoints, startAfterCheckpoint, SuiteCheckpoints } from '../support/database-checkpoints';
-import { startBenchGateway } from '../support/gateway-process';
+import { benchRedisUrl, startBenchGateway } from '../support/gateway-process';
 import { LatencySamples, LatencySummary } from '../support/latency-samples';
 import { machineCpuOver, MachineCpuUse, sampleMachineCpu } from '../support/machine-usage';
 import { cpuPerOp, mainThreadSchedule, MainThreadTime, preciseCpuSeconds, sampleCpu } from '../support/process-usage';
@@ -126,7 +126,7 @@ const WARMUP_PAIRS = 20;
 async function startTopology(topology: SetupTopology): Promise<{ url: string; pid: number; nodePid?: number; close(): Promise<void> }> {
   // Both on Redis (socket.io fan-out, presence), as any service of more than one process is:
   // the difference between the two is then the routing of room requests alone.
-  const redis = { REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' };
+  const redis = { REDIS_URL: benchRedisUrl() };
   if (topology === 'all') return startBenchGateway(redis);
   const node = await startBenchGateway({ ...redis, NODE_ROLE: 'media' });
   try {

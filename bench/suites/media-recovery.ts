@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { befriend, inBatches, loginUsers } from '../support/bench-users';
 import { newSsrc } from '../support/call-topology';
-import { startBenchGateway } from '../support/gateway-process';
+import { benchRedisUrl, startBenchGateway } from '../support/gateway-process';
 import { LatencySamples, LatencySummary } from '../support/latency-samples';
 import { consumeAndResume, markedRtpPacket, openRecvTransport, openSendSide, rtpMarkerOf } from '../support/protocol-call';
 
@@ -29,7 +29,7 @@ const METHOD =
 
 /** How long the audio of N active calls takes to come back when the media node holding them is killed. */
 export async function runMediaRecoveryBench(o: { calls: number }, log: (s: string) => void): Promise<MediaRecoveryResult> {
-  const redis = { REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', CALL_RECONNECT_GRACE_MS: '120000' };
+  const redis = { REDIS_URL: benchRedisUrl(), CALL_RECONNECT_GRACE_MS: '120000' };
   const first = await startBenchGateway({ ...redis, NODE_ROLE: 'media' });
   const shared = { db: first.db };
   const gw = await startBenchGateway({ ...redis, NODE_ROLE: 'gateway' }, shared);

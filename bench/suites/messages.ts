@@ -6,7 +6,7 @@ import { io, Socket } from 'socket.io-client';
 import { measureInsertRate, InsertRateResult } from '../ceilings/database-insert-rate';
 import { inBatches, loginUsers, disconnectAll } from '../support/bench-users';
 import { CHECKPOINTED_BEFORE, logUnplannedCheckpoints, startAfterCheckpoint, SuiteCheckpoints } from '../support/database-checkpoints';
-import { startBenchGateway } from '../support/gateway-process';
+import { benchRedisUrl, startBenchGateway } from '../support/gateway-process';
 import { MessageLane, MessageLoadResult, runMessageLoad } from '../support/message-load';
 import { cpuRatio } from '../support/process-usage';
 import { round } from '../support/latency-samples';
@@ -20,7 +20,7 @@ export interface MessagesOptions {
   durationMs: number;
   dbClients: number;
   /**
-   * Also through 1, 2 and 4 gateway processes on Redis and one PostgreSQL (needs REDIS_URL's Redis,
+   * Also through 1, 2 and 4 gateway processes on Redis and one PostgreSQL (needs BENCH_REDIS_URL's Redis,
    * default 127.0.0.1:6379): what adding processes to a deployment does.
    */
   cluster?: boolean;
@@ -211,7 +211,7 @@ export async function scaledRun(
   prepareDatabase?: (databaseUrl: string) => Promise<void>,
 ): Promise<PersistedRun> {
   const env = {
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_URL: benchRedisUrl(),
     NODE_ROLE: 'all',
     DM_RATE_PER_SEC: '1000000',
     DM_RATE_BURST: '1000000',

@@ -14,6 +14,17 @@ export const SUITES = {
 } as const;
 export type SuiteName = keyof typeof SUITES;
 
+/** The environment variables the suites read, with what each changes (listed by --help). */
+export const BENCH_ENVIRONMENT = {
+  BENCH_REDIS_URL: "the Redis the suites' processes share (default redis://127.0.0.1:6379)",
+  BENCH_SETUP_WARMUP_CALLS: 'call set-ups run before the measured ones (default 1000, --quick 20)',
+  BENCH_SETUP_THREADS_BY_REQUEST:
+    "1: also read how long each main thread ran around each set-up request (adds a little to the set-up's total)",
+  BENCH_GATEWAY_FROM_SOURCE: '1: run the gateways and media nodes from the TypeScript sources under ts-node, not the build',
+  BENCH_GATEWAY_NODE_ARGS: 'more Node flags for the gateways and media nodes, e.g. "--cpu-prof --cpu-prof-dir=prof"',
+  BENCH_RELAY_NODE_ARGS: "more Node flags for the bare socket.io relay of the messages suite's ceiling",
+} as const;
+
 export const BENCH_USAGE = `Usage: npm run bench -- [--quick] [--only NAME[,NAME...]]
 
 Measures the backend beside the ceilings of the parts it is built on. Each
@@ -27,6 +38,11 @@ ${Object.entries(SUITES)
   .map(([name, what]) => `                    ${name.padEnd(11)} ${what}`)
   .join('\n')}
   -h, --help      show this help
+
+Environment:
+${Object.entries(BENCH_ENVIRONMENT)
+  .map(([name, what]) => `  ${name}\n                  ${what}`)
+  .join('\n')}
 `;
 
 /** The command line, checked: unknown options or suite names stop the run with a message (exit 2). */

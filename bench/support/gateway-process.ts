@@ -13,6 +13,11 @@ export interface BenchGateway {
   close(): Promise<void>;
 }
 
+/** The Redis every process a suite starts shares: BENCH_REDIS_URL, or this machine's. */
+export function benchRedisUrl(): string {
+  return process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
+}
+
 /**
  * The gateway as its own OS process on a fresh database, silent logs, so its
  * CPU and memory can be read apart from the load generator's. Ready when

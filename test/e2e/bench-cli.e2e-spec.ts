@@ -1,4 +1,4 @@
-import { BENCH_USAGE, parseBenchArgs, setupWarmupCalls, SUITES } from '../../bench/support/bench-args';
+import { BENCH_ENVIRONMENT, BENCH_USAGE, parseBenchArgs, setupWarmupCalls, SUITES } from '../../bench/support/bench-args';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -53,6 +53,24 @@ describe('npm run bench command line', () => {
 
   it('documents every suite in --help', () => {
     for (const name of Object.keys(SUITES)) expect(BENCH_USAGE).toContain(name);
+  });
+
+  it('lists in --help exactly the BENCH_ environment variables the benchmark reads', () => {
+    const benchDir = path.join(__dirname, '../../bench');
+    const read = new Set<string>();
+    const walk = (dir: string): void => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(file);
+        else if (entry.name.endsWith('.ts')) {
+          for (const [, name] of fs.readFileSync(file, 'utf8').matchAll(/process\.env\.(BENCH_[A-Z_]+)/g)) read.add(name);
+        }
+      }
+    };
+    walk(benchDir);
+    expect(read.size).toBeGreaterThan(0);
+    expect([...read].sort()).toEqual(Object.keys(BENCH_ENVIRONMENT).sort());
+    for (const name of read) expect(BENCH_USAGE).toContain(name);
   });
 });
 
