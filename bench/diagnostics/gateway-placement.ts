@@ -15,7 +15,14 @@
  *   node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/diagnostics/gateway-placement.ts
  *   (ROUNDS=<n>, default 3; MEASURE_SECONDS=<measured seconds per run>, default 12;
  *   WARMUP_SECONDS=<load before the measured part>, default 3; USERS=<n>, default 40;
- *   PLACEMENTS=<labels, comma-separated>, default all four)
+ *   PLACEMENTS=<labels, comma-separated>, default all four;
+ *   RATE=<DMs per second in all>, default none: as many as the deployment takes)
+ *
+ * Unset, RATE leaves each placement as loaded as it can be, which on a small
+ * machine fills every core with two processes but not with one. With a RATE
+ * that one process carries with cores to spare, every placement does the
+ * same work per second, and the comparison is of the code, not of how full
+ * the machine is.
  */
 import { LanePlacement, MessagesOptions, RECIPIENT_ON_NEXT_PROCESS, scaledRun } from '../suites/messages';
 import { describeCpuBeside, describeMachineBusy } from '../support/machine-usage';
@@ -47,7 +54,12 @@ async function main(): Promise<void> {
     warmupMs: Number(process.env.WARMUP_SECONDS ?? 3) * 1000,
     durationMs: Number(process.env.MEASURE_SECONDS ?? 12) * 1000,
     dbClients: 0,
+    ratePerSec: process.env.RATE ? Number(process.env.RATE) : undefined,
   };
+  if (options.ratePerSec !== undefined && !(options.ratePerSec > 0)) {
+    console.error(`RATE: DMs per second, a number above 0, not ${JSON.stringify(process.env.RATE)}`);
+    process.exit(2);
+  }
   const only = process.env.PLACEMENTS?.split(',');
   const unknown = only?.filter((label) => !PLACEMENTS.some((p) => p.label === label)) ?? [];
   if (unknown.length > 0) {

@@ -24,6 +24,8 @@ export interface MessagesOptions {
    * default 127.0.0.1:6379): what adding processes to a deployment does.
    */
   cluster?: boolean;
+  /** Persisted runs: at most this many DMs per second in all (see MessageLoadOptions.ratePerSec); unset, as many as the server takes. */
+  ratePerSec?: number;
 }
 
 export type PersistedRun =
@@ -162,6 +164,7 @@ async function persistedRun(
     deliveryEvent: 'dm:new',
     clientMsgIdOf: (p) => p?.message?.clientMsgId,
     window,
+    ratePerSec: o.ratePerSec,
     warmupMs: o.warmupMs,
     durationMs: o.durationMs,
     cpuPids,

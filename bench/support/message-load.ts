@@ -20,6 +20,12 @@ export interface MessageLoadOptions {
   clientMsgIdOf(payload: any): string | undefined;
   /** Requests in flight per sender. */
   window: number;
+  /**
+   * At most this many sends per second in all, spread evenly over the lanes (each lane's sends
+   * spaced by lanes / rate seconds; `window` still caps what is in flight). Unset: each send
+   * goes as soon as an earlier one is answered, so the load is as much as the server takes.
+   */
+  ratePerSec?: number;
   warmupMs: number;
   durationMs: number;
   bodyChars?: number;
@@ -89,6 +95,16 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
       if (measuring) delivered++;
     }
   };
+  // A lane's next send waits for its slot when the rate is capped; a lane that fell behind sends at once, without catching up.
+  const spacingMs = o.ratePerSec ? (o.lanes.length * 1000) / o.ratePerSec : 0;
+  const nextSlot = new Map<MessageLane, number>();
+  const sendNext = (lane: MessageLane) => {
+    if (!spacingMs) return sendOne(lane);
+    const now = nowMs();
+    const at = Math.max(now, (nextSlot.get(lane) ?? now) + spacingMs);
+    nextSlot.set(lane, at);
+    setTimeout(() => sendOne(lane), at - now);
+  };
   const recipients = new Set(o.lanes.map((l) => l.recipient));
   for (const r of recipients) r.on(o.deliveryEvent, onDelivery);
 
@@ -119,11 +135,11 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
           return;
         }
       }
-      sendOne(lane);
+      sendNext(lane);
     });
   };
 
-  for (const lane of o.lanes) for (let i = 0; i < o.window; i++) sendOne(lane);
+  for (const lane of o.lanes) for (let i = 0; i < o.window; i++) sendNext(lane);
   await sleep(o.warmupMs);
   const cpuBefore: CpuSample | undefined = o.cpuPids && sampleCpu(o.cpuPids);
   const activityBefore = o.cpuPids && totalActivity(o.cpuPids);
