@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   const placements = PLACEMENTS.filter((p) => !only || only.includes(p.label));
   const quiet = () => undefined;
   console.log(
-    'round | placement | DMs/s | µs CPU per DM (all) | of it in the kernel | per process | × one | delivery p99 ms | mean append batch | machine (µs per DM beside)',
+    'round | placement | DMs/s | µs CPU per DM (all) | of it in the kernel | thread switches per DM (preempted) | per process | × one | delivery p99 ms | mean append batch | machine (µs per DM beside)',
   );
   for (let round = 1; round <= rounds; round++) {
     let one: number | undefined;
@@ -80,6 +80,7 @@ async function main(): Promise<void> {
       const ratio = Math.round((run.cpuUsPerMessage / one) * 100) / 100;
       console.log(
         `${round} | ${label} | ${Math.round(run.deliveredPerSec)} | ${Math.round(run.cpuUsPerMessage * 10) / 10} | ${run.cpu?.systemUsPerMessage ?? '–'} | ` +
+          `${run.cpu?.contextSwitchesPerMessage ?? '–'} (${run.cpu?.preemptionsPerMessage ?? '–'}) | ` +
           `${run.cpuUsPerMessageByProcess?.join(' / ')} | ${ratio} | ${run.deliveryLatencyMs.p99} | ${run.meanBatch?.append ?? '–'} | ` +
           (run.machine ? `${describeMachineBusy(run.machine)}; ${describeCpuBeside(run.machine)}` : '–'),
       );
