@@ -95,15 +95,10 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
       if (measuring) delivered++;
     }
   };
-  // A lane's next send waits for its slot when the rate is capped; a lane that fell behind sends at once, without catching up.
-  const spacingMs = o.ratePerSec ? (o.lanes.length * 1000) / o.ratePerSec : 0;
-  const nextSlot = new Map<MessageLane, number>();
+  const delayOf = o.ratePerSec ? sendSlots(o.ratePerSec, o.lanes.length) : undefined;
   const sendNext = (lane: MessageLane) => {
-    if (!spacingMs) return sendOne(lane);
-    const now = nowMs();
-    const at = Math.max(now, (nextSlot.get(lane) ?? now) + spacingMs);
-    nextSlot.set(lane, at);
-    setTimeout(() => sendOne(lane), at - now);
+    if (!delayOf) return sendOne(lane);
+    setTimeout(() => sendOne(lane), delayOf(lane, nowMs()));
   };
   const recipients = new Set(o.lanes.map((l) => l.recipient));
   for (const r of recipients) r.on(o.deliveryEvent, onDelivery);
@@ -171,6 +166,23 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
         ? { ...cpuOver(cpuBefore, cpuAfter, ackedInInterval), ...activityPerMessage(activityBefore, activityAfter, ackedInInterval) }
         : undefined,
     machine: machineCpuOver(machineBefore, machineAfter, ackedInInterval),
+  };
+}
+
+/**
+ * Spreads `ratePerSec` sends evenly over `lanes` lanes: each lane's sends are
+ * spaced by lanes / rate seconds. Returns, for a send a lane wants to make at
+ * `nowMs`, how long it waits for its slot. A lane that fell behind sends at
+ * once and is spaced from then on, without catching up in a burst.
+ */
+export function sendSlots<L>(ratePerSec: number, lanes: number): (lane: L, nowMs: number) => number {
+  const spacingMs = (lanes * 1000) / ratePerSec;
+  const nextSlot = new Map<L, number>();
+  return (lane, now) => {
+    const last = nextSlot.get(lane);
+    const at = last === undefined ? now : Math.max(now, last + spacingMs);
+    nextSlot.set(lane, at);
+    return at - now;
   };
 }
 

@@ -16,6 +16,7 @@ import {
   servicesCpuBetween,
 } from '../../bench/support/machine-usage';
 import { cpuPerOp, cpuRatio, cpuSeconds, processActivity } from '../../bench/support/process-usage';
+import { sendSlots } from '../../bench/support/message-load';
 import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
 
 describe('npm run bench command line', () => {
@@ -71,6 +72,22 @@ describe('npm run bench command line', () => {
     expect(read.size).toBeGreaterThan(0);
     expect([...read].sort()).toEqual(Object.keys(BENCH_ENVIRONMENT).sort());
     for (const name of read) expect(BENCH_USAGE).toContain(name);
+  });
+});
+
+describe('the message load at an offered rate', () => {
+  it("spaces each lane's sends by lanes / rate, lets a late lane send at once and never catches up in a burst", () => {
+    // 100 sends per second over 2 lanes: each lane sends every 20 ms.
+    const delayOf = sendSlots<string>(100, 2);
+    expect(delayOf('a', 0)).toBe(0);
+    expect(delayOf('a', 0)).toBe(20);
+    expect(delayOf('a', 5)).toBe(35);
+    // Lanes are spaced on their own.
+    expect(delayOf('b', 5)).toBe(0);
+    // Lane a's last slot was 40 ms; at 100 ms it is late: it sends now, and the next one 20 ms after.
+    expect(delayOf('a', 100)).toBe(0);
+    expect(delayOf('a', 100)).toBe(20);
+    expect(delayOf('a', 100)).toBe(40);
   });
 });
 
