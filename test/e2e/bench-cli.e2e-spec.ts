@@ -59,16 +59,10 @@ describe('npm run bench command line', () => {
   it('lists in --help exactly the BENCH_ environment variables the benchmark reads', () => {
     const benchDir = path.join(__dirname, '../../bench');
     const read = new Set<string>();
-    const walk = (dir: string): void => {
-      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-        const file = path.join(dir, entry.name);
-        if (entry.isDirectory()) walk(file);
-        else if (entry.name.endsWith('.ts')) {
-          for (const [, name] of fs.readFileSync(file, 'utf8').matchAll(/process\.env\.(BENCH_[A-Z_]+)/g)) read.add(name);
-        }
-      }
-    };
-    walk(benchDir);
+    for (const file of fs.readdirSync(benchDir, { recursive: true, encoding: 'utf8' })) {
+      if (!file.endsWith('.ts')) continue;
+      for (const [, name] of fs.readFileSync(path.join(benchDir, file), 'utf8').matchAll(/process\.env\.(BENCH_[A-Z_]+)/g)) read.add(name);
+    }
     expect(read.size).toBeGreaterThan(0);
     expect([...read].sort()).toEqual(Object.keys(BENCH_ENVIRONMENT).sort());
     for (const name of read) expect(BENCH_USAGE).toContain(name);
