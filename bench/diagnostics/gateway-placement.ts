@@ -73,6 +73,8 @@ function startNeighbour(): ChildProcess {
 }
 
 async function stopNeighbour(neighbour: ChildProcess): Promise<void> {
+  // Gone already (a bad BUSY_SHARE, say): the run had no neighbour, so it does not count.
+  if (neighbour.exitCode !== null) throw new Error(`the busy neighbour stopped early, with exit code ${neighbour.exitCode}`);
   const exited = once(neighbour, 'exit');
   neighbour.kill('SIGTERM');
   await exited;
