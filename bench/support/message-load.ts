@@ -21,9 +21,10 @@ export interface MessageLoadOptions {
   /** Requests in flight per sender. */
   window: number;
   /**
-   * At most this many sends per second in all, spread evenly over the lanes (each lane's sends
-   * spaced by lanes / rate seconds; `window` still caps what is in flight). Unset: each send
-   * goes as soon as an earlier one is answered, so the load is as much as the server takes.
+   * At most this many sends per second in all, shared evenly by the lanes (each lane's sends
+   * spaced by lanes / rate seconds; `window` still caps what is in flight). The lanes start
+   * together, so the sends tend to come in groups of up to one per lane (see sendSlots). Unset:
+   * each send goes as soon as an earlier one is answered, so the load is as much as the server takes.
    */
   ratePerSec?: number;
   warmupMs: number;
@@ -170,10 +171,14 @@ export async function runMessageLoad(o: MessageLoadOptions): Promise<MessageLoad
 }
 
 /**
- * Spreads `ratePerSec` sends evenly over `lanes` lanes: each lane's sends are
+ * Shares `ratePerSec` sends evenly among `lanes` lanes: each lane's sends are
  * spaced by lanes / rate seconds. Returns, for a send a lane wants to make at
  * `nowMs`, how long it waits for its slot. A lane that fell behind sends at
- * once and is spaced from then on, without catching up in a burst.
+ * once and is spaced from then on, without catching up in a burst. Each
+ * lane's first slot is when it first asks, so lanes that start together keep
+ * sending together: the server sees groups of up to one send per lane, and
+ * how whole those groups stay moves its CPU per DM (bench/RESULTS.md, the
+ * twenty-fifth machine).
  */
 export function sendSlots<L>(ratePerSec: number, lanes: number): (lane: L, nowMs: number) => number {
   const spacingMs = (lanes * 1000) / ratePerSec;
