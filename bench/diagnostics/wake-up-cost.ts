@@ -10,8 +10,8 @@
  *
  * A sleep of 0 is a turn of the event loop that never sleeps (setImmediate;
  * Node turns a 0 ms timer into 1 ms): what the same callback costs warm.
- * Each other sleep runs about 10 s of wall time per round, after a short
- * warm-up so that compiling this loop is not counted.
+ * Each other sleep runs 1,000 wake-ups, or as many as fit in about 10 s,
+ * per round, after a short warm-up so that compiling this loop is not counted.
  */
 const sleeps = (process.env.SLEEPS ?? '0,1,2,4,8,16,32').split(',').map(Number);
 const rounds = Number(process.env.ROUNDS ?? 2);
