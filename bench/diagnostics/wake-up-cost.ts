@@ -1,9 +1,10 @@
 /**
  * What this machine charges a Node process for waking up to do nothing:
  * the CPU (all threads, user and kernel) per empty timer callback after
- * sleeping SLEEPS milliseconds. A gateway that wakes for a few DMs pays
- * this on every wake-up, so where it is large, a process handling fewer
- * DMs per wake-up (less load, or arrivals spread out) costs more per DM.
+ * sleeping SLEEPS milliseconds. A gateway that wakes for a few DMs likely
+ * pays something like this on every wake-up, so where it is large, a
+ * process handling fewer DMs per wake-up (less load, or arrivals spread
+ * out) would cost more per DM.
  *
  *   node -r ts-node/register/transpile-only bench/diagnostics/wake-up-cost.ts
  *   (SLEEPS=<ms, comma-separated>, default 0,1,2,4,8,16,32; ROUNDS=<n>, default 2)
