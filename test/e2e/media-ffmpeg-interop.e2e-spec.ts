@@ -26,13 +26,35 @@ const FFMPEG = process.env.FFMPEG_PATH ?? 'ffmpeg';
 const haveFfmpeg = spawnSync(FFMPEG, ['-version']).status === 0;
 const SAMPLE_RATE = 48_000;
 
-/** A free UDP port on 127.0.0.1 (bound, read, released). */
-async function freeUdpPort(): Promise<number> {
+/** Binds a UDP socket on 127.0.0.1 (port 0: any), or gives null when the port is taken. */
+async function bindUdp(port: number): Promise<dgram.Socket | null> {
   const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
+  return new Promise((resolve) => {
+    socket.once('error', () => {
+      socket.close();
+      resolve(null);
+    });
+    socket.bind(port, '127.0.0.1', () => resolve(socket));
+  });
+}
+
+/**
+ * A UDP port on 127.0.0.1 that is free and whose next port is free too
+ * (both bound, read, released): an SDP input listens for RTCP on the port
+ * after its RTP port, and ffmpeg fails when that one is taken.
+ */
+async function freeUdpPortPair(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const rtp = await bindUdp(0);
+    if (!rtp) continue;
+    const port = rtp.address().port;
+    const rtcp = port < 65535 ? await bindUdp(port + 1) : null;
+    await new Promise<void>((resolve) => rtp.close(() => resolve()));
+    if (!rtcp) continue;
+    await new Promise<void>((resolve) => rtcp.close(() => resolve()));
+    return port;
+  }
+  throw new Error('no pair of free UDP ports on 127.0.0.1 in 50 tries');
 }
 
 /**
@@ -113,7 +135,7 @@ function frameFrequencies(pcm: Buffer): (number | null)[] {
     const recv = (await alice.request('media:create-transport', { callId, direction: 'recv', type: 'plain' })) as {
       transportId: string;
     };
-    const listenPort = await freeUdpPort();
+    const listenPort = await freeUdpPortPair();
     await alice.request('media:connect-transport', { transportId: recv.transportId, ip: '127.0.0.1', port: listenPort });
     const consumer = await alice.request('media:consume', {
       transportId: recv.transportId,
