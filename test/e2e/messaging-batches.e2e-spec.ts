@@ -243,6 +243,40 @@ describe('messaging: sends batched into shared transactions', () => {
     }
   });
 
+  it("goes on answering other users' sends while a batch waits in the database on a locked conversation", async () => {
+    const [a, b, c, d] = await Promise.all(['stalla', 'stallb', 'stallc', 'stalld'].map(online));
+    const send = (from: SocialClient, to: SocialClient, body: string) =>
+      from.request('dm:send', { to: to.id, clientMsgId: uuid(), body }) as Promise<SendAck>;
+    // Both pairs' conversations known, so each send is one append.
+    const [first] = await Promise.all([send(a, b, 'hi'), send(c, d, 'hi')]);
+    // Another session holds Alice and Bob's conversation row, as a slow transaction would.
+    const locker = await db.connect();
+    let stalled: Promise<SendAck> | undefined;
+    try {
+      await locker.query('BEGIN');
+      await locker.query('SELECT id FROM conversations WHERE id = $1 FOR UPDATE', [first.message.conversationId]);
+      let answered = false;
+      stalled = send(a, b, 'waits').finally(() => (answered = true));
+      const waitingOnLock = async () => {
+        const { rows } = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%conversations%'`,
+        );
+        return rows[0].n > 0;
+      };
+      for (let i = 0; i < 100 && !(await waitingOnLock()); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await waitingOnLock()).toBe(true);
+      // Carol's sends, one after another, each in a batch beside the stalled one.
+      const seqs: number[] = [];
+      for (let i = 0; i < 5; i++) seqs.push((await send(c, d, `c${i}`)).message.seq);
+      expect(seqs).toEqual([2, 3, 4, 5, 6]);
+      expect(answered).toBe(false);
+    } finally {
+      await locker.query('COMMIT');
+      locker.release();
+    }
+    expect((await stalled!).message.seq).toBe(2);
+  });
+
   it('finds the one conversation of a pair whatever the case of the ids', async () => {
     const users = await Promise.all(['ca', 'cb', 'cc', 'cd'].map(online));
     for (const [x, y] of [
