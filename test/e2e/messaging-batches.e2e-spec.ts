@@ -3,7 +3,7 @@ import { Pool } from 'pg';
 import { ClientError, SocialClient } from '@app/client';
 import type { MessageDto } from '@app/contracts';
 import { MetricsService } from '@app/observability';
-import { appended, startTestGateway, TestGateway, uniqueHandle } from '@app/testing';
+import { appended, startTestGateway, TestGateway, uniqueHandle, waitUntil } from '@app/testing';
 import { BatchedMessageStore } from '../../libs/messaging/src/batched-message-store';
 import { ConversationRepository } from '../../libs/messaging/src/conversation.repository';
 import { MessageRepository, NewMessage } from '../../libs/messaging/src/message.repository';
@@ -28,6 +28,8 @@ describe('messaging: sends batched into shared transactions', () => {
     clients.push(c);
     return c;
   };
+  const send = (from: SocialClient, to: SocialClient, body: string) =>
+    from.request('dm:send', { to: to.id, clientMsgId: uuid(), body }) as Promise<SendAck>;
 
   beforeAll(async () => {
     gw = await startTestGateway({ env: { DM_RATE_PER_SEC: '100000', DM_RATE_BURST: '100000' } });
@@ -198,8 +200,6 @@ describe('messaging: sends batched into shared transactions', () => {
 
   it('never runs two append batches at once on the same users, and still runs one for other users beside another', async () => {
     const [a, b, c, d] = await Promise.all(['ra', 'rb', 'rc', 'rd'].map(online));
-    const send = (from: SocialClient, to: SocialClient, body: string) =>
-      from.request('dm:send', { to: to.id, clientMsgId: uuid(), body }) as Promise<SendAck>;
     // The pairs' conversations known, so each send goes to the database once, in an append batch.
     await Promise.all([send(a, b, 'hi'), send(c, d, 'hi')]);
     const repo = gw.get(MessageRepository);
@@ -245,8 +245,6 @@ describe('messaging: sends batched into shared transactions', () => {
 
   it("goes on answering other users' sends while a batch waits in the database on a locked conversation", async () => {
     const [a, b, c, d] = await Promise.all(['stalla', 'stallb', 'stallc', 'stalld'].map(online));
-    const send = (from: SocialClient, to: SocialClient, body: string) =>
-      from.request('dm:send', { to: to.id, clientMsgId: uuid(), body }) as Promise<SendAck>;
     // Both pairs' conversations known, so each send is one append.
     const [first] = await Promise.all([send(a, b, 'hi'), send(c, d, 'hi')]);
     // Another session holds Alice and Bob's conversation row, as a slow transaction would.
@@ -263,8 +261,7 @@ describe('messaging: sends batched into shared transactions', () => {
         );
         return rows[0].n > 0;
       };
-      for (let i = 0; i < 100 && !(await waitingOnLock()); i++) await new Promise((r) => setTimeout(r, 20));
-      expect(await waitingOnLock()).toBe(true);
+      await waitUntil('the send to wait on the locked row', waitingOnLock, { timeoutMs: 2000, intervalMs: 20 });
       // Carol's sends, one after another, each in a batch beside the stalled one.
       const seqs: number[] = [];
       for (let i = 0; i < 5; i++) seqs.push((await send(c, d, `c${i}`)).message.seq);
