@@ -196,6 +196,11 @@ export const RECIPIENT_ON_NEXT_PROCESS: LanePlacement = {
   of: (k, processes) => ({ sender: k % processes, recipient: (k + 1) % processes }),
 };
 
+/** What each gateway process of the scaling runs is started with: a member of a scaled-out deployment whose DM limits the load never reaches. */
+export function scaledGatewayEnv(): Record<string, string> {
+  return { REDIS_URL: benchRedisUrl(), NODE_ROLE: 'all', DM_RATE_PER_SEC: '1000000', DM_RATE_BURST: '1000000' };
+}
+
 /**
  * The same load through `processes` gateway processes (NODE_ROLE=all) on one
  * database and one Redis, configured as every member of a scaled-out
@@ -213,12 +218,7 @@ export async function scaledRun(
   /** Run on the new database once migrated, before anyone signs up (diagnostics fill it first). */
   prepareDatabase?: (databaseUrl: string) => Promise<void>,
 ): Promise<PersistedRun> {
-  const env = {
-    REDIS_URL: benchRedisUrl(),
-    NODE_ROLE: 'all',
-    DM_RATE_PER_SEC: '1000000',
-    DM_RATE_BURST: '1000000',
-  };
+  const env = scaledGatewayEnv();
   const gateways: Awaited<ReturnType<typeof startBenchGateway>>[] = [];
   try {
     gateways.push(await startBenchGateway(env));

@@ -1,0 +1,89 @@
+/**
+ * What gateway processes on Redis cost while nobody uses them: the scaling
+ * runs' deployment (`scaledGatewayEnv`, every process also a media node),
+ * no socket connected, read per process over a few windows. A process's
+ * cost at rest is paid again by every process added, whatever the load, so
+ * at a given rate it is part of what a second gateway adds per DM.
+ *
+ *   node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/diagnostics/gateway-at-rest.ts
+ *   (PROCESSES=<n>, default 2; ROUNDS=<windows>, default 3; SECONDS=<per window>, default 10;
+ *   GATEWAY_ENV=<NAME=value,...> more settings for every process, e.g.
+ *   MEDIA_HEARTBEAT_MS=5000,MEDIA_HEARTBEAT_TTL_MS=10000,MEDIA_RECOVERY_SWEEP_MS=10000)
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { scaledGatewayEnv } from '../suites/messages';
+import { BenchGateway, startBenchGateway } from '../support/gateway-process';
+import { mainThreadSchedule, preciseCpuSeconds, processActivity } from '../support/process-usage';
+
+const processes = Number(process.env.PROCESSES ?? 2);
+const rounds = Number(process.env.ROUNDS ?? 3);
+const seconds = Number(process.env.SECONDS ?? 10);
+const extraEnv = parseSettings(process.env.GATEWAY_ENV ?? '');
+/** Before the first window: start-up's own work (compiling, first heartbeats) done. */
+const SETTLE_MS = 5000;
+
+function parseSettings(list: string): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const item of list.split(',').filter(Boolean)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new Error(`GATEWAY_ENV: "${item}" is not NAME=value`);
+    settings[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return settings;
+}
+
+interface Reading {
+  cpuSeconds: number;
+  mainThreadSeconds: number;
+  switches: number;
+}
+
+function read(pid: number): Reading {
+  return {
+    cpuSeconds: preciseCpuSeconds(pid),
+    mainThreadSeconds: mainThreadSchedule(pid).running,
+    switches: processActivity(pid)?.contextSwitches ?? NaN,
+  };
+}
+
+async function main(): Promise<void> {
+  if (![processes, rounds, seconds].every((n) => Number.isInteger(n) && n > 0)) {
+    console.error('PROCESSES, ROUNDS and SECONDS: positive whole numbers');
+    process.exit(2);
+  }
+  const env = { ...scaledGatewayEnv(), ...extraEnv };
+  const gateways: BenchGateway[] = [];
+  try {
+    gateways.push(await startBenchGateway(env));
+    while (gateways.length < processes) gateways.push(await startBenchGateway(env, { db: gateways[0].db }));
+    await sleep(SETTLE_MS);
+    console.log('round | process | ms of CPU per second (all threads) | of it the main thread | thread switches per second');
+    for (let round = 1; round <= rounds; round++) {
+      const before = gateways.map((g) => read(g.pid));
+      await sleep(seconds * 1000);
+      gateways.forEach((g, i) => {
+        const after = read(g.pid);
+        const perSecond = (from: number, to: number, scale = 1) => (((to - from) * scale) / seconds).toFixed(1);
+        console.log(
+          [
+            round,
+            i + 1,
+            perSecond(before[i].cpuSeconds, after.cpuSeconds, 1000),
+            perSecond(before[i].mainThreadSeconds, after.mainThreadSeconds, 1000),
+            perSecond(before[i].switches, after.switches),
+          ].join(' | '),
+        );
+      });
+    }
+  } finally {
+    for (const g of gateways.reverse()) await g.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
