@@ -18,15 +18,15 @@ import { mainThreadSchedule, preciseCpuSeconds, processActivity } from '../suppo
 const processes = Number(process.env.PROCESSES ?? 2);
 const rounds = Number(process.env.ROUNDS ?? 3);
 const seconds = Number(process.env.SECONDS ?? 10);
-const extraEnv = parseSettings(process.env.GATEWAY_ENV ?? '');
 /** Before the first window: start-up's own work (compiling, first heartbeats) done. */
 const SETTLE_MS = 5000;
 
-function parseSettings(list: string): Record<string, string> {
+/** GATEWAY_ENV's NAME=value pairs; undefined when one is not of that form. */
+function parseSettings(list: string): Record<string, string> | undefined {
   const settings: Record<string, string> = {};
   for (const item of list.split(',').filter(Boolean)) {
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new Error(`GATEWAY_ENV: "${item}" is not NAME=value`);
+    if (eq <= 0) return undefined;
     settings[item.slice(0, eq)] = item.slice(eq + 1);
   }
   return settings;
@@ -47,8 +47,9 @@ function read(pid: number): Reading {
 }
 
 async function main(): Promise<void> {
-  if (![processes, rounds, seconds].every((n) => Number.isInteger(n) && n > 0)) {
-    console.error('PROCESSES, ROUNDS and SECONDS: positive whole numbers');
+  const extraEnv = parseSettings(process.env.GATEWAY_ENV ?? '');
+  if (![processes, rounds, seconds].every((n) => Number.isInteger(n) && n > 0) || !extraEnv) {
+    console.error('PROCESSES, ROUNDS and SECONDS: positive whole numbers; GATEWAY_ENV: NAME=value pairs, comma-separated');
     process.exit(2);
   }
   const env = { ...scaledGatewayEnv(), ...extraEnv };
