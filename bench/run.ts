@@ -15,12 +15,14 @@ import { runCallSetupBench } from './suites/call-setup';
 import { runConcurrentCallsBench } from './suites/concurrent-calls';
 import { runMediaRecoveryBench } from './suites/media-recovery';
 import { runVideoCostBench } from './suites/video-cost';
+import { benchGatewayEnv } from './support/gateway-process';
 
 let parsed: ReturnType<typeof parseBenchArgs>;
 let warmupCalls: number;
 try {
   parsed = parseBenchArgs(process.argv.slice(2));
   warmupCalls = setupWarmupCalls(parsed.quick);
+  benchGatewayEnv();
 } catch (err) {
   process.stderr.write(`${(err as Error).message}\n\n${BENCH_USAGE}`);
   process.exit(2);

@@ -7,7 +7,7 @@
  *
  *   node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/diagnostics/gateway-at-rest.ts
  *   (PROCESSES=<n>, default 2; ROUNDS=<windows>, default 3; SECONDS=<per window>, default 10;
- *   GATEWAY_ENV=<NAME=value,...> more settings for every process, e.g.
+ *   BENCH_GATEWAY_ENV=<NAME=value,...> more settings for every process, as for `npm run bench`, e.g.
  *   MEDIA_HEARTBEAT_MS=5000,MEDIA_HEARTBEAT_TTL_MS=10000,MEDIA_RECOVERY_SWEEP_MS=10000)
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,17 +20,6 @@ const rounds = Number(process.env.ROUNDS ?? 3);
 const seconds = Number(process.env.SECONDS ?? 10);
 /** Before the first window: start-up's own work (compiling, first heartbeats) done. */
 const SETTLE_MS = 5000;
-
-/** GATEWAY_ENV's NAME=value pairs; undefined when one is not of that form. */
-function parseSettings(list: string): Record<string, string> | undefined {
-  const settings: Record<string, string> = {};
-  for (const item of list.split(',').filter(Boolean)) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) return undefined;
-    settings[item.slice(0, eq)] = item.slice(eq + 1);
-  }
-  return settings;
-}
 
 interface Reading {
   cpuSeconds: number;
@@ -47,12 +36,11 @@ function read(pid: number): Reading {
 }
 
 async function main(): Promise<void> {
-  const extraEnv = parseSettings(process.env.GATEWAY_ENV ?? '');
-  if (![processes, rounds, seconds].every((n) => Number.isInteger(n) && n > 0) || !extraEnv) {
-    console.error('PROCESSES, ROUNDS and SECONDS: positive whole numbers; GATEWAY_ENV: NAME=value pairs, comma-separated');
+  if (![processes, rounds, seconds].every((n) => Number.isInteger(n) && n > 0)) {
+    console.error('PROCESSES, ROUNDS and SECONDS: positive whole numbers');
     process.exit(2);
   }
-  const env = { ...scaledGatewayEnv(), ...extraEnv };
+  const env = scaledGatewayEnv();
   const gateways: BenchGateway[] = [];
   try {
     gateways.push(await startBenchGateway(env));

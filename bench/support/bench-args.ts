@@ -22,6 +22,8 @@ export const BENCH_ENVIRONMENT = {
     "1: also read how long each main thread ran around each set-up request (adds a little to the set-up's total)",
   BENCH_GATEWAY_FROM_SOURCE: '1: run the gateways and media nodes from the TypeScript sources under ts-node, not the build',
   BENCH_GATEWAY_NODE_ARGS: 'more Node flags for the gateways and media nodes, e.g. "--cpu-prof --cpu-prof-dir=prof"',
+  BENCH_GATEWAY_ENV:
+    'settings for the gateways and media nodes over the suites\' own, NAME=value pairs, comma-separated, e.g. "MEDIA_HEARTBEAT_MS=5000,MEDIA_HEARTBEAT_TTL_MS=10000"',
   BENCH_RELAY_NODE_ARGS: "more Node flags for the bare socket.io relay of the messages suite's ceiling",
 } as const;
 

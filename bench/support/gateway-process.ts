@@ -19,6 +19,22 @@ export function benchRedisUrl(): string {
 }
 
 /**
+ * BENCH_GATEWAY_ENV's settings (NAME=value pairs, comma-separated), given
+ * to every gateway and media node a suite starts, over the suite's own: to
+ * measure the same load with a setting changed. Throws on a pair that is not
+ * NAME=value.
+ */
+export function benchGatewayEnv(list = process.env.BENCH_GATEWAY_ENV ?? ''): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const item of list.split(',').filter(Boolean)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new Error(`BENCH_GATEWAY_ENV: "${item}" is not NAME=value`);
+    settings[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return settings;
+}
+
+/**
  * The gateway as its own OS process on a fresh database, silent logs, so its
  * CPU and memory can be read apart from the load generator's. Ready when
  * /health answers. It runs the compiled build, as `npm start` does (`npm run
@@ -32,6 +48,8 @@ export async function startBenchGateway(
   shared?: { db: ScratchDatabase },
   options: { nodeArgs?: string[] } = {},
 ): Promise<BenchGateway> {
+  // Read before the database is made, so a bad setting leaves nothing behind.
+  const settings = { LOG_LEVEL: 'silent', ...env, ...benchGatewayEnv() };
   // Processes of one service (a media node beside a gateway) share a database; the first one owns it.
   const db = shared?.db ?? (await createScratchDatabase());
   const port = await freePort();
@@ -42,7 +60,7 @@ export async function startBenchGateway(
       ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       ...(options.nodeArgs ?? []),
     ],
-    harnessEnv(db.url, { LOG_LEVEL: 'silent', PORT: String(port), ...env }),
+    harnessEnv(db.url, { ...settings, PORT: String(port) }),
     ['ignore', 'ignore', 'pipe'],
   );
   let stderr = '';
