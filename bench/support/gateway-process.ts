@@ -18,18 +18,23 @@ export function benchRedisUrl(): string {
   return process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
 }
 
+/** Settings each process gets from startBenchGateway itself: its scratch database and its own port. */
+const PER_PROCESS_SETTINGS = new Set(['DATABASE_URL', 'PORT']);
+
 /**
  * BENCH_GATEWAY_ENV's settings (NAME=value pairs, comma-separated), given
  * to every gateway and media node a suite starts, over the suite's own: to
  * measure the same load with a setting changed. Throws on a pair that is not
- * NAME=value.
+ * NAME=value, or that names a setting each process gets of its own.
  */
 export function benchGatewayEnv(list = process.env.BENCH_GATEWAY_ENV ?? ''): Record<string, string> {
   const settings: Record<string, string> = {};
   for (const item of list.split(',').filter(Boolean)) {
     const eq = item.indexOf('=');
     if (eq <= 0) throw new Error(`BENCH_GATEWAY_ENV: "${item}" is not NAME=value`);
-    settings[item.slice(0, eq)] = item.slice(eq + 1);
+    const name = item.slice(0, eq);
+    if (PER_PROCESS_SETTINGS.has(name)) throw new Error(`BENCH_GATEWAY_ENV: ${name} is set by the benchmark for each process`);
+    settings[name] = item.slice(eq + 1);
   }
   return settings;
 }
