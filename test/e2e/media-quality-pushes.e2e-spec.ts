@@ -27,13 +27,15 @@ import { JoinedLeg } from './media-join-legs';
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const INTERVAL_MS = 200;
 
-/** Collects a socket's call:quality pushes of one call. */
-function qualityOf(client: SocialClient, callId: string): CallQualityDto[] {
+/**
+ * Collects a socket's call:quality pushes from now on; `of` reads one call's. Started before the
+ * call, so every socket hears its first sample: a listener added once the call is set up can miss
+ * a sample one socket took in while the set-up's last answer was still on its way.
+ */
+function qualityPushes(client: SocialClient): { of(callId: string): CallQualityDto[] } {
   const seen: CallQualityDto[] = [];
-  client.on('call:quality', (q) => {
-    if (q.callId === callId) seen.push(q);
-  });
-  return seen;
+  client.on('call:quality', (q) => seen.push(q));
+  return { of: (callId) => seen.filter((q) => q.callId === callId) };
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -92,14 +94,14 @@ describe('call:quality across two gateway processes', () => {
     const aliceElsewhere = await (await SocialClient.login(two.url, alice.user.handle)).connect();
     const bob = await (await SocialClient.login(two.url, uniqueHandle('bob'))).connect();
     await befriend(alice, bob);
-    const pushes: CallQualityDto[][] = [];
+    const heard = [alice, aliceElsewhere, bob].map(qualityPushes);
     const published = await publishedPushes();
     const { callId, callerLeg, calleeLeg } = await joinedCall(alice, bob);
-    for (const socket of [alice, aliceElsewhere, bob]) pushes.push(qualityOf(socket, callId));
 
     const talking = callerLeg.sendTone(440, 1500);
-    await waitFor(() => pushes.every((list) => list.length >= 4));
+    await waitFor(() => heard.every((h) => h.of(callId).length >= 4));
     await talking;
+    const pushes = heard.map((h) => h.of(callId));
 
     for (const list of pushes) {
       for (const q of list) responseSchemas.callQuality.parse(q);
@@ -137,13 +139,14 @@ describe('pushes for participants one gateway process holds alone', () => {
     const alice = await connectedUser(gateway, 'alice');
     const bob = await connectedUser(gateway, 'bob');
     await befriend(alice, bob);
+    const heard = [alice, bob].map(qualityPushes);
     const published = await publishedPushes();
     // joinedCall waits for bob's media:consumer-added.
     const { callId, callerLeg, calleeLeg } = await joinedCall(alice, bob);
-    const pushes = [qualityOf(alice, callId), qualityOf(bob, callId)];
     const talking = callerLeg.sendTone(440, 1000);
-    await waitFor(() => pushes.every((list) => list.length >= 2));
+    await waitFor(() => heard.every((h) => h.of(callId).length >= 2));
     await talking;
+    const pushes = heard.map((h) => h.of(callId));
     for (const list of pushes) expect(new Set(list.map((q) => q.at)).size).toBe(list.length);
     expect(published.of(callId)).toBe(0);
 
@@ -171,14 +174,14 @@ describe('with CALL_QUALITY_INTERVAL_MS=0', () => {
   it('pushes no call:quality, and still keeps the finished call’s mediaStats', async () => {
     const [alice, bob] = await Promise.all([connectedUser(gw, 'alice'), connectedUser(gw, 'bob')]);
     await befriend(alice, bob);
+    const heard = [alice, bob].map(qualityPushes);
     const { callId, callerLeg, calleeLeg } = await joinedCall(alice, bob);
-    const pushes = [qualityOf(alice, callId), qualityOf(bob, callId)];
     const sent = await callerLeg.sendTone(440, 1200);
     await calleeLeg.waitForPackets(callerLeg.producerId('audio'), sent, 5000);
     // Every push sent to these sockets before the fence has arrived by now.
     await pushFence(bob, [alice]);
     await pushFence(alice, [bob]);
-    expect(pushes).toEqual([[], []]);
+    expect(heard.map((h) => h.of(callId))).toEqual([[], []]);
 
     await alice.request('call:hangup', { callId });
     const [stored] = (await alice.route('GET /calls', '/calls?limit=1')).calls;
@@ -275,10 +278,10 @@ describe('where pushes go, between separate gateway processes', () => {
     await befriend(alice, bob);
     const published = await publishedPushes();
     try {
+      const heardAlone = [alice, bob].map(qualityPushes);
       const alone = await joinedCall(alice, bob);
-      const heardAlone = [qualityOf(alice, alone.callId), qualityOf(bob, alone.callId)];
       const talking = alone.callerLeg.sendTone(440, 1000);
-      await waitFor(() => heardAlone.every((list) => list.length >= 2));
+      await waitFor(() => heardAlone.every((h) => h.of(alone.callId).length >= 2));
       await talking;
       expect(published.of(alone.callId)).toBe(0);
       await bob.request('call:hangup', { callId: alone.callId });
@@ -287,12 +290,12 @@ describe('where pushes go, between separate gateway processes', () => {
 
       // Alice signs in on the other process too: her pushes now cross Redis; Bob's still do not.
       const aliceElsewhere = await (await SocialClient.login(gatewayOnly.url, alice.user.handle)).connect();
+      const heard = [alice, aliceElsewhere, bob].map(qualityPushes);
       const shared = await joinedCall(alice, bob);
-      const heard = [qualityOf(alice, shared.callId), qualityOf(aliceElsewhere, shared.callId), qualityOf(bob, shared.callId)];
       const talkingAgain = shared.callerLeg.sendTone(440, 1000);
-      await waitFor(() => heard.every((list) => list.length >= 2));
+      await waitFor(() => heard.every((h) => h.of(shared.callId).length >= 2));
       await talkingAgain;
-      for (const list of heard) expect(new Set(list.map((q) => q.at)).size).toBe(list.length);
+      for (const list of heard.map((h) => h.of(shared.callId))) expect(new Set(list.map((q) => q.at)).size).toBe(list.length);
       expect(published.of(shared.callId, 'quality')).toBeGreaterThan(0);
       // Bob's consumer-added (joinedCall waited for it) had only him to reach, all on the node's process.
       expect(published.of(shared.callId, 'consumer-added')).toBe(0);
