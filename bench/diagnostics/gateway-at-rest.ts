@@ -13,27 +13,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { scaledGatewayEnv } from '../suites/messages';
 import { BenchGateway, startBenchGateway } from '../support/gateway-process';
-import { mainThreadSchedule, preciseCpuSeconds, processActivity } from '../support/process-usage';
+import { usageAtRest } from '../support/process-usage';
 
 const processes = Number(process.env.PROCESSES ?? 2);
 const rounds = Number(process.env.ROUNDS ?? 3);
 const seconds = Number(process.env.SECONDS ?? 10);
 /** Before the first window: start-up's own work (compiling, first heartbeats) done. */
 const SETTLE_MS = 5000;
-
-interface Reading {
-  cpuSeconds: number;
-  mainThreadSeconds: number;
-  switches: number;
-}
-
-function read(pid: number): Reading {
-  return {
-    cpuSeconds: preciseCpuSeconds(pid),
-    mainThreadSeconds: mainThreadSchedule(pid).running,
-    switches: processActivity(pid)?.contextSwitches ?? NaN,
-  };
-}
 
 async function main(): Promise<void> {
   if (![processes, rounds, seconds].every((n) => Number.isInteger(n) && n > 0)) {
@@ -48,21 +34,15 @@ async function main(): Promise<void> {
     await sleep(SETTLE_MS);
     console.log('round | process | ms of CPU per second (all threads) | of it the main thread | thread switches per second');
     for (let round = 1; round <= rounds; round++) {
-      const before = gateways.map((g) => read(g.pid));
-      await sleep(seconds * 1000);
-      gateways.forEach((g, i) => {
-        const after = read(g.pid);
-        const perSecond = (from: number, to: number, scale = 1) => (((to - from) * scale) / seconds).toFixed(1);
+      const usage = await usageAtRest(
+        gateways.map((g) => g.pid),
+        seconds,
+      );
+      usage.forEach((u, i) =>
         console.log(
-          [
-            round,
-            i + 1,
-            perSecond(before[i].cpuSeconds, after.cpuSeconds, 1000),
-            perSecond(before[i].mainThreadSeconds, after.mainThreadSeconds, 1000),
-            perSecond(before[i].switches, after.switches),
-          ].join(' | '),
-        );
-      });
+          [round, i + 1, u.cpuMsPerSecond.toFixed(1), u.mainThreadMsPerSecond.toFixed(1), u.switchesPerSecond.toFixed(1)].join(' | '),
+        ),
+      );
     }
   } finally {
     for (const g of gateways.reverse()) await g.close();

@@ -6,7 +6,7 @@ import { inBatches, loginUsers } from '../support/bench-users';
 import { startBenchGateway } from '../support/gateway-process';
 import { sleep } from '@app/client';
 import { HeapInspector, INSPECTOR_NODE_ARGS } from '@app/harness';
-import { cpuPerOp, cpuRatio, mib, preciseCpuSeconds, processActivity, rssBytes, sampleCpu } from '../support/process-usage';
+import { cpuPerOp, cpuRatio, mib, rssBytes, sampleCpu, usageAtRest } from '../support/process-usage';
 
 export interface IdleSocketsResult {
   sockets: number;
@@ -65,18 +65,6 @@ function openSocket(url: string, auth: Record<string, string>): Promise<Socket> 
   });
 }
 
-/** What a process does while nobody asks it anything, over `seconds`. */
-async function atRest(pid: number, seconds: number): Promise<NonNullable<IdleSocketsResult['atRest']>> {
-  const cpuBefore = preciseCpuSeconds(pid);
-  const switchesBefore = processActivity(pid)?.contextSwitches ?? NaN;
-  await sleep(seconds * 1000);
-  const perSecond = (v: number) => Math.round((v / seconds) * 10) / 10;
-  return {
-    cpuMsPerSecond: perSecond((preciseCpuSeconds(pid) - cpuBefore) * 1000),
-    switchesPerSecond: perSecond((processActivity(pid)?.contextSwitches ?? NaN) - switchesBefore),
-  };
-}
-
 /** RSS per idle socket on the bare socket.io relay server (bench/ceilings). */
 async function bareSocketIoPerSocket(n: number): Promise<{ rssKiB: number; connectCpuUs: number }> {
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'bench/ceilings/socketio-relay-server.ts'], {
@@ -117,7 +105,8 @@ export async function runIdleSocketsBench(n: number, log: (s: string) => void): 
     log(`idle sockets: signing in ${n} users`);
     const users = await loginUsers(gw.url, n, 'idle', 32);
     await sleep(3000);
-    const rest = await atRest(gw.pid, REST_SECONDS);
+    const [{ cpuMsPerSecond, switchesPerSecond }] = await usageAtRest([gw.pid], REST_SECONDS);
+    const rest = { cpuMsPerSecond, switchesPerSecond };
     log(`  at rest: ${rest.cpuMsPerSecond} ms of CPU and ${rest.switchesPerSecond} thread switches per second`);
     const rssBefore = rssBytes(gw.pid);
     const heapBefore = await heapUsed(gw.url);

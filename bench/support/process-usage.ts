@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // Linux /proc: utime and stime (and /proc/stat's counts) are in clock ticks, 100 per second on every kernel we run.
 export const TICKS_PER_SECOND = 100;
@@ -60,6 +61,35 @@ export function preciseCpuSeconds(pid: number): number {
 export function mainThreadSchedule(pid: number): MainThreadTime {
   const [running, waiting] = fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ');
   return { running: Number(running) / 1e9, waitingForCore: Number(waiting) / 1e9 };
+}
+
+/** What a process did per second over a window in which nobody asked it anything (usageAtRest). */
+export interface UsageAtRest {
+  /** CPU of all its threads. */
+  cpuMsPerSecond: number;
+  mainThreadMsPerSecond: number;
+  /** Of all its live threads (processActivity). */
+  switchesPerSecond: number;
+}
+
+/** Each process's usage over one window of `seconds`, all read over the same window; to 0.1. */
+export async function usageAtRest(pids: number[], seconds: number): Promise<UsageAtRest[]> {
+  const read = (pid: number) => ({
+    cpuSeconds: preciseCpuSeconds(pid),
+    mainThreadSeconds: mainThreadSchedule(pid).running,
+    switches: processActivity(pid)?.contextSwitches ?? NaN,
+  });
+  const before = pids.map(read);
+  await sleep(seconds * 1000);
+  const perSecond = (v: number) => Math.round((v / seconds) * 10) / 10;
+  return pids.map((pid, i) => {
+    const after = read(pid);
+    return {
+      cpuMsPerSecond: perSecond((after.cpuSeconds - before[i].cpuSeconds) * 1000),
+      mainThreadMsPerSecond: perSecond((after.mainThreadSeconds - before[i].mainThreadSeconds) * 1000),
+      switchesPerSecond: perSecond(after.switches - before[i].switches),
+    };
+  });
 }
 
 /** A main thread's time on a core and waiting for one (seconds, or ms per operation where said). */
