@@ -6,11 +6,9 @@
  * sharing the cores with any busy process costs that process from what a
  * second gateway does.
  */
-const share = Number(process.env.BUSY_SHARE ?? 0.25);
-if (!(share > 0 && share < 1)) {
-  console.error(`BUSY_SHARE: a share of a core between 0 and 1, not ${JSON.stringify(process.env.BUSY_SHARE)}`);
-  process.exit(2);
-}
+import { numberSetting } from '../support/env-settings';
+
+const share = numberSetting('BUSY_SHARE', 0.25, { above: 0, below: 1 });
 const BURST_MS = 1;
 const sleepMs = (BURST_MS * (1 - share)) / share;
 const records = Array.from({ length: 20_000 }, (_, i) => ({ id: i, body: `${'x'.repeat(64)}${i}`, to: `user-${i % 40}` }));

@@ -15,12 +15,13 @@ import { DirectMessagesService } from '@app/messaging';
 import { startInProcessGateway, uniqueHandle } from '@app/harness';
 import { ConversationRepository } from '../../libs/messaging/src/conversation.repository';
 import { MessageRepository } from '../../libs/messaging/src/message.repository';
+import { numberSetting } from '../support/env-settings';
 
 async function main(): Promise<void> {
   const gw = await startInProcessGateway({ env: { DM_RATE_PER_SEC: '1000000', DM_RATE_BURST: '1000000' } });
   const prisma = gw.get(PrismaService);
   const users = await Promise.all(Array.from({ length: 20 }, () => SocialClient.login(gw.url, uniqueHandle('p'))));
-  const concurrency = Number(process.env.C ?? 10);
+  const concurrency = numberSetting('C', 10, { whole: true, min: 1 });
   const rate = async (label: string, fn: (lane: number) => Promise<unknown>, n = 300) => {
     let started = 0;
     const t0 = performance.now();

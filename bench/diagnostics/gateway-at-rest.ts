@@ -14,18 +14,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { scaledGatewayEnv } from '../suites/messages';
 import { BenchGateway, startBenchGateway } from '../support/gateway-process';
 import { usageAtRest } from '../support/process-usage';
+import { numberSetting } from '../support/env-settings';
 
-const processes = Number(process.env.PROCESSES ?? 2);
-const rounds = Number(process.env.ROUNDS ?? 3);
-const seconds = Number(process.env.SECONDS ?? 10);
+const processes = numberSetting('PROCESSES', 2, { whole: true, min: 1 });
+const rounds = numberSetting('ROUNDS', 3, { whole: true, min: 1 });
+const seconds = numberSetting('SECONDS', 10, { whole: true, min: 1 });
 /** Before the first window: start-up's own work (compiling, first heartbeats) done. */
 const SETTLE_MS = 5000;
 
 async function main(): Promise<void> {
-  if (![processes, rounds, seconds].every((n) => Number.isInteger(n) && n > 0)) {
-    console.error('PROCESSES, ROUNDS and SECONDS: positive whole numbers');
-    process.exit(2);
-  }
   const env = scaledGatewayEnv();
   const gateways: BenchGateway[] = [];
   try {

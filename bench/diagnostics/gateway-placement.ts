@@ -34,6 +34,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { LanePlacement, MessagesOptions, RECIPIENT_ON_NEXT_PROCESS, scaledRun } from '../suites/messages';
 import { describeCpuBeside, describeMachineBusy } from '../support/machine-usage';
+import { numberSetting } from '../support/env-settings';
 
 interface Placement {
   label: string;
@@ -81,20 +82,16 @@ async function stopNeighbour(neighbour: ChildProcess): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const rounds = Number(process.env.ROUNDS ?? 3);
+  const rounds = numberSetting('ROUNDS', 3, { whole: true, min: 1 });
   const options: MessagesOptions = {
-    clients: Number(process.env.USERS ?? 40),
+    clients: numberSetting('USERS', 40, { whole: true, min: 2 }),
     // scaledRun doubles it: half the clients send, each with eight DMs in flight.
     window: 4,
-    warmupMs: Number(process.env.WARMUP_SECONDS ?? 3) * 1000,
-    durationMs: Number(process.env.MEASURE_SECONDS ?? 12) * 1000,
+    warmupMs: numberSetting('WARMUP_SECONDS', 3, { min: 0 }) * 1000,
+    durationMs: numberSetting('MEASURE_SECONDS', 12, { above: 0 }) * 1000,
     dbClients: 0,
-    ratePerSec: process.env.RATE ? Number(process.env.RATE) : undefined,
+    ratePerSec: numberSetting('RATE', undefined, { above: 0 }),
   };
-  if (options.ratePerSec !== undefined && !(options.ratePerSec > 0)) {
-    console.error(`RATE: DMs per second, a number above 0, not ${JSON.stringify(process.env.RATE)}`);
-    process.exit(2);
-  }
   const only = process.env.PLACEMENTS?.split(',');
   const unknown = only?.filter((label) => !PLACEMENTS.some((p) => p.label === label)) ?? [];
   if (unknown.length > 0) {

@@ -18,6 +18,7 @@ import crypto from 'node:crypto';
 import pino from 'pino';
 import { RedisMediaBus } from '@app/media-routing';
 import { benchRedisUrl } from '../support/gateway-process';
+import { numberSetting } from '../support/env-settings';
 
 const REDIS_URL = benchRedisUrl();
 const SILENT = pino({ level: 'silent' });
@@ -27,7 +28,7 @@ type FromNode = { nodeId: string } | { cpu: NodeJS.CpuUsage };
 
 /** The node's side: answers each request with the same reply, and its CPU when asked. */
 async function node(serviceKey: string): Promise<void> {
-  const reply = { padding: 'x'.repeat(Number(process.env.REPLY_BYTES ?? 200)) };
+  const reply = { padding: 'x'.repeat(numberSetting('REPLY_BYTES', 200, { whole: true, min: 0 })) };
   const bus = await RedisMediaBus.connect(REDIS_URL, serviceKey, SILENT);
   await bus.serve(async () => reply);
   process.send!({ nodeId: bus.localNodeId } satisfies FromNode);
@@ -49,9 +50,10 @@ async function requester(): Promise<void> {
   const request = (i: number) => bus.request(started.nodeId, { method: 'ping', args: [{ n: i }] }, 5_000);
   try {
     for (let i = 0; i < WARMUP_REQUESTS; i++) await request(i);
-    const n = Number(process.env.N ?? 3_000);
+    const n = numberSetting('N', 3_000, { whole: true, min: 1 });
     console.log('round | round trip µs | requester CPU µs (kernel) | node CPU µs (kernel), per request');
-    for (let round = 1; round <= Number(process.env.ROUNDS ?? 3); round++) {
+    const rounds = numberSetting('ROUNDS', 3, { whole: true, min: 1 });
+    for (let round = 1; round <= rounds; round++) {
       const nodeBefore = await nodeCpu();
       const before = process.cpuUsage();
       const t0 = performance.now();

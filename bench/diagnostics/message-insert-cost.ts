@@ -23,11 +23,12 @@ import { migrate } from '@app/database';
 import { createScratchDatabase } from '@app/harness';
 import { APPEND_BATCH_SQL } from '../../libs/messaging/src/message.repository';
 import { sampleServicesCpu, servicesCpuBetween } from '../support/machine-usage';
+import { numberSetting } from '../support/env-settings';
 
-const CONNECTIONS = Number(process.env.CONNECTIONS ?? 4);
-const BATCH = Number(process.env.BATCH ?? 48);
-const STATEMENTS = Number(process.env.STATEMENTS ?? 300);
-const ROUNDS = Number(process.env.ROUNDS ?? 6);
+const CONNECTIONS = numberSetting('CONNECTIONS', 4, { whole: true, min: 1 });
+const BATCH = numberSetting('BATCH', 48, { whole: true, min: 1 });
+const STATEMENTS = numberSetting('STATEMENTS', 300, { whole: true, min: 1 });
+const ROUNDS = numberSetting('ROUNDS', 6, { whole: true, min: 1 });
 /** Conversations each connection writes to, in turn (the benchmark's lanes). */
 const PAIRS_PER_CONNECTION = 5;
 

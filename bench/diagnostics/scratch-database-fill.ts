@@ -19,6 +19,7 @@
 import { onDatabaseServer } from '@app/harness';
 import { measureInsertRate } from '../ceilings/database-insert-rate';
 import { MessagesOptions, RECIPIENT_ON_NEXT_PROCESS, scaledRun } from '../suites/messages';
+import { numberSetting } from '../support/env-settings';
 
 /** Server-wide counters of PostgreSQL's WAL and buffer writes. */
 async function writeCounters(): Promise<Record<string, number>> {
@@ -32,13 +33,13 @@ async function writeCounters(): Promise<Record<string, number>> {
 }
 
 async function main(): Promise<void> {
-  const rounds = Number(process.env.ROUNDS ?? 2);
-  const processes = Number(process.env.PROCESSES ?? 1);
+  const rounds = numberSetting('ROUNDS', 2, { whole: true, min: 1 });
+  const processes = numberSetting('PROCESSES', 1, { whole: true, min: 1 });
   const options: MessagesOptions = {
     clients: 40,
     window: 4,
     warmupMs: 3000,
-    durationMs: Number(process.env.MEASURE_SECONDS ?? 10) * 1000,
+    durationMs: numberSetting('MEASURE_SECONDS', 10, { above: 0 }) * 1000,
     dbClients: 0,
   };
   // The benchmark's insert ceiling: 8 clients, as its messages suite runs it.

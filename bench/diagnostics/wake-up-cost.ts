@@ -14,12 +14,10 @@
  * Each other sleep runs 1,000 wake-ups, or as many as fit in about 10 s,
  * per round, after a short warm-up so that compiling this loop is not counted.
  */
-const sleeps = (process.env.SLEEPS ?? '0,1,2,4,8,16,32').split(',').map(Number);
-const rounds = Number(process.env.ROUNDS ?? 2);
-if (sleeps.some((ms) => !(Number.isInteger(ms) && ms >= 0 && ms <= 1000)) || !(Number.isInteger(rounds) && rounds > 0)) {
-  console.error('SLEEPS: whole milliseconds from 0 to 1000, comma-separated; ROUNDS: a positive whole number');
-  process.exit(2);
-}
+import { numberListSetting, numberSetting } from '../support/env-settings';
+
+const sleeps = numberListSetting('SLEEPS', [0, 1, 2, 4, 8, 16, 32], { whole: true, min: 0, max: 1000 });
+const rounds = numberSetting('ROUNDS', 2, { whole: true, min: 1 });
 
 interface WakeUps {
   sleepMs: number;

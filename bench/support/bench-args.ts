@@ -1,5 +1,6 @@
 /** The benchmark command line: `npm run bench -- --help`. */
 import { parseArgs } from 'node:util';
+import { parseNumberSetting } from './env-settings';
 
 /** Suite names for --only, with what each measures (the order they run in). */
 export const SUITES = {
@@ -85,8 +86,5 @@ export function parseBenchArgs(argv: string[]): { quick: boolean; only?: Set<Sui
  * checks that set-ups work. BENCH_SETUP_WARMUP_CALLS sets another count (20 measures as earlier runs did).
  */
 export function setupWarmupCalls(quick: boolean, value = process.env.BENCH_SETUP_WARMUP_CALLS): number {
-  if (value === undefined || value === '') return quick ? 20 : 1_000;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`BENCH_SETUP_WARMUP_CALLS: a whole number ≥ 0, not ${JSON.stringify(value)}`);
-  return n;
+  return parseNumberSetting('BENCH_SETUP_WARMUP_CALLS', value, quick ? 20 : 1_000, { whole: true, min: 0 });
 }

@@ -18,6 +18,7 @@ import {
 import { cpuPerOp, cpuRatio, cpuSeconds, processActivity } from '../../bench/support/process-usage';
 import { sendSlots } from '../../bench/support/message-load';
 import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
+import { parseNumberListSetting, parseNumberSetting } from '../../bench/support/env-settings';
 
 describe('npm run bench command line', () => {
   it('takes --quick, --only with known suite names, and --help', () => {
@@ -39,6 +40,29 @@ describe('npm run bench command line', () => {
     expect(setupWarmupCalls(true, '0')).toBe(0);
     for (const bad of ['abc', '-1', '2.5', '1e400']) {
       expect(() => setupWarmupCalls(false, bad)).toThrow(`BENCH_SETUP_WARMUP_CALLS: a whole number ≥ 0, not "${bad}"`);
+    }
+  });
+
+  it('reads numeric settings of the bench and its diagnostics in range or refuses them by name and rule', () => {
+    expect(parseNumberSetting('ROUNDS', undefined, 3, { whole: true, min: 1 })).toBe(3);
+    expect(parseNumberSetting('ROUNDS', ' ', 3, { whole: true, min: 1 })).toBe(3);
+    expect(parseNumberSetting('ROUNDS', '5', 3, { whole: true, min: 1 })).toBe(5);
+    expect(parseNumberSetting('RATE', undefined, undefined, { above: 0 })).toBeUndefined();
+    expect(parseNumberSetting('RATE', '2000', undefined, { above: 0 })).toBe(2000);
+    expect(parseNumberSetting('BUSY_SHARE', '0.5', 0.25, { above: 0, below: 1 })).toBe(0.5);
+    for (const bad of ['0', '2.5', 'three', '1e400']) {
+      expect(() => parseNumberSetting('ROUNDS', bad, 3, { whole: true, min: 1 })).toThrow(`ROUNDS: a whole number ≥ 1, not "${bad}"`);
+    }
+    expect(() => parseNumberSetting('RATE', '0', undefined, { above: 0 })).toThrow('RATE: a number > 0, not "0"');
+    expect(() => parseNumberSetting('BUSY_SHARE', '1', 0.25, { above: 0, below: 1 })).toThrow('BUSY_SHARE: a number > 0 and < 1, not "1"');
+
+    const sleeps = { whole: true, min: 0, max: 1000 };
+    expect(parseNumberListSetting('SLEEPS', undefined, [0, 1], sleeps)).toEqual([0, 1]);
+    expect(parseNumberListSetting('SLEEPS', '0, 4,32', [0, 1], sleeps)).toEqual([0, 4, 32]);
+    for (const bad of ['1,,2', '1,2000', '1,x', '-1']) {
+      expect(() => parseNumberListSetting('SLEEPS', bad, [0, 1], sleeps)).toThrow(
+        `SLEEPS: a whole number ≥ 0 and ≤ 1000 each, comma-separated, not "${bad}"`,
+      );
     }
   });
 
