@@ -152,7 +152,10 @@ export function renderMarkdown(r: SuiteResults): string {
     for (const s of m.scalingRatios ?? []) {
       out.push(
         `${s.processes} processes against one, all on Redis: ${pct(s.rate)} of its rate, ${s.cpu}× its CPU per DM` +
-          (s.processes === 2 ? ' (targets ≥ 100%, ≤ 1.3×).' : '.'),
+          (s.processes === 2 ? ' (targets ≥ 100%, ≤ 1.3×)' : '') +
+          (s.cpuAgainstLoadGenerator !== undefined
+            ? `; ${s.cpuAgainstLoadGenerator}× read against the load generator's CPU per DM in each stage.`
+            : '.'),
       );
     }
     const activity = (m.scaling ?? []).flatMap((run) =>

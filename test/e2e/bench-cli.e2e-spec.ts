@@ -19,6 +19,7 @@ import { cpuPerOp, cpuRatio, cpuSeconds, processActivity } from '../../bench/sup
 import { sendSlots } from '../../bench/support/message-load';
 import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
 import { parseNumberListSetting, parseNumberSetting } from '../../bench/support/env-settings';
+import { scalingRatiosOf } from '../../bench/suites/messages';
 
 describe('npm run bench command line', () => {
   it('takes --quick, --only with known suite names, and --help', () => {
@@ -335,6 +336,33 @@ describe('CPU per operation in the results', () => {
         'load generator 31.0, postgres 35.5, redis-server 2.0.',
     );
     expect(reportOf({ persisted: { unavailable: 'not run' } })).not.toContain('The machine by stage');
+  });
+
+  it("reads each deployment against one process's, and also against the load generator's CPU per DM in each stage", () => {
+    const use = (loadGeneratorUsPerOp: number) => ({ cores: 2, busyCores: 1.9, stealCores: 0, loadGeneratorUsPerOp, servicesUsPerOp: {} });
+    const run = (processes: number, deliveredPerSec: number, cpuUsPerMessage: number, machineUse?: ReturnType<typeof use>) => ({
+      ...load,
+      processes,
+      deliveredPerSec,
+      gatewayCores: 1,
+      cpuUsPerMessage,
+      machine: machineUse,
+    });
+    // The machine ran slower in the one-process stage (its load generator 30 µs per DM, 25 at two).
+    const scaling = [run(1, 10_000, 50, use(30)), run(2, 9_000, 70, use(25)), run(4, 8_000, 100)];
+    const ratios = scalingRatiosOf(scaling);
+    expect(ratios).toEqual([
+      { processes: 2, rate: 0.9, cpu: 1.4, cpuAgainstLoadGenerator: 1.68 },
+      // Read before the machine was: no gauged reading.
+      { processes: 4, rate: 0.8, cpu: 2 },
+    ]);
+    expect(scalingRatiosOf([{ processes: 1, unavailable: 'Redis down' }, run(2, 9_000, 70)])).toBeUndefined();
+
+    const md = reportOf({ persisted: { unavailable: 'not run' }, scaling, scalingRatios: ratios });
+    expect(md).toContain(
+      "2 processes against one, all on Redis: 90.00% of its rate, 1.4× its CPU per DM (targets ≥ 100%, ≤ 1.3×); 1.68× read against the load generator's CPU per DM in each stage.",
+    );
+    expect(md).toContain('4 processes against one, all on Redis: 80.00% of its rate, 2× its CPU per DM.');
   });
 
   it("says whether the database's stages started after a checkpoint and whether the server's own fell in them", () => {
