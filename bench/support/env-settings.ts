@@ -36,8 +36,10 @@ function inRange(n: number, range: NumberRange): boolean {
   );
 }
 
-function isUnset(value: string | undefined): value is undefined | '' {
-  return value === undefined || value.trim() === '';
+/** The value as given, trimmed; undefined when unset or blank, which means the default. */
+function given(value: string | undefined): string | undefined {
+  const text = value?.trim();
+  return text ? text : undefined;
 }
 
 /** `value` as a number in `range`, or `fallback` when it is unset or empty; throws, naming `name`, when it is neither. */
@@ -47,16 +49,18 @@ export function parseNumberSetting<T extends number | undefined>(
   fallback: T,
   range: NumberRange = {},
 ): number | T {
-  if (isUnset(value)) return fallback;
-  const n = Number(value);
+  const text = given(value);
+  if (text === undefined) return fallback;
+  const n = Number(text);
   if (!inRange(n, range)) throw new Error(`${name}: ${ruleOf(range)}, not ${JSON.stringify(value)}`);
   return n;
 }
 
 /** A comma-separated list of numbers, each in `range`; `fallback` when unset or empty. */
 export function parseNumberListSetting(name: string, value: string | undefined, fallback: number[], range: NumberRange = {}): number[] {
-  if (isUnset(value)) return fallback;
-  const items = value.split(',').map((item) => item.trim());
+  const text = given(value);
+  if (text === undefined) return fallback;
+  const items = text.split(',').map((item) => item.trim());
   if (items.some((item) => item === '' || !inRange(Number(item), range))) {
     throw new Error(`${name}: ${ruleOf(range)} each, comma-separated, not ${JSON.stringify(value)}`);
   }
