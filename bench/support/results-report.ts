@@ -7,6 +7,7 @@ import type { CallCost, KindPair, VideoCostResult } from '../suites/video-cost';
 import { CHECKPOINTED_BEFORE, describeCheckpoints, SuiteCheckpoints } from './database-checkpoints';
 import { describeCpuBeside, describeMachineBusy, MachineCpuUse } from './machine-usage';
 import type { MainThreadTime } from './process-usage';
+import { targetsSection } from './run-targets';
 
 export interface SuiteResults {
   startedAt: string;
@@ -116,6 +117,7 @@ export function renderMarkdown(r: SuiteResults): string {
     `${r.startedAt}${r.quick ? ' (quick run)' : ''}; ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memGiB} GiB, Node ${r.machine.node}.`,
     '',
   );
+  out.push(...targetsSection(r));
   const m = r.messages;
   if (m) {
     out.push(`## Messages (${m.options.clients} clients, ${m.options.window} in flight each)`, '');

@@ -20,6 +20,7 @@ import { sendSlots } from '../../bench/support/message-load';
 import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
 import { parseNumberListSetting, parseNumberSetting } from '../../bench/support/env-settings';
 import { scalingRatiosOf } from '../../bench/suites/messages';
+import { targetReadings, targetsSection } from '../../bench/support/run-targets';
 
 describe('npm run bench command line', () => {
   it('takes --quick, --only with known suite names, and --help', () => {
@@ -479,5 +480,79 @@ describe('video cost and the exit code', () => {
   it('fails the run when a suite failed', () => {
     expect(benchExitCode({ startedAt: 't', quick: true, machine })).toBe(0);
     expect(benchExitCode({ startedAt: 't', quick: true, machine, failures: { videoCost: 'boom' } })).toBe(1);
+  });
+});
+
+describe("the report's performance targets", () => {
+  type SuiteResults = Parameters<typeof renderMarkdown>[0];
+  const machine = { cpus: 2, cpuModel: 'x', memGiB: 1, node: 'v' };
+  const latency = (p50: number, p99 = p50) => ({ count: 1, p50, p90: p99, p99, max: p99, mean: p50 });
+  const setup = (total: number, server: number, gatewayCpuMsPerSetup: number) => ({
+    calls: 1,
+    failed: 0,
+    total: latency(total),
+    server: latency(server),
+    client: latency(total - server),
+    byRequest: {},
+    gatewayCpuMsPerCall: gatewayCpuMsPerSetup + 1,
+    gatewayCpuMsPerSetup,
+    gatewayCpuMsPerHangup: 1,
+    warmupCalls: 1,
+    method: 'm',
+  });
+  const messages = (two: { rate: number; cpu: number }, ofDbInserts: number, cpuOfRelay: number, p99: number) =>
+    ({
+      persisted: { deliveredPerSec: 100, deliveryLatencyMs: latency(10, p99) },
+      scalingRatios: [{ processes: 2, ...two }],
+      ratios: { ofRelay: 0.2, ofDbInserts, ofDbSeqTransactions: 1, cpuOfRelay },
+    }) as unknown as SuiteResults['messages'];
+  const idle = (retainedPerSocketKiB: number) => ({ retainedPerSocketKiB }) as SuiteResults['idleSockets'];
+  const run = (over: Partial<SuiteResults> = {}): SuiteResults => ({
+    startedAt: 't',
+    quick: false,
+    machine,
+    callSetup: setup(4, 3.5, 3),
+    callSetupSplit: setup(5, 6.5, 3),
+    // Every target exactly at its limit, where the limit itself passes.
+    messages: messages({ rate: 1, cpu: 1.3 }, 0.75, 4, 49.99),
+    idleSockets: idle(12),
+    ...over,
+  });
+
+  it('reads each target the run measured, its limit included, and says which were missed', () => {
+    expect(targetReadings(run()).map((t) => [t.reading, t.met])).toEqual([
+      ['4.00 ms', true],
+      ['3.50 ms', true],
+      ['3.00 ms', true],
+      ['+3.00 ms', true],
+      ['100.0 %', true],
+      ['1.3×', true],
+      ['12 KiB', true],
+      ['75.0 %', true],
+      ['4×', true],
+      ['49.99 ms', true],
+    ]);
+    const md = targetsSection(run({ messages: messages({ rate: 0.999, cpu: 1.31 }, 0.74, 4.01, 50), idleSockets: idle(12.1) })).join('\n');
+    expect(md).toContain("| two gateway processes: rate ≥ one's | 99.9 % | **no** |");
+    expect(md).toContain("| two gateway processes: CPU per DM ≤ 1.3× one's | 1.31× | **no** |");
+    expect(md).toContain('| DM delivery p99 < 50 ms | 50.00 ms | **no** |');
+    expect(md).toContain(
+      "4 of 10 met; missed: two gateway processes: rate ≥ one's; two gateway processes: CPU per DM ≤ 1.3× one's; " +
+        "idle socket ≤ 12 KiB; persisted DMs ≥ 75 % of single-row inserts; gateway CPU per DM ≤ 4× the relay's per message; " +
+        'DM delivery p99 < 50 ms.',
+    );
+  });
+
+  it('leaves out the targets of suites that did not run or failed, and says a quick run is too short for them', () => {
+    const setupOnly = run({ messages: undefined, idleSockets: undefined, callSetupSplit: { calls: 0, unavailable: 'no Redis' } });
+    expect(targetReadings(setupOnly).map((t) => t.target)).toEqual([
+      'invite → first audio p50 ≤ 20 ms',
+      'set-up server share p50 ≤ 8 ms',
+      'gateway CPU per set-up ≤ 8 ms',
+    ]);
+    const md = renderMarkdown({ ...setupOnly, quick: true, callSetup: setup(21, 3.5, 3) });
+    expect(md.indexOf('## Performance targets in this run')).toBeLessThan(md.indexOf('## Call set-up'));
+    expect(md).toContain('2 of 3 met; missed: invite → first audio p50 ≤ 20 ms. A quick run is too short to read the targets by');
+    expect(renderMarkdown({ startedAt: 't', quick: false, machine })).not.toContain('## Performance targets');
   });
 });
