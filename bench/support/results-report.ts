@@ -7,7 +7,7 @@ import type { CallCost, KindPair, VideoCostResult } from '../suites/video-cost';
 import { CHECKPOINTED_BEFORE, describeCheckpoints, SuiteCheckpoints } from './database-checkpoints';
 import { describeCpuBeside, describeMachineBusy, MachineCpuUse } from './machine-usage';
 import type { MainThreadTime } from './process-usage';
-import { targetsSection } from './run-targets';
+import { LIMITS, targetsSection } from './run-targets';
 
 export interface SuiteResults {
   startedAt: string;
@@ -154,7 +154,7 @@ export function renderMarkdown(r: SuiteResults): string {
     for (const s of m.scalingRatios ?? []) {
       out.push(
         `${s.processes} processes against one, all on Redis: ${pct(s.rate)} of its rate, ${s.cpu}× its CPU per DM` +
-          (s.processes === 2 ? ' (targets ≥ 100%, ≤ 1.3×)' : '') +
+          (s.processes === 2 ? ` (targets ≥ ${LIMITS.twoGatewaysRate * 100}%, ≤ ${LIMITS.twoGatewaysCpu}×)` : '') +
           (s.cpuAgainstLoadGenerator !== undefined
             ? `; ${s.cpuAgainstLoadGenerator}× read against the load generator's CPU per DM in each stage.`
             : '.'),
@@ -189,13 +189,14 @@ export function renderMarkdown(r: SuiteResults): string {
       const p = m.persisted;
       out.push(
         `Persisted DMs = ${pct(m.ratios.ofRelay)} of the relay, ${pct(m.ratios.ofDbInserts)} of single-row inserts, ` +
-          `${pct(m.ratios.ofDbSeqTransactions)} of seq transactions. Target: ≥ 75% of single-row inserts, p99 < 50 ms. ` +
+          `${pct(m.ratios.ofDbSeqTransactions)} of seq transactions. ` +
+          `Target: ≥ ${LIMITS.dmsOfInserts * 100}% of single-row inserts, p99 < ${LIMITS.dmP99Ms} ms. ` +
           `Ack errors: ${JSON.stringify(p.ackErrors)}; acked but undelivered: ${p.undelivered}.`,
       );
       if (m.ratios.cpuOfRelay !== undefined) {
         out.push(
           '',
-          `Gateway CPU per persisted DM = ${m.ratios.cpuOfRelay}× the relay's CPU per relayed message (target ≤ 4×).` +
+          `Gateway CPU per persisted DM = ${m.ratios.cpuOfRelay}× the relay's CPU per relayed message (target ≤ ${LIMITS.cpuOfRelay}×).` +
             (m.ratios.clusterCpuOfRelay !== undefined
               ? ` Across two processes: ${m.ratios.clusterCpuOfRelay}× (both processes' CPU), throughput ${pct(m.ratios.clusterOfSingle!)} of one process.`
               : ''),
@@ -242,7 +243,7 @@ export function renderMarkdown(r: SuiteResults): string {
     if (cs && 'total' in cs) {
       out.push(
         '',
-        `Routing cost: server p50 ${(split.server.p50 - cs.server.p50).toFixed(2)} ms more than one process (target ≤ 3 ms). Failed set-ups: ${split.failed}.`,
+        `Routing cost: server p50 ${(split.server.p50 - cs.server.p50).toFixed(2)} ms more than one process (target ≤ ${LIMITS.routedExtraMs} ms). Failed set-ups: ${split.failed}.`,
       );
     }
     out.push(...checkpointsLine(split.checkpoints, CHECKPOINTED_BEFORE.callSetup), ...callsMachineLine(split.machine), '');
@@ -293,7 +294,7 @@ export function renderMarkdown(r: SuiteResults): string {
     out.push(`## Idle connections`, '');
     out.push(
       `${idle.sockets} authenticated idle sockets: **${idle.retainedPerSocketKiB} KiB retained per socket** ` +
-        `(${idle.liveHeapPerSocketKiB} KiB live heap + ${idle.externalPerSocketKiB} KiB external, read after forced full collections; target ≤ 12 KiB); ` +
+        `(${idle.liveHeapPerSocketKiB} KiB live heap + ${idle.externalPerSocketKiB} KiB external, read after forced full collections; target ≤ ${LIMITS.idleSocketKiB} KiB); ` +
         `gateway RSS ${idle.gatewayRssBeforeMiB} → ${idle.gatewayRssAfterMiB} MiB (${idle.rssPerSocketKiB} KiB RSS per socket, which collector timing moves either way); ` +
         `connected in ${idle.connectSeconds} s; /health ${idle.healthAfter}. ` +
         `A bare socket.io server holds ${idle.bareSocketIoRssPerSocketKiB} KiB per socket.`,

@@ -16,6 +16,23 @@ interface Target {
   met(value: number): boolean;
 }
 
+/** The performance targets' limits: one place for the table below and the report's paragraphs. */
+export const LIMITS = {
+  inviteToAudioMs: 20,
+  serverShareMs: 8,
+  gatewayCpuPerSetupMs: 8,
+  routedExtraMs: 3,
+  /** Two gateway processes' throughput over one's, at least. */
+  twoGatewaysRate: 1,
+  /** Two gateway processes' CPU per DM over one's, at most. */
+  twoGatewaysCpu: 1.3,
+  idleSocketKiB: 12,
+  dmsOfInserts: 0.75,
+  cpuOfRelay: 4,
+  /** DM delivery p99, below. */
+  dmP99Ms: 50,
+} as const;
+
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 const signedMs = (v: number) => `${v < 0 ? '−' : '+'}${Math.abs(v).toFixed(2)} ms`;
 const percent = (v: number) => `${(v * 100).toFixed(1)} %`;
@@ -32,41 +49,72 @@ const twoGateways = (r: SuiteResults) => r.messages?.scalingRatios?.find((s) => 
  * paragraphs never disagree.
  */
 const TARGETS: Target[] = [
-  { target: 'invite → first audio p50 ≤ 20 ms', read: (r) => setup(r)?.total.p50, format: ms, met: (v) => v <= 20 },
-  { target: 'set-up server share p50 ≤ 8 ms', read: (r) => setup(r)?.server.p50, format: ms, met: (v) => v <= 8 },
-  { target: 'gateway CPU per set-up ≤ 8 ms', read: (r) => setup(r)?.gatewayCpuMsPerSetup, format: ms, met: (v) => v <= 8 },
   {
-    target: 'room on a separate media node: server p50 ≤ +3 ms over one process',
+    target: `invite → first audio p50 ≤ ${LIMITS.inviteToAudioMs} ms`,
+    read: (r) => setup(r)?.total.p50,
+    format: ms,
+    met: (v) => v <= LIMITS.inviteToAudioMs,
+  },
+  {
+    target: `set-up server share p50 ≤ ${LIMITS.serverShareMs} ms`,
+    read: (r) => setup(r)?.server.p50,
+    format: ms,
+    met: (v) => v <= LIMITS.serverShareMs,
+  },
+  {
+    target: `gateway CPU per set-up ≤ ${LIMITS.gatewayCpuPerSetupMs} ms`,
+    read: (r) => setup(r)?.gatewayCpuMsPerSetup,
+    format: ms,
+    met: (v) => v <= LIMITS.gatewayCpuPerSetupMs,
+  },
+  {
+    target: `room on a separate media node: server p50 ≤ +${LIMITS.routedExtraMs} ms over one process`,
     read: (r) => {
       const [one, split] = [setup(r), r.callSetupSplit];
       return one && split && 'total' in split ? split.server.p50 - one.server.p50 : undefined;
     },
     format: signedMs,
-    met: (v) => v <= 3,
+    met: (v) => v <= LIMITS.routedExtraMs,
   },
-  { target: "two gateway processes: rate ≥ one's", read: (r) => twoGateways(r)?.rate, format: percent, met: (v) => v >= 1 },
-  { target: "two gateway processes: CPU per DM ≤ 1.3× one's", read: (r) => twoGateways(r)?.cpu, format: times, met: (v) => v <= 1.3 },
-  { target: 'idle socket ≤ 12 KiB', read: (r) => r.idleSockets?.retainedPerSocketKiB, format: (v) => `${v} KiB`, met: (v) => v <= 12 },
   {
-    target: 'persisted DMs ≥ 75 % of single-row inserts',
+    // "one's" rather than 100 %: the limit is the one process's rate itself.
+    target: "two gateway processes: rate ≥ one's",
+    read: (r) => twoGateways(r)?.rate,
+    format: percent,
+    met: (v) => v >= LIMITS.twoGatewaysRate,
+  },
+  {
+    target: `two gateway processes: CPU per DM ≤ ${LIMITS.twoGatewaysCpu}× one's`,
+    read: (r) => twoGateways(r)?.cpu,
+    format: times,
+    met: (v) => v <= LIMITS.twoGatewaysCpu,
+  },
+  {
+    target: `idle socket ≤ ${LIMITS.idleSocketKiB} KiB`,
+    read: (r) => r.idleSockets?.retainedPerSocketKiB,
+    format: (v) => `${v} KiB`,
+    met: (v) => v <= LIMITS.idleSocketKiB,
+  },
+  {
+    target: `persisted DMs ≥ ${LIMITS.dmsOfInserts * 100} % of single-row inserts`,
     read: (r) => r.messages?.ratios?.ofDbInserts,
     format: percent,
-    met: (v) => v >= 0.75,
+    met: (v) => v >= LIMITS.dmsOfInserts,
   },
   {
-    target: "gateway CPU per DM ≤ 4× the relay's per message",
+    target: `gateway CPU per DM ≤ ${LIMITS.cpuOfRelay}× the relay's per message`,
     read: (r) => r.messages?.ratios?.cpuOfRelay,
     format: times,
-    met: (v) => v <= 4,
+    met: (v) => v <= LIMITS.cpuOfRelay,
   },
   {
-    target: 'DM delivery p99 < 50 ms',
+    target: `DM delivery p99 < ${LIMITS.dmP99Ms} ms`,
     read: (r) => {
       const persisted = r.messages?.persisted;
       return persisted && 'deliveredPerSec' in persisted ? persisted.deliveryLatencyMs.p99 : undefined;
     },
     format: ms,
-    met: (v) => v < 50,
+    met: (v) => v < LIMITS.dmP99Ms,
   },
 ];
 
