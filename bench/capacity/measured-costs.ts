@@ -47,14 +47,19 @@ export function loadBaseline(file = BASELINE_FILE): MeasuredCosts {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as MeasuredCosts;
 }
 
-/** The newest results file of `npm run bench`, or undefined when there is none. */
-export function newestResultsFile(dir = RESULTS_DIR): string | undefined {
-  if (!fs.existsSync(dir)) return undefined;
-  const files = fs
+/** The results files of `npm run bench` in `dir`, oldest first (their names are their start times). */
+export function benchRunFiles(dir = RESULTS_DIR): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.json') && !f.startsWith('capacity-check'))
-    .sort();
-  return files.length > 0 ? path.join(dir, files[files.length - 1]) : undefined;
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+/** The newest results file of `npm run bench`, or undefined when there is none. */
+export function newestResultsFile(dir = RESULTS_DIR): string | undefined {
+  return benchRunFiles(dir).at(-1);
 }
 
 /** Costs from the given or newest results file over the baseline; the baseline alone when there is none. */

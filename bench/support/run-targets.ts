@@ -118,12 +118,59 @@ const TARGETS: Target[] = [
   },
 ];
 
+/** The target's value in the run, when the run measured it. */
+function valueOf({ read }: Target, r: SuiteResults): number | undefined {
+  const value = read(r);
+  return value === undefined || !Number.isFinite(value) ? undefined : value;
+}
+
 /** Each performance target the run measured (those of the suites it ran), met or not. */
 export function targetReadings(r: SuiteResults): TargetReading[] {
-  return TARGETS.flatMap(({ target, read, format, met }) => {
-    const value = read(r);
-    return value === undefined || !Number.isFinite(value) ? [] : [{ target, reading: format(value), met: met(value) }];
+  return TARGETS.flatMap((t) => {
+    const value = valueOf(t, r);
+    return value === undefined ? [] : [{ target: t.target, reading: t.format(value), met: t.met(value) }];
   });
+}
+
+/** One target over several runs. */
+export interface TargetTally {
+  target: string;
+  /** Runs that measured it. */
+  measured: number;
+  /** Of them, the runs that met it. */
+  met: number;
+  /** Its lowest to its highest reading. */
+  range: string;
+}
+
+export interface RunsSummary {
+  runs: number;
+  /** The runs that measured every target and met them all (their startedAt). */
+  everyTargetMet: string[];
+  /** The targets some run measured. */
+  tallies: TargetTally[];
+}
+
+/** What several runs read of each target, and which runs met them all: what RESULTS gives per machine. */
+export function summariseRuns(runs: SuiteResults[]): RunsSummary {
+  const tallies = TARGETS.flatMap((t) => {
+    const values = runs.map((r) => valueOf(t, r)).filter((v): v is number => v !== undefined);
+    if (values.length === 0) return [];
+    const [low, high] = [Math.min(...values), Math.max(...values)];
+    return [
+      {
+        target: t.target,
+        measured: values.length,
+        met: values.filter((v) => t.met(v)).length,
+        range: low === high ? t.format(low) : `${t.format(low)} to ${t.format(high)}`,
+      },
+    ];
+  });
+  const everyTargetMet = runs.filter((r) => {
+    const readings = targetReadings(r);
+    return readings.length === TARGETS.length && readings.every((t) => t.met);
+  });
+  return { runs: runs.length, everyTargetMet: everyTargetMet.map((r) => r.startedAt), tallies };
 }
 
 /** The report's first section: the targets in a table and how many were met; none when no suite read one. */

@@ -20,7 +20,9 @@ import { sendSlots } from '../../bench/support/message-load';
 import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
 import { parseNumberListSetting, parseNumberSetting } from '../../bench/support/env-settings';
 import { scalingRatiosOf } from '../../bench/suites/messages';
-import { targetReadings, targetsSection } from '../../bench/support/run-targets';
+import { summariseRuns, targetReadings, targetsSection } from '../../bench/support/run-targets';
+import { main, readRun, renderSummary } from '../../bench/summarise-runs';
+import { benchRunFiles } from '../../bench/capacity/measured-costs';
 
 describe('npm run bench command line', () => {
   it('takes --quick, --only with known suite names, and --help', () => {
@@ -554,5 +556,75 @@ describe("the report's performance targets", () => {
     expect(md.indexOf('## Performance targets in this run')).toBeLessThan(md.indexOf('## Call set-up'));
     expect(md).toContain('2 of 3 met; missed: invite → first audio p50 ≤ 20 ms. A quick run is too short to read the targets by');
     expect(renderMarkdown({ startedAt: 't', quick: false, machine })).not.toContain('## Performance targets');
+  });
+
+  it("summarises several runs: each target's range and runs that met it, and the runs that met every target", () => {
+    const runs = [
+      run({ startedAt: 'b', messages: messages({ rate: 0.98, cpu: 1.35 }, 1.2, 2.5, 30), callSetup: setup(25, 3.5, 3) }),
+      run({ startedAt: 'a' }),
+      // A run of the call set-ups only, meeting theirs: counted for them, never as meeting every target.
+      run({ startedAt: 'c', messages: undefined, idleSockets: undefined }),
+    ];
+    const summary = summariseRuns(runs);
+    expect(summary.runs).toBe(3);
+    expect(summary.everyTargetMet).toEqual(['a']);
+    expect(summary.tallies.find((t) => t.target.startsWith('invite'))).toEqual({
+      target: 'invite → first audio p50 ≤ 20 ms',
+      measured: 3,
+      met: 2,
+      range: '4.00 ms to 25.00 ms',
+    });
+    expect(summary.tallies.find((t) => t.target.includes('CPU per DM ≤ 1.3×'))).toMatchObject({
+      measured: 2,
+      met: 1,
+      range: '1.3× to 1.35×',
+    });
+    expect(summary.tallies.find((t) => t.target.startsWith('idle'))).toMatchObject({ measured: 2, met: 2, range: '12 KiB' });
+
+    const md = renderSummary([...runs, run({ startedAt: 'd', quick: true })]);
+    expect(md).toContain('# The performance targets over 3 runs');
+    expect(md).toContain('From a to c.');
+    expect(md).toContain('1 quick run left out: too short to judge the targets by.');
+    expect(md).toContain("| two gateway processes: rate ≥ one's | 98.0 % to 100.0 % | 1 of 2 |");
+    expect(md).toContain('Every target met in 1 of 3: a.');
+    expect(renderSummary([])).toContain('No run measured a target.');
+  });
+
+  it("reads the results files it is given, or every run's in a folder but the capacity checks', and refuses anything else by name", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-summary-'));
+    try {
+      const write = (name: string, body: unknown) => {
+        fs.writeFileSync(path.join(dir, name), JSON.stringify(body));
+        return path.join(dir, name);
+      };
+      const first = write('2026-01-02T00-00-00-000Z.json', run({ startedAt: '2026-01-02' }));
+      write('2026-01-01T00-00-00-000Z.json', run({ startedAt: '2026-01-01' }));
+      write('capacity-check-2026-01-03.json', { at: 'x' });
+      expect(benchRunFiles(dir).map((f) => path.basename(f))).toEqual(['2026-01-01T00-00-00-000Z.json', '2026-01-02T00-00-00-000Z.json']);
+      expect(benchRunFiles(path.join(dir, 'none'))).toEqual([]);
+      expect(readRun(first).startedAt).toBe('2026-01-02');
+
+      const written: string[] = [];
+      const out = jest.spyOn(process.stdout, 'write').mockImplementation((s) => written.push(String(s)) > 0);
+      const err = jest.spyOn(process.stderr, 'write').mockImplementation((s) => written.push(String(s)) > 0);
+      try {
+        expect(main([first])).toBe(0);
+        expect(written.join('')).toContain('Every target met in 1 of 1: 2026-01-02.');
+        written.length = 0;
+        expect(main([first, write('other.json', { hello: 1 })])).toBe(2);
+        expect(written.join('')).toBe(
+          `bench:summary: ${path.join(dir, 'other.json')}: not the results of npm run bench (no startedAt and machine)\n`,
+        );
+        written.length = 0;
+        expect(main([path.join(dir, 'missing.json')])).toBe(2);
+        expect(written.join('')).toContain('missing.json: ENOENT');
+        expect(main(['--all'])).toBe(2);
+      } finally {
+        out.mockRestore();
+        err.mockRestore();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
   });
 });
