@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { benchRunFiles } from './capacity/measured-costs';
 import type { SuiteResults } from './support/results-report';
-import { summariseRuns } from './support/run-targets';
+import { summariseRuns, targetReadings } from './support/run-targets';
 
 export class UsageError extends Error {}
 
@@ -27,15 +27,18 @@ export function readRun(file: string): SuiteResults {
   return run as SuiteResults;
 }
 
-/** The summary of the full runs among `runs`, in markdown. */
+const runsOf = (n: number) => `${n} run${n === 1 ? '' : 's'}`;
+
+/** The summary of the full runs among `runs` that measured a target, in markdown. */
 export function renderSummary(runs: SuiteResults[]): string {
-  const full = runs.filter((r) => !r.quick).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
-  const skippedQuick = runs.length - full.length;
-  const summary = summariseRuns(full);
-  const out = [`# The performance targets over ${summary.runs} run${summary.runs === 1 ? '' : 's'}`, ''];
-  if (full.length > 0) out.push(`From ${full[0].startedAt} to ${full[full.length - 1].startedAt}.`, '');
-  if (skippedQuick > 0)
-    out.push(`${skippedQuick} quick run${skippedQuick === 1 ? '' : 's'} left out: too short to judge the targets by.`, '');
+  const full = runs.filter((r) => !r.quick);
+  const measuring = full.filter((r) => targetReadings(r).length > 0).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  const summary = summariseRuns(measuring);
+  const out = [`# The performance targets over ${runsOf(summary.runs)}`, ''];
+  if (measuring.length > 0) out.push(`From ${measuring[0].startedAt} to ${measuring[measuring.length - 1].startedAt}.`, '');
+  const [quick, other] = [runs.length - full.length, full.length - measuring.length];
+  if (quick > 0) out.push(`${runsOf(quick)} left out as quick: too short to judge the targets by.`, '');
+  if (other > 0) out.push(`${runsOf(other)} left out that measured no target (suites chosen with --only).`, '');
   if (summary.tallies.length === 0) {
     out.push('No run measured a target.', '');
     return out.join('\n');

@@ -581,10 +581,12 @@ describe("the report's performance targets", () => {
     });
     expect(summary.tallies.find((t) => t.target.startsWith('idle'))).toMatchObject({ measured: 2, met: 2, range: '12 KiB' });
 
-    const md = renderSummary([...runs, run({ startedAt: 'd', quick: true })]);
+    const noTarget = run({ startedAt: 'e', messages: undefined, idleSockets: undefined, callSetup: undefined, callSetupSplit: undefined });
+    const md = renderSummary([...runs, run({ startedAt: 'd', quick: true }), noTarget]);
     expect(md).toContain('# The performance targets over 3 runs');
     expect(md).toContain('From a to c.');
-    expect(md).toContain('1 quick run left out: too short to judge the targets by.');
+    expect(md).toContain('1 run left out as quick: too short to judge the targets by.');
+    expect(md).toContain('1 run left out that measured no target (suites chosen with --only).');
     expect(md).toContain("| two gateway processes: rate ≥ one's | 98.0 % to 100.0 % | 1 of 2 |");
     expect(md).toContain('Every target met in 1 of 3: a.');
     expect(renderSummary([])).toContain('No run measured a target.');
