@@ -2,9 +2,9 @@
  * npm run bench:summary -- [results .json ...]
  * The performance targets over several `npm run bench` runs: each target's
  * range and how many runs met it, and the runs that met every target. With
- * no files, every run in bench/results/. Quick runs are left out (too short
- * to judge the targets by). Exit codes: 0 printed, 2 bad usage or a file that
- * is not a run's results.
+ * no files, every run in bench/results/. Quick runs (too short to judge the
+ * targets by) and runs that measured no target are left out, and counted.
+ * Exit codes: 0 printed, 2 bad usage or a file that is not a run's results.
  */
 import fs from 'node:fs';
 import { benchRunFiles } from './capacity/measured-costs';
@@ -57,7 +57,11 @@ export function renderSummary(runs: SuiteResults[]): string {
 export function main(argv: string[]): number {
   try {
     if (argv.includes('--help')) {
-      process.stdout.write('Usage: npm run bench:summary -- [bench/results/<time>.json ...]\n');
+      process.stdout.write(
+        'Usage: npm run bench:summary -- [bench/results/<time>.json ...]\n\n' +
+          "The performance targets over the runs named (or every run in bench/results/): each target's\n" +
+          'lowest to highest reading, how many runs met it, and the runs that met every target.\n',
+      );
       return 0;
     }
     const unknown = argv.find((a) => a.startsWith('-'));
