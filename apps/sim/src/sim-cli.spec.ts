@@ -41,6 +41,18 @@ describe('simulator command line: gateways', () => {
   });
 });
 
+describe('simulator command line: numbers', () => {
+  it('takes numbers in range and refuses blank, fractional or out-of-range ones, naming the option', () => {
+    expect(parseCli(['--messages', '0', '--message-rate', '2.5'], {})).toMatchObject({ messagesPerUser: 0, messageRate: 2.5 });
+    // Number('') is 0: a blank value must not pass as "no messages".
+    expect(() => parseCli(['--messages', ''], {})).toThrow(/--messages must be an integer from 0 to 100000, got ""/);
+    expect(() => parseCli(['--messages', ' '], {})).toThrow(UsageError);
+    expect(() => parseCli(['--calls', '1.5'], {})).toThrow(/--calls must be an integer/);
+    expect(() => parseCli(['--users', '1'], {})).toThrow(/--users must be an integer from 2 to 10000, got "1"/);
+    expect(() => parseCli(['--message-rate', 'fast'], {})).toThrow(/--message-rate must be a number from 0.1/);
+  });
+});
+
 describe('server timing of several gateways', () => {
   it('adds the gateways up before taking the mean', () => {
     const line = (kind: string, event: string, v: number) => `socket_event_duration_seconds_${kind}{event="${event}",outcome="ok"} ${v}`;

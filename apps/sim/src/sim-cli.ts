@@ -81,15 +81,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   }
   if (values.help) return 'help';
   const d = DEFAULT_SIM_OPTIONS;
-  const num = (name: string, raw: string | undefined, def: number, min: number, max: number, integer = true) => {
-    if (raw === undefined) return def;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-      throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got "${raw}"`);
-    }
-    return n;
-  };
-  const users = num('users', values.users, d.users, 2, 10_000);
+  const users = parseNumberOption('users', values.users, d.users, 2, 10_000);
   const urls = parseUrls(values.url ?? []);
   if (urls.length > users) throw new UsageError(`--users must be at least the number of gateways (${urls.length}), got ${users}`);
   const rtpIp = values['rtp-ip'];
@@ -101,23 +93,36 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     rtpIp,
     adminToken: values['admin-token'] ?? env.ADMIN_TOKEN,
     users,
-    friendsPerUser: num('friends', values.friends, d.friendsPerUser, 1, 10_000),
-    messagesPerUser: num('messages', values.messages, d.messagesPerUser, 0, 100_000),
-    messageRate: num('message-rate', values['message-rate'], d.messageRate, 0.1, 100_000, false),
-    calls: num('calls', values.calls, d.calls, 0, 100_000),
-    callSeconds: num('call-seconds', values['call-seconds'], d.callSeconds, 0.2, 3600, false),
-    concurrentCalls: num('concurrent-calls', values['concurrent-calls'], Math.max(1, Math.floor(users / 2)), 1, 5_000),
-    callRate: num('call-rate', values['call-rate'], d.callRate, 0.1, 10_000, false),
-    videoShare: num('video-share', values['video-share'], d.videoShare, 0, 1, false),
-    videoCalls: num('video-calls', values['video-calls'], d.videoCalls, 0, 100_000),
-    settleMs: num('settle-ms', values['settle-ms'], d.settleMs, 0, 600_000),
-    seed: num('seed', values.seed, d.seed, 0, 2 ** 32 - 1),
+    friendsPerUser: parseNumberOption('friends', values.friends, d.friendsPerUser, 1, 10_000),
+    messagesPerUser: parseNumberOption('messages', values.messages, d.messagesPerUser, 0, 100_000),
+    messageRate: parseNumberOption('message-rate', values['message-rate'], d.messageRate, 0.1, 100_000, false),
+    calls: parseNumberOption('calls', values.calls, d.calls, 0, 100_000),
+    callSeconds: parseNumberOption('call-seconds', values['call-seconds'], d.callSeconds, 0.2, 3600, false),
+    concurrentCalls: parseNumberOption('concurrent-calls', values['concurrent-calls'], Math.max(1, Math.floor(users / 2)), 1, 5_000),
+    callRate: parseNumberOption('call-rate', values['call-rate'], d.callRate, 0.1, 10_000, false),
+    videoShare: parseNumberOption('video-share', values['video-share'], d.videoShare, 0, 1, false),
+    videoCalls: parseNumberOption('video-calls', values['video-calls'], d.videoCalls, 0, 100_000),
+    settleMs: parseNumberOption('settle-ms', values['settle-ms'], d.settleMs, 0, 600_000),
+    seed: parseNumberOption('seed', values.seed, d.seed, 0, 2 ** 32 - 1),
     out: values.out ?? 'sim-report.json',
     progress: !values['no-progress'] && process.stderr.isTTY === true,
   };
 }
 
 /** Every --url value, each split at commas; every entry must be a URL, none listed twice. */
+/**
+ * An option's number, `def` when it was not given. A blank value is refused
+ * rather than read as 0 (what Number('') gives).
+ */
+export function parseNumberOption(name: string, raw: string | undefined, def: number, min: number, max: number, integer = true): number {
+  if (raw === undefined) return def;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
 export function parseUrls(raw: string[]): string[] {
   const urls: string[] = [];
   const seen = new Set<string>();

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { parseDuration, parseUrls, UsageError } from '../sim-cli';
+import { parseDuration, parseNumberOption, parseUrls, UsageError } from '../sim-cli';
 import { NETWORK_PROFILE_NAMES, NetworkConditions } from '@app/client';
 import { experimentNetwork, NetworkFlagError } from './experiment-network';
 import type { MediaSetup, VideoExperimentRunOptions } from './video-call-experiment';
@@ -102,15 +102,7 @@ export function parseExperimentCli(argv: string[], env: NodeJS.ProcessEnv = proc
   }
   if (values.help) return 'help';
   if (values.experiment !== 'video') throw new UsageError(`--experiment must be "video", got "${values.experiment ?? ''}"`);
-  const num = (name: string, raw: string | undefined, def: number, min: number, max: number, integer = true) => {
-    if (raw === undefined) return def;
-    const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-      throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got "${raw}"`);
-    }
-    return n;
-  };
-  const users = num('users', values.users, 10, 2, 2000);
+  const users = parseNumberOption('users', values.users, 10, 2, 2000);
   const urls = parseUrls(values.url ?? []);
   const durationMs = values.duration === undefined ? 60_000 : parseDuration(values.duration);
   const [minTalkS, maxTalkS] = parseTalkRange(values['call-seconds'] ?? '3-20');
@@ -148,25 +140,31 @@ export function parseExperimentCli(argv: string[], env: NodeJS.ProcessEnv = proc
     adminToken: values['admin-token'] ?? env.ADMIN_TOKEN,
     metricsToken: values['metrics-token'] ?? env.METRICS_TOKEN,
     users,
-    friendsPerUser: num('friends', values.friends, 4, 1, 1000),
-    videoShare: num('video-share', values['video-share'], 0.5, 0, 1, false),
+    friendsPerUser: parseNumberOption('friends', values.friends, 4, 1, 1000),
+    videoShare: parseNumberOption('video-share', values['video-share'], 0.5, 0, 1, false),
     durationMs,
-    concurrentCalls: num(
+    concurrentCalls: parseNumberOption(
       'concurrent-calls',
       values['concurrent-calls'],
       Math.max(1, Math.floor(users / 4)),
       1,
       Math.max(1, Math.floor(users / 2)),
     ),
-    callRate: num('call-rate', values['call-rate'], 5, 0.1, 1000, false),
+    callRate: parseNumberOption('call-rate', values['call-rate'], 5, 0.1, 1000, false),
     minTalkMs: minTalkS * 1000,
     maxTalkMs: maxTalkS * 1000,
     networkProfile: values.network ?? 'good',
     network,
     killSwitchAtMs,
-    seed: num('seed', values.seed, 1, 0, 2 ** 32 - 1),
+    seed: parseNumberOption('seed', values.seed, 1, 0, 2 ** 32 - 1),
     rtpIp,
-    qualityIntervalMs: num('quality-interval', values['quality-interval'] ?? env.CALL_QUALITY_INTERVAL_MS, 5000, 0, 3_600_000),
+    qualityIntervalMs: parseNumberOption(
+      'quality-interval',
+      values['quality-interval'] ?? env.CALL_QUALITY_INTERVAL_MS,
+      5000,
+      0,
+      3_600_000,
+    ),
     setup,
     out: values.out ?? 'experiment-report.json',
     html: values.html,
