@@ -534,6 +534,10 @@ describe("the report's performance targets", () => {
       ['4×', true],
       ['49.99 ms', true],
     ]);
+    // The report's paragraph reads the same difference as the table.
+    expect(renderMarkdown(run({ messages: undefined }))).toContain(
+      'Routing cost: server p50 3.00 ms more than one process (target ≤ 3 ms).',
+    );
     const md = targetsSection(run({ messages: messages({ rate: 0.999, cpu: 1.31 }, 0.74, 4.01, 50), idleSockets: idle(12.1) })).join('\n');
     expect(md).toContain("| two gateway processes: rate ≥ one's | 99.9 % | **no** |");
     expect(md).toContain("| two gateway processes: CPU per DM ≤ 1.3× one's | 1.31× | **no** |");
