@@ -1,7 +1,8 @@
 /**
  * npm run bench:summary -- [results .json ...]
  * The performance targets over several `npm run bench` runs: each target's
- * range and how many runs met it, and the runs that met every target. With
+ * range, median and how many runs met it, two gateways' CPU ratio read
+ * against the load generator, and the runs that met every target. With
  * no files, every run in bench/results/. Quick runs (too short to judge the
  * targets by) and runs that measured no target are left out, and counted.
  * Exit codes: 0 printed, 2 bad usage or a file that is not a run's results.
@@ -9,7 +10,7 @@
 import fs from 'node:fs';
 import { benchRunFiles } from './capacity/measured-costs';
 import type { SuiteResults } from './support/results-report';
-import { summariseRuns, targetReadings } from './support/run-targets';
+import { LIMITS, summariseRuns, targetReadings } from './support/run-targets';
 
 export class UsageError extends Error {}
 
@@ -43,12 +44,22 @@ export function renderSummary(runs: SuiteResults[]): string {
     out.push('No run measured a target.', '');
     return out.join('\n');
   }
-  out.push('| target | lowest to highest | runs that met it |', '|---|---|---|');
-  for (const t of summary.tallies) out.push(`| ${t.target} | ${t.range} | ${t.met} of ${t.measured} |`);
+  out.push('| target | lowest to highest | median | runs that met it |', '|---|---|---|---|');
+  for (const t of summary.tallies) out.push(`| ${t.target} | ${t.range} | ${t.median} | ${t.met} of ${t.measured} |`);
+  const gauged = summary.twoGatewaysAgainstLoadGenerator;
+  if (gauged) {
+    out.push(
+      '',
+      "Two gateway processes' CPU per DM with each stage read against its load generator's (a reading beside " +
+        `the target, which is judged on the plain ratio): ${gauged.range}, median ${gauged.median}; ` +
+        `at most ${LIMITS.twoGatewaysCpu}× in ${gauged.withinLimit} of ${gauged.measured}.`,
+    );
+  }
+  const met = summary.everyTargetMet;
   out.push(
     '',
-    `Every target met in ${summary.everyTargetMet.length} of ${summary.runs}` +
-      (summary.everyTargetMet.length > 0 ? `: ${summary.everyTargetMet.join(', ')}.` : '.'),
+    `Every target met in ${met.length} of ${summary.runs}` +
+      (met.length > 0 ? `: ${met.join(', ')}; at most ${summary.everyTargetMetInARow} in a row.` : '.'),
     '',
   );
   return out.join('\n');
@@ -60,7 +71,8 @@ export function main(argv: string[]): number {
       process.stdout.write(
         'Usage: npm run bench:summary -- [bench/results/<time>.json ...]\n\n' +
           "The performance targets over the runs named (or every run in bench/results/): each target's\n" +
-          'lowest to highest reading, how many runs met it, and the runs that met every target.\n',
+          "lowest to highest and median reading, how many runs met it, two gateways' CPU per DM read\n" +
+          "against the load generator's, and the runs that met every target (and how many in a row).\n",
       );
       return 0;
     }

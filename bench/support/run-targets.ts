@@ -36,7 +36,8 @@ export const LIMITS = {
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 const signedMs = (v: number) => `${v < 0 ? '−' : '+'}${Math.abs(v).toFixed(2)} ms`;
 const percent = (v: number) => `${(v * 100).toFixed(1)} %`;
-const times = (v: number) => `${v}×`;
+// Rounded so that a median between two readings prints as plainly as they do.
+const times = (v: number) => `${Number(v.toFixed(3))}×`;
 
 /** The one-process call set-up when it was measured. */
 const setup = (r: SuiteResults) => (r.callSetup && 'total' in r.callSetup ? r.callSetup : undefined);
@@ -94,7 +95,7 @@ const TARGETS: Target[] = [
   {
     target: `idle socket ≤ ${LIMITS.idleSocketKiB} KiB`,
     read: (r) => r.idleSockets?.retainedPerSocketKiB,
-    format: (v) => `${v} KiB`,
+    format: (v) => `${Number(v.toFixed(2))} KiB`,
     met: (v) => v <= LIMITS.idleSocketKiB,
   },
   {
@@ -143,36 +144,81 @@ export interface TargetTally {
   met: number;
   /** Its lowest to its highest reading. */
   range: string;
+  /** Its middle reading (between the middle two of an even count). */
+  median: string;
+}
+
+/** Two gateway processes' CPU per DM with each stage read against its load generator, over several runs. */
+export interface GaugedTally {
+  measured: number;
+  range: string;
+  median: string;
+  /** Runs that read at most the CPU target's limit this way. */
+  withinLimit: number;
 }
 
 export interface RunsSummary {
   runs: number;
   /** The runs that measured every target and met them all (their startedAt). */
   everyTargetMet: string[];
+  /** The most of them next to each other, the runs taken in the order they started. */
+  everyTargetMetInARow: number;
   /** The targets some run measured. */
   tallies: TargetTally[];
+  /**
+   * `cpuAgainstLoadGenerator` of two gateway processes, when runs measured it: a reading beside
+   * the target (which is judged on the plain ratio), taking out how fast the machine ran in each stage.
+   */
+  twoGatewaysAgainstLoadGenerator?: GaugedTally;
 }
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Lowest to highest and the median of some readings, as `format` prints them. */
+function spread(values: number[], format: (v: number) => string): { range: string; median: string } {
+  const [low, high] = [Math.min(...values), Math.max(...values)];
+  return { range: low === high ? format(low) : `${format(low)} to ${format(high)}`, median: format(median(values)) };
+}
+
+const finiteValues = (values: (number | undefined)[]) => values.filter((v): v is number => v !== undefined && Number.isFinite(v));
 
 /** What several runs read of each target, and which runs met them all: what RESULTS gives per machine. */
 export function summariseRuns(runs: SuiteResults[]): RunsSummary {
   const tallies = TARGETS.flatMap((t) => {
-    const values = runs.map((r) => valueOf(t, r)).filter((v): v is number => v !== undefined);
+    const values = finiteValues(runs.map((r) => valueOf(t, r)));
     if (values.length === 0) return [];
-    const [low, high] = [Math.min(...values), Math.max(...values)];
-    return [
-      {
-        target: t.target,
-        measured: values.length,
-        met: values.filter((v) => t.met(v)).length,
-        range: low === high ? t.format(low) : `${t.format(low)} to ${t.format(high)}`,
-      },
-    ];
+    return [{ target: t.target, measured: values.length, met: values.filter((v) => t.met(v)).length, ...spread(values, t.format) }];
   });
-  const everyTargetMet = runs.filter((r) => {
-    const readings = targetReadings(r);
-    return readings.length === TARGETS.length && readings.every((t) => t.met);
-  });
-  return { runs: runs.length, everyTargetMet: everyTargetMet.map((r) => r.startedAt), tallies };
+  const everyTargetMet = new Set(
+    runs.filter((r) => {
+      const readings = targetReadings(r);
+      return readings.length === TARGETS.length && readings.every((t) => t.met);
+    }),
+  );
+  let [inARow, longest] = [0, 0];
+  for (const r of [...runs].sort((a, b) => a.startedAt.localeCompare(b.startedAt))) {
+    inARow = everyTargetMet.has(r) ? inARow + 1 : 0;
+    longest = Math.max(longest, inARow);
+  }
+  const summary: RunsSummary = {
+    runs: runs.length,
+    everyTargetMet: [...everyTargetMet].map((r) => r.startedAt),
+    everyTargetMetInARow: longest,
+    tallies,
+  };
+  const gauged = finiteValues(runs.map((r) => twoGateways(r)?.cpuAgainstLoadGenerator));
+  if (gauged.length > 0) {
+    summary.twoGatewaysAgainstLoadGenerator = {
+      measured: gauged.length,
+      withinLimit: gauged.filter((v) => v <= LIMITS.twoGatewaysCpu).length,
+      ...spread(gauged, times),
+    };
+  }
+  return summary;
 }
 
 /** The report's first section: the targets in a table and how many were met; none when no suite read one. */

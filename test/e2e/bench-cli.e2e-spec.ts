@@ -562,10 +562,14 @@ describe("the report's performance targets", () => {
     expect(renderMarkdown({ startedAt: 't', quick: false, machine })).not.toContain('## Performance targets');
   });
 
-  it("summarises several runs: each target's range and runs that met it, and the runs that met every target", () => {
+  it("summarises several runs: each target's range, median and runs that met it, and the runs that met every target", () => {
     const runs = [
-      run({ startedAt: 'b', messages: messages({ rate: 0.98, cpu: 1.35 }, 1.2, 2.5, 30), callSetup: setup(25, 3.5, 3) }),
-      run({ startedAt: 'a' }),
+      run({
+        startedAt: 'b',
+        messages: messages({ rate: 0.98, cpu: 1.35, cpuAgainstLoadGenerator: 1.28 } as never, 1.2, 2.5, 30),
+        callSetup: setup(25, 3.5, 3),
+      }),
+      run({ startedAt: 'a', messages: messages({ rate: 1, cpu: 1.3, cpuAgainstLoadGenerator: 1.35 } as never, 0.75, 4, 49.99) }),
       // A run of the call set-ups only, meeting theirs: counted for them, never as meeting every target.
       run({ startedAt: 'c', messages: undefined, idleSockets: undefined }),
     ];
@@ -577,12 +581,16 @@ describe("the report's performance targets", () => {
       measured: 3,
       met: 2,
       range: '4.00 ms to 25.00 ms',
+      median: '4.00 ms',
     });
+    // An even count's median lies between its middle two readings.
     expect(summary.tallies.find((t) => t.target.includes('CPU per DM ≤ 1.3×'))).toMatchObject({
       measured: 2,
       met: 1,
       range: '1.3× to 1.35×',
+      median: '1.325×',
     });
+    expect(summary.twoGatewaysAgainstLoadGenerator).toEqual({ measured: 2, withinLimit: 1, range: '1.28× to 1.35×', median: '1.315×' });
     expect(summary.tallies.find((t) => t.target.startsWith('idle'))).toMatchObject({ measured: 2, met: 2, range: '12 KiB' });
 
     const noTarget = run({ startedAt: 'e', messages: undefined, idleSockets: undefined, callSetup: undefined, callSetupSplit: undefined });
@@ -591,9 +599,32 @@ describe("the report's performance targets", () => {
     expect(md).toContain('From a to c.');
     expect(md).toContain('1 run left out as quick: too short to judge the targets by.');
     expect(md).toContain('1 run left out that measured no target (suites chosen with --only).');
-    expect(md).toContain("| two gateway processes: rate ≥ one's | 98.0 % to 100.0 % | 1 of 2 |");
-    expect(md).toContain('Every target met in 1 of 3: a.');
+    expect(md).toContain("| two gateway processes: rate ≥ one's | 98.0 % to 100.0 % | 99.0 % | 1 of 2 |");
+    expect(md).toContain(
+      "load generator's (a reading beside the target, which is judged on the plain ratio): 1.28× to 1.35×, median 1.315×; at most 1.3× in 1 of 2.",
+    );
+    expect(md).toContain('Every target met in 1 of 3: a; at most 1 in a row.');
     expect(renderSummary([])).toContain('No run measured a target.');
+  });
+
+  it('counts the runs that met every target in a row in the order they started, whatever order they are given in', () => {
+    const missing = (startedAt: string) => run({ startedAt, messages: messages({ rate: 0.9, cpu: 1.5 }, 1, 2, 30) });
+    // In the order given, at most two in a row; in the order they started (a to f), b, c and d.
+    const runs = [
+      run({ startedAt: 'b' }),
+      missing('e'),
+      run({ startedAt: 'c' }),
+      missing('a'),
+      run({ startedAt: 'd' }),
+      run({ startedAt: 'f' }),
+    ];
+    const summary = summariseRuns(runs);
+    expect(summary.everyTargetMet.sort()).toEqual(['b', 'c', 'd', 'f']);
+    expect(summary.everyTargetMetInARow).toBe(3);
+    expect(summariseRuns([missing('a')]).everyTargetMetInARow).toBe(0);
+    // The fixture's runs carry no reading against the load generator: no line for it.
+    expect(summary.twoGatewaysAgainstLoadGenerator).toBeUndefined();
+    expect(renderSummary(runs)).not.toContain("read against its load generator's");
   });
 
   it("reads the results files it is given, or every run's in a folder but the capacity checks', and refuses anything else by name", () => {
@@ -615,7 +646,7 @@ describe("the report's performance targets", () => {
       const err = jest.spyOn(process.stderr, 'write').mockImplementation((s) => written.push(String(s)) > 0);
       try {
         expect(main([first])).toBe(0);
-        expect(written.join('')).toContain('Every target met in 1 of 1: 2026-01-02.');
+        expect(written.join('')).toContain('Every target met in 1 of 1: 2026-01-02; at most 1 in a row.');
         written.length = 0;
         expect(main([first, write('other.json', { hello: 1 })])).toBe(2);
         expect(written.join('')).toBe(
