@@ -121,10 +121,12 @@ const TARGETS: Target[] = [
   },
 ];
 
+const isReading = (value: number | undefined): value is number => value !== undefined && Number.isFinite(value);
+
 /** The target's value in the run, when the run measured it. */
 function valueOf({ read }: Target, r: SuiteResults): number | undefined {
   const value = read(r);
-  return value === undefined || !Number.isFinite(value) ? undefined : value;
+  return isReading(value) ? value : undefined;
 }
 
 /** Each performance target the run measured (those of the suites it ran), met or not. */
@@ -184,12 +186,10 @@ function spread(values: number[], format: (v: number) => string): { range: strin
   return { range: low === high ? format(low) : `${format(low)} to ${format(high)}`, median: format(median(values)) };
 }
 
-const finiteValues = (values: (number | undefined)[]) => values.filter((v): v is number => v !== undefined && Number.isFinite(v));
-
 /** What several runs read of each target, and which runs met them all: what RESULTS gives per machine. */
 export function summariseRuns(runs: SuiteResults[]): RunsSummary {
   const tallies = TARGETS.flatMap((t) => {
-    const values = finiteValues(runs.map((r) => valueOf(t, r)));
+    const values = runs.map((r) => t.read(r)).filter(isReading);
     if (values.length === 0) return [];
     return [{ target: t.target, measured: values.length, met: values.filter((v) => t.met(v)).length, ...spread(values, t.format) }];
   });
@@ -210,7 +210,7 @@ export function summariseRuns(runs: SuiteResults[]): RunsSummary {
     everyTargetMetInARow: longest,
     tallies,
   };
-  const gauged = finiteValues(runs.map((r) => twoGateways(r)?.cpuAgainstLoadGenerator));
+  const gauged = runs.map((r) => twoGateways(r)?.cpuAgainstLoadGenerator).filter(isReading);
   if (gauged.length > 0) {
     summary.twoGatewaysAgainstLoadGenerator = {
       measured: gauged.length,

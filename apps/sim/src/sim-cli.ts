@@ -109,7 +109,6 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   };
 }
 
-/** Every --url value, each split at commas; every entry must be a URL, none listed twice. */
 /**
  * An option's number, `def` when it was not given. A blank value is refused
  * rather than read as 0 (what Number('') gives).
@@ -123,6 +122,7 @@ export function parseNumberOption(name: string, raw: string | undefined, def: nu
   return n;
 }
 
+/** Every --url value, each split at commas; every entry must be a URL, none listed twice. */
 export function parseUrls(raw: string[]): string[] {
   const urls: string[] = [];
   const seen = new Set<string>();
