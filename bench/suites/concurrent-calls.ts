@@ -6,6 +6,7 @@ import { GatewayCallTopology } from '../support/gateway-call-topology';
 import { LatencySummary, round } from '../support/latency-samples';
 import { CpuMeter, mib, rssBytes } from '../support/process-usage';
 import { RtpGenerator } from '../support/rtp-generator';
+import { percent } from '../support/run-targets';
 
 /** A call step passes with less loss than this and a one-way p99 under MAX_P99_MS. */
 export const MAX_LOSS = 0.005;
@@ -95,14 +96,14 @@ async function ramp(
     };
     results.push(step);
     log(
-      `  ${topology.label}: ${target} calls, loss ${(step.lossRatio * 100).toFixed(3)}% ` +
+      `  ${topology.label}: ${target} calls, loss ${percent(step.lossRatio, 3)} ` +
         `(before/inside/after SFU ${JSON.stringify(step.lossBreakdown)}), p50/p99 ${step.latencyMs.p50}/${step.latencyMs.p99} ms, ` +
         `worker ${step.workerCores} cores, generator ${step.loadGeneratorCores} cores`,
     );
     if (!step.passed) {
       limitedBy =
         step.lossRatio >= MAX_LOSS
-          ? `loss ${(step.lossRatio * 100).toFixed(2)}% at ${target} calls`
+          ? `loss ${percent(step.lossRatio, 2)} at ${target} calls`
           : `p99 ${step.latencyMs.p99} ms at ${target} calls`;
       break;
     }

@@ -7,7 +7,7 @@ import type { CallCost, KindPair, VideoCostResult } from '../suites/video-cost';
 import { CHECKPOINTED_BEFORE, describeCheckpoints, SuiteCheckpoints } from './database-checkpoints';
 import { describeCpuBeside, describeMachineBusy, MachineCpuUse } from './machine-usage';
 import type { MainThreadTime } from './process-usage';
-import { LIMITS, routedExtraMs, targetsSection } from './run-targets';
+import { LIMITS, percent, routedExtraMs, targetsSection } from './run-targets';
 
 export interface SuiteResults {
   startedAt: string;
@@ -25,7 +25,7 @@ export interface SuiteResults {
   failures?: Record<string, string>;
 }
 
-const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
+const pct = (r: number) => percent(r, 2);
 
 /** The gateway's own time per set-up request (mean over the measured calls), beside the round trips. */
 function handlingRows(cs: {
@@ -154,7 +154,7 @@ export function renderMarkdown(r: SuiteResults): string {
     for (const s of m.scalingRatios ?? []) {
       out.push(
         `${s.processes} processes against one, all on Redis: ${pct(s.rate)} of its rate, ${s.cpu}× its CPU per DM` +
-          (s.processes === 2 ? ` (targets ≥ ${LIMITS.twoGatewaysRate * 100}%, ≤ ${LIMITS.twoGatewaysCpu}×)` : '') +
+          (s.processes === 2 ? ` (targets ≥ ${LIMITS.twoGatewaysRate * 100} %, ≤ ${LIMITS.twoGatewaysCpu}×)` : '') +
           (s.cpuAgainstLoadGenerator !== undefined
             ? `; ${s.cpuAgainstLoadGenerator}× read against the load generator's CPU per DM in each stage.`
             : '.'),
@@ -190,7 +190,7 @@ export function renderMarkdown(r: SuiteResults): string {
       out.push(
         `Persisted DMs = ${pct(m.ratios.ofRelay)} of the relay, ${pct(m.ratios.ofDbInserts)} of single-row inserts, ` +
           `${pct(m.ratios.ofDbSeqTransactions)} of seq transactions. ` +
-          `Target: ≥ ${LIMITS.dmsOfInserts * 100}% of single-row inserts, p99 < ${LIMITS.dmP99Ms} ms. ` +
+          `Target: ≥ ${LIMITS.dmsOfInserts * 100} % of single-row inserts, p99 < ${LIMITS.dmP99Ms} ms. ` +
           `Ack errors: ${JSON.stringify(p.ackErrors)}; acked but undelivered: ${p.undelivered}.`,
       );
       if (m.ratios.cpuOfRelay !== undefined) {

@@ -35,7 +35,8 @@ export const LIMITS = {
 
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 const signedMs = (v: number) => `${v < 0 ? '−' : '+'}${Math.abs(v).toFixed(2)} ms`;
-const percent = (v: number) => `${(v * 100).toFixed(1)} %`;
+/** A ratio as a percentage, in the one style of the whole report (loss ratios want two decimals). */
+export const percent = (v: number, decimals = 1) => `${(v * 100).toFixed(decimals)} %`;
 // Rounded so that a median between two readings prints as plainly as they do.
 const times = (v: number) => `${Number(v.toFixed(3))}×`;
 
@@ -83,7 +84,7 @@ const TARGETS: Target[] = [
     // "one's" rather than 100 %: the limit is the one process's rate itself.
     target: "two gateway processes: rate ≥ one's",
     read: (r) => twoGateways(r)?.rate,
-    format: percent,
+    format: (v) => percent(v),
     met: (v) => v >= LIMITS.twoGatewaysRate,
   },
   {
@@ -101,7 +102,7 @@ const TARGETS: Target[] = [
   {
     target: `persisted DMs ≥ ${LIMITS.dmsOfInserts * 100} % of single-row inserts`,
     read: (r) => r.messages?.ratios?.ofDbInserts,
-    format: percent,
+    format: (v) => percent(v),
     met: (v) => v >= LIMITS.dmsOfInserts,
   },
   {

@@ -363,9 +363,9 @@ describe('CPU per operation in the results', () => {
 
     const md = reportOf({ persisted: { unavailable: 'not run' }, scaling, scalingRatios: ratios });
     expect(md).toContain(
-      "2 processes against one, all on Redis: 90.00% of its rate, 1.4× its CPU per DM (targets ≥ 100%, ≤ 1.3×); 1.68× read against the load generator's CPU per DM in each stage.",
+      "2 processes against one, all on Redis: 90.00 % of its rate, 1.4× its CPU per DM (targets ≥ 100 %, ≤ 1.3×); 1.68× read against the load generator's CPU per DM in each stage.",
     );
-    expect(md).toContain('4 processes against one, all on Redis: 80.00% of its rate, 2× its CPU per DM.');
+    expect(md).toContain('4 processes against one, all on Redis: 80.00 % of its rate, 2× its CPU per DM.');
   });
 
   it("says whether the database's stages started after a checkpoint and whether the server's own fell in them", () => {
@@ -474,7 +474,7 @@ describe('video cost and the exit code', () => {
       },
     });
     expect(md).toContain('## Video cost: 10 voice calls and 10 video calls (VP8 640x480 at 15 fps, ~890 kbit/s each way)');
-    expect(md).toContain('| bare 3.12 worker | voice | 0.001 | 100 | 2.00 MiB | 100 | 0.00% |');
+    expect(md).toContain('| bare 3.12 worker | voice | 0.001 | 100 | 2.00 MiB | 100 | 0.00 % |');
     expect(md).toContain('| bare 3.12 worker | video ÷ voice | | 4× | 18× | | |');
     expect(md).toContain('Through the gateway: not measured: no gateway');
   });
