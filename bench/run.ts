@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BENCH_USAGE, parseBenchArgs, setupWarmupCalls, SuiteName } from './support/bench-args';
-import { benchExitCode, renderMarkdown, SuiteResults } from './support/results-report';
+import { benchExitCode, renderMarkdown, resultsJson, SuiteResults } from './support/results-report';
 import { runMessagesBench } from './suites/messages';
 import { runIdleSocketsBench } from './suites/idle-sockets';
 import { runCallSetupBench } from './suites/call-setup';
@@ -51,7 +51,7 @@ async function main(): Promise<number> {
   fs.mkdirSync(resultsDir, { recursive: true });
   const save = () => {
     const stamp = started.toISOString().replace(/[:.]/g, '-');
-    fs.writeFileSync(path.join(resultsDir, `${stamp}.json`), JSON.stringify(results, null, 2));
+    fs.writeFileSync(path.join(resultsDir, `${stamp}.json`), resultsJson(results));
     fs.writeFileSync(path.join(resultsDir, 'latest.md'), renderMarkdown(results));
   };
   // A suite that fails is recorded and the others still run.

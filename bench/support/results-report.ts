@@ -7,7 +7,7 @@ import type { CallCost, KindPair, VideoCostResult } from '../suites/video-cost';
 import { CHECKPOINTED_BEFORE, describeCheckpoints, SuiteCheckpoints } from './database-checkpoints';
 import { describeCpuBeside, describeMachineBusy, MachineCpuUse } from './machine-usage';
 import type { MainThreadTime } from './process-usage';
-import { LIMITS, percent, routedExtraMs, targetsSection } from './run-targets';
+import { LIMITS, percent, routedExtraMs, targetReadings, targetsSection } from './run-targets';
 
 export interface SuiteResults {
   startedAt: string;
@@ -107,6 +107,15 @@ function callsMachineLine(use: MachineCpuUse | undefined): string[] {
 /** `npm run bench` fails (exit 1) when any suite failed, so CI notices; the others' results are still written. */
 export function benchExitCode(r: SuiteResults): number {
   return r.failures && Object.keys(r.failures).length > 0 ? 1 : 0;
+}
+
+/**
+ * A run's JSON file: its results and, for scripts that read the file without this code, the
+ * performance targets it read (as `latest.md` opens with them). `bench:summary` reads the
+ * results again rather than these, so older files and changed limits are judged alike.
+ */
+export function resultsJson(r: SuiteResults): string {
+  return JSON.stringify({ ...r, targets: targetReadings(r) }, null, 2);
 }
 
 /** The short table: what was measured, against which ceiling and target. */

@@ -17,7 +17,7 @@ import {
 } from '../../bench/support/machine-usage';
 import { cpuPerOp, cpuRatio, cpuSeconds, processActivity } from '../../bench/support/process-usage';
 import { sendSlots } from '../../bench/support/message-load';
-import { benchExitCode, renderMarkdown } from '../../bench/support/results-report';
+import { benchExitCode, renderMarkdown, resultsJson } from '../../bench/support/results-report';
 import { parseNumberListSetting, parseNumberSetting } from '../../bench/support/env-settings';
 import { scalingRatiosOf } from '../../bench/suites/messages';
 import { summariseRuns, targetReadings, targetsSection } from '../../bench/support/run-targets';
@@ -547,6 +547,15 @@ describe("the report's performance targets", () => {
         "idle socket ≤ 12 KiB; persisted DMs ≥ 75 % of single-row inserts; gateway CPU per DM ≤ 4× the relay's per message; " +
         'DM delivery p99 < 50 ms.',
     );
+  });
+
+  it("writes the targets it read into the run's JSON, which a summary reads as it reads the run", () => {
+    const missing = run({ messages: messages({ rate: 0.999, cpu: 1.31 }, 0.8, 3, 40) });
+    const file = JSON.parse(resultsJson(missing)) as SuiteResults & { targets: unknown };
+    expect(file.targets).toEqual(targetReadings(missing));
+    expect(file.targets).toContainEqual({ target: "two gateway processes: rate ≥ one's", reading: '99.9 %', met: false });
+    expect(file.callSetup).toEqual(missing.callSetup);
+    expect(summariseRuns([file])).toEqual(summariseRuns([missing]));
   });
 
   it('leaves out the targets of suites that did not run or failed, and says a quick run is too short for them', () => {
