@@ -84,7 +84,7 @@ const TARGETS: Target[] = [
     // "one's" rather than 100 %: the limit is the one process's rate itself.
     target: "two gateway processes: rate ≥ one's",
     read: (r) => twoGateways(r)?.rate,
-    format: (v) => percent(v),
+    format: percent,
     met: (v) => v >= LIMITS.twoGatewaysRate,
   },
   {
@@ -102,7 +102,7 @@ const TARGETS: Target[] = [
   {
     target: `persisted DMs ≥ ${LIMITS.dmsOfInserts * 100} % of single-row inserts`,
     read: (r) => r.messages?.ratios?.ofDbInserts,
-    format: (v) => percent(v),
+    format: percent,
     met: (v) => v >= LIMITS.dmsOfInserts,
   },
   {
