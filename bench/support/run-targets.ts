@@ -122,19 +122,14 @@ const TARGETS: Target[] = [
   },
 ];
 
+/** A target's value when the run measured it: read, and a finite number. */
 const isReading = (value: number | undefined): value is number => value !== undefined && Number.isFinite(value);
-
-/** The target's value in the run, when the run measured it. */
-function valueOf({ read }: Target, r: SuiteResults): number | undefined {
-  const value = read(r);
-  return isReading(value) ? value : undefined;
-}
 
 /** Each performance target the run measured (those of the suites it ran), met or not. */
 export function targetReadings(r: SuiteResults): TargetReading[] {
   return TARGETS.flatMap((t) => {
-    const value = valueOf(t, r);
-    return value === undefined ? [] : [{ target: t.target, reading: t.format(value), met: t.met(value) }];
+    const value = t.read(r);
+    return isReading(value) ? [{ target: t.target, reading: t.format(value), met: t.met(value) }] : [];
   });
 }
 
