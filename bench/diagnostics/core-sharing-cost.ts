@@ -1,12 +1,13 @@
 /**
  * What the same work costs in CPU time when another core is busy too. Runs
- * a fixed, allocation-heavy JSON workload (the kind of work a gateway does
- * per DM) in one process alone, then in two processes at once, round by
- * round, and prints the CPU time each unit of work took in each. On two
- * cores that are separate physical cores the two read about alike; where
- * the host runs both virtual cores on one physical core (or they share its
- * caches and memory bandwidth) the work costs more CPU time with both busy,
- * whatever the code: a floor under what a second busy process costs per DM.
+ * a fixed, allocation-heavy JSON workload (json-workload.ts, the kind of
+ * work a gateway does per DM) in one process alone, then in two processes
+ * at once, round by round, and prints the CPU time each unit of work took
+ * in each. On two cores that are separate physical cores the two read
+ * about alike; where the host runs both virtual cores on one physical core
+ * (or they share its caches and memory bandwidth) the work costs more CPU
+ * time with both busy, whatever the code: a floor under what a second busy
+ * process costs per DM.
  *
  *   node -r ts-node/register/transpile-only bench/diagnostics/core-sharing-cost.ts
  *   (ROUNDS=<n>, default 3; SECONDS=<per stage>, default 5)
@@ -14,6 +15,7 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { numberSetting } from '../support/env-settings';
+import { jsonWorkUnit } from './json-workload';
 
 interface WorkerReading {
   units: number;
@@ -22,16 +24,14 @@ interface WorkerReading {
 
 /** In a worker process: the workload for `ms`; its units and CPU time go to the parent. */
 function work(ms: number): WorkerReading {
-  const records = Array.from({ length: 20_000 }, (_, i) => ({ id: i, body: `${'x'.repeat(64)}${i}`, to: `user-${i % 40}` }));
-  let next = 0;
+  const workUnit = jsonWorkUnit();
   let units = 0;
   let checksum = 0;
   const start = process.cpuUsage();
   const end = performance.now() + ms;
   while (performance.now() < end) {
     for (let i = 0; i < 100; i++) {
-      next = (next * 7919 + 1) % records.length;
-      checksum += (JSON.parse(JSON.stringify({ ...records[next], at: units })) as { body: string }).body.length;
+      checksum += workUnit();
       units++;
     }
   }
