@@ -1,10 +1,10 @@
 /**
  * A stand-in for a second busy process that is not a gateway: short bursts
  * of allocation-heavy work (json-workload.ts) with sleeps between them,
- * using about BUSY_SHARE of a core (default 0.25). The
- * placement diagnostic runs it beside one gateway process, to tell what
- * sharing the cores with any busy process costs that process from what a
- * second gateway does.
+ * using about BUSY_SHARE of a core (default 0.25). The placement
+ * diagnostic runs it beside one gateway process, to tell what sharing the
+ * cores with any busy process costs that process from what a second
+ * gateway does.
  */
 import { numberSetting } from '../support/env-settings';
 import { jsonWorkUnit } from './json-workload';
