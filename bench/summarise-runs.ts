@@ -2,15 +2,16 @@
  * npm run bench:summary -- [results .json ...]
  * The performance targets over several `npm run bench` runs: each target's
  * range, median and how many runs met it, two gateways' CPU ratio read
- * against the load generator, and the runs that met every target. With
- * no files, every run in bench/results/. Quick runs (too short to judge the
- * targets by) and runs that measured no target are left out, and counted.
+ * against the load generator, the runs that met every target, and the runs
+ * that other programs shared the machine with. With no files, every run in
+ * bench/results/. Quick runs (too short to judge the targets by) and runs
+ * that measured no target are left out, and counted.
  * Exit codes: 0 printed, 2 bad usage or a file that is not a run's results.
  */
 import fs from 'node:fs';
 import { benchRunFiles } from './capacity/measured-costs';
 import type { SuiteResults } from './support/results-report';
-import { LIMITS, summariseRuns, targetReadings } from './support/run-targets';
+import { describeSharedStages, LIMITS, OTHER_PROGRAMS_CORES, summariseRuns, targetReadings } from './support/run-targets';
 
 export class UsageError extends Error {}
 
@@ -62,6 +63,15 @@ export function renderSummary(runs: SuiteResults[]): string {
       (met.length > 0 ? `: ${met.join(', ')}; at most ${summary.everyTargetMetInARow} in a row.` : '.'),
     '',
   );
+  const shared = summary.sharedWithOtherPrograms;
+  if (shared.length > 0) {
+    out.push(
+      `Other programs kept at least ${OTHER_PROGRAMS_CORES} of a core busy beside ${runsOf(shared.length)}, in cores on average ` +
+        `by stage: ${shared.map((s) => `${s.startedAt} (${describeSharedStages(s.stages)})`).join('; ')}. ` +
+        "Their figures in those stages are not the machine's own: leave them out, or run again.",
+      '',
+    );
+  }
   return out.join('\n');
 }
 
@@ -72,7 +82,8 @@ export function main(argv: string[]): number {
         'Usage: npm run bench:summary -- [bench/results/<time>.json ...]\n\n' +
           "The performance targets over the runs named (or every run in bench/results/): each target's\n" +
           "lowest to highest and median reading, how many runs met it, two gateways' CPU per DM read\n" +
-          "against the load generator's, and the runs that met every target (and how many in a row).\n",
+          "against the load generator's, the runs that met every target (and how many in a row), and\n" +
+          'the runs during which other programs kept cores busy.\n',
       );
       return 0;
     }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { round } from '../support/latency-samples';
+import { machineCpuOver, MachineCpuUse, sampleMachineCpu } from '../support/machine-usage';
 
 const run = promisify(execFile);
 
@@ -16,6 +17,13 @@ export interface InsertRateResult {
   insertsPerSec: number;
   /** The shape a persisted DM needs at least: take the next seq on the conversation row, insert, commit. */
   seqTransactionsPerSec: number;
+  /**
+   * The machine while the inserts ran, per insert: PostgreSQL's CPU, and
+   * whether other programs shared the cores (which lowers the ceiling and
+   * so raises every ratio read against it). Absent from results written
+   * before it was read.
+   */
+  machine?: MachineCpuUse;
 }
 
 /**
@@ -42,11 +50,13 @@ export async function measureInsertRate(databaseUrl: string, clients: number, se
   const usePgbench = await hasPgbench();
   const measure = (sql: string) =>
     usePgbench ? pgbench(databaseUrl, sql, clients, seconds) : nodeLoop(databaseUrl, toNode(sql).split('\n'), clients, seconds);
+  const machineBefore = sampleMachineCpu();
   const insertsPerSec = await measure(insertSql);
+  const machine = machineCpuOver(machineBefore, sampleMachineCpu(), insertsPerSec * seconds);
   // Fresh conversations: their seq starts again at 1.
   await prepareLanes(databaseUrl, clients);
   const seqTransactionsPerSec = await measure(seqSql);
-  return { tool: usePgbench ? 'pgbench' : 'node-pg', clients, seconds, insertsPerSec, seqTransactionsPerSec };
+  return { tool: usePgbench ? 'pgbench' : 'node-pg', clients, seconds, insertsPerSec, seqTransactionsPerSec, machine };
 }
 
 /** One conversation between two fresh users per client, so clients do not contend on a row. */

@@ -19,6 +19,16 @@ export interface MachineCpuSample {
   stealSeconds: number;
   /** This process (the load generator): every thread, user and system. */
   loadGeneratorSeconds: number;
+  /**
+   * The processes it started (gateways, media nodes, pgbench), alive or
+   * exited, but for those named in SERVICES: see sampleDescendantsCpu.
+   */
+  childrenSeconds: number;
+  /**
+   * The kernel's own threads: the network's work when the cores are too
+   * busy to do it at once (ksoftirqd), writing files back. Mostly the run's.
+   */
+  kernelThreadsSeconds: number;
   /** The processes named in SERVICES (PostgreSQL's backends, say): compare two with servicesCpuBetween. */
   services: ServicesCpu;
 }
@@ -42,6 +52,15 @@ export interface MachineCpuUse {
   busyCores: number;
   /** Cores taken by the host on average (see MachineCpuSample.stealSeconds). */
   stealCores: number;
+  /**
+   * Cores busy on average with programs the run did not start: neither the
+   * load generator, its child processes, SERVICES nor the kernel's threads.
+   * Within a few hundredths of 0 on a machine left to the run; a type check
+   * or a build beside it reads most of a core, and the stage's figures are
+   * then not the machine's own. Absent from results written before it was
+   * read.
+   */
+  otherCores?: number;
   /** The load generator's CPU per operation, in microseconds. */
   loadGeneratorUsPerOp: number;
   /** Each of SERVICES that ran in between, per operation in microseconds (see servicesCpuBetween). */
@@ -67,6 +86,8 @@ export function sampleMachineCpu(): MachineCpuSample | undefined {
     busySeconds: (user + nice + system + irq + softirq) / TICKS_PER_SECOND,
     stealSeconds: steal / TICKS_PER_SECOND,
     loadGeneratorSeconds: (own.user + own.system) / 1e6,
+    childrenSeconds: sampleDescendantsCpu(),
+    kernelThreadsSeconds: sampleDescendantsCpu(PROC, KERNEL_THREADS_PARENT),
     services: sampleServicesCpu(),
   };
 }
@@ -90,6 +111,52 @@ const PROC: ProcessTable = {
 
 /** Scans of /proc tried before one is taken even though a child was waited for during it. */
 const SCAN_ATTEMPTS = 6;
+
+/** The parent of every kernel thread (kthreadd), where the kernel's threads are visible. */
+const KERNEL_THREADS_PARENT = 2;
+
+/**
+ * CPU seconds so far of the processes `root` started and their own, alive
+ * or exited and waited for, but for those named in SERVICES (a gateway's
+ * mediasoup workers are read as a service). Summed with the exited ones'
+ * time in their parents' account, which holds each one's whole life: a
+ * child that exits between two samples counts once, with no pid to follow.
+ * As for the services, a scan is taken only when no child was waited for
+ * while /proc was read.
+ */
+export function sampleDescendantsCpu(table: ProcessTable = PROC, root = process.pid): number {
+  const scanChildren = () => {
+    const all = new Map<number, ReturnType<typeof parseProcessStat>>();
+    for (const pid of table.pids()) {
+      const stat = table.stat(pid);
+      if (stat !== undefined) all.set(Number(pid), parseProcessStat(stat));
+    }
+    const isService = (command: string) => SERVICES.some((service) => service.slice(0, COMMAND_NAME_CHARS) === command);
+    const startedByRoot = (pid: number): boolean => {
+      // At most as many steps as processes: a pid reused while /proc was read cannot make it loop.
+      let p = all.get(pid)?.parent;
+      for (let steps = 0; p !== undefined && p > 1 && steps < all.size; steps++, p = all.get(p)?.parent) if (p === root) return true;
+      return false;
+    };
+    let alive = 0;
+    // The root's waited-for children, then each descendant's.
+    let reaped = all.get(root)?.reapedChildren ?? 0;
+    for (const [pid, p] of all) {
+      if (pid === root || isService(p.command) || !startedByRoot(pid)) continue;
+      alive += p.user + p.system;
+      reaped += p.reapedChildren;
+    }
+    return { seconds: alive + reaped, reaped };
+  };
+  let earlier = scanChildren();
+  let scan = scanChildren();
+  for (let attempt = 2; attempt < SCAN_ATTEMPTS; attempt++) {
+    const later = scanChildren();
+    if (Math.abs(earlier.reaped - later.reaped) < 0.5 / TICKS_PER_SECOND) return scan.seconds;
+    [earlier, scan] = [scan, later];
+  }
+  return scan.seconds;
+}
 
 /**
  * The CPU (user + system) of every process named in SERVICES, and of their
@@ -168,21 +235,37 @@ export function machineCpuOver(
   const seconds = (after.wallMs - before.wallMs) / 1000;
   const perOp = (s: number) => round((s / ops) * 1e6, 1);
   const servicesUsPerOp: Record<string, number> = {};
+  let servicesSeconds = 0;
   for (const [name, part] of Object.entries(servicesCpuBetween(before.services, after.services))) {
     if (part > 0) servicesUsPerOp[name] = perOp(part);
+    servicesSeconds += part;
   }
+  const between = (field: keyof Omit<MachineCpuSample, 'services'>) => after[field] - before[field];
+  // Softirq work done in a process's own time is in both its CPU and the machine's interrupt ticks, so
+  // nothing is taken off for interrupts. Busy is 10 ms ticks, each process's CPU too: a machine left to
+  // the run reads a few ticks either side of 0, and below it reads as none.
+  const otherSeconds = Math.max(
+    0,
+    between('busySeconds') -
+      between('loadGeneratorSeconds') -
+      between('childrenSeconds') -
+      between('kernelThreadsSeconds') -
+      servicesSeconds,
+  );
   return {
     cores: after.cores,
-    busyCores: round((after.busySeconds - before.busySeconds) / seconds, 2),
-    stealCores: round((after.stealSeconds - before.stealSeconds) / seconds, 3),
+    busyCores: round(between('busySeconds') / seconds, 2),
+    stealCores: round(between('stealSeconds') / seconds, 3),
+    ...(Number.isFinite(otherSeconds) && { otherCores: round(otherSeconds / seconds, 2) }),
     loadGeneratorUsPerOp: perOp(after.loadGeneratorSeconds - before.loadGeneratorSeconds),
     servicesUsPerOp,
   };
 }
 
-/** "1.93 of 2 cores busy (0.01 taken by the host)". */
+/** "1.93 of 2 cores busy (0.01 taken by the host, 0.02 by other programs)". */
 export function describeMachineBusy(m: MachineCpuUse): string {
-  return `${m.busyCores} of ${m.cores} cores busy (${m.stealCores} taken by the host)`;
+  const other = m.otherCores === undefined ? '' : `, ${m.otherCores} by other programs`;
+  return `${m.busyCores} of ${m.cores} cores busy (${m.stealCores} taken by the host${other})`;
 }
 
 /** "load generator 29.0, postgres 70.1, redis-server 1.2", in `scale`d units of the per-operation µs. */

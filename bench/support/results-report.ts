@@ -184,9 +184,11 @@ export function renderMarkdown(r: SuiteResults): string {
       );
     }
     const byStage = [
-      ['persisted', m.persisted] as const,
-      ...(m.scaling ?? []).map((run) => [`${run.processes} on Redis`, run] as const),
-    ].flatMap(([stage, run]) => ('deliveredPerSec' in run && run.machine ? [{ stage, use: run.machine }] : []));
+      ...(m.databaseCeiling.machine ? [{ stage: 'database inserts (per insert)', use: m.databaseCeiling.machine }] : []),
+      ...[['persisted', m.persisted] as const, ...(m.scaling ?? []).map((run) => [`${run.processes} on Redis`, run] as const)].flatMap(
+        ([stage, run]) => ('deliveredPerSec' in run && run.machine ? [{ stage, use: run.machine }] : []),
+      ),
+    ];
     if (byStage.length > 0) {
       out.push(
         'The machine by stage, and µs of CPU per DM of the load generator and the services: ' +

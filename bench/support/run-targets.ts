@@ -1,3 +1,4 @@
+import type { MachineCpuUse } from './machine-usage';
 import type { SuiteResults } from './results-report';
 
 /** One performance target as a run read it. */
@@ -161,6 +162,8 @@ export interface RunsSummary {
   everyTargetMet: string[];
   /** The most of them next to each other, the runs taken in the order they started. */
   everyTargetMetInARow: number;
+  /** The runs with stages that other programs shared the cores with (stagesSharedWithOtherPrograms). */
+  sharedWithOtherPrograms: { startedAt: string; stages: SharedStage[] }[];
   /** The targets some run measured. */
   tallies: TargetTally[];
   /**
@@ -205,6 +208,10 @@ export function summariseRuns(runs: SuiteResults[]): RunsSummary {
     everyTargetMet: [...everyTargetMet].map((r) => r.startedAt),
     everyTargetMetInARow: longest,
     tallies,
+    sharedWithOtherPrograms: runs.flatMap((r) => {
+      const stages = stagesSharedWithOtherPrograms(r);
+      return stages.length > 0 ? [{ startedAt: r.startedAt, stages }] : [];
+    }),
   };
   const gauged = runs.map((r) => twoGateways(r)?.cpuAgainstLoadGenerator).filter(isReading);
   if (gauged.length > 0) {
@@ -218,10 +225,44 @@ export function summariseRuns(runs: SuiteResults[]): RunsSummary {
 }
 
 /** The report's first section: the targets in a table and how many were met; none when no suite read one. */
+/**
+ * Cores, on average over a stage, that other programs must have kept busy
+ * for the stage to be named as not left to the run (MachineCpuUse.otherCores).
+ */
+export const OTHER_PROGRAMS_CORES = 0.2;
+
+/** A stage of a run during which other programs kept cores busy. */
+export interface SharedStage {
+  stage: string;
+  otherCores: number;
+}
+
+/** The stages of the run during which other programs kept at least OTHER_PROGRAMS_CORES busy: the messages' first, then the set-ups'. */
+export function stagesSharedWithOtherPrograms(r: SuiteResults): SharedStage[] {
+  const m = r.messages;
+  const stages: [string, MachineCpuUse | undefined][] = [
+    ['database inserts', m?.databaseCeiling.machine],
+    ['persisted DMs', m && 'deliveredPerSec' in m.persisted ? m.persisted.machine : undefined],
+    ...(m?.scaling ?? []).map((run): [string, MachineCpuUse | undefined] => [
+      `${run.processes} on Redis`,
+      'deliveredPerSec' in run ? run.machine : undefined,
+    ]),
+    ['call set-up', setup(r)?.machine],
+    ['call set-up on a media node', r.callSetupSplit && 'total' in r.callSetupSplit ? r.callSetupSplit.machine : undefined],
+  ];
+  return stages.flatMap(([stage, use]) =>
+    use?.otherCores !== undefined && use.otherCores >= OTHER_PROGRAMS_CORES ? [{ stage, otherCores: use.otherCores }] : [],
+  );
+}
+
+/** "database inserts 0.93, 2 on Redis 0.41". */
+export const describeSharedStages = (stages: SharedStage[]) => stages.map((s) => `${s.stage} ${s.otherCores}`).join(', ');
+
 export function targetsSection(r: SuiteResults): string[] {
   const readings = targetReadings(r);
   if (readings.length === 0) return [];
   const missed = readings.filter((t) => !t.met);
+  const shared = stagesSharedWithOtherPrograms(r);
   return [
     '## Performance targets in this run',
     '',
@@ -233,5 +274,12 @@ export function targetsSection(r: SuiteResults): string[] {
       (missed.length > 0 ? `; missed: ${missed.map((t) => t.target).join('; ')}.` : '.') +
       (r.quick ? ' A quick run is too short to read the targets by; run without --quick for that.' : ''),
     '',
+    ...(shared.length === 0
+      ? []
+      : [
+          `Other programs kept cores busy beside the run, in cores on average: ${describeSharedStages(shared)}. ` +
+            'Those stages ran on less of the machine than the others, so their figures are not its own; run it again on a quiet machine.',
+          '',
+        ]),
   ];
 }

@@ -10,6 +10,7 @@ import { Client } from 'pg';
 import {
   machineCpuOver,
   ProcessTable,
+  sampleDescendantsCpu,
   sampleMachineCpu,
   sampleServicesCpu,
   ServicesCpu,
@@ -20,7 +21,7 @@ import { sendSlots } from '../../bench/support/message-load';
 import { benchExitCode, renderMarkdown, resultsJson } from '../../bench/support/results-report';
 import { parseNumberListSetting, parseNumberSetting } from '../../bench/support/env-settings';
 import { scalingRatiosOf } from '../../bench/suites/messages';
-import { summariseRuns, targetReadings, targetsSection } from '../../bench/support/run-targets';
+import { stagesSharedWithOtherPrograms, summariseRuns, targetReadings, targetsSection } from '../../bench/support/run-targets';
 import { main, readRun, renderSummary } from '../../bench/summarise-runs';
 import { benchRunFiles } from '../../bench/capacity/measured-costs';
 
@@ -150,19 +151,89 @@ describe('CPU per operation in the results', () => {
       ]),
       reaped: { postgres: 0, 'redis-server': 0, 'mediasoup-worker': 0 },
     });
-    const before = { wallMs: 0, cores: 2, busySeconds: 10, stealSeconds: 1, loadGeneratorSeconds: 2, services: services(4) };
-    const after = { wallMs: 2000, cores: 2, busySeconds: 13, stealSeconds: 1.1, loadGeneratorSeconds: 2.5, services: services(4.7) };
+    const sample = (
+      at: number,
+      busy: number,
+      steal: number,
+      loadGenerator: number,
+      children: number,
+      kernelThreads: number,
+      postgres: number,
+    ) => ({
+      wallMs: at,
+      cores: 2,
+      busySeconds: busy,
+      stealSeconds: steal,
+      loadGeneratorSeconds: loadGenerator,
+      childrenSeconds: children,
+      kernelThreadsSeconds: kernelThreads,
+      services: services(postgres),
+    });
+    const before = sample(0, 10, 1, 2, 5, 1, 4);
+    const after = sample(2000, 13, 1.1, 2.5, 5.8, 1.2, 4.7);
     expect(machineCpuOver(before, after, 1000)).toEqual({
       cores: 2,
       busyCores: 1.5,
       stealCores: 0.05,
+      // 3 s busy less 0.5 of the load generator, 0.8 of its children, 0.2 of the kernel's threads and 0.7 of PostgreSQL, over 2 s.
+      otherCores: 0.4,
       loadGeneratorUsPerOp: 500,
       // A service that ran nothing in between is left out.
       servicesUsPerOp: { postgres: 700 },
     });
+    // A tick or two more in the processes than in the machine's count reads as none, not below none.
+    expect(machineCpuOver(before, sample(2000, 12.1, 1.1, 2.5, 5.8, 1.2, 4.7), 1000)?.otherCores).toBe(0);
     expect(machineCpuOver(undefined, after, 1000)).toBeUndefined();
     expect(machineCpuOver(before, after, 0)).toBeUndefined();
   });
+
+  it("counts the CPU of the processes the load generator started, and of theirs, alive or exited, but not the services'", () => {
+    // "pid (command) state parent ...": utime at field 14, cutime at 16.
+    const statLine = (pid: number, command: string, parent: number, ticks: number, reapedTicks = 0) =>
+      `${pid} (${command}) S ${parent} 0 0 0 0 0 0 0 0 0 ${ticks} 0 ${reapedTicks} 0 20 0 1 0 100`;
+    const world = { grandchildTicks: 100, grandchildExited: false };
+    const table: ProcessTable = {
+      pids: () => ['1', '10', '20', '30', '40', '50'].filter((pid) => pid !== '30' || !world.grandchildExited),
+      stat: (pid) =>
+        ({
+          '1': statLine(1, 'init', 0, 7, 900),
+          // The load generator, which has waited for a pgbench of 50 ticks.
+          '10': statLine(10, 'node', 1, 500, 50),
+          // A gateway it started, with a node of its own, and its media worker: a service, read as one.
+          '20': statLine(20, 'node', 10, 200, world.grandchildExited ? world.grandchildTicks : 0),
+          '30': world.grandchildExited ? undefined : statLine(30, 'node', 20, world.grandchildTicks),
+          '40': statLine(40, 'mediasoup-worke', 20, 800),
+          // Someone else's program.
+          '50': statLine(50, 'tsc', 1, 300),
+        })[pid],
+    };
+    // 0.5 s of pgbench, 2 s of the gateway, 1 s of its node.
+    expect(sampleDescendantsCpu(table, 10)).toBeCloseTo(3.5);
+    // The node uses 0.2 s more, then exits: its whole life moves to the gateway's account, and is counted once.
+    world.grandchildTicks = 120;
+    world.grandchildExited = true;
+    expect(sampleDescendantsCpu(table, 10)).toBeCloseTo(3.7);
+  });
+
+  it("reads a program the load generator did not start as another program's, and one it started as its own", async () => {
+    const burn = (seconds: number) => `const t = process.cpuUsage(); while (process.cpuUsage(t).user < ${seconds * 1e6});`;
+    const exited = (child: ReturnType<typeof spawn>) => new Promise((resolve) => child.once('exit', resolve));
+    const before = sampleMachineCpu()!;
+    await exited(spawn(process.execPath, ['-e', burn(0.3)], { stdio: 'ignore' }));
+    // A shell that starts the program and leaves it running: its parent is then no longer any of ours.
+    const shell = spawn('sh', ['-c', `"${process.execPath}" -e "${burn(0.4)}" & echo $!`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let pid = '';
+    shell.stdout!.on('data', (chunk) => (pid += String(chunk)));
+    await exited(shell);
+    while (fs.existsSync(`/proc/${pid.trim()}/stat`) && !/^\S+ \(\S+\) Z/.test(fs.readFileSync(`/proc/${pid.trim()}/stat`, 'utf8'))) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const after = sampleMachineCpu()!;
+    expect(after.childrenSeconds - before.childrenSeconds).toBeGreaterThanOrEqual(0.3);
+    const seconds = (after.wallMs - before.wallMs) / 1000;
+    // At least most of the other program's CPU (each process's CPU is read to a tick), with what the test runner's other workers did meanwhile.
+    expect(machineCpuOver(before, after, 1)!.otherCores! * seconds).toBeGreaterThan(0.3);
+  }, 30_000);
 
   it("reads the machine's cores and this process's own CPU as the load generator's", () => {
     const before = sampleMachineCpu()!;
@@ -338,6 +409,23 @@ describe('CPU per operation in the results', () => {
         'load generator 30.0, postgres 35.5, redis-server 2.0. 1 on Redis: 1.9 of 2 cores busy (0.02 taken by the host); ' +
         'load generator 31.0, postgres 35.5, redis-server 2.0.',
     );
+    // The database's own stage, and other programs' cores, once they were read.
+    const database = { ...use(0.1), busyCores: 1.5, otherCores: 0.03, servicesUsPerOp: { postgres: 120 } };
+    expect(
+      renderMarkdown({
+        startedAt: 't',
+        quick: true,
+        machine,
+        messages: {
+          ...messagesRun,
+          databaseCeiling: { ...messagesRun.databaseCeiling, machine: database },
+          persisted: { unavailable: 'not run' },
+        },
+      }),
+    ).toContain(
+      'The machine by stage, and µs of CPU per DM of the load generator and the services: database inserts (per insert): ' +
+        '1.5 of 2 cores busy (0.02 taken by the host, 0.03 by other programs); load generator 0.1, postgres 120.0.',
+    );
     expect(reportOf({ persisted: { unavailable: 'not run' } })).not.toContain('The machine by stage');
   });
 
@@ -504,6 +592,7 @@ describe("the report's performance targets", () => {
   });
   const messages = (two: { rate: number; cpu: number }, ofDbInserts: number, cpuOfRelay: number, p99: number) =>
     ({
+      databaseCeiling: { tool: 'pgbench', clients: 1, seconds: 1, insertsPerSec: 100, seqTransactionsPerSec: 90 },
       persisted: { deliveredPerSec: 100, deliveryLatencyMs: latency(10, p99) },
       scalingRatios: [{ processes: 2, ...two }],
       ratios: { ofRelay: 0.2, ofDbInserts, ofDbSeqTransactions: 1, cpuOfRelay },
@@ -614,6 +703,50 @@ describe("the report's performance targets", () => {
     );
     expect(md).toContain('Every target met in 1 of 3: a; at most 1 in a row.');
     expect(renderSummary([])).toContain('No run measured a target.');
+  });
+
+  it('names the stages that other programs shared the cores with, in the run and over several runs', () => {
+    const use = (otherCores?: number) => ({
+      cores: 2,
+      busyCores: 1.9,
+      stealCores: 0,
+      otherCores,
+      loadGeneratorUsPerOp: 1,
+      servicesUsPerOp: {},
+    });
+    const plain = messages({ rate: 1, cpu: 1.3 }, 0.75, 4, 49.99)!;
+    const shared = run({
+      startedAt: 'b',
+      messages: {
+        ...plain,
+        databaseCeiling: { ...plain.databaseCeiling, machine: use(0.93) },
+        persisted: { ...plain.persisted, machine: use(0.05) },
+        // Read before other programs were: nothing to say of it.
+        scaling: [
+          { processes: 1, ...plain.persisted, machine: use() },
+          { processes: 2, ...plain.persisted, machine: use(0.2) },
+        ],
+      } as SuiteResults['messages'],
+      callSetup: { ...setup(4, 3.5, 3), machine: use(0.19) },
+    });
+    expect(stagesSharedWithOtherPrograms(shared)).toEqual([
+      { stage: 'database inserts', otherCores: 0.93 },
+      { stage: '2 on Redis', otherCores: 0.2 },
+    ]);
+    expect(targetsSection(shared).join('\n')).toContain(
+      'Other programs kept cores busy beside the run, in cores on average: database inserts 0.93, 2 on Redis 0.2. ' +
+        'Those stages ran on less of the machine than the others',
+    );
+    expect(stagesSharedWithOtherPrograms(run())).toEqual([]);
+    expect(targetsSection(run()).join('\n')).not.toContain('Other programs');
+
+    expect(summariseRuns([shared, run({ startedAt: 'a' })]).sharedWithOtherPrograms).toEqual([
+      { startedAt: 'b', stages: stagesSharedWithOtherPrograms(shared) },
+    ]);
+    expect(renderSummary([shared, run({ startedAt: 'a' })])).toContain(
+      'Other programs kept at least 0.2 of a core busy beside 1 run, in cores on average by stage: b (database inserts 0.93, 2 on Redis 0.2).',
+    );
+    expect(renderSummary([run({ startedAt: 'a' })])).not.toContain('Other programs');
   });
 
   it('counts the runs that met every target in a row in the order they started, whatever order they are given in', () => {
