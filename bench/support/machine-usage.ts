@@ -55,8 +55,8 @@ export interface MachineCpuUse {
   /**
    * Cores busy on average with programs the run did not start: neither the
    * load generator, its child processes, SERVICES nor the kernel's threads.
-   * Within a few hundredths of 0 on a machine left to the run; a type check
-   * or a build beside it reads most of a core, and the stage's figures are
+   * Up to about 0.2 on a machine left to the run; a busy program
+   * beside it reads about half a core or more, and the stage's figures are
    * then not the machine's own. Absent from results written before it was
    * read.
    */

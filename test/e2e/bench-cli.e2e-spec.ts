@@ -724,17 +724,17 @@ describe("the report's performance targets", () => {
         // Read before other programs were: nothing to say of it.
         scaling: [
           { processes: 1, ...plain.persisted, machine: use() },
-          { processes: 2, ...plain.persisted, machine: use(0.2) },
+          { processes: 2, ...plain.persisted, machine: use(0.3) },
         ],
       } as SuiteResults['messages'],
-      callSetup: { ...setup(4, 3.5, 3), machine: use(0.19) },
+      callSetup: { ...setup(4, 3.5, 3), machine: use(0.29) },
     });
     expect(stagesSharedWithOtherPrograms(shared)).toEqual([
       { stage: 'database inserts', otherCores: 0.93 },
-      { stage: '2 on Redis', otherCores: 0.2 },
+      { stage: '2 on Redis', otherCores: 0.3 },
     ]);
     expect(targetsSection(shared).join('\n')).toContain(
-      'Other programs kept cores busy beside the run, in cores on average: database inserts 0.93, 2 on Redis 0.2. ' +
+      'Other programs kept cores busy beside the run, in cores on average: database inserts 0.93, 2 on Redis 0.3. ' +
         'Those stages ran on less of the machine than the others',
     );
     expect(stagesSharedWithOtherPrograms(run())).toEqual([]);
@@ -744,7 +744,7 @@ describe("the report's performance targets", () => {
       { startedAt: 'b', stages: stagesSharedWithOtherPrograms(shared) },
     ]);
     expect(renderSummary([shared, run({ startedAt: 'a' })])).toContain(
-      'Other programs kept at least 0.2 of a core busy beside 1 run, in cores on average by stage: b (database inserts 0.93, 2 on Redis 0.2).',
+      'Other programs kept at least 0.3 of a core busy beside 1 run, in cores on average by stage: b (database inserts 0.93, 2 on Redis 0.3).',
     );
     expect(renderSummary([run({ startedAt: 'a' })])).not.toContain('Other programs');
   });
