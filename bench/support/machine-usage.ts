@@ -115,6 +115,28 @@ const SCAN_ATTEMPTS = 6;
 /** The parent of every kernel thread (kthreadd), where the kernel's threads are visible. */
 const KERNEL_THREADS_PARENT = 2;
 
+/** The service a process is, by the command name the kernel keeps: its first 15 characters ("mediasoup-worke"). */
+const serviceNamed = (command: string) => SERVICES.find((service) => service.slice(0, COMMAND_NAME_CHARS) === command);
+
+/** Whether two sums of reaped time are the same, to within half a clock tick (they are sums of ticks). */
+const sameTicks = (a: number, b: number) => Math.abs(a - b) < 0.5 / TICKS_PER_SECOND;
+
+/**
+ * A scan of /proc taken when no child was waited for while it was read:
+ * its reaped time is the same in the scans just before and just after it.
+ * After SCAN_ATTEMPTS scans, the last one whatever.
+ */
+function scanWhileNoneReaped<T>(scan: () => T, sameReaped: (a: T, b: T) => boolean): T {
+  let earlier = scan();
+  let taken = scan();
+  for (let attempt = 2; attempt < SCAN_ATTEMPTS; attempt++) {
+    const later = scan();
+    if (sameReaped(earlier, later)) return taken;
+    [earlier, taken] = [taken, later];
+  }
+  return taken;
+}
+
 /**
  * CPU seconds so far of the processes `root` started and their own, alive
  * or exited and waited for, but for those named in SERVICES (a gateway's
@@ -125,13 +147,12 @@ const KERNEL_THREADS_PARENT = 2;
  * while /proc was read.
  */
 export function sampleDescendantsCpu(table: ProcessTable = PROC, root = process.pid): number {
-  const scanChildren = () => {
+  const scanTree = () => {
     const all = new Map<number, ReturnType<typeof parseProcessStat>>();
     for (const pid of table.pids()) {
       const stat = table.stat(pid);
       if (stat !== undefined) all.set(Number(pid), parseProcessStat(stat));
     }
-    const isService = (command: string) => SERVICES.some((service) => service.slice(0, COMMAND_NAME_CHARS) === command);
     const startedByRoot = (pid: number): boolean => {
       // At most as many steps as processes: a pid reused while /proc was read cannot make it loop.
       let p = all.get(pid)?.parent;
@@ -142,20 +163,13 @@ export function sampleDescendantsCpu(table: ProcessTable = PROC, root = process.
     // The root's waited-for children, then each descendant's.
     let reaped = all.get(root)?.reapedChildren ?? 0;
     for (const [pid, p] of all) {
-      if (pid === root || isService(p.command) || !startedByRoot(pid)) continue;
+      if (pid === root || serviceNamed(p.command) || !startedByRoot(pid)) continue;
       alive += p.user + p.system;
       reaped += p.reapedChildren;
     }
     return { seconds: alive + reaped, reaped };
   };
-  let earlier = scanChildren();
-  let scan = scanChildren();
-  for (let attempt = 2; attempt < SCAN_ATTEMPTS; attempt++) {
-    const later = scanChildren();
-    if (Math.abs(earlier.reaped - later.reaped) < 0.5 / TICKS_PER_SECOND) return scan.seconds;
-    [earlier, scan] = [scan, later];
-  }
-  return scan.seconds;
+  return scanWhileNoneReaped(scanTree, (a, b) => sameTicks(a.reaped, b.reaped)).seconds;
 }
 
 /**
@@ -168,14 +182,10 @@ export function sampleDescendantsCpu(table: ProcessTable = PROC, root = process.
  * waited for while it was read.
  */
 export function sampleServicesCpu(table: ProcessTable = PROC): ServicesCpu {
-  let earlier = scanServices(table);
-  let scan = scanServices(table);
-  for (let attempt = 2; attempt < SCAN_ATTEMPTS; attempt++) {
-    const later = scanServices(table);
-    if (sameReaped(earlier, later)) return scan;
-    [earlier, scan] = [scan, later];
-  }
-  return scan;
+  return scanWhileNoneReaped(
+    () => scanServices(table),
+    (a, b) => SERVICES.every((name) => sameTicks(a.reaped[name], b.reaped[name])),
+  );
 }
 
 function scanServices(table: ProcessTable): ServicesCpu {
@@ -184,18 +194,12 @@ function scanServices(table: ProcessTable): ServicesCpu {
     const stat = table.stat(pid);
     if (stat === undefined) continue;
     const { command, parent, user, system, reapedChildren, startTicks } = parseProcessStat(stat);
-    // The kernel keeps a command name's first 15 characters ("mediasoup-worke").
-    const name = SERVICES.find((service) => service.slice(0, COMMAND_NAME_CHARS) === command);
+    const name = serviceNamed(command);
     if (!name) continue;
     services.processes.set(`${pid}@${startTicks}`, { name, pid: Number(pid), parent, seconds: user + system });
     services.reaped[name] += reapedChildren;
   }
   return services;
-}
-
-/** Whether each service's reaped time is the same in both (to within half a clock tick: they are sums of ticks). */
-function sameReaped(a: ServicesCpu, b: ServicesCpu): boolean {
-  return SERVICES.every((name) => Math.abs(a.reaped[name] - b.reaped[name]) < 0.5 / TICKS_PER_SECOND);
 }
 
 /**

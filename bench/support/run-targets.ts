@@ -224,7 +224,6 @@ export function summariseRuns(runs: SuiteResults[]): RunsSummary {
   return summary;
 }
 
-/** The report's first section: the targets in a table and how many were met; none when no suite read one. */
 /**
  * Cores, on average over a stage, that other programs must have kept busy
  * for the stage to be named as not left to the run (MachineCpuUse.otherCores).
@@ -260,6 +259,11 @@ export function stagesSharedWithOtherPrograms(r: SuiteResults): SharedStage[] {
 /** "database inserts 0.93, 2 on Redis 0.41". */
 export const describeSharedStages = (stages: SharedStage[]) => stages.map((s) => `${s.stage} ${s.otherCores}`).join(', ');
 
+/**
+ * The report's first section: the targets in a table and how many were met,
+ * and the stages other programs shared the cores with; none when no suite
+ * read a target.
+ */
 export function targetsSection(r: SuiteResults): string[] {
   const readings = targetReadings(r);
   if (readings.length === 0) return [];
