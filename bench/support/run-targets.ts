@@ -227,7 +227,7 @@ export function summariseRuns(runs: SuiteResults[]): RunsSummary {
 /**
  * Cores, on average over a stage, that other programs must have kept busy
  * for the stage to be named as not left to the run (MachineCpuUse.otherCores).
- * Stages on a machine left to the run read 0–0.19 (bench/RESULTS.md, the
+ * Stages on a machine left to the run read 0–0.18 (bench/RESULTS.md, the
  * thirty-sixth machine); with a busy loop beside a run they read 0.46–0.74.
  */
 export const OTHER_PROGRAMS_CORES = 0.3;
