@@ -86,13 +86,11 @@ export function sampleMachineCpu(): MachineCpuSample | undefined {
     busySeconds: (user + nice + system + irq + softirq) / TICKS_PER_SECOND,
     stealSeconds: steal / TICKS_PER_SECOND,
     loadGeneratorSeconds: (own.user + own.system) / 1e6,
-    childrenSeconds: sampleDescendantsCpu(),
-    kernelThreadsSeconds: sampleDescendantsCpu(PROC, KERNEL_THREADS_PARENT),
-    services: sampleServicesCpu(),
+    ...sampleProcessesCpu(),
   };
 }
 
-/** What sampleServicesCpu reads of /proc: the process ids, and a process's stat line (undefined once it is gone). */
+/** What sampleProcessesCpu reads of /proc: the process ids, and a process's stat line (undefined once it is gone). */
 export interface ProcessTable {
   pids(): string[];
   stat(pid: string): string | undefined;
@@ -121,20 +119,55 @@ const serviceNamed = (command: string) => SERVICES.find((service) => service.sli
 /** Whether two sums of reaped time are the same, to within half a clock tick (they are sums of ticks). */
 const sameTicks = (a: number, b: number) => Math.abs(a - b) < 0.5 / TICKS_PER_SECOND;
 
+/** Every process /proc lists, its stat line parsed, by pid: one reading of the process table. */
+type ProcessStats = Map<number, ReturnType<typeof parseProcessStat>>;
+
+function readProcessStats(table: ProcessTable): ProcessStats {
+  const all: ProcessStats = new Map();
+  for (const pid of table.pids()) {
+    const stat = table.stat(pid);
+    if (stat !== undefined) all.set(Number(pid), parseProcessStat(stat));
+  }
+  return all;
+}
+
+/** What a machine sample reads of the processes: the services, and the load generator's and the kernel's processes. */
+export interface ProcessesCpu {
+  services: ServicesCpu;
+  /** See MachineCpuSample.childrenSeconds. */
+  childrenSeconds: number;
+  /** See MachineCpuSample.kernelThreadsSeconds. */
+  kernelThreadsSeconds: number;
+}
+
 /**
- * A scan of /proc taken when no child was waited for while it was read:
- * its reaped time is the same in the scans just before and just after it.
- * After SCAN_ATTEMPTS scans, the last one whatever.
+ * The services' CPU, and that of the processes `root` started and of the
+ * kernel's threads (sampleDescendantsCpu), all from one reading of /proc.
+ * A child waited for while /proc is read would be counted twice (read
+ * alive, then again in its parent's reaped time) or not at all (its parent
+ * read first, then it gone), and a reading of PostgreSQL's CPU came out
+ * below 0. So a reading is taken only when the reaped time of each service
+ * and of each tree is the same in the readings just before and just after
+ * it: no child was waited for while it was read. After SCAN_ATTEMPTS
+ * readings, the last one whatever.
  */
-function scanWhileNoneReaped<T>(scan: () => T, sameReaped: (a: T, b: T) => boolean): T {
-  let earlier = scan();
-  let taken = scan();
+export function sampleProcessesCpu(table: ProcessTable = PROC, root = process.pid): ProcessesCpu {
+  const read = () => {
+    const all = readProcessStats(table);
+    const services = servicesIn(all);
+    const children = descendantsIn(all, root);
+    const kernelThreads = descendantsIn(all, KERNEL_THREADS_PARENT);
+    const cpu: ProcessesCpu = { services, childrenSeconds: children.seconds, kernelThreadsSeconds: kernelThreads.seconds };
+    return { cpu, reaped: [...SERVICES.map((name) => services.reaped[name]), children.reaped, kernelThreads.reaped] };
+  };
+  let earlier = read();
+  let taken = read();
   for (let attempt = 2; attempt < SCAN_ATTEMPTS; attempt++) {
-    const later = scan();
-    if (sameReaped(earlier, later)) return taken;
+    const later = read();
+    if (earlier.reaped.every((seconds, i) => sameTicks(seconds, later.reaped[i]))) return taken.cpu;
     [earlier, taken] = [taken, later];
   }
-  return taken;
+  return taken.cpu;
 }
 
 /**
@@ -143,60 +176,41 @@ function scanWhileNoneReaped<T>(scan: () => T, sameReaped: (a: T, b: T) => boole
  * mediasoup workers are read as a service). Summed with the exited ones'
  * time in their parents' account, which holds each one's whole life: a
  * child that exits between two samples counts once, with no pid to follow.
- * As for the services, a scan is taken only when no child was waited for
- * while /proc was read.
  */
 export function sampleDescendantsCpu(table: ProcessTable = PROC, root = process.pid): number {
-  const scanTree = () => {
-    const all = new Map<number, ReturnType<typeof parseProcessStat>>();
-    for (const pid of table.pids()) {
-      const stat = table.stat(pid);
-      if (stat !== undefined) all.set(Number(pid), parseProcessStat(stat));
-    }
-    const startedByRoot = (pid: number): boolean => {
-      // At most as many steps as processes: a pid reused while /proc was read cannot make it loop.
-      let p = all.get(pid)?.parent;
-      for (let steps = 0; p !== undefined && p > 1 && steps < all.size; steps++, p = all.get(p)?.parent) if (p === root) return true;
-      return false;
-    };
-    let alive = 0;
-    // The root's waited-for children, then each descendant's.
-    let reaped = all.get(root)?.reapedChildren ?? 0;
-    for (const [pid, p] of all) {
-      if (pid === root || serviceNamed(p.command) || !startedByRoot(pid)) continue;
-      alive += p.user + p.system;
-      reaped += p.reapedChildren;
-    }
-    return { seconds: alive + reaped, reaped };
-  };
-  return scanWhileNoneReaped(scanTree, (a, b) => sameTicks(a.reaped, b.reaped)).seconds;
+  return sampleProcessesCpu(table, root).childrenSeconds;
 }
 
-/**
- * The CPU (user + system) of every process named in SERVICES, and of their
- * exited children. A child waited for while /proc is read would be counted
- * twice (read alive, then again in its parent's reaped time) or not at all
- * (its parent read first, then it gone), and a reading of PostgreSQL's CPU
- * came out below 0. So a scan is taken only when the services' reaped time
- * is the same in the scans just before and just after it: no child was
- * waited for while it was read.
- */
+/** The CPU (user + system) of every process named in SERVICES, and of their exited children: see sampleProcessesCpu. */
 export function sampleServicesCpu(table: ProcessTable = PROC): ServicesCpu {
-  return scanWhileNoneReaped(
-    () => scanServices(table),
-    (a, b) => SERVICES.every((name) => sameTicks(a.reaped[name], b.reaped[name])),
-  );
+  return sampleProcessesCpu(table).services;
 }
 
-function scanServices(table: ProcessTable): ServicesCpu {
+/** The descendants' CPU so far (sampleDescendantsCpu) in one reading, and the part of it their parents' reaped time holds. */
+function descendantsIn(all: ProcessStats, root: number): { seconds: number; reaped: number } {
+  const startedByRoot = (pid: number): boolean => {
+    // At most as many steps as processes: a pid reused while /proc was read cannot make it loop.
+    let p = all.get(pid)?.parent;
+    for (let steps = 0; p !== undefined && p > 1 && steps < all.size; steps++, p = all.get(p)?.parent) if (p === root) return true;
+    return false;
+  };
+  let alive = 0;
+  // The root's waited-for children, then each descendant's.
+  let reaped = all.get(root)?.reapedChildren ?? 0;
+  for (const [pid, p] of all) {
+    if (pid === root || serviceNamed(p.command) || !startedByRoot(pid)) continue;
+    alive += p.user + p.system;
+    reaped += p.reapedChildren;
+  }
+  return { seconds: alive + reaped, reaped };
+}
+
+function servicesIn(all: ProcessStats): ServicesCpu {
   const services: ServicesCpu = { processes: new Map(), reaped: Object.fromEntries(SERVICES.map((name) => [name, 0])) };
-  for (const pid of table.pids()) {
-    const stat = table.stat(pid);
-    if (stat === undefined) continue;
-    const { command, parent, user, system, reapedChildren, startTicks } = parseProcessStat(stat);
+  for (const [pid, { command, parent, user, system, reapedChildren, startTicks }] of all) {
     const name = serviceNamed(command);
     if (!name) continue;
-    services.processes.set(`${pid}@${startTicks}`, { name, pid: Number(pid), parent, seconds: user + system });
+    services.processes.set(`${pid}@${startTicks}`, { name, pid, parent, seconds: user + system });
     services.reaped[name] += reapedChildren;
   }
   return services;
